@@ -1,0 +1,92 @@
+//! Enumerations stored as text: the string values are the public GraphQL
+//! names, so a row reads the same in SQL as in the API.
+
+use sea_orm::entity::prelude::*;
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+        #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+        pub enum $name {
+            $(#[sea_orm(string_value = $value)] $variant,)+
+        }
+
+        impl $name {
+            /// The stored (and public) name of the value.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $value,)+ }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Whether an account may be used.
+    AccountStatus { Active = "ACTIVE", Deactivated = "DEACTIVATED" }
+);
+text_enum!(
+    /// Why an account was deactivated.
+    DeactivationReason {
+        LeftSchool = "LEFT_SCHOOL",
+        RemovedFromMis = "REMOVED_FROM_MIS",
+        NoActiveChildren = "NO_ACTIVE_CHILDREN",
+        SuspendedOrArchived = "SUSPENDED_OR_ARCHIVED",
+        SchoolDisconnected = "SCHOOL_DISCONNECTED",
+    }
+);
+text_enum!(
+    /// A guardian's relationship to a student, normalised from the MIS text.
+    RelationshipType {
+        Mother = "MOTHER",
+        Father = "FATHER",
+        StepParent = "STEP_PARENT",
+        Grandparent = "GRANDPARENT",
+        FosterCarer = "FOSTER_CARER",
+        Guardian = "GUARDIAN",
+        Carer = "CARER",
+        OtherRelative = "OTHER_RELATIVE",
+        Other = "OTHER",
+    }
+);
+text_enum!(
+    /// Onroll's access to a school through Wonde.
+    ConnectionStatus {
+        Pending = "PENDING",
+        Approved = "APPROVED",
+        Declined = "DECLINED",
+        Revoked = "REVOKED",
+        Disconnected = "DISCONNECTED",
+    }
+);
+text_enum!(
+    /// What started a sync run.
+    SyncKind { Full = "FULL", Incremental = "INCREMENTAL", Webhook = "WEBHOOK", Csv = "CSV" }
+);
+text_enum!(
+    /// A sync run's lifecycle.
+    SyncStatus {
+        Queued = "QUEUED",
+        Running = "RUNNING",
+        Completed = "COMPLETED",
+        Failed = "FAILED",
+        Cancelled = "CANCELLED",
+    }
+);
+text_enum!(
+    /// What an API token may do.
+    Role { TrustAdmin = "TRUST_ADMIN", SchoolAdmin = "SCHOOL_ADMIN", Integrator = "INTEGRATOR" }
+);
+text_enum!(
+    /// The three kinds of account.
+    PersonKind { Student = "STUDENT", Staff = "STAFF", Guardian = "GUARDIAN" }
+);
+text_enum!(
+    /// What an entry of the event log records.
+    EventKind {
+        Deactivated = "DEACTIVATED",
+        Reactivated = "REACTIVATED",
+        SyncProgress = "SYNC_PROGRESS",
+        ConnectionChanged = "CONNECTION_CHANGED",
+    }
+);

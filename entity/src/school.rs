@@ -1,0 +1,25 @@
+//! A school of a trust, with the identifiers Wonde and the DfE give it.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "school")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub trust_id: i32,
+    pub wonde_id: Option<String>,
+    pub name: String,
+    pub urn: Option<String>,
+    pub la_code: Option<String>,
+    pub establishment_number: Option<String>,
+    pub phase: Option<String>,
+    pub mis: Option<String>,
+    pub postcode: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

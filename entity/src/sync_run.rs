@@ -1,0 +1,41 @@
+//! One sync of one school: its kind, lifecycle and per-entity counts.
+use crate::enums::*;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sync_run")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub school_id: i32,
+    pub kind: SyncKind,
+    pub status: SyncStatus,
+    pub force: bool,
+    pub queued_at: DateTimeUtc,
+    pub started_at: Option<DateTimeUtc>,
+    pub finished_at: Option<DateTimeUtc>,
+    pub error: Option<String>,
+    pub claimed_by: Option<String>,
+    pub heartbeat_at: Option<DateTimeUtc>,
+    pub students_created: i32,
+    pub students_updated: i32,
+    pub students_deactivated: i32,
+    pub students_reactivated: i32,
+    pub staff_created: i32,
+    pub staff_updated: i32,
+    pub staff_deactivated: i32,
+    pub staff_reactivated: i32,
+    pub guardians_created: i32,
+    pub guardians_updated: i32,
+    pub guardians_deactivated: i32,
+    pub guardians_reactivated: i32,
+    pub groups_created: i32,
+    pub groups_updated: i32,
+    pub groups_deactivated: i32,
+    pub groups_reactivated: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,22 @@
+//! Database migrations, applied in order by `onroll serve` and `onroll migrate`.
+//!
+//! Migrations are written with sea-query builders so that the same code creates
+//! the schema on SQLite (the embedded default) and PostgreSQL (production).
+
+// async_trait's expansion of `MigrationTrait` wants `&SchemaManager` without
+// its lifetime, which rust_2018_idioms would otherwise flag in every migration.
+#![allow(elided_lifetimes_in_paths)]
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_directory;
+
+/// Every migration of Onroll's schema, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_directory::Migration)]
+    }
+}

@@ -1,0 +1,125 @@
+//! Errors of the request path.
+//!
+//! Every error that reaches a client carries `extensions.code`. Messages of
+//! internal failures are generic: database text can hold personal data, so
+//! it is classified for the log and never sent.
+
+use async_graphql::{ErrorExtensions, Response, ServerError};
+use sea_orm::DbErr;
+use std::sync::Arc;
+
+/// A failure that a GraphQL client may be told about.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No token, or one we do not know (HTTP 401, `UNAUTHENTICATED`).
+    #[error("authentication required: send a valid API token as `Authorization: Bearer <token>`")]
+    Unauthenticated,
+    /// The token is valid but its role or scope does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing asked for does not exist, or is outside the viewer's scope.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request's arguments are malformed (cursor, ID, page size...).
+    #[error("{0}")]
+    BadInput(String),
+    /// The database failed; details go to the log, not the client.
+    #[error("the directory's database could not answer; try again")]
+    Database(#[from] DbErr),
+    /// A shared database error from a DataLoader batch.
+    #[error("the directory's database could not answer; try again")]
+    SharedDatabase(#[from] Arc<DbErr>),
+    /// Anything else that is our fault.
+    #[error("internal error")]
+    Internal(&'static str),
+}
+
+impl AppError {
+    /// The `extensions.code` clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::BadInput(_) => "BAD_USER_INPUT",
+            Self::Database(_) | Self::SharedDatabase(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::BadInput(message.into())
+    }
+
+    fn log(&self) {
+        match self {
+            Self::Database(err) => tracing::error!(db.error = db_error_kind(err), "database error"),
+            Self::SharedDatabase(err) => {
+                tracing::error!(db.error = db_error_kind(err), "database error in a batch")
+            }
+            Self::Internal(what) => tracing::error!(what, "internal error"),
+            _ => {}
+        }
+    }
+}
+
+/// A coarse class of database error: safe to log, unlike its text.
+fn db_error_kind(err: &DbErr) -> &'static str {
+    match err {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => "connection",
+        DbErr::Exec(_) => "exec",
+        DbErr::Query(_) => "query",
+        DbErr::RecordNotFound(_) => "record_not_found",
+        DbErr::Migration(_) => "migration",
+        _ => "other",
+    }
+}
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        self.log();
+        let code = self.code();
+        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+/// Turns any result whose error converts into [`AppError`] into a GraphQL
+/// result with its code. Resolvers use `.gql()?` instead of a bare `?`, which
+/// would send an error's raw text to the client.
+pub trait ResultExt<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T, E: Into<AppError>> ResultExt<T> for Result<T, E> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|err| err.into().extend())
+    }
+}
+
+/// Gives every error of a response an `extensions.code`.
+///
+/// Field errors that arrive without one did not pass through [`AppError`]:
+/// their text is replaced, so no unexpected error text leaks. Errors without
+/// a path come from parsing or validation and keep their (safe) message.
+pub fn normalise(mut response: Response) -> Response {
+    for error in &mut response.errors {
+        if has_code(error) {
+            continue;
+        }
+        if error.path.is_empty() {
+            set_code(error, "GRAPHQL_VALIDATION_FAILED");
+        } else {
+            tracing::error!("a resolver returned an error without a code");
+            error.message = "internal error".to_owned();
+            set_code(error, "INTERNAL_SERVER_ERROR");
+        }
+    }
+    response
+}
+
+fn has_code(error: &ServerError) -> bool {
+    error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some())
+}
+
+fn set_code(error: &mut ServerError, code: &'static str) {
+    error.extensions.get_or_insert_with(Default::default).set("code", code);
+}

@@ -1,0 +1,270 @@
+//! Families across a trust's schools.
+//!
+//! A guardian has one record per school; records with the same email
+//! (trimmed, case-folded) are one person. A child has one record per school;
+//! records with the same UPN are one child. A family is a connected set of
+//! guardians and children joined by active guardian links and by those two
+//! identities. Its key is its smallest guardian id: stable while the family
+//! keeps that guardian, and cheap to page by.
+//!
+//! The index is built per request from three statements over the viewer's
+//! schools, so nested `family` fields cost nothing more per row.
+
+use entity::{guardian, guardian_link, student};
+use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, QuerySelect};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::auth::Viewer;
+use crate::error::AppError;
+
+/// The records of one family, each list in id order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FamilyMembers {
+    pub key: i32,
+    pub guardian_ids: Vec<i32>,
+    pub student_ids: Vec<i32>,
+    pub school_ids: Vec<i32>,
+}
+
+/// Every family visible to a viewer.
+#[derive(Debug, Default)]
+pub struct FamilyIndex {
+    families: BTreeMap<i32, Arc<FamilyMembers>>,
+    by_guardian: HashMap<i32, i32>,
+    by_student: HashMap<i32, i32>,
+}
+
+/// A person row as the index needs it: id, school, identity key.
+pub type IdentityRow = (i32, i32, Option<String>);
+
+/// The key that makes two guardian records one person.
+pub fn email_key(email: &str) -> Option<String> {
+    let key = email.trim().to_lowercase();
+    (!key.is_empty()).then_some(key)
+}
+
+fn upn_key(upn: &str) -> Option<String> {
+    let key = upn.trim().to_uppercase();
+    (!key.is_empty()).then_some(key)
+}
+
+impl FamilyIndex {
+    pub async fn build(db: &DatabaseConnection, viewer: &Viewer) -> Result<Self, AppError> {
+        let links: Vec<(i32, i32)> = viewer
+            .guardian_links()
+            .select_only()
+            .columns([guardian_link::Column::StudentId, guardian_link::Column::GuardianId])
+            .filter(guardian_link::Column::Active.eq(true))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let guardians: Vec<IdentityRow> = viewer
+            .guardians()
+            .select_only()
+            .columns([guardian::Column::Id, guardian::Column::SchoolId, guardian::Column::EmailKey])
+            .into_tuple()
+            .all(db)
+            .await?;
+        let students: Vec<IdentityRow> = viewer
+            .students()
+            .select_only()
+            .columns([student::Column::Id, student::Column::SchoolId, student::Column::Upn])
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(Self::from_rows(&links, &guardians, &students))
+    }
+
+    /// The pure part of [`FamilyIndex::build`]: union-find over the rows.
+    pub fn from_rows(
+        links: &[(i32, i32)],
+        guardians: &[IdentityRow],
+        students: &[IdentityRow],
+    ) -> Self {
+        let linked_guardians: BTreeSet<i32> = links.iter().map(|(_, g)| *g).collect();
+        let linked_students: BTreeSet<i32> = links.iter().map(|(s, _)| *s).collect();
+
+        let mut nodes = Nodes::default();
+        let mut by_email: HashMap<String, usize> = HashMap::new();
+        for (id, school, email) in guardians.iter().filter(|(id, ..)| linked_guardians.contains(id)) {
+            let node = nodes.add(Person::Guardian(*id), *school);
+            if let Some(key) = email.as_deref().and_then(email_key) {
+                match by_email.get(&key) {
+                    Some(&other) => nodes.union(node, other),
+                    None => {
+                        by_email.insert(key, node);
+                    }
+                }
+            }
+        }
+        let linked_upns: BTreeSet<String> = students
+            .iter()
+            .filter(|(id, ..)| linked_students.contains(id))
+            .filter_map(|(_, _, upn)| upn.as_deref().and_then(upn_key))
+            .collect();
+        let mut by_upn: HashMap<String, usize> = HashMap::new();
+        for (id, school, upn) in students {
+            let upn = upn.as_deref().and_then(upn_key);
+            let twin_of_linked = upn.as_ref().is_some_and(|u| linked_upns.contains(u));
+            if !linked_students.contains(id) && !twin_of_linked {
+                continue;
+            }
+            let node = nodes.add(Person::Student(*id), *school);
+            if let Some(key) = upn {
+                match by_upn.get(&key) {
+                    Some(&other) => nodes.union(node, other),
+                    None => {
+                        by_upn.insert(key, node);
+                    }
+                }
+            }
+        }
+        for (student, guardian) in links {
+            if let (Some(&s), Some(&g)) = (
+                nodes.index.get(&Person::Student(*student)),
+                nodes.index.get(&Person::Guardian(*guardian)),
+            ) {
+                nodes.union(s, g);
+            }
+        }
+        nodes.into_index()
+    }
+
+    pub fn get(&self, key: i32) -> Option<Arc<FamilyMembers>> {
+        self.families.get(&key).cloned()
+    }
+
+    pub fn of_guardian(&self, guardian_id: i32) -> Option<Arc<FamilyMembers>> {
+        self.by_guardian.get(&guardian_id).and_then(|key| self.get(*key))
+    }
+
+    pub fn of_student(&self, student_id: i32) -> Option<Arc<FamilyMembers>> {
+        self.by_student.get(&student_id).and_then(|key| self.get(*key))
+    }
+
+    /// Families in key order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<FamilyMembers>> {
+        self.families.values()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Person {
+    Guardian(i32),
+    Student(i32),
+}
+
+#[derive(Default)]
+struct Nodes {
+    people: Vec<(Person, i32)>,
+    parent: Vec<usize>,
+    index: HashMap<Person, usize>,
+}
+
+impl Nodes {
+    fn add(&mut self, person: Person, school: i32) -> usize {
+        if let Some(&existing) = self.index.get(&person) {
+            return existing;
+        }
+        let node = self.people.len();
+        self.people.push((person, school));
+        self.parent.push(node);
+        self.index.insert(person, node);
+        node
+    }
+
+    fn find(&mut self, mut node: usize) -> usize {
+        while self.parent[node] != node {
+            self.parent[node] = self.parent[self.parent[node]];
+            node = self.parent[node];
+        }
+        node
+    }
+
+    fn union(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.find(a), self.find(b));
+        if a != b {
+            self.parent[a.max(b)] = a.min(b);
+        }
+    }
+
+    fn into_index(mut self) -> FamilyIndex {
+        let mut groups: HashMap<usize, (BTreeSet<i32>, BTreeSet<i32>, BTreeSet<i32>)> = HashMap::new();
+        for node in 0..self.people.len() {
+            let root = self.find(node);
+            let (person, school) = self.people[node];
+            let group = groups.entry(root).or_default();
+            match person {
+                Person::Guardian(id) => group.0.insert(id),
+                Person::Student(id) => group.1.insert(id),
+            };
+            group.2.insert(school);
+        }
+        let mut index = FamilyIndex::default();
+        for (guardians, students, schools) in groups.into_values() {
+            // A family needs a guardian: children with none are no family.
+            let Some(&key) = guardians.first() else { continue };
+            for id in &guardians {
+                index.by_guardian.insert(*id, key);
+            }
+            for id in &students {
+                index.by_student.insert(*id, key);
+            }
+            index.families.insert(
+                key,
+                Arc::new(FamilyMembers {
+                    key,
+                    guardian_ids: guardians.into_iter().collect(),
+                    student_ids: students.into_iter().collect(),
+                    school_ids: schools.into_iter().collect(),
+                }),
+            );
+        }
+        index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i32, school: i32, key: &str) -> IdentityRow {
+        (id, school, Some(key.to_owned()))
+    }
+
+    #[test]
+    fn guardians_join_by_email_across_schools_and_children_by_upn() {
+        // School 1: guardian 1 (Ann) with child 10. School 2: guardian 2
+        // (" ANN@x.org ") with child 20; child 21 at school 2 shares child
+        // 10's UPN. Guardian 3 at school 2 is someone else.
+        let links = [(10, 1), (20, 2), (22, 3)];
+        let guardians = [row(1, 1, "ann@x.org"), row(2, 2, " ANN@x.org "), row(3, 2, "bob@y.org")];
+        let students = [row(10, 1, "A1"), row(20, 2, "B2"), row(21, 2, "a1 "), row(22, 2, "C3")];
+        let index = FamilyIndex::from_rows(&links, &guardians, &students);
+        let ann = index.of_guardian(2).expect("Ann's family");
+        assert_eq!(ann.key, 1);
+        assert_eq!(ann.guardian_ids, vec![1, 2]);
+        assert_eq!(ann.student_ids, vec![10, 20, 21]);
+        assert_eq!(ann.school_ids, vec![1, 2]);
+        let bob = index.of_student(22).expect("Bob's family");
+        assert_eq!(bob.guardian_ids, vec![3]);
+        assert_eq!(bob.school_ids, vec![2]);
+        assert_eq!(index.iter().count(), 2);
+    }
+
+    #[test]
+    fn ended_links_and_unlinked_children_make_no_family() {
+        let guardians = [row(1, 1, "ann@x.org")];
+        let students = [row(10, 1, "A1")];
+        let index = FamilyIndex::from_rows(&[], &guardians, &students);
+        assert_eq!(index.iter().count(), 0);
+        assert!(index.of_student(10).is_none());
+    }
+
+    #[test]
+    fn email_keys_are_trimmed_and_case_folded() {
+        assert_eq!(email_key("  Ann@X.org "), Some("ann@x.org".to_owned()));
+        assert_eq!(email_key("   "), None);
+    }
+}

@@ -1,0 +1,18 @@
+//! The public GraphQL API (schema-contract.graphql).
+//!
+//! Resolvers are thin: they ask the request's [`context::RequestContext`] for
+//! a scoped query or a DataLoader, so the tenant scope and batching are
+//! decided in one place each.
+
+pub mod context;
+pub mod enums;
+pub mod filters;
+pub mod ids;
+pub mod loaders;
+pub mod pagination;
+pub mod query;
+pub mod schema;
+pub mod types;
+
+pub use context::RequestContext;
+pub use schema::{AppSchema, build_schema, sdl};

@@ -1,0 +1,395 @@
+//! DataLoaders: every relation of the schema is fetched through one of these,
+//! so a request's statement count depends on its shape, not on how many rows
+//! it returns. Each loader applies the viewer's scope.
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use entity::*;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
+};
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::auth::Viewer;
+
+type LoadResult<V> = Result<HashMap<i32, V>, Arc<DbErr>>;
+
+/// Rows with an integer id and a scoped constructor.
+pub trait Scoped: EntityTrait {
+    fn scoped(viewer: &Viewer) -> Select<Self>;
+    fn id_column() -> Self::Column;
+    fn id_of(model: &Self::Model) -> i32;
+}
+
+macro_rules! scoped {
+    ($($module:ident => $scope:ident),+ $(,)?) => {$(
+        impl Scoped for $module::Entity {
+            fn scoped(viewer: &Viewer) -> Select<Self> {
+                viewer.$scope()
+            }
+            fn id_column() -> Self::Column {
+                $module::Column::Id
+            }
+            fn id_of(model: &Self::Model) -> i32 {
+                model.id
+            }
+        }
+    )+};
+}
+
+scoped!(
+    trust => trusts,
+    school => schools,
+    student => students,
+    staff => staff,
+    guardian => guardians,
+    class => classes,
+    year_group => year_groups,
+    form_group => form_groups,
+    sync_run => sync_runs,
+);
+
+/// Loads rows by id.
+pub struct ById<E> {
+    db: DatabaseConnection,
+    viewer: Viewer,
+    entity: PhantomData<fn() -> E>,
+}
+
+impl<E> Loader<i32> for ById<E>
+where
+    E: Scoped,
+    E::Model: Clone + Send + Sync + 'static,
+{
+    type Value = E::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[i32]) -> LoadResult<E::Model> {
+        let rows = E::scoped(&self.viewer)
+            .filter(E::id_column().is_in(keys.iter().copied()))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|m| (E::id_of(&m), m)).collect())
+    }
+}
+
+/// A membership table: which group column, which member column.
+pub trait Membership: EntityTrait {
+    fn scoped(viewer: &Viewer) -> Select<Self>;
+    fn group_column() -> Self::Column;
+    fn member_column() -> Self::Column;
+    fn active_column() -> Self::Column;
+    fn pair(model: &Self::Model) -> (i32, i32);
+}
+
+macro_rules! membership {
+    ($($module:ident => $scope:ident ($group:ident, $member:ident)),+ $(,)?) => {$(
+        impl Membership for $module::Entity {
+            fn scoped(viewer: &Viewer) -> Select<Self> {
+                viewer.$scope()
+            }
+            fn group_column() -> Self::Column {
+                $module::Column::$group
+            }
+            fn member_column() -> Self::Column {
+                $module::Column::$member
+            }
+            fn active_column() -> Self::Column {
+                $module::Column::Active
+            }
+            fn pair(model: &Self::Model) -> (i32, i32) {
+                (model.group_id(), model.member_id())
+            }
+        }
+    )+};
+}
+
+trait Pair {
+    fn group_id(&self) -> i32;
+    fn member_id(&self) -> i32;
+}
+
+macro_rules! pair {
+    ($($module:ident ($group:ident, $member:ident)),+ $(,)?) => {$(
+        impl Pair for $module::Model {
+            fn group_id(&self) -> i32 { self.$group }
+            fn member_id(&self) -> i32 { self.$member }
+        }
+    )+};
+}
+
+pair!(
+    class_student(class_id, student_id),
+    class_teacher(class_id, staff_id),
+    year_student(year_group_id, student_id),
+    form_student(form_group_id, student_id),
+    form_tutor(form_group_id, staff_id),
+);
+
+membership!(
+    class_student => class_students (ClassId, StudentId),
+    class_teacher => class_teachers (ClassId, StaffId),
+    year_student => year_students (YearGroupId, StudentId),
+    form_student => form_students (FormGroupId, StudentId),
+    form_tutor => form_tutors (FormGroupId, StaffId),
+);
+
+/// Which side of a membership the key is on.
+pub trait Side: Send + Sync + 'static {
+    const BY_GROUP: bool;
+}
+/// Keyed by group: a roster.
+pub struct ByGroup;
+/// Keyed by member: the member's groups.
+pub struct ByMember;
+impl Side for ByGroup {
+    const BY_GROUP: bool = true;
+}
+impl Side for ByMember {
+    const BY_GROUP: bool = false;
+}
+
+/// Current memberships, as ids of the other side, in id order.
+pub struct Current<M, S> {
+    db: DatabaseConnection,
+    viewer: Viewer,
+    marker: PhantomData<fn() -> (M, S)>,
+}
+
+impl<M, S> Loader<i32> for Current<M, S>
+where
+    M: Membership,
+    M::Model: Send + Sync,
+    S: Side,
+{
+    type Value = Vec<i32>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[i32]) -> LoadResult<Vec<i32>> {
+        let key_column = if S::BY_GROUP { M::group_column() } else { M::member_column() };
+        let rows = M::scoped(&self.viewer)
+            .filter(key_column.is_in(keys.iter().copied()))
+            .filter(M::active_column().eq(true))
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<i32, Vec<i32>> = HashMap::new();
+        for row in &rows {
+            let (group, member) = M::pair(row);
+            let (key, value) = if S::BY_GROUP { (group, member) } else { (member, group) };
+            out.entry(key).or_default().push(value);
+        }
+        for values in out.values_mut() {
+            values.sort_unstable();
+        }
+        Ok(out)
+    }
+}
+
+/// Guardian links of students (key: student id) or of guardians (key:
+/// guardian id), active links first, then by contact priority.
+pub struct Links<S> {
+    db: DatabaseConnection,
+    viewer: Viewer,
+    side: PhantomData<fn() -> S>,
+}
+
+/// Links keyed by student.
+pub struct OfStudent;
+/// Links keyed by guardian.
+pub struct OfGuardian;
+
+impl Side for OfStudent {
+    const BY_GROUP: bool = true;
+}
+impl Side for OfGuardian {
+    const BY_GROUP: bool = false;
+}
+
+impl<S: Side> Loader<i32> for Links<S> {
+    type Value = Vec<guardian_link::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[i32]) -> LoadResult<Vec<guardian_link::Model>> {
+        let key_column = if S::BY_GROUP {
+            guardian_link::Column::StudentId
+        } else {
+            guardian_link::Column::GuardianId
+        };
+        let rows = self
+            .viewer
+            .guardian_links()
+            .filter(key_column.is_in(keys.iter().copied()))
+            .order_by_desc(guardian_link::Column::Active)
+            .order_by_asc(guardian_link::Column::Priority)
+            .order_by_asc(guardian_link::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<i32, Vec<guardian_link::Model>> = HashMap::new();
+        for row in rows {
+            let key = if S::BY_GROUP { row.student_id } else { row.guardian_id };
+            out.entry(key).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+/// A school's Wonde connection (key: school id).
+pub struct ConnectionOfSchool {
+    db: DatabaseConnection,
+    viewer: Viewer,
+}
+
+impl Loader<i32> for ConnectionOfSchool {
+    type Value = wonde_connection::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[i32]) -> LoadResult<wonde_connection::Model> {
+        let rows = self
+            .viewer
+            .connections()
+            .filter(wonde_connection::Column::SchoolId.is_in(keys.iter().copied()))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|c| (c.school_id, c)).collect())
+    }
+}
+
+/// A school's most recent sync run (key: school id).
+pub struct LatestRunOfSchool {
+    db: DatabaseConnection,
+    viewer: Viewer,
+}
+
+impl Loader<i32> for LatestRunOfSchool {
+    type Value = sync_run::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[i32]) -> LoadResult<sync_run::Model> {
+        let latest: Vec<Option<i32>> = self
+            .viewer
+            .sync_runs()
+            .select_only()
+            .column_as(sync_run::Column::Id.max(), "latest")
+            .filter(sync_run::Column::SchoolId.is_in(keys.iter().copied()))
+            .group_by(sync_run::Column::SchoolId)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let rows = sync_run::Entity::find()
+            .filter(sync_run::Column::Id.is_in(latest.into_iter().flatten()))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.school_id, r)).collect())
+    }
+}
+
+/// A school's current year or form groups (key: school id), by name.
+pub struct GroupsOfSchool<E> {
+    db: DatabaseConnection,
+    viewer: Viewer,
+    entity: PhantomData<fn() -> E>,
+}
+
+macro_rules! groups_of_school {
+    ($($module:ident => $scope:ident),+ $(,)?) => {$(
+        impl Loader<i32> for GroupsOfSchool<$module::Entity> {
+            type Value = Vec<$module::Model>;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[i32]) -> LoadResult<Vec<$module::Model>> {
+                let rows = self
+                    .viewer
+                    .$scope()
+                    .filter($module::Column::SchoolId.is_in(keys.iter().copied()))
+                    .filter($module::Column::Active.eq(true))
+                    .order_by_asc($module::Column::Name)
+                    .order_by_asc($module::Column::Id)
+                    .all(&self.db)
+                    .await?;
+                let mut out: HashMap<i32, Vec<$module::Model>> = HashMap::new();
+                for row in rows {
+                    out.entry(row.school_id).or_default().push(row);
+                }
+                Ok(out)
+            }
+        }
+    )+};
+}
+
+groups_of_school!(year_group => year_groups, form_group => form_groups);
+
+/// Every loader of one request.
+pub struct Loaders {
+    pub trusts: DataLoader<ById<trust::Entity>>,
+    pub schools: DataLoader<ById<school::Entity>>,
+    pub students: DataLoader<ById<student::Entity>>,
+    pub staff: DataLoader<ById<staff::Entity>>,
+    pub guardians: DataLoader<ById<guardian::Entity>>,
+    pub classes: DataLoader<ById<class::Entity>>,
+    pub year_groups: DataLoader<ById<year_group::Entity>>,
+    pub form_groups: DataLoader<ById<form_group::Entity>>,
+    pub sync_runs: DataLoader<ById<sync_run::Entity>>,
+    pub connections: DataLoader<ConnectionOfSchool>,
+    pub latest_runs: DataLoader<LatestRunOfSchool>,
+    pub links_of_student: DataLoader<Links<OfStudent>>,
+    pub links_of_guardian: DataLoader<Links<OfGuardian>>,
+    pub class_roster: DataLoader<Current<class_student::Entity, ByGroup>>,
+    pub classes_of_student: DataLoader<Current<class_student::Entity, ByMember>>,
+    pub class_teachers: DataLoader<Current<class_teacher::Entity, ByGroup>>,
+    pub classes_of_teacher: DataLoader<Current<class_teacher::Entity, ByMember>>,
+    pub year_roster: DataLoader<Current<year_student::Entity, ByGroup>>,
+    pub years_of_student: DataLoader<Current<year_student::Entity, ByMember>>,
+    pub form_roster: DataLoader<Current<form_student::Entity, ByGroup>>,
+    pub forms_of_student: DataLoader<Current<form_student::Entity, ByMember>>,
+    pub form_tutors: DataLoader<Current<form_tutor::Entity, ByGroup>>,
+    pub forms_of_tutor: DataLoader<Current<form_tutor::Entity, ByMember>>,
+    pub year_groups_of_school: DataLoader<GroupsOfSchool<year_group::Entity>>,
+    pub form_groups_of_school: DataLoader<GroupsOfSchool<form_group::Entity>>,
+}
+
+/// Well under SQLite's and PostgreSQL's bound-parameter limits, and far
+/// above a page (100) times its fan-out, so one level is one batch.
+const MAX_BATCH: usize = 5_000;
+
+impl Loaders {
+    pub fn new(db: &DatabaseConnection, viewer: &Viewer) -> Self {
+        macro_rules! loader {
+            ($kind:ident { $($field:ident),* }) => {
+                DataLoader::new(
+                    $kind { db: db.clone(), viewer: viewer.clone() $(, $field: PhantomData)* },
+                    tokio::spawn,
+                )
+                .max_batch_size(MAX_BATCH)
+            };
+        }
+        Self {
+            trusts: loader!(ById { entity }),
+            schools: loader!(ById { entity }),
+            students: loader!(ById { entity }),
+            staff: loader!(ById { entity }),
+            guardians: loader!(ById { entity }),
+            classes: loader!(ById { entity }),
+            year_groups: loader!(ById { entity }),
+            form_groups: loader!(ById { entity }),
+            sync_runs: loader!(ById { entity }),
+            connections: loader!(ConnectionOfSchool {}),
+            latest_runs: loader!(LatestRunOfSchool {}),
+            links_of_student: loader!(Links { side }),
+            links_of_guardian: loader!(Links { side }),
+            class_roster: loader!(Current { marker }),
+            classes_of_student: loader!(Current { marker }),
+            class_teachers: loader!(Current { marker }),
+            classes_of_teacher: loader!(Current { marker }),
+            year_roster: loader!(Current { marker }),
+            years_of_student: loader!(Current { marker }),
+            form_roster: loader!(Current { marker }),
+            forms_of_student: loader!(Current { marker }),
+            form_tutors: loader!(Current { marker }),
+            forms_of_tutor: loader!(Current { marker }),
+            year_groups_of_school: loader!(GroupsOfSchool { entity }),
+            form_groups_of_school: loader!(GroupsOfSchool { entity }),
+        }
+    }
+}

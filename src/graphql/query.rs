@@ -1,0 +1,180 @@
+//! The Query root.
+
+use async_graphql::{Context, ID, Object};
+use entity::enums::EventKind;
+use entity::{event, guardian, student, wonde_catalog_school};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::BTreeSet;
+
+use super::RequestContext;
+use super::filters::{search_words, words_condition};
+use super::ids::{NodeType, decode, decode_as};
+use super::pagination::{DeactivationEventConnection, Direction, PageRequest, page_by_key};
+use super::types::*;
+use crate::error::{AppError, ResultExt};
+use crate::families::FamilyIndex;
+
+/// The most catalog entries one search returns.
+const MAX_CATALOG_RESULTS: i32 = 50;
+
+#[derive(Default)]
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Any object by its global ID; null when it does not exist or is not
+    /// visible to this token.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let rc = RequestContext::of(ctx)?;
+        let (kind, key) = decode(&id).gql()?;
+        let l = &rc.loaders;
+        let node = match kind {
+            NodeType::Trust => l.trusts.load_one(key).await.gql()?.map(|m| Node::Trust(Trust(m))),
+            NodeType::School => l.schools.load_one(key).await.gql()?.map(|m| Node::School(School(m))),
+            NodeType::Student => l.students.load_one(key).await.gql()?.map(|m| Node::Student(Student(m))),
+            NodeType::Staff => l.staff.load_one(key).await.gql()?.map(|m| Node::Staff(Staff(m))),
+            NodeType::Guardian => l.guardians.load_one(key).await.gql()?.map(|m| Node::Guardian(Guardian(m))),
+            NodeType::Class => l.classes.load_one(key).await.gql()?.map(|m| Node::Class(Class(m))),
+            NodeType::YearGroup => l.year_groups.load_one(key).await.gql()?.map(|m| Node::YearGroup(YearGroup(m))),
+            NodeType::FormGroup => l.form_groups.load_one(key).await.gql()?.map(|m| Node::FormGroup(FormGroup(m))),
+            NodeType::SyncRun => l.sync_runs.load_one(key).await.gql()?.map(|m| Node::SyncRun(SyncRun(m))),
+            NodeType::Family => rc.families().await.gql()?.get(key).map(|f| Node::Family(Family(f))),
+        };
+        Ok(node)
+    }
+
+    /// Who this token is and what it may see.
+    async fn viewer(&self) -> ViewerInfo {
+        ViewerInfo
+    }
+
+    /// The viewer's trust.
+    async fn trusts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Trust>> {
+        let rc = RequestContext::of(ctx)?;
+        let trusts = rc.viewer.trusts().all(&rc.db).await.gql()?;
+        Ok(trusts.into_iter().map(Trust).collect())
+    }
+
+    async fn school(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<School>> {
+        let rc = RequestContext::of(ctx)?;
+        let key = decode_as(&id, NodeType::School).gql()?;
+        Ok(rc.loaders.schools.load_one(key).await.gql()?.map(School))
+    }
+
+    async fn student(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Student>> {
+        let rc = RequestContext::of(ctx)?;
+        let key = decode_as(&id, NodeType::Student).gql()?;
+        Ok(rc.loaders.students.load_one(key).await.gql()?.map(Student))
+    }
+
+    async fn sync_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<SyncRun>> {
+        let rc = RequestContext::of(ctx)?;
+        let key = decode_as(&id, NodeType::SyncRun).gql()?;
+        Ok(rc.loaders.sync_runs.load_one(key).await.gql()?.map(SyncRun))
+    }
+
+    /// Deactivation and reactivation events after a cursor, oldest first:
+    /// the polling twin of the subscription.
+    async fn deactivation_events(
+        &self,
+        ctx: &Context<'_>,
+        school_id: Option<ID>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<DeactivationEventConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let request = PageRequest::parse(first, after.as_deref()).gql()?;
+        let mut select = rc
+            .viewer
+            .events()
+            .filter(event::Column::Kind.is_in([EventKind::Deactivated, EventKind::Reactivated]));
+        if let Some(id) = school_id {
+            select = select.filter(event::Column::SchoolId.eq(decode_as(&id, NodeType::School).gql()?));
+        }
+        let page = page_by_key(&rc.db, select, event::Column::Id, |m| m.id, request, Direction::OldestFirst, false)
+            .await
+            .gql()?;
+        Ok(page.into_event_connection(DeactivationEvent))
+    }
+
+    /// Wonde's school directory, mirrored locally: by name (words in any
+    /// order), postcode prefix or URN; at least 2 characters.
+    async fn wonde_schools(
+        &self,
+        ctx: &Context<'_>,
+        search: String,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Vec<WondeSchoolCandidate>> {
+        let rc = RequestContext::of(ctx)?;
+        let search = search.trim();
+        if search.chars().count() < 2 {
+            return Err(AppError::bad_input("`search` needs at least 2 characters")).gql();
+        }
+        let limit = first.unwrap_or(20);
+        if !(0..=MAX_CATALOG_RESULTS).contains(&limit) {
+            return Err(AppError::bad_input(format!(
+                "`first` must be between 0 and {MAX_CATALOG_RESULTS}, got {limit}"
+            )))
+            .gql();
+        }
+        let words = search_words(Some(search)).gql()?;
+        let postcode: String = search.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+        let matches = Condition::any()
+            .add(words_condition(&words, &[wonde_catalog_school::Column::NameKey]))
+            .add(wonde_catalog_school::Column::PostcodeKey.starts_with(postcode))
+            .add(wonde_catalog_school::Column::Urn.eq(search));
+        let rows = wonde_catalog_school::Entity::find()
+            .filter(matches)
+            .order_by_asc(wonde_catalog_school::Column::Name)
+            .order_by_asc(wonde_catalog_school::Column::Id)
+            .limit(Some(u64::from(limit.unsigned_abs())))
+            .all(&rc.db)
+            .await
+            .gql()?;
+        Ok(rows.into_iter().map(WondeSchoolCandidate).collect())
+    }
+}
+
+/// Keys of families with a guardian or child whose name or email matches
+/// every word; `None` when there is no search.
+pub async fn family_keys_matching(
+    rc: &RequestContext,
+    index: &FamilyIndex,
+    words: &[String],
+) -> Result<Option<BTreeSet<i32>>, AppError> {
+    if words.is_empty() {
+        return Ok(None);
+    }
+    let guardians: Vec<i32> = rc
+        .viewer
+        .guardians()
+        .select_only()
+        .column(guardian::Column::Id)
+        .filter(words_condition(
+            words,
+            &[guardian::Column::Forename, guardian::Column::Surname, guardian::Column::Email],
+        ))
+        .into_tuple()
+        .all(&rc.db)
+        .await?;
+    let students: Vec<i32> = rc
+        .viewer
+        .students()
+        .select_only()
+        .column(student::Column::Id)
+        .filter(words_condition(
+            words,
+            &[student::Column::Forename, student::Column::Surname, student::Column::Upn],
+        ))
+        .into_tuple()
+        .all(&rc.db)
+        .await?;
+    let keys = guardians
+        .into_iter()
+        .filter_map(|id| index.of_guardian(id))
+        .chain(students.into_iter().filter_map(|id| index.of_student(id)))
+        .map(|f| f.key)
+        .collect();
+    Ok(Some(keys))
+}
+

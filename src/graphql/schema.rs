@@ -1,0 +1,41 @@
+//! Building the schema: a pure function of nothing but the type system, so
+//! tests and `onroll schema` get exactly what the server serves.
+
+use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder, Upload};
+
+use super::filters::{FamilyFilter, GuardianFilter, StaffFilter, StudentFilter};
+use super::query::Query;
+use super::types::{CsvImportResult, SyncProgressEvent};
+
+pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Deep enough for the contract's longest sensible path (school, students,
+/// guardians, guardian, family, children, classes...), shallow enough to
+/// stop accidental or hostile recursion.
+const MAX_DEPTH: usize = 16;
+/// A coarse cost ceiling until per-field costs arrive with query cost limits.
+const MAX_COMPLEXITY: usize = 20_000;
+
+fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        // Types that mutations and subscriptions return arrive before those
+        // roots do; registering them keeps the published SDL whole.
+        .register_output_type::<SyncProgressEvent>()
+        .register_output_type::<CsvImportResult>()
+        .register_input_type::<Upload>()
+        .register_input_type::<StudentFilter>()
+        .register_input_type::<StaffFilter>()
+        .register_input_type::<GuardianFilter>()
+        .register_input_type::<FamilyFilter>()
+}
+
+pub fn build_schema() -> AppSchema {
+    builder().finish()
+}
+
+/// The SDL that `onroll schema` prints and schema.graphql holds.
+pub fn sdl() -> String {
+    build_schema().sdl()
+}

@@ -1,0 +1,31 @@
+//! The object types of the schema, one module per area. Each wraps a row
+//! and resolves its relations through the request's loaders.
+
+mod events;
+mod family;
+mod groups;
+mod node;
+mod people;
+mod school;
+mod sync;
+mod viewer;
+
+pub use events::{CsvImportResult, CsvRowError, DeactivationEvent, Person, WondeSchoolCandidate};
+pub use family::Family;
+pub use groups::{Class, FormGroup, YearGroup};
+pub use node::Node;
+pub use people::{Guardian, GuardianLink, Staff, Student};
+pub use school::{School, Trust};
+pub use sync::{SyncCounts, SyncOptions, SyncProgressEvent, SyncRun, WondeConnection};
+pub use viewer::ViewerInfo;
+
+use crate::error::{AppError, ResultExt};
+
+/// A relation that must exist: a missing row means broken data, not a
+/// client mistake.
+pub(crate) fn required<T, E: Into<AppError>>(
+    loaded: Result<Option<T>, E>,
+    what: &'static str,
+) -> async_graphql::Result<T> {
+    loaded.gql()?.ok_or(AppError::Internal(what)).gql()
+}

@@ -1,0 +1,146 @@
+//! Deactivation events, the CSV import result, and Wonde catalog entries.
+
+use async_graphql::{Context, Object, SimpleObject, Union};
+use chrono::{DateTime, Utc};
+use entity::enums::PersonKind as DbPersonKind;
+use entity::{event, wonde_catalog_school};
+
+use super::{Guardian, School, Staff, Student, SyncRun, required};
+use crate::error::{AppError, ResultExt};
+use crate::graphql::RequestContext;
+use crate::graphql::enums::{ConnectionStatus, DeactivationReason, PersonKind};
+use crate::graphql::pagination::encode_cursor;
+
+#[derive(Union)]
+pub enum Person {
+    Student(Student),
+    Staff(Staff),
+    Guardian(Guardian),
+}
+
+/// One deactivation or reactivation from the event log.
+pub struct DeactivationEvent(pub event::Model);
+
+impl DeactivationEvent {
+    fn person_ref(&self) -> Result<(DbPersonKind, i32), AppError> {
+        match (self.0.person_kind, self.0.person_id) {
+            (Some(kind), Some(id)) => Ok((kind, id)),
+            _ => Err(AppError::Internal("deactivation event without a person")),
+        }
+    }
+}
+
+#[Object]
+impl DeactivationEvent {
+    /// Resume after this event with `after`.
+    async fn cursor(&self) -> String {
+        encode_cursor(self.0.id)
+    }
+
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
+        let rc = RequestContext::of(ctx)?;
+        required(rc.loaders.schools.load_one(self.0.school_id).await, "event without school").map(School)
+    }
+
+    async fn kind(&self) -> async_graphql::Result<PersonKind> {
+        Ok(self.person_ref().gql()?.0.into())
+    }
+
+    async fn person(&self, ctx: &Context<'_>) -> async_graphql::Result<Person> {
+        let rc = RequestContext::of(ctx)?;
+        let (kind, id) = self.person_ref().gql()?;
+        let l = &rc.loaders;
+        Ok(match kind {
+            DbPersonKind::Student => Person::Student(Student(required(l.students.load_one(id).await, "event person")?)),
+            DbPersonKind::Staff => Person::Staff(Staff(required(l.staff.load_one(id).await, "event person")?)),
+            DbPersonKind::Guardian => {
+                Person::Guardian(Guardian(required(l.guardians.load_one(id).await, "event person")?))
+            }
+        })
+    }
+
+    /// For a reactivation, the reason the account had been deactivated.
+    async fn reason(&self) -> async_graphql::Result<DeactivationReason> {
+        self.0
+            .reason
+            .map(Into::into)
+            .ok_or(AppError::Internal("deactivation event without a reason"))
+            .gql()
+    }
+
+    async fn reactivated(&self) -> bool {
+        self.0.kind == entity::enums::EventKind::Reactivated
+    }
+
+    async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
+        let rc = RequestContext::of(ctx)?;
+        let Some(run) = self.0.sync_run_id else { return Ok(None) };
+        Ok(rc.loaders.sync_runs.load_one(run).await.gql()?.map(SyncRun))
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct CsvRowError {
+    pub file: String,
+    pub line: i32,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+#[derive(SimpleObject)]
+pub struct CsvImportResult {
+    /// The run that applied the files; null when validation refused them.
+    pub run: Option<SyncRun>,
+    pub errors: Vec<CsvRowError>,
+}
+
+/// A school of Wonde's directory.
+pub struct WondeSchoolCandidate(pub wonde_catalog_school::Model);
+
+#[Object]
+impl WondeSchoolCandidate {
+    async fn wonde_id(&self) -> &str {
+        &self.0.wonde_id
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn urn(&self) -> Option<&str> {
+        self.0.urn.as_deref()
+    }
+
+    async fn la_code(&self) -> Option<&str> {
+        self.0.la_code.as_deref()
+    }
+
+    async fn establishment_number(&self) -> Option<&str> {
+        self.0.establishment_number.as_deref()
+    }
+
+    async fn postcode(&self) -> Option<&str> {
+        self.0.postcode.as_deref()
+    }
+
+    async fn phase(&self) -> Option<&str> {
+        self.0.phase.as_deref()
+    }
+
+    async fn mis(&self) -> Option<&str> {
+        self.0.mis.as_deref()
+    }
+
+    async fn address(&self) -> Option<&str> {
+        self.0.address.as_deref()
+    }
+
+    /// Our access to this school as Wonde last told us; null when never requested.
+    async fn access_status(&self) -> Option<ConnectionStatus> {
+        self.0.access_status.map(Into::into)
+    }
+}

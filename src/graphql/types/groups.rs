@@ -1,0 +1,188 @@
+//! Class, YearGroup and FormGroup, with their rosters.
+//!
+//! A roster is loaded whole in one batch with its siblings' rosters, then
+//! filtered and paged in memory: rosters are tens to hundreds of students,
+//! and this keeps nested rosters at a constant statement count.
+
+use async_graphql::{Context, ID, Object};
+use entity::{class, form_group, year_group};
+use std::collections::BTreeSet;
+
+use super::{School, Staff, Student, required};
+use crate::error::ResultExt;
+use crate::graphql::RequestContext;
+use crate::graphql::filters::{StudentCriteria, StudentFilter};
+use crate::graphql::ids::{NodeType, encode};
+use crate::graphql::pagination::{PageRequest, StudentConnection, page_in_memory};
+
+/// Pages the students of a roster that pass a filter.
+async fn roster(
+    rc: &RequestContext,
+    member_ids: Vec<i32>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<StudentFilter>,
+) -> async_graphql::Result<StudentConnection> {
+    let request = PageRequest::parse(first, after.as_deref()).gql()?;
+    let criteria = StudentCriteria::parse(filter.as_ref()).gql()?;
+    let mut allowed: Option<BTreeSet<i32>> = None;
+    let mut narrow = |ids: Vec<i32>| {
+        let ids: BTreeSet<i32> = ids.into_iter().collect();
+        allowed = Some(match allowed.take() {
+            Some(current) => current.intersection(&ids).copied().collect(),
+            None => ids,
+        });
+    };
+    if let Some(group) = criteria.year_group_id {
+        narrow(rc.loaders.year_roster.load_one(group).await.gql()?.unwrap_or_default());
+    }
+    if let Some(group) = criteria.form_group_id {
+        narrow(rc.loaders.form_roster.load_one(group).await.gql()?.unwrap_or_default());
+    }
+    if let Some(group) = criteria.class_id {
+        narrow(rc.loaders.class_roster.load_one(group).await.gql()?.unwrap_or_default());
+    }
+    let students = rc.loaders.students.load_many(member_ids).await.gql()?;
+    let mut rows: Vec<(i64, Student)> = students
+        .into_values()
+        .filter(|s| allowed.as_ref().is_none_or(|ids| ids.contains(&s.id)))
+        .filter(|s| criteria.matches_fields(s))
+        .map(|s| (i64::from(s.id), Student(s)))
+        .collect();
+    rows.sort_by_key(|(key, _)| *key);
+    Ok(page_in_memory(rows, request).into_connection(|s| s))
+}
+
+async fn staff_of(rc: &RequestContext, ids: Option<Vec<i32>>) -> async_graphql::Result<Vec<Staff>> {
+    let mut staff = rc.loaders.staff.load_many(ids.unwrap_or_default()).await.gql()?.into_values().collect::<Vec<_>>();
+    staff.sort_by_key(|s| s.id);
+    Ok(staff.into_iter().map(Staff).collect())
+}
+
+pub struct Class(pub class::Model);
+
+#[Object]
+impl Class {
+    pub async fn id(&self, _ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        Ok(encode(NodeType::Class, self.0.id))
+    }
+
+    async fn wonde_id(&self) -> &str {
+        &self.0.wonde_id
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
+        let rc = RequestContext::of(ctx)?;
+        required(rc.loaders.schools.load_one(self.0.school_id).await, "group without school")
+            .map(School)
+    }
+
+    async fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+
+    async fn subject(&self) -> Option<&str> {
+        self.0.subject.as_deref()
+    }
+
+    /// Current teachers.
+    async fn teachers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Staff>> {
+        let rc = RequestContext::of(ctx)?;
+        staff_of(rc, rc.loaders.class_teachers.load_one(self.0.id).await.gql()?).await
+    }
+
+    /// Current members.
+    async fn students(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<StudentFilter>,
+    ) -> async_graphql::Result<StudentConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let members = rc.loaders.class_roster.load_one(self.0.id).await.gql()?.unwrap_or_default();
+        roster(rc, members, first, after, filter).await
+    }
+}
+
+pub struct YearGroup(pub year_group::Model);
+
+#[Object]
+impl YearGroup {
+    pub async fn id(&self, _ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        Ok(encode(NodeType::YearGroup, self.0.id))
+    }
+
+    async fn wonde_id(&self) -> &str {
+        &self.0.wonde_id
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
+        let rc = RequestContext::of(ctx)?;
+        required(rc.loaders.schools.load_one(self.0.school_id).await, "group without school")
+            .map(School)
+    }
+
+    /// Current members.
+    async fn students(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<StudentFilter>,
+    ) -> async_graphql::Result<StudentConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let members = rc.loaders.year_roster.load_one(self.0.id).await.gql()?.unwrap_or_default();
+        roster(rc, members, first, after, filter).await
+    }
+}
+
+pub struct FormGroup(pub form_group::Model);
+
+#[Object]
+impl FormGroup {
+    pub async fn id(&self, _ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        Ok(encode(NodeType::FormGroup, self.0.id))
+    }
+
+    async fn wonde_id(&self) -> &str {
+        &self.0.wonde_id
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
+        let rc = RequestContext::of(ctx)?;
+        required(rc.loaders.schools.load_one(self.0.school_id).await, "group without school")
+            .map(School)
+    }
+
+    /// Current tutors.
+    async fn tutors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Staff>> {
+        let rc = RequestContext::of(ctx)?;
+        staff_of(rc, rc.loaders.form_tutors.load_one(self.0.id).await.gql()?).await
+    }
+
+    /// Current members.
+    async fn students(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<StudentFilter>,
+    ) -> async_graphql::Result<StudentConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let members = rc.loaders.form_roster.load_one(self.0.id).await.gql()?.unwrap_or_default();
+        roster(rc, members, first, after, filter).await
+    }
+}

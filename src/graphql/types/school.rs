@@ -1,0 +1,224 @@
+//! Trust and School.
+
+use async_graphql::{Context, ID, Object};
+use entity::{class, school, student, trust};
+use sea_orm::{ColumnTrait, QueryFilter};
+
+use super::{Class, Family, FormGroup, Staff, Student, SyncRun, WondeConnection, YearGroup};
+use crate::error::ResultExt;
+use crate::graphql::RequestContext;
+use crate::graphql::filters::{self, FamilyFilter, GuardianFilter, StaffFilter, StudentCriteria, StudentFilter};
+use crate::graphql::ids::{NodeType, encode};
+use crate::graphql::pagination::{
+    ClassConnection, Direction, FamilyConnection, GuardianConnection, PageRequest, SchoolConnection,
+    StaffConnection, StudentConnection, SyncRunConnection, page_by_key, page_in_memory,
+};
+
+pub struct Trust(pub trust::Model);
+
+#[Object]
+impl Trust {
+    pub async fn id(&self, _ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        Ok(encode(NodeType::Trust, self.0.id))
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The trust's schools that the viewer may see.
+    async fn schools(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<SchoolConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let request = PageRequest::parse(first, after.as_deref()).gql()?;
+        let select = rc.viewer.schools().filter(school::Column::TrustId.eq(self.0.id));
+        let page = page_by_key(&rc.db, select, school::Column::Id, |m| m.id.into(), request, Direction::OldestFirst, true)
+            .await
+            .gql()?;
+        Ok(page.into_connection(School))
+    }
+
+    /// Families across the viewer's schools of this trust.
+    async fn families(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<FamilyFilter>,
+    ) -> async_graphql::Result<FamilyConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let request = PageRequest::parse(first, after.as_deref()).gql()?;
+        if !rc.viewer.sees_trust(self.0.id) {
+            return Ok(page_in_memory(Vec::new(), request).into_connection(Family));
+        }
+        let index = rc.families().await.gql()?;
+        let multi_only = filter.as_ref().and_then(|f| f.multi_school_only).unwrap_or(false);
+        let words = filters::search_words(filter.as_ref().and_then(|f| f.search.as_deref())).gql()?;
+        let matching = crate::graphql::query::family_keys_matching(rc, &index, &words).await.gql()?;
+        let families = index
+            .iter()
+            .filter(|f| !multi_only || f.school_ids.len() > 1)
+            .filter(|f| matching.as_ref().is_none_or(|keys| keys.contains(&f.key)))
+            .map(|f| (i64::from(f.key), Family(f.clone())))
+            .collect();
+        Ok(page_in_memory(families, request).into_connection(|f| f))
+    }
+}
+
+pub struct School(pub school::Model);
+
+#[Object]
+impl School {
+    pub async fn id(&self, _ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        Ok(encode(NodeType::School, self.0.id))
+    }
+
+    async fn wonde_id(&self) -> Option<&str> {
+        self.0.wonde_id.as_deref()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn urn(&self) -> Option<&str> {
+        self.0.urn.as_deref()
+    }
+
+    async fn la_code(&self) -> Option<&str> {
+        self.0.la_code.as_deref()
+    }
+
+    async fn establishment_number(&self) -> Option<&str> {
+        self.0.establishment_number.as_deref()
+    }
+
+    async fn phase(&self) -> Option<&str> {
+        self.0.phase.as_deref()
+    }
+
+    async fn mis(&self) -> Option<&str> {
+        self.0.mis.as_deref()
+    }
+
+    async fn postcode(&self) -> Option<&str> {
+        self.0.postcode.as_deref()
+    }
+
+    async fn trust(&self, ctx: &Context<'_>) -> async_graphql::Result<Trust> {
+        let rc = RequestContext::of(ctx)?;
+        super::required(rc.loaders.trusts.load_one(self.0.trust_id).await, "school without trust").map(Trust)
+    }
+
+    /// The school's Wonde connection; null for a CSV-fed school.
+    async fn connection(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<WondeConnection>> {
+        let rc = RequestContext::of(ctx)?;
+        Ok(rc.loaders.connections.load_one(self.0.id).await.gql()?.map(WondeConnection))
+    }
+
+    /// Students of every status unless filtered, oldest record first.
+    async fn students(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<StudentFilter>,
+    ) -> async_graphql::Result<StudentConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let request = PageRequest::parse(first, after.as_deref()).gql()?;
+        let criteria = StudentCriteria::parse(filter.as_ref()).gql()?;
+        let select = criteria.apply(rc.viewer.students().filter(student::Column::SchoolId.eq(self.0.id)));
+        let page = page_by_key(&rc.db, select, student::Column::Id, |m| m.id.into(), request, Direction::OldestFirst, true)
+            .await
+            .gql()?;
+        Ok(page.into_connection(Student))
+    }
+
+    async fn staff(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<StaffFilter>,
+    ) -> async_graphql::Result<StaffConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let request = PageRequest::parse(first, after.as_deref()).gql()?;
+        let select = rc.viewer.staff().filter(entity::staff::Column::SchoolId.eq(self.0.id));
+        let select = filters::apply_staff(filter.as_ref(), select).gql()?;
+        let page = page_by_key(&rc.db, select, entity::staff::Column::Id, |m| m.id.into(), request, Direction::OldestFirst, true)
+            .await
+            .gql()?;
+        Ok(page.into_connection(Staff))
+    }
+
+    async fn guardians(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<GuardianFilter>,
+    ) -> async_graphql::Result<GuardianConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let request = PageRequest::parse(first, after.as_deref()).gql()?;
+        let select = rc.viewer.guardians().filter(entity::guardian::Column::SchoolId.eq(self.0.id));
+        let select = filters::apply_guardian(filter.as_ref(), select).gql()?;
+        let page = page_by_key(&rc.db, select, entity::guardian::Column::Id, |m| m.id.into(), request, Direction::OldestFirst, true)
+            .await
+            .gql()?;
+        Ok(page.into_connection(super::Guardian))
+    }
+
+    /// Current classes.
+    async fn classes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<ClassConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let request = PageRequest::parse(first, after.as_deref()).gql()?;
+        let select = rc
+            .viewer
+            .classes()
+            .filter(class::Column::SchoolId.eq(self.0.id))
+            .filter(class::Column::Active.eq(true));
+        let page = page_by_key(&rc.db, select, class::Column::Id, |m| m.id.into(), request, Direction::OldestFirst, true)
+            .await
+            .gql()?;
+        Ok(page.into_connection(Class))
+    }
+
+    /// Current year groups, by name.
+    async fn year_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<YearGroup>> {
+        let rc = RequestContext::of(ctx)?;
+        let groups = rc.loaders.year_groups_of_school.load_one(self.0.id).await.gql()?;
+        Ok(groups.unwrap_or_default().into_iter().map(YearGroup).collect())
+    }
+
+    /// Current form groups, by name.
+    async fn form_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FormGroup>> {
+        let rc = RequestContext::of(ctx)?;
+        let groups = rc.loaders.form_groups_of_school.load_one(self.0.id).await.gql()?;
+        Ok(groups.unwrap_or_default().into_iter().map(FormGroup).collect())
+    }
+
+    /// Sync runs, newest first.
+    async fn sync_runs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<SyncRunConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let request = PageRequest::parse(first, after.as_deref()).gql()?;
+        let select = rc.viewer.sync_runs().filter(entity::sync_run::Column::SchoolId.eq(self.0.id));
+        let page = page_by_key(&rc.db, select, entity::sync_run::Column::Id, |m| m.id.into(), request, Direction::NewestFirst, true)
+            .await
+            .gql()?;
+        Ok(page.into_connection(SyncRun))
+    }
+}

@@ -1,0 +1,157 @@
+//! Wonde connections and sync runs.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{sync_run, wonde_connection};
+
+use super::{School, required};
+use crate::error::ResultExt;
+use crate::graphql::RequestContext;
+use crate::graphql::enums::{ConnectionStatus, SyncKind, SyncStatus};
+use crate::graphql::ids::{NodeType, encode};
+
+/// A school's access to Wonde. The token itself is never exposed.
+pub struct WondeConnection(pub wonde_connection::Model);
+
+#[Object]
+impl WondeConnection {
+    async fn status(&self) -> ConnectionStatus {
+        self.0.status.into()
+    }
+
+    async fn wonde_school_id(&self) -> &str {
+        &self.0.wonde_school_id
+    }
+
+    async fn options(&self) -> SyncOptions {
+        SyncOptions {
+            students: self.0.sync_students,
+            staff: self.0.sync_staff,
+            guardians: self.0.sync_guardians,
+            classes: self.0.sync_classes,
+            year_groups: self.0.sync_year_groups,
+            form_groups: self.0.sync_form_groups,
+        }
+    }
+
+    async fn last_full_sync_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_full_sync_at
+    }
+
+    async fn last_incremental_sync_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_incremental_sync_at
+    }
+
+    async fn latest_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
+        let rc = RequestContext::of(ctx)?;
+        Ok(rc.loaders.latest_runs.load_one(self.0.school_id).await.gql()?.map(SyncRun))
+    }
+}
+
+/// Which data types sync for a school.
+#[derive(SimpleObject, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncOptions {
+    pub students: bool,
+    pub staff: bool,
+    pub guardians: bool,
+    pub classes: bool,
+    pub year_groups: bool,
+    pub form_groups: bool,
+}
+
+#[derive(SimpleObject, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncCounts {
+    pub created: i32,
+    pub updated: i32,
+    pub deactivated: i32,
+    pub reactivated: i32,
+}
+
+pub struct SyncRun(pub sync_run::Model);
+
+#[Object]
+impl SyncRun {
+    pub async fn id(&self, _ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        Ok(encode(NodeType::SyncRun, self.0.id))
+    }
+
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
+        let rc = RequestContext::of(ctx)?;
+        required(rc.loaders.schools.load_one(self.0.school_id).await, "run without school").map(School)
+    }
+
+    async fn kind(&self) -> SyncKind {
+        self.0.kind.into()
+    }
+
+    async fn status(&self) -> SyncStatus {
+        self.0.status.into()
+    }
+
+    async fn queued_at(&self) -> DateTime<Utc> {
+        self.0.queued_at
+    }
+
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.started_at
+    }
+
+    async fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.finished_at
+    }
+
+    /// Why the run failed, in words meant for an administrator.
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+
+    async fn students(&self) -> SyncCounts {
+        let r = &self.0;
+        SyncCounts {
+            created: r.students_created,
+            updated: r.students_updated,
+            deactivated: r.students_deactivated,
+            reactivated: r.students_reactivated,
+        }
+    }
+
+    async fn staff(&self) -> SyncCounts {
+        let r = &self.0;
+        SyncCounts {
+            created: r.staff_created,
+            updated: r.staff_updated,
+            deactivated: r.staff_deactivated,
+            reactivated: r.staff_reactivated,
+        }
+    }
+
+    async fn guardians(&self) -> SyncCounts {
+        let r = &self.0;
+        SyncCounts {
+            created: r.guardians_created,
+            updated: r.guardians_updated,
+            deactivated: r.guardians_deactivated,
+            reactivated: r.guardians_reactivated,
+        }
+    }
+
+    async fn groups(&self) -> SyncCounts {
+        let r = &self.0;
+        SyncCounts {
+            created: r.groups_created,
+            updated: r.groups_updated,
+            deactivated: r.groups_deactivated,
+            reactivated: r.groups_reactivated,
+        }
+    }
+}
+
+/// Progress of a run, as the sync reports it.
+#[derive(SimpleObject)]
+pub struct SyncProgressEvent {
+    pub cursor: String,
+    pub run: SyncRun,
+    pub phase: String,
+    pub processed: i32,
+    pub total: Option<i32>,
+}

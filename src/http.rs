@@ -1,0 +1,31 @@
+//! HTTP routes (operations.md): GraphQL and GraphiQL, health, the SDL.
+
+mod graphql;
+mod health;
+
+use axum::Router;
+use axum::routing::get;
+use sea_orm::DatabaseConnection;
+use tower_http::trace::TraceLayer;
+
+use crate::crypto::SecretKey;
+use crate::graphql::AppSchema;
+
+/// What every handler may use. Cheap to clone: each field is a handle.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub schema: AppSchema,
+    pub secret_key: SecretKey,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route("/schema.graphql", get(graphql::sdl))
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        // Paths and statuses only: bodies and headers hold tokens and names.
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

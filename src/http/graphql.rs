@@ -1,0 +1,61 @@
+//! POST /graphql, GET /graphql (GraphiQL) and GET /schema.graphql.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, rejection::GraphQLRejection};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+use crate::auth::authenticate;
+use crate::error::{AppError, normalise};
+use crate::graphql::RequestContext;
+
+pub async fn execute(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let viewer = match authenticate(&state.db, authorization).await {
+        Ok(viewer) => viewer,
+        Err(err @ AppError::Unauthenticated) => return refusal(StatusCode::UNAUTHORIZED, &err),
+        Err(err) => {
+            let _ = async_graphql::ErrorExtensions::extend(&err);
+            return refusal(StatusCode::SERVICE_UNAVAILABLE, &err);
+        }
+    };
+    let request = match request {
+        Ok(request) => request.into_inner(),
+        Err(rejection) => {
+            let message = format!("the request is not a GraphQL request: {}", rejection.0);
+            return error_body(StatusCode::BAD_REQUEST, &message, "BAD_REQUEST");
+        }
+    };
+    let context = RequestContext::new(state.db.clone(), viewer);
+    let response = state.schema.execute(request.data(context)).await;
+    GraphQLResponse::from(normalise(response)).into_response()
+}
+
+fn refusal(status: StatusCode, err: &AppError) -> Response {
+    let mut response = error_body(status, &err.to_string(), err.code());
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// A GraphQL-shaped error body, so clients parse refusals like any answer.
+fn error_body(status: StatusCode, message: &str, code: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (status, axum::Json(body)).into_response()
+}
+
+pub async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
+}
+
+pub async fn sdl(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], state.schema.sdl())
+}

@@ -1,0 +1,30 @@
+//! Onroll: a GraphQL directory of a multi-academy trust's schools, mirrored
+//! from each school's MIS through Wonde.
+//!
+//! Read in this order: [`cli`] (what the binary does), [`server`] (how the
+//! HTTP app is put together), [`auth`] (who is asking and what they may see),
+//! [`graphql`] (the public API), then [`families`] (the trust-wide family
+//! rule). ARCHITECTURE.md maps the data's path from Wonde to a subscriber.
+
+/// Who is asking: API tokens, roles and the tenant scope every query obeys.
+pub mod auth;
+/// Command-line entry points (`serve`, `migrate`, `schema`, `trust`, `token`).
+pub mod cli;
+/// Configuration from the environment and flags.
+pub mod config;
+/// Encryption of stored Wonde tokens with `ONROLL_SECRET_KEY`.
+pub mod crypto;
+/// Connecting to SQLite or PostgreSQL and applying migrations.
+pub mod db;
+/// The one error type of the request path and its GraphQL codes.
+pub mod error;
+/// Families: guardians matched across schools by email, children by UPN.
+pub mod families;
+/// The GraphQL schema: types, resolvers, loaders, IDs and pagination.
+pub mod graphql;
+/// HTTP routes: GraphQL, GraphiQL, health, the SDL.
+pub mod http;
+/// Building and running the server until it is told to stop.
+pub mod server;
+/// Trusts and tokens as the operator creates them.
+pub mod tenancy;
