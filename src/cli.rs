@@ -107,7 +107,12 @@ pub fn main() -> ExitCode {
 
 fn init_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
@@ -133,7 +138,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let spec = TokenSpec {
                 role: role.into(),
                 trust_id: trust.as_deref().map(|id| parse_id(id, NodeType::Trust)).transpose()?,
-                school_ids: school.iter().map(|id| parse_id(id, NodeType::School)).collect::<Result<_, _>>()?,
+                school_ids: school
+                    .iter()
+                    .map(|id| parse_id(id, NodeType::School))
+                    .collect::<Result<_, _>>()?,
                 label,
             };
             let (token, _) = tenancy::create_token(&db, &spec).await?;

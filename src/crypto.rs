@@ -23,10 +23,7 @@ pub enum CryptoError {
     #[error("ONROLL_SECRET_KEY is required with PostgreSQL (replicas must share one key)")]
     KeyRequired,
     #[error("could not read or write the key file {path}: {source}")]
-    KeyFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    KeyFile { path: PathBuf, source: std::io::Error },
     #[error("a stored secret could not be decrypted (was ONROLL_SECRET_KEY changed?)")]
     Decrypt,
 }
@@ -110,9 +107,7 @@ impl SecretKey {
         }
         let (nonce, body) = bytes.split_at(NONCE_LEN);
         let cipher = ChaCha20Poly1305::new(&self.0);
-        let plain = cipher
-            .decrypt(Nonce::from_slice(nonce), body)
-            .map_err(|_| CryptoError::Decrypt)?;
+        let plain = cipher.decrypt(Nonce::from_slice(nonce), body).map_err(|_| CryptoError::Decrypt)?;
         String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
     }
 }
@@ -166,10 +161,7 @@ mod tests {
 
     #[test]
     fn postgres_needs_a_configured_key() {
-        assert!(matches!(
-            SecretKey::resolve(None, "postgres://localhost/x"),
-            Err(CryptoError::KeyRequired)
-        ));
+        assert!(matches!(SecretKey::resolve(None, "postgres://localhost/x"), Err(CryptoError::KeyRequired)));
         assert_eq!(
             sqlite_key_path("sqlite://data/onroll.db?mode=rwc"),
             Some(PathBuf::from("data/onroll.db.key"))

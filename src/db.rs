@@ -28,9 +28,8 @@ impl Engine {
 /// Opens a pool. `search_path` puts PostgreSQL sessions in one schema (tests
 /// give each test its own).
 pub async fn connect(url: &str, search_path: Option<&str>) -> Result<DatabaseConnection, DbErr> {
-    let engine = Engine::of(url).ok_or_else(|| {
-        DbErr::Custom("DATABASE_URL must start with sqlite: or postgres:".to_owned())
-    })?;
+    let engine = Engine::of(url)
+        .ok_or_else(|| DbErr::Custom("DATABASE_URL must start with sqlite: or postgres:".to_owned()))?;
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .connect_timeout(Duration::from_secs(10))
@@ -48,9 +47,7 @@ pub async fn connect(url: &str, search_path: Option<&str>) -> Result<DatabaseCon
     // WAL lets readers work while a sync writes; the busy timeout turns a
     // momentary lock into a short wait rather than an error.
     options.map_sqlx_sqlite_opts(|opts| {
-        opts.journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
+        opts.journal_mode(SqliteJournalMode::Wal).busy_timeout(Duration::from_secs(10)).foreign_keys(true)
     });
     Database::connect(options).await
 }

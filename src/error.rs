@@ -29,6 +29,9 @@ pub enum AppError {
     /// A shared database error from a DataLoader batch.
     #[error("the directory's database could not answer; try again")]
     SharedDatabase(#[from] Arc<DbErr>),
+    /// An error shared by every row of a DataLoader batch.
+    #[error("{0}")]
+    Shared(Arc<AppError>),
     /// Anything else that is our fault.
     #[error("internal error")]
     Internal(&'static str),
@@ -43,6 +46,7 @@ impl AppError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadInput(_) => "BAD_USER_INPUT",
             Self::Database(_) | Self::SharedDatabase(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+            Self::Shared(inner) => inner.code(),
         }
     }
 
@@ -57,6 +61,7 @@ impl AppError {
                 tracing::error!(db.error = db_error_kind(err), "database error in a batch")
             }
             Self::Internal(what) => tracing::error!(what, "internal error"),
+            Self::Shared(inner) => inner.log(),
             _ => {}
         }
     }
@@ -71,6 +76,12 @@ fn db_error_kind(err: &DbErr) -> &'static str {
         DbErr::RecordNotFound(_) => "record_not_found",
         DbErr::Migration(_) => "migration",
         _ => "other",
+    }
+}
+
+impl From<Arc<AppError>> for AppError {
+    fn from(shared: Arc<AppError>) -> Self {
+        Self::Shared(shared)
     }
 }
 

@@ -14,6 +14,7 @@ use entity::{guardian, guardian_link, student};
 use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, QuerySelect};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 use crate::auth::Viewer;
 use crate::error::AppError;
@@ -77,11 +78,7 @@ impl FamilyIndex {
     }
 
     /// The pure part of [`FamilyIndex::build`]: union-find over the rows.
-    pub fn from_rows(
-        links: &[(i32, i32)],
-        guardians: &[IdentityRow],
-        students: &[IdentityRow],
-    ) -> Self {
+    pub fn from_rows(links: &[(i32, i32)], guardians: &[IdentityRow], students: &[IdentityRow]) -> Self {
         let linked_guardians: BTreeSet<i32> = links.iter().map(|(_, g)| *g).collect();
         let linked_students: BTreeSet<i32> = links.iter().map(|(s, _)| *s).collect();
 
@@ -121,10 +118,9 @@ impl FamilyIndex {
             }
         }
         for (student, guardian) in links {
-            if let (Some(&s), Some(&g)) = (
-                nodes.index.get(&Person::Student(*student)),
-                nodes.index.get(&Person::Guardian(*guardian)),
-            ) {
+            if let (Some(&s), Some(&g)) =
+                (nodes.index.get(&Person::Student(*student)), nodes.index.get(&Person::Guardian(*guardian)))
+            {
                 nodes.union(s, g);
             }
         }
@@ -149,11 +145,34 @@ impl FamilyIndex {
     }
 }
 
+/// The family index of one request, built on first use.
+pub struct FamilySource {
+    db: DatabaseConnection,
+    viewer: Viewer,
+    index: OnceCell<Arc<FamilyIndex>>,
+}
+
+impl FamilySource {
+    pub fn new(db: DatabaseConnection, viewer: Viewer) -> Self {
+        Self { db, viewer, index: OnceCell::new() }
+    }
+
+    pub async fn index(&self) -> Result<Arc<FamilyIndex>, AppError> {
+        self.index
+            .get_or_try_init(|| async { FamilyIndex::build(&self.db, &self.viewer).await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Person {
     Guardian(i32),
     Student(i32),
 }
+
+/// Guardian, student and school ids of one component.
+type Members = (BTreeSet<i32>, BTreeSet<i32>, BTreeSet<i32>);
 
 #[derive(Default)]
 struct Nodes {
@@ -190,7 +209,7 @@ impl Nodes {
     }
 
     fn into_index(mut self) -> FamilyIndex {
-        let mut groups: HashMap<usize, (BTreeSet<i32>, BTreeSet<i32>, BTreeSet<i32>)> = HashMap::new();
+        let mut groups: HashMap<usize, Members> = HashMap::new();
         for node in 0..self.people.len() {
             let root = self.find(node);
             let (person, school) = self.people[node];

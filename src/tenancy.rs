@@ -4,8 +4,7 @@ use chrono::Utc;
 use entity::enums::Role;
 use entity::{api_token, api_token_school, school, trust};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 
 use crate::auth::{generate_token, hash_token};
@@ -91,7 +90,9 @@ pub async fn create_token(
 async fn resolve_trust(db: &DatabaseConnection, spec: &TokenSpec) -> Result<i32, TenancyError> {
     match (spec.role, spec.trust_id, spec.school_ids.is_empty()) {
         (Role::TrustAdmin, Some(_), false) => {
-            return Err(TenancyError::Usage("a trust-admin token covers the whole trust: give --trust, not --school"));
+            return Err(TenancyError::Usage(
+                "a trust-admin token covers the whole trust: give --trust, not --school",
+            ));
         }
         (Role::TrustAdmin | Role::Integrator, None, _) => {
             return Err(TenancyError::Usage("this role needs --trust"));
@@ -102,10 +103,7 @@ async fn resolve_trust(db: &DatabaseConnection, spec: &TokenSpec) -> Result<i32,
         _ => {}
     }
     if let Some(trust_id) = spec.trust_id {
-        trust::Entity::find_by_id(trust_id)
-            .one(db)
-            .await?
-            .ok_or(TenancyError::UnknownTrust(trust_id))?;
+        trust::Entity::find_by_id(trust_id).one(db).await?.ok_or(TenancyError::UnknownTrust(trust_id))?;
     }
     let mut trust_of_schools = None;
     for school_id in &spec.school_ids {
@@ -122,7 +120,5 @@ async fn resolve_trust(db: &DatabaseConnection, spec: &TokenSpec) -> Result<i32,
         }
         trust_of_schools = Some(school.trust_id);
     }
-    spec.trust_id
-        .or(trust_of_schools)
-        .ok_or(TenancyError::Usage("this role needs --trust"))
+    spec.trust_id.or(trust_of_schools).ok_or(TenancyError::Usage("this role needs --trust"))
 }

@@ -3,12 +3,12 @@
 //! Relations are expressed as explicit queries in the service layer, so the
 //! entities stay plain rows; enums are stored as their SCREAMING_CASE names.
 
-pub mod enums;
 pub mod api_token;
 pub mod api_token_school;
 pub mod class;
 pub mod class_student;
 pub mod class_teacher;
+pub mod enums;
 pub mod event;
 pub mod form_group;
 pub mod form_student;

@@ -33,9 +33,7 @@ impl MigrationName for Migration {
 }
 
 fn now_columns(table: &mut TableCreateStatement) -> &mut TableCreateStatement {
-    table
-        .col(timestamp_with_time_zone("created_at"))
-        .col(timestamp_with_time_zone("updated_at"))
+    table.col(timestamp_with_time_zone("created_at")).col(timestamp_with_time_zone("updated_at"))
 }
 
 fn fk(table: &'static str, column: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
@@ -58,8 +56,7 @@ fn index(table: &'static str, columns: &[&'static str]) -> IndexCreateStatement 
 
 fn unique(table: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
     let mut stmt = index(table, columns);
-    stmt.name(format!("ux_{table}_{}", columns.join("_")))
-        .unique();
+    stmt.name(format!("ux_{table}_{}", columns.join("_"))).unique();
     stmt
 }
 
@@ -101,9 +98,7 @@ fn group_table(name: &'static str, extra: &[ColumnDef]) -> TableCreateStatement 
     for column in extra {
         table.col(column.clone());
     }
-    table
-        .col(boolean("active"))
-        .foreign_key(&mut fk(name, "school_id", "school"));
+    table.col(boolean("active")).foreign_key(&mut fk(name, "school_id", "school"));
     now_columns(&mut table);
     table.to_owned()
 }
@@ -140,10 +135,7 @@ impl MigrationTrait for Migration {
         let mut indexes: Vec<IndexCreateStatement> = Vec::new();
 
         let mut trust = Table::create();
-        trust
-            .table("trust")
-            .col(pk_auto("id"))
-            .col(string("name"));
+        trust.table("trust").col(pk_auto("id")).col(string("name"));
         now_columns(&mut trust);
         tables.push(trust.to_owned());
 
@@ -194,15 +186,9 @@ impl MigrationTrait for Migration {
         indexes.push(unique("wonde_connection", &["school_id"]));
         indexes.push(index("wonde_connection", &["wonde_school_id"]));
 
-        tables.push(person_table(
-            "student",
-            &[string_null("upn"), string_null("leaving_date")],
-        ));
+        tables.push(person_table("student", &[string_null("upn"), string_null("leaving_date")]));
         tables.push(person_table("staff", &[string_null("title")]));
-        tables.push(person_table(
-            "guardian",
-            &[string_null("title"), string_null("email_key")],
-        ));
+        tables.push(person_table("guardian", &[string_null("title"), string_null("email_key")]));
         for person in ["student", "staff", "guardian"] {
             indexes.push(unique(person, &["school_id", "wonde_id"]));
             indexes.push(index(person, &["school_id", "status"]));
@@ -376,9 +362,7 @@ impl MigrationTrait for Migration {
             "trust",
         ];
         for table in tables {
-            manager
-                .drop_table(Table::drop().table(table).if_exists().to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }
         Ok(())
     }

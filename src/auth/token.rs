@@ -35,10 +35,7 @@ pub fn bearer(header: &str) -> Option<&str> {
 }
 
 /// Resolves an `Authorization` header value to a viewer, or refuses.
-pub async fn authenticate(
-    db: &DatabaseConnection,
-    authorization: Option<&str>,
-) -> Result<Viewer, AppError> {
+pub async fn authenticate(db: &DatabaseConnection, authorization: Option<&str>) -> Result<Viewer, AppError> {
     let token = authorization.and_then(bearer).ok_or(AppError::Unauthenticated)?;
     let row = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(hash_token(token)))

@@ -3,12 +3,11 @@
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
-use tokio::sync::OnceCell;
 
-use super::loaders::Loaders;
+use super::loaders::{Loaders, Spawner};
 use crate::auth::Viewer;
 use crate::error::{AppError, ResultExt};
-use crate::families::FamilyIndex;
+use crate::families::{FamilyIndex, FamilySource};
 
 /// Built per request, after authentication, so that loader caches never
 /// outlive a request nor cross from one viewer's scope to another's.
@@ -16,13 +15,14 @@ pub struct RequestContext {
     pub db: DatabaseConnection,
     pub viewer: Viewer,
     pub loaders: Loaders,
-    families: OnceCell<Arc<FamilyIndex>>,
+    families: Arc<FamilySource>,
 }
 
 impl RequestContext {
-    pub fn new(db: DatabaseConnection, viewer: Viewer) -> Self {
-        let loaders = Loaders::new(&db, &viewer);
-        Self { db, viewer, loaders, families: OnceCell::new() }
+    pub fn new(db: DatabaseConnection, viewer: Viewer, spawner: Spawner) -> Self {
+        let families = Arc::new(FamilySource::new(db.clone(), viewer.clone()));
+        let loaders = Loaders::new(&db, &viewer, spawner, families.clone());
+        Self { db, viewer, loaders, families }
     }
 
     pub fn of<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Self> {
@@ -30,12 +30,9 @@ impl RequestContext {
     }
 
     /// The families of the viewer's schools, worked out once per request.
+    /// Fields of rows go through `loaders.family_of` instead, so that the
+    /// index is built inside a batch.
     pub async fn families(&self) -> Result<Arc<FamilyIndex>, AppError> {
-        self.families
-            .get_or_try_init(|| async {
-                FamilyIndex::build(&self.db, &self.viewer).await.map(Arc::new)
-            })
-            .await
-            .cloned()
+        self.families.index().await
     }
 }

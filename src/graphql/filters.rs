@@ -94,7 +94,12 @@ impl StudentCriteria {
         }
         select.filter(words_condition(
             &self.words,
-            &[student::Column::Forename, student::Column::Surname, student::Column::Email, student::Column::Upn],
+            &[
+                student::Column::Forename,
+                student::Column::Surname,
+                student::Column::Email,
+                student::Column::Upn,
+            ],
         ))
     }
 
@@ -150,16 +155,14 @@ pub fn apply_guardian(
 ) -> Result<Select<guardian::Entity>, AppError> {
     let Some(filter) = filter else { return Ok(select) };
     if let Some(status) = filter.status {
-        select =
-            select.filter(guardian::Column::Status.eq(entity::enums::AccountStatus::from(status)));
+        select = select.filter(guardian::Column::Status.eq(entity::enums::AccountStatus::from(status)));
     }
     if let Some(relationship) = filter.relationship {
         let linked = Query::select()
             .column(guardian_link::Column::GuardianId)
             .from(guardian_link::Entity)
             .and_where(
-                guardian_link::Column::Relationship
-                    .eq(entity::enums::RelationshipType::from(relationship)),
+                guardian_link::Column::Relationship.eq(entity::enums::RelationshipType::from(relationship)),
             )
             .and_where(guardian_link::Column::Active.eq(true))
             .to_owned();
@@ -177,15 +180,9 @@ const MAX_SEARCH_WORDS: usize = 8;
 
 /// Splits a search into lower-cased words.
 pub fn search_words(search: Option<&str>) -> Result<Vec<String>, AppError> {
-    let words: Vec<String> = search
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_lowercase)
-        .collect();
+    let words: Vec<String> = search.unwrap_or_default().split_whitespace().map(str::to_lowercase).collect();
     if words.len() > MAX_SEARCH_WORDS {
-        return Err(AppError::bad_input(format!(
-            "`search` may have at most {MAX_SEARCH_WORDS} words"
-        )));
+        return Err(AppError::bad_input(format!("`search` may have at most {MAX_SEARCH_WORDS} words")));
     }
     Ok(words)
 }

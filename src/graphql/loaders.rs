@@ -2,17 +2,19 @@
 //! so a request's statement count depends on its shape, not on how many rows
 //! it returns. Each loader applies the viewer's scope.
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::*;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use super::batching::Batching;
 use crate::auth::Viewer;
+use crate::error::AppError;
+use crate::families::{FamilyMembers, FamilySource};
 
 type LoadResult<V> = Result<HashMap<i32, V>, Arc<DbErr>>;
 
@@ -67,10 +69,8 @@ where
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[i32]) -> LoadResult<E::Model> {
-        let rows = E::scoped(&self.viewer)
-            .filter(E::id_column().is_in(keys.iter().copied()))
-            .all(&self.db)
-            .await?;
+        let rows =
+            E::scoped(&self.viewer).filter(E::id_column().is_in(keys.iter().copied())).all(&self.db).await?;
         Ok(rows.into_iter().map(|m| (E::id_of(&m), m)).collect())
     }
 }
@@ -212,11 +212,8 @@ impl<S: Side> Loader<i32> for Links<S> {
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[i32]) -> LoadResult<Vec<guardian_link::Model>> {
-        let key_column = if S::BY_GROUP {
-            guardian_link::Column::StudentId
-        } else {
-            guardian_link::Column::GuardianId
-        };
+        let key_column =
+            if S::BY_GROUP { guardian_link::Column::StudentId } else { guardian_link::Column::GuardianId };
         let rows = self
             .viewer
             .guardian_links()
@@ -320,46 +317,113 @@ macro_rules! groups_of_school {
 
 groups_of_school!(year_group => year_groups, form_group => form_groups);
 
+/// A loader whose answers are kept for the rest of the request.
+pub type Cached<T> = DataLoader<T, HashMapCache>;
+
+/// Whose family: a student's or a guardian's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FamilyMember {
+    Student(i32),
+    Guardian(i32),
+}
+
+/// The family of a student or guardian, from the request's family index.
+pub struct FamilyOf {
+    source: Arc<FamilySource>,
+}
+
+impl Loader<FamilyMember> for FamilyOf {
+    type Value = Arc<FamilyMembers>;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[FamilyMember],
+    ) -> Result<HashMap<FamilyMember, Arc<FamilyMembers>>, Arc<AppError>> {
+        let index = self.source.index().await.map_err(Arc::new)?;
+        Ok(keys
+            .iter()
+            .filter_map(|key| {
+                let family = match *key {
+                    FamilyMember::Student(id) => index.of_student(id),
+                    FamilyMember::Guardian(id) => index.of_guardian(id),
+                };
+                family.map(|f| (*key, f))
+            })
+            .collect())
+    }
+}
+
 /// Every loader of one request.
 pub struct Loaders {
-    pub trusts: DataLoader<ById<trust::Entity>>,
-    pub schools: DataLoader<ById<school::Entity>>,
-    pub students: DataLoader<ById<student::Entity>>,
-    pub staff: DataLoader<ById<staff::Entity>>,
-    pub guardians: DataLoader<ById<guardian::Entity>>,
-    pub classes: DataLoader<ById<class::Entity>>,
-    pub year_groups: DataLoader<ById<year_group::Entity>>,
-    pub form_groups: DataLoader<ById<form_group::Entity>>,
-    pub sync_runs: DataLoader<ById<sync_run::Entity>>,
-    pub connections: DataLoader<ConnectionOfSchool>,
-    pub latest_runs: DataLoader<LatestRunOfSchool>,
-    pub links_of_student: DataLoader<Links<OfStudent>>,
-    pub links_of_guardian: DataLoader<Links<OfGuardian>>,
-    pub class_roster: DataLoader<Current<class_student::Entity, ByGroup>>,
-    pub classes_of_student: DataLoader<Current<class_student::Entity, ByMember>>,
-    pub class_teachers: DataLoader<Current<class_teacher::Entity, ByGroup>>,
-    pub classes_of_teacher: DataLoader<Current<class_teacher::Entity, ByMember>>,
-    pub year_roster: DataLoader<Current<year_student::Entity, ByGroup>>,
-    pub years_of_student: DataLoader<Current<year_student::Entity, ByMember>>,
-    pub form_roster: DataLoader<Current<form_student::Entity, ByGroup>>,
-    pub forms_of_student: DataLoader<Current<form_student::Entity, ByMember>>,
-    pub form_tutors: DataLoader<Current<form_tutor::Entity, ByGroup>>,
-    pub forms_of_tutor: DataLoader<Current<form_tutor::Entity, ByMember>>,
-    pub year_groups_of_school: DataLoader<GroupsOfSchool<year_group::Entity>>,
-    pub form_groups_of_school: DataLoader<GroupsOfSchool<form_group::Entity>>,
+    pub trusts: Cached<ById<trust::Entity>>,
+    pub schools: Cached<ById<school::Entity>>,
+    pub students: Cached<ById<student::Entity>>,
+    pub staff: Cached<ById<staff::Entity>>,
+    pub guardians: Cached<ById<guardian::Entity>>,
+    pub classes: Cached<ById<class::Entity>>,
+    pub year_groups: Cached<ById<year_group::Entity>>,
+    pub form_groups: Cached<ById<form_group::Entity>>,
+    pub sync_runs: Cached<ById<sync_run::Entity>>,
+    pub connections: Cached<ConnectionOfSchool>,
+    pub latest_runs: Cached<LatestRunOfSchool>,
+    pub links_of_student: Cached<Links<OfStudent>>,
+    pub links_of_guardian: Cached<Links<OfGuardian>>,
+    pub class_roster: Cached<Current<class_student::Entity, ByGroup>>,
+    pub classes_of_student: Cached<Current<class_student::Entity, ByMember>>,
+    pub class_teachers: Cached<Current<class_teacher::Entity, ByGroup>>,
+    pub classes_of_teacher: Cached<Current<class_teacher::Entity, ByMember>>,
+    pub year_roster: Cached<Current<year_student::Entity, ByGroup>>,
+    pub years_of_student: Cached<Current<year_student::Entity, ByMember>>,
+    pub form_roster: Cached<Current<form_student::Entity, ByGroup>>,
+    pub forms_of_student: Cached<Current<form_student::Entity, ByMember>>,
+    pub form_tutors: Cached<Current<form_tutor::Entity, ByGroup>>,
+    pub forms_of_tutor: Cached<Current<form_tutor::Entity, ByMember>>,
+    pub year_groups_of_school: Cached<GroupsOfSchool<year_group::Entity>>,
+    pub form_groups_of_school: Cached<GroupsOfSchool<form_group::Entity>>,
+    pub family_of: Cached<FamilyOf>,
 }
 
 /// Well under SQLite's and PostgreSQL's bound-parameter limits, and far
 /// above a page (100) times its fan-out, so one level is one batch.
 const MAX_BATCH: usize = 5_000;
 
+/// Where a loader runs its batches.
+#[derive(Clone)]
+pub enum Spawner {
+    /// On the request's own `LocalSet`, gated so that a batch holds a whole
+    /// level (see [`Batching`]).
+    Gated(Batching),
+    /// As ordinary tokio tasks: batching by time only, for callers that do
+    /// not run a `LocalSet`.
+    Runtime,
+}
+
+impl Spawner {
+    fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) {
+        match self {
+            Self::Gated(batching) => batching.spawn(task),
+            Self::Runtime => drop(tokio::spawn(task)),
+        }
+    }
+}
+
 impl Loaders {
-    pub fn new(db: &DatabaseConnection, viewer: &Viewer) -> Self {
+    pub fn new(
+        db: &DatabaseConnection,
+        viewer: &Viewer,
+        spawner: Spawner,
+        families: Arc<FamilySource>,
+    ) -> Self {
         macro_rules! loader {
             ($kind:ident { $($field:ident),* }) => {
-                DataLoader::new(
+                DataLoader::with_cache(
                     $kind { db: db.clone(), viewer: viewer.clone() $(, $field: PhantomData)* },
-                    tokio::spawn,
+                    {
+                        let spawner = spawner.clone();
+                        move |task| spawner.spawn(task)
+                    },
+                    HashMapCache::default(),
                 )
                 .max_batch_size(MAX_BATCH)
             };
@@ -390,6 +454,11 @@ impl Loaders {
             forms_of_tutor: loader!(Current { marker }),
             year_groups_of_school: loader!(GroupsOfSchool { entity }),
             form_groups_of_school: loader!(GroupsOfSchool { entity }),
+            family_of: DataLoader::with_cache(
+                FamilyOf { source: families },
+                move |task| spawner.spawn(task),
+                HashMapCache::default(),
+            ),
         }
     }
 }

@@ -8,8 +8,8 @@ use async_graphql::SimpleObject;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 
 use super::types::*;
@@ -127,10 +127,7 @@ impl<T> Page<T> {
         C::assemble(edges, page_info, total)
     }
 
-    pub fn into_event_connection(
-        self,
-        wrap: impl Fn(T) -> DeactivationEvent,
-    ) -> DeactivationEventConnection {
+    pub fn into_event_connection(self, wrap: impl Fn(T) -> DeactivationEvent) -> DeactivationEventConnection {
         let (edges, page_info) = self.edges(wrap);
         let edges = edges.into_iter().map(|(cursor, node)| DeactivationEventEdge { cursor, node }).collect();
         DeactivationEventConnection { edges, page_info }
@@ -199,10 +196,8 @@ where
 pub fn page_in_memory<T>(items: Vec<(i64, T)>, request: PageRequest) -> Page<T> {
     let total = items.len() as u64;
     let first = usize::try_from(request.first).unwrap_or(usize::MAX);
-    let mut rest: Vec<(i64, T)> = items
-        .into_iter()
-        .filter(|(key, _)| request.after.is_none_or(|after| *key > after))
-        .collect();
+    let mut rest: Vec<(i64, T)> =
+        items.into_iter().filter(|(key, _)| request.after.is_none_or(|after| *key > after)).collect();
     let has_next = rest.len() > first;
     rest.truncate(first);
     Page { items: rest, has_next, has_previous: request.after.is_some(), total }

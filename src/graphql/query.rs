@@ -35,8 +35,12 @@ impl Query {
             NodeType::Staff => l.staff.load_one(key).await.gql()?.map(|m| Node::Staff(Staff(m))),
             NodeType::Guardian => l.guardians.load_one(key).await.gql()?.map(|m| Node::Guardian(Guardian(m))),
             NodeType::Class => l.classes.load_one(key).await.gql()?.map(|m| Node::Class(Class(m))),
-            NodeType::YearGroup => l.year_groups.load_one(key).await.gql()?.map(|m| Node::YearGroup(YearGroup(m))),
-            NodeType::FormGroup => l.form_groups.load_one(key).await.gql()?.map(|m| Node::FormGroup(FormGroup(m))),
+            NodeType::YearGroup => {
+                l.year_groups.load_one(key).await.gql()?.map(|m| Node::YearGroup(YearGroup(m)))
+            }
+            NodeType::FormGroup => {
+                l.form_groups.load_one(key).await.gql()?.map(|m| Node::FormGroup(FormGroup(m)))
+            }
             NodeType::SyncRun => l.sync_runs.load_one(key).await.gql()?.map(|m| Node::SyncRun(SyncRun(m))),
             NodeType::Family => rc.families().await.gql()?.get(key).map(|f| Node::Family(Family(f))),
         };
@@ -91,9 +95,10 @@ impl Query {
         if let Some(id) = school_id {
             select = select.filter(event::Column::SchoolId.eq(decode_as(&id, NodeType::School).gql()?));
         }
-        let page = page_by_key(&rc.db, select, event::Column::Id, |m| m.id, request, Direction::OldestFirst, false)
-            .await
-            .gql()?;
+        let page =
+            page_by_key(&rc.db, select, event::Column::Id, |m| m.id, request, Direction::OldestFirst, false)
+                .await
+                .gql()?;
         Ok(page.into_event_connection(DeactivationEvent))
     }
 
@@ -118,7 +123,8 @@ impl Query {
             .gql();
         }
         let words = search_words(Some(search)).gql()?;
-        let postcode: String = search.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+        let postcode: String =
+            search.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
         let matches = Condition::any()
             .add(words_condition(&words, &[wonde_catalog_school::Column::NameKey]))
             .add(wonde_catalog_school::Column::PostcodeKey.starts_with(postcode))
@@ -177,4 +183,3 @@ pub async fn family_keys_matching(
         .collect();
     Ok(Some(keys))
 }
-

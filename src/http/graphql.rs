@@ -11,6 +11,8 @@ use super::AppState;
 use crate::auth::authenticate;
 use crate::error::{AppError, normalise};
 use crate::graphql::RequestContext;
+use crate::graphql::batching::Batching;
+use crate::graphql::loaders::Spawner;
 
 pub async fn execute(
     State(state): State<AppState>,
@@ -33,9 +35,24 @@ pub async fn execute(
             return error_body(StatusCode::BAD_REQUEST, &message, "BAD_REQUEST");
         }
     };
-    let context = RequestContext::new(state.db.clone(), viewer);
-    let response = state.schema.execute(request.data(context)).await;
-    GraphQLResponse::from(normalise(response)).into_response()
+    let batching = Batching::default();
+    let context = RequestContext::new(state.db.clone(), viewer, Spawner::Gated(batching.clone()));
+    let schema = state.schema.clone();
+    let runtime = tokio::runtime::Handle::current();
+    // One thread per request, so that DataLoader batches hold whole levels
+    // (see `Batching`); the blocking pool keeps the async workers free.
+    let executed = tokio::task::spawn_blocking(move || {
+        let execution = batching.track(schema.execute(request.data(context)));
+        runtime.block_on(tokio::task::LocalSet::new().run_until(execution))
+    })
+    .await;
+    match executed {
+        Ok(response) => GraphQLResponse::from(normalise(response)).into_response(),
+        Err(_) => {
+            tracing::error!("a GraphQL request's executor stopped");
+            error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "INTERNAL_SERVER_ERROR")
+        }
+    }
 }
 
 fn refusal(status: StatusCode, err: &AppError) -> Response {

@@ -55,8 +55,12 @@ impl DeactivationEvent {
         let (kind, id) = self.person_ref().gql()?;
         let l = &rc.loaders;
         Ok(match kind {
-            DbPersonKind::Student => Person::Student(Student(required(l.students.load_one(id).await, "event person")?)),
-            DbPersonKind::Staff => Person::Staff(Staff(required(l.staff.load_one(id).await, "event person")?)),
+            DbPersonKind::Student => {
+                Person::Student(Student(required(l.students.load_one(id).await, "event person")?))
+            }
+            DbPersonKind::Staff => {
+                Person::Staff(Staff(required(l.staff.load_one(id).await, "event person")?))
+            }
             DbPersonKind::Guardian => {
                 Person::Guardian(Guardian(required(l.guardians.load_one(id).await, "event person")?))
             }
@@ -65,11 +69,7 @@ impl DeactivationEvent {
 
     /// For a reactivation, the reason the account had been deactivated.
     async fn reason(&self) -> async_graphql::Result<DeactivationReason> {
-        self.0
-            .reason
-            .map(Into::into)
-            .ok_or(AppError::Internal("deactivation event without a reason"))
-            .gql()
+        self.0.reason.map(Into::into).ok_or(AppError::Internal("deactivation event without a reason")).gql()
     }
 
     async fn reactivated(&self) -> bool {

@@ -54,7 +54,8 @@ async fn roster(
 }
 
 async fn staff_of(rc: &RequestContext, ids: Option<Vec<i32>>) -> async_graphql::Result<Vec<Staff>> {
-    let mut staff = rc.loaders.staff.load_many(ids.unwrap_or_default()).await.gql()?.into_values().collect::<Vec<_>>();
+    let mut staff =
+        rc.loaders.staff.load_many(ids.unwrap_or_default()).await.gql()?.into_values().collect::<Vec<_>>();
     staff.sort_by_key(|s| s.id);
     Ok(staff.into_iter().map(Staff).collect())
 }
@@ -77,8 +78,7 @@ impl Class {
 
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "group without school")
-            .map(School)
+        required(rc.loaders.schools.load_one(self.0.school_id).await, "group without school").map(School)
     }
 
     async fn code(&self) -> Option<&str> {
@@ -127,8 +127,7 @@ impl YearGroup {
 
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "group without school")
-            .map(School)
+        required(rc.loaders.schools.load_one(self.0.school_id).await, "group without school").map(School)
     }
 
     /// Current members.
@@ -163,8 +162,7 @@ impl FormGroup {
 
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "group without school")
-            .map(School)
+        required(rc.loaders.schools.load_one(self.0.school_id).await, "group without school").map(School)
     }
 
     /// Current tutors.

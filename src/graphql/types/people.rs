@@ -9,6 +9,7 @@ use crate::error::ResultExt;
 use crate::graphql::RequestContext;
 use crate::graphql::enums::{AccountStatus, DeactivationReason, RelationshipType};
 use crate::graphql::ids::{NodeType, encode};
+use crate::graphql::loaders::FamilyMember;
 
 pub struct Student(pub student::Model);
 
@@ -48,8 +49,7 @@ impl Student {
 
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "account without school")
-            .map(School)
+        required(rc.loaders.schools.load_one(self.0.school_id).await, "account without school").map(School)
     }
 
     async fn mis_id(&self) -> Option<&str> {
@@ -93,7 +93,7 @@ impl Student {
     /// The family this child belongs to; null when no guardian is linked.
     async fn family(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Family>> {
         let rc = RequestContext::of(ctx)?;
-        Ok(rc.families().await.gql()?.of_student(self.0.id).map(Family))
+        Ok(rc.loaders.family_of.load_one(FamilyMember::Student(self.0.id)).await.gql()?.map(Family))
     }
 }
 
@@ -135,8 +135,7 @@ impl Staff {
 
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "account without school")
-            .map(School)
+        required(rc.loaders.schools.load_one(self.0.school_id).await, "account without school").map(School)
     }
 
     async fn mis_id(&self) -> Option<&str> {
@@ -204,8 +203,7 @@ impl Guardian {
 
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "account without school")
-            .map(School)
+        required(rc.loaders.schools.load_one(self.0.school_id).await, "account without school").map(School)
     }
 
     async fn title(&self) -> Option<&str> {
@@ -222,7 +220,7 @@ impl Guardian {
     /// The family across the trust's schools; null when no child is linked.
     async fn family(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Family>> {
         let rc = RequestContext::of(ctx)?;
-        Ok(rc.families().await.gql()?.of_guardian(self.0.id).map(Family))
+        Ok(rc.loaders.family_of.load_one(FamilyMember::Guardian(self.0.id)).await.gql()?.map(Family))
     }
 }
 

@@ -7,7 +7,9 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use super::{Class, Family, FormGroup, Staff, Student, SyncRun, WondeConnection, YearGroup};
 use crate::error::ResultExt;
 use crate::graphql::RequestContext;
-use crate::graphql::filters::{self, FamilyFilter, GuardianFilter, StaffFilter, StudentCriteria, StudentFilter};
+use crate::graphql::filters::{
+    self, FamilyFilter, GuardianFilter, StaffFilter, StudentCriteria, StudentFilter,
+};
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::{
     ClassConnection, Direction, FamilyConnection, GuardianConnection, PageRequest, SchoolConnection,
@@ -36,9 +38,17 @@ impl Trust {
         let rc = RequestContext::of(ctx)?;
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let select = rc.viewer.schools().filter(school::Column::TrustId.eq(self.0.id));
-        let page = page_by_key(&rc.db, select, school::Column::Id, |m| m.id.into(), request, Direction::OldestFirst, true)
-            .await
-            .gql()?;
+        let page = page_by_key(
+            &rc.db,
+            select,
+            school::Column::Id,
+            |m| m.id.into(),
+            request,
+            Direction::OldestFirst,
+            true,
+        )
+        .await
+        .gql()?;
         Ok(page.into_connection(School))
     }
 
@@ -132,9 +142,17 @@ impl School {
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let criteria = StudentCriteria::parse(filter.as_ref()).gql()?;
         let select = criteria.apply(rc.viewer.students().filter(student::Column::SchoolId.eq(self.0.id)));
-        let page = page_by_key(&rc.db, select, student::Column::Id, |m| m.id.into(), request, Direction::OldestFirst, true)
-            .await
-            .gql()?;
+        let page = page_by_key(
+            &rc.db,
+            select,
+            student::Column::Id,
+            |m| m.id.into(),
+            request,
+            Direction::OldestFirst,
+            true,
+        )
+        .await
+        .gql()?;
         Ok(page.into_connection(Student))
     }
 
@@ -149,9 +167,17 @@ impl School {
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let select = rc.viewer.staff().filter(entity::staff::Column::SchoolId.eq(self.0.id));
         let select = filters::apply_staff(filter.as_ref(), select).gql()?;
-        let page = page_by_key(&rc.db, select, entity::staff::Column::Id, |m| m.id.into(), request, Direction::OldestFirst, true)
-            .await
-            .gql()?;
+        let page = page_by_key(
+            &rc.db,
+            select,
+            entity::staff::Column::Id,
+            |m| m.id.into(),
+            request,
+            Direction::OldestFirst,
+            true,
+        )
+        .await
+        .gql()?;
         Ok(page.into_connection(Staff))
     }
 
@@ -166,9 +192,17 @@ impl School {
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let select = rc.viewer.guardians().filter(entity::guardian::Column::SchoolId.eq(self.0.id));
         let select = filters::apply_guardian(filter.as_ref(), select).gql()?;
-        let page = page_by_key(&rc.db, select, entity::guardian::Column::Id, |m| m.id.into(), request, Direction::OldestFirst, true)
-            .await
-            .gql()?;
+        let page = page_by_key(
+            &rc.db,
+            select,
+            entity::guardian::Column::Id,
+            |m| m.id.into(),
+            request,
+            Direction::OldestFirst,
+            true,
+        )
+        .await
+        .gql()?;
         Ok(page.into_connection(super::Guardian))
     }
 
@@ -186,9 +220,17 @@ impl School {
             .classes()
             .filter(class::Column::SchoolId.eq(self.0.id))
             .filter(class::Column::Active.eq(true));
-        let page = page_by_key(&rc.db, select, class::Column::Id, |m| m.id.into(), request, Direction::OldestFirst, true)
-            .await
-            .gql()?;
+        let page = page_by_key(
+            &rc.db,
+            select,
+            class::Column::Id,
+            |m| m.id.into(),
+            request,
+            Direction::OldestFirst,
+            true,
+        )
+        .await
+        .gql()?;
         Ok(page.into_connection(Class))
     }
 
@@ -216,9 +258,17 @@ impl School {
         let rc = RequestContext::of(ctx)?;
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let select = rc.viewer.sync_runs().filter(entity::sync_run::Column::SchoolId.eq(self.0.id));
-        let page = page_by_key(&rc.db, select, entity::sync_run::Column::Id, |m| m.id.into(), request, Direction::NewestFirst, true)
-            .await
-            .gql()?;
+        let page = page_by_key(
+            &rc.db,
+            select,
+            entity::sync_run::Column::Id,
+            |m| m.id.into(),
+            request,
+            Direction::NewestFirst,
+            true,
+        )
+        .await
+        .gql()?;
         Ok(page.into_connection(SyncRun))
     }
 }

@@ -1,0 +1,20 @@
+//! Integration tests of the read API over real HTTP, on SQLite and, when
+//! `ONROLL_TEST_DATABASE_URL` names a server, PostgreSQL.
+//!
+//! One binary (tests/api) so that the crate links once.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod auth;
+mod bad_input;
+mod cli;
+mod families;
+mod filters;
+mod http;
+mod nodes;
+mod pagination;
+mod schema_drift;
+mod scoping;
+mod statement_count;

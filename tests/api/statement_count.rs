@@ -1,0 +1,112 @@
+//! Every relation is batched: one nested query issues the same number of
+//! SQL statements whether it returns 10 students or 100.
+
+use entity::enums::RelationshipType;
+use entity::school;
+use onroll::graphql::ids::NodeType;
+use serde_json::json;
+
+use crate::on_both_engines;
+use crate::support::fixture::{Fixture, Scenario, gid};
+use crate::support::{Engine, TestApp};
+
+on_both_engines!(nested_query_statement_count_is_constant);
+
+const NESTED: &str = "query($school: ID!) { school(id: $school) { name
+    students(first: 100) { totalCount edges { node {
+        forename status
+        yearGroup { name } formGroup { name tutors { forename } }
+        classes { name teachers { forename } }
+        guardians { relationship active guardian { forename email children { student { forename } } } }
+        family { id guardians { forename school { name } } children { forename } schools { name } }
+    } } } } }";
+
+/// A school of `size` students, each with two guardians (one shared with a
+/// sibling, one whose email matches a guardian at the other school), a year,
+/// a form and two classes.
+async fn populate(
+    f: &Fixture<'_>,
+    school: &school::Model,
+    twin_school: &school::Model,
+    size: usize,
+) -> anyhow::Result<()> {
+    let tag = school.id;
+    let year = f.year_group(school, &format!("Y{tag}"), "Year 7").await?;
+    let form = f.form_group(school, &format!("F{tag}"), "7 Blue").await?;
+    let tutor = f.staff(school, &format!("T{tag}"), "Tess", "Tutor").await?;
+    f.tutors(&form, &tutor).await?;
+    let classes = [
+        f.class(school, &format!("C{tag}a"), "English").await?,
+        f.class(school, &format!("C{tag}b"), "Science").await?,
+    ];
+    for class in &classes {
+        f.teaches(class, &tutor).await?;
+    }
+    let mut shared = None;
+    for i in 0..size {
+        let student = f
+            .student(
+                school,
+                &format!("S{tag}-{i}"),
+                &format!("Kid{i}"),
+                "Load",
+                Some(&format!("U{tag}{i:09}")),
+            )
+            .await?;
+        f.in_year(&year, &student).await?;
+        f.in_form(&form, &student).await?;
+        for class in &classes {
+            f.in_class(class, &student).await?;
+        }
+        let email = format!("parent{i}@families.example");
+        let mother = f.guardian(school, &format!("M{tag}-{i}"), "Mum", "Load", Some(&email)).await?;
+        f.link(&student, &mother, RelationshipType::Mother, 1).await?;
+        // The same parent, known at the other school.
+        let twin = f
+            .guardian(twin_school, &format!("M{tag}-{i}-twin"), "Mum", "Load", Some(&email.to_uppercase()))
+            .await?;
+        let twin_child = f.student(twin_school, &format!("S{tag}-{i}-twin"), "Sib", "Load", None).await?;
+        f.link(&twin_child, &twin, RelationshipType::Mother, 1).await?;
+        // Every two children share a father.
+        if i % 2 == 0 {
+            shared = Some(f.guardian(school, &format!("D{tag}-{i}"), "Dad", "Load", None).await?);
+        }
+        if let Some(father) = &shared {
+            f.link(&student, father, RelationshipType::Father, 2).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn statements_for(
+    app: &TestApp,
+    token: &str,
+    school: &school::Model,
+) -> anyhow::Result<(usize, usize)> {
+    let vars = json!({ "school": gid(NodeType::School, school.id) });
+    // The first request warms the pool, so connection set-up is not counted.
+    app.query(token, NESTED, vars.clone()).await?;
+    let before = app.statements();
+    let data = app.query(token, NESTED, vars).await?;
+    let rows = data["school"]["students"]["edges"].as_array().map_or(0, Vec::len);
+    Ok((app.statements() - before, rows))
+}
+
+async fn nested_query_statement_count_is_constant(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let f = Fixture::new(app.db());
+    let small = f.school(&s.trust, "Small School").await?;
+    let large = f.school(&s.trust, "Large School").await?;
+    populate(&f, &small, &s.school_b, 10).await?;
+    populate(&f, &large, &s.school_b, 200).await?;
+
+    let (small_count, small_rows) = statements_for(&app, &s.trust_admin, &small).await?;
+    let (large_count, large_rows) = statements_for(&app, &s.trust_admin, &large).await?;
+    assert_eq!(small_rows, 10);
+    assert_eq!(large_rows, 100, "a page is capped at 100 of the 200");
+    eprintln!("statements: {small_count} for 10 students, {large_count} for 100 of 200");
+    assert_eq!(small_count, large_count);
+    assert!(small_count < 40, "{small_count} statements is more than the query's shape needs");
+    Ok(())
+}

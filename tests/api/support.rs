@@ -1,0 +1,234 @@
+//! Shared test harness: a server on a fresh database, over real HTTP.
+
+pub mod fixture;
+
+use anyhow::{Context as _, bail};
+use onroll::crypto::SecretKey;
+use onroll::server::Application;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::oneshot;
+
+/// The environment variable that points the PostgreSQL suite at a server.
+pub const POSTGRES_ENV: &str = "ONROLL_TEST_DATABASE_URL";
+
+/// Which database a test runs on.
+#[derive(Clone, Debug)]
+pub enum Engine {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Engine {
+    /// The PostgreSQL engine, or `None` (the test says it was skipped) when
+    /// the variable is unset. Set but unreachable fails the test later.
+    pub fn postgres() -> Option<Self> {
+        std::env::var(POSTGRES_ENV).ok().filter(|url| !url.is_empty()).map(Self::Postgres)
+    }
+}
+
+/// Runs one async test body on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> anyhow::Result<()> {
+                super::$name($crate::support::Engine::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> {
+                match $crate::support::Engine::postgres() {
+                    Some(engine) => super::$name(engine).await,
+                    None => {
+                        eprintln!("skipped: {} is not set", $crate::support::POSTGRES_ENV);
+                        Ok(())
+                    }
+                }
+            }
+        }
+    )+};
+}
+
+/// A database of one's own: a SQLite file, or a PostgreSQL schema.
+pub struct TestDb {
+    pub db: DatabaseConnection,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(PathBuf),
+    Schema { url: String, schema: String },
+}
+
+/// Test schemas share this prefix, so leftovers are easy to find and drop.
+pub const SCHEMA_PREFIX: &str = "onroll_t_";
+
+fn unique_name() -> String {
+    let token = onroll::auth::generate_token().replace(['-', '_'], "").to_lowercase();
+    format!("{SCHEMA_PREFIX}{}", &token[4..20])
+}
+
+impl TestDb {
+    pub async fn create(engine: &Engine) -> anyhow::Result<Self> {
+        let name = unique_name();
+        let (db, cleanup) = match engine {
+            Engine::Sqlite => {
+                let path = std::env::temp_dir().join(format!("onroll-{name}.db"));
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                (onroll::db::connect(&url, None).await?, Cleanup::File(path))
+            }
+            Engine::Postgres(url) => {
+                let admin = onroll::db::connect(url, None)
+                    .await
+                    .with_context(|| format!("PostgreSQL at {POSTGRES_ENV} is unreachable"))?;
+                admin.execute_unprepared(&format!("CREATE SCHEMA {name}")).await?;
+                let db = onroll::db::connect(url, Some(&name)).await?;
+                (db, Cleanup::Schema { url: url.clone(), schema: name })
+            }
+        };
+        onroll::db::migrate(&db).await?;
+        Ok(Self { db, cleanup })
+    }
+
+    /// A second pool on the same database, e.g. one that counts statements.
+    pub async fn reconnect(&self, engine: &Engine) -> anyhow::Result<DatabaseConnection> {
+        Ok(match (&self.cleanup, engine) {
+            (Cleanup::File(path), _) => {
+                onroll::db::connect(&format!("sqlite://{}?mode=rwc", path.display()), None).await?
+            }
+            (Cleanup::Schema { schema, .. }, Engine::Postgres(url)) => {
+                onroll::db::connect(url, Some(schema)).await?
+            }
+            _ => bail!("engine and database disagree"),
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Schema { url, schema } => {
+                // Drop cannot await, and the test's runtime may be shutting
+                // down: drop the schema from a thread with a runtime of its
+                // own. A schema left by a crashed test holds only its rows.
+                let (url, sql) = (url.clone(), format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                let dropped = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    runtime.block_on(async {
+                        let admin = onroll::db::connect(&url, None).await?;
+                        admin.execute_unprepared(&sql).await?;
+                        admin.close().await?;
+                        anyhow::Ok(())
+                    })
+                });
+                let _ = dropped.join();
+            }
+        }
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub data: TestDb,
+    pub http: reqwest::Client,
+    statements: Arc<AtomicUsize>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(engine: &Engine) -> anyhow::Result<Self> {
+        let data = TestDb::create(engine).await?;
+        let statements = Arc::new(AtomicUsize::new(0));
+        let mut served = data.reconnect(engine).await?;
+        let counter = statements.clone();
+        served.set_metric_callback(move |info| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            if std::env::var_os("ONROLL_TEST_SHOW_SQL").is_some() {
+                let sql = info.statement.sql.chars().take(150).collect::<String>();
+                eprintln!("SQL {sql}");
+            }
+        });
+        let app =
+            Application::with_database(served, SecretKey::generate(), ([127, 0, 0, 1], 0).into()).await?;
+        let addr = app.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self { addr, data, http: reqwest::Client::new(), statements, stop: Some(stop) })
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.data.db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// SQL statements the server has issued so far.
+    pub fn statements(&self) -> usize {
+        self.statements.load(Ordering::SeqCst)
+    }
+
+    /// Posts a query; returns the HTTP status and the JSON body.
+    pub async fn post(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request =
+            self.http.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await?))
+    }
+
+    /// Posts a query that must succeed; returns its `data`.
+    pub async fn query(&self, token: &str, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let (status, body) = self.post(Some(token), query, variables).await?;
+        if status != 200 || body.get("errors").is_some() {
+            bail!("query failed with HTTP {status}: {body}");
+        }
+        Ok(body["data"].clone())
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The `id`s of a connection's nodes.
+pub fn ids(connection: &Value) -> Vec<String> {
+    connection["edges"]
+        .as_array()
+        .map(|edges| edges.iter().filter_map(|e| e["node"]["id"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// A string field of a list of objects.
+pub fn strings(list: &Value, field: &str) -> Vec<String> {
+    list.as_array()
+        .map(|items| items.iter().filter_map(|i| i[field].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}

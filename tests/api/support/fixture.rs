@@ -1,0 +1,522 @@
+//! Test data written through the entity layer, as the sync will write it.
+
+use chrono::{Duration, Utc};
+use entity::enums::*;
+use entity::*;
+use onroll::graphql::ids::{NodeType, encode};
+use onroll::tenancy::{TokenSpec, create_token, create_trust};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+
+pub struct Fixture<'a> {
+    db: &'a DatabaseConnection,
+}
+
+/// A global ID as the API shows it.
+pub fn gid(kind: NodeType, id: i32) -> String {
+    encode(kind, id).0
+}
+
+impl<'a> Fixture<'a> {
+    pub fn new(db: &'a DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub async fn trust(&self, name: &str) -> anyhow::Result<trust::Model> {
+        Ok(create_trust(self.db, name).await?)
+    }
+
+    pub async fn school(&self, trust: &trust::Model, name: &str) -> anyhow::Result<school::Model> {
+        let now = Utc::now();
+        Ok(school::ActiveModel {
+            trust_id: Set(trust.id),
+            wonde_id: Set(Some(format!("W{}", name.replace(' ', "")))),
+            name: Set(name.to_owned()),
+            urn: Set(Some("100001".to_owned())),
+            la_code: Set(Some("301".to_owned())),
+            establishment_number: Set(Some("2001".to_owned())),
+            phase: Set(Some("PRIMARY".to_owned())),
+            mis: Set(Some("SIMS".to_owned())),
+            postcode: Set(Some("CB8 7SG".to_owned())),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?)
+    }
+
+    pub async fn token(&self, role: Role, trust: Option<i32>, schools: &[i32]) -> anyhow::Result<String> {
+        let spec = TokenSpec { role, trust_id: trust, school_ids: schools.to_vec(), label: None };
+        Ok(create_token(self.db, &spec).await?.0)
+    }
+
+    pub async fn student(
+        &self,
+        school: &school::Model,
+        wonde_id: &str,
+        forename: &str,
+        surname: &str,
+        upn: Option<&str>,
+    ) -> anyhow::Result<student::Model> {
+        let now = Utc::now();
+        Ok(student::ActiveModel {
+            school_id: Set(school.id),
+            wonde_id: Set(wonde_id.to_owned()),
+            upi: Set(Some(format!("upi-{}-{wonde_id}", school.id))),
+            mis_id: Set(Some(format!("mis-{wonde_id}"))),
+            forename: Set(forename.to_owned()),
+            surname: Set(surname.to_owned()),
+            email: Set(Some(format!(
+                "{}.{}@pupils.example",
+                forename.to_lowercase(),
+                surname.to_lowercase()
+            ))),
+            upn: Set(upn.map(str::to_owned)),
+            leaving_date: Set(None),
+            status: Set(AccountStatus::Active),
+            deactivated_at: Set(None),
+            deactivation_reason: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?)
+    }
+
+    pub async fn deactivate_student(
+        &self,
+        student: &student::Model,
+        reason: DeactivationReason,
+    ) -> anyhow::Result<student::Model> {
+        let mut row: student::ActiveModel = student.clone().into();
+        row.status = Set(AccountStatus::Deactivated);
+        row.deactivated_at = Set(Some(Utc::now()));
+        row.deactivation_reason = Set(Some(reason));
+        Ok(row.update(self.db).await?)
+    }
+
+    pub async fn staff(
+        &self,
+        school: &school::Model,
+        wonde_id: &str,
+        forename: &str,
+        surname: &str,
+    ) -> anyhow::Result<staff::Model> {
+        let now = Utc::now();
+        Ok(staff::ActiveModel {
+            school_id: Set(school.id),
+            wonde_id: Set(wonde_id.to_owned()),
+            upi: Set(None),
+            mis_id: Set(None),
+            title: Set(Some("Ms".to_owned())),
+            forename: Set(forename.to_owned()),
+            surname: Set(surname.to_owned()),
+            email: Set(Some(format!("{}@staff.example", forename.to_lowercase()))),
+            status: Set(AccountStatus::Active),
+            deactivated_at: Set(None),
+            deactivation_reason: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?)
+    }
+
+    pub async fn guardian(
+        &self,
+        school: &school::Model,
+        wonde_id: &str,
+        forename: &str,
+        surname: &str,
+        email: Option<&str>,
+    ) -> anyhow::Result<guardian::Model> {
+        let now = Utc::now();
+        Ok(guardian::ActiveModel {
+            school_id: Set(school.id),
+            wonde_id: Set(wonde_id.to_owned()),
+            upi: Set(None),
+            mis_id: Set(None),
+            title: Set(None),
+            forename: Set(forename.to_owned()),
+            surname: Set(surname.to_owned()),
+            email: Set(email.map(str::to_owned)),
+            email_key: Set(email.and_then(onroll::families::email_key)),
+            status: Set(AccountStatus::Active),
+            deactivated_at: Set(None),
+            deactivation_reason: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?)
+    }
+
+    pub async fn link(
+        &self,
+        student: &student::Model,
+        guardian: &guardian::Model,
+        relationship: RelationshipType,
+        priority: i32,
+    ) -> anyhow::Result<guardian_link::Model> {
+        let now = Utc::now();
+        Ok(guardian_link::ActiveModel {
+            school_id: Set(student.school_id),
+            student_id: Set(student.id),
+            guardian_id: Set(guardian.id),
+            relationship: Set(relationship),
+            relationship_label: Set(Some(format!("{relationship:?}"))),
+            parental_responsibility: Set(Some(true)),
+            lives_with_student: Set(Some(priority == 1)),
+            priority: Set(Some(priority)),
+            active: Set(true),
+            ended_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?)
+    }
+
+    pub async fn class(
+        &self,
+        school: &school::Model,
+        wonde_id: &str,
+        name: &str,
+    ) -> anyhow::Result<class::Model> {
+        let now = Utc::now();
+        Ok(class::ActiveModel {
+            school_id: Set(school.id),
+            wonde_id: Set(wonde_id.to_owned()),
+            name: Set(name.to_owned()),
+            code: Set(Some(name.to_uppercase())),
+            subject: Set(Some("Mathematics".to_owned())),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?)
+    }
+
+    pub async fn year_group(
+        &self,
+        school: &school::Model,
+        wonde_id: &str,
+        name: &str,
+    ) -> anyhow::Result<year_group::Model> {
+        let now = Utc::now();
+        Ok(year_group::ActiveModel {
+            school_id: Set(school.id),
+            wonde_id: Set(wonde_id.to_owned()),
+            name: Set(name.to_owned()),
+            code: Set(None),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?)
+    }
+
+    pub async fn form_group(
+        &self,
+        school: &school::Model,
+        wonde_id: &str,
+        name: &str,
+    ) -> anyhow::Result<form_group::Model> {
+        let now = Utc::now();
+        Ok(form_group::ActiveModel {
+            school_id: Set(school.id),
+            wonde_id: Set(wonde_id.to_owned()),
+            name: Set(name.to_owned()),
+            code: Set(None),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?)
+    }
+
+    pub async fn in_class(&self, class: &class::Model, student: &student::Model) -> anyhow::Result<()> {
+        let now = Utc::now();
+        class_student::ActiveModel {
+            school_id: Set(class.school_id),
+            class_id: Set(class.id),
+            student_id: Set(student.id),
+            active: Set(true),
+            ended_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn teaches(&self, class: &class::Model, staff: &staff::Model) -> anyhow::Result<()> {
+        let now = Utc::now();
+        class_teacher::ActiveModel {
+            school_id: Set(class.school_id),
+            class_id: Set(class.id),
+            staff_id: Set(staff.id),
+            active: Set(true),
+            ended_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn in_year(&self, group: &year_group::Model, student: &student::Model) -> anyhow::Result<()> {
+        let now = Utc::now();
+        year_student::ActiveModel {
+            school_id: Set(group.school_id),
+            year_group_id: Set(group.id),
+            student_id: Set(student.id),
+            active: Set(true),
+            ended_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn in_form(&self, group: &form_group::Model, student: &student::Model) -> anyhow::Result<()> {
+        let now = Utc::now();
+        form_student::ActiveModel {
+            school_id: Set(group.school_id),
+            form_group_id: Set(group.id),
+            student_id: Set(student.id),
+            active: Set(true),
+            ended_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn tutors(&self, group: &form_group::Model, staff: &staff::Model) -> anyhow::Result<()> {
+        let now = Utc::now();
+        form_tutor::ActiveModel {
+            school_id: Set(group.school_id),
+            form_group_id: Set(group.id),
+            staff_id: Set(staff.id),
+            active: Set(true),
+            ended_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn sync_run(
+        &self,
+        school: &school::Model,
+        kind: SyncKind,
+        status: SyncStatus,
+    ) -> anyhow::Result<sync_run::Model> {
+        let now = Utc::now();
+        Ok(sync_run::ActiveModel {
+            school_id: Set(school.id),
+            kind: Set(kind),
+            status: Set(status),
+            force: Set(false),
+            queued_at: Set(now - Duration::minutes(5)),
+            started_at: Set(Some(now - Duration::minutes(4))),
+            finished_at: Set(Some(now)),
+            error: Set(None),
+            claimed_by: Set(None),
+            heartbeat_at: Set(None),
+            students_created: Set(3),
+            students_updated: Set(0),
+            students_deactivated: Set(1),
+            students_reactivated: Set(0),
+            staff_created: Set(1),
+            staff_updated: Set(0),
+            staff_deactivated: Set(0),
+            staff_reactivated: Set(0),
+            guardians_created: Set(2),
+            guardians_updated: Set(0),
+            guardians_deactivated: Set(0),
+            guardians_reactivated: Set(0),
+            groups_created: Set(2),
+            groups_updated: Set(0),
+            groups_deactivated: Set(0),
+            groups_reactivated: Set(0),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?)
+    }
+
+    pub async fn connection(&self, school: &school::Model) -> anyhow::Result<wonde_connection::Model> {
+        let now = Utc::now();
+        Ok(wonde_connection::ActiveModel {
+            school_id: Set(school.id),
+            status: Set(ConnectionStatus::Approved),
+            wonde_school_id: Set(school.wonde_id.clone().unwrap_or_default()),
+            region_domain: Set(Some("api.wonde.com".to_owned())),
+            token_ciphertext: Set(Some("sealed".to_owned())),
+            sync_students: Set(true),
+            sync_staff: Set(true),
+            sync_guardians: Set(true),
+            sync_classes: Set(true),
+            sync_year_groups: Set(true),
+            sync_form_groups: Set(false),
+            full_every_secs: Set(Some(604_800)),
+            incremental_every_secs: Set(Some(14_400)),
+            watermark: Set(None),
+            last_full_sync_at: Set(Some(now)),
+            last_incremental_sync_at: Set(None),
+            status_reason: Set(None),
+            requested_by_token_id: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?)
+    }
+
+    pub async fn deactivation_event(
+        &self,
+        student: &student::Model,
+        trust: &trust::Model,
+        run: Option<&sync_run::Model>,
+        kind: EventKind,
+    ) -> anyhow::Result<event::Model> {
+        Ok(event::ActiveModel {
+            trust_id: Set(trust.id),
+            school_id: Set(student.school_id),
+            kind: Set(kind),
+            person_kind: Set(Some(PersonKind::Student)),
+            person_id: Set(Some(student.id)),
+            reason: Set(Some(DeactivationReason::LeftSchool)),
+            sync_run_id: Set(run.map(|r| r.id)),
+            payload: Set(None),
+            occurred_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?)
+    }
+}
+
+/// The standard trust most tests read: two schools sharing a family, and a
+/// second trust that nobody of the first may see.
+pub struct Scenario {
+    pub trust: trust::Model,
+    pub school_a: school::Model,
+    pub school_b: school::Model,
+    pub other_school: school::Model,
+    pub trust_admin: String,
+    pub school_a_admin: String,
+    pub integrator: String,
+    pub integrator_b: String,
+    pub other_admin: String,
+    /// Ann Smith's children: `ann_a` at school A, `ann_b` at B (Ann's email
+    /// differs in case and spaces between the schools).
+    pub ann_a: student::Model,
+    pub ann_b: student::Model,
+    pub ann_at_a: guardian::Model,
+    pub ann_at_b: guardian::Model,
+    /// A child at A whose family stays at A.
+    pub solo: student::Model,
+    pub leaver: student::Model,
+    pub class: class::Model,
+    pub year: year_group::Model,
+    pub form: form_group::Model,
+    pub teacher: staff::Model,
+    pub run: sync_run::Model,
+    pub other_student: student::Model,
+}
+
+impl Scenario {
+    pub async fn build(db: &DatabaseConnection) -> anyhow::Result<Self> {
+        let f = Fixture::new(db);
+        let trust = f.trust("Northern Lights Academy Trust").await?;
+        let other = f.trust("Elsewhere Trust").await?;
+        let school_a = f.school(&trust, "Ash Primary").await?;
+        let school_b = f.school(&trust, "Birch Secondary").await?;
+        let other_school = f.school(&other, "Cedar Primary").await?;
+
+        let ann_a = f.student(&school_a, "SA1", "Amy", "Smith", Some("A100000000001")).await?;
+        let solo = f.student(&school_a, "SA2", "Ben", "Jones", Some("A100000000002")).await?;
+        let leaver = f.student(&school_a, "SA3", "Cara", "Leaves", Some("A100000000003")).await?;
+        let leaver = f.deactivate_student(&leaver, DeactivationReason::LeftSchool).await?;
+        let ann_b = f.student(&school_b, "SB1", "Tom", "Smith", Some("B200000000001")).await?;
+        let other_student = f.student(&other_school, "SC1", "Zed", "Hidden", Some("C300000000001")).await?;
+
+        let ann_at_a = f.guardian(&school_a, "GA1", "Ann", "Smith", Some("ann.smith@example.org")).await?;
+        let ann_at_b = f.guardian(&school_b, "GB1", "Ann", "Smith", Some("  Ann.Smith@Example.ORG ")).await?;
+        let dad = f.guardian(&school_a, "GA2", "Dan", "Smith", None).await?;
+        let jones = f.guardian(&school_a, "GA3", "Jo", "Jones", Some("jo@jones.example")).await?;
+        let hidden = f.guardian(&other_school, "GC1", "Ann", "Smith", Some("ann.smith@example.org")).await?;
+        f.link(&ann_a, &ann_at_a, RelationshipType::Mother, 1).await?;
+        f.link(&ann_a, &dad, RelationshipType::Father, 2).await?;
+        f.link(&ann_b, &ann_at_b, RelationshipType::Mother, 1).await?;
+        f.link(&solo, &jones, RelationshipType::FosterCarer, 1).await?;
+        f.link(&other_student, &hidden, RelationshipType::Mother, 1).await?;
+
+        let class = f.class(&school_a, "CA1", "Maths 5A").await?;
+        let year = f.year_group(&school_a, "YA5", "Year 5").await?;
+        let form = f.form_group(&school_a, "FA5", "5 Red").await?;
+        let teacher = f.staff(&school_a, "EA1", "Maya", "Teach").await?;
+        f.in_class(&class, &ann_a).await?;
+        f.in_class(&class, &solo).await?;
+        f.teaches(&class, &teacher).await?;
+        f.in_year(&year, &ann_a).await?;
+        f.in_year(&year, &solo).await?;
+        f.in_form(&form, &ann_a).await?;
+        f.tutors(&form, &teacher).await?;
+        f.staff(&school_b, "EB1", "Sam", "Head").await?;
+        f.connection(&school_a).await?;
+        let run = f.sync_run(&school_a, SyncKind::Full, SyncStatus::Completed).await?;
+        f.deactivation_event(&leaver, &trust, Some(&run), EventKind::Deactivated).await?;
+
+        Ok(Self {
+            trust_admin: f.token(Role::TrustAdmin, Some(trust.id), &[]).await?,
+            school_a_admin: f.token(Role::SchoolAdmin, None, &[school_a.id]).await?,
+            integrator: f.token(Role::Integrator, Some(trust.id), &[]).await?,
+            integrator_b: f.token(Role::Integrator, Some(trust.id), &[school_b.id]).await?,
+            other_admin: f.token(Role::TrustAdmin, Some(other.id), &[]).await?,
+            trust,
+            school_a,
+            school_b,
+            other_school,
+            ann_a,
+            ann_b,
+            ann_at_a,
+            ann_at_b,
+            solo,
+            leaver,
+            class,
+            year,
+            form,
+            teacher,
+            run,
+            other_student,
+        })
+    }
+}
