@@ -293,6 +293,7 @@ impl MigrationTrait for Migration {
         now_columns(&mut token);
         tables.push(token.to_owned());
         indexes.push(unique("api_token", &["token_hash"]));
+        indexes.push(index("api_token", &["trust_id"]));
 
         let mut token_school = Table::create();
         token_school

@@ -4,8 +4,9 @@
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::*;
+use sea_orm::sea_query::NullOrdering;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, Order, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -219,7 +220,8 @@ impl<S: Side> Loader<i32> for Links<S> {
             .guardian_links()
             .filter(key_column.is_in(keys.iter().copied()))
             .order_by_desc(guardian_link::Column::Active)
-            .order_by_asc(guardian_link::Column::Priority)
+            // Same order on both engines: SQLite puts NULLs first by default.
+            .order_by_with_nulls(guardian_link::Column::Priority, Order::Asc, NullOrdering::Last)
             .order_by_asc(guardian_link::Column::Id)
             .all(&self.db)
             .await?;
