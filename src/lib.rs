@@ -26,5 +26,7 @@ pub mod graphql;
 pub mod http;
 /// Building and running the server until it is told to stop.
 pub mod server;
+/// Reconciling a school's directory with what its MIS reports.
+pub mod sync;
 /// Trusts and tokens as the operator creates them.
 pub mod tenancy;

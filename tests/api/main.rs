@@ -15,6 +15,7 @@ mod filters;
 mod http;
 mod nodes;
 mod pagination;
+mod reconcile;
 mod schema_drift;
 mod scoping;
 mod statement_count;

@@ -1,0 +1,11 @@
+//! Keeping a school's directory in step with its MIS.
+//!
+//! A source (Wonde, later CSV) produces a [`source::Batch`]; [`reconcile`]
+//! applies it in one transaction with the leaver rules and the guard.
+
+mod groups;
+pub mod ledger;
+pub mod reconcile;
+pub mod source;
+
+pub use groups::relationship_type;

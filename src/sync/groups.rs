@@ -1,0 +1,526 @@
+//! Groups (year groups, form groups, classes), their memberships, and
+//! guardian links: each replaced to match what the MIS says, for the scope
+//! the batch covers. Memberships and links of anyone no longer active end
+//! here too, which is the leaver cascade's second and third step.
+
+use chrono::{DateTime, Utc};
+use entity::enums::{AccountStatus, RelationshipType};
+use entity::*;
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use std::collections::{HashMap, HashSet};
+
+use super::reconcile::{GuardianRecords, KnownAccounts, Work};
+use super::source::{Batch, DeletedKind, MisGroup};
+
+/// Source id to database id of each current group, per kind.
+#[derive(Default)]
+pub(super) struct GroupIds {
+    pub years: HashMap<String, i32>,
+    pub forms: HashMap<String, i32>,
+    pub classes: HashMap<String, i32>,
+}
+
+/// A group table: year_group, form_group or class.
+trait GroupTable: EntityTrait {
+    fn school_column() -> Self::Column;
+    fn fields(model: &Self::Model) -> (i32, &str, bool);
+    fn new_row(school: i32, group: &MisGroup, now: DateTime<Utc>) -> Self::ActiveModel;
+    /// Copies the MIS's fields and marks the row current; true if it changed.
+    fn refresh(
+        model: Self::Model,
+        group: Option<&MisGroup>,
+        active: bool,
+        now: DateTime<Utc>,
+    ) -> Option<Self::ActiveModel>;
+}
+
+macro_rules! group_table {
+    ($module:ident, $subject:expr) => {
+        impl GroupTable for $module::Entity {
+            fn school_column() -> Self::Column {
+                $module::Column::SchoolId
+            }
+
+            fn fields(model: &Self::Model) -> (i32, &str, bool) {
+                (model.id, &model.wonde_id, model.active)
+            }
+
+            fn new_row(school: i32, group: &MisGroup, now: DateTime<Utc>) -> Self::ActiveModel {
+                let mut row = $module::ActiveModel {
+                    school_id: Set(school),
+                    wonde_id: Set(group.source_id.clone()),
+                    name: Set(group.name.clone()),
+                    code: Set(group.code.clone()),
+                    active: Set(true),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                };
+                $subject(&mut row, group);
+                row
+            }
+
+            fn refresh(
+                model: Self::Model,
+                group: Option<&MisGroup>,
+                active: bool,
+                now: DateTime<Utc>,
+            ) -> Option<Self::ActiveModel> {
+                let mut row: $module::ActiveModel = model.into();
+                if let Some(group) = group {
+                    row.name.set_if_not_equals(group.name.clone());
+                    row.code.set_if_not_equals(group.code.clone());
+                    $subject(&mut row, group);
+                }
+                row.active.set_if_not_equals(active);
+                row.is_changed().then(|| {
+                    row.updated_at = Set(now);
+                    row
+                })
+            }
+        }
+    };
+}
+
+fn no_subject<T>(_: &mut T, _: &MisGroup) {}
+
+group_table!(year_group, no_subject);
+group_table!(form_group, no_subject);
+group_table!(class, |row: &mut class::ActiveModel, group: &MisGroup| row
+    .subject
+    .set_if_not_equals(group.subject.clone()));
+
+/// Upserts one kind of group; a complete batch (or a deletion) ends the
+/// groups it no longer has. Returns the current groups by source id.
+async fn sync_group_table<E>(
+    txn: &DatabaseTransaction,
+    work: &mut Work,
+    batch: &Batch,
+    groups: &[MisGroup],
+    deleted: &HashSet<&str>,
+) -> Result<HashMap<String, i32>, DbErr>
+where
+    E: GroupTable,
+    E::Model: Clone + sea_orm::IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+{
+    let (school, now) = (work.scope.school_id, work.scope.now);
+    let rows = E::find().filter(E::school_column().eq(school)).all(txn).await?;
+    let by_source: HashMap<&str, &MisGroup> = groups.iter().map(|g| (g.source_id.as_str(), g)).collect();
+    let mut seen: HashSet<String> = HashSet::new();
+    for row in &rows {
+        let (_, source_id, was_active) = E::fields(row);
+        let group = by_source.get(source_id).copied();
+        seen.insert(source_id.to_owned());
+        let active = match group {
+            Some(_) => !deleted.contains(source_id),
+            None => was_active && !batch.complete && !deleted.contains(source_id),
+        };
+        if let Some(update) = E::refresh(row.clone(), group, active, now) {
+            match (was_active, active) {
+                (true, false) => work.counts.groups.deactivated += 1,
+                (false, true) => work.counts.groups.reactivated += 1,
+                _ => work.counts.groups.updated += 1,
+            }
+            update.update(txn).await?;
+        }
+    }
+    let new: Vec<E::ActiveModel> = groups
+        .iter()
+        .filter(|g| !seen.contains(&g.source_id) && !deleted.contains(g.source_id.as_str()))
+        .map(|g| E::new_row(school, g, now))
+        .collect();
+    work.counts.groups.created += i32::try_from(new.len()).unwrap_or(i32::MAX);
+    for chunk in new.chunks(500) {
+        E::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    let current = E::find().filter(E::school_column().eq(school)).all(txn).await?;
+    Ok(current
+        .iter()
+        .map(E::fields)
+        .filter(|(_, _, active)| *active)
+        .map(|(id, source_id, _)| (source_id.to_owned(), id))
+        .collect())
+}
+
+pub(super) async fn sync_groups(
+    txn: &DatabaseTransaction,
+    work: &mut Work,
+    batch: &Batch,
+) -> Result<GroupIds, DbErr> {
+    let deleted_classes: HashSet<&str> = batch
+        .deletions
+        .iter()
+        .filter(|d| d.kind == DeletedKind::Class)
+        .map(|d| d.source_id.as_str())
+        .collect();
+    let deleted_groups: HashSet<&str> = batch
+        .deletions
+        .iter()
+        .filter(|d| d.kind == DeletedKind::Group)
+        .map(|d| d.source_id.as_str())
+        .collect();
+    let mut ids = GroupIds::default();
+    if batch.types.year_groups {
+        ids.years =
+            sync_group_table::<year_group::Entity>(txn, work, batch, &batch.year_groups, &deleted_groups)
+                .await?;
+    } else {
+        ids.years = current_groups::<year_group::Entity>(txn, work.scope.school_id).await?;
+    }
+    if batch.types.form_groups {
+        ids.forms =
+            sync_group_table::<form_group::Entity>(txn, work, batch, &batch.form_groups, &deleted_groups)
+                .await?;
+    } else {
+        ids.forms = current_groups::<form_group::Entity>(txn, work.scope.school_id).await?;
+    }
+    if batch.types.classes {
+        ids.classes =
+            sync_group_table::<class::Entity>(txn, work, batch, &batch.classes, &deleted_classes).await?;
+    } else {
+        ids.classes = current_groups::<class::Entity>(txn, work.scope.school_id).await?;
+    }
+    Ok(ids)
+}
+
+async fn current_groups<E>(txn: &DatabaseTransaction, school: i32) -> Result<HashMap<String, i32>, DbErr>
+where
+    E: GroupTable,
+{
+    let rows = E::find().filter(E::school_column().eq(school)).all(txn).await?;
+    Ok(rows
+        .iter()
+        .map(E::fields)
+        .filter(|(_, _, active)| *active)
+        .map(|(id, source_id, _)| (source_id.to_owned(), id))
+        .collect())
+}
+
+/// A membership table.
+trait MembershipTable: EntityTrait {
+    fn school_column() -> Self::Column;
+    fn pair(model: &Self::Model) -> (i32, i32, bool);
+    fn new_row(school: i32, group: i32, member: i32, now: DateTime<Utc>) -> Self::ActiveModel;
+    fn set_active(model: Self::Model, active: bool, now: DateTime<Utc>) -> Self::ActiveModel;
+}
+
+macro_rules! membership_table {
+    ($module:ident, $group:ident, $member:ident) => {
+        impl MembershipTable for $module::Entity {
+            fn school_column() -> Self::Column {
+                $module::Column::SchoolId
+            }
+
+            fn pair(model: &Self::Model) -> (i32, i32, bool) {
+                (model.$group, model.$member, model.active)
+            }
+
+            fn new_row(school: i32, group: i32, member: i32, now: DateTime<Utc>) -> Self::ActiveModel {
+                $module::ActiveModel {
+                    school_id: Set(school),
+                    $group: Set(group),
+                    $member: Set(member),
+                    active: Set(true),
+                    ended_at: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+            }
+
+            fn set_active(model: Self::Model, active: bool, now: DateTime<Utc>) -> Self::ActiveModel {
+                let mut row: $module::ActiveModel = model.into();
+                row.active = Set(active);
+                row.ended_at = Set((!active).then_some(now));
+                row.updated_at = Set(now);
+                row
+            }
+        }
+    };
+}
+
+membership_table!(year_student, year_group_id, student_id);
+membership_table!(form_student, form_group_id, student_id);
+membership_table!(class_student, class_id, student_id);
+membership_table!(class_teacher, class_id, staff_id);
+membership_table!(form_tutor, form_group_id, staff_id);
+
+/// Which memberships the batch speaks for.
+struct MembershipPlan<'a> {
+    /// Every group of the kind (a complete batch), or only those present.
+    complete: bool,
+    groups: &'a [MisGroup],
+    group_ids: &'a HashMap<String, i32>,
+    members: &'a KnownAccounts,
+    students_not_staff: bool,
+}
+
+async fn sync_membership_table<M>(
+    txn: &DatabaseTransaction,
+    work: &Work,
+    plan: MembershipPlan<'_>,
+) -> Result<(), DbErr>
+where
+    M: MembershipTable,
+    M::Model: sea_orm::IntoActiveModel<M::ActiveModel>,
+    M::ActiveModel: ActiveModelTrait<Entity = M> + Send,
+{
+    let (school, now) = (work.scope.school_id, work.scope.now);
+    let active_members: HashSet<i32> = plan.members.values().filter(|k| k.active).map(|k| k.id).collect();
+    let current_groups: HashSet<i32> = plan.group_ids.values().copied().collect();
+    let mut in_scope: HashSet<i32> = HashSet::new();
+    let mut desired: HashSet<(i32, i32)> = HashSet::new();
+    for group in plan.groups {
+        let Some(&group_id) = plan.group_ids.get(&group.source_id) else { continue };
+        in_scope.insert(group_id);
+        let members = if plan.students_not_staff { &group.students } else { &group.staff };
+        for member in members {
+            if let Some(known) = plan.members.get(member).filter(|k| k.active) {
+                desired.insert((group_id, known.id));
+            }
+        }
+    }
+    let rows = M::find().filter(M::school_column().eq(school)).all(txn).await?;
+    let mut existing: HashSet<(i32, i32)> = HashSet::new();
+    for row in rows {
+        let (group, member, active) = M::pair(&row);
+        existing.insert((group, member));
+        let spoken_for = plan.complete || in_scope.contains(&group);
+        let wanted = if spoken_for { desired.contains(&(group, member)) } else { active };
+        // Leavers and ended groups lose their memberships whatever the batch says.
+        let wanted = wanted && active_members.contains(&member) && current_groups.contains(&group);
+        if wanted != active {
+            M::set_active(row, wanted, now).update(txn).await?;
+        }
+    }
+    let new: Vec<M::ActiveModel> = desired
+        .iter()
+        .filter(|pair| !existing.contains(pair))
+        .map(|(group, member)| M::new_row(school, *group, *member, now))
+        .collect();
+    for chunk in new.chunks(500) {
+        M::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn sync_memberships<'a>(
+    txn: &DatabaseTransaction,
+    work: &mut Work,
+    batch: &'a Batch,
+    groups: &'a GroupIds,
+    students: &'a KnownAccounts,
+    staff: &'a KnownAccounts,
+) -> Result<(), DbErr> {
+    let t = batch.types;
+    let plan = |complete: bool,
+                list: &'a [MisGroup],
+                ids: &'a HashMap<String, i32>,
+                members: &'a KnownAccounts,
+                students_not_staff: bool| MembershipPlan {
+        complete,
+        groups: list,
+        group_ids: ids,
+        members,
+        students_not_staff,
+    };
+    // A type that is not synced keeps its memberships as they are, except
+    // that leavers still lose theirs.
+    let years: &[MisGroup] = if t.year_groups { &batch.year_groups } else { &[] };
+    let forms: &[MisGroup] = if t.form_groups { &batch.form_groups } else { &[] };
+    let classes: &[MisGroup] = if t.classes { &batch.classes } else { &[] };
+    sync_membership_table::<year_student::Entity>(
+        txn,
+        work,
+        plan(batch.complete && t.year_groups, years, &groups.years, students, true),
+    )
+    .await?;
+    sync_membership_table::<form_student::Entity>(
+        txn,
+        work,
+        plan(batch.complete && t.form_groups, forms, &groups.forms, students, true),
+    )
+    .await?;
+    sync_membership_table::<form_tutor::Entity>(
+        txn,
+        work,
+        plan(batch.complete && t.form_groups, forms, &groups.forms, staff, false),
+    )
+    .await?;
+    sync_membership_table::<class_student::Entity>(
+        txn,
+        work,
+        plan(batch.complete && t.classes, classes, &groups.classes, students, true),
+    )
+    .await?;
+    sync_membership_table::<class_teacher::Entity>(
+        txn,
+        work,
+        plan(batch.complete && t.classes, classes, &groups.classes, staff, false),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Guardian links: a complete batch speaks for every link; an incremental
+/// one for the links of the students it holds. Links of students no longer
+/// active end (the cascade's third step).
+pub(super) async fn sync_links(
+    txn: &DatabaseTransaction,
+    work: &mut Work,
+    batch: &Batch,
+    students: &KnownAccounts,
+    guardians: &GuardianRecords,
+) -> Result<(), DbErr> {
+    let (school, now) = (work.scope.school_id, work.scope.now);
+    let active_students: HashSet<i32> = students.values().filter(|k| k.active).map(|k| k.id).collect();
+    let speaks = batch.types.guardians;
+    let students_in_batch: HashSet<i32> =
+        batch.students.iter().filter_map(|s| students.get(&s.source_id)).map(|k| k.id).collect();
+    let mut desired: HashMap<(i32, i32), &super::source::MisLink> = HashMap::new();
+    if speaks {
+        for link in &batch.links {
+            if let (Some(student), Some(guardian)) =
+                (students.get(&link.student), guardians.known.get(&link.guardian))
+                && student.active
+            {
+                desired.insert((student.id, guardian.id), link);
+            }
+        }
+    }
+    let rows =
+        guardian_link::Entity::find().filter(guardian_link::Column::SchoolId.eq(school)).all(txn).await?;
+    let mut existing: HashSet<(i32, i32)> = HashSet::new();
+    for row in rows {
+        let key = (row.student_id, row.guardian_id);
+        existing.insert(key);
+        let spoken_for = speaks && (batch.complete || students_in_batch.contains(&row.student_id));
+        let mis = desired.get(&key).copied();
+        let wanted = if spoken_for { mis.is_some() } else { row.active };
+        let wanted = wanted && active_students.contains(&row.student_id);
+        let mut model: guardian_link::ActiveModel = row.clone().into();
+        model.active.set_if_not_equals(wanted);
+        if !wanted && row.active {
+            model.ended_at = Set(Some(now));
+        }
+        if wanted && !row.active {
+            model.ended_at = Set(None);
+        }
+        if let Some(mis) = mis.filter(|_| wanted) {
+            apply_link_fields(&mut model, mis);
+        }
+        if model.is_changed() {
+            model.updated_at = Set(now);
+            model.update(txn).await?;
+        }
+    }
+    let new: Vec<guardian_link::ActiveModel> = desired
+        .iter()
+        .filter(|(key, _)| !existing.contains(key))
+        .map(|((student, guardian), mis)| {
+            let mut model = guardian_link::ActiveModel {
+                school_id: Set(school),
+                student_id: Set(*student),
+                guardian_id: Set(*guardian),
+                active: Set(true),
+                ended_at: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            };
+            apply_link_fields(&mut model, mis);
+            model
+        })
+        .collect();
+    for chunk in new.chunks(500) {
+        guardian_link::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
+
+fn apply_link_fields(model: &mut guardian_link::ActiveModel, mis: &super::source::MisLink) {
+    model.relationship.set_if_not_equals(relationship_type(mis.relationship_label.as_deref()));
+    model.relationship_label.set_if_not_equals(mis.relationship_label.clone());
+    model.parental_responsibility.set_if_not_equals(mis.parental_responsibility);
+    model.lives_with_student.set_if_not_equals(mis.lives_with_student);
+    model.priority.set_if_not_equals(mis.priority);
+}
+
+/// Normalises the MIS's words for a relationship. Order matters:
+/// "Step-mother" is a step-parent, "Grandmother" a grandparent, "Foster
+/// carer" a foster carer.
+pub fn relationship_type(label: Option<&str>) -> RelationshipType {
+    let Some(label) = label.map(str::to_lowercase) else { return RelationshipType::Other };
+    let has = |words: &[&str]| words.iter().any(|w| label.contains(w));
+    if has(&["step"]) {
+        RelationshipType::StepParent
+    } else if has(&["grand"]) {
+        RelationshipType::Grandparent
+    } else if has(&["foster"]) {
+        RelationshipType::FosterCarer
+    } else if has(&["mother", "mum", "mom"]) {
+        RelationshipType::Mother
+    } else if has(&["father", "dad"]) {
+        RelationshipType::Father
+    } else if has(&["guardian"]) {
+        RelationshipType::Guardian
+    } else if has(&["carer"]) {
+        RelationshipType::Carer
+    } else if has(&["aunt", "uncle", "brother", "sister", "sibling", "cousin", "relative", "niece", "nephew"])
+    {
+        RelationshipType::OtherRelative
+    } else {
+        RelationshipType::Other
+    }
+}
+
+/// Guardians of a school with at least one active link to an active student.
+pub(super) async fn guardians_with_active_children(
+    txn: &DatabaseTransaction,
+    school: i32,
+) -> Result<HashSet<i32>, DbErr> {
+    let active_students = Query::select()
+        .column(student::Column::Id)
+        .from(student::Entity)
+        .and_where(student::Column::SchoolId.eq(school))
+        .and_where(student::Column::Status.eq(AccountStatus::Active))
+        .to_owned();
+    let ids: Vec<i32> = guardian_link::Entity::find()
+        .select_only()
+        .column(guardian_link::Column::GuardianId)
+        .filter(guardian_link::Column::SchoolId.eq(school))
+        .filter(guardian_link::Column::Active.eq(true))
+        .filter(guardian_link::Column::StudentId.in_subquery(active_students))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    Ok(ids.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relationship_words_normalise() {
+        let cases = [
+            ("Mother", RelationshipType::Mother),
+            ("Step-father", RelationshipType::StepParent),
+            ("Grandmother", RelationshipType::Grandparent),
+            ("Foster Carer", RelationshipType::FosterCarer),
+            ("Carer", RelationshipType::Carer),
+            ("Legal Guardian", RelationshipType::Guardian),
+            ("Aunt", RelationshipType::OtherRelative),
+            ("Social worker", RelationshipType::Other),
+        ];
+        for (label, expected) in cases {
+            assert_eq!(relationship_type(Some(label)), expected, "{label}");
+        }
+        assert_eq!(relationship_type(None), RelationshipType::Other);
+    }
+}

@@ -1,0 +1,146 @@
+//! What a reconciliation did: counts per entity, status changes to record
+//! as events, and the mass-deactivation guard that judges them.
+
+use entity::enums::{AccountStatus, DeactivationReason, EventKind, PersonKind};
+
+/// Created, updated, deactivated and reactivated counts of one entity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub created: i32,
+    pub updated: i32,
+    pub deactivated: i32,
+    pub reactivated: i32,
+}
+
+/// Counts of a run, per entity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub students: Counts,
+    pub staff: Counts,
+    pub guardians: Counts,
+    pub groups: Counts,
+}
+
+impl RunCounts {
+    pub fn of(&mut self, kind: PersonKind) -> &mut Counts {
+        match kind {
+            PersonKind::Student => &mut self.students,
+            PersonKind::Staff => &mut self.staff,
+            PersonKind::Guardian => &mut self.guardians,
+        }
+    }
+}
+
+/// One account's change of status, to become an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusChange {
+    pub kind: PersonKind,
+    pub person_id: i32,
+    pub event: EventKind,
+    /// For a reactivation, why the account had been deactivated.
+    pub reason: DeactivationReason,
+}
+
+/// The status an account should end the run with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Active,
+    Deactivated(DeactivationReason),
+}
+
+/// How an account's status columns change to reach `target`, and the
+/// event that records it; `None` when nothing changes. A deactivated
+/// account keeps its first reason.
+pub fn transition(
+    status: AccountStatus,
+    reason: Option<DeactivationReason>,
+    target: Target,
+) -> Option<(AccountStatus, Option<DeactivationReason>, EventKind, DeactivationReason)> {
+    match (status, target) {
+        (AccountStatus::Active, Target::Deactivated(why)) => {
+            Some((AccountStatus::Deactivated, Some(why), EventKind::Deactivated, why))
+        }
+        (AccountStatus::Deactivated, Target::Active) => Some((
+            AccountStatus::Active,
+            None,
+            EventKind::Reactivated,
+            reason.unwrap_or(DeactivationReason::RemovedFromMis),
+        )),
+        _ => None,
+    }
+}
+
+/// The mass-deactivation guard: a run may not deactivate more than `share`
+/// of a school's active accounts of any one kind, unless forced.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Guard {
+    pub share: f64,
+    pub force: bool,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self { share: 0.5, force: false }
+    }
+}
+
+/// The guard's refusal, in words for an administrator.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "refused: this run would deactivate {would} of {active} active {kind} ({percent}%), more than the \
+     mass-deactivation guard allows ({limit}%); nothing was changed. If the MIS really lost them, run again with force."
+)]
+pub struct GuardTripped {
+    pub kind: &'static str,
+    pub would: i32,
+    pub active: i32,
+    pub percent: i64,
+    pub limit: i64,
+}
+
+impl Guard {
+    /// Judges one kind of account: `active` before the run, `deactivated` by it.
+    pub fn check(&self, kind: &'static str, active: i32, deactivated: i32) -> Result<(), GuardTripped> {
+        if self.force || active == 0 || f64::from(deactivated) <= self.share * f64::from(active) {
+            return Ok(());
+        }
+        Err(GuardTripped {
+            kind,
+            would: deactivated,
+            active,
+            percent: (100.0 * f64::from(deactivated) / f64::from(active)).round() as i64,
+            limit: (100.0 * self.share).round() as i64,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_record_one_event_per_status_change() {
+        use AccountStatus::*;
+        use DeactivationReason::*;
+        assert_eq!(transition(Active, None, Target::Active), None);
+        assert_eq!(transition(Deactivated, Some(LeftSchool), Target::Deactivated(RemovedFromMis)), None);
+        assert_eq!(
+            transition(Active, None, Target::Deactivated(LeftSchool)),
+            Some((Deactivated, Some(LeftSchool), EventKind::Deactivated, LeftSchool))
+        );
+        assert_eq!(
+            transition(Deactivated, Some(NoActiveChildren), Target::Active),
+            Some((Active, None, EventKind::Reactivated, NoActiveChildren))
+        );
+    }
+
+    #[test]
+    fn guard_allows_up_to_its_share_and_yields_to_force() {
+        let guard = Guard::default();
+        assert!(guard.check("students", 10, 5).is_ok());
+        let refused = guard.check("students", 10, 6);
+        assert!(matches!(refused, Err(GuardTripped { would: 6, active: 10, percent: 60, limit: 50, .. })));
+        assert!(Guard { force: true, ..guard }.check("students", 10, 10).is_ok());
+        assert!(guard.check("students", 0, 0).is_ok());
+    }
+}

@@ -1,0 +1,509 @@
+//! Applying a [`Batch`] to a school's directory, in one transaction, by the
+//! rules of product.md: upserts keyed by (school, Wonde id) with UPI
+//! re-enrolment; leavers deactivated with their memberships and links
+//! ended; guardians left with no active child at the school deactivated;
+//! returners reactivated; one event per status change; and the
+//! mass-deactivation guard over all of it.
+//!
+//! The caller owns the transaction: a refusal (the guard) or any error
+//! rolls back everything, so a failed run leaves nothing half-applied.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::enums::{AccountStatus, DeactivationReason, PersonKind};
+use entity::{event, guardian, staff, student};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+};
+use std::collections::{HashMap, HashSet};
+
+use super::groups;
+use super::ledger::{Guard, GuardTripped, RunCounts, StatusChange, Target, transition};
+use super::source::{Batch, DeletedKind, MisGuardian, MisStaff, MisStudent};
+use crate::families::email_key;
+
+/// Who and when a reconciliation runs for.
+#[derive(Clone, Copy, Debug)]
+pub struct Scope {
+    pub trust_id: i32,
+    pub school_id: i32,
+    pub run_id: Option<i32>,
+    pub now: DateTime<Utc>,
+}
+
+impl Scope {
+    fn today(&self) -> NaiveDate {
+        self.now.date_naive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Guard(#[from] GuardTripped),
+    #[error("database error while applying the sync: {0}")]
+    Database(#[from] DbErr),
+}
+
+/// What a reconciliation changed, and the events it appended (committed
+/// with the transaction; publish them after commit).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub counts: RunCounts,
+    pub events: Vec<event::Model>,
+}
+
+/// An account as the membership and link steps need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Known {
+    pub id: i32,
+    pub active: bool,
+}
+
+/// Source id to account, for every account of the school after the
+/// account steps.
+pub type KnownAccounts = HashMap<String, Known>;
+
+/// Mutable state of one reconciliation.
+pub(super) struct Work {
+    pub scope: Scope,
+    pub counts: RunCounts,
+    pub changes: Vec<StatusChange>,
+    active_before: HashMap<PersonKind, i32>,
+}
+
+impl Work {
+    fn record(
+        &mut self,
+        kind: PersonKind,
+        id: i32,
+        change: (AccountStatus, Option<DeactivationReason>, entity::enums::EventKind, DeactivationReason),
+    ) {
+        let (_, _, event, reason) = change;
+        let counts = self.counts.of(kind);
+        match event {
+            entity::enums::EventKind::Reactivated => counts.reactivated += 1,
+            _ => counts.deactivated += 1,
+        }
+        self.changes.push(StatusChange { kind, person_id: id, event, reason });
+    }
+}
+
+pub async fn reconcile(
+    txn: &DatabaseTransaction,
+    scope: Scope,
+    batch: &Batch,
+    guard: Guard,
+) -> Result<Outcome, ReconcileError> {
+    let mut work =
+        Work { scope, counts: RunCounts::default(), changes: Vec::new(), active_before: HashMap::new() };
+    let students = students(txn, &mut work, batch).await?;
+    let staff = staff(txn, &mut work, batch).await?;
+    let groups = groups::sync_groups(txn, &mut work, batch).await?;
+    groups::sync_memberships(txn, &mut work, batch, &groups, &students, &staff).await?;
+    let guardians = guardian_records(txn, &mut work, batch, &students).await?;
+    groups::sync_links(txn, &mut work, batch, &students, &guardians).await?;
+    guardian_status(txn, &mut work, batch, &guardians).await?;
+
+    for (kind, name) in
+        [(PersonKind::Student, "students"), (PersonKind::Staff, "staff"), (PersonKind::Guardian, "guardians")]
+    {
+        let active = work.active_before.get(&kind).copied().unwrap_or(0);
+        guard.check(name, active, work.counts.of(kind).deactivated)?;
+    }
+    let events = append_events(txn, &work).await?;
+    Ok(Outcome { counts: work.counts, events })
+}
+
+async fn append_events(txn: &DatabaseTransaction, work: &Work) -> Result<Vec<event::Model>, DbErr> {
+    let rows = work.changes.iter().map(|change| event::ActiveModel {
+        trust_id: Set(work.scope.trust_id),
+        school_id: Set(work.scope.school_id),
+        kind: Set(change.event),
+        person_kind: Set(Some(change.kind)),
+        person_id: Set(Some(change.person_id)),
+        reason: Set(Some(change.reason)),
+        sync_run_id: Set(work.scope.run_id),
+        payload: Set(None),
+        occurred_at: Set(work.scope.now),
+        ..Default::default()
+    });
+    let mut events = Vec::with_capacity(work.changes.len());
+    // Chunks keep each statement well under the engines' parameter limits.
+    let rows: Vec<event::ActiveModel> = rows.collect();
+    for chunk in rows.chunks(500) {
+        events.extend(event::Entity::insert_many(chunk.to_vec()).exec_with_returning(txn).await?);
+    }
+    events.sort_by_key(|e| e.id);
+    Ok(events)
+}
+
+/// Finds an existing record by Wonde id, else by UPI (re-enrolment).
+fn find<'a, T>(
+    source_id: &str,
+    upi: Option<&str>,
+    by_id: &HashMap<String, usize>,
+    by_upi: &HashMap<String, usize>,
+    rows: &'a [T],
+) -> Option<(usize, &'a T)> {
+    by_id
+        .get(source_id)
+        .or_else(|| upi.filter(|u| !u.is_empty()).and_then(|u| by_upi.get(u)))
+        .map(|&i| (i, &rows[i]))
+}
+
+fn student_target(mis: &MisStudent, today: NaiveDate) -> Target {
+    if mis.inactive_in_mis {
+        Target::Deactivated(DeactivationReason::SuspendedOrArchived)
+    } else if mis.leaving_date.is_some_and(|d| d <= today) {
+        Target::Deactivated(DeactivationReason::LeftSchool)
+    } else {
+        Target::Active
+    }
+}
+
+async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Result<KnownAccounts, DbErr> {
+    let school = work.scope.school_id;
+    let rows = student::Entity::find().filter(student::Column::SchoolId.eq(school)).all(txn).await?;
+    work.active_before.insert(PersonKind::Student, count_active(rows.iter().map(|r| r.status)));
+    let by_id: HashMap<String, usize> =
+        rows.iter().enumerate().map(|(i, r)| (r.wonde_id.clone(), i)).collect();
+    let by_upi: HashMap<String, usize> =
+        rows.iter().enumerate().filter_map(|(i, r)| r.upi.clone().map(|u| (u, i))).collect();
+    // The target of every row the batch speaks of; rows it is silent on
+    // keep their status (or, in a complete batch, are gone).
+    let mut targets: HashMap<usize, Target> = HashMap::new();
+    let mut updates: HashMap<usize, student::ActiveModel> = HashMap::new();
+    let mut inserts = Vec::new();
+    let today = work.scope.today();
+    if batch.types.students {
+        for mis in &batch.students {
+            let target = student_target(mis, today);
+            match find(&mis.source_id, mis.upi.as_deref(), &by_id, &by_upi, &rows) {
+                Some((i, row)) => {
+                    let mut model: student::ActiveModel = row.clone().into();
+                    model.wonde_id.set_if_not_equals(mis.source_id.clone());
+                    model.upi.set_if_not_equals(mis.upi.clone());
+                    model.mis_id.set_if_not_equals(mis.mis_id.clone());
+                    model.upn.set_if_not_equals(mis.upn.clone());
+                    model.forename.set_if_not_equals(mis.forename.clone());
+                    model.surname.set_if_not_equals(mis.surname.clone());
+                    model.email.set_if_not_equals(mis.email.clone());
+                    model.leaving_date.set_if_not_equals(mis.leaving_date.map(|d| d.to_string()));
+                    if model.is_changed() {
+                        work.counts.students.updated += 1;
+                    }
+                    updates.insert(i, model);
+                    targets.insert(i, target);
+                }
+                // A leaver or suspended record we never knew is not imported.
+                None if target == Target::Active => inserts.push(student::ActiveModel {
+                    school_id: Set(school),
+                    wonde_id: Set(mis.source_id.clone()),
+                    upi: Set(mis.upi.clone()),
+                    mis_id: Set(mis.mis_id.clone()),
+                    upn: Set(mis.upn.clone()),
+                    forename: Set(mis.forename.clone()),
+                    surname: Set(mis.surname.clone()),
+                    email: Set(mis.email.clone()),
+                    leaving_date: Set(None),
+                    status: Set(AccountStatus::Active),
+                    deactivated_at: Set(None),
+                    deactivation_reason: Set(None),
+                    created_at: Set(work.scope.now),
+                    updated_at: Set(work.scope.now),
+                    ..Default::default()
+                }),
+                None => {}
+            }
+        }
+        for mis in &batch.leavers {
+            if let Some((i, _)) = find(&mis.source_id, mis.upi.as_deref(), &by_id, &by_upi, &rows) {
+                targets.insert(i, Target::Deactivated(DeactivationReason::LeftSchool));
+            }
+        }
+        for deletion in batch.deletions.iter().filter(|d| d.kind == DeletedKind::Student) {
+            if let Some(&i) = by_id.get(&deletion.source_id) {
+                // A deletion does not override a present record's own answer.
+                targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::RemovedFromMis));
+            }
+        }
+        if batch.complete {
+            for i in 0..rows.len() {
+                targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::RemovedFromMis));
+            }
+        }
+    }
+    for (i, target) in targets {
+        let row = &rows[i];
+        let model = updates.entry(i).or_insert_with(|| row.clone().into());
+        if let Some(change) = transition(row.status, row.deactivation_reason, target) {
+            model.status = Set(change.0);
+            model.deactivation_reason = Set(change.1);
+            model.deactivated_at = Set((change.0 == AccountStatus::Deactivated).then_some(work.scope.now));
+            work.record(PersonKind::Student, row.id, change);
+        }
+    }
+    for (_, mut model) in updates {
+        if model.is_changed() {
+            model.updated_at = Set(work.scope.now);
+            model.update(txn).await?;
+        }
+    }
+    work.counts.students.created += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
+    for chunk in inserts.chunks(500) {
+        student::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    known(student::Entity::find().filter(student::Column::SchoolId.eq(school)).all(txn).await?, |r| {
+        (r.wonde_id.clone(), r.id, r.status)
+    })
+}
+
+fn staff_target(mis: &MisStaff) -> Target {
+    if mis.inactive_in_mis {
+        Target::Deactivated(DeactivationReason::SuspendedOrArchived)
+    } else if !mis.current {
+        Target::Deactivated(DeactivationReason::LeftSchool)
+    } else {
+        Target::Active
+    }
+}
+
+async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Result<KnownAccounts, DbErr> {
+    let school = work.scope.school_id;
+    let rows = staff::Entity::find().filter(staff::Column::SchoolId.eq(school)).all(txn).await?;
+    work.active_before.insert(PersonKind::Staff, count_active(rows.iter().map(|r| r.status)));
+    let by_id: HashMap<String, usize> =
+        rows.iter().enumerate().map(|(i, r)| (r.wonde_id.clone(), i)).collect();
+    let by_upi: HashMap<String, usize> =
+        rows.iter().enumerate().filter_map(|(i, r)| r.upi.clone().map(|u| (u, i))).collect();
+    let mut targets: HashMap<usize, Target> = HashMap::new();
+    let mut updates: HashMap<usize, staff::ActiveModel> = HashMap::new();
+    let mut inserts = Vec::new();
+    if batch.types.staff {
+        for mis in &batch.staff {
+            let target = staff_target(mis);
+            match find(&mis.source_id, mis.upi.as_deref(), &by_id, &by_upi, &rows) {
+                Some((i, row)) => {
+                    let mut model: staff::ActiveModel = row.clone().into();
+                    model.wonde_id.set_if_not_equals(mis.source_id.clone());
+                    model.upi.set_if_not_equals(mis.upi.clone());
+                    model.mis_id.set_if_not_equals(mis.mis_id.clone());
+                    model.title.set_if_not_equals(mis.title.clone());
+                    model.forename.set_if_not_equals(mis.forename.clone());
+                    model.surname.set_if_not_equals(mis.surname.clone());
+                    model.email.set_if_not_equals(mis.email.clone());
+                    if model.is_changed() {
+                        work.counts.staff.updated += 1;
+                    }
+                    updates.insert(i, model);
+                    targets.insert(i, target);
+                }
+                None if target == Target::Active => inserts.push(staff::ActiveModel {
+                    school_id: Set(school),
+                    wonde_id: Set(mis.source_id.clone()),
+                    upi: Set(mis.upi.clone()),
+                    mis_id: Set(mis.mis_id.clone()),
+                    title: Set(mis.title.clone()),
+                    forename: Set(mis.forename.clone()),
+                    surname: Set(mis.surname.clone()),
+                    email: Set(mis.email.clone()),
+                    status: Set(AccountStatus::Active),
+                    deactivated_at: Set(None),
+                    deactivation_reason: Set(None),
+                    created_at: Set(work.scope.now),
+                    updated_at: Set(work.scope.now),
+                    ..Default::default()
+                }),
+                None => {}
+            }
+        }
+        for deletion in batch.deletions.iter().filter(|d| d.kind == DeletedKind::Staff) {
+            if let Some(&i) = by_id.get(&deletion.source_id) {
+                targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::RemovedFromMis));
+            }
+        }
+        if batch.complete {
+            for i in 0..rows.len() {
+                targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::RemovedFromMis));
+            }
+        }
+    }
+    for (i, target) in targets {
+        let row = &rows[i];
+        let model = updates.entry(i).or_insert_with(|| row.clone().into());
+        if let Some(change) = transition(row.status, row.deactivation_reason, target) {
+            model.status = Set(change.0);
+            model.deactivation_reason = Set(change.1);
+            model.deactivated_at = Set((change.0 == AccountStatus::Deactivated).then_some(work.scope.now));
+            work.record(PersonKind::Staff, row.id, change);
+        }
+    }
+    for (_, mut model) in updates {
+        if model.is_changed() {
+            model.updated_at = Set(work.scope.now);
+            model.update(txn).await?;
+        }
+    }
+    work.counts.staff.created += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
+    for chunk in inserts.chunks(500) {
+        staff::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    known(staff::Entity::find().filter(staff::Column::SchoolId.eq(school)).all(txn).await?, |r| {
+        (r.wonde_id.clone(), r.id, r.status)
+    })
+}
+
+/// Guardians whose status is settled by the children rule, and those the
+/// MIS itself removed or suspended.
+pub(super) struct GuardianRecords {
+    pub known: KnownAccounts,
+    /// Guardian ids the MIS says are gone or suspended, with why.
+    pub removed: HashMap<i32, DeactivationReason>,
+}
+
+/// Upserts guardian records. New guardians are imported only when the batch
+/// links them to a student on roll: a contact with no child here is no
+/// account here. Status is settled later, once links are known.
+async fn guardian_records(
+    txn: &DatabaseTransaction,
+    work: &mut Work,
+    batch: &Batch,
+    students: &KnownAccounts,
+) -> Result<GuardianRecords, DbErr> {
+    let school = work.scope.school_id;
+    let rows = guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?;
+    work.active_before.insert(PersonKind::Guardian, count_active(rows.iter().map(|r| r.status)));
+    let by_id: HashMap<String, usize> =
+        rows.iter().enumerate().map(|(i, r)| (r.wonde_id.clone(), i)).collect();
+    let by_upi: HashMap<String, usize> =
+        rows.iter().enumerate().filter_map(|(i, r)| r.upi.clone().map(|u| (u, i))).collect();
+    let mut removed: HashMap<i32, DeactivationReason> = HashMap::new();
+    let mut inserts = Vec::new();
+    if batch.types.guardians {
+        let linked: HashSet<&str> = batch
+            .links
+            .iter()
+            .filter(|l| students.get(&l.student).is_some_and(|s| s.active))
+            .map(|l| l.guardian.as_str())
+            .collect();
+        let mut seen: HashSet<usize> = HashSet::new();
+        for mis in &batch.guardians {
+            match find(&mis.source_id, mis.upi.as_deref(), &by_id, &by_upi, &rows) {
+                Some((i, row)) => {
+                    seen.insert(i);
+                    if mis.inactive_in_mis {
+                        removed.insert(row.id, DeactivationReason::SuspendedOrArchived);
+                    }
+                    let mut model: guardian::ActiveModel = row.clone().into();
+                    apply_guardian_fields(&mut model, mis);
+                    if model.is_changed() {
+                        work.counts.guardians.updated += 1;
+                        model.updated_at = Set(work.scope.now);
+                        model.update(txn).await?;
+                    }
+                }
+                None if !mis.inactive_in_mis && linked.contains(mis.source_id.as_str()) => {
+                    let mut model = guardian::ActiveModel {
+                        school_id: Set(school),
+                        status: Set(AccountStatus::Active),
+                        deactivated_at: Set(None),
+                        deactivation_reason: Set(None),
+                        created_at: Set(work.scope.now),
+                        updated_at: Set(work.scope.now),
+                        ..Default::default()
+                    };
+                    apply_guardian_fields(&mut model, mis);
+                    inserts.push(model);
+                }
+                None => {}
+            }
+        }
+        for deletion in batch.deletions.iter().filter(|d| d.kind == DeletedKind::Guardian) {
+            if let Some(&i) = by_id.get(&deletion.source_id)
+                && seen.insert(i)
+            {
+                removed.insert(rows[i].id, DeactivationReason::RemovedFromMis);
+            }
+        }
+        if batch.complete {
+            for (i, row) in rows.iter().enumerate() {
+                if !seen.contains(&i) {
+                    removed.insert(row.id, DeactivationReason::RemovedFromMis);
+                }
+            }
+        }
+    }
+    work.counts.guardians.created += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
+    for chunk in inserts.chunks(500) {
+        guardian::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    let known =
+        known(guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?, |r| {
+            (r.wonde_id.clone(), r.id, r.status)
+        })?;
+    Ok(GuardianRecords { known, removed })
+}
+
+fn apply_guardian_fields(model: &mut guardian::ActiveModel, mis: &MisGuardian) {
+    model.wonde_id.set_if_not_equals(mis.source_id.clone());
+    model.upi.set_if_not_equals(mis.upi.clone());
+    model.mis_id.set_if_not_equals(mis.mis_id.clone());
+    model.title.set_if_not_equals(mis.title.clone());
+    model.forename.set_if_not_equals(mis.forename.clone());
+    model.surname.set_if_not_equals(mis.surname.clone());
+    model.email.set_if_not_equals(mis.email.clone());
+    model.email_key.set_if_not_equals(mis.email.as_deref().and_then(email_key));
+}
+
+/// The children rule: a guardian is active exactly when the MIS still has
+/// them and they have an active link to an active student at this school.
+async fn guardian_status(
+    txn: &DatabaseTransaction,
+    work: &mut Work,
+    batch: &Batch,
+    guardians: &GuardianRecords,
+) -> Result<(), DbErr> {
+    let school = work.scope.school_id;
+    let present: HashSet<&str> =
+        batch.guardians.iter().filter(|g| !g.inactive_in_mis).map(|g| g.source_id.as_str()).collect();
+    let with_children = groups::guardians_with_active_children(txn, school).await?;
+    let rows = guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?;
+    for row in rows {
+        let target = match guardians.removed.get(&row.id) {
+            Some(why) => Target::Deactivated(*why),
+            // Removed or suspended earlier, and not back in this batch.
+            None if row.status == AccountStatus::Deactivated
+                && row.deactivation_reason != Some(DeactivationReason::NoActiveChildren)
+                && !present.contains(row.wonde_id.as_str()) =>
+            {
+                continue;
+            }
+            None if with_children.contains(&row.id) => Target::Active,
+            None => Target::Deactivated(DeactivationReason::NoActiveChildren),
+        };
+        if let Some(change) = transition(row.status, row.deactivation_reason, target) {
+            let mut model: guardian::ActiveModel = row.clone().into();
+            model.status = Set(change.0);
+            model.deactivation_reason = Set(change.1);
+            model.deactivated_at = Set((change.0 == AccountStatus::Deactivated).then_some(work.scope.now));
+            model.updated_at = Set(work.scope.now);
+            model.update(txn).await?;
+            work.record(PersonKind::Guardian, row.id, change);
+        }
+    }
+    Ok(())
+}
+
+fn count_active(statuses: impl Iterator<Item = AccountStatus>) -> i32 {
+    i32::try_from(statuses.filter(|s| *s == AccountStatus::Active).count()).unwrap_or(i32::MAX)
+}
+
+fn known<T>(rows: Vec<T>, key: impl Fn(&T) -> (String, i32, AccountStatus)) -> Result<KnownAccounts, DbErr> {
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let (source_id, id, status) = key(row);
+            (source_id, Known { id, active: status == AccountStatus::Active })
+        })
+        .collect())
+}

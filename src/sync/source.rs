@@ -1,0 +1,149 @@
+//! What a source (Wonde, later CSV) reports about one school, in the shape
+//! the reconciliation needs. Sources translate into these records; the
+//! rules of product.md then apply the same way whatever the source.
+
+use chrono::NaiveDate;
+
+/// Which data types a school syncs (its connection's options).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataTypes {
+    pub students: bool,
+    pub staff: bool,
+    pub guardians: bool,
+    pub classes: bool,
+    pub year_groups: bool,
+    pub form_groups: bool,
+}
+
+impl DataTypes {
+    pub const ALL: Self = Self {
+        students: true,
+        staff: true,
+        guardians: true,
+        classes: true,
+        year_groups: true,
+        form_groups: true,
+    };
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MisStudent {
+    pub source_id: String,
+    pub upi: Option<String>,
+    pub mis_id: Option<String>,
+    pub upn: Option<String>,
+    pub forename: String,
+    pub surname: String,
+    pub email: Option<String>,
+    /// A leaving date on or before today makes the student a leaver.
+    pub leaving_date: Option<NaiveDate>,
+    /// Suspended or archived in the MIS: not imported, deactivated if known.
+    pub inactive_in_mis: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MisStaff {
+    pub source_id: String,
+    pub upi: Option<String>,
+    pub mis_id: Option<String>,
+    pub title: Option<String>,
+    pub forename: String,
+    pub surname: String,
+    pub email: Option<String>,
+    /// Employment current and not ended: false makes a staff leaver.
+    pub current: bool,
+    pub inactive_in_mis: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MisGuardian {
+    pub source_id: String,
+    pub upi: Option<String>,
+    pub mis_id: Option<String>,
+    pub title: Option<String>,
+    pub forename: String,
+    pub surname: String,
+    pub email: Option<String>,
+    pub inactive_in_mis: bool,
+}
+
+/// A student-guardian link as the MIS gives it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MisLink {
+    pub student: String,
+    pub guardian: String,
+    /// The MIS's own words ("Mother", "Step-father", "Aunt").
+    pub relationship_label: Option<String>,
+    pub parental_responsibility: Option<bool>,
+    pub lives_with_student: Option<bool>,
+    pub priority: Option<i32>,
+}
+
+/// A year group, form group or class with its current members.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MisGroup {
+    pub source_id: String,
+    pub name: String,
+    pub code: Option<String>,
+    pub subject: Option<String>,
+    /// Source ids of member students.
+    pub students: Vec<String>,
+    /// Source ids of teachers (classes) or tutors (forms).
+    pub staff: Vec<String>,
+}
+
+/// A record the source says was deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MisDeletion {
+    pub kind: DeletedKind,
+    pub source_id: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletedKind {
+    Student,
+    Staff,
+    Guardian,
+    Class,
+    Group,
+}
+
+/// Everything one run learned about a school.
+///
+/// With `complete`, the batch is the whole MIS for the types it covers: an
+/// account absent from it is gone (REMOVED_FROM_MIS). Without, it holds only
+/// what changed: records present are upserted, and the groups and students
+/// present have their memberships and links replaced.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub complete: bool,
+    pub types: DataTypes,
+    pub students: Vec<MisStudent>,
+    pub staff: Vec<MisStaff>,
+    pub guardians: Vec<MisGuardian>,
+    pub links: Vec<MisLink>,
+    pub year_groups: Vec<MisGroup>,
+    pub form_groups: Vec<MisGroup>,
+    pub classes: Vec<MisGroup>,
+    /// Students on the source's leavers list.
+    pub leavers: Vec<MisStudent>,
+    pub deletions: Vec<MisDeletion>,
+}
+
+impl Batch {
+    pub fn new(complete: bool, types: DataTypes) -> Self {
+        Self {
+            complete,
+            types,
+            students: Vec::new(),
+            staff: Vec::new(),
+            guardians: Vec::new(),
+            links: Vec::new(),
+            year_groups: Vec::new(),
+            form_groups: Vec::new(),
+            classes: Vec::new(),
+            leavers: Vec::new(),
+            deletions: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The rules of product.md, applied by the reconciliation to batches a
+//! source would report: leavers and their cascade, the sibling and trust
+//! rules, re-enrolment, returners and the guard. (The Wonde source and the
+//! simulator drive the same code in the sync tests.)
+
+use chrono::{Duration, Utc};
+use entity::enums::{AccountStatus, DeactivationReason, EventKind};
+use entity::{event, guardian, guardian_link, school, student};
+use onroll::sync::ledger::Guard;
+use onroll::sync::reconcile::{Outcome, ReconcileError, Scope, reconcile};
+use onroll::sync::source::*;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+
+use crate::on_both_engines;
+use crate::support::fixture::Fixture;
+use crate::support::{Engine, TestDb};
+
+on_both_engines!(
+    first_full_sync_imports_everything,
+    leaver_cascade_keeps_siblings_parents_and_other_schools,
+    absence_deletion_and_staff_leavers,
+    re_enrolment_and_returners,
+    guard_refuses_an_empty_mis,
+    disabled_types_deactivate_nobody
+);
+
+fn student(id: &str, upi: &str, name: &str) -> MisStudent {
+    MisStudent {
+        source_id: id.to_owned(),
+        upi: Some(upi.to_owned()),
+        upn: Some(format!("UPN{upi}")),
+        forename: name.to_owned(),
+        surname: "Pupil".to_owned(),
+        ..Default::default()
+    }
+}
+
+fn guardian(id: &str, email: &str) -> MisGuardian {
+    MisGuardian {
+        source_id: id.to_owned(),
+        forename: "Parent".to_owned(),
+        surname: id.to_owned(),
+        email: Some(email.to_owned()),
+        ..Default::default()
+    }
+}
+
+fn link(student: &str, guardian: &str, label: &str) -> MisLink {
+    MisLink {
+        student: student.to_owned(),
+        guardian: guardian.to_owned(),
+        relationship_label: Some(label.to_owned()),
+        parental_responsibility: Some(true),
+        priority: Some(1),
+        ..Default::default()
+    }
+}
+
+/// A small school: Amy and Ben are siblings (mum M1), Cal has his own
+/// parent (P2); a teacher, a year group, a form and a class.
+fn school_mis() -> Batch {
+    let mut batch = Batch::new(true, DataTypes::ALL);
+    batch.students = vec![student("S1", "u1", "Amy"), student("S2", "u2", "Ben"), student("S3", "u3", "Cal")];
+    batch.staff = vec![MisStaff {
+        source_id: "T1".into(),
+        forename: "Tia".into(),
+        surname: "Teacher".into(),
+        current: true,
+        ..Default::default()
+    }];
+    batch.guardians = vec![guardian("M1", "mum@example.org"), guardian("P2", "p2@example.org")];
+    batch.links =
+        vec![link("S1", "M1", "Mother"), link("S2", "M1", "Mother"), link("S3", "P2", "Step-father")];
+    let group = |id: &str, students: &[&str], staff: &[&str]| MisGroup {
+        source_id: id.to_owned(),
+        name: id.to_owned(),
+        students: students.iter().map(|s| (*s).to_owned()).collect(),
+        staff: staff.iter().map(|s| (*s).to_owned()).collect(),
+        ..Default::default()
+    };
+    batch.year_groups = vec![group("Y7", &["S1", "S2", "S3"], &[])];
+    batch.form_groups = vec![group("7A", &["S1", "S3"], &["T1"])];
+    batch.classes = vec![group("MA1", &["S1", "S2", "S3"], &["T1"])];
+    batch
+}
+
+async fn apply(
+    db: &DatabaseConnection,
+    school: &school::Model,
+    batch: &Batch,
+    guard: Guard,
+) -> Result<Outcome, ReconcileError> {
+    let scope = Scope { trust_id: school.trust_id, school_id: school.id, run_id: None, now: Utc::now() };
+    let txn = db.begin().await?;
+    let outcome = reconcile(&txn, scope, batch, guard).await?;
+    txn.commit().await?;
+    Ok(outcome)
+}
+
+async fn setup(engine: &Engine) -> anyhow::Result<(TestDb, school::Model, school::Model)> {
+    let data = TestDb::create(engine).await?;
+    let f = Fixture::new(&data.db);
+    let trust = f.trust("Rules Trust").await?;
+    let a = f.school(&trust, "Rule School A").await?;
+    let b = f.school(&trust, "Rule School B").await?;
+    Ok((data, a, b))
+}
+
+async fn student_row(
+    db: &DatabaseConnection,
+    school: &school::Model,
+    wonde: &str,
+) -> anyhow::Result<student::Model> {
+    student::Entity::find()
+        .filter(student::Column::SchoolId.eq(school.id))
+        .filter(student::Column::WondeId.eq(wonde))
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no student {wonde}"))
+}
+
+async fn guardian_row(
+    db: &DatabaseConnection,
+    school: &school::Model,
+    wonde: &str,
+) -> anyhow::Result<guardian::Model> {
+    guardian::Entity::find()
+        .filter(guardian::Column::SchoolId.eq(school.id))
+        .filter(guardian::Column::WondeId.eq(wonde))
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no guardian {wonde}"))
+}
+
+async fn active_links(db: &DatabaseConnection, student: &student::Model) -> anyhow::Result<u64> {
+    Ok(guardian_link::Entity::find()
+        .filter(guardian_link::Column::StudentId.eq(student.id))
+        .filter(guardian_link::Column::Active.eq(true))
+        .count(db)
+        .await?)
+}
+
+async fn first_full_sync_imports_everything(engine: Engine) -> anyhow::Result<()> {
+    let (data, a, _) = setup(&engine).await?;
+    let outcome = apply(&data.db, &a, &school_mis(), Guard::default()).await?;
+    let c = outcome.counts;
+    assert_eq!((c.students.created, c.staff.created, c.guardians.created, c.groups.created), (3, 1, 2, 3));
+    assert!(outcome.events.is_empty(), "a first sync deactivates nobody");
+    let cal = student_row(&data.db, &a, "S3").await?;
+    let link = guardian_link::Entity::find()
+        .filter(guardian_link::Column::StudentId.eq(cal.id))
+        .one(&data.db)
+        .await?;
+    let link = link.ok_or_else(|| anyhow::anyhow!("Cal's link"))?;
+    assert_eq!(link.relationship, entity::enums::RelationshipType::StepParent);
+    assert_eq!(link.relationship_label.as_deref(), Some("Step-father"));
+    assert_eq!(guardian_row(&data.db, &a, "M1").await?.email_key.as_deref(), Some("mum@example.org"));
+
+    // The same answer again changes nothing.
+    let again = apply(&data.db, &a, &school_mis(), Guard::default()).await?;
+    assert_eq!(again.counts, Default::default());
+    assert!(again.events.is_empty());
+    Ok(())
+}
+
+async fn leaver_cascade_keeps_siblings_parents_and_other_schools(engine: Engine) -> anyhow::Result<()> {
+    let (data, a, b) = setup(&engine).await?;
+    let db = &data.db;
+    apply(db, &a, &school_mis(), Guard::default()).await?;
+    // Mum is also a parent at school B.
+    let mut other = Batch::new(true, DataTypes::ALL);
+    other.students = vec![student("BS1", "ub1", "Dee")];
+    other.guardians = vec![guardian("BM1", " MUM@example.org")];
+    other.links = vec![link("BS1", "BM1", "Mother")];
+    apply(db, &b, &other, Guard::default()).await?;
+
+    // Amy leaves (leaving date today) and Cal is on the leavers list.
+    let mut mis = school_mis();
+    mis.students[0].leaving_date = Some(Utc::now().date_naive());
+    let cal = mis.students.remove(2);
+    mis.leavers.push(cal);
+    mis.links.retain(|l| l.student != "S3");
+    // Two of three is past the default guard; this tiny school allows it.
+    let outcome = apply(db, &a, &mis, Guard { share: 1.0, force: false }).await?;
+
+    let amy = student_row(db, &a, "S1").await?;
+    assert_eq!(amy.status, AccountStatus::Deactivated);
+    assert_eq!(amy.deactivation_reason, Some(DeactivationReason::LeftSchool));
+    assert_eq!(active_links(db, &amy).await?, 0, "a leaver's links end");
+    let cal = student_row(db, &a, "S3").await?;
+    assert_eq!(cal.deactivation_reason, Some(DeactivationReason::LeftSchool));
+    // Mum still has Ben at school A: she stays active.
+    assert_eq!(guardian_row(db, &a, "M1").await?.status, AccountStatus::Active);
+    // Cal's step-father has no other child here.
+    let p2 = guardian_row(db, &a, "P2").await?;
+    assert_eq!(p2.deactivation_reason, Some(DeactivationReason::NoActiveChildren));
+    // Mum's record at school B is untouched.
+    assert_eq!(guardian_row(db, &b, "BM1").await?.status, AccountStatus::Active);
+
+    // Memberships of the leavers ended; Ben's stay.
+    let memberships = |student_id: i32| async move {
+        entity::class_student::Entity::find()
+            .filter(entity::class_student::Column::StudentId.eq(student_id))
+            .filter(entity::class_student::Column::Active.eq(true))
+            .count(db)
+            .await
+    };
+    assert_eq!(memberships(amy.id).await?, 0);
+    assert_eq!(memberships(student_row(db, &a, "S2").await?.id).await?, 1);
+
+    // Exactly one event per deactivated account: Amy, Cal, P2.
+    assert_eq!(outcome.counts.students.deactivated, 2);
+    assert_eq!(outcome.counts.guardians.deactivated, 1);
+    let mut people: Vec<(&str, Option<i32>)> =
+        outcome.events.iter().map(|e| (e.kind.as_str(), e.person_id)).collect();
+    people.sort();
+    let mut expected =
+        vec![("DEACTIVATED", Some(amy.id)), ("DEACTIVATED", Some(cal.id)), ("DEACTIVATED", Some(p2.id))];
+    expected.sort();
+    assert_eq!(people, expected);
+    assert_eq!(event::Entity::find().count(db).await?, 3, "events are in the log, committed");
+    Ok(())
+}
+
+async fn absence_deletion_and_staff_leavers(engine: Engine) -> anyhow::Result<()> {
+    let (data, a, _) = setup(&engine).await?;
+    let db = &data.db;
+    apply(db, &a, &school_mis(), Guard::default()).await?;
+
+    // Incremental: a deletion of Cal, and the teacher's employment ended.
+    let mut delta = Batch::new(false, DataTypes::ALL);
+    delta.deletions.push(MisDeletion { kind: DeletedKind::Student, source_id: "S3".into() });
+    delta.staff.push(MisStaff {
+        source_id: "T1".into(),
+        forename: "Tia".into(),
+        surname: "Teacher".into(),
+        current: false,
+        ..Default::default()
+    });
+    let outcome = apply(db, &a, &delta, Guard { share: 1.0, force: false }).await?;
+    assert_eq!(
+        student_row(db, &a, "S3").await?.deactivation_reason,
+        Some(DeactivationReason::RemovedFromMis)
+    );
+    assert_eq!(outcome.counts.staff.deactivated, 1);
+    let teaching = entity::class_teacher::Entity::find()
+        .filter(entity::class_teacher::Column::Active.eq(true))
+        .count(db)
+        .await?;
+    assert_eq!(teaching, 0, "a staff leaver leaves their classes");
+    // Amy and Ben were not in the delta: untouched.
+    assert_eq!(student_row(db, &a, "S1").await?.status, AccountStatus::Active);
+
+    // Complete: Ben is absent from the MIS.
+    let mut mis = school_mis();
+    mis.students.retain(|s| s.source_id != "S2" && s.source_id != "S3");
+    mis.links.retain(|l| l.student == "S1");
+    mis.staff.clear();
+    apply(db, &a, &mis, Guard { share: 1.0, force: false }).await?;
+    assert_eq!(
+        student_row(db, &a, "S2").await?.deactivation_reason,
+        Some(DeactivationReason::RemovedFromMis)
+    );
+    assert_eq!(guardian_row(db, &a, "M1").await?.status, AccountStatus::Active, "Amy is still here");
+    Ok(())
+}
+
+async fn re_enrolment_and_returners(engine: Engine) -> anyhow::Result<()> {
+    let (data, a, _) = setup(&engine).await?;
+    let db = &data.db;
+    apply(db, &a, &school_mis(), Guard::default()).await?;
+    let cal_before = student_row(db, &a, "S3").await?;
+
+    // Cal leaves; his step-father goes with him.
+    let mut mis = school_mis();
+    mis.students.retain(|s| s.source_id != "S3");
+    mis.links.retain(|l| l.student != "S3");
+    apply(db, &a, &mis, Guard::default()).await?;
+    assert_eq!(guardian_row(db, &a, "P2").await?.status, AccountStatus::Deactivated);
+
+    // He is re-enrolled in the MIS: a new Wonde id, the same UPI.
+    let mut mis = school_mis();
+    mis.students[2].source_id = "S3-new".into();
+    mis.links[2].student = "S3-new".into();
+    mis.classes[0].students[2] = "S3-new".into();
+    let outcome = apply(db, &a, &mis, Guard::default()).await?;
+    let cal = student_row(db, &a, "S3-new").await?;
+    assert_eq!(cal.id, cal_before.id, "the same person, not a duplicate");
+    assert_eq!(cal.status, AccountStatus::Active);
+    assert_eq!(student::Entity::find().filter(student::Column::SchoolId.eq(a.id)).count(db).await?, 3);
+    assert_eq!(
+        guardian_row(db, &a, "P2").await?.status,
+        AccountStatus::Active,
+        "his step-father returns too"
+    );
+    assert_eq!(outcome.counts.students.reactivated, 1);
+    assert_eq!(outcome.counts.guardians.reactivated, 1);
+    let reasons: Vec<_> = outcome.events.iter().map(|e| (e.kind, e.reason)).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (EventKind::Reactivated, Some(DeactivationReason::RemovedFromMis)),
+            (EventKind::Reactivated, Some(DeactivationReason::NoActiveChildren)),
+        ]
+    );
+    assert_eq!(active_links(db, &cal).await?, 1);
+    Ok(())
+}
+
+async fn guard_refuses_an_empty_mis(engine: Engine) -> anyhow::Result<()> {
+    let (data, a, _) = setup(&engine).await?;
+    let db = &data.db;
+    apply(db, &a, &school_mis(), Guard::default()).await?;
+    let events_before = event::Entity::find().count(db).await?;
+
+    let empty = Batch::new(true, DataTypes::ALL);
+    let refused = apply(db, &a, &empty, Guard::default()).await;
+    match refused {
+        Err(ReconcileError::Guard(tripped)) => {
+            assert_eq!((tripped.would, tripped.active), (3, 3));
+            assert!(tripped.to_string().contains("nothing was changed"));
+        }
+        other => anyhow::bail!("expected the guard to refuse, got {other:?}"),
+    }
+    // Nothing changed: every account active, no event.
+    let active =
+        student::Entity::find().filter(student::Column::Status.eq(AccountStatus::Active)).count(db).await?;
+    assert_eq!(active, 3);
+    assert_eq!(event::Entity::find().count(db).await?, events_before);
+    assert_eq!(guardian_row(db, &a, "M1").await?.status, AccountStatus::Active);
+
+    // Forced, it goes through.
+    let forced = apply(db, &a, &empty, Guard { force: true, ..Guard::default() }).await?;
+    assert_eq!(forced.counts.students.deactivated, 3);
+    assert_eq!(forced.counts.guardians.deactivated, 2);
+    Ok(())
+}
+
+async fn disabled_types_deactivate_nobody(engine: Engine) -> anyhow::Result<()> {
+    let (data, a, _) = setup(&engine).await?;
+    let db = &data.db;
+    apply(db, &a, &school_mis(), Guard::default()).await?;
+    // Guardians and staff switched off: a complete batch without them.
+    let mut mis = school_mis();
+    mis.types = DataTypes { guardians: false, staff: false, ..DataTypes::ALL };
+    mis.guardians.clear();
+    mis.links.clear();
+    mis.staff.clear();
+    let outcome = apply(db, &a, &mis, Guard::default()).await?;
+    assert!(outcome.events.is_empty(), "{:?}", outcome.events);
+    assert_eq!(guardian_row(db, &a, "M1").await?.status, AccountStatus::Active);
+    let amy = student_row(db, &a, "S1").await?;
+    assert_eq!(active_links(db, &amy).await?, 1, "links stay while guardians do not sync");
+    let yesterday = Utc::now() - Duration::days(1);
+    assert!(amy.updated_at > yesterday);
+    Ok(())
+}
