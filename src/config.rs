@@ -23,4 +23,8 @@ pub struct ServeConfig {
     /// Listen address.
     #[arg(long, env = "ONROLL_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// Shared secret that Wonde's registered webhook URL carries
+    /// (`?secret=` or `X-Webhook-Secret`). Unset: webhooks are refused.
+    #[arg(long, env = "ONROLL_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
 }

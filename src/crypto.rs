@@ -112,6 +112,40 @@ impl SecretKey {
     }
 }
 
+/// A secret string (a shared secret, a token): shown as `[redacted]` by
+/// Debug and Display, compared in constant time.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that must send or seal it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Equality that takes the same time wherever the first difference is.
+    pub fn matches(&self, candidate: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 /// `sqlite://onroll.db?mode=rwc` keeps its key in `onroll.db.key`.
 fn sqlite_key_path(url: &str) -> Option<PathBuf> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
@@ -157,6 +191,15 @@ mod tests {
         assert!(SecretKey::parse(&STANDARD.encode([7u8; 32])).is_ok());
         assert!(matches!(SecretKey::parse("c2hvcnQ="), Err(CryptoError::BadKey)));
         assert!(format!("{:?}", SecretKey::generate()).contains("redacted"));
+    }
+
+    #[test]
+    fn secrets_hide_and_compare() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret} {secret:?}"), "[redacted] [redacted]");
+        assert!(secret.matches("hunter2"));
+        assert!(!secret.matches("hunter3"));
+        assert!(!secret.matches(""));
     }
 
     #[test]

@@ -2,13 +2,15 @@
 
 mod graphql;
 mod health;
+mod webhooks;
 
 use axum::Router;
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use tower_http::trace::TraceLayer;
 
-use crate::crypto::SecretKey;
+use crate::crypto::{Secret, SecretKey};
+use crate::events::EventBus;
 use crate::graphql::AppSchema;
 
 /// What every handler may use. Cheap to clone: each field is a handle.
@@ -17,6 +19,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub schema: AppSchema,
     pub secret_key: SecretKey,
+    pub webhook_secret: Option<Secret>,
+    pub events: EventBus,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -25,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/schema.graphql", get(graphql::sdl))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/webhooks/wonde", axum::routing::post(webhooks::wonde))
         // Paths and statuses only: bodies and headers hold tokens and names.
         .layer(TraceLayer::new_for_http())
         .with_state(state)

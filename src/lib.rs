@@ -12,12 +12,16 @@ pub mod auth;
 pub mod cli;
 /// Configuration from the environment and flags.
 pub mod config;
+/// A school's Wonde connection: status changes and its sealed token.
+pub mod connections;
 /// Encryption of stored Wonde tokens with `ONROLL_SECRET_KEY`.
 pub mod crypto;
 /// Connecting to SQLite or PostgreSQL and applying migrations.
 pub mod db;
 /// The one error type of the request path and its GraphQL codes.
 pub mod error;
+/// Committed events, fanned out to in-process subscribers.
+pub mod events;
 /// Families: guardians matched across schools by email, children by UPN.
 pub mod families;
 /// The GraphQL schema: types, resolvers, loaders, IDs and pagination.

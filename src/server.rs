@@ -9,9 +9,19 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
-use crate::crypto::SecretKey;
+use crate::crypto::{Secret, SecretKey};
+use crate::events::EventBus;
 use crate::graphql::build_schema;
 use crate::http::{AppState, router};
+
+/// What a server is built from, apart from its address.
+#[derive(Clone)]
+pub struct Services {
+    pub db: DatabaseConnection,
+    pub secret_key: SecretKey,
+    pub webhook_secret: Option<Secret>,
+    pub events: EventBus,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -35,18 +45,21 @@ impl Application {
         let secret_key = SecretKey::resolve(config.database.secret_key.as_deref(), url)?;
         let db = crate::db::connect(url, None).await?;
         crate::db::migrate(&db).await?;
-        Self::with_database(db, secret_key, config.bind).await
+        let services = Services {
+            db,
+            secret_key,
+            webhook_secret: config.webhook_secret.clone().map(Secret::new),
+            events: EventBus::default(),
+        };
+        Self::new(services, config.bind).await
     }
 
     /// Binds a server over a database that is already migrated.
-    pub async fn with_database(
-        db: DatabaseConnection,
-        secret_key: SecretKey,
-        bind: SocketAddr,
-    ) -> Result<Self, StartError> {
+    pub async fn new(services: Services, bind: SocketAddr) -> Result<Self, StartError> {
         let listener =
             TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind, source })?;
-        let state = AppState { db, schema: build_schema(), secret_key };
+        let Services { db, secret_key, webhook_secret, events } = services;
+        let state = AppState { db, schema: build_schema(), secret_key, webhook_secret, events };
         Ok(Self { listener, state })
     }
 

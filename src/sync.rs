@@ -6,6 +6,7 @@
 mod groups;
 pub mod ledger;
 pub mod reconcile;
+pub mod runs;
 pub mod source;
 
 pub use groups::relationship_type;

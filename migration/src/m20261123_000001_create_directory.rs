@@ -336,6 +336,15 @@ impl MigrationTrait for Migration {
         for index in indexes {
             manager.create_index(index).await?;
         }
+        // At most one queued or running sync per school, whatever process
+        // asks: the database refuses the second, on SQLite and PostgreSQL.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX ux_sync_run_one_open_per_school ON sync_run (school_id) \
+                 WHERE status IN ('QUEUED', 'RUNNING')",
+            )
+            .await?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::*;
 use sea_orm::sea_query::NullOrdering;
 use sea_orm::{
-    ColumnTrait, Order, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use std::collections::HashMap;
 use std::marker::PhantomData;

@@ -16,6 +16,8 @@ mod http;
 mod nodes;
 mod pagination;
 mod reconcile;
+mod runs;
 mod schema_drift;
 mod scoping;
 mod statement_count;
+mod webhooks;

@@ -3,8 +3,9 @@
 pub mod fixture;
 
 use anyhow::{Context as _, bail};
-use onroll::crypto::SecretKey;
-use onroll::server::Application;
+use onroll::crypto::{Secret, SecretKey};
+use onroll::events::EventBus;
+use onroll::server::{Application, Services};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -12,6 +13,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::oneshot;
+
+/// The webhook secret test servers are configured with.
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
 
 /// The environment variable that points the PostgreSQL suite at a server.
 pub const POSTGRES_ENV: &str = "ONROLL_TEST_DATABASE_URL";
@@ -143,6 +147,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub data: TestDb,
     pub http: reqwest::Client,
+    /// The key the server seals Wonde tokens with.
+    pub secret_key: SecretKey,
     statements: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -160,14 +166,20 @@ impl TestApp {
                 eprintln!("SQL {sql}");
             }
         });
-        let app =
-            Application::with_database(served, SecretKey::generate(), ([127, 0, 0, 1], 0).into()).await?;
+        let secret_key = SecretKey::generate();
+        let services = Services {
+            db: served,
+            secret_key: secret_key.clone(),
+            webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
+            events: EventBus::default(),
+        };
+        let app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?;
         let addr = app.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Ok(Self { addr, data, http: reqwest::Client::new(), statements, stop: Some(stop) })
+        Ok(Self { addr, data, http: reqwest::Client::new(), secret_key, statements, stop: Some(stop) })
     }
 
     pub fn db(&self) -> &DatabaseConnection {

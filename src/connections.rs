@@ -1,0 +1,92 @@
+//! A school's Wonde connection: its status, its sealed token, and the event
+//! each change of status leaves in the log. Nothing here deactivates an
+//! account: losing access to Wonde is not evidence that anyone left.
+
+use chrono::Utc;
+use entity::enums::{ConnectionStatus, EventKind, SyncKind};
+use entity::{event, school, sync_run, wonde_connection};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+};
+use serde_json::json;
+
+use crate::crypto::{Secret, SecretKey};
+use crate::sync::runs;
+
+/// The connection for a Wonde school id, if we know that school.
+pub async fn by_wonde_id<C: ConnectionTrait>(
+    db: &C,
+    wonde_school_id: &str,
+) -> Result<Option<wonde_connection::Model>, DbErr> {
+    wonde_connection::Entity::find()
+        .filter(wonde_connection::Column::WondeSchoolId.eq(wonde_school_id))
+        .one(db)
+        .await
+}
+
+/// Stores a token Wonde gave us and marks the connection APPROVED. When the
+/// school was not approved before, its first FULL run is queued and returned.
+pub async fn approve<C: ConnectionTrait>(
+    db: &C,
+    connection: wonde_connection::Model,
+    token: &Secret,
+    key: &SecretKey,
+) -> Result<(wonde_connection::Model, Option<sync_run::Model>), DbErr> {
+    let was = connection.status;
+    let mut row: wonde_connection::ActiveModel = connection.into();
+    row.token_ciphertext = Set(Some(key.encrypt(token.expose())));
+    row.status = Set(ConnectionStatus::Approved);
+    row.status_reason = Set(None);
+    row.updated_at = Set(Utc::now());
+    let connection = row.update(db).await?;
+    let run = if was == ConnectionStatus::Approved {
+        None
+    } else {
+        record_change(db, &connection, None).await?;
+        Some(runs::enqueue(db, connection.school_id, SyncKind::Full, false).await?.0)
+    };
+    Ok((connection, run))
+}
+
+/// Sets a status Wonde told us (declined, revoked) with its reason. The
+/// scheduler only syncs APPROVED connections, so this stops the schedule.
+pub async fn set_status<C: ConnectionTrait>(
+    db: &C,
+    connection: wonde_connection::Model,
+    status: ConnectionStatus,
+    reason: Option<String>,
+) -> Result<wonde_connection::Model, DbErr> {
+    let mut row: wonde_connection::ActiveModel = connection.into();
+    row.status = Set(status);
+    row.status_reason = Set(reason.clone());
+    row.updated_at = Set(Utc::now());
+    let connection = row.update(db).await?;
+    record_change(db, &connection, reason.as_deref()).await?;
+    Ok(connection)
+}
+
+async fn record_change<C: ConnectionTrait>(
+    db: &C,
+    connection: &wonde_connection::Model,
+    reason: Option<&str>,
+) -> Result<(), DbErr> {
+    let school = school::Entity::find_by_id(connection.school_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("school {}", connection.school_id)))?;
+    event::ActiveModel {
+        trust_id: Set(school.trust_id),
+        school_id: Set(school.id),
+        kind: Set(EventKind::ConnectionChanged),
+        person_kind: Set(None),
+        person_id: Set(None),
+        reason: Set(None),
+        sync_run_id: Set(None),
+        payload: Set(Some(json!({ "status": connection.status.as_str(), "reason": reason }).to_string())),
+        occurred_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! Sync runs: queued, claimed, finished. The database decides who runs
+//! what, so several `onroll` processes on one PostgreSQL never run the same
+//! school twice: a partial unique index allows one open (queued or running)
+//! run per school, and a run is claimed by a conditional update that only
+//! one process can win.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::enums::{SyncKind, SyncStatus};
+use entity::sync_run;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, SqlErr,
+};
+
+use super::ledger::RunCounts;
+
+/// Queues a run for a school; when one is already queued or running, that
+/// one is returned instead (`false`: nothing new was queued).
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    school_id: i32,
+    kind: SyncKind,
+    force: bool,
+) -> Result<(sync_run::Model, bool), DbErr> {
+    let row = sync_run::ActiveModel {
+        school_id: Set(school_id),
+        kind: Set(kind),
+        status: Set(SyncStatus::Queued),
+        force: Set(force),
+        queued_at: Set(Utc::now()),
+        started_at: Set(None),
+        finished_at: Set(None),
+        error: Set(None),
+        claimed_by: Set(None),
+        heartbeat_at: Set(None),
+        ..zero_counts()
+    };
+    match row.insert(db).await {
+        Ok(run) => Ok((run, true)),
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            match open_run(db, school_id).await? {
+                Some(run) => Ok((run, false)),
+                // It finished between our insert and our look: try once more.
+                None => Box::pin(enqueue(db, school_id, kind, force)).await,
+            }
+        }
+        Err(err) => Err(err),
+    }
+}
+
+fn zero_counts() -> sync_run::ActiveModel {
+    sync_run::ActiveModel {
+        students_created: Set(0),
+        students_updated: Set(0),
+        students_deactivated: Set(0),
+        students_reactivated: Set(0),
+        staff_created: Set(0),
+        staff_updated: Set(0),
+        staff_deactivated: Set(0),
+        staff_reactivated: Set(0),
+        guardians_created: Set(0),
+        guardians_updated: Set(0),
+        guardians_deactivated: Set(0),
+        guardians_reactivated: Set(0),
+        groups_created: Set(0),
+        groups_updated: Set(0),
+        groups_deactivated: Set(0),
+        groups_reactivated: Set(0),
+        ..Default::default()
+    }
+}
+
+/// The school's queued or running run, if any.
+pub async fn open_run<C: ConnectionTrait>(db: &C, school_id: i32) -> Result<Option<sync_run::Model>, DbErr> {
+    sync_run::Entity::find()
+        .filter(sync_run::Column::SchoolId.eq(school_id))
+        .filter(sync_run::Column::Status.is_in([SyncStatus::Queued, SyncStatus::Running]))
+        .one(db)
+        .await
+}
+
+/// Queued runs, oldest first.
+pub async fn queued<C: ConnectionTrait>(db: &C) -> Result<Vec<sync_run::Model>, DbErr> {
+    sync_run::Entity::find()
+        .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
+        .order_by_asc(sync_run::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Takes a queued run for `worker`; `None` when another worker won it.
+pub async fn claim<C: ConnectionTrait>(
+    db: &C,
+    run_id: i32,
+    worker: &str,
+) -> Result<Option<sync_run::Model>, DbErr> {
+    let now = Utc::now();
+    let claimed = sync_run::Entity::update_many()
+        .col_expr(sync_run::Column::Status, Expr::value(SyncStatus::Running.as_str()))
+        .col_expr(sync_run::Column::StartedAt, Expr::value(now))
+        .col_expr(sync_run::Column::HeartbeatAt, Expr::value(now))
+        .col_expr(sync_run::Column::ClaimedBy, Expr::value(worker.to_owned()))
+        .filter(sync_run::Column::Id.eq(run_id))
+        .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
+        .exec(db)
+        .await?;
+    if claimed.rows_affected == 1 { sync_run::Entity::find_by_id(run_id).one(db).await } else { Ok(None) }
+}
+
+/// Tells other processes the run is alive.
+pub async fn heartbeat<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<(), DbErr> {
+    sync_run::Entity::update_many()
+        .col_expr(sync_run::Column::HeartbeatAt, Expr::value(Utc::now()))
+        .filter(sync_run::Column::Id.eq(run_id))
+        .filter(sync_run::Column::Status.eq(SyncStatus::Running))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends a run with its status, counts and error text.
+pub async fn finish<C: ConnectionTrait>(
+    db: &C,
+    run: &sync_run::Model,
+    status: SyncStatus,
+    counts: &RunCounts,
+    error: Option<String>,
+) -> Result<sync_run::Model, DbErr> {
+    let mut row: sync_run::ActiveModel = run.clone().into();
+    row.status = Set(status);
+    row.finished_at = Set(Some(Utc::now()));
+    row.error = Set(error);
+    let c = counts;
+    row.students_created = Set(c.students.created);
+    row.students_updated = Set(c.students.updated);
+    row.students_deactivated = Set(c.students.deactivated);
+    row.students_reactivated = Set(c.students.reactivated);
+    row.staff_created = Set(c.staff.created);
+    row.staff_updated = Set(c.staff.updated);
+    row.staff_deactivated = Set(c.staff.deactivated);
+    row.staff_reactivated = Set(c.staff.reactivated);
+    row.guardians_created = Set(c.guardians.created);
+    row.guardians_updated = Set(c.guardians.updated);
+    row.guardians_deactivated = Set(c.guardians.deactivated);
+    row.guardians_reactivated = Set(c.guardians.reactivated);
+    row.groups_created = Set(c.groups.created);
+    row.groups_updated = Set(c.groups.updated);
+    row.groups_deactivated = Set(c.groups.deactivated);
+    row.groups_reactivated = Set(c.groups.reactivated);
+    row.update(db).await
+}
+
+/// Fails runs whose process stopped: running with no heartbeat since
+/// `stale_after`. Their changes were never committed (a run applies in one
+/// transaction at its end), so failing them is all the recovery needed.
+pub async fn fail_abandoned<C: ConnectionTrait>(db: &C, stale_after: Duration) -> Result<u64, DbErr> {
+    let cutoff: DateTime<Utc> = Utc::now() - stale_after;
+    let failed = sync_run::Entity::update_many()
+        .col_expr(sync_run::Column::Status, Expr::value(SyncStatus::Failed.as_str()))
+        .col_expr(sync_run::Column::FinishedAt, Expr::value(Utc::now()))
+        .col_expr(
+            sync_run::Column::Error,
+            Expr::value("abandoned: the process running it stopped; nothing of it was applied"),
+        )
+        .filter(sync_run::Column::Status.eq(SyncStatus::Running))
+        .filter(sync_run::Column::HeartbeatAt.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(failed.rows_affected)
+}

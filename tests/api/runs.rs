@@ -1,0 +1,80 @@
+//! Sync runs: one open run per school whoever asks, one winner per claim,
+//! abandoned runs failed.
+
+use chrono::Duration;
+use entity::enums::{SyncKind, SyncStatus};
+use entity::sync_run;
+use onroll::sync::ledger::RunCounts;
+use onroll::sync::runs;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+
+use crate::on_both_engines;
+use crate::support::fixture::Fixture;
+use crate::support::{Engine, TestDb};
+
+on_both_engines!(one_open_run_per_school_and_one_claim_winner, abandoned_runs_fail);
+
+async fn one_open_run_per_school_and_one_claim_winner(engine: Engine) -> anyhow::Result<()> {
+    let data = TestDb::create(&engine).await?;
+    let f = Fixture::new(&data.db);
+    let trust = f.trust("Runs Trust").await?;
+    let school = f.school(&trust, "Runs School").await?;
+    let other = f.school(&trust, "Other School").await?;
+
+    // Ten concurrent triggers, as from several processes: one run.
+    let db = data.reconnect(&engine).await?;
+    let triggers = (0..10).map(|_| {
+        let db = db.clone();
+        let school = school.id;
+        tokio::spawn(async move { runs::enqueue(&db, school, SyncKind::Incremental, false).await })
+    });
+    let mut ids = Vec::new();
+    for trigger in triggers {
+        ids.push(trigger.await??.0.id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every trigger got the same run: {ids:?}");
+    let (other_run, new) = runs::enqueue(&data.db, other.id, SyncKind::Full, false).await?;
+    assert!(new, "another school runs independently");
+
+    // Two workers race to claim it: exactly one wins.
+    let run_id = ids[0];
+    let (first, second) =
+        tokio::join!(runs::claim(&data.db, run_id, "worker-1"), runs::claim(&db, run_id, "worker-2"));
+    assert_eq!(usize::from(first?.is_some()) + usize::from(second?.is_some()), 1);
+    // A trigger while it runs returns the running run.
+    let (running, new) = runs::enqueue(&data.db, school.id, SyncKind::Full, true).await?;
+    assert_eq!((running.id, running.status, new), (run_id, SyncStatus::Running, false));
+
+    let finished =
+        runs::finish(&data.db, &running, SyncStatus::Completed, &RunCounts::default(), None).await?;
+    assert_eq!(finished.status, SyncStatus::Completed);
+    let (next, new) = runs::enqueue(&data.db, school.id, SyncKind::Full, false).await?;
+    assert!(new && next.id != run_id, "after it finished, a new run can be queued");
+    assert_eq!(
+        runs::queued(&data.db).await?.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![other_run.id, next.id]
+    );
+    Ok(())
+}
+
+async fn abandoned_runs_fail(engine: Engine) -> anyhow::Result<()> {
+    let data = TestDb::create(&engine).await?;
+    let f = Fixture::new(&data.db);
+    let trust = f.trust("Runs Trust").await?;
+    let school = f.school(&trust, "Runs School").await?;
+    let (run, _) = runs::enqueue(&data.db, school.id, SyncKind::Full, false).await?;
+    let run =
+        runs::claim(&data.db, run.id, "killed-worker").await?.ok_or_else(|| anyhow::anyhow!("claim"))?;
+    // Alive: a recent heartbeat keeps it.
+    assert_eq!(runs::fail_abandoned(&data.db, Duration::minutes(2)).await?, 0);
+    let mut stale: sync_run::ActiveModel = run.into();
+    stale.heartbeat_at = Set(Some(chrono::Utc::now() - Duration::minutes(10)));
+    let run = stale.update(&data.db).await?;
+    assert_eq!(runs::fail_abandoned(&data.db, Duration::minutes(2)).await?, 1);
+    let run =
+        sync_run::Entity::find_by_id(run.id).one(&data.db).await?.ok_or_else(|| anyhow::anyhow!("run"))?;
+    assert_eq!(run.status, SyncStatus::Failed);
+    assert!(run.error.unwrap_or_default().contains("abandoned"));
+    Ok(())
+}

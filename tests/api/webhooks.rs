@@ -1,0 +1,139 @@
+//! Wonde's webhooks: authenticated by our shared secret; bad bodies refused;
+//! approval stores the token and queues the first FULL run; revocation and
+//! refusal record the status and deactivate nobody.
+
+use entity::enums::{AccountStatus, ConnectionStatus, SyncKind, SyncStatus};
+use entity::{student, sync_run, wonde_connection};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::on_both_engines;
+use crate::support::fixture::Scenario;
+use crate::support::{Engine, TestApp, WEBHOOK_SECRET};
+
+on_both_engines!(webhook_authentication_and_bad_bodies, approval_revocation_and_decline);
+
+async fn post(app: &TestApp, secret: Option<&str>, header: bool, body: &str) -> anyhow::Result<(u16, Value)> {
+    let mut url = app.url("/webhooks/wonde");
+    let mut request = app.http.post(&url).header("content-type", "application/json");
+    if let Some(secret) = secret {
+        if header {
+            request = request.header("X-Webhook-Secret", secret);
+        } else {
+            url = format!("{url}?secret={secret}");
+            request = app.http.post(&url).header("content-type", "application/json");
+        }
+    }
+    let response = request.body(body.to_owned()).send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().await.unwrap_or(Value::Null)))
+}
+
+async fn state(app: &TestApp, school_id: i32) -> anyhow::Result<(wonde_connection::Model, u64)> {
+    let connection = wonde_connection::Entity::find()
+        .filter(wonde_connection::Column::SchoolId.eq(school_id))
+        .one(app.db())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no connection"))?;
+    let runs =
+        sync_run::Entity::find().filter(sync_run::Column::SchoolId.eq(school_id)).count(app.db()).await?;
+    Ok((connection, runs))
+}
+
+async fn webhook_authentication_and_bad_bodies(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let wonde_id = s.school_a.wonde_id.clone().unwrap_or_default();
+    let approved =
+        json!({ "payload_type": "schoolApproved", "school_id": wonde_id, "school_token": "tok-1" })
+            .to_string();
+    let before = state(&app, s.school_a.id).await?;
+
+    for (secret, header) in [(None, false), (Some("wrong"), false), (Some("wrong"), true), (Some(""), true)] {
+        let (status, _) = post(&app, secret, header, &approved).await?;
+        assert_eq!(status, 401, "{secret:?}");
+    }
+    for body in [
+        "not json",
+        "[1,2]",
+        "{}",
+        r#"{"payload_type": "schoolApproved"}"#,
+        &json!({ "payload_type": "schoolApproved", "school_id": wonde_id }).to_string(),
+    ] {
+        let (status, answer) = post(&app, Some(WEBHOOK_SECRET), true, body).await?;
+        assert_eq!(status, 400, "{body}: {answer}");
+    }
+    // Unknown kinds and unknown schools are acknowledged and ignored.
+    let (status, answer) =
+        post(&app, Some(WEBHOOK_SECRET), true, r#"{"payload_type": "writeback", "writeback_id": "w1"}"#)
+            .await?;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")));
+    let stranger =
+        json!({ "payload_type": "schoolApproved", "school_id": "A999", "school_token": "tok" }).to_string();
+    let (status, answer) = post(&app, Some(WEBHOOK_SECRET), false, &stranger).await?;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")));
+
+    // None of that changed anything.
+    let after = state(&app, s.school_a.id).await?;
+    assert_eq!(before, after);
+    Ok(())
+}
+
+async fn approval_revocation_and_decline(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let wonde_id = s.school_a.wonde_id.clone().unwrap_or_default();
+    // School A awaits approval.
+    let (connection, _) = state(&app, s.school_a.id).await?;
+    let mut pending: wonde_connection::ActiveModel = connection.into();
+    pending.status = Set(ConnectionStatus::Pending);
+    pending.token_ciphertext = Set(None);
+    pending.update(app.db()).await?;
+    let (_, runs_before) = state(&app, s.school_a.id).await?;
+
+    let approved = json!({ "payload_type": "schoolApproved", "school_id": wonde_id, "school_token": "wonde-secret-token" });
+    let (status, answer) = post(&app, Some(WEBHOOK_SECRET), true, &approved.to_string()).await?;
+    assert_eq!(status, 200, "{answer}");
+    assert!(!answer.to_string().contains("wonde-secret-token"));
+    let (connection, runs) = state(&app, s.school_a.id).await?;
+    assert_eq!(connection.status, ConnectionStatus::Approved);
+    let sealed = connection.token_ciphertext.clone().unwrap_or_default();
+    assert!(!sealed.contains("wonde-secret-token"), "the token is stored sealed");
+    assert_eq!(app.secret_key.decrypt(&sealed)?, "wonde-secret-token");
+    assert_eq!(runs, runs_before + 1);
+    let queued = sync_run::Entity::find()
+        .filter(sync_run::Column::SchoolId.eq(s.school_a.id))
+        .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
+        .one(app.db())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no queued run"))?;
+    assert_eq!(queued.kind, SyncKind::Full);
+
+    // Approved again (a new token): stored, no second run queued.
+    let again = json!({ "payload_type": "schoolApproved", "school_id": wonde_id, "school_token": "rotated" });
+    post(&app, Some(WEBHOOK_SECRET), false, &again.to_string()).await?;
+    let (connection, runs_now) = state(&app, s.school_a.id).await?;
+    assert_eq!(app.secret_key.decrypt(&connection.token_ciphertext.unwrap_or_default())?, "rotated");
+    assert_eq!(runs_now, runs);
+
+    // Revoked: status and reason recorded, nobody deactivated.
+    let revoked = json!({ "payload_type": "accessRevoked", "school_id": wonde_id, "revoke_reason": "No longer needed" });
+    let (status, _) = post(&app, Some(WEBHOOK_SECRET), true, &revoked.to_string()).await?;
+    assert_eq!(status, 200);
+    let (connection, _) = state(&app, s.school_a.id).await?;
+    assert_eq!(connection.status, ConnectionStatus::Revoked);
+    assert_eq!(connection.status_reason.as_deref(), Some("No longer needed"));
+    let active = student::Entity::find()
+        .filter(student::Column::SchoolId.eq(s.school_a.id))
+        .filter(student::Column::Status.eq(AccountStatus::Active))
+        .count(app.db())
+        .await?;
+    assert_eq!(active, 2, "revocation deactivates nobody");
+
+    let declined = json!({ "payload_type": "accessDeclined", "school_id": wonde_id, "decline_reason": "Not interested" });
+    post(&app, Some(WEBHOOK_SECRET), true, &declined.to_string()).await?;
+    let (connection, _) = state(&app, s.school_a.id).await?;
+    assert_eq!(connection.status, ConnectionStatus::Declined);
+    assert_eq!(connection.status_reason.as_deref(), Some("Not interested"));
+    Ok(())
+}
