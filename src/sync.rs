@@ -7,6 +7,7 @@ mod groups;
 pub mod ledger;
 pub mod reconcile;
 pub mod runs;
+pub mod schedule;
 pub mod source;
 
 pub use groups::relationship_type;

@@ -1,0 +1,175 @@
+//! When a school is due a sync: FULL weekly and INCREMENTAL several times a
+//! day by default, per connection overridable, `0` turning one off. Only
+//! APPROVED connections are scheduled; a school whose last run failed waits
+//! a little before the next try, so a broken MIS is not hammered.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
+use entity::{sync_run, wonde_connection};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+
+use super::runs;
+
+/// How often each kind of run is due; `None` is off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    pub full_every: Option<Duration>,
+    pub incremental_every: Option<Duration>,
+    /// The wait after a failed run before the schedule tries again.
+    pub retry_after_failure: Duration,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            full_every: Some(Duration::days(7)),
+            incremental_every: Some(Duration::hours(4)),
+            retry_after_failure: Duration::minutes(15),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a duration: use a number with s, m, h or d (\"4h\", \"7d\"), or 0 for off")]
+pub struct BadDuration(String);
+
+/// Parses "45s", "30m", "4h", "7d"; "0" means off (`None`).
+pub fn parse_every(text: &str) -> Result<Option<Duration>, BadDuration> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(None);
+    }
+    let bad = || BadDuration(text.to_owned());
+    let unit = text.chars().last().ok_or_else(bad)?;
+    let number: i64 = text[..text.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+    if number <= 0 {
+        return Err(bad());
+    }
+    let duration = match unit {
+        's' => Duration::seconds(number),
+        'm' => Duration::minutes(number),
+        'h' => Duration::hours(number),
+        'd' => Duration::days(number),
+        _ => return Err(bad()),
+    };
+    Ok(Some(duration))
+}
+
+/// Which kind of run a connection is due, if any, at `now`.
+pub fn due(
+    schedule: &Schedule,
+    connection: &wonde_connection::Model,
+    last_failure: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<SyncKind> {
+    if connection.status != ConnectionStatus::Approved || connection.token_ciphertext.is_none() {
+        return None;
+    }
+    if last_failure.is_some_and(|at| now - at < schedule.retry_after_failure) {
+        return None;
+    }
+    let every = |own: Option<i64>, default: Option<Duration>| match own {
+        Some(0) => None,
+        Some(seconds) => Some(Duration::seconds(seconds)),
+        None => default,
+    };
+    let overdue = |last: Option<DateTime<Utc>>, every: Option<Duration>| {
+        every.is_some_and(|every| last.is_none_or(|last| now - last >= every))
+    };
+    let full = every(connection.full_every_secs, schedule.full_every);
+    // A school never fully synced gets a FULL run first, whatever the schedule.
+    if connection.last_full_sync_at.is_none() || overdue(connection.last_full_sync_at, full) {
+        return Some(SyncKind::Full);
+    }
+    let incremental = every(connection.incremental_every_secs, schedule.incremental_every);
+    let last_any = connection.last_incremental_sync_at.max(connection.last_full_sync_at);
+    overdue(last_any, incremental).then_some(SyncKind::Incremental)
+}
+
+/// Queues every due run; returns how many were newly queued.
+pub async fn queue_due<C: ConnectionTrait>(
+    db: &C,
+    schedule: &Schedule,
+    now: DateTime<Utc>,
+) -> Result<usize, DbErr> {
+    let connections = wonde_connection::Entity::find()
+        .filter(wonde_connection::Column::Status.eq(ConnectionStatus::Approved))
+        .all(db)
+        .await?;
+    let mut queued = 0;
+    for connection in connections {
+        let last = sync_run::Entity::find()
+            .filter(sync_run::Column::SchoolId.eq(connection.school_id))
+            .order_by_desc(sync_run::Column::Id)
+            .one(db)
+            .await?;
+        let last_failure = last.filter(|r| r.status == SyncStatus::Failed).and_then(|r| r.finished_at);
+        if let Some(kind) = due(schedule, &connection, last_failure, now) {
+            queued += usize::from(runs::enqueue(db, connection.school_id, kind, false).await?.1);
+        }
+    }
+    Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(
+        last_full: Option<i64>,
+        last_incremental: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> wonde_connection::Model {
+        wonde_connection::Model {
+            id: 1,
+            school_id: 1,
+            status: ConnectionStatus::Approved,
+            wonde_school_id: "A1".into(),
+            region_domain: None,
+            token_ciphertext: Some("sealed".into()),
+            sync_students: true,
+            sync_staff: true,
+            sync_guardians: true,
+            sync_classes: true,
+            sync_year_groups: true,
+            sync_form_groups: true,
+            full_every_secs: None,
+            incremental_every_secs: None,
+            watermark: None,
+            last_full_sync_at: last_full.map(|h| now - Duration::hours(h)),
+            last_incremental_sync_at: last_incremental.map(|h| now - Duration::hours(h)),
+            status_reason: None,
+            requested_by_token_id: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_every("7d"), Ok(Some(Duration::days(7))));
+        assert_eq!(parse_every(" 4h "), Ok(Some(Duration::hours(4))));
+        assert_eq!(parse_every("0"), Ok(None));
+        for bad in ["", "h", "4", "-1h", "4w", "1.5h"] {
+            assert!(parse_every(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn full_first_then_incremental_by_the_clock() {
+        let now = Utc::now();
+        let s = Schedule::default();
+        assert_eq!(due(&s, &connection(None, None, now), None, now), Some(SyncKind::Full));
+        assert_eq!(due(&s, &connection(Some(1), None, now), None, now), None);
+        assert_eq!(due(&s, &connection(Some(5), None, now), None, now), Some(SyncKind::Incremental));
+        assert_eq!(due(&s, &connection(Some(30), Some(1), now), None, now), None);
+        assert_eq!(due(&s, &connection(Some(24 * 8), Some(1), now), None, now), Some(SyncKind::Full));
+        // Off, and waiting after a failure.
+        let off = Schedule { incremental_every: None, ..s };
+        assert_eq!(due(&off, &connection(Some(5), None, now), None, now), None);
+        assert_eq!(due(&s, &connection(Some(5), None, now), Some(now - Duration::minutes(1)), now), None);
+        let mut revoked = connection(None, None, now);
+        revoked.status = ConnectionStatus::Revoked;
+        assert_eq!(due(&s, &revoked, None, now), None);
+    }
+}
