@@ -34,3 +34,5 @@ pub mod server;
 pub mod sync;
 /// Trusts and tokens as the operator creates them.
 pub mod tenancy;
+/// The Wonde HTTP client: paging, lenient parsing, retries, typed errors.
+pub mod wonde;

@@ -5,6 +5,7 @@
 
 mod groups;
 pub mod ledger;
+pub mod progress;
 pub mod reconcile;
 pub mod runs;
 pub mod schedule;

@@ -19,10 +19,7 @@ pub enum WondeError {
     NotFound { endpoint: String },
     /// 429 still answered after the retry budget was spent.
     #[error("Wonde rate-limited {endpoint} (429){}", retry_note(*.retry_after))]
-    RateLimited {
-        endpoint: String,
-        retry_after: Option<Duration>,
-    },
+    RateLimited { endpoint: String, retry_after: Option<Duration> },
     /// A 5xx still answered after the retry budget was spent.
     #[error("Wonde answered {status} for {endpoint}")]
     Server { endpoint: String, status: u16 },
@@ -36,11 +33,7 @@ pub enum WondeError {
     Connection { endpoint: String, detail: String },
     /// The answer stopped part-way (connection cut or JSON ended early).
     #[error("Wonde's answer for {endpoint} page {page} was cut off: {detail}")]
-    Truncated {
-        endpoint: String,
-        page: u32,
-        detail: String,
-    },
+    Truncated { endpoint: String, page: u32, detail: String },
     /// A record that cannot be read: the whole page fails, naming where.
     #[error("Wonde {endpoint} page {page}: cannot read `{field}`{}: {detail}", record_note(record.as_deref()))]
     Decode {

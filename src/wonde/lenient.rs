@@ -68,10 +68,12 @@ fn zone_from(name: Option<&str>) -> Zone {
     match name.map(str::trim) {
         None | Some("" | "UTC" | "Z" | "utc" | "+00:00" | "GMT") => Zone::Utc,
         Some("Europe/London") => Zone::London,
-        Some(other) => DateTime::parse_from_str(&format!("2000-01-01 00:00:00 {other}"), "%Y-%m-%d %H:%M:%S %:z")
-            .map(|d| Zone::Fixed(*d.offset()))
-            // An unknown named zone: UTC is the least surprising reading.
-            .unwrap_or(Zone::Utc),
+        Some(other) => {
+            DateTime::parse_from_str(&format!("2000-01-01 00:00:00 {other}"), "%Y-%m-%d %H:%M:%S %:z")
+                .map(|d| Zone::Fixed(*d.offset()))
+                // An unknown named zone: UTC is the least surprising reading.
+                .unwrap_or(Zone::Utc)
+        }
     }
 }
 
@@ -176,7 +178,9 @@ impl<'de> Visitor<'de> for StampVisitor {
 pub fn datetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     match d.deserialize_any(StampVisitor)? {
         None => Ok(None),
-        Some(s) => s.to_utc().map(Some).ok_or_else(|| de::Error::custom("a time that does not exist in its zone")),
+        Some(s) => {
+            s.to_utc().map(Some).ok_or_else(|| de::Error::custom("a time that does not exist in its zone"))
+        }
     }
 }
 
@@ -249,8 +253,7 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
 
 /// A required id: a non-empty string or a number.
 pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    d.deserialize_any(StringVisitor)?
-        .ok_or_else(|| de::Error::custom("the id is null or empty"))
+    d.deserialize_any(StringVisitor)?.ok_or_else(|| de::Error::custom("the id is null or empty"))
 }
 
 struct BoolVisitor;
@@ -583,7 +586,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Relation<T> {
                 if let Some(id) = value.as_str() {
                     return Ok(Relation::Id(id.to_owned()));
                 }
-                T::deserialize(value).map(Relation::Data).map_err(|e| de::Error::custom(super::error::scrub(&e.to_string())))
+                T::deserialize(value)
+                    .map(Relation::Data)
+                    .map_err(|e| de::Error::custom(super::error::scrub(&e.to_string())))
             }
         }
         d.deserialize_any(V(PhantomData))
@@ -712,7 +717,9 @@ mod tests {
 
     #[test]
     fn datetime_objects_with_and_without_microseconds() -> Result<(), serde_json::Error> {
-        let p = probe(json!({"at": {"date": "2022-09-05 14:21:57.000000", "timezone_type": 3, "timezone": "UTC"}}))?;
+        let p = probe(
+            json!({"at": {"date": "2022-09-05 14:21:57.000000", "timezone_type": 3, "timezone": "UTC"}}),
+        )?;
         assert_eq!(p.at, utc("2022-09-05 14:21:57"));
         let p = probe(json!({"at": {"date": "2022-01-28 15:45:10", "timezone_type": 3, "timezone": "UTC"}}))?;
         assert_eq!(p.at, utc("2022-01-28 15:45:10"));
@@ -783,7 +790,10 @@ mod tests {
     #[test]
     fn relation_shapes() -> Result<(), serde_json::Error> {
         let a = Named { id: "A1".into(), name: Some("7RED".into()) };
-        assert_eq!(probe(json!({"rel": {"data": {"id": "A1", "name": "7RED"}}}))?.rel, Relation::Data(a.clone()));
+        assert_eq!(
+            probe(json!({"rel": {"data": {"id": "A1", "name": "7RED"}}}))?.rel,
+            Relation::Data(a.clone())
+        );
         assert_eq!(probe(json!({"rel": {"data": null}}))?.rel, Relation::Null);
         assert_eq!(probe(json!({"rel": null}))?.rel, Relation::Null);
         assert_eq!(probe(json!({"rel": "A1"}))?.rel, Relation::Id("A1".into()));
@@ -810,7 +820,8 @@ mod tests {
 
     #[test]
     fn errors_do_not_quote_input() {
-        let e = probe(json!({"at": "Jane Smith"})).map(|_| ()).err().map(|e| e.to_string()).unwrap_or_default();
+        let e =
+            probe(json!({"at": "Jane Smith"})).map(|_| ()).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(!e.contains("Jane"), "{e}");
     }
 }

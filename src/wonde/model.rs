@@ -482,9 +482,7 @@ pub struct WondeGroup {
 
 impl WondeGroup {
     pub fn is_type(&self, t: GroupType) -> bool {
-        self.group_type
-            .as_deref()
-            .is_some_and(|g| g.trim().eq_ignore_ascii_case(t.as_str()))
+        self.group_type.as_deref().is_some_and(|g| g.trim().eq_ignore_ascii_case(t.as_str()))
     }
 }
 

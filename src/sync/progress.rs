@@ -1,0 +1,57 @@
+//! Progress of a run: appended to the event log (so a subscriber that
+//! reconnects can resume) and published on the bus, at least once a page.
+
+use chrono::Utc;
+use entity::enums::EventKind;
+use entity::event;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr};
+use serde_json::json;
+
+use crate::events::EventBus;
+
+/// Reports one run's progress.
+pub struct Progress {
+    db: DatabaseConnection,
+    events: EventBus,
+    trust_id: i32,
+    school_id: i32,
+    run_id: i32,
+    processed: i64,
+}
+
+impl Progress {
+    pub fn new(db: DatabaseConnection, events: EventBus, trust_id: i32, school_id: i32, run_id: i32) -> Self {
+        Self { db, events, trust_id, school_id, run_id, processed: 0 }
+    }
+
+    /// Records `count` more records processed in `phase`.
+    pub async fn advance(&mut self, phase: &str, count: usize, total: Option<u64>) -> Result<(), DbErr> {
+        self.processed += i64::try_from(count).unwrap_or(i64::MAX);
+        self.report(phase, total).await
+    }
+
+    /// Records a phase without new records (a start, the end).
+    pub async fn report(&mut self, phase: &str, total: Option<u64>) -> Result<(), DbErr> {
+        let payload = json!({ "phase": phase, "processed": self.processed, "total": total });
+        let row = event::ActiveModel {
+            trust_id: Set(self.trust_id),
+            school_id: Set(self.school_id),
+            kind: Set(EventKind::SyncProgress),
+            person_kind: Set(None),
+            person_id: Set(None),
+            reason: Set(None),
+            sync_run_id: Set(Some(self.run_id)),
+            payload: Set(Some(payload.to_string())),
+            occurred_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await?;
+        self.events.publish(&[row]);
+        Ok(())
+    }
+
+    pub fn processed(&self) -> i64 {
+        self.processed
+    }
+}

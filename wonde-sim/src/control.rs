@@ -1,0 +1,223 @@
+//! The HTTP control API (`/_control/...`, JSON, no auth: a loopback test
+//! tool). Each route is a thin adapter over the same operations as the
+//! `SimHandle` methods.
+
+// As in `api`: helpers hand back the ready error response.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::api::error;
+use crate::faults::FaultSpec;
+use crate::model::AccessState;
+use crate::ops::{self, NewStarter, SimError, StaffLeave};
+use crate::webhooks::WebhookRequest;
+use crate::{PatchRequest, Shared, lock};
+
+type St = State<Arc<Shared>>;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/_control/schools", get(schools))
+        .route("/_control/schools/{school}/truth", get(truth))
+        .route("/_control/schools/{school}/students", post(new_starter))
+        .route("/_control/schools/{school}/students/{student}/leave", post(student_leaves))
+        .route("/_control/schools/{school}/students/{student}/move-class", post(move_class))
+        .route("/_control/schools/{school}/students/{student}/change-form", post(change_form))
+        .route("/_control/schools/{school}/students/{student}/re-enrol", post(re_enrol))
+        .route("/_control/schools/{school}/students/{student}/restore", post(restore))
+        .route("/_control/schools/{school}/employees/{employee}/leave", post(staff_leaves))
+        .route("/_control/schools/{school}/rollover", post(rollover))
+        .route("/_control/schools/{school}/outage", put(outage))
+        .route("/_control/schools/{school}/access", put(access))
+        .route("/_control/schools/{school}/patch", post(patch))
+        .route("/_control/faults", post(add_fault).delete(clear_faults))
+        .route("/_control/webhooks", post(webhook))
+        .route("/_control/requests", get(requests).delete(clear_requests))
+        .with_state(shared)
+}
+
+fn sim_error(e: &SimError) -> Response {
+    let status = match e {
+        SimError::UnknownSchool(_) | SimError::UnknownRecord { .. } => StatusCode::NOT_FOUND,
+        SimError::Invalid(_) => StatusCode::BAD_REQUEST,
+    };
+    error(status, &e.to_string())
+}
+
+fn answer<T: serde::Serialize>(r: Result<T, SimError>) -> Response {
+    match r {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => sim_error(&e),
+    }
+}
+
+/// An optional JSON body: empty means the type's default.
+fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, Response> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("bad JSON body: {e}")))
+}
+
+fn required<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
+    serde_json::from_slice(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("bad JSON body: {e}")))
+}
+
+async fn schools(State(sh): St) -> Response {
+    axum::Json(json!({
+        "app_token": sh.world().app_token,
+        "schools": sh.schools(false),
+    }))
+    .into_response()
+}
+
+async fn truth(State(sh): St, Path(school): Path<String>) -> Response {
+    answer(sh.truth(&school))
+}
+
+#[derive(Default, Deserialize)]
+struct LeaveBody {
+    #[serde(default)]
+    leaving_date: Option<NaiveDate>,
+}
+
+async fn student_leaves(
+    State(sh): St,
+    Path((school, student)): Path<(String, String)>,
+    b: Bytes,
+) -> Response {
+    let leave: LeaveBody = match body(&b) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    answer(ops::student_leaves(&mut sh.world(), &school, &student, leave.leaving_date))
+}
+
+async fn new_starter(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
+    let spec: NewStarter = match body(&b) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    answer(ops::new_starter(&mut sh.world(), &school, &spec))
+}
+
+#[derive(Deserialize)]
+struct MoveClassBody {
+    from_class_id: String,
+    to_class_id: String,
+}
+
+async fn move_class(State(sh): St, Path((school, student)): Path<(String, String)>, b: Bytes) -> Response {
+    let m: MoveClassBody = match required(&b) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    answer(ops::move_class(&mut sh.world(), &school, &student, &m.from_class_id, &m.to_class_id))
+}
+
+#[derive(Deserialize)]
+struct ChangeFormBody {
+    form_id: String,
+}
+
+async fn change_form(State(sh): St, Path((school, student)): Path<(String, String)>, b: Bytes) -> Response {
+    let c: ChangeFormBody = match required(&b) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    answer(ops::change_form(&mut sh.world(), &school, &student, &c.form_id))
+}
+
+async fn re_enrol(State(sh): St, Path((school, student)): Path<(String, String)>) -> Response {
+    answer(ops::re_enrol(&mut sh.world(), &school, &student))
+}
+
+async fn restore(State(sh): St, Path((school, student)): Path<(String, String)>) -> Response {
+    answer(ops::restore(&mut sh.world(), &school, &student))
+}
+
+async fn staff_leaves(State(sh): St, Path((school, employee)): Path<(String, String)>, b: Bytes) -> Response {
+    let how: StaffLeave = match body(&b) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    answer(ops::staff_leaves(&mut sh.world(), &school, &employee, &how))
+}
+
+async fn rollover(State(sh): St, Path(school): Path<String>) -> Response {
+    answer(ops::rollover(&mut sh.world(), &school))
+}
+
+#[derive(Deserialize)]
+struct OutageBody {
+    on: bool,
+}
+
+async fn outage(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
+    match required::<OutageBody>(&b) {
+        Ok(o) => answer(sh.set_outage(&school, o.on)),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct AccessBody {
+    state: AccessState,
+}
+
+async fn access(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
+    match required::<AccessBody>(&b) {
+        Ok(a) => answer(sh.set_access(&school, a.state)),
+        Err(r) => r,
+    }
+}
+
+async fn patch(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
+    match required::<PatchRequest>(&b) {
+        Ok(p) => answer(sh.patch_record(&school, p)),
+        Err(r) => r,
+    }
+}
+
+async fn add_fault(State(sh): St, b: Bytes) -> Response {
+    match required::<FaultSpec>(&b) {
+        Ok(spec) => {
+            sh.world().faults.push(spec);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn clear_faults(State(sh): St) -> Response {
+    sh.world().faults.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn webhook(State(sh): St, b: Bytes) -> Response {
+    match required::<WebhookRequest>(&b) {
+        Ok(w) => answer(sh.send_webhook(&w).await),
+        Err(r) => r,
+    }
+}
+
+async fn requests(State(sh): St) -> Response {
+    axum::Json(lock(&sh.log).clone()).into_response()
+}
+
+async fn clear_requests(State(sh): St) -> Response {
+    lock(&sh.log).clear();
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,514 @@
+//! Changes to a school's MIS, as a school office makes them. Each one dates
+//! what it touches "now", so `updated_after` sees it, and writes the
+//! deletions feed the way Wonde does (one entry per top-level record).
+
+use std::collections::BTreeSet;
+
+use chrono::{NaiveDate, Utc};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::generate::{self, NewStudent};
+use crate::model::{Deletion, GroupKind, MisSnapshot, Student, Timestamp};
+use crate::world::{SchoolState, World};
+
+/// Why a control request could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("no school {0}")]
+    UnknownSchool(String),
+    #[error("no {kind} {id} at this school")]
+    UnknownRecord { kind: &'static str, id: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A new starter. Everything is optional: by default the youngest year, the
+/// smallest form, and a new family.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NewStarter {
+    /// NC year code ("7", "R").
+    #[serde(default)]
+    pub year_code: Option<String>,
+    /// A REGISTRATION group id of that year.
+    #[serde(default)]
+    pub form_id: Option<String>,
+    /// An existing student whose guardians (and surname) the starter shares.
+    #[serde(default)]
+    pub sibling_of: Option<String>,
+}
+
+/// How a member of staff leaves.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StaffLeave {
+    /// Remove the record (a deletion entry) instead of ending employment.
+    #[serde(default)]
+    pub delete: bool,
+    /// Employment end date; today when absent.
+    #[serde(default)]
+    pub end_date: Option<NaiveDate>,
+}
+
+/// What a year-end rollover did.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RolloverSummary {
+    /// Students of the top year, now leavers.
+    pub left: Vec<String>,
+    /// The new intake of the youngest year.
+    pub joined: Vec<String>,
+    /// Students who moved up a year.
+    pub moved_up: usize,
+}
+
+/// Runs `f` with the school taken out of the world, so it can draw ids from
+/// the world's generator while changing the school.
+fn with_school<R>(
+    world: &mut World,
+    school_id: &str,
+    f: impl FnOnce(&mut World, &mut SchoolState) -> Result<R, SimError>,
+) -> Result<R, SimError> {
+    let pos = world
+        .schools
+        .iter()
+        .position(|s| s.mis.school.id == school_id)
+        .ok_or_else(|| SimError::UnknownSchool(school_id.to_owned()))?;
+    let mut schools = std::mem::take(&mut world.schools);
+    let result = f(world, &mut schools[pos]);
+    world.schools = schools;
+    result
+}
+
+fn student_pos(mis: &MisSnapshot, id: &str) -> Result<usize, SimError> {
+    mis.students
+        .iter()
+        .position(|s| s.id == id)
+        .ok_or_else(|| SimError::UnknownRecord { kind: "student", id: id.to_owned() })
+}
+
+fn touch_groups(mis: &mut MisSnapshot, ids: &[Option<String>], now: Timestamp) {
+    for g in &mut mis.groups {
+        if ids.iter().flatten().any(|id| *id == g.id) {
+            g.updated_at = now;
+        }
+    }
+}
+
+fn record_deletion(mis: &mut MisSnapshot, kind: &str, id: &str, mis_id: &str, now: Timestamp) {
+    mis.deletions.push(Deletion {
+        kind: kind.to_owned(),
+        id: id.to_owned(),
+        mis_id: mis_id.to_owned(),
+        deleted_at: now,
+        restored_at: None,
+    });
+}
+
+/// Takes a student off roll: out of classes, groups and guardian links, into
+/// the leavers list, with a deletion entry. Guardians left with no child at
+/// the school are removed too (with their own deletion entries).
+fn remove_from_roll(mis: &mut MisSnapshot, pos: usize, leaving: NaiveDate, now: Timestamp) -> Student {
+    let mut student = mis.students.remove(pos);
+    for class in &mut mis.classes {
+        if let Some(k) = class.student_ids.iter().position(|s| *s == student.id) {
+            class.student_ids.remove(k);
+            class.updated_at = now;
+        }
+    }
+    touch_groups(mis, &[student.year_group_id.clone(), student.form_group_id.clone()], now);
+    let dropped: BTreeSet<String> =
+        mis.links.iter().filter(|l| l.student_id == student.id).map(|l| l.contact_id.clone()).collect();
+    mis.links.retain(|l| l.student_id != student.id);
+    for contact_id in dropped {
+        if mis.links.iter().any(|l| l.contact_id == contact_id) {
+            continue;
+        }
+        if let Some(k) = mis.contacts.iter().position(|c| c.id == contact_id) {
+            let c = mis.contacts.remove(k);
+            record_deletion(mis, "contact", &c.id, &c.mis_id, now);
+        }
+    }
+    student.leaving_date = Some(leaving);
+    student.updated_at = now;
+    record_deletion(mis, "student", &student.id, &student.mis_id, now);
+    mis.leavers.push(student.clone());
+    student
+}
+
+pub(crate) fn student_leaves(
+    world: &mut World,
+    school_id: &str,
+    student_id: &str,
+    leaving_date: Option<NaiveDate>,
+) -> Result<Student, SimError> {
+    with_school(world, school_id, |_, state| {
+        let mis = state.mis_mut();
+        let pos = student_pos(mis, student_id)?;
+        let now = Utc::now();
+        Ok(remove_from_roll(mis, pos, leaving_date.unwrap_or_else(|| now.date_naive()), now))
+    })
+}
+
+/// Puts a student (already in `mis.students`) into a year, a form, and one
+/// set per subject taught in that year (the smallest), dating all of it now.
+fn place(
+    mis: &mut MisSnapshot,
+    pos: usize,
+    year_code: &str,
+    form_id: Option<&str>,
+    now: Timestamp,
+) -> Result<(), SimError> {
+    let year_group = mis
+        .groups
+        .iter()
+        .find(|g| g.kind == GroupKind::Year && g.year_code == year_code)
+        .map(|g| g.id.clone())
+        .ok_or_else(|| SimError::Invalid(format!("no year {year_code} at this school")))?;
+    let form = match form_id {
+        Some(f) => mis
+            .groups
+            .iter()
+            .find(|g| g.id == f && g.kind == GroupKind::Registration)
+            .map(|g| g.id.clone())
+            .ok_or_else(|| SimError::UnknownRecord { kind: "form", id: f.to_owned() })?,
+        None => {
+            let forms: Vec<String> = mis
+                .groups
+                .iter()
+                .filter(|g| g.kind == GroupKind::Registration && g.year_code == year_code)
+                .map(|g| g.id.clone())
+                .collect();
+            forms
+                .into_iter()
+                .min_by_key(|f| mis.students.iter().filter(|s| s.form_group_id.as_deref() == Some(f)).count())
+                .ok_or_else(|| SimError::Invalid(format!("no form in year {year_code}")))?
+        }
+    };
+    let student_id = mis.students[pos].id.clone();
+    {
+        let s = &mut mis.students[pos];
+        s.year_group_id = Some(year_group.clone());
+        s.form_group_id = Some(form.clone());
+        s.updated_at = now;
+    }
+    touch_groups(mis, &[Some(year_group), Some(form)], now);
+    let subjects: BTreeSet<String> =
+        mis.classes.iter().filter(|c| c.year_code == year_code).map(|c| c.subject_id.clone()).collect();
+    for subject in subjects {
+        let smallest = mis
+            .classes
+            .iter_mut()
+            .filter(|c| c.year_code == year_code && c.subject_id == subject)
+            .min_by_key(|c| c.student_ids.len());
+        if let Some(class) = smallest {
+            class.student_ids.push(student_id.clone());
+            class.updated_at = now;
+        }
+    }
+    Ok(())
+}
+
+fn youngest_year(mis: &MisSnapshot) -> String {
+    generate::year_codes(&mis.school.phase_of_education).into_iter().next().unwrap_or_else(|| "7".to_owned())
+}
+
+pub(crate) fn new_starter(
+    world: &mut World,
+    school_id: &str,
+    spec: &NewStarter,
+) -> Result<Student, SimError> {
+    with_school(world, school_id, |world, state| {
+        let now = Utc::now();
+        let mis = state.mis_mut();
+        let year = spec.year_code.clone().unwrap_or_else(|| youngest_year(mis));
+        let sibling_links: Vec<_> = match &spec.sibling_of {
+            Some(sib) => {
+                student_pos(mis, sib)?;
+                mis.links.iter().filter(|l| l.student_id == *sib).cloned().collect()
+            }
+            None => Vec::new(),
+        };
+        let surname = spec.sibling_of.as_ref().and_then(|sib| mis.student(sib)).map(|s| s.surname.clone());
+        let mut student =
+            generate::make_student(world, &mis.school, &NewStudent { year_code: &year, surname });
+        student.created_at = now;
+        student.updated_at = now;
+        student.admission_date = now.date_naive();
+        mis.students.push(student);
+        let pos = mis.students.len() - 1;
+        if let Err(e) = place(mis, pos, &year, spec.form_id.as_deref(), now) {
+            mis.students.pop();
+            return Err(e);
+        }
+        let id = mis.students[pos].id.clone();
+        if sibling_links.is_empty() {
+            generate::add_new_family(world, mis, pos);
+            for c in &mut mis.contacts {
+                if mis.links.iter().any(|l| l.student_id == id && l.contact_id == c.id) {
+                    c.created_at = now;
+                    c.updated_at = now;
+                }
+            }
+        } else {
+            for mut link in sibling_links {
+                link.student_id.clone_from(&id);
+                for c in &mut mis.contacts {
+                    if c.id == link.contact_id {
+                        c.updated_at = now;
+                    }
+                }
+                mis.links.push(link);
+            }
+        }
+        Ok(mis.students[pos].clone())
+    })
+}
+
+pub(crate) fn move_class(
+    world: &mut World,
+    school_id: &str,
+    student_id: &str,
+    from_class: &str,
+    to_class: &str,
+) -> Result<(), SimError> {
+    with_school(world, school_id, |_, state| {
+        let now = Utc::now();
+        let mis = state.mis_mut();
+        let pos = student_pos(mis, student_id)?;
+        let to = mis
+            .classes
+            .iter()
+            .position(|c| c.id == to_class)
+            .ok_or_else(|| SimError::UnknownRecord { kind: "class", id: to_class.to_owned() })?;
+        let from = mis
+            .classes
+            .iter()
+            .position(|c| c.id == from_class)
+            .ok_or_else(|| SimError::UnknownRecord { kind: "class", id: from_class.to_owned() })?;
+        let k = mis.classes[from]
+            .student_ids
+            .iter()
+            .position(|s| s == student_id)
+            .ok_or_else(|| SimError::Invalid(format!("{student_id} is not in class {from_class}")))?;
+        mis.classes[from].student_ids.remove(k);
+        mis.classes[from].updated_at = now;
+        if !mis.classes[to].student_ids.iter().any(|s| s == student_id) {
+            mis.classes[to].student_ids.push(student_id.to_owned());
+        }
+        mis.classes[to].updated_at = now;
+        mis.students[pos].updated_at = now;
+        Ok(())
+    })
+}
+
+pub(crate) fn change_form(
+    world: &mut World,
+    school_id: &str,
+    student_id: &str,
+    form_id: &str,
+) -> Result<(), SimError> {
+    with_school(world, school_id, |_, state| {
+        let now = Utc::now();
+        let mis = state.mis_mut();
+        let pos = student_pos(mis, student_id)?;
+        if !mis.groups.iter().any(|g| g.id == form_id && g.kind == GroupKind::Registration) {
+            return Err(SimError::UnknownRecord { kind: "form", id: form_id.to_owned() });
+        }
+        let old = mis.students[pos].form_group_id.replace(form_id.to_owned());
+        mis.students[pos].updated_at = now;
+        touch_groups(mis, &[old, Some(form_id.to_owned())], now);
+        Ok(())
+    })
+}
+
+pub(crate) fn staff_leaves(
+    world: &mut World,
+    school_id: &str,
+    employee_id: &str,
+    how: &StaffLeave,
+) -> Result<(), SimError> {
+    with_school(world, school_id, |_, state| {
+        let now = Utc::now();
+        let mis = state.mis_mut();
+        let pos = mis
+            .employees
+            .iter()
+            .position(|e| e.id == employee_id)
+            .ok_or_else(|| SimError::UnknownRecord { kind: "employee", id: employee_id.to_owned() })?;
+        for class in &mut mis.classes {
+            if class.teachers.iter().any(|t| t.employee_id == employee_id) {
+                class.teachers.retain(|t| t.employee_id != employee_id);
+                class.updated_at = now;
+            }
+        }
+        for group in &mut mis.groups {
+            if group.employee_ids.iter().any(|e| e == employee_id) {
+                group.employee_ids.retain(|e| e != employee_id);
+                group.updated_at = now;
+            }
+        }
+        if how.delete {
+            let e = mis.employees.remove(pos);
+            record_deletion(mis, "employee", &e.id, &e.mis_id, now);
+        } else {
+            let e = &mut mis.employees[pos];
+            e.current = false;
+            e.employment_end_date = Some(how.end_date.unwrap_or_else(|| now.date_naive()));
+            e.updated_at = now;
+        }
+        Ok(())
+    })
+}
+
+/// A student comes back on roll under a new Wonde id with the same UPI (and
+/// MIS id and UPN). A current student is taken off roll first.
+pub(crate) fn re_enrol(world: &mut World, school_id: &str, student_id: &str) -> Result<Student, SimError> {
+    with_school(world, school_id, |world, state| {
+        let now = Utc::now();
+        let mis = state.mis_mut();
+        if let Ok(pos) = student_pos(mis, student_id) {
+            remove_from_roll(mis, pos, now.date_naive(), now);
+        }
+        let k = mis
+            .leavers
+            .iter()
+            .position(|s| s.id == student_id)
+            .ok_or_else(|| SimError::UnknownRecord { kind: "leaver", id: student_id.to_owned() })?;
+        let old = mis.leavers.remove(k);
+        let year = year_code_of(mis, &old).unwrap_or_else(|| youngest_year(mis));
+        let student = Student {
+            id: world.fresh_id(),
+            leaving_date: None,
+            admission_date: now.date_naive(),
+            restored_at: None,
+            created_at: now,
+            updated_at: now,
+            year_group_id: None,
+            form_group_id: None,
+            ..old
+        };
+        mis.students.push(student);
+        let pos = mis.students.len() - 1;
+        place(mis, pos, &year, None, now)?;
+        generate::add_new_family(world, mis, pos);
+        Ok(mis.students[pos].clone())
+    })
+}
+
+/// The same record comes back: Wonde sets `restored_at` on it and on its
+/// deletion entry.
+pub(crate) fn restore(world: &mut World, school_id: &str, student_id: &str) -> Result<Student, SimError> {
+    with_school(world, school_id, |world, state| {
+        let now = Utc::now();
+        let mis = state.mis_mut();
+        let k = mis
+            .leavers
+            .iter()
+            .position(|s| s.id == student_id)
+            .ok_or_else(|| SimError::UnknownRecord { kind: "leaver", id: student_id.to_owned() })?;
+        let mut student = mis.leavers.remove(k);
+        let year = year_code_of(mis, &student).unwrap_or_else(|| youngest_year(mis));
+        student.leaving_date = None;
+        student.restored_at = Some(now);
+        student.updated_at = now;
+        for d in &mut mis.deletions {
+            if d.id == student.id && d.restored_at.is_none() {
+                d.restored_at = Some(now);
+            }
+        }
+        mis.students.push(student);
+        let pos = mis.students.len() - 1;
+        place(mis, pos, &year, None, now)?;
+        generate::add_new_family(world, mis, pos);
+        Ok(mis.students[pos].clone())
+    })
+}
+
+fn year_code_of(mis: &MisSnapshot, s: &Student) -> Option<String> {
+    let id = s.year_group_id.as_ref()?;
+    mis.groups.iter().find(|g| g.id == *id).map(|g| g.year_code.clone())
+}
+
+/// Year-end: the top year leaves, everyone else moves up a year (same form
+/// letter, new sets), and a new intake as large as the old youngest year
+/// joins with new families.
+pub(crate) fn rollover(world: &mut World, school_id: &str) -> Result<RolloverSummary, SimError> {
+    with_school(world, school_id, |world, state| {
+        let now = Utc::now();
+        let today = now.date_naive();
+        let mis = state.mis_mut();
+        let years = generate::year_codes(&mis.school.phase_of_education);
+        let (Some(top), Some(bottom)) = (years.last().cloned(), years.first().cloned()) else {
+            return Err(SimError::Invalid("school has no years".into()));
+        };
+        let mut summary = RolloverSummary::default();
+        let code_of = |mis: &MisSnapshot, s: &Student| year_code_of(mis, s);
+
+        // Leavers first.
+        let leaving: Vec<String> = mis
+            .students
+            .iter()
+            .filter(|s| code_of(mis, s).as_deref() == Some(top.as_str()))
+            .map(|s| s.id.clone())
+            .collect();
+        for id in &leaving {
+            if let Ok(pos) = student_pos(mis, id) {
+                remove_from_roll(mis, pos, today, now);
+            }
+        }
+        summary.left = leaving;
+        let intake = mis
+            .students
+            .iter()
+            .filter(|s| code_of(mis, s).as_deref() == Some(bottom.as_str()))
+            .count()
+            .max(1);
+
+        // Everyone else moves up; sets are re-cut from scratch.
+        for class in &mut mis.classes {
+            class.student_ids.clear();
+            class.updated_at = now;
+        }
+        let mut moving: Vec<(usize, String, Option<usize>)> = Vec::new();
+        for (pos, s) in mis.students.iter().enumerate() {
+            let Some(code) = code_of(mis, s) else { continue };
+            let Some(y) = years.iter().position(|c| *c == code) else { continue };
+            let form_index =
+                s.form_group_id.as_ref().and_then(|f| forms_of(mis, &code).iter().position(|g| g == f));
+            if let Some(next) = years.get(y + 1) {
+                moving.push((pos, next.clone(), form_index));
+            }
+        }
+        moving.shuffle(&mut world.rng);
+        for (pos, next, form_index) in moving {
+            let forms = forms_of(mis, &next);
+            let form = form_index.and_then(|k| forms.get(k % forms.len().max(1)).cloned());
+            place(mis, pos, &next, form.as_deref(), now)?;
+            summary.moved_up += 1;
+        }
+        for g in &mut mis.groups {
+            g.updated_at = now;
+        }
+
+        // The new intake.
+        for _ in 0..intake {
+            let mut student =
+                generate::make_student(world, &mis.school, &NewStudent { year_code: &bottom, surname: None });
+            student.created_at = now;
+            student.updated_at = now;
+            student.admission_date = today;
+            mis.students.push(student);
+            let pos = mis.students.len() - 1;
+            place(mis, pos, &bottom, None, now)?;
+            generate::add_new_family(world, mis, pos);
+            summary.joined.push(mis.students[pos].id.clone());
+        }
+        Ok(summary)
+    })
+}
+
+fn forms_of(mis: &MisSnapshot, year_code: &str) -> Vec<String> {
+    let mut forms: Vec<&crate::model::Group> =
+        mis.groups.iter().filter(|g| g.kind == GroupKind::Registration && g.year_code == year_code).collect();
+    forms.sort_by(|a, b| a.name.cmp(&b.name));
+    forms.into_iter().map(|g| g.id.clone()).collect()
+}

@@ -1,0 +1,679 @@
+//! The JSON shapes Wonde sends (wonde-api.md §1-2): PHP DateTime objects,
+//! `{"data": ...}` wrappers for includes, bare id strings for relations that
+//! were not included, and the class–employee and student–contact pivots.
+
+use chrono::NaiveDate;
+use serde_json::{Map, Value, json};
+
+use crate::model::{
+    Class, Contact, Deletion, Employee, Group, Link, MisSnapshot, School, Student, Subject, Timestamp,
+};
+use crate::query::Includes;
+use crate::world::{Index, Patch, Quirks};
+
+/// `{"date":"YYYY-MM-DD HH:MM:SS.ffffff","timezone_type":3,"timezone":"UTC"}`.
+pub(crate) fn datetime(t: &Timestamp) -> Value {
+    json!({
+        "date": t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+        "timezone_type": 3,
+        "timezone": "UTC",
+    })
+}
+
+/// The same object without microseconds, as `audit_approved_at` comes.
+pub(crate) fn datetime_seconds(t: &Timestamp) -> Value {
+    json!({
+        "date": t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        "timezone_type": 3,
+        "timezone": "UTC",
+    })
+}
+
+fn opt_datetime(t: Option<&Timestamp>) -> Value {
+    t.map_or(Value::Null, datetime)
+}
+
+fn date_object(d: Option<NaiveDate>) -> Value {
+    d.map_or(Value::Null, |d| {
+        json!({
+            "date": format!("{} 00:00:00.000000", d.format("%Y-%m-%d")),
+            "timezone_type": 3,
+            "timezone": "UTC",
+        })
+    })
+}
+
+/// Employment dates arrive as plain `YYYY-MM-DD` strings in some MIS.
+fn date_string(d: Option<NaiveDate>) -> Value {
+    d.map_or(Value::Null, |d| Value::String(d.format("%Y-%m-%d").to_string()))
+}
+
+fn initials(forename: &str, surname: &str) -> String {
+    [forename, surname].iter().filter_map(|s| s.chars().next()).collect()
+}
+
+// Which relations to embed, resolved once per request from the include set.
+
+#[derive(Default)]
+pub(crate) struct StudentInc {
+    education_details: bool,
+    year: bool,
+    registration: bool,
+    contact_details: bool,
+    contacts: Option<Box<ContactInc>>,
+    classes: Option<Box<ClassInc>>,
+}
+
+#[derive(Default)]
+pub(crate) struct ContactInc {
+    contact_details: bool,
+    students: Option<Box<StudentInc>>,
+}
+
+#[derive(Default)]
+pub(crate) struct EmployeeInc {
+    employment_details: bool,
+    contact_details: bool,
+    classes: Option<Box<ClassInc>>,
+}
+
+#[derive(Default)]
+pub(crate) struct ClassInc {
+    subject: bool,
+    students: Option<Box<StudentInc>>,
+    employees: Option<Box<EmployeeInc>>,
+}
+
+#[derive(Default)]
+pub(crate) struct GroupInc {
+    students: Option<Box<StudentInc>>,
+    employees: Option<Box<EmployeeInc>>,
+}
+
+fn nested<T>(inc: &Includes, name: &str, build: fn(&Includes) -> T) -> Option<Box<T>> {
+    inc.has(name).then(|| Box::new(build(&inc.sub(name))))
+}
+
+impl StudentInc {
+    pub fn from(inc: &Includes) -> Self {
+        StudentInc {
+            education_details: inc.has("education_details"),
+            year: inc.has("year"),
+            registration: inc.has("registration"),
+            contact_details: inc.has("contact_details"),
+            contacts: nested(inc, "contacts", ContactInc::from),
+            classes: nested(inc, "classes", ClassInc::from),
+        }
+    }
+}
+
+impl ContactInc {
+    pub fn from(inc: &Includes) -> Self {
+        ContactInc {
+            contact_details: inc.has("contact_details"),
+            students: nested(inc, "students", StudentInc::from),
+        }
+    }
+}
+
+impl EmployeeInc {
+    pub fn from(inc: &Includes) -> Self {
+        EmployeeInc {
+            employment_details: inc.has("employment_details"),
+            contact_details: inc.has("contact_details"),
+            classes: nested(inc, "classes", ClassInc::from),
+        }
+    }
+}
+
+impl ClassInc {
+    pub fn from(inc: &Includes) -> Self {
+        ClassInc {
+            subject: inc.has("subject"),
+            students: nested(inc, "students", StudentInc::from),
+            employees: nested(inc, "employees", EmployeeInc::from),
+        }
+    }
+}
+
+impl GroupInc {
+    pub fn from(inc: &Includes) -> Self {
+        GroupInc {
+            students: nested(inc, "students", StudentInc::from),
+            employees: nested(inc, "employees", EmployeeInc::from),
+        }
+    }
+}
+
+/// The includes each endpoint advertises in `meta.includes` (what is
+/// available, not what was asked, as Wonde does).
+pub(crate) fn available_includes(collection: &str) -> &'static [&'static str] {
+    match collection {
+        "students" | "students-leaver" => &[
+            "classes",
+            "classes.employees",
+            "classes.subject",
+            "contact_details",
+            "contacts",
+            "contacts.contact_details",
+            "education_details",
+            "registration",
+            "year",
+        ],
+        "employees" => &["classes", "classes.subject", "contact_details", "employment_details"],
+        "contacts" => &["contact_details", "students", "students.education_details"],
+        "classes" => &[
+            "employees",
+            "employees.contact_details",
+            "employees.employment_details",
+            "students",
+            "students.education_details",
+            "students.registration",
+            "students.year",
+            "subject",
+        ],
+        "groups" => &["employees", "students"],
+        "school" => &["cbds"],
+        _ => &[],
+    }
+}
+
+pub(crate) struct Renderer<'a> {
+    pub mis: &'a MisSnapshot,
+    pub ix: &'a Index,
+    pub quirks: Quirks,
+}
+
+impl Renderer<'_> {
+    fn flag(&self, b: bool) -> Value {
+        if self.quirks.string_booleans {
+            Value::String(if b { "1" } else { "0" }.to_owned())
+        } else {
+            Value::Bool(b)
+        }
+    }
+
+    /// A to-one relation: `{"data":{...}}` when included, else the bare id.
+    fn to_one(
+        &self,
+        included: bool,
+        id: Option<&String>,
+        render: impl FnOnce(&str) -> Option<Value>,
+    ) -> Value {
+        match (included, id) {
+            (true, Some(id)) => json!({ "data": render(id).unwrap_or(Value::Null) }),
+            (true, None) => json!({ "data": null }),
+            (false, Some(id)) => Value::String(id.clone()),
+            (false, None) => Value::Null,
+        }
+    }
+
+    pub fn student(&self, s: &Student, inc: &StudentInc) -> Value {
+        let mut o = json!({
+            "id": s.id,
+            "upi": s.upi,
+            "mis_id": s.mis_id,
+            "initials": initials(&s.forename, &s.surname),
+            "surname": s.surname,
+            "forename": s.forename,
+            "middle_names": s.middle_names,
+            "legal_surname": s.legal_surname,
+            "legal_forename": null,
+            "gender": s.gender,
+            "date_of_birth": date_object(s.date_of_birth),
+            "restored_at": opt_datetime(s.restored_at.as_ref()),
+            "created_at": datetime(&s.created_at),
+            "updated_at": datetime(&s.updated_at),
+        });
+        let Some(m) = o.as_object_mut() else { return o };
+        m.insert(
+            "year".into(),
+            self.to_one(inc.year, s.year_group_id.as_ref(), |id| self.group_by_id(id, &GroupInc::default())),
+        );
+        m.insert(
+            "registration".into(),
+            self.to_one(inc.registration, s.form_group_id.as_ref(), |id| {
+                self.group_by_id(id, &GroupInc::default())
+            }),
+        );
+        if inc.education_details {
+            m.insert(
+                "education_details".into(),
+                json!({ "data": {
+                    "admission_number": s.admission_number,
+                    "upn": s.upn,
+                    "local_upn": null,
+                    "former_upn": null,
+                    "learner_number": null,
+                    "current_nc_year": self.year_code_of(s),
+                    "part_time": self.flag(false),
+                    "part_time_rate": null,
+                    "admission_date": date_object(Some(s.admission_date)),
+                    "leaving_date": date_object(s.leaving_date),
+                }}),
+            );
+        }
+        if inc.contact_details {
+            m.insert("contact_details".into(), json!({ "data": contact_details(None, None) }));
+        }
+        if let Some(ci) = &inc.contacts {
+            let list: Vec<Value> = self
+                .ix
+                .links_by_student
+                .get(&s.id)
+                .into_iter()
+                .flatten()
+                .filter_map(|&li| {
+                    let link = &self.mis.links[li];
+                    let c = &self.mis.contacts[*self.ix.contact.get(&link.contact_id)?];
+                    let mut v = self.contact(c, ci);
+                    if let Some(m) = v.as_object_mut() {
+                        m.insert("relationship".into(), self.pivot(link));
+                    }
+                    Some(v)
+                })
+                .collect();
+            m.insert("contacts".into(), json!({ "data": list }));
+        }
+        if let Some(ci) = &inc.classes {
+            let list: Vec<Value> = self
+                .ix
+                .classes_by_student
+                .get(&s.id)
+                .into_iter()
+                .flatten()
+                .map(|&k| self.class(&self.mis.classes[k], ci))
+                .collect();
+            m.insert("classes".into(), json!({ "data": list }));
+        }
+        o
+    }
+
+    fn year_code_of(&self, s: &Student) -> Value {
+        s.year_group_id
+            .as_ref()
+            .and_then(|g| self.ix.group.get(g))
+            .map_or(Value::Null, |&i| Value::String(self.mis.groups[i].year_code.clone()))
+    }
+
+    /// The student–contact pivot, as an object (never a plain string).
+    fn pivot(&self, l: &Link) -> Value {
+        json!({
+            "relationship": l.relationship,
+            "parental_responsibility": self.flag(l.parental_responsibility),
+            "lives_with_pupil": self.flag(l.lives_with_pupil),
+            "priority": l.priority,
+            "bill_payer": self.flag(l.bill_payer),
+            "email_bills": self.flag(l.email_bills),
+            "email_summary": null,
+            "court_order": null,
+        })
+    }
+
+    pub fn contact(&self, c: &Contact, inc: &ContactInc) -> Value {
+        let mut o = json!({
+            "id": c.id,
+            "upi": c.upi,
+            "mis_id": c.mis_id,
+            "initials": initials(&c.forename, &c.surname),
+            "title": c.title,
+            "surname": c.surname,
+            "forename": c.forename,
+            "middle_names": null,
+            "legal_surname": c.surname,
+            "legal_forename": c.forename,
+            "gender": c.gender,
+            "date_of_birth": null,
+            "restored_at": null,
+            "created_at": datetime(&c.created_at),
+            "updated_at": datetime(&c.updated_at),
+        });
+        let Some(m) = o.as_object_mut() else { return o };
+        if inc.contact_details {
+            m.insert(
+                "contact_details".into(),
+                json!({ "data": contact_details(c.email.as_deref(), c.mobile.as_deref()) }),
+            );
+        }
+        if let Some(si) = &inc.students {
+            let list: Vec<Value> = self
+                .ix
+                .links_by_contact
+                .get(&c.id)
+                .into_iter()
+                .flatten()
+                .filter_map(|&li| {
+                    let link = &self.mis.links[li];
+                    let s = &self.mis.students[*self.ix.student.get(&link.student_id)?];
+                    let mut v = self.student(s, si);
+                    if let Some(m) = v.as_object_mut() {
+                        m.insert("relationship".into(), self.pivot(link));
+                    }
+                    Some(v)
+                })
+                .collect();
+            m.insert("students".into(), json!({ "data": list }));
+        }
+        o
+    }
+
+    pub fn employee(&self, e: &Employee, inc: &EmployeeInc) -> Value {
+        let mut o = json!({
+            "id": e.id,
+            "upi": e.upi,
+            "mis_id": e.mis_id,
+            "initials": initials(&e.forename, &e.surname),
+            "title": e.title,
+            "surname": e.surname,
+            "forename": e.forename,
+            "middle_names": null,
+            "legal_surname": e.surname,
+            "legal_forename": e.forename,
+            "gender": e.gender,
+            "date_of_birth": null,
+            "restored_at": opt_datetime(e.restored_at.as_ref()),
+            "created_at": datetime(&e.created_at),
+            "updated_at": datetime(&e.updated_at),
+        });
+        let Some(m) = o.as_object_mut() else { return o };
+        if inc.employment_details {
+            m.insert(
+                "employment_details".into(),
+                json!({ "data": {
+                    "current": self.flag(e.current),
+                    "teaching_staff": self.flag(e.teaching_staff),
+                    "teacher_number": null,
+                    "teacher_category": null,
+                    "staff_code": e.staff_code,
+                    "primary_location": null,
+                    "employment_start_date": date_string(Some(e.employment_start_date)),
+                    "employment_end_date": date_string(e.employment_end_date),
+                    "role_text": e.role_text,
+                    "qualified_teacher_status": null,
+                    "employee_payroll_number": null,
+                }}),
+            );
+        }
+        if inc.contact_details {
+            m.insert(
+                "contact_details".into(),
+                json!({ "data": contact_details(e.email.as_deref(), e.phone.as_deref()) }),
+            );
+        }
+        if let Some(ci) = &inc.classes {
+            let list: Vec<Value> = self
+                .ix
+                .classes_by_employee
+                .get(&e.id)
+                .into_iter()
+                .flatten()
+                .map(|&k| {
+                    let class = &self.mis.classes[k];
+                    let mut v = self.class(class, ci);
+                    if let (Some(m), Some(t)) =
+                        (v.as_object_mut(), class.teachers.iter().find(|t| t.employee_id == e.id))
+                    {
+                        m.insert("meta".into(), teaching_meta(t.is_main_teacher, &t.role));
+                    }
+                    v
+                })
+                .collect();
+            m.insert("classes".into(), json!({ "data": list }));
+        }
+        o
+    }
+
+    pub fn class(&self, c: &Class, inc: &ClassInc) -> Value {
+        let mut o = json!({
+            "id": c.id,
+            "mis_id": c.mis_id,
+            "name": c.name,
+            "code": null,
+            "description": c.description,
+            "alternative": null,
+            "priority": null,
+            "academic_year": null,
+            "year_group": c.year_code,
+            "restored_at": null,
+            "created_at": datetime(&c.created_at),
+            "updated_at": datetime(&c.updated_at),
+            "meta": null,
+        });
+        let Some(m) = o.as_object_mut() else { return o };
+        m.insert(
+            "subject".into(),
+            self.to_one(inc.subject, Some(&c.subject_id), |id| {
+                self.ix.subject.get(id).map(|&i| subject(&self.mis.subjects[i]))
+            }),
+        );
+        if let Some(ei) = &inc.employees {
+            let list: Vec<Value> = c
+                .teachers
+                .iter()
+                .filter_map(|t| {
+                    let e = &self.mis.employees[*self.ix.employee.get(&t.employee_id)?];
+                    let mut v = self.employee(e, ei);
+                    if let Some(m) = v.as_object_mut() {
+                        m.insert("meta".into(), teaching_meta(t.is_main_teacher, &t.role));
+                    }
+                    Some(v)
+                })
+                .collect();
+            m.insert("employees".into(), json!({ "data": list }));
+        }
+        if let Some(si) = &inc.students {
+            let list: Vec<Value> = c
+                .student_ids
+                .iter()
+                .filter_map(|id| {
+                    let s = &self.mis.students[*self.ix.student.get(id)?];
+                    Some(self.student(s, si))
+                })
+                .collect();
+            m.insert("students".into(), json!({ "data": list }));
+        }
+        o
+    }
+
+    fn group_by_id(&self, id: &str, inc: &GroupInc) -> Option<Value> {
+        self.ix.group.get(id).map(|&i| self.group(&self.mis.groups[i], inc))
+    }
+
+    pub fn group(&self, g: &Group, inc: &GroupInc) -> Value {
+        let mut o = json!({
+            "id": g.id,
+            "mis_id": g.mis_id,
+            "name": g.name,
+            "code": g.code,
+            "type": g.kind.as_str(),
+            "description": g.description,
+            "notes": null,
+            "division": null,
+            "restored_at": null,
+            "created_at": datetime(&g.created_at),
+            "updated_at": datetime(&g.updated_at),
+        });
+        let Some(m) = o.as_object_mut() else { return o };
+        if let Some(si) = &inc.students {
+            let list: Vec<Value> = self
+                .ix
+                .students_by_group
+                .get(&g.id)
+                .into_iter()
+                .flatten()
+                .map(|&i| self.student(&self.mis.students[i], si))
+                .collect();
+            m.insert("students".into(), json!({ "data": list }));
+        }
+        if let Some(ei) = &inc.employees {
+            let list: Vec<Value> = g
+                .employee_ids
+                .iter()
+                .filter_map(|id| {
+                    let e = &self.mis.employees[*self.ix.employee.get(id)?];
+                    Some(self.employee(e, ei))
+                })
+                .collect();
+            m.insert("employees".into(), json!({ "data": list }));
+        }
+        o
+    }
+}
+
+fn teaching_meta(main: bool, role: &str) -> Value {
+    let mut roles = vec![role.to_owned()];
+    if main {
+        roles.push("Class Teacher".to_owned());
+    }
+    json!({
+        "is_main_teacher": main,
+        "is_class_teacher": true,
+        "role": role,
+        "all_roles": roles,
+    })
+}
+
+fn subject(s: &Subject) -> Value {
+    json!({
+        "id": s.id,
+        "mis_id": s.mis_id,
+        "code": s.code,
+        "name": s.name,
+        "active": true,
+        "created_at": datetime(&s.created_at),
+        "updated_at": datetime(&s.updated_at),
+    })
+}
+
+fn contact_details(email: Option<&str>, phone: Option<&str>) -> Value {
+    let address = json!({
+        "house_number": null, "house_name": null, "apartment": null, "street": null,
+        "district": null, "town": null, "county": null, "country": null, "postcode": null,
+    });
+    json!({
+        "phones": { "phone": phone, "primary": phone, "home": null, "work": null, "mobile": phone },
+        "emails": { "email": email, "primary": email, "home": null, "work": null },
+        "addresses": { "home": address, "work": address, "postal": address },
+        "salutation": null,
+    })
+}
+
+pub(crate) fn deletion(d: &Deletion) -> Value {
+    json!({
+        "type": d.kind,
+        "id": d.id,
+        "mis_id": d.mis_id,
+        "deleted_at": datetime(&d.deleted_at),
+        "restored_at": opt_datetime(d.restored_at.as_ref()),
+    })
+}
+
+/// The school object of `GET /schools/{id}` and the catalog lists.
+pub(crate) fn school(s: &School, quirks: Quirks, api_base: &str) -> Value {
+    let urn = if quirks.string_urn { Value::String(s.urn.to_string()) } else { Value::from(s.urn) };
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "establishment_number": s.establishment_number,
+        "urn": urn,
+        "phase_of_education": s.phase_of_education,
+        "la_code": s.la_code,
+        "timezone": "Europe/London",
+        "mis": s.mis,
+        "address": {
+            "address_line_1": s.address_line_1,
+            "address_line_2": null,
+            "address_town": s.town,
+            "address_postcode": s.postcode,
+            "address_country": { "code": "GBR", "name": "England" },
+        },
+        "extended": {
+            "allows_writeback": false,
+            "has_timetables": false,
+            "has_lesson_attendance": false,
+            "audit_approved_at": s.audit_approved_at.as_ref().map_or(Value::Null, datetime_seconds),
+        },
+        "region": {
+            "code": "GBR",
+            "domain": "api.wonde.com",
+            "school_url": format!("{api_base}/schools/{}", s.id),
+            "identifiers": {
+                "la_code": s.la_code,
+                "establishment_number": s.establishment_number,
+                "urn": s.urn,
+            },
+        },
+        "created_at": datetime(&s.created_at),
+        "updated_at": datetime(&s.updated_at),
+    })
+}
+
+/// Applies test overrides to a rendered record (dotted paths into objects).
+pub(crate) fn apply_patches(v: &mut Value, kind: &str, patches: &[Patch]) {
+    if patches.is_empty() {
+        return;
+    }
+    let Some(id) = v.get("id").and_then(Value::as_str).map(str::to_owned) else {
+        return;
+    };
+    for p in patches.iter().filter(|p| p.kind == kind && p.id == id) {
+        set_path(v, &p.path, p.value.clone());
+    }
+}
+
+fn set_path(v: &mut Value, path: &str, value: Value) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut cur = v;
+    for part in parts {
+        let Some(next) = cur
+            .as_object_mut()
+            .map(|m| m.entry(part.to_owned()).or_insert_with(|| Value::Object(Map::new())))
+        else {
+            return;
+        };
+        cur = next;
+    }
+    if let Some(m) = cur.as_object_mut() {
+        if is_removal(&value) {
+            m.remove(last);
+        } else {
+            m.insert(last.to_owned(), value);
+        }
+    }
+}
+
+/// A patch value of `{"$remove": true}` deletes the field instead.
+fn is_removal(v: &Value) -> bool {
+    v.get("$remove").and_then(Value::as_bool) == Some(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn datetime_shape() {
+        let t = chrono::Utc.with_ymd_and_hms(2022, 9, 5, 14, 21, 57).single().unwrap_or_default();
+        assert_eq!(datetime(&t)["date"], "2022-09-05 14:21:57.000000");
+        assert_eq!(datetime(&t)["timezone_type"], 3);
+        assert_eq!(datetime_seconds(&t)["date"], "2022-09-05 14:21:57");
+    }
+
+    #[test]
+    fn patch_sets_nested_paths() {
+        let mut v = json!({"id": "A1", "education_details": {"data": {"upn": "X"}}});
+        apply_patches(
+            &mut v,
+            "student",
+            &[Patch {
+                kind: "student".into(),
+                id: "A1".into(),
+                path: "education_details.data.upn".into(),
+                value: json!(42),
+            }],
+        );
+        assert_eq!(v["education_details"]["data"]["upn"], 42);
+    }
+}
