@@ -3,12 +3,17 @@
 //! A source (Wonde, later CSV) produces a [`source::Batch`]; [`reconcile`]
 //! applies it in one transaction with the leaver rules and the guard.
 
+pub mod engine;
 mod groups;
 pub mod ledger;
+pub mod monitor;
 pub mod progress;
 pub mod reconcile;
 pub mod runs;
 pub mod schedule;
 pub mod source;
+pub mod wonde_source;
+
+pub use engine::SyncEngine;
 
 pub use groups::relationship_type;

@@ -258,6 +258,9 @@ struct MembershipPlan<'a> {
     group_ids: &'a HashMap<String, i32>,
     members: &'a KnownAccounts,
     students_not_staff: bool,
+    /// Members whose group the batch states from their own record (an
+    /// incremental batch's students): member id to its one group, if any.
+    stated: HashMap<i32, Option<i32>>,
 }
 
 async fn sync_membership_table<M>(
@@ -285,13 +288,23 @@ where
             }
         }
     }
+    for (member, group) in &plan.stated {
+        if let Some(group) = group
+            && active_members.contains(member)
+        {
+            desired.insert((*group, *member));
+        }
+    }
     let rows = M::find().filter(M::school_column().eq(school)).all(txn).await?;
     let mut existing: HashSet<(i32, i32)> = HashSet::new();
     for row in rows {
         let (group, member, active) = M::pair(&row);
         existing.insert((group, member));
-        let spoken_for = plan.complete || in_scope.contains(&group);
-        let wanted = if spoken_for { desired.contains(&(group, member)) } else { active };
+        let wanted = match plan.stated.get(&member) {
+            Some(stated) => *stated == Some(group),
+            None if plan.complete || in_scope.contains(&group) => desired.contains(&(group, member)),
+            None => active,
+        };
         // Leavers and ended groups lose their memberships whatever the batch says.
         let wanted = wanted && active_members.contains(&member) && current_groups.contains(&group);
         if wanted != active {
@@ -328,24 +341,34 @@ pub(super) async fn sync_memberships<'a>(
         group_ids: ids,
         members,
         students_not_staff,
+        stated: HashMap::new(),
+    };
+    // An incremental batch's students say which year and form they are in.
+    let stated = |pick: fn(&super::source::MisStudent) -> Option<&String>, ids: &HashMap<String, i32>| {
+        batch
+            .students
+            .iter()
+            .filter(|s| !batch.complete && s.groups_stated)
+            .filter_map(|s| {
+                students.get(&s.source_id).map(|k| (k.id, pick(s).and_then(|g| ids.get(g).copied())))
+            })
+            .collect::<HashMap<i32, Option<i32>>>()
     };
     // A type that is not synced keeps its memberships as they are, except
     // that leavers still lose theirs.
     let years: &[MisGroup] = if t.year_groups { &batch.year_groups } else { &[] };
     let forms: &[MisGroup] = if t.form_groups { &batch.form_groups } else { &[] };
     let classes: &[MisGroup] = if t.classes { &batch.classes } else { &[] };
-    sync_membership_table::<year_student::Entity>(
-        txn,
-        work,
-        plan(batch.complete && t.year_groups, years, &groups.years, students, true),
-    )
-    .await?;
-    sync_membership_table::<form_student::Entity>(
-        txn,
-        work,
-        plan(batch.complete && t.form_groups, forms, &groups.forms, students, true),
-    )
-    .await?;
+    let mut year_plan = plan(batch.complete && t.year_groups, years, &groups.years, students, true);
+    if t.year_groups {
+        year_plan.stated = stated(|s| s.year.as_ref(), &groups.years);
+    }
+    sync_membership_table::<year_student::Entity>(txn, work, year_plan).await?;
+    let mut form_plan = plan(batch.complete && t.form_groups, forms, &groups.forms, students, true);
+    if t.form_groups {
+        form_plan.stated = stated(|s| s.form.as_ref(), &groups.forms);
+    }
+    sync_membership_table::<form_student::Entity>(txn, work, form_plan).await?;
     sync_membership_table::<form_tutor::Entity>(
         txn,
         work,

@@ -216,9 +216,11 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
                 None => {}
             }
         }
+        // The leavers list keeps old records: one that is on roll again
+        // (restored, or re-enrolled under a new id) answers for itself.
         for mis in &batch.leavers {
             if let Some((i, _)) = find(&mis.source_id, mis.upi.as_deref(), &by_id, &by_upi, &rows) {
-                targets.insert(i, Target::Deactivated(DeactivationReason::LeftSchool));
+                targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::LeftSchool));
             }
         }
         for deletion in batch.deletions.iter().filter(|d| d.kind == DeletedKind::Student) {
@@ -469,17 +471,21 @@ async fn guardian_status(
     let with_children = groups::guardians_with_active_children(txn, school).await?;
     let rows = guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?;
     for row in rows {
-        let target = match guardians.removed.get(&row.id) {
-            Some(why) => Target::Deactivated(*why),
+        let removed = guardians.removed.get(&row.id).copied();
+        let back = present.contains(row.wonde_id.as_str());
+        let target = if !with_children.contains(&row.id) {
+            // The cascade's rule first: no active child here, no account here.
+            Target::Deactivated(DeactivationReason::NoActiveChildren)
+        } else if let Some(why) = removed {
+            Target::Deactivated(why)
+        } else if row.status == AccountStatus::Deactivated
+            && row.deactivation_reason != Some(DeactivationReason::NoActiveChildren)
+            && !back
+        {
             // Removed or suspended earlier, and not back in this batch.
-            None if row.status == AccountStatus::Deactivated
-                && row.deactivation_reason != Some(DeactivationReason::NoActiveChildren)
-                && !present.contains(row.wonde_id.as_str()) =>
-            {
-                continue;
-            }
-            None if with_children.contains(&row.id) => Target::Active,
-            None => Target::Deactivated(DeactivationReason::NoActiveChildren),
+            continue;
+        } else {
+            Target::Active
         };
         if let Some(change) = transition(row.status, row.deactivation_reason, target) {
             let mut model: guardian::ActiveModel = row.clone().into();

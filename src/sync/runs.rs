@@ -151,6 +151,62 @@ pub async fn finish<C: ConnectionTrait>(
     row.update(db).await
 }
 
+/// Ends a run that is still running; `false` when it was cancelled (or
+/// ended) meanwhile, in which case the caller must not apply its work.
+pub async fn finish_if_running<C: ConnectionTrait>(
+    db: &C,
+    run_id: i32,
+    status: SyncStatus,
+    counts: &RunCounts,
+    error: Option<String>,
+) -> Result<bool, DbErr> {
+    let c = counts;
+    let set = [
+        (sync_run::Column::StudentsCreated, c.students.created),
+        (sync_run::Column::StudentsUpdated, c.students.updated),
+        (sync_run::Column::StudentsDeactivated, c.students.deactivated),
+        (sync_run::Column::StudentsReactivated, c.students.reactivated),
+        (sync_run::Column::StaffCreated, c.staff.created),
+        (sync_run::Column::StaffUpdated, c.staff.updated),
+        (sync_run::Column::StaffDeactivated, c.staff.deactivated),
+        (sync_run::Column::StaffReactivated, c.staff.reactivated),
+        (sync_run::Column::GuardiansCreated, c.guardians.created),
+        (sync_run::Column::GuardiansUpdated, c.guardians.updated),
+        (sync_run::Column::GuardiansDeactivated, c.guardians.deactivated),
+        (sync_run::Column::GuardiansReactivated, c.guardians.reactivated),
+        (sync_run::Column::GroupsCreated, c.groups.created),
+        (sync_run::Column::GroupsUpdated, c.groups.updated),
+        (sync_run::Column::GroupsDeactivated, c.groups.deactivated),
+        (sync_run::Column::GroupsReactivated, c.groups.reactivated),
+    ];
+    let mut update = sync_run::Entity::update_many()
+        .col_expr(sync_run::Column::Status, Expr::value(status.as_str()))
+        .col_expr(sync_run::Column::FinishedAt, Expr::value(Utc::now()))
+        .col_expr(sync_run::Column::Error, Expr::value(error));
+    for (column, value) in set {
+        update = update.col_expr(column, Expr::value(value));
+    }
+    let done = update
+        .filter(sync_run::Column::Id.eq(run_id))
+        .filter(sync_run::Column::Status.eq(SyncStatus::Running))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Cancels a queued or running run; a running one stops at its next page
+/// and applies nothing. Returns the run as it now stands.
+pub async fn cancel<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<Option<sync_run::Model>, DbErr> {
+    sync_run::Entity::update_many()
+        .col_expr(sync_run::Column::Status, Expr::value(SyncStatus::Cancelled.as_str()))
+        .col_expr(sync_run::Column::FinishedAt, Expr::value(Utc::now()))
+        .filter(sync_run::Column::Id.eq(run_id))
+        .filter(sync_run::Column::Status.is_in([SyncStatus::Queued, SyncStatus::Running]))
+        .exec(db)
+        .await?;
+    sync_run::Entity::find_by_id(run_id).one(db).await
+}
+
 /// Fails runs whose process stopped: running with no heartbeat since
 /// `stale_after`. Their changes were never committed (a run applies in one
 /// transaction at its end), so failing them is all the recovery needed.

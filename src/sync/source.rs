@@ -39,6 +39,12 @@ pub struct MisStudent {
     pub leaving_date: Option<NaiveDate>,
     /// Suspended or archived in the MIS: not imported, deactivated if known.
     pub inactive_in_mis: bool,
+    /// The student's year and form group as its own record states them;
+    /// with `groups_stated`, an incremental batch moves the student to
+    /// exactly these (a complete batch reads membership from the groups).
+    pub year: Option<String>,
+    pub form: Option<String>,
+    pub groups_stated: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -20,4 +20,5 @@ mod runs;
 mod schema_drift;
 mod scoping;
 mod statement_count;
+mod sync_wonde;
 mod webhooks;

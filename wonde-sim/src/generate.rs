@@ -650,7 +650,14 @@ fn add_family(world: &mut World, mis: &mut MisSnapshot, family: &Family, childre
 pub(crate) fn add_new_family(world: &mut World, mis: &mut MisSnapshot, child: usize) {
     let family = new_family(world);
     mis.students[child].surname.clone_from(&family.surname);
+    let before = mis.contacts.len();
     add_family(world, mis, &family, &[child]);
+    // Contacts created now carry now, so `updated_after` finds them.
+    let now = mis.students[child].updated_at;
+    for contact in &mut mis.contacts[before..] {
+        contact.created_at = now;
+        contact.updated_at = now;
+    }
 }
 
 #[cfg(test)]

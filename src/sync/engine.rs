@@ -1,0 +1,221 @@
+//! Running one sync: fetch everything first, then apply it in one
+//! transaction that also marks the run COMPLETED, so the directory and the
+//! run's status change together or not at all. Events are published after
+//! the commit.
+
+use chrono::{Duration, Utc};
+use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
+use entity::{school, sync_run, wonde_connection};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+
+use super::ledger::{Guard, RunCounts};
+use super::monitor::{Interrupted, RunMonitor};
+use super::progress::Progress;
+use super::reconcile::{ReconcileError, Scope, reconcile};
+use super::runs;
+use super::source::DataTypes;
+use super::wonde_source::{FetchError, FetchPlan, fetch};
+use crate::crypto::SecretKey;
+use crate::events::EventBus;
+use crate::wonde::{SchoolAccess, SecretToken, WondeClient};
+
+/// An incremental run asks for changes since a little before the last
+/// watermark, so a clock skew between Wonde and us loses nothing.
+const WATERMARK_OVERLAP: Duration = Duration::minutes(5);
+
+/// Everything a sync needs; shared by the scheduler, the API and the CLI.
+#[derive(Clone)]
+pub struct SyncEngine {
+    pub db: DatabaseConnection,
+    pub key: SecretKey,
+    pub events: EventBus,
+    pub client: WondeClient,
+    /// The mass-deactivation guard's share (0.5 by default).
+    pub guard_share: f64,
+    /// Names this process in `sync_run.claimed_by`.
+    pub worker: String,
+}
+
+impl SyncEngine {
+    /// Queues a run (or finds the open one), claims it and runs it now.
+    /// When another process holds the school's open run, that run is
+    /// returned as it stands.
+    pub async fn run_now(
+        &self,
+        school_id: i32,
+        kind: SyncKind,
+        force: bool,
+    ) -> Result<sync_run::Model, DbErr> {
+        let (run, _) = runs::enqueue(&self.db, school_id, kind, force).await?;
+        match runs::claim(&self.db, run.id, &self.worker).await? {
+            Some(claimed) => self.execute(claimed).await,
+            None => Ok(run),
+        }
+    }
+
+    /// Claims and runs every queued run, oldest first; returns how many ran.
+    pub async fn drain_queue(&self) -> Result<usize, DbErr> {
+        let mut ran = 0;
+        for run in runs::queued(&self.db).await? {
+            if let Some(claimed) = runs::claim(&self.db, run.id, &self.worker).await? {
+                self.execute(claimed).await?;
+                ran += 1;
+            }
+        }
+        Ok(ran)
+    }
+
+    /// Runs a claimed run to its end. Failures of the run (Wonde, the
+    /// guard, a cancel) end it FAILED or CANCELLED; only a failure to record
+    /// that is an error here.
+    pub async fn execute(&self, run: sync_run::Model) -> Result<sync_run::Model, DbErr> {
+        let outcome = self.attempt(&run).await;
+        let error = match outcome {
+            Ok(()) => None,
+            Err(Failure::Cancelled) => None,
+            Err(Failure::Run(message)) => Some(message),
+            Err(Failure::Database(err)) => Some(format!("the directory's database failed: {err}")),
+        };
+        if let Some(message) = error {
+            tracing::warn!(sync.run_id = run.id, school.id = run.school_id, "sync run failed");
+            runs::finish_if_running(
+                &self.db,
+                run.id,
+                SyncStatus::Failed,
+                &RunCounts::default(),
+                Some(message),
+            )
+            .await?;
+        }
+        let finished = sync_run::Entity::find_by_id(run.id).one(&self.db).await?;
+        let finished = finished.ok_or_else(|| DbErr::RecordNotFound(format!("sync run {}", run.id)))?;
+        let school = school::Entity::find_by_id(run.school_id).one(&self.db).await?;
+        if let Some(school) = school {
+            let mut progress =
+                Progress::new(self.db.clone(), self.events.clone(), school.trust_id, school.id, run.id);
+            progress.report(finished.status.as_str(), None).await?;
+        }
+        Ok(finished)
+    }
+
+    async fn attempt(&self, run: &sync_run::Model) -> Result<(), Failure> {
+        let school = school::Entity::find_by_id(run.school_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Failure::Run("the school no longer exists".to_owned()))?;
+        let connection = wonde_connection::Entity::find()
+            .filter(wonde_connection::Column::SchoolId.eq(school.id))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Failure::Run("the school is not connected to Wonde".to_owned()))?;
+        if connection.status != ConnectionStatus::Approved {
+            return Err(Failure::Run(format!(
+                "the school's Wonde access is {}, not APPROVED",
+                connection.status.as_str()
+            )));
+        }
+        let sealed = connection
+            .token_ciphertext
+            .as_deref()
+            .ok_or_else(|| Failure::Run("no Wonde token is held for the school".to_owned()))?;
+        let token = self.key.decrypt(sealed).map_err(|err| Failure::Run(err.to_string()))?;
+        let mut access = SchoolAccess::new(connection.wonde_school_id.clone(), SecretToken::new(token));
+        access.region_domain = connection.region_domain.clone();
+
+        let started = Utc::now();
+        // Without a watermark there is nothing to be incremental from.
+        let complete = run.kind == SyncKind::Full || connection.watermark.is_none();
+        let plan = FetchPlan {
+            complete,
+            since: connection.watermark.map(|w| w - WATERMARK_OVERLAP),
+            types: data_types(&connection),
+            today: started.date_naive(),
+        };
+        let progress =
+            Progress::new(self.db.clone(), self.events.clone(), school.trust_id, school.id, run.id);
+        let mut monitor = RunMonitor::new(self.db.clone(), run.id, progress);
+        monitor.progress().report("fetching", None).await?;
+        let batch = fetch(&self.client, &access, plan, &mut monitor).await?;
+        monitor.progress().report("applying", None).await?;
+
+        let txn = self.db.begin().await?;
+        let scope =
+            Scope { trust_id: school.trust_id, school_id: school.id, run_id: Some(run.id), now: Utc::now() };
+        let guard = Guard { share: self.guard_share, force: run.force };
+        let outcome = reconcile(&txn, scope, &batch, guard).await?;
+        if !runs::finish_if_running(&txn, run.id, SyncStatus::Completed, &outcome.counts, None).await? {
+            // Cancelled while we fetched: apply nothing.
+            txn.rollback().await?;
+            return Err(Failure::Cancelled);
+        }
+        let mut row: wonde_connection::ActiveModel = connection.into();
+        row.watermark = Set(Some(started));
+        if complete {
+            row.last_full_sync_at = Set(Some(started));
+        } else {
+            row.last_incremental_sync_at = Set(Some(started));
+        }
+        row.updated_at = Set(Utc::now());
+        row.update(&txn).await?;
+        txn.commit().await?;
+        self.events.publish(&outcome.events);
+        tracing::info!(
+            sync.run_id = run.id,
+            school.id = school.id,
+            deactivated = outcome.counts.students.deactivated
+                + outcome.counts.staff.deactivated
+                + outcome.counts.guardians.deactivated,
+            "sync run completed"
+        );
+        Ok(())
+    }
+}
+
+fn data_types(connection: &wonde_connection::Model) -> DataTypes {
+    DataTypes {
+        students: connection.sync_students,
+        staff: connection.sync_staff,
+        guardians: connection.sync_guardians && connection.sync_students,
+        classes: connection.sync_classes,
+        year_groups: connection.sync_year_groups,
+        form_groups: connection.sync_form_groups,
+    }
+}
+
+/// How a run ended short of COMPLETED.
+enum Failure {
+    Cancelled,
+    /// Words for an administrator: no token, no personal data.
+    Run(String),
+    Database(DbErr),
+}
+
+impl From<DbErr> for Failure {
+    fn from(err: DbErr) -> Self {
+        Self::Database(err)
+    }
+}
+
+impl From<FetchError> for Failure {
+    fn from(err: FetchError) -> Self {
+        match err {
+            FetchError::Interrupted(Interrupted::Cancelled) => Self::Cancelled,
+            FetchError::Interrupted(Interrupted::Database(err)) => Self::Database(err),
+            FetchError::Wonde(err) => {
+                Self::Run(format!("Wonde could not be read; nothing was changed: {err}"))
+            }
+        }
+    }
+}
+
+impl From<ReconcileError> for Failure {
+    fn from(err: ReconcileError) -> Self {
+        match err {
+            ReconcileError::Guard(tripped) => Self::Run(tripped.to_string()),
+            ReconcileError::Database(err) => Self::Database(err),
+        }
+    }
+}

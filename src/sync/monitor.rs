@@ -1,0 +1,46 @@
+//! Watching a run while it fetches: each page reports progress, beats the
+//! run's heartbeat (so other processes know it is alive) and checks that
+//! the run was not cancelled.
+
+use entity::enums::SyncStatus;
+use entity::sync_run;
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+
+use super::progress::Progress;
+use super::runs;
+
+/// Why a fetch stopped before its end, other than a Wonde error.
+#[derive(Debug, thiserror::Error)]
+pub enum Interrupted {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("the database could not record the run's progress: {0}")]
+    Database(#[from] DbErr),
+}
+
+pub struct RunMonitor {
+    db: DatabaseConnection,
+    run_id: i32,
+    progress: Progress,
+}
+
+impl RunMonitor {
+    pub fn new(db: DatabaseConnection, run_id: i32, progress: Progress) -> Self {
+        Self { db, run_id, progress }
+    }
+
+    /// Called once a page: progress, heartbeat, cancellation.
+    pub async fn page(&mut self, phase: &str, records: usize) -> Result<(), Interrupted> {
+        self.progress.advance(phase, records, None).await?;
+        runs::heartbeat(&self.db, self.run_id).await?;
+        let status = sync_run::Entity::find_by_id(self.run_id).one(&self.db).await?.map(|r| r.status);
+        if status != Some(SyncStatus::Running) {
+            return Err(Interrupted::Cancelled);
+        }
+        Ok(())
+    }
+
+    pub fn progress(&mut self) -> &mut Progress {
+        &mut self.progress
+    }
+}

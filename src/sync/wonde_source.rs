@@ -1,0 +1,228 @@
+//! Wonde as a source: pages of its endpoints become one [`Batch`].
+//!
+//! Every page is fetched and parsed before anything is applied, so a fetch
+//! that fails on its last page deactivates nobody. Memory holds the batch
+//! (the records Onroll keeps, not Wonde's pages), which for a school is a
+//! few thousand small records.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::HashMap;
+
+use super::monitor::{Interrupted, RunMonitor};
+use super::source::*;
+use crate::wonde::{
+    GroupType, ListQuery, SchoolAccess, WondeClient, WondeContact, WondeEmployee, WondeError, WondeGroup,
+    WondeStudent,
+};
+
+/// What to fetch.
+#[derive(Clone, Copy, Debug)]
+pub struct FetchPlan {
+    /// Everything (FULL), or what changed since `since`.
+    pub complete: bool,
+    pub since: Option<DateTime<Utc>>,
+    pub types: DataTypes,
+    pub today: NaiveDate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("Wonde: {0}")]
+    Wonde(#[from] WondeError),
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}
+
+/// Fetches what `plan` asks for, reporting each page to `monitor`.
+pub async fn fetch(
+    client: &WondeClient,
+    access: &SchoolAccess,
+    plan: FetchPlan,
+    monitor: &mut RunMonitor,
+) -> Result<Batch, FetchError> {
+    let mut batch = Batch::new(plan.complete, plan.types);
+    let query = ListQuery { updated_after: plan.since.filter(|_| !plan.complete), includes: None };
+    let types = plan.types;
+
+    if types.students || types.guardians {
+        let mut pager = client.students(access, &query);
+        while let Some(page) = pager.next_page().await? {
+            monitor.page("students", page.records.len()).await?;
+            for student in page.records {
+                if types.guardians {
+                    batch.links.extend(links_of(&student));
+                }
+                batch.students.push(mis_student(student, !plan.complete));
+            }
+        }
+        if !types.students {
+            // Students were fetched only for their guardians' links.
+            batch.students.clear();
+        }
+    }
+    if types.students {
+        let mut pager = client.leavers(access, &query);
+        while let Some(page) = pager.next_page().await? {
+            monitor.page("leavers", page.records.len()).await?;
+            batch.leavers.extend(page.records.into_iter().map(|s| mis_student(s, false)));
+        }
+    }
+    if types.staff {
+        let mut pager = client.employees(access, &query);
+        while let Some(page) = pager.next_page().await? {
+            monitor.page("staff", page.records.len()).await?;
+            batch.staff.extend(page.records.into_iter().map(|e| mis_staff(e, plan.today)));
+        }
+    }
+    if types.guardians {
+        let mut pager = client.contacts(access, &query);
+        while let Some(page) = pager.next_page().await? {
+            monitor.page("guardians", page.records.len()).await?;
+            batch.guardians.extend(page.records.into_iter().map(mis_guardian));
+        }
+    }
+    if types.classes {
+        let mut pager = client.classes(access, &query);
+        while let Some(page) = pager.next_page().await? {
+            monitor.page("classes", page.records.len()).await?;
+            for class in page.records {
+                batch.classes.push(MisGroup {
+                    source_id: class.id,
+                    name: class.name.unwrap_or_default(),
+                    code: class.code,
+                    subject: class.subject.data().and_then(|s| s.name.clone()),
+                    students: ids(&class.students.items, |s| &s.id, &class.students.ids),
+                    staff: ids(&class.employees.items, |e| &e.id, &class.employees.ids),
+                });
+            }
+        }
+    }
+    for (enabled, group_type, phase) in [
+        (types.year_groups, GroupType::Year, "year groups"),
+        (types.form_groups, GroupType::Registration, "form groups"),
+    ] {
+        if !enabled {
+            continue;
+        }
+        let mut pager = client.groups(access, group_type, &query);
+        while let Some(page) = pager.next_page().await? {
+            monitor.page(phase, page.records.len()).await?;
+            let groups = page.records.into_iter().filter(|g| g.is_type(group_type)).map(mis_group);
+            match group_type {
+                GroupType::Year => batch.year_groups.extend(groups),
+                _ => batch.form_groups.extend(groups),
+            }
+        }
+    }
+    if !plan.complete {
+        let mut pager = client.deletions(access, None, &query);
+        while let Some(page) = pager.next_page().await? {
+            monitor.page("deletions", page.records.len()).await?;
+            for deletion in page.records {
+                // A deletion that was restored is no deletion.
+                if deletion.restored_at.is_some() {
+                    continue;
+                }
+                let kind = match deletion.record_type.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                    Some("student") => DeletedKind::Student,
+                    Some("employee") => DeletedKind::Staff,
+                    Some("contact") => DeletedKind::Guardian,
+                    Some("class") => DeletedKind::Class,
+                    Some("group") => DeletedKind::Group,
+                    _ => continue,
+                };
+                batch.deletions.push(MisDeletion { kind, source_id: deletion.id });
+            }
+        }
+    }
+    Ok(batch)
+}
+
+fn text(value: Option<String>) -> String {
+    value.map(|v| v.trim().to_owned()).unwrap_or_default()
+}
+
+fn mis_student(student: WondeStudent, groups_stated: bool) -> MisStudent {
+    // Only a group Wonde actually sent (included or as an id) is a statement.
+    let groups_stated = groups_stated && !matches!(student.year, crate::wonde::Relation::Absent);
+    MisStudent {
+        upn: student.upn().map(str::to_owned),
+        leaving_date: student.leaving_date(),
+        year: student.year_id().map(str::to_owned),
+        form: student.form_id().map(str::to_owned),
+        groups_stated,
+        email: student.contact_details.data().and_then(|d| d.email()).map(str::to_owned),
+        source_id: student.id,
+        upi: student.upi,
+        mis_id: student.mis_id,
+        forename: text(student.forename),
+        surname: text(student.surname),
+        inactive_in_mis: false,
+    }
+}
+
+fn links_of(student: &WondeStudent) -> Vec<MisLink> {
+    student
+        .contacts
+        .items
+        .iter()
+        .map(|contact| {
+            let pivot = contact.relationship.clone().unwrap_or_default();
+            MisLink {
+                student: student.id.clone(),
+                guardian: contact.id.clone(),
+                relationship_label: pivot.relationship,
+                parental_responsibility: pivot.parental_responsibility,
+                lives_with_student: pivot.lives_with_pupil,
+                priority: pivot.priority.or(contact.priority).and_then(|p| i32::try_from(p).ok()),
+            }
+        })
+        .collect()
+}
+
+fn mis_staff(employee: WondeEmployee, today: NaiveDate) -> MisStaff {
+    MisStaff {
+        current: employee.is_current_on(today),
+        email: employee.email().map(str::to_owned),
+        source_id: employee.id,
+        upi: employee.upi,
+        mis_id: employee.mis_id,
+        title: employee.title,
+        forename: text(employee.forename),
+        surname: text(employee.surname),
+        inactive_in_mis: false,
+    }
+}
+
+fn mis_guardian(contact: WondeContact) -> MisGuardian {
+    MisGuardian {
+        email: contact.email().map(str::to_owned),
+        source_id: contact.id,
+        upi: contact.upi,
+        mis_id: contact.mis_id,
+        title: contact.title,
+        forename: text(contact.forename),
+        surname: text(contact.surname),
+        inactive_in_mis: false,
+    }
+}
+
+fn mis_group(group: WondeGroup) -> MisGroup {
+    MisGroup {
+        students: ids(&group.students.items, |s| &s.id, &group.students.ids),
+        staff: ids(&group.employees.items, |e| &e.id, &group.employees.ids),
+        source_id: group.id,
+        name: text(group.name),
+        code: group.code,
+        subject: None,
+    }
+}
+
+/// Ids of a relation list, whether included as records or as bare ids.
+fn ids<T>(items: &[T], id: impl Fn(&T) -> &String, bare: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = items.iter().map(|item| id(item).clone()).collect();
+    out.extend(bare.iter().cloned());
+    let mut seen = HashMap::new();
+    out.retain(|id| seen.insert(id.clone(), ()).is_none());
+    out
+}

@@ -1,0 +1,478 @@
+//! The sync engine against the Wonde simulator over real HTTP: after each
+//! run the directory must equal the simulated MIS, leavers must cascade as
+//! product.md says, and a broken Wonde must change nothing.
+
+use chrono::Utc;
+use entity::enums::{AccountStatus, ConnectionStatus, DeactivationReason, SyncKind, SyncStatus};
+use entity::*;
+use onroll::crypto::SecretKey;
+use onroll::events::EventBus;
+use onroll::sync::SyncEngine;
+use onroll::wonde::{RetryPolicy, WondeClient, WondeConfig};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use wonde_sim::{FaultKind, FaultSpec, MisSnapshot, SimConfig, SimHandle, Simulator};
+
+use crate::on_both_engines;
+use crate::support::fixture::Fixture;
+use crate::support::{Engine, TestDb};
+
+on_both_engines!(
+    first_full_sync_mirrors_the_trust,
+    leavers_starters_and_moves_flow_through_incremental_runs,
+    re_enrolment_restore_and_rollover,
+    empty_mis_and_broken_wonde_change_nothing,
+    concurrent_triggers_share_one_run
+);
+
+pub struct World {
+    pub sim: SimHandle,
+    pub data: TestDb,
+    pub engine: SyncEngine,
+    /// (Wonde id, our school) per simulated school.
+    pub schools: Vec<(String, school::Model)>,
+}
+
+impl World {
+    pub async fn start(engine: &Engine, schools: usize, students: usize) -> anyhow::Result<Self> {
+        let sim = Simulator::start(SimConfig {
+            schools,
+            students_per_school: students,
+            seed: 11,
+            ..SimConfig::default()
+        })
+        .await?;
+        let data = TestDb::create(engine).await?;
+        let key = SecretKey::generate();
+        let f = Fixture::new(&data.db);
+        let trust = f.trust("Simulated Trust").await?;
+        let mut ours = Vec::new();
+        for sim_school in sim.schools() {
+            let school = f.school(&trust, &sim_school.wonde_id).await?;
+            let mut school_row: school::ActiveModel = school.into();
+            school_row.wonde_id = Set(Some(sim_school.wonde_id.clone()));
+            let school = school_row.update(&data.db).await?;
+            let now = Utc::now();
+            wonde_connection::ActiveModel {
+                school_id: Set(school.id),
+                status: Set(ConnectionStatus::Approved),
+                wonde_school_id: Set(sim_school.wonde_id.clone()),
+                region_domain: Set(None),
+                token_ciphertext: Set(Some(key.encrypt(&sim_school.token))),
+                sync_students: Set(true),
+                sync_staff: Set(true),
+                sync_guardians: Set(true),
+                sync_classes: Set(true),
+                sync_year_groups: Set(true),
+                sync_form_groups: Set(true),
+                full_every_secs: Set(None),
+                incremental_every_secs: Set(None),
+                watermark: Set(None),
+                last_full_sync_at: Set(None),
+                last_incremental_sync_at: Set(None),
+                status_reason: Set(None),
+                requested_by_token_id: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&data.db)
+            .await?;
+            ours.push((sim_school.wonde_id, school));
+        }
+        let client = WondeClient::new(WondeConfig {
+            base_url: Some(sim.base_url()),
+            request_timeout: Duration::from_secs(5),
+            retry: RetryPolicy {
+                max_retries: 3,
+                base_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(50),
+                max_elapsed: Duration::from_secs(10),
+            },
+            ..WondeConfig::default()
+        })?;
+        let engine = SyncEngine {
+            db: data.db.clone(),
+            key,
+            events: EventBus::default(),
+            client,
+            guard_share: 0.5,
+            worker: "test-worker".to_owned(),
+        };
+        Ok(Self { sim, data, engine, schools: ours })
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.data.db
+    }
+
+    pub async fn sync(&self, index: usize, kind: SyncKind) -> anyhow::Result<sync_run::Model> {
+        Ok(self.engine.run_now(self.schools[index].1.id, kind, false).await?)
+    }
+
+    pub fn truth(&self, index: usize) -> anyhow::Result<MisSnapshot> {
+        Ok(self.sim.truth(&self.schools[index].0)?)
+    }
+
+    /// The directory of school `index` equals the MIS: active accounts,
+    /// groups, memberships and guardian links.
+    pub async fn assert_mirrors(&self, index: usize) -> anyhow::Result<()> {
+        let truth = self.truth(index)?;
+        let mirror = Mirror::read(self.db(), self.schools[index].1.id).await?;
+        let expected = Mirror::of_truth(&truth);
+        assert_eq!(mirror.students, expected.students, "active students");
+        assert_eq!(mirror.staff, expected.staff, "active staff");
+        assert_eq!(mirror.guardians, expected.guardians, "active guardians");
+        assert_eq!(mirror.links, expected.links, "active links");
+        assert_eq!(mirror.groups, expected.groups, "current groups");
+        assert_eq!(mirror.memberships, expected.memberships, "current memberships");
+        Ok(())
+    }
+}
+
+/// A school's directory reduced to comparable sets of Wonde ids.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Mirror {
+    pub students: BTreeSet<String>,
+    pub staff: BTreeSet<String>,
+    pub guardians: BTreeSet<String>,
+    pub links: BTreeSet<(String, String, String)>,
+    pub groups: BTreeSet<String>,
+    pub memberships: BTreeSet<(String, String)>,
+}
+
+impl Mirror {
+    pub fn of_truth(truth: &MisSnapshot) -> Self {
+        let today = Utc::now().date_naive();
+        let on_roll: BTreeSet<&str> = truth.students.iter().map(|s| s.id.as_str()).collect();
+        let links: Vec<_> = truth.links.iter().filter(|l| on_roll.contains(l.student_id.as_str())).collect();
+        let staff: BTreeSet<String> = truth.current_employees(today).iter().map(|e| e.id.clone()).collect();
+        let mut memberships = BTreeSet::new();
+        for s in &truth.students {
+            for group in [&s.year_group_id, &s.form_group_id].into_iter().flatten() {
+                memberships.insert((group.clone(), s.id.clone()));
+            }
+        }
+        for group in &truth.groups {
+            for e in group.employee_ids.iter().filter(|e| staff.contains(*e)) {
+                if matches!(group.kind, wonde_sim::model::GroupKind::Registration) {
+                    memberships.insert((group.id.clone(), e.clone()));
+                }
+            }
+        }
+        for class in &truth.classes {
+            for s in class.student_ids.iter().filter(|s| on_roll.contains(s.as_str())) {
+                memberships.insert((class.id.clone(), s.clone()));
+            }
+            for t in class.teachers.iter().filter(|t| staff.contains(&t.employee_id)) {
+                memberships.insert((class.id.clone(), t.employee_id.clone()));
+            }
+        }
+        Self {
+            students: on_roll.iter().map(|s| (*s).to_owned()).collect(),
+            guardians: links.iter().map(|l| l.contact_id.clone()).collect(),
+            links: links
+                .iter()
+                .map(|l| (l.student_id.clone(), l.contact_id.clone(), l.relationship.clone()))
+                .collect(),
+            staff,
+            groups: truth
+                .groups
+                .iter()
+                .map(|g| g.id.clone())
+                .chain(truth.classes.iter().map(|c| c.id.clone()))
+                .collect(),
+            memberships,
+        }
+    }
+
+    pub async fn read(db: &DatabaseConnection, school: i32) -> anyhow::Result<Self> {
+        let active = AccountStatus::Active;
+        let students = student::Entity::find().filter(student::Column::SchoolId.eq(school)).all(db).await?;
+        let staff = staff::Entity::find().filter(staff::Column::SchoolId.eq(school)).all(db).await?;
+        let guardians =
+            guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(db).await?;
+        let wonde =
+            |rows: Vec<(i32, String)>| rows.into_iter().collect::<std::collections::HashMap<i32, String>>();
+        let student_ids = wonde(students.iter().map(|s| (s.id, s.wonde_id.clone())).collect());
+        let staff_ids = wonde(staff.iter().map(|s| (s.id, s.wonde_id.clone())).collect());
+        let guardian_ids = wonde(guardians.iter().map(|g| (g.id, g.wonde_id.clone())).collect());
+        let links = guardian_link::Entity::find()
+            .filter(guardian_link::Column::SchoolId.eq(school))
+            .filter(guardian_link::Column::Active.eq(true))
+            .all(db)
+            .await?;
+        let years =
+            year_group::Entity::find().filter(year_group::Column::SchoolId.eq(school)).all(db).await?;
+        let forms =
+            form_group::Entity::find().filter(form_group::Column::SchoolId.eq(school)).all(db).await?;
+        let classes = class::Entity::find().filter(class::Column::SchoolId.eq(school)).all(db).await?;
+        let group_ids: std::collections::HashMap<(u8, i32), String> = years
+            .iter()
+            .map(|g| ((0, g.id), g.wonde_id.clone()))
+            .chain(forms.iter().map(|g| ((1, g.id), g.wonde_id.clone())))
+            .chain(classes.iter().map(|g| ((2, g.id), g.wonde_id.clone())))
+            .collect();
+        let mut memberships = BTreeSet::new();
+        let name =
+            |map: &std::collections::HashMap<i32, String>, id: i32| map.get(&id).cloned().unwrap_or_default();
+        let group = |kind: u8, id: i32| group_ids.get(&(kind, id)).cloned().unwrap_or_default();
+        for m in year_student::Entity::find()
+            .filter(year_student::Column::SchoolId.eq(school))
+            .filter(year_student::Column::Active.eq(true))
+            .all(db)
+            .await?
+        {
+            memberships.insert((group(0, m.year_group_id), name(&student_ids, m.student_id)));
+        }
+        for m in form_student::Entity::find()
+            .filter(form_student::Column::SchoolId.eq(school))
+            .filter(form_student::Column::Active.eq(true))
+            .all(db)
+            .await?
+        {
+            memberships.insert((group(1, m.form_group_id), name(&student_ids, m.student_id)));
+        }
+        for m in form_tutor::Entity::find()
+            .filter(form_tutor::Column::SchoolId.eq(school))
+            .filter(form_tutor::Column::Active.eq(true))
+            .all(db)
+            .await?
+        {
+            memberships.insert((group(1, m.form_group_id), name(&staff_ids, m.staff_id)));
+        }
+        for m in class_student::Entity::find()
+            .filter(class_student::Column::SchoolId.eq(school))
+            .filter(class_student::Column::Active.eq(true))
+            .all(db)
+            .await?
+        {
+            memberships.insert((group(2, m.class_id), name(&student_ids, m.student_id)));
+        }
+        for m in class_teacher::Entity::find()
+            .filter(class_teacher::Column::SchoolId.eq(school))
+            .filter(class_teacher::Column::Active.eq(true))
+            .all(db)
+            .await?
+        {
+            memberships.insert((group(2, m.class_id), name(&staff_ids, m.staff_id)));
+        }
+        Ok(Self {
+            students: students.iter().filter(|s| s.status == active).map(|s| s.wonde_id.clone()).collect(),
+            staff: staff.iter().filter(|s| s.status == active).map(|s| s.wonde_id.clone()).collect(),
+            guardians: guardians.iter().filter(|g| g.status == active).map(|g| g.wonde_id.clone()).collect(),
+            links: links
+                .iter()
+                .map(|l| {
+                    (
+                        name(&student_ids, l.student_id),
+                        name(&guardian_ids, l.guardian_id),
+                        l.relationship_label.clone().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            groups: years
+                .iter()
+                .filter(|g| g.active)
+                .map(|g| g.wonde_id.clone())
+                .chain(forms.iter().filter(|g| g.active).map(|g| g.wonde_id.clone()))
+                .chain(classes.iter().filter(|g| g.active).map(|g| g.wonde_id.clone()))
+                .collect(),
+            memberships,
+        })
+    }
+}
+
+async fn student_by_wonde(
+    db: &DatabaseConnection,
+    school: i32,
+    wonde: &str,
+) -> anyhow::Result<student::Model> {
+    student::Entity::find()
+        .filter(student::Column::SchoolId.eq(school))
+        .filter(student::Column::WondeId.eq(wonde))
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no student {wonde}"))
+}
+
+async fn first_full_sync_mirrors_the_trust(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 2, 40).await?;
+    for i in 0..2 {
+        let run = world.sync(i, SyncKind::Full).await?;
+        assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+        assert_eq!(run.students_deactivated, 0);
+        assert!(run.students_created >= 40 && run.guardians_created > 0 && run.groups_created > 0);
+        world.assert_mirrors(i).await?;
+    }
+    // A second FULL run with nothing changed changes nothing.
+    let again = world.sync(0, SyncKind::Full).await?;
+    assert_eq!((again.students_created, again.students_updated, again.students_deactivated), (0, 0, 0));
+    assert_eq!((again.guardians_created, again.guardians_deactivated), (0, 0));
+    Ok(())
+}
+
+async fn leavers_starters_and_moves_flow_through_incremental_runs(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 2, 40).await?;
+    for i in 0..2 {
+        world.sync(i, SyncKind::Full).await?;
+    }
+    let (wonde_a, school_a) = world.schools[0].clone();
+    let truth = world.truth(0)?;
+    // A student whose guardian has another child here (the sibling rule),
+    // and one whose guardians have none.
+    let with_sibling = truth
+        .students
+        .iter()
+        .find(|s| {
+            truth
+                .links_of(&s.id)
+                .iter()
+                .any(|l| truth.links.iter().any(|o| o.contact_id == l.contact_id && o.student_id != s.id))
+        })
+        .ok_or_else(|| anyhow::anyhow!("the simulator made no siblings"))?
+        .id
+        .clone();
+    let only_child = truth
+        .students
+        .iter()
+        .find(|s| {
+            truth
+                .links_of(&s.id)
+                .iter()
+                .all(|l| truth.links.iter().all(|o| o.contact_id != l.contact_id || o.student_id == s.id))
+                && !truth.links_of(&s.id).is_empty()
+        })
+        .ok_or_else(|| anyhow::anyhow!("no only child"))?
+        .id
+        .clone();
+    let parent_of_only = truth.links_of(&only_child)[0].contact_id.clone();
+    world.sim.student_leaves(&wonde_a, &with_sibling, None)?;
+    world.sim.student_leaves(&wonde_a, &only_child, None)?;
+    let starter = world.sim.new_starter(&wonde_a, &Default::default())?;
+    let teacher = truth.current_employees(Utc::now().date_naive())[0].id.clone();
+    world.sim.staff_leaves(&wonde_a, &teacher, &Default::default())?;
+
+    let run = world.sync(0, SyncKind::Incremental).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    world.assert_mirrors(0).await?;
+    let db = world.db();
+    let left = student_by_wonde(db, school_a.id, &only_child).await?;
+    assert_eq!(left.deactivation_reason, Some(DeactivationReason::LeftSchool));
+    assert_eq!(student_by_wonde(db, school_a.id, &starter.id).await?.status, AccountStatus::Active);
+    let parent = guardian::Entity::find()
+        .filter(guardian::Column::SchoolId.eq(school_a.id))
+        .filter(guardian::Column::WondeId.eq(parent_of_only.as_str()))
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("parent"))?;
+    assert_eq!(parent.deactivation_reason, Some(DeactivationReason::NoActiveChildren));
+    // The other school is untouched: its directory still mirrors its MIS.
+    world.assert_mirrors(1).await?;
+    // One event per deactivated account, of this run.
+    let events = event::Entity::find().filter(event::Column::SyncRunId.eq(run.id)).all(db).await?;
+    let deactivations = events.iter().filter(|e| e.kind == entity::enums::EventKind::Deactivated).count();
+    let counted = run.students_deactivated + run.staff_deactivated + run.guardians_deactivated;
+    assert_eq!(i32::try_from(deactivations)?, counted);
+    assert!(counted >= 3, "two students, a teacher and at least one parent: {counted}");
+    Ok(())
+}
+
+async fn re_enrolment_restore_and_rollover(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 1, 40).await?;
+    world.sync(0, SyncKind::Full).await?;
+    let (wonde_a, school_a) = world.schools[0].clone();
+    let truth = world.truth(0)?;
+    let student = truth.students[3].id.clone();
+    let before = student_by_wonde(world.db(), school_a.id, &student).await?;
+    let again = world.sim.re_enrol(&wonde_a, &student)?;
+    let run = world.sync(0, SyncKind::Incremental).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    let after = student_by_wonde(world.db(), school_a.id, &again.id).await?;
+    assert_eq!(after.id, before.id, "re-enrolment keeps the same person");
+    assert_eq!(after.status, AccountStatus::Active);
+    world.assert_mirrors(0).await?;
+
+    // A leaver who is restored comes back, with an event.
+    let returner = truth.students[5].id.clone();
+    world.sim.student_leaves(&wonde_a, &returner, None)?;
+    world.sync(0, SyncKind::Incremental).await?;
+    world.sim.restore(&wonde_a, &returner)?;
+    let run = world.sync(0, SyncKind::Incremental).await?;
+    assert!(run.students_reactivated >= 1, "{run:?}");
+    world.assert_mirrors(0).await?;
+
+    // Year-end: everyone moves up, the top year leaves, a new intake joins.
+    world.sim.rollover(&wonde_a)?;
+    let run = world.engine.run_now(school_a.id, SyncKind::Full, true).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    world.assert_mirrors(0).await?;
+    Ok(())
+}
+
+async fn empty_mis_and_broken_wonde_change_nothing(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 1, 30).await?;
+    world.sync(0, SyncKind::Full).await?;
+    let (wonde_a, _) = world.schools[0].clone();
+    let before = Mirror::read(world.db(), world.schools[0].1.id).await?;
+
+    // The MIS answers empty lists: the guard refuses to wipe the school.
+    world.sim.set_outage(&wonde_a, true)?;
+    let run = world.sync(0, SyncKind::Full).await?;
+    assert_eq!(run.status, SyncStatus::Failed);
+    assert!(run.error.clone().unwrap_or_default().contains("mass-deactivation guard"), "{:?}", run.error);
+    assert_eq!(Mirror::read(world.db(), world.schools[0].1.id).await?, before);
+    world.sim.set_outage(&wonde_a, false)?;
+
+    // A 429 with Retry-After is waited out.
+    world.sim.inject_fault(FaultSpec {
+        school: Some(wonde_a.clone()),
+        endpoint: "students".into(),
+        page: None,
+        kind: FaultKind::RateLimited { retry_after_secs: Some(1) },
+        count: 1,
+    });
+    let run = world.sync(0, SyncKind::Full).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+
+    // Persistent 500s and truncated bodies fail the run; nothing changes.
+    let leaver = world.truth(0)?.students[0].id.clone();
+    world.sim.student_leaves(&wonde_a, &leaver, None)?;
+    for kind in [FaultKind::ServerError { status: 500 }, FaultKind::Truncate] {
+        world.sim.inject_fault(FaultSpec {
+            school: Some(wonde_a.clone()),
+            endpoint: "contacts".into(),
+            page: None,
+            kind,
+            count: 100,
+        });
+        let run = world.sync(0, SyncKind::Full).await?;
+        assert_eq!(run.status, SyncStatus::Failed, "{:?}", run.error);
+        let error = run.error.unwrap_or_default();
+        assert!(error.contains("nothing was changed"), "{error}");
+        assert_eq!(Mirror::read(world.db(), world.schools[0].1.id).await?, before, "no deactivation");
+        world.sim.clear_faults();
+    }
+    // Once Wonde answers again, the next run converges.
+    let run = world.sync(0, SyncKind::Full).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    world.assert_mirrors(0).await?;
+    Ok(())
+}
+
+async fn concurrent_triggers_share_one_run(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 1, 30).await?;
+    let school = world.schools[0].1.id;
+    let (a, b) = tokio::join!(
+        world.engine.run_now(school, SyncKind::Full, false),
+        world.engine.run_now(school, SyncKind::Full, false)
+    );
+    let (a, b) = (a?, b?);
+    assert_eq!(a.id, b.id, "both triggers got the one run");
+    let runs = sync_run::Entity::find().filter(sync_run::Column::SchoolId.eq(school)).all(world.db()).await?;
+    assert_eq!(runs.len(), 1);
+    Ok(())
+}
