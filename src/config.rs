@@ -27,4 +27,40 @@ pub struct ServeConfig {
     /// (`?secret=` or `X-Webhook-Secret`). Unset: webhooks are refused.
     #[arg(long, env = "ONROLL_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
+    #[command(flatten)]
+    pub sync: SyncConfig,
+}
+
+/// How syncs reach Wonde and when they run.
+#[derive(Args, Clone, Debug)]
+pub struct SyncConfig {
+    /// Wonde base URL; when set it overrides every school's regional domain
+    /// (simulators, staging).
+    #[arg(long, env = "WONDE_API_URL")]
+    pub wonde_api_url: Option<String>,
+    /// How often a FULL sync runs per school ("7d", "12h"; 0 turns it off).
+    #[arg(long, env = "ONROLL_FULL_SYNC_EVERY", default_value = "7d", value_parser = parse_every)]
+    pub full_sync_every: Every,
+    /// How often an INCREMENTAL sync runs per school ("4h"; 0 turns it off).
+    #[arg(long, env = "ONROLL_INCREMENTAL_SYNC_EVERY", default_value = "4h", value_parser = parse_every)]
+    pub incremental_sync_every: Every,
+    /// The share of a school's active accounts (of any kind) one run may
+    /// deactivate before the mass-deactivation guard refuses it.
+    #[arg(long, env = "ONROLL_DEACTIVATION_GUARD", default_value_t = 0.5, value_parser = parse_share)]
+    pub deactivation_guard: f64,
+}
+
+/// A schedule interval; `None` is off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Every(pub Option<chrono::Duration>);
+
+fn parse_every(text: &str) -> Result<Every, String> {
+    crate::sync::schedule::parse_every(text).map(Every).map_err(|err| err.to_string())
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
+        _ => Err(format!("`{text}` is not a share between 0 and 1 (0.5 is half)")),
+    }
 }

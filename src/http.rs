@@ -7,6 +7,8 @@ mod webhooks;
 use axum::Router;
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use tokio::sync::Notify;
 use tower_http::trace::TraceLayer;
 
 use crate::crypto::{Secret, SecretKey};
@@ -21,6 +23,8 @@ pub struct AppState {
     pub secret_key: SecretKey,
     pub webhook_secret: Option<Secret>,
     pub events: EventBus,
+    /// Wakes the sync worker when a run is queued.
+    pub sync_wake: Arc<Notify>,
 }
 
 pub fn router(state: AppState) -> Router {

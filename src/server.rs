@@ -8,11 +8,18 @@ use std::future::Future;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
-use crate::config::ServeConfig;
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+
+use crate::config::{ServeConfig, SyncConfig};
 use crate::crypto::{Secret, SecretKey};
+use crate::db::Engine;
 use crate::events::EventBus;
 use crate::graphql::build_schema;
 use crate::http::{AppState, router};
+use crate::sync::schedule::Schedule;
+use crate::sync::{SyncEngine, runs};
+use crate::wonde::{WondeClient, WondeConfig};
 
 /// What a server is built from, apart from its address.
 #[derive(Clone)]
@@ -21,6 +28,16 @@ pub struct Services {
     pub secret_key: SecretKey,
     pub webhook_secret: Option<Secret>,
     pub events: EventBus,
+    /// Wakes the sync worker when a run is queued.
+    pub sync_wake: Arc<Notify>,
+}
+
+/// The background sync worker: its engine and schedule.
+pub struct Worker {
+    pub engine: SyncEngine,
+    pub schedule: Schedule,
+    /// How often the worker looks for due and queued runs.
+    pub tick: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +48,14 @@ pub enum StartError {
     Key(#[from] crate::crypto::CryptoError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("the Wonde client: {0}")]
+    Wonde(String),
 }
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    worker: Option<Worker>,
 }
 
 impl Application {
@@ -45,22 +65,45 @@ impl Application {
         let secret_key = SecretKey::resolve(config.database.secret_key.as_deref(), url)?;
         let db = crate::db::connect(url, None).await?;
         crate::db::migrate(&db).await?;
+        if Engine::of(url) == Some(Engine::Sqlite) {
+            // One process owns an embedded database: whatever it left
+            // running when it stopped is abandoned.
+            let failed = runs::fail_abandoned(&db, chrono::Duration::zero()).await?;
+            if failed > 0 {
+                tracing::warn!(runs = failed, "failed sync runs left running by the previous process");
+            }
+        }
         let services = Services {
             db,
             secret_key,
             webhook_secret: config.webhook_secret.clone().map(Secret::new),
             events: EventBus::default(),
+            sync_wake: Arc::new(Notify::new()),
         };
-        Self::new(services, config.bind).await
+        let engine = sync_engine(&services, &config.sync)?;
+        let schedule = Schedule {
+            full_every: config.sync.full_sync_every.0,
+            incremental_every: config.sync.incremental_sync_every.0,
+            ..Schedule::default()
+        };
+        let mut app = Self::new(services, config.bind).await?;
+        app.worker = Some(Worker { engine, schedule, tick: std::time::Duration::from_secs(30) });
+        Ok(app)
     }
 
     /// Binds a server over a database that is already migrated.
     pub async fn new(services: Services, bind: SocketAddr) -> Result<Self, StartError> {
         let listener =
             TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind, source })?;
-        let Services { db, secret_key, webhook_secret, events } = services;
-        let state = AppState { db, schema: build_schema(), secret_key, webhook_secret, events };
-        Ok(Self { listener, state })
+        let Services { db, secret_key, webhook_secret, events, sync_wake } = services;
+        let state = AppState { db, schema: build_schema(), secret_key, webhook_secret, events, sync_wake };
+        Ok(Self { listener, state, worker: None })
+    }
+
+    /// Runs syncs in the background while serving.
+    pub fn with_worker(mut self, worker: Worker) -> Self {
+        self.worker = Some(worker);
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -72,8 +115,43 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await
+        let (stop, stopped) = watch::channel(false);
+        let wake = self.state.sync_wake.clone();
+        let worker = self.worker.map(|w| {
+            tokio::spawn(crate::sync::worker::run_until_stopped(w.engine, w.schedule, w.tick, wake, stopped))
+        });
+        let served = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
+        let _ = stop.send(true);
+        if let Some(worker) = worker {
+            // A run cut short here applied nothing; the next start fails it
+            // and the schedule runs it again.
+            if tokio::time::timeout(std::time::Duration::from_secs(10), worker).await.is_err() {
+                tracing::warn!("the sync worker did not stop in time; its run will be failed and retried");
+            }
+        }
+        served
     }
+}
+
+/// The sync engine for a configuration.
+pub fn sync_engine(services: &Services, config: &SyncConfig) -> Result<SyncEngine, StartError> {
+    let client =
+        WondeClient::new(WondeConfig { base_url: config.wonde_api_url.clone(), ..WondeConfig::default() })
+            .map_err(|err| StartError::Wonde(err.to_string()))?;
+    Ok(SyncEngine {
+        db: services.db.clone(),
+        key: services.secret_key.clone(),
+        events: services.events.clone(),
+        client,
+        guard_share: config.deactivation_guard,
+        worker: worker_name(),
+    })
+}
+
+/// Names this process in `sync_run.claimed_by`: host and process id.
+fn worker_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "onroll".to_owned());
+    format!("{host}:{}", std::process::id())
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what an orchestrator sends).

@@ -13,6 +13,7 @@ pub mod runs;
 pub mod schedule;
 pub mod source;
 pub mod wonde_source;
+pub mod worker;
 
 pub use engine::SyncEngine;
 

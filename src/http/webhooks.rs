@@ -110,6 +110,7 @@ async fn handle(
         _ => "the school is not approved; nothing to sync",
     };
     txn.commit().await?;
+    state.sync_wake.notify_one();
     tracing::info!(webhook.kind = kind, "webhook applied");
     Ok(answer(StatusCode::OK, "accepted", detail))
 }

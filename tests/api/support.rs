@@ -172,6 +172,7 @@ impl TestApp {
             secret_key: secret_key.clone(),
             webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
             events: EventBus::default(),
+            sync_wake: Default::default(),
         };
         let app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?;
         let addr = app.local_addr()?;

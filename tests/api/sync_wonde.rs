@@ -5,27 +5,34 @@
 use chrono::Utc;
 use entity::enums::{AccountStatus, ConnectionStatus, DeactivationReason, SyncKind, SyncStatus};
 use entity::*;
+use onroll::crypto::Secret;
 use onroll::crypto::SecretKey;
 use onroll::events::EventBus;
+use onroll::server::{Application, Services, Worker};
 use onroll::sync::SyncEngine;
+use onroll::sync::schedule::Schedule;
 use onroll::wonde::{RetryPolicy, WondeClient, WondeConfig};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
 use std::collections::BTreeSet;
 use std::time::Duration;
-use wonde_sim::{FaultKind, FaultSpec, MisSnapshot, SimConfig, SimHandle, Simulator};
+use wonde_sim::{
+    FaultKind, FaultSpec, MisSnapshot, SecretPlacement, SimConfig, SimHandle, Simulator, WebhookEvent,
+    WebhookRequest,
+};
 
 use crate::on_both_engines;
 use crate::support::fixture::Fixture;
-use crate::support::{Engine, TestDb};
+use crate::support::{Engine, TestDb, WEBHOOK_SECRET};
 
 on_both_engines!(
     first_full_sync_mirrors_the_trust,
     leavers_starters_and_moves_flow_through_incremental_runs,
     re_enrolment_restore_and_rollover,
     empty_mis_and_broken_wonde_change_nothing,
-    concurrent_triggers_share_one_run
+    concurrent_triggers_share_one_run,
+    approval_webhook_starts_the_first_full_run
 );
 
 pub struct World {
@@ -474,5 +481,71 @@ async fn concurrent_triggers_share_one_run(engine: Engine) -> anyhow::Result<()>
     assert_eq!(a.id, b.id, "both triggers got the one run");
     let runs = sync_run::Entity::find().filter(sync_run::Column::SchoolId.eq(school)).all(world.db()).await?;
     assert_eq!(runs.len(), 1);
+    Ok(())
+}
+
+async fn approval_webhook_starts_the_first_full_run(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 1, 30).await?;
+    let (wonde_a, school_a) = world.schools[0].clone();
+    // The school awaits approval: no token yet.
+    let connection = wonde_connection::Entity::find()
+        .filter(wonde_connection::Column::SchoolId.eq(school_a.id))
+        .one(world.db())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("connection"))?;
+    let mut pending: wonde_connection::ActiveModel = connection.into();
+    pending.status = Set(ConnectionStatus::Pending);
+    pending.token_ciphertext = Set(None);
+    pending.update(world.db()).await?;
+
+    // A server with its sync worker; the tick is long, so only the
+    // webhook's wake-up can start the run in time.
+    let services = Services {
+        db: world.db().clone(),
+        secret_key: world.engine.key.clone(),
+        webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
+        events: world.engine.events.clone(),
+        sync_wake: Default::default(),
+    };
+    let worker = Worker {
+        engine: world.engine.clone(),
+        schedule: Schedule::default(),
+        tick: Duration::from_secs(3600),
+    };
+    let app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?.with_worker(worker);
+    let addr = app.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+
+    let outcome = world
+        .sim
+        .send_webhook(&WebhookRequest {
+            url: format!("http://{addr}/webhooks/wonde"),
+            school_id: wonde_a.clone(),
+            event: WebhookEvent::SchoolApproved,
+            secret: Some(WEBHOOK_SECRET.to_owned()),
+            secret_in: SecretPlacement::Header,
+        })
+        .await?;
+    assert!(outcome.status < 300, "{outcome:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let run = loop {
+        let run = sync_run::Entity::find()
+            .filter(sync_run::Column::SchoolId.eq(school_a.id))
+            .one(world.db())
+            .await?;
+        if let Some(run) = run.filter(|r| r.status == SyncStatus::Completed || r.status == SyncStatus::Failed)
+        {
+            break run;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the first FULL run did not finish");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((run.kind, run.status), (SyncKind::Full, SyncStatus::Completed), "{:?}", run.error);
+    world.assert_mirrors(0).await?;
+    let _ = stop.send(());
+    server.await??;
     Ok(())
 }

@@ -1,0 +1,50 @@
+//! The background loop of `onroll serve`: fail abandoned runs, queue what
+//! the schedule says is due, run what is queued. Several replicas may run
+//! it at once: the database hands each queued run to one of them.
+
+use chrono::{Duration, Utc};
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+
+use super::engine::SyncEngine;
+use super::schedule::Schedule;
+use super::{runs, schedule};
+
+/// A run with no heartbeat for this long belongs to a process that stopped.
+pub const ABANDONED_AFTER: Duration = Duration::minutes(5);
+
+/// One pass: recover, schedule, drain. Returns how many runs it ran.
+pub async fn cycle(engine: &SyncEngine, schedule: &Schedule) -> Result<usize, sea_orm::DbErr> {
+    let failed = runs::fail_abandoned(&engine.db, ABANDONED_AFTER).await?;
+    if failed > 0 {
+        tracing::warn!(runs = failed, "failed sync runs abandoned by a stopped process");
+    }
+    schedule::queue_due(&engine.db, schedule, Utc::now()).await?;
+    engine.drain_queue().await
+}
+
+/// Runs [`cycle`] every `tick`, or at once when `wake` is notified (a run
+/// was queued by a webhook or a mutation), until `stop` turns true.
+pub async fn run_until_stopped(
+    engine: SyncEngine,
+    schedule: Schedule,
+    tick: std::time::Duration,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if let Err(err) = cycle(&engine, &schedule).await {
+            tracing::error!(error = %err, "sync worker cycle failed; retrying next tick");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(tick) => {}
+            () = wake.notified() => {}
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+    tracing::info!("sync worker stopped");
+}
