@@ -6,9 +6,16 @@ use entity::enums::Role;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{DatabaseConfig, ServeConfig};
+use entity::enums::{SyncKind, SyncStatus};
+use indicatif::ProgressBar;
+use sea_orm::EntityTrait;
+
+use crate::config::{DatabaseConfig, ServeConfig, SyncConfig};
+use crate::crypto::SecretKey;
+use crate::events::EventBus;
 use crate::graphql::ids::{NodeType, decode_as};
 use crate::server::{Application, shutdown_signal};
+use crate::server::{Services, sync_engine};
 use crate::tenancy::{self, TokenSpec};
 
 #[derive(Parser, Debug)]
@@ -35,6 +42,22 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Run one sync of a school in the foreground, with a progress bar.
+    Sync {
+        /// The school: its ID as the API shows it.
+        #[arg(long)]
+        school: String,
+        /// A FULL run (everything, absences reconciled) instead of INCREMENTAL.
+        #[arg(long)]
+        full: bool,
+        /// Bypass the mass-deactivation guard for this run.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(flatten)]
+        sync: SyncConfig,
     },
 }
 
@@ -148,8 +171,90 @@ async fn run(command: Command) -> anyhow::Result<()> {
             eprintln!("store this token now: it is not shown again");
             println!("{token}");
         }
+        Command::Sync { school, full, force, database, sync } => {
+            let school_id = parse_id(&school, NodeType::School)?;
+            let kind = if full { SyncKind::Full } else { SyncKind::Incremental };
+            let run = sync_in_foreground(&database, &sync, school_id, kind, force).await?;
+            print_run(&run);
+            if run.status != SyncStatus::Completed {
+                anyhow::bail!("the run ended {}: {}", run.status.as_str(), run.error.unwrap_or_default());
+            }
+        }
     }
     Ok(())
+}
+
+async fn sync_in_foreground(
+    database: &DatabaseConfig,
+    config: &SyncConfig,
+    school_id: i32,
+    kind: SyncKind,
+    force: bool,
+) -> anyhow::Result<entity::sync_run::Model> {
+    let db = open(database).await?;
+    let school = entity::school::Entity::find_by_id(school_id).one(&db).await?;
+    let school = school.ok_or_else(|| anyhow::anyhow!("no school with id {school_id}"))?;
+    let services = Services {
+        secret_key: SecretKey::resolve(database.secret_key.as_deref(), &database.database_url)?,
+        db,
+        webhook_secret: None,
+        events: EventBus::default(),
+        sync_wake: Default::default(),
+    };
+    let engine = sync_engine(&services, config)?;
+    let mut progress = services.events.subscribe();
+    let bar = ProgressBar::new_spinner().with_message(format!("{}: queued", school.name));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let run = tokio::spawn(async move { engine.run_now(school_id, kind, force).await });
+    tokio::pin!(run);
+    loop {
+        tokio::select! {
+            finished = &mut run => {
+                bar.finish_and_clear();
+                return Ok(finished??);
+            }
+            event = progress.recv() => {
+                if let Ok(event) = event
+                    && event.school_id == school_id
+                    && let Some(payload) = event.payload.as_deref()
+                    && let Ok(value) = serde_json::from_str::<serde_json::Value>(payload)
+                {
+                    let phase = value["phase"].as_str().unwrap_or_default();
+                    let processed = value["processed"].as_i64().unwrap_or_default();
+                    bar.set_message(format!("{}: {phase}, {processed} records", school.name));
+                }
+            }
+        }
+    }
+}
+
+fn print_run(run: &entity::sync_run::Model) {
+    println!("run {} ({}) {}", run.id, run.kind.as_str(), run.status.as_str());
+    println!("{:<10} {:>8} {:>8} {:>12} {:>12}", "", "created", "updated", "deactivated", "reactivated");
+    let rows = [
+        (
+            "students",
+            run.students_created,
+            run.students_updated,
+            run.students_deactivated,
+            run.students_reactivated,
+        ),
+        ("staff", run.staff_created, run.staff_updated, run.staff_deactivated, run.staff_reactivated),
+        (
+            "guardians",
+            run.guardians_created,
+            run.guardians_updated,
+            run.guardians_deactivated,
+            run.guardians_reactivated,
+        ),
+        ("groups", run.groups_created, run.groups_updated, run.groups_deactivated, run.groups_reactivated),
+    ];
+    for (name, created, updated, deactivated, reactivated) in rows {
+        println!("{name:<10} {created:>8} {updated:>8} {deactivated:>12} {reactivated:>12}");
+    }
+    if let Some(error) = &run.error {
+        println!("error: {error}");
+    }
 }
 
 async fn open(database: &DatabaseConfig) -> anyhow::Result<sea_orm::DatabaseConnection> {

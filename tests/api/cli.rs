@@ -103,3 +103,85 @@ async fn operator_creates_a_trust_and_tokens_then_serves() -> anyhow::Result<()>
     assert!(!rest.iter().any(|l| l.contains(&token)), "the token is never logged");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_syncs_a_school_in_the_foreground() -> anyhow::Result<()> {
+    use base64::Engine as _;
+    use entity::enums::{AccountStatus, ConnectionStatus};
+    use sea_orm::{
+        ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    };
+
+    let db_file = TempDb::new();
+    let key_text = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    let key = onroll::crypto::SecretKey::parse(&key_text)?;
+    let sim = wonde_sim::Simulator::start(wonde_sim::SimConfig {
+        schools: 1,
+        students_per_school: 25,
+        ..wonde_sim::SimConfig::default()
+    })
+    .await?;
+    let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
+
+    let db = onroll::db::connect(&db_file.url(), None).await?;
+    onroll::db::migrate(&db).await?;
+    let f = crate::support::fixture::Fixture::new(&db);
+    let trust = f.trust("CLI Trust").await?;
+    let school = f.school(&trust, "CLI School").await?;
+    let now = chrono::Utc::now();
+    entity::wonde_connection::ActiveModel {
+        school_id: Set(school.id),
+        status: Set(ConnectionStatus::Approved),
+        wonde_school_id: Set(sim_school.wonde_id.clone()),
+        region_domain: Set(None),
+        token_ciphertext: Set(Some(key.encrypt(&sim_school.token))),
+        sync_students: Set(true),
+        sync_staff: Set(true),
+        sync_guardians: Set(true),
+        sync_classes: Set(true),
+        sync_year_groups: Set(true),
+        sync_form_groups: Set(true),
+        full_every_secs: Set(None),
+        incremental_every_secs: Set(None),
+        watermark: Set(None),
+        last_full_sync_at: Set(None),
+        last_incremental_sync_at: Set(None),
+        status_reason: Set(None),
+        requested_by_token_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await?;
+
+    let school_id = crate::support::fixture::gid(onroll::graphql::ids::NodeType::School, school.id);
+    let run = |args: Vec<String>| {
+        let (url, key_text, base) = (db_file.url(), key_text.clone(), sim.base_url());
+        tokio::task::spawn_blocking(move || {
+            Command::new(BIN)
+                .args(&args)
+                .env("DATABASE_URL", url)
+                .env("ONROLL_SECRET_KEY", key_text)
+                .env("WONDE_API_URL", base)
+                .output()
+        })
+    };
+    let output = run(vec!["sync".into(), "--school".into(), school_id.clone(), "--full".into()]).await??;
+    let stdout = String::from_utf8(output.stdout)?;
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("FULL) COMPLETED"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("students") && l.contains("25")), "{stdout}");
+    let active = entity::student::Entity::find()
+        .filter(entity::student::Column::SchoolId.eq(school.id))
+        .filter(entity::student::Column::Status.eq(AccountStatus::Active))
+        .count(&db)
+        .await?;
+    assert_eq!(active, 25);
+    assert!(!stdout.contains(&sim_school.token), "the Wonde token is never printed");
+
+    let output = run(vec!["sync".into(), "--school".into(), "999".into()]).await??;
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no school"));
+    Ok(())
+}
