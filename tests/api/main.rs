@@ -20,5 +20,6 @@ mod runs;
 mod schema_drift;
 mod scoping;
 mod statement_count;
-mod sync_wonde;
+mod sync_model;
+pub mod sync_wonde;
 mod webhooks;
