@@ -22,7 +22,7 @@ enum Change {
     Leaves(usize),
     Starter { sibling: Option<usize> },
     MoveClass(usize, usize),
-    ChangeForm(usize, usize),
+    MoveForm(usize, usize),
     StaffLeaves { which: usize, delete: bool },
     ReEnrol(usize),
     Restore(usize),
@@ -34,7 +34,7 @@ fn change() -> impl Strategy<Value = Change> {
         3 => any::<usize>().prop_map(Change::Leaves),
         2 => proptest::option::of(any::<usize>()).prop_map(|sibling| Change::Starter { sibling }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(s, c)| Change::MoveClass(s, c)),
-        2 => (any::<usize>(), any::<usize>()).prop_map(|(s, f)| Change::ChangeForm(s, f)),
+        2 => (any::<usize>(), any::<usize>()).prop_map(|(s, f)| Change::MoveForm(s, f)),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(which, delete)| Change::StaffLeaves { which, delete }),
         1 => any::<usize>().prop_map(Change::ReEnrol),
         1 => any::<usize>().prop_map(Change::Restore),
@@ -73,7 +73,7 @@ fn apply(world: &World, change: &Change) -> anyhow::Result<bool> {
                 _ => false,
             }
         }
-        Change::ChangeForm(s, f) => {
+        Change::MoveForm(s, f) => {
             let forms: Vec<String> = truth
                 .groups
                 .iter()
