@@ -207,6 +207,15 @@ pub async fn cancel<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<Option<sy
     sync_run::Entity::find_by_id(run_id).one(db).await
 }
 
+/// The error text of a run whose process stopped.
+pub const ABANDONED: &str = "abandoned: the process running it stopped; nothing of it was applied";
+
+/// Whether a failed run failed because its process stopped, not because of
+/// Wonde or the data: such a failure says nothing about the school.
+pub fn was_abandoned(run: &sync_run::Model) -> bool {
+    run.error.as_deref() == Some(ABANDONED)
+}
+
 /// Fails runs whose process stopped: running with no heartbeat since
 /// `stale_after`. Their changes were never committed (a run applies in one
 /// transaction at its end), so failing them is all the recovery needed.
@@ -215,10 +224,7 @@ pub async fn fail_abandoned<C: ConnectionTrait>(db: &C, stale_after: Duration) -
     let failed = sync_run::Entity::update_many()
         .col_expr(sync_run::Column::Status, Expr::value(SyncStatus::Failed.as_str()))
         .col_expr(sync_run::Column::FinishedAt, Expr::value(Utc::now()))
-        .col_expr(
-            sync_run::Column::Error,
-            Expr::value("abandoned: the process running it stopped; nothing of it was applied"),
-        )
+        .col_expr(sync_run::Column::Error, Expr::value(ABANDONED))
         .filter(sync_run::Column::Status.eq(SyncStatus::Running))
         .filter(sync_run::Column::HeartbeatAt.lt(cutoff))
         .exec(db)

@@ -103,7 +103,9 @@ pub async fn queue_due<C: ConnectionTrait>(
             .order_by_desc(sync_run::Column::Id)
             .one(db)
             .await?;
-        let last_failure = last.filter(|r| r.status == SyncStatus::Failed).and_then(|r| r.finished_at);
+        let last_failure = last
+            .filter(|r| r.status == SyncStatus::Failed && !runs::was_abandoned(r))
+            .and_then(|r| r.finished_at);
         if let Some(kind) = due(schedule, &connection, last_failure, now) {
             queued += usize::from(runs::enqueue(db, connection.school_id, kind, false).await?.1);
         }

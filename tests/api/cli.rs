@@ -185,3 +185,138 @@ async fn operator_syncs_a_school_in_the_foreground() -> anyhow::Result<()> {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no school"));
     Ok(())
 }
+
+/// A FULL run killed with SIGKILL mid-fetch applies nothing; the next
+/// `serve` on the same (SQLite) database fails the orphan and the next run
+/// converges to the MIS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_mid_fetch_changes_nothing_and_the_next_converges() -> anyhow::Result<()> {
+    use crate::sync_wonde::Mirror;
+    use base64::Engine as _;
+    use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+    let db_file = TempDb::new();
+    let key_text = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let key = onroll::crypto::SecretKey::parse(&key_text)?;
+    let sim = wonde_sim::Simulator::start(wonde_sim::SimConfig {
+        schools: 1,
+        students_per_school: 400,
+        ..wonde_sim::SimConfig::default()
+    })
+    .await?;
+    let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
+    let db = onroll::db::connect(&db_file.url(), None).await?;
+    onroll::db::migrate(&db).await?;
+    let f = crate::support::fixture::Fixture::new(&db);
+    let trust = f.trust("Kill Trust").await?;
+    let school = f.school(&trust, "Kill School").await?;
+    let now = chrono::Utc::now();
+    entity::wonde_connection::ActiveModel {
+        school_id: Set(school.id),
+        status: Set(ConnectionStatus::Approved),
+        wonde_school_id: Set(sim_school.wonde_id.clone()),
+        region_domain: Set(None),
+        token_ciphertext: Set(Some(key.encrypt(&sim_school.token))),
+        sync_students: Set(true),
+        sync_staff: Set(true),
+        sync_guardians: Set(true),
+        sync_classes: Set(true),
+        sync_year_groups: Set(true),
+        sync_form_groups: Set(true),
+        full_every_secs: Set(None),
+        incremental_every_secs: Set(None),
+        watermark: Set(None),
+        last_full_sync_at: Set(None),
+        last_incremental_sync_at: Set(None),
+        status_reason: Set(None),
+        requested_by_token_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await?;
+    let env = |cmd: &mut Command| {
+        cmd.env("DATABASE_URL", db_file.url())
+            .env("ONROLL_SECRET_KEY", &key_text)
+            .env("WONDE_API_URL", sim.base_url());
+    };
+    let school_id = crate::support::fixture::gid(onroll::graphql::ids::NodeType::School, school.id);
+
+    // A first FULL run, then a leaver in the MIS.
+    let mut first = Command::new(BIN);
+    first.args(["sync", "--school", &school_id, "--full"]);
+    env(&mut first);
+    let output = tokio::task::spawn_blocking(move || first.output()).await??;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let before = Mirror::read(&db, school.id).await?;
+    let leaver = sim.truth(&sim_school.wonde_id)?.students[0].id.clone();
+    sim.student_leaves(&sim_school.wonde_id, &leaver, None)?;
+
+    // A FULL run that Wonde makes slow, killed once it is under way.
+    sim.inject_fault(wonde_sim::FaultSpec {
+        school: None,
+        endpoint: "*".into(),
+        page: None,
+        kind: wonde_sim::FaultKind::Latency { ms: 400 },
+        count: 10_000,
+    });
+    let mut slow = Command::new(BIN);
+    slow.args(["sync", "--school", &school_id, "--full"]).stdout(Stdio::null()).stderr(Stdio::null());
+    env(&mut slow);
+    let mut child = slow.spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let orphan = loop {
+        let running = entity::sync_run::Entity::find()
+            .filter(entity::sync_run::Column::SchoolId.eq(school.id))
+            .filter(entity::sync_run::Column::Status.eq(SyncStatus::Running))
+            .one(&db)
+            .await?;
+        if let Some(run) = running.filter(|r| r.heartbeat_at != r.started_at) {
+            break run;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the slow run never got under way");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    child.kill()?;
+    let _ = child.wait()?;
+    sim.clear_faults();
+    assert_eq!(Mirror::read(&db, school.id).await?, before, "a killed run applied nothing");
+
+    // `serve` on the same database fails the orphan; its schedule converges.
+    let mut serve = Command::new(BIN);
+    serve
+        .arg("serve")
+        .env("ONROLL_BIND", "127.0.0.1:0")
+        .env("ONROLL_INCREMENTAL_SYNC_EVERY", "1s")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    env(&mut serve);
+    let mut server = serve.spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let converged = loop {
+        let latest = entity::sync_run::Entity::find()
+            .filter(entity::sync_run::Column::SchoolId.eq(school.id))
+            .order_by_desc(entity::sync_run::Column::Id)
+            .one(&db)
+            .await?;
+        if let Some(run) = latest.filter(|r| r.id > orphan.id && r.status == SyncStatus::Completed) {
+            break run;
+        }
+        if Instant::now() > deadline {
+            let _ = server.kill();
+            anyhow::bail!("no run converged after the restart");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status()?;
+    let _ = server.wait()?;
+    assert_eq!(converged.kind, SyncKind::Incremental);
+    let orphan = entity::sync_run::Entity::find_by_id(orphan.id).one(&db).await?.ok_or_else(|| anyhow::anyhow!("orphan"))?;
+    assert_eq!(orphan.status, SyncStatus::Failed);
+    assert!(orphan.error.unwrap_or_default().contains("abandoned"));
+    let truth = Mirror::of_truth(&sim.truth(&sim_school.wonde_id)?);
+    assert_eq!(Mirror::read(&db, school.id).await?, truth, "the directory converged to the MIS");
+    Ok(())
+}
