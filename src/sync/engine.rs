@@ -50,18 +50,28 @@ impl SyncEngine {
         force: bool,
     ) -> Result<sync_run::Model, DbErr> {
         let (run, _) = runs::enqueue(&self.db, school_id, kind, force).await?;
-        match runs::claim(&self.db, run.id, &self.worker).await? {
-            Some(claimed) => self.execute(claimed).await,
-            None => Ok(run),
-        }
+        Ok(self.claim_and_execute(run.id).await?.unwrap_or(run))
+    }
+
+    /// Claims a queued run and runs it; `None` when another process has it.
+    /// The liveness lock is taken before the claim, so a running run always
+    /// has a live holder.
+    async fn claim_and_execute(&self, run_id: i32) -> Result<Option<sync_run::Model>, DbErr> {
+        let Some(liveness) = runs::Liveness::take(&self.db, run_id).await? else { return Ok(None) };
+        let finished = match runs::claim(&self.db, run_id, &self.worker).await {
+            Ok(Some(claimed)) => self.execute(claimed).await.map(Some),
+            Ok(None) => Ok(None),
+            Err(err) => Err(err),
+        };
+        liveness.release().await;
+        finished
     }
 
     /// Claims and runs every queued run, oldest first; returns how many ran.
     pub async fn drain_queue(&self) -> Result<usize, DbErr> {
         let mut ran = 0;
         for run in runs::queued(&self.db).await? {
-            if let Some(claimed) = runs::claim(&self.db, run.id, &self.worker).await? {
-                self.execute(claimed).await?;
+            if self.claim_and_execute(run.id).await?.is_some() {
                 ran += 1;
             }
         }

@@ -9,8 +9,9 @@ use entity::enums::{SyncKind, SyncStatus};
 use entity::sync_run;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, SqlErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr, Statement,
+    TransactionTrait,
 };
 
 use super::ledger::RunCounts;
@@ -216,10 +217,85 @@ pub fn was_abandoned(run: &sync_run::Model) -> bool {
     run.error.as_deref() == Some(ABANDONED)
 }
 
-/// Fails runs whose process stopped: running with no heartbeat since
+/// The first key of the advisory locks that mark runs alive ("onro").
+const LIVENESS_LOCKS: i32 = 0x6f6e_726f;
+
+/// Proof, visible to other processes, that this process is running a run.
+///
+/// On PostgreSQL it is a transaction on a connection of its own holding an
+/// advisory lock keyed by the run: when the process dies, PostgreSQL ends
+/// its session and the lock goes with it, so another replica knows at once
+/// that the run is orphaned. SQLite has one process and needs none.
+pub struct Liveness(Option<DatabaseTransaction>);
+
+impl Liveness {
+    /// Takes the run's lock; `None` when another process holds it.
+    pub async fn take(db: &DatabaseConnection, run_id: i32) -> Result<Option<Self>, DbErr> {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(Some(Self(None)));
+        }
+        let txn = db.begin().await?;
+        if try_lock(&txn, run_id).await? {
+            Ok(Some(Self(Some(txn))))
+        } else {
+            txn.rollback().await?;
+            Ok(None)
+        }
+    }
+
+    pub async fn release(self) {
+        if let Some(txn) = self.0 {
+            let _ = txn.rollback().await;
+        }
+    }
+}
+
+async fn try_lock<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1, $2) AS held",
+            [LIVENESS_LOCKS.into(), run_id.into()],
+        ))
+        .await?;
+    row.map(|r| r.try_get::<bool>("", "held")).transpose().map(|held| held.unwrap_or(false))
+}
+
+/// Fails runs whose process stopped. On PostgreSQL: running runs whose
+/// liveness lock nobody holds. On SQLite: running with no heartbeat since
 /// `stale_after`. Their changes were never committed (a run applies in one
 /// transaction at its end), so failing them is all the recovery needed.
-pub async fn fail_abandoned<C: ConnectionTrait>(db: &C, stale_after: Duration) -> Result<u64, DbErr> {
+pub async fn fail_abandoned(db: &DatabaseConnection, stale_after: Duration) -> Result<u64, DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let running =
+            sync_run::Entity::find().filter(sync_run::Column::Status.eq(SyncStatus::Running)).all(db).await?;
+        let mut failed = 0;
+        for run in running {
+            let probe = db.begin().await?;
+            let orphaned = try_lock(&probe, run.id).await?;
+            if orphaned {
+                failed += fail_if_running(&probe, run.id).await?;
+            }
+            probe.commit().await?;
+        }
+        return Ok(failed);
+    }
+    fail_stale(db, stale_after).await
+}
+
+async fn fail_if_running<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<u64, DbErr> {
+    let failed = sync_run::Entity::update_many()
+        .col_expr(sync_run::Column::Status, Expr::value(SyncStatus::Failed.as_str()))
+        .col_expr(sync_run::Column::FinishedAt, Expr::value(Utc::now()))
+        .col_expr(sync_run::Column::Error, Expr::value(ABANDONED))
+        .filter(sync_run::Column::Id.eq(run_id))
+        .filter(sync_run::Column::Status.eq(SyncStatus::Running))
+        .exec(db)
+        .await?;
+    Ok(failed.rows_affected)
+}
+
+async fn fail_stale<C: ConnectionTrait>(db: &C, stale_after: Duration) -> Result<u64, DbErr> {
     let cutoff: DateTime<Utc> = Utc::now() - stale_after;
     let failed = sync_run::Entity::update_many()
         .col_expr(sync_run::Column::Status, Expr::value(SyncStatus::Failed.as_str()))

@@ -186,17 +186,22 @@ async fn operator_syncs_a_school_in_the_foreground() -> anyhow::Result<()> {
     Ok(())
 }
 
+crate::on_both_engines!(a_run_killed_mid_fetch_changes_nothing_and_the_next_converges);
+
 /// A FULL run killed with SIGKILL mid-fetch applies nothing; the next
-/// `serve` on the same (SQLite) database fails the orphan and the next run
-/// converges to the MIS.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_killed_mid_fetch_changes_nothing_and_the_next_converges() -> anyhow::Result<()> {
+/// `serve` on the same database fails the orphan (SQLite: at start, one
+/// process owns the file; PostgreSQL: its liveness lock died with it) and
+/// the next run converges to the MIS.
+async fn a_run_killed_mid_fetch_changes_nothing_and_the_next_converges(
+    engine: crate::support::Engine,
+) -> anyhow::Result<()> {
     use crate::sync_wonde::Mirror;
     use base64::Engine as _;
     use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-    let db_file = TempDb::new();
+    let data = crate::support::TestDb::create(&engine).await?;
+    let database_url = data.url(&engine);
     let key_text = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let key = onroll::crypto::SecretKey::parse(&key_text)?;
     let sim = wonde_sim::Simulator::start(wonde_sim::SimConfig {
@@ -206,8 +211,7 @@ async fn a_run_killed_mid_fetch_changes_nothing_and_the_next_converges() -> anyh
     })
     .await?;
     let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
-    let db = onroll::db::connect(&db_file.url(), None).await?;
-    onroll::db::migrate(&db).await?;
+    let db = data.db.clone();
     let f = crate::support::fixture::Fixture::new(&db);
     let trust = f.trust("Kill Trust").await?;
     let school = f.school(&trust, "Kill School").await?;
@@ -238,7 +242,7 @@ async fn a_run_killed_mid_fetch_changes_nothing_and_the_next_converges() -> anyh
     .insert(&db)
     .await?;
     let env = |cmd: &mut Command| {
-        cmd.env("DATABASE_URL", db_file.url())
+        cmd.env("DATABASE_URL", &database_url)
             .env("ONROLL_SECRET_KEY", &key_text)
             .env("WONDE_API_URL", sim.base_url());
     };
@@ -313,7 +317,10 @@ async fn a_run_killed_mid_fetch_changes_nothing_and_the_next_converges() -> anyh
     let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status()?;
     let _ = server.wait()?;
     assert_eq!(converged.kind, SyncKind::Incremental);
-    let orphan = entity::sync_run::Entity::find_by_id(orphan.id).one(&db).await?.ok_or_else(|| anyhow::anyhow!("orphan"))?;
+    let orphan = entity::sync_run::Entity::find_by_id(orphan.id)
+        .one(&db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("orphan"))?;
     assert_eq!(orphan.status, SyncStatus::Failed);
     assert!(orphan.error.unwrap_or_default().contains("abandoned"));
     let truth = Mirror::of_truth(&sim.truth(&sim_school.wonde_id)?);

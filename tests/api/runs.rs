@@ -64,10 +64,19 @@ async fn abandoned_runs_fail(engine: Engine) -> anyhow::Result<()> {
     let trust = f.trust("Runs Trust").await?;
     let school = f.school(&trust, "Runs School").await?;
     let (run, _) = runs::enqueue(&data.db, school.id, SyncKind::Full, false).await?;
+    let liveness =
+        runs::Liveness::take(&data.db, run.id).await?.ok_or_else(|| anyhow::anyhow!("liveness"))?;
     let run =
         runs::claim(&data.db, run.id, "killed-worker").await?.ok_or_else(|| anyhow::anyhow!("claim"))?;
-    // Alive: a recent heartbeat keeps it.
+    // Alive: a recent heartbeat (SQLite) or a held liveness lock (PostgreSQL) keeps it.
     assert_eq!(runs::fail_abandoned(&data.db, Duration::minutes(2)).await?, 0);
+    // Another process cannot take a live run's lock.
+    if matches!(engine, Engine::Postgres(_)) {
+        let other = data.reconnect(&engine).await?;
+        assert!(runs::Liveness::take(&other, run.id).await?.is_none());
+    }
+    // The process dies: its lock goes, its heartbeat stops.
+    liveness.release().await;
     let mut stale: sync_run::ActiveModel = run.into();
     stale.heartbeat_at = Set(Some(chrono::Utc::now() - Duration::minutes(10)));
     let run = stale.update(&data.db).await?;

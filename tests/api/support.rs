@@ -100,6 +100,19 @@ impl TestDb {
         Ok(Self { db, cleanup })
     }
 
+    /// A URL that opens this database from another process (PostgreSQL:
+    /// the test's schema first on the search path).
+    pub fn url(&self, engine: &Engine) -> String {
+        match (&self.cleanup, engine) {
+            (Cleanup::File(path), _) => format!("sqlite://{}?mode=rwc", path.display()),
+            (Cleanup::Schema { schema, .. }, Engine::Postgres(url)) => {
+                let joiner = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{joiner}options=-c%20search_path%3D{schema}")
+            }
+            (Cleanup::Schema { url, .. }, Engine::Sqlite) => url.clone(),
+        }
+    }
+
     /// A second pool on the same database, e.g. one that counts statements.
     pub async fn reconnect(&self, engine: &Engine) -> anyhow::Result<DatabaseConnection> {
         Ok(match (&self.cleanup, engine) {
