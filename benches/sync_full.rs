@@ -146,30 +146,14 @@ async fn measure(engine: &'static str, schools: usize, students: usize) -> anyho
         }
         .insert(&db)
         .await?;
-        entity::wonde_connection::ActiveModel {
-            school_id: Set(row.id),
-            status: Set(ConnectionStatus::Approved),
-            wonde_school_id: Set(school.wonde_id.clone()),
-            region_domain: Set(None),
-            token_ciphertext: Set(Some(key.encrypt(&school.token))),
-            sync_students: Set(true),
-            sync_staff: Set(true),
-            sync_guardians: Set(true),
-            sync_classes: Set(true),
-            sync_year_groups: Set(true),
-            sync_form_groups: Set(true),
-            full_every_secs: Set(None),
-            incremental_every_secs: Set(None),
-            watermark: Set(None),
-            last_full_sync_at: Set(None),
-            last_incremental_sync_at: Set(None),
-            status_reason: Set(None),
-            requested_by_token_id: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&db)
+        let token = onroll::crypto::Secret::new(school.token.clone());
+        onroll::connections::create(
+            &db,
+            row.id,
+            &school.wonde_id,
+            ConnectionStatus::Approved,
+            Some((&token, &key)),
+        )
         .await?;
         ours.push(row.id);
     }

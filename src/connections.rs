@@ -13,6 +13,43 @@ use serde_json::json;
 use crate::crypto::{Secret, SecretKey};
 use crate::sync::runs;
 
+/// A school's access to Wonde as it starts: every data type synced, the
+/// default schedule, and the token (when we hold one) sealed.
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    school_id: i32,
+    wonde_school_id: &str,
+    status: ConnectionStatus,
+    token: Option<(&Secret, &SecretKey)>,
+) -> Result<wonde_connection::Model, DbErr> {
+    let now = Utc::now();
+    wonde_connection::ActiveModel {
+        school_id: Set(school_id),
+        status: Set(status),
+        wonde_school_id: Set(wonde_school_id.to_owned()),
+        region_domain: Set(None),
+        token_ciphertext: Set(token.map(|(token, key)| key.encrypt(token.expose()))),
+        sync_students: Set(true),
+        sync_staff: Set(true),
+        sync_guardians: Set(true),
+        sync_classes: Set(true),
+        sync_year_groups: Set(true),
+        sync_form_groups: Set(true),
+        full_every_secs: Set(None),
+        incremental_every_secs: Set(None),
+        watermark: Set(None),
+        last_full_sync_at: Set(None),
+        last_incremental_sync_at: Set(None),
+        status_reason: Set(None),
+        requested_by_token_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
 /// The connection for a Wonde school id, if we know that school.
 pub async fn by_wonde_id<C: ConnectionTrait>(
     db: &C,

@@ -108,9 +108,7 @@ async fn operator_creates_a_trust_and_tokens_then_serves() -> anyhow::Result<()>
 async fn operator_syncs_a_school_in_the_foreground() -> anyhow::Result<()> {
     use base64::Engine as _;
     use entity::enums::{AccountStatus, ConnectionStatus};
-    use sea_orm::{
-        ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    };
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
     let db_file = TempDb::new();
     let key_text = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
@@ -128,31 +126,14 @@ async fn operator_syncs_a_school_in_the_foreground() -> anyhow::Result<()> {
     let f = crate::support::fixture::Fixture::new(&db);
     let trust = f.trust("CLI Trust").await?;
     let school = f.school(&trust, "CLI School").await?;
-    let now = chrono::Utc::now();
-    entity::wonde_connection::ActiveModel {
-        school_id: Set(school.id),
-        status: Set(ConnectionStatus::Approved),
-        wonde_school_id: Set(sim_school.wonde_id.clone()),
-        region_domain: Set(None),
-        token_ciphertext: Set(Some(key.encrypt(&sim_school.token))),
-        sync_students: Set(true),
-        sync_staff: Set(true),
-        sync_guardians: Set(true),
-        sync_classes: Set(true),
-        sync_year_groups: Set(true),
-        sync_form_groups: Set(true),
-        full_every_secs: Set(None),
-        incremental_every_secs: Set(None),
-        watermark: Set(None),
-        last_full_sync_at: Set(None),
-        last_incremental_sync_at: Set(None),
-        status_reason: Set(None),
-        requested_by_token_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&db)
+    let token = onroll::crypto::Secret::new(sim_school.token.clone());
+    onroll::connections::create(
+        &db,
+        school.id,
+        &sim_school.wonde_id,
+        ConnectionStatus::Approved,
+        Some((&token, &key)),
+    )
     .await?;
 
     let school_id = crate::support::fixture::gid(onroll::graphql::ids::NodeType::School, school.id);
@@ -198,7 +179,7 @@ async fn a_run_killed_mid_fetch_changes_nothing_and_the_next_converges(
     use crate::sync_wonde::Mirror;
     use base64::Engine as _;
     use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
     let data = crate::support::TestDb::create(&engine).await?;
     let database_url = data.url(&engine);
@@ -215,31 +196,14 @@ async fn a_run_killed_mid_fetch_changes_nothing_and_the_next_converges(
     let f = crate::support::fixture::Fixture::new(&db);
     let trust = f.trust("Kill Trust").await?;
     let school = f.school(&trust, "Kill School").await?;
-    let now = chrono::Utc::now();
-    entity::wonde_connection::ActiveModel {
-        school_id: Set(school.id),
-        status: Set(ConnectionStatus::Approved),
-        wonde_school_id: Set(sim_school.wonde_id.clone()),
-        region_domain: Set(None),
-        token_ciphertext: Set(Some(key.encrypt(&sim_school.token))),
-        sync_students: Set(true),
-        sync_staff: Set(true),
-        sync_guardians: Set(true),
-        sync_classes: Set(true),
-        sync_year_groups: Set(true),
-        sync_form_groups: Set(true),
-        full_every_secs: Set(None),
-        incremental_every_secs: Set(None),
-        watermark: Set(None),
-        last_full_sync_at: Set(None),
-        last_incremental_sync_at: Set(None),
-        status_reason: Set(None),
-        requested_by_token_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&db)
+    let token = onroll::crypto::Secret::new(sim_school.token.clone());
+    onroll::connections::create(
+        &db,
+        school.id,
+        &sim_school.wonde_id,
+        ConnectionStatus::Approved,
+        Some((&token, &key)),
+    )
     .await?;
     let env = |cmd: &mut Command| {
         cmd.env("DATABASE_URL", &database_url)

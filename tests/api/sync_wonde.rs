@@ -62,31 +62,14 @@ impl World {
             let mut school_row: school::ActiveModel = school.into();
             school_row.wonde_id = Set(Some(sim_school.wonde_id.clone()));
             let school = school_row.update(&data.db).await?;
-            let now = Utc::now();
-            wonde_connection::ActiveModel {
-                school_id: Set(school.id),
-                status: Set(ConnectionStatus::Approved),
-                wonde_school_id: Set(sim_school.wonde_id.clone()),
-                region_domain: Set(None),
-                token_ciphertext: Set(Some(key.encrypt(&sim_school.token))),
-                sync_students: Set(true),
-                sync_staff: Set(true),
-                sync_guardians: Set(true),
-                sync_classes: Set(true),
-                sync_year_groups: Set(true),
-                sync_form_groups: Set(true),
-                full_every_secs: Set(None),
-                incremental_every_secs: Set(None),
-                watermark: Set(None),
-                last_full_sync_at: Set(None),
-                last_incremental_sync_at: Set(None),
-                status_reason: Set(None),
-                requested_by_token_id: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&data.db)
+            let token = Secret::new(sim_school.token.clone());
+            onroll::connections::create(
+                &data.db,
+                school.id,
+                &sim_school.wonde_id,
+                ConnectionStatus::Approved,
+                Some((&token, &key)),
+            )
             .await?;
             ours.push((sim_school.wonde_id, school));
         }

@@ -371,32 +371,16 @@ impl<'a> Fixture<'a> {
     }
 
     pub async fn connection(&self, school: &school::Model) -> anyhow::Result<wonde_connection::Model> {
-        let now = Utc::now();
-        Ok(wonde_connection::ActiveModel {
-            school_id: Set(school.id),
-            status: Set(ConnectionStatus::Approved),
-            wonde_school_id: Set(school.wonde_id.clone().unwrap_or_default()),
-            region_domain: Set(Some("api.wonde.com".to_owned())),
-            token_ciphertext: Set(Some("sealed".to_owned())),
-            sync_students: Set(true),
-            sync_staff: Set(true),
-            sync_guardians: Set(true),
-            sync_classes: Set(true),
-            sync_year_groups: Set(true),
-            sync_form_groups: Set(false),
-            full_every_secs: Set(Some(604_800)),
-            incremental_every_secs: Set(Some(14_400)),
-            watermark: Set(None),
-            last_full_sync_at: Set(Some(now)),
-            last_incremental_sync_at: Set(None),
-            status_reason: Set(None),
-            requested_by_token_id: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?)
+        let wonde_id = school.wonde_id.clone().unwrap_or_default();
+        let created =
+            onroll::connections::create(self.db, school.id, &wonde_id, ConnectionStatus::Approved, None)
+                .await?;
+        let mut row: wonde_connection::ActiveModel = created.into();
+        // A stand-in for a sealed token: tests check it never reaches the API.
+        row.token_ciphertext = Set(Some("sealed".to_owned()));
+        row.sync_form_groups = Set(false);
+        row.last_full_sync_at = Set(Some(Utc::now()));
+        Ok(row.update(self.db).await?)
     }
 
     pub async fn deactivation_event(
