@@ -9,6 +9,7 @@ pub mod context;
 pub mod enums;
 pub mod filters;
 pub mod ids;
+pub mod inputs;
 pub mod loaders;
 pub mod pagination;
 pub mod query;

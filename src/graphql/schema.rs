@@ -4,6 +4,7 @@
 use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder, Upload};
 
 use super::filters::{FamilyFilter, GuardianFilter, StaffFilter, StudentFilter};
+use super::inputs::{ConnectWondeInput, CreateSchoolInput, RequestWondeAccessInput, SyncOptionsInput};
 use super::query::Query;
 use super::types::{CsvImportResult, SyncProgressEvent};
 
@@ -29,6 +30,10 @@ fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
         .register_input_type::<StaffFilter>()
         .register_input_type::<GuardianFilter>()
         .register_input_type::<FamilyFilter>()
+        .register_input_type::<SyncOptionsInput>()
+        .register_input_type::<RequestWondeAccessInput>()
+        .register_input_type::<CreateSchoolInput>()
+        .register_input_type::<ConnectWondeInput>()
 }
 
 pub fn build_schema() -> AppSchema {
