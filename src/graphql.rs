@@ -14,6 +14,7 @@ pub mod loaders;
 pub mod pagination;
 pub mod query;
 pub mod schema;
+pub mod subscription;
 pub mod types;
 
 pub use context::RequestContext;

@@ -2,6 +2,7 @@
 
 mod graphql;
 mod health;
+mod subscriptions;
 mod webhooks;
 
 use axum::Router;
@@ -30,6 +31,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/schema.graphql", get(graphql::sdl))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))

@@ -25,6 +25,14 @@ impl RequestContext {
         Self { db, viewer, loaders, families }
     }
 
+    /// A context for a subscription: batches run as ordinary tasks and
+    /// nothing is cached between events.
+    pub fn for_subscription(db: DatabaseConnection, viewer: Viewer) -> Self {
+        let mut context = Self::new(db, viewer, Spawner::Runtime);
+        context.loaders = context.loaders.without_cache();
+        context
+    }
+
     pub fn of<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Self> {
         ctx.data::<Self>().map_err(|_| AppError::Internal("request context missing")).gql()
     }

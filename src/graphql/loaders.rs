@@ -386,6 +386,45 @@ pub struct Loaders {
     pub family_of: Cached<FamilyOf>,
 }
 
+impl Loaders {
+    /// Turns caching off: a subscription lives long, and a person's status
+    /// must be read as it is when each event goes out, not when the first did.
+    pub fn without_cache(self) -> Self {
+        macro_rules! off {
+            ($($field:ident),+ $(,)?) => { $(self.$field.enable_all_cache(false);)+ };
+        }
+        off!(
+            trusts,
+            schools,
+            students,
+            staff,
+            guardians,
+            classes,
+            year_groups,
+            form_groups,
+            sync_runs,
+            connections,
+            latest_runs,
+            links_of_student,
+            links_of_guardian,
+            class_roster,
+            classes_of_student,
+            class_teachers,
+            classes_of_teacher,
+            year_roster,
+            years_of_student,
+            form_roster,
+            forms_of_student,
+            form_tutors,
+            forms_of_tutor,
+            year_groups_of_school,
+            form_groups_of_school,
+            family_of,
+        );
+        self
+    }
+}
+
 /// Well under SQLite's and PostgreSQL's bound-parameter limits, and far
 /// above a page (100) times its fan-out, so one level is one batch.
 const MAX_BATCH: usize = 5_000;

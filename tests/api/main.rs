@@ -20,6 +20,7 @@ mod runs;
 mod schema_drift;
 mod scoping;
 mod statement_count;
+mod subscriptions;
 mod sync_model;
 pub mod sync_wonde;
 mod webhooks;

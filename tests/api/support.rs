@@ -162,6 +162,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The key the server seals Wonde tokens with.
     pub secret_key: SecretKey,
+    /// The server's event bus: publish here what a sync would.
+    pub events: EventBus,
     statements: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -180,11 +182,12 @@ impl TestApp {
             }
         });
         let secret_key = SecretKey::generate();
+        let events = EventBus::default();
         let services = Services {
             db: served,
             secret_key: secret_key.clone(),
             webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
-            events: EventBus::default(),
+            events: events.clone(),
             sync_wake: Default::default(),
         };
         let app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?;
@@ -193,7 +196,15 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Ok(Self { addr, data, http: reqwest::Client::new(), secret_key, statements, stop: Some(stop) })
+        Ok(Self {
+            addr,
+            data,
+            http: reqwest::Client::new(),
+            secret_key,
+            events,
+            statements,
+            stop: Some(stop),
+        })
     }
 
     pub fn db(&self) -> &DatabaseConnection {

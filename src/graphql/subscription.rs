@@ -1,0 +1,185 @@
+//! The Subscription root: deactivations (with replay from the log) and sync
+//! progress, each limited to the schools the token may see.
+//!
+//! A subscriber first subscribes to the bus, then replays the log after its
+//! cursor, then forwards live events newer than the last it sent: an event
+//! committed during the replay is in both, and is sent once. A subscriber
+//! that falls behind the bus (lagged) replays from the log again.
+
+use async_graphql::{Context, ID, Subscription};
+use entity::enums::EventKind;
+use entity::event;
+use futures::Stream;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::RequestContext;
+use super::ids::{NodeType, decode_as};
+use super::pagination::decode_cursor;
+use super::types::{DeactivationEvent, SyncProgressEvent, SyncRun};
+use crate::auth::Viewer;
+use crate::error::{AppError, ResultExt};
+use crate::events::EventBus;
+
+/// How many log rows one replay query reads.
+const REPLAY_PAGE: u64 = 500;
+
+#[derive(Default)]
+pub struct Subscription;
+
+/// Which events a subscriber wants.
+#[derive(Clone)]
+struct Filter {
+    viewer: Viewer,
+    school: Option<i32>,
+    run: Option<i32>,
+    kinds: &'static [EventKind],
+}
+
+impl Filter {
+    fn wants(&self, event: &event::Model) -> bool {
+        self.kinds.contains(&event.kind)
+            && self.viewer.sees_school(event.school_id)
+            && self.school.is_none_or(|s| s == event.school_id)
+            && self.run.is_none_or(|r| Some(r) == event.sync_run_id)
+    }
+}
+
+async fn replay(db: &DatabaseConnection, filter: &Filter, after: i64) -> Result<Vec<event::Model>, AppError> {
+    let mut select = filter
+        .viewer
+        .events()
+        .filter(event::Column::Kind.is_in(filter.kinds.iter().copied()))
+        .filter(event::Column::Id.gt(after));
+    if let Some(school) = filter.school {
+        select = select.filter(event::Column::SchoolId.eq(school));
+    }
+    if let Some(run) = filter.run {
+        select = select.filter(event::Column::SyncRunId.eq(run));
+    }
+    Ok(select.order_by_asc(event::Column::Id).limit(REPLAY_PAGE).all(db).await?)
+}
+
+/// The log after `after` (when given), then live events, each once, in order.
+fn events(
+    db: DatabaseConnection,
+    bus: EventBus,
+    filter: Filter,
+    after: Option<i64>,
+) -> impl Stream<Item = Result<event::Model, AppError>> {
+    // Subscribe before reading the log, so nothing falls between the two.
+    let mut live = bus.subscribe();
+    async_stream::try_stream! {
+        // The newest event sent (or the cursor we started after).
+        let mut last: Option<i64> = after;
+        if let Some(mut cursor) = after {
+            loop {
+                let page = replay(&db, &filter, cursor).await?;
+                let done = (page.len() as u64) < REPLAY_PAGE;
+                for event in page {
+                    cursor = event.id;
+                    last = Some(event.id);
+                    yield event;
+                }
+                if done {
+                    break;
+                }
+            }
+        }
+        loop {
+            match live.recv().await {
+                Ok(event) => {
+                    if last.is_none_or(|l| event.id > l) && filter.wants(&event) {
+                        last = Some(event.id);
+                        yield Arc::unwrap_or_clone(event);
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    // The bus dropped events for us: the log has them.
+                    for event in replay(&db, &filter, last.unwrap_or(0)).await? {
+                        last = Some(event.id);
+                        yield event;
+                    }
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+    }
+}
+
+fn school_filter(rc: &RequestContext, school_id: Option<&ID>) -> Result<Option<i32>, AppError> {
+    let Some(id) = school_id else { return Ok(None) };
+    let school = decode_as(id, NodeType::School)?;
+    if !rc.viewer.sees_school(school) {
+        return Err(AppError::NotFound("no school with that ID is visible to this token".to_owned()));
+    }
+    Ok(Some(school))
+}
+
+#[Subscription]
+impl Subscription {
+    /// Deactivations and reactivations as they are committed; with `after`,
+    /// the ones after that cursor first.
+    async fn deactivations(
+        &self,
+        ctx: &Context<'_>,
+        school_id: Option<ID>,
+        after: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DeactivationEvent>>> {
+        let rc = RequestContext::of(ctx)?;
+        let bus = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?.clone();
+        let filter = Filter {
+            viewer: rc.viewer.clone(),
+            school: school_filter(rc, school_id.as_ref()).gql()?,
+            run: None,
+            kinds: &[EventKind::Deactivated, EventKind::Reactivated],
+        };
+        let after = after.as_deref().map(decode_cursor).transpose().gql()?;
+        let stream = events(rc.db.clone(), bus, filter, after);
+        Ok(futures::StreamExt::map(stream, |event| event.map(DeactivationEvent).gql()))
+    }
+
+    /// Progress of sync runs: of one run, of one school's runs, or of all the
+    /// viewer may see. Ends of runs carry their final status as the phase.
+    async fn sync_progress(
+        &self,
+        ctx: &Context<'_>,
+        school_id: Option<ID>,
+        run_id: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SyncProgressEvent>>> {
+        let rc = RequestContext::of(ctx)?;
+        let bus = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?.clone();
+        let run = run_id.as_ref().map(|id| decode_as(id, NodeType::SyncRun)).transpose().gql()?;
+        let filter = Filter {
+            viewer: rc.viewer.clone(),
+            school: school_filter(rc, school_id.as_ref()).gql()?,
+            run,
+            kinds: &[EventKind::SyncProgress],
+        };
+        let db = rc.db.clone();
+        let stream = events(db.clone(), bus, filter, None);
+        Ok(futures::StreamExt::then(stream, move |event| {
+            let db = db.clone();
+            async move { progress_event(&db, event?).await.gql() }
+        }))
+    }
+}
+
+async fn progress_event(db: &DatabaseConnection, event: event::Model) -> Result<SyncProgressEvent, AppError> {
+    let payload: serde_json::Value = serde_json::from_str(event.payload.as_deref().unwrap_or("{}"))
+        .map_err(|_| AppError::Internal("progress event with a malformed payload"))?;
+    let run_id = event.sync_run_id.ok_or(AppError::Internal("progress event without a run"))?;
+    // Fresh, not cached: the run's status is what this event reports on.
+    let run = entity::sync_run::Entity::find_by_id(run_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::Internal("progress event of a missing run"))?;
+    Ok(SyncProgressEvent {
+        cursor: super::pagination::encode_cursor(event.id),
+        run: SyncRun(run),
+        phase: payload["phase"].as_str().unwrap_or_default().to_owned(),
+        processed: payload["processed"].as_i64().and_then(|p| i32::try_from(p).ok()).unwrap_or(0),
+        total: payload["total"].as_i64().and_then(|t| i32::try_from(t).ok()),
+    })
+}
