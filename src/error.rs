@@ -54,7 +54,8 @@ impl AppError {
         Self::BadInput(message.into())
     }
 
-    fn log(&self) {
+    /// Logs what the client is not told: internal failures, as a coarse kind.
+    pub fn log(&self) {
         match self {
             Self::Database(err) => tracing::error!(db.error = db_error_kind(err), "database error"),
             Self::SharedDatabase(err) => {
@@ -68,7 +69,7 @@ impl AppError {
 }
 
 /// A coarse class of database error: safe to log, unlike its text.
-fn db_error_kind(err: &DbErr) -> &'static str {
+pub fn db_error_kind(err: &DbErr) -> &'static str {
     match err {
         DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => "connection",
         DbErr::Exec(_) => "exec",

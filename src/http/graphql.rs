@@ -24,7 +24,7 @@ pub async fn execute(
         Ok(viewer) => viewer,
         Err(err @ AppError::Unauthenticated) => return refusal(StatusCode::UNAUTHORIZED, &err),
         Err(err) => {
-            let _ = async_graphql::ErrorExtensions::extend(&err);
+            err.log();
             return refusal(StatusCode::SERVICE_UNAVAILABLE, &err);
         }
     };

@@ -59,7 +59,11 @@ pub async fn wonde(
     match handle(&state, kind, &school_id, &payload).await {
         Ok(response) => response,
         Err(err) => {
-            tracing::error!(webhook.kind = kind, error = %err, "webhook could not be applied");
+            tracing::error!(
+                webhook.kind = kind,
+                db.error = crate::error::db_error_kind(&err),
+                "webhook could not be applied"
+            );
             answer(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "error",

@@ -34,7 +34,10 @@ pub async fn run_until_stopped(
 ) {
     loop {
         if let Err(err) = cycle(&engine, &schedule).await {
-            tracing::error!(error = %err, "sync worker cycle failed; retrying next tick");
+            tracing::error!(
+                db.error = crate::error::db_error_kind(&err),
+                "sync worker cycle failed; retrying next tick"
+            );
         }
         tokio::select! {
             () = tokio::time::sleep(tick) => {}
