@@ -1,12 +1,15 @@
 //! A school's Wonde connection: its status, its sealed token, and the event
-//! each change of status leaves in the log. Nothing here deactivates an
-//! account: losing access to Wonde is not evidence that anyone left.
+//! each change of status leaves in the log. Losing access to Wonde is not
+//! evidence that anyone left: only an administrator's explicit
+//! `disconnect(deactivate = true)` deactivates accounts here.
 
 use chrono::Utc;
-use entity::enums::{ConnectionStatus, EventKind, SyncKind};
-use entity::{event, school, sync_run, wonde_connection};
+use entity::enums::{AccountStatus, ConnectionStatus, DeactivationReason, EventKind, PersonKind, SyncKind};
+use entity::{event, guardian, school, staff, student, sync_run, wonde_connection};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use serde_json::json;
 
@@ -100,6 +103,78 @@ pub async fn set_status<C: ConnectionTrait>(
     let connection = row.update(db).await?;
     record_change(db, &connection, reason.as_deref()).await?;
     Ok(connection)
+}
+
+/// Forgets the token and marks the connection DISCONNECTED (the scheduler
+/// stops); with `deactivate`, every active account of the school is
+/// deactivated as SCHOOL_DISCONNECTED. Returns the events to publish once
+/// the caller commits.
+pub async fn disconnect<C: ConnectionTrait>(
+    db: &C,
+    connection: wonde_connection::Model,
+    deactivate: bool,
+) -> Result<Vec<event::Model>, DbErr> {
+    let school_id = connection.school_id;
+    let mut row: wonde_connection::ActiveModel = connection.into();
+    row.status = Set(ConnectionStatus::Disconnected);
+    row.token_ciphertext = Set(None);
+    row.updated_at = Set(Utc::now());
+    let connection = row.update(db).await?;
+    record_change(db, &connection, None).await?;
+    if !deactivate {
+        return Ok(Vec::new());
+    }
+    let school = school::Entity::find_by_id(school_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("school {school_id}")))?;
+    let now = Utc::now();
+    let reason = DeactivationReason::SchoolDisconnected;
+    let mut people: Vec<(PersonKind, i32)> = Vec::new();
+    macro_rules! deactivate_all {
+        ($module:ident, $kind:expr) => {{
+            let ids: Vec<i32> = $module::Entity::find()
+                .select_only()
+                .column($module::Column::Id)
+                .filter($module::Column::SchoolId.eq(school_id))
+                .filter($module::Column::Status.eq(AccountStatus::Active))
+                .into_tuple()
+                .all(db)
+                .await?;
+            $module::Entity::update_many()
+                .col_expr($module::Column::Status, Expr::value(AccountStatus::Deactivated.as_str()))
+                .col_expr($module::Column::DeactivatedAt, Expr::value(now))
+                .col_expr($module::Column::DeactivationReason, Expr::value(reason.as_str()))
+                .filter($module::Column::Id.is_in(ids.iter().copied()))
+                .exec(db)
+                .await?;
+            people.extend(ids.into_iter().map(|id| ($kind, id)));
+        }};
+    }
+    deactivate_all!(student, PersonKind::Student);
+    deactivate_all!(staff, PersonKind::Staff);
+    deactivate_all!(guardian, PersonKind::Guardian);
+    let rows: Vec<event::ActiveModel> = people
+        .into_iter()
+        .map(|(kind, id)| event::ActiveModel {
+            trust_id: Set(school.trust_id),
+            school_id: Set(school_id),
+            kind: Set(EventKind::Deactivated),
+            person_kind: Set(Some(kind)),
+            person_id: Set(Some(id)),
+            reason: Set(Some(reason)),
+            sync_run_id: Set(None),
+            payload: Set(None),
+            occurred_at: Set(now),
+            ..Default::default()
+        })
+        .collect();
+    let mut events = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(500) {
+        events.extend(event::Entity::insert_many(chunk.to_vec()).exec_with_returning(db).await?);
+    }
+    events.sort_by_key(|e| e.id);
+    Ok(events)
 }
 
 async fn record_change<C: ConnectionTrait>(

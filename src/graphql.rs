@@ -11,6 +11,7 @@ pub mod filters;
 pub mod ids;
 pub mod inputs;
 pub mod loaders;
+pub mod mutation;
 pub mod pagination;
 pub mod query;
 pub mod schema;

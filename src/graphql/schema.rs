@@ -1,15 +1,16 @@
 //! Building the schema: a pure function of nothing but the type system, so
 //! tests and `onroll schema` get exactly what the server serves.
 
-use async_graphql::{EmptyMutation, Schema, SchemaBuilder, Upload};
+use async_graphql::{Schema, SchemaBuilder, Upload};
 
 use super::filters::{FamilyFilter, GuardianFilter, StaffFilter, StudentFilter};
 use super::inputs::{ConnectWondeInput, CreateSchoolInput, RequestWondeAccessInput, SyncOptionsInput};
+use super::mutation::Mutation;
 use super::query::Query;
 use super::subscription::Subscription;
 use super::types::{CsvImportResult, SyncProgressEvent};
 
-pub type AppSchema = Schema<Query, EmptyMutation, Subscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Deep enough for the contract's longest sensible path (school, students,
 /// guardians, guardian, family, children, classes...), shallow enough to
@@ -18,8 +19,8 @@ const MAX_DEPTH: usize = 16;
 /// A coarse cost ceiling until per-field costs arrive with query cost limits.
 const MAX_COMPLEXITY: usize = 20_000;
 
-fn builder() -> SchemaBuilder<Query, EmptyMutation, Subscription> {
-    Schema::build(Query, EmptyMutation, Subscription)
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query, Mutation, Subscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         // Types that mutations and subscriptions return arrive before those

@@ -1,0 +1,155 @@
+//! The Mutation root: the control plane. Trust admins may change their
+//! trust's schools, school admins their own schools, integrators nothing.
+
+use async_graphql::{Context, ID, Object};
+use entity::enums::SyncKind as DbSyncKind;
+use entity::{school, wonde_connection};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+use super::RequestContext;
+use super::enums::SyncKind;
+use super::ids::{NodeType, decode_as};
+use super::inputs::SyncOptionsInput;
+use super::types::{School, SyncRun};
+use crate::auth::Viewer;
+use crate::connections;
+use crate::error::{AppError, ResultExt};
+use crate::events::EventBus;
+use crate::sync::runs;
+
+#[derive(Default)]
+pub struct Mutation;
+
+/// Only admins change anything, and only where they can see.
+fn require_admin(viewer: &Viewer, school_id: i32) -> Result<(), AppError> {
+    if viewer.role == entity::enums::Role::Integrator {
+        return Err(AppError::Forbidden(
+            "integrators read and subscribe; they cannot change anything".to_owned(),
+        ));
+    }
+    if !viewer.sees_school(school_id) {
+        return Err(AppError::NotFound("no school with that ID is visible to this token".to_owned()));
+    }
+    Ok(())
+}
+
+async fn connection_of(rc: &RequestContext, school_id: i32) -> Result<wonde_connection::Model, AppError> {
+    rc.viewer
+        .connections()
+        .filter(wonde_connection::Column::SchoolId.eq(school_id))
+        .one(&rc.db)
+        .await?
+        .ok_or_else(|| AppError::bad_input("the school is not connected to Wonde"))
+}
+
+async fn school(rc: &RequestContext, school_id: i32) -> Result<School, AppError> {
+    let row = school::Entity::find_by_id(school_id).one(&rc.db).await?;
+    row.map(School).ok_or_else(|| AppError::NotFound("no such school".to_owned()))
+}
+
+#[Object]
+impl Mutation {
+    /// Queues a sync, or returns the school's queued or running one.
+    /// `force` only bypasses the mass-deactivation guard.
+    async fn trigger_sync(
+        &self,
+        ctx: &Context<'_>,
+        school_id: ID,
+        kind: Option<SyncKind>,
+        force: Option<bool>,
+    ) -> async_graphql::Result<SyncRun> {
+        let rc = RequestContext::of(ctx)?;
+        let school_id = decode_as(&school_id, NodeType::School).gql()?;
+        require_admin(&rc.viewer, school_id).gql()?;
+        let kind: DbSyncKind = kind.unwrap_or(SyncKind::Incremental).into();
+        if kind == DbSyncKind::Csv {
+            return Err(AppError::bad_input("a CSV run starts with importCsv")).gql();
+        }
+        let connection = connection_of(rc, school_id).await.gql()?;
+        if connection.status != entity::enums::ConnectionStatus::Approved {
+            return Err(AppError::bad_input(format!(
+                "the school's Wonde access is {}, not APPROVED",
+                connection.status.as_str()
+            )))
+            .gql();
+        }
+        let (run, _) = runs::enqueue(&rc.db, school_id, kind, force.unwrap_or(false)).await.gql()?;
+        if let Ok(wake) = ctx.data::<Arc<Notify>>() {
+            wake.notify_one();
+        }
+        Ok(SyncRun(run))
+    }
+
+    /// Cancels a queued or running run: it stops at its next page and
+    /// applies nothing.
+    async fn cancel_sync(&self, ctx: &Context<'_>, run_id: ID) -> async_graphql::Result<SyncRun> {
+        let rc = RequestContext::of(ctx)?;
+        let run_id = decode_as(&run_id, NodeType::SyncRun).gql()?;
+        let run =
+            rc.viewer.sync_runs().filter(entity::sync_run::Column::Id.eq(run_id)).one(&rc.db).await.gql()?;
+        let run = run
+            .ok_or_else(|| AppError::NotFound("no sync run with that ID is visible to this token".to_owned()))
+            .gql()?;
+        require_admin(&rc.viewer, run.school_id).gql()?;
+        let run =
+            runs::cancel(&rc.db, run.id).await.gql()?.ok_or(AppError::Internal("run vanished")).gql()?;
+        Ok(SyncRun(run))
+    }
+
+    /// Chooses which data types sync. Guardians need students. Turning a
+    /// type off stops syncing it and deactivates nobody.
+    async fn update_sync_options(
+        &self,
+        ctx: &Context<'_>,
+        school_id: ID,
+        options: SyncOptionsInput,
+    ) -> async_graphql::Result<School> {
+        let rc = RequestContext::of(ctx)?;
+        let school_id = decode_as(&school_id, NodeType::School).gql()?;
+        require_admin(&rc.viewer, school_id).gql()?;
+        let connection = connection_of(rc, school_id).await.gql()?;
+        let students = options.students.unwrap_or(connection.sync_students);
+        let guardians = options.guardians.unwrap_or(connection.sync_guardians);
+        if guardians && !students {
+            return Err(AppError::bad_input(
+                "guardians cannot sync without students: their links come from students",
+            ))
+            .gql();
+        }
+        let mut row: wonde_connection::ActiveModel = connection.clone().into();
+        row.sync_students = Set(students);
+        row.sync_guardians = Set(guardians);
+        row.sync_staff = Set(options.staff.unwrap_or(connection.sync_staff));
+        row.sync_classes = Set(options.classes.unwrap_or(connection.sync_classes));
+        row.sync_year_groups = Set(options.year_groups.unwrap_or(connection.sync_year_groups));
+        row.sync_form_groups = Set(options.form_groups.unwrap_or(connection.sync_form_groups));
+        row.updated_at = Set(chrono::Utc::now());
+        row.update(&rc.db).await.gql()?;
+        school(rc, school_id).await.gql()
+    }
+
+    /// Forgets the school's Wonde token and stops its schedule; with
+    /// `deactivateAccounts`, every active account of the school is
+    /// deactivated (SCHOOL_DISCONNECTED), each with an event.
+    async fn disconnect_wonde(
+        &self,
+        ctx: &Context<'_>,
+        school_id: ID,
+        deactivate_accounts: Option<bool>,
+    ) -> async_graphql::Result<School> {
+        let rc = RequestContext::of(ctx)?;
+        let school_id = decode_as(&school_id, NodeType::School).gql()?;
+        require_admin(&rc.viewer, school_id).gql()?;
+        let connection = connection_of(rc, school_id).await.gql()?;
+        let txn = rc.db.begin().await.gql()?;
+        let events =
+            connections::disconnect(&txn, connection, deactivate_accounts.unwrap_or(false)).await.gql()?;
+        txn.commit().await.gql()?;
+        if let Ok(bus) = ctx.data::<EventBus>() {
+            bus.publish(&events);
+        }
+        school(rc, school_id).await.gql()
+    }
+}

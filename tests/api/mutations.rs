@@ -1,0 +1,144 @@
+//! The control-plane mutations built so far: each refusal (role, scope, bad
+//! input) changes nothing; each success does what it says.
+
+use entity::enums::{AccountStatus, ConnectionStatus, DeactivationReason, EventKind, SyncStatus};
+use entity::{event, student, sync_run, wonde_connection};
+use onroll::graphql::ids::NodeType;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::json;
+
+use crate::on_both_engines;
+use crate::support::fixture::{Scenario, gid};
+use crate::support::{Engine, TestApp};
+
+on_both_engines!(trigger_and_cancel, sync_options, disconnect_with_and_without_deactivation);
+
+async fn code(app: &TestApp, token: &str, query: &str, vars: serde_json::Value) -> anyhow::Result<String> {
+    let (status, body) = app.post(Some(token), query, vars).await?;
+    anyhow::ensure!(status == 200, "HTTP {status}: {body}");
+    Ok(body["errors"][0]["extensions"]["code"].as_str().unwrap_or("none").to_owned())
+}
+
+async fn runs_of(app: &TestApp, school: i32) -> anyhow::Result<u64> {
+    Ok(sync_run::Entity::find().filter(sync_run::Column::SchoolId.eq(school)).count(app.db()).await?)
+}
+
+const TRIGGER: &str = "mutation($s: ID!, $force: Boolean) { triggerSync(schoolId: $s, kind: FULL, force: $force) { id status kind } }";
+
+async fn trigger_and_cancel(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let a = gid(NodeType::School, s.school_a.id);
+    let before = runs_of(&app, s.school_a.id).await?;
+    // Refusals: integrators, another school's admin, a school not connected.
+    assert_eq!(code(&app, &s.integrator, TRIGGER, json!({ "s": a })).await?, "FORBIDDEN");
+    let b = gid(NodeType::School, s.school_b.id);
+    assert_eq!(code(&app, &s.school_a_admin, TRIGGER, json!({ "s": b })).await?, "NOT_FOUND");
+    assert_eq!(code(&app, &s.trust_admin, TRIGGER, json!({ "s": b })).await?, "BAD_USER_INPUT");
+    assert_eq!(code(&app, &s.trust_admin, TRIGGER, json!({ "s": "nonsense" })).await?, "BAD_USER_INPUT");
+    assert_eq!(runs_of(&app, s.school_a.id).await?, before, "refusals queue nothing");
+
+    let first = app.query(&s.school_a_admin, TRIGGER, json!({ "s": a })).await?;
+    assert_eq!(first["triggerSync"]["status"], "QUEUED");
+    let second = app.query(&s.trust_admin, TRIGGER, json!({ "s": a, "force": true })).await?;
+    assert_eq!(second["triggerSync"]["id"], first["triggerSync"]["id"], "the queued run is returned");
+    assert_eq!(runs_of(&app, s.school_a.id).await?, before + 1);
+
+    let cancel = "mutation($r: ID!) { cancelSync(runId: $r) { id status } }";
+    let run = first["triggerSync"]["id"].clone();
+    assert_eq!(code(&app, &s.integrator, cancel, json!({ "r": run })).await?, "FORBIDDEN");
+    let cancelled = app.query(&s.trust_admin, cancel, json!({ "r": run })).await?;
+    assert_eq!(cancelled["cancelSync"]["status"], "CANCELLED");
+    let stored = sync_run::Entity::find()
+        .filter(sync_run::Column::SchoolId.eq(s.school_a.id))
+        .filter(sync_run::Column::Status.eq(SyncStatus::Cancelled))
+        .count(app.db())
+        .await?;
+    assert_eq!(stored, 1);
+    Ok(())
+}
+
+async fn sync_options(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let a = gid(NodeType::School, s.school_a.id);
+    let update = "mutation($s: ID!, $o: SyncOptionsInput!) { updateSyncOptions(schoolId: $s, options: $o) {
+        connection { options { students staff guardians classes yearGroups formGroups } } } }";
+    let bad = json!({ "s": a, "o": { "students": false } });
+    assert_eq!(code(&app, &s.trust_admin, update, bad).await?, "BAD_USER_INPUT");
+    assert_eq!(
+        code(&app, &s.integrator, update, json!({ "s": a, "o": { "staff": false } })).await?,
+        "FORBIDDEN"
+    );
+    let connection = wonde_connection::Entity::find()
+        .filter(wonde_connection::Column::SchoolId.eq(s.school_a.id))
+        .one(app.db())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("connection"))?;
+    assert!(
+        connection.sync_students && connection.sync_guardians && connection.sync_staff,
+        "refusals change nothing"
+    );
+
+    let data = app
+        .query(&s.school_a_admin, update, json!({ "s": a, "o": { "staff": false, "formGroups": true } }))
+        .await?;
+    let options = &data["updateSyncOptions"]["connection"]["options"];
+    assert_eq!(options["staff"], false);
+    assert_eq!(options["formGroups"], true);
+    assert_eq!(options["students"], true);
+    // Turning a type off deactivates nobody.
+    assert_eq!(event::Entity::find().count(app.db()).await?, 1, "only the scenario's own event");
+    Ok(())
+}
+
+async fn disconnect_with_and_without_deactivation(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let a = gid(NodeType::School, s.school_a.id);
+    let disconnect =
+        "mutation($s: ID!, $d: Boolean) { disconnectWonde(schoolId: $s, deactivateAccounts: $d) {
+        connection { status } } }";
+    assert_eq!(code(&app, &s.integrator, disconnect, json!({ "s": a, "d": true })).await?, "FORBIDDEN");
+    let active = |app: &TestApp| {
+        let db = app.db().clone();
+        let school = s.school_a.id;
+        async move {
+            student::Entity::find()
+                .filter(student::Column::SchoolId.eq(school))
+                .filter(student::Column::Status.eq(AccountStatus::Active))
+                .count(&db)
+                .await
+        }
+    };
+    assert_eq!(active(&app).await?, 2);
+
+    let data = app.query(&s.trust_admin, disconnect, json!({ "s": a, "d": true })).await?;
+    assert_eq!(data["disconnectWonde"]["connection"]["status"], "DISCONNECTED");
+    let connection = wonde_connection::Entity::find()
+        .filter(wonde_connection::Column::SchoolId.eq(s.school_a.id))
+        .one(app.db())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("connection"))?;
+    assert_eq!(connection.status, ConnectionStatus::Disconnected);
+    assert!(connection.token_ciphertext.is_none(), "the token is forgotten");
+    assert_eq!(active(&app).await?, 0);
+    let amy =
+        student::Entity::find_by_id(s.ann_a.id).one(app.db()).await?.ok_or_else(|| anyhow::anyhow!("Amy"))?;
+    assert_eq!(amy.deactivation_reason, Some(DeactivationReason::SchoolDisconnected));
+    // One event per deactivated account: Amy, Ben, three guardians, one teacher.
+    let events = event::Entity::find()
+        .filter(event::Column::Kind.eq(EventKind::Deactivated))
+        .filter(event::Column::Reason.eq(DeactivationReason::SchoolDisconnected))
+        .count(app.db())
+        .await?;
+    assert_eq!(events, 6);
+    // School B is untouched.
+    let b_active = student::Entity::find()
+        .filter(student::Column::SchoolId.eq(s.school_b.id))
+        .filter(student::Column::Status.eq(AccountStatus::Active))
+        .count(app.db())
+        .await?;
+    assert_eq!(b_active, 1);
+    Ok(())
+}
