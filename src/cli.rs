@@ -15,7 +15,7 @@ use crate::crypto::SecretKey;
 use crate::events::EventBus;
 use crate::graphql::ids::{NodeType, decode_as};
 use crate::server::{Application, shutdown_signal};
-use crate::server::{Services, sync_engine};
+use crate::server::{Services, sync_engine, wonde_client};
 use crate::tenancy::{self, TokenSpec};
 
 #[derive(Parser, Debug)]
@@ -200,8 +200,9 @@ async fn sync_in_foreground(
         webhook_secret: None,
         events: EventBus::default(),
         sync_wake: Default::default(),
+        wonde: wonde_client(config)?,
     };
-    let engine = sync_engine(&services, config)?;
+    let engine = sync_engine(&services, config);
     let mut progress = services.events.subscribe();
     let bar = ProgressBar::new_spinner().with_message(format!("{}: queued", school.name));
     bar.enable_steady_tick(std::time::Duration::from_millis(120));

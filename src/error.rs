@@ -23,6 +23,10 @@ pub enum AppError {
     /// The request's arguments are malformed (cursor, ID, page size...).
     #[error("{0}")]
     BadInput(String),
+    /// Wonde refused or could not answer; `code` is `WONDE_UNAUTHORIZED`,
+    /// `WONDE_NOT_FOUND` or `WONDE_UNAVAILABLE`.
+    #[error("{message}")]
+    Wonde { code: &'static str, message: String },
     /// The database failed; details go to the log, not the client.
     #[error("the directory's database could not answer; try again")]
     Database(#[from] DbErr),
@@ -45,6 +49,7 @@ impl AppError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadInput(_) => "BAD_USER_INPUT",
+            Self::Wonde { code, .. } => code,
             Self::Database(_) | Self::SharedDatabase(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
             Self::Shared(inner) => inner.code(),
         }

@@ -15,6 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::crypto::{Secret, SecretKey};
 use crate::events::EventBus;
 use crate::graphql::AppSchema;
+use crate::wonde::WondeClient;
 
 /// What every handler may use. Cheap to clone: each field is a handle.
 #[derive(Clone)]
@@ -26,6 +27,7 @@ pub struct AppState {
     pub events: EventBus,
     /// Wakes the sync worker when a run is queued.
     pub sync_wake: Arc<Notify>,
+    pub wonde: WondeClient,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -30,6 +30,8 @@ pub struct Services {
     pub events: EventBus,
     /// Wakes the sync worker when a run is queued.
     pub sync_wake: Arc<Notify>,
+    /// Reaches Wonde (connecting a school, and the syncs).
+    pub wonde: WondeClient,
 }
 
 /// The background sync worker: its engine and schedule.
@@ -79,8 +81,9 @@ impl Application {
             webhook_secret: config.webhook_secret.clone().map(Secret::new),
             events: EventBus::default(),
             sync_wake: Arc::new(Notify::new()),
+            wonde: wonde_client(&config.sync)?,
         };
-        let engine = sync_engine(&services, &config.sync)?;
+        let engine = sync_engine(&services, &config.sync);
         let schedule = Schedule {
             full_every: config.sync.full_sync_every.0,
             incremental_every: config.sync.incremental_sync_every.0,
@@ -95,8 +98,9 @@ impl Application {
     pub async fn new(services: Services, bind: SocketAddr) -> Result<Self, StartError> {
         let listener =
             TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind, source })?;
-        let Services { db, secret_key, webhook_secret, events, sync_wake } = services;
-        let state = AppState { db, schema: build_schema(), secret_key, webhook_secret, events, sync_wake };
+        let Services { db, secret_key, webhook_secret, events, sync_wake, wonde } = services;
+        let state =
+            AppState { db, schema: build_schema(), secret_key, webhook_secret, events, sync_wake, wonde };
         Ok(Self { listener, state, worker: None })
     }
 
@@ -133,19 +137,22 @@ impl Application {
     }
 }
 
-/// The sync engine for a configuration.
-pub fn sync_engine(services: &Services, config: &SyncConfig) -> Result<SyncEngine, StartError> {
-    let client =
-        WondeClient::new(WondeConfig { base_url: config.wonde_api_url.clone(), ..WondeConfig::default() })
-            .map_err(|err| StartError::Wonde(err.to_string()))?;
-    Ok(SyncEngine {
+/// The Wonde client for a configuration.
+pub fn wonde_client(config: &SyncConfig) -> Result<WondeClient, StartError> {
+    WondeClient::new(WondeConfig { base_url: config.wonde_api_url.clone(), ..WondeConfig::default() })
+        .map_err(|err| StartError::Wonde(err.to_string()))
+}
+
+/// The sync engine over a server's services.
+pub fn sync_engine(services: &Services, config: &SyncConfig) -> SyncEngine {
+    SyncEngine {
         db: services.db.clone(),
         key: services.secret_key.clone(),
         events: services.events.clone(),
-        client,
+        client: services.wonde.clone(),
         guard_share: config.deactivation_guard,
         worker: worker_name(),
-    })
+    }
 }
 
 /// Names this process in `sync_run.claimed_by`: host and process id.

@@ -6,6 +6,7 @@
 
 use entity::enums::Role;
 use entity::*;
+use sea_orm::sea_query::{Query, SimpleExpr};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select};
 use std::sync::Arc;
 
@@ -30,8 +31,20 @@ impl Viewer {
         self.trust_id == trust_id
     }
 
-    fn ids(&self) -> impl Iterator<Item = i32> + '_ {
-        self.school_ids.iter().copied()
+    /// `column IN (the viewer's schools)`. A trust-wide viewer's schools
+    /// are read from the database in the same statement, so a school added
+    /// to the trust during the request (by `connectWonde`) is visible at once.
+    fn visible<C: ColumnTrait>(&self, column: C) -> SimpleExpr {
+        if self.whole_trust {
+            let schools = Query::select()
+                .column(school::Column::Id)
+                .from(school::Entity)
+                .and_where(school::Column::TrustId.eq(self.trust_id))
+                .to_owned();
+            column.in_subquery(schools)
+        } else {
+            column.is_in(self.school_ids.iter().copied())
+        }
     }
 
     pub fn trusts(&self) -> Select<trust::Entity> {
@@ -39,66 +52,66 @@ impl Viewer {
     }
 
     pub fn schools(&self) -> Select<school::Entity> {
-        school::Entity::find().filter(school::Column::Id.is_in(self.ids()))
+        school::Entity::find().filter(self.visible(school::Column::Id))
     }
 
     pub fn connections(&self) -> Select<wonde_connection::Entity> {
-        wonde_connection::Entity::find().filter(wonde_connection::Column::SchoolId.is_in(self.ids()))
+        wonde_connection::Entity::find().filter(self.visible(wonde_connection::Column::SchoolId))
     }
 
     pub fn students(&self) -> Select<student::Entity> {
-        student::Entity::find().filter(student::Column::SchoolId.is_in(self.ids()))
+        student::Entity::find().filter(self.visible(student::Column::SchoolId))
     }
 
     pub fn staff(&self) -> Select<staff::Entity> {
-        staff::Entity::find().filter(staff::Column::SchoolId.is_in(self.ids()))
+        staff::Entity::find().filter(self.visible(staff::Column::SchoolId))
     }
 
     pub fn guardians(&self) -> Select<guardian::Entity> {
-        guardian::Entity::find().filter(guardian::Column::SchoolId.is_in(self.ids()))
+        guardian::Entity::find().filter(self.visible(guardian::Column::SchoolId))
     }
 
     pub fn guardian_links(&self) -> Select<guardian_link::Entity> {
-        guardian_link::Entity::find().filter(guardian_link::Column::SchoolId.is_in(self.ids()))
+        guardian_link::Entity::find().filter(self.visible(guardian_link::Column::SchoolId))
     }
 
     pub fn classes(&self) -> Select<class::Entity> {
-        class::Entity::find().filter(class::Column::SchoolId.is_in(self.ids()))
+        class::Entity::find().filter(self.visible(class::Column::SchoolId))
     }
 
     pub fn year_groups(&self) -> Select<year_group::Entity> {
-        year_group::Entity::find().filter(year_group::Column::SchoolId.is_in(self.ids()))
+        year_group::Entity::find().filter(self.visible(year_group::Column::SchoolId))
     }
 
     pub fn form_groups(&self) -> Select<form_group::Entity> {
-        form_group::Entity::find().filter(form_group::Column::SchoolId.is_in(self.ids()))
+        form_group::Entity::find().filter(self.visible(form_group::Column::SchoolId))
     }
 
     pub fn class_students(&self) -> Select<class_student::Entity> {
-        class_student::Entity::find().filter(class_student::Column::SchoolId.is_in(self.ids()))
+        class_student::Entity::find().filter(self.visible(class_student::Column::SchoolId))
     }
 
     pub fn class_teachers(&self) -> Select<class_teacher::Entity> {
-        class_teacher::Entity::find().filter(class_teacher::Column::SchoolId.is_in(self.ids()))
+        class_teacher::Entity::find().filter(self.visible(class_teacher::Column::SchoolId))
     }
 
     pub fn year_students(&self) -> Select<year_student::Entity> {
-        year_student::Entity::find().filter(year_student::Column::SchoolId.is_in(self.ids()))
+        year_student::Entity::find().filter(self.visible(year_student::Column::SchoolId))
     }
 
     pub fn form_students(&self) -> Select<form_student::Entity> {
-        form_student::Entity::find().filter(form_student::Column::SchoolId.is_in(self.ids()))
+        form_student::Entity::find().filter(self.visible(form_student::Column::SchoolId))
     }
 
     pub fn form_tutors(&self) -> Select<form_tutor::Entity> {
-        form_tutor::Entity::find().filter(form_tutor::Column::SchoolId.is_in(self.ids()))
+        form_tutor::Entity::find().filter(self.visible(form_tutor::Column::SchoolId))
     }
 
     pub fn sync_runs(&self) -> Select<sync_run::Entity> {
-        sync_run::Entity::find().filter(sync_run::Column::SchoolId.is_in(self.ids()))
+        sync_run::Entity::find().filter(self.visible(sync_run::Column::SchoolId))
     }
 
     pub fn events(&self) -> Select<event::Entity> {
-        event::Entity::find().filter(event::Column::SchoolId.is_in(self.ids()))
+        event::Entity::find().filter(self.visible(event::Column::SchoolId))
     }
 }

@@ -11,13 +11,15 @@ use tokio::sync::Notify;
 use super::RequestContext;
 use super::enums::SyncKind;
 use super::ids::{NodeType, decode_as};
-use super::inputs::SyncOptionsInput;
+use super::inputs::{ConnectWondeInput, SyncOptionsInput};
 use super::types::{School, SyncRun};
 use crate::auth::Viewer;
 use crate::connections;
+use crate::crypto::{Secret, SecretKey};
 use crate::error::{AppError, ResultExt};
 use crate::events::EventBus;
 use crate::sync::runs;
+use crate::wonde::{SchoolAccess, SecretToken, WondeClient, WondeError};
 
 #[derive(Default)]
 pub struct Mutation;
@@ -49,8 +51,135 @@ async fn school(rc: &RequestContext, school_id: i32) -> Result<School, AppError>
     row.map(School).ok_or_else(|| AppError::NotFound("no such school".to_owned()))
 }
 
+/// Wonde's answer to a token check, as a client error; never the token.
+fn wonde_refusal(err: &WondeError) -> AppError {
+    match err {
+        WondeError::Unauthorized { .. } | WondeError::Forbidden { .. } => AppError::Wonde {
+            code: "WONDE_UNAUTHORIZED",
+            message: "Wonde refused that token for that school: check the school id and the token".to_owned(),
+        },
+        WondeError::NotFound { .. } => AppError::Wonde {
+            code: "WONDE_NOT_FOUND",
+            message: "Wonde has no school with that id".to_owned(),
+        },
+        _ => AppError::Wonde {
+            code: "WONDE_UNAVAILABLE",
+            message: "Wonde could not be reached to check the token; nothing was stored, try again"
+                .to_owned(),
+        },
+    }
+}
+
 #[Object]
 impl Mutation {
+    /// Checks the token against Wonde (`GET /schools/{id}`), records the
+    /// school's details and the sealed token, and queues the first FULL
+    /// sync. Connecting a school already connected replaces its token. A
+    /// wrong token or id stores nothing.
+    async fn connect_wonde(
+        &self,
+        ctx: &Context<'_>,
+        input: ConnectWondeInput,
+    ) -> async_graphql::Result<School> {
+        let rc = RequestContext::of(ctx)?;
+        let trust_id = decode_as(&input.trust_id, NodeType::Trust).gql()?;
+        if rc.viewer.role == entity::enums::Role::Integrator {
+            return Err(AppError::Forbidden(
+                "integrators read and subscribe; they cannot change anything".to_owned(),
+            ))
+            .gql();
+        }
+        if !rc.viewer.sees_trust(trust_id) {
+            return Err(AppError::NotFound("no trust with that ID is visible to this token".to_owned()))
+                .gql();
+        }
+        let wonde_id = input.wonde_school_id.trim().to_owned();
+        if wonde_id.is_empty() || input.api_token.trim().is_empty() {
+            return Err(AppError::bad_input("wondeSchoolId and apiToken are required")).gql();
+        }
+        let options = input.options.unwrap_or_default();
+        if options.guardians.unwrap_or(true) && !options.students.unwrap_or(true) {
+            return Err(AppError::bad_input("guardians cannot sync without students")).gql();
+        }
+        let existing = school::Entity::find()
+            .filter(school::Column::WondeId.eq(wonde_id.as_str()))
+            .one(&rc.db)
+            .await
+            .gql()?;
+        match &existing {
+            Some(known) if !rc.viewer.sees_school(known.id) => {
+                return Err(AppError::Forbidden("that school is connected elsewhere".to_owned())).gql();
+            }
+            None if rc.viewer.role != entity::enums::Role::TrustAdmin => {
+                return Err(AppError::Forbidden("only trust admins connect new schools".to_owned())).gql();
+            }
+            _ => {}
+        }
+        let token = Secret::new(input.api_token.trim());
+        let client =
+            ctx.data::<WondeClient>().map_err(|_| AppError::Internal("Wonde client missing")).gql()?;
+        let access = SchoolAccess::new(wonde_id.clone(), SecretToken::new(token.expose()));
+        let details = client.school(&access).await.map_err(|err| wonde_refusal(&err)).gql()?;
+        let key = ctx.data::<SecretKey>().map_err(|_| AppError::Internal("secret key missing")).gql()?;
+
+        let txn = rc.db.begin().await.gql()?;
+        let now = chrono::Utc::now();
+        let mut row: school::ActiveModel = match existing {
+            Some(known) => known.into(),
+            None => school::ActiveModel {
+                trust_id: Set(trust_id),
+                wonde_id: Set(Some(wonde_id.clone())),
+                created_at: Set(now),
+                ..Default::default()
+            },
+        };
+        row.name = Set(details.name.clone().unwrap_or_else(|| wonde_id.clone()));
+        row.urn = Set(details.urn.clone());
+        row.la_code = Set(details.la_code.clone());
+        row.establishment_number = Set(details.establishment_number.clone());
+        row.phase = Set(details.phase_of_education.clone());
+        row.mis = Set(details.mis.clone());
+        row.postcode = Set(details.postcode().map(str::to_owned));
+        row.updated_at = Set(now);
+        let saved = row.save(&txn).await.gql()?;
+        let school_id = match saved.id {
+            Set(id) | sea_orm::ActiveValue::Unchanged(id) => id,
+            sea_orm::ActiveValue::NotSet => return Err(AppError::Internal("school saved without id")).gql(),
+        };
+        let connection = wonde_connection::Entity::find()
+            .filter(wonde_connection::Column::SchoolId.eq(school_id))
+            .one(&txn)
+            .await
+            .gql()?;
+        let connection = match connection {
+            Some(connection) => connection,
+            None => connections::create(
+                &txn,
+                school_id,
+                &wonde_id,
+                entity::enums::ConnectionStatus::Pending,
+                None,
+            )
+            .await
+            .gql()?,
+        };
+        let mut with_options: wonde_connection::ActiveModel = connection.clone().into();
+        with_options.region_domain = Set(details.region_domain().map(str::to_owned));
+        with_options.sync_students = Set(options.students.unwrap_or(connection.sync_students));
+        with_options.sync_staff = Set(options.staff.unwrap_or(connection.sync_staff));
+        with_options.sync_guardians = Set(options.guardians.unwrap_or(connection.sync_guardians));
+        with_options.sync_classes = Set(options.classes.unwrap_or(connection.sync_classes));
+        with_options.sync_year_groups = Set(options.year_groups.unwrap_or(connection.sync_year_groups));
+        with_options.sync_form_groups = Set(options.form_groups.unwrap_or(connection.sync_form_groups));
+        let connection = with_options.update(&txn).await.gql()?;
+        connections::approve(&txn, connection, &token, key).await.gql()?;
+        txn.commit().await.gql()?;
+        if let Ok(wake) = ctx.data::<Arc<Notify>>() {
+            wake.notify_one();
+        }
+        school(rc, school_id).await.gql()
+    }
+
     /// Queues a sync, or returns the school's queued or running one.
     /// `force` only bypasses the mass-deactivation guard.
     async fn trigger_sync(

@@ -40,7 +40,9 @@ struct Filter {
 impl Filter {
     fn wants(&self, event: &event::Model) -> bool {
         self.kinds.contains(&event.kind)
-            && self.viewer.sees_school(event.school_id)
+            // A trust-wide viewer also sees schools the trust gained since.
+            && ((self.viewer.whole_trust && event.trust_id == self.viewer.trust_id)
+                || self.viewer.sees_school(event.school_id))
             && self.school.is_none_or(|s| s == event.school_id)
             && self.run.is_none_or(|r| Some(r) == event.sync_run_id)
     }

@@ -11,7 +11,7 @@ use crate::on_both_engines;
 use crate::support::fixture::{Scenario, gid};
 use crate::support::{Engine, TestApp};
 
-on_both_engines!(trigger_and_cancel, sync_options, disconnect_with_and_without_deactivation);
+on_both_engines!(trigger_and_cancel, sync_options, disconnect_with_and_without_deactivation, connect_wonde);
 
 async fn code(app: &TestApp, token: &str, query: &str, vars: serde_json::Value) -> anyhow::Result<String> {
     let (status, body) = app.post(Some(token), query, vars).await?;
@@ -140,5 +140,59 @@ async fn disconnect_with_and_without_deactivation(engine: Engine) -> anyhow::Res
         .count(app.db())
         .await?;
     assert_eq!(b_active, 1);
+    Ok(())
+}
+
+async fn connect_wonde(engine: Engine) -> anyhow::Result<()> {
+    use entity::school;
+    let sim = wonde_sim::Simulator::start(wonde_sim::SimConfig {
+        schools: 1,
+        students_per_school: 10,
+        ..wonde_sim::SimConfig::default()
+    })
+    .await?;
+    let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
+    let app = TestApp::spawn_with_wonde(&engine, &sim.base_url()).await?;
+    let s = Scenario::build(app.db()).await?;
+    let connect = "mutation($i: ConnectWondeInput!) { connectWonde(input: $i) { id name wondeId connection { status } } }";
+    let input = |id: &str, token: &str| json!({ "i": { "trustId": gid(NodeType::Trust, s.trust.id), "wondeSchoolId": id, "apiToken": token } });
+    let schools_before = school::Entity::find().count(app.db()).await?;
+    let refusals = [
+        (&s.trust_admin, input(&sim_school.wonde_id, "wrong-token"), "WONDE_UNAUTHORIZED"),
+        (&s.trust_admin, input("A000000000", &sim.app_token()), "WONDE_NOT_FOUND"),
+        (&s.integrator, input(&sim_school.wonde_id, &sim_school.token), "FORBIDDEN"),
+        (&s.school_a_admin, input(&sim_school.wonde_id, &sim_school.token), "FORBIDDEN"),
+        (&s.other_admin, input(&sim_school.wonde_id, &sim_school.token), "NOT_FOUND"),
+    ];
+    for (token, vars, expected) in refusals {
+        let (_, body) = app.post(Some(token), connect, vars).await?;
+        assert_eq!(body["errors"][0]["extensions"]["code"], expected, "{body}");
+        assert!(!body.to_string().contains(&sim_school.token), "the token is never echoed");
+    }
+    assert_eq!(school::Entity::find().count(app.db()).await?, schools_before, "refusals store nothing");
+
+    let data = app.query(&s.trust_admin, connect, input(&sim_school.wonde_id, &sim_school.token)).await?;
+    let school = &data["connectWonde"];
+    assert_eq!(school["name"], sim_school.name.as_str());
+    assert_eq!(school["wondeId"], sim_school.wonde_id.as_str());
+    assert_eq!(school["connection"]["status"], "APPROVED");
+    let ours = school::Entity::find()
+        .filter(school::Column::WondeId.eq(sim_school.wonde_id.as_str()))
+        .one(app.db())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("school"))?;
+    let sealed = wonde_connection::Entity::find()
+        .filter(wonde_connection::Column::SchoolId.eq(ours.id))
+        .one(app.db())
+        .await?
+        .and_then(|c| c.token_ciphertext)
+        .unwrap_or_default();
+    assert_eq!(app.secret_key.decrypt(&sealed)?, sim_school.token);
+    assert_eq!(runs_of(&app, ours.id).await?, 1, "the first FULL run is queued");
+
+    // Connecting again updates; it does not duplicate.
+    app.query(&s.trust_admin, connect, input(&sim_school.wonde_id, &sim_school.token)).await?;
+    assert_eq!(school::Entity::find().count(app.db()).await?, schools_before + 1);
+    assert_eq!(runs_of(&app, ours.id).await?, 1);
     Ok(())
 }

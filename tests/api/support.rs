@@ -170,6 +170,13 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(engine: &Engine) -> anyhow::Result<Self> {
+        // Nothing listens on the discard port: Wonde "answers" with a
+        // refused connection unless a test brings a simulator.
+        Self::spawn_with_wonde(engine, "http://127.0.0.1:9/v1.0").await
+    }
+
+    /// A server whose Wonde is at `wonde_url` (a simulator's base URL).
+    pub async fn spawn_with_wonde(engine: &Engine, wonde_url: &str) -> anyhow::Result<Self> {
         let data = TestDb::create(engine).await?;
         let statements = Arc::new(AtomicUsize::new(0));
         let mut served = data.reconnect(engine).await?;
@@ -189,6 +196,16 @@ impl TestApp {
             webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
             events: events.clone(),
             sync_wake: Default::default(),
+            wonde: onroll::wonde::WondeClient::new(onroll::wonde::WondeConfig {
+                base_url: Some(wonde_url.to_owned()),
+                retry: onroll::wonde::RetryPolicy {
+                    max_retries: 1,
+                    base_delay: std::time::Duration::from_millis(5),
+                    max_delay: std::time::Duration::from_millis(20),
+                    max_elapsed: std::time::Duration::from_secs(2),
+                },
+                ..onroll::wonde::WondeConfig::default()
+            })?,
         };
         let app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?;
         let addr = app.local_addr()?;

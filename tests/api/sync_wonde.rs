@@ -489,6 +489,7 @@ async fn approval_webhook_starts_the_first_full_run(engine: Engine) -> anyhow::R
         webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
         events: world.engine.events.clone(),
         sync_wake: Default::default(),
+        wonde: world.engine.client.clone(),
     };
     let worker = Worker {
         engine: world.engine.clone(),
