@@ -2,9 +2,7 @@
 //! run's heartbeat (so other processes know it is alive) and checks that
 //! the run was not cancelled.
 
-use entity::enums::SyncStatus;
-use entity::sync_run;
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use sea_orm::{DatabaseConnection, DbErr};
 
 use super::progress::Progress;
 use super::runs;
@@ -32,9 +30,7 @@ impl RunMonitor {
     /// Called once a page: progress, heartbeat, cancellation.
     pub async fn page(&mut self, phase: &str, records: usize) -> Result<(), Interrupted> {
         self.progress.advance(phase, records, None).await?;
-        runs::heartbeat(&self.db, self.run_id).await?;
-        let status = sync_run::Entity::find_by_id(self.run_id).one(&self.db).await?.map(|r| r.status);
-        if status != Some(SyncStatus::Running) {
+        if !runs::heartbeat(&self.db, self.run_id).await? {
             return Err(Interrupted::Cancelled);
         }
         Ok(())

@@ -255,9 +255,8 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
     for chunk in inserts.chunks(500) {
         student::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
     }
-    known(student::Entity::find().filter(student::Column::SchoolId.eq(school)).all(txn).await?, |r| {
-        (r.wonde_id.clone(), r.id, r.status)
-    })
+    let rows = student::Entity::find().filter(student::Column::SchoolId.eq(school)).all(txn).await?;
+    Ok(known(rows, |r| (r.wonde_id.clone(), r.id, r.status)))
 }
 
 fn staff_target(mis: &MisStaff) -> Target {
@@ -350,9 +349,8 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
     for chunk in inserts.chunks(500) {
         staff::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
     }
-    known(staff::Entity::find().filter(staff::Column::SchoolId.eq(school)).all(txn).await?, |r| {
-        (r.wonde_id.clone(), r.id, r.status)
-    })
+    let rows = staff::Entity::find().filter(staff::Column::SchoolId.eq(school)).all(txn).await?;
+    Ok(known(rows, |r| (r.wonde_id.clone(), r.id, r.status)))
 }
 
 /// Guardians whose status is settled by the children rule, and those the
@@ -442,7 +440,7 @@ async fn guardian_records(
     let known =
         known(guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?, |r| {
             (r.wonde_id.clone(), r.id, r.status)
-        })?;
+        });
     Ok(GuardianRecords { known, removed })
 }
 
@@ -504,12 +502,11 @@ fn count_active(statuses: impl Iterator<Item = AccountStatus>) -> i32 {
     i32::try_from(statuses.filter(|s| *s == AccountStatus::Active).count()).unwrap_or(i32::MAX)
 }
 
-fn known<T>(rows: Vec<T>, key: impl Fn(&T) -> (String, i32, AccountStatus)) -> Result<KnownAccounts, DbErr> {
-    Ok(rows
-        .iter()
+fn known<T>(rows: Vec<T>, key: impl Fn(&T) -> (String, i32, AccountStatus)) -> KnownAccounts {
+    rows.iter()
         .map(|row| {
             let (source_id, id, status) = key(row);
             (source_id, Known { id, active: status == AccountStatus::Active })
         })
-        .collect())
+        .collect()
 }

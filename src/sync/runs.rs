@@ -109,15 +109,16 @@ pub async fn claim<C: ConnectionTrait>(
     if claimed.rows_affected == 1 { sync_run::Entity::find_by_id(run_id).one(db).await } else { Ok(None) }
 }
 
-/// Tells other processes the run is alive.
-pub async fn heartbeat<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<(), DbErr> {
-    sync_run::Entity::update_many()
+/// Tells other processes the run is alive; `false` when it is no longer
+/// running (cancelled), which is also how the run learns of a cancel.
+pub async fn heartbeat<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<bool, DbErr> {
+    let beat = sync_run::Entity::update_many()
         .col_expr(sync_run::Column::HeartbeatAt, Expr::value(Utc::now()))
         .filter(sync_run::Column::Id.eq(run_id))
         .filter(sync_run::Column::Status.eq(SyncStatus::Running))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(beat.rows_affected == 1)
 }
 
 /// Ends a run with its status, counts and error text.
