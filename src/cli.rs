@@ -29,6 +29,9 @@ struct Cli {
 enum Command {
     /// Apply pending migrations, then serve HTTP until SIGTERM or Ctrl-C.
     Serve(ServeConfig),
+    /// `serve` plus an in-process Wonde simulator with a generated trust,
+    /// connected and synced at start; prints the URL and an admin token.
+    Demo(crate::demo::DemoConfig),
     /// Apply pending migrations and exit.
     Migrate(DatabaseConfig),
     /// Print the GraphQL SDL (schema.graphql is exactly this output).
@@ -111,7 +114,9 @@ impl From<RoleArg> for Role {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // The demo syncs every few seconds; a line per run would bury its welcome.
+    let quiet = matches!(cli.command, Command::Demo(_));
+    init_tracing(if quiet { "warn,onroll=info,onroll::sync::engine=warn" } else { "info" });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -128,8 +133,8 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+fn init_tracing(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -145,6 +150,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!(addr = %app.local_addr()?, "serving; GraphiQL at /graphql");
             app.run_until_stopped(shutdown_signal()).await?;
         }
+        Command::Demo(config) => crate::demo::run(config).await?,
         Command::Migrate(database) => {
             let db = crate::db::connect(&database.database_url, None).await?;
             crate::db::migrate(&db).await?;

@@ -28,7 +28,12 @@ pub struct AppState {
     /// Wakes the sync worker when a run is queued.
     pub sync_wake: Arc<Notify>,
     pub wonde: WondeClient,
+    /// How often a subscription socket gets a keep-alive `ping`.
+    pub ws_keepalive: std::time::Duration,
 }
+
+/// Proxies commonly drop sockets idle for 30 to 60 seconds.
+pub const DEFAULT_WS_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub fn router(state: AppState) -> Router {
     Router::new()

@@ -18,6 +18,8 @@ pub mod connections;
 pub mod crypto;
 /// Connecting to SQLite or PostgreSQL and applying migrations.
 pub mod db;
+/// `onroll demo`: the server with an in-process simulator, for newcomers.
+pub mod demo;
 /// The one error type of the request path and its GraphQL codes.
 pub mod error;
 /// Committed events, fanned out to in-process subscribers.

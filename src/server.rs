@@ -16,7 +16,7 @@ use crate::crypto::{Secret, SecretKey};
 use crate::db::Engine;
 use crate::events::EventBus;
 use crate::graphql::build_schema;
-use crate::http::{AppState, router};
+use crate::http::{AppState, DEFAULT_WS_KEEPALIVE, router};
 use crate::sync::schedule::Schedule;
 use crate::sync::{SyncEngine, runs};
 use crate::wonde::{WondeClient, WondeConfig};
@@ -99,8 +99,16 @@ impl Application {
         let listener =
             TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind, source })?;
         let Services { db, secret_key, webhook_secret, events, sync_wake, wonde } = services;
-        let state =
-            AppState { db, schema: build_schema(), secret_key, webhook_secret, events, sync_wake, wonde };
+        let state = AppState {
+            db,
+            schema: build_schema(),
+            secret_key,
+            webhook_secret,
+            events,
+            sync_wake,
+            wonde,
+            ws_keepalive: DEFAULT_WS_KEEPALIVE,
+        };
         Ok(Self { listener, state, worker: None })
     }
 
@@ -108,6 +116,26 @@ impl Application {
     pub fn with_worker(mut self, worker: Worker) -> Self {
         self.worker = Some(worker);
         self
+    }
+
+    /// Changes how often subscription sockets are pinged (tests use a short
+    /// interval to see it happen).
+    pub fn with_ws_keepalive(mut self, every: std::time::Duration) -> Self {
+        self.state.ws_keepalive = every;
+        self
+    }
+
+    /// How often the worker looks for due and queued runs (the demo syncs
+    /// every few seconds, so it looks every second).
+    pub fn with_worker_tick(mut self, tick: std::time::Duration) -> Self {
+        if let Some(worker) = self.worker.as_mut() {
+            worker.tick = tick;
+        }
+        self
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.db
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

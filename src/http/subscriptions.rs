@@ -4,12 +4,20 @@
 //! `{"authorization": "Bearer ..."}`. We read that first message ourselves:
 //! without a valid token there is no `connection_ack`, and the socket closes
 //! with 4403 (Forbidden), as the protocol prescribes for a refused init.
+//!
+//! Once connected, the server sends a protocol `ping` every
+//! `AppState::ws_keepalive`: proxies and load balancers drop sockets that
+//! look idle, and a deactivations subscriber may wait hours for its next
+//! event. A client that stops answering (no message, not even `pong`, for
+//! three intervals) is closed, so dead subscribers do not pile up.
 
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
+use futures::channel::mpsc;
+use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use std::time::Duration;
 
@@ -31,6 +39,7 @@ pub async fn upgrade(
 }
 
 async fn serve(state: AppState, protocol: GraphQLProtocol, socket: WebSocket) {
+    let legacy = socket.protocol().is_some_and(|p| p.as_bytes() == b"graphql-ws");
     let (mut sink, mut stream) = socket.split();
     let first = match tokio::time::timeout(INIT_TIMEOUT, stream.next()).await {
         Ok(Some(Ok(Message::Text(text)))) => text,
@@ -58,10 +67,46 @@ async fn serve(state: AppState, protocol: GraphQLProtocol, socket: WebSocket) {
     data.insert(state.events.clone());
     // Hand the init message back, so the protocol sees it and acknowledges.
     let replayed = futures::stream::iter([Ok(Message::Text(first))]).chain(stream);
-    GraphQLWebSocket::new_with_pair(sink, replayed, state.schema.clone(), protocol)
+    let (outgoing, writer) = with_keepalive(sink, state.ws_keepalive, legacy);
+    GraphQLWebSocket::new_with_pair(outgoing, replayed, state.schema.clone(), protocol)
         .on_connection_init(move |_| async move { Ok(data) })
+        .keepalive_timeout(state.ws_keepalive * 3)
         .serve()
         .await;
+    // The protocol's stream has ended and dropped its sender: the writer
+    // flushes what is left and stops.
+    let _ = writer.await;
+}
+
+/// Puts a writer between the protocol and the socket that also sends a
+/// keep-alive message every `every`: `{"type":"ping"}` in
+/// `graphql-transport-ws` (the client answers `pong`), `{"type":"ka"}` in
+/// the legacy `graphql-ws` protocol.
+fn with_keepalive(
+    mut sink: SplitSink<WebSocket, Message>,
+    every: Duration,
+    legacy: bool,
+) -> (mpsc::Sender<Message>, tokio::task::JoinHandle<()>) {
+    let (sender, mut outgoing) = mpsc::channel::<Message>(32);
+    let keepalive = if legacy { r#"{"type":"ka"}"# } else { r#"{"type":"ping"}"# };
+    let writer = tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let message = tokio::select! {
+                message = outgoing.next() => match message {
+                    Some(message) => message,
+                    None => break,
+                },
+                _ = ticks.tick() => Message::Text(keepalive.into()),
+            };
+            let closing = matches!(message, Message::Close(_));
+            if sink.send(message).await.is_err() || closing {
+                break;
+            }
+        }
+    });
+    (sender, writer)
 }
 
 fn close(code: u16, reason: &'static str) -> Message {

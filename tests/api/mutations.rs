@@ -2,7 +2,7 @@
 //! input) changes nothing; each success does what it says.
 
 use entity::enums::{AccountStatus, ConnectionStatus, DeactivationReason, EventKind, SyncStatus};
-use entity::{event, student, sync_run, wonde_connection};
+use entity::{event, school, student, sync_run, wonde_connection};
 use onroll::graphql::ids::NodeType;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
@@ -11,7 +11,13 @@ use crate::on_both_engines;
 use crate::support::fixture::{Scenario, gid};
 use crate::support::{Engine, TestApp};
 
-on_both_engines!(trigger_and_cancel, sync_options, disconnect_with_and_without_deactivation, connect_wonde);
+on_both_engines!(
+    trigger_and_cancel,
+    sync_options,
+    disconnect_with_and_without_deactivation,
+    connect_wonde,
+    create_school
+);
 
 async fn code(app: &TestApp, token: &str, query: &str, vars: serde_json::Value) -> anyhow::Result<String> {
     let (status, body) = app.post(Some(token), query, vars).await?;
@@ -194,5 +200,51 @@ async fn connect_wonde(engine: Engine) -> anyhow::Result<()> {
     app.query(&s.trust_admin, connect, input(&sim_school.wonde_id, &sim_school.token)).await?;
     assert_eq!(school::Entity::find().count(app.db()).await?, schools_before + 1);
     assert_eq!(runs_of(&app, ours.id).await?, 1);
+    Ok(())
+}
+
+const CREATE_SCHOOL: &str = "mutation($i: CreateSchoolInput!) { createSchool(input: $i) {
+    id name urn postcode wondeId connection { status } trust { name } students { totalCount } } }";
+
+async fn create_school(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let trust = gid(NodeType::Trust, s.trust.id);
+    let schools = || school::Entity::find().count(app.db());
+    let before = schools().await?;
+    let input = |name: &str, urn: Option<&str>, postcode: Option<&str>| json!({ "i": { "trustId": trust, "name": name, "urn": urn, "postcode": postcode } });
+    // Refusals: not a trust admin, another trust, bad input.
+    let good = input("Willow Bank Primary", Some("141414"), Some("ls6 3qa"));
+    assert_eq!(code(&app, &s.integrator, CREATE_SCHOOL, good.clone()).await?, "FORBIDDEN");
+    assert_eq!(code(&app, &s.school_a_admin, CREATE_SCHOOL, good.clone()).await?, "FORBIDDEN");
+    assert_eq!(code(&app, &s.other_admin, CREATE_SCHOOL, good.clone()).await?, "NOT_FOUND");
+    for bad in [
+        input("   ", None, None),
+        input("Willow", Some("14x414"), None),
+        input("Willow", None, Some("nowhere")),
+        json!({ "i": { "trustId": "nonsense", "name": "Willow" } }),
+    ] {
+        assert_eq!(code(&app, &s.trust_admin, CREATE_SCHOOL, bad.clone()).await?, "BAD_USER_INPUT", "{bad}");
+    }
+    assert_eq!(schools().await?, before, "refusals create nothing");
+
+    let created = app.query(&s.trust_admin, CREATE_SCHOOL, good.clone()).await?;
+    let created = &created["createSchool"];
+    assert_eq!(created["name"], "Willow Bank Primary");
+    assert_eq!(created["urn"], "141414");
+    assert_eq!(created["postcode"], "LS6 3QA");
+    assert_eq!(created["wondeId"], serde_json::Value::Null);
+    assert_eq!(created["connection"], serde_json::Value::Null);
+    assert_eq!(created["trust"]["name"], "Northern Lights Academy Trust");
+    assert_eq!(created["students"]["totalCount"], 0);
+    assert_eq!(schools().await?, before + 1);
+    // The same URN twice is the same school: refused.
+    let again = input("Willow Bank", Some("141414"), None);
+    assert_eq!(code(&app, &s.trust_admin, CREATE_SCHOOL, again).await?, "BAD_USER_INPUT");
+    assert_eq!(schools().await?, before + 1);
+    // It is one of the trust's schools now, for every token that sees the trust.
+    let node = "query($id: ID!) { node(id: $id) { ... on School { name } } }";
+    let listed = app.query(&s.integrator, node, json!({ "id": created["id"] })).await?;
+    assert_eq!(listed["node"]["name"], "Willow Bank Primary");
     Ok(())
 }

@@ -20,7 +20,8 @@ on_both_engines!(
     no_token_no_ack,
     deactivations_replay_then_live_once_each,
     subscribers_see_only_their_schools,
-    sync_progress_of_one_run
+    sync_progress_of_one_run,
+    keepalive_pings_and_silent_clients_closed
 );
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -183,5 +184,29 @@ async fn sync_progress_of_one_run(engine: Engine) -> anyhow::Result<()> {
         seen,
         vec![("students".to_owned(), 200), ("students".to_owned(), 350), ("COMPLETED".to_owned(), 350)]
     );
+    Ok(())
+}
+
+async fn keepalive_pings_and_silent_clients_closed(engine: Engine) -> anyhow::Result<()> {
+    let every = Duration::from_millis(300);
+    let app = TestApp::spawn_with_keepalive(&engine, every).await?;
+    let s = Scenario::build(app.db()).await?;
+    let (mut socket, first) = connect(&app, Some(&s.integrator)).await?;
+    assert_eq!(first["type"], "connection_ack");
+    // A client that answers stays connected across many intervals.
+    for _ in 0..5 {
+        assert_eq!(next(&mut socket).await?, json!({ "type": "ping" }));
+        socket.send(Message::text(json!({ "type": "pong" }).to_string())).await?;
+    }
+    // One that goes silent is closed within three intervals (and a bit).
+    let started = std::time::Instant::now();
+    let closed = loop {
+        let message = next(&mut socket).await?;
+        if message["type"] != "ping" {
+            break message;
+        }
+    };
+    assert_eq!(closed, json!({ "close": 3008 }));
+    assert!(started.elapsed() >= every * 2, "closed after {:?}", started.elapsed());
     Ok(())
 }

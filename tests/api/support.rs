@@ -177,6 +177,22 @@ impl TestApp {
 
     /// A server whose Wonde is at `wonde_url` (a simulator's base URL).
     pub async fn spawn_with_wonde(engine: &Engine, wonde_url: &str) -> anyhow::Result<Self> {
+        Self::spawn_configured(engine, wonde_url, None).await
+    }
+
+    /// A server whose subscription sockets are pinged every `keepalive`.
+    pub async fn spawn_with_keepalive(
+        engine: &Engine,
+        keepalive: std::time::Duration,
+    ) -> anyhow::Result<Self> {
+        Self::spawn_configured(engine, "http://127.0.0.1:9/v1.0", Some(keepalive)).await
+    }
+
+    async fn spawn_configured(
+        engine: &Engine,
+        wonde_url: &str,
+        keepalive: Option<std::time::Duration>,
+    ) -> anyhow::Result<Self> {
         let data = TestDb::create(engine).await?;
         let statements = Arc::new(AtomicUsize::new(0));
         let mut served = data.reconnect(engine).await?;
@@ -207,7 +223,10 @@ impl TestApp {
                 ..onroll::wonde::WondeConfig::default()
             })?,
         };
-        let app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?;
+        let mut app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?;
+        if let Some(every) = keepalive {
+            app = app.with_ws_keepalive(every);
+        }
         let addr = app.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
