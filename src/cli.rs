@@ -207,6 +207,7 @@ async fn sync_in_foreground(
         events: EventBus::default(),
         sync_wake: Default::default(),
         wonde: wonde_client(config)?,
+        wonde_app_token: None,
     };
     let engine = sync_engine(&services, config);
     let mut progress = services.events.subscribe();

@@ -38,6 +38,10 @@ pub struct SyncConfig {
     /// (simulators, staging).
     #[arg(long, env = "WONDE_API_URL")]
     pub wonde_api_url: Option<String>,
+    /// The app's own Wonde token, for the school catalog (`/schools/all`)
+    /// and access requests. Unset: no catalog, no access requests.
+    #[arg(long, env = "WONDE_APP_TOKEN", hide_env_values = true)]
+    pub wonde_app_token: Option<String>,
     /// How often a FULL sync runs per school ("7d", "12h"; 0 turns it off).
     #[arg(long, env = "ONROLL_FULL_SYNC_EVERY", default_value = "7d", value_parser = parse_every)]
     pub full_sync_every: Every,

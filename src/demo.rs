@@ -60,62 +60,130 @@ pub enum DemoError {
 /// How long the first FULL runs may take before the demo gives up.
 const FIRST_SYNC_LIMIT: Duration = Duration::from_secs(180);
 
-pub async fn run(config: DemoConfig) -> Result<(), DemoError> {
-    let sim = Simulator::start(SimConfig {
-        schools: config.schools,
-        students_per_school: config.students,
-        seed: config.seed,
-        ..SimConfig::default()
-    })
-    .await
-    .map_err(|err| DemoError::Simulator(err.to_string()))?;
+/// A running demo: the simulator, the server and the trust's tokens. The
+/// demo command prints it; the leaver-latency test and benchmark drive it.
+pub struct Demo {
+    pub addr: SocketAddr,
+    pub trust_id: i32,
+    pub admin_token: String,
+    pub integrator_token: String,
+    pub sim: SimHandle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    scratch: Option<Scratch>,
+}
 
-    let scratch = match &config.database_url {
-        Some(_) => None,
-        None => Some(Scratch::new()?),
-    };
-    let database_url = match (&config.database_url, &scratch) {
-        (Some(url), _) => url.clone(),
-        (None, Some(scratch)) => scratch.sqlite_url(),
-        (None, None) => return Err(DemoError::Api("no database".to_owned())),
-    };
-    let serve = ServeConfig {
-        database: DatabaseConfig { database_url, secret_key: None },
-        bind: config.bind,
-        webhook_secret: Some(crate::auth::generate_token()),
-        sync: SyncConfig {
-            wonde_api_url: Some(sim.base_url()),
-            full_sync_every: Every(Some(chrono::Duration::days(7))),
-            incremental_sync_every: config.incremental_every,
-            deactivation_guard: 0.5,
-        },
-    };
-    let app = Application::build(&serve).await?.with_worker_tick(Duration::from_secs(1));
-    let addr = app.local_addr()?;
-    let db = app.db().clone();
-    let trust = tenancy::create_trust(&db, "Demo Multi-Academy Trust").await?;
-    let admin = token(&db, entity::enums::Role::TrustAdmin, trust.id, "demo trust admin").await?;
-    let integrator = token(&db, entity::enums::Role::Integrator, trust.id, "demo integrator").await?;
-    let server = tokio::spawn(app.run_until_stopped(shutdown_signal()));
+impl Demo {
+    /// Starts the simulator and the server, connects every school through
+    /// the API and waits for their first FULL runs; serves until `shutdown`.
+    pub async fn start(
+        config: DemoConfig,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Self, DemoError> {
+        let sim = Simulator::start(SimConfig {
+            schools: config.schools,
+            students_per_school: config.students,
+            seed: config.seed,
+            ..SimConfig::default()
+        })
+        .await
+        .map_err(|err| DemoError::Simulator(err.to_string()))?;
+        let scratch = match &config.database_url {
+            Some(_) => None,
+            None => Some(Scratch::new()?),
+        };
+        let database_url = match (&config.database_url, &scratch) {
+            (Some(url), _) => url.clone(),
+            (None, Some(scratch)) => scratch.sqlite_url(),
+            (None, None) => return Err(DemoError::Api("no database".to_owned())),
+        };
+        // A demo on PostgreSQL gets a key of its own: its tokens live as
+        // long as the demo's database, and nobody has to set one up.
+        let secret_key = std::env::var("ONROLL_SECRET_KEY").ok().or_else(|| {
+            (crate::db::Engine::of(&database_url) == Some(crate::db::Engine::Postgres)).then(random_key_hex)
+        });
+        let serve = ServeConfig {
+            database: DatabaseConfig { database_url, secret_key },
+            bind: config.bind,
+            webhook_secret: Some(crate::auth::generate_token()),
+            sync: SyncConfig {
+                wonde_api_url: Some(sim.base_url()),
+                wonde_app_token: Some(sim.app_token()),
+                full_sync_every: Every(Some(chrono::Duration::days(7))),
+                incremental_sync_every: config.incremental_every,
+                deactivation_guard: 0.5,
+            },
+        };
+        let app = Application::build(&serve).await?.with_worker_tick(Duration::from_secs(1));
+        let addr = app.local_addr()?;
+        let db = app.db().clone();
+        let trust = tenancy::create_trust(&db, "Demo Multi-Academy Trust").await?;
+        let admin_token = token(&db, entity::enums::Role::TrustAdmin, trust.id, "demo trust admin").await?;
+        let integrator_token =
+            token(&db, entity::enums::Role::Integrator, trust.id, "demo integrator").await?;
+        let server = tokio::spawn(app.run_until_stopped(shutdown));
+        let demo = Self { addr, trust_id: trust.id, admin_token, integrator_token, sim, server, scratch };
 
-    let api =
-        Api { http: reqwest::Client::new(), url: format!("http://{addr}/graphql"), token: admin.clone() };
-    let trust_gid = encode(NodeType::Trust, trust.id).0;
-    for school in sim.schools() {
-        api.call(
-            "mutation($input: ConnectWondeInput!) { connectWonde(input: $input) { id } }",
-            json!({ "input": { "trustId": trust_gid, "wondeSchoolId": school.wonde_id, "apiToken": school.token } }),
-        )
-        .await?;
+        let api = demo.api();
+        let trust_gid = encode(NodeType::Trust, trust.id).0;
+        for school in demo.sim.schools() {
+            api.call(
+                "mutation($input: ConnectWondeInput!) { connectWonde(input: $input) { id } }",
+                json!({ "input": {
+                    "trustId": trust_gid, "wondeSchoolId": school.wonde_id, "apiToken": school.token
+                } }),
+            )
+            .await?;
+        }
+        wait_for_first_syncs(&api).await?;
+        Ok(demo)
     }
-    wait_for_first_syncs(&api).await?;
 
-    print_welcome(&addr, &admin, &integrator, &sim);
-    let served = server.await.map_err(|err| DemoError::Api(err.to_string()))?;
-    served?;
-    sim.shutdown().await;
-    drop(scratch);
-    Ok(())
+    /// A client of the demo's GraphQL API, as its trust admin.
+    pub fn api(&self) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            url: format!("http://{}/graphql", self.addr),
+            token: self.admin_token.clone(),
+        }
+    }
+
+    /// The trust's schools as the API names them: (Wonde id, global ID).
+    pub async fn schools(&self) -> Result<Vec<(String, String)>, DemoError> {
+        let data =
+            self.api().call("{ trusts { schools { edges { node { id wondeId } } } } }", json!({})).await?;
+        let edges = data["trusts"][0]["schools"]["edges"].as_array().cloned().unwrap_or_default();
+        Ok(edges
+            .iter()
+            .map(|edge| {
+                let node = &edge["node"];
+                let text = |field: &str| node[field].as_str().unwrap_or_default().to_owned();
+                (text("wondeId"), text("id"))
+            })
+            .collect())
+    }
+
+    /// Waits for the server to stop (its shutdown future resolved), then
+    /// stops the simulator and removes a scratch database.
+    pub async fn finish(self) -> Result<(), DemoError> {
+        let served = self.server.await.map_err(|err| DemoError::Api(err.to_string()))?;
+        served?;
+        self.sim.shutdown().await;
+        drop(self.scratch);
+        Ok(())
+    }
+}
+
+pub async fn run(config: DemoConfig) -> Result<(), DemoError> {
+    let demo = Demo::start(config, shutdown_signal()).await?;
+    print_welcome(&demo);
+    demo.finish().await
+}
+
+fn random_key_hex() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_every(text: &str) -> Result<Every, String> {
@@ -134,14 +202,15 @@ async fn token(
 }
 
 /// The demo's own client of its GraphQL API.
-struct Api {
+pub struct Api {
     http: reqwest::Client,
     url: String,
     token: String,
 }
 
 impl Api {
-    async fn call(&self, query: &str, variables: Value) -> Result<Value, DemoError> {
+    /// Runs one operation; GraphQL errors are errors. Answers `data`.
+    pub async fn call(&self, query: &str, variables: Value) -> Result<Value, DemoError> {
         let answer: Value = self
             .http
             .post(&self.url)
@@ -199,7 +268,8 @@ async fn wait_for_first_syncs(api: &Api) -> Result<(), DemoError> {
 
 /// Labelled lines first (scripts read them: `GraphiQL`, `Admin token`, ...),
 /// then what to try.
-fn print_welcome(addr: &SocketAddr, admin: &str, integrator: &str, sim: &SimHandle) {
+fn print_welcome(demo: &Demo) {
+    let (addr, admin, integrator, sim) = (&demo.addr, &demo.admin_token, &demo.integrator_token, &demo.sim);
     let control = sim.control_url();
     let leaver = sim.schools().into_iter().find_map(|school| {
         let truth = sim.truth(&school.wonde_id).ok()?;

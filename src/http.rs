@@ -28,6 +28,7 @@ pub struct AppState {
     /// Wakes the sync worker when a run is queued.
     pub sync_wake: Arc<Notify>,
     pub wonde: WondeClient,
+    pub wonde_app_token: Option<crate::wonde::SecretToken>,
     /// How often a subscription socket gets a keep-alive `ping`.
     pub ws_keepalive: std::time::Duration,
 }

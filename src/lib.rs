@@ -8,6 +8,8 @@
 
 /// Who is asking: API tokens, roles and the tenant scope every query obeys.
 pub mod auth;
+/// Wonde's school directory, mirrored locally for search.
+pub mod catalog;
 /// Command-line entry points (`serve`, `migrate`, `schema`, `trust`, `token`).
 pub mod cli;
 /// Configuration from the environment and flags.

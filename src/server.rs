@@ -19,7 +19,7 @@ use crate::graphql::build_schema;
 use crate::http::{AppState, DEFAULT_WS_KEEPALIVE, router};
 use crate::sync::schedule::Schedule;
 use crate::sync::{SyncEngine, runs};
-use crate::wonde::{WondeClient, WondeConfig};
+use crate::wonde::{SecretToken, WondeClient, WondeConfig};
 
 /// What a server is built from, apart from its address.
 #[derive(Clone)]
@@ -32,6 +32,8 @@ pub struct Services {
     pub sync_wake: Arc<Notify>,
     /// Reaches Wonde (connecting a school, and the syncs).
     pub wonde: WondeClient,
+    /// The app's own Wonde token (catalog, access requests), if configured.
+    pub wonde_app_token: Option<SecretToken>,
 }
 
 /// The background sync worker: its engine and schedule.
@@ -58,6 +60,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     worker: Option<Worker>,
+    /// Whether this process keeps the Wonde catalog fresh (`serve` does).
+    catalog_refresh: bool,
 }
 
 impl Application {
@@ -82,6 +86,7 @@ impl Application {
             events: EventBus::default(),
             sync_wake: Arc::new(Notify::new()),
             wonde: wonde_client(&config.sync)?,
+            wonde_app_token: config.sync.wonde_app_token.clone().map(SecretToken::new),
         };
         let engine = sync_engine(&services, &config.sync);
         let schedule = Schedule {
@@ -91,6 +96,7 @@ impl Application {
         };
         let mut app = Self::new(services, config.bind).await?;
         app.worker = Some(Worker { engine, schedule, tick: std::time::Duration::from_secs(30) });
+        app.catalog_refresh = true;
         Ok(app)
     }
 
@@ -98,7 +104,7 @@ impl Application {
     pub async fn new(services: Services, bind: SocketAddr) -> Result<Self, StartError> {
         let listener =
             TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind, source })?;
-        let Services { db, secret_key, webhook_secret, events, sync_wake, wonde } = services;
+        let Services { db, secret_key, webhook_secret, events, sync_wake, wonde, wonde_app_token } = services;
         let state = AppState {
             db,
             schema: build_schema(),
@@ -107,9 +113,10 @@ impl Application {
             events,
             sync_wake,
             wonde,
+            wonde_app_token,
             ws_keepalive: DEFAULT_WS_KEEPALIVE,
         };
-        Ok(Self { listener, state, worker: None })
+        Ok(Self { listener, state, worker: None, catalog_refresh: false })
     }
 
     /// Runs syncs in the background while serving.
@@ -152,8 +159,19 @@ impl Application {
         let worker = self.worker.map(|w| {
             tokio::spawn(crate::sync::worker::run_until_stopped(w.engine, w.schedule, w.tick, wake, stopped))
         });
+        let catalog = self.state.wonde_app_token.clone().filter(|_| self.catalog_refresh).map(|token| {
+            tokio::spawn(crate::catalog::run_until_stopped(
+                self.state.db.clone(),
+                self.state.wonde.clone(),
+                token,
+                stop.subscribe(),
+            ))
+        });
         let served = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
         let _ = stop.send(true);
+        if let Some(catalog) = catalog {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), catalog).await;
+        }
         if let Some(worker) = worker {
             // A run cut short here applied nothing; the next start fails it
             // and the schedule runs it again.

@@ -90,3 +90,7 @@ text_enum!(
         ConnectionChanged = "CONNECTION_CHANGED",
     }
 );
+text_enum!(
+    /// How the last refresh of the Wonde catalog ended.
+    CatalogOutcome { Never = "NEVER", Completed = "COMPLETED", Skipped = "SKIPPED", Failed = "FAILED" }
+);

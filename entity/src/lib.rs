@@ -21,6 +21,7 @@ pub mod student;
 pub mod sync_run;
 pub mod trust;
 pub mod wonde_catalog_school;
+pub mod wonde_catalog_state;
 pub mod wonde_connection;
 pub mod year_group;
 pub mod year_student;

@@ -13,6 +13,7 @@ mod cli;
 mod families;
 mod filters;
 mod http;
+mod leaver_latency;
 mod mutations;
 mod nodes;
 mod pagination;

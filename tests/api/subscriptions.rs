@@ -3,18 +3,22 @@
 //! gap and no duplicate; scoped to the token's schools.
 
 use entity::enums::EventKind;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use onroll::graphql::ids::NodeType;
 use onroll::graphql::pagination::encode_cursor;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::on_both_engines;
 use crate::support::fixture::{Fixture, Scenario, gid};
+use crate::support::ws::{self, next, subscribe};
 use crate::support::{Engine, TestApp};
+
+async fn connect(app: &TestApp, token: Option<&str>) -> anyhow::Result<(ws::Socket, serde_json::Value)> {
+    ws::connect(app.addr, token).await
+}
 
 on_both_engines!(
     no_token_no_ack,
@@ -23,39 +27,6 @@ on_both_engines!(
     sync_progress_of_one_run,
     keepalive_pings_and_silent_clients_closed
 );
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(app: &TestApp, token: Option<&str>) -> anyhow::Result<(Socket, Value)> {
-    let mut request = format!("ws://{}/graphql/ws", app.addr).into_client_request()?;
-    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
-    let payload = token.map_or(json!({}), |t| json!({ "authorization": format!("Bearer {t}") }));
-    socket.send(Message::text(json!({ "type": "connection_init", "payload": payload }).to_string())).await?;
-    let first = next(&mut socket).await?;
-    Ok((socket, first))
-}
-
-/// The next message as JSON; a close frame as `{"close": code}`.
-async fn next(socket: &mut Socket) -> anyhow::Result<Value> {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("socket ended"))??;
-        match message {
-            Message::Text(text) => return Ok(serde_json::from_str(text.as_str())?),
-            Message::Close(frame) => return Ok(json!({ "close": frame.map(|f| u16::from(f.code)) })),
-            _ => {}
-        }
-    }
-}
-
-async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) -> anyhow::Result<()> {
-    let message =
-        json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } });
-    socket.send(Message::text(message.to_string())).await?;
-    Ok(())
-}
 
 const DEACTIVATIONS: &str = "subscription($school: ID, $after: String) {
     deactivations(schoolId: $school, after: $after) { cursor reactivated reason kind

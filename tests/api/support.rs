@@ -1,6 +1,7 @@
 //! Shared test harness: a server on a fresh database, over real HTTP.
 
 pub mod fixture;
+pub mod ws;
 
 use anyhow::{Context as _, bail};
 use onroll::crypto::{Secret, SecretKey};

@@ -490,6 +490,7 @@ async fn approval_webhook_starts_the_first_full_run(engine: Engine) -> anyhow::R
         events: world.engine.events.clone(),
         sync_wake: Default::default(),
         wonde: world.engine.client.clone(),
+        wonde_app_token: None,
     };
     let worker = Worker {
         engine: world.engine.clone(),

@@ -1,0 +1,43 @@
+//! The Wonde catalog's refresh state: one row, so that every replica knows
+//! whether a full refresh has happened (an incremental one needs it) and
+//! only one replica refreshes at a time.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261123_000002_catalog_state"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("wonde_catalog_state")
+                    .col(integer("id").primary_key())
+                    .col(timestamp_with_time_zone_null("last_full_at"))
+                    .col(timestamp_with_time_zone_null("last_incremental_at"))
+                    // Set when a replica claims a refresh; cleared when it ends.
+                    .col(timestamp_with_time_zone_null("refreshing_since"))
+                    .col(timestamp_with_time_zone_null("last_attempt_at"))
+                    .col(string_len("last_outcome", 16))
+                    .col(string_null("last_message"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared("INSERT INTO wonde_catalog_state (id, last_outcome) VALUES (1, 'NEVER')")
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table("wonde_catalog_state").to_owned()).await
+    }
+}
