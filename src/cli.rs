@@ -6,16 +6,20 @@ use entity::enums::Role;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+use anyhow::Context as _;
 use entity::enums::{SyncKind, SyncStatus};
 use indicatif::ProgressBar;
 use sea_orm::EntityTrait;
+use std::path::{Path, PathBuf};
 
-use crate::config::{DatabaseConfig, ServeConfig, SyncConfig};
+use crate::config::{DatabaseConfig, ServeConfig, SyncConfig, parse_share};
 use crate::crypto::SecretKey;
 use crate::events::EventBus;
 use crate::graphql::ids::{NodeType, decode_as};
 use crate::server::{Application, shutdown_signal};
 use crate::server::{Services, sync_engine, wonde_client};
+use crate::sync::csv_import::{CsvImportOutcome, CsvImporter};
+use crate::sync::csv_source::{CsvFiles, MAX_FILE_BYTES};
 use crate::tenancy::{self, TokenSpec};
 
 #[derive(Parser, Debug)]
@@ -61,6 +65,41 @@ enum Command {
         database: DatabaseConfig,
         #[command(flatten)]
         sync: SyncConfig,
+    },
+    /// Import a school's CSV files (the alternative to Wonde). Every row is
+    /// validated first: if any is wrong, the errors are printed with their
+    /// line numbers and nothing changes.
+    ImportCsv {
+        /// The school: its ID as the API shows it.
+        #[arg(long)]
+        school: String,
+        /// students.csv: id, forename, surname (required), upn, upi, mis_id,
+        /// email, year, form, classes, leaving_date, status.
+        #[arg(long)]
+        students: Option<PathBuf>,
+        /// staff.csv: id, forename, surname (required), upi, mis_id, title,
+        /// email, forms, classes, employment_end, status.
+        #[arg(long)]
+        staff: Option<PathBuf>,
+        /// guardians.csv, one row per guardian and child: id, surname,
+        /// student_id (required), upi, mis_id, title, forename, email,
+        /// status, relationship, parental_responsibility,
+        /// lives_with_student, priority. Needs --students.
+        #[arg(long)]
+        guardians: Option<PathBuf>,
+        /// The files are everything: accounts of a given file's type that
+        /// it lacks are deactivated (REMOVED_FROM_MIS).
+        #[arg(long)]
+        full: bool,
+        /// Bypass the mass-deactivation guard for this import.
+        #[arg(long)]
+        force: bool,
+        /// The share of a school's active accounts (of any kind) the import
+        /// may deactivate before the mass-deactivation guard refuses it.
+        #[arg(long, env = "ONROLL_DEACTIVATION_GUARD", default_value_t = 0.5, value_parser = parse_share)]
+        deactivation_guard: f64,
+        #[command(flatten)]
+        database: DatabaseConfig,
     },
 }
 
@@ -186,8 +225,63 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 anyhow::bail!("the run ended {}: {}", run.status.as_str(), run.error.unwrap_or_default());
             }
         }
+        Command::ImportCsv {
+            school,
+            students,
+            staff,
+            guardians,
+            full,
+            force,
+            deactivation_guard,
+            database,
+        } => {
+            let school_id = parse_id(&school, NodeType::School)?;
+            let files = CsvFiles {
+                students: students.as_deref().map(read_upload).transpose()?,
+                staff: staff.as_deref().map(read_upload).transpose()?,
+                guardians: guardians.as_deref().map(read_upload).transpose()?,
+            };
+            let importer = CsvImporter {
+                db: open(&database).await?,
+                events: EventBus::default(),
+                guard_share: deactivation_guard,
+                worker: crate::server::worker_name(),
+            };
+            match importer.import(school_id, files, full, force).await? {
+                CsvImportOutcome::Refused(errors) => {
+                    for error in &errors {
+                        println!("{error}");
+                    }
+                    anyhow::bail!(
+                        "the files were refused ({} errors above); nothing was changed",
+                        errors.len()
+                    );
+                }
+                CsvImportOutcome::Ran(run) => {
+                    print_run(&run);
+                    if run.status != SyncStatus::Completed {
+                        anyhow::bail!(
+                            "the import ended {}: {}",
+                            run.status.as_str(),
+                            run.error.unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// Reads a file to import; one past the size limit is read only that far,
+/// enough for the validation to refuse it.
+fn read_upload(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(MAX_FILE_BYTES).unwrap_or(u64::MAX).saturating_add(1);
+    file.take(limit).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(bytes)
 }
 
 async fn sync_in_foreground(

@@ -62,7 +62,7 @@ fn parse_every(text: &str) -> Result<Every, String> {
     crate::sync::schedule::parse_every(text).map(Every).map_err(|err| err.to_string())
 }
 
-fn parse_share(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_share(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
         _ => Err(format!("`{text}` is not a share between 0 and 1 (0.5 is half)")),

@@ -85,6 +85,20 @@ pub fn db_error_kind(err: &DbErr) -> &'static str {
     }
 }
 
+impl From<crate::sync::csv_import::CsvImportError> for AppError {
+    fn from(err: crate::sync::csv_import::CsvImportError) -> Self {
+        use crate::sync::csv_import::CsvImportError as E;
+        match err {
+            E::SchoolNotFound(_) => {
+                Self::NotFound("no school with that ID is visible to this token".to_owned())
+            }
+            E::WondeConnected(_) | E::RunInProgress { .. } => Self::BadInput(err.to_string()),
+            E::Validator => Self::Internal("the CSV validator stopped"),
+            E::Database(err) => Self::Database(err),
+        }
+    }
+}
+
 impl From<Arc<AppError>> for AppError {
     fn from(shared: Arc<AppError>) -> Self {
         Self::Shared(shared)

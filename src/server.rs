@@ -202,7 +202,7 @@ pub fn sync_engine(services: &Services, config: &SyncConfig) -> SyncEngine {
 }
 
 /// Names this process in `sync_run.claimed_by`: host and process id.
-fn worker_name() -> String {
+pub fn worker_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "onroll".to_owned());
     format!("{host}:{}", std::process::id())
 }

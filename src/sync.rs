@@ -1,8 +1,11 @@
 //! Keeping a school's directory in step with its MIS.
 //!
-//! A source (Wonde, later CSV) produces a [`source::Batch`]; [`reconcile`]
+//! A source (Wonde, or CSV files) produces a [`source::Batch`]; [`reconcile`]
 //! applies it in one transaction with the leaver rules and the guard.
 
+mod apply;
+pub mod csv_import;
+pub mod csv_source;
 pub mod engine;
 mod groups;
 pub mod ledger;

@@ -1,20 +1,17 @@
-//! Running one sync: fetch everything first, then apply it in one
-//! transaction that also marks the run COMPLETED, so the directory and the
-//! run's status change together or not at all. Events are published after
-//! the commit.
+//! Running one Wonde sync: fetch everything first, then apply it (see
+//! [`super::apply`]: one transaction that also marks the run COMPLETED and
+//! moves the watermark; events published after the commit).
 
 use chrono::{Duration, Utc};
-use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
+use entity::enums::{ConnectionStatus, SyncKind};
 use entity::{school, sync_run, wonde_connection};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    TransactionTrait,
 };
 
-use super::ledger::{Guard, RunCounts};
-use super::monitor::{Interrupted, RunMonitor};
+use super::apply::{Failure, apply, conclude};
+use super::monitor::RunMonitor;
 use super::progress::Progress;
-use super::reconcile::{ReconcileError, Scope, reconcile};
 use super::runs;
 use super::source::DataTypes;
 use super::wonde_source::{FetchError, FetchPlan, fetch};
@@ -82,33 +79,8 @@ impl SyncEngine {
     /// guard, a cancel) end it FAILED or CANCELLED; only a failure to record
     /// that is an error here.
     pub async fn execute(&self, run: sync_run::Model) -> Result<sync_run::Model, DbErr> {
-        let outcome = self.attempt(&run).await;
-        let error = match outcome {
-            Ok(()) => None,
-            Err(Failure::Cancelled) => None,
-            Err(Failure::Run(message)) => Some(message),
-            Err(Failure::Database(err)) => Some(format!("the directory's database failed: {err}")),
-        };
-        if let Some(message) = error {
-            tracing::warn!(sync.run_id = run.id, school.id = run.school_id, "sync run failed");
-            runs::finish_if_running(
-                &self.db,
-                run.id,
-                SyncStatus::Failed,
-                &RunCounts::default(),
-                Some(message),
-            )
-            .await?;
-        }
-        let finished = sync_run::Entity::find_by_id(run.id).one(&self.db).await?;
-        let finished = finished.ok_or_else(|| DbErr::RecordNotFound(format!("sync run {}", run.id)))?;
-        let school = school::Entity::find_by_id(run.school_id).one(&self.db).await?;
-        if let Some(school) = school {
-            let mut progress =
-                Progress::new(self.db.clone(), self.events.clone(), school.trust_id, school.id, run.id);
-            progress.report(finished.status.as_str(), None).await?;
-        }
-        Ok(finished)
+        let attempt = self.attempt(&run).await;
+        conclude(&self.db, &self.events, &run, attempt).await
     }
 
     async fn attempt(&self, run: &sync_run::Model) -> Result<(), Failure> {
@@ -151,16 +123,7 @@ impl SyncEngine {
         let batch = fetch(&self.client, &access, plan, &mut monitor).await?;
         monitor.progress().report("applying", None).await?;
 
-        let txn = self.db.begin().await?;
-        let scope =
-            Scope { trust_id: school.trust_id, school_id: school.id, run_id: Some(run.id), now: Utc::now() };
-        let guard = Guard { share: self.guard_share, force: run.force };
-        let outcome = reconcile(&txn, scope, &batch, guard).await?;
-        if !runs::finish_if_running(&txn, run.id, SyncStatus::Completed, &outcome.counts, None).await? {
-            // Cancelled while we fetched: apply nothing.
-            txn.rollback().await?;
-            return Err(Failure::Cancelled);
-        }
+        let applied = apply(&self.db, run, school.trust_id, &batch, self.guard_share).await?;
         let mut row: wonde_connection::ActiveModel = connection.into();
         row.watermark = Set(Some(started));
         if complete {
@@ -169,17 +132,8 @@ impl SyncEngine {
             row.last_incremental_sync_at = Set(Some(started));
         }
         row.updated_at = Set(Utc::now());
-        row.update(&txn).await?;
-        txn.commit().await?;
-        self.events.publish(&outcome.events);
-        tracing::info!(
-            sync.run_id = run.id,
-            school.id = school.id,
-            deactivated = outcome.counts.students.deactivated
-                + outcome.counts.staff.deactivated
-                + outcome.counts.guardians.deactivated,
-            "sync run completed"
-        );
+        row.update(applied.txn()).await?;
+        applied.commit(&self.events, run).await?;
         Ok(())
     }
 }
@@ -195,37 +149,13 @@ fn data_types(connection: &wonde_connection::Model) -> DataTypes {
     }
 }
 
-/// How a run ended short of COMPLETED.
-enum Failure {
-    Cancelled,
-    /// Words for an administrator: no token, no personal data.
-    Run(String),
-    Database(DbErr),
-}
-
-impl From<DbErr> for Failure {
-    fn from(err: DbErr) -> Self {
-        Self::Database(err)
-    }
-}
-
 impl From<FetchError> for Failure {
     fn from(err: FetchError) -> Self {
         match err {
-            FetchError::Interrupted(Interrupted::Cancelled) => Self::Cancelled,
-            FetchError::Interrupted(Interrupted::Database(err)) => Self::Database(err),
+            FetchError::Interrupted(interrupted) => interrupted.into(),
             FetchError::Wonde(err) => {
                 Self::Run(format!("Wonde could not be read; nothing was changed: {err}"))
             }
-        }
-    }
-}
-
-impl From<ReconcileError> for Failure {
-    fn from(err: ReconcileError) -> Self {
-        match err {
-            ReconcileError::Guard(tripped) => Self::Run(tripped.to_string()),
-            ReconcileError::Database(err) => Self::Database(err),
         }
     }
 }

@@ -14,7 +14,7 @@ use sea_orm::{
 use std::collections::{HashMap, HashSet};
 
 use super::reconcile::{GuardianRecords, KnownAccounts, Work};
-use super::source::{Batch, DeletedKind, MisGroup};
+use super::source::{Batch, DeletedKind, Memberships, MisGroup};
 
 /// Source id to database id of each current group, per kind.
 #[derive(Default)]
@@ -94,12 +94,13 @@ group_table!(class, |row: &mut class::ActiveModel, group: &MisGroup| row
     .subject
     .set_if_not_equals(group.subject.clone()));
 
-/// Upserts one kind of group; a complete batch (or a deletion) ends the
-/// groups it no longer has. Returns the current groups by source id.
+/// Upserts one kind of group; with `ends_absent` (a complete batch), or a
+/// deletion, the groups it no longer has end. Returns the current groups by
+/// source id.
 async fn sync_group_table<E>(
     txn: &DatabaseTransaction,
     work: &mut Work,
-    batch: &Batch,
+    ends_absent: bool,
     groups: &[MisGroup],
     deleted: &HashSet<&str>,
 ) -> Result<HashMap<String, i32>, DbErr>
@@ -118,7 +119,7 @@ where
         seen.insert(source_id.to_owned());
         let active = match group {
             Some(_) => !deleted.contains(source_id),
-            None => was_active && !batch.complete && !deleted.contains(source_id),
+            None => was_active && !ends_absent && !deleted.contains(source_id),
         };
         if let Some(update) = E::refresh(row.clone(), group, active, now) {
             match (was_active, active) {
@@ -164,24 +165,43 @@ pub(super) async fn sync_groups(
         .filter(|d| d.kind == DeletedKind::Group)
         .map(|d| d.source_id.as_str())
         .collect();
+    let t = batch.types;
+    // A batch that speaks for only some kinds of member (CSV students without
+    // staff) cannot tell that an absent form or class is empty: its tutor or
+    // teacher may still be in it.
+    let ends_absent = |staff_too: bool| match batch.memberships {
+        Memberships::ByGroup => batch.complete,
+        Memberships::ByMember => batch.complete && t.students && (t.staff || !staff_too),
+    };
     let mut ids = GroupIds::default();
     if batch.types.year_groups {
-        ids.years =
-            sync_group_table::<year_group::Entity>(txn, work, batch, &batch.year_groups, &deleted_groups)
-                .await?;
+        ids.years = sync_group_table::<year_group::Entity>(
+            txn,
+            work,
+            ends_absent(false),
+            &batch.year_groups,
+            &deleted_groups,
+        )
+        .await?;
     } else {
         ids.years = current_groups::<year_group::Entity>(txn, work.scope.school_id).await?;
     }
     if batch.types.form_groups {
-        ids.forms =
-            sync_group_table::<form_group::Entity>(txn, work, batch, &batch.form_groups, &deleted_groups)
-                .await?;
+        ids.forms = sync_group_table::<form_group::Entity>(
+            txn,
+            work,
+            ends_absent(true),
+            &batch.form_groups,
+            &deleted_groups,
+        )
+        .await?;
     } else {
         ids.forms = current_groups::<form_group::Entity>(txn, work.scope.school_id).await?;
     }
     if batch.types.classes {
         ids.classes =
-            sync_group_table::<class::Entity>(txn, work, batch, &batch.classes, &deleted_classes).await?;
+            sync_group_table::<class::Entity>(txn, work, ends_absent(true), &batch.classes, &deleted_classes)
+                .await?;
     } else {
         ids.classes = current_groups::<class::Entity>(txn, work.scope.school_id).await?;
     }
@@ -258,9 +278,13 @@ struct MembershipPlan<'a> {
     group_ids: &'a HashMap<String, i32>,
     members: &'a KnownAccounts,
     students_not_staff: bool,
-    /// Members whose group the batch states from their own record (an
-    /// incremental batch's students): member id to its one group, if any.
-    stated: HashMap<i32, Option<i32>>,
+    /// Group lists speak for their members, not for whole groups
+    /// ([`Memberships::ByMember`]): only `stated` members change.
+    by_member: bool,
+    /// Members whose groups the batch states (an incremental Wonde batch's
+    /// students from their own record; every member present in a by-member
+    /// batch): member id to all its groups of the kind.
+    stated: HashMap<i32, HashSet<i32>>,
 }
 
 async fn sync_membership_table<M>(
@@ -278,7 +302,7 @@ where
     let current_groups: HashSet<i32> = plan.group_ids.values().copied().collect();
     let mut in_scope: HashSet<i32> = HashSet::new();
     let mut desired: HashSet<(i32, i32)> = HashSet::new();
-    for group in plan.groups {
+    for group in plan.groups.iter().filter(|_| !plan.by_member) {
         let Some(&group_id) = plan.group_ids.get(&group.source_id) else { continue };
         in_scope.insert(group_id);
         let members = if plan.students_not_staff { &group.students } else { &group.staff };
@@ -288,12 +312,8 @@ where
             }
         }
     }
-    for (member, group) in &plan.stated {
-        if let Some(group) = group
-            && active_members.contains(member)
-        {
-            desired.insert((*group, *member));
-        }
+    for (member, groups) in plan.stated.iter().filter(|(member, _)| active_members.contains(member)) {
+        desired.extend(groups.iter().map(|group| (*group, *member)));
     }
     let rows = M::find().filter(M::school_column().eq(school)).all(txn).await?;
     let mut existing: HashSet<(i32, i32)> = HashSet::new();
@@ -301,8 +321,10 @@ where
         let (group, member, active) = M::pair(&row);
         existing.insert((group, member));
         let wanted = match plan.stated.get(&member) {
-            Some(stated) => *stated == Some(group),
-            None if plan.complete || in_scope.contains(&group) => desired.contains(&(group, member)),
+            Some(stated) => stated.contains(&group),
+            None if !plan.by_member && (plan.complete || in_scope.contains(&group)) => {
+                desired.contains(&(group, member))
+            }
             None => active,
         };
         // Leavers and ended groups lose their memberships whatever the batch says.
@@ -331,6 +353,7 @@ pub(super) async fn sync_memberships<'a>(
     staff: &'a KnownAccounts,
 ) -> Result<(), DbErr> {
     let t = batch.types;
+    let by_member = batch.memberships == Memberships::ByMember;
     let plan = |complete: bool,
                 list: &'a [MisGroup],
                 ids: &'a HashMap<String, i32>,
@@ -341,6 +364,7 @@ pub(super) async fn sync_memberships<'a>(
         group_ids: ids,
         members,
         students_not_staff,
+        by_member,
         stated: HashMap::new(),
     };
     // An incremental batch's students say which year and form they are in.
@@ -352,42 +376,72 @@ pub(super) async fn sync_memberships<'a>(
             .filter_map(|s| {
                 students.get(&s.source_id).map(|k| (k.id, pick(s).and_then(|g| ids.get(g).copied())))
             })
-            .collect::<HashMap<i32, Option<i32>>>()
+            .map(|(member, group)| (member, group.into_iter().collect()))
+            .collect::<HashMap<i32, HashSet<i32>>>()
     };
+    let present_students = || batch.students.iter().filter(|_| t.students).map(|s| s.source_id.as_str());
+    let present_staff = || batch.staff.iter().filter(|_| t.staff).map(|s| s.source_id.as_str());
     // A type that is not synced keeps its memberships as they are, except
     // that leavers still lose theirs.
     let years: &[MisGroup] = if t.year_groups { &batch.year_groups } else { &[] };
     let forms: &[MisGroup] = if t.form_groups { &batch.form_groups } else { &[] };
     let classes: &[MisGroup] = if t.classes { &batch.classes } else { &[] };
     let mut year_plan = plan(batch.complete && t.year_groups, years, &groups.years, students, true);
-    if t.year_groups {
-        year_plan.stated = stated(|s| s.year.as_ref(), &groups.years);
+    let mut form_plan = plan(batch.complete && t.form_groups, forms, &groups.forms, students, true);
+    let mut tutor_plan = plan(batch.complete && t.form_groups, forms, &groups.forms, staff, false);
+    let mut class_plan = plan(batch.complete && t.classes, classes, &groups.classes, students, true);
+    let mut teacher_plan = plan(batch.complete && t.classes, classes, &groups.classes, staff, false);
+    if by_member {
+        if t.year_groups {
+            year_plan.stated = stated_by_member(present_students(), students, years, &groups.years, true);
+        }
+        if t.form_groups {
+            form_plan.stated = stated_by_member(present_students(), students, forms, &groups.forms, true);
+            tutor_plan.stated = stated_by_member(present_staff(), staff, forms, &groups.forms, false);
+        }
+        if t.classes {
+            class_plan.stated =
+                stated_by_member(present_students(), students, classes, &groups.classes, true);
+            teacher_plan.stated = stated_by_member(present_staff(), staff, classes, &groups.classes, false);
+        }
+    } else {
+        if t.year_groups {
+            year_plan.stated = stated(|s| s.year.as_ref(), &groups.years);
+        }
+        if t.form_groups {
+            form_plan.stated = stated(|s| s.form.as_ref(), &groups.forms);
+        }
     }
     sync_membership_table::<year_student::Entity>(txn, work, year_plan).await?;
-    let mut form_plan = plan(batch.complete && t.form_groups, forms, &groups.forms, students, true);
-    if t.form_groups {
-        form_plan.stated = stated(|s| s.form.as_ref(), &groups.forms);
-    }
     sync_membership_table::<form_student::Entity>(txn, work, form_plan).await?;
-    sync_membership_table::<form_tutor::Entity>(
-        txn,
-        work,
-        plan(batch.complete && t.form_groups, forms, &groups.forms, staff, false),
-    )
-    .await?;
-    sync_membership_table::<class_student::Entity>(
-        txn,
-        work,
-        plan(batch.complete && t.classes, classes, &groups.classes, students, true),
-    )
-    .await?;
-    sync_membership_table::<class_teacher::Entity>(
-        txn,
-        work,
-        plan(batch.complete && t.classes, classes, &groups.classes, staff, false),
-    )
-    .await?;
+    sync_membership_table::<form_tutor::Entity>(txn, work, tutor_plan).await?;
+    sync_membership_table::<class_student::Entity>(txn, work, class_plan).await?;
+    sync_membership_table::<class_teacher::Entity>(txn, work, teacher_plan).await?;
     Ok(())
+}
+
+/// Under [`Memberships::ByMember`]: every member present, known and of
+/// this side (students or staff), to the groups whose lists hold it; a
+/// member in none is stated to be in none.
+fn stated_by_member<'a>(
+    present: impl Iterator<Item = &'a str>,
+    members: &KnownAccounts,
+    groups: &[MisGroup],
+    group_ids: &HashMap<String, i32>,
+    students_not_staff: bool,
+) -> HashMap<i32, HashSet<i32>> {
+    let mut stated: HashMap<i32, HashSet<i32>> =
+        present.filter_map(|id| members.get(id)).map(|known| (known.id, HashSet::new())).collect();
+    for group in groups {
+        let Some(&group_id) = group_ids.get(&group.source_id) else { continue };
+        let listed = if students_not_staff { &group.students } else { &group.staff };
+        for member in listed {
+            if let Some(groups) = members.get(member).and_then(|known| stated.get_mut(&known.id)) {
+                groups.insert(group_id);
+            }
+        }
+    }
+    stated
 }
 
 /// Guardian links: a complete batch speaks for every link; an incremental

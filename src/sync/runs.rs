@@ -50,6 +50,44 @@ pub async fn enqueue<C: ConnectionTrait>(
     }
 }
 
+/// Opens a run already RUNNING and claimed by `worker`, for work this
+/// process does itself at once (a CSV import): it is never QUEUED, so no
+/// worker's queue can pick it up and try Wonde with it. `Err` holds the
+/// school's open run when there is one, since a school has one at a time.
+pub async fn start<C: ConnectionTrait>(
+    db: &C,
+    school_id: i32,
+    kind: SyncKind,
+    force: bool,
+    worker: &str,
+) -> Result<Result<sync_run::Model, sync_run::Model>, DbErr> {
+    let now = Utc::now();
+    let row = sync_run::ActiveModel {
+        school_id: Set(school_id),
+        kind: Set(kind),
+        status: Set(SyncStatus::Running),
+        force: Set(force),
+        queued_at: Set(now),
+        started_at: Set(Some(now)),
+        finished_at: Set(None),
+        error: Set(None),
+        claimed_by: Set(Some(worker.to_owned())),
+        heartbeat_at: Set(Some(now)),
+        ..zero_counts()
+    };
+    match row.insert(db).await {
+        Ok(run) => Ok(Ok(run)),
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            match open_run(db, school_id).await? {
+                Some(open) => Ok(Err(open)),
+                // It finished between our insert and our look: try once more.
+                None => Box::pin(start(db, school_id, kind, force, worker)).await,
+            }
+        }
+        Err(err) => Err(err),
+    }
+}
+
 fn zero_counts() -> sync_run::ActiveModel {
     sync_run::ActiveModel {
         students_created: Set(0),

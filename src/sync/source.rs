@@ -1,4 +1,4 @@
-//! What a source (Wonde, later CSV) reports about one school, in the shape
+//! What a source (Wonde or CSV) reports about one school, in the shape
 //! the reconciliation needs. Sources translate into these records; the
 //! rules of product.md then apply the same way whatever the source.
 
@@ -114,6 +114,21 @@ pub enum DeletedKind {
     Group,
 }
 
+/// Who a batch's group lists speak for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Memberships {
+    /// A group present lists all its members (Wonde: a group is one record
+    /// with its members). Its other members leave it.
+    #[default]
+    ByGroup,
+    /// A student or staff member present is listed in exactly its groups,
+    /// and a group's other members keep their place (CSV: groups are derived
+    /// from members' rows, so a file of some members says nothing of the
+    /// rest). A complete batch ends an absent group only when it speaks for
+    /// every kind of member the group can have.
+    ByMember,
+}
+
 /// Everything one run learned about a school.
 ///
 /// With `complete`, the batch is the whole MIS for the types it covers: an
@@ -124,6 +139,7 @@ pub enum DeletedKind {
 pub struct Batch {
     pub complete: bool,
     pub types: DataTypes,
+    pub memberships: Memberships,
     pub students: Vec<MisStudent>,
     pub staff: Vec<MisStaff>,
     pub guardians: Vec<MisGuardian>,
@@ -141,6 +157,7 @@ impl Batch {
         Self {
             complete,
             types,
+            memberships: Memberships::ByGroup,
             students: Vec::new(),
             staff: Vec::new(),
             guardians: Vec::new(),

@@ -10,6 +10,7 @@ mod support;
 mod auth;
 mod bad_input;
 mod cli;
+mod csv_import;
 mod families;
 mod filters;
 mod http;

@@ -223,6 +223,7 @@ impl TestApp {
                 },
                 ..onroll::wonde::WondeConfig::default()
             })?,
+            wonde_app_token: None,
         };
         let mut app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?;
         if let Some(every) = keepalive {

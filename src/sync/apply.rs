@@ -1,0 +1,129 @@
+//! The end of every run, whatever its source (Wonde or CSV): the batch is
+//! reconciled and the run marked COMPLETED in one transaction, so the
+//! directory and the run's status change together or not at all; events
+//! are published only after the commit; a run that falls short ends FAILED
+//! (or CANCELLED) with nothing applied, and its last status is reported as
+//! progress.
+
+use chrono::Utc;
+use entity::enums::SyncStatus;
+use entity::{school, sync_run};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, TransactionTrait};
+
+use super::ledger::{Guard, RunCounts};
+use super::monitor::Interrupted;
+use super::progress::Progress;
+use super::reconcile::{Outcome, ReconcileError, Scope, reconcile};
+use super::runs;
+use super::source::Batch;
+use crate::events::EventBus;
+
+/// How a run ended short of COMPLETED.
+#[derive(Debug)]
+pub(super) enum Failure {
+    Cancelled,
+    /// Words for an administrator: no token, no personal data.
+    Run(String),
+    Database(DbErr),
+}
+
+impl From<DbErr> for Failure {
+    fn from(err: DbErr) -> Self {
+        Self::Database(err)
+    }
+}
+
+impl From<Interrupted> for Failure {
+    fn from(err: Interrupted) -> Self {
+        match err {
+            Interrupted::Cancelled => Self::Cancelled,
+            Interrupted::Database(err) => Self::Database(err),
+        }
+    }
+}
+
+impl From<ReconcileError> for Failure {
+    fn from(err: ReconcileError) -> Self {
+        match err {
+            ReconcileError::Guard(tripped) => Self::Run(tripped.to_string()),
+            ReconcileError::Database(err) => Self::Database(err),
+        }
+    }
+}
+
+/// A batch reconciled, with its run marked COMPLETED, in a transaction not
+/// yet committed: the caller may add its own writes (Wonde's watermark)
+/// before [`Applied::commit`].
+pub(super) struct Applied {
+    txn: DatabaseTransaction,
+    outcome: Outcome,
+}
+
+/// Reconciles `batch` for a claimed, running run. The guard, a database
+/// error or a cancel meanwhile roll everything back.
+pub(super) async fn apply(
+    db: &DatabaseConnection,
+    run: &sync_run::Model,
+    trust_id: i32,
+    batch: &Batch,
+    guard_share: f64,
+) -> Result<Applied, Failure> {
+    let txn = db.begin().await?;
+    let scope = Scope { trust_id, school_id: run.school_id, run_id: Some(run.id), now: Utc::now() };
+    let guard = Guard { share: guard_share, force: run.force };
+    let outcome = reconcile(&txn, scope, batch, guard).await?;
+    if !runs::finish_if_running(&txn, run.id, SyncStatus::Completed, &outcome.counts, None).await? {
+        txn.rollback().await?;
+        return Err(Failure::Cancelled);
+    }
+    Ok(Applied { txn, outcome })
+}
+
+impl Applied {
+    pub(super) fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Commits, then publishes the run's events.
+    pub(super) async fn commit(self, events: &EventBus, run: &sync_run::Model) -> Result<(), DbErr> {
+        self.txn.commit().await?;
+        events.publish(&self.outcome.events);
+        let counts = self.outcome.counts;
+        tracing::info!(
+            sync.run_id = run.id,
+            school.id = run.school_id,
+            sync.kind = run.kind.as_str(),
+            deactivated =
+                counts.students.deactivated + counts.staff.deactivated + counts.guardians.deactivated,
+            "sync run completed"
+        );
+        Ok(())
+    }
+}
+
+/// Ends a run after its attempt: a failure is recorded as FAILED with its
+/// words (a cancel is already recorded), and the run's final status is
+/// reported as progress. Only a failure to record that is an error here.
+pub(super) async fn conclude(
+    db: &DatabaseConnection,
+    events: &EventBus,
+    run: &sync_run::Model,
+    attempt: Result<(), Failure>,
+) -> Result<sync_run::Model, DbErr> {
+    let error = match attempt {
+        Ok(()) | Err(Failure::Cancelled) => None,
+        Err(Failure::Run(message)) => Some(message),
+        Err(Failure::Database(err)) => Some(format!("the directory's database failed: {err}")),
+    };
+    if let Some(message) = error {
+        tracing::warn!(sync.run_id = run.id, school.id = run.school_id, "sync run failed");
+        runs::finish_if_running(db, run.id, SyncStatus::Failed, &RunCounts::default(), Some(message)).await?;
+    }
+    let finished = sync_run::Entity::find_by_id(run.id).one(db).await?;
+    let finished = finished.ok_or_else(|| DbErr::RecordNotFound(format!("sync run {}", run.id)))?;
+    if let Some(school) = school::Entity::find_by_id(run.school_id).one(db).await? {
+        let mut progress = Progress::new(db.clone(), events.clone(), school.trust_id, school.id, run.id);
+        progress.report(finished.status.as_str(), None).await?;
+    }
+    Ok(finished)
+}

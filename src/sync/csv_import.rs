@@ -1,0 +1,182 @@
+//! Running a CSV import: validate every row, then apply the files as one
+//! run of kind CSV, through the same reconciliation, guard and events as a
+//! Wonde run.
+//!
+//! - Files that fail validation are refused with all their errors, and
+//!   nothing is written: no run row either, since a run that never started
+//!   would only clutter the school's sync history.
+//! - A valid import opens its run already RUNNING and claimed by this
+//!   process ([`runs::start`]): it is never QUEUED, so the background
+//!   worker, which would try Wonde, never sees it. The run holds its
+//!   liveness lock while it applies, so other replicas leave it alone.
+//! - A school has one open run at a time: when another is open, the import
+//!   is refused ([`CsvImportError::RunInProgress`]) rather than kept waiting.
+//! - A school synced from Wonde (APPROVED, or PENDING: it becomes APPROVED
+//!   on Wonde's webhook, with no one asked) is refused, since two sources
+//!   would fight over the same records. No connection, or a DISCONNECTED,
+//!   DECLINED or REVOKED one, is fine.
+
+use chrono::Utc;
+use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
+use entity::{school, sync_run, wonde_connection};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+
+use super::apply::{Failure, apply, conclude};
+use super::csv_source::{self, CsvFiles, CsvRowError};
+use super::engine::SyncEngine;
+use super::monitor::RunMonitor;
+use super::progress::Progress;
+use super::runs;
+use super::source::Batch;
+use crate::events::EventBus;
+
+/// What an import needs: the database, the bus its events go on, the
+/// mass-deactivation guard's share, and this process's name for
+/// `sync_run.claimed_by`.
+#[derive(Clone)]
+pub struct CsvImporter {
+    pub db: DatabaseConnection,
+    pub events: EventBus,
+    pub guard_share: f64,
+    pub worker: String,
+}
+
+impl From<&SyncEngine> for CsvImporter {
+    fn from(engine: &SyncEngine) -> Self {
+        Self {
+            db: engine.db.clone(),
+            events: engine.events.clone(),
+            guard_share: engine.guard_share,
+            worker: engine.worker.clone(),
+        }
+    }
+}
+
+/// How an import ended.
+#[derive(Debug)]
+pub enum CsvImportOutcome {
+    /// Validation refused the files: every error (at most
+    /// [`csv_source::MAX_ERRORS`], then a count); nothing was written.
+    Refused(Vec<CsvRowError>),
+    /// The files were valid and ran: COMPLETED (applied), FAILED (the
+    /// mass-deactivation guard, or the database; nothing applied, the
+    /// reason in `error`) or CANCELLED (nothing applied).
+    Ran(sync_run::Model),
+}
+
+/// Why an import could not start. The messages are safe to show an
+/// administrator.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvImportError {
+    #[error("no school with id {0}")]
+    SchoolNotFound(i32),
+    #[error(
+        "the school is synced from Wonde (its connection is {}): disconnect it from Wonde before \
+         importing CSV files, or the two sources would overwrite each other",
+        .0.as_str()
+    )]
+    WondeConnected(ConnectionStatus),
+    #[error(
+        "another sync run (id {run_id}, {} {}) is open for this school: wait for it to end or cancel it, \
+         then import again",
+        .kind.as_str(),
+        .status.as_str()
+    )]
+    RunInProgress { run_id: i32, kind: SyncKind, status: SyncStatus },
+    #[error("the CSV files could not be validated: the validator stopped unexpectedly")]
+    Validator,
+    #[error("the directory's database failed during the CSV import: {0}")]
+    Database(#[from] DbErr),
+}
+
+impl CsvImportError {
+    fn in_progress(run: &sync_run::Model) -> Self {
+        Self::RunInProgress { run_id: run.id, kind: run.kind, status: run.status }
+    }
+}
+
+impl CsvImporter {
+    /// Imports `files` into a school. With `full`, an account of a type
+    /// whose file is given and that the file lacks is deactivated
+    /// (REMOVED_FROM_MIS); without, only the records present are upserted.
+    /// `force` bypasses the mass-deactivation guard.
+    pub async fn import(
+        &self,
+        school_id: i32,
+        files: CsvFiles,
+        full: bool,
+        force: bool,
+    ) -> Result<CsvImportOutcome, CsvImportError> {
+        let school = school::Entity::find_by_id(school_id)
+            .one(&self.db)
+            .await?
+            .ok_or(CsvImportError::SchoolNotFound(school_id))?;
+        let connection = wonde_connection::Entity::find()
+            .filter(wonde_connection::Column::SchoolId.eq(school_id))
+            .one(&self.db)
+            .await?;
+        if let Some(connection) = connection
+            && matches!(connection.status, ConnectionStatus::Approved | ConnectionStatus::Pending)
+        {
+            return Err(CsvImportError::WondeConnected(connection.status));
+        }
+        // Refuse before the validation work when the answer is known.
+        if let Some(open) = runs::open_run(&self.db, school_id).await? {
+            return Err(CsvImportError::in_progress(&open));
+        }
+        let today = Utc::now().date_naive();
+        // Parsing megabytes is CPU work: off the async threads.
+        let parsed = tokio::task::spawn_blocking(move || csv_source::parse(&files, full, today))
+            .await
+            .map_err(|_| CsvImportError::Validator)?;
+        let batch = match parsed {
+            Ok(batch) => batch,
+            Err(errors) => {
+                tracing::info!(
+                    school.id = school_id,
+                    errors = errors.len(),
+                    "csv import refused by validation"
+                );
+                return Ok(CsvImportOutcome::Refused(errors));
+            }
+        };
+        let run = match runs::start(&self.db, school_id, SyncKind::Csv, force, &self.worker).await? {
+            Ok(run) => run,
+            Err(open) => return Err(CsvImportError::in_progress(&open)),
+        };
+        let (liveness, attempt) = match runs::Liveness::take(&self.db, run.id).await {
+            Ok(liveness) => (liveness, self.attempt(&school, &run, &batch).await),
+            Err(err) => (None, Err(Failure::Database(err))),
+        };
+        let finished = conclude(&self.db, &self.events, &run, attempt).await;
+        if let Some(liveness) = liveness {
+            liveness.release().await;
+        }
+        Ok(CsvImportOutcome::Ran(finished?))
+    }
+
+    async fn attempt(
+        &self,
+        school: &school::Model,
+        run: &sync_run::Model,
+        batch: &Batch,
+    ) -> Result<(), Failure> {
+        let progress =
+            Progress::new(self.db.clone(), self.events.clone(), school.trust_id, school.id, run.id);
+        let mut monitor = RunMonitor::new(self.db.clone(), run.id, progress);
+        let types = batch.types;
+        for (given, phase, records) in [
+            (types.students, "students", batch.students.len()),
+            (types.staff, "staff", batch.staff.len()),
+            (types.guardians, "guardians", batch.links.len()),
+        ] {
+            if given {
+                monitor.page(phase, records).await?;
+            }
+        }
+        monitor.progress().report("applying", None).await?;
+        let applied = apply(&self.db, run, school.trust_id, batch, self.guard_share).await?;
+        applied.commit(&self.events, run).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,499 @@
+//! CSV files as a source, for schools on a MIS that Wonde does not serve:
+//! students.csv, staff.csv and guardians.csv become one [`Batch`], which
+//! the same reconciliation applies as a Wonde run's.
+//!
+//! Every row of every file is validated before anything is applied; any
+//! error refuses the whole import. The formats:
+//!
+//! - Headers are matched by name, case-insensitively, in any order; an
+//!   unknown or repeated column is an error (a misspelt `leaving_date`
+//!   must not silently keep leavers on roll). Files are UTF-8, with or
+//!   without a byte-order mark; cells are trimmed; rows of blank cells are
+//!   skipped. A file may be at most [`MAX_FILE_BYTES`], a cell at most
+//!   [`MAX_CELL_CHARS`] characters.
+//! - **students**: `id` (required: the school's own stable id), `upn`,
+//!   `upi`, `mis_id`, `forename` (required), `surname` (required), `email`,
+//!   `year`, `form`, `classes` (`;`-separated), `leaving_date` (YYYY-MM-DD;
+//!   on or before today makes a leaver), `status` (blank or `active`;
+//!   `suspended` or `archived` is not on roll).
+//! - **staff**: `id`, `forename`, `surname` (required), `upi`, `mis_id`,
+//!   `title`, `email`, `forms` (tutor of, `;`-separated), `classes`
+//!   (teaches, `;`-separated), `employment_end` (a date before today: not
+//!   current), `status`.
+//! - **guardians**: one row per guardian-child link: `id`, `surname`,
+//!   `student_id` (required; the child's `id` in students.csv), `upi`,
+//!   `mis_id`, `title`, `forename`, `email`, `status`, `relationship` (the
+//!   MIS's words: Mother, Step-father, Carer...), `parental_responsibility`
+//!   and `lives_with_student` (yes/no, true/false, 1/0, blank),
+//!   `priority` (a whole number). A guardian's own columns must agree on
+//!   each of its rows. Guardians need the students file.
+//!
+//! Year groups, forms and classes are the names these columns give, keyed
+//! `year:NAME`, `form:NAME` and `class:NAME` (exactly as written), with the
+//! current students and staff whose rows name them. Group lists speak for
+//! the members present ([`Memberships::ByMember`]): a file of some students
+//! moves those students and leaves the rest of each group alone.
+
+mod table;
+#[cfg(test)]
+mod tests;
+
+use chrono::NaiveDate;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+
+use super::source::{Batch, DataTypes, Memberships, MisGroup, MisGuardian, MisLink, MisStaff, MisStudent};
+use table::{Column, Errors, optional, required};
+
+/// The largest file accepted: a school of 3,000 pupils with long rows is a
+/// few megabytes, and the whole import is held in memory.
+pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
+
+/// The most errors one import lists; past it, a last error counts the rest.
+pub const MAX_ERRORS: usize = 100;
+
+/// The longest cell accepted, in characters.
+pub const MAX_CELL_CHARS: usize = 1000;
+
+/// The files of one import, as uploaded: any of them may be missing.
+#[derive(Clone, Debug, Default)]
+pub struct CsvFiles {
+    pub students: Option<Vec<u8>>,
+    pub staff: Option<Vec<u8>>,
+    pub guardians: Option<Vec<u8>>,
+}
+
+/// Which file an error is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CsvFile {
+    Students,
+    Staff,
+    Guardians,
+}
+
+impl CsvFile {
+    /// `students`, `staff` or `guardians`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Students => "students",
+            Self::Staff => "staff",
+            Self::Guardians => "guardians",
+        }
+    }
+}
+
+impl fmt::Display for CsvFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reason an import was refused, where it is: the line as a
+/// spreadsheet shows it (the header is line 1; 0 is the file as a whole)
+/// and the column, when one is to blame. Messages may quote one cell's
+/// value, never a row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CsvRowError {
+    pub file: CsvFile,
+    pub line: u32,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for CsvRowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.csv", self.file)?;
+        if self.line > 0 {
+            write!(f, " line {}", self.line)?;
+        }
+        if let Some(column) = &self.column {
+            write!(f, ", column {column}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for CsvRowError {}
+
+const STUDENT_COLUMNS: &[Column] = &[
+    required("id"),
+    optional("upn"),
+    optional("upi"),
+    optional("mis_id"),
+    required("forename"),
+    required("surname"),
+    optional("email"),
+    optional("year"),
+    optional("form"),
+    optional("classes"),
+    optional("leaving_date"),
+    optional("status"),
+];
+
+const STAFF_COLUMNS: &[Column] = &[
+    required("id"),
+    optional("upi"),
+    optional("mis_id"),
+    optional("title"),
+    required("forename"),
+    required("surname"),
+    optional("email"),
+    optional("forms"),
+    optional("classes"),
+    optional("employment_end"),
+    optional("status"),
+];
+
+const GUARDIAN_COLUMNS: &[Column] = &[
+    required("id"),
+    optional("upi"),
+    optional("mis_id"),
+    optional("title"),
+    optional("forename"),
+    required("surname"),
+    optional("email"),
+    optional("status"),
+    required("student_id"),
+    optional("relationship"),
+    optional("parental_responsibility"),
+    optional("lives_with_student"),
+    optional("priority"),
+];
+
+/// Validates every row of `files` and, when all are right, turns them into
+/// one batch. With `complete` (a full import), an account of a type whose
+/// file is given and that the file lacks is gone (REMOVED_FROM_MIS); types
+/// whose file is not given are left alone. `today` decides leavers.
+pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch, Vec<CsvRowError>> {
+    let mut errors = Errors::default();
+    if files.students.is_none() && files.staff.is_none() && files.guardians.is_none() {
+        errors.add(CsvFile::Students, 0, None, "no file given: give students, staff or guardians");
+        return Err(errors.into_vec());
+    }
+    let students = files.students.as_deref().map(|bytes| students(bytes, today, &mut errors));
+    let staff = files.staff.as_deref().map(|bytes| staff(bytes, today, &mut errors));
+    let guardians = files.guardians.as_deref().map(|bytes| {
+        if students.is_none() {
+            errors.add(
+                CsvFile::Guardians,
+                0,
+                None,
+                "guardians need students: give the students file too, which holds the children they are linked to",
+            );
+        }
+        let student_ids: HashSet<&str> = students
+            .iter()
+            .flat_map(|rows| rows.iter().map(|r| r.student.source_id.as_str()))
+            .collect();
+        guardians(bytes, students.is_some().then_some(&student_ids), &mut errors)
+    });
+    if !errors.is_empty() {
+        return Err(errors.into_vec());
+    }
+    let types = DataTypes {
+        students: students.is_some(),
+        staff: staff.is_some(),
+        guardians: guardians.is_some(),
+        year_groups: students.is_some(),
+        form_groups: students.is_some() || staff.is_some(),
+        classes: students.is_some() || staff.is_some(),
+    };
+    let mut batch = Batch::new(complete, types);
+    batch.memberships = Memberships::ByMember;
+    let mut groups = Groups::default();
+    for row in students.into_iter().flatten() {
+        if row.current {
+            let id = &row.student.source_id;
+            if let Some(year) = &row.year {
+                groups.years.member(YEAR, year, id, true);
+            }
+            if let Some(form) = &row.form {
+                groups.forms.member(FORM, form, id, true);
+            }
+            for class in &row.classes {
+                groups.classes.member(CLASS, class, id, true);
+            }
+        }
+        batch.students.push(row.student);
+    }
+    for row in staff.into_iter().flatten() {
+        if row.current {
+            let id = &row.staff.source_id;
+            for form in &row.forms {
+                groups.forms.member(FORM, form, id, false);
+            }
+            for class in &row.classes {
+                groups.classes.member(CLASS, class, id, false);
+            }
+        }
+        batch.staff.push(row.staff);
+    }
+    if let Some((guardians, links)) = guardians {
+        batch.guardians = guardians;
+        batch.links = links;
+    }
+    batch.year_groups = groups.years.into_groups();
+    batch.form_groups = groups.forms.into_groups();
+    batch.classes = groups.classes.into_groups();
+    Ok(batch)
+}
+
+const YEAR: &str = "year";
+const FORM: &str = "form";
+const CLASS: &str = "class";
+
+/// The source id of a group named in a CSV: its kind and name, so the same
+/// name finds the same group at every import.
+pub fn group_source_id(kind: &str, name: &str) -> String {
+    format!("{kind}:{name}")
+}
+
+struct StudentRow {
+    student: MisStudent,
+    /// On roll: contributes to the groups it names.
+    current: bool,
+    year: Option<String>,
+    form: Option<String>,
+    classes: Vec<String>,
+}
+
+fn students(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StudentRow> {
+    let Some(table) = table::read(CsvFile::Students, bytes, STUDENT_COLUMNS, errors) else {
+        return Vec::new();
+    };
+    let mut ids = Unique::default();
+    let mut upis = Unique::default();
+    let mut rows = Vec::with_capacity(table.rows.len());
+    for row in &table.rows {
+        let mut cells = table.cells(row, errors);
+        let id = cells.required("id");
+        let upi = cells.text("upi");
+        let forename = cells.required("forename");
+        let surname = cells.required("surname");
+        let email = cells.email("email");
+        let leaving_date = cells.date("leaving_date");
+        let inactive_in_mis = cells.inactive("status");
+        let (year, form, classes) = (cells.text("year"), cells.text("form"), cells.list("classes"));
+        if let Some(id) = &id {
+            ids.check(&mut cells, "id", id);
+        }
+        if let Some(upi) = &upi {
+            upis.check(&mut cells, "upi", upi);
+        }
+        let (Some(id), Some(forename), Some(surname)) = (id, forename, surname) else { continue };
+        rows.push(StudentRow {
+            current: !inactive_in_mis && leaving_date.is_none_or(|date| date > today),
+            student: MisStudent {
+                source_id: id,
+                upi,
+                mis_id: cells.text("mis_id"),
+                upn: cells.text("upn"),
+                forename,
+                surname,
+                email,
+                leaving_date,
+                inactive_in_mis,
+                year: year.as_deref().map(|name| group_source_id(YEAR, name)),
+                form: form.as_deref().map(|name| group_source_id(FORM, name)),
+                groups_stated: true,
+            },
+            year,
+            form,
+            classes,
+        });
+    }
+    rows
+}
+
+struct StaffRow {
+    staff: MisStaff,
+    current: bool,
+    forms: Vec<String>,
+    classes: Vec<String>,
+}
+
+fn staff(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StaffRow> {
+    let Some(table) = table::read(CsvFile::Staff, bytes, STAFF_COLUMNS, errors) else {
+        return Vec::new();
+    };
+    let mut ids = Unique::default();
+    let mut upis = Unique::default();
+    let mut rows = Vec::with_capacity(table.rows.len());
+    for row in &table.rows {
+        let mut cells = table.cells(row, errors);
+        let id = cells.required("id");
+        let upi = cells.text("upi");
+        let forename = cells.required("forename");
+        let surname = cells.required("surname");
+        let email = cells.email("email");
+        // Employed through the end date, as Wonde's employment details read.
+        let employed = cells.date("employment_end").is_none_or(|end| end >= today);
+        let inactive_in_mis = cells.inactive("status");
+        if let Some(id) = &id {
+            ids.check(&mut cells, "id", id);
+        }
+        if let Some(upi) = &upi {
+            upis.check(&mut cells, "upi", upi);
+        }
+        let (Some(id), Some(forename), Some(surname)) = (id, forename, surname) else { continue };
+        rows.push(StaffRow {
+            current: employed && !inactive_in_mis,
+            forms: cells.list("forms"),
+            classes: cells.list("classes"),
+            staff: MisStaff {
+                source_id: id,
+                upi,
+                mis_id: cells.text("mis_id"),
+                title: cells.text("title"),
+                forename,
+                surname,
+                email,
+                current: employed,
+                inactive_in_mis,
+            },
+        });
+    }
+    rows
+}
+
+/// A guardian's own columns, which each of its rows must repeat alike.
+const GUARDIAN_OWN: [&str; 7] = ["upi", "mis_id", "title", "forename", "surname", "email", "status"];
+
+fn own_columns(guardian: &MisGuardian) -> [Option<&str>; 7] {
+    [
+        guardian.upi.as_deref(),
+        guardian.mis_id.as_deref(),
+        guardian.title.as_deref(),
+        Some(guardian.forename.as_str()),
+        Some(guardian.surname.as_str()),
+        guardian.email.as_deref(),
+        Some(if guardian.inactive_in_mis { "inactive" } else { "active" }),
+    ]
+}
+
+/// Guardians (one each) and their links. `students`: the ids of
+/// students.csv, when it was given.
+fn guardians(
+    bytes: &[u8],
+    students: Option<&HashSet<&str>>,
+    errors: &mut Errors,
+) -> (Vec<MisGuardian>, Vec<MisLink>) {
+    let Some(table) = table::read(CsvFile::Guardians, bytes, GUARDIAN_COLUMNS, errors) else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut guardians: Vec<MisGuardian> = Vec::new();
+    // Guardian id to its first line and its place in `guardians`.
+    let mut first: HashMap<String, (u32, usize)> = HashMap::new();
+    let mut links: Vec<MisLink> = Vec::new();
+    let mut linked: HashMap<(String, String), u32> = HashMap::new();
+    for row in &table.rows {
+        let mut cells = table.cells(row, errors);
+        let line = cells.line();
+        let id = cells.required("id");
+        let surname = cells.required("surname");
+        let student = cells.required("student_id");
+        let email = cells.email("email");
+        let inactive_in_mis = cells.inactive("status");
+        let parental_responsibility = cells.boolean("parental_responsibility");
+        let lives_with_student = cells.boolean("lives_with_student");
+        let priority = cells.int("priority");
+        if let (Some(student), Some(students)) = (&student, students)
+            && !students.contains(student.as_str())
+        {
+            cells.error("student_id", format!("no student with id `{student}` in students.csv"));
+        }
+        let (Some(id), Some(surname), Some(student)) = (id, surname, student) else { continue };
+        let guardian = MisGuardian {
+            source_id: id.clone(),
+            upi: cells.text("upi"),
+            mis_id: cells.text("mis_id"),
+            title: cells.text("title"),
+            forename: cells.text("forename").unwrap_or_default(),
+            surname,
+            email,
+            inactive_in_mis,
+        };
+        match first.get(&id) {
+            Some(&(first_line, index)) => {
+                let before = own_columns(&guardians[index]);
+                let now = own_columns(&guardian);
+                if let Some(column) =
+                    GUARDIAN_OWN.iter().zip(before.iter().zip(&now)).find(|(_, (a, b))| a != b)
+                {
+                    cells.error(
+                        column.0,
+                        format!(
+                            "guardian `{id}` differs here from line {first_line}, where it first appears; \
+                             a guardian's own columns must be the same on each of its rows"
+                        ),
+                    );
+                }
+            }
+            None => {
+                first.insert(id.clone(), (line, guardians.len()));
+                guardians.push(guardian);
+            }
+        }
+        if let Some(previous) = linked.insert((id.clone(), student.clone()), line) {
+            cells.error(
+                "student_id",
+                format!("guardian `{id}` is already linked to student `{student}` on line {previous}"),
+            );
+            continue;
+        }
+        links.push(MisLink {
+            student,
+            guardian: id,
+            relationship_label: cells.text("relationship"),
+            parental_responsibility,
+            lives_with_student,
+            priority,
+        });
+    }
+    (guardians, links)
+}
+
+/// Values that must not repeat in a column, with where each was first seen.
+#[derive(Default)]
+struct Unique(HashMap<String, u32>);
+
+impl Unique {
+    fn check(&mut self, cells: &mut table::Cells<'_>, column: &str, value: &str) {
+        let line = cells.line();
+        if let Some(first) = self.0.get(value) {
+            let message = format!("`{value}` is already used on line {first}; each {column} must be unique");
+            cells.error(column, message);
+        } else {
+            self.0.insert(value.to_owned(), line);
+        }
+    }
+}
+
+/// Groups of one kind by source id, sorted so a batch is the same whatever
+/// the row order.
+#[derive(Default)]
+struct GroupsOf(BTreeMap<String, MisGroup>);
+
+impl GroupsOf {
+    fn member(&mut self, kind: &str, name: &str, member: &str, student: bool) {
+        let source_id = group_source_id(kind, name);
+        let group = self.0.entry(source_id.clone()).or_insert_with(|| MisGroup {
+            source_id,
+            name: name.to_owned(),
+            ..MisGroup::default()
+        });
+        let members = if student { &mut group.students } else { &mut group.staff };
+        members.push(member.to_owned());
+    }
+
+    fn into_groups(self) -> Vec<MisGroup> {
+        self.0.into_values().collect()
+    }
+}
+
+#[derive(Default)]
+struct Groups {
+    years: GroupsOf,
+    forms: GroupsOf,
+    classes: GroupsOf,
+}

@@ -1,0 +1,396 @@
+//! One CSV file read into rows of named cells, and the cell parsers. Every
+//! problem becomes a [`CsvRowError`] on the line a spreadsheet shows, and
+//! reading goes on, so one upload reports all its mistakes at once.
+
+use chrono::NaiveDate;
+use std::collections::HashSet;
+
+use super::{CsvFile, CsvRowError, MAX_CELL_CHARS, MAX_ERRORS, MAX_FILE_BYTES};
+
+/// A column of a file format, found by its header.
+pub(super) struct Column {
+    pub name: &'static str,
+    pub required: bool,
+}
+
+pub(super) const fn required(name: &'static str) -> Column {
+    Column { name, required: true }
+}
+
+pub(super) const fn optional(name: &'static str) -> Column {
+    Column { name, required: false }
+}
+
+/// The errors of one import: the first [`MAX_ERRORS`] kept, the rest counted.
+#[derive(Debug, Default)]
+pub(super) struct Errors {
+    kept: Vec<CsvRowError>,
+    more: usize,
+}
+
+impl Errors {
+    pub fn add(&mut self, file: CsvFile, line: u32, column: Option<&str>, message: impl Into<String>) {
+        if self.kept.len() < MAX_ERRORS {
+            self.kept.push(CsvRowError {
+                file,
+                line,
+                column: column.map(str::to_owned),
+                message: message.into(),
+            });
+        } else {
+            self.more += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// The errors, with a last one saying how many more were not listed.
+    pub fn into_vec(self) -> Vec<CsvRowError> {
+        let mut errors = self.kept;
+        if self.more > 0
+            && let Some(last) = errors.last()
+        {
+            let file = last.file;
+            errors.push(CsvRowError {
+                file,
+                line: 0,
+                column: None,
+                message: format!(
+                    "{} more errors are not listed: only the first {MAX_ERRORS} are; fix these and import again",
+                    self.more
+                ),
+            });
+        }
+        errors
+    }
+}
+
+/// A data row: its line, and its cells in the format's column order (empty
+/// for a column the file does not have).
+pub(super) struct Row {
+    pub line: u32,
+    cells: Vec<String>,
+}
+
+/// A file read against its format.
+pub(super) struct Table {
+    pub file: CsvFile,
+    columns: &'static [Column],
+    pub rows: Vec<Row>,
+}
+
+/// Reads `bytes` as a file of `columns`. `None` when the file cannot be
+/// read as rows at all (too big, not UTF-8, empty, or a header that does not
+/// fit the format): its errors are in `errors`.
+pub(super) fn read(
+    file: CsvFile,
+    bytes: &[u8],
+    columns: &'static [Column],
+    errors: &mut Errors,
+) -> Option<Table> {
+    if bytes.len() > MAX_FILE_BYTES {
+        errors.add(
+            file,
+            0,
+            None,
+            format!(
+                "the file is larger than {} MB; split it or remove columns",
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        );
+        return None;
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(err) => {
+            let line = line_of_offset(bytes, err.valid_up_to());
+            errors.add(
+                file,
+                line,
+                None,
+                "the file is not UTF-8 text (this line holds the first character that is not); \
+                 save it as \"CSV UTF-8\"",
+            );
+            return None;
+        }
+    };
+    if text.trim().is_empty() {
+        errors.add(file, 1, None, "the file is empty: it needs a header line, then one line per record");
+        return None;
+    }
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let mut lines = Lines::default();
+    let header = match records.next() {
+        Some(Ok(header)) => header,
+        Some(Err(err)) => {
+            errors.add(file, lines.of_error(&err), None, "the header line cannot be read as CSV");
+            return None;
+        }
+        None => {
+            errors.add(file, 1, None, "the file is empty: it needs a header line, then one line per record");
+            return None;
+        }
+    };
+    let header_line = lines.of(&header);
+    let positions = header_positions(file, header_line, &header, columns, errors)?;
+    let mut table = Table { file, columns, rows: Vec::new() };
+    let mut any_record = false;
+    for record in records {
+        let record = match record {
+            Ok(record) => record,
+            Err(err) => {
+                errors.add(file, lines.of_error(&err), None, "this line cannot be read as CSV");
+                // The reader cannot be trusted past an error of its own.
+                return None;
+            }
+        };
+        let line = lines.of(&record);
+        if record.iter().all(|cell| cell.trim().is_empty()) {
+            // Spreadsheets export rows that once held something as commas.
+            continue;
+        }
+        any_record = true;
+        if record.len() != positions.len() {
+            errors.add(
+                file,
+                line,
+                None,
+                format!("this line has {} fields but the header has {}", record.len(), positions.len()),
+            );
+            continue;
+        }
+        let mut cells = vec![String::new(); columns.len()];
+        for (cell, position) in record.iter().zip(&positions) {
+            let Some(index) = *position else { continue };
+            let cell = cell.trim();
+            if cell.chars().count() > MAX_CELL_CHARS {
+                errors.add(
+                    file,
+                    line,
+                    Some(columns[index].name),
+                    format!("the value is longer than {MAX_CELL_CHARS} characters"),
+                );
+            }
+            cell.clone_into(&mut cells[index]);
+        }
+        table.rows.push(Row { line, cells });
+    }
+    if !any_record {
+        errors.add(file, header_line + 1, None, "the file has a header but no records below it");
+        return None;
+    }
+    Some(table)
+}
+
+/// Which format column each field of the header is (`None`: no column of
+/// ours); `None` when the header is wrong.
+fn header_positions(
+    file: CsvFile,
+    line: u32,
+    header: &csv::StringRecord,
+    columns: &'static [Column],
+    errors: &mut Errors,
+) -> Option<Vec<Option<usize>>> {
+    let mut positions = Vec::with_capacity(header.len());
+    let mut seen = HashSet::new();
+    let mut wrong = false;
+    for (number, name) in header.iter().enumerate() {
+        let name = name.trim().to_lowercase();
+        if name.is_empty() {
+            errors.add(file, line, None, format!("field {} of the header has no column name", number + 1));
+            wrong = true;
+            positions.push(None);
+            continue;
+        }
+        match columns.iter().position(|c| c.name == name) {
+            Some(index) if !seen.insert(index) => {
+                errors.add(file, line, Some(&name), "this column appears twice in the header");
+                wrong = true;
+                positions.push(None);
+            }
+            Some(index) => positions.push(Some(index)),
+            None => {
+                // A misspelt optional column (`leaving_dat`) would silently
+                // keep leavers on roll: an unknown column is an error.
+                let known: Vec<&str> = columns.iter().map(|c| c.name).collect();
+                errors.add(
+                    file,
+                    line,
+                    Some(&name),
+                    format!("unknown column; {}.csv has: {}", file.as_str(), known.join(", ")),
+                );
+                wrong = true;
+                positions.push(None);
+            }
+        }
+    }
+    for (index, column) in columns.iter().enumerate() {
+        if column.required && !seen.contains(&index) {
+            errors.add(file, line, Some(column.name), "required column missing from the header");
+            wrong = true;
+        }
+    }
+    (!wrong).then_some(positions)
+}
+
+/// Line numbers as a spreadsheet shows them: a record's first line, less
+/// the line breaks inside quoted cells of earlier records (a spreadsheet
+/// shows such a record as one row). Blank lines count, as they show as rows.
+#[derive(Default)]
+struct Lines {
+    inside_cells: u64,
+}
+
+impl Lines {
+    fn of(&mut self, record: &csv::StringRecord) -> u32 {
+        let physical = record.position().map_or(1, csv::Position::line);
+        let line = physical.saturating_sub(self.inside_cells);
+        self.inside_cells += record.iter().map(|cell| cell.matches('\n').count() as u64).sum::<u64>();
+        u32::try_from(line).unwrap_or(u32::MAX)
+    }
+
+    fn of_error(&self, err: &csv::Error) -> u32 {
+        let physical = err.position().map_or(1, csv::Position::line);
+        u32::try_from(physical.saturating_sub(self.inside_cells)).unwrap_or(u32::MAX)
+    }
+}
+
+fn line_of_offset(bytes: &[u8], offset: usize) -> u32 {
+    let breaks = bytes[..offset.min(bytes.len())].iter().filter(|b| **b == b'\n').count();
+    u32::try_from(breaks + 1).unwrap_or(u32::MAX)
+}
+
+impl Table {
+    /// The cells of `row`, with typed readers that record errors.
+    pub fn cells<'a>(&'a self, row: &'a Row, errors: &'a mut Errors) -> Cells<'a> {
+        Cells { file: self.file, columns: self.columns, row, errors }
+    }
+}
+
+/// Typed access to one row's cells.
+pub(super) struct Cells<'a> {
+    file: CsvFile,
+    columns: &'static [Column],
+    row: &'a Row,
+    errors: &'a mut Errors,
+}
+
+impl Cells<'_> {
+    pub fn line(&self) -> u32 {
+        self.row.line
+    }
+
+    fn raw(&self, name: &str) -> &str {
+        self.columns.iter().position(|c| c.name == name).map_or("", |i| self.row.cells[i].as_str())
+    }
+
+    pub fn error(&mut self, column: &str, message: impl Into<String>) {
+        self.errors.add(self.file, self.row.line, Some(column), message);
+    }
+
+    /// The value, `None` when blank.
+    pub fn text(&self, name: &str) -> Option<String> {
+        Some(self.raw(name)).filter(|v| !v.is_empty()).map(str::to_owned)
+    }
+
+    /// The value; blank is an error.
+    pub fn required(&mut self, name: &str) -> Option<String> {
+        let value = self.text(name);
+        if value.is_none() {
+            self.error(name, "a value is required");
+        }
+        value
+    }
+
+    pub fn email(&mut self, name: &str) -> Option<String> {
+        let value = self.text(name)?;
+        if !value.contains('@') || value.chars().any(char::is_whitespace) {
+            self.error(name, "not an email address");
+            return None;
+        }
+        Some(value)
+    }
+
+    /// A `YYYY-MM-DD` date; other spellings are refused rather than guessed
+    /// (is 03/04 March or April?), since a wrong date makes a wrong leaver.
+    pub fn date(&mut self, name: &str) -> Option<NaiveDate> {
+        let value = self.text(name)?;
+        match NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
+            Ok(date) => Some(date),
+            Err(_) => {
+                let message = format!("{} is not a date; write dates as YYYY-MM-DD", shown(&value));
+                self.error(name, message);
+                None
+            }
+        }
+    }
+
+    /// yes/no, true/false, y/n or 1/0; blank is unknown.
+    pub fn boolean(&mut self, name: &str) -> Option<bool> {
+        let value = self.text(name)?;
+        match value.to_lowercase().as_str() {
+            "yes" | "y" | "true" | "1" => Some(true),
+            "no" | "n" | "false" | "0" => Some(false),
+            _ => {
+                let message = format!("{} is not yes or no (also true/false, 1/0)", shown(&value));
+                self.error(name, message);
+                None
+            }
+        }
+    }
+
+    pub fn int(&mut self, name: &str) -> Option<i32> {
+        let value = self.text(name)?;
+        match value.parse::<i32>() {
+            Ok(number) => Some(number),
+            Err(_) => {
+                let message = format!("{} is not a whole number", shown(&value));
+                self.error(name, message);
+                None
+            }
+        }
+    }
+
+    /// A `;`-separated list: items trimmed, blanks and repeats dropped.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        let mut seen = HashSet::new();
+        self.raw(name)
+            .split(';')
+            .map(str::trim)
+            .filter(|item| !item.is_empty() && seen.insert(*item))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Whether the `status` column marks the record suspended or archived.
+    pub fn inactive(&mut self, name: &str) -> bool {
+        let Some(value) = self.text(name) else { return false };
+        match value.to_lowercase().as_str() {
+            "active" => false,
+            "suspended" | "archived" => true,
+            _ => {
+                let message = format!(
+                    "{} is not a status: leave it blank, or write active, suspended or archived",
+                    shown(&value)
+                );
+                self.error(name, message);
+                false
+            }
+        }
+    }
+}
+
+/// A cell's value quoted for an error message, cut short: errors name the
+/// wrong value, never a whole row.
+fn shown(value: &str) -> String {
+    const MAX: usize = 40;
+    if value.chars().count() <= MAX {
+        format!("`{value}`")
+    } else {
+        format!("`{}...`", value.chars().take(MAX).collect::<String>())
+    }
+}
