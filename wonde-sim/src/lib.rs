@@ -40,9 +40,10 @@
 //! sim.set_webhook_target(Some(
 //!     WebhookTarget::new(format!("http://127.0.0.1:{app_port}/webhooks/wonde")).with_secret("s"),
 //! ))?;
-//! let school = sim.catalog().into_iter().find(|s| !s.in_trust).expect("a catalog school");
-//! // ... the app calls request-access for school.wonde_id ...
+//! let Some(school) = sim.catalog().into_iter().find(|s| !s.in_trust) else { return Ok(()) };
+//! // ... the app calls request-access for school.wonde_id, then the school approves:
 //! let approval = sim.approve(&school.wonde_id).await?;
+//! // `approval.token` opens /v1.0/schools/{id}/...; the app got it in `schoolApproved`.
 //! assert_eq!(approval.webhook.map(|w| w.status), Some(200));
 //! # Ok(()) }
 //! ```
