@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail, ensure};
 use chrono::Utc;
 use futures::StreamExt as _;
+use onroll::wonde::model::AccessOutcome;
 use onroll::wonde::{
     AccessContact, AccessList, AccessRequest, GroupType, ListQuery, Relation, RetryPolicy, SchoolAccess,
     SchoolSearch, SecretToken, WondeClient, WondeConfig, WondeError,
 };
 use serde_json::Value;
 use wonde_sim::{
-    FaultKind, FaultSpec, NewStarter, PatchRequest, SimConfig, SimHandle, SimSchool, Simulator, StaffLeave,
-    WebhookEvent, WebhookRequest,
+    AccessState, FaultKind, FaultSpec, NewStarter, PatchRequest, SimConfig, SimError, SimHandle, SimSchool,
+    Simulator, StaffLeave, WebhookEvent, WebhookRequest, WebhookTarget,
 };
 
 const RETRIES: u32 = 3;
@@ -634,14 +635,15 @@ async fn catalog_search_and_the_access_workflow() -> Result<()> {
     };
     let answer = wonde.request_access(&app, &outsider.wonde_id, &request).await?;
     assert_eq!(answer.state.as_deref(), Some("pending"));
+    assert_eq!(answer.outcome(), AccessOutcome::Pending);
     assert_eq!(sim.access_requests()[0].body["contacts"][0]["email_address"], "ada@trust.example");
     let pending = wonde.schools_in(&app, AccessList::Pending).collect_all().await?;
     assert_eq!(pending.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec![outsider.wonde_id.as_str()]);
 
     let already = wonde.request_access(&app, &school.wonde_id, &request).await?;
-    assert_eq!(already.state.as_deref(), Some("approved"));
+    assert_eq!((already.success, already.outcome()), (Some(false), AccessOutcome::AlreadyApproved));
     let revoked = wonde.revoke_access(&app, &school.wonde_id).await?;
-    assert_eq!(revoked.state.as_deref(), Some("revoked"));
+    assert_eq!(revoked.outcome(), AccessOutcome::Revoked);
     let err = wonde.school(&access(&school)).await.err();
     assert!(matches!(err, Some(WondeError::Unauthorized { .. })), "revoked token: {err:?}");
     // A (still approved) school's token cannot use the app's endpoints.
@@ -704,5 +706,222 @@ async fn webhooks_reach_the_url_with_the_secret_and_change_access() -> Result<()
     assert_eq!(seen[1].2["school_token"], school.token.as_str());
     // Approved again: the token opens the school.
     client(&sim)?.school(&access(&school)).await?;
+    Ok(())
+}
+
+// ------------------------------------------------------ the access flow
+
+/// The bodies a tiny webhook receiver got, with their query strings.
+type Hooks = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
+async fn webhook_receiver() -> Result<(String, Hooks)> {
+    let seen: Hooks = Arc::default();
+    let sink = seen.clone();
+    let app = axum::Router::new().route(
+        "/webhooks/wonde",
+        axum::routing::post(
+            move |axum::extract::RawQuery(q): axum::extract::RawQuery,
+                  axum::Json(body): axum::Json<Value>| {
+                let sink = sink.clone();
+                async move {
+                    if let Ok(mut seen) = sink.lock() {
+                        seen.push((q, body));
+                    }
+                    axum::http::StatusCode::OK
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/webhooks/wonde", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((url, seen))
+}
+
+fn hooks(seen: &Hooks) -> Vec<(Option<String>, Value)> {
+    seen.lock().map(|s| s.clone()).unwrap_or_default()
+}
+
+fn ada() -> AccessRequest {
+    AccessRequest {
+        contacts: vec![AccessContact {
+            first_name: "Ada".into(),
+            last_name: "Admin".into(),
+            email_address: "ada@trust.example".into(),
+            phone_number: Some("01234 567890".into()),
+            notes: Some("Onroll for the trust".into()),
+        }],
+    }
+}
+
+async fn start_with_catalog() -> Result<SimHandle> {
+    Simulator::start(SimConfig { schools: 1, students_per_school: 5, seed: 3, ..SimConfig::default() }).await
+}
+
+fn catalog_school(sim: &SimHandle, n: usize) -> Result<SimSchool> {
+    sim.catalog().into_iter().filter(|s| !s.in_trust).nth(n).context("catalog school")
+}
+
+fn ids(schools: &[onroll::wonde::WondeSchool]) -> Vec<String> {
+    let mut ids: Vec<String> = schools.iter().map(|s| s.id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn the_catalog_of_three_hundred_pages_and_refreshes_incrementally() -> Result<()> {
+    let sim = start_with_catalog().await?;
+    let app = SecretToken::new(sim.app_token());
+    let wonde = client(&sim)?;
+    let mut pager = wonde.search_schools(&app, &SchoolSearch::default());
+    let (mut all, mut pages) = (Vec::new(), 0);
+    while let Some(page) = pager.next_page().await? {
+        pages += 1;
+        all.extend(page.records);
+    }
+    assert_eq!((all.len(), pages), (301, 2), "200 a page");
+    let distinct: BTreeSet<&str> = all.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(distinct.len(), 301);
+    for s in &all {
+        ensure!(s.name.is_some() && s.urn.is_some() && s.la_code.is_some(), "{s:?}");
+        ensure!(
+            s.establishment_number.is_some() && s.phase_of_education.is_some() && s.mis.is_some(),
+            "{s:?}"
+        );
+        ensure!(s.postcode().is_some() && s.updated_at.is_some(), "{s:?}");
+    }
+    // Wonde's own page size: 50.
+    let small = WondeClient::new(WondeConfig { per_page: 0, ..config(&sim) })?;
+    let mut pager = small.search_schools(&app, &SchoolSearch::default());
+    let mut small_pages = 0;
+    while pager.next_page().await?.is_some() {
+        small_pages += 1;
+    }
+    assert_eq!(small_pages, 7);
+
+    // The incremental refresh sees the school whose access changed, only.
+    let mark = Utc::now();
+    assert!(wonde.search_schools(&app, &SchoolSearch::updated_after(mark)).collect_all().await?.is_empty());
+    let school = catalog_school(&sim, 0)?;
+    let answer = wonde.request_access(&app, &school.wonde_id, &ada()).await?;
+    assert_eq!(answer.outcome(), AccessOutcome::Pending);
+    let changed = wonde.search_schools(&app, &SchoolSearch::updated_after(mark)).collect_all().await?;
+    assert_eq!(ids(&changed), vec![school.wonde_id.clone()]);
+    assert!(changed[0].updated_at.is_some_and(|t| t > mark));
+    let pending = wonde.schools_in(&app, AccessList::Pending).collect_all().await?;
+    assert_eq!(ids(&pending), vec![school.wonde_id.clone()]);
+    let recorded = sim.access_requests();
+    assert_eq!(recorded[0].body["contacts"][0]["phone_number"], "01234 567890");
+    assert_eq!(recorded[0].body["contacts"][0]["notes"], "Onroll for the trust");
+    Ok(())
+}
+
+#[tokio::test]
+async fn approval_webhook_brings_a_token_the_client_syncs_a_small_roster_with() -> Result<()> {
+    let (url, seen) = webhook_receiver().await?;
+    let sim = start_with_catalog().await?;
+    sim.set_webhook_target(Some(WebhookTarget::new(url).with_secret("hook-secret")))?;
+    let app = SecretToken::new(sim.app_token());
+    let wonde = client(&sim)?;
+    let school = catalog_school(&sim, 1)?;
+    wonde.request_access(&app, &school.wonde_id, &ada()).await?;
+    let approval = sim.approve(&school.wonde_id).await?;
+    assert_eq!(approval.webhook.as_ref().map(|w| w.status), Some(200));
+
+    let got = hooks(&seen);
+    assert_eq!(got.len(), 1);
+    let (query, payload) = &got[0];
+    assert_eq!(query.as_deref(), Some("secret=hook-secret"));
+    assert_eq!(payload["payload_type"], "schoolApproved");
+    assert_eq!(payload["school_id"], school.wonde_id.as_str());
+    assert_eq!(payload["school_name"], school.name.as_str());
+    assert_eq!(payload["school_urn"], school.urn.to_string().as_str());
+    let token = payload["school_token"].as_str().context("school_token")?;
+    assert_eq!(token, approval.token);
+
+    // What a first FULL sync reads, with the token from the webhook.
+    let access = SchoolAccess::new(school.wonde_id.clone(), SecretToken::new(token));
+    let details = wonde.school(&access).await?;
+    assert_eq!(details.name.as_deref(), Some(school.name.as_str()));
+    let students = wonde.students(&access, &ListQuery::default()).collect_all().await?;
+    ensure!((5..=20).contains(&students.len()), "{} students", students.len());
+    for s in &students {
+        ensure!(!s.contacts.items.is_empty(), "{} has no guardian", s.id);
+        ensure!(s.year_id().is_some() && s.form_id().is_some(), "{} has no year or form", s.id);
+    }
+    let contacts = wonde.contacts(&access, &ListQuery::default()).collect_all().await?;
+    assert!(!contacts.is_empty());
+    let staff = wonde.employees(&access, &ListQuery::default()).collect_all().await?;
+    assert!(!staff.is_empty());
+    wonde.classes(&access, &ListQuery::default()).collect_all().await?;
+    for kind in [GroupType::Year, GroupType::Registration] {
+        assert!(!wonde.groups(&access, kind, &ListQuery::default()).collect_all().await?.is_empty());
+    }
+    assert!(wonde.leavers(&access, &ListQuery::default()).collect_all().await?.is_empty());
+    assert!(wonde.deletions(&access, None, &ListQuery::default()).collect_all().await?.is_empty());
+    let approved = wonde.schools_in(&app, AccessList::Approved).collect_all().await?;
+    assert!(approved.iter().any(|s| s.id == school.wonde_id));
+    assert!(wonde.schools_in(&app, AccessList::Pending).collect_all().await?.is_empty());
+    // The truth the sync should mirror.
+    assert_eq!(sim.truth(&school.wonde_id)?.students.len(), students.len());
+    Ok(())
+}
+
+#[tokio::test]
+async fn decline_and_revoke_move_the_school_between_the_apps_lists() -> Result<()> {
+    let (url, seen) = webhook_receiver().await?;
+    let sim = start_with_catalog().await?;
+    sim.set_webhook_target(Some(WebhookTarget::new(url)))?;
+    let app = SecretToken::new(sim.app_token());
+    let wonde = client(&sim)?;
+    let school = catalog_school(&sim, 2)?;
+    let listed = |list: AccessList| {
+        let wonde = wonde.clone();
+        let app = app.clone();
+        async move { wonde.schools_in(&app, list).collect_all().await.map(|s| ids(&s)) }
+    };
+    let just = vec![school.wonde_id.clone()];
+
+    // Approving a school nobody asked for is refused, and sends nothing.
+    let refused = sim.approve(&school.wonde_id).await.err();
+    assert!(matches!(refused, Some(SimError::Conflict(_))), "{refused:?}");
+    assert!(hooks(&seen).is_empty());
+
+    wonde.request_access(&app, &school.wonde_id, &ada()).await?;
+    let declined = sim.decline(&school.wonde_id, Some("Not this year")).await?;
+    assert_eq!(declined.state, AccessState::Declined);
+    assert_eq!(listed(AccessList::Declined).await?, just);
+    assert_eq!(hooks(&seen)[0].1["payload_type"], "accessDeclined");
+    assert_eq!(hooks(&seen)[0].1["decline_reason"], "Not this year");
+
+    // Declined → asked again → approved → revoked by the school.
+    let again = wonde.request_access(&app, &school.wonde_id, &ada()).await?;
+    assert_eq!(again.outcome(), AccessOutcome::Pending);
+    assert!(listed(AccessList::Declined).await?.is_empty());
+    let approval = sim.approve(&school.wonde_id).await?;
+    let access = SchoolAccess::new(school.wonde_id.clone(), SecretToken::new(approval.token.clone()));
+    wonde.school(&access).await?;
+    let already = wonde.request_access(&app, &school.wonde_id, &ada()).await?;
+    assert_eq!(already.outcome(), AccessOutcome::AlreadyApproved);
+    sim.revoke(&school.wonde_id, Some("Left the trust")).await?;
+    assert_eq!(listed(AccessList::Revoked).await?, just);
+    let err = wonde.school(&access).await.err();
+    assert!(matches!(err, Some(WondeError::Unauthorized { .. })), "{err:?}");
+    let revoked = hooks(&seen).pop().context("a webhook")?.1;
+    assert_eq!(
+        (revoked["payload_type"].as_str(), revoked["revoke_reason"].as_str()),
+        (Some("accessRevoked"), Some("Left the trust"))
+    );
+
+    // The app withdraws a pending request with revoke-access.
+    wonde.request_access(&app, &school.wonde_id, &ada()).await?;
+    let withdrawn = wonde.revoke_access(&app, &school.wonde_id).await?;
+    assert_eq!((withdrawn.success, withdrawn.outcome()), (Some(true), AccessOutcome::Revoked));
+    assert!(listed(AccessList::Pending).await?.is_empty());
+    // Unknown school: not found, for both calls.
+    let err = wonde.request_access(&app, "A0000000000", &ada()).await.err();
+    assert!(matches!(err, Some(WondeError::NotFound { .. })), "{err:?}");
+    let err = wonde.revoke_access(&app, "A0000000000").await.err();
+    assert!(matches!(err, Some(WondeError::NotFound { .. })), "{err:?}");
     Ok(())
 }

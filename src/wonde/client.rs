@@ -137,7 +137,8 @@ impl ListQuery {
     }
 }
 
-/// Filters of the `/schools/all` catalog search.
+/// Filters of the `/schools/all` catalog search. The default is the whole
+/// catalog (the first full fetch of a local mirror).
 #[derive(Clone, Debug, Default)]
 pub struct SchoolSearch {
     /// Prefix match ("CB21").
@@ -145,8 +146,16 @@ pub struct SchoolSearch {
     pub urn: Option<String>,
     pub la_code: Option<String>,
     pub establishment_number: Option<String>,
-    /// For the daily incremental catalog refresh.
+    /// For the daily incremental catalog refresh: schools changed after
+    /// this instant (sent to the second, `YYYY-MM-DD HH:MM:SS` UTC).
     pub updated_after: Option<DateTime<Utc>>,
+}
+
+impl SchoolSearch {
+    /// The incremental catalog refresh: every school changed after `t`.
+    pub fn updated_after(t: DateTime<Utc>) -> Self {
+        SchoolSearch { updated_after: Some(t), ..SchoolSearch::default() }
+    }
 }
 
 /// The app's school lists by access state.
@@ -357,7 +366,9 @@ impl WondeClient {
         self.school_pager(access, "deletions", &[], q, &extra)
     }
 
-    /// Searches Wonde's whole school catalog (`/schools/all`) with the app token.
+    /// Pages through Wonde's whole school catalog (`/schools/all`) with the
+    /// app token, filtered by `search` (none: every school; `updated_after`:
+    /// the incremental refresh, which needs a full fetch first).
     pub fn search_schools(&self, app_token: &SecretToken, search: &SchoolSearch) -> Pager<WondeSchool> {
         let mut query: Vec<(&'static str, String)> = Vec::new();
         let fields = [
@@ -394,8 +405,13 @@ impl WondeClient {
         Pager::new(self.clone(), app_token.clone(), segments.join("/"), url)
     }
 
-    /// Asks Wonde for access to a school. `state == "approved"` in the
-    /// answer means access already exists (the caller may revoke and ask again).
+    /// Asks Wonde for access to a school, with the requester's contacts.
+    /// [`AccessResponse::outcome`] tells [`AccessOutcome::Pending`] (asked)
+    /// from [`AccessOutcome::AlreadyApproved`] (access exists; the caller may
+    /// revoke and ask again), however loosely the answer is spelt.
+    ///
+    /// [`AccessOutcome::Pending`]: super::model::AccessOutcome::Pending
+    /// [`AccessOutcome::AlreadyApproved`]: super::model::AccessOutcome::AlreadyApproved
     pub async fn request_access(
         &self,
         app_token: &SecretToken,
@@ -410,6 +426,10 @@ impl WondeClient {
         Ok(resp)
     }
 
+    /// Gives up access to an approved school, or withdraws a pending
+    /// request: `outcome()` is [`AccessOutcome::Revoked`] when done.
+    ///
+    /// [`AccessOutcome::Revoked`]: super::model::AccessOutcome::Revoked
     pub async fn revoke_access(
         &self,
         app_token: &SecretToken,

@@ -17,13 +17,13 @@ use base64::Engine as _;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
-use crate::Shared;
 use crate::faults::{self, FaultKind};
 use crate::model::{AccessState, Timestamp};
 use crate::paging;
 use crate::query::{PageReq, Query};
 use crate::render::{self, ClassInc, ContactInc, EmployeeInc, GroupInc, Renderer, StudentInc};
 use crate::world::World;
+use crate::{Shared, access};
 
 /// Marks a response the connection loop must answer by closing the socket.
 #[derive(Clone, Copy, Debug)]
@@ -463,6 +463,10 @@ async fn school_list(shared: &Shared, which: &str, raw: Option<&str>, headers: &
     json_response(&envelope(items, total, page, &shared.origin, &path, &q, &[]), truncate)
 }
 
+/// `POST /schools/{id}/request-access` (app token; body optional, recorded).
+/// None, pending, declined or revoked → pending. On an approved school the
+/// answer is `{"success":false,"state":"approved",...}` with 200: the
+/// simulator's guess, as no source shows what Wonde answers there.
 async fn request_access(
     State(shared): State<Arc<Shared>>,
     Path(school_id): Path<String>,
@@ -484,26 +488,25 @@ async fn request_access(
         return r;
     }
     let mut world = shared.world();
-    let Some(state) = world.school_mut(&school_id) else {
+    let Some(state) = world.school(&school_id) else {
         return error(StatusCode::NOT_FOUND, "School not found");
     };
-    let school = &mut state.mis.school;
-    let answer = match school.access {
-        AccessState::Approved => json!({
-            "success": false, "state": "approved", "message": "Access already approved",
-        }),
-        _ => {
-            school.access = AccessState::Pending;
-            json!({
-                "success": true, "state": "pending", "message": "Access request successfully received",
-            })
+    let answer = if state.mis.school.access == AccessState::Approved {
+        json!({ "success": false, "state": "approved", "message": "Access already approved" })
+    } else {
+        if let Err(e) = access::change(&mut world, &school_id, AccessState::Pending) {
+            return error(StatusCode::NOT_FOUND, &e.to_string());
         }
+        json!({ "success": true, "state": "pending", "message": "Access request successfully received" })
     };
     drop(world);
     shared.record_access_request(&school_id, payload);
     axum::Json(answer).into_response()
 }
 
+/// `DELETE /schools/{id}/revoke-access` (app token): approved or pending →
+/// revoked. Otherwise `{"success":false,"state":<state>,...}` with 200 (a
+/// guess, as for request-access).
 async fn revoke_access(
     State(shared): State<Arc<Shared>>,
     Path(school_id): Path<String>,
@@ -516,13 +519,14 @@ async fn revoke_access(
         return r;
     }
     let mut world = shared.world();
-    let Some(state) = world.school_mut(&school_id) else {
+    let Some(state) = world.school(&school_id) else {
         return error(StatusCode::NOT_FOUND, "School not found");
     };
-    let school = &mut state.mis.school;
-    let answer = match school.access {
+    let answer = match state.mis.school.access {
         AccessState::Approved | AccessState::Pending => {
-            school.access = AccessState::Revoked;
+            if let Err(e) = access::change(&mut world, &school_id, AccessState::Revoked) {
+                return error(StatusCode::NOT_FOUND, &e.to_string());
+            }
             json!({ "success": true, "state": "revoked", "message": "Access revoked" })
         }
         other => json!({

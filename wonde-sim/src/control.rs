@@ -22,7 +22,7 @@ use crate::api::error;
 use crate::faults::FaultSpec;
 use crate::model::AccessState;
 use crate::ops::{self, NewStarter, SimError, StaffLeave};
-use crate::webhooks::WebhookRequest;
+use crate::webhooks::{WebhookRequest, WebhookTarget};
 use crate::{PatchRequest, Shared, lock};
 
 type St = State<Arc<Shared>>;
@@ -41,6 +41,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_control/schools/{school}/rollover", post(rollover))
         .route("/_control/schools/{school}/outage", put(outage))
         .route("/_control/schools/{school}/access", put(access))
+        .route("/_control/schools/{school}/approve", post(approve))
+        .route("/_control/schools/{school}/decline", post(decline))
+        .route("/_control/schools/{school}/revoke", post(revoke))
+        .route("/_control/webhook-target", put(set_webhook_target).delete(clear_webhook_target))
         .route("/_control/schools/{school}/patch", post(patch))
         .route("/_control/faults", post(add_fault).delete(clear_faults))
         .route("/_control/webhooks", post(webhook))
@@ -52,6 +56,7 @@ fn sim_error(e: &SimError) -> Response {
     let status = match e {
         SimError::UnknownSchool(_) | SimError::UnknownRecord { .. } => StatusCode::NOT_FOUND,
         SimError::Invalid(_) => StatusCode::BAD_REQUEST,
+        SimError::Conflict(_) => StatusCode::CONFLICT,
     };
     error(status, &e.to_string())
 }
@@ -181,6 +186,52 @@ async fn access(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response
     match required::<AccessBody>(&b) {
         Ok(a) => answer(sh.set_access(&school, a.state)),
         Err(r) => r,
+    }
+}
+
+/// `POST /_control/schools/{id}/approve` (no body): a pending school
+/// approves; answers the [`crate::Approval`] (token, webhook outcome).
+async fn approve(State(sh): St, Path(school): Path<String>) -> Response {
+    answer(sh.approve(&school).await)
+}
+
+/// Body of decline and revoke: `{"reason": "..."}`, optional.
+#[derive(Default, Deserialize)]
+struct ReasonBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /_control/schools/{id}/decline`: a pending school declines.
+async fn decline(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
+    match body::<ReasonBody>(&b) {
+        Ok(r) => answer(sh.decline(&school, r.reason.as_deref()).await),
+        Err(r) => r,
+    }
+}
+
+/// `POST /_control/schools/{id}/revoke`: an approved school revokes.
+async fn revoke(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
+    match body::<ReasonBody>(&b) {
+        Ok(r) => answer(sh.revoke(&school, r.reason.as_deref()).await),
+        Err(r) => r,
+    }
+}
+
+/// `PUT /_control/webhook-target` `{"url", "secret"?, "secret_in"?}` → 204.
+async fn set_webhook_target(State(sh): St, b: Bytes) -> Response {
+    match required::<WebhookTarget>(&b).map(|t| sh.set_webhook_target(Some(t))) {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(e)) => sim_error(&e),
+        Err(r) => r,
+    }
+}
+
+/// `DELETE /_control/webhook-target` → 204: no webhooks from now on.
+async fn clear_webhook_target(State(sh): St) -> Response {
+    match sh.set_webhook_target(None) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => sim_error(&e),
     }
 }
 

@@ -8,6 +8,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rand::Rng;
 use rand::seq::{IndexedRandom, SliceRandom};
 
+use crate::catalog::{Taken, make_catalog_school};
 use crate::model::{
     AccessState, Class, Contact, Employee, Group, GroupKind, Link, MisSnapshot, School, Student, Subject,
     Teaching,
@@ -77,8 +78,9 @@ const FORM_SIZE: usize = 30;
 const CLASS_SIZE: usize = 28;
 
 /// Builds the world: `schools` trust schools with `students_per_school`
-/// students each, and `catalog_extra` empty schools that only appear in the
-/// `/schools/all` catalog.
+/// students each, and `catalog_extra` schools that only appear in the
+/// `/schools/all` catalog (no people until their first approval, see
+/// [`give_catalog_roster`]).
 pub(crate) fn build_world(
     seed: u64,
     schools: usize,
@@ -96,9 +98,10 @@ pub(crate) fn build_world(
         previous_families = populate(&mut world, &mut state, students_per_school, &previous_families);
         world.schools.push(state);
     }
+    let mut taken = Taken::of(&world);
     for i in 0..catalog_extra {
-        let school = make_school(&mut world, schools + i, false);
-        let quirks = Quirks { string_booleans: false, string_urn: i % 2 == 1 };
+        let school = make_catalog_school(&mut world, &mut taken);
+        let quirks = Quirks { string_booleans: i % 7 == 3, string_urn: i % 2 == 1 };
         world.schools.push(SchoolState::new(empty_snapshot(school), quirks));
     }
     world
@@ -164,10 +167,12 @@ fn random_letter(world: &mut World) -> char {
 
 /// The NC year codes a school teaches, youngest first.
 pub(crate) fn year_codes(phase: &str) -> Vec<String> {
-    if phase == "PRIMARY" {
-        std::iter::once("R".to_owned()).chain((1..=6).map(|y| y.to_string())).collect()
-    } else {
-        (7..=11).map(|y| y.to_string()).collect()
+    let years = |from: u32, to: u32| (from..=to).map(|y| y.to_string());
+    match phase {
+        "PRIMARY" => std::iter::once("R".to_owned()).chain(years(1, 6)).collect(),
+        "ALL THROUGH" => std::iter::once("R".to_owned()).chain(years(1, 11)).collect(),
+        "SPECIAL" => years(3, 11).collect(),
+        _ => years(7, 11).collect(),
     }
 }
 
@@ -214,7 +219,7 @@ struct GuardianIdentity {
 }
 
 #[derive(Clone)]
-struct Family {
+pub(crate) struct Family {
     surname: String,
     guardians: Vec<GuardianIdentity>,
 }
@@ -325,9 +330,9 @@ fn school_domain(school: &School) -> String {
     format!("{slug}.sch.uk")
 }
 
-/// Fills one trust school: groups, staff, students, classes and families.
+/// Fills one school: groups, staff, students, classes and families.
 /// Returns the school's families, some of which the next school reuses.
-fn populate(
+pub(crate) fn populate(
     world: &mut World,
     state: &mut SchoolState,
     n_students: usize,

@@ -14,10 +14,43 @@
 //! ```
 //!
 //! Read in this order: [`model`] (the truth), `generate` (how a trust is
-//! made), `api` / `render` / `paging` (what clients see), `ops` (changes),
-//! [`faults`], [`webhooks`], `control` (the HTTP control API).
+//! made), `catalog` (the other schools of Wonde's directory), `api` /
+//! `render` / `paging` (what clients see), `ops` (changes), `access` (the
+//! access workflow), [`faults`], [`webhooks`], `control` (the HTTP control
+//! API).
+//!
+//! # Asking Wonde for access, end to end
+//!
+//! The catalog (`/schools/all`, app token) lists the trust's schools and
+//! [`SimConfig::catalog_extra`] others. An app asks for one with
+//! `POST /schools/{id}/request-access` (→ pending) and the school decides
+//! through the simulator: [`SimHandle::approve`], [`SimHandle::decline`],
+//! [`SimHandle::revoke`] (or `POST /_control/schools/{id}/approve|decline|revoke`)
+//! check the state, change it, and post Wonde's webhook to the registered
+//! [`WebhookTarget`] ([`SimConfig::webhook_target`],
+//! [`SimHandle::set_webhook_target`] or `PUT /_control/webhook-target`).
+//! An approval issues a new per-school token, carried by the
+//! `schoolApproved` webhook and returned to the caller, and a catalog school
+//! gets a small roster then, so a first FULL sync finds students.
+//!
+//! ```no_run
+//! # async fn demo(app_port: u16) -> anyhow::Result<()> {
+//! use wonde_sim::{SimConfig, Simulator, WebhookTarget};
+//! let sim = Simulator::start(SimConfig::default()).await?;
+//! sim.set_webhook_target(Some(
+//!     WebhookTarget::new(format!("http://127.0.0.1:{app_port}/webhooks/wonde")).with_secret("s"),
+//! ))?;
+//! let Some(school) = sim.catalog().into_iter().find(|s| !s.in_trust) else { return Ok(()) };
+//! // ... the app calls request-access for school.wonde_id, then the school approves:
+//! let approval = sim.approve(&school.wonde_id).await?;
+//! // `approval.token` opens /v1.0/schools/{id}/...; the app got it in `schoolApproved`.
+//! assert_eq!(approval.webhook.map(|w| w.status), Some(200));
+//! # Ok(()) }
+//! ```
 
+mod access;
 mod api;
+mod catalog;
 mod control;
 pub mod faults;
 mod generate;
@@ -31,6 +64,7 @@ pub mod webhooks;
 mod world;
 
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -43,9 +77,11 @@ use tokio::task::JoinHandle;
 pub use faults::{FaultKind, FaultSpec};
 pub use model::{AccessState, MisSnapshot, Student};
 pub use ops::{NewStarter, RolloverSummary, SimError, StaffLeave};
-pub use webhooks::{SecretPlacement, WebhookEvent, WebhookOutcome, WebhookRequest};
+pub use webhooks::{SecretPlacement, WebhookEvent, WebhookOutcome, WebhookRequest, WebhookTarget};
 
-use crate::world::{Patch, World};
+use crate::access::Decision;
+use crate::model::School;
+use crate::world::{Patch, SchoolState, World};
 
 /// Sizes and seed of the generated trust, and where to listen.
 #[derive(Clone, Debug)]
@@ -56,10 +92,18 @@ pub struct SimConfig {
     pub schools: usize,
     pub students_per_school: usize,
     pub seed: u64,
-    /// Extra, empty schools that only appear in the `/schools/all` catalog.
+    /// Schools that only appear in the `/schools/all` catalog (not
+    /// approved, no people until approved).
     pub catalog_extra: usize,
+    /// How many students a catalog school gets when first approved (with
+    /// guardians, staff, groups and classes); `0..=0` leaves it empty.
+    pub catalog_roster: RangeInclusive<usize>,
     /// The app's own key (catalog, access requests); generated when absent.
     pub app_token: Option<String>,
+    /// Where approve / decline / revoke send their webhook. Also settable
+    /// later ([`SimHandle::set_webhook_target`]), as an app's port is often
+    /// known only after the simulator starts.
+    pub webhook_target: Option<WebhookTarget>,
 }
 
 impl Default for SimConfig {
@@ -69,17 +113,20 @@ impl Default for SimConfig {
             schools: 3,
             students_per_school: 200,
             seed: 1,
-            catalog_extra: 20,
+            catalog_extra: 300,
+            catalog_roster: 5..=20,
             app_token: None,
+            webhook_target: None,
         }
     }
 }
 
 /// One school as a caller needs it: its id and token, and what the catalog
-/// shows about it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// shows about it. Debug output leaves the token out.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SimSchool {
     pub wonde_id: String,
+    /// The per-school token; it opens the school's data while it is approved.
     pub token: String,
     pub name: String,
     pub phase_of_education: String,
@@ -91,6 +138,67 @@ pub struct SimSchool {
     pub access: AccessState,
     pub in_trust: bool,
     pub students: usize,
+}
+
+impl std::fmt::Debug for SimSchool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimSchool")
+            .field("wonde_id", &self.wonde_id)
+            .field("token", &"<redacted>")
+            .field("name", &self.name)
+            .field("phase_of_education", &self.phase_of_education)
+            .field("urn", &self.urn)
+            .field("la_code", &self.la_code)
+            .field("establishment_number", &self.establishment_number)
+            .field("postcode", &self.postcode)
+            .field("mis", &self.mis)
+            .field("access", &self.access)
+            .field("in_trust", &self.in_trust)
+            .field("students", &self.students)
+            .finish()
+    }
+}
+
+/// What [`SimHandle::approve`] did: the school is approved with a new
+/// token, and the webhook went (or not) to the target.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Approval {
+    pub school_id: String,
+    /// Always `approved`.
+    pub state: AccessState,
+    /// The per-school token just issued: it opens `/v1.0/schools/{id}/...`
+    /// and is the `school_token` of the webhook.
+    pub token: String,
+    /// What the target answered; `None` when no target is set (or when the
+    /// delivery failed, see `webhook_error`).
+    pub webhook: Option<WebhookOutcome>,
+    /// Why the delivery to a set target failed (refused, timed out). The
+    /// state change stands either way.
+    pub webhook_error: Option<String>,
+}
+
+impl std::fmt::Debug for Approval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Approval")
+            .field("school_id", &self.school_id)
+            .field("state", &self.state)
+            .field("token", &"<redacted>")
+            .field("webhook", &self.webhook)
+            .field("webhook_error", &self.webhook_error)
+            .finish()
+    }
+}
+
+/// What [`SimHandle::decline`] or [`SimHandle::revoke`] did.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccessChange {
+    pub school_id: String,
+    /// The state now: `declined` or `revoked`.
+    pub state: AccessState,
+    /// As in [`Approval::webhook`].
+    pub webhook: Option<WebhookOutcome>,
+    /// As in [`Approval::webhook_error`].
+    pub webhook_error: Option<String>,
 }
 
 /// One request the simulator answered (or dropped), for assertions such as
@@ -120,6 +228,7 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     log: Mutex<Vec<RequestRecord>>,
     access_requests: Mutex<Vec<AccessRequestRecord>>,
+    webhook_target: Mutex<Option<WebhookTarget>>,
     /// `http://127.0.0.1:PORT`, the origin of absolute `next` URLs.
     origin: String,
     http: reqwest::Client,
@@ -144,28 +253,11 @@ impl Shared {
     }
 
     fn schools(&self, trust_only: bool) -> Vec<SimSchool> {
-        self.world()
-            .schools
-            .iter()
-            .filter(|s| !trust_only || s.mis.school.in_trust)
-            .map(|s| {
-                let x = &s.mis.school;
-                SimSchool {
-                    wonde_id: x.id.clone(),
-                    token: x.token.clone(),
-                    name: x.name.clone(),
-                    phase_of_education: x.phase_of_education.clone(),
-                    urn: x.urn,
-                    la_code: x.la_code.clone(),
-                    establishment_number: x.establishment_number.clone(),
-                    postcode: x.postcode.clone(),
-                    mis: x.mis.clone(),
-                    access: x.access,
-                    in_trust: x.in_trust,
-                    students: s.mis.students.len(),
-                }
-            })
-            .collect()
+        self.world().schools.iter().filter(|s| !trust_only || s.mis.school.in_trust).map(sim_school).collect()
+    }
+
+    fn school(&self, school_id: &str) -> Option<SimSchool> {
+        self.world().school(school_id).map(sim_school)
     }
 
     fn truth(&self, school_id: &str) -> Result<MisSnapshot, SimError> {
@@ -190,12 +282,60 @@ impl Shared {
         self.with_state(school_id, |s| s.outage = on)
     }
 
-    fn set_access(&self, school_id: &str, access: AccessState) -> Result<(), SimError> {
-        self.with_state(school_id, |s| {
-            let school = &mut s.mis_mut().school;
-            school.access = access;
-            school.updated_at = chrono::Utc::now();
+    fn set_access(&self, school_id: &str, state: AccessState) -> Result<(), SimError> {
+        access::change(&mut self.world(), school_id, state).map(|_| ())
+    }
+
+    fn set_webhook_target(&self, target: Option<WebhookTarget>) -> Result<(), SimError> {
+        if let Some(t) = &target {
+            t.check().map_err(SimError::Invalid)?;
+        }
+        *lock(&self.webhook_target) = target;
+        Ok(())
+    }
+
+    /// Applies a school's decision, then tells the target (the world is not
+    /// locked meanwhile, so the app may call back while handling it).
+    async fn decide(
+        &self,
+        school_id: &str,
+        decision: Decision,
+        event: WebhookEvent,
+    ) -> Result<(School, Option<WebhookOutcome>, Option<String>), SimError> {
+        let school = access::decide(&mut self.world(), school_id, decision)?;
+        let target = lock(&self.webhook_target).clone();
+        let Some(target) = target else {
+            return Ok((school, None, None));
+        };
+        let payload = webhooks::payload(&event, &school);
+        match webhooks::send(&self.http, &target, payload).await {
+            Ok(outcome) => Ok((school, Some(outcome), None)),
+            Err(e) => Ok((school, None, Some(format!("webhook delivery failed: {e}")))),
+        }
+    }
+
+    async fn approve(&self, school_id: &str) -> Result<Approval, SimError> {
+        let (school, webhook, webhook_error) =
+            self.decide(school_id, Decision::Approve, WebhookEvent::SchoolApproved).await?;
+        Ok(Approval {
+            school_id: school.id,
+            state: school.access,
+            token: school.token,
+            webhook,
+            webhook_error,
         })
+    }
+
+    async fn decline(&self, school_id: &str, reason: Option<&str>) -> Result<AccessChange, SimError> {
+        let event = WebhookEvent::AccessDeclined { reason: reason.map(str::to_owned) };
+        let (school, webhook, webhook_error) = self.decide(school_id, Decision::Decline, event).await?;
+        Ok(AccessChange { school_id: school.id, state: school.access, webhook, webhook_error })
+    }
+
+    async fn revoke(&self, school_id: &str, reason: Option<&str>) -> Result<AccessChange, SimError> {
+        let event = WebhookEvent::AccessRevoked { reason: reason.map(str::to_owned) };
+        let (school, webhook, webhook_error) = self.decide(school_id, Decision::Revoke, event).await?;
+        Ok(AccessChange { school_id: school.id, state: school.access, webhook, webhook_error })
     }
 
     fn patch_record(&self, school_id: &str, patch: PatchRequest) -> Result<(), SimError> {
@@ -207,17 +347,35 @@ impl Shared {
     async fn send_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome, SimError> {
         let payload = {
             let mut world = self.world();
-            let state = world
-                .school_mut(&request.school_id)
-                .ok_or_else(|| SimError::UnknownSchool(request.school_id.clone()))?;
-            if let Some(access) = webhooks::new_state(&request.event) {
-                state.mis_mut().school.access = access;
+            if let Some(state) = webhooks::new_state(&request.event) {
+                access::change(&mut world, &request.school_id, state)?;
             }
-            webhooks::payload(&request.event, &state.mis.school)
+            let school = world
+                .school(&request.school_id)
+                .ok_or_else(|| SimError::UnknownSchool(request.school_id.clone()))?;
+            webhooks::payload(&request.event, &school.mis.school)
         };
-        webhooks::send(&self.http, request, payload)
+        webhooks::send(&self.http, &request.target(), payload)
             .await
-            .map_err(|e| SimError::Invalid(format!("webhook delivery failed: {}", e.without_url())))
+            .map_err(|e| SimError::Invalid(format!("webhook delivery failed: {e}")))
+    }
+}
+
+fn sim_school(s: &SchoolState) -> SimSchool {
+    let x = &s.mis.school;
+    SimSchool {
+        wonde_id: x.id.clone(),
+        token: x.token.clone(),
+        name: x.name.clone(),
+        phase_of_education: x.phase_of_education.clone(),
+        urn: x.urn,
+        la_code: x.la_code.clone(),
+        establishment_number: x.establishment_number.clone(),
+        postcode: x.postcode.clone(),
+        mis: x.mis.clone(),
+        access: x.access,
+        in_trust: x.in_trust,
+        students: s.mis.students.len(),
     }
 }
 
@@ -243,18 +401,23 @@ impl Simulator {
     pub async fn start(config: SimConfig) -> anyhow::Result<SimHandle> {
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
-        let world = generate::build_world(
+        if let Some(t) = &config.webhook_target {
+            t.check().map_err(anyhow::Error::msg)?;
+        }
+        let mut world = generate::build_world(
             config.seed,
             config.schools,
             config.students_per_school,
             config.catalog_extra,
             config.app_token.clone(),
         );
+        world.catalog_roster = config.catalog_roster.clone();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
             log: Mutex::new(Vec::new()),
             access_requests: Mutex::new(Vec::new()),
+            webhook_target: Mutex::new(config.webhook_target.clone()),
             origin: format!("http://{addr}"),
             http,
         });
@@ -301,6 +464,11 @@ impl SimHandle {
     /// Every school in the catalog, trust or not.
     pub fn catalog(&self) -> Vec<SimSchool> {
         self.shared.schools(false)
+    }
+
+    /// One school of the catalog, as it is now (state, token, students).
+    pub fn school(&self, school_id: &str) -> Option<SimSchool> {
+        self.shared.school(school_id)
     }
 
     /// What the school's MIS holds now.
@@ -360,8 +528,39 @@ impl SimHandle {
         self.shared.set_outage(school_id, on)
     }
 
+    /// Forces an access state, without checks or webhook (dated now; a
+    /// catalog school's first approval generates its roster).
     pub fn set_access(&self, school_id: &str, access: AccessState) -> Result<(), SimError> {
         self.shared.set_access(school_id, access)
+    }
+
+    /// Where approve / decline / revoke send their webhook; `None` stops
+    /// sending. Refuses a URL that is not absolute http(s).
+    pub fn set_webhook_target(&self, target: Option<WebhookTarget>) -> Result<(), SimError> {
+        self.shared.set_webhook_target(target)
+    }
+
+    /// The school approves the app's pending request: approved, a new
+    /// per-school token issued (the old one, if any, stops working), and
+    /// `schoolApproved` with that `school_token` sent to the webhook target.
+    /// A school that is not pending: [`SimError::Conflict`]. With no target
+    /// set the state still changes and `webhook` is `None`.
+    pub async fn approve(&self, school_id: &str) -> Result<Approval, SimError> {
+        self.shared.approve(school_id).await
+    }
+
+    /// The school declines the app's pending request (`accessDeclined` with
+    /// `decline_reason`, "Not interested" by default). Not pending:
+    /// [`SimError::Conflict`].
+    pub async fn decline(&self, school_id: &str, reason: Option<&str>) -> Result<AccessChange, SimError> {
+        self.shared.decline(school_id, reason).await
+    }
+
+    /// The school revokes the app's access: its token answers 401 from now
+    /// on (`accessRevoked` with `revoke_reason`, "No longer needed" by
+    /// default). Not approved: [`SimError::Conflict`].
+    pub async fn revoke(&self, school_id: &str, reason: Option<&str>) -> Result<AccessChange, SimError> {
+        self.shared.revoke(school_id, reason).await
     }
 
     /// Overrides a field of one record as rendered, to produce the odd or
@@ -378,7 +577,8 @@ impl SimHandle {
         self.shared.world().faults.clear();
     }
 
-    /// Sends a webhook and applies its access-state change.
+    /// Sends a webhook to the request's URL and forces its access state,
+    /// without checks (see [`SimHandle::approve`] for the checked flow).
     pub async fn send_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome, SimError> {
         self.shared.send_webhook(request).await
     }

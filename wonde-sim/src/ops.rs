@@ -21,6 +21,10 @@ pub enum SimError {
     UnknownRecord { kind: &'static str, id: String },
     #[error("{0}")]
     Invalid(String),
+    /// The school is not in a state the change applies to (approving a
+    /// school that is not pending, say).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// A new starter. Everything is optional: by default the youngest year, the
@@ -62,7 +66,7 @@ pub struct RolloverSummary {
 
 /// Runs `f` with the school taken out of the world, so it can draw ids from
 /// the world's generator while changing the school.
-fn with_school<R>(
+pub(crate) fn with_school<R>(
     world: &mut World,
     school_id: &str,
     f: impl FnOnce(&mut World, &mut SchoolState) -> Result<R, SimError>,

@@ -2,6 +2,7 @@
 //! the per-school indexes that keep rendering a large school cheap.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::RangeInclusive;
 
 use chrono::{Duration, TimeZone, Utc};
 use rand::rngs::StdRng;
@@ -41,12 +42,17 @@ pub(crate) struct SchoolState {
     pub outage: bool,
     pub patches: Vec<Patch>,
     pub quirks: Quirks,
+    /// Whether the school's people have been generated: trust schools at
+    /// start, catalog schools on their first approval (see
+    /// `generate::give_catalog_roster`).
+    pub rostered: bool,
     index: Option<Index>,
 }
 
 impl SchoolState {
     pub fn new(mis: MisSnapshot, quirks: Quirks) -> Self {
-        SchoolState { mis, outage: false, patches: Vec::new(), quirks, index: None }
+        let rostered = mis.school.in_trust;
+        SchoolState { mis, outage: false, patches: Vec::new(), quirks, rostered, index: None }
     }
 
     /// Every mutation goes through here so the index is rebuilt lazily.
@@ -121,10 +127,14 @@ impl Index {
 pub(crate) struct World {
     pub schools: Vec<SchoolState>,
     pub app_token: String,
+    /// The seed the world was built from; catalog rosters derive theirs from it.
+    pub seed: u64,
     pub rng: StdRng,
     used_ids: HashSet<String>,
     next_mis_id: u64,
     pub faults: Vec<FaultRule>,
+    /// Students given to a catalog school on its first approval.
+    pub catalog_roster: RangeInclusive<usize>,
 }
 
 impl World {
@@ -132,11 +142,25 @@ impl World {
         World {
             schools: Vec::new(),
             app_token: String::new(),
+            seed,
             rng: StdRng::seed_from_u64(seed),
             used_ids: HashSet::new(),
             next_mis_id: 1000,
             faults: Vec::new(),
+            catalog_roster: 0..=0,
         }
+    }
+
+    /// Runs `f` with a generator of its own (seeded with `seed`) and MIS ids
+    /// counted from the start, so what `f` makes depends on `seed` alone and
+    /// not on what happened to the world before. Ids stay unique world-wide.
+    pub fn with_own_rng<R>(&mut self, seed: u64, f: impl FnOnce(&mut World) -> R) -> R {
+        let saved_rng = std::mem::replace(&mut self.rng, StdRng::seed_from_u64(seed));
+        let saved_mis_id = std::mem::replace(&mut self.next_mis_id, 1000);
+        let out = f(self);
+        self.rng = saved_rng;
+        self.next_mis_id = self.next_mis_id.max(saved_mis_id);
+        out
     }
 
     pub fn school(&self, id: &str) -> Option<&SchoolState> {
