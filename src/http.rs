@@ -29,16 +29,28 @@ pub struct AppState {
     pub sync_wake: Arc<Notify>,
     pub wonde: WondeClient,
     pub wonde_app_token: Option<crate::wonde::SecretToken>,
+    /// The mass-deactivation guard's share for runs the API starts.
+    pub guard_share: f64,
     /// How often a subscription socket gets a keep-alive `ping`.
     pub ws_keepalive: std::time::Duration,
 }
+
+/// The largest POST /graphql body: three CSV files and the operation.
+pub const MAX_GRAPHQL_BODY: usize = 3 * crate::sync::csv_source::MAX_FILE_BYTES + 1024 * 1024;
 
 /// Proxies commonly drop sockets idle for 30 to 60 seconds.
 pub const DEFAULT_WS_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route(
+            "/graphql",
+            get(graphql::graphiql)
+                .post(graphql::execute)
+                // CSV uploads travel as multipart: three files of at most
+                // 20 MB, and the operation.
+                .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_GRAPHQL_BODY)),
+        )
         .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/schema.graphql", get(graphql::sdl))
         .route("/healthz", get(health::live))

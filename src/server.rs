@@ -97,6 +97,7 @@ impl Application {
         let mut app = Self::new(services, config.bind).await?;
         app.worker = Some(Worker { engine, schedule, tick: std::time::Duration::from_secs(30) });
         app.catalog_refresh = true;
+        app.state.guard_share = config.sync.deactivation_guard;
         Ok(app)
     }
 
@@ -114,6 +115,7 @@ impl Application {
             sync_wake,
             wonde,
             wonde_app_token,
+            guard_share: crate::sync::ledger::DEFAULT_GUARD_SHARE,
             ws_keepalive: DEFAULT_WS_KEEPALIVE,
         };
         Ok(Self { listener, state, worker: None, catalog_refresh: false })

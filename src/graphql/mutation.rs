@@ -21,12 +21,15 @@ use crate::events::EventBus;
 use crate::sync::runs;
 use crate::wonde::{SchoolAccess, SecretToken, WondeClient, WondeError};
 
+mod csv;
 mod schools;
+
+pub use csv::GuardShare;
 
 /// The Mutation root, merged from one object per concern so that each file
 /// stays about one thing.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(schools::SchoolMutation, WondeMutation);
+pub struct Mutation(schools::SchoolMutation, WondeMutation, csv::CsvMutation);
 
 /// Connecting schools to Wonde and running their syncs.
 #[derive(Default)]

@@ -41,11 +41,13 @@ pub async fn execute(
     let (events, wake, wonde, key) =
         (state.events.clone(), state.sync_wake.clone(), state.wonde.clone(), state.secret_key.clone());
     let app_token = crate::catalog::WondeAppToken(state.wonde_app_token.clone());
+    let guard = crate::graphql::mutation::GuardShare(state.guard_share);
     let runtime = tokio::runtime::Handle::current();
     // One thread per request, so that DataLoader batches hold whole levels
     // (see `Batching`); the blocking pool keeps the async workers free.
     let executed = tokio::task::spawn_blocking(move || {
-        let request = request.data(context).data(events).data(wake).data(wonde).data(key).data(app_token);
+        let request =
+            request.data(context).data(events).data(wake).data(wonde).data(key).data(app_token).data(guard);
         let execution = batching.track(schema.execute(request));
         runtime.block_on(tokio::task::LocalSet::new().run_until(execution))
     })

@@ -70,6 +70,9 @@ pub fn transition(
     }
 }
 
+/// The guard's share unless `ONROLL_DEACTIVATION_GUARD` says otherwise.
+pub const DEFAULT_GUARD_SHARE: f64 = 0.5;
+
 /// The mass-deactivation guard: a run may not deactivate more than `share`
 /// of a school's active accounts of any one kind, unless forced.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -80,7 +83,7 @@ pub struct Guard {
 
 impl Default for Guard {
     fn default() -> Self {
-        Self { share: 0.5, force: false }
+        Self { share: DEFAULT_GUARD_SHARE, force: false }
     }
 }
 

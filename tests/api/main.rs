@@ -11,6 +11,7 @@ mod auth;
 mod bad_input;
 mod cli;
 mod csv_import;
+mod csv_upload;
 mod families;
 mod filters;
 mod http;

@@ -1,0 +1,143 @@
+//! `importCsv` over HTTP: the GraphQL multipart request spec that
+//! front-end upload clients (Apollo, urql) send, on both engines.
+
+use entity::{student, sync_run};
+use onroll::graphql::ids::NodeType;
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::{Value, json};
+
+use crate::on_both_engines;
+use crate::support::fixture::{Scenario, gid};
+use crate::support::{Engine, TestApp};
+
+on_both_engines!(csv_uploads_apply_or_refuse_whole);
+
+const IMPORT: &str = "mutation($s: ID!, $students: Upload, $guardians: Upload, $full: Boolean) {
+    importCsv(schoolId: $s, students: $students, guardians: $guardians, full: $full) {
+        run { kind status students { created } guardians { created } } errors { file line column message } } }";
+
+const STUDENTS: &str = "id,forename,surname,year,form\nS1,Amy,Smith,Year 7,7A\nS2,Ben,Smith,Year 7,7A\n";
+const GUARDIANS: &str =
+    "id,surname,forename,student_id,relationship\nG1,Smith,Ann,S1,Mother\nG1,Smith,Ann,S2,Mother\n";
+
+/// A multipart body per the GraphQL multipart request spec: `operations`,
+/// `map`, then one part per file.
+fn multipart(query: &str, variables: Value, files: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let boundary = "onroll-test-boundary-7d1c";
+    let mut vars = variables;
+    let mut map = serde_json::Map::new();
+    for (index, (variable, _)) in files.iter().enumerate() {
+        vars[*variable] = Value::Null;
+        map.insert(index.to_string(), json!([format!("variables.{variable}")]));
+    }
+    let mut body = String::new();
+    let mut part = |name: &str, filename: Option<&str>, content: &str| {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""));
+        if let Some(filename) = filename {
+            body.push_str(&format!("; filename=\"{filename}\"\r\nContent-Type: text/csv"));
+        }
+        body.push_str(&format!("\r\n\r\n{content}\r\n"));
+    };
+    part("operations", None, &json!({ "query": query, "variables": vars }).to_string());
+    part("map", None, &Value::Object(map).to_string());
+    for (index, (variable, content)) in files.iter().enumerate() {
+        part(&index.to_string(), Some(&format!("{variable}.csv")), content);
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body.into_bytes())
+}
+
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    variables: Value,
+    files: &[(&str, &str)],
+) -> anyhow::Result<Value> {
+    let (content_type, body) = multipart(IMPORT, variables, files);
+    let answer = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(answer.status() == 200, "HTTP {}", answer.status());
+    Ok(answer.json().await?)
+}
+
+fn code(answer: &Value) -> &str {
+    answer["errors"][0]["extensions"]["code"].as_str().unwrap_or("none")
+}
+
+async fn csv_uploads_apply_or_refuse_whole(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let created = app
+        .query(
+            &s.trust_admin,
+            "mutation($t: ID!) { createSchool(input: { trustId: $t, name: \"Willow Bank\" }) { id } }",
+            json!({ "t": gid(NodeType::Trust, s.trust.id) }),
+        )
+        .await?;
+    let school = created["createSchool"]["id"].clone();
+    let counts = || async {
+        let students = student::Entity::find().count(app.db()).await?;
+        let runs = sync_run::Entity::find().count(app.db()).await?;
+        anyhow::Ok((students, runs))
+    };
+    let before = counts().await?;
+    let files = [("students", STUDENTS), ("guardians", GUARDIANS)];
+
+    // Refusals: role, scope, a Wonde school, rows with errors.
+    let refused = upload(&app, &s.integrator, json!({ "s": school, "full": true }), &files).await?;
+    assert_eq!(code(&refused), "FORBIDDEN");
+    let refused = upload(&app, &s.school_a_admin, json!({ "s": school, "full": true }), &files).await?;
+    assert_eq!(code(&refused), "NOT_FOUND");
+    let wonde_school = gid(NodeType::School, s.school_a.id);
+    let refused = upload(&app, &s.trust_admin, json!({ "s": wonde_school, "full": true }), &files).await?;
+    assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused}");
+    let bad_students = "id,forename,surname,leaving_date\nS1,Amy,Smith,31/07/2025\nS2,,Smith,\n";
+    let bad = upload(&app, &s.trust_admin, json!({ "s": school }), &[("students", bad_students)]).await?;
+    let result = &bad["data"]["importCsv"];
+    assert_eq!(result["run"], Value::Null, "{bad}");
+    let errors = result["errors"].as_array().cloned().unwrap_or_default();
+    let places: Vec<(String, i64, String)> = errors
+        .iter()
+        .map(|e| {
+            let text = |f: &str| e[f].as_str().unwrap_or_default().to_owned();
+            (text("file"), e["line"].as_i64().unwrap_or_default(), text("column"))
+        })
+        .collect();
+    assert_eq!(
+        places,
+        vec![
+            ("students".to_owned(), 2, "leaving_date".to_owned()),
+            ("students".to_owned(), 3, "forename".to_owned())
+        ]
+    );
+    assert_eq!(counts().await?, before, "refusals write nothing, not even a run");
+
+    // Valid files apply as one CSV run.
+    let applied = upload(&app, &s.trust_admin, json!({ "s": school, "full": true }), &files).await?;
+    let run = &applied["data"]["importCsv"]["run"];
+    assert_eq!(run["kind"], "CSV", "{applied}");
+    assert_eq!(run["status"], "COMPLETED");
+    assert_eq!(run["students"]["created"], 2);
+    assert_eq!(run["guardians"]["created"], 1);
+    assert_eq!(applied["data"]["importCsv"]["errors"], json!([]));
+    let roster = app
+        .query(
+            &s.integrator,
+            "query($s: ID!) { node(id: $s) { ... on School { students { totalCount }
+                guardians { edges { node { forename children { relationship student { forename } } } } } } } }",
+            json!({ "s": school }),
+        )
+        .await?;
+    assert_eq!(roster["node"]["students"]["totalCount"], 2, "{roster}");
+    let ann = &roster["node"]["guardians"]["edges"][0]["node"];
+    assert_eq!(ann["forename"], "Ann");
+    assert_eq!(ann["children"].as_array().map(Vec::len), Some(2));
+    assert_eq!(ann["children"][0]["relationship"], "MOTHER");
+    Ok(())
+}
