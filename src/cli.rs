@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: TrustCommand,
     },
+    /// The local mirror of Wonde's school directory.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -111,6 +116,20 @@ enum TrustCommand {
         name: String,
         #[command(flatten)]
         database: DatabaseConfig,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CatalogCommand {
+    /// Refresh it now: incremental (changes since the last refresh), or
+    /// with --full the whole directory. `serve` does this by itself daily.
+    Refresh {
+        #[arg(long)]
+        full: bool,
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(flatten)]
+        sync: SyncConfig,
     },
 }
 
@@ -215,6 +234,29 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let (token, _) = tenancy::create_token(&db, &spec).await?;
             eprintln!("store this token now: it is not shown again");
             println!("{token}");
+        }
+        Command::Catalog { command: CatalogCommand::Refresh { full, database, sync } } => {
+            let db = open(&database).await?;
+            let token = sync.wonde_app_token.clone().map(crate::wonde::SecretToken::new);
+            let token = token.ok_or_else(|| {
+                anyhow::anyhow!("the catalog needs the app's Wonde token: set WONDE_APP_TOKEN")
+            })?;
+            let mode = if full {
+                crate::catalog::RefreshMode::Full
+            } else {
+                crate::catalog::RefreshMode::Incremental
+            };
+            match crate::catalog::refresh(&db, &wonde_client(&sync)?, &token, mode).await? {
+                crate::catalog::RefreshOutcome::Completed { schools, with_status } => {
+                    println!(
+                        "catalog refreshed: {schools} schools read, {with_status} with an access status"
+                    );
+                }
+                crate::catalog::RefreshOutcome::Skipped(why) => println!("skipped: {why}; run with --full"),
+                crate::catalog::RefreshOutcome::Busy => {
+                    println!("skipped: another process is refreshing the catalog")
+                }
+            }
         }
         Command::Sync { school, full, force, database, sync } => {
             let school_id = parse_id(&school, NodeType::School)?;

@@ -99,6 +99,24 @@ impl From<crate::sync::csv_import::CsvImportError> for AppError {
     }
 }
 
+impl From<crate::access_requests::RequestError> for AppError {
+    fn from(err: crate::access_requests::RequestError) -> Self {
+        use crate::access_requests::RequestError as E;
+        let wonde = |code: &'static str, err: &E| Self::Wonde { code, message: err.to_string() };
+        match err {
+            E::BadInput(message) => Self::BadInput(message),
+            E::AlreadyConnected => Self::BadInput(err.to_string()),
+            E::OtherTrust => Self::Forbidden(err.to_string()),
+            E::AlreadyApproved => wonde("WONDE_ALREADY_APPROVED", &err),
+            E::UnknownSchool => wonde("WONDE_NOT_FOUND", &err),
+            E::AppTokenRefused => wonde("WONDE_UNAUTHORIZED", &err),
+            E::NotConfigured => wonde("WONDE_NOT_CONFIGURED", &err),
+            E::Unavailable(_) | E::Unexpected(_) => wonde("WONDE_UNAVAILABLE", &err),
+            E::Database(err) => Self::Database(err),
+        }
+    }
+}
+
 impl From<Arc<AppError>> for AppError {
     fn from(shared: Arc<AppError>) -> Self {
         Self::Shared(shared)

@@ -6,6 +6,8 @@
 //! [`graphql`] (the public API), then [`families`] (the trust-wide family
 //! rule). ARCHITECTURE.md maps the data's path from Wonde to a subscriber.
 
+/// Asking Wonde for access to a school (the request, then PENDING).
+pub mod access_requests;
 /// Who is asking: API tokens, roles and the tenant scope every query obeys.
 pub mod auth;
 /// Wonde's school directory, mirrored locally for search.

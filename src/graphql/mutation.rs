@@ -21,6 +21,7 @@ use crate::events::EventBus;
 use crate::sync::runs;
 use crate::wonde::{SchoolAccess, SecretToken, WondeClient, WondeError};
 
+mod access;
 mod csv;
 mod schools;
 
@@ -29,7 +30,7 @@ pub use csv::GuardShare;
 /// The Mutation root, merged from one object per concern so that each file
 /// stays about one thing.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(schools::SchoolMutation, WondeMutation, csv::CsvMutation);
+pub struct Mutation(access::AccessMutation, schools::SchoolMutation, WondeMutation, csv::CsvMutation);
 
 /// Connecting schools to Wonde and running their syncs.
 #[derive(Default)]

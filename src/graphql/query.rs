@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object};
 use entity::enums::EventKind;
 use entity::{event, guardian, student, wonde_catalog_school};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::BTreeSet;
 
 use super::RequestContext;
@@ -100,6 +100,15 @@ impl Query {
                 .await
                 .gql()?;
         Ok(page.into_event_connection(DeactivationEvent))
+    }
+
+    /// Where the local mirror of Wonde's school directory stands: whether a
+    /// full refresh has happened, and how the last refresh ended.
+    async fn wonde_catalog(&self, ctx: &Context<'_>) -> async_graphql::Result<WondeCatalogStatus> {
+        let rc = RequestContext::of(ctx)?;
+        let state = crate::catalog::state(&rc.db).await.gql()?;
+        let schools = wonde_catalog_school::Entity::find().count(&rc.db).await.gql()?;
+        Ok(WondeCatalogStatus { state, schools })
     }
 
     /// Wonde's school directory, mirrored locally: by name (words in any

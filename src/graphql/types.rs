@@ -10,7 +10,9 @@ mod school;
 mod sync;
 mod viewer;
 
-pub use events::{CsvImportResult, CsvRowError, DeactivationEvent, Person, WondeSchoolCandidate};
+pub use events::{
+    CsvImportResult, CsvRowError, DeactivationEvent, Person, WondeCatalogStatus, WondeSchoolCandidate,
+};
 pub use family::Family;
 pub use groups::{Class, FormGroup, YearGroup};
 pub use node::Node;

@@ -95,6 +95,7 @@ async fn handle(
         "schoolApproved" => {
             let token = Secret::new(token.unwrap_or_default());
             let (_, run) = connections::approve(&txn, connection, &token, &state.secret_key).await?;
+            crate::catalog::set_access_status(&txn, school_id, ConnectionStatus::Approved).await?;
             if run.is_some() { "approved; the first full sync is queued" } else { "token updated" }
         }
         "accessRevoked" | "accessDeclined" => {
@@ -104,6 +105,7 @@ async fn handle(
                 (ConnectionStatus::Declined, "decline_reason")
             };
             connections::set_status(&txn, connection, status, text(payload, reason_field)).await?;
+            crate::catalog::set_access_status(&txn, school_id, status).await?;
             "recorded; scheduled syncs stop and nobody is deactivated"
         }
         _ if connection.status == ConnectionStatus::Approved => {

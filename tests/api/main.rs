@@ -7,6 +7,7 @@
 
 mod support;
 
+mod access_flow;
 mod auth;
 mod bad_input;
 mod cli;

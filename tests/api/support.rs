@@ -178,7 +178,17 @@ impl TestApp {
 
     /// A server whose Wonde is at `wonde_url` (a simulator's base URL).
     pub async fn spawn_with_wonde(engine: &Engine, wonde_url: &str) -> anyhow::Result<Self> {
-        Self::spawn_configured(engine, wonde_url, None).await
+        Self::spawn_configured(engine, wonde_url, None, None).await
+    }
+
+    /// A server on a simulator with the app's own token (catalog, access
+    /// requests) and a sync worker, as `serve` runs.
+    pub async fn spawn_with_app_token(
+        engine: &Engine,
+        wonde_url: &str,
+        app_token: &str,
+    ) -> anyhow::Result<Self> {
+        Self::spawn_configured(engine, wonde_url, None, Some(app_token)).await
     }
 
     /// A server whose subscription sockets are pinged every `keepalive`.
@@ -186,13 +196,14 @@ impl TestApp {
         engine: &Engine,
         keepalive: std::time::Duration,
     ) -> anyhow::Result<Self> {
-        Self::spawn_configured(engine, "http://127.0.0.1:9/v1.0", Some(keepalive)).await
+        Self::spawn_configured(engine, "http://127.0.0.1:9/v1.0", Some(keepalive), None).await
     }
 
     async fn spawn_configured(
         engine: &Engine,
         wonde_url: &str,
         keepalive: Option<std::time::Duration>,
+        app_token: Option<&str>,
     ) -> anyhow::Result<Self> {
         let data = TestDb::create(engine).await?;
         let statements = Arc::new(AtomicUsize::new(0));
@@ -223,9 +234,26 @@ impl TestApp {
                 },
                 ..onroll::wonde::WondeConfig::default()
             })?,
-            wonde_app_token: None,
+            wonde_app_token: app_token.map(onroll::wonde::SecretToken::new),
         };
+        // With an app token the server is whole: a worker runs what the
+        // webhooks and mutations queue (its tick is long: only wake-ups).
+        let worker = app_token.map(|_| onroll::server::Worker {
+            engine: onroll::sync::SyncEngine {
+                db: services.db.clone(),
+                key: services.secret_key.clone(),
+                events: services.events.clone(),
+                client: services.wonde.clone(),
+                guard_share: 0.5,
+                worker: "test".to_owned(),
+            },
+            schedule: onroll::sync::schedule::Schedule::default(),
+            tick: std::time::Duration::from_secs(3600),
+        });
         let mut app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?;
+        if let Some(worker) = worker {
+            app = app.with_worker(worker);
+        }
         if let Some(every) = keepalive {
             app = app.with_ws_keepalive(every);
         }

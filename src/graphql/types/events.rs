@@ -98,6 +98,38 @@ pub struct CsvImportResult {
     pub errors: Vec<CsvRowError>,
 }
 
+/// The catalog's refresh state, as `wondeCatalog` shows it.
+pub struct WondeCatalogStatus {
+    pub state: entity::wonde_catalog_state::Model,
+    pub schools: u64,
+}
+
+#[Object]
+impl WondeCatalogStatus {
+    /// Schools in the local mirror.
+    async fn schools(&self) -> i32 {
+        i32::try_from(self.schools).unwrap_or(i32::MAX)
+    }
+    /// NEVER until the first refresh; then COMPLETED, SKIPPED (an
+    /// incremental refresh before any full one) or FAILED.
+    async fn last_outcome(&self) -> &str {
+        self.state.last_outcome.as_str()
+    }
+    /// Why the last refresh was skipped or failed.
+    async fn last_message(&self) -> Option<&str> {
+        self.state.last_message.as_deref()
+    }
+    async fn last_attempt_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.state.last_attempt_at
+    }
+    async fn last_full_refresh_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.state.last_full_at
+    }
+    async fn last_incremental_refresh_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.state.last_incremental_at
+    }
+}
+
 /// A school of Wonde's directory.
 pub struct WondeSchoolCandidate(pub wonde_catalog_school::Model);
 

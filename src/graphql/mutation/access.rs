@@ -1,0 +1,60 @@
+//! `requestWondeAccess`: asking Wonde for access to a school that has no
+//! token to paste (see `access_requests`).
+
+use async_graphql::{Context, Object};
+use entity::enums::Role;
+
+use super::school;
+use crate::access_requests::{self, Contact, Request};
+use crate::catalog::WondeAppToken;
+use crate::error::{AppError, ResultExt};
+use crate::graphql::RequestContext;
+use crate::graphql::ids::{NodeType, decode_as};
+use crate::graphql::inputs::RequestWondeAccessInput;
+use crate::graphql::types::School;
+use crate::wonde::WondeClient;
+
+#[derive(Default)]
+pub struct AccessMutation;
+
+#[Object]
+impl AccessMutation {
+    /// Asks Wonde for access to a school; the school approves in Wonde, and
+    /// the schoolApproved webhook completes the connection. Trust admins
+    /// only. Allowed again after DECLINED or REVOKED; when Wonde already
+    /// approved us but no token is held here, fails with
+    /// WONDE_ALREADY_APPROVED unless `revokeAndRerequest`.
+    async fn request_wonde_access(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestWondeAccessInput,
+    ) -> async_graphql::Result<School> {
+        let rc = RequestContext::of(ctx)?;
+        let trust_id = decode_as(&input.trust_id, NodeType::Trust).gql()?;
+        if rc.viewer.role != Role::TrustAdmin {
+            return Err(AppError::Forbidden("only trust admins ask Wonde for access".to_owned())).gql();
+        }
+        if !rc.viewer.sees_trust(trust_id) {
+            return Err(AppError::NotFound("no trust with that ID is visible to this token".to_owned()))
+                .gql();
+        }
+        let client =
+            ctx.data::<WondeClient>().map_err(|_| AppError::Internal("Wonde client missing")).gql()?;
+        let app_token = ctx.data::<WondeAppToken>().ok().and_then(|t| t.0.as_ref());
+        let request = Request {
+            trust_id,
+            wonde_school_id: input.wonde_school_id,
+            contact: Contact {
+                first_name: input.contact.first_name,
+                last_name: input.contact.last_name,
+                email: input.contact.email,
+                phone: input.contact.phone,
+                notes: input.contact.notes,
+            },
+            revoke_and_rerequest: input.revoke_and_rerequest.unwrap_or(false),
+            requested_by: rc.viewer.token_id,
+        };
+        let requested = access_requests::request(&rc.db, client, app_token, request).await.gql()?;
+        school(rc, requested.id).await.gql()
+    }
+}
