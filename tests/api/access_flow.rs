@@ -116,6 +116,16 @@ async fn request_approve_sync_and_the_other_paths(engine: Engine) -> anyhow::Res
     assert_eq!(asked[0].body["contacts"][0]["email_address"], "ann@trust.example");
     let found = app.query(&s.trust_admin, SEARCH, json!({ "q": target.urn.to_string() })).await?;
     assert_eq!(found["wondeSchools"][0]["accessStatus"], "PENDING");
+    // The daily incremental refresh reads only what changed since the full
+    // one (the request touched one school), and keeps the statuses.
+    let incremental = catalog::refresh(app.db(), &client, &app_token, RefreshMode::Incremental).await?;
+    let RefreshOutcome::Completed { schools: changed, with_status } = incremental else {
+        anyhow::bail!("incremental refresh: {incremental:?}")
+    };
+    assert!((1..10).contains(&changed), "{changed} schools changed since the full refresh");
+    assert!(with_status >= 2, "the trust's school and the pending one: {with_status}");
+    let found = app.query(&s.trust_admin, SEARCH, json!({ "q": target.urn.to_string() })).await?;
+    assert_eq!(found["wondeSchools"][0]["accessStatus"], "PENDING");
 
     // Approval: the webhook brings the token, the first FULL run streams to
     // COMPLETED, and the school's students are queryable.
