@@ -10,7 +10,9 @@ use async_graphql::{Context, ID, Subscription};
 use entity::enums::EventKind;
 use entity::event;
 use futures::Stream;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -153,6 +155,22 @@ impl Subscription {
         let rc = RequestContext::of(ctx)?;
         let bus = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?.clone();
         let run = run_id.as_ref().map(|id| decode_as(id, NodeType::SyncRun)).transpose().gql()?;
+        if let Some(run) = run {
+            // A run out of scope would only ever stream nothing: say so.
+            let visible = rc
+                .viewer
+                .sync_runs()
+                .filter(entity::sync_run::Column::Id.eq(run))
+                .count(&rc.db)
+                .await
+                .gql()?;
+            if visible == 0 {
+                return Err(AppError::NotFound(
+                    "no sync run with that ID is visible to this token".to_owned(),
+                ))
+                .gql();
+            }
+        }
         let filter = Filter {
             viewer: rc.viewer.clone(),
             school: school_filter(rc, school_id.as_ref()).gql()?,

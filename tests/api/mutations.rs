@@ -53,6 +53,15 @@ async fn trigger_and_cancel(engine: Engine) -> anyhow::Result<()> {
     let cancel = "mutation($r: ID!) { cancelSync(runId: $r) { id status } }";
     let run = first["triggerSync"]["id"].clone();
     assert_eq!(code(&app, &s.integrator, cancel, json!({ "r": run })).await?, "FORBIDDEN");
+    let outsider = s.other_admin.clone();
+    assert_eq!(code(&app, &outsider, cancel, json!({ "r": run })).await?, "NOT_FOUND");
+    assert_eq!(code(&app, &s.trust_admin, cancel, json!({ "r": "nonsense" })).await?, "BAD_USER_INPUT");
+    let still = sync_run::Entity::find()
+        .filter(sync_run::Column::SchoolId.eq(s.school_a.id))
+        .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
+        .count(app.db())
+        .await?;
+    assert_eq!(still, 1, "refused cancels leave the run queued");
     let cancelled = app.query(&s.trust_admin, cancel, json!({ "r": run })).await?;
     assert_eq!(cancelled["cancelSync"]["status"], "CANCELLED");
     let stored = sync_run::Entity::find()

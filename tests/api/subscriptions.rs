@@ -25,7 +25,8 @@ on_both_engines!(
     deactivations_replay_then_live_once_each,
     subscribers_see_only_their_schools,
     sync_progress_of_one_run,
-    keepalive_pings_and_silent_clients_closed
+    keepalive_pings_and_silent_clients_closed,
+    subscription_refusals
 );
 
 const DEACTIVATIONS: &str = "subscription($school: ID, $after: String) {
@@ -179,5 +180,33 @@ async fn keepalive_pings_and_silent_clients_closed(engine: Engine) -> anyhow::Re
     };
     assert_eq!(closed, json!({ "close": 3008 }));
     assert!(started.elapsed() >= every * 2, "closed after {:?}", started.elapsed());
+    Ok(())
+}
+
+/// Each refusal arrives as the protocol's `next` with an error code and no
+/// data, and the socket stays usable.
+async fn subscription_refusals(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let (mut socket, ack) = connect(&app, Some(&s.integrator_b)).await?;
+    assert_eq!(ack["type"], "connection_ack");
+    let progress = "subscription($s: ID, $r: ID) { syncProgress(schoolId: $s, runId: $r) { phase } }";
+    let a = gid(NodeType::School, s.school_a.id);
+    let run_at_a = gid(NodeType::SyncRun, s.run.id);
+    let cases = [
+        ("1", progress, json!({ "s": a }), "NOT_FOUND"),
+        ("2", progress, json!({ "r": run_at_a }), "NOT_FOUND"),
+        ("3", progress, json!({ "r": "nonsense" }), "BAD_USER_INPUT"),
+        ("4", DEACTIVATIONS, json!({ "after": "not-a-cursor" }), "BAD_USER_INPUT"),
+        ("5", DEACTIVATIONS, json!({ "school": a }), "NOT_FOUND"),
+    ];
+    for (id, query, variables, expected) in cases {
+        subscribe(&mut socket, id, query, variables.clone()).await?;
+        let refused = next(&mut socket).await?;
+        assert_eq!(refused["id"], id, "{refused}");
+        assert_eq!(refused["payload"]["data"], Value::Null, "{variables} {refused}");
+        assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], expected, "{variables} {refused}");
+        assert_eq!(next(&mut socket).await?, json!({ "id": id, "type": "complete" }));
+    }
     Ok(())
 }
