@@ -291,3 +291,42 @@ async fn a_run_killed_mid_fetch_changes_nothing_and_the_next_converges(
     assert_eq!(Mirror::read(&db, school.id).await?, truth, "the directory converged to the MIS");
     Ok(())
 }
+
+/// `onroll catalog refresh` against the simulator: refused without the
+/// app's token, skipped (visibly) before a full refresh, then full. The
+/// commands block this thread, so the simulator needs a worker of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_refreshes_the_catalog() -> anyhow::Result<()> {
+    let sim = wonde_sim::Simulator::start(wonde_sim::SimConfig { schools: 1, ..Default::default() }).await?;
+    let db = TempDb::new();
+    let run = |args: &[&str], token: Option<String>| {
+        let mut command = Command::new(BIN);
+        command.args(args).env("DATABASE_URL", db.url()).env("WONDE_API_URL", sim.base_url());
+        match token {
+            Some(token) => command.env("WONDE_APP_TOKEN", token),
+            None => command.env_remove("WONDE_APP_TOKEN"),
+        };
+        command.output()
+    };
+    let refused = run(&["catalog", "refresh", "--full"], None)?;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8(refused.stderr)?.contains("WONDE_APP_TOKEN"));
+
+    let skipped = run(&["catalog", "refresh"], Some(sim.app_token()))?;
+    assert!(skipped.status.success());
+    let out = String::from_utf8(skipped.stdout)?;
+    assert!(out.contains("skipped: an incremental catalog refresh needs a full one first"), "{out}");
+
+    let full = run(&["catalog", "refresh", "--full"], Some(sim.app_token()))?;
+    let out = String::from_utf8(full.stdout)?;
+    assert!(full.status.success(), "{out}");
+    let expected = format!("catalog refreshed: {} schools read", sim.catalog().len());
+    assert!(out.contains(&expected), "{out} (expected {expected})");
+
+    let wrong = run(&["catalog", "refresh", "--full"], Some("not-the-app-token".to_owned()))?;
+    assert!(!wrong.status.success());
+    let err = String::from_utf8(wrong.stderr)?;
+    assert!(!err.contains("not-the-app-token"), "the token never appears: {err}");
+    sim.shutdown().await;
+    Ok(())
+}
