@@ -49,6 +49,18 @@ pub(super) fn require_admin(viewer: &Viewer, school_id: i32) -> Result<(), AppEr
     Ok(())
 }
 
+/// Only trust admins act on the trust as a whole (new schools, access
+/// requests), and only on their own trust.
+pub(super) fn require_trust_admin(viewer: &Viewer, trust_id: i32, action: &str) -> Result<(), AppError> {
+    if viewer.role != entity::enums::Role::TrustAdmin {
+        return Err(AppError::Forbidden(format!("only trust admins {action}")));
+    }
+    if !viewer.sees_trust(trust_id) {
+        return Err(AppError::NotFound("no trust with that ID is visible to this token".to_owned()));
+    }
+    Ok(())
+}
+
 async fn connection_of(rc: &RequestContext, school_id: i32) -> Result<wonde_connection::Model, AppError> {
     rc.viewer
         .connections()

@@ -2,9 +2,8 @@
 //! token to paste (see `access_requests`).
 
 use async_graphql::{Context, Object};
-use entity::enums::Role;
 
-use super::school;
+use super::{require_trust_admin, school};
 use crate::access_requests::{self, Contact, Request};
 use crate::catalog::WondeAppToken;
 use crate::error::{AppError, ResultExt};
@@ -31,13 +30,7 @@ impl AccessMutation {
     ) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
         let trust_id = decode_as(&input.trust_id, NodeType::Trust).gql()?;
-        if rc.viewer.role != Role::TrustAdmin {
-            return Err(AppError::Forbidden("only trust admins ask Wonde for access".to_owned())).gql();
-        }
-        if !rc.viewer.sees_trust(trust_id) {
-            return Err(AppError::NotFound("no trust with that ID is visible to this token".to_owned()))
-                .gql();
-        }
+        require_trust_admin(&rc.viewer, trust_id, "ask Wonde for access").gql()?;
         let client =
             ctx.data::<WondeClient>().map_err(|_| AppError::Internal("Wonde client missing")).gql()?;
         let app_token = ctx.data::<WondeAppToken>().ok().and_then(|t| t.0.as_ref());

@@ -1,11 +1,10 @@
 //! `createSchool`: a school fed by CSV rather than Wonde.
 
 use async_graphql::{Context, Object};
-use entity::enums::Role;
 use entity::school;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
-use super::school as visible_school;
+use super::{require_trust_admin, school as visible_school};
 use crate::error::{AppError, ResultExt};
 use crate::graphql::RequestContext;
 use crate::graphql::ids::{NodeType, decode_as};
@@ -30,13 +29,7 @@ impl SchoolMutation {
     ) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
         let trust_id = decode_as(&input.trust_id, NodeType::Trust).gql()?;
-        if rc.viewer.role != Role::TrustAdmin {
-            return Err(AppError::Forbidden("only trust admins create schools".to_owned())).gql();
-        }
-        if !rc.viewer.sees_trust(trust_id) {
-            return Err(AppError::NotFound("no trust with that ID is visible to this token".to_owned()))
-                .gql();
-        }
+        require_trust_admin(&rc.viewer, trust_id, "create schools").gql()?;
         let fields = NewSchool::validate(&input).gql()?;
         if let Some(urn) = &fields.urn {
             let taken = school::Entity::find()
