@@ -248,6 +248,41 @@ pub fn group_source_id(kind: &str, name: &str) -> String {
     format!("{kind}:{name}")
 }
 
+/// The columns every person file starts with, read and checked alike.
+struct Identity {
+    id: String,
+    upi: Option<String>,
+    forename: String,
+    surname: String,
+    email: Option<String>,
+}
+
+/// Ids and UPIs already seen in one file: each may appear once.
+#[derive(Default)]
+struct Seen {
+    ids: Unique,
+    upis: Unique,
+}
+
+impl Seen {
+    /// Reads `id`, `upi`, `forename`, `surname` and `email`; `None` when a
+    /// required one is missing (its error is recorded).
+    fn identity(&mut self, cells: &mut table::Cells<'_>) -> Option<Identity> {
+        let id = cells.required("id");
+        let upi = cells.text("upi");
+        let forename = cells.required("forename");
+        let surname = cells.required("surname");
+        let email = cells.email("email");
+        if let Some(id) = &id {
+            self.ids.check(cells, "id", id);
+        }
+        if let Some(upi) = &upi {
+            self.upis.check(cells, "upi", upi);
+        }
+        Some(Identity { id: id?, upi, forename: forename?, surname: surname?, email })
+    }
+}
+
 struct StudentRow {
     student: MisStudent,
     /// On roll: contributes to the groups it names.
@@ -261,26 +296,15 @@ fn students(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StudentR
     let Some(table) = table::read(CsvFile::Students, bytes, STUDENT_COLUMNS, errors) else {
         return Vec::new();
     };
-    let mut ids = Unique::default();
-    let mut upis = Unique::default();
+    let mut seen = Seen::default();
     let mut rows = Vec::with_capacity(table.rows.len());
     for row in &table.rows {
         let mut cells = table.cells(row, errors);
-        let id = cells.required("id");
-        let upi = cells.text("upi");
-        let forename = cells.required("forename");
-        let surname = cells.required("surname");
-        let email = cells.email("email");
+        let identity = seen.identity(&mut cells);
         let leaving_date = cells.date("leaving_date");
         let inactive_in_mis = cells.inactive("status");
         let (year, form, classes) = (cells.text("year"), cells.text("form"), cells.list("classes"));
-        if let Some(id) = &id {
-            ids.check(&mut cells, "id", id);
-        }
-        if let Some(upi) = &upi {
-            upis.check(&mut cells, "upi", upi);
-        }
-        let (Some(id), Some(forename), Some(surname)) = (id, forename, surname) else { continue };
+        let Some(Identity { id, upi, forename, surname, email }) = identity else { continue };
         rows.push(StudentRow {
             current: !inactive_in_mis && leaving_date.is_none_or(|date| date > today),
             student: MisStudent {
@@ -316,26 +340,15 @@ fn staff(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StaffRow> {
     let Some(table) = table::read(CsvFile::Staff, bytes, STAFF_COLUMNS, errors) else {
         return Vec::new();
     };
-    let mut ids = Unique::default();
-    let mut upis = Unique::default();
+    let mut seen = Seen::default();
     let mut rows = Vec::with_capacity(table.rows.len());
     for row in &table.rows {
         let mut cells = table.cells(row, errors);
-        let id = cells.required("id");
-        let upi = cells.text("upi");
-        let forename = cells.required("forename");
-        let surname = cells.required("surname");
-        let email = cells.email("email");
+        let identity = seen.identity(&mut cells);
         // Employed through the end date, as Wonde's employment details read.
         let employed = cells.date("employment_end").is_none_or(|end| end >= today);
         let inactive_in_mis = cells.inactive("status");
-        if let Some(id) = &id {
-            ids.check(&mut cells, "id", id);
-        }
-        if let Some(upi) = &upi {
-            upis.check(&mut cells, "upi", upi);
-        }
-        let (Some(id), Some(forename), Some(surname)) = (id, forename, surname) else { continue };
+        let Some(Identity { id, upi, forename, surname, email }) = identity else { continue };
         rows.push(StaffRow {
             current: employed && !inactive_in_mis,
             forms: cells.list("forms"),
