@@ -38,7 +38,7 @@ pub async fn fetch(
     client: &WondeClient,
     access: &SchoolAccess,
     plan: FetchPlan,
-    monitor: &mut RunMonitor,
+    monitor: &mut RunMonitor<'_>,
 ) -> Result<Batch, FetchError> {
     let mut batch = Batch::new(plan.complete, plan.types);
     let query = ListQuery { updated_after: plan.since.filter(|_| !plan.complete), includes: None };

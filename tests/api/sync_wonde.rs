@@ -13,7 +13,7 @@ use onroll::sync::SyncEngine;
 use onroll::sync::schedule::Schedule;
 use onroll::wonde::{RetryPolicy, WondeClient, WondeConfig};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
 };
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -289,6 +289,35 @@ async fn student_by_wonde(
         .ok_or_else(|| anyhow::anyhow!("no student {wonde}"))
 }
 
+/// The run's last progress event is its end (its status as the phase) and
+/// carries the count the run reached, not a fresh 0.
+pub async fn assert_progress_ends_with_its_count(
+    db: &DatabaseConnection,
+    run: &sync_run::Model,
+) -> anyhow::Result<()> {
+    let events = event::Entity::find()
+        .filter(event::Column::SyncRunId.eq(run.id))
+        .filter(event::Column::Kind.eq(entity::enums::EventKind::SyncProgress))
+        .order_by_asc(event::Column::Id)
+        .all(db)
+        .await?;
+    let mut progress = Vec::new();
+    for event in &events {
+        let payload: serde_json::Value = serde_json::from_str(event.payload.as_deref().unwrap_or("{}"))?;
+        progress.push((
+            payload["phase"].as_str().unwrap_or_default().to_owned(),
+            payload["processed"].as_i64().unwrap_or(-1),
+        ));
+    }
+    let [.., before, (phase, processed)] = progress.as_slice() else {
+        anyhow::bail!("run {} reported too little progress: {progress:?}", run.id)
+    };
+    assert_eq!(phase, run.status.as_str(), "{progress:?}");
+    assert!(*processed > 0, "the end reports the run's count: {progress:?}");
+    assert_eq!(*processed, before.1, "the end repeats the last count: {progress:?}");
+    Ok(())
+}
+
 async fn first_full_sync_mirrors_the_trust(engine: Engine) -> anyhow::Result<()> {
     let world = World::start(&engine, 2, 40).await?;
     for i in 0..2 {
@@ -297,6 +326,7 @@ async fn first_full_sync_mirrors_the_trust(engine: Engine) -> anyhow::Result<()>
         assert_eq!(run.students_deactivated, 0);
         assert!(run.students_created >= 40 && run.guardians_created > 0 && run.groups_created > 0);
         world.assert_mirrors(i).await?;
+        assert_progress_ends_with_its_count(world.db(), &run).await?;
     }
     // A second FULL run with nothing changed changes nothing.
     let again = world.sync(0, SyncKind::Full).await?;
