@@ -551,8 +551,9 @@ async function main() {
       // Trigger right after one of the school's runs has ended (the
       // incremental runs every second also show that the stream is live):
       // with no run open, the FULL is queued. When the scheduler's
-      // INCREMENTAL got there first, triggerSync returns that open run
-      // instead, whatever kind was asked for: wait for its end, ask again.
+      // INCREMENTAL got there first, a queued one is made FULL, but a
+      // running one is returned as it runs (its kind says so): wait for
+      // its end, ask again.
       let run;
       let from = 0;
       let ended = (e) => TERMINAL_PHASES.has(e.phase);
