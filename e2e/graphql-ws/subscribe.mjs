@@ -551,8 +551,9 @@ async function main() {
       // Trigger right after one of the school's runs has ended (the
       // incremental runs every second also show that the stream is live):
       // with no run open, the FULL is queued. When the scheduler's
-      // INCREMENTAL got there first, triggerSync returns that open run
-      // instead, whatever kind was asked for: wait for its end, ask again.
+      // INCREMENTAL got there first, a queued one is made FULL, but a
+      // running one is returned as it runs (its kind says so): wait for
+      // its end, ask again.
       let run;
       let from = 0;
       let ended = (e) => TERMINAL_PHASES.has(e.phase);
@@ -588,12 +589,12 @@ async function main() {
         assert(events[0].phase === 'fetching', `the queued run's first event is ${events[0].phase}, not fetching`);
       }
       assert(events.length >= 2, `only ${events.length} event(s) of the run: ${events.map((e) => e.phase).join(', ')}`);
-      // Only until the end: the end event's `processed` is 0 (the server
-      // reports it with a fresh counter; reported as a bug).
-      const counted = events.filter((e) => !TERMINAL_PHASES.has(e.phase)).map((e) => e.processed);
+      // Up to and including the end, which repeats the run's count.
+      const counted = events.map((e) => e.processed);
       for (let i = 1; i < counted.length; i++) {
         assert(counted[i] >= counted[i - 1], `processed went down: ${counted.join(', ')}`);
       }
+      assert(last.processed > 0 && last.processed === counted.at(-2), `the end's processed: ${counted.join(', ')}`);
       const phases = [];
       for (const e of events) if (phases.at(-1) !== e.phase) phases.push(e.phase);
       feed.close();

@@ -204,7 +204,9 @@ impl WondeMutation {
         school(rc, school_id).await.gql()
     }
 
-    /// Queues a sync, or returns the school's queued or running one.
+    /// Queues a sync, or returns the school's queued or running one. A
+    /// queued run becomes FULL when FULL is asked, and forced with `force`;
+    /// a running one is returned as it is (its `kind` says what it does).
     /// `force` only bypasses the mass-deactivation guard.
     async fn trigger_sync(
         &self,

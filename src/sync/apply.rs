@@ -103,12 +103,15 @@ impl Applied {
 
 /// Ends a run after its attempt: a failure is recorded as FAILED with its
 /// words (a cancel is already recorded), and the run's final status is
-/// reported as progress. Only a failure to record that is an error here.
+/// reported as progress, through the run's own `progress` so that the end
+/// carries the count the run reached (a subscriber reads the last event as
+/// the run's result). Only a failure to record that is an error here.
 pub(super) async fn conclude(
     db: &DatabaseConnection,
     events: &EventBus,
     run: &sync_run::Model,
     attempt: Result<(), Failure>,
+    progress: Option<Progress>,
 ) -> Result<sync_run::Model, DbErr> {
     let error = match attempt {
         Ok(()) | Err(Failure::Cancelled) => None,
@@ -121,8 +124,15 @@ pub(super) async fn conclude(
     }
     let finished = sync_run::Entity::find_by_id(run.id).one(db).await?;
     let finished = finished.ok_or_else(|| DbErr::RecordNotFound(format!("sync run {}", run.id)))?;
-    if let Some(school) = school::Entity::find_by_id(run.school_id).one(db).await? {
-        let mut progress = Progress::new(db.clone(), events.clone(), school.trust_id, school.id, run.id);
+    let progress = match progress {
+        Some(progress) => Some(progress),
+        // The attempt stopped before it began counting (no school, say).
+        None => school::Entity::find_by_id(run.school_id)
+            .one(db)
+            .await?
+            .map(|school| Progress::new(db.clone(), events.clone(), school.trust_id, school.id, run.id)),
+    };
+    if let Some(mut progress) = progress {
         progress.report(finished.status.as_str(), None).await?;
     }
     Ok(finished)

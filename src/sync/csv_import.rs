@@ -144,11 +144,14 @@ impl CsvImporter {
             Ok(run) => run,
             Err(open) => return Err(CsvImportError::in_progress(&open)),
         };
+        // One progress for the whole run, so its end keeps the run's count.
+        let mut progress =
+            Progress::new(self.db.clone(), self.events.clone(), school.trust_id, school.id, run.id);
         let (liveness, attempt) = match runs::Liveness::take(&self.db, run.id).await {
-            Ok(liveness) => (liveness, self.attempt(&school, &run, &batch).await),
+            Ok(liveness) => (liveness, self.attempt(&school, &run, &batch, &mut progress).await),
             Err(err) => (None, Err(Failure::Database(err))),
         };
-        let finished = conclude(&self.db, &self.events, &run, attempt).await;
+        let finished = conclude(&self.db, &self.events, &run, attempt, Some(progress)).await;
         if let Some(liveness) = liveness {
             liveness.release().await;
         }
@@ -160,9 +163,8 @@ impl CsvImporter {
         school: &school::Model,
         run: &sync_run::Model,
         batch: &Batch,
+        progress: &mut Progress,
     ) -> Result<(), Failure> {
-        let progress =
-            Progress::new(self.db.clone(), self.events.clone(), school.trust_id, school.id, run.id);
         let mut monitor = RunMonitor::new(self.db.clone(), run.id, progress);
         let types = batch.types;
         for (given, phase, records) in [

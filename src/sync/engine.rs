@@ -79,11 +79,14 @@ impl SyncEngine {
     /// guard, a cancel) end it FAILED or CANCELLED; only a failure to record
     /// that is an error here.
     pub async fn execute(&self, run: sync_run::Model) -> Result<sync_run::Model, DbErr> {
-        let attempt = self.attempt(&run).await;
-        conclude(&self.db, &self.events, &run, attempt).await
+        // The attempt opens the run's progress once it knows the school; the
+        // end is reported through the same one, so it keeps the run's count.
+        let mut progress = None;
+        let attempt = self.attempt(&run, &mut progress).await;
+        conclude(&self.db, &self.events, &run, attempt, progress).await
     }
 
-    async fn attempt(&self, run: &sync_run::Model) -> Result<(), Failure> {
+    async fn attempt(&self, run: &sync_run::Model, progress: &mut Option<Progress>) -> Result<(), Failure> {
         let school = school::Entity::find_by_id(run.school_id)
             .one(&self.db)
             .await?
@@ -116,8 +119,13 @@ impl SyncEngine {
             types: data_types(&connection),
             today: started.date_naive(),
         };
-        let progress =
-            Progress::new(self.db.clone(), self.events.clone(), school.trust_id, school.id, run.id);
+        let progress = progress.insert(Progress::new(
+            self.db.clone(),
+            self.events.clone(),
+            school.trust_id,
+            school.id,
+            run.id,
+        ));
         let mut monitor = RunMonitor::new(self.db.clone(), run.id, progress);
         monitor.progress().report("fetching", None).await?;
         let batch = fetch(&self.client, &access, plan, &mut monitor).await?;

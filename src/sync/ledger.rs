@@ -49,8 +49,16 @@ pub enum Target {
 }
 
 /// How an account's status columns change to reach `target`, and the
-/// event that records it; `None` when nothing changes. A deactivated
-/// account keeps its first reason.
+/// event that records it; `None` when nothing changes.
+///
+/// A deactivated account keeps its first reason, with one exception:
+/// REMOVED_FROM_MIS yields to LEFT_SCHOOL. A deletion (or absence) and a
+/// leaver record both say the account went, but only the leaver record
+/// says it left; a run that saw the deletion first (the student left
+/// between two fetches) must not have the last word. The correction is a
+/// new DEACTIVATED event with LEFT_SCHOOL (see [`is_correction`]): the
+/// account never had access back, so it is not a reactivation, and
+/// integrators, who key on the reason, learn the right one.
 pub fn transition(
     status: AccountStatus,
     reason: Option<DeactivationReason>,
@@ -58,6 +66,12 @@ pub fn transition(
 ) -> Option<(AccountStatus, Option<DeactivationReason>, EventKind, DeactivationReason)> {
     match (status, target) {
         (AccountStatus::Active, Target::Deactivated(why)) => {
+            Some((AccountStatus::Deactivated, Some(why), EventKind::Deactivated, why))
+        }
+        (AccountStatus::Deactivated, Target::Deactivated(DeactivationReason::LeftSchool))
+            if reason == Some(DeactivationReason::RemovedFromMis) =>
+        {
+            let why = DeactivationReason::LeftSchool;
             Some((AccountStatus::Deactivated, Some(why), EventKind::Deactivated, why))
         }
         (AccountStatus::Deactivated, Target::Active) => Some((
@@ -68,6 +82,14 @@ pub fn transition(
         )),
         _ => None,
     }
+}
+
+/// Whether a change from `status` only corrects the reason of an account
+/// already deactivated: it takes no one's access away, so it counts as an
+/// update, not a deactivation (nor toward the guard), and keeps the
+/// account's `deactivated_at`.
+pub fn is_correction(status: AccountStatus, event: EventKind) -> bool {
+    status == AccountStatus::Deactivated && event == EventKind::Deactivated
 }
 
 /// The guard's share unless `ONROLL_DEACTIVATION_GUARD` says otherwise.
@@ -127,10 +149,22 @@ mod tests {
         use DeactivationReason::*;
         assert_eq!(transition(Active, None, Target::Active), None);
         assert_eq!(transition(Deactivated, Some(LeftSchool), Target::Deactivated(RemovedFromMis)), None);
+        assert_eq!(transition(Deactivated, Some(RemovedFromMis), Target::Deactivated(RemovedFromMis)), None);
+        assert_eq!(
+            transition(Deactivated, Some(SuspendedOrArchived), Target::Deactivated(LeftSchool)),
+            None,
+            "only REMOVED_FROM_MIS yields"
+        );
         assert_eq!(
             transition(Active, None, Target::Deactivated(LeftSchool)),
             Some((Deactivated, Some(LeftSchool), EventKind::Deactivated, LeftSchool))
         );
+        // A leaver record after a deletion corrects the reason, with an event.
+        let corrected = transition(Deactivated, Some(RemovedFromMis), Target::Deactivated(LeftSchool));
+        assert_eq!(corrected, Some((Deactivated, Some(LeftSchool), EventKind::Deactivated, LeftSchool)));
+        assert!(is_correction(Deactivated, EventKind::Deactivated));
+        assert!(!is_correction(Active, EventKind::Deactivated));
+        assert!(!is_correction(Deactivated, EventKind::Reactivated));
         assert_eq!(
             transition(Deactivated, Some(NoActiveChildren), Target::Active),
             Some((Active, None, EventKind::Reactivated, NoActiveChildren))

@@ -16,14 +16,16 @@ pub enum Interrupted {
     Database(#[from] DbErr),
 }
 
-pub struct RunMonitor {
+/// Borrows the run's [`Progress`], which outlives the fetch: the run's
+/// last report (its status) continues its count.
+pub struct RunMonitor<'p> {
     db: DatabaseConnection,
     run_id: i32,
-    progress: Progress,
+    progress: &'p mut Progress,
 }
 
-impl RunMonitor {
-    pub fn new(db: DatabaseConnection, run_id: i32, progress: Progress) -> Self {
+impl<'p> RunMonitor<'p> {
+    pub fn new(db: DatabaseConnection, run_id: i32, progress: &'p mut Progress) -> Self {
         Self { db, run_id, progress }
     }
 
@@ -37,6 +39,6 @@ impl RunMonitor {
     }
 
     pub fn progress(&mut self) -> &mut Progress {
-        &mut self.progress
+        self.progress
     }
 }

@@ -1,5 +1,7 @@
 //! Progress of a run: appended to the event log (so a subscriber that
 //! reconnects can resume) and published on the bus, at least once a page.
+//! One `Progress` follows a run from its first event to its last, so the
+//! end (the run's status as the phase) carries the count the run reached.
 
 use chrono::Utc;
 use entity::enums::EventKind;
@@ -17,11 +19,13 @@ pub struct Progress {
     school_id: i32,
     run_id: i32,
     processed: i64,
+    /// The run's total, once a report has known it; later reports repeat it.
+    total: Option<u64>,
 }
 
 impl Progress {
     pub fn new(db: DatabaseConnection, events: EventBus, trust_id: i32, school_id: i32, run_id: i32) -> Self {
-        Self { db, events, trust_id, school_id, run_id, processed: 0 }
+        Self { db, events, trust_id, school_id, run_id, processed: 0, total: None }
     }
 
     /// Records `count` more records processed in `phase`.
@@ -30,9 +34,13 @@ impl Progress {
         self.report(phase, total).await
     }
 
-    /// Records a phase without new records (a start, the end).
+    /// Records a phase without new records (a start, the end). `total`
+    /// `None` repeats the last total known.
     pub async fn report(&mut self, phase: &str, total: Option<u64>) -> Result<(), DbErr> {
-        let payload = json!({ "phase": phase, "processed": self.processed, "total": total });
+        if total.is_some() {
+            self.total = total;
+        }
+        let payload = json!({ "phase": phase, "processed": self.processed, "total": self.total });
         let row = event::ActiveModel {
             trust_id: Set(self.trust_id),
             school_id: Set(self.school_id),

@@ -17,7 +17,7 @@ use sea_orm::{
 use std::collections::{HashMap, HashSet};
 
 use super::groups;
-use super::ledger::{Guard, GuardTripped, RunCounts, StatusChange, Target, transition};
+use super::ledger::{Guard, GuardTripped, RunCounts, StatusChange, Target, is_correction, transition};
 use super::source::{Batch, DeletedKind, MisGuardian, MisStaff, MisStudent};
 use crate::families::email_key;
 
@@ -72,19 +72,45 @@ pub(super) struct Work {
 }
 
 impl Work {
+    /// Counts one status change of an account that had status `was`, and
+    /// queues its event. `counted`: the account's fields changed too and it
+    /// is already counted as updated.
     fn record(
         &mut self,
         kind: PersonKind,
         id: i32,
+        was: AccountStatus,
+        counted: bool,
         change: (AccountStatus, Option<DeactivationReason>, entity::enums::EventKind, DeactivationReason),
     ) {
         let (_, _, event, reason) = change;
         let counts = self.counts.of(kind);
-        match event {
-            entity::enums::EventKind::Reactivated => counts.reactivated += 1,
-            _ => counts.deactivated += 1,
+        if is_correction(was, event) {
+            // A corrected reason takes no one's access away: an update, so
+            // that `deactivated` and the guard count only accounts that
+            // lost access in this run.
+            counts.updated += i32::from(!counted);
+        } else if event == entity::enums::EventKind::Reactivated {
+            counts.reactivated += 1;
+        } else {
+            counts.deactivated += 1;
         }
         self.changes.push(StatusChange { kind, person_id: id, event, reason });
+    }
+}
+
+/// When an account reaching `status` from `was` lost its access: now for a
+/// deactivation, unchanged for a corrected reason, none once active.
+fn deactivated_at(
+    was: AccountStatus,
+    at: Option<DateTime<Utc>>,
+    status: AccountStatus,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    match (was, status) {
+        (_, AccountStatus::Active) => None,
+        (AccountStatus::Deactivated, AccountStatus::Deactivated) => at,
+        (AccountStatus::Active, AccountStatus::Deactivated) => Some(now),
     }
 }
 
@@ -239,10 +265,12 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
         let row = &rows[i];
         let model = updates.entry(i).or_insert_with(|| row.clone().into());
         if let Some(change) = transition(row.status, row.deactivation_reason, target) {
+            let counted = model.is_changed();
             model.status = Set(change.0);
             model.deactivation_reason = Set(change.1);
-            model.deactivated_at = Set((change.0 == AccountStatus::Deactivated).then_some(work.scope.now));
-            work.record(PersonKind::Student, row.id, change);
+            model.deactivated_at =
+                Set(deactivated_at(row.status, row.deactivated_at, change.0, work.scope.now));
+            work.record(PersonKind::Student, row.id, row.status, counted, change);
         }
     }
     for (_, mut model) in updates {
@@ -333,10 +361,12 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
         let row = &rows[i];
         let model = updates.entry(i).or_insert_with(|| row.clone().into());
         if let Some(change) = transition(row.status, row.deactivation_reason, target) {
+            let counted = model.is_changed();
             model.status = Set(change.0);
             model.deactivation_reason = Set(change.1);
-            model.deactivated_at = Set((change.0 == AccountStatus::Deactivated).then_some(work.scope.now));
-            work.record(PersonKind::Staff, row.id, change);
+            model.deactivated_at =
+                Set(deactivated_at(row.status, row.deactivated_at, change.0, work.scope.now));
+            work.record(PersonKind::Staff, row.id, row.status, counted, change);
         }
     }
     for (_, mut model) in updates {
@@ -489,10 +519,12 @@ async fn guardian_status(
             let mut model: guardian::ActiveModel = row.clone().into();
             model.status = Set(change.0);
             model.deactivation_reason = Set(change.1);
-            model.deactivated_at = Set((change.0 == AccountStatus::Deactivated).then_some(work.scope.now));
+            model.deactivated_at =
+                Set(deactivated_at(row.status, row.deactivated_at, change.0, work.scope.now));
             model.updated_at = Set(work.scope.now);
             model.update(txn).await?;
-            work.record(PersonKind::Guardian, row.id, change);
+            // A guardian's targets never say LEFT_SCHOOL, so never correct one.
+            work.record(PersonKind::Guardian, row.id, row.status, false, change);
         }
     }
     Ok(())

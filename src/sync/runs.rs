@@ -18,6 +18,12 @@ use super::ledger::RunCounts;
 
 /// Queues a run for a school; when one is already queued or running, that
 /// one is returned instead (`false`: nothing new was queued).
+///
+/// A queued run takes on what the request asks beyond it, since the
+/// request is otherwise lost: a FULL request makes an INCREMENTAL or
+/// WEBHOOK run FULL (a FULL run does all an incremental one would), and
+/// `force` makes it forced. A running run is returned as it is (its `kind`
+/// tells the caller), and a CSV run is never changed.
 pub async fn enqueue<C: ConnectionTrait>(
     db: &C,
     school_id: i32,
@@ -41,6 +47,13 @@ pub async fn enqueue<C: ConnectionTrait>(
         Ok(run) => Ok((run, true)),
         Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             match open_run(db, school_id).await? {
+                Some(run) if upgrades(&run, kind, force) => {
+                    upgrade_queued(db, run.id, kind, force).await?;
+                    // Look again: upgraded (it asks no more), claimed
+                    // meanwhile (returned as it runs), or ended meanwhile
+                    // (a new run is queued).
+                    Box::pin(enqueue(db, school_id, kind, force)).await
+                }
                 Some(run) => Ok((run, false)),
                 // It finished between our insert and our look: try once more.
                 None => Box::pin(enqueue(db, school_id, kind, force)).await,
@@ -48,6 +61,39 @@ pub async fn enqueue<C: ConnectionTrait>(
         }
         Err(err) => Err(err),
     }
+}
+
+/// Whether a request of `kind` and `force` asks more of the open `run`
+/// than it will do, and the run may still change (queued, not CSV).
+fn upgrades(run: &sync_run::Model, kind: SyncKind, force: bool) -> bool {
+    run.status == SyncStatus::Queued
+        && run.kind != SyncKind::Csv
+        && ((kind == SyncKind::Full && run.kind != SyncKind::Full) || (force && !run.force))
+}
+
+/// Makes a queued run FULL and/or forced, only while it is still queued:
+/// a worker that claimed it meanwhile runs it as it was claimed. Both
+/// changes only ever go one way, so concurrent upgrades agree.
+async fn upgrade_queued<C: ConnectionTrait>(
+    db: &C,
+    run_id: i32,
+    kind: SyncKind,
+    force: bool,
+) -> Result<(), DbErr> {
+    let mut update = sync_run::Entity::update_many();
+    if kind == SyncKind::Full {
+        update = update.col_expr(sync_run::Column::Kind, Expr::value(SyncKind::Full.as_str()));
+    }
+    if force {
+        update = update.col_expr(sync_run::Column::Force, Expr::value(true));
+    }
+    update
+        .filter(sync_run::Column::Id.eq(run_id))
+        .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
+        .filter(sync_run::Column::Kind.ne(SyncKind::Csv))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Opens a run already RUNNING and claimed by `worker`, for work this

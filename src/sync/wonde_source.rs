@@ -38,12 +38,39 @@ pub async fn fetch(
     client: &WondeClient,
     access: &SchoolAccess,
     plan: FetchPlan,
-    monitor: &mut RunMonitor,
+    monitor: &mut RunMonitor<'_>,
 ) -> Result<Batch, FetchError> {
     let mut batch = Batch::new(plan.complete, plan.types);
     let query = ListQuery { updated_after: plan.since.filter(|_| !plan.complete), includes: None };
     let types = plan.types;
 
+    // Deletions first. A student who leaves gets a leaver record and a
+    // deletion at the same moment, so a deletion seen here implies that the
+    // later `students-leaver` fetch sees the leaver record too, and the
+    // reconciliation, which prefers the leaver record, says LEFT_SCHOOL.
+    // Fetched last, a leave between the two fetches would show only the
+    // deletion and end as REMOVED_FROM_MIS.
+    if !plan.complete {
+        let mut pager = client.deletions(access, None, &query);
+        while let Some(page) = pager.next_page().await? {
+            monitor.page("deletions", page.records.len()).await?;
+            for deletion in page.records {
+                // A deletion that was restored is no deletion.
+                if deletion.restored_at.is_some() {
+                    continue;
+                }
+                let kind = match deletion.record_type.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                    Some("student") => DeletedKind::Student,
+                    Some("employee") => DeletedKind::Staff,
+                    Some("contact") => DeletedKind::Guardian,
+                    Some("class") => DeletedKind::Class,
+                    Some("group") => DeletedKind::Group,
+                    _ => continue,
+                };
+                batch.deletions.push(MisDeletion { kind, source_id: deletion.id });
+            }
+        }
+    }
     if types.students || types.guardians {
         let mut pager = client.students(access, &query);
         while let Some(page) = pager.next_page().await? {
@@ -111,27 +138,6 @@ pub async fn fetch(
             match group_type {
                 GroupType::Year => batch.year_groups.extend(groups),
                 _ => batch.form_groups.extend(groups),
-            }
-        }
-    }
-    if !plan.complete {
-        let mut pager = client.deletions(access, None, &query);
-        while let Some(page) = pager.next_page().await? {
-            monitor.page("deletions", page.records.len()).await?;
-            for deletion in page.records {
-                // A deletion that was restored is no deletion.
-                if deletion.restored_at.is_some() {
-                    continue;
-                }
-                let kind = match deletion.record_type.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                    Some("student") => DeletedKind::Student,
-                    Some("employee") => DeletedKind::Staff,
-                    Some("contact") => DeletedKind::Guardian,
-                    Some("class") => DeletedKind::Class,
-                    Some("group") => DeletedKind::Group,
-                    _ => continue,
-                };
-                batch.deletions.push(MisDeletion { kind, source_id: deletion.id });
             }
         }
     }

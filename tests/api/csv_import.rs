@@ -219,12 +219,17 @@ async fn a_full_import_builds_the_directory(engine: Engine) -> anyhow::Result<()
 
     // Progress went on the bus: one phase per file, then applying, then the end.
     let mut phases = Vec::new();
+    let mut processed = Vec::new();
     while let Ok(event) = bus.try_recv() {
         assert_eq!((event.kind, event.sync_run_id), (EventKind::SyncProgress, Some(run.id)));
         let payload: serde_json::Value = serde_json::from_str(event.payload.as_deref().unwrap_or("{}"))?;
         phases.push(payload["phase"].as_str().unwrap_or_default().to_owned());
+        processed.push(payload["processed"].as_i64().unwrap_or(-1));
     }
     assert_eq!(phases, ["students", "staff", "guardians", "applying", "COMPLETED"]);
+    // The end carries the run's count, as the last step before it did.
+    let [.., before, end] = processed.as_slice() else { anyhow::bail!("no progress: {processed:?}") };
+    assert!(*end > 0 && end == before, "{processed:?}");
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use crate::support::{Engine, TestApp};
 
 on_both_engines!(
     trigger_and_cancel,
+    trigger_full_upgrades_a_queued_run_only,
     sync_options,
     disconnect_with_and_without_deactivation,
     connect_wonde,
@@ -70,6 +71,75 @@ async fn trigger_and_cancel(engine: Engine) -> anyhow::Result<()> {
         .count(app.db())
         .await?;
     assert_eq!(stored, 1);
+    Ok(())
+}
+
+const TRIGGER_KIND: &str = "mutation($s: ID!, $k: SyncKind, $force: Boolean) {
+    triggerSync(schoolId: $s, kind: $k, force: $force) { id status kind } }";
+
+async fn stored_run(app: &TestApp, id: i32) -> anyhow::Result<sync_run::Model> {
+    sync_run::Entity::find_by_id(id).one(app.db()).await?.ok_or_else(|| anyhow::anyhow!("run {id}"))
+}
+
+/// Asking for FULL (or force) while a lesser run is queued makes that run
+/// FULL (or forced) rather than dropping the request; a running run and a
+/// CSV run are returned as they are.
+async fn trigger_full_upgrades_a_queued_run_only(engine: Engine) -> anyhow::Result<()> {
+    use entity::enums::SyncKind as Kind;
+    use onroll::sync::runs;
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let a = gid(NodeType::School, s.school_a.id);
+    let trigger = |kind: &str, force: bool| json!({ "s": a, "k": kind, "force": force });
+    let admin = &s.trust_admin;
+    let before = runs_of(&app, s.school_a.id).await?;
+
+    // A queued INCREMENTAL run becomes FULL, and stays FULL.
+    let queued = app.query(admin, TRIGGER_KIND, trigger("INCREMENTAL", false)).await?;
+    let queued = &queued["triggerSync"];
+    assert_eq!((&queued["status"], &queued["kind"]), (&json!("QUEUED"), &json!("INCREMENTAL")));
+    let full = app.query(admin, TRIGGER_KIND, trigger("FULL", false)).await?;
+    assert_eq!(full["triggerSync"]["id"], queued["id"], "the queued run is returned");
+    assert_eq!(full["triggerSync"]["kind"], "FULL", "made FULL");
+    let id = onroll::graphql::ids::decode_as(queued["id"].as_str().unwrap_or_default(), NodeType::SyncRun)?;
+    let run = stored_run(&app, id).await?;
+    assert_eq!((run.kind, run.status, run.force), (Kind::Full, SyncStatus::Queued, false));
+    // A lesser kind never downgrades it; force is OR-ed in.
+    let forced = app.query(admin, TRIGGER_KIND, trigger("INCREMENTAL", true)).await?;
+    assert_eq!(
+        (&forced["triggerSync"]["id"], &forced["triggerSync"]["kind"]),
+        (&queued["id"], &json!("FULL"))
+    );
+    let run = stored_run(&app, id).await?;
+    assert_eq!((run.kind, run.force), (Kind::Full, true));
+    app.query(admin, TRIGGER_KIND, trigger("FULL", false)).await?;
+    assert!(stored_run(&app, id).await?.force, "force is never taken back");
+    assert_eq!(runs_of(&app, s.school_a.id).await?, before + 1, "one run throughout");
+    runs::cancel(app.db(), id).await?;
+
+    // A queued WEBHOOK run is upgraded too.
+    let (webhook, _) = runs::enqueue(app.db(), s.school_a.id, Kind::Webhook, false).await?;
+    let full = app.query(admin, TRIGGER_KIND, trigger("FULL", false)).await?;
+    assert_eq!(full["triggerSync"]["kind"], "FULL");
+    assert_eq!(stored_run(&app, webhook.id).await?.kind, Kind::Full);
+    runs::cancel(app.db(), webhook.id).await?;
+
+    // A running INCREMENTAL run is returned as it runs: its kind tells the admin.
+    let (incremental, _) = runs::enqueue(app.db(), s.school_a.id, Kind::Incremental, false).await?;
+    runs::claim(app.db(), incremental.id, "busy-worker").await?.ok_or_else(|| anyhow::anyhow!("claim"))?;
+    let running = app.query(admin, TRIGGER_KIND, trigger("FULL", true)).await?;
+    let running = &running["triggerSync"];
+    assert_eq!((&running["status"], &running["kind"]), (&json!("RUNNING"), &json!("INCREMENTAL")));
+    let run = stored_run(&app, incremental.id).await?;
+    assert_eq!((run.kind, run.force), (Kind::Incremental, false));
+    runs::cancel(app.db(), incremental.id).await?;
+
+    // A CSV run is never changed, even queued.
+    let (csv, _) = runs::enqueue(app.db(), s.school_a.id, Kind::Csv, false).await?;
+    let returned = app.query(admin, TRIGGER_KIND, trigger("FULL", true)).await?;
+    assert_eq!(returned["triggerSync"]["kind"], "CSV");
+    let run = stored_run(&app, csv.id).await?;
+    assert_eq!((run.kind, run.status, run.force), (Kind::Csv, SyncStatus::Queued, false));
     Ok(())
 }
 

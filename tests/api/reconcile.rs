@@ -21,7 +21,8 @@ on_both_engines!(
     absence_deletion_and_staff_leavers,
     re_enrolment_and_returners,
     guard_refuses_an_empty_mis,
-    disabled_types_deactivate_nobody
+    disabled_types_deactivate_nobody,
+    leaver_record_after_a_deletion_corrects_the_reason
 );
 
 fn student(id: &str, upi: &str, name: &str) -> MisStudent {
@@ -353,5 +354,83 @@ async fn disabled_types_deactivate_nobody(engine: Engine) -> anyhow::Result<()> 
     assert_eq!(active_links(db, &amy).await?, 1, "links stay while guardians do not sync");
     let yesterday = Utc::now() - Duration::days(1);
     assert!(amy.updated_at > yesterday);
+    Ok(())
+}
+
+/// A student who leaves between a run's `students-leaver` and `deletions`
+/// fetches shows up first as a deletion alone (REMOVED_FROM_MIS), then, in
+/// a later run, as a leaver: the leaver record corrects the reason to
+/// LEFT_SCHOOL, with one DEACTIVATED event that says so, and no
+/// reactivation in between. The same goes for a leaving date, and for a
+/// staff member whose employment ended.
+async fn leaver_record_after_a_deletion_corrects_the_reason(engine: Engine) -> anyhow::Result<()> {
+    let (data, a, _) = setup(&engine).await?;
+    let db = &data.db;
+    apply(db, &a, &school_mis(), Guard::default()).await?;
+    let tiny_school = Guard { share: 1.0, force: false };
+
+    // The first run sees only the deletions of Cal, Ben and the teacher.
+    let mut deleted = Batch::new(false, DataTypes::ALL);
+    for (kind, id) in [(DeletedKind::Student, "S3"), (DeletedKind::Student, "S2"), (DeletedKind::Staff, "T1")]
+    {
+        deleted.deletions.push(MisDeletion { kind, source_id: id.into() });
+    }
+    apply(db, &a, &deleted, tiny_school).await?;
+    let cal_deleted = student_row(db, &a, "S3").await?;
+    assert_eq!(cal_deleted.deactivation_reason, Some(DeactivationReason::RemovedFromMis));
+    let events_before = event::Entity::find().count(db).await?;
+
+    // A later run: Cal on the leavers list, Ben with a leaving date, the
+    // teacher's employment ended; their deletions are seen again too.
+    let mut left = deleted.clone();
+    let today = Utc::now().date_naive();
+    left.leavers.push(MisStudent { leaving_date: Some(today), ..student("S3", "u3", "Cal") });
+    left.students.push(MisStudent { leaving_date: Some(today), ..student("S2", "u2", "Ben") });
+    left.staff.push(MisStaff {
+        source_id: "T1".into(),
+        forename: "Tia".into(),
+        surname: "Teacher".into(),
+        current: false,
+        ..Default::default()
+    });
+    let outcome = apply(db, &a, &left, tiny_school).await?;
+    let cal = student_row(db, &a, "S3").await?;
+    let ben = student_row(db, &a, "S2").await?;
+    for who in [&cal, &ben] {
+        assert_eq!(who.status, AccountStatus::Deactivated);
+        assert_eq!(who.deactivation_reason, Some(DeactivationReason::LeftSchool), "{}", who.forename);
+    }
+    assert_eq!(cal.deactivated_at, cal_deleted.deactivated_at, "access was lost at the deletion");
+    let teacher = entity::staff::Entity::find()
+        .filter(entity::staff::Column::SchoolId.eq(a.id))
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no teacher"))?;
+    assert_eq!(teacher.deactivation_reason, Some(DeactivationReason::LeftSchool));
+    // One DEACTIVATED event per corrected account, with the new reason, and
+    // no reactivation; a correction deactivates nobody, so it is counted as
+    // an update (once, with Ben's new leaving date).
+    let mut events: Vec<_> = outcome.events.iter().map(|e| (e.kind, e.person_id, e.reason)).collect();
+    events.sort_by_key(|e| e.1);
+    let left_school = Some(DeactivationReason::LeftSchool);
+    let mut expected = vec![
+        (EventKind::Deactivated, Some(cal.id), left_school),
+        (EventKind::Deactivated, Some(ben.id), left_school),
+        (EventKind::Deactivated, Some(teacher.id), left_school),
+    ];
+    expected.sort_by_key(|e| e.1);
+    assert_eq!(events, expected);
+    assert_eq!(event::Entity::find().count(db).await?, events_before + 3);
+    let c = outcome.counts;
+    assert_eq!((c.students.deactivated, c.students.reactivated, c.students.updated), (0, 0, 2));
+    assert_eq!((c.staff.deactivated, c.staff.updated), (0, 1));
+
+    // The deletions alone again do not take the reason back.
+    let again = apply(db, &a, &deleted, tiny_school).await?;
+    assert!(again.events.is_empty(), "{:?}", again.events);
+    assert_eq!(student_row(db, &a, "S3").await?.deactivation_reason, left_school);
+    // Nor does the leaver record, seen again, say it twice.
+    let twice = apply(db, &a, &left, tiny_school).await?;
+    assert!(twice.events.is_empty(), "{:?}", twice.events);
     Ok(())
 }

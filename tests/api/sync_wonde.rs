@@ -13,7 +13,7 @@ use onroll::sync::SyncEngine;
 use onroll::sync::schedule::Schedule;
 use onroll::wonde::{RetryPolicy, WondeClient, WondeConfig};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
 };
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -32,7 +32,8 @@ on_both_engines!(
     re_enrolment_restore_and_rollover,
     empty_mis_and_broken_wonde_change_nothing,
     concurrent_triggers_share_one_run,
-    approval_webhook_starts_the_first_full_run
+    approval_webhook_starts_the_first_full_run,
+    a_student_leaving_mid_run_is_a_leaver_not_a_deletion
 );
 
 pub struct World {
@@ -289,6 +290,35 @@ async fn student_by_wonde(
         .ok_or_else(|| anyhow::anyhow!("no student {wonde}"))
 }
 
+/// The run's last progress event is its end (its status as the phase) and
+/// carries the count the run reached, not a fresh 0.
+pub async fn assert_progress_ends_with_its_count(
+    db: &DatabaseConnection,
+    run: &sync_run::Model,
+) -> anyhow::Result<()> {
+    let events = event::Entity::find()
+        .filter(event::Column::SyncRunId.eq(run.id))
+        .filter(event::Column::Kind.eq(entity::enums::EventKind::SyncProgress))
+        .order_by_asc(event::Column::Id)
+        .all(db)
+        .await?;
+    let mut progress = Vec::new();
+    for event in &events {
+        let payload: serde_json::Value = serde_json::from_str(event.payload.as_deref().unwrap_or("{}"))?;
+        progress.push((
+            payload["phase"].as_str().unwrap_or_default().to_owned(),
+            payload["processed"].as_i64().unwrap_or(-1),
+        ));
+    }
+    let [.., before, (phase, processed)] = progress.as_slice() else {
+        anyhow::bail!("run {} reported too little progress: {progress:?}", run.id)
+    };
+    assert_eq!(phase, run.status.as_str(), "{progress:?}");
+    assert!(*processed > 0, "the end reports the run's count: {progress:?}");
+    assert_eq!(*processed, before.1, "the end repeats the last count: {progress:?}");
+    Ok(())
+}
+
 async fn first_full_sync_mirrors_the_trust(engine: Engine) -> anyhow::Result<()> {
     let world = World::start(&engine, 2, 40).await?;
     for i in 0..2 {
@@ -297,6 +327,7 @@ async fn first_full_sync_mirrors_the_trust(engine: Engine) -> anyhow::Result<()>
         assert_eq!(run.students_deactivated, 0);
         assert!(run.students_created >= 40 && run.guardians_created > 0 && run.groups_created > 0);
         world.assert_mirrors(i).await?;
+        assert_progress_ends_with_its_count(world.db(), &run).await?;
     }
     // A second FULL run with nothing changed changes nothing.
     let again = world.sync(0, SyncKind::Full).await?;
@@ -532,5 +563,62 @@ async fn approval_webhook_starts_the_first_full_run(engine: Engine) -> anyhow::R
     world.assert_mirrors(0).await?;
     let _ = stop.send(());
     server.await??;
+    Ok(())
+}
+
+/// A student who leaves in the MIS while a run is fetching gets a leaver
+/// record and a deletion at once. Here the leave lands while Wonde is
+/// answering the run's `deletions` request, so that answer shows the
+/// deletion; the run must also see the leaver record (it fetches deletions
+/// before `students-leaver`) and record LEFT_SCHOOL, not REMOVED_FROM_MIS.
+async fn a_student_leaving_mid_run_is_a_leaver_not_a_deletion(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 1, 30).await?;
+    let first = world.sync(0, SyncKind::Full).await?;
+    assert_eq!(first.status, SyncStatus::Completed, "{:?}", first.error);
+    let (wonde_a, school_a) = world.schools[0].clone();
+    let leaver = world.truth(0)?.students[2].id.clone();
+
+    world.sim.inject_fault(FaultSpec {
+        school: Some(wonde_a.clone()),
+        endpoint: "deletions".into(),
+        page: None,
+        kind: FaultKind::Latency { ms: 1_500 },
+        count: 1,
+    });
+    let leave = async {
+        // The rule is taken when the deletions request arrives; its answer
+        // is rendered after the wait, so it includes the leave.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while world.sim.pending_faults() > 0 {
+            anyhow::ensure!(tokio::time::Instant::now() < deadline, "the run never asked for deletions");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(world.sim.student_leaves(&wonde_a, &leaver, None)?)
+    };
+    let (run, left) = tokio::join!(world.sync(0, SyncKind::Incremental), leave);
+    let (run, _) = (run?, left?);
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    let student = student_by_wonde(world.db(), school_a.id, &leaver).await?;
+    assert_eq!(student.status, AccountStatus::Deactivated, "the run saw the leave");
+    assert_eq!(student.deactivation_reason, Some(DeactivationReason::LeftSchool));
+    let events_of = |run_id: i32| {
+        event::Entity::find()
+            .filter(event::Column::PersonId.eq(student.id))
+            .filter(event::Column::PersonKind.eq(entity::enums::PersonKind::Student))
+            .filter(event::Column::SyncRunId.eq(run_id))
+            .all(world.db())
+    };
+    let events: Vec<_> = events_of(run.id).await?.into_iter().map(|e| (e.kind, e.reason)).collect();
+    assert_eq!(events, vec![(entity::enums::EventKind::Deactivated, Some(DeactivationReason::LeftSchool))]);
+    assert_progress_ends_with_its_count(world.db(), &run).await?;
+
+    // The next run sees the leaver record and the deletion again: nothing
+    // changes, no event.
+    let next = world.sync(0, SyncKind::Incremental).await?;
+    assert_eq!(next.status, SyncStatus::Completed, "{:?}", next.error);
+    assert!(events_of(next.id).await?.is_empty());
+    let student = student_by_wonde(world.db(), school_a.id, &leaver).await?;
+    assert_eq!(student.deactivation_reason, Some(DeactivationReason::LeftSchool));
+    world.assert_mirrors(0).await?;
     Ok(())
 }

@@ -577,6 +577,13 @@ impl SimHandle {
         self.shared.world().faults.clear();
     }
 
+    /// How many more requests the injected faults will hit. A rule is taken
+    /// when a request arrives, before a latency fault's wait, so a test can
+    /// tell that a request it delayed is in flight and act meanwhile.
+    pub fn pending_faults(&self) -> u32 {
+        self.shared.world().faults.iter().map(|f| f.count).sum()
+    }
+
     /// Sends a webhook to the request's URL and forces its access state,
     /// without checks (see [`SimHandle::approve`] for the checked flow).
     pub async fn send_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome, SimError> {

@@ -67,7 +67,10 @@ impl DeactivationEvent {
         })
     }
 
-    /// For a reactivation, the reason the account had been deactivated.
+    /// Why the account was deactivated; for a reactivation, why it had
+    /// been. A DEACTIVATED event for an account already deactivated
+    /// corrects the reason (REMOVED_FROM_MIS to LEFT_SCHOOL, once the MIS's
+    /// leaver record is seen): the latest event's reason stands.
     async fn reason(&self) -> async_graphql::Result<DeactivationReason> {
         self.0.reason.map(Into::into).ok_or(AppError::Internal("deactivation event without a reason")).gql()
     }
