@@ -9,7 +9,7 @@ use entity::{event, guardian, school, staff, student, sync_run, wonde_connection
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QuerySelect,
+    QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 
@@ -66,7 +66,7 @@ pub async fn by_wonde_id<C: ConnectionTrait>(
 
 /// Stores a token Wonde gave us and marks the connection APPROVED. When the
 /// school was not approved before, its first FULL run is queued and returned.
-pub async fn approve<C: ConnectionTrait>(
+pub async fn approve<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     connection: wonde_connection::Model,
     token: &Secret,

@@ -11,7 +11,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr, Statement,
-    TransactionTrait,
+    TransactionSession, TransactionTrait,
 };
 
 use super::ledger::RunCounts;
@@ -24,7 +24,7 @@ use super::ledger::RunCounts;
 /// WEBHOOK run FULL (a FULL run does all an incremental one would), and
 /// `force` makes it forced. A running run is returned as it is (its `kind`
 /// tells the caller), and a CSV run is never changed.
-pub async fn enqueue<C: ConnectionTrait>(
+pub async fn enqueue<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     school_id: i32,
     kind: SyncKind,
@@ -43,7 +43,16 @@ pub async fn enqueue<C: ConnectionTrait>(
         heartbeat_at: Set(None),
         ..zero_counts()
     };
-    match row.insert(db).await {
+    // The insert runs in a savepoint: on PostgreSQL a refused statement
+    // aborts the whole transaction, and a caller inside one (a webhook, an
+    // approval) must go on to read the open run.
+    let savepoint = db.begin().await?;
+    let inserted = row.insert(&savepoint).await;
+    match &inserted {
+        Ok(_) => savepoint.commit().await?,
+        Err(_) => savepoint.rollback().await?,
+    }
+    match inserted {
         Ok(run) => Ok((run, true)),
         Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             match open_run(db, school_id).await? {

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
 use entity::{sync_run, wonde_connection};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use super::runs;
 
@@ -87,7 +87,7 @@ pub fn due(
 }
 
 /// Queues every due run; returns how many were newly queued.
-pub async fn queue_due<C: ConnectionTrait>(
+pub async fn queue_due<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     schedule: &Schedule,
     now: DateTime<Utc>,

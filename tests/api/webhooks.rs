@@ -11,7 +11,11 @@ use crate::on_both_engines;
 use crate::support::fixture::Scenario;
 use crate::support::{Engine, TestApp, WEBHOOK_SECRET};
 
-on_both_engines!(webhook_authentication_and_bad_bodies, approval_revocation_and_decline);
+on_both_engines!(
+    webhook_authentication_and_bad_bodies,
+    approval_revocation_and_decline,
+    migration_while_a_run_is_open
+);
 
 async fn post(app: &TestApp, secret: Option<&str>, header: bool, body: &str) -> anyhow::Result<(u16, Value)> {
     let mut url = app.url("/webhooks/wonde");
@@ -135,5 +139,26 @@ async fn approval_revocation_and_decline(engine: Engine) -> anyhow::Result<()> {
     let (connection, _) = state(&app, s.school_a.id).await?;
     assert_eq!(connection.status, ConnectionStatus::Declined);
     assert_eq!(connection.status_reason.as_deref(), Some("Not interested"));
+    Ok(())
+}
+
+/// A `schoolMigration` for a school whose run is already queued is applied
+/// (the open run stands for it): the queue's refusal of a second open run
+/// must not break the webhook's transaction, on PostgreSQL above all.
+async fn migration_while_a_run_is_open(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let wonde_id = s.school_a.wonde_id.clone().unwrap_or_default();
+    let (open, _) =
+        onroll::sync::runs::enqueue(app.db(), s.school_a.id, SyncKind::Incremental, false).await?;
+    let (_, runs_before) = state(&app, s.school_a.id).await?;
+    let body = json!({ "payload_type": "schoolMigration", "school_id": wonde_id }).to_string();
+    let (status, answer) = post(&app, Some(WEBHOOK_SECRET), true, &body).await?;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "accepted", "{answer}");
+    let (_, runs_after) = state(&app, s.school_a.id).await?;
+    assert_eq!(runs_after, runs_before, "the open run stands for the migration");
+    let still = sync_run::Entity::find_by_id(open.id).one(app.db()).await?;
+    assert_eq!(still.map(|run| run.status), Some(SyncStatus::Queued));
     Ok(())
 }
