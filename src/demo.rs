@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use wonde_sim::{SimConfig, SimHandle, Simulator};
+use wonde_sim::{SimConfig, SimHandle, Simulator, WebhookTarget};
 
 use crate::config::{DatabaseConfig, Every, ServeConfig, SyncConfig};
 use crate::graphql::ids::{NodeType, encode};
@@ -101,10 +101,11 @@ impl Demo {
         let secret_key = std::env::var("ONROLL_SECRET_KEY").ok().or_else(|| {
             (crate::db::Engine::of(&database_url) == Some(crate::db::Engine::Postgres)).then(random_key_hex)
         });
+        let webhook_secret = crate::auth::generate_token();
         let serve = ServeConfig {
             database: DatabaseConfig { database_url, secret_key },
             bind: config.bind,
-            webhook_secret: Some(crate::auth::generate_token()),
+            webhook_secret: Some(webhook_secret.clone()),
             sync: SyncConfig {
                 wonde_api_url: Some(sim.base_url()),
                 wonde_app_token: Some(sim.app_token()),
@@ -121,6 +122,10 @@ impl Demo {
         let integrator_token =
             token(&db, entity::enums::Role::Integrator, trust.id, "demo integrator").await?;
         let server = tokio::spawn(app.run_until_stopped(shutdown));
+        // The simulator's approvals, declines and revocations reach this
+        // server as Wonde's webhooks would, so `requestWondeAccess` works.
+        let hook = WebhookTarget::new(format!("http://{addr}/webhooks/wonde")).with_secret(webhook_secret);
+        sim.set_webhook_target(Some(hook)).map_err(|err| DemoError::Simulator(err.to_string()))?;
         let demo = Self { addr, trust_id: trust.id, admin_token, integrator_token, sim, server, scratch };
 
         let api = demo.api();
@@ -296,6 +301,12 @@ fn print_welcome(demo: &Demo) {
         println!("Then make {name} leave; the next incremental sync (every few seconds) streams it:");
         println!("Leaver curl:    curl -X POST {control}/schools/{school}/students/{student}/leave");
     }
+    println!();
+    println!(
+        "Asking Wonde for access: search the catalog with  {{ wondeSchools(search: \"academy\") {{ wondeId name }} }},"
+    );
+    println!("request it with requestWondeAccess, then approve it as the school would:");
+    println!("Approve curl:   curl -X POST {control}/schools/<wondeId>/approve");
     println!();
     println!("Ctrl-C stops the demo.");
 }
