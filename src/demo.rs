@@ -87,14 +87,12 @@ impl Demo {
         })
         .await
         .map_err(|err| DemoError::Simulator(err.to_string()))?;
-        let scratch = match &config.database_url {
-            Some(_) => None,
-            None => Some(Scratch::new()?),
-        };
-        let database_url = match (&config.database_url, &scratch) {
-            (Some(url), _) => url.clone(),
-            (None, Some(scratch)) => scratch.sqlite_url(),
-            (None, None) => return Err(DemoError::Api("no database".to_owned())),
+        let (database_url, scratch) = match config.database_url.clone() {
+            Some(url) => (url, None),
+            None => {
+                let scratch = Scratch::new()?;
+                (scratch.sqlite_url(), Some(scratch))
+            }
         };
         // A demo on PostgreSQL gets a key of its own: its tokens live as
         // long as the demo's database, and nobody has to set one up.
