@@ -195,6 +195,17 @@ async fn request_approve_sync_and_the_other_paths(engine: Engine) -> anyhow::Res
     assert_eq!((row.status.as_str(), row.status_reason.as_deref()), ("DECLINED", Some("Not this year")));
     let found = app.query(&s.trust_admin, SEARCH, json!({ "q": declined.urn.to_string() })).await?;
     assert_eq!(found["wondeSchools"][0]["accessStatus"], "DECLINED");
+    let shown = app
+        .query(
+            &s.trust_admin,
+            "{ trusts { schools { edges { node { wondeId connection { status statusReason } } } } } }",
+            json!({}),
+        )
+        .await?;
+    let edges = shown["trusts"][0]["schools"]["edges"].as_array().cloned().unwrap_or_default();
+    let listed = edges.iter().find(|e| e["node"]["wondeId"] == declined.wonde_id.as_str());
+    let connection = listed.map(|e| e["node"]["connection"].clone()).unwrap_or_default();
+    assert_eq!(connection, json!({ "status": "DECLINED", "statusReason": "Not this year" }));
     let again = app
         .query(&s.trust_admin, REQUEST, input(&trust, &declined.wonde_id, "ann@trust.example", false))
         .await?;

@@ -19,6 +19,11 @@ impl WondeConnection {
         self.0.status.into()
     }
 
+    /// Why the connection is DECLINED or REVOKED, in Wonde's words.
+    async fn status_reason(&self) -> Option<&str> {
+        self.0.status_reason.as_deref()
+    }
+
     async fn wonde_school_id(&self) -> &str {
         &self.0.wonde_school_id
     }
