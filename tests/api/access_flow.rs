@@ -12,14 +12,14 @@ use onroll::wonde::{SecretToken, WondeClient, WondeConfig};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::time::Duration;
-use wonde_sim::{AccessState, SimConfig, SimHandle, Simulator, WebhookTarget};
+use wonde_sim::{AccessState, FaultKind, FaultSpec, SimConfig, SimHandle, Simulator, WebhookTarget};
 
 use crate::on_both_engines;
 use crate::support::fixture::{Scenario, gid};
 use crate::support::ws::{connect, next_within, subscribe};
 use crate::support::{Engine, TestApp, WEBHOOK_SECRET};
 
-on_both_engines!(request_approve_sync_and_the_other_paths);
+on_both_engines!(request_approve_sync_and_the_other_paths, a_broken_catalog_answer_is_recorded_and_retried);
 
 const REQUEST: &str = "mutation($i: RequestWondeAccessInput!) {
     requestWondeAccess(input: $i) { id name urn wondeId connection { status } } }";
@@ -242,4 +242,48 @@ fn ids(answer: &Value) -> Vec<String> {
         .as_array()
         .map(|list| list.iter().filter_map(|s| s["wondeId"].as_str().map(str::to_owned)).collect())
         .unwrap_or_default()
+}
+
+/// Wonde failing on a later page of the directory: the refresh ends FAILED
+/// with a clear message the API shows, no full refresh is recorded (so an
+/// incremental one is still refused), the claim is released, and the next
+/// full refresh completes.
+async fn a_broken_catalog_answer_is_recorded_and_retried(engine: Engine) -> anyhow::Result<()> {
+    let sim =
+        Simulator::start(SimConfig { schools: 1, students_per_school: 5, ..SimConfig::default() }).await?;
+    let app = TestApp::spawn_with_app_token(&engine, &sim.base_url(), &sim.app_token()).await?;
+    let s = Scenario::build(app.db()).await?;
+    let client = WondeClient::new(WondeConfig {
+        base_url: Some(sim.base_url()),
+        retry: onroll::wonde::RetryPolicy {
+            max_retries: 1,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+            max_elapsed: Duration::from_secs(2),
+        },
+        ..WondeConfig::default()
+    })?;
+    let app_token = SecretToken::new(sim.app_token());
+    let mut fault = FaultSpec::new("schools/all", FaultKind::ServerError { status: 500 }, 5);
+    fault.page = Some(2);
+    sim.inject_fault(fault);
+
+    let failed = catalog::refresh(app.db(), &client, &app_token, RefreshMode::Full).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let status = app.query(&s.trust_admin, CATALOG, json!({})).await?;
+    assert_eq!(status["wondeCatalog"]["lastOutcome"], "FAILED", "{status}");
+    assert_eq!(status["wondeCatalog"]["lastFullRefreshAt"], Value::Null);
+    let message = status["wondeCatalog"]["lastMessage"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("Wonde could not be read"), "{message}");
+    assert!(!message.contains(&sim.app_token()), "the app token never appears");
+    let skipped = catalog::refresh(app.db(), &client, &app_token, RefreshMode::Incremental).await?;
+    assert_eq!(skipped, RefreshOutcome::Skipped(catalog::NEEDS_FULL));
+
+    sim.clear_faults();
+    let retried = catalog::refresh(app.db(), &client, &app_token, RefreshMode::Full).await?;
+    assert!(matches!(retried, RefreshOutcome::Completed { schools, .. } if schools == sim.catalog().len()));
+    let status = app.query(&s.trust_admin, CATALOG, json!({})).await?;
+    assert_eq!(status["wondeCatalog"]["lastOutcome"], "COMPLETED");
+    assert_eq!(status["wondeCatalog"]["schools"], sim.catalog().len());
+    Ok(())
 }
