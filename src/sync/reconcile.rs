@@ -12,7 +12,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{AccountStatus, DeactivationReason, PersonKind};
 use entity::{event, guardian, staff, student};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -261,30 +262,7 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
             }
         }
     }
-    for (i, target) in targets {
-        let row = &rows[i];
-        let model = updates.entry(i).or_insert_with(|| row.clone().into());
-        if let Some(change) = transition(row.status, row.deactivation_reason, target) {
-            let counted = model.is_changed();
-            model.status = Set(change.0);
-            model.deactivation_reason = Set(change.1);
-            model.deactivated_at =
-                Set(deactivated_at(row.status, row.deactivated_at, change.0, work.scope.now));
-            work.record(PersonKind::Student, row.id, row.status, counted, change);
-        }
-    }
-    for (_, mut model) in updates {
-        if model.is_changed() {
-            model.updated_at = Set(work.scope.now);
-            model.update(txn).await?;
-        }
-    }
-    work.counts.students.created += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
-    for chunk in inserts.chunks(500) {
-        student::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
-    }
-    let rows = student::Entity::find().filter(student::Column::SchoolId.eq(school)).all(txn).await?;
-    Ok(known(rows, |r| (r.wonde_id.clone(), r.id, r.status)))
+    settle::<student::Entity>(txn, work, &rows, targets, updates, inserts).await
 }
 
 fn staff_target(mis: &MisStaff) -> Target {
@@ -357,30 +335,7 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
             }
         }
     }
-    for (i, target) in targets {
-        let row = &rows[i];
-        let model = updates.entry(i).or_insert_with(|| row.clone().into());
-        if let Some(change) = transition(row.status, row.deactivation_reason, target) {
-            let counted = model.is_changed();
-            model.status = Set(change.0);
-            model.deactivation_reason = Set(change.1);
-            model.deactivated_at =
-                Set(deactivated_at(row.status, row.deactivated_at, change.0, work.scope.now));
-            work.record(PersonKind::Staff, row.id, row.status, counted, change);
-        }
-    }
-    for (_, mut model) in updates {
-        if model.is_changed() {
-            model.updated_at = Set(work.scope.now);
-            model.update(txn).await?;
-        }
-    }
-    work.counts.staff.created += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
-    for chunk in inserts.chunks(500) {
-        staff::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
-    }
-    let rows = staff::Entity::find().filter(staff::Column::SchoolId.eq(school)).all(txn).await?;
-    Ok(known(rows, |r| (r.wonde_id.clone(), r.id, r.status)))
+    settle::<staff::Entity>(txn, work, &rows, targets, updates, inserts).await
 }
 
 /// Guardians whose status is settled by the children rule, and those the
@@ -528,6 +483,104 @@ async fn guardian_status(
         }
     }
     Ok(())
+}
+
+/// The columns the leaver rules act on, which the student and staff tables
+/// share, so that one [`settle`] applies a batch's targets to either.
+trait AccountTable: EntityTrait {
+    const KIND: PersonKind;
+    fn school_column() -> Self::Column;
+    /// Id, source id, status, reason and when access was lost.
+    fn state(
+        row: &Self::Model,
+    ) -> (i32, &str, AccountStatus, Option<DeactivationReason>, Option<DateTime<Utc>>);
+    fn set_state(
+        model: &mut Self::ActiveModel,
+        status: AccountStatus,
+        reason: Option<DeactivationReason>,
+        deactivated_at: Option<DateTime<Utc>>,
+    );
+    fn touch(model: &mut Self::ActiveModel, now: DateTime<Utc>);
+    fn counts(counts: &mut RunCounts) -> &mut super::ledger::Counts;
+}
+
+macro_rules! account_table {
+    ($table:ident, $kind:ident, $counts:ident) => {
+        impl AccountTable for $table::Entity {
+            const KIND: PersonKind = PersonKind::$kind;
+            fn school_column() -> Self::Column {
+                $table::Column::SchoolId
+            }
+            fn state(
+                row: &$table::Model,
+            ) -> (i32, &str, AccountStatus, Option<DeactivationReason>, Option<DateTime<Utc>>) {
+                (row.id, &row.wonde_id, row.status, row.deactivation_reason, row.deactivated_at)
+            }
+            fn set_state(
+                model: &mut $table::ActiveModel,
+                status: AccountStatus,
+                reason: Option<DeactivationReason>,
+                deactivated_at: Option<DateTime<Utc>>,
+            ) {
+                model.status = Set(status);
+                model.deactivation_reason = Set(reason);
+                model.deactivated_at = Set(deactivated_at);
+            }
+            fn touch(model: &mut $table::ActiveModel, now: DateTime<Utc>) {
+                model.updated_at = Set(now);
+            }
+            fn counts(counts: &mut RunCounts) -> &mut super::ledger::Counts {
+                &mut counts.$counts
+            }
+        }
+    };
+}
+
+account_table!(student, Student, students);
+account_table!(staff, Staff, staff);
+
+/// Applies each row's target (status, reason, events), saves what changed,
+/// inserts the new accounts, and answers the school's accounts as they now
+/// stand.
+async fn settle<E>(
+    txn: &DatabaseTransaction,
+    work: &mut Work,
+    rows: &[E::Model],
+    targets: HashMap<usize, Target>,
+    mut updates: HashMap<usize, E::ActiveModel>,
+    inserts: Vec<E::ActiveModel>,
+) -> Result<KnownAccounts, DbErr>
+where
+    E: AccountTable,
+    E::Model: Clone + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+{
+    let (school, now) = (work.scope.school_id, work.scope.now);
+    for (i, target) in targets {
+        let row = &rows[i];
+        let (id, _, status, reason, lost_at) = E::state(row);
+        let model = updates.entry(i).or_insert_with(|| row.clone().into_active_model());
+        if let Some(change) = transition(status, reason, target) {
+            let counted = model.is_changed();
+            E::set_state(model, change.0, change.1, deactivated_at(status, lost_at, change.0, now));
+            work.record(E::KIND, id, status, counted, change);
+        }
+    }
+    for (_, mut model) in updates {
+        if model.is_changed() {
+            E::touch(&mut model, now);
+            model.update(txn).await?;
+        }
+    }
+    E::counts(&mut work.counts).created += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
+    for chunk in inserts.chunks(500) {
+        E::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    let rows = E::find().filter(E::school_column().eq(school)).all(txn).await?;
+    Ok(known(rows, |r| {
+        let (id, source_id, status, _, _) = E::state(r);
+        (source_id.to_owned(), id, status)
+    }))
 }
 
 fn count_active(statuses: impl Iterator<Item = AccountStatus>) -> i32 {
