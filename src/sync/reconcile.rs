@@ -51,6 +51,22 @@ pub enum ReconcileError {
 pub struct Outcome {
     pub counts: RunCounts,
     pub events: Vec<event::Model>,
+    /// Records that matched more than one existing account by a
+    /// re-identification rule: created new, never merged (a data-quality
+    /// finding for the school).
+    pub ambiguities: Vec<Ambiguity>,
+}
+
+/// A source record that two or more existing accounts could be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ambiguity {
+    pub kind: PersonKind,
+    /// The record's id at the source (Wonde id, or the CSV's id column).
+    pub source_id: String,
+    /// The rule that matched several: `upn`, `email`, `names_and_child`, `upi`.
+    pub rule: &'static str,
+    /// Ids of the accounts it matched.
+    pub candidates: Vec<i32>,
 }
 
 /// An account as the membership and link steps need it.
@@ -138,7 +154,7 @@ pub async fn reconcile(
         guard.check(name, active, work.counts.of(kind).deactivated)?;
     }
     let events = append_events(txn, &work).await?;
-    Ok(Outcome { counts: work.counts, events })
+    Ok(Outcome { counts: work.counts, events, ambiguities: Vec::new() })
 }
 
 async fn append_events(txn: &DatabaseTransaction, work: &Work) -> Result<Vec<event::Model>, DbErr> {

@@ -150,6 +150,19 @@ pub struct Batch {
     /// Students on the source's leavers list.
     pub leavers: Vec<MisStudent>,
     pub deletions: Vec<MisDeletion>,
+    /// Records the source sent more than once in one fetch (offset paging
+    /// repeats a row when rows move between pages): each was taken once,
+    /// and the repeat is recorded here for the run's warnings and the
+    /// school's data-quality findings.
+    pub duplicates: Vec<DroppedDuplicate>,
+}
+
+/// A record seen again in one fetch, and dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DroppedDuplicate {
+    /// The endpoint's name as the run reports it (`students`, `contacts`...).
+    pub endpoint: String,
+    pub source_id: String,
 }
 
 impl Batch {
@@ -167,6 +180,7 @@ impl Batch {
             classes: Vec::new(),
             leavers: Vec::new(),
             deletions: Vec::new(),
+            duplicates: Vec::new(),
         }
     }
 }
