@@ -164,6 +164,7 @@ async fn measure(engine: &'static str, schools: usize, students: usize) -> anyho
         client,
         guard_share: 0.5,
         worker: "bench".to_owned(),
+        clock: Default::default(),
     };
     let base = reset_peak();
     let started = Instant::now();

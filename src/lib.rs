@@ -34,6 +34,8 @@ pub mod families;
 pub mod graphql;
 /// HTTP routes: GraphQL, GraphiQL, health, the SDL.
 pub mod http;
+/// The school's own "today": time zones and the clock dates are judged by.
+pub mod school_day;
 /// Building and running the server until it is told to stop.
 pub mod server;
 /// Reconciling a school's directory with what its MIS reports.

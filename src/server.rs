@@ -200,6 +200,7 @@ pub fn sync_engine(services: &Services, config: &SyncConfig) -> SyncEngine {
         client: services.wonde.clone(),
         guard_share: config.deactivation_guard,
         worker: worker_name(),
+        clock: Default::default(),
     }
 }
 

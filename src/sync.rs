@@ -8,6 +8,7 @@ pub mod csv_import;
 pub mod csv_source;
 pub mod engine;
 mod groups;
+mod identity;
 pub mod ledger;
 pub mod monitor;
 pub mod progress;

@@ -61,7 +61,13 @@ text_enum!(
 );
 text_enum!(
     /// What started a sync run.
-    SyncKind { Full = "FULL", Incremental = "INCREMENTAL", Webhook = "WEBHOOK", Csv = "CSV" }
+    SyncKind {
+        Full = "FULL",
+        Incremental = "INCREMENTAL",
+        Webhook = "WEBHOOK",
+        Csv = "CSV",
+        Sweep = "SWEEP",
+    }
 );
 text_enum!(
     /// A sync run's lifecycle.

@@ -15,6 +15,11 @@ pub struct Model {
     pub phase: Option<String>,
     pub mis: Option<String>,
     pub postcode: Option<String>,
+    /// IANA time zone (Wonde's `timezone`); none: the trust's, else Europe/London.
+    pub timezone: Option<String>,
+    /// The school's local date (YYYY-MM-DD) of its last completed run: the
+    /// daily sweep of passed leaving dates is due when that date has gone.
+    pub swept_on: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -15,6 +15,9 @@ pub struct Model {
     pub surname: String,
     pub email: Option<String>,
     pub title: Option<String>,
+    /// Last day of employment (YYYY-MM-DD), once the MIS gives one: the day
+    /// after it, the account is deactivated without waiting for a change.
+    pub employment_end: Option<String>,
     pub status: AccountStatus,
     pub deactivated_at: Option<DateTimeUtc>,
     pub deactivation_reason: Option<DeactivationReason>,

@@ -33,6 +33,9 @@ pub struct Model {
     pub groups_updated: i32,
     pub groups_deactivated: i32,
     pub groups_reactivated: i32,
+    pub students_reidentified: i32,
+    pub staff_reidentified: i32,
+    pub guardians_reidentified: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

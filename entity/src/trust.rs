@@ -7,6 +7,9 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
     pub name: String,
+    /// IANA time zone of the trust's schools that have none of their own
+    /// (CSV schools); none: Europe/London.
+    pub timezone: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

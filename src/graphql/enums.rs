@@ -60,6 +60,10 @@ pub enum SyncKind {
     Incremental,
     Webhook,
     Csv,
+    /// The daily sweep at the start of a school's day: stored leaving
+    /// dates and employment end dates that have come take effect, with no
+    /// call to Wonde.
+    Sweep,
 }
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]

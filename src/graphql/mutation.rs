@@ -164,6 +164,7 @@ impl WondeMutation {
         row.phase = Set(details.phase_of_education.clone());
         row.mis = Set(details.mis.clone());
         row.postcode = Set(details.postcode().map(str::to_owned));
+        row.timezone = Set(crate::school_day::zone_name(details.timezone.as_deref()));
         row.updated_at = Set(now);
         let saved = row.save(&txn).await.gql()?;
         let school_id = match saved.id {

@@ -5,10 +5,13 @@
 //! (or CANCELLED) with nothing applied, and its last status is reported as
 //! progress.
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use entity::enums::SyncStatus;
 use entity::{school, sync_run};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait,
+};
 
 use super::ledger::{Guard, RunCounts};
 use super::monitor::Interrupted;
@@ -59,23 +62,37 @@ pub(super) struct Applied {
     outcome: Outcome,
 }
 
-/// Reconciles `batch` for a claimed, running run. The guard, a database
-/// error or a cancel meanwhile roll everything back.
+/// Reconciles `batch` for a claimed, running run, judging dates by the
+/// school's `today`. The guard, a database error or a cancel meanwhile
+/// roll everything back. A completed run has done the day's sweep of
+/// passed leaving dates, so it records `today` as the school's last sweep.
 pub(super) async fn apply(
     db: &DatabaseConnection,
     run: &sync_run::Model,
-    trust_id: i32,
+    school: &school::Model,
     batch: &Batch,
     guard_share: f64,
+    today: NaiveDate,
 ) -> Result<Applied, Failure> {
     let txn = db.begin().await?;
-    let scope = Scope { trust_id, school_id: run.school_id, run_id: Some(run.id), now: Utc::now() };
+    let scope = Scope {
+        trust_id: school.trust_id,
+        school_id: run.school_id,
+        run_id: Some(run.id),
+        now: Utc::now(),
+        today,
+    };
     let guard = Guard { share: guard_share, force: run.force };
     let outcome = reconcile(&txn, scope, batch, guard).await?;
     if !runs::finish_if_running(&txn, run.id, SyncStatus::Completed, &outcome.counts, None).await? {
         txn.rollback().await?;
         return Err(Failure::Cancelled);
     }
+    school::Entity::update_many()
+        .col_expr(school::Column::SweptOn, Expr::value(today.to_string()))
+        .filter(school::Column::Id.eq(school.id))
+        .exec(&txn)
+        .await?;
     Ok(Applied { txn, outcome })
 }
 

@@ -16,7 +16,7 @@
 //!   would fight over the same records. No connection, or a DISCONNECTED,
 //!   DECLINED or REVOKED one, is fine.
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
 use entity::{school, sync_run, wonde_connection};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
@@ -29,6 +29,7 @@ use super::progress::Progress;
 use super::runs;
 use super::source::Batch;
 use crate::events::EventBus;
+use crate::school_day;
 
 /// What an import needs: the database, the bus its events go on, the
 /// mass-deactivation guard's share, and this process's name for
@@ -124,7 +125,9 @@ impl CsvImporter {
         if let Some(open) = runs::open_run(&self.db, school_id).await? {
             return Err(CsvImportError::in_progress(&open));
         }
-        let today = Utc::now().date_naive();
+        // The school's today: its zone, else its trust's (CSV schools name
+        // none of their own), else Europe/London.
+        let today = school_day::today(school_day::school_zone(&self.db, &school).await?, Utc::now());
         // Parsing megabytes is CPU work: off the async threads.
         let parsed = tokio::task::spawn_blocking(move || csv_source::parse(&files, full, today))
             .await
@@ -148,7 +151,7 @@ impl CsvImporter {
         let mut progress =
             Progress::new(self.db.clone(), self.events.clone(), school.trust_id, school.id, run.id);
         let (liveness, attempt) = match runs::Liveness::take(&self.db, run.id).await {
-            Ok(liveness) => (liveness, self.attempt(&school, &run, &batch, &mut progress).await),
+            Ok(liveness) => (liveness, self.attempt(&school, &run, &batch, &mut progress, today).await),
             Err(err) => (None, Err(Failure::Database(err))),
         };
         let finished = conclude(&self.db, &self.events, &run, attempt, Some(progress)).await;
@@ -164,6 +167,7 @@ impl CsvImporter {
         run: &sync_run::Model,
         batch: &Batch,
         progress: &mut Progress,
+        today: NaiveDate,
     ) -> Result<(), Failure> {
         let mut monitor = RunMonitor::new(self.db.clone(), run.id, progress);
         let types = batch.types;
@@ -177,7 +181,7 @@ impl CsvImporter {
             }
         }
         monitor.progress().report("applying", None).await?;
-        let applied = apply(&self.db, run, school.trust_id, batch, self.guard_share).await?;
+        let applied = apply(&self.db, run, school, batch, self.guard_share, today).await?;
         applied.commit(&self.events, run).await?;
         Ok(())
     }

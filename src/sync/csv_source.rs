@@ -346,7 +346,8 @@ fn staff(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StaffRow> {
         let mut cells = table.cells(row, errors);
         let identity = seen.identity(&mut cells);
         // Employed through the end date, as Wonde's employment details read.
-        let employed = cells.date("employment_end").is_none_or(|end| end >= today);
+        let employment_end = cells.date("employment_end");
+        let employed = employment_end.is_none_or(|end| end >= today);
         let inactive_in_mis = cells.inactive("status");
         let Some(Identity { id, upi, forename, surname, email }) = identity else { continue };
         rows.push(StaffRow {
@@ -362,6 +363,7 @@ fn staff(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StaffRow> {
                 surname,
                 email,
                 current: employed,
+                employment_end,
                 inactive_in_mis,
             },
         });

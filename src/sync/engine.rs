@@ -13,10 +13,11 @@ use super::apply::{Failure, apply, conclude};
 use super::monitor::RunMonitor;
 use super::progress::Progress;
 use super::runs;
-use super::source::DataTypes;
+use super::source::{Batch, DataTypes};
 use super::wonde_source::{FetchError, FetchPlan, fetch};
 use crate::crypto::SecretKey;
 use crate::events::EventBus;
+use crate::school_day::{self, Clock};
 use crate::wonde::{SchoolAccess, SecretToken, WondeClient};
 
 /// An incremental run asks for changes since a little before the last
@@ -34,6 +35,9 @@ pub struct SyncEngine {
     pub guard_share: f64,
     /// Names this process in `sync_run.claimed_by`.
     pub worker: String,
+    /// The clock leaving dates are judged by (the system clock, unless a
+    /// test moves it); see [`crate::school_day`].
+    pub clock: Clock,
 }
 
 impl SyncEngine {
@@ -91,6 +95,9 @@ impl SyncEngine {
             .one(&self.db)
             .await?
             .ok_or_else(|| Failure::Run("the school no longer exists".to_owned()))?;
+        if run.kind == SyncKind::Sweep {
+            return self.sweep(run, &school, progress).await;
+        }
         let connection = wonde_connection::Entity::find()
             .filter(wonde_connection::Column::SchoolId.eq(school.id))
             .one(&self.db)
@@ -113,12 +120,6 @@ impl SyncEngine {
         let started = Utc::now();
         // Without a watermark there is nothing to be incremental from.
         let complete = run.kind == SyncKind::Full || connection.watermark.is_none();
-        let plan = FetchPlan {
-            complete,
-            since: connection.watermark.map(|w| w - WATERMARK_OVERLAP),
-            types: data_types(&connection),
-            today: started.date_naive(),
-        };
         let progress = progress.insert(Progress::new(
             self.db.clone(),
             self.events.clone(),
@@ -128,10 +129,20 @@ impl SyncEngine {
         ));
         let mut monitor = RunMonitor::new(self.db.clone(), run.id, progress);
         monitor.progress().report("fetching", None).await?;
+        // A FULL run reads the school's own record again first: its time
+        // zone decides the school's today.
+        let school = if complete { self.refresh_school(&access, school).await? } else { school };
+        let today = school_day::today(school_day::school_zone(&self.db, &school).await?, self.clock.now());
+        let plan = FetchPlan {
+            complete,
+            since: connection.watermark.map(|w| w - WATERMARK_OVERLAP),
+            types: data_types(&connection),
+            today,
+        };
         let batch = fetch(&self.client, &access, plan, &mut monitor).await?;
         monitor.progress().report("applying", None).await?;
 
-        let applied = apply(&self.db, run, school.trust_id, &batch, self.guard_share).await?;
+        let applied = apply(&self.db, run, &school, &batch, self.guard_share, today).await?;
         let mut row: wonde_connection::ActiveModel = connection.into();
         row.watermark = Set(Some(started));
         if complete {
@@ -143,6 +154,43 @@ impl SyncEngine {
         row.update(applied.txn()).await?;
         applied.commit(&self.events, run).await?;
         Ok(())
+    }
+}
+
+impl SyncEngine {
+    /// The daily sweep: no fetch, an empty batch applied, so that leaving
+    /// dates and employment end dates that have come by the school's today
+    /// take effect with the whole cascade and their events. It needs no
+    /// Wonde connection (CSV schools are swept too).
+    async fn sweep(
+        &self,
+        run: &sync_run::Model,
+        school: &school::Model,
+        progress: &mut Option<Progress>,
+    ) -> Result<(), Failure> {
+        *progress =
+            Some(Progress::new(self.db.clone(), self.events.clone(), school.trust_id, school.id, run.id));
+        let today = school_day::today(school_day::school_zone(&self.db, school).await?, self.clock.now());
+        let batch = Batch::new(false, DataTypes::ALL);
+        let applied = apply(&self.db, run, school, &batch, self.guard_share, today).await?;
+        applied.commit(&self.events, run).await?;
+        Ok(())
+    }
+
+    /// Reads the school's record from Wonde and keeps its time zone.
+    async fn refresh_school(
+        &self,
+        access: &SchoolAccess,
+        school: school::Model,
+    ) -> Result<school::Model, Failure> {
+        let details = self.client.school(access).await.map_err(FetchError::from)?;
+        let zone = school_day::zone_name(details.timezone.as_deref());
+        if zone == school.timezone {
+            return Ok(school);
+        }
+        let mut row: school::ActiveModel = school.into();
+        row.timezone = Set(zone);
+        Ok(row.update(&self.db).await?)
     }
 }
 

@@ -10,6 +10,8 @@ pub struct Counts {
     pub updated: i32,
     pub deactivated: i32,
     pub reactivated: i32,
+    /// Known accounts matched under a new source key (a MIS change).
+    pub reidentified: i32,
 }
 
 /// Counts of a run, per entity.

@@ -10,14 +10,15 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{AccountStatus, DeactivationReason, PersonKind};
-use entity::{event, guardian, staff, student};
+use entity::{event, guardian, guardian_link, staff, student};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter,
+    IntoActiveModel, QueryFilter, QuerySelect,
 };
 use std::collections::{HashMap, HashSet};
 
 use super::groups;
+use super::identity;
 use super::ledger::{Guard, GuardTripped, RunCounts, StatusChange, Target, is_correction, transition};
 use super::source::{Batch, DeletedKind, MisGuardian, MisStaff, MisStudent};
 use crate::families::email_key;
@@ -29,12 +30,10 @@ pub struct Scope {
     pub school_id: i32,
     pub run_id: Option<i32>,
     pub now: DateTime<Utc>,
-}
-
-impl Scope {
-    fn today(&self) -> NaiveDate {
-        self.now.date_naive()
-    }
+    /// The school's date (in its own time zone, see [`crate::school_day`]):
+    /// leaving dates on or before it, and employment end dates before it,
+    /// have taken effect.
+    pub today: NaiveDate,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +85,7 @@ pub(super) struct Work {
     pub counts: RunCounts,
     pub changes: Vec<StatusChange>,
     active_before: HashMap<PersonKind, i32>,
+    ambiguities: Vec<Ambiguity>,
 }
 
 impl Work {
@@ -114,6 +114,21 @@ impl Work {
         }
         self.changes.push(StatusChange { kind, person_id: id, event, reason });
     }
+
+    /// Records a record that several accounts could be (or several records
+    /// claim one account): it is created new, and the school is told.
+    fn ambiguous<T>(
+        &mut self,
+        kind: PersonKind,
+        source_id: &str,
+        rule: &'static str,
+        candidates: &[usize],
+        rows: &[T],
+        id: impl Fn(&T) -> i32,
+    ) {
+        let candidates = candidates.iter().map(|&i| id(&rows[i])).collect();
+        self.ambiguities.push(Ambiguity { kind, source_id: source_id.to_owned(), rule, candidates });
+    }
 }
 
 /// When an account reaching `status` from `was` lost its access: now for a
@@ -137,8 +152,13 @@ pub async fn reconcile(
     batch: &Batch,
     guard: Guard,
 ) -> Result<Outcome, ReconcileError> {
-    let mut work =
-        Work { scope, counts: RunCounts::default(), changes: Vec::new(), active_before: HashMap::new() };
+    let mut work = Work {
+        scope,
+        counts: RunCounts::default(),
+        changes: Vec::new(),
+        active_before: HashMap::new(),
+        ambiguities: Vec::new(),
+    };
     let students = students(txn, &mut work, batch).await?;
     let staff = staff(txn, &mut work, batch).await?;
     let groups = groups::sync_groups(txn, &mut work, batch).await?;
@@ -154,7 +174,7 @@ pub async fn reconcile(
         guard.check(name, active, work.counts.of(kind).deactivated)?;
     }
     let events = append_events(txn, &work).await?;
-    Ok(Outcome { counts: work.counts, events, ambiguities: Vec::new() })
+    Ok(Outcome { counts: work.counts, events, ambiguities: work.ambiguities })
 }
 
 async fn append_events(txn: &DatabaseTransaction, work: &Work) -> Result<Vec<event::Model>, DbErr> {
@@ -217,46 +237,49 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
     let mut targets: HashMap<usize, Target> = HashMap::new();
     let mut updates: HashMap<usize, student::ActiveModel> = HashMap::new();
     let mut inserts = Vec::new();
-    let today = work.scope.today();
+    let today = work.scope.today;
     if batch.types.students {
-        for mis in &batch.students {
+        // A record with an unknown id and UPI may be a known pupil re-keyed
+        // by a MIS change: the same UPN at this school is the same child.
+        let by_upn = identity::index(&rows, |r| identity::upn_key(r.upn.as_deref()));
+        let matched = reidentify(&batch.students, &rows, &by_id, &by_upi, |mis| {
+            (
+                mis.source_id.as_str(),
+                mis.upi.as_deref(),
+                identity::candidates(&by_upn, identity::upn_key(mis.upn.as_deref())),
+            )
+        });
+        for (mis, matched) in batch.students.iter().zip(matched) {
             let target = student_target(mis, today);
-            match find(&mis.source_id, mis.upi.as_deref(), &by_id, &by_upi, &rows) {
-                Some((i, row)) => {
+            match matched {
+                Matched::Row(i, how) => {
+                    let row = &rows[i];
                     let mut model: student::ActiveModel = row.clone().into();
+                    let rekeyed = how == How::Reidentified;
                     model.wonde_id.set_if_not_equals(mis.source_id.clone());
                     model.upi.set_if_not_equals(mis.upi.clone());
+                    let keys_only = model.is_changed();
                     model.mis_id.set_if_not_equals(mis.mis_id.clone());
                     model.upn.set_if_not_equals(mis.upn.clone());
                     model.forename.set_if_not_equals(mis.forename.clone());
                     model.surname.set_if_not_equals(mis.surname.clone());
                     model.email.set_if_not_equals(mis.email.clone());
                     model.leaving_date.set_if_not_equals(mis.leaving_date.map(|d| d.to_string()));
-                    if model.is_changed() {
-                        work.counts.students.updated += 1;
-                    }
+                    count_match(&mut work.counts.students, rekeyed, keys_only, model.is_changed());
                     updates.insert(i, model);
                     targets.insert(i, target);
                 }
+                Matched::Ambiguous(candidates) => {
+                    work.ambiguous(PersonKind::Student, &mis.source_id, "upn", &candidates, &rows, |r| r.id);
+                    if target == Target::Active {
+                        inserts.push(new_student(school, mis, work.scope.now));
+                    }
+                }
                 // A leaver or suspended record we never knew is not imported.
-                None if target == Target::Active => inserts.push(student::ActiveModel {
-                    school_id: Set(school),
-                    wonde_id: Set(mis.source_id.clone()),
-                    upi: Set(mis.upi.clone()),
-                    mis_id: Set(mis.mis_id.clone()),
-                    upn: Set(mis.upn.clone()),
-                    forename: Set(mis.forename.clone()),
-                    surname: Set(mis.surname.clone()),
-                    email: Set(mis.email.clone()),
-                    leaving_date: Set(None),
-                    status: Set(AccountStatus::Active),
-                    deactivated_at: Set(None),
-                    deactivation_reason: Set(None),
-                    created_at: Set(work.scope.now),
-                    updated_at: Set(work.scope.now),
-                    ..Default::default()
-                }),
-                None => {}
+                Matched::New if target == Target::Active => {
+                    inserts.push(new_student(school, mis, work.scope.now))
+                }
+                Matched::New => {}
             }
         }
         // The leavers list keeps old records: one that is on roll again
@@ -278,7 +301,98 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
             }
         }
     }
+    // A stored leaving date that has come takes effect in every run, with
+    // no change to the record needed (the daily sweep is such a run).
+    for (i, row) in rows.iter().enumerate() {
+        let left =
+            row.leaving_date.as_deref().and_then(|d| d.parse::<NaiveDate>().ok()).is_some_and(|d| d <= today);
+        if left && row.status == AccountStatus::Active {
+            targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::LeftSchool));
+        }
+    }
     settle::<student::Entity>(txn, work, &rows, targets, updates, inserts).await
+}
+
+fn new_student(school: i32, mis: &MisStudent, now: DateTime<Utc>) -> student::ActiveModel {
+    student::ActiveModel {
+        school_id: Set(school),
+        wonde_id: Set(mis.source_id.clone()),
+        upi: Set(mis.upi.clone()),
+        mis_id: Set(mis.mis_id.clone()),
+        upn: Set(mis.upn.clone()),
+        forename: Set(mis.forename.clone()),
+        surname: Set(mis.surname.clone()),
+        email: Set(mis.email.clone()),
+        // A future leaving date is kept, so that the day it comes the
+        // pupil leaves without waiting for a change to the record.
+        leaving_date: Set(mis.leaving_date.map(|d| d.to_string())),
+        status: Set(AccountStatus::Active),
+        deactivated_at: Set(None),
+        deactivation_reason: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// How a batch record found its account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    /// By its own source id or UPI.
+    Keys,
+    /// By the second rule of [`identity`]: a MIS re-keyed it.
+    Reidentified,
+}
+
+enum Matched {
+    Row(usize, How),
+    Ambiguous(Vec<usize>),
+    New,
+}
+
+/// Matches each record to a row: by id, else by UPI (re-enrolment), else,
+/// for records whose keys are all unknown, by the candidates `second`
+/// gives (see [`identity::resolve`]).
+fn reidentify<M, T>(
+    records: &[M],
+    rows: &[T],
+    by_id: &HashMap<String, usize>,
+    by_upi: &HashMap<String, usize>,
+    second: impl Fn(&M) -> (&str, Option<&str>, Vec<usize>),
+) -> Vec<Matched> {
+    let first: Vec<Option<usize>> = records
+        .iter()
+        .map(|mis| {
+            let (id, upi, _) = second(mis);
+            find(id, upi, by_id, by_upi, rows).map(|(i, _)| i)
+        })
+        .collect();
+    let claimed: HashSet<usize> = first.iter().flatten().copied().collect();
+    let wanted: Vec<Vec<usize>> = records
+        .iter()
+        .zip(&first)
+        .map(|(mis, found)| if found.is_some() { Vec::new() } else { second(mis).2 })
+        .collect();
+    first
+        .into_iter()
+        .zip(identity::resolve(&wanted, &claimed))
+        .map(|(found, second)| match (found, second) {
+            (Some(i), _) => Matched::Row(i, How::Keys),
+            (None, identity::Resolution::Same(i)) => Matched::Row(i, How::Reidentified),
+            (None, identity::Resolution::Ambiguous(rows)) => Matched::Ambiguous(rows),
+            (None, identity::Resolution::New) => Matched::New,
+        })
+        .collect()
+}
+
+/// Counts a matched record: re-identified (its keys carried over, whatever
+/// else changed with them) or updated (its fields changed).
+fn count_match(counts: &mut super::ledger::Counts, rekeyed: bool, keys_changed: bool, changed: bool) {
+    if rekeyed {
+        counts.reidentified += 1;
+    } else if changed || keys_changed {
+        counts.updated += 1;
+    }
 }
 
 fn staff_target(mis: &MisStaff) -> Target {
@@ -302,42 +416,55 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
     let mut targets: HashMap<usize, Target> = HashMap::new();
     let mut updates: HashMap<usize, staff::ActiveModel> = HashMap::new();
     let mut inserts = Vec::new();
+    let today = work.scope.today;
     if batch.types.staff {
-        for mis in &batch.staff {
+        // Staff re-keyed by a MIS change: UPI first (the usual lookup),
+        // then the work email; a record without an email, by the same
+        // names (a name two people share is ambiguous, and never merged).
+        let by_email = identity::index(&rows, |r| r.email.as_deref().and_then(email_key));
+        let by_names = identity::index(&rows, |r| identity::names_key(&r.forename, &r.surname));
+        let matched = reidentify(&batch.staff, &rows, &by_id, &by_upi, |mis| {
+            let candidates = match mis.email.as_deref().and_then(email_key) {
+                Some(email) => identity::candidates(&by_email, Some(email)),
+                None => identity::candidates(&by_names, identity::names_key(&mis.forename, &mis.surname)),
+            };
+            (mis.source_id.as_str(), mis.upi.as_deref(), candidates)
+        });
+        for (mis, matched) in batch.staff.iter().zip(matched) {
             let target = staff_target(mis);
-            match find(&mis.source_id, mis.upi.as_deref(), &by_id, &by_upi, &rows) {
-                Some((i, row)) => {
-                    let mut model: staff::ActiveModel = row.clone().into();
+            match matched {
+                Matched::Row(i, how) => {
+                    let mut model: staff::ActiveModel = rows[i].clone().into();
                     model.wonde_id.set_if_not_equals(mis.source_id.clone());
                     model.upi.set_if_not_equals(mis.upi.clone());
+                    let keys_only = model.is_changed();
                     model.mis_id.set_if_not_equals(mis.mis_id.clone());
                     model.title.set_if_not_equals(mis.title.clone());
                     model.forename.set_if_not_equals(mis.forename.clone());
                     model.surname.set_if_not_equals(mis.surname.clone());
                     model.email.set_if_not_equals(mis.email.clone());
-                    if model.is_changed() {
-                        work.counts.staff.updated += 1;
-                    }
+                    model.employment_end.set_if_not_equals(mis.employment_end.map(|d| d.to_string()));
+                    count_match(
+                        &mut work.counts.staff,
+                        how == How::Reidentified,
+                        keys_only,
+                        model.is_changed(),
+                    );
                     updates.insert(i, model);
                     targets.insert(i, target);
                 }
-                None if target == Target::Active => inserts.push(staff::ActiveModel {
-                    school_id: Set(school),
-                    wonde_id: Set(mis.source_id.clone()),
-                    upi: Set(mis.upi.clone()),
-                    mis_id: Set(mis.mis_id.clone()),
-                    title: Set(mis.title.clone()),
-                    forename: Set(mis.forename.clone()),
-                    surname: Set(mis.surname.clone()),
-                    email: Set(mis.email.clone()),
-                    status: Set(AccountStatus::Active),
-                    deactivated_at: Set(None),
-                    deactivation_reason: Set(None),
-                    created_at: Set(work.scope.now),
-                    updated_at: Set(work.scope.now),
-                    ..Default::default()
-                }),
-                None => {}
+                Matched::Ambiguous(candidates) => {
+                    let rule =
+                        if mis.email.as_deref().and_then(email_key).is_some() { "email" } else { "names" };
+                    work.ambiguous(PersonKind::Staff, &mis.source_id, rule, &candidates, &rows, |r| r.id);
+                    if target == Target::Active {
+                        inserts.push(new_staff(school, mis, work.scope.now));
+                    }
+                }
+                Matched::New if target == Target::Active => {
+                    inserts.push(new_staff(school, mis, work.scope.now))
+                }
+                Matched::New => {}
             }
         }
         for deletion in batch.deletions.iter().filter(|d| d.kind == DeletedKind::Staff) {
@@ -351,7 +478,39 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
             }
         }
     }
+    // Employment that has ended takes effect in every run, as leaving
+    // dates do: the day after the last day, with no record change needed.
+    for (i, row) in rows.iter().enumerate() {
+        let ended = row
+            .employment_end
+            .as_deref()
+            .and_then(|d| d.parse::<NaiveDate>().ok())
+            .is_some_and(|d| d < today);
+        if ended && row.status == AccountStatus::Active {
+            targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::LeftSchool));
+        }
+    }
     settle::<staff::Entity>(txn, work, &rows, targets, updates, inserts).await
+}
+
+fn new_staff(school: i32, mis: &MisStaff, now: DateTime<Utc>) -> staff::ActiveModel {
+    staff::ActiveModel {
+        school_id: Set(school),
+        wonde_id: Set(mis.source_id.clone()),
+        upi: Set(mis.upi.clone()),
+        mis_id: Set(mis.mis_id.clone()),
+        title: Set(mis.title.clone()),
+        forename: Set(mis.forename.clone()),
+        surname: Set(mis.surname.clone()),
+        email: Set(mis.email.clone()),
+        employment_end: Set(mis.employment_end.map(|d| d.to_string())),
+        status: Set(AccountStatus::Active),
+        deactivated_at: Set(None),
+        deactivation_reason: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
 }
 
 /// Guardians whose status is settled by the children rule, and those the
@@ -388,35 +547,44 @@ async fn guardian_records(
             .map(|l| l.guardian.as_str())
             .collect();
         let mut seen: HashSet<usize> = HashSet::new();
-        for mis in &batch.guardians {
-            match find(&mis.source_id, mis.upi.as_deref(), &by_id, &by_upi, &rows) {
-                Some((i, row)) => {
+        let second = SecondRule::load(txn, school, &rows, batch, students).await?;
+        let matched = reidentify(&batch.guardians, &rows, &by_id, &by_upi, |mis| {
+            (mis.source_id.as_str(), mis.upi.as_deref(), second.candidates(mis))
+        });
+        for (mis, matched) in batch.guardians.iter().zip(matched) {
+            let new = !mis.inactive_in_mis && linked.contains(mis.source_id.as_str());
+            match matched {
+                Matched::Row(i, how) => {
+                    let row = &rows[i];
                     seen.insert(i);
                     if mis.inactive_in_mis {
                         removed.insert(row.id, DeactivationReason::SuspendedOrArchived);
                     }
                     let mut model: guardian::ActiveModel = row.clone().into();
+                    model.wonde_id.set_if_not_equals(mis.source_id.clone());
+                    model.upi.set_if_not_equals(mis.upi.clone());
+                    let keys_only = model.is_changed();
                     apply_guardian_fields(&mut model, mis);
-                    if model.is_changed() {
-                        work.counts.guardians.updated += 1;
+                    let changed = model.is_changed();
+                    count_match(&mut work.counts.guardians, how == How::Reidentified, keys_only, changed);
+                    if changed {
                         model.updated_at = Set(work.scope.now);
                         model.update(txn).await?;
                     }
                 }
-                None if !mis.inactive_in_mis && linked.contains(mis.source_id.as_str()) => {
-                    let mut model = guardian::ActiveModel {
-                        school_id: Set(school),
-                        status: Set(AccountStatus::Active),
-                        deactivated_at: Set(None),
-                        deactivation_reason: Set(None),
-                        created_at: Set(work.scope.now),
-                        updated_at: Set(work.scope.now),
-                        ..Default::default()
+                Matched::Ambiguous(candidates) => {
+                    let rule = if mis.email.as_deref().and_then(email_key).is_some() {
+                        "email"
+                    } else {
+                        "names_and_child"
                     };
-                    apply_guardian_fields(&mut model, mis);
-                    inserts.push(model);
+                    work.ambiguous(PersonKind::Guardian, &mis.source_id, rule, &candidates, &rows, |r| r.id);
+                    if new {
+                        inserts.push(new_guardian(school, mis, work.scope.now));
+                    }
                 }
-                None => {}
+                Matched::New if new => inserts.push(new_guardian(school, mis, work.scope.now)),
+                Matched::New => {}
             }
         }
         for deletion in batch.deletions.iter().filter(|d| d.kind == DeletedKind::Guardian) {
@@ -443,6 +611,81 @@ async fn guardian_records(
             (r.wonde_id.clone(), r.id, r.status)
         });
     Ok(GuardianRecords { known, removed })
+}
+
+fn new_guardian(school: i32, mis: &MisGuardian, now: DateTime<Utc>) -> guardian::ActiveModel {
+    let mut model = guardian::ActiveModel {
+        school_id: Set(school),
+        status: Set(AccountStatus::Active),
+        deactivated_at: Set(None),
+        deactivation_reason: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    apply_guardian_fields(&mut model, mis);
+    model
+}
+
+/// The second rule for guardians whose keys a MIS change made unknown: the
+/// same email (trimmed, case-folded) is the same person; a record without
+/// one is the guardian of the same names already linked to one of the
+/// children the record is linked to.
+struct SecondRule {
+    by_email: HashMap<String, Vec<usize>>,
+    by_names: HashMap<String, Vec<usize>>,
+    /// Guardian row index to the student account ids it is linked to.
+    children_of_row: HashMap<usize, HashSet<i32>>,
+    /// Record source id to the student account ids the batch links it to.
+    children_of_record: HashMap<String, HashSet<i32>>,
+}
+
+impl SecondRule {
+    async fn load(
+        txn: &DatabaseTransaction,
+        school: i32,
+        rows: &[guardian::Model],
+        batch: &Batch,
+        students: &KnownAccounts,
+    ) -> Result<Self, DbErr> {
+        let row_of: HashMap<i32, usize> = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        let mut children_of_row: HashMap<usize, HashSet<i32>> = HashMap::new();
+        let links: Vec<(i32, i32)> = guardian_link::Entity::find()
+            .select_only()
+            .columns([guardian_link::Column::GuardianId, guardian_link::Column::StudentId])
+            .filter(guardian_link::Column::SchoolId.eq(school))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        for (guardian_id, student_id) in links {
+            if let Some(&i) = row_of.get(&guardian_id) {
+                children_of_row.entry(i).or_default().insert(student_id);
+            }
+        }
+        let mut children_of_record: HashMap<String, HashSet<i32>> = HashMap::new();
+        for link in &batch.links {
+            if let Some(student) = students.get(&link.student) {
+                children_of_record.entry(link.guardian.clone()).or_default().insert(student.id);
+            }
+        }
+        Ok(Self {
+            by_email: identity::index(rows, |r| r.email.as_deref().and_then(email_key)),
+            by_names: identity::index(rows, |r| identity::names_key(&r.forename, &r.surname)),
+            children_of_row,
+            children_of_record,
+        })
+    }
+
+    fn candidates(&self, mis: &MisGuardian) -> Vec<usize> {
+        if let Some(email) = mis.email.as_deref().and_then(email_key) {
+            return identity::candidates(&self.by_email, Some(email));
+        }
+        let Some(children) = self.children_of_record.get(&mis.source_id) else { return Vec::new() };
+        identity::candidates(&self.by_names, identity::names_key(&mis.forename, &mis.surname))
+            .into_iter()
+            .filter(|i| self.children_of_row.get(i).is_some_and(|linked| !linked.is_disjoint(children)))
+            .collect()
+    }
 }
 
 fn apply_guardian_fields(model: &mut guardian::ActiveModel, mis: &MisGuardian) {

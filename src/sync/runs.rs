@@ -21,8 +21,9 @@ use super::ledger::RunCounts;
 ///
 /// A queued run takes on what the request asks beyond it, since the
 /// request is otherwise lost: a FULL request makes an INCREMENTAL or
-/// WEBHOOK run FULL (a FULL run does all an incremental one would), and
-/// `force` makes it forced. A running run is returned as it is (its `kind`
+/// WEBHOOK run FULL (a FULL run does all an incremental one would), any
+/// Wonde request makes a SWEEP run that kind (every run sweeps passed
+/// leaving dates too), and `force` makes it forced. A running run is returned as it is (its `kind`
 /// tells the caller), and a CSV run is never changed.
 pub async fn enqueue<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -77,7 +78,14 @@ pub async fn enqueue<C: ConnectionTrait + TransactionTrait>(
 fn upgrades(run: &sync_run::Model, kind: SyncKind, force: bool) -> bool {
     run.status == SyncStatus::Queued
         && run.kind != SyncKind::Csv
-        && ((kind == SyncKind::Full && run.kind != SyncKind::Full) || (force && !run.force))
+        && ((kind == SyncKind::Full && run.kind != SyncKind::Full)
+            || (run.kind == SyncKind::Sweep && fetches(kind))
+            || (force && !run.force))
+}
+
+/// Kinds that fetch from Wonde (and sweep as well).
+fn fetches(kind: SyncKind) -> bool {
+    matches!(kind, SyncKind::Full | SyncKind::Incremental | SyncKind::Webhook)
 }
 
 /// Makes a queued run FULL and/or forced, only while it is still queued:
@@ -89,19 +97,24 @@ async fn upgrade_queued<C: ConnectionTrait>(
     kind: SyncKind,
     force: bool,
 ) -> Result<(), DbErr> {
-    let mut update = sync_run::Entity::update_many();
+    let queued = || {
+        sync_run::Entity::update_many()
+            .filter(sync_run::Column::Id.eq(run_id))
+            .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
+            .filter(sync_run::Column::Kind.ne(SyncKind::Csv))
+    };
     if kind == SyncKind::Full {
-        update = update.col_expr(sync_run::Column::Kind, Expr::value(SyncKind::Full.as_str()));
+        queued().col_expr(sync_run::Column::Kind, Expr::value(SyncKind::Full.as_str())).exec(db).await?;
+    } else if fetches(kind) {
+        queued()
+            .col_expr(sync_run::Column::Kind, Expr::value(kind.as_str()))
+            .filter(sync_run::Column::Kind.eq(SyncKind::Sweep))
+            .exec(db)
+            .await?;
     }
     if force {
-        update = update.col_expr(sync_run::Column::Force, Expr::value(true));
+        queued().col_expr(sync_run::Column::Force, Expr::value(true)).exec(db).await?;
     }
-    update
-        .filter(sync_run::Column::Id.eq(run_id))
-        .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
-        .filter(sync_run::Column::Kind.ne(SyncKind::Csv))
-        .exec(db)
-        .await?;
     Ok(())
 }
 
@@ -161,6 +174,9 @@ fn zero_counts() -> sync_run::ActiveModel {
         groups_updated: Set(0),
         groups_deactivated: Set(0),
         groups_reactivated: Set(0),
+        students_reidentified: Set(0),
+        staff_reidentified: Set(0),
+        guardians_reidentified: Set(0),
         ..Default::default()
     }
 }
@@ -243,6 +259,9 @@ pub async fn finish<C: ConnectionTrait>(
     row.groups_updated = Set(c.groups.updated);
     row.groups_deactivated = Set(c.groups.deactivated);
     row.groups_reactivated = Set(c.groups.reactivated);
+    row.students_reidentified = Set(c.students.reidentified);
+    row.staff_reidentified = Set(c.staff.reidentified);
+    row.guardians_reidentified = Set(c.guardians.reidentified);
     row.update(db).await
 }
 
@@ -273,6 +292,9 @@ pub async fn finish_if_running<C: ConnectionTrait>(
         (sync_run::Column::GroupsUpdated, c.groups.updated),
         (sync_run::Column::GroupsDeactivated, c.groups.deactivated),
         (sync_run::Column::GroupsReactivated, c.groups.reactivated),
+        (sync_run::Column::StudentsReidentified, c.students.reidentified),
+        (sync_run::Column::StaffReidentified, c.staff.reidentified),
+        (sync_run::Column::GuardiansReidentified, c.guardians.reidentified),
     ];
     let mut update = sync_run::Entity::update_many()
         .col_expr(sync_run::Column::Status, Expr::value(status.as_str()))

@@ -3,12 +3,14 @@
 //! APPROVED connections are scheduled; a school whose last run failed waits
 //! a little before the next try, so a broken MIS is not hammered.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
-use entity::{sync_run, wonde_connection};
+use entity::{school, sync_run, trust, wonde_connection};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use std::collections::HashMap;
 
 use super::runs;
+use crate::school_day;
 
 /// How often each kind of run is due; `None` is off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +88,34 @@ pub fn due(
     overdue(last_any, incremental).then_some(SyncKind::Incremental)
 }
 
+/// Queues the daily sweep of every school whose day has begun since its
+/// last completed run (any run sweeps; see [`super::apply`]): stored
+/// leaving dates and employment end dates that came overnight take effect
+/// at the start of the school's day, in its own time zone, whether or not
+/// Wonde answers. Returns how many were newly queued.
+pub async fn queue_sweeps<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<usize, DbErr> {
+    let trust_zones: HashMap<i32, Option<String>> =
+        trust::Entity::find().all(db).await?.into_iter().map(|t| (t.id, t.timezone)).collect();
+    let mut queued = 0;
+    for school in school::Entity::find().all(db).await? {
+        let trust_zone = trust_zones.get(&school.trust_id).cloned().flatten();
+        let today =
+            school_day::today(school_day::zone(school.timezone.as_deref(), trust_zone.as_deref()), now);
+        if sweep_due(school.swept_on.as_deref(), today) {
+            queued += usize::from(runs::enqueue(db, school.id, SyncKind::Sweep, false).await?.1);
+        }
+    }
+    Ok(queued)
+}
+
+/// Whether a school last swept on `swept_on` (YYYY-MM-DD) is due on `today`.
+pub fn sweep_due(swept_on: Option<&str>, today: NaiveDate) -> bool {
+    swept_on.and_then(|d| d.parse::<NaiveDate>().ok()).is_none_or(|last| last < today)
+}
+
 /// Queues every due run; returns how many were newly queued.
 pub async fn queue_due<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -145,6 +175,16 @@ mod tests {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    #[test]
+    fn a_sweep_is_due_once_a_day() {
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap_or_default();
+        assert!(sweep_due(None, day("2026-07-01")));
+        assert!(sweep_due(Some("2026-06-30"), day("2026-07-01")));
+        assert!(!sweep_due(Some("2026-07-01"), day("2026-07-01")));
+        // A clock moved back does not sweep again.
+        assert!(!sweep_due(Some("2026-07-02"), day("2026-07-01")));
     }
 
     #[test]

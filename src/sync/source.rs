@@ -58,6 +58,9 @@ pub struct MisStaff {
     pub email: Option<String>,
     /// Employment current and not ended: false makes a staff leaver.
     pub current: bool,
+    /// The last day of employment, when the MIS gives one. Stored, so that
+    /// the day after it the account is deactivated without a record change.
+    pub employment_end: Option<NaiveDate>,
     pub inactive_in_mis: bool,
 }
 

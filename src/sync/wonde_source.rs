@@ -189,6 +189,7 @@ fn links_of(student: &WondeStudent) -> Vec<MisLink> {
 fn mis_staff(employee: WondeEmployee, today: NaiveDate) -> MisStaff {
     MisStaff {
         current: employee.is_current_on(today),
+        employment_end: employee.employment_details.data().and_then(|d| d.employment_end_date),
         email: employee.email().map(str::to_owned),
         source_id: employee.id,
         upi: employee.upi,

@@ -20,6 +20,7 @@ pub async fn cycle(engine: &SyncEngine, schedule: &Schedule) -> Result<usize, se
         tracing::warn!(runs = failed, "failed sync runs abandoned by a stopped process");
     }
     schedule::queue_due(&engine.db, schedule, Utc::now()).await?;
+    schedule::queue_sweeps(&engine.db, engine.clock.now()).await?;
     engine.drain_queue().await
 }
 

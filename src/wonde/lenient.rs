@@ -11,7 +11,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -26,8 +26,8 @@ struct Stamp {
 enum Zone {
     Utc,
     Fixed(FixedOffset),
-    /// Schools' own zone; the only named zone Wonde is known to use.
-    London,
+    /// A named IANA zone (schools' own is Europe/London), read by chrono-tz.
+    Named(chrono_tz::Tz),
 }
 
 impl Stamp {
@@ -35,45 +35,32 @@ impl Stamp {
         match &self.zone {
             Zone::Utc => Some(self.local.and_utc()),
             Zone::Fixed(off) => off.from_local_datetime(&self.local).single().map(|t| t.with_timezone(&Utc)),
-            Zone::London => {
-                let offset = if is_british_summer_time(self.local) { 3600 } else { 0 };
-                Some((self.local - chrono::Duration::seconds(offset)).and_utc())
-            }
+            // The hour the clocks go back happens twice: the earlier (summer)
+            // reading is taken; the hour they go forward never happens, and
+            // is read an hour on.
+            Zone::Named(zone) => match zone.from_local_datetime(&self.local) {
+                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.with_timezone(&Utc)),
+                LocalResult::None => zone
+                    .from_local_datetime(&(self.local + chrono::Duration::hours(1)))
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc)),
+            },
         }
-    }
-}
-
-/// BST runs from 01:00 UTC on the last Sunday of March to 01:00 UTC on the
-/// last Sunday of October; the hour of ambiguity is resolved to summer time.
-fn is_british_summer_time(local: NaiveDateTime) -> bool {
-    let last_sunday = |month: u32| -> Option<NaiveDateTime> {
-        let first_next = if month == 12 {
-            NaiveDate::from_ymd_opt(local.year() + 1, 1, 1)
-        } else {
-            NaiveDate::from_ymd_opt(local.year(), month + 1, 1)
-        }?;
-        let mut d = first_next.pred_opt()?;
-        while d.weekday() != Weekday::Sun {
-            d = d.pred_opt()?;
-        }
-        d.and_hms_opt(1, 0, 0)
-    };
-    match (last_sunday(3), last_sunday(10)) {
-        (Some(start), Some(end)) => local >= start && local < end,
-        _ => false,
     }
 }
 
 fn zone_from(name: Option<&str>) -> Zone {
     match name.map(str::trim) {
         None | Some("" | "UTC" | "Z" | "utc" | "+00:00" | "GMT") => Zone::Utc,
-        Some("Europe/London") => Zone::London,
-        Some(other) => {
-            DateTime::parse_from_str(&format!("2000-01-01 00:00:00 {other}"), "%Y-%m-%d %H:%M:%S %:z")
-                .map(|d| Zone::Fixed(*d.offset()))
-                // An unknown named zone: UTC is the least surprising reading.
-                .unwrap_or(Zone::Utc)
-        }
+        Some(other) => match other.parse::<chrono_tz::Tz>() {
+            Ok(named) => Zone::Named(named),
+            Err(_) => {
+                DateTime::parse_from_str(&format!("2000-01-01 00:00:00 {other}"), "%Y-%m-%d %H:%M:%S %:z")
+                    .map(|d| Zone::Fixed(*d.offset()))
+                    // An unknown named zone: UTC is the least surprising reading.
+                    .unwrap_or(Zone::Utc)
+            }
+        },
     }
 }
 

@@ -20,6 +20,7 @@ mod leaver_latency;
 mod mutations;
 mod nodes;
 mod pagination;
+mod real_world;
 mod reconcile;
 mod runs;
 mod schema_drift;

@@ -91,7 +91,9 @@ async fn apply(
     batch: &Batch,
     guard: Guard,
 ) -> Result<Outcome, ReconcileError> {
-    let scope = Scope { trust_id: school.trust_id, school_id: school.id, run_id: None, now: Utc::now() };
+    let now = Utc::now();
+    let today = onroll::school_day::today(onroll::school_day::DEFAULT_ZONE, now);
+    let scope = Scope { trust_id: school.trust_id, school_id: school.id, run_id: None, now, today };
     let txn = db.begin().await?;
     let outcome = reconcile(&txn, scope, batch, guard).await?;
     txn.commit().await?;

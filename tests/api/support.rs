@@ -246,6 +246,7 @@ impl TestApp {
                 client: services.wonde.clone(),
                 guard_share: 0.5,
                 worker: "test".to_owned(),
+                clock: Default::default(),
             },
             schedule: onroll::sync::schedule::Schedule::default(),
             tick: std::time::Duration::from_secs(3600),

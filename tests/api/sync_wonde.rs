@@ -92,6 +92,7 @@ impl World {
             client,
             guard_share: 0.5,
             worker: "test-worker".to_owned(),
+            clock: Default::default(),
         };
         Ok(Self { sim, data, engine, schools: ours })
     }
@@ -104,6 +105,11 @@ impl World {
         Ok(self.engine.run_now(self.schools[index].1.id, kind, false).await?)
     }
 
+    /// The schools' today (Europe/London), by the engine's clock.
+    pub fn today(&self) -> chrono::NaiveDate {
+        onroll::school_day::today(onroll::school_day::DEFAULT_ZONE, self.engine.clock.now())
+    }
+
     pub fn truth(&self, index: usize) -> anyhow::Result<MisSnapshot> {
         Ok(self.sim.truth(&self.schools[index].0)?)
     }
@@ -113,7 +119,7 @@ impl World {
     pub async fn assert_mirrors(&self, index: usize) -> anyhow::Result<()> {
         let truth = self.truth(index)?;
         let mirror = Mirror::read(self.db(), self.schools[index].1.id).await?;
-        let expected = Mirror::of_truth(&truth);
+        let expected = Mirror::of_truth_on(&truth, self.today());
         assert_eq!(mirror.students, expected.students, "active students");
         assert_eq!(mirror.staff, expected.staff, "active staff");
         assert_eq!(mirror.guardians, expected.guardians, "active guardians");
@@ -136,13 +142,25 @@ pub struct Mirror {
 }
 
 impl Mirror {
+    /// The MIS as Onroll should mirror it today (the school's today, in
+    /// Europe/London as the simulator's schools are).
     pub fn of_truth(truth: &MisSnapshot) -> Self {
-        let today = Utc::now().date_naive();
-        let on_roll: BTreeSet<&str> = truth.students.iter().map(|s| s.id.as_str()).collect();
+        Self::of_truth_on(truth, onroll::school_day::today(onroll::school_day::DEFAULT_ZONE, Utc::now()))
+    }
+
+    /// The MIS as Onroll should mirror it on `today`: students on roll
+    /// whose leaving date has come are leavers.
+    pub fn of_truth_on(truth: &MisSnapshot, today: chrono::NaiveDate) -> Self {
+        let on_roll: BTreeSet<&str> = truth
+            .students
+            .iter()
+            .filter(|s| s.leaving_date.is_none_or(|d| d > today))
+            .map(|s| s.id.as_str())
+            .collect();
         let links: Vec<_> = truth.links.iter().filter(|l| on_roll.contains(l.student_id.as_str())).collect();
         let staff: BTreeSet<String> = truth.current_employees(today).iter().map(|e| e.id.clone()).collect();
         let mut memberships = BTreeSet::new();
-        for s in &truth.students {
+        for s in truth.students.iter().filter(|s| on_roll.contains(s.id.as_str())) {
             for group in [&s.year_group_id, &s.form_group_id].into_iter().flatten() {
                 memberships.insert((group.clone(), s.id.clone()));
             }

@@ -39,6 +39,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_control/schools/{school}/students/{student}/restore", post(restore))
         .route("/_control/schools/{school}/employees/{employee}/leave", post(staff_leaves))
         .route("/_control/schools/{school}/rollover", post(rollover))
+        .route("/_control/schools/{school}/migrate-mis", post(migrate_mis))
+        .route("/_control/schools/{school}/students/{student}/leaving-date", put(set_leaving_date))
         .route("/_control/schools/{school}/outage", put(outage))
         .route("/_control/schools/{school}/access", put(access))
         .route("/_control/schools/{school}/approve", post(approve))
@@ -163,6 +165,29 @@ async fn staff_leaves(State(sh): St, Path((school, employee)): Path<(String, Str
 
 async fn rollover(State(sh): St, Path(school): Path<String>) -> Response {
     answer(ops::rollover(&mut sh.world(), &school))
+}
+
+/// `{"new_upis": true}` (optional): the school changes MIS.
+async fn migrate_mis(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
+    let how: ops::MisMigration = match body(&b) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    answer(ops::migrate_mis(&mut sh.world(), &school, how))
+}
+
+/// `{"leaving_date": "YYYY-MM-DD"}` (or null to clear): a leaving date
+/// recorded ahead; the student stays on roll.
+async fn set_leaving_date(
+    State(sh): St,
+    Path((school, student)): Path<(String, String)>,
+    b: Bytes,
+) -> Response {
+    let date: LeaveBody = match body(&b) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    answer(ops::set_leaving_date(&mut sh.world(), &school, &student, date.leaving_date))
 }
 
 #[derive(Deserialize)]

@@ -76,7 +76,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{FaultKind, FaultSpec};
 pub use model::{AccessState, MisSnapshot, Student};
-pub use ops::{NewStarter, RolloverSummary, SimError, StaffLeave};
+pub use ops::{MisMigration, NewStarter, RolloverSummary, SimError, StaffLeave};
 pub use webhooks::{SecretPlacement, WebhookEvent, WebhookOutcome, WebhookRequest, WebhookTarget};
 
 use crate::access::Decision;
@@ -517,6 +517,22 @@ impl SimHandle {
     /// The same record back, with `restored_at` set (and on its deletion).
     pub fn restore(&self, school_id: &str, student_id: &str) -> Result<Student, SimError> {
         ops::restore(&mut self.shared.world(), school_id, student_id)
+    }
+
+    /// The school changes MIS: every record re-keyed (see [`MisMigration`]).
+    pub fn migrate_mis(&self, school_id: &str, how: MisMigration) -> Result<(), SimError> {
+        ops::migrate_mis(&mut self.shared.world(), school_id, how)
+    }
+
+    /// Records (or clears) a leaving date for a student who stays on roll
+    /// until it comes.
+    pub fn set_leaving_date(
+        &self,
+        school_id: &str,
+        student_id: &str,
+        leaving_date: Option<NaiveDate>,
+    ) -> Result<Student, SimError> {
+        ops::set_leaving_date(&mut self.shared.world(), school_id, student_id, leaving_date)
     }
 
     pub fn rollover(&self, school_id: &str) -> Result<RolloverSummary, SimError> {

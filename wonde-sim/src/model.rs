@@ -250,7 +250,7 @@ impl MisSnapshot {
     pub fn current_employees(&self, today: NaiveDate) -> Vec<&Employee> {
         self.employees
             .iter()
-            .filter(|e| e.current && e.employment_end_date.is_none_or(|d| d > today))
+            .filter(|e| e.current && e.employment_end_date.is_none_or(|d| d >= today))
             .collect()
     }
 

@@ -66,10 +66,19 @@ pub struct SyncOptions {
 
 #[derive(SimpleObject, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyncCounts {
+    /// Accounts (or groups) the run created.
     pub created: i32,
+    /// Accounts whose fields the run changed.
     pub updated: i32,
+    /// Accounts the run took access from.
     pub deactivated: i32,
+    /// Accounts the run gave access back to.
     pub reactivated: i32,
+    /// Existing accounts the run recognised under a new MIS key (a school
+    /// that changed MIS: students by UPN, guardians by email or by name and
+    /// child, staff by UPI then email). They keep their ID and status; no
+    /// event is sent for them. Always 0 for groups.
+    pub reidentified: i32,
 }
 
 pub struct SyncRun(pub sync_run::Model);
@@ -117,6 +126,7 @@ impl SyncRun {
             updated: r.students_updated,
             deactivated: r.students_deactivated,
             reactivated: r.students_reactivated,
+            reidentified: r.students_reidentified,
         }
     }
 
@@ -127,6 +137,7 @@ impl SyncRun {
             updated: r.staff_updated,
             deactivated: r.staff_deactivated,
             reactivated: r.staff_reactivated,
+            reidentified: r.staff_reidentified,
         }
     }
 
@@ -137,6 +148,7 @@ impl SyncRun {
             updated: r.guardians_updated,
             deactivated: r.guardians_deactivated,
             reactivated: r.guardians_reactivated,
+            reidentified: r.guardians_reidentified,
         }
     }
 
@@ -147,6 +159,7 @@ impl SyncRun {
             updated: r.groups_updated,
             deactivated: r.groups_deactivated,
             reactivated: r.groups_reactivated,
+            reidentified: 0,
         }
     }
 }

@@ -1,0 +1,55 @@
+//! The school's own day and identity carried over: each school's (and
+//! trust's) time zone, the date of its last daily sweep, staff employment
+//! end dates (so an end date that passes takes effect without a record
+//! change), and per-kind counts of accounts re-identified by a run.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261129_000002_school_day"
+    }
+}
+
+/// SQLite alters one column a statement.
+fn add(table: &'static str, column: ColumnDef) -> TableAlterStatement {
+    Table::alter().table(table).add_column(column).to_owned()
+}
+
+fn drop(table: &'static str, column: &'static str) -> TableAlterStatement {
+    Table::alter().table(table).drop_column(column).to_owned()
+}
+
+const COLUMNS: &[(&str, &str)] = &[
+    ("school", "timezone"),
+    ("school", "swept_on"),
+    ("trust", "timezone"),
+    ("staff", "employment_end"),
+    ("sync_run", "students_reidentified"),
+    ("sync_run", "staff_reidentified"),
+    ("sync_run", "guardians_reidentified"),
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for &(table, column) in COLUMNS {
+            let definition = match column {
+                "timezone" => string_len_null(column, 64),
+                "swept_on" | "employment_end" => string_len_null(column, 10),
+                _ => integer(column).default(0).to_owned(),
+            };
+            manager.alter_table(add(table, definition)).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for &(table, column) in COLUMNS.iter().rev() {
+            manager.alter_table(drop(table, column)).await?;
+        }
+        Ok(())
+    }
+}
