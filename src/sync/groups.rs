@@ -27,7 +27,8 @@ pub(super) struct GroupIds {
 /// A group table: year_group, form_group or class.
 trait GroupTable: EntityTrait {
     fn school_column() -> Self::Column;
-    fn fields(model: &Self::Model) -> (i32, &str, bool);
+    /// Id, source id, name, and whether the group is current.
+    fn fields(model: &Self::Model) -> (i32, &str, &str, bool);
     fn new_row(school: i32, group: &MisGroup, now: DateTime<Utc>) -> Self::ActiveModel;
     /// Copies the MIS's fields and marks the row current; true if it changed.
     fn refresh(
@@ -45,8 +46,8 @@ macro_rules! group_table {
                 $module::Column::SchoolId
             }
 
-            fn fields(model: &Self::Model) -> (i32, &str, bool) {
-                (model.id, &model.wonde_id, model.active)
+            fn fields(model: &Self::Model) -> (i32, &str, &str, bool) {
+                (model.id, &model.wonde_id, &model.name, model.active)
             }
 
             fn new_row(school: i32, group: &MisGroup, now: DateTime<Utc>) -> Self::ActiveModel {
@@ -72,6 +73,8 @@ macro_rules! group_table {
             ) -> Option<Self::ActiveModel> {
                 let mut row: $module::ActiveModel = model.into();
                 if let Some(group) = group {
+                    // A group matched by name after a MIS change takes its new id.
+                    row.wonde_id.set_if_not_equals(group.source_id.clone());
                     row.name.set_if_not_equals(group.name.clone());
                     row.code.set_if_not_equals(group.code.clone());
                     $subject(&mut row, group);
@@ -112,11 +115,16 @@ where
     let (school, now) = (work.scope.school_id, work.scope.now);
     let rows = E::find().filter(E::school_column().eq(school)).all(txn).await?;
     let by_source: HashMap<&str, &MisGroup> = groups.iter().map(|g| (g.source_id.as_str(), g)).collect();
+    let renamed = rekeyed_groups::<E>(&rows, groups);
     let mut seen: HashSet<String> = HashSet::new();
-    for row in &rows {
-        let (_, source_id, was_active) = E::fields(row);
-        let group = by_source.get(source_id).copied();
+    for (i, row) in rows.iter().enumerate() {
+        let (_, source_id, _, was_active) = E::fields(row);
+        let group = by_source.get(source_id).copied().or_else(|| renamed.get(&i).copied());
         seen.insert(source_id.to_owned());
+        if let Some(group) = group {
+            seen.insert(group.source_id.clone());
+        }
+        let source_id = group.map_or(source_id, |g| g.source_id.as_str());
         let active = match group {
             Some(_) => !deleted.contains(source_id),
             None => was_active && !ends_absent && !deleted.contains(source_id),
@@ -143,9 +151,37 @@ where
     Ok(current
         .iter()
         .map(E::fields)
-        .filter(|(_, _, active)| *active)
-        .map(|(id, source_id, _)| (source_id.to_owned(), id))
+        .filter(|(_, _, _, active)| *active)
+        .map(|(id, source_id, _, _)| (source_id.to_owned(), id))
         .collect())
+}
+
+/// Groups a MIS change re-keyed: a group of the batch with an unknown id is
+/// the known group of the same name (case-folded) whose own id the batch no
+/// longer has, when exactly one such group exists and no other group of
+/// the batch claims it; so a school's "Year 7" keeps its ID, its members
+/// and its history across a change of MIS.
+fn rekeyed_groups<'a, E: GroupTable>(
+    rows: &[E::Model],
+    groups: &'a [MisGroup],
+) -> HashMap<usize, &'a MisGroup> {
+    let known: HashSet<&str> = rows.iter().map(|r| E::fields(r).1).collect();
+    let present: HashSet<&str> = groups.iter().map(|g| g.source_id.as_str()).collect();
+    let claimed: HashSet<usize> =
+        rows.iter().enumerate().filter(|(_, r)| present.contains(E::fields(r).1)).map(|(i, _)| i).collect();
+    let fold = |name: &str| Some(name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase());
+    let by_name = super::identity::index(rows, |r| fold(E::fields(r).2));
+    let unknown: Vec<&MisGroup> = groups.iter().filter(|g| !known.contains(g.source_id.as_str())).collect();
+    let wanted: Vec<Vec<usize>> =
+        unknown.iter().map(|g| super::identity::candidates(&by_name, fold(&g.name))).collect();
+    unknown
+        .into_iter()
+        .zip(super::identity::resolve(&wanted, &claimed))
+        .filter_map(|(group, resolution)| match resolution {
+            super::identity::Resolution::Same(row) => Some((row, group)),
+            _ => None,
+        })
+        .collect()
 }
 
 pub(super) async fn sync_groups(
@@ -216,8 +252,8 @@ where
     Ok(rows
         .iter()
         .map(E::fields)
-        .filter(|(_, _, active)| *active)
-        .map(|(id, source_id, _)| (source_id.to_owned(), id))
+        .filter(|(_, _, _, active)| *active)
+        .map(|(id, source_id, _, _)| (source_id.to_owned(), id))
         .collect())
 }
 

@@ -333,8 +333,12 @@ pub fn was_abandoned(run: &sync_run::Model) -> bool {
     run.error.as_deref() == Some(ABANDONED)
 }
 
-/// The first key of the advisory locks that mark runs alive ("onro").
-const LIVENESS_LOCKS: i32 = 0x6f6e_726f;
+/// The first key of the advisory locks that mark runs alive is a hash of
+/// this and the schema's name: advisory locks are shared by the whole
+/// PostgreSQL database, and run ids repeat in every schema that holds an
+/// Onroll (two deployments, or tests side by side), so a run's lock in one
+/// schema must not answer for a run of the same id in another.
+const LIVENESS_LOCKS: &str = "onroll-run:";
 
 /// Proof, visible to other processes, that this process is running a run.
 ///
@@ -370,7 +374,7 @@ async fn try_lock<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<bool, DbErr
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT pg_try_advisory_xact_lock($1, $2) AS held",
+            "SELECT pg_try_advisory_xact_lock(hashtext($1 || current_schema()), $2) AS held",
             [LIVENESS_LOCKS.into(), run_id.into()],
         ))
         .await?;

@@ -112,8 +112,10 @@ pub async fn queue_sweeps<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// Whether a school last swept on `swept_on` (YYYY-MM-DD) is due on `today`.
+/// A school no run has completed for holds no dates to sweep: its first
+/// run (FULL, or a CSV import) comes first.
 pub fn sweep_due(swept_on: Option<&str>, today: NaiveDate) -> bool {
-    swept_on.and_then(|d| d.parse::<NaiveDate>().ok()).is_none_or(|last| last < today)
+    swept_on.and_then(|d| d.parse::<NaiveDate>().ok()).is_some_and(|last| last < today)
 }
 
 /// Queues every due run; returns how many were newly queued.
@@ -180,7 +182,7 @@ mod tests {
     #[test]
     fn a_sweep_is_due_once_a_day() {
         let day = |d: &str| d.parse::<NaiveDate>().unwrap_or_default();
-        assert!(sweep_due(None, day("2026-07-01")));
+        assert!(!sweep_due(None, day("2026-07-01")));
         assert!(sweep_due(Some("2026-06-30"), day("2026-07-01")));
         assert!(!sweep_due(Some("2026-07-01"), day("2026-07-01")));
         // A clock moved back does not sweep again.

@@ -20,13 +20,32 @@ use crate::sync_wonde::{Mirror, World};
 #[derive(Clone, Debug)]
 enum Change {
     Leaves(usize),
-    Starter { sibling: Option<usize> },
+    Starter {
+        sibling: Option<usize>,
+    },
     MoveClass(usize, usize),
     MoveForm(usize, usize),
-    StaffLeaves { which: usize, delete: bool },
+    StaffLeaves {
+        which: usize,
+        delete: bool,
+    },
     ReEnrol(usize),
     Restore(usize),
     Rollover,
+    /// The school changes MIS: every record re-keyed.
+    MigrateMis {
+        new_upis: bool,
+    },
+    /// A leaving date recorded ahead (0..=2 days from the school's today):
+    /// the pupil stays on roll until it comes.
+    LeavingDateAhead(usize, u8),
+    /// An employment end date recorded ahead (0..=2 days).
+    EmploymentEndAhead(usize, u8),
+    /// Time passes between runs: leaving dates come with no record change.
+    HoursPass(u8),
+    /// The clock stands at 23:30 UTC on the next summer day: already the
+    /// next day at a school in Europe/London.
+    SummerMidnight,
 }
 
 fn change() -> impl Strategy<Value = Change> {
@@ -39,6 +58,11 @@ fn change() -> impl Strategy<Value = Change> {
         1 => any::<usize>().prop_map(Change::ReEnrol),
         1 => any::<usize>().prop_map(Change::Restore),
         1 => Just(Change::Rollover),
+        1 => any::<bool>().prop_map(|new_upis| Change::MigrateMis { new_upis }),
+        2 => (any::<usize>(), 0u8..3).prop_map(|(s, d)| Change::LeavingDateAhead(s, d)),
+        1 => (any::<usize>(), 0u8..3).prop_map(|(e, d)| Change::EmploymentEndAhead(e, d)),
+        2 => (1u8..30).prop_map(Change::HoursPass),
+        1 => Just(Change::SummerMidnight),
     ]
 }
 
@@ -87,7 +111,7 @@ fn apply(world: &World, change: &Change) -> anyhow::Result<bool> {
         }
         Change::StaffLeaves { which, delete } => {
             let staff: Vec<String> =
-                truth.current_employees(Utc::now().date_naive()).iter().map(|e| e.id.clone()).collect();
+                truth.current_employees(world.today()).iter().map(|e| e.id.clone()).collect();
             match pick(&staff, *which) {
                 Some(e) => sim
                     .staff_leaves(&school, &e, &StaffLeave { delete: *delete, end_date: None })
@@ -107,8 +131,60 @@ fn apply(world: &World, change: &Change) -> anyhow::Result<bool> {
             }
         }
         Change::Rollover => sim.rollover(&school).map(|_| true)?,
+        Change::MigrateMis { new_upis } => {
+            sim.migrate_mis(&school, wonde_sim::MisMigration { new_upis: *new_upis }).map(|_| true)?
+        }
+        Change::LeavingDateAhead(i, days) => {
+            let on_roll: Vec<String> =
+                truth.students.iter().filter(|s| s.leaving_date.is_none()).map(|s| s.id.clone()).collect();
+            match pick(&on_roll, *i) {
+                Some(s) => {
+                    let date = world.today() + chrono::Duration::days(i64::from(*days));
+                    sim.set_leaving_date(&school, &s, Some(date)).map(|_| true)?
+                }
+                None => false,
+            }
+        }
+        Change::EmploymentEndAhead(i, days) => {
+            let staff: Vec<String> = truth
+                .current_employees(world.today())
+                .iter()
+                .filter(|e| e.employment_end_date.is_none())
+                .map(|e| e.id.clone())
+                .collect();
+            match pick(&staff, *i) {
+                Some(e) => {
+                    let end = world.today() + chrono::Duration::days(i64::from(*days));
+                    sim.staff_leaves(&school, &e, &StaffLeave { delete: false, end_date: Some(end) })
+                        .map(|_| true)?
+                }
+                None => false,
+            }
+        }
+        Change::HoursPass(hours) => {
+            world.engine.clock.advance(chrono::Duration::hours(i64::from(*hours)));
+            true
+        }
+        Change::SummerMidnight => {
+            world.engine.clock.set(next_summer_midnight(world.engine.clock.now()));
+            true
+        }
     };
     Ok(applied)
+}
+
+/// 23:30 UTC on the next day from June to August after `now` (at least
+/// an hour on): 00:30 the next day in a school on British Summer Time.
+fn next_summer_midnight(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    use chrono::Datelike;
+    let mut day = now.date_naive();
+    loop {
+        let at = day.and_hms_opt(23, 30, 0).unwrap_or_default().and_utc();
+        if (6..=8).contains(&day.month()) && at > now + chrono::Duration::hours(1) {
+            return at;
+        }
+        day = day.succ_opt().unwrap_or(day);
+    }
 }
 
 /// Every account's status, by kind and id.
@@ -139,6 +215,7 @@ fn kind_code(kind: Option<PersonKind>) -> u8 {
 
 async fn check(engine: Engine, changes: Vec<(Change, bool)>) -> anyhow::Result<()> {
     let mut world = World::start(&engine, 1, 20).await?;
+    // Dates are judged by the engine's clock, which some changes move on.
     // The guard has its own tests; here any share may go.
     world.engine.guard_share = 1.0;
     let school = world.schools[0].1.id;
@@ -153,7 +230,7 @@ async fn check(engine: Engine, changes: Vec<(Change, bool)>) -> anyhow::Result<(
         let kind = if full { SyncKind::Full } else { SyncKind::Incremental };
         let run = world.sync(0, kind).await?;
         anyhow::ensure!(run.status == SyncStatus::Completed, "{change:?}: {:?}", run.error);
-        let truth = Mirror::of_truth(&world.truth(0)?);
+        let truth = Mirror::of_truth_on(&world.truth(0)?, world.today());
         let mirror = Mirror::read(world.db(), school).await?;
         anyhow::ensure!(
             mirror == truth,
