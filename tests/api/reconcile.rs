@@ -22,7 +22,8 @@ on_both_engines!(
     re_enrolment_and_returners,
     guard_refuses_an_empty_mis,
     disabled_types_deactivate_nobody,
-    leaver_record_after_a_deletion_corrects_the_reason
+    leaver_record_after_a_deletion_corrects_the_reason,
+    two_candidates_are_never_merged
 );
 
 fn student(id: &str, upi: &str, name: &str) -> MisStudent {
@@ -434,5 +435,42 @@ async fn leaver_record_after_a_deletion_corrects_the_reason(engine: Engine) -> a
     // Nor does the leaver record, seen again, say it twice.
     let twice = apply(db, &a, &left, tiny_school).await?;
     assert!(twice.events.is_empty(), "{:?}", twice.events);
+    Ok(())
+}
+
+/// A record whose keys are unknown and whose UPN two pupils share (a data
+/// error at the school) is neither of them: it is created new, both stay
+/// as they were, and the ambiguity is reported.
+async fn two_candidates_are_never_merged(engine: Engine) -> anyhow::Result<()> {
+    let (data, a, _) = setup(&engine).await?;
+    let db = &data.db;
+    let mut first = school_mis();
+    first.students[1].upn = first.students[0].upn.clone();
+    apply(db, &a, &first, Guard::default()).await?;
+    let (amy, ben) = (student_row(db, &a, "S1").await?, student_row(db, &a, "S2").await?);
+
+    let mut delta = Batch::new(false, DataTypes::ALL);
+    let mut newcomer = student("N1", "un1", "Amy");
+    newcomer.upn.clone_from(&amy.upn);
+    delta.students = vec![newcomer];
+    // And one the rule does settle: Cal, re-keyed with his UPN.
+    let mut cal = student("N3", "un3", "Cal");
+    cal.upn = Some("UPNu3".to_owned());
+    delta.students.push(cal);
+    // A student present states its links (Wonde sends its contacts).
+    delta.links = vec![link("N3", "P2", "Step-father")];
+    let outcome = apply(db, &a, &delta, Guard::default()).await?;
+    assert_eq!(outcome.ambiguities.len(), 1, "{:?}", outcome.ambiguities);
+    let ambiguity = &outcome.ambiguities[0];
+    assert_eq!((ambiguity.source_id.as_str(), ambiguity.rule), ("N1", "upn"));
+    let mut candidates = ambiguity.candidates.clone();
+    candidates.sort_unstable();
+    assert_eq!(candidates, vec![amy.id, ben.id]);
+    assert_eq!(outcome.counts.students.created, 1, "the ambiguous record is someone new");
+    assert_eq!(outcome.counts.students.reidentified, 1, "Cal is Cal");
+    assert!(outcome.events.is_empty());
+    assert_eq!(student_row(db, &a, "S1").await?, amy, "Amy untouched");
+    assert_eq!(student_row(db, &a, "S2").await?, ben, "Ben untouched");
+    assert_eq!(student_row(db, &a, "N3").await?.forename, "Cal");
     Ok(())
 }
