@@ -34,6 +34,9 @@ pub mod families;
 pub mod graphql;
 /// HTTP routes: GraphQL, GraphiQL, health, the SDL.
 pub mod http;
+/// Data-quality findings: what a school office should fix, refreshed by
+/// every run.
+pub mod quality;
 /// Building and running the server until it is told to stop.
 pub mod server;
 /// Reconciling a school's directory with what its MIS reports.
