@@ -36,6 +36,7 @@ use sea_orm::{
     QuerySelect,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 pub use detect::{Directory, StudentRow};
@@ -104,10 +105,11 @@ pub async fn refresh(
     for row in existing {
         // Rows written by an older version compare by their parsed records.
         let key = (row.kind, Records::from_json(&row.records).to_json()?);
-        if stored.contains_key(&key) {
-            stale.push(row.id);
-        } else {
-            stored.insert(key, row);
+        match stored.entry(key) {
+            Entry::Vacant(slot) => {
+                slot.insert(row);
+            }
+            Entry::Occupied(_) => stale.push(row.id),
         }
     }
     let now = Utc::now();

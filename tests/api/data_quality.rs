@@ -23,7 +23,9 @@ on_both_engines!(
     findings_follow_the_directory_run_by_run,
     only_admins_of_the_school_see_findings,
     placeholders_and_shared_emails_of_different_names_join_no_family,
-    run_observations_are_findings_until_resolved
+    run_observations_are_findings_until_resolved,
+    finding_relations_are_batched,
+    a_wonde_run_finds_what_the_mis_got_wrong_and_the_next_clears_it
 );
 
 const FINDINGS: &str = "query($school: ID!, $first: Int, $after: String) {
@@ -360,5 +362,129 @@ async fn run_observations_are_findings_until_resolved(engine: Engine) -> anyhow:
     assert_eq!(refresh(&[], &[]).await?, 0);
     let data = s.app.query(&s.admin_a, FINDINGS, school).await?;
     assert_eq!(data["dataQuality"]["totalCount"], 0);
+    Ok(())
+}
+
+/// A school of `size` pupils without a UPN, each with a guardian who gave
+/// the pupil's email: two findings per pupil.
+async fn statements_for(s: &Setup, school: &school::Model, size: usize) -> anyhow::Result<usize> {
+    let f = Fixture::new(s.app.db());
+    for i in 0..size {
+        let child = f.student(school, &format!("S{i}"), &format!("Kid{i}"), "Load", None).await?;
+        let parent =
+            f.guardian(school, &format!("G{i}"), "Mum", &format!("Load{i}"), child.email.as_deref()).await?;
+        f.link(&child, &parent, RelationshipType::Mother, 1).await?;
+    }
+    let run = f.sync_run(school, SyncKind::Csv, SyncStatus::Completed).await?;
+    let txn = s.app.db().begin().await?;
+    assert_eq!(onroll::quality::refresh(&txn, school.id, Some(run.id), &[], &[]).await?, 2 * size);
+    txn.commit().await?;
+    let vars = json!({ "school": gid(NodeType::School, school.id), "first": 100 });
+    s.app.query(&s.trust_admin, FINDINGS, vars.clone()).await?;
+    let before = s.app.statements();
+    let data = s.app.query(&s.trust_admin, FINDINGS, vars).await?;
+    assert_eq!(found(&data).len(), 2 * size);
+    Ok(s.app.statements() - before)
+}
+
+async fn finding_relations_are_batched(engine: Engine) -> anyhow::Result<()> {
+    let s = setup(&engine).await?;
+    let small = statements_for(&s, &s.school_a, 3).await?;
+    let large = statements_for(&s, &s.school_b, 40).await?;
+    assert_eq!(small, large, "statements for 6 findings and for 80");
+    assert!(small < 12, "{small} statements is more than the query's shape needs");
+    Ok(())
+}
+
+/// The findings of a school as (kind, records JSON) pairs.
+async fn stored(db: &DatabaseConnection, school: i32) -> anyhow::Result<BTreeSet<(String, String)>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    Ok(data_quality_finding::Entity::find()
+        .filter(data_quality_finding::Column::SchoolId.eq(school))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|f| (f.kind.as_str().to_owned(), f.records))
+        .collect())
+}
+
+async fn a_wonde_run_finds_what_the_mis_got_wrong_and_the_next_clears_it(
+    engine: Engine,
+) -> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use wonde_sim::PatchRequest;
+
+    let world = crate::sync_wonde::World::start(&engine, 1, 30).await?;
+    let (wonde_id, school) = world.schools[0].clone();
+    world.sync(0, SyncKind::Full).await?;
+    let before = stored(world.db(), school.id).await?;
+
+    // The MIS gives two different parents a placeholder, and loses a UPN.
+    let truth = world.truth(0)?;
+    let parents: Vec<_> =
+        truth.contacts.iter().filter(|c| c.forename != truth.contacts[0].forename).take(1).collect();
+    let (first, second) = (&truth.contacts[0], parents[0]);
+    let pupil = truth.students.iter().find(|s| s.upn.is_some()).ok_or_else(|| anyhow::anyhow!("no UPN"))?;
+    let patch = |kind: &str, id: &str, path: &str, value: Value| PatchRequest {
+        kind: kind.into(),
+        id: id.into(),
+        path: path.into(),
+        value,
+    };
+    for contact in [first, second] {
+        let path = "contact_details.data.emails.email";
+        world
+            .sim
+            .patch_record(&wonde_id, patch("contact", &contact.id, path, json!("NoEmail@school.org")))?;
+    }
+    world
+        .sim
+        .patch_record(&wonde_id, patch("student", &pupil.id, "education_details.data.upn", Value::Null))?;
+    let run = world.sync(0, SyncKind::Full).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+
+    let id_of = |rows: Vec<(i32, String)>, wonde: &str| rows.into_iter().find(|r| r.1 == wonde).map(|r| r.0);
+    let guardians: Vec<(i32, String)> = guardian::Entity::find()
+        .filter(guardian::Column::SchoolId.eq(school.id))
+        .all(world.db())
+        .await?
+        .into_iter()
+        .map(|g| (g.id, g.wonde_id))
+        .collect();
+    let mut placeholder = vec![
+        id_of(guardians.clone(), &first.id).unwrap_or_default(),
+        id_of(guardians, &second.id).unwrap_or_default(),
+    ];
+    placeholder.sort_unstable();
+    let pupil_id = student::Entity::find()
+        .filter(student::Column::SchoolId.eq(school.id))
+        .filter(student::Column::WondeId.eq(pupil.id.as_str()))
+        .one(world.db())
+        .await?
+        .map(|s| s.id)
+        .unwrap_or_default();
+    let after = stored(world.db(), school.id).await?;
+    let added: BTreeSet<_> = after.difference(&before).cloned().collect();
+    assert_eq!(
+        added,
+        [
+            ("PLACEHOLDER_EMAIL".to_owned(), json!({ "guardians": placeholder }).to_string()),
+            ("PUPIL_WITHOUT_UPN".to_owned(), json!({ "students": [pupil_id] }).to_string()),
+        ]
+        .into_iter()
+        .collect()
+    );
+
+    // The office corrects the MIS: the next run clears both.
+    for contact in [first, second] {
+        let path = "contact_details.data.emails.email";
+        world.sim.patch_record(&wonde_id, patch("contact", &contact.id, path, json!(contact.email)))?;
+    }
+    world.sim.patch_record(
+        &wonde_id,
+        patch("student", &pupil.id, "education_details.data.upn", json!(pupil.upn)),
+    )?;
+    world.sync(0, SyncKind::Full).await?;
+    assert_eq!(stored(world.db(), school.id).await?, before);
     Ok(())
 }
