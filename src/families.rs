@@ -1,7 +1,12 @@
 //! Families across a trust's schools.
 //!
 //! A guardian has one record per school; records with the same email
-//! (trimmed, case-folded) are one person. A child has one record per school;
+//! (trimmed, case-folded) are one person, unless the email cannot name one
+//! person: an obvious placeholder ([`is_placeholder_email`]), or an email
+//! whose holders' names disagree ([`names_agree`]), such as a school
+//! office's own address typed in for many parents. Such an email joins
+//! nobody (a data-quality finding for the school instead). A child has one
+//! record per school;
 //! records with the same UPN are one child. A family is a connected set of
 //! guardians and children joined by active guardian links and by those two
 //! identities. Its key is its smallest guardian id: stable while the family
@@ -39,10 +44,75 @@ pub struct FamilyIndex {
 /// A person row as the index needs it: id, school, identity key.
 pub type IdentityRow = (i32, i32, Option<String>);
 
+/// A guardian row as the index needs it: id, school, email key, forename,
+/// surname.
+pub type GuardianRow = (i32, i32, Option<String>, String, String);
+
 /// The key that makes two guardian records one person.
 pub fn email_key(email: &str) -> Option<String> {
     let key = email.trim().to_lowercase();
     (!key.is_empty()).then_some(key)
+}
+
+/// Local parts (before the `@`, with `.`, `-` and `_` removed) that MIS
+/// users type when a parent has no email: `noemail@`, `no-reply@`,
+/// `n/a`... An address with one of these names nobody.
+const PLACEHOLDER_LOCAL_PARTS: &[&str] = &[
+    "noemail",
+    "nomail",
+    "none",
+    "noreply",
+    "donotreply",
+    "dontreply",
+    "unknown",
+    "notknown",
+    "test",
+    "na",
+    "n/a",
+    "nil",
+    "null",
+    "noaddress",
+    "notprovided",
+    "notgiven",
+];
+
+/// Whether an email (or its [`email_key`]) is an obvious placeholder: no
+/// `@` at all (`n/a`, `none`, `-`), or a local part from
+/// [`PLACEHOLDER_LOCAL_PARTS`] whatever the domain (`noemail@school.org`).
+/// Domains are not judged: `example.org` is as real as any to us.
+/// The one test for both the family rule and the data-quality findings.
+pub fn is_placeholder_email(email: &str) -> bool {
+    let key = email.trim().to_lowercase();
+    let Some((local, _domain)) = key.rsplit_once('@') else { return true };
+    let local: String = local.chars().filter(|c| !matches!(c, '.' | '-' | '_')).collect();
+    PLACEHOLDER_LOCAL_PARTS.contains(&local.as_str())
+}
+
+/// A name part compared as people read it: trimmed, inner spaces
+/// collapsed, case-folded.
+fn name_key(part: &str) -> String {
+    part.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// Whether these (forename, surname) pairs can all be one person: the
+/// surnames agree, and so do the forenames. A blank part is unknown, not
+/// different (MIS contacts often lack a forename: "Smith" may be "Ann
+/// Smith"), so it agrees with anything; titles are not compared.
+pub fn names_agree<'a>(names: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+    let (mut forename, mut surname): (Option<String>, Option<String>) = (None, None);
+    for (fore, sur) in names {
+        for (seen, part) in [(&mut forename, name_key(fore)), (&mut surname, name_key(sur))] {
+            if part.is_empty() {
+                continue;
+            }
+            match seen {
+                Some(known) if *known != part => return false,
+                Some(_) => {}
+                None => *seen = Some(part),
+            }
+        }
+    }
+    true
 }
 
 fn upn_key(upn: &str) -> Option<String> {
@@ -60,10 +130,16 @@ impl FamilyIndex {
             .into_tuple()
             .all(db)
             .await?;
-        let guardians: Vec<IdentityRow> = viewer
+        let guardians: Vec<GuardianRow> = viewer
             .guardians()
             .select_only()
-            .columns([guardian::Column::Id, guardian::Column::SchoolId, guardian::Column::EmailKey])
+            .columns([
+                guardian::Column::Id,
+                guardian::Column::SchoolId,
+                guardian::Column::EmailKey,
+                guardian::Column::Forename,
+                guardian::Column::Surname,
+            ])
             .into_tuple()
             .all(db)
             .await?;
@@ -78,15 +154,19 @@ impl FamilyIndex {
     }
 
     /// The pure part of [`FamilyIndex::build`]: union-find over the rows.
-    pub fn from_rows(links: &[(i32, i32)], guardians: &[IdentityRow], students: &[IdentityRow]) -> Self {
+    pub fn from_rows(links: &[(i32, i32)], guardians: &[GuardianRow], students: &[IdentityRow]) -> Self {
         let linked_guardians: BTreeSet<i32> = links.iter().map(|(_, g)| *g).collect();
         let linked_students: BTreeSet<i32> = links.iter().map(|(s, _)| *s).collect();
+        let linked: Vec<&GuardianRow> =
+            guardians.iter().filter(|(id, ..)| linked_guardians.contains(id)).collect();
+        let joining = joining_emails(&linked);
 
         let mut nodes = Nodes::default();
         let mut by_email: HashMap<String, usize> = HashMap::new();
-        for (id, school, email) in guardians.iter().filter(|(id, ..)| linked_guardians.contains(id)) {
+        for (id, school, email, ..) in linked {
             let node = nodes.add(Person::Guardian(*id), *school);
-            if let Some(key) = email.as_deref().and_then(email_key) {
+            let key = email.as_deref().and_then(email_key).filter(|key| joining.contains(key));
+            if let Some(key) = key {
                 match by_email.get(&key) {
                     Some(&other) => nodes.union(node, other),
                     None => {
@@ -143,6 +223,23 @@ impl FamilyIndex {
     pub fn iter(&self) -> impl Iterator<Item = &Arc<FamilyMembers>> {
         self.families.values()
     }
+}
+
+/// The emails that may join these guardians: not placeholders, and held
+/// only by guardians whose names agree. Judged among the guardians that
+/// would be joined (those with an active link), in the viewer's scope.
+fn joining_emails(guardians: &[&GuardianRow]) -> BTreeSet<String> {
+    let mut holders: HashMap<String, Vec<(&str, &str)>> = HashMap::new();
+    for (_, _, email, forename, surname) in guardians {
+        if let Some(key) = email.as_deref().and_then(email_key) {
+            holders.entry(key).or_default().push((forename, surname));
+        }
+    }
+    holders
+        .into_iter()
+        .filter(|(key, names)| !is_placeholder_email(key) && names_agree(names.iter().copied()))
+        .map(|(key, _)| key)
+        .collect()
 }
 
 /// The family index of one request, built on first use.
@@ -252,13 +349,21 @@ mod tests {
         (id, school, Some(key.to_owned()))
     }
 
+    fn guardian(id: i32, school: i32, key: &str, forename: &str, surname: &str) -> GuardianRow {
+        (id, school, Some(key.to_owned()), forename.to_owned(), surname.to_owned())
+    }
+
     #[test]
     fn guardians_join_by_email_across_schools_and_children_by_upn() {
         // School 1: guardian 1 (Ann) with child 10. School 2: guardian 2
         // (" ANN@x.org ") with child 20; child 21 at school 2 shares child
         // 10's UPN. Guardian 3 at school 2 is someone else.
         let links = [(10, 1), (20, 2), (22, 3)];
-        let guardians = [row(1, 1, "ann@x.org"), row(2, 2, " ANN@x.org "), row(3, 2, "bob@y.org")];
+        let guardians = [
+            guardian(1, 1, "ann@x.org", "Ann", "Smith"),
+            guardian(2, 2, " ANN@x.org ", " ann ", "SMITH"),
+            guardian(3, 2, "bob@y.org", "Bob", "Brown"),
+        ];
         let students = [row(10, 1, "A1"), row(20, 2, "B2"), row(21, 2, "a1 "), row(22, 2, "C3")];
         let index = FamilyIndex::from_rows(&links, &guardians, &students);
         let ann = index.of_guardian(2).expect("Ann's family");
@@ -274,11 +379,61 @@ mod tests {
 
     #[test]
     fn ended_links_and_unlinked_children_make_no_family() {
-        let guardians = [row(1, 1, "ann@x.org")];
+        let guardians = [guardian(1, 1, "ann@x.org", "Ann", "Smith")];
         let students = [row(10, 1, "A1")];
         let index = FamilyIndex::from_rows(&[], &guardians, &students);
         assert_eq!(index.iter().count(), 0);
         assert!(index.of_student(10).is_none());
+    }
+
+    #[test]
+    fn placeholders_and_emails_of_different_names_join_nobody() {
+        // Guardians 1 and 2 share a placeholder; 3 and 4 share an address
+        // with different names (the school office's); 5 and 6 are one
+        // person whose forename one school did not record.
+        let links = [(10, 1), (20, 2), (30, 3), (40, 4), (50, 5), (60, 6)];
+        let guardians = [
+            guardian(1, 1, "noemail@school.org", "Ann", "Smith"),
+            guardian(2, 2, "NoEmail@School.org", "Ann", "Smith"),
+            guardian(3, 1, "office@ash.sch.uk", "Cat", "Jones"),
+            guardian(4, 2, "office@ash.sch.uk", "Dev", "Patel"),
+            guardian(5, 1, "eve@x.org", "Eve", "Brown"),
+            guardian(6, 2, "eve@x.org", "", "Brown"),
+        ];
+        let students = [
+            row(10, 1, "A1"),
+            row(20, 2, "B2"),
+            row(30, 1, "C3"),
+            row(40, 2, "D4"),
+            row(50, 1, "E5"),
+            row(60, 2, "F6"),
+        ];
+        let index = FamilyIndex::from_rows(&links, &guardians, &students);
+        for id in 1..=4 {
+            assert_eq!(index.of_guardian(id).map(|f| f.guardian_ids.clone()), Some(vec![id]), "{id}");
+        }
+        assert_eq!(index.of_guardian(6).map(|f| f.guardian_ids.clone()), Some(vec![5, 6]));
+        assert_eq!(index.iter().count(), 5);
+    }
+
+    #[test]
+    fn placeholders_are_recognised_whatever_the_domain() {
+        for email in
+            ["noemail@school.org", " No-Reply@x.com", "do.not.reply@y.org", "n/a", "none", "", "test@a.b"]
+        {
+            assert!(is_placeholder_email(email), "{email}");
+        }
+        for email in ["ann@example.org", "nora@x.org", "testa@x.org", "office@ash.sch.uk"] {
+            assert!(!is_placeholder_email(email), "{email}");
+        }
+    }
+
+    #[test]
+    fn names_agree_when_blank_parts_are_unknown() {
+        assert!(names_agree([("Ann", "Smith"), (" ann ", "SMITH"), ("", "Smith")]));
+        assert!(names_agree([("Mary  Ann", "Smith"), ("mary ann", "smith")]));
+        assert!(!names_agree([("Ann", "Smith"), ("Dan", "Smith")]));
+        assert!(!names_agree([("Ann", "Smith"), ("", "Jones")]));
     }
 
     #[test]

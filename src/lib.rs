@@ -34,6 +34,9 @@ pub mod families;
 pub mod graphql;
 /// HTTP routes: GraphQL, GraphiQL, health, the SDL.
 pub mod http;
+/// Data-quality findings: what a school office should fix, refreshed by
+/// every run.
+pub mod quality;
 /// The school's own "today": time zones and the clock dates are judged by.
 pub mod school_day;
 /// Building and running the server until it is told to stop.

@@ -88,6 +88,18 @@ text_enum!(
     PersonKind { Student = "STUDENT", Staff = "STAFF", Guardian = "GUARDIAN" }
 );
 text_enum!(
+    /// What a data-quality finding is about (see `onroll::quality`).
+    DataQualityKind {
+        SharedEmailDifferentNames = "SHARED_EMAIL_DIFFERENT_NAMES",
+        PlaceholderEmail = "PLACEHOLDER_EMAIL",
+        GuardianEmailIsPupilEmail = "GUARDIAN_EMAIL_IS_PUPIL_EMAIL",
+        PupilWithoutUpn = "PUPIL_WITHOUT_UPN",
+        DuplicateGuardianRecords = "DUPLICATE_GUARDIAN_RECORDS",
+        AmbiguousReidentification = "AMBIGUOUS_REIDENTIFICATION",
+        DuplicateInFetch = "DUPLICATE_IN_FETCH",
+    }
+);
+text_enum!(
     /// What an entry of the event log records.
     EventKind {
         Deactivated = "DEACTIVATED",

@@ -8,6 +8,7 @@ pub mod api_token_school;
 pub mod class;
 pub mod class_student;
 pub mod class_teacher;
+pub mod data_quality_finding;
 pub mod enums;
 pub mod event;
 pub mod form_group;

@@ -111,6 +111,12 @@ impl Viewer {
         sync_run::Entity::find().filter(self.visible(sync_run::Column::SchoolId))
     }
 
+    /// Data-quality findings; resolvers also require an admin role, since
+    /// findings are for school offices, not integrators.
+    pub fn data_quality_findings(&self) -> Select<data_quality_finding::Entity> {
+        data_quality_finding::Entity::find().filter(self.visible(data_quality_finding::Column::SchoolId))
+    }
+
     pub fn events(&self) -> Select<event::Entity> {
         event::Entity::find().filter(self.visible(event::Column::SchoolId))
     }

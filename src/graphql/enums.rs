@@ -83,3 +83,30 @@ pub enum Role {
     SchoolAdmin,
     Integrator,
 }
+
+/// What a data-quality finding is about. Only active accounts are judged.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "db::DataQualityKind")]
+pub enum DataQualityKind {
+    /// Guardians whose names disagree share one email (judged across the
+    /// trust, as families are): the email joins none of them into a family.
+    SharedEmailDifferentNames,
+    /// Guardians at the school have a placeholder email (`noemail@...`,
+    /// `n/a`): it joins no family.
+    PlaceholderEmail,
+    /// A guardian's email is also a pupil's at the school.
+    GuardianEmailIsPupilEmail,
+    /// A pupil has no UPN, so the child cannot be recognised at another
+    /// school of the trust. One finding per pupil.
+    PupilWithoutUpn,
+    /// Two or more guardian records at the school with one email and one
+    /// name: one person entered more than once.
+    DuplicateGuardianRecords,
+    /// A record from the MIS matched several existing accounts when
+    /// re-identified (new ids after a MIS change): it was kept as a new
+    /// account, never merged. Lasts while two of the accounts are active.
+    AmbiguousReidentification,
+    /// The source sent a record twice in one fetch; it was taken once.
+    /// Lasts until the next run.
+    DuplicateInFetch,
+}

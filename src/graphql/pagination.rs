@@ -97,6 +97,7 @@ connection!(GuardianConnection, GuardianEdge, Guardian);
 connection!(ClassConnection, ClassEdge, Class);
 connection!(FamilyConnection, FamilyEdge, Family);
 connection!(SyncRunConnection, SyncRunEdge, SyncRun);
+connection!(DataQualityFindingConnection, DataQualityFindingEdge, DataQualityFinding);
 
 #[derive(SimpleObject)]
 pub struct DeactivationEventEdge {

@@ -2,14 +2,17 @@
 
 use async_graphql::{Context, ID, Object};
 use entity::enums::EventKind;
-use entity::{event, guardian, student, wonde_catalog_school};
+use entity::{data_quality_finding, event, guardian, student, wonde_catalog_school};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::BTreeSet;
 
 use super::RequestContext;
 use super::filters::{search_words, words_condition};
 use super::ids::{NodeType, decode, decode_as};
-use super::pagination::{DeactivationEventConnection, Direction, PageRequest, page_by_key};
+use super::mutation::require_admin;
+use super::pagination::{
+    DataQualityFindingConnection, DeactivationEventConnection, Direction, PageRequest, page_by_key,
+};
 use super::types::*;
 use crate::error::{AppError, ResultExt};
 use crate::families::FamilyIndex;
@@ -100,6 +103,38 @@ impl Query {
                 .await
                 .gql()?;
         Ok(page.into_event_connection(DeactivationEvent))
+    }
+
+    /// What the school's office should fix in its MIS, oldest finding
+    /// first, each with the records involved; recomputed by every run of
+    /// the school. Admins only: a trust admin of the school's trust or a
+    /// school admin of the school. FORBIDDEN for integrators; NOT_FOUND for
+    /// a school outside the token's scope. `first` is 0..100 (default 20).
+    async fn data_quality(
+        &self,
+        ctx: &Context<'_>,
+        school_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<DataQualityFindingConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let school_id = decode_as(&school_id, NodeType::School).gql()?;
+        require_admin(&rc.viewer, school_id).gql()?;
+        let request = PageRequest::parse(first, after.as_deref()).gql()?;
+        let select =
+            rc.viewer.data_quality_findings().filter(data_quality_finding::Column::SchoolId.eq(school_id));
+        let page = page_by_key(
+            &rc.db,
+            select,
+            data_quality_finding::Column::Id,
+            |m| m.id.into(),
+            request,
+            Direction::OldestFirst,
+            true,
+        )
+        .await
+        .gql()?;
+        Ok(page.into_connection(DataQualityFinding::new))
     }
 
     /// Where the local mirror of Wonde's school directory stands: whether a

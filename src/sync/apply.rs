@@ -84,6 +84,9 @@ pub(super) async fn apply(
     };
     let guard = Guard { share: guard_share, force: run.force };
     let outcome = reconcile(&txn, scope, batch, guard).await?;
+    // In the run's transaction: findings change exactly when the directory does.
+    crate::quality::refresh(&txn, run.school_id, Some(run.id), &batch.duplicates, &outcome.ambiguities)
+        .await?;
     if !runs::finish_if_running(&txn, run.id, SyncStatus::Completed, &outcome.counts, None).await? {
         txn.rollback().await?;
         return Err(Failure::Cancelled);

@@ -13,6 +13,7 @@ mod bad_input;
 mod cli;
 mod csv_import;
 mod csv_upload;
+mod data_quality;
 mod families;
 mod filters;
 mod http;

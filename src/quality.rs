@@ -1,0 +1,274 @@
+//! Data-quality findings: what a school office should fix in its MIS, as
+//! data an admin can list (`dataQuality(schoolId)`), each with the records
+//! involved.
+//!
+//! Every run of a school, Wonde or CSV, calls [`refresh`] inside its own
+//! transaction, after the reconciliation: the school's findings are
+//! recomputed from the stored directory (active accounts only: a
+//! deactivated account is history, not something to fix) plus what the
+//! run itself observed (records dropped as duplicates in the fetch,
+//! ambiguous re-identifications), and the stored rows are brought to
+//! match. A finding that is still there keeps its row, its `detected_at`
+//! and the run that first found it; one that is gone is deleted.
+//!
+//! The kinds ([`DataQualityKind`]):
+//! - an email on guardians whose names disagree (judged across the trust,
+//!   as the family rule is; listed with every holder in the trust);
+//! - a placeholder email (`noemail@`, `n/a`... see
+//!   [`crate::families::is_placeholder_email`]);
+//! - one email on two or more guardian records of one name at the school;
+//! - a guardian email that is also a pupil's at the school;
+//! - a pupil without a UPN (one finding per pupil);
+//! - a record that matched several accounts when re-identified: kept
+//!   while two or more of those accounts are still active, since later
+//!   runs no longer see the ambiguity that the first one resolved by
+//!   creating a new account;
+//! - a record sent twice in one fetch (until the next run).
+
+mod detect;
+
+use chrono::Utc;
+use entity::enums::{AccountStatus, DataQualityKind};
+use entity::{data_quality_finding, guardian, school, staff, student};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
+pub use detect::{Directory, StudentRow};
+
+use crate::families::GuardianRow;
+use crate::sync::reconcile::Ambiguity;
+use crate::sync::source::DroppedDuplicate;
+
+/// The records a finding involves: stored accounts by kind (ids, sorted),
+/// and the source's ids of records that were never stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Records {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub students: Vec<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub staff: Vec<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardians: Vec<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_ids: Vec<String>,
+}
+
+impl Records {
+    /// The stored form: JSON, the same for the same records.
+    pub fn to_json(&self) -> Result<String, DbErr> {
+        serde_json::to_string(self).map_err(|err| DbErr::Custom(format!("finding records: {err}")))
+    }
+
+    /// Reads a stored `records` column; unreadable text reads as no records.
+    pub fn from_json(text: &str) -> Self {
+        serde_json::from_str(text).unwrap_or_default()
+    }
+}
+
+/// A finding as computed, before it is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: DataQualityKind,
+    pub records: Records,
+    /// One sentence for the school office: counts and source ids, no names
+    /// or emails (the records show those to whoever may see them).
+    pub detail: String,
+}
+
+/// Recomputes the school's findings and replaces its stored ones, inside
+/// the run's transaction. `run_id` is recorded on findings first found now.
+/// Returns how many findings the school has.
+pub async fn refresh(
+    txn: &DatabaseTransaction,
+    school_id: i32,
+    run_id: Option<i32>,
+    duplicates: &[DroppedDuplicate],
+    ambiguities: &[Ambiguity],
+) -> Result<usize, DbErr> {
+    let directory = read_directory(txn, school_id).await?;
+    let mut findings = detect::findings(&directory, duplicates, ambiguities);
+    let existing = data_quality_finding::Entity::find()
+        .filter(data_quality_finding::Column::SchoolId.eq(school_id))
+        .all(txn)
+        .await?;
+    findings.extend(ambiguities_still_open(txn, &existing, &findings).await?);
+
+    let mut stored: HashMap<(DataQualityKind, String), data_quality_finding::Model> = HashMap::new();
+    let mut stale = Vec::new();
+    for row in existing {
+        // Rows written by an older version compare by their parsed records.
+        let key = (row.kind, Records::from_json(&row.records).to_json()?);
+        match stored.entry(key) {
+            Entry::Vacant(slot) => {
+                slot.insert(row);
+            }
+            Entry::Occupied(_) => stale.push(row.id),
+        }
+    }
+    let now = Utc::now();
+    let mut fresh = Vec::new();
+    let mut seen = HashSet::new();
+    for finding in &findings {
+        let key = (finding.kind, finding.records.to_json()?);
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        match stored.remove(&key) {
+            Some(row) if row.detail == finding.detail => {}
+            Some(row) => {
+                let mut row: data_quality_finding::ActiveModel = row.into();
+                row.detail = Set(finding.detail.clone());
+                row.update(txn).await?;
+            }
+            None => fresh.push(data_quality_finding::ActiveModel {
+                school_id: Set(school_id),
+                kind: Set(finding.kind),
+                sync_run_id: Set(run_id),
+                detected_at: Set(now),
+                records: Set(key.1),
+                detail: Set(finding.detail.clone()),
+                ..Default::default()
+            }),
+        }
+    }
+    stale.extend(stored.into_values().map(|row| row.id));
+    if !stale.is_empty() {
+        data_quality_finding::Entity::delete_many()
+            .filter(data_quality_finding::Column::Id.is_in(stale))
+            .exec(txn)
+            .await?;
+    }
+    if !fresh.is_empty() {
+        data_quality_finding::Entity::insert_many(fresh).exec(txn).await?;
+    }
+    Ok(seen.len())
+}
+
+/// Two statements: the trust's active guardians sharing an email with an
+/// active guardian of the school, and the school's active students.
+async fn read_directory(txn: &DatabaseTransaction, school_id: i32) -> Result<Directory, DbErr> {
+    let school = school::Entity::find_by_id(school_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("school {school_id}")))?;
+    let trust_schools = Query::select()
+        .column(school::Column::Id)
+        .from(school::Entity)
+        .and_where(school::Column::TrustId.eq(school.trust_id))
+        .to_owned();
+    let school_emails = Query::select()
+        .column(guardian::Column::EmailKey)
+        .from(guardian::Entity)
+        .and_where(guardian::Column::SchoolId.eq(school_id))
+        .and_where(guardian::Column::Status.eq(AccountStatus::Active))
+        .and_where(guardian::Column::EmailKey.is_not_null())
+        .to_owned();
+    let guardians: Vec<GuardianRow> = guardian::Entity::find()
+        .select_only()
+        .columns([
+            guardian::Column::Id,
+            guardian::Column::SchoolId,
+            guardian::Column::EmailKey,
+            guardian::Column::Forename,
+            guardian::Column::Surname,
+        ])
+        .filter(guardian::Column::Status.eq(AccountStatus::Active))
+        .filter(guardian::Column::SchoolId.in_subquery(trust_schools))
+        .filter(guardian::Column::EmailKey.in_subquery(school_emails))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let students: Vec<StudentRow> = student::Entity::find()
+        .select_only()
+        .columns([student::Column::Id, student::Column::Email, student::Column::Upn])
+        .filter(student::Column::SchoolId.eq(school_id))
+        .filter(student::Column::Status.eq(AccountStatus::Active))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    Ok(Directory { school_id, guardians, students })
+}
+
+/// Stored ambiguity findings that this run did not report again, kept
+/// while two or more of their accounts are still active: the office has
+/// not told the accounts apart until one of them goes.
+async fn ambiguities_still_open(
+    txn: &DatabaseTransaction,
+    existing: &[data_quality_finding::Model],
+    findings: &[Finding],
+) -> Result<Vec<Finding>, DbErr> {
+    let current: HashSet<&Records> = findings
+        .iter()
+        .filter(|f| f.kind == DataQualityKind::AmbiguousReidentification)
+        .map(|f| &f.records)
+        .collect();
+    let earlier: Vec<(Records, &str)> = existing
+        .iter()
+        .filter(|row| row.kind == DataQualityKind::AmbiguousReidentification)
+        .map(|row| (Records::from_json(&row.records), row.detail.as_str()))
+        .filter(|(records, _)| !current.contains(records))
+        .collect();
+    if earlier.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted = |pick: fn(&Records) -> &Vec<i32>| -> Vec<i32> {
+        earlier.iter().flat_map(|(r, _)| pick(r).iter().copied()).collect()
+    };
+    let (students, staff, guardians) =
+        (wanted(|r| &r.students), wanted(|r| &r.staff), wanted(|r| &r.guardians));
+    let mut active: HashSet<(u8, i32)> = HashSet::new();
+    if !students.is_empty() {
+        let ids: Vec<i32> = student::Entity::find()
+            .select_only()
+            .column(student::Column::Id)
+            .filter(student::Column::Id.is_in(students))
+            .filter(student::Column::Status.eq(AccountStatus::Active))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        active.extend(ids.into_iter().map(|id| (0, id)));
+    }
+    if !staff.is_empty() {
+        let ids: Vec<i32> = staff::Entity::find()
+            .select_only()
+            .column(staff::Column::Id)
+            .filter(staff::Column::Id.is_in(staff))
+            .filter(staff::Column::Status.eq(AccountStatus::Active))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        active.extend(ids.into_iter().map(|id| (1, id)));
+    }
+    if !guardians.is_empty() {
+        let ids: Vec<i32> = guardian::Entity::find()
+            .select_only()
+            .column(guardian::Column::Id)
+            .filter(guardian::Column::Id.is_in(guardians))
+            .filter(guardian::Column::Status.eq(AccountStatus::Active))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        active.extend(ids.into_iter().map(|id| (2, id)));
+    }
+    Ok(earlier
+        .into_iter()
+        .filter(|(records, _)| {
+            let still = records.students.iter().filter(|id| active.contains(&(0, **id))).count()
+                + records.staff.iter().filter(|id| active.contains(&(1, **id))).count()
+                + records.guardians.iter().filter(|id| active.contains(&(2, **id))).count();
+            still >= 2
+        })
+        .map(|(records, detail)| Finding {
+            kind: DataQualityKind::AmbiguousReidentification,
+            records,
+            detail: detail.to_owned(),
+        })
+        .collect())
+}

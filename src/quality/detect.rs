@@ -1,0 +1,298 @@
+//! The findings of a school's stored directory and of one run's
+//! observations, as pure functions of rows: no database here.
+
+use entity::enums::{DataQualityKind, PersonKind};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Finding, Records};
+use crate::families::{GuardianRow, email_key, is_placeholder_email, names_agree};
+use crate::sync::reconcile::Ambiguity;
+use crate::sync::source::DroppedDuplicate;
+
+/// An active student of the school: id, email, UPN.
+pub type StudentRow = (i32, Option<String>, Option<String>);
+
+/// What the stored directory says, as the detection needs it.
+#[derive(Debug, Default)]
+pub struct Directory {
+    pub school_id: i32,
+    /// Active guardians of the trust holding an email that an active
+    /// guardian of the school holds.
+    pub guardians: Vec<GuardianRow>,
+    /// Active students of the school.
+    pub students: Vec<StudentRow>,
+}
+
+/// Every finding of the school, in kind order then record order.
+pub fn findings(
+    directory: &Directory,
+    duplicates: &[DroppedDuplicate],
+    ambiguities: &[Ambiguity],
+) -> Vec<Finding> {
+    let mut out = emails(directory);
+    out.extend(pupils_without_upn(&directory.students));
+    out.extend(ambiguous(ambiguities));
+    out.extend(dropped(duplicates));
+    out.sort_by_key(|f| kind_rank(f.kind));
+    out
+}
+
+fn kind_rank(kind: DataQualityKind) -> usize {
+    use DataQualityKind as K;
+    match kind {
+        K::SharedEmailDifferentNames => 0,
+        K::PlaceholderEmail => 1,
+        K::GuardianEmailIsPupilEmail => 2,
+        K::PupilWithoutUpn => 3,
+        K::DuplicateGuardianRecords => 4,
+        K::AmbiguousReidentification => 5,
+        K::DuplicateInFetch => 6,
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+}
+
+/// The guardian email findings, one per email at most per kind: a
+/// placeholder; else names that disagree (trust-wide, as the family rule
+/// is); else the same person twice at this school. Independently, an email
+/// that is also a pupil's.
+fn emails(directory: &Directory) -> Vec<Finding> {
+    let mut holders: BTreeMap<String, Vec<&GuardianRow>> = BTreeMap::new();
+    for row in &directory.guardians {
+        if let Some(key) = row.2.as_deref().and_then(email_key) {
+            holders.entry(key).or_default().push(row);
+        }
+    }
+    let mut pupils: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
+    for (id, email, _) in &directory.students {
+        if let Some(key) = email.as_deref().and_then(email_key) {
+            pupils.entry(key).or_default().insert(*id);
+        }
+    }
+    let mut out = Vec::new();
+    for (key, rows) in holders {
+        let here: Vec<i32> =
+            sorted(rows.iter().filter(|r| r.1 == directory.school_id).map(|r| r.0).collect());
+        if here.is_empty() {
+            continue;
+        }
+        if is_placeholder_email(&key) {
+            out.push(Finding {
+                kind: DataQualityKind::PlaceholderEmail,
+                records: Records { guardians: here.clone(), ..Records::default() },
+                detail: format!(
+                    "{} a placeholder email address, which joins no family; record the parent's own \
+                     address, or none.",
+                    plural(here.len(), "guardian record has", "guardian records have")
+                ),
+            });
+            continue;
+        }
+        if !names_agree(rows.iter().map(|r| (r.3.as_str(), r.4.as_str()))) {
+            let elsewhere = rows.len() - here.len();
+            out.push(Finding {
+                kind: DataQualityKind::SharedEmailDifferentNames,
+                records: Records {
+                    guardians: sorted(rows.iter().map(|r| r.0).collect()),
+                    ..Records::default()
+                },
+                detail: format!(
+                    "{} with different names share one email address ({} at other schools of the trust), \
+                     so it joins none of them into a family; give each parent their own address.",
+                    plural(rows.len(), "guardian record", "guardian records"),
+                    elsewhere
+                ),
+            });
+        } else if here.len() > 1 {
+            out.push(Finding {
+                kind: DataQualityKind::DuplicateGuardianRecords,
+                records: Records { guardians: here.clone(), ..Records::default() },
+                detail: format!(
+                    "{} guardian records at this school have the same name and email: one person entered \
+                     more than once; merge them in the MIS.",
+                    here.len()
+                ),
+            });
+        }
+        if let Some(students) = pupils.get(&key) {
+            out.push(Finding {
+                kind: DataQualityKind::GuardianEmailIsPupilEmail,
+                records: Records {
+                    guardians: here.clone(),
+                    students: students.iter().copied().collect(),
+                    ..Records::default()
+                },
+                detail: format!(
+                    "{} the email address of {}; messages for parents would reach the pupil.",
+                    plural(here.len(), "guardian record has", "guardian records have"),
+                    plural(students.len(), "pupil", "pupils")
+                ),
+            });
+        }
+    }
+    out
+}
+
+fn pupils_without_upn(students: &[StudentRow]) -> Vec<Finding> {
+    let mut ids: Vec<i32> = students
+        .iter()
+        .filter(|(_, _, upn)| upn.as_deref().is_none_or(|u| u.trim().is_empty()))
+        .map(|(id, ..)| *id)
+        .collect();
+    ids.sort_unstable();
+    ids.into_iter()
+        .map(|id| Finding {
+            kind: DataQualityKind::PupilWithoutUpn,
+            records: Records { students: vec![id], ..Records::default() },
+            detail: "A pupil has no UPN, so the same child at another school of the trust cannot be \
+                     recognised."
+                .to_owned(),
+        })
+        .collect()
+}
+
+fn ambiguous(ambiguities: &[Ambiguity]) -> Vec<Finding> {
+    ambiguities
+        .iter()
+        .map(|a| {
+            let candidates = sorted(a.candidates.clone());
+            let n = candidates.len();
+            let mut records = Records { source_ids: vec![a.source_id.clone()], ..Records::default() };
+            let what = match a.kind {
+                PersonKind::Student => {
+                    records.students = candidates;
+                    "pupil"
+                }
+                PersonKind::Staff => {
+                    records.staff = candidates;
+                    "staff"
+                }
+                PersonKind::Guardian => {
+                    records.guardians = candidates;
+                    "guardian"
+                }
+            };
+            Finding {
+                kind: DataQualityKind::AmbiguousReidentification,
+                records,
+                detail: format!(
+                    "A {what} record from the MIS (source id {}) matched {n} existing accounts by {}; it was \
+                     kept as a new account and nothing was merged. Tell us which one it is by fixing the MIS.",
+                    a.source_id,
+                    a.rule.replace('_', " ")
+                ),
+            }
+        })
+        .collect()
+}
+
+fn dropped(duplicates: &[DroppedDuplicate]) -> Vec<Finding> {
+    let unique: BTreeSet<(&str, &str)> =
+        duplicates.iter().map(|d| (d.endpoint.as_str(), d.source_id.as_str())).collect();
+    unique
+        .into_iter()
+        .map(|(endpoint, source_id)| Finding {
+            kind: DataQualityKind::DuplicateInFetch,
+            records: Records { source_ids: vec![source_id.to_owned()], ..Records::default() },
+            detail: format!(
+                "Wonde sent the {endpoint} record {source_id} more than once in one fetch; it was taken once."
+            ),
+        })
+        .collect()
+}
+
+fn sorted(mut ids: Vec<i32>) -> Vec<i32> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guardian(id: i32, school: i32, email: &str, forename: &str, surname: &str) -> GuardianRow {
+        (id, school, Some(email.to_owned()), forename.to_owned(), surname.to_owned())
+    }
+
+    fn kinds(findings: &[Finding]) -> Vec<(DataQualityKind, Records)> {
+        findings.iter().map(|f| (f.kind, f.records.clone())).collect()
+    }
+
+    fn guardians(ids: &[i32]) -> Records {
+        Records { guardians: ids.to_vec(), ..Records::default() }
+    }
+
+    #[test]
+    fn each_email_is_one_kind_of_guardian_finding() {
+        let directory = Directory {
+            school_id: 1,
+            guardians: vec![
+                guardian(1, 1, "noemail@ash.org", "Ann", "Smith"),
+                guardian(2, 1, "NOEMAIL@ash.org", "Bob", "Jones"),
+                guardian(3, 1, "office@ash.org", "Cat", "Lee"),
+                guardian(4, 2, "office@ash.org", "Dev", "Patel"),
+                guardian(5, 1, "eve@x.org", "Eve", "Brown"),
+                guardian(6, 1, "eve@x.org", "", "brown"),
+                guardian(7, 1, "kid@pupils.org", "Fay", "Green"),
+                guardian(8, 2, "gus@x.org", "Gus", "Hill"),
+            ],
+            students: vec![(10, Some("Kid@pupils.org".to_owned()), Some("A1".to_owned())), (11, None, None)],
+        };
+        let found = findings(&directory, &[], &[]);
+        assert_eq!(
+            kinds(&found),
+            vec![
+                (DataQualityKind::SharedEmailDifferentNames, guardians(&[3, 4])),
+                (DataQualityKind::PlaceholderEmail, guardians(&[1, 2])),
+                (
+                    DataQualityKind::GuardianEmailIsPupilEmail,
+                    Records { guardians: vec![7], students: vec![10], ..Records::default() }
+                ),
+                (DataQualityKind::PupilWithoutUpn, Records { students: vec![11], ..Records::default() }),
+                (DataQualityKind::DuplicateGuardianRecords, guardians(&[5, 6])),
+            ]
+        );
+        assert!(found[0].detail.contains("(1 at other schools"), "{}", found[0].detail);
+        for finding in &found {
+            for name in ["Ann", "Cat", "Eve", "office@", "noemail"] {
+                assert!(!finding.detail.contains(name), "no personal data in {}", finding.detail);
+            }
+        }
+    }
+
+    #[test]
+    fn run_observations_become_findings_with_source_ids() {
+        let duplicates = [
+            DroppedDuplicate { endpoint: "students".to_owned(), source_id: "S9".to_owned() },
+            DroppedDuplicate { endpoint: "students".to_owned(), source_id: "S9".to_owned() },
+        ];
+        let ambiguities = [Ambiguity {
+            kind: PersonKind::Guardian,
+            source_id: "G7".to_owned(),
+            rule: "names_and_child",
+            candidates: vec![9, 4],
+        }];
+        let found = findings(&Directory::default(), &duplicates, &ambiguities);
+        assert_eq!(
+            kinds(&found),
+            vec![
+                (
+                    DataQualityKind::AmbiguousReidentification,
+                    Records {
+                        guardians: vec![4, 9],
+                        source_ids: vec!["G7".to_owned()],
+                        ..Records::default()
+                    }
+                ),
+                (
+                    DataQualityKind::DuplicateInFetch,
+                    Records { source_ids: vec!["S9".to_owned()], ..Records::default() }
+                ),
+            ]
+        );
+        assert!(found[0].detail.contains("names and child"));
+    }
+}
