@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod monitor;
 pub mod progress;
 pub mod reconcile;
+mod relationship;
 pub mod runs;
 pub mod schedule;
 pub mod source;
@@ -20,4 +21,4 @@ pub mod worker;
 
 pub use engine::SyncEngine;
 
-pub use groups::relationship_type;
+pub use relationship::relationship_type;
