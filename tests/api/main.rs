@@ -21,6 +21,7 @@ mod mutations;
 mod nodes;
 mod pagination;
 mod reconcile;
+mod relationships;
 mod runs;
 mod schema_drift;
 mod scoping;
