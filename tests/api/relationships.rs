@@ -56,7 +56,9 @@ async fn wonde_labels_map_by_whole_label(engine: Engine) -> anyhow::Result<()> {
         Some((s.id.clone(), first))
     });
     let (godchild, godmother) = linked.next().ok_or_else(|| anyhow::anyhow!("no linked student"))?;
-    let (sibling, step_sister) = linked.next().ok_or_else(|| anyhow::anyhow!("one linked student only"))?;
+    let (sibling, step_sister) = linked
+        .find(|(_, contact)| *contact != godmother)
+        .ok_or_else(|| anyhow::anyhow!("no student of another contact"))?;
     // Labels whose words would fool a substring match: "mother", "step".
     sim.relabel_contact(&wonde_id, &godchild, &godmother, "Godmother")?;
     sim.relabel_contact(&wonde_id, &sibling, &step_sister, "Step-sister")?;
