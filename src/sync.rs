@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod monitor;
 pub mod progress;
 pub mod reconcile;
+mod relationship;
 pub mod runs;
 pub mod schedule;
 pub mod source;
@@ -21,4 +22,4 @@ pub mod worker;
 
 pub use engine::SyncEngine;
 
-pub use groups::relationship_type;
+pub use relationship::relationship_type;

@@ -11,9 +11,20 @@
 //!   without a byte-order mark; cells are trimmed; rows of blank cells are
 //!   skipped. A file may be at most [`MAX_FILE_BYTES`], a cell at most
 //!   [`MAX_CELL_CHARS`] characters.
+//! - Files as Excel saves them: lines end in CRLF, LF or CR; fields are
+//!   separated by commas, semicolons or tabs, whichever the header row
+//!   uses (another separator, `|` say, is refused by name; in a `;` file
+//!   a list cell is quoted, as Excel does); empty columns
+//!   after the header's last name are ignored. Errors name the line a
+//!   spreadsheet shows: the header is line 1, blank lines count, and a
+//!   quoted cell spanning lines is one row.
+//! - Dates are `YYYY-MM-DD` or the UK's `DD/MM/YYYY` (`D/M/YYYY` too):
+//!   slashes are always day first, so `03/04/2026` is 3 April. Anything
+//!   else (`2026/04/03`, two-digit years, 31/02/2026) is an error on its
+//!   line and column, never a guess.
 //! - **students**: `id` (required: the school's own stable id), `upn`,
 //!   `upi`, `mis_id`, `forename` (required), `surname` (required), `email`,
-//!   `year`, `form`, `classes` (`;`-separated), `leaving_date` (YYYY-MM-DD;
+//!   `year`, `form`, `classes` (`;`-separated), `leaving_date` (a date;
 //!   on or before today makes a leaver), `status` (blank or `active`;
 //!   `suspended` or `archived` is not on roll).
 //! - **staff**: `id`, `forename`, `surname` (required), `upi`, `mis_id`,

@@ -4,7 +4,7 @@
 //! here too, which is the leaver cascade's second and third step.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{AccountStatus, RelationshipType};
+use entity::enums::AccountStatus;
 use entity::*;
 use sea_orm::sea_query::Query;
 use sea_orm::{
@@ -14,6 +14,7 @@ use sea_orm::{
 use std::collections::{HashMap, HashSet};
 
 use super::reconcile::{GuardianRecords, KnownAccounts, Work};
+use super::relationship::relationship_type;
 use super::source::{Batch, DeletedKind, Memberships, MisGroup};
 
 /// Source id to database id of each current group, per kind.
@@ -564,34 +565,6 @@ fn apply_link_fields(model: &mut guardian_link::ActiveModel, mis: &super::source
     model.priority.set_if_not_equals(mis.priority);
 }
 
-/// Normalises the MIS's words for a relationship. Order matters:
-/// "Step-mother" is a step-parent, "Grandmother" a grandparent, "Foster
-/// carer" a foster carer.
-pub fn relationship_type(label: Option<&str>) -> RelationshipType {
-    let Some(label) = label.map(str::to_lowercase) else { return RelationshipType::Other };
-    let has = |words: &[&str]| words.iter().any(|w| label.contains(w));
-    if has(&["step"]) {
-        RelationshipType::StepParent
-    } else if has(&["grand"]) {
-        RelationshipType::Grandparent
-    } else if has(&["foster"]) {
-        RelationshipType::FosterCarer
-    } else if has(&["mother", "mum", "mom"]) {
-        RelationshipType::Mother
-    } else if has(&["father", "dad"]) {
-        RelationshipType::Father
-    } else if has(&["guardian"]) {
-        RelationshipType::Guardian
-    } else if has(&["carer"]) {
-        RelationshipType::Carer
-    } else if has(&["aunt", "uncle", "brother", "sister", "sibling", "cousin", "relative", "niece", "nephew"])
-    {
-        RelationshipType::OtherRelative
-    } else {
-        RelationshipType::Other
-    }
-}
-
 /// Guardians of a school with at least one active link to an active student.
 pub(super) async fn guardians_with_active_children(
     txn: &DatabaseTransaction,
@@ -613,27 +586,4 @@ pub(super) async fn guardians_with_active_children(
         .all(txn)
         .await?;
     Ok(ids.into_iter().collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relationship_words_normalise() {
-        let cases = [
-            ("Mother", RelationshipType::Mother),
-            ("Step-father", RelationshipType::StepParent),
-            ("Grandmother", RelationshipType::Grandparent),
-            ("Foster Carer", RelationshipType::FosterCarer),
-            ("Carer", RelationshipType::Carer),
-            ("Legal Guardian", RelationshipType::Guardian),
-            ("Aunt", RelationshipType::OtherRelative),
-            ("Social worker", RelationshipType::Other),
-        ];
-        for (label, expected) in cases {
-            assert_eq!(relationship_type(Some(label)), expected, "{label}");
-        }
-        assert_eq!(relationship_type(None), RelationshipType::Other);
-    }
 }

@@ -398,7 +398,7 @@ async fn files_with_errors_are_refused_and_change_nothing(engine: Engine) -> any
     );
     assert_eq!(
         errors[0].to_string(),
-        "students.csv line 3, column leaving_date: `next week` is not a date; write dates as YYYY-MM-DD"
+        "students.csv line 3, column leaving_date: `next week` is not a date; write dates as YYYY-MM-DD or DD/MM/YYYY"
     );
     assert_eq!(row_counts(db).await?, counts, "not a row written, not even a run");
     assert_eq!(Mirror::read(db, school.id).await?, mirror);
@@ -492,7 +492,7 @@ async fn the_cli_imports_and_reports_errors(engine: Engine) -> anyhow::Result<()
     let students = write("students.csv", STUDENTS)?;
     let staff = write("staff.csv", STAFF)?;
     let guardians = write("guardians.csv", GUARDIANS)?;
-    let bad = write("bad.csv", "id,forename,surname,leaving_date\nS1,Amy,Smith,\nS2,Ben,Smith,31/12/2024\n")?;
+    let bad = write("bad.csv", "id,forename,surname,leaving_date\nS1,Amy,Smith,\nS2,Ben,Smith,2024/12/31\n")?;
     let url = data.url(&engine);
     let school_id = gid(NodeType::School, school.id);
     let run = |args: Vec<String>| {
@@ -523,7 +523,7 @@ async fn the_cli_imports_and_reports_errors(engine: Engine) -> anyhow::Result<()
     assert!(!output.status.success());
     assert_eq!(
         stdout.trim(),
-        "students.csv line 3, column leaving_date: `31/12/2024` is not a date; write dates as YYYY-MM-DD"
+        "students.csv line 3, column leaving_date: `2024/12/31` is not a date; write dates as YYYY-MM-DD or DD/MM/YYYY"
     );
     assert!(stderr.contains("nothing was changed"), "{stderr}");
     assert_eq!(row_counts(db).await?, counts);

@@ -10,7 +10,7 @@ use crate::on_both_engines;
 use crate::support::fixture::{Scenario, gid};
 use crate::support::{Engine, TestApp};
 
-on_both_engines!(csv_uploads_apply_or_refuse_whole);
+on_both_engines!(csv_uploads_apply_or_refuse_whole, files_as_excel_writes_them);
 
 const IMPORT: &str = "mutation($s: ID!, $students: Upload, $guardians: Upload, $full: Boolean) {
     importCsv(schoolId: $s, students: $students, guardians: $guardians, full: $full) {
@@ -97,7 +97,7 @@ async fn csv_uploads_apply_or_refuse_whole(engine: Engine) -> anyhow::Result<()>
     let wonde_school = gid(NodeType::School, s.school_a.id);
     let refused = upload(&app, &s.trust_admin, json!({ "s": wonde_school, "full": true }), &files).await?;
     assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused}");
-    let bad_students = "id,forename,surname,leaving_date\nS1,Amy,Smith,31/07/2025\nS2,,Smith,\n";
+    let bad_students = "id,forename,surname,leaving_date\nS1,Amy,Smith,31/02/2025\nS2,,Smith,\n";
     let bad = upload(&app, &s.trust_admin, json!({ "s": school }), &[("students", bad_students)]).await?;
     let result = &bad["data"]["importCsv"];
     assert_eq!(result["run"], Value::Null, "{bad}");
@@ -139,5 +139,120 @@ async fn csv_uploads_apply_or_refuse_whole(engine: Engine) -> anyhow::Result<()>
     assert_eq!(ann["forename"], "Ann");
     assert_eq!(ann["children"].as_array().map(Vec::len), Some(2));
     assert_eq!(ann["children"][0]["relationship"], "MOTHER");
+    Ok(())
+}
+
+/// (file, line, column) of each error of an `importCsv` answer.
+fn places(answer: &Value) -> Vec<(String, i64, Option<String>)> {
+    let errors = answer["data"]["importCsv"]["errors"].as_array().cloned().unwrap_or_default();
+    errors
+        .iter()
+        .map(|e| {
+            let file = e["file"].as_str().unwrap_or_default().to_owned();
+            (file, e["line"].as_i64().unwrap_or_default(), e["column"].as_str().map(str::to_owned))
+        })
+        .collect()
+}
+
+fn place(file: &str, line: i64, column: Option<&str>) -> (String, i64, Option<String>) {
+    (file.to_owned(), line, column.map(str::to_owned))
+}
+
+const ROSTER: &str = "query($s: ID!) { node(id: $s) { ... on School {
+    students(first: 10) { edges { node { forename status deactivationReason } } }
+    guardians(first: 10) { edges { node { forename children { relationship relationshipLabel } } } } } } }";
+
+/// Files as Excel saves them: CRLF line ends, a byte-order mark, `;` (a
+/// locale whose decimal mark is a comma) or tab separators, trailing empty
+/// columns, UK dates. Errors name the line a spreadsheet shows.
+async fn files_as_excel_writes_them(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let created = app
+        .query(
+            &s.trust_admin,
+            "mutation($t: ID!) { createSchool(input: { trustId: $t, name: \"Willow Bank\" }) { id } }",
+            json!({ "t": gid(NodeType::Trust, s.trust.id) }),
+        )
+        .await?;
+    let school = created["createSchool"]["id"].clone();
+    let counts = || async {
+        let students = student::Entity::find().count(app.db()).await?;
+        let runs = sync_run::Entity::find().count(app.db()).await?;
+        anyhow::Ok((students, runs))
+    };
+    let before = counts().await?;
+    let vars = json!({ "s": school, "full": true });
+
+    // CRLF: a bad first row is line 2, not the header; line 4 is line 4.
+    let crlf =
+        "id,forename,surname,leaving_date\r\nS1,,Smith,\r\nS2,Ben,Smith,\r\nS3,Cal,Jones,31/02/2026\r\n";
+    let refused = upload(&app, &s.trust_admin, vars.clone(), &[("students", crlf)]).await?;
+    assert_eq!(
+        places(&refused),
+        vec![place("students", 2, Some("forename")), place("students", 4, Some("leaving_date"))],
+        "{refused}"
+    );
+    // A separator we do not read is named, and refused.
+    let piped = "id|forename|surname\r\nS1|Amy|Smith\r\n";
+    let refused = upload(&app, &s.trust_admin, vars.clone(), &[("students", piped)]).await?;
+    assert_eq!(places(&refused), vec![place("students", 1, None)], "{refused}");
+    assert_eq!(
+        refused["data"]["importCsv"]["errors"][0]["message"],
+        "the header row is separated by '|'; use commas, semicolons or tabs"
+    );
+    assert_eq!(counts().await?, before, "refusals write nothing");
+
+    // `;` students (with a BOM and trailing empty columns), tab guardians.
+    let students = |cal_leaves: &str| {
+        format!(
+            "\u{feff}id;forename;surname;leaving_date;;\r\nS1;Amy;Smith;;;\r\nS2;Ben;Smith;31/08/2099;;\r\n\
+             S3;Cal;Jones;{cal_leaves};;\r\n"
+        )
+    };
+    let guardians = "id\tsurname\tforename\tstudent_id\trelationship\r\n\
+                     G1\tSmith\tAnn\tS1\tMother\r\nG2\tSmith\tSue\tS2\tStep-sister\r\nG3\tJones\tJo\tS3\tGodmother\r\n";
+    let first = students("");
+    let applied =
+        upload(&app, &s.trust_admin, vars.clone(), &[("students", &first), ("guardians", guardians)]).await?;
+    let run = &applied["data"]["importCsv"]["run"];
+    assert_eq!((&run["status"], &run["students"]["created"]), (&json!("COMPLETED"), &json!(3)), "{applied}");
+    assert_eq!(run["guardians"]["created"], 3);
+    let roster = app.query(&s.integrator, ROSTER, json!({ "s": school })).await?;
+    let mut links: Vec<(String, String, String)> = roster["node"]["guardians"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            let child = &e["node"]["children"][0];
+            (text(&e["node"]["forename"]), text(&child["relationship"]), text(&child["relationshipLabel"]))
+        })
+        .collect();
+    links.sort();
+    assert_eq!(
+        links,
+        [("Ann", "MOTHER", "Mother"), ("Jo", "OTHER", "Godmother"), ("Sue", "OTHER_RELATIVE", "Step-sister")]
+            .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())),
+        "{roster}"
+    );
+
+    // A UK date that has come makes a leaver.
+    let leaves = students("01/09/2025");
+    let applied =
+        upload(&app, &s.trust_admin, vars.clone(), &[("students", &leaves), ("guardians", guardians)])
+            .await?;
+    assert_eq!(applied["data"]["importCsv"]["run"]["status"], "COMPLETED", "{applied}");
+    let roster = app.query(&s.integrator, ROSTER, json!({ "s": school })).await?;
+    let students = roster["node"]["students"]["edges"].as_array().cloned().unwrap_or_default();
+    let status_of = |name: &str| {
+        students
+            .iter()
+            .find(|e| e["node"]["forename"] == name)
+            .map(|e| (e["node"]["status"].clone(), e["node"]["deactivationReason"].clone()))
+    };
+    assert_eq!(status_of("Cal"), Some((json!("DEACTIVATED"), json!("LEFT_SCHOOL"))), "{roster}");
+    assert_eq!(status_of("Ben"), Some((json!("ACTIVE"), Value::Null)), "31/08/2099 is still to come");
     Ok(())
 }

@@ -23,6 +23,7 @@ mod nodes;
 mod pagination;
 mod real_world;
 mod reconcile;
+mod relationships;
 mod runs;
 mod schema_drift;
 mod scoping;

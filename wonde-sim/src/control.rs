@@ -35,6 +35,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_control/schools/{school}/students/{student}/leave", post(student_leaves))
         .route("/_control/schools/{school}/students/{student}/move-class", post(move_class))
         .route("/_control/schools/{school}/students/{student}/change-form", post(change_form))
+        .route(
+            "/_control/schools/{school}/students/{student}/contacts/{contact}/relationship",
+            put(relabel_contact),
+        )
         .route("/_control/schools/{school}/students/{student}/re-enrol", post(re_enrol))
         .route("/_control/schools/{school}/students/{student}/restore", post(restore))
         .route("/_control/schools/{school}/employees/{employee}/leave", post(staff_leaves))
@@ -145,6 +149,23 @@ async fn change_form(State(sh): St, Path((school, student)): Path<(String, Strin
         Err(r) => return r,
     };
     answer(ops::change_form(&mut sh.world(), &school, &student, &c.form_id))
+}
+
+#[derive(Deserialize)]
+struct RelationshipBody {
+    relationship: String,
+}
+
+async fn relabel_contact(
+    State(sh): St,
+    Path((school, student, contact)): Path<(String, String, String)>,
+    b: Bytes,
+) -> Response {
+    let r: RelationshipBody = match required(&b) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    answer(ops::relabel_contact(&mut sh.world(), &school, &student, &contact, &r.relationship))
 }
 
 async fn re_enrol(State(sh): St, Path((school, student)): Path<(String, String)>) -> Response {

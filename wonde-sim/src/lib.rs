@@ -505,6 +505,18 @@ impl SimHandle {
         ops::change_form(&mut self.shared.world(), school_id, student_id, form_id)
     }
 
+    /// A contact's relationship to a student, retyped in the MIS (any
+    /// text: "Godmother", "Step-sister").
+    pub fn relabel_contact(
+        &self,
+        school_id: &str,
+        student_id: &str,
+        contact_id: &str,
+        relationship: &str,
+    ) -> Result<(), SimError> {
+        ops::relabel_contact(&mut self.shared.world(), school_id, student_id, contact_id, relationship)
+    }
+
     pub fn staff_leaves(&self, school_id: &str, employee_id: &str, how: &StaffLeave) -> Result<(), SimError> {
         ops::staff_leaves(&mut self.shared.world(), school_id, employee_id, how)
     }

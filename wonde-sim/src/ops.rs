@@ -326,6 +326,34 @@ pub(crate) fn change_form(
     })
 }
 
+/// The school office retypes how a contact is related to a student (the
+/// pivot's `relationship`, as the MIS writes it: any text). Both records
+/// are dated now, so `updated_after` sees the change.
+pub(crate) fn relabel_contact(
+    world: &mut World,
+    school_id: &str,
+    student_id: &str,
+    contact_id: &str,
+    relationship: &str,
+) -> Result<(), SimError> {
+    with_school(world, school_id, |_, state| {
+        let now = Utc::now();
+        let mis = state.mis_mut();
+        let pos = student_pos(mis, student_id)?;
+        let link = mis
+            .links
+            .iter_mut()
+            .find(|l| l.student_id == student_id && l.contact_id == contact_id)
+            .ok_or_else(|| SimError::UnknownRecord { kind: "contact", id: contact_id.to_owned() })?;
+        relationship.clone_into(&mut link.relationship);
+        mis.students[pos].updated_at = now;
+        for contact in mis.contacts.iter_mut().filter(|c| c.id == contact_id) {
+            contact.updated_at = now;
+        }
+        Ok(())
+    })
+}
+
 pub(crate) fn staff_leaves(
     world: &mut World,
     school_id: &str,

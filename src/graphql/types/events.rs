@@ -86,11 +86,18 @@ impl DeactivationEvent {
     }
 }
 
+/// One reason an import was refused.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct CsvRowError {
+    /// `students`, `staff` or `guardians`.
     pub file: String,
+    /// The row as a spreadsheet numbers it: the header is 1, blank lines
+    /// count, a quoted cell spanning lines is one row; CRLF, LF and CR line
+    /// ends alike. 0 is the file as a whole.
     pub line: i32,
+    /// The column to blame, by its header name; null for the whole line.
     pub column: Option<String>,
+    /// A sentence for the school office; it may quote the one cell at fault.
     pub message: String,
 }
 

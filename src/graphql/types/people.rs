@@ -239,6 +239,10 @@ impl GuardianLink {
             .map(Guardian)
     }
 
+    /// The relationship's type, from an explicit table of whole MIS labels
+    /// ("Step-father" is STEP_PARENT; "Godmother" and "Mum's partner" are
+    /// OTHER, "Step-sister" OTHER_RELATIVE, "Parent" OTHER). A label the
+    /// table does not name is OTHER; `relationshipLabel` keeps the MIS's words.
     async fn relationship(&self) -> RelationshipType {
         self.0.relationship.into()
     }

@@ -1,6 +1,12 @@
 //! One CSV file read into rows of named cells, and the cell parsers. Every
 //! problem becomes a [`CsvRowError`] on the line a spreadsheet shows, and
 //! reading goes on, so one upload reports all its mistakes at once.
+//!
+//! Files come as Excel writes them: with or without a byte-order mark; lines
+//! ended by CRLF, LF or a lone CR; separated by commas, or by semicolons or
+//! tabs (Excel in locales whose decimal mark is a comma, and "Text (Tab
+//! delimited)"), the separator taken from the header row; and with trailing
+//! empty columns, which are ignored.
 
 use chrono::NaiveDate;
 use std::collections::HashSet;
@@ -106,7 +112,8 @@ pub(super) fn read(
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(err) => {
-            let line = line_of_offset(bytes, err.valid_up_to());
+            let valid = &bytes[..err.valid_up_to()];
+            let line = u32::try_from(line_breaks(valid) + 1).unwrap_or(u32::MAX);
             errors.add(
                 file,
                 line,
@@ -121,9 +128,28 @@ pub(super) fn read(
         errors.add(file, 1, None, "the file is empty: it needs a header line, then one line per record");
         return None;
     }
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    // The reader skips blank lines before the header; so does the search.
+    let header_start = text.bytes().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+    let separator = match separator(&text[header_start..]) {
+        Ok(separator) => separator,
+        Err(found) => {
+            let line = Lines::new(text).line_at(header_start);
+            errors.add(
+                file,
+                line,
+                None,
+                format!("the header row is separated by {found}; use commas, semicolons or tabs"),
+            );
+            return None;
+        }
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(separator)
+        .from_reader(text.as_bytes());
     let mut records = reader.records();
-    let mut lines = Lines::default();
+    let mut lines = Lines::new(text);
     let header = match records.next() {
         Some(Ok(header)) => header,
         Some(Err(err)) => {
@@ -154,12 +180,16 @@ pub(super) fn read(
             continue;
         }
         any_record = true;
-        if record.len() != positions.len() {
+        // Excel ends rows with empty fields for columns that once held
+        // something: past the header's last name, empty fields are no fields.
+        let last_filled = filled_width(&record);
+        let fields = last_filled.max(positions.len().min(record.len()));
+        if fields != positions.len() {
             errors.add(
                 file,
                 line,
                 None,
-                format!("this line has {} fields but the header has {}", record.len(), positions.len()),
+                format!("this line has {fields} fields but the header has {}", positions.len()),
             );
             continue;
         }
@@ -195,10 +225,11 @@ fn header_positions(
     columns: &'static [Column],
     errors: &mut Errors,
 ) -> Option<Vec<Option<usize>>> {
-    let mut positions = Vec::with_capacity(header.len());
+    let named = filled_width(header);
+    let mut positions = Vec::with_capacity(named);
     let mut seen = HashSet::new();
     let mut wrong = false;
-    for (number, name) in header.iter().enumerate() {
+    for (number, name) in header.iter().take(named).enumerate() {
         let name = name.trim().to_lowercase();
         if name.is_empty() {
             errors.add(file, line, None, format!("field {} of the header has no column name", number + 1));
@@ -237,31 +268,114 @@ fn header_positions(
     (!wrong).then_some(positions)
 }
 
-/// Line numbers as a spreadsheet shows them: a record's first line, less
-/// the line breaks inside quoted cells of earlier records (a spreadsheet
-/// shows such a record as one row). Blank lines count, as they show as rows.
-#[derive(Default)]
-struct Lines {
+/// The separator of a file, from its header row (up to its first line
+/// break outside quotes): the most frequent of comma, semicolon and tab (a
+/// stray one inside a misspelt column name does not decide it).
+/// A header with none of them but another separator-like character (`|`,
+/// `:`...) is refused: `Err` names what was found.
+fn separator(text: &str) -> Result<u8, String> {
+    let mut quoted = false;
+    let mut counts: Vec<(char, usize)> = Vec::new();
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '\r' | '\n' if !quoted => break,
+            _ if quoted => {}
+            c if c == ',' || c == ';' || c == '\t' || separator_like(c) => {
+                match counts.iter_mut().find(|(seen, _)| *seen == c) {
+                    Some((_, count)) => *count += 1,
+                    None => counts.push((c, 1)),
+                }
+            }
+            _ => {}
+        }
+    }
+    let most = |accepted: bool| {
+        counts
+            .iter()
+            .filter(|(c, _)| matches!(c, ',' | ';' | '\t') == accepted)
+            // Ties go to the first seen: `max_by_key` keeps the last.
+            .rev()
+            .max_by_key(|(_, count)| *count)
+            .map(|(c, _)| *c)
+    };
+    match (most(true), most(false)) {
+        (Some(c), _) => u8::try_from(c).map_err(|_| format!("'{c}'")),
+        (None, Some(c)) => Err(format!("'{c}'")),
+        // One column, or none: the header's own errors say what is wrong.
+        (None, None) => Ok(b','),
+    }
+}
+
+/// Punctuation that separates fields in some exports, and never appears in
+/// our column names.
+fn separator_like(c: char) -> bool {
+    c.is_ascii_punctuation() && !matches!(c, '_' | '-' | '.' | '\'' | '(' | ')' | '[' | ']')
+}
+
+/// Line numbers as a spreadsheet shows them: the line a record starts on,
+/// counting CRLF, LF and a lone CR each as one line break, less the breaks
+/// inside quoted cells of earlier records (a spreadsheet shows such a
+/// record as one row). Blank lines count, as they show as rows.
+struct Lines<'a> {
+    text: &'a [u8],
+    /// Where counting has reached: the start of the last record seen.
+    scanned: usize,
+    /// Line breaks before `scanned`.
+    breaks: u64,
+    /// Line breaks inside the cells of records before `scanned`.
     inside_cells: u64,
 }
 
-impl Lines {
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Self { text: text.as_bytes(), scanned: 0, breaks: 0, inside_cells: 0 }
+    }
+
     fn of(&mut self, record: &csv::StringRecord) -> u32 {
-        let physical = record.position().map_or(1, csv::Position::line);
-        let line = physical.saturating_sub(self.inside_cells);
-        self.inside_cells += record.iter().map(|cell| cell.matches('\n').count() as u64).sum::<u64>();
+        let start = self.start_of(record.position());
+        self.breaks += line_breaks(&self.text[self.scanned..start]);
+        self.scanned = start;
+        let line = self.breaks + 1 - self.inside_cells;
+        self.inside_cells += record.iter().map(|cell| line_breaks(cell.as_bytes())).sum::<u64>();
         u32::try_from(line).unwrap_or(u32::MAX)
     }
 
     fn of_error(&self, err: &csv::Error) -> u32 {
-        let physical = err.position().map_or(1, csv::Position::line);
-        u32::try_from(physical.saturating_sub(self.inside_cells)).unwrap_or(u32::MAX)
+        let start = self.start_of(err.position());
+        let breaks = self.breaks + line_breaks(&self.text[self.scanned.min(start)..start]);
+        u32::try_from((breaks + 1).saturating_sub(self.inside_cells)).unwrap_or(u32::MAX)
+    }
+
+    /// The line of a byte offset, by physical lines.
+    fn line_at(&self, offset: usize) -> u32 {
+        let end = offset.min(self.text.len());
+        u32::try_from(line_breaks(&self.text[..end]) + 1).unwrap_or(u32::MAX)
+    }
+
+    /// Where a record's first field starts. The reader's position is where
+    /// it began reading: after the last byte of the previous record's line
+    /// ending (so before the LF of a CRLF) and before any blank lines, which
+    /// it skips; a record never starts with a line break.
+    fn start_of(&self, position: Option<&csv::Position>) -> usize {
+        let from = position.map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
+        let from = from.clamp(self.scanned, self.text.len());
+        let blank = self.text[from..].iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        from + blank
     }
 }
 
-fn line_of_offset(bytes: &[u8], offset: usize) -> u32 {
-    let breaks = bytes[..offset.min(bytes.len())].iter().filter(|b| **b == b'\n').count();
-    u32::try_from(breaks + 1).unwrap_or(u32::MAX)
+/// The fields of a record up to its last non-blank one.
+fn filled_width(record: &csv::StringRecord) -> usize {
+    (0..record.len()).rev().find(|&i| !record[i].trim().is_empty()).map_or(0, |i| i + 1)
+}
+
+/// Line breaks in `bytes`: each CRLF, LF and lone CR once.
+fn line_breaks(bytes: &[u8]) -> u64 {
+    let lf = bytes.iter().filter(|b| **b == b'\n').count();
+    let lone_cr =
+        bytes.iter().enumerate().filter(|(i, b)| **b == b'\r' && bytes.get(i + 1) != Some(&b'\n')).count();
+    (lf + lone_cr) as u64
 }
 
 impl Table {
@@ -315,14 +429,20 @@ impl Cells<'_> {
         Some(value)
     }
 
-    /// A `YYYY-MM-DD` date; other spellings are refused rather than guessed
-    /// (is 03/04 March or April?), since a wrong date makes a wrong leaver.
+    /// A date, as [`parse_date`] reads it; anything else is an error, never
+    /// a guess, since a wrong date makes a wrong leaver.
     pub fn date(&mut self, name: &str) -> Option<NaiveDate> {
         let value = self.text(name)?;
-        match NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
+        match parse_date(&value) {
             Ok(date) => Some(date),
-            Err(_) => {
-                let message = format!("{} is not a date; write dates as YYYY-MM-DD", shown(&value));
+            Err(DateError::NotADate) => {
+                let message =
+                    format!("{} is not a date; write dates as YYYY-MM-DD or DD/MM/YYYY", shown(&value));
+                self.error(name, message);
+                None
+            }
+            Err(DateError::NoSuchDay) => {
+                let message = format!("{} is not a day of the calendar", shown(&value));
                 self.error(name, message);
                 None
             }
@@ -382,6 +502,38 @@ impl Cells<'_> {
             }
         }
     }
+}
+
+/// Why a cell is not a date.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum DateError {
+    /// Not written as YYYY-MM-DD or DD/MM/YYYY.
+    NotADate,
+    /// Written so, but no such day (31/02/2026).
+    NoSuchDay,
+}
+
+/// A date written `YYYY-MM-DD` (ISO 8601, as exports write it) or
+/// `DD/MM/YYYY` (as Excel shows and saves dates in the UK). Day and month
+/// may have one digit (`3/4/2026`, as typed); the year has four. Slashes are
+/// always day first, never US month first: `03/04/2026` is 3 April.
+/// Everything else is refused: two-digit years, `YYYY/MM/DD`, times,
+/// words.
+pub(super) fn parse_date(value: &str) -> Result<NaiveDate, DateError> {
+    let number = |part: &str, digits: std::ops::RangeInclusive<usize>| {
+        (digits.contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse::<u32>().ok())
+            .flatten()
+    };
+    let parts: Vec<&str> = value.split(['-', '/']).collect();
+    let (year, month, day) = match parts.as_slice() {
+        [y, m, d] if !value.contains('/') => (number(y, 4..=4), number(m, 1..=2), number(d, 1..=2)),
+        [d, m, y] if !value.contains('-') => (number(y, 4..=4), number(m, 1..=2), number(d, 1..=2)),
+        _ => return Err(DateError::NotADate),
+    };
+    let (Some(year), Some(month), Some(day)) = (year, month, day) else { return Err(DateError::NotADate) };
+    let year = i32::try_from(year).map_err(|_| DateError::NotADate)?;
+    NaiveDate::from_ymd_opt(year, month, day).ok_or(DateError::NoSuchDay)
 }
 
 /// A cell's value quoted for an error message, cut short: errors name the

@@ -233,7 +233,7 @@ fn a_missing_required_value_names_its_line_and_column() {
 #[test]
 fn bad_dates_booleans_numbers_statuses_and_emails_are_errors() {
     let students = "id,forename,surname,leaving_date,status,email\n\
-                    S1,Amy,Smith,31/07/2025,,\n\
+                    S1,Amy,Smith,2025/07/31,,\n\
                     S2,Ben,Smith,2025-02-30,gone,ben at home\n";
     let guardians = "id,surname,student_id,parental_responsibility,lives_with_student,priority\n\
                      G1,Smith,S1,maybe,yes,first\n";
@@ -254,7 +254,8 @@ fn bad_dates_booleans_numbers_statuses_and_emails_are_errors() {
             ("guardians", 2, Some("priority")),
         ]
     );
-    assert_eq!(errors[0].message, "`31/07/2025` is not a date; write dates as YYYY-MM-DD");
+    assert_eq!(errors[0].message, "`2025/07/31` is not a date; write dates as YYYY-MM-DD or DD/MM/YYYY");
+    assert_eq!(errors[2].message, "`2025-02-30` is not a day of the calendar");
     assert!(errors[3].message.contains("suspended"), "{}", errors[3]);
     assert!(errors[4].message.contains("`maybe`"), "{}", errors[4]);
     assert!(errors[5].message.contains("whole number"), "{}", errors[5]);
@@ -407,4 +408,152 @@ fn errors_read_as_sentences() {
     assert_eq!(error.to_string(), "guardians.csv line 7, column priority: `x` is not a whole number");
     let whole = CsvRowError { line: 0, column: None, ..error };
     assert_eq!(whole.to_string(), "guardians.csv: `x` is not a whole number");
+}
+
+/// The same rows with each line ending Excel and others write.
+fn with_endings(lf_text: &str) -> Vec<(&'static str, String)> {
+    ["\n", "\r\n", "\r"].into_iter().map(|end| (end, lf_text.replace('\n', end))).collect()
+}
+
+#[test]
+fn crlf_cr_and_lf_files_number_lines_alike() {
+    // A bad first row is line 2, never the header; a blank line is a row.
+    let text = "id,forename,surname\nS1,,Smith\nS2,Ben,Smith\n\nS3,Cal,\n";
+    for (end, text) in with_endings(text) {
+        let errors = errors_of(&students_only(&text));
+        assert_eq!(
+            places(&errors),
+            vec![("students", 2, Some("forename")), ("students", 5, Some("surname"))],
+            "{end:?}"
+        );
+    }
+}
+
+#[test]
+fn lines_after_a_cell_spanning_lines_are_spreadsheet_rows_with_any_ending() {
+    let text = "id,forename,surname,classes\nS1,Amy,Smith,\"Ma1;\nEn1\"\nS2,,Smith,\n";
+    for (end, text) in with_endings(text) {
+        let errors = errors_of(&students_only(&text));
+        assert_eq!(places(&errors), vec![("students", 3, Some("forename"))], "{end:?}");
+    }
+}
+
+#[test]
+fn blank_lines_before_the_header_count() {
+    for (end, text) in with_endings("\n\nid,forename,surname\nS1,,Smith\n") {
+        let errors = errors_of(&students_only(&text));
+        assert_eq!(places(&errors), vec![("students", 4, Some("forename"))], "{end:?}");
+    }
+}
+
+#[test]
+fn a_file_without_a_last_line_break_is_read() {
+    let batch = parse(&students_only("id,forename,surname\r\nS1,Amy,Smith"), true, today()).unwrap();
+    assert_eq!(batch.students.len(), 1);
+}
+
+#[test]
+fn semicolon_and_tab_files_read_as_comma_files_do() {
+    let comma = parse(&all_files(), true, today()).unwrap();
+    for separator in [";", "\t"] {
+        // Lists inside a cell are `;`-separated, so a `;` file quotes them.
+        let convert = |text: &str| {
+            let lines: Vec<String> = text
+                .lines()
+                .map(|line| {
+                    line.split(',')
+                        .map(|cell| if cell.contains(';') { format!("\"{cell}\"") } else { cell.to_owned() })
+                        .collect::<Vec<_>>()
+                        .join(separator)
+                })
+                .collect();
+            (lines.join("\r\n") + "\r\n").into_bytes()
+        };
+        let files = CsvFiles {
+            students: Some(convert(STUDENTS)),
+            staff: Some(convert(STAFF)),
+            guardians: Some(convert(GUARDIANS)),
+        };
+        let batch = parse(&files, true, today()).unwrap();
+        assert_eq!(batch.students, comma.students, "{separator:?}");
+        assert_eq!(batch.staff, comma.staff, "{separator:?}");
+        assert_eq!(batch.links, comma.links, "{separator:?}");
+        assert_eq!(batch.classes, comma.classes, "{separator:?}");
+    }
+}
+
+#[test]
+fn another_separator_is_refused_by_name() {
+    for (text, found) in [
+        ("id|forename|surname\nS1|Amy|Smith\n", "'|'"),
+        ("\r\nid:forename:surname\r\nS1:Amy:Smith\r\n", "':'"),
+    ] {
+        let errors = errors_of(&students_only(text));
+        let line = if text.starts_with('\r') { 2 } else { 1 };
+        assert_eq!(places(&errors), vec![("students", line, None)], "{text:?}");
+        assert_eq!(
+            errors[0].message,
+            format!("the header row is separated by {found}; use commas, semicolons or tabs")
+        );
+    }
+    // A quoted header cell may hold anything.
+    let batch = parse(&students_only("id,\"forename\",surname\nS1,\"A|B\",Smith\n"), true, today()).unwrap();
+    assert_eq!(batch.students[0].forename, "A|B");
+}
+
+#[test]
+fn trailing_empty_columns_are_ignored() {
+    // Excel writes a comma per column that once held something, and after
+    // some rows may write fewer of them.
+    let text = "id,forename,surname,,,\nS1,Amy,Smith,,,\nS2,Ben,Smith\nS3,Cal,Jones,, ,\n";
+    let batch = parse(&students_only(text), true, today()).unwrap();
+    assert_eq!(batch.students.len(), 3);
+    // A value past the last named column is not empty: an error.
+    let errors = errors_of(&students_only("id,forename,surname,,\nS1,Amy,Smith,,x\n"));
+    assert_eq!(places(&errors), vec![("students", 2, None)]);
+    assert_eq!(errors[0].message, "this line has 5 fields but the header has 3");
+    // A blank column name between named ones is still an error.
+    let errors = errors_of(&students_only("id,,forename,surname\nS1,,Amy,Smith\n"));
+    assert_eq!(places(&errors), vec![("students", 1, None)]);
+}
+
+#[test]
+fn dates_are_iso_or_uk_day_first() {
+    use table::{DateError, parse_date};
+    let day = |y, m, d| Ok(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+    for (text, expected) in [
+        ("2026-04-03", day(2026, 4, 3)),
+        ("03/04/2026", day(2026, 4, 3)),
+        ("3/4/2026", day(2026, 4, 3)),
+        ("31/12/2025", day(2025, 12, 31)),
+        ("29/02/2024", day(2024, 2, 29)),
+        ("31/02/2026", Err(DateError::NoSuchDay)),
+        ("04/13/2026", Err(DateError::NoSuchDay)),
+        ("2026-02-30", Err(DateError::NoSuchDay)),
+        ("2026/13/01", Err(DateError::NotADate)),
+        ("2026/04/03", Err(DateError::NotADate)),
+        ("03/04/26", Err(DateError::NotADate)),
+        ("03-04-2026", Err(DateError::NotADate)),
+        ("2026-04-03 00:00", Err(DateError::NotADate)),
+        ("03/04-2026", Err(DateError::NotADate)),
+        ("+2026-04-03", Err(DateError::NotADate)),
+        ("next week", Err(DateError::NotADate)),
+    ] {
+        assert_eq!(parse_date(text), expected, "{text}");
+    }
+}
+
+#[test]
+fn a_uk_date_makes_a_leaver_and_a_bad_one_names_its_place() {
+    let text = "id,forename,surname,leaving_date\r\nS1,Amy,Smith,10/03/2025\r\nS2,Ben,Smith,11/03/2025\r\n";
+    let batch = parse(&students_only(text), true, today()).unwrap();
+    assert_eq!(batch.students[0].leaving_date, NaiveDate::from_ymd_opt(2025, 3, 10));
+    assert_eq!(batch.students[1].leaving_date, NaiveDate::from_ymd_opt(2025, 3, 11));
+    let errors = errors_of(&students_only("id,forename,surname,leaving_date\r\nS1,Amy,Smith,31/02/2025\r\n"));
+    assert_eq!(places(&errors), vec![("students", 2, Some("leaving_date"))]);
+    let staff = CsvFiles {
+        staff: Some(b"id;forename;surname;employment_end\r\nT1;Tia;Teach;next week\r\n".to_vec()),
+        ..CsvFiles::default()
+    };
+    assert_eq!(places(&errors_of(&staff)), vec![("staff", 2, Some("employment_end"))]);
 }
