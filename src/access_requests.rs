@@ -199,12 +199,12 @@ fn wonde_error(err: WondeError) -> RequestError {
     match err {
         WondeError::NotFound { .. } => RequestError::UnknownSchool,
         WondeError::Unauthorized { .. } | WondeError::Forbidden { .. } => RequestError::AppTokenRefused,
-        WondeError::Status { status, message, .. } => RequestError::Refused {
-            status,
-            message: message.unwrap_or_else(|| "no reason given".to_owned()),
-        },
+        WondeError::Status { status, message, .. } => {
+            RequestError::Refused { status, message: message.unwrap_or_else(|| "no reason given".to_owned()) }
+        }
         err if err.is_unreachable() => RequestError::Unavailable(err),
-        err @ (WondeError::Server { .. } | WondeError::RateLimited { .. } | WondeError::Incomplete { .. }) => {
+        err
+        @ (WondeError::Server { .. } | WondeError::RateLimited { .. } | WondeError::Incomplete { .. }) => {
             RequestError::Failing(err)
         }
         other => RequestError::Unexpected(other.to_string()),

@@ -33,6 +33,9 @@ pub struct Model {
     pub groups_updated: i32,
     pub groups_deactivated: i32,
     pub groups_reactivated: i32,
+    /// What the run worked around without failing, as a JSON array of
+    /// sentences (`NULL`: none).
+    pub warnings: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -718,7 +718,12 @@ async fn error_body(mut response: reqwest::Response, token: &SecretToken) -> Opt
     super::error::wonde_message(&raw, Some(token.expose_secret()))
 }
 
-fn status_error(status: StatusCode, headers: &HeaderMap, endpoint: &str, message: Option<String>) -> WondeError {
+fn status_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    endpoint: &str,
+    message: Option<String>,
+) -> WondeError {
     let endpoint = endpoint.to_owned();
     match status.as_u16() {
         401 => WondeError::Unauthorized { endpoint, message },

@@ -247,13 +247,13 @@ async fn collection(
 fn page_of<'a, T: 'a>(
     items: impl Iterator<Item = &'a T>,
     page: PageReq,
-    mut render: impl FnMut(&T) -> Value,
+    render: impl FnMut(&T) -> Value,
 ) -> (Vec<Value>, usize) {
     let all: Vec<&T> = items.collect();
     let range = paging::window(all.len(), page);
     let total = all.len();
     let repeated = range.start.checked_sub(1).filter(|_| page.repeat_previous).map(|i| all[i]);
-    (repeated.into_iter().chain(all[range].iter().copied()).map(|t| render(t)).collect(), total)
+    (repeated.into_iter().chain(all[range].iter().copied()).map(render).collect(), total)
 }
 
 fn render_list(

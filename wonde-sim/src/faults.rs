@@ -137,9 +137,13 @@ mod tests {
         )?;
         assert_eq!(spec.kind, FaultKind::RateLimited { retry_after_secs: Some(2) });
         assert_eq!(spec.count, 3);
-        let spec: FaultSpec =
-            serde_json::from_str(r#"{"fault":"status_with_body","status":400,"message":"Access already approved"}"#)?;
-        assert_eq!(spec.kind, FaultKind::StatusWithBody { status: 400, message: "Access already approved".into() });
+        let spec: FaultSpec = serde_json::from_str(
+            r#"{"fault":"status_with_body","status":400,"message":"Access already approved"}"#,
+        )?;
+        assert_eq!(
+            spec.kind,
+            FaultKind::StatusWithBody { status: 400, message: "Access already approved".into() }
+        );
         let spec: FaultSpec = serde_json::from_str(r#"{"endpoint":"students","fault":"ok_error_body"}"#)?;
         assert!(matches!(spec.kind, FaultKind::OkErrorBody { .. }));
         let spec: FaultSpec = serde_json::from_str(r#"{"fault":"drop"}"#)?;
