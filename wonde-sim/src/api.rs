@@ -185,6 +185,10 @@ async fn apply_fault(
             "error_description": "The request could not be completed",
         }))
         .into_response()),
+        Some(FaultKind::RawBody { status, body }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            Err((status, [(header::CONTENT_TYPE, "application/json")], body).into_response())
+        }
         Some(FaultKind::StatusWithBody { status, message }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
             Err(error(status, &message))

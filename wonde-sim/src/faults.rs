@@ -37,6 +37,17 @@ pub enum FaultKind {
     /// page before, as offset paging does when rows move between two page
     /// requests. No effect on a first page.
     RepeatPrevious,
+    /// Any status with this exact body (JSON or not), for answers Wonde
+    /// should never send but might: `{"data": null}`, `{"data": {}}`.
+    RawBody {
+        #[serde(default = "ok_status")]
+        status: u16,
+        body: String,
+    },
+}
+
+fn ok_status() -> u16 {
+    200
 }
 
 fn default_error_message() -> String {
