@@ -60,8 +60,16 @@ pub enum RequestError {
     AppTokenRefused,
     #[error("access requests need the app's Wonde token: set WONDE_APP_TOKEN")]
     NotConfigured,
+    /// No answer at all: connection refused or dropped, or timed out.
     #[error("Wonde could not be reached; nothing was recorded, try again")]
     Unavailable(#[source] WondeError),
+    /// Wonde answered, with a server error or rate limit after retries, or
+    /// an answer that was not whole.
+    #[error("Wonde is failing at the moment; nothing was recorded, try again later")]
+    Failing(#[source] WondeError),
+    /// Any other refusal, in Wonde's words (cleaned of anything token-like).
+    #[error("Wonde refused the request ({status}): {message}; nothing was recorded")]
+    Refused { status: u16, message: String },
     #[error("Wonde answered the request in a way we do not understand ({0}); nothing was recorded")]
     Unexpected(String),
     #[error("the directory's database failed: {0}")]
@@ -185,11 +193,21 @@ async fn ask(
     })
 }
 
+/// Only a missing answer is "could not be reached"; an answer is told as
+/// what it said.
 fn wonde_error(err: WondeError) -> RequestError {
     match err {
         WondeError::NotFound { .. } => RequestError::UnknownSchool,
         WondeError::Unauthorized { .. } | WondeError::Forbidden { .. } => RequestError::AppTokenRefused,
-        other => RequestError::Unavailable(other),
+        WondeError::Status { status, message, .. } => {
+            RequestError::Refused { status, message: message.unwrap_or_else(|| "no reason given".to_owned()) }
+        }
+        err if err.is_unreachable() => RequestError::Unavailable(err),
+        err
+        @ (WondeError::Server { .. } | WondeError::RateLimited { .. } | WondeError::Incomplete { .. }) => {
+            RequestError::Failing(err)
+        }
+        other => RequestError::Unexpected(other.to_string()),
     }
 }
 

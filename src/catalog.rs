@@ -61,6 +61,20 @@ pub enum CatalogError {
     Database(#[from] DbErr),
 }
 
+impl CatalogError {
+    /// Words the API may show (`wondeCatalog.lastMessage`): Wonde's failure
+    /// as it is (it holds no token), a database failure without the
+    /// driver's text, which only the log gets.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Wonde(_) => self.to_string(),
+            Self::Database(_) => {
+                "the directory's database failed during the refresh; the log has the details".to_owned()
+            }
+        }
+    }
+}
+
 pub const NEEDS_FULL: &str = "an incremental catalog refresh needs a full one first";
 
 /// Refreshes the catalog; records how it ended in the state row.
@@ -93,7 +107,7 @@ pub async fn refresh(
         }
         Err(err) => {
             tracing::warn!(mode = ?mode, error = %err, "Wonde catalog refresh failed");
-            record(db, started, mode, CatalogOutcome::Failed, Some(err.to_string())).await?;
+            record(db, started, mode, CatalogOutcome::Failed, Some(err.public_message())).await?;
             Err(err)
         }
     }

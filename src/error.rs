@@ -24,7 +24,9 @@ pub enum AppError {
     #[error("{0}")]
     BadInput(String),
     /// Wonde refused or could not answer; `code` is `WONDE_UNAUTHORIZED`,
-    /// `WONDE_NOT_FOUND` or `WONDE_UNAVAILABLE`.
+    /// `WONDE_NOT_FOUND`, `WONDE_ALREADY_APPROVED`, `WONDE_NOT_CONFIGURED`,
+    /// `WONDE_REFUSED` (another refusal; the message carries Wonde's words)
+    /// or `WONDE_UNAVAILABLE` (no answer, or Wonde failing).
     #[error("{message}")]
     Wonde { code: &'static str, message: String },
     /// The database failed; details go to the log, not the client.
@@ -111,7 +113,8 @@ impl From<crate::access_requests::RequestError> for AppError {
             E::UnknownSchool => wonde("WONDE_NOT_FOUND", &err),
             E::AppTokenRefused => wonde("WONDE_UNAUTHORIZED", &err),
             E::NotConfigured => wonde("WONDE_NOT_CONFIGURED", &err),
-            E::Unavailable(_) | E::Unexpected(_) => wonde("WONDE_UNAVAILABLE", &err),
+            E::Unavailable(_) | E::Failing(_) | E::Unexpected(_) => wonde("WONDE_UNAVAILABLE", &err),
+            E::Refused { .. } => wonde("WONDE_REFUSED", &err),
             E::Database(err) => Self::Database(err),
         }
     }

@@ -925,3 +925,81 @@ async fn decline_and_revoke_move_the_school_between_the_apps_lists() -> Result<(
     assert!(matches!(err, Some(WondeError::NotFound { .. })), "{err:?}");
     Ok(())
 }
+
+fn paged(sim: &SimHandle, per_page: u32) -> Result<WondeClient> {
+    Ok(WondeClient::new(WondeConfig { per_page, ..config(sim) })?)
+}
+
+/// Issue 10: a last page answering `200 {"error": ...}` was read as an empty
+/// page. Such a page, and one whose `data` is missing, null or not a list,
+/// is `Incomplete`, retried like a 5xx, then fails naming endpoint and page.
+#[tokio::test]
+async fn a_200_with_an_error_or_without_a_data_list_is_not_whole() -> Result<()> {
+    let sim = start(1, 30).await?;
+    let school = first_school(&sim)?;
+    let wonde = paged(&sim, 10)?;
+
+    // Once: the retry gets the page, and every record arrives.
+    let error_body = FaultKind::OkErrorBody { message: "Something went wrong".into() };
+    sim.inject_fault(FaultSpec::new("students", error_body.clone(), 1).on_page(3));
+    let all = wonde.students(&access(&school), &ListQuery::default()).collect_all().await?;
+    assert_eq!(all.len(), 30);
+
+    let bodies = [
+        (error_body, "\"Something went wrong\""),
+        (FaultKind::RawBody { status: 200, body: r#"{"data":null,"meta":[]}"#.into() }, "no `data` list"),
+        (FaultKind::RawBody { status: 200, body: r#"{"meta":{}}"#.into() }, "no `data` list"),
+        (FaultKind::RawBody { status: 200, body: r#"{"data":{"id":"A1"}}"#.into() }, "an object"),
+    ];
+    for (fault, says) in bodies {
+        sim.clear_requests();
+        sim.inject_fault(FaultSpec::new("students", fault, 100).on_page(3));
+        let mut pager = wonde.students(&access(&school), &ListQuery::default());
+        assert_eq!(pager.next_page().await?.map(|p| p.records.len()), Some(10));
+        assert_eq!(pager.next_page().await?.map(|p| p.records.len()), Some(10));
+        let err = pager.next_page().await.err();
+        let Some(WondeError::Incomplete { endpoint, page, detail }) = &err else {
+            bail!("expected Incomplete, got {err:?}")
+        };
+        assert_eq!((endpoint.as_str(), *page), (format!("schools/{}/students", school.wonde_id).as_str(), 3));
+        assert!(detail.contains(says), "{detail}");
+        assert_eq!(sim.request_count("students"), 2 + RETRIES as usize + 1, "retried, then failed");
+        sim.clear_faults();
+    }
+
+    // A single record needs its `data` object too.
+    sim.inject_fault(FaultSpec::new("school", FaultKind::RawBody { status: 200, body: "{}".into() }, 100));
+    let err = wonde.school(&access(&school)).await.err();
+    assert!(matches!(err, Some(WondeError::Incomplete { page: 1, .. })), "{err:?}");
+    Ok(())
+}
+
+/// Refusals are read for Wonde's words, which the error carries without
+/// the token or anything like one; a refusal is not retried.
+#[tokio::test]
+async fn refusal_bodies_carry_wondes_words_never_the_token() -> Result<()> {
+    let sim = start(1, 5).await?;
+    let app = SecretToken::new(sim.app_token());
+    let wonde = client(&sim)?;
+    let outsider = sim.catalog().into_iter().find(|s| !s.in_trust).context("catalog school")?;
+    let message = format!("The contact email is invalid for key {}", sim.app_token());
+    sim.inject_fault(FaultSpec::new("request-access", FaultKind::StatusWithBody { status: 422, message }, 1));
+    let err = wonde.request_access(&app, &outsider.wonde_id, &AccessRequest::default()).await.err();
+    let Some(WondeError::Status { status: 422, message: Some(said), .. }) = &err else {
+        bail!("expected a 422 with words, got {err:?}")
+    };
+    assert_eq!(said, "The contact email is invalid for key [redacted]");
+    let shown = err.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert!(shown.contains("The contact email is invalid") && !shown.contains(&sim.app_token()), "{shown}");
+    assert_eq!(sim.request_count("request-access"), 1, "a refusal is not retried");
+
+    // A 5xx after retries keeps its words too, and says Wonde is failing.
+    let failing = FaultKind::StatusWithBody { status: 503, message: "Down for maintenance".into() };
+    sim.inject_fault(FaultSpec::new("school", failing, 100));
+    let school = first_school(&sim)?;
+    let err = wonde.school(&access(&school)).await.err();
+    assert!(matches!(&err, Some(WondeError::Server { status: 503, .. })), "{err:?}");
+    let shown = err.map(|e| e.to_string()).unwrap_or_default();
+    assert!(shown.contains("Wonde is failing") && shown.contains("Down for maintenance"), "{shown}");
+    Ok(())
+}

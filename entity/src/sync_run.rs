@@ -36,6 +36,9 @@ pub struct Model {
     pub students_reidentified: i32,
     pub staff_reidentified: i32,
     pub guardians_reidentified: i32,
+    /// What the run worked around without failing, as a JSON array of
+    /// sentences (`NULL`: none).
+    pub warnings: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

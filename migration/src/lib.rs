@@ -11,6 +11,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_directory;
 mod m20261123_000002_catalog_state;
+mod m20261129_000001_run_warnings;
 mod m20261129_000002_school_day;
 mod m20261129_000003_data_quality;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_directory::Migration),
             Box::new(m20261123_000002_catalog_state::Migration),
+            Box::new(m20261129_000001_run_warnings::Migration),
             Box::new(m20261129_000002_school_day::Migration),
             Box::new(m20261129_000003_data_quality::Migration),
         ]

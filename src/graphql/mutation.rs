@@ -75,23 +75,34 @@ pub(super) async fn school(rc: &RequestContext, school_id: i32) -> Result<School
     row.map(School).ok_or_else(|| AppError::NotFound("no such school".to_owned()))
 }
 
-/// Wonde's answer to a token check, as a client error; never the token.
+/// Wonde's answer to a token check, as a client error; never the token
+/// (Wonde's words are cleaned of anything token-like by the client).
+/// Only a missing answer is "could not be reached".
 fn wonde_refusal(err: &WondeError) -> AppError {
-    match err {
-        WondeError::Unauthorized { .. } | WondeError::Forbidden { .. } => AppError::Wonde {
-            code: "WONDE_UNAUTHORIZED",
-            message: "Wonde refused that token for that school: check the school id and the token".to_owned(),
-        },
-        WondeError::NotFound { .. } => AppError::Wonde {
-            code: "WONDE_NOT_FOUND",
-            message: "Wonde has no school with that id".to_owned(),
-        },
-        _ => AppError::Wonde {
-            code: "WONDE_UNAVAILABLE",
-            message: "Wonde could not be reached to check the token; nothing was stored, try again"
+    let (code, message) = match err {
+        WondeError::Unauthorized { .. } | WondeError::Forbidden { .. } => (
+            "WONDE_UNAUTHORIZED",
+            "Wonde refused that token for that school: check the school id and the token".to_owned(),
+        ),
+        WondeError::NotFound { .. } => ("WONDE_NOT_FOUND", "Wonde has no school with that id".to_owned()),
+        WondeError::Status { status, message, .. } => (
+            "WONDE_REFUSED",
+            format!(
+                "Wonde refused to check the token ({status}): {}; nothing was stored",
+                message.as_deref().unwrap_or("no reason given")
+            ),
+        ),
+        err if err.is_unreachable() => (
+            "WONDE_UNAVAILABLE",
+            "Wonde could not be reached to check the token; nothing was stored, try again".to_owned(),
+        ),
+        _ => (
+            "WONDE_UNAVAILABLE",
+            "Wonde is failing at the moment and could not check the token; nothing was stored, try again later"
                 .to_owned(),
-        },
-    }
+        ),
+    };
+    AppError::Wonde { code, message }
 }
 
 #[Object]
@@ -99,7 +110,10 @@ impl WondeMutation {
     /// Checks the token against Wonde (`GET /schools/{id}`), records the
     /// school's details and the sealed token, and queues the first FULL
     /// sync. Connecting a school already connected replaces its token. A
-    /// wrong token or id stores nothing.
+    /// wrong token or id stores nothing. Errors: WONDE_UNAUTHORIZED (token
+    /// refused), WONDE_NOT_FOUND (no such school), WONDE_REFUSED (another
+    /// refusal, with Wonde's words), WONDE_UNAVAILABLE (Wonde could not be
+    /// reached, or is failing).
     async fn connect_wonde(
         &self,
         ctx: &Context<'_>,

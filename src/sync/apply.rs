@@ -96,6 +96,16 @@ pub(super) async fn apply(
         .filter(school::Column::Id.eq(school.id))
         .exec(&txn)
         .await?;
+    let warnings = batch.warnings();
+    if !warnings.is_empty() {
+        tracing::warn!(
+            sync.run_id = run.id,
+            school.id = run.school_id,
+            warnings = warnings.len(),
+            "sync run has warnings"
+        );
+    }
+    runs::set_warnings(&txn, run.id, &warnings).await?;
     Ok(Applied { txn, outcome })
 }
 
@@ -121,6 +131,14 @@ impl Applied {
     }
 }
 
+/// What `SyncRun.error` says when the database failed during a run.
+pub(crate) fn database_failure(run_id: i32) -> String {
+    format!(
+        "the directory's database failed during the run; nothing was changed; \
+         the log has the details (run {run_id})"
+    )
+}
+
 /// Ends a run after its attempt: a failure is recorded as FAILED with its
 /// words (a cancel is already recorded), and the run's final status is
 /// reported as progress, through the run's own `progress` so that the end
@@ -136,7 +154,19 @@ pub(super) async fn conclude(
     let error = match attempt {
         Ok(()) | Err(Failure::Cancelled) => None,
         Err(Failure::Run(message)) => Some(message),
-        Err(Failure::Database(err)) => Some(format!("the directory's database failed: {err}")),
+        Err(Failure::Database(err)) => {
+            // The driver's text (constraint names, "database is locked", pool
+            // time-outs) is for operators: it goes to the log with the run's
+            // id, and the run says where to look.
+            tracing::error!(
+                sync.run_id = run.id,
+                school.id = run.school_id,
+                db.error = crate::error::db_error_kind(&err),
+                error = %err,
+                "sync run failed in the database"
+            );
+            Some(database_failure(run.id))
+        }
     };
     if let Some(message) = error {
         tracing::warn!(sync.run_id = run.id, school.id = run.school_id, "sync run failed");

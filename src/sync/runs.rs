@@ -311,6 +311,20 @@ pub async fn finish_if_running<C: ConnectionTrait>(
     Ok(done.rows_affected == 1)
 }
 
+/// Records a run's warnings (a JSON array of sentences); none leaves NULL.
+pub async fn set_warnings<C: ConnectionTrait>(db: &C, run_id: i32, warnings: &[String]) -> Result<(), DbErr> {
+    if warnings.is_empty() {
+        return Ok(());
+    }
+    let text = serde_json::to_string(warnings).map_err(|err| DbErr::Custom(err.to_string()))?;
+    sync_run::Entity::update_many()
+        .col_expr(sync_run::Column::Warnings, Expr::value(text))
+        .filter(sync_run::Column::Id.eq(run_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Cancels a queued or running run; a running one stops at its next page
 /// and applies nothing. Returns the run as it now stands.
 pub async fn cancel<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<Option<sync_run::Model>, DbErr> {

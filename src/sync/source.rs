@@ -168,7 +168,38 @@ pub struct DroppedDuplicate {
     pub source_id: String,
 }
 
+/// The most warnings a run keeps; the rest are counted in a last one.
+const MAX_WARNINGS: usize = 100;
+
 impl Batch {
+    /// What the run should say it worked around, as sentences for an
+    /// administrator (Wonde ids only, never names): one per repeated
+    /// record, in fetch order, at most [`MAX_WARNINGS`].
+    pub fn warnings(&self) -> Vec<String> {
+        let mut repeats: Vec<(&DroppedDuplicate, usize)> = Vec::new();
+        for duplicate in &self.duplicates {
+            match repeats.iter_mut().find(|(d, _)| *d == duplicate) {
+                Some((_, n)) => *n += 1,
+                None => repeats.push((duplicate, 1)),
+            }
+        }
+        let mut out: Vec<String> = repeats
+            .iter()
+            .take(MAX_WARNINGS)
+            .map(|(d, n)| {
+                let times = if *n == 1 { "twice".to_owned() } else { format!("{} times", n + 1) };
+                format!(
+                    "{}: record {} appeared {times} in one fetch and was taken once",
+                    d.endpoint, d.source_id
+                )
+            })
+            .collect();
+        if repeats.len() > MAX_WARNINGS {
+            out.push(format!("and {} more records appeared more than once", repeats.len() - MAX_WARNINGS));
+        }
+        out
+    }
+
     pub fn new(complete: bool, types: DataTypes) -> Self {
         Self {
             complete,

@@ -4,9 +4,15 @@
 //! that fails on its last page deactivates nobody. Memory holds the batch
 //! (the records Onroll keeps, not Wonde's pages), which for a school is a
 //! few thousand small records.
+//!
+//! A record sent twice in one endpoint's fetch (offset paging repeats a
+//! row when rows move between two page requests) is taken once, the first
+//! time, and the repeat is noted in [`Batch::duplicates`]: both copies come
+//! from the same fetch, and without this the reconciliation would insert
+//! the record twice and the whole run would fail on a unique key.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::monitor::{Interrupted, RunMonitor};
 use super::source::*;
@@ -52,9 +58,13 @@ pub async fn fetch(
     // deletion and end as REMOVED_FROM_MIS.
     if !plan.complete {
         let mut pager = client.deletions(access, None, &query);
+        let mut once = Once::new("deletions");
         while let Some(page) = pager.next_page().await? {
             monitor.page("deletions", page.records.len()).await?;
             for deletion in page.records {
+                if !once.first(&deletion.id, &mut batch.duplicates) {
+                    continue;
+                }
                 // A deletion that was restored is no deletion.
                 if deletion.restored_at.is_some() {
                     continue;
@@ -73,9 +83,13 @@ pub async fn fetch(
     }
     if types.students || types.guardians {
         let mut pager = client.students(access, &query);
+        let mut once = Once::new("students");
         while let Some(page) = pager.next_page().await? {
             monitor.page("students", page.records.len()).await?;
             for student in page.records {
+                if !once.first(&student.id, &mut batch.duplicates) {
+                    continue;
+                }
                 if types.guardians {
                     batch.links.extend(links_of(&student));
                 }
@@ -89,30 +103,37 @@ pub async fn fetch(
     }
     if types.students {
         let mut pager = client.leavers(access, &query);
+        let mut once = Once::new("leavers");
         while let Some(page) = pager.next_page().await? {
             monitor.page("leavers", page.records.len()).await?;
-            batch.leavers.extend(page.records.into_iter().map(|s| mis_student(s, false)));
+            let fresh = once.keep(page.records, |s| &s.id, &mut batch.duplicates);
+            batch.leavers.extend(fresh.map(|s| mis_student(s, false)));
         }
     }
     if types.staff {
         let mut pager = client.employees(access, &query);
+        let mut once = Once::new("staff");
         while let Some(page) = pager.next_page().await? {
             monitor.page("staff", page.records.len()).await?;
-            batch.staff.extend(page.records.into_iter().map(|e| mis_staff(e, plan.today)));
+            let fresh = once.keep(page.records, |e| &e.id, &mut batch.duplicates);
+            batch.staff.extend(fresh.map(|e| mis_staff(e, plan.today)));
         }
     }
     if types.guardians {
         let mut pager = client.contacts(access, &query);
+        let mut once = Once::new("guardians");
         while let Some(page) = pager.next_page().await? {
             monitor.page("guardians", page.records.len()).await?;
-            batch.guardians.extend(page.records.into_iter().map(mis_guardian));
+            let fresh = once.keep(page.records, |c| &c.id, &mut batch.duplicates);
+            batch.guardians.extend(fresh.map(mis_guardian));
         }
     }
     if types.classes {
         let mut pager = client.classes(access, &query);
+        let mut once = Once::new("classes");
         while let Some(page) = pager.next_page().await? {
             monitor.page("classes", page.records.len()).await?;
-            for class in page.records {
+            for class in once.keep(page.records, |c| &c.id, &mut batch.duplicates) {
                 batch.classes.push(MisGroup {
                     source_id: class.id,
                     name: class.name.unwrap_or_default(),
@@ -132,9 +153,11 @@ pub async fn fetch(
             continue;
         }
         let mut pager = client.groups(access, group_type, &query);
+        let mut once = Once::new(phase);
         while let Some(page) = pager.next_page().await? {
             monitor.page(phase, page.records.len()).await?;
-            let groups = page.records.into_iter().filter(|g| g.is_type(group_type)).map(mis_group);
+            let fresh = once.keep(page.records, |g| &g.id, &mut batch.duplicates);
+            let groups = fresh.filter(|g| g.is_type(group_type)).map(mis_group);
             match group_type {
                 GroupType::Year => batch.year_groups.extend(groups),
                 _ => batch.form_groups.extend(groups),
@@ -142,6 +165,37 @@ pub async fn fetch(
         }
     }
     Ok(batch)
+}
+
+/// The ids one endpoint's fetch has taken so far.
+struct Once {
+    endpoint: &'static str,
+    seen: HashSet<String>,
+}
+
+impl Once {
+    fn new(endpoint: &'static str) -> Self {
+        Self { endpoint, seen: HashSet::new() }
+    }
+
+    /// True the first time `id` is seen; after that, notes the repeat.
+    fn first(&mut self, id: &str, duplicates: &mut Vec<DroppedDuplicate>) -> bool {
+        if self.seen.insert(id.to_owned()) {
+            return true;
+        }
+        duplicates.push(DroppedDuplicate { endpoint: self.endpoint.to_owned(), source_id: id.to_owned() });
+        false
+    }
+
+    /// The records of a page not taken before, in order.
+    fn keep<'a, T: 'a>(
+        &'a mut self,
+        records: Vec<T>,
+        id: impl Fn(&T) -> &String + 'a,
+        duplicates: &'a mut Vec<DroppedDuplicate>,
+    ) -> impl Iterator<Item = T> + 'a {
+        records.into_iter().filter(move |record| self.first(id(record), duplicates))
+    }
 }
 
 fn text(value: Option<String>) -> String {

@@ -192,13 +192,24 @@ impl std::fmt::Debug for WondeClient {
     }
 }
 
-/// A list answer. `data: null` reads as empty; `meta`/`pagination` may be
-/// missing or PHP's `[]`.
+/// A decoded answer that can tell whether it is whole: a `200` whose body
+/// says `error`, or lacks its `data`, is a failed fetch, never an empty one.
+pub(crate) trait Answer: DeserializeOwned {
+    /// Why the answer is not whole, in words for an administrator (Wonde's
+    /// own text in it is cleaned by the caller); `None` when it is whole.
+    fn incomplete(&self) -> Option<String>;
+}
+
+/// A list answer: a JSON object with a `data` array (empty is fine) and no
+/// `error`. `meta`/`pagination` may be missing or PHP's `[]`.
 #[derive(Deserialize)]
 #[serde(bound(deserialize = "T: Deserialize<'de>"))]
 pub(crate) struct ListEnvelope<T> {
-    #[serde(default = "Vec::new", deserialize_with = "data_list")]
-    pub data: Vec<T>,
+    /// Absent or `null` reads as `None`: not whole.
+    #[serde(default)]
+    data: Option<DataList<T>>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "lenient::object")]
     meta: Option<Meta>,
 }
@@ -206,6 +217,105 @@ pub(crate) struct ListEnvelope<T> {
 impl<T> ListEnvelope<T> {
     pub fn next(&self) -> Option<&str> {
         self.meta.as_ref()?.pagination.as_ref()?.next.as_deref()
+    }
+
+    /// The records; empty for an answer that [`Answer::incomplete`] refused.
+    pub fn into_records(self) -> Vec<T> {
+        match self.data {
+            Some(DataList::Records(records)) => records,
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl<T: DeserializeOwned> Answer for ListEnvelope<T> {
+    fn incomplete(&self) -> Option<String> {
+        if let Some(said) = self.error.as_ref().and_then(error_text) {
+            return Some(format!("Wonde answered with an error instead of the records: {said}"));
+        }
+        match &self.data {
+            Some(DataList::Records(_)) => None,
+            Some(DataList::Not(what)) => Some(format!("its `data` is {what}, not a list of records")),
+            None => Some("it has no `data` list".to_owned()),
+        }
+    }
+}
+
+/// A list's `data` member: the records, or what came instead of an array.
+enum DataList<T> {
+    Records(Vec<T>),
+    Not(&'static str),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for DataList<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DataListVisitor(std::marker::PhantomData))
+    }
+}
+
+struct DataListVisitor<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for DataListVisitor<T> {
+    type Value = DataList<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1000));
+        while let Some(record) = seq.next_element()? {
+            records.push(record);
+        }
+        Ok(DataList::Records(records))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Ok(DataList::Not("an object"))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(DataList::Not("null"))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(DataList::Not("a boolean"))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(DataList::Not("a number"))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(DataList::Not("a number"))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(DataList::Not("a number"))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(DataList::Not("a string"))
+    }
+}
+
+/// What an `error` member says; `None` for `null` and `false`, which some
+/// APIs send to mean "no error". Anything else is an error, even when its
+/// text is empty.
+fn error_text(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    fn text(v: Option<&serde_json::Value>) -> Option<&str> {
+        v.and_then(serde_json::Value::as_str).map(str::trim).filter(|t| !t.is_empty())
+    }
+    match value {
+        Value::Null | Value::Bool(false) => None,
+        Value::String(s) if !s.trim().is_empty() => Some(format!("\"{}\"", s.trim())),
+        Value::Object(fields) => Some(
+            text(fields.get("message").or_else(|| fields.get("description")))
+                .map_or_else(|| "an error object".to_owned(), |t| format!("\"{t}\"")),
+        ),
+        _ => Some("an error without words".to_owned()),
     }
 }
 
@@ -221,14 +331,31 @@ struct Pagination {
     next: Option<String>,
 }
 
-fn data_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
-}
-
+/// A single record's answer: a `data` object and no `error`.
 #[derive(Deserialize)]
 #[serde(bound(deserialize = "T: Deserialize<'de>"))]
 struct SingleEnvelope<T> {
-    data: T,
+    #[serde(default)]
+    data: Option<T>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+impl<T: DeserializeOwned> Answer for SingleEnvelope<T> {
+    fn incomplete(&self) -> Option<String> {
+        if let Some(said) = self.error.as_ref().and_then(error_text) {
+            return Some(format!("Wonde answered with an error instead of the record: {said}"));
+        }
+        self.data.is_none().then(|| "it has no `data` record".to_owned())
+    }
+}
+
+impl Answer for AccessResponse {
+    /// Request-access and revoke answers are read however loosely they are
+    /// spelt ([`AccessResponse::outcome`]); an unreadable one is `Unknown`.
+    fn incomplete(&self) -> Option<String> {
+        None
+    }
 }
 
 impl WondeClient {
@@ -324,7 +451,11 @@ impl WondeClient {
         let (env, _) = self
             .fetch::<SingleEnvelope<WondeSchool>>(Method::GET, &url, &access.token, None, &endpoint, 1)
             .await?;
-        Ok(env.data)
+        env.data.ok_or_else(|| WondeError::Incomplete {
+            endpoint,
+            page: 1,
+            detail: "it has no `data` record".to_owned(),
+        })
     }
 
     /// Students on roll, with [`STUDENT_INCLUDES`].
@@ -421,9 +552,10 @@ impl WondeClient {
         let endpoint = format!("schools/{school_id}/request-access");
         let url = self.url(None, &["schools", school_id, "request-access"], &[])?;
         let body = serde_json::to_value(request).map_err(|e| WondeError::Config(e.to_string()))?;
-        let (resp, _) =
-            self.fetch::<AccessResponse>(Method::POST, &url, app_token, Some(&body), &endpoint, 1).await?;
-        Ok(resp)
+        match self.fetch::<AccessResponse>(Method::POST, &url, app_token, Some(&body), &endpoint, 1).await {
+            Ok((resp, _)) => Ok(resp),
+            Err(err) => already_approved(&err).ok_or(err),
+        }
     }
 
     /// Gives up access to an approved school, or withdraws a pending
@@ -443,7 +575,7 @@ impl WondeClient {
     }
 
     /// One request with retries; returns the decoded body and its size.
-    pub(crate) async fn fetch<T: DeserializeOwned>(
+    pub(crate) async fn fetch<T: Answer>(
         &self,
         method: Method,
         url: &Url,
@@ -480,7 +612,7 @@ impl WondeClient {
         }
     }
 
-    async fn attempt<T: DeserializeOwned>(
+    async fn attempt<T: Answer>(
         &self,
         method: Method,
         url: &Url,
@@ -501,7 +633,9 @@ impl WondeClient {
         let response = request.send().await.map_err(|e| transport_error(&e, endpoint))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(status_error(status, response.headers(), endpoint));
+            let headers = response.headers().clone();
+            let message = error_body(response, token).await;
+            return Err(status_error(status, &headers, endpoint, message));
         }
         let bytes = response.bytes().await.map_err(|e| {
             if e.is_timeout() {
@@ -511,6 +645,11 @@ impl WondeClient {
             }
         })?;
         let value = decode::<T>(&bytes, endpoint, page)?;
+        if let Some(detail) = value.incomplete() {
+            let detail = super::error::wonde_message(&detail, Some(token.expose_secret()))
+                .unwrap_or_else(|| "it is not whole".to_owned());
+            return Err(WondeError::Incomplete { endpoint: endpoint.to_owned(), page, detail });
+        }
         Ok((value, bytes.len()))
     }
 }
@@ -525,12 +664,71 @@ fn normalize_base(raw: &str) -> Result<Url, WondeError> {
     Ok(url)
 }
 
-fn status_error(status: StatusCode, headers: &HeaderMap, endpoint: &str) -> WondeError {
+/// A request-access refused because access exists already: Wonde answers
+/// 400 whose message says access is already approved (issue 10); 409 and 422 are read
+/// the same way. It is an answer, not a failure: the caller may revoke and
+/// ask again.
+fn already_approved(err: &WondeError) -> Option<AccessResponse> {
+    let WondeError::Status { status: 400 | 409 | 422, message: Some(message), .. } = err else {
+        return None;
+    };
+    let lower = message.to_ascii_lowercase();
+    (lower.contains("already") && lower.contains("approved")).then(|| AccessResponse {
+        success: Some(false),
+        state: Some("approved".to_owned()),
+        message: Some(message.clone()),
+    })
+}
+
+/// Bodies of refusals longer than this are not read further.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// Wonde's words in a refusal's body (`error`, `message` or
+/// `error_description` of a JSON body, or short plain text), cleaned of
+/// anything token-like. The body is read up to [`MAX_ERROR_BODY`] bytes.
+async fn error_body(mut response: reqwest::Response, token: &SecretToken) -> Option<String> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX_ERROR_BODY {
+            body.truncate(MAX_ERROR_BODY);
+            break;
+        }
+    }
+    let raw = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(doc) => {
+            let field = |name: &str| match doc.get(name) {
+                Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+                Some(serde_json::Value::Object(o)) => {
+                    o.get("message").and_then(serde_json::Value::as_str).map(str::to_owned)
+                }
+                _ => None,
+            };
+            field("error").or_else(|| field("message")).or_else(|| field("error_description"))?
+        }
+        // Plain text, but not an HTML error page.
+        Err(_) => {
+            let text = String::from_utf8_lossy(&body).trim().to_owned();
+            if text.is_empty() || text.starts_with('<') || text.len() > 500 {
+                return None;
+            }
+            text
+        }
+    };
+    super::error::wonde_message(&raw, Some(token.expose_secret()))
+}
+
+fn status_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    endpoint: &str,
+    message: Option<String>,
+) -> WondeError {
     let endpoint = endpoint.to_owned();
     match status.as_u16() {
-        401 => WondeError::Unauthorized { endpoint },
-        403 => WondeError::Forbidden { endpoint },
-        404 => WondeError::NotFound { endpoint },
+        401 => WondeError::Unauthorized { endpoint, message },
+        403 => WondeError::Forbidden { endpoint, message },
+        404 => WondeError::NotFound { endpoint, message },
         429 => WondeError::RateLimited {
             endpoint,
             retry_after: headers
@@ -539,8 +737,8 @@ fn status_error(status: StatusCode, headers: &HeaderMap, endpoint: &str) -> Wond
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs),
         },
-        s @ 500..=599 => WondeError::Server { endpoint, status: s },
-        s => WondeError::Status { endpoint, status: s },
+        s @ 500..=599 => WondeError::Server { endpoint, status: s, message },
+        s => WondeError::Status { endpoint, status: s, message },
     }
 }
 
@@ -659,10 +857,11 @@ mod tests {
 
     #[test]
     fn envelope_without_meta_or_with_php_empty_arrays() -> Result<(), WondeError> {
-        let env = decode::<ListEnvelope<WondeStudent>>(br#"{"data":[{"id":"A1"}]}"#, "s", 1)?;
-        assert_eq!((env.data.len(), env.next()), (1, None));
-        let env = decode::<ListEnvelope<WondeStudent>>(br#"{"data":null,"meta":[]}"#, "s", 1)?;
-        assert!(env.data.is_empty());
+        let env = decode::<ListEnvelope<WondeStudent>>(br#"{"data":[{"id":"A1"}],"meta":[]}"#, "s", 1)?;
+        assert_eq!((env.incomplete(), env.next()), (None, None));
+        assert_eq!(env.into_records().len(), 1);
+        let env = decode::<ListEnvelope<WondeStudent>>(br#"{"data":[],"error":null}"#, "s", 1)?;
+        assert_eq!(env.incomplete(), None);
         let env = decode::<ListEnvelope<WondeStudent>>(
             br#"{"data":[],"meta":{"pagination":{"next":"http://x/y?page=2","more":true}}}"#,
             "s",
@@ -670,6 +869,44 @@ mod tests {
         )?;
         assert_eq!(env.next(), Some("http://x/y?page=2"));
         Ok(())
+    }
+
+    #[test]
+    fn envelopes_without_a_data_list_or_with_an_error_are_not_whole() -> Result<(), WondeError> {
+        for (body, says) in [
+            (r#"{"data":null}"#, "no `data` list"),
+            (r#"{"meta":{}}"#, "no `data` list"),
+            (r#"{"data":{"id":"A1"}}"#, "an object"),
+            (r#"{"data":"none"}"#, "a string"),
+            (r#"{"data":[],"error":"Server busy"}"#, "\"Server busy\""),
+            (r#"{"error":{"message":"Timeout"}}"#, "\"Timeout\""),
+            (r#"{"data":[{"id":"A1"}],"error":true}"#, "an error without words"),
+        ] {
+            let env = decode::<ListEnvelope<WondeStudent>>(body.as_bytes(), "s", 1)?;
+            let why = env.incomplete().unwrap_or_default();
+            assert!(why.contains(says), "{body}: {why}");
+        }
+        let single = decode::<SingleEnvelope<WondeSchool>>(br#"{"error":"gone"}"#, "s", 1)?;
+        assert!(single.incomplete().is_some());
+        let single = decode::<SingleEnvelope<WondeSchool>>(br#"{"data":{"id":"A1","name":"X"}}"#, "s", 1)?;
+        assert_eq!(single.incomplete(), None);
+        Ok(())
+    }
+
+    #[test]
+    fn already_approved_refusals_are_an_answer() {
+        let refusal = |status, message: &str| WondeError::Status {
+            endpoint: "e".into(),
+            status,
+            message: Some(message.to_owned()),
+        };
+        use super::super::model::AccessOutcome;
+        for message in ["Access to this school has already been approved", "Access already approved"] {
+            let answer = already_approved(&refusal(400, message)).map(|a| a.outcome());
+            assert_eq!(answer, Some(AccessOutcome::AlreadyApproved), "{message}");
+        }
+        assert!(already_approved(&refusal(400, "Bad contact")).is_none());
+        assert!(already_approved(&refusal(500, "already approved")).is_none());
     }
 
     #[test]

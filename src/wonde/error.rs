@@ -9,23 +9,27 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum WondeError {
     /// The token is wrong or no longer valid (access revoked).
-    #[error("Wonde rejected the token for {endpoint} (401)")]
-    Unauthorized { endpoint: String },
+    #[error("Wonde rejected the token for {endpoint} (401){}", said(message.as_deref()))]
+    Unauthorized {
+        endpoint: String,
+        /// Wonde's own words from the answer's body, cleaned by [`wonde_message`].
+        message: Option<String>,
+    },
     /// The token is valid but does not open this school or endpoint.
-    #[error("Wonde refused access to {endpoint} (403)")]
-    Forbidden { endpoint: String },
+    #[error("Wonde refused access to {endpoint} (403){}", said(message.as_deref()))]
+    Forbidden { endpoint: String, message: Option<String> },
     /// No such school or record (or the wrong regional domain).
-    #[error("Wonde has no {endpoint} (404)")]
-    NotFound { endpoint: String },
+    #[error("Wonde has no {endpoint} (404){}", said(message.as_deref()))]
+    NotFound { endpoint: String, message: Option<String> },
     /// 429 still answered after the retry budget was spent.
     #[error("Wonde rate-limited {endpoint} (429){}", retry_note(*.retry_after))]
     RateLimited { endpoint: String, retry_after: Option<Duration> },
     /// A 5xx still answered after the retry budget was spent.
-    #[error("Wonde answered {status} for {endpoint}")]
-    Server { endpoint: String, status: u16 },
-    /// Any other unexpected status (422, 400, ...): not retried.
-    #[error("unexpected status {status} from Wonde for {endpoint}")]
-    Status { endpoint: String, status: u16 },
+    #[error("Wonde is failing: it answered {status} for {endpoint}{}", said(message.as_deref()))]
+    Server { endpoint: String, status: u16, message: Option<String> },
+    /// Any other refusal (400, 409, 422, ...): not retried.
+    #[error("Wonde refused {endpoint} ({status}){}", said(message.as_deref()))]
+    Status { endpoint: String, status: u16, message: Option<String> },
     #[error("Wonde request for {endpoint} timed out")]
     Timeout { endpoint: String },
     /// Could not connect, or the connection dropped before an answer.
@@ -34,6 +38,13 @@ pub enum WondeError {
     /// The answer stopped part-way (connection cut or JSON ended early).
     #[error("Wonde's answer for {endpoint} page {page} was cut off: {detail}")]
     Truncated { endpoint: String, page: u32, detail: String },
+    /// A `200` that is not a whole answer: a body with an `error` member,
+    /// or without a `data` array (list) or object (single record). Wonde
+    /// sends these when it fails part-way, so it is retried like a 5xx;
+    /// never read as an empty list, which would make a FULL run deactivate
+    /// everyone on the missing page.
+    #[error("Wonde's answer for {endpoint} page {page} was not whole: {detail}")]
+    Incomplete { endpoint: String, page: u32, detail: String },
     /// A record that cannot be read: the whole page fails, naming where.
     #[error("Wonde {endpoint} page {page}: cannot read `{field}`{}: {detail}", record_note(record.as_deref()))]
     Decode {
@@ -54,6 +65,10 @@ fn retry_note(retry_after: Option<Duration>) -> String {
     retry_after.map_or_else(String::new, |d| format!("; retry after {}s", d.as_secs()))
 }
 
+fn said(message: Option<&str>) -> String {
+    message.map_or_else(String::new, |m| format!(": Wonde said \"{m}\""))
+}
+
 fn record_note(record: Option<&str>) -> String {
     record.map_or_else(String::new, |id| format!(" of record {id}"))
 }
@@ -70,6 +85,28 @@ impl WondeError {
                 | WondeError::Timeout { .. }
                 | WondeError::Connection { .. }
                 | WondeError::Truncated { .. }
+                | WondeError::Incomplete { .. }
+        )
+    }
+
+    /// Wonde's own words for a refusal, when its answer had any.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            WondeError::Unauthorized { message, .. }
+            | WondeError::Forbidden { message, .. }
+            | WondeError::NotFound { message, .. }
+            | WondeError::Server { message, .. }
+            | WondeError::Status { message, .. } => message.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// No answer came at all: the connection failed, dropped or timed out.
+    /// Only these are "could not be reached"; an answer, even a 5xx, is not.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            WondeError::Connection { .. } | WondeError::Timeout { .. } | WondeError::Truncated { .. }
         )
     }
 
@@ -80,6 +117,45 @@ impl WondeError {
             _ => None,
         }
     }
+}
+
+/// The longest message of Wonde's we keep, in characters.
+const MAX_MESSAGE: usize = 300;
+
+/// Wonde's message as safe words: one line, at most [`MAX_MESSAGE`]
+/// characters, with the token (when given) and anything token-like (a run
+/// of 24 or more letters, digits, `-` or `_`) replaced by `[redacted]`.
+/// `None` when nothing readable is left.
+pub(crate) fn wonde_message(raw: &str, token: Option<&str>) -> Option<String> {
+    let mut text = raw.to_owned();
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
+        text = text.replace(token, "[redacted]");
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.chars().count() >= 24 {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(if c.is_control() { ' ' } else { c });
+        }
+    }
+    flush(&mut word, &mut out);
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = out.chars().take(MAX_MESSAGE).collect();
+    if out.chars().count() == MAX_MESSAGE {
+        out.push('…');
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Replaces every double-quoted run in a parser message with `"…"`, since
@@ -112,6 +188,19 @@ mod tests {
             scrub(r#"invalid type: string "Jane Smith", expected a date"#),
             r#"invalid type: string "…", expected a date"#
         );
+    }
+
+    #[test]
+    fn wonde_messages_lose_tokens_and_length() {
+        let token = "0123456789abcdef0123456789abcdef01234567";
+        let raw = format!("Token {token} is\nnot allowed; key AbCdEfGhIjKlMnOpQrStUvWxYz12 too");
+        assert_eq!(
+            wonde_message(&raw, Some(token)).as_deref(),
+            Some("Token [redacted] is not allowed; key [redacted] too")
+        );
+        assert_eq!(wonde_message("  \n ", None), None);
+        let long = "word ".repeat(200);
+        assert!(wonde_message(&long, None).is_some_and(|m| m.chars().count() == MAX_MESSAGE + 1));
     }
 
     #[test]

@@ -91,7 +91,8 @@ impl<T: DeserializeOwned> Pager<T> {
         if let Some(next) = envelope.next() {
             self.next = Some(self.checked_next(&url, next, number)?);
         }
-        Ok(Some(Page { records: envelope.data, number, body_bytes, has_more: self.next.is_some() }))
+        let has_more = self.next.is_some();
+        Ok(Some(Page { records: envelope.into_records(), number, body_bytes, has_more }))
     }
 
     /// The next URL is followed with the token, so it must stay on the same

@@ -32,3 +32,4 @@ mod subscriptions;
 mod sync_model;
 pub mod sync_wonde;
 mod webhooks;
+mod wonde_answers;

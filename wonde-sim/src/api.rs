@@ -154,21 +154,45 @@ fn require_app(world: &World, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-/// Consumes a matching fault rule. `Ok(true)` means: answer, but truncated.
+/// How a fault lets a request be answered.
+#[derive(Clone, Copy, Debug, Default)]
+struct Answer {
+    /// Send half the body, then cut the connection.
+    truncate: bool,
+    /// Start a list page with the previous page's last record.
+    repeat_previous: bool,
+}
+
+/// Consumes a matching fault rule: `Err` is the faulty answer to send,
+/// `Ok` says how to shape the normal one.
 async fn apply_fault(
     shared: &Shared,
     school: Option<&str>,
     endpoint: &str,
     page: u32,
-) -> Result<bool, Response> {
+) -> Result<Answer, Response> {
     let fault = faults::take(&mut shared.world().faults, school, endpoint, page);
     match fault {
-        None => Ok(false),
+        None => Ok(Answer::default()),
         Some(FaultKind::Latency { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            Ok(false)
+            Ok(Answer::default())
         }
-        Some(FaultKind::Truncate) => Ok(true),
+        Some(FaultKind::Truncate) => Ok(Answer { truncate: true, ..Answer::default() }),
+        Some(FaultKind::RepeatPrevious) => Ok(Answer { repeat_previous: true, ..Answer::default() }),
+        Some(FaultKind::OkErrorBody { message }) => Err(axum::Json(json!({
+            "error": message,
+            "error_description": "The request could not be completed",
+        }))
+        .into_response()),
+        Some(FaultKind::RawBody { status, body }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            Err((status, [(header::CONTENT_TYPE, "application/json")], body).into_response())
+        }
+        Some(FaultKind::StatusWithBody { status, message }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            Err(error(status, &message))
+        }
         Some(FaultKind::RateLimited { retry_after_secs }) => {
             let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "Too Many Attempts.");
             let h = resp.headers_mut();
@@ -209,10 +233,12 @@ async fn collection(
     if let Err(r) = authorize_school(&shared.world(), &headers, &school_id, false) {
         return r;
     }
-    let truncate = match apply_fault(&shared, Some(&school_id), &collection, page.page).await {
-        Ok(t) => t,
+    let answer = match apply_fault(&shared, Some(&school_id), &collection, page.page).await {
+        Ok(a) => a,
         Err(r) => return r,
     };
+    let page = PageReq { repeat_previous: answer.repeat_previous, ..page };
+    let truncate = answer.truncate;
     let path = format!("/v1.0/schools/{school_id}/{collection}");
     let body = render_list(&mut shared.world(), &shared.origin, &school_id, &collection, &path, &q, page);
     match body {
@@ -225,12 +251,13 @@ async fn collection(
 fn page_of<'a, T: 'a>(
     items: impl Iterator<Item = &'a T>,
     page: PageReq,
-    mut render: impl FnMut(&T) -> Value,
+    render: impl FnMut(&T) -> Value,
 ) -> (Vec<Value>, usize) {
     let all: Vec<&T> = items.collect();
     let range = paging::window(all.len(), page);
     let total = all.len();
-    (all[range].iter().map(|t| render(t)).collect(), total)
+    let repeated = range.start.checked_sub(1).filter(|_| page.repeat_previous).map(|i| all[i]);
+    (repeated.into_iter().chain(all[range].iter().copied()).map(render).collect(), total)
 }
 
 fn render_list(
@@ -343,7 +370,7 @@ async fn single(
         return r;
     }
     let truncate = match apply_fault(&shared, Some(&school_id), &collection, 1).await {
-        Ok(t) => t,
+        Ok(a) => a.truncate,
         Err(r) => return r,
     };
     let inc = q.includes();
@@ -395,7 +422,7 @@ async fn school_or_list(
         return r;
     }
     let truncate = match apply_fault(&shared, Some(&school_id), "school", 1).await {
-        Ok(t) => t,
+        Ok(a) => a.truncate,
         Err(r) => return r,
     };
     let world = shared.world();
@@ -427,7 +454,7 @@ async fn school_list(shared: &Shared, which: &str, raw: Option<&str>, headers: &
     }
     let endpoint = if which == "approved" { "schools".to_owned() } else { format!("schools/{which}") };
     let truncate = match apply_fault(shared, None, &endpoint, page.page).await {
-        Ok(t) => t,
+        Ok(a) => a.truncate,
         Err(r) => return r,
     };
     let after = match q.time("updated_after") {
@@ -464,9 +491,9 @@ async fn school_list(shared: &Shared, which: &str, raw: Option<&str>, headers: &
 }
 
 /// `POST /schools/{id}/request-access` (app token; body optional, recorded).
-/// None, pending, declined or revoked → pending. On an approved school the
-/// answer is `{"success":false,"state":"approved",...}` with 200: the
-/// simulator's guess, as no source shows what Wonde answers there.
+/// None, pending, declined or revoked → pending. On an approved school
+/// Wonde answers 400 with an "already approved" message (seen in issue 10;
+/// clients also accept the older guess, 200 `{"success":false,"state":"approved"}`).
 async fn request_access(
     State(shared): State<Arc<Shared>>,
     Path(school_id): Path<String>,
@@ -491,14 +518,16 @@ async fn request_access(
     let Some(state) = world.school(&school_id) else {
         return error(StatusCode::NOT_FOUND, "School not found");
     };
-    let answer = if state.mis.school.access == AccessState::Approved {
-        json!({ "success": false, "state": "approved", "message": "Access already approved" })
-    } else {
-        if let Err(e) = access::change(&mut world, &school_id, AccessState::Pending) {
-            return error(StatusCode::NOT_FOUND, &e.to_string());
-        }
-        json!({ "success": true, "state": "pending", "message": "Access request successfully received" })
-    };
+    if state.mis.school.access == AccessState::Approved {
+        drop(world);
+        shared.record_access_request(&school_id, payload);
+        return error(StatusCode::BAD_REQUEST, "Access to this school has already been approved");
+    }
+    if let Err(e) = access::change(&mut world, &school_id, AccessState::Pending) {
+        return error(StatusCode::NOT_FOUND, &e.to_string());
+    }
+    let answer =
+        json!({ "success": true, "state": "pending", "message": "Access request successfully received" });
     drop(world);
     shared.record_access_request(&school_id, payload);
     axum::Json(answer).into_response()

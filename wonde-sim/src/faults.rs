@@ -24,6 +24,34 @@ pub enum FaultKind {
     Truncate,
     /// Close the connection without any response.
     Drop,
+    /// 200 with `{"error": message, "error_description": ...}` and no
+    /// `data`: an answer Wonde sends when it fails part-way through a list.
+    OkErrorBody {
+        #[serde(default = "default_error_message")]
+        message: String,
+    },
+    /// Any status with `{"error": message}`, e.g. a 400 refusal in Wonde's
+    /// own words.
+    StatusWithBody { status: u16, message: String },
+    /// The page answers normally but starts with the last record of the
+    /// page before, as offset paging does when rows move between two page
+    /// requests. No effect on a first page.
+    RepeatPrevious,
+    /// Any status with this exact body (JSON or not), for answers Wonde
+    /// should never send but might: `{"data": null}`, `{"data": {}}`.
+    RawBody {
+        #[serde(default = "ok_status")]
+        status: u16,
+        body: String,
+    },
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+fn default_error_message() -> String {
+    "Something went wrong while processing the request".to_owned()
 }
 
 fn default_status() -> u16 {
@@ -120,6 +148,15 @@ mod tests {
         )?;
         assert_eq!(spec.kind, FaultKind::RateLimited { retry_after_secs: Some(2) });
         assert_eq!(spec.count, 3);
+        let spec: FaultSpec = serde_json::from_str(
+            r#"{"fault":"status_with_body","status":400,"message":"Access already approved"}"#,
+        )?;
+        assert_eq!(
+            spec.kind,
+            FaultKind::StatusWithBody { status: 400, message: "Access already approved".into() }
+        );
+        let spec: FaultSpec = serde_json::from_str(r#"{"endpoint":"students","fault":"ok_error_body"}"#)?;
+        assert!(matches!(spec.kind, FaultKind::OkErrorBody { .. }));
         let spec: FaultSpec = serde_json::from_str(r#"{"fault":"drop"}"#)?;
         assert_eq!((spec.endpoint.as_str(), spec.count), ("*", 1));
         Ok(())

@@ -76,7 +76,7 @@ impl Query {
                 true,
             ),
         };
-        Ok(PageReq { page, per_page, explicit })
+        Ok(PageReq { page, per_page, explicit, repeat_previous: false })
     }
 }
 
@@ -90,6 +90,9 @@ pub(crate) struct PageReq {
     /// Whether the caller sent `per_page`: Wonde omits the pagination object
     /// for small answers only when it did not.
     pub explicit: bool,
+    /// Start the page with the last record of the page before (the
+    /// `repeat_previous` fault).
+    pub repeat_previous: bool,
 }
 
 /// Accepts `YYYY-MM-DD HH:MM:SS`, `YYYY-MM-DD` and ISO-8601 / RFC 3339

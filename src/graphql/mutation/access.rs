@@ -22,7 +22,11 @@ impl AccessMutation {
     /// the schoolApproved webhook completes the connection. Trust admins
     /// only. Allowed again after DECLINED or REVOKED; when Wonde already
     /// approved us but no token is held here, fails with
-    /// WONDE_ALREADY_APPROVED unless `revokeAndRerequest`.
+    /// WONDE_ALREADY_APPROVED unless `revokeAndRerequest`. Other errors:
+    /// WONDE_NOT_FOUND (no such school), WONDE_UNAUTHORIZED (the app token
+    /// was refused), WONDE_REFUSED (any other refusal; the message carries
+    /// Wonde's words), WONDE_UNAVAILABLE (Wonde could not be reached, or is
+    /// failing). Nothing is recorded on any error.
     async fn request_wonde_access(
         &self,
         ctx: &Context<'_>,

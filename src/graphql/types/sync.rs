@@ -114,9 +114,24 @@ impl SyncRun {
         self.0.finished_at
     }
 
-    /// Why the run failed, in words meant for an administrator.
+    /// Why the run failed, in words meant for an administrator: never
+    /// database or driver text (a database failure names the run, whose
+    /// details are in the server's log).
     async fn error(&self) -> Option<&str> {
         self.0.error.as_deref()
+    }
+
+    /// What a completed run worked around without failing, one sentence
+    /// each, in the order met (at most 101: a hundred and a count of the
+    /// rest); empty when nothing. For example "students: record A123
+    /// appeared twice in one fetch and was taken once" (product.md, Sync: a
+    /// record seen twice in one fetch is taken once).
+    async fn warnings(&self) -> Vec<String> {
+        let Some(text) = self.0.warnings.as_deref() else { return Vec::new() };
+        serde_json::from_str(text).unwrap_or_else(|_| {
+            tracing::error!(sync.run_id = self.0.id, "a sync run's warnings are not a JSON list");
+            Vec::new()
+        })
     }
 
     async fn students(&self) -> SyncCounts {

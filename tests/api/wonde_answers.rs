@@ -1,0 +1,367 @@
+//! Issue 10, items 1 and 2, over HTTP against the simulator on both
+//! engines: a Wonde answer is used only when it is whole (a page with an
+//! `error` or without `data` fails the run and moves nothing; a record seen
+//! twice is taken once, with a warning on the run), refusals are told in
+//! Wonde's words under a code of their own, and no database text reaches a
+//! client.
+
+use entity::enums::{AccountStatus, EventKind, SyncKind, SyncStatus};
+use entity::{event, guardian, school, student, sync_run, wonde_connection};
+use onroll::graphql::ids::NodeType;
+use onroll::sync::SyncEngine;
+use onroll::wonde::{RetryPolicy, WondeClient, WondeConfig};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use std::time::Duration;
+use wonde_sim::{AccessState, FaultKind, FaultSpec, NewStarter, SimConfig, SimHandle, Simulator};
+
+use crate::on_both_engines;
+use crate::support::fixture::{Scenario, gid};
+use crate::support::{Engine, TestApp};
+
+on_both_engines!(
+    an_error_page_fails_a_full_run_and_deactivates_nobody,
+    an_error_page_leaves_the_incremental_watermark_where_it_was,
+    a_record_repeated_across_pages_is_taken_once_with_a_warning,
+    a_database_failure_reaches_the_client_as_our_sentence,
+    refusals_have_codes_of_their_own_and_wondes_words
+);
+
+const RUN: &str = "query($id: ID!) { syncRun(id: $id) { status error warnings } }";
+const CONNECT: &str =
+    "mutation($i: ConnectWondeInput!) { connectWonde(input: $i) { id connection { status } } }";
+const REQUEST: &str = "mutation($i: RequestWondeAccessInput!) {
+    requestWondeAccess(input: $i) { id connection { status } } }";
+
+/// A school of the simulator connected through `connectWonde`, and a sync
+/// engine on the server's database whose pages hold 10 records, so a
+/// school of 30 students is three pages.
+struct Connected {
+    sim: SimHandle,
+    app: TestApp,
+    s: Scenario,
+    wonde_id: String,
+    school: school::Model,
+    engine: SyncEngine,
+}
+
+impl Connected {
+    async fn start(engine: &Engine, students: usize) -> anyhow::Result<Self> {
+        let sim = Simulator::start(SimConfig {
+            schools: 1,
+            students_per_school: students,
+            seed: 23,
+            ..SimConfig::default()
+        })
+        .await?;
+        let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
+        let app = TestApp::spawn_with_wonde(engine, &sim.base_url()).await?;
+        let s = Scenario::build(app.db()).await?;
+        let input = json!({ "i": {
+            "trustId": gid(NodeType::Trust, s.trust.id),
+            "wondeSchoolId": sim_school.wonde_id, "apiToken": sim_school.token,
+        } });
+        app.query(&s.trust_admin, CONNECT, input).await?;
+        let school = school::Entity::find()
+            .filter(school::Column::WondeId.eq(sim_school.wonde_id.as_str()))
+            .one(app.db())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("school not recorded"))?;
+        let client = WondeClient::new(WondeConfig {
+            base_url: Some(sim.base_url()),
+            per_page: 10,
+            retry: RetryPolicy {
+                max_retries: 2,
+                base_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(20),
+                max_elapsed: Duration::from_secs(5),
+            },
+            ..WondeConfig::default()
+        })?;
+        let engine = SyncEngine {
+            db: app.db().clone(),
+            key: app.secret_key.clone(),
+            events: app.events.clone(),
+            client,
+            guard_share: 0.5,
+            worker: "test".to_owned(),
+            clock: Default::default(),
+        };
+        Ok(Self { sim, app, s, wonde_id: sim_school.wonde_id, school, engine })
+    }
+
+    /// Runs a sync to its end. On PostgreSQL the tests share one database
+    /// (a schema each), and the run's liveness lock is an advisory lock
+    /// keyed by run id, which is per database: another test holding the
+    /// same run id leaves ours QUEUED for a moment, so it is asked again.
+    async fn sync(&self, kind: SyncKind) -> anyhow::Result<sync_run::Model> {
+        for _ in 0..100 {
+            let run = self.engine.run_now(self.school.id, kind, false).await?;
+            if run.status != SyncStatus::Queued {
+                return Ok(run);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        anyhow::bail!("the run was never claimed")
+    }
+
+    /// The run as a client reads it.
+    async fn read_run(&self, run: &sync_run::Model) -> anyhow::Result<Value> {
+        let data =
+            self.app.query(&self.s.trust_admin, RUN, json!({ "id": gid(NodeType::SyncRun, run.id) })).await?;
+        Ok(data["syncRun"].clone())
+    }
+
+    fn fault(&self, endpoint: &str, kind: FaultKind, count: u32) -> FaultSpec {
+        FaultSpec::new(endpoint, kind, count).for_school(&self.wonde_id)
+    }
+
+    /// Active students and guardians, and status-change events, at the school.
+    async fn footprint(&self) -> anyhow::Result<(u64, u64, u64)> {
+        let db = self.app.db();
+        let students = student::Entity::find()
+            .filter(student::Column::SchoolId.eq(self.school.id))
+            .filter(student::Column::Status.eq(AccountStatus::Active))
+            .count(db)
+            .await?;
+        let guardians = guardian::Entity::find()
+            .filter(guardian::Column::SchoolId.eq(self.school.id))
+            .filter(guardian::Column::Status.eq(AccountStatus::Active))
+            .count(db)
+            .await?;
+        let events = event::Entity::find()
+            .filter(event::Column::SchoolId.eq(self.school.id))
+            .filter(event::Column::Kind.ne(EventKind::SyncProgress))
+            .count(db)
+            .await?;
+        Ok((students, guardians, events))
+    }
+
+    async fn watermark(&self) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let connection = wonde_connection::Entity::find()
+            .filter(wonde_connection::Column::SchoolId.eq(self.school.id))
+            .one(self.app.db())
+            .await?;
+        Ok(connection.and_then(|c| c.watermark))
+    }
+}
+
+fn error_body() -> FaultKind {
+    FaultKind::OkErrorBody { message: "Something went wrong".to_owned() }
+}
+
+/// Issue 10: a last students page answering `200 {"error": ...}` made a
+/// FULL run deactivate that page's students and their guardians.
+async fn an_error_page_fails_a_full_run_and_deactivates_nobody(engine: Engine) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 30).await?;
+    let first = world.sync(SyncKind::Full).await?;
+    assert_eq!(first.status, SyncStatus::Completed, "{:?}", first.error);
+    let before = world.footprint().await?;
+    assert_eq!(before.0, 30);
+
+    // Every try of the last page (retries included) answers the error.
+    world.sim.inject_fault(world.fault("students", error_body(), 100).on_page(3));
+    let run = world.sync(SyncKind::Full).await?;
+    let shown = world.read_run(&run).await?;
+    assert_eq!(shown["status"], "FAILED", "{shown}");
+    let error = shown["error"].as_str().unwrap_or_default();
+    assert!(error.contains("nothing was changed"), "{error}");
+    assert!(error.contains("students page 3") && error.contains("not whole"), "{error}");
+    assert_eq!(world.footprint().await?, before, "nobody deactivated, no event");
+
+    world.sim.clear_faults();
+    let run = world.sync(SyncKind::Full).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    assert_eq!(world.footprint().await?, before);
+    Ok(())
+}
+
+/// Issue 10: an INCREMENTAL run read an error page as "no changes" and moved
+/// the watermark past changes it never received.
+async fn an_error_page_leaves_the_incremental_watermark_where_it_was(engine: Engine) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 20).await?;
+    world.sync(SyncKind::Full).await?;
+    let mark = world.watermark().await?;
+    assert!(mark.is_some());
+    let starter = world.sim.new_starter(&world.wonde_id, &NewStarter::default())?;
+    let starter_known = || async {
+        let found = student::Entity::find()
+            .filter(student::Column::SchoolId.eq(world.school.id))
+            .filter(student::Column::WondeId.eq(starter.id.as_str()))
+            .count(world.app.db())
+            .await?;
+        anyhow::Ok(found == 1)
+    };
+
+    world.sim.inject_fault(world.fault("students", error_body(), 100));
+    let run = world.sync(SyncKind::Incremental).await?;
+    assert_eq!(run.kind, SyncKind::Incremental);
+    assert_eq!(run.status, SyncStatus::Failed, "{:?}", run.error);
+    assert_eq!(world.watermark().await?, mark, "the watermark did not move");
+    assert!(!starter_known().await?);
+
+    world.sim.clear_faults();
+    let run = world.sync(SyncKind::Incremental).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    assert!(starter_known().await?, "the next clean run picks up the change");
+    assert!(world.watermark().await? > mark);
+    Ok(())
+}
+
+/// Issue 10: offset paging repeated a record on the next page, and the
+/// school's FULL run failed on a unique key, every time.
+async fn a_record_repeated_across_pages_is_taken_once_with_a_warning(engine: Engine) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 30).await?;
+    world.sim.inject_fault(world.fault("students", FaultKind::RepeatPrevious, 1).on_page(2));
+    let run = world.sync(SyncKind::Full).await?;
+    let shown = world.read_run(&run).await?;
+    assert_eq!(shown["status"], "COMPLETED", "{shown}");
+    assert_eq!(world.sim.pending_faults(), 0, "the repeat was served");
+
+    let warnings = shown["warnings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(warnings.len(), 1, "{shown}");
+    let warning = warnings[0].as_str().unwrap_or_default();
+    let repeated = warning
+        .strip_prefix("students: record ")
+        .and_then(|rest| rest.strip_suffix(" appeared twice in one fetch and was taken once"))
+        .ok_or_else(|| anyhow::anyhow!("unexpected warning {warning}"))?;
+    let truth = world.sim.truth(&world.wonde_id)?;
+    assert!(truth.students.iter().any(|s| s.id == repeated), "{repeated} is a student of the school");
+    let copies = student::Entity::find()
+        .filter(student::Column::SchoolId.eq(world.school.id))
+        .filter(student::Column::WondeId.eq(repeated))
+        .count(world.app.db())
+        .await?;
+    assert_eq!(copies, 1);
+    assert_eq!(world.footprint().await?.0, truth.students.len() as u64);
+
+    // A run without repeats has no warnings.
+    let run = world.sync(SyncKind::Full).await?;
+    assert_eq!(world.read_run(&run).await?["warnings"], json!([]));
+    Ok(())
+}
+
+/// Item 2: a database failure during a run is told as our sentence, naming
+/// the run; the driver's text stays in the log.
+async fn a_database_failure_reaches_the_client_as_our_sentence(engine: Engine) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 10).await?;
+    // The reconciliation's first write finds no table: a database failure
+    // the run cannot avoid, on either engine.
+    world.app.db().execute_unprepared("ALTER TABLE student RENAME TO student_elsewhere").await?;
+    let run = world.sync(SyncKind::Full).await?;
+    let shown = world.read_run(&run).await?;
+    assert_eq!(shown["status"], "FAILED", "{shown}");
+    let error = shown["error"].as_str().unwrap_or_default();
+    assert_eq!(
+        error,
+        format!(
+            "the directory's database failed during the run; nothing was changed; the log has the details (run {})",
+            run.id
+        )
+    );
+    for internal in [
+        "student_elsewhere",
+        "no such table",
+        "relation",
+        "UNIQUE",
+        "constraint",
+        "database is locked",
+        "sqlx",
+        "SQLSTATE",
+        "pool",
+        "Query Error",
+        "Exec",
+    ] {
+        assert!(!error.contains(internal), "{internal:?} in {error}");
+    }
+    Ok(())
+}
+
+fn request(trust: &str, wonde_id: &str, again: bool) -> Value {
+    json!({ "i": {
+        "trustId": trust, "wondeSchoolId": wonde_id, "revokeAndRerequest": again,
+        "contact": { "firstName": "Ann", "lastName": "Lee", "email": "ann@trust.example" }
+    } })
+}
+
+/// The code and message of a refused mutation.
+async fn refused(app: &TestApp, token: &str, query: &str, vars: Value) -> anyhow::Result<(String, String)> {
+    let (status, body) = app.post(Some(token), query, vars).await?;
+    anyhow::ensure!(status == 200, "HTTP {status}: {body}");
+    let error = &body["errors"][0];
+    Ok((
+        error["extensions"]["code"].as_str().unwrap_or("none").to_owned(),
+        error["message"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+/// Issue 10: Wonde answers an approved school's request-access with 400
+/// "already approved", which read as WONDE_UNAVAILABLE, "could not be
+/// reached". Each answer now gets its own code, and only a missing answer
+/// is "could not be reached".
+async fn refusals_have_codes_of_their_own_and_wondes_words(engine: Engine) -> anyhow::Result<()> {
+    let sim =
+        Simulator::start(SimConfig { schools: 1, students_per_school: 5, ..SimConfig::default() }).await?;
+    let app = TestApp::spawn_with_app_token(&engine, &sim.base_url(), &sim.app_token()).await?;
+    let s = Scenario::build(app.db()).await?;
+    let trust = gid(NodeType::Trust, s.trust.id);
+    let outside: Vec<_> = sim.catalog().into_iter().filter(|c| !c.in_trust).collect();
+    let (approved, target) = match outside.as_slice() {
+        [a, b, ..] => (a.wonde_id.clone(), b.wonde_id.clone()),
+        _ => anyhow::bail!("catalog too small"),
+    };
+    let schools = || school::Entity::find().count(app.db());
+    let schools_before = schools().await?;
+
+    sim.set_access(&approved, AccessState::Approved)?;
+    let (code, message) = refused(&app, &s.trust_admin, REQUEST, request(&trust, &approved, false)).await?;
+    assert_eq!(code, "WONDE_ALREADY_APPROVED", "{message}");
+    assert!(!message.contains("could not be reached"), "{message}");
+    let again = app.query(&s.trust_admin, REQUEST, request(&trust, &approved, true)).await?;
+    assert_eq!(again["requestWondeAccess"]["connection"]["status"], "PENDING");
+    let schools_after_approval = schools().await?;
+    assert_eq!(schools_after_approval, schools_before + 1);
+
+    // Another refusal, in Wonde's words, without the token in them.
+    let words = format!("The contact email is not accepted for key {}", sim.app_token());
+    sim.inject_fault(FaultSpec::new(
+        "request-access",
+        FaultKind::StatusWithBody { status: 422, message: words },
+        1,
+    ));
+    let (code, message) = refused(&app, &s.trust_admin, REQUEST, request(&trust, &target, false)).await?;
+    assert_eq!(code, "WONDE_REFUSED", "{message}");
+    assert!(message.contains("The contact email is not accepted"), "{message}");
+    assert!(!message.contains(&sim.app_token()), "{message}");
+
+    // Wonde failing is not Wonde unreachable.
+    let failing = FaultKind::StatusWithBody { status: 503, message: "Down for maintenance".to_owned() };
+    sim.inject_fault(FaultSpec::new("request-access", failing.clone(), 100));
+    let (code, message) = refused(&app, &s.trust_admin, REQUEST, request(&trust, &target, false)).await?;
+    assert_eq!(code, "WONDE_UNAVAILABLE");
+    assert!(message.contains("failing") && !message.contains("could not be reached"), "{message}");
+    sim.clear_faults();
+    sim.inject_fault(FaultSpec::new("request-access", FaultKind::Drop, 100));
+    let (code, message) = refused(&app, &s.trust_admin, REQUEST, request(&trust, &target, false)).await?;
+    assert_eq!(code, "WONDE_UNAVAILABLE");
+    assert!(message.contains("could not be reached"), "{message}");
+    sim.clear_faults();
+
+    // connectWonde tells the same apart.
+    let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
+    let connect = json!({ "i": { "trustId": trust, "wondeSchoolId": sim_school.wonde_id, "apiToken": sim_school.token } });
+    let refusal = FaultKind::StatusWithBody { status: 400, message: "School is being migrated".to_owned() };
+    sim.inject_fault(FaultSpec::new("school", refusal, 1));
+    let (code, message) = refused(&app, &s.trust_admin, CONNECT, connect.clone()).await?;
+    assert_eq!(code, "WONDE_REFUSED");
+    assert!(
+        message.contains("School is being migrated") && !message.contains(&sim_school.token),
+        "{message}"
+    );
+    sim.inject_fault(FaultSpec::new("school", failing, 100));
+    let (code, message) = refused(&app, &s.trust_admin, CONNECT, connect).await?;
+    assert_eq!(code, "WONDE_UNAVAILABLE");
+    assert!(message.contains("failing") && !message.contains("could not be reached"), "{message}");
+    assert_eq!(schools().await?, schools_after_approval, "refusals record nothing");
+    Ok(())
+}
