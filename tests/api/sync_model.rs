@@ -66,6 +66,55 @@ fn change() -> impl Strategy<Value = Change> {
     ]
 }
 
+/// What Wonde does wrong during the run that follows a change.
+#[derive(Clone, Debug)]
+enum Fault {
+    /// A page answers 200 with an `error` and no `data`: once (a retry
+    /// gets the page) or on every attempt (the run must fail, changing
+    /// nothing, and the next run converge).
+    ErrorPage { endpoint: &'static str, persistent: bool },
+    /// Offset paging repeats the last record of page 1 on page 2.
+    RepeatedRecord { endpoint: &'static str },
+}
+
+const ENDPOINTS: [&str; 4] = ["students", "contacts", "employees", "students-leaver"];
+
+fn fault() -> impl Strategy<Value = Option<Fault>> {
+    let endpoint = (0..ENDPOINTS.len()).prop_map(|i| ENDPOINTS[i]);
+    prop_oneof![
+        6 => Just(None),
+        1 => (endpoint.clone(), any::<bool>())
+            .prop_map(|(endpoint, persistent)| Some(Fault::ErrorPage { endpoint, persistent })),
+        1 => endpoint.prop_map(|endpoint| Some(Fault::RepeatedRecord { endpoint })),
+    ]
+}
+
+/// What the cases drew and ran (a change with nothing to act on is not
+/// counted), printed at the end so a run's coverage can be reported.
+static DRAWN: std::sync::Mutex<BTreeMap<String, usize>> = std::sync::Mutex::new(BTreeMap::new());
+
+fn tally(label: String) {
+    if let Ok(mut drawn) = DRAWN.lock() {
+        *drawn.entry(label).or_default() += 1;
+    }
+}
+
+fn inject(world: &World, fault: &Fault) {
+    use wonde_sim::{FaultKind, FaultSpec};
+    let school = &world.schools[0].0;
+    let spec = match fault {
+        Fault::ErrorPage { endpoint, persistent } => FaultSpec::new(
+            endpoint,
+            FaultKind::OkErrorBody { message: "Something went wrong".to_owned() },
+            if *persistent { 50 } else { 1 },
+        ),
+        Fault::RepeatedRecord { endpoint } => {
+            FaultSpec::new(endpoint, FaultKind::RepeatPrevious, 1).on_page(2)
+        }
+    };
+    world.sim.inject_fault(spec.for_school(school));
+}
+
 fn pick<T: Clone>(items: &[T], index: usize) -> Option<T> {
     (!items.is_empty()).then(|| items[index % items.len()].clone())
 }
@@ -213,8 +262,13 @@ fn kind_code(kind: Option<PersonKind>) -> u8 {
     }
 }
 
-async fn check(engine: Engine, changes: Vec<(Change, bool)>) -> anyhow::Result<()> {
+async fn check(engine: Engine, changes: Vec<(Change, bool, Option<Fault>)>) -> anyhow::Result<()> {
     let mut world = World::start(&engine, 1, 20).await?;
+    // Small pages, so that records can repeat across them.
+    world.engine.client = onroll::wonde::WondeClient::new(onroll::wonde::WondeConfig {
+        per_page: 7,
+        ..world.engine.client.config().clone()
+    })?;
     // Dates are judged by the engine's clock, which some changes move on.
     // The guard has its own tests; here any share may go.
     world.engine.guard_share = 1.0;
@@ -222,14 +276,39 @@ async fn check(engine: Engine, changes: Vec<(Change, bool)>) -> anyhow::Result<(
     let first = world.sync(0, SyncKind::Full).await?;
     anyhow::ensure!(first.status == SyncStatus::Completed, "first sync: {:?}", first.error);
     world.assert_mirrors(0).await?;
-    for (change, full) in changes {
+    for (change, full, fault) in changes {
         if !apply(&world, &change)? {
             continue;
         }
         let before = statuses(world.db(), school).await?;
         let kind = if full { SyncKind::Full } else { SyncKind::Incremental };
-        let run = world.sync(0, kind).await?;
-        anyhow::ensure!(run.status == SyncStatus::Completed, "{change:?}: {:?}", run.error);
+        let name = format!("{change:?}");
+        tally(format!("change {}", name.split(['(', ' ', '{']).next().unwrap_or_default()));
+        tally(format!("run {kind:?}"));
+        if let Some(fault) = &fault {
+            tally(match fault {
+                Fault::ErrorPage { persistent: true, .. } => "fault error page (run fails)".to_owned(),
+                Fault::ErrorPage { .. } => "fault error page (retried)".to_owned(),
+                Fault::RepeatedRecord { .. } => "fault record repeated across pages".to_owned(),
+            });
+            inject(&world, fault);
+        }
+        let mut run = world.sync(0, kind).await?;
+        world.sim.clear_faults();
+        if let Some(Fault::ErrorPage { persistent: true, .. }) = &fault {
+            // A broken answer fails the run and changes nobody; the next
+            // run, on a whole answer, does what the change asks.
+            anyhow::ensure!(run.status == SyncStatus::Failed, "{change:?} with {fault:?}: {:?}", run.status);
+            anyhow::ensure!(statuses(world.db(), school).await? == before, "{fault:?} changed statuses");
+            let events = event::Entity::find()
+                .filter(event::Column::SyncRunId.eq(run.id))
+                .filter(event::Column::Kind.is_in([EventKind::Deactivated, EventKind::Reactivated]))
+                .all(world.db())
+                .await?;
+            anyhow::ensure!(events.is_empty(), "{fault:?} sent events: {events:?}");
+            run = world.sync(0, kind).await?;
+        }
+        anyhow::ensure!(run.status == SyncStatus::Completed, "{change:?} {fault:?}: {:?}", run.error);
         let truth = Mirror::of_truth_on(&world.truth(0)?, world.today());
         let mirror = Mirror::read(world.db(), school).await?;
         anyhow::ensure!(
@@ -280,14 +359,18 @@ fn diff(mirror: &Mirror, truth: &Mirror) -> String {
 fn run_property(engine: Engine, cases: u32) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
-    let strategy = proptest::collection::vec((change(), any::<bool>()), 1..6);
-    runner
+    let strategy = proptest::collection::vec((change(), any::<bool>(), fault()), 1..6);
+    let outcome = runner
         .run(&strategy, |changes| {
             runtime
                 .block_on(check(engine.clone(), changes))
                 .map_err(|err| TestCaseError::fail(format!("{err:#}")))
         })
-        .map_err(|err| anyhow::anyhow!("{err}"))
+        .map_err(|err| anyhow::anyhow!("{err}"));
+    if let Ok(drawn) = DRAWN.lock() {
+        eprintln!("model-based test on {engine:?}: {cases} cases; drawn and run: {drawn:?}");
+    }
+    outcome
 }
 
 /// 200 cases by default; `ONROLL_PROPTEST_CASES` asks for more or fewer.
