@@ -325,8 +325,11 @@ pub fn was_abandoned(run: &sync_run::Model) -> bool {
     run.error.as_deref() == Some(ABANDONED)
 }
 
-/// The first key of the advisory locks that mark runs alive ("onro").
-const LIVENESS_LOCKS: i32 = 0x6f6e_726f;
+/// Names the advisory locks that mark runs alive. Their first key is a hash
+/// of this and the schema, since advisory locks are per database and run
+/// ids are per schema: two schemas of one database (two deployments, or
+/// parallel tests) must not take each other's runs for alive.
+const LIVENESS_LOCKS: &str = "onroll-run-liveness:";
 
 /// Proof, visible to other processes, that this process is running a run.
 ///
@@ -362,7 +365,7 @@ async fn try_lock<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<bool, DbErr
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT pg_try_advisory_xact_lock($1, $2) AS held",
+            "SELECT pg_try_advisory_xact_lock(hashtext($1 || current_schema()), $2) AS held",
             [LIVENESS_LOCKS.into(), run_id.into()],
         ))
         .await?;
