@@ -240,10 +240,13 @@ async fn request_access_makes_a_school_pending_and_revoke_access_revokes_it() ->
     // From revoked, the app may ask again.
     assert_eq!(request_access(&sim, &school.wonde_id).await?["state"], "pending");
 
-    // An approved school: request-access answers as the simulator guesses.
+    // An approved school: request-access is refused with 400 and an
+    // "already approved" message, as issue 10 saw Wonde answer.
     let trust = sim.schools().into_iter().next().context("trust school")?;
-    let approved = request_access(&sim, &trust.wonde_id).await?;
-    assert_eq!((&approved["success"], &approved["state"]), (&json!(false), &json!("approved")));
+    let url = format!("{}/schools/{}/request-access", sim.base_url(), trust.wonde_id);
+    let (status, approved) = send(reqwest::Method::POST, &url, Some(&app), Some(json!({}))).await?;
+    assert_eq!(status, 400);
+    assert!(approved["error"].as_str().is_some_and(|m| m.contains("already been approved")), "{approved}");
     // Revoking an approved school by the app stops its token.
     let url = format!("{}/schools/{}/revoke-access", sim.base_url(), trust.wonde_id);
     assert_eq!(send(reqwest::Method::DELETE, &url, Some(&app), None).await?.0, 200);
