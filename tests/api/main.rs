@@ -29,7 +29,7 @@ mod schema_drift;
 mod scoping;
 mod statement_count;
 mod subscriptions;
-mod sync_model;
+pub mod sync_model;
 pub mod sync_wonde;
 mod webhooks;
 mod wonde_answers;

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use entity::enums::{AccountStatus, DeactivationReason, EventKind, PersonKind, SyncKind, SyncStatus};
-use entity::{event, guardian, guardian_link, staff, student, sync_run};
+use entity::{event, guardian_link, sync_run};
 use onroll::sync::schedule::Schedule;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use std::collections::BTreeMap;
@@ -13,7 +13,8 @@ use wonde_sim::{MisMigration, StaffLeave};
 
 use crate::on_both_engines;
 use crate::support::Engine;
-use crate::sync_wonde::World;
+use crate::sync_model::statuses as accounts;
+use crate::sync_wonde::{World, student_by_wonde};
 
 on_both_engines!(
     a_school_that_changes_mis_keeps_everyone,
@@ -22,24 +23,6 @@ on_both_engines!(
     the_daily_sweep_runs_at_the_start_of_the_school_day
 );
 
-/// Every account of the school: id to (Wonde id, status).
-async fn accounts(
-    db: &DatabaseConnection,
-    school: i32,
-) -> anyhow::Result<BTreeMap<(u8, i32), AccountStatus>> {
-    let mut out = BTreeMap::new();
-    for s in student::Entity::find().filter(student::Column::SchoolId.eq(school)).all(db).await? {
-        out.insert((0, s.id), s.status);
-    }
-    for s in staff::Entity::find().filter(staff::Column::SchoolId.eq(school)).all(db).await? {
-        out.insert((1, s.id), s.status);
-    }
-    for g in guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(db).await? {
-        out.insert((2, g.id), g.status);
-    }
-    Ok(out)
-}
-
 /// The status-change events a run appended (not its progress).
 async fn events_of(db: &DatabaseConnection, run: &sync_run::Model) -> anyhow::Result<Vec<event::Model>> {
     Ok(event::Entity::find()
@@ -47,19 +30,6 @@ async fn events_of(db: &DatabaseConnection, run: &sync_run::Model) -> anyhow::Re
         .filter(event::Column::Kind.is_in([EventKind::Deactivated, EventKind::Reactivated]))
         .all(db)
         .await?)
-}
-
-async fn student_by_wonde(
-    db: &DatabaseConnection,
-    school: i32,
-    wonde: &str,
-) -> anyhow::Result<student::Model> {
-    student::Entity::find()
-        .filter(student::Column::SchoolId.eq(school))
-        .filter(student::Column::WondeId.eq(wonde))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no student {wonde}"))
 }
 
 /// Seen: a migrated school's first FULL run, forced as the guard advised,

@@ -237,7 +237,7 @@ fn next_summer_midnight(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
 }
 
 /// Every account's status, by kind and id.
-async fn statuses(
+pub async fn statuses(
     db: &DatabaseConnection,
     school: i32,
 ) -> anyhow::Result<BTreeMap<(u8, i32), AccountStatus>> {

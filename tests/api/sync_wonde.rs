@@ -295,7 +295,7 @@ impl Mirror {
     }
 }
 
-async fn student_by_wonde(
+pub async fn student_by_wonde(
     db: &DatabaseConnection,
     school: i32,
     wonde: &str,
