@@ -116,7 +116,9 @@ where
     let (school, now) = (work.scope.school_id, work.scope.now);
     let rows = E::find().filter(E::school_column().eq(school)).all(txn).await?;
     let by_source: HashMap<&str, &MisGroup> = groups.iter().map(|g| (g.source_id.as_str(), g)).collect();
-    let renamed = rekeyed_groups::<E>(&rows, groups);
+    // Only a batch that speaks for every group of the kind can say that a
+    // known group's id is gone, so only there may a name carry it over.
+    let renamed = if ends_absent { rekeyed_groups::<E>(&rows, groups) } else { HashMap::new() };
     let mut seen: HashSet<String> = HashSet::new();
     for (i, row) in rows.iter().enumerate() {
         let (_, source_id, _, was_active) = E::fields(row);

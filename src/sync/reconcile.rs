@@ -21,7 +21,7 @@ use super::groups;
 use super::identity;
 use super::ledger::{Guard, GuardTripped, RunCounts, StatusChange, Target, is_correction, transition};
 use super::source::{Batch, DeletedKind, MisGuardian, MisStaff, MisStudent};
-use crate::families::email_key;
+use crate::families::{email_key, is_placeholder_email, names_agree};
 
 /// Who and when a reconciliation runs for.
 #[derive(Clone, Copy, Debug)]
@@ -242,7 +242,8 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
         // A record with an unknown id and UPI may be a known pupil re-keyed
         // by a MIS change: the same UPN at this school is the same child.
         let by_upn = identity::index(&rows, |r| identity::upn_key(r.upn.as_deref()));
-        let matched = reidentify(&batch.students, &rows, &by_id, &by_upi, |mis| {
+        let gone = |i: usize| may_be_rekeyed(batch, DeletedKind::Student, &rows[i].wonde_id, rows[i].status);
+        let matched = reidentify(&batch.students, &rows, &by_id, &by_upi, gone, |mis| {
             (
                 mis.source_id.as_str(),
                 mis.upi.as_deref(),
@@ -295,7 +296,7 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
                 targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::RemovedFromMis));
             }
         }
-        if batch.complete {
+        if batch.absence_is_evidence() {
             for i in 0..rows.len() {
                 targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::RemovedFromMis));
             }
@@ -352,12 +353,14 @@ enum Matched {
 
 /// Matches each record to a row: by id, else by UPI (re-enrolment), else,
 /// for records whose keys are all unknown, by the candidates `second`
-/// gives (see [`identity::resolve`]).
+/// gives (see [`identity::resolve`]) among the rows that may have been
+/// re-keyed (`gone`): a row only the batch's silence could vouch for.
 fn reidentify<M, T>(
     records: &[M],
     rows: &[T],
     by_id: &HashMap<String, usize>,
     by_upi: &HashMap<String, usize>,
+    gone: impl Fn(usize) -> bool,
     second: impl Fn(&M) -> (&str, Option<&str>, Vec<usize>),
 ) -> Vec<Matched> {
     let first: Vec<Option<usize>> = records
@@ -371,7 +374,10 @@ fn reidentify<M, T>(
     let wanted: Vec<Vec<usize>> = records
         .iter()
         .zip(&first)
-        .map(|(mis, found)| if found.is_some() { Vec::new() } else { second(mis).2 })
+        .map(|(mis, found)| match found {
+            Some(_) => Vec::new(),
+            None => second(mis).2.into_iter().filter(|&row| gone(row)).collect(),
+        })
         .collect();
     first
         .into_iter()
@@ -387,6 +393,17 @@ fn reidentify<M, T>(
 
 /// Counts a matched record: re-identified (its keys carried over, whatever
 /// else changed with them) or updated (its fields changed).
+/// Rows a second rule may match: in a complete batch, any (its silence
+/// says whom the MIS no longer has under the old keys); in a partial one,
+/// only rows the batch deletes or that are already deactivated, since an
+/// account the batch is merely silent on is still someone, and a new
+/// record sharing their email or name is someone else.
+fn may_be_rekeyed(batch: &Batch, kind: DeletedKind, source_id: &str, status: AccountStatus) -> bool {
+    batch.complete
+        || status == AccountStatus::Deactivated
+        || batch.deletions.iter().any(|d| d.kind == kind && d.source_id == source_id)
+}
+
 fn count_match(counts: &mut super::ledger::Counts, rekeyed: bool, keys_changed: bool, changed: bool) {
     if rekeyed {
         counts.reidentified += 1;
@@ -421,10 +438,11 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
         // Staff re-keyed by a MIS change: UPI first (the usual lookup),
         // then the work email; a record without an email, by the same
         // names (a name two people share is ambiguous, and never merged).
-        let by_email = identity::index(&rows, |r| r.email.as_deref().and_then(email_key));
+        let by_email = identity::index(&rows, |r| identifying_email(r.email.as_deref()));
         let by_names = identity::index(&rows, |r| identity::names_key(&r.forename, &r.surname));
-        let matched = reidentify(&batch.staff, &rows, &by_id, &by_upi, |mis| {
-            let candidates = match mis.email.as_deref().and_then(email_key) {
+        let gone = |i: usize| may_be_rekeyed(batch, DeletedKind::Staff, &rows[i].wonde_id, rows[i].status);
+        let matched = reidentify(&batch.staff, &rows, &by_id, &by_upi, gone, |mis| {
+            let candidates = match identifying_email(mis.email.as_deref()) {
                 Some(email) => identity::candidates(&by_email, Some(email)),
                 None => identity::candidates(&by_names, identity::names_key(&mis.forename, &mis.surname)),
             };
@@ -455,7 +473,7 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
                 }
                 Matched::Ambiguous(candidates) => {
                     let rule =
-                        if mis.email.as_deref().and_then(email_key).is_some() { "email" } else { "names" };
+                        if identifying_email(mis.email.as_deref()).is_some() { "email" } else { "names" };
                     work.ambiguous(PersonKind::Staff, &mis.source_id, rule, &candidates, &rows, |r| r.id);
                     if target == Target::Active {
                         inserts.push(new_staff(school, mis, work.scope.now));
@@ -472,7 +490,7 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
                 targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::RemovedFromMis));
             }
         }
-        if batch.complete {
+        if batch.absence_is_evidence() {
             for i in 0..rows.len() {
                 targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::RemovedFromMis));
             }
@@ -548,8 +566,9 @@ async fn guardian_records(
             .collect();
         let mut seen: HashSet<usize> = HashSet::new();
         let second = SecondRule::load(txn, school, &rows, batch, students).await?;
-        let matched = reidentify(&batch.guardians, &rows, &by_id, &by_upi, |mis| {
-            (mis.source_id.as_str(), mis.upi.as_deref(), second.candidates(mis))
+        let gone = |i: usize| may_be_rekeyed(batch, DeletedKind::Guardian, &rows[i].wonde_id, rows[i].status);
+        let matched = reidentify(&batch.guardians, &rows, &by_id, &by_upi, gone, |mis| {
+            (mis.source_id.as_str(), mis.upi.as_deref(), second.candidates(mis, &rows))
         });
         for (mis, matched) in batch.guardians.iter().zip(matched) {
             let new = !mis.inactive_in_mis && linked.contains(mis.source_id.as_str());
@@ -573,7 +592,7 @@ async fn guardian_records(
                     }
                 }
                 Matched::Ambiguous(candidates) => {
-                    let rule = if mis.email.as_deref().and_then(email_key).is_some() {
+                    let rule = if identifying_email(mis.email.as_deref()).is_some() {
                         "email"
                     } else {
                         "names_and_child"
@@ -594,7 +613,7 @@ async fn guardian_records(
                 removed.insert(rows[i].id, DeactivationReason::RemovedFromMis);
             }
         }
-        if batch.complete {
+        if batch.absence_is_evidence() {
             for (i, row) in rows.iter().enumerate() {
                 if !seen.contains(&i) {
                     removed.insert(row.id, DeactivationReason::RemovedFromMis);
@@ -669,16 +688,27 @@ impl SecondRule {
             }
         }
         Ok(Self {
-            by_email: identity::index(rows, |r| r.email.as_deref().and_then(email_key)),
+            by_email: identity::index(rows, |r| identifying_email(r.email.as_deref())),
             by_names: identity::index(rows, |r| identity::names_key(&r.forename, &r.surname)),
             children_of_row,
             children_of_record,
         })
     }
 
-    fn candidates(&self, mis: &MisGuardian) -> Vec<usize> {
-        if let Some(email) = mis.email.as_deref().and_then(email_key) {
-            return identity::candidates(&self.by_email, Some(email));
+    fn candidates(&self, mis: &MisGuardian, rows: &[guardian::Model]) -> Vec<usize> {
+        if let Some(email) = identifying_email(mis.email.as_deref()) {
+            // One email is one person only when the names agree too (the
+            // family rule): a shared office address is not an identity.
+            return identity::candidates(&self.by_email, Some(email))
+                .into_iter()
+                .filter(|&i| {
+                    let row = &rows[i];
+                    names_agree([
+                        (row.forename.as_str(), row.surname.as_str()),
+                        (&mis.forename, &mis.surname),
+                    ])
+                })
+                .collect();
         }
         let Some(children) = self.children_of_record.get(&mis.source_id) else { return Vec::new() };
         identity::candidates(&self.by_names, identity::names_key(&mis.forename, &mis.surname))
@@ -686,6 +716,12 @@ impl SecondRule {
             .filter(|i| self.children_of_row.get(i).is_some_and(|linked| !linked.is_disjoint(children)))
             .collect()
     }
+}
+
+/// An email that can say who someone is: not blank, not a placeholder
+/// (`noemail@...`), as its family key.
+fn identifying_email(email: Option<&str>) -> Option<String> {
+    email.filter(|e| !is_placeholder_email(e)).and_then(email_key)
 }
 
 fn apply_guardian_fields(model: &mut guardian::ActiveModel, mis: &MisGuardian) {

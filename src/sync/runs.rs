@@ -21,9 +21,9 @@ use super::ledger::RunCounts;
 ///
 /// A queued run takes on what the request asks beyond it, since the
 /// request is otherwise lost: a FULL request makes an INCREMENTAL or
-/// WEBHOOK run FULL (a FULL run does all an incremental one would), any
-/// Wonde request makes a SWEEP run that kind (every run sweeps passed
-/// leaving dates too), and `force` makes it forced. A running run is returned as it is (its `kind`
+/// WEBHOOK run FULL (a FULL run does all an incremental one would), and
+/// `force` makes it forced. A SWEEP run is never changed: it needs no
+/// Wonde, so the day's leavers leave even while Wonde is down. A running run is returned as it is (its `kind`
 /// tells the caller), and a CSV run is never changed.
 pub async fn enqueue<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -78,14 +78,8 @@ pub async fn enqueue<C: ConnectionTrait + TransactionTrait>(
 fn upgrades(run: &sync_run::Model, kind: SyncKind, force: bool) -> bool {
     run.status == SyncStatus::Queued
         && run.kind != SyncKind::Csv
-        && ((kind == SyncKind::Full && run.kind != SyncKind::Full)
-            || (run.kind == SyncKind::Sweep && fetches(kind))
-            || (force && !run.force))
-}
-
-/// Kinds that fetch from Wonde (and sweep as well).
-fn fetches(kind: SyncKind) -> bool {
-    matches!(kind, SyncKind::Full | SyncKind::Incremental | SyncKind::Webhook)
+        && run.kind != SyncKind::Sweep
+        && ((kind == SyncKind::Full && run.kind != SyncKind::Full) || (force && !run.force))
 }
 
 /// Makes a queued run FULL and/or forced, only while it is still queued:
@@ -101,16 +95,10 @@ async fn upgrade_queued<C: ConnectionTrait>(
         sync_run::Entity::update_many()
             .filter(sync_run::Column::Id.eq(run_id))
             .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
-            .filter(sync_run::Column::Kind.ne(SyncKind::Csv))
+            .filter(sync_run::Column::Kind.is_not_in([SyncKind::Csv, SyncKind::Sweep]))
     };
     if kind == SyncKind::Full {
         queued().col_expr(sync_run::Column::Kind, Expr::value(SyncKind::Full.as_str())).exec(db).await?;
-    } else if fetches(kind) {
-        queued()
-            .col_expr(sync_run::Column::Kind, Expr::value(kind.as_str()))
-            .filter(sync_run::Column::Kind.eq(SyncKind::Sweep))
-            .exec(db)
-            .await?;
     }
     if force {
         queued().col_expr(sync_run::Column::Force, Expr::value(true)).exec(db).await?;

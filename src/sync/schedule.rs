@@ -96,6 +96,7 @@ pub fn due(
 pub async fn queue_sweeps<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    retry_after_failure: Duration,
 ) -> Result<usize, DbErr> {
     let trust_zones: HashMap<i32, Option<String>> =
         trust::Entity::find().all(db).await?.into_iter().map(|t| (t.id, t.timezone)).collect();
@@ -104,7 +105,17 @@ pub async fn queue_sweeps<C: ConnectionTrait + TransactionTrait>(
         let trust_zone = trust_zones.get(&school.trust_id).cloned().flatten();
         let today =
             school_day::today(school_day::zone(school.timezone.as_deref(), trust_zone.as_deref()), now);
-        if sweep_due(school.swept_on.as_deref(), today) {
+        // A sweep that failed waits like any failed run before it is tried
+        // again, rather than failing at every tick.
+        let failed_recently = sync_run::Entity::find()
+            .filter(sync_run::Column::SchoolId.eq(school.id))
+            .filter(sync_run::Column::Kind.eq(SyncKind::Sweep))
+            .filter(sync_run::Column::Status.eq(SyncStatus::Failed))
+            .filter(sync_run::Column::FinishedAt.gt(now - retry_after_failure))
+            .one(db)
+            .await?
+            .is_some();
+        if sweep_due(school.swept_on.as_deref(), today) && !failed_recently {
             queued += usize::from(runs::enqueue(db, school.id, SyncKind::Sweep, false).await?.1);
         }
     }
@@ -130,8 +141,11 @@ pub async fn queue_due<C: ConnectionTrait + TransactionTrait>(
         .await?;
     let mut queued = 0;
     for connection in connections {
+        // A failed sweep says nothing about Wonde: it must not hold back
+        // the Wonde runs that bring the day's other leavers.
         let last = sync_run::Entity::find()
             .filter(sync_run::Column::SchoolId.eq(connection.school_id))
+            .filter(sync_run::Column::Kind.ne(SyncKind::Sweep))
             .order_by_desc(sync_run::Column::Id)
             .one(db)
             .await?;

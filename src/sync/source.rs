@@ -172,6 +172,15 @@ pub struct DroppedDuplicate {
 const MAX_WARNINGS: usize = 100;
 
 impl Batch {
+    /// Whether an account absent from this batch is gone from the MIS. Only
+    /// a complete batch says so, and only when no record came twice: offset
+    /// paging that repeats a row (rows moved between two page requests) has
+    /// also skipped one, so the absent may simply have been missed. Such a
+    /// run applies everything else; the next run judges absences again.
+    pub fn absence_is_evidence(&self) -> bool {
+        self.complete && self.duplicates.is_empty()
+    }
+
     /// What the run should say it worked around, as sentences for an
     /// administrator (Wonde ids only, never names): one per repeated
     /// record, in fetch order, at most [`MAX_WARNINGS`].

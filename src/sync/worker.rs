@@ -20,7 +20,7 @@ pub async fn cycle(engine: &SyncEngine, schedule: &Schedule) -> Result<usize, se
         tracing::warn!(runs = failed, "failed sync runs abandoned by a stopped process");
     }
     schedule::queue_due(&engine.db, schedule, Utc::now()).await?;
-    schedule::queue_sweeps(&engine.db, engine.clock.now()).await?;
+    schedule::queue_sweeps(&engine.db, engine.clock.now(), schedule.retry_after_failure).await?;
     engine.drain_queue().await
 }
 

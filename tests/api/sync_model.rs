@@ -281,6 +281,10 @@ async fn check(engine: Engine, changes: Vec<(Change, bool, Option<Fault>)>) -> a
             continue;
         }
         let before = statuses(world.db(), school).await?;
+        // A change of MIS is followed by a FULL run, as Wonde's
+        // schoolMigration webhook queues: only a complete answer can say
+        // that the old keys are gone, so only it re-identifies.
+        let full = full || matches!(change, Change::MigrateMis { .. });
         let kind = if full { SyncKind::Full } else { SyncKind::Incremental };
         let name = format!("{change:?}");
         tally(format!("change {}", name.split(['(', ' ', '{']).next().unwrap_or_default()));
@@ -295,6 +299,16 @@ async fn check(engine: Engine, changes: Vec<(Change, bool, Option<Fault>)>) -> a
         }
         let mut run = world.sync(0, kind).await?;
         world.sim.clear_faults();
+        let mut runs = vec![run.id];
+        if run.status == SyncStatus::Completed
+            && kind == SyncKind::Full
+            && matches!(fault, Some(Fault::RepeatedRecord { .. }))
+        {
+            // A record seen twice means one may have been missed: that run
+            // deactivates nobody for absence; the next whole run does.
+            run = world.sync(0, kind).await?;
+            runs.push(run.id);
+        }
         if let Some(Fault::ErrorPage { persistent: true, .. }) = &fault {
             // A broken answer fails the run and changes nobody; the next
             // run, on a whole answer, does what the change asks.
@@ -319,8 +333,9 @@ async fn check(engine: Engine, changes: Vec<(Change, bool, Option<Fault>)>) -> a
         let after = statuses(world.db(), school).await?;
         let changed: BTreeSet<(u8, i32)> =
             after.iter().filter(|(k, s)| before.get(*k).is_some_and(|b| b != *s)).map(|(k, _)| *k).collect();
+        runs.push(run.id);
         let events =
-            event::Entity::find().filter(event::Column::SyncRunId.eq(run.id)).all(world.db()).await?;
+            event::Entity::find().filter(event::Column::SyncRunId.is_in(runs)).all(world.db()).await?;
         let recorded: Vec<(u8, i32)> = events
             .iter()
             .filter(|e| matches!(e.kind, EventKind::Deactivated | EventKind::Reactivated))
