@@ -90,7 +90,7 @@ pub fn is_placeholder_email(email: &str) -> bool {
 
 /// A name part compared as people read it: trimmed, inner spaces
 /// collapsed, case-folded.
-fn name_key(part: &str) -> String {
+pub fn name_key(part: &str) -> String {
     part.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
@@ -115,7 +115,7 @@ pub fn names_agree<'a>(names: impl IntoIterator<Item = (&'a str, &'a str)>) -> b
     true
 }
 
-fn upn_key(upn: &str) -> Option<String> {
+pub fn upn_key(upn: &str) -> Option<String> {
     let key = upn.trim().to_uppercase();
     (!key.is_empty()).then_some(key)
 }

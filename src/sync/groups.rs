@@ -172,7 +172,7 @@ fn rekeyed_groups<'a, E: GroupTable>(
     let present: HashSet<&str> = groups.iter().map(|g| g.source_id.as_str()).collect();
     let claimed: HashSet<usize> =
         rows.iter().enumerate().filter(|(_, r)| present.contains(E::fields(r).1)).map(|(i, _)| i).collect();
-    let fold = |name: &str| Some(name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase());
+    let fold = |name: &str| Some(crate::families::name_key(name));
     let by_name = super::identity::index(rows, |r| fold(E::fields(r).2));
     let unknown: Vec<&MisGroup> = groups.iter().filter(|g| !known.contains(g.source_id.as_str())).collect();
     let wanted: Vec<Vec<usize>> =

@@ -12,6 +12,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::families;
+
 /// What a second rule made of one record with unknown keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Resolution {
@@ -67,16 +69,14 @@ pub(super) fn candidates(index: &HashMap<String, Vec<usize>>, key: Option<String
     key.and_then(|key| index.get(&key).cloned()).unwrap_or_default()
 }
 
-/// A UPN as a key: trimmed, upper-cased; blank is none.
+/// A UPN as a key, as the family rule reads it (trimmed, upper-cased).
 pub(super) fn upn_key(upn: Option<&str>) -> Option<String> {
-    let key = upn?.trim().to_uppercase();
-    (!key.is_empty()).then_some(key)
+    upn.and_then(families::upn_key)
 }
 
-/// Names as a key: each trimmed, case-folded, inner spaces collapsed.
+/// Names as a key: each part as the family rule folds it; no surname, no key.
 pub(super) fn names_key(forename: &str, surname: &str) -> Option<String> {
-    let fold = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-    let (forename, surname) = (fold(forename), fold(surname));
+    let (forename, surname) = (families::name_key(forename), families::name_key(surname));
     (!surname.is_empty()).then(|| format!("{forename}\u{1f}{surname}"))
 }
 

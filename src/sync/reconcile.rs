@@ -259,14 +259,13 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
                     let rekeyed = how == How::Reidentified;
                     model.wonde_id.set_if_not_equals(mis.source_id.clone());
                     model.upi.set_if_not_equals(mis.upi.clone());
-                    let keys_only = model.is_changed();
                     model.mis_id.set_if_not_equals(mis.mis_id.clone());
                     model.upn.set_if_not_equals(mis.upn.clone());
                     model.forename.set_if_not_equals(mis.forename.clone());
                     model.surname.set_if_not_equals(mis.surname.clone());
                     model.email.set_if_not_equals(mis.email.clone());
                     model.leaving_date.set_if_not_equals(mis.leaving_date.map(|d| d.to_string()));
-                    count_match(&mut work.counts.students, rekeyed, keys_only, model.is_changed());
+                    count_match(&mut work.counts.students, rekeyed, model.is_changed());
                     updates.insert(i, model);
                     targets.insert(i, target);
                 }
@@ -391,8 +390,6 @@ fn reidentify<M, T>(
         .collect()
 }
 
-/// Counts a matched record: re-identified (its keys carried over, whatever
-/// else changed with them) or updated (its fields changed).
 /// Rows a second rule may match: in a complete batch, any (its silence
 /// says whom the MIS no longer has under the old keys); in a partial one,
 /// only rows the batch deletes or that are already deactivated, since an
@@ -404,10 +401,12 @@ fn may_be_rekeyed(batch: &Batch, kind: DeletedKind, source_id: &str, status: Acc
         || batch.deletions.iter().any(|d| d.kind == kind && d.source_id == source_id)
 }
 
-fn count_match(counts: &mut super::ledger::Counts, rekeyed: bool, keys_changed: bool, changed: bool) {
+/// Counts a matched record: re-identified (its keys carried over, whatever
+/// else changed with them) or updated (any field changed, keys included).
+fn count_match(counts: &mut super::ledger::Counts, rekeyed: bool, changed: bool) {
     if rekeyed {
         counts.reidentified += 1;
-    } else if changed || keys_changed {
+    } else if changed {
         counts.updated += 1;
     }
 }
@@ -455,19 +454,13 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
                     let mut model: staff::ActiveModel = rows[i].clone().into();
                     model.wonde_id.set_if_not_equals(mis.source_id.clone());
                     model.upi.set_if_not_equals(mis.upi.clone());
-                    let keys_only = model.is_changed();
                     model.mis_id.set_if_not_equals(mis.mis_id.clone());
                     model.title.set_if_not_equals(mis.title.clone());
                     model.forename.set_if_not_equals(mis.forename.clone());
                     model.surname.set_if_not_equals(mis.surname.clone());
                     model.email.set_if_not_equals(mis.email.clone());
                     model.employment_end.set_if_not_equals(mis.employment_end.map(|d| d.to_string()));
-                    count_match(
-                        &mut work.counts.staff,
-                        how == How::Reidentified,
-                        keys_only,
-                        model.is_changed(),
-                    );
+                    count_match(&mut work.counts.staff, how == How::Reidentified, model.is_changed());
                     updates.insert(i, model);
                     targets.insert(i, target);
                 }
@@ -582,10 +575,9 @@ async fn guardian_records(
                     let mut model: guardian::ActiveModel = row.clone().into();
                     model.wonde_id.set_if_not_equals(mis.source_id.clone());
                     model.upi.set_if_not_equals(mis.upi.clone());
-                    let keys_only = model.is_changed();
                     apply_guardian_fields(&mut model, mis);
                     let changed = model.is_changed();
-                    count_match(&mut work.counts.guardians, how == How::Reidentified, keys_only, changed);
+                    count_match(&mut work.counts.guardians, how == How::Reidentified, changed);
                     if changed {
                         model.updated_at = Set(work.scope.now);
                         model.update(txn).await?;

@@ -6,8 +6,10 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
 use entity::{school, sync_run, trust, wonde_connection};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
-use std::collections::HashMap;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use std::collections::{HashMap, HashSet};
 
 use super::runs;
 use crate::school_day;
@@ -100,22 +102,25 @@ pub async fn queue_sweeps<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<usize, DbErr> {
     let trust_zones: HashMap<i32, Option<String>> =
         trust::Entity::find().all(db).await?.into_iter().map(|t| (t.id, t.timezone)).collect();
+    // A sweep that failed waits like any failed run before it is tried
+    // again, rather than failing at every tick.
+    let failed_recently: HashSet<i32> = sync_run::Entity::find()
+        .select_only()
+        .column(sync_run::Column::SchoolId)
+        .filter(sync_run::Column::Kind.eq(SyncKind::Sweep))
+        .filter(sync_run::Column::Status.eq(SyncStatus::Failed))
+        .filter(sync_run::Column::FinishedAt.gt(now - retry_after_failure))
+        .into_tuple()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
     let mut queued = 0;
     for school in school::Entity::find().all(db).await? {
         let trust_zone = trust_zones.get(&school.trust_id).cloned().flatten();
         let today =
             school_day::today(school_day::zone(school.timezone.as_deref(), trust_zone.as_deref()), now);
-        // A sweep that failed waits like any failed run before it is tried
-        // again, rather than failing at every tick.
-        let failed_recently = sync_run::Entity::find()
-            .filter(sync_run::Column::SchoolId.eq(school.id))
-            .filter(sync_run::Column::Kind.eq(SyncKind::Sweep))
-            .filter(sync_run::Column::Status.eq(SyncStatus::Failed))
-            .filter(sync_run::Column::FinishedAt.gt(now - retry_after_failure))
-            .one(db)
-            .await?
-            .is_some();
-        if sweep_due(school.swept_on.as_deref(), today) && !failed_recently {
+        if sweep_due(school.swept_on.as_deref(), today) && !failed_recently.contains(&school.id) {
             queued += usize::from(runs::enqueue(db, school.id, SyncKind::Sweep, false).await?.1);
         }
     }
