@@ -66,10 +66,19 @@ enum Command {
         /// Bypass the mass-deactivation guard for this run.
         #[arg(long)]
         force: bool,
+        /// Show what the run would change, changing nothing: no write, no
+        /// event, the watermark stays.
+        #[arg(long, conflicts_with = "force")]
+        dry_run: bool,
         #[command(flatten)]
         database: DatabaseConfig,
         #[command(flatten)]
         sync: SyncConfig,
+    },
+    /// Changes the mass-deactivation guard held for a decision.
+    Held {
+        #[command(subcommand)]
+        command: HeldCommand,
     },
     /// Import a school's CSV files (the alternative to Wonde). Every row is
     /// validated first: if any is wrong, the errors are printed with their
@@ -99,13 +108,48 @@ enum Command {
         /// Bypass the mass-deactivation guard for this import.
         #[arg(long)]
         force: bool,
-        /// The share of a school's active accounts (of any kind) the import
-        /// may deactivate before the mass-deactivation guard refuses it.
+        /// The share of a school's active accounts of one kind that the
+        /// files' silence may deactivate before the mass-deactivation guard
+        /// holds those changes for a decision.
         #[arg(long, env = "ONROLL_DEACTIVATION_GUARD", default_value_t = 0.5, value_parser = parse_share)]
         deactivation_guard: f64,
         #[command(flatten)]
         database: DatabaseConfig,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum HeldCommand {
+    /// List a school's held changes (pending ones, unless --decided).
+    List {
+        /// The school: its ID as the API shows it.
+        #[arg(long)]
+        school: String,
+        /// List decided and withdrawn ones instead of pending ones.
+        #[arg(long)]
+        decided: bool,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Apply held changes (with the ordinary cascade and events).
+    Approve(Decide),
+    /// Discard held changes: the accounts stay active.
+    Reject(Decide),
+}
+
+#[derive(clap::Args, Debug)]
+struct Decide {
+    /// The school: its ID as the API shows it.
+    #[arg(long)]
+    school: String,
+    /// A held change's id as `held list` prints it. Repeatable.
+    #[arg(long = "id", required_unless_present = "all")]
+    ids: Vec<String>,
+    /// Every pending held change of the school.
+    #[arg(long, conflicts_with = "ids")]
+    all: bool,
+    #[command(flatten)]
+    database: DatabaseConfig,
 }
 
 #[derive(Subcommand, Debug)]
@@ -183,12 +227,33 @@ pub fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Ended::Done) => ExitCode::SUCCESS,
+        // A run that held changes did its work, and left a decision.
+        Ok(Ended::Held) => ExitCode::from(HELD_EXIT),
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The exit status of `sync` and `import-csv` when the run completed with
+/// changes held by the mass-deactivation guard.
+pub const HELD_EXIT: u8 = 3;
+
+/// How a command ended, when it did not fail.
+enum Ended {
+    Done,
+    /// A run completed with changes held for a decision.
+    Held,
+}
+
+fn ended(run: &entity::sync_run::Model) -> Ended {
+    if held(run) > 0 { Ended::Held } else { Ended::Done }
+}
+
+fn held(run: &entity::sync_run::Model) -> i32 {
+    run.students_held + run.staff_held + run.guardians_held + run.groups_held
 }
 
 fn init_tracing(default: &str) {
@@ -201,7 +266,7 @@ fn init_tracing(default: &str) {
         .try_init();
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+async fn run(command: Command) -> anyhow::Result<Ended> {
     match command {
         Command::Serve(config) => {
             let app = Application::build(&config).await?;
@@ -258,15 +323,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Sync { school, full, force, database, sync } => {
+        Command::Sync { school, full, force, dry_run, database, sync } => {
             let school_id = parse_id(&school, NodeType::School)?;
             let kind = if full { SyncKind::Full } else { SyncKind::Incremental };
+            if dry_run {
+                let engine = sync_engine(&services(&database, &sync).await?, &sync);
+                crate::cli_held::print_preview(&engine.preview(school_id, kind).await?);
+                return Ok(Ended::Done);
+            }
             let run = sync_in_foreground(&database, &sync, school_id, kind, force).await?;
             print_run(&run);
             if run.status != SyncStatus::Completed {
                 anyhow::bail!("the run ended {}: {}", run.status.as_str(), run.error.unwrap_or_default());
             }
+            return Ok(ended(&run));
         }
+        Command::Held { command } => crate::cli_held::run(command_of(command)).await?,
         Command::ImportCsv {
             school,
             students,
@@ -308,11 +380,33 @@ async fn run(command: Command) -> anyhow::Result<()> {
                             run.error.unwrap_or_default()
                         );
                     }
+                    return Ok(ended(&run));
                 }
             }
         }
     }
-    Ok(())
+    Ok(Ended::Done)
+}
+
+fn command_of(command: HeldCommand) -> crate::cli_held::HeldAction {
+    use crate::cli_held::HeldAction;
+    match command {
+        HeldCommand::List { school, decided, database } => HeldAction::List { school, decided, database },
+        HeldCommand::Approve(d) => HeldAction::Decide {
+            approve: true,
+            school: d.school,
+            ids: d.ids,
+            all: d.all,
+            database: d.database,
+        },
+        HeldCommand::Reject(d) => HeldAction::Decide {
+            approve: false,
+            school: d.school,
+            ids: d.ids,
+            all: d.all,
+            database: d.database,
+        },
+    }
 }
 
 /// Reads a file to import; one past the size limit is read only that far,
@@ -333,18 +427,9 @@ async fn sync_in_foreground(
     kind: SyncKind,
     force: bool,
 ) -> anyhow::Result<entity::sync_run::Model> {
-    let db = open(database).await?;
-    let school = entity::school::Entity::find_by_id(school_id).one(&db).await?;
+    let services = services(database, config).await?;
+    let school = entity::school::Entity::find_by_id(school_id).one(&services.db).await?;
     let school = school.ok_or_else(|| anyhow::anyhow!("no school with id {school_id}"))?;
-    let services = Services {
-        secret_key: SecretKey::resolve(database.secret_key.as_deref(), &database.database_url)?,
-        db,
-        webhook_secret: None,
-        events: EventBus::default(),
-        sync_wake: Default::default(),
-        wonde: wonde_client(config)?,
-        wonde_app_token: None,
-    };
     let engine = sync_engine(&services, config);
     let mut progress = services.events.subscribe();
     let bar = ProgressBar::new_spinner().with_message(format!("{}: queued", school.name));
@@ -372,36 +457,64 @@ async fn sync_in_foreground(
     }
 }
 
+/// What a sync needs from the command line's configuration.
+async fn services(database: &DatabaseConfig, config: &SyncConfig) -> anyhow::Result<Services> {
+    Ok(Services {
+        secret_key: SecretKey::resolve(database.secret_key.as_deref(), &database.database_url)?,
+        db: open(database).await?,
+        webhook_secret: None,
+        events: EventBus::default(),
+        sync_wake: Default::default(),
+        wonde: wonde_client(config)?,
+        wonde_app_token: None,
+    })
+}
+
 fn print_run(run: &entity::sync_run::Model) {
     println!("run {} ({}) {}", run.id, run.kind.as_str(), run.status.as_str());
-    println!("{:<10} {:>8} {:>8} {:>12} {:>12}", "", "created", "updated", "deactivated", "reactivated");
-    let rows = [
+    let r = run;
+    crate::cli_held::print_counts(&[
         (
             "students",
-            run.students_created,
-            run.students_updated,
-            run.students_deactivated,
-            run.students_reactivated,
+            [
+                r.students_created,
+                r.students_updated,
+                r.students_deactivated,
+                r.students_reactivated,
+                r.students_held,
+            ],
         ),
-        ("staff", run.staff_created, run.staff_updated, run.staff_deactivated, run.staff_reactivated),
+        ("staff", [r.staff_created, r.staff_updated, r.staff_deactivated, r.staff_reactivated, r.staff_held]),
         (
             "guardians",
-            run.guardians_created,
-            run.guardians_updated,
-            run.guardians_deactivated,
-            run.guardians_reactivated,
+            [
+                r.guardians_created,
+                r.guardians_updated,
+                r.guardians_deactivated,
+                r.guardians_reactivated,
+                r.guardians_held,
+            ],
         ),
-        ("groups", run.groups_created, run.groups_updated, run.groups_deactivated, run.groups_reactivated),
-    ];
-    for (name, created, updated, deactivated, reactivated) in rows {
-        println!("{name:<10} {created:>8} {updated:>8} {deactivated:>12} {reactivated:>12}");
-    }
+        (
+            "groups",
+            [r.groups_created, r.groups_updated, r.groups_deactivated, r.groups_reactivated, r.groups_held],
+        ),
+    ]);
     if let Some(error) = &run.error {
         println!("error: {error}");
     }
+    let held = held(run);
+    if held > 0 {
+        let school = crate::graphql::ids::encode(NodeType::School, run.school_id).0;
+        eprintln!(
+            "the mass-deactivation guard held {held} changes for a decision: nobody lost access through them.\n\
+             see them with `onroll held list --school {school}`, then decide with \
+             `onroll held approve --school {school} --all` (or --id N) or `onroll held reject ...`"
+        );
+    }
 }
 
-async fn open(database: &DatabaseConfig) -> anyhow::Result<sea_orm::DatabaseConnection> {
+pub(crate) async fn open(database: &DatabaseConfig) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let db = crate::db::connect(&database.database_url, None).await?;
     crate::db::migrate(&db).await?;
     Ok(db)
@@ -409,7 +522,7 @@ async fn open(database: &DatabaseConfig) -> anyhow::Result<sea_orm::DatabaseConn
 
 /// Accepts a global ID as the API and `trust create` print it, or a bare
 /// number as an operator reading the database would.
-fn parse_id(text: &str, kind: NodeType) -> anyhow::Result<i32> {
+pub(crate) fn parse_id(text: &str, kind: NodeType) -> anyhow::Result<i32> {
     if let Ok(number) = text.parse::<i32>() {
         return Ok(number);
     }

@@ -48,8 +48,10 @@ pub struct SyncConfig {
     /// How often an INCREMENTAL sync runs per school ("4h"; 0 turns it off).
     #[arg(long, env = "ONROLL_INCREMENTAL_SYNC_EVERY", default_value = "4h", value_parser = parse_every)]
     pub incremental_sync_every: Every,
-    /// The share of a school's active accounts (of any kind) one run may
-    /// deactivate before the mass-deactivation guard refuses it.
+    /// The share of a school's active accounts (or groups, or members) of
+    /// one kind that weak evidence (absence, deletions) may end in one run
+    /// before the mass-deactivation guard holds those changes for a
+    /// decision (docs/the-guard.md).
     #[arg(long, env = "ONROLL_DEACTIVATION_GUARD", default_value_t = 0.5, value_parser = parse_share)]
     pub deactivation_guard: f64,
 }

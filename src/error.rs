@@ -120,6 +120,20 @@ impl From<crate::access_requests::RequestError> for AppError {
     }
 }
 
+impl From<crate::sync::preview::PreviewError> for AppError {
+    fn from(err: crate::sync::preview::PreviewError) -> Self {
+        use crate::sync::preview::PreviewError as E;
+        match err {
+            E::SchoolNotFound(_) => {
+                Self::NotFound("no school with that ID is visible to this token".to_owned())
+            }
+            E::Wonde(_) => Self::Wonde { code: "WONDE_UNAVAILABLE", message: err.to_string() },
+            E::Refused(_) => Self::BadInput(err.to_string()),
+            E::Database(err) => Self::Database(err),
+        }
+    }
+}
+
 impl From<Arc<AppError>> for AppError {
     fn from(shared: Arc<AppError>) -> Self {
         Self::Shared(shared)

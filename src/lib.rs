@@ -14,6 +14,7 @@ pub mod auth;
 pub mod catalog;
 /// Command-line entry points (`serve`, `migrate`, `schema`, `trust`, `token`).
 pub mod cli;
+mod cli_held;
 /// Configuration from the environment and flags.
 pub mod config;
 /// A school's Wonde connection: status changes and its sealed token.

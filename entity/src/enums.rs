@@ -4,12 +4,12 @@
 use sea_orm::entity::prelude::*;
 
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $value:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
         #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
         pub enum $name {
-            $(#[sea_orm(string_value = $value)] $variant,)+
+            $($(#[$vmeta])* #[sea_orm(string_value = $value)] $variant,)+
         }
 
         impl $name {
@@ -106,9 +106,52 @@ text_enum!(
         Reactivated = "REACTIVATED",
         SyncProgress = "SYNC_PROGRESS",
         ConnectionChanged = "CONNECTION_CHANGED",
+        /// A run held doubted changes for a decision (payload: counts).
+        Held = "HELD",
     }
 );
 text_enum!(
     /// How the last refresh of the Wonde catalog ended.
     CatalogOutcome { Never = "NEVER", Completed = "COMPLETED", Skipped = "SKIPPED", Failed = "FAILED" }
+);
+text_enum!(
+    /// What a held change would change: an account, a group, or a
+    /// membership or guardian link (by its row in that table).
+    HeldTarget {
+        Student = "STUDENT",
+        Staff = "STAFF",
+        Guardian = "GUARDIAN",
+        YearGroup = "YEAR_GROUP",
+        FormGroup = "FORM_GROUP",
+        Class = "CLASS",
+        YearGroupMembership = "YEAR_GROUP_MEMBERSHIP",
+        FormGroupMembership = "FORM_GROUP_MEMBERSHIP",
+        FormTutor = "FORM_TUTOR",
+        ClassMembership = "CLASS_MEMBERSHIP",
+        ClassTeacher = "CLASS_TEACHER",
+        GuardianLink = "GUARDIAN_LINK",
+    }
+);
+text_enum!(
+    /// The only evidence behind a held change: weak, so the guard judges it.
+    HeldEvidence {
+        /// Missing from a complete (FULL) fetch or a complete CSV import.
+        AbsentFromFullFetch = "ABSENT_FROM_FULL_FETCH",
+        /// On Wonde's deletions list.
+        DeletedInMis = "DELETED_IN_MIS",
+        /// A membership or link the group's (or student's) list no longer has.
+        NotListed = "NOT_LISTED",
+    }
+);
+text_enum!(
+    /// Where a held change stands.
+    HeldStatus {
+        /// Waiting for a decision; nothing has changed.
+        Pending = "PENDING",
+        Approved = "APPROVED",
+        Rejected = "REJECTED",
+        /// The MIS settled it: the record came back, or left on explicit
+        /// evidence, or the target is gone.
+        Withdrawn = "WITHDRAWN",
+    }
 );

@@ -16,6 +16,7 @@ pub mod form_student;
 pub mod form_tutor;
 pub mod guardian;
 pub mod guardian_link;
+pub mod held_change;
 pub mod school;
 pub mod staff;
 pub mod student;

@@ -36,6 +36,11 @@ pub struct Model {
     pub students_reidentified: i32,
     pub staff_reidentified: i32,
     pub guardians_reidentified: i32,
+    /// Changes the mass-deactivation guard held for a decision, per kind.
+    pub students_held: i32,
+    pub staff_held: i32,
+    pub guardians_held: i32,
+    pub groups_held: i32,
     /// What the run worked around without failing, as a JSON array of
     /// sentences (`NULL`: none).
     pub warnings: Option<String>,

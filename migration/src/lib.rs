@@ -14,6 +14,7 @@ mod m20261123_000002_catalog_state;
 mod m20261129_000001_run_warnings;
 mod m20261129_000002_school_day;
 mod m20261129_000003_data_quality;
+mod m20261129_000004_held_changes;
 
 /// Every migration of Onroll's schema, oldest first.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_run_warnings::Migration),
             Box::new(m20261129_000002_school_day::Migration),
             Box::new(m20261129_000003_data_quality::Migration),
+            Box::new(m20261129_000004_held_changes::Migration),
         ]
     }
 }

@@ -110,3 +110,69 @@ pub enum DataQualityKind {
     /// Lasts until the next run.
     DuplicateInFetch,
 }
+
+/// What a held change would end: an account, a group, or one membership
+/// or guardian link.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "db::HeldTarget")]
+pub enum HeldChangeTarget {
+    Student,
+    Staff,
+    Guardian,
+    YearGroup,
+    FormGroup,
+    Class,
+    /// A student's membership of a year group.
+    YearGroupMembership,
+    /// A student's membership of a form group.
+    FormGroupMembership,
+    /// A staff member's place as a form group's tutor.
+    FormTutor,
+    /// A student's membership of a class.
+    ClassMembership,
+    /// A staff member's place as a class's teacher.
+    ClassTeacher,
+    /// A link between a student and a guardian.
+    GuardianLink,
+}
+
+/// The only evidence behind a held change. It is always weak: explicit
+/// leaver evidence is never held (product.md, the guard).
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "db::HeldEvidence")]
+pub enum HeldEvidence {
+    /// Missing from a complete (FULL) Wonde fetch or a complete CSV import.
+    AbsentFromFullFetch,
+    /// On Wonde's deletions list.
+    DeletedInMis,
+    /// A membership or link the group's (or student's) list no longer has.
+    NotListed,
+}
+
+/// Where a held change stands.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "db::HeldStatus")]
+pub enum HeldChangeStatus {
+    /// Waiting for a decision; nothing has changed meanwhile.
+    Pending,
+    /// Applied by an administrator's decision.
+    Approved,
+    /// Discarded by an administrator's decision; the account stayed.
+    Rejected,
+    /// Settled without a decision: the record came back, it ended on other
+    /// evidence (a leaver record, a forced run), or it was gone by the
+    /// time of an approval.
+    Withdrawn,
+}
+
+/// What a previewed run would do to a person.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::sync::preview::PreviewChange")]
+pub enum PreviewChange {
+    Created,
+    Updated,
+    Deactivated,
+    Reactivated,
+    /// Deactivation the guard would hold for a decision.
+    Held,
+}

@@ -23,6 +23,7 @@ use crate::wonde::{SchoolAccess, SecretToken, WondeClient, WondeError};
 
 mod access;
 mod csv;
+mod held;
 mod schools;
 
 pub use csv::GuardShare;
@@ -30,7 +31,13 @@ pub use csv::GuardShare;
 /// The Mutation root, merged from one object per concern so that each file
 /// stays about one thing.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(access::AccessMutation, schools::SchoolMutation, WondeMutation, csv::CsvMutation);
+pub struct Mutation(
+    access::AccessMutation,
+    schools::SchoolMutation,
+    WondeMutation,
+    csv::CsvMutation,
+    held::HeldMutation,
+);
 
 /// Connecting schools to Wonde and running their syncs.
 #[derive(Default)]

@@ -98,6 +98,7 @@ connection!(ClassConnection, ClassEdge, Class);
 connection!(FamilyConnection, FamilyEdge, Family);
 connection!(SyncRunConnection, SyncRunEdge, SyncRun);
 connection!(DataQualityFindingConnection, DataQualityFindingEdge, DataQualityFinding);
+connection!(HeldChangeConnection, HeldChangeEdge, HeldChange);
 
 #[derive(SimpleObject)]
 pub struct DeactivationEventEdge {

@@ -2,16 +2,18 @@
 
 use async_graphql::{Context, ID, Object};
 use entity::enums::EventKind;
-use entity::{data_quality_finding, event, guardian, student, wonde_catalog_school};
+use entity::{data_quality_finding, event, guardian, held_change, student, wonde_catalog_school};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::BTreeSet;
 
 use super::RequestContext;
+use super::enums::{HeldChangeStatus, SyncKind};
 use super::filters::{search_words, words_condition};
 use super::ids::{NodeType, decode, decode_as};
 use super::mutation::require_admin;
 use super::pagination::{
-    DataQualityFindingConnection, DeactivationEventConnection, Direction, PageRequest, page_by_key,
+    DataQualityFindingConnection, DeactivationEventConnection, Direction, HeldChangeConnection, PageRequest,
+    page_by_key,
 };
 use super::types::*;
 use crate::error::{AppError, ResultExt};
@@ -135,6 +137,88 @@ impl Query {
         .await
         .gql()?;
         Ok(page.into_connection(DataQualityFinding::new))
+    }
+
+    /// What the mass-deactivation guard held at the school, oldest first,
+    /// each with its evidence and the account, group or membership it
+    /// would end; `status` picks PENDING (the default) or decided ones.
+    /// Admins only, as `dataQuality`. `first` is 0..100 (default 20).
+    async fn held_changes(
+        &self,
+        ctx: &Context<'_>,
+        school_id: ID,
+        #[graphql(default_with = "Some(HeldChangeStatus::Pending)")] status: Option<HeldChangeStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<HeldChangeConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let school_id = decode_as(&school_id, NodeType::School).gql()?;
+        require_admin(&rc.viewer, school_id).gql()?;
+        let request = PageRequest::parse(first, after.as_deref()).gql()?;
+        let mut select = held_change::Entity::find().filter(held_change::Column::SchoolId.eq(school_id));
+        if let Some(status) = status {
+            select = select.filter(held_change::Column::Status.eq(entity::enums::HeldStatus::from(status)));
+        }
+        let page = page_by_key(
+            &rc.db,
+            select,
+            held_change::Column::Id,
+            |m| m.id.into(),
+            request,
+            Direction::OldestFirst,
+            true,
+        )
+        .await
+        .gql()?;
+        Ok(page.into_connection(HeldChange))
+    }
+
+    /// What a run of `kind` (default INCREMENTAL) would change at the
+    /// school now: it fetches from Wonde and reconciles inside a
+    /// transaction that is rolled back, so nothing is written, no event is
+    /// sent and the watermark stays. The guard judges as in a real run
+    /// (never forced). Admins only. BAD_USER_INPUT when the school is not
+    /// connected to Wonde (APPROVED) or `kind` is not FULL or INCREMENTAL;
+    /// WONDE_UNAVAILABLE when Wonde could not be read.
+    async fn preview_sync(
+        &self,
+        ctx: &Context<'_>,
+        school_id: ID,
+        kind: Option<SyncKind>,
+    ) -> async_graphql::Result<SyncPreview> {
+        let rc = RequestContext::of(ctx)?;
+        let school_id = decode_as(&school_id, NodeType::School).gql()?;
+        require_admin(&rc.viewer, school_id).gql()?;
+        let kind: entity::enums::SyncKind = kind.unwrap_or(SyncKind::Incremental).into();
+        if !matches!(kind, entity::enums::SyncKind::Full | entity::enums::SyncKind::Incremental) {
+            return Err(AppError::bad_input("a preview is of a FULL or INCREMENTAL run")).gql();
+        }
+        let missing = |what: &'static str| AppError::Internal(what);
+        let engine = crate::sync::SyncEngine {
+            db: rc.db.clone(),
+            key: ctx
+                .data::<crate::crypto::SecretKey>()
+                .map_err(|_| missing("secret key missing"))
+                .gql()?
+                .clone(),
+            events: ctx
+                .data::<crate::events::EventBus>()
+                .map_err(|_| missing("event bus missing"))
+                .gql()?
+                .clone(),
+            client: ctx
+                .data::<crate::wonde::WondeClient>()
+                .map_err(|_| missing("Wonde client missing"))
+                .gql()?
+                .clone(),
+            guard_share: ctx
+                .data::<super::mutation::GuardShare>()
+                .map_or(crate::sync::ledger::DEFAULT_GUARD_SHARE, |g| g.0),
+            worker: "preview".to_owned(),
+            clock: Default::default(),
+        };
+        let preview = engine.preview(school_id, kind).await.map_err(AppError::from).gql()?;
+        Ok(SyncPreview(preview))
     }
 
     /// Where the local mirror of Wonde's school directory stands: whether a

@@ -19,7 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::RequestContext;
 use super::ids::{NodeType, decode_as};
 use super::pagination::decode_cursor;
-use super::types::{DeactivationEvent, SyncProgressEvent, SyncRun};
+use super::types::{DeactivationEvent, HeldChangesEvent, SyncProgressEvent, SyncRun};
 use crate::auth::Viewer;
 use crate::error::{AppError, ResultExt};
 use crate::events::EventBus;
@@ -142,6 +142,30 @@ impl Subscription {
         let after = after.as_deref().map(decode_cursor).transpose().gql()?;
         let stream = events(rc.db.clone(), bus, filter, after);
         Ok(futures::StreamExt::map(stream, |event| event.map(DeactivationEvent).gql()))
+    }
+
+    /// One event each time a run holds changes for a decision at a school
+    /// the token sees (the mass-deactivation guard tripped): the counts per
+    /// kind, and the run. Admins then decide in `heldChanges`; integrators
+    /// learn that deactivations may follow. With `after`, the ones after
+    /// that cursor first.
+    async fn held_changes(
+        &self,
+        ctx: &Context<'_>,
+        school_id: Option<ID>,
+        after: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<HeldChangesEvent>>> {
+        let rc = RequestContext::of(ctx)?;
+        let bus = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?.clone();
+        let filter = Filter {
+            viewer: rc.viewer.clone(),
+            school: school_filter(rc, school_id.as_ref()).gql()?,
+            run: None,
+            kinds: &[EventKind::Held],
+        };
+        let after = after.as_deref().map(decode_cursor).transpose().gql()?;
+        let stream = events(rc.db.clone(), bus, filter, after);
+        Ok(futures::StreamExt::map(stream, |event| event.map(HeldChangesEvent).gql()))
     }
 
     /// Progress of sync runs: of one run, of one school's runs, or of all the

@@ -4,6 +4,7 @@
 mod events;
 mod family;
 mod groups;
+mod held;
 mod node;
 mod people;
 mod quality;
@@ -16,6 +17,7 @@ pub use events::{
 };
 pub use family::Family;
 pub use groups::{Class, FormGroup, YearGroup};
+pub use held::{HeldChange, HeldChangeDecision, HeldChangesEvent, SyncPreview, decode_held};
 pub use node::Node;
 pub use people::{Guardian, GuardianLink, Staff, Student};
 pub use quality::DataQualityFinding;

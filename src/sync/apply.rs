@@ -16,7 +16,7 @@ use sea_orm::{
 use super::ledger::{Guard, RunCounts};
 use super::monitor::Interrupted;
 use super::progress::Progress;
-use super::reconcile::{Outcome, ReconcileError, Scope, reconcile};
+use super::reconcile::{Outcome, Scope, reconcile};
 use super::runs;
 use super::source::Batch;
 use crate::events::EventBus;
@@ -41,15 +41,6 @@ impl From<Interrupted> for Failure {
         match err {
             Interrupted::Cancelled => Self::Cancelled,
             Interrupted::Database(err) => Self::Database(err),
-        }
-    }
-}
-
-impl From<ReconcileError> for Failure {
-    fn from(err: ReconcileError) -> Self {
-        match err {
-            ReconcileError::Guard(tripped) => Self::Run(tripped.to_string()),
-            ReconcileError::Database(err) => Self::Database(err),
         }
     }
 }

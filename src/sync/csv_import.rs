@@ -59,9 +59,10 @@ pub enum CsvImportOutcome {
     /// Validation refused the files: every error (at most
     /// [`csv_source::MAX_ERRORS`], then a count); nothing was written.
     Refused(Vec<CsvRowError>),
-    /// The files were valid and ran: COMPLETED (applied), FAILED (the
-    /// mass-deactivation guard, or the database; nothing applied, the
-    /// reason in `error`) or CANCELLED (nothing applied).
+    /// The files were valid and ran: COMPLETED (applied; what the
+    /// mass-deactivation guard doubted is held, counted in `*_held`),
+    /// FAILED (the database; nothing applied, the reason in `error`) or
+    /// CANCELLED (nothing applied).
     Ran(sync_run::Model),
 }
 
@@ -180,7 +181,7 @@ impl CsvImporter {
                 monitor.page(phase, records).await?;
             }
         }
-        monitor.progress().report("applying", None).await?;
+        monitor.report("applying").await?;
         let applied = apply(&self.db, run, school, batch, self.guard_share, today).await?;
         applied.commit(&self.events, run).await?;
         Ok(())

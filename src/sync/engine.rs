@@ -22,7 +22,7 @@ use crate::wonde::{SchoolAccess, SecretToken, WondeClient};
 
 /// An incremental run asks for changes since a little before the last
 /// watermark, so a clock skew between Wonde and us loses nothing.
-const WATERMARK_OVERLAP: Duration = Duration::minutes(5);
+pub(super) const WATERMARK_OVERLAP: Duration = Duration::minutes(5);
 
 /// Everything a sync needs; shared by the scheduler, the API and the CLI.
 #[derive(Clone)]
@@ -98,6 +98,53 @@ impl SyncEngine {
         if run.kind == SyncKind::Sweep {
             return self.sweep(run, &school, progress).await;
         }
+        let (connection, access) = self.access(&school).await?;
+        let started = Utc::now();
+        // Without a watermark there is nothing to be incremental from.
+        let complete = run.kind == SyncKind::Full || connection.watermark.is_none();
+        let progress = progress.insert(Progress::new(
+            self.db.clone(),
+            self.events.clone(),
+            school.trust_id,
+            school.id,
+            run.id,
+        ));
+        let mut monitor = RunMonitor::new(self.db.clone(), run.id, progress);
+        monitor.report("fetching").await?;
+        // A FULL run reads the school's own record again first: its time
+        // zone decides the school's today.
+        let school = if complete { self.refresh_school(&access, school).await? } else { school };
+        let today = school_day::today(school_day::school_zone(&self.db, &school).await?, self.clock.now());
+        let plan = FetchPlan {
+            complete,
+            since: connection.watermark.map(|w| w - WATERMARK_OVERLAP),
+            types: data_types(&connection),
+            today,
+        };
+        let batch = fetch(&self.client, &access, plan, &mut monitor).await?;
+        monitor.report("applying").await?;
+
+        let applied = apply(&self.db, run, &school, &batch, self.guard_share, today).await?;
+        let mut row: wonde_connection::ActiveModel = connection.into();
+        row.watermark = Set(Some(started));
+        if complete {
+            row.last_full_sync_at = Set(Some(started));
+        } else {
+            row.last_incremental_sync_at = Set(Some(started));
+        }
+        row.updated_at = Set(Utc::now());
+        row.update(applied.txn()).await?;
+        applied.commit(&self.events, run).await?;
+        Ok(())
+    }
+}
+
+impl SyncEngine {
+    /// The school's approved Wonde connection and the access it holds.
+    pub(super) async fn access(
+        &self,
+        school: &school::Model,
+    ) -> Result<(wonde_connection::Model, SchoolAccess), Failure> {
         let connection = wonde_connection::Entity::find()
             .filter(wonde_connection::Column::SchoolId.eq(school.id))
             .one(&self.db)
@@ -116,48 +163,9 @@ impl SyncEngine {
         let token = self.key.decrypt(sealed).map_err(|err| Failure::Run(err.to_string()))?;
         let mut access = SchoolAccess::new(connection.wonde_school_id.clone(), SecretToken::new(token));
         access.region_domain = connection.region_domain.clone();
-
-        let started = Utc::now();
-        // Without a watermark there is nothing to be incremental from.
-        let complete = run.kind == SyncKind::Full || connection.watermark.is_none();
-        let progress = progress.insert(Progress::new(
-            self.db.clone(),
-            self.events.clone(),
-            school.trust_id,
-            school.id,
-            run.id,
-        ));
-        let mut monitor = RunMonitor::new(self.db.clone(), run.id, progress);
-        monitor.progress().report("fetching", None).await?;
-        // A FULL run reads the school's own record again first: its time
-        // zone decides the school's today.
-        let school = if complete { self.refresh_school(&access, school).await? } else { school };
-        let today = school_day::today(school_day::school_zone(&self.db, &school).await?, self.clock.now());
-        let plan = FetchPlan {
-            complete,
-            since: connection.watermark.map(|w| w - WATERMARK_OVERLAP),
-            types: data_types(&connection),
-            today,
-        };
-        let batch = fetch(&self.client, &access, plan, &mut monitor).await?;
-        monitor.progress().report("applying", None).await?;
-
-        let applied = apply(&self.db, run, &school, &batch, self.guard_share, today).await?;
-        let mut row: wonde_connection::ActiveModel = connection.into();
-        row.watermark = Set(Some(started));
-        if complete {
-            row.last_full_sync_at = Set(Some(started));
-        } else {
-            row.last_incremental_sync_at = Set(Some(started));
-        }
-        row.updated_at = Set(Utc::now());
-        row.update(applied.txn()).await?;
-        applied.commit(&self.events, run).await?;
-        Ok(())
+        Ok((connection, access))
     }
-}
 
-impl SyncEngine {
     /// The daily sweep: no fetch, an empty batch applied, so that leaving
     /// dates and employment end dates that have come by the school's today
     /// take effect with the whole cascade and their events. It needs no
@@ -194,7 +202,7 @@ impl SyncEngine {
     }
 }
 
-fn data_types(connection: &wonde_connection::Model) -> DataTypes {
+pub(super) fn data_types(connection: &wonde_connection::Model) -> DataTypes {
     DataTypes {
         students: connection.sync_students,
         staff: connection.sync_staff,

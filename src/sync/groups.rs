@@ -4,7 +4,7 @@
 //! here too, which is the leaver cascade's second and third step.
 
 use chrono::{DateTime, Utc};
-use entity::enums::AccountStatus;
+use entity::enums::{AccountStatus, HeldEvidence, HeldTarget};
 use entity::*;
 use sea_orm::sea_query::Query;
 use sea_orm::{
@@ -13,6 +13,7 @@ use sea_orm::{
 };
 use std::collections::{HashMap, HashSet};
 
+use super::holds::{Candidate, Holds};
 use super::reconcile::{GuardianRecords, KnownAccounts, Work};
 use super::relationship::relationship_type;
 use super::source::{Batch, DeletedKind, Memberships, MisGroup};
@@ -27,6 +28,8 @@ pub(super) struct GroupIds {
 
 /// A group table: year_group, form_group or class.
 trait GroupTable: EntityTrait {
+    /// How a held change names a group of this table.
+    const TARGET: HeldTarget;
     fn school_column() -> Self::Column;
     /// Id, source id, name, and whether the group is current.
     fn fields(model: &Self::Model) -> (i32, &str, &str, bool);
@@ -41,8 +44,10 @@ trait GroupTable: EntityTrait {
 }
 
 macro_rules! group_table {
-    ($module:ident, $subject:expr) => {
+    ($module:ident, $target:ident, $subject:expr) => {
         impl GroupTable for $module::Entity {
+            const TARGET: HeldTarget = HeldTarget::$target;
+
             fn school_column() -> Self::Column {
                 $module::Column::SchoolId
             }
@@ -92,9 +97,13 @@ macro_rules! group_table {
 
 fn no_subject<T>(_: &mut T, _: &MisGroup) {}
 
-group_table!(year_group, no_subject);
-group_table!(form_group, no_subject);
-group_table!(class, |row: &mut class::ActiveModel, group: &MisGroup| row
+fn count<T>(items: impl Iterator<Item = T>) -> i32 {
+    i32::try_from(items.count()).unwrap_or(i32::MAX)
+}
+
+group_table!(year_group, YearGroup, no_subject);
+group_table!(form_group, FormGroup, no_subject);
+group_table!(class, Class, |row: &mut class::ActiveModel, group: &MisGroup| row
     .subject
     .set_if_not_equals(group.subject.clone()));
 
@@ -107,6 +116,7 @@ async fn sync_group_table<E>(
     ends_absent: bool,
     groups: &[MisGroup],
     deleted: &HashSet<&str>,
+    with_held_members: &HashSet<i32>,
 ) -> Result<HashMap<String, i32>, DbErr>
 where
     E: GroupTable,
@@ -120,18 +130,54 @@ where
     // known group's id is gone, so only there may a name carry it over.
     let renamed = if ends_absent { rekeyed_groups::<E>(&rows, groups) } else { HashMap::new() };
     let mut seen: HashSet<String> = HashSet::new();
+    // Each row's group in the batch (if any) and whether it stays current.
+    let mut plan: Vec<(Option<&MisGroup>, bool)> = Vec::with_capacity(rows.len());
+    let mut candidates: Vec<(usize, Candidate)> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        let (_, source_id, _, was_active) = E::fields(row);
+        let (id, source_id, _, was_active) = E::fields(row);
         let group = by_source.get(source_id).copied().or_else(|| renamed.get(&i).copied());
         seen.insert(source_id.to_owned());
         if let Some(group) = group {
             seen.insert(group.source_id.clone());
         }
         let source_id = group.map_or(source_id, |g| g.source_id.as_str());
-        let active = match group {
-            Some(_) => !deleted.contains(source_id),
-            None => was_active && !ends_absent && !deleted.contains(source_id),
+        let deleted = deleted.contains(source_id);
+        let mut active = match group {
+            Some(_) => !deleted,
+            None => was_active && !ends_absent && !deleted,
         };
+        let key = (E::TARGET, id);
+        if active && group.is_some() {
+            work.holds.spoke(key);
+        }
+        if was_active && !active {
+            if work.holds.is_kept(key) || (group.is_none() && with_held_members.contains(&id)) {
+                // Held, or (groups made of their members' rows) absent only
+                // because its members are held: it waits with them.
+                active = true;
+            } else {
+                let evidence =
+                    if deleted { HeldEvidence::DeletedInMis } else { HeldEvidence::AbsentFromFullFetch };
+                candidates.push((i, Candidate { key, evidence, reason: None, pair: None }));
+            }
+        }
+        plan.push((group, active));
+    }
+    let new_count = groups
+        .iter()
+        .filter(|g| !seen.contains(&g.source_id) && !deleted.contains(g.source_id.as_str()))
+        .count();
+    // A group kind is judged by what it loses: ends less new groups.
+    let active_before = count(rows.iter().filter(|r| E::fields(r).3));
+    let judged = count(candidates.iter()).saturating_sub(i32::try_from(new_count).unwrap_or(i32::MAX));
+    let list: Vec<Candidate> = candidates.iter().map(|(_, c)| *c).collect();
+    if work.holds.decide(active_before, judged, &list) {
+        for (i, _) in &candidates {
+            plan[*i].1 = true;
+        }
+    }
+    for (row, (group, active)) in rows.iter().zip(plan) {
+        let was_active = E::fields(row).3;
         if let Some(update) = E::refresh(row.clone(), group, active, now) {
             match (was_active, active) {
                 (true, false) => work.counts.groups.deactivated += 1,
@@ -213,6 +259,11 @@ pub(super) async fn sync_groups(
         Memberships::ByMember => batch.complete && t.students && (t.staff || !staff_too),
     };
     let mut ids = GroupIds::default();
+    let held = if batch.memberships == Memberships::ByMember {
+        HeldMembers::load(txn, &work.holds).await?
+    } else {
+        HeldMembers::default()
+    };
     if batch.types.year_groups {
         ids.years = sync_group_table::<year_group::Entity>(
             txn,
@@ -220,6 +271,7 @@ pub(super) async fn sync_groups(
             ends_absent(false),
             &batch.year_groups,
             &deleted_groups,
+            &held.years,
         )
         .await?;
     } else {
@@ -232,19 +284,65 @@ pub(super) async fn sync_groups(
             ends_absent(true),
             &batch.form_groups,
             &deleted_groups,
+            &held.forms,
         )
         .await?;
     } else {
         ids.forms = current_groups::<form_group::Entity>(txn, work.scope.school_id).await?;
     }
     if batch.types.classes {
-        ids.classes =
-            sync_group_table::<class::Entity>(txn, work, ends_absent(true), &batch.classes, &deleted_classes)
-                .await?;
+        ids.classes = sync_group_table::<class::Entity>(
+            txn,
+            work,
+            ends_absent(true),
+            &batch.classes,
+            &deleted_classes,
+            &held.classes,
+        )
+        .await?;
     } else {
         ids.classes = current_groups::<class::Entity>(txn, work.scope.school_id).await?;
     }
     Ok(ids)
+}
+
+/// Groups with a current member who is held: under
+/// [`Memberships::ByMember`] a group exists through its members' rows, so
+/// one missing only because its members are held waits with them.
+#[derive(Default)]
+struct HeldMembers {
+    years: HashSet<i32>,
+    forms: HashSet<i32>,
+    classes: HashSet<i32>,
+}
+
+impl HeldMembers {
+    async fn load(txn: &DatabaseTransaction, holds: &Holds) -> Result<Self, DbErr> {
+        let students = holds.kept_ids(HeldTarget::Student);
+        let staff = holds.kept_ids(HeldTarget::Staff);
+        let mut held = Self::default();
+        macro_rules! groups_of {
+            ($module:ident, $group:ident, $member:ident, $members:expr, $into:expr) => {
+                for chunk in $members.chunks(500) {
+                    let ids: Vec<i32> = $module::Entity::find()
+                        .select_only()
+                        .column($module::Column::$group)
+                        .filter($module::Column::$member.is_in(chunk.iter().copied()))
+                        .filter($module::Column::Active.eq(true))
+                        .into_tuple()
+                        .all(txn)
+                        .await?;
+                    $into.extend(ids);
+                }
+            };
+        }
+        groups_of!(year_student, YearGroupId, StudentId, students, held.years);
+        groups_of!(form_student, FormGroupId, StudentId, students, held.forms);
+        groups_of!(class_student, ClassId, StudentId, students, held.classes);
+        groups_of!(form_tutor, FormGroupId, StaffId, staff, held.forms);
+        groups_of!(class_teacher, ClassId, StaffId, staff, held.classes);
+        Ok(held)
+    }
 }
 
 async fn current_groups<E>(txn: &DatabaseTransaction, school: i32) -> Result<HashMap<String, i32>, DbErr>
@@ -262,21 +360,30 @@ where
 
 /// A membership table.
 trait MembershipTable: EntityTrait {
+    /// How held changes name a row of this table, its group and its member.
+    const ROW: HeldTarget;
+    const GROUP: HeldTarget;
+    const MEMBER: HeldTarget;
     fn school_column() -> Self::Column;
-    fn pair(model: &Self::Model) -> (i32, i32, bool);
+    /// Row id, group id, member id, and whether the membership is current.
+    fn pair(model: &Self::Model) -> (i32, i32, i32, bool);
     fn new_row(school: i32, group: i32, member: i32, now: DateTime<Utc>) -> Self::ActiveModel;
     fn set_active(model: Self::Model, active: bool, now: DateTime<Utc>) -> Self::ActiveModel;
 }
 
 macro_rules! membership_table {
-    ($module:ident, $group:ident, $member:ident) => {
+    ($module:ident, $group:ident, $member:ident, $row_target:ident, $group_target:ident, $member_target:ident) => {
         impl MembershipTable for $module::Entity {
+            const ROW: HeldTarget = HeldTarget::$row_target;
+            const GROUP: HeldTarget = HeldTarget::$group_target;
+            const MEMBER: HeldTarget = HeldTarget::$member_target;
+
             fn school_column() -> Self::Column {
                 $module::Column::SchoolId
             }
 
-            fn pair(model: &Self::Model) -> (i32, i32, bool) {
-                (model.$group, model.$member, model.active)
+            fn pair(model: &Self::Model) -> (i32, i32, i32, bool) {
+                (model.id, model.$group, model.$member, model.active)
             }
 
             fn new_row(school: i32, group: i32, member: i32, now: DateTime<Utc>) -> Self::ActiveModel {
@@ -303,11 +410,11 @@ macro_rules! membership_table {
     };
 }
 
-membership_table!(year_student, year_group_id, student_id);
-membership_table!(form_student, form_group_id, student_id);
-membership_table!(class_student, class_id, student_id);
-membership_table!(class_teacher, class_id, staff_id);
-membership_table!(form_tutor, form_group_id, staff_id);
+membership_table!(year_student, year_group_id, student_id, YearGroupMembership, YearGroup, Student);
+membership_table!(form_student, form_group_id, student_id, FormGroupMembership, FormGroup, Student);
+membership_table!(class_student, class_id, student_id, ClassMembership, Class, Student);
+membership_table!(class_teacher, class_id, staff_id, ClassTeacher, Class, Staff);
+membership_table!(form_tutor, form_group_id, staff_id, FormTutor, FormGroup, Staff);
 
 /// Which memberships the batch speaks for.
 struct MembershipPlan<'a> {
@@ -328,7 +435,7 @@ struct MembershipPlan<'a> {
 
 async fn sync_membership_table<M>(
     txn: &DatabaseTransaction,
-    work: &Work,
+    work: &mut Work,
     plan: MembershipPlan<'_>,
 ) -> Result<(), DbErr>
 where
@@ -356,10 +463,12 @@ where
     }
     let rows = M::find().filter(M::school_column().eq(school)).all(txn).await?;
     let mut existing: HashSet<(i32, i32)> = HashSet::new();
-    for row in rows {
-        let (group, member, active) = M::pair(&row);
+    let mut ends = Ends::default();
+    let mut wanted_rows: Vec<bool> = Vec::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
+        let (id, group, member, active) = M::pair(row);
         existing.insert((group, member));
-        let wanted = match plan.stated.get(&member) {
+        let listed = match plan.stated.get(&member) {
             Some(stated) => stated.contains(&group),
             None if !plan.by_member && (plan.complete || in_scope.contains(&group)) => {
                 desired.contains(&(group, member))
@@ -367,8 +476,17 @@ where
             None => active,
         };
         // Leavers and ended groups lose their memberships whatever the batch says.
-        let wanted = wanted && active_members.contains(&member) && current_groups.contains(&group);
-        if wanted != active {
+        let follows = active_members.contains(&member) && current_groups.contains(&group);
+        let holds = &mut work.holds;
+        let kept = holds.is_kept((M::GROUP, group)) || holds.is_kept((M::MEMBER, member));
+        let row = RowPlan { index, key: (M::ROW, id), pair: (group, member), active, listed, follows, kept };
+        let wanted = ends.judge(holds, row);
+        wanted_rows.push(wanted);
+    }
+    ends.count_new(desired.iter().filter(|pair| !existing.contains(pair)).map(|(_, member)| *member));
+    ends.decide(&mut work.holds, &mut wanted_rows);
+    for (row, wanted) in rows.into_iter().zip(wanted_rows) {
+        if wanted != M::pair(&row).3 {
             M::set_active(row, wanted, now).update(txn).await?;
         }
     }
@@ -381,6 +499,85 @@ where
         M::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
     }
     Ok(())
+}
+
+/// One existing membership (or link) row, as [`Ends::judge`] plans it.
+struct RowPlan {
+    /// Its place among the table's rows.
+    index: usize,
+    key: (HeldTarget, i32),
+    /// Group and member (for a link: student and guardian).
+    pair: (i32, i32),
+    /// Current before the run.
+    active: bool,
+    /// The batch's own view: listed (or not spoken of, and current).
+    listed: bool,
+    /// Its member and group stay; else it ends with them.
+    follows: bool,
+    /// Its member or group is held: it stays with them.
+    kept: bool,
+}
+
+/// The guard over one membership (or link) table: which ends rest only on
+/// the batch no longer listing a membership, and whether they leave too
+/// many members in no group of the kind at all.
+#[derive(Default)]
+struct Ends {
+    /// Per member: current rows before the run, and after it as planned.
+    members: HashMap<i32, (i32, i32)>,
+    /// Judged ends: row index, member, and the change.
+    judged: Vec<(usize, i32, Candidate)>,
+}
+
+impl Ends {
+    /// Plans one existing row: answers whether it ends the run current.
+    fn judge(&mut self, holds: &mut Holds, row: RowPlan) -> bool {
+        let RowPlan { index, key, pair: (_, member), active, listed, follows, kept } = row;
+        let mut wanted = listed && follows;
+        if active && !wanted && follows && (kept || holds.is_kept(key)) {
+            wanted = true;
+        } else if active && !wanted && follows {
+            let change =
+                Candidate { key, evidence: HeldEvidence::NotListed, reason: None, pair: Some(row.pair) };
+            self.judged.push((index, member, change));
+        }
+        if wanted && active {
+            holds.spoke(key);
+        }
+        let counts = self.members.entry(member).or_default();
+        counts.0 += i32::from(active && follows);
+        counts.1 += i32::from(wanted);
+        wanted
+    }
+
+    /// Counts the memberships the run creates, per member.
+    fn count_new(&mut self, members: impl Iterator<Item = i32>) {
+        for member in members {
+            self.members.entry(member).or_default().1 += 1;
+        }
+    }
+
+    /// Judges the table: members that had a current row and would have
+    /// none, against members that had one; when held, their judged ends
+    /// stay current in `wanted`.
+    fn decide(self, holds: &mut Holds, wanted: &mut [bool]) {
+        let emptied: HashSet<i32> = self
+            .members
+            .iter()
+            .filter(|(_, (before, after))| *before > 0 && *after == 0)
+            .map(|(m, _)| *m)
+            .collect();
+        let with_any = count(self.members.values().filter(|(before, _)| *before > 0));
+        let doubted: Vec<&(usize, i32, Candidate)> =
+            self.judged.iter().filter(|(_, member, _)| emptied.contains(member)).collect();
+        let judged = count(doubted.iter().map(|(_, member, _)| member).collect::<HashSet<_>>().into_iter());
+        let list: Vec<Candidate> = doubted.iter().map(|(_, _, c)| *c).collect();
+        if holds.decide(with_any, judged, &list) {
+            for (index, _, _) in doubted {
+                wanted[*index] = true;
+            }
+        }
+    }
 }
 
 pub(super) async fn sync_memberships<'a>(
@@ -512,13 +709,34 @@ pub(super) async fn sync_links(
     let rows =
         guardian_link::Entity::find().filter(guardian_link::Column::SchoolId.eq(school)).all(txn).await?;
     let mut existing: HashSet<(i32, i32)> = HashSet::new();
-    for row in rows {
+    let mut ends = Ends::default();
+    let mut wanted_rows: Vec<bool> = Vec::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
         let key = (row.student_id, row.guardian_id);
         existing.insert(key);
         let spoken_for = speaks && (batch.complete || students_in_batch.contains(&row.student_id));
+        let listed = if spoken_for { desired.contains_key(&key) } else { row.active };
+        let follows = active_students.contains(&row.student_id);
+        let wanted = if guardians.removed.contains_key(&row.guardian_id) {
+            // A guardian the MIS removed leaves with their links.
+            listed && follows
+        } else {
+            // A link the batch stops listing is judged by the guardians it
+            // would leave with no child here at all.
+            let holds = &mut work.holds;
+            let kept = holds.is_kept((HeldTarget::Student, row.student_id))
+                || holds.is_kept((HeldTarget::Guardian, row.guardian_id));
+            let key = (HeldTarget::GuardianLink, row.id);
+            let pair = (row.student_id, row.guardian_id);
+            ends.judge(holds, RowPlan { index, key, pair, active: row.active, listed, follows, kept })
+        };
+        wanted_rows.push(wanted);
+    }
+    ends.count_new(desired.keys().filter(|key| !existing.contains(key)).map(|(_, guardian)| *guardian));
+    ends.decide(&mut work.holds, &mut wanted_rows);
+    for (row, wanted) in rows.into_iter().zip(wanted_rows) {
+        let key = (row.student_id, row.guardian_id);
         let mis = desired.get(&key).copied();
-        let wanted = if spoken_for { mis.is_some() } else { row.active };
-        let wanted = wanted && active_students.contains(&row.student_id);
         let mut model: guardian_link::ActiveModel = row.clone().into();
         model.active.set_if_not_equals(wanted);
         if !wanted && row.active {

@@ -1,7 +1,7 @@
 //! What a reconciliation did: counts per entity, status changes to record
 //! as events, and the mass-deactivation guard that judges them.
 
-use entity::enums::{AccountStatus, DeactivationReason, EventKind, PersonKind};
+use entity::enums::{AccountStatus, DeactivationReason, EventKind, HeldEvidence, PersonKind};
 
 /// Created, updated, deactivated and reactivated counts of one entity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -12,6 +12,9 @@ pub struct Counts {
     pub reactivated: i32,
     /// Known accounts matched under a new source key (a MIS change).
     pub reidentified: i32,
+    /// Changes the guard held for a decision (for groups: groups and
+    /// memberships; for guardians: accounts and links).
+    pub held: i32,
 }
 
 /// Counts of a run, per entity.
@@ -97,8 +100,20 @@ pub fn is_correction(status: AccountStatus, event: EventKind) -> bool {
 /// The guard's share unless `ONROLL_DEACTIVATION_GUARD` says otherwise.
 pub const DEFAULT_GUARD_SHARE: f64 = 0.5;
 
-/// The mass-deactivation guard: a run may not deactivate more than `share`
-/// of a school's active accounts of any one kind, unless forced.
+/// What a change rests on. Explicit evidence is the MIS speaking about
+/// that person (a leaving date that has come, the leavers list, employment
+/// ended, suspended or archived) and always applies; weak evidence is only
+/// silence or a deletion, and the guard judges it (product.md, the guard).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evidence {
+    Explicit,
+    Weak(HeldEvidence),
+}
+
+/// The mass-deactivation guard: weak evidence may end at most `share` of
+/// a school's active accounts (or groups, or members of a group kind) of
+/// one kind in a run; beyond that, those changes are held for a decision.
+/// `force` applies everything.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Guard {
     pub share: f64,
@@ -111,33 +126,11 @@ impl Default for Guard {
     }
 }
 
-/// The guard's refusal, in words for an administrator.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "refused: this run would deactivate {would} of {active} active {kind} ({percent}%), more than the \
-     mass-deactivation guard allows ({limit}%); nothing was changed. If the MIS really lost them, run again with force."
-)]
-pub struct GuardTripped {
-    pub kind: &'static str,
-    pub would: i32,
-    pub active: i32,
-    pub percent: i64,
-    pub limit: i64,
-}
-
 impl Guard {
-    /// Judges one kind of account: `active` before the run, `deactivated` by it.
-    pub fn check(&self, kind: &'static str, active: i32, deactivated: i32) -> Result<(), GuardTripped> {
-        if self.force || active == 0 || f64::from(deactivated) <= self.share * f64::from(active) {
-            return Ok(());
-        }
-        Err(GuardTripped {
-            kind,
-            would: deactivated,
-            active,
-            percent: (100.0 * f64::from(deactivated) / f64::from(active)).round() as i64,
-            limit: (100.0 * self.share).round() as i64,
-        })
+    /// Whether `judged` weak-evidence changes out of `active` (before the
+    /// run) are too many to apply without a decision.
+    pub fn holds(&self, active: i32, judged: i32) -> bool {
+        !self.force && judged > 0 && f64::from(judged) > self.share * f64::from(active.max(0))
     }
 }
 
@@ -176,10 +169,12 @@ mod tests {
     #[test]
     fn guard_allows_up_to_its_share_and_yields_to_force() {
         let guard = Guard::default();
-        assert!(guard.check("students", 10, 5).is_ok());
-        let refused = guard.check("students", 10, 6);
-        assert!(matches!(refused, Err(GuardTripped { would: 6, active: 10, percent: 60, limit: 50, .. })));
-        assert!(Guard { force: true, ..guard }.check("students", 10, 10).is_ok());
-        assert!(guard.check("students", 0, 0).is_ok());
+        assert!(!guard.holds(10, 5));
+        assert!(guard.holds(10, 6));
+        assert!(!Guard { force: true, ..guard }.holds(10, 10));
+        assert!(!guard.holds(0, 0));
+        // Nothing active before, yet something to end: always judged.
+        assert!(guard.holds(0, 1));
+        assert!(!guard.holds(7, 1), "one deletion of seven");
     }
 }

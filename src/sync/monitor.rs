@@ -17,28 +17,39 @@ pub enum Interrupted {
 }
 
 /// Borrows the run's [`Progress`], which outlives the fetch: the run's
-/// last report (its status) continues its count.
+/// last report (its status) continues its count. A preview's fetch has no
+/// run: it is watched by nobody and reports nothing.
 pub struct RunMonitor<'p> {
     db: DatabaseConnection,
-    run_id: i32,
-    progress: &'p mut Progress,
+    run: Option<(i32, &'p mut Progress)>,
 }
 
 impl<'p> RunMonitor<'p> {
     pub fn new(db: DatabaseConnection, run_id: i32, progress: &'p mut Progress) -> Self {
-        Self { db, run_id, progress }
+        Self { db, run: Some((run_id, progress)) }
+    }
+
+    /// A monitor for a fetch outside any run (a preview): no events, no
+    /// heartbeat, no cancel.
+    pub fn unwatched(db: DatabaseConnection) -> Self {
+        Self { db, run: None }
     }
 
     /// Called once a page: progress, heartbeat, cancellation.
     pub async fn page(&mut self, phase: &str, records: usize) -> Result<(), Interrupted> {
-        self.progress.advance(phase, records, None).await?;
-        if !runs::heartbeat(&self.db, self.run_id).await? {
+        let Some((run_id, progress)) = self.run.as_mut() else { return Ok(()) };
+        progress.advance(phase, records, None).await?;
+        if !runs::heartbeat(&self.db, *run_id).await? {
             return Err(Interrupted::Cancelled);
         }
         Ok(())
     }
 
-    pub fn progress(&mut self) -> &mut Progress {
-        self.progress
+    /// Reports a phase of the run (nothing for a preview).
+    pub async fn report(&mut self, phase: &str) -> Result<(), DbErr> {
+        match self.run.as_mut() {
+            Some((_, progress)) => progress.report(phase, None).await,
+            None => Ok(()),
+        }
     }
 }

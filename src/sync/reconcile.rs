@@ -9,7 +9,7 @@
 //! rolls back everything, so a failed run leaves nothing half-applied.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::{AccountStatus, DeactivationReason, PersonKind};
+use entity::enums::{AccountStatus, DeactivationReason, EventKind, HeldEvidence, HeldTarget, PersonKind};
 use entity::{event, guardian, guardian_link, staff, student};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
@@ -18,8 +18,9 @@ use sea_orm::{
 use std::collections::{HashMap, HashSet};
 
 use super::groups;
+use super::holds::{Candidate, Holds};
 use super::identity;
-use super::ledger::{Guard, GuardTripped, RunCounts, StatusChange, Target, is_correction, transition};
+use super::ledger::{Evidence, Guard, RunCounts, StatusChange, Target, is_correction, transition};
 use super::source::{Batch, DeletedKind, MisGuardian, MisStaff, MisStudent};
 use crate::families::{email_key, is_placeholder_email, names_agree};
 
@@ -36,20 +37,15 @@ pub struct Scope {
     pub today: NaiveDate,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error(transparent)]
-    Guard(#[from] GuardTripped),
-    #[error("database error while applying the sync: {0}")]
-    Database(#[from] DbErr),
-}
-
 /// What a reconciliation changed, and the events it appended (committed
 /// with the transaction; publish them after commit).
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub counts: RunCounts,
     pub events: Vec<event::Model>,
+    /// Changes the guard held for a decision in this run (all kinds), in
+    /// the order met.
+    pub held: Vec<Candidate>,
     /// Records that matched more than one existing account by a
     /// re-identification rule: created new, never merged (a data-quality
     /// finding for the school).
@@ -86,6 +82,7 @@ pub(super) struct Work {
     pub changes: Vec<StatusChange>,
     active_before: HashMap<PersonKind, i32>,
     ambiguities: Vec<Ambiguity>,
+    pub holds: Holds,
 }
 
 impl Work {
@@ -146,18 +143,23 @@ fn deactivated_at(
     }
 }
 
+/// Applies `batch` to the school of `scope` inside `txn`, with the leaver
+/// rules and the guard: what it doubts is held (see [`super::holds`]),
+/// everything else applies. The caller commits (or, for a preview, rolls
+/// back) and publishes the outcome's events after the commit.
 pub async fn reconcile(
     txn: &DatabaseTransaction,
     scope: Scope,
     batch: &Batch,
     guard: Guard,
-) -> Result<Outcome, ReconcileError> {
+) -> Result<Outcome, DbErr> {
     let mut work = Work {
         scope,
         counts: RunCounts::default(),
         changes: Vec::new(),
         active_before: HashMap::new(),
         ambiguities: Vec::new(),
+        holds: Holds::load(txn, scope.school_id, guard).await?,
     };
     let students = students(txn, &mut work, batch).await?;
     let staff = staff(txn, &mut work, batch).await?;
@@ -167,32 +169,56 @@ pub async fn reconcile(
     groups::sync_links(txn, &mut work, batch, &students, &guardians).await?;
     guardian_status(txn, &mut work, batch, &guardians).await?;
 
-    for (kind, name) in
-        [(PersonKind::Student, "students"), (PersonKind::Staff, "staff"), (PersonKind::Guardian, "guardians")]
-    {
-        let active = work.active_before.get(&kind).copied().unwrap_or(0);
-        guard.check(name, active, work.counts.of(kind).deactivated)?;
-    }
-    let events = append_events(txn, &work).await?;
-    Ok(Outcome { counts: work.counts, events, ambiguities: work.ambiguities })
+    let Work { scope, mut counts, changes, ambiguities, holds, .. } = work;
+    let held =
+        holds.finish(txn, (scope.trust_id, scope.school_id, scope.run_id), scope.now, &mut counts).await?;
+    let events = append_events(txn, scope, &changes, (!held.is_empty()).then_some(&counts)).await?;
+    Ok(Outcome { counts, events, held, ambiguities })
 }
 
-async fn append_events(txn: &DatabaseTransaction, work: &Work) -> Result<Vec<event::Model>, DbErr> {
-    let rows = work.changes.iter().map(|change| event::ActiveModel {
-        trust_id: Set(work.scope.trust_id),
-        school_id: Set(work.scope.school_id),
+/// Appends one event per status change, and, when the run held changes,
+/// one HELD event whose payload counts them per kind.
+async fn append_events(
+    txn: &DatabaseTransaction,
+    scope: Scope,
+    changes: &[StatusChange],
+    held: Option<&RunCounts>,
+) -> Result<Vec<event::Model>, DbErr> {
+    let rows = changes.iter().map(|change| event::ActiveModel {
+        trust_id: Set(scope.trust_id),
+        school_id: Set(scope.school_id),
         kind: Set(change.event),
         person_kind: Set(Some(change.kind)),
         person_id: Set(Some(change.person_id)),
         reason: Set(Some(change.reason)),
-        sync_run_id: Set(work.scope.run_id),
+        sync_run_id: Set(scope.run_id),
         payload: Set(None),
-        occurred_at: Set(work.scope.now),
+        occurred_at: Set(scope.now),
         ..Default::default()
     });
-    let mut events = Vec::with_capacity(work.changes.len());
+    let mut rows: Vec<event::ActiveModel> = rows.collect();
+    if let Some(counts) = held {
+        let payload = serde_json::json!({
+            "students": counts.students.held,
+            "staff": counts.staff.held,
+            "guardians": counts.guardians.held,
+            "groups": counts.groups.held,
+        });
+        rows.push(event::ActiveModel {
+            trust_id: Set(scope.trust_id),
+            school_id: Set(scope.school_id),
+            kind: Set(EventKind::Held),
+            person_kind: Set(None),
+            person_id: Set(None),
+            reason: Set(None),
+            sync_run_id: Set(scope.run_id),
+            payload: Set(Some(payload.to_string())),
+            occurred_at: Set(scope.now),
+            ..Default::default()
+        });
+    }
+    let mut events = Vec::with_capacity(rows.len());
     // Chunks keep each statement well under the engines' parameter limits.
-    let rows: Vec<event::ActiveModel> = rows.collect();
     for chunk in rows.chunks(500) {
         events.extend(event::Entity::insert_many(chunk.to_vec()).exec_with_returning(txn).await?);
     }
@@ -232,9 +258,10 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
         rows.iter().enumerate().map(|(i, r)| (r.wonde_id.clone(), i)).collect();
     let by_upi: HashMap<String, usize> =
         rows.iter().enumerate().filter_map(|(i, r)| r.upi.clone().map(|u| (u, i))).collect();
-    // The target of every row the batch speaks of; rows it is silent on
-    // keep their status (or, in a complete batch, are gone).
-    let mut targets: HashMap<usize, Target> = HashMap::new();
+    // The target of every row the batch speaks of, with what it rests on;
+    // rows it is silent on keep their status (or, in a complete batch, are
+    // gone). Explicit evidence is entered first: it wins over silence.
+    let mut targets: HashMap<usize, (Target, Evidence)> = HashMap::new();
     let mut updates: HashMap<usize, student::ActiveModel> = HashMap::new();
     let mut inserts = Vec::new();
     let today = work.scope.today;
@@ -267,7 +294,8 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
                     model.leaving_date.set_if_not_equals(mis.leaving_date.map(|d| d.to_string()));
                     count_match(&mut work.counts.students, rekeyed, model.is_changed());
                     updates.insert(i, model);
-                    targets.insert(i, target);
+                    spoke(work, HeldTarget::Student, row.id, target);
+                    targets.insert(i, (target, Evidence::Explicit));
                 }
                 Matched::Ambiguous(candidates) => {
                     work.ambiguous(PersonKind::Student, &mis.source_id, "upn", &candidates, &rows, |r| r.id);
@@ -286,18 +314,9 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
         // (restored, or re-enrolled under a new id) answers for itself.
         for mis in &batch.leavers {
             if let Some((i, _)) = find(&mis.source_id, mis.upi.as_deref(), &by_id, &by_upi, &rows) {
-                targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::LeftSchool));
-            }
-        }
-        for deletion in batch.deletions.iter().filter(|d| d.kind == DeletedKind::Student) {
-            if let Some(&i) = by_id.get(&deletion.source_id) {
-                // A deletion does not override a present record's own answer.
-                targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::RemovedFromMis));
-            }
-        }
-        if batch.absence_is_evidence() {
-            for i in 0..rows.len() {
-                targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::RemovedFromMis));
+                targets
+                    .entry(i)
+                    .or_insert((Target::Deactivated(DeactivationReason::LeftSchool), Evidence::Explicit));
             }
         }
     }
@@ -307,10 +326,93 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
         let left =
             row.leaving_date.as_deref().and_then(|d| d.parse::<NaiveDate>().ok()).is_some_and(|d| d <= today);
         if left && row.status == AccountStatus::Active {
-            targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::LeftSchool));
+            targets
+                .entry(i)
+                .or_insert((Target::Deactivated(DeactivationReason::LeftSchool), Evidence::Explicit));
         }
     }
+    if batch.types.students {
+        // A deletion does not override a present record's own answer.
+        weak_targets(&mut targets, batch, DeletedKind::Student, rows.len(), |i| rows[i].wonde_id.as_str());
+    }
+    let active = work.active_before.get(&PersonKind::Student).copied().unwrap_or(0);
+    let targets = judge_accounts(&mut work.holds, HeldTarget::Student, active, targets, |i| {
+        (rows[i].id, rows[i].status)
+    });
     settle::<student::Entity>(txn, work, &rows, targets, updates, inserts).await
+}
+
+/// Records that a present record speaks for its account (it came back, if
+/// it was held), unless it says the account is leaving.
+fn spoke(work: &mut Work, target: HeldTarget, id: i32, to: Target) {
+    if to == Target::Active {
+        work.holds.spoke((target, id));
+    }
+}
+
+/// Adds the weak evidence of a batch: its deletions of `kind`, then, in a
+/// complete batch, the absence of every row it did not speak of.
+fn weak_targets<'a>(
+    targets: &mut HashMap<usize, (Target, Evidence)>,
+    batch: &Batch,
+    kind: DeletedKind,
+    rows: usize,
+    source_id: impl Fn(usize) -> &'a str,
+) {
+    let gone = Target::Deactivated(DeactivationReason::RemovedFromMis);
+    let by_id: HashMap<&str, usize> = (0..rows).map(|i| (source_id(i), i)).collect();
+    for deletion in batch.deletions.iter().filter(|d| d.kind == kind) {
+        if let Some(&i) = by_id.get(deletion.source_id.as_str()) {
+            targets.entry(i).or_insert((gone, Evidence::Weak(HeldEvidence::DeletedInMis)));
+        }
+    }
+    if batch.absence_is_evidence() {
+        for i in 0..rows {
+            targets.entry(i).or_insert((gone, Evidence::Weak(HeldEvidence::AbsentFromFullFetch)));
+        }
+    }
+}
+
+/// The guard over one kind of account: the deactivations of active
+/// accounts that rest on weak evidence are judged together against the
+/// kind's `active` accounts; those held, and those an earlier run held,
+/// keep their status. Answers the targets to apply.
+fn judge_accounts(
+    holds: &mut Holds,
+    target: HeldTarget,
+    active: i32,
+    targets: HashMap<usize, (Target, Evidence)>,
+    state: impl Fn(usize) -> (i32, AccountStatus),
+) -> HashMap<usize, Target> {
+    let mut candidates: Vec<(usize, Candidate)> = Vec::new();
+    let mut apply: HashMap<usize, Target> = HashMap::new();
+    for (i, (to, evidence)) in targets {
+        let (id, status) = state(i);
+        match (to, evidence) {
+            (Target::Deactivated(reason), Evidence::Weak(evidence)) if status == AccountStatus::Active => {
+                if !holds.is_kept((target, id)) {
+                    candidates.push((
+                        i,
+                        Candidate { key: (target, id), evidence, reason: Some(reason), pair: None },
+                    ));
+                }
+            }
+            _ => {
+                apply.insert(i, to);
+            }
+        }
+    }
+    candidates.sort_by_key(|(_, c)| c.key.1);
+    let list: Vec<Candidate> = candidates.iter().map(|(_, c)| *c).collect();
+    let judged = i32::try_from(list.len()).unwrap_or(i32::MAX);
+    if !holds.decide(active, judged, &list) {
+        apply.extend(
+            candidates.into_iter().map(|(i, c)| {
+                (i, Target::Deactivated(c.reason.unwrap_or(DeactivationReason::RemovedFromMis)))
+            }),
+        );
+    }
+    apply
 }
 
 fn new_student(school: i32, mis: &MisStudent, now: DateTime<Utc>) -> student::ActiveModel {
@@ -429,7 +531,7 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
         rows.iter().enumerate().map(|(i, r)| (r.wonde_id.clone(), i)).collect();
     let by_upi: HashMap<String, usize> =
         rows.iter().enumerate().filter_map(|(i, r)| r.upi.clone().map(|u| (u, i))).collect();
-    let mut targets: HashMap<usize, Target> = HashMap::new();
+    let mut targets: HashMap<usize, (Target, Evidence)> = HashMap::new();
     let mut updates: HashMap<usize, staff::ActiveModel> = HashMap::new();
     let mut inserts = Vec::new();
     let today = work.scope.today;
@@ -462,7 +564,8 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
                     model.employment_end.set_if_not_equals(mis.employment_end.map(|d| d.to_string()));
                     count_match(&mut work.counts.staff, how == How::Reidentified, model.is_changed());
                     updates.insert(i, model);
-                    targets.insert(i, target);
+                    spoke(work, HeldTarget::Staff, rows[i].id, target);
+                    targets.insert(i, (target, Evidence::Explicit));
                 }
                 Matched::Ambiguous(candidates) => {
                     let rule =
@@ -478,16 +581,6 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
                 Matched::New => {}
             }
         }
-        for deletion in batch.deletions.iter().filter(|d| d.kind == DeletedKind::Staff) {
-            if let Some(&i) = by_id.get(&deletion.source_id) {
-                targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::RemovedFromMis));
-            }
-        }
-        if batch.absence_is_evidence() {
-            for i in 0..rows.len() {
-                targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::RemovedFromMis));
-            }
-        }
     }
     // Employment that has ended takes effect in every run, as leaving
     // dates do: the day after the last day, with no record change needed.
@@ -498,9 +591,17 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
             .and_then(|d| d.parse::<NaiveDate>().ok())
             .is_some_and(|d| d < today);
         if ended && row.status == AccountStatus::Active {
-            targets.entry(i).or_insert(Target::Deactivated(DeactivationReason::LeftSchool));
+            targets
+                .entry(i)
+                .or_insert((Target::Deactivated(DeactivationReason::LeftSchool), Evidence::Explicit));
         }
     }
+    if batch.types.staff {
+        weak_targets(&mut targets, batch, DeletedKind::Staff, rows.len(), |i| rows[i].wonde_id.as_str());
+    }
+    let active = work.active_before.get(&PersonKind::Staff).copied().unwrap_or(0);
+    let targets =
+        judge_accounts(&mut work.holds, HeldTarget::Staff, active, targets, |i| (rows[i].id, rows[i].status));
     settle::<staff::Entity>(txn, work, &rows, targets, updates, inserts).await
 }
 
@@ -571,6 +672,8 @@ async fn guardian_records(
                     seen.insert(i);
                     if mis.inactive_in_mis {
                         removed.insert(row.id, DeactivationReason::SuspendedOrArchived);
+                    } else {
+                        work.holds.spoke((HeldTarget::Guardian, row.id));
                     }
                     let mut model: guardian::ActiveModel = row.clone().into();
                     model.wonde_id.set_if_not_equals(mis.source_id.clone());
@@ -598,18 +701,31 @@ async fn guardian_records(
                 Matched::New => {}
             }
         }
-        for deletion in batch.deletions.iter().filter(|d| d.kind == DeletedKind::Guardian) {
-            if let Some(&i) = by_id.get(&deletion.source_id)
-                && seen.insert(i)
-            {
-                removed.insert(rows[i].id, DeactivationReason::RemovedFromMis);
-            }
-        }
-        if batch.absence_is_evidence() {
-            for (i, row) in rows.iter().enumerate() {
-                if !seen.contains(&i) {
-                    removed.insert(row.id, DeactivationReason::RemovedFromMis);
+        let mut weak: HashMap<usize, (Target, Evidence)> = HashMap::new();
+        weak_targets(&mut weak, batch, DeletedKind::Guardian, rows.len(), |i| rows[i].wonde_id.as_str());
+        weak.retain(|i, _| !seen.contains(i));
+        // The cascade follows its cause: a guardian whose children all go
+        // in this run goes with them, and one whose only children left are
+        // held waits with them; neither is judged on its own. Only a
+        // guardian who would keep a child here is.
+        let fates = children_after(txn, school, students, &work.holds).await?;
+        weak.retain(|i, (target, _)| match fates.get(&rows[*i].id) {
+            Some(Fate::Staying) => true,
+            Some(Fate::Held) => false,
+            None => {
+                if let Target::Deactivated(why) = target {
+                    removed.insert(rows[*i].id, *why);
                 }
+                false
+            }
+        });
+        let active = work.active_before.get(&PersonKind::Guardian).copied().unwrap_or(0);
+        let weak = judge_accounts(&mut work.holds, HeldTarget::Guardian, active, weak, |i| {
+            (rows[i].id, rows[i].status)
+        });
+        for (i, target) in weak {
+            if let Target::Deactivated(why) = target {
+                removed.insert(rows[i].id, why);
             }
         }
     }
@@ -622,6 +738,43 @@ async fn guardian_records(
             (r.wonde_id.clone(), r.id, r.status)
         });
     Ok(GuardianRecords { known, removed })
+}
+
+/// What becomes of a guardian's children at the school in this run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    /// At least one stays active, and not only because it is held.
+    Staying,
+    /// The only ones left are held for a decision.
+    Held,
+}
+
+/// Guardians with a current link to a child who ends the run active (held
+/// or not); a guardian not in the map has no such child.
+async fn children_after(
+    txn: &DatabaseTransaction,
+    school: i32,
+    students: &KnownAccounts,
+    holds: &Holds,
+) -> Result<HashMap<i32, Fate>, DbErr> {
+    let active: HashSet<i32> = students.values().filter(|k| k.active).map(|k| k.id).collect();
+    let links: Vec<(i32, i32)> = guardian_link::Entity::find()
+        .select_only()
+        .columns([guardian_link::Column::GuardianId, guardian_link::Column::StudentId])
+        .filter(guardian_link::Column::SchoolId.eq(school))
+        .filter(guardian_link::Column::Active.eq(true))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let mut fates: HashMap<i32, Fate> = HashMap::new();
+    for (guardian, student) in links.into_iter().filter(|(_, student)| active.contains(student)) {
+        let fate = if holds.is_kept((HeldTarget::Student, student)) { Fate::Held } else { Fate::Staying };
+        let entry = fates.entry(guardian).or_insert(fate);
+        if fate == Fate::Staying {
+            *entry = Fate::Staying;
+        }
+    }
+    Ok(fates)
 }
 
 fn new_guardian(school: i32, mis: &MisGuardian, now: DateTime<Utc>) -> guardian::ActiveModel {

@@ -283,6 +283,10 @@ pub async fn finish_if_running<C: ConnectionTrait>(
         (sync_run::Column::StudentsReidentified, c.students.reidentified),
         (sync_run::Column::StaffReidentified, c.staff.reidentified),
         (sync_run::Column::GuardiansReidentified, c.guardians.reidentified),
+        (sync_run::Column::StudentsHeld, c.students.held),
+        (sync_run::Column::StaffHeld, c.staff.held),
+        (sync_run::Column::GuardiansHeld, c.guardians.held),
+        (sync_run::Column::GroupsHeld, c.groups.held),
     ];
     let mut update = sync_run::Entity::update_many()
         .col_expr(sync_run::Column::Status, Expr::value(status.as_str()))

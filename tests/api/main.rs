@@ -16,6 +16,7 @@ mod csv_upload;
 mod data_quality;
 mod families;
 mod filters;
+mod held;
 mod http;
 mod leaver_latency;
 mod mutations;

@@ -178,7 +178,13 @@ impl TestApp {
 
     /// A server whose Wonde is at `wonde_url` (a simulator's base URL).
     pub async fn spawn_with_wonde(engine: &Engine, wonde_url: &str) -> anyhow::Result<Self> {
-        Self::spawn_configured(engine, wonde_url, None, None).await
+        Self::spawn_configured(engine, wonde_url, None, None, SecretKey::generate()).await
+    }
+
+    /// A server on a simulator whose Wonde tokens are sealed with `key`,
+    /// so that `onroll` commands given the same key can use them.
+    pub async fn spawn_with_key(engine: &Engine, wonde_url: &str, key: SecretKey) -> anyhow::Result<Self> {
+        Self::spawn_configured(engine, wonde_url, None, None, key).await
     }
 
     /// A server on a simulator with the app's own token (catalog, access
@@ -188,7 +194,7 @@ impl TestApp {
         wonde_url: &str,
         app_token: &str,
     ) -> anyhow::Result<Self> {
-        Self::spawn_configured(engine, wonde_url, None, Some(app_token)).await
+        Self::spawn_configured(engine, wonde_url, None, Some(app_token), SecretKey::generate()).await
     }
 
     /// A server whose subscription sockets are pinged every `keepalive`.
@@ -196,7 +202,14 @@ impl TestApp {
         engine: &Engine,
         keepalive: std::time::Duration,
     ) -> anyhow::Result<Self> {
-        Self::spawn_configured(engine, "http://127.0.0.1:9/v1.0", Some(keepalive), None).await
+        Self::spawn_configured(
+            engine,
+            "http://127.0.0.1:9/v1.0",
+            Some(keepalive),
+            None,
+            SecretKey::generate(),
+        )
+        .await
     }
 
     async fn spawn_configured(
@@ -204,6 +217,7 @@ impl TestApp {
         wonde_url: &str,
         keepalive: Option<std::time::Duration>,
         app_token: Option<&str>,
+        secret_key: SecretKey,
     ) -> anyhow::Result<Self> {
         let data = TestDb::create(engine).await?;
         let statements = Arc::new(AtomicUsize::new(0));
@@ -216,7 +230,6 @@ impl TestApp {
                 eprintln!("SQL {sql}");
             }
         });
-        let secret_key = SecretKey::generate();
         let events = EventBus::default();
         let services = Services {
             db: served,

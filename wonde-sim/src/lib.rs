@@ -487,6 +487,13 @@ impl SimHandle {
         ops::student_leaves(&mut self.shared.world(), school_id, student_id, leaving_date)
     }
 
+    /// A student deleted without a leaver record: out of roll, classes,
+    /// groups and links, into the deletions feed only (contacts left with
+    /// no child there are deleted too).
+    pub fn delete_student(&self, school_id: &str, student_id: &str) -> Result<Student, SimError> {
+        ops::delete_student(&mut self.shared.world(), school_id, student_id)
+    }
+
     pub fn new_starter(&self, school_id: &str, spec: &NewStarter) -> Result<Student, SimError> {
         ops::new_starter(&mut self.shared.world(), school_id, spec)
     }

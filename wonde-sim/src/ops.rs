@@ -109,6 +109,23 @@ fn record_deletion(mis: &mut MisSnapshot, kind: &str, id: &str, mis_id: &str, no
     });
 }
 
+/// A student deleted from the MIS without a leaver record (entered in
+/// error, or a MIS clean-up): only the deletions feed says so.
+pub(crate) fn delete_student(
+    world: &mut World,
+    school_id: &str,
+    student_id: &str,
+) -> Result<Student, SimError> {
+    with_school(world, school_id, |_, state| {
+        let mis = state.mis_mut();
+        let pos = student_pos(mis, student_id)?;
+        let now = Utc::now();
+        let student = remove_from_roll(mis, pos, now.date_naive(), now);
+        mis.leavers.retain(|s| s.id != student.id);
+        Ok(student)
+    })
+}
+
 /// Takes a student off roll: out of classes, groups and guardian links, into
 /// the leavers list, with a deletion entry. Guardians left with no child at
 /// the school are removed too (with their own deletion entries).

@@ -79,6 +79,10 @@ pub struct SyncCounts {
     /// child, staff by UPI then email). They keep their ID and status; no
     /// event is sent for them. Always 0 for groups.
     pub reidentified: i32,
+    /// Changes the mass-deactivation guard held for a decision instead of
+    /// applying them (see `heldChanges`): accounts; for guardians also
+    /// their links; for groups also memberships.
+    pub held: i32,
 }
 
 pub struct SyncRun(pub sync_run::Model);
@@ -142,6 +146,7 @@ impl SyncRun {
             deactivated: r.students_deactivated,
             reactivated: r.students_reactivated,
             reidentified: r.students_reidentified,
+            held: r.students_held,
         }
     }
 
@@ -153,6 +158,7 @@ impl SyncRun {
             deactivated: r.staff_deactivated,
             reactivated: r.staff_reactivated,
             reidentified: r.staff_reidentified,
+            held: r.staff_held,
         }
     }
 
@@ -164,6 +170,7 @@ impl SyncRun {
             deactivated: r.guardians_deactivated,
             reactivated: r.guardians_reactivated,
             reidentified: r.guardians_reidentified,
+            held: r.guardians_held,
         }
     }
 
@@ -175,7 +182,16 @@ impl SyncRun {
             deactivated: r.groups_deactivated,
             reactivated: r.groups_reactivated,
             reidentified: 0,
+            held: r.groups_held,
         }
+    }
+
+    /// Changes the mass-deactivation guard held for a decision in this run,
+    /// all kinds together: the run COMPLETED, applied everything else, and
+    /// these wait in `heldChanges` (product.md, the guard).
+    async fn held(&self) -> i32 {
+        let r = &self.0;
+        r.students_held + r.staff_held + r.guardians_held + r.groups_held
     }
 }
 

@@ -1,0 +1,81 @@
+//! Held changes: what the mass-deactivation guard doubted, waiting for an
+//! administrator's decision, and the per-kind held counts of each run.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261129_000004_held_changes"
+    }
+}
+
+const RUN_COUNTS: [&str; 4] = ["students_held", "staff_held", "guardians_held", "groups_held"];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("held_change")
+                    .col(pk_auto("id"))
+                    .col(integer("trust_id"))
+                    .col(integer("school_id"))
+                    // STUDENT, STAFF, GUARDIAN, a group kind, or a
+                    // membership or link table: what `target_id` names.
+                    .col(string_len("target", 32))
+                    .col(integer("target_id"))
+                    // For a membership, its group and member; for a guardian
+                    // link, its student and guardian.
+                    .col(integer_null("group_id"))
+                    .col(integer_null("member_id"))
+                    // ABSENT_FROM_FULL_FETCH, DELETED_IN_MIS or NOT_LISTED.
+                    .col(string_len("evidence", 32))
+                    // The deactivation reason an account would get.
+                    .col(string_len_null("reason", 32))
+                    .col(string_len("status", 32))
+                    .col(integer_null("sync_run_id"))
+                    .col(timestamp_with_time_zone("held_at"))
+                    .col(timestamp_with_time_zone_null("decided_at"))
+                    // Who decided: the token's description, or `cli`.
+                    .col(string_len_null("decided_by", 200))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_held_change_school_id")
+                            .from("held_change", "school_id")
+                            .to("school", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_held_change_school_id_status_id")
+                    .table("held_change")
+                    .col("school_id")
+                    .col("status")
+                    .col("id")
+                    .to_owned(),
+            )
+            .await?;
+        for column in RUN_COUNTS {
+            manager
+                .alter_table(
+                    Table::alter().table("sync_run").add_column(integer(column).default(0)).to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in RUN_COUNTS {
+            manager.alter_table(Table::alter().table("sync_run").drop_column(column).to_owned()).await?;
+        }
+        manager.drop_table(Table::drop().table("held_change").to_owned()).await
+    }
+}

@@ -1,0 +1,144 @@
+//! `onroll held list|approve|reject` and the tables `sync` prints: what the
+//! mass-deactivation guard held, and a previewed run.
+
+use entity::enums::HeldStatus;
+use entity::held_change;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::cli::{open, parse_id};
+use crate::config::DatabaseConfig;
+use crate::events::EventBus;
+use crate::graphql::ids::NodeType;
+use crate::school_day::Clock;
+use crate::sync::held;
+use crate::sync::preview::Preview;
+
+/// A `held` command, parsed.
+pub(crate) enum HeldAction {
+    List { school: String, decided: bool, database: DatabaseConfig },
+    Decide { approve: bool, school: String, ids: Vec<String>, all: bool, database: DatabaseConfig },
+}
+
+/// Who decides from the command line, as held changes record it.
+const CLI: &str = "cli";
+
+pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
+    match action {
+        HeldAction::List { school, decided, database } => {
+            let school_id = parse_id(&school, NodeType::School)?;
+            let db = open(&database).await?;
+            let mut select = held_change::Entity::find().filter(held_change::Column::SchoolId.eq(school_id));
+            select = if decided {
+                select.filter(held_change::Column::Status.ne(HeldStatus::Pending))
+            } else {
+                select.filter(held_change::Column::Status.eq(HeldStatus::Pending))
+            };
+            let rows = select.order_by_asc(held_change::Column::Id).all(&db).await?;
+            println!(
+                "{:>8}  {:<22} {:>9}  {:<23} {:<9} run",
+                "id", "target", "target id", "evidence", "status"
+            );
+            for row in &rows {
+                println!(
+                    "{:>8}  {:<22} {:>9}  {:<23} {:<9} {}",
+                    row.id,
+                    row.target.as_str(),
+                    row.target_id,
+                    row.evidence.as_str(),
+                    row.status.as_str(),
+                    row.sync_run_id.map(|r| r.to_string()).unwrap_or_default()
+                );
+            }
+            println!("{} held changes", rows.len());
+        }
+        HeldAction::Decide { approve, school, ids, all, database } => {
+            let school_id = parse_id(&school, NodeType::School)?;
+            let db = open(&database).await?;
+            let ids: Vec<i32> = if all {
+                held_change::Entity::find()
+                    .filter(held_change::Column::SchoolId.eq(school_id))
+                    .filter(held_change::Column::Status.eq(HeldStatus::Pending))
+                    .all(&db)
+                    .await?
+                    .into_iter()
+                    .map(|row| row.id)
+                    .collect()
+            } else {
+                ids.iter().map(|id| parse_held_id(id)).collect::<anyhow::Result<_>>()?
+            };
+            if ids.is_empty() {
+                println!("nothing is held at that school");
+                return Ok(());
+            }
+            let decision = if approve {
+                held::approve(&db, &EventBus::default(), Clock::default(), school_id, &ids, CLI).await?
+            } else {
+                held::reject(&db, school_id, &ids, CLI).await?
+            };
+            let c = decision.counts;
+            println!(
+                "{} {} held changes; {} withdrawn (their target had changed), {} skipped (already decided)",
+                if approve { "approved" } else { "rejected" },
+                decision.decided.len(),
+                decision.withdrawn.len(),
+                decision.skipped.len()
+            );
+            if approve {
+                println!(
+                    "deactivated {} students, {} staff, {} guardians; ended {} groups",
+                    c.students.deactivated,
+                    c.staff.deactivated,
+                    c.guardians.deactivated,
+                    c.groups.deactivated
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A held change's id as `held list` prints it, or as the API's opaque ID.
+fn parse_held_id(text: &str) -> anyhow::Result<i32> {
+    if let Ok(number) = text.parse::<i32>() {
+        return Ok(number);
+    }
+    Ok(crate::graphql::types::decode_held(text)?)
+}
+
+/// A table of per-kind counts: created, updated, deactivated, reactivated, held.
+pub(crate) fn print_counts(rows: &[(&str, [i32; 5])]) {
+    println!(
+        "{:<10} {:>8} {:>8} {:>12} {:>12} {:>6}",
+        "", "created", "updated", "deactivated", "reactivated", "held"
+    );
+    for (name, [created, updated, deactivated, reactivated, held]) in rows {
+        println!("{name:<10} {created:>8} {updated:>8} {deactivated:>12} {reactivated:>12} {held:>6}");
+    }
+}
+
+/// `sync --dry-run`'s answer: the counts, then the people, then warnings.
+pub(crate) fn print_preview(preview: &Preview) {
+    println!("dry run ({}): nothing was changed", preview.kind.as_str());
+    let c = preview.counts;
+    let row = |c: crate::sync::ledger::Counts| [c.created, c.updated, c.deactivated, c.reactivated, c.held];
+    print_counts(&[
+        ("students", row(c.students)),
+        ("staff", row(c.staff)),
+        ("guardians", row(c.guardians)),
+        ("groups", row(c.groups)),
+    ]);
+    for person in &preview.people {
+        println!(
+            "{:<9} {:<12} {:<14} {} {}{}",
+            person.kind.as_str(),
+            format!("{:?}", person.change).to_uppercase(),
+            person.source_id,
+            person.forename,
+            person.surname,
+            person.reason.map(|r| format!(" ({})", r.as_str())).unwrap_or_default()
+        );
+    }
+    for warning in &preview.warnings {
+        println!("warning: {warning}");
+    }
+}

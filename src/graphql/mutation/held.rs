@@ -1,0 +1,108 @@
+//! Deciding what the mass-deactivation guard held: `approveHeldChanges`
+//! and `rejectHeldChanges`, for admins of the school.
+
+use async_graphql::{Context, ID, Object};
+use entity::held_change;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::require_admin;
+use crate::auth::Viewer;
+use crate::error::{AppError, ResultExt};
+use crate::events::EventBus;
+use crate::graphql::RequestContext;
+use crate::graphql::ids::{NodeType, decode_as};
+use crate::graphql::types::{HeldChangeDecision, decode_held};
+use crate::school_day::Clock;
+use crate::sync::held::{self, Decision, DecisionError};
+
+/// The most held changes one decision takes.
+pub const MAX_DECISION: usize = 5_000;
+
+#[derive(Default)]
+pub struct HeldMutation;
+
+impl From<DecisionError> for AppError {
+    fn from(err: DecisionError) -> Self {
+        match err {
+            DecisionError::SchoolNotFound(_) => {
+                Self::NotFound("no school with that ID is visible to this token".to_owned())
+            }
+            DecisionError::UnknownChange(_) | DecisionError::NoneGiven | DecisionError::RunInProgress(_) => {
+                Self::BadInput(err.to_string())
+            }
+            DecisionError::Database(err) => Self::Database(err),
+        }
+    }
+}
+
+/// Who decided, as held changes record it: never the token itself.
+fn decided_by(viewer: &Viewer) -> String {
+    format!("{} token {}", viewer.role.as_str().to_lowercase().replace('_', "-"), viewer.token_id)
+}
+
+fn ids(given: &[ID]) -> Result<Vec<i32>, AppError> {
+    if given.len() > MAX_DECISION {
+        return Err(AppError::bad_input(format!("at most {MAX_DECISION} held changes per decision")));
+    }
+    given.iter().map(|id| decode_held(id)).collect()
+}
+
+async fn answer(rc: &RequestContext, decision: Decision) -> Result<HeldChangeDecision, AppError> {
+    let rows = held_change::Entity::find()
+        .filter(held_change::Column::Id.is_in(decision.decided.iter().copied()))
+        .order_by_asc(held_change::Column::Id)
+        .all(&rc.db)
+        .await?;
+    Ok(HeldChangeDecision::new(decision, rows))
+}
+
+#[Object]
+impl HeldMutation {
+    /// Applies held changes of the school that are still valid, with the
+    /// ordinary cascade (memberships and links end; guardians left with no
+    /// active child are deactivated) and one event per account, in one
+    /// transaction. A change whose target left or ended meanwhile is
+    /// withdrawn instead; one already decided is skipped. Admins of the
+    /// school; records who decided. BAD_USER_INPUT for an ID that is not
+    /// one of the school's held changes (nothing is decided then), or more
+    /// than 5,000 IDs.
+    async fn approve_held_changes(
+        &self,
+        ctx: &Context<'_>,
+        school_id: ID,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<HeldChangeDecision> {
+        let rc = RequestContext::of(ctx)?;
+        let school_id = decode_as(&school_id, NodeType::School).gql()?;
+        require_admin(&rc.viewer, school_id).gql()?;
+        let ids = self::ids(&ids).gql()?;
+        let events = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?;
+        let decision =
+            held::approve(&rc.db, events, Clock::default(), school_id, &ids, &decided_by(&rc.viewer))
+                .await
+                .map_err(AppError::from)
+                .gql()?;
+        answer(rc, decision).await.gql()
+    }
+
+    /// Discards held changes of the school: the accounts stay active, the
+    /// groups and memberships stay; a later FULL run that still lacks them
+    /// holds them again. Admins of the school; records who decided. Errors
+    /// as `approveHeldChanges`.
+    async fn reject_held_changes(
+        &self,
+        ctx: &Context<'_>,
+        school_id: ID,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<HeldChangeDecision> {
+        let rc = RequestContext::of(ctx)?;
+        let school_id = decode_as(&school_id, NodeType::School).gql()?;
+        require_admin(&rc.viewer, school_id).gql()?;
+        let ids = self::ids(&ids).gql()?;
+        let decision = held::reject(&rc.db, school_id, &ids, &decided_by(&rc.viewer))
+            .await
+            .map_err(AppError::from)
+            .gql()?;
+        answer(rc, decision).await.gql()
+    }
+}

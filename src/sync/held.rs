@@ -1,0 +1,292 @@
+//! Deciding what the guard held: approving applies the held changes that
+//! are still valid, with the ordinary cascade and its events, in one
+//! transaction; rejecting discards them (the accounts stay active, and a
+//! later FULL run that still lacks them holds them again). Every decision
+//! records who made it and when.
+
+use chrono::Utc;
+use entity::enums::{HeldStatus, HeldTarget};
+use entity::{
+    class, class_student, class_teacher, form_group, form_student, form_tutor, guardian, guardian_link,
+    held_change, school, staff, student, year_group, year_student,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
+};
+use std::collections::{BTreeMap, HashSet};
+
+use super::holds::active_ids;
+use super::ledger::{Guard, RunCounts};
+use super::reconcile::{Scope, reconcile};
+use super::source::{Batch, DataTypes, DeletedKind, MisDeletion};
+use crate::events::EventBus;
+use crate::school_day::{self, Clock};
+
+/// Why a decision could not be made. The messages are safe to show an
+/// administrator.
+#[derive(Debug, thiserror::Error)]
+pub enum DecisionError {
+    #[error("no school with id {0}")]
+    SchoolNotFound(i32),
+    #[error("held change {0} is not one of this school's held changes")]
+    UnknownChange(i32),
+    #[error("no held change ids were given")]
+    NoneGiven,
+    #[error("a sync of this school is running (run {0}); decide once it has ended")]
+    RunInProgress(i32),
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+/// What a decision did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// Held changes decided now (approved and applied, or rejected).
+    pub decided: Vec<i32>,
+    /// Held changes that were no longer pending (decided before, or
+    /// withdrawn), left as they were.
+    pub skipped: Vec<i32>,
+    /// Held changes whose target had changed meanwhile (left, ended or
+    /// gone on other evidence): withdrawn, nothing applied.
+    pub withdrawn: Vec<i32>,
+    /// What approval changed, cascade included.
+    pub counts: RunCounts,
+}
+
+/// Approves held changes of `school_id` on behalf of `decided_by`.
+pub async fn approve(
+    db: &DatabaseConnection,
+    events: &EventBus,
+    clock: Clock,
+    school_id: i32,
+    ids: &[i32],
+    decided_by: &str,
+) -> Result<Decision, DecisionError> {
+    let school = school::Entity::find_by_id(school_id)
+        .one(db)
+        .await?
+        .ok_or(DecisionError::SchoolNotFound(school_id))?;
+    let today = school_day::today(school_day::school_zone(db, &school).await?, clock.now());
+    let txn = db.begin().await?;
+    // A run reads the pending set when it starts: deciding under it would
+    // race its view of the school.
+    if let Some(run) = super::runs::open_run(&txn, school_id).await?
+        && run.status == entity::enums::SyncStatus::Running
+    {
+        return Err(DecisionError::RunInProgress(run.id));
+    }
+    let (pending, skipped) = pending(&txn, school_id, ids).await?;
+    let mut by_target: BTreeMap<&str, (HeldTarget, Vec<i32>)> = BTreeMap::new();
+    for row in &pending {
+        by_target.entry(row.target.as_str()).or_insert((row.target, Vec::new())).1.push(row.target_id);
+    }
+    let mut valid: HashSet<(HeldTarget, i32)> = HashSet::new();
+    for (target, ids) in by_target.into_values() {
+        valid.extend(active_ids(&txn, target, &ids).await?.into_iter().map(|id| (target, id)));
+    }
+    let (approved, withdrawn): (Vec<_>, Vec<_>) =
+        pending.into_iter().partition(|row| valid.contains(&(row.target, row.target_id)));
+    let now = Utc::now();
+    let approved_ids: Vec<i32> = approved.iter().map(|r| r.id).collect();
+    let withdrawn_ids: Vec<i32> = withdrawn.iter().map(|r| r.id).collect();
+    decide(&txn, &approved_ids, HeldStatus::Approved, decided_by).await?;
+    decide(&txn, &withdrawn_ids, HeldStatus::Withdrawn, decided_by).await?;
+
+    // Groups, memberships and links end here; accounts go through the
+    // reconciliation as the MIS's own deletions would, so that their
+    // memberships, links and guardians follow and events are appended.
+    let mut counts = RunCounts::default();
+    let mut batch = Batch::new(false, DataTypes::ALL);
+    for (target, rows) in grouped(&approved).into_values() {
+        let ids: Vec<i32> = rows.iter().map(|r| r.target_id).collect();
+        match target {
+            HeldTarget::Student => {
+                batch.deletions.extend(deletions::<student::Entity>(&txn, &ids, DeletedKind::Student).await?)
+            }
+            HeldTarget::Staff => {
+                batch.deletions.extend(deletions::<staff::Entity>(&txn, &ids, DeletedKind::Staff).await?)
+            }
+            HeldTarget::Guardian => batch
+                .deletions
+                .extend(deletions::<guardian::Entity>(&txn, &ids, DeletedKind::Guardian).await?),
+            other => counts.groups.deactivated += end_rows(&txn, other, &ids, now).await?,
+        }
+    }
+    let scope = Scope { trust_id: school.trust_id, school_id, run_id: None, now, today };
+    // Forced: an administrator decided, so the guard has nothing to judge.
+    let outcome = reconcile(&txn, scope, &batch, Guard { share: 1.0, force: true }).await?;
+    txn.commit().await?;
+    events.publish(&outcome.events);
+    let mut total = outcome.counts;
+    total.groups.deactivated += counts.groups.deactivated;
+    tracing::info!(
+        school.id = school_id,
+        approved = approved_ids.len(),
+        withdrawn = withdrawn_ids.len(),
+        "held changes approved"
+    );
+    Ok(Decision { decided: approved_ids, skipped, withdrawn: withdrawn_ids, counts: total })
+}
+
+/// Rejects held changes of `school_id` on behalf of `decided_by`: nothing
+/// changes in the directory.
+pub async fn reject(
+    db: &DatabaseConnection,
+    school_id: i32,
+    ids: &[i32],
+    decided_by: &str,
+) -> Result<Decision, DecisionError> {
+    school::Entity::find_by_id(school_id).one(db).await?.ok_or(DecisionError::SchoolNotFound(school_id))?;
+    let txn = db.begin().await?;
+    let (pending, skipped) = pending(&txn, school_id, ids).await?;
+    let rejected: Vec<i32> = pending.iter().map(|r| r.id).collect();
+    decide(&txn, &rejected, HeldStatus::Rejected, decided_by).await?;
+    txn.commit().await?;
+    tracing::info!(school.id = school_id, rejected = rejected.len(), "held changes rejected");
+    Ok(Decision { decided: rejected, skipped, ..Decision::default() })
+}
+
+/// The pending entries among `ids`, and the ids no longer pending; an id
+/// that is not this school's held change refuses the whole decision.
+async fn pending(
+    txn: &DatabaseTransaction,
+    school_id: i32,
+    ids: &[i32],
+) -> Result<(Vec<held_change::Model>, Vec<i32>), DecisionError> {
+    if ids.is_empty() {
+        return Err(DecisionError::NoneGiven);
+    }
+    let wanted: HashSet<i32> = ids.iter().copied().collect();
+    let mut rows = Vec::with_capacity(wanted.len());
+    let list: Vec<i32> = wanted.iter().copied().collect();
+    for chunk in list.chunks(500) {
+        rows.extend(
+            held_change::Entity::find()
+                .filter(held_change::Column::SchoolId.eq(school_id))
+                .filter(held_change::Column::Id.is_in(chunk.iter().copied()))
+                .all(txn)
+                .await?,
+        );
+    }
+    let found: HashSet<i32> = rows.iter().map(|r| r.id).collect();
+    if let Some(missing) = list.iter().copied().filter(|id| !found.contains(id)).min() {
+        return Err(DecisionError::UnknownChange(missing));
+    }
+    let (pending, decided): (Vec<_>, Vec<_>) =
+        rows.into_iter().partition(|r| r.status == HeldStatus::Pending);
+    let mut skipped: Vec<i32> = decided.iter().map(|r| r.id).collect();
+    skipped.sort_unstable();
+    Ok((pending, skipped))
+}
+
+async fn decide(txn: &DatabaseTransaction, ids: &[i32], status: HeldStatus, by: &str) -> Result<(), DbErr> {
+    for chunk in ids.chunks(500) {
+        held_change::Entity::update_many()
+            .col_expr(held_change::Column::Status, Expr::value(status.as_str()))
+            .col_expr(held_change::Column::DecidedAt, Expr::value(Utc::now()))
+            .col_expr(held_change::Column::DecidedBy, Expr::value(by))
+            .filter(held_change::Column::Id.is_in(chunk.iter().copied()))
+            .filter(held_change::Column::Status.eq(HeldStatus::Pending))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn grouped(rows: &[held_change::Model]) -> BTreeMap<&'static str, (HeldTarget, Vec<&held_change::Model>)> {
+    let mut by: BTreeMap<&'static str, (HeldTarget, Vec<&held_change::Model>)> = BTreeMap::new();
+    for row in rows {
+        by.entry(row.target.as_str()).or_insert((row.target, Vec::new())).1.push(row);
+    }
+    by
+}
+
+/// An account table's rows as the deletions the MIS would have sent.
+trait Account: EntityTrait {
+    fn id_column() -> Self::Column;
+    fn wonde_column() -> Self::Column;
+}
+
+macro_rules! account {
+    ($module:ident) => {
+        impl Account for $module::Entity {
+            fn id_column() -> Self::Column {
+                $module::Column::Id
+            }
+            fn wonde_column() -> Self::Column {
+                $module::Column::WondeId
+            }
+        }
+    };
+}
+account!(student);
+account!(staff);
+account!(guardian);
+
+async fn deletions<E: Account>(
+    txn: &DatabaseTransaction,
+    ids: &[i32],
+    kind: DeletedKind,
+) -> Result<Vec<MisDeletion>, DbErr> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(500) {
+        let wonde: Vec<String> = E::find()
+            .select_only()
+            .column(E::wonde_column())
+            .filter(E::id_column().is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        found.extend(wonde.into_iter().map(|source_id| MisDeletion { kind, source_id }));
+    }
+    Ok(found)
+}
+
+/// Ends groups, memberships or links directly (their members and cascade
+/// follow in the reconciliation); answers how many groups ended.
+async fn end_rows(
+    txn: &DatabaseTransaction,
+    target: HeldTarget,
+    ids: &[i32],
+    now: chrono::DateTime<Utc>,
+) -> Result<i32, DbErr> {
+    macro_rules! end {
+        ($module:ident, ended) => {{
+            for chunk in ids.chunks(500) {
+                $module::Entity::update_many()
+                    .col_expr($module::Column::Active, Expr::value(false))
+                    .col_expr($module::Column::EndedAt, Expr::value(now))
+                    .col_expr($module::Column::UpdatedAt, Expr::value(now))
+                    .filter($module::Column::Id.is_in(chunk.iter().copied()))
+                    .exec(txn)
+                    .await?;
+            }
+            0
+        }};
+        ($module:ident, group) => {{
+            for chunk in ids.chunks(500) {
+                $module::Entity::update_many()
+                    .col_expr($module::Column::Active, Expr::value(false))
+                    .col_expr($module::Column::UpdatedAt, Expr::value(now))
+                    .filter($module::Column::Id.is_in(chunk.iter().copied()))
+                    .exec(txn)
+                    .await?;
+            }
+            i32::try_from(ids.len()).unwrap_or(i32::MAX)
+        }};
+    }
+    Ok(match target {
+        HeldTarget::YearGroup => end!(year_group, group),
+        HeldTarget::FormGroup => end!(form_group, group),
+        HeldTarget::Class => end!(class, group),
+        HeldTarget::YearGroupMembership => end!(year_student, ended),
+        HeldTarget::FormGroupMembership => end!(form_student, ended),
+        HeldTarget::FormTutor => end!(form_tutor, ended),
+        HeldTarget::ClassMembership => end!(class_student, ended),
+        HeldTarget::ClassTeacher => end!(class_teacher, ended),
+        HeldTarget::GuardianLink => end!(guardian_link, ended),
+        HeldTarget::Student | HeldTarget::Staff | HeldTarget::Guardian => 0,
+    })
+}
