@@ -12,7 +12,6 @@ use entity::enums::ConnectionStatus;
 use entity::{school, wonde_catalog_school, wonde_connection};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    TransactionTrait,
 };
 
 use crate::catalog;
@@ -224,7 +223,7 @@ async fn record_pending(
         .one(db)
         .await?;
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let school = match known {
         Some(school) => school,
         None => {

@@ -14,7 +14,7 @@ use entity::{wonde_catalog_school, wonde_catalog_state};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter,
 };
 use std::collections::HashMap;
 
@@ -247,7 +247,7 @@ async fn fetch_and_store(
             statuses.extend(page.records.into_iter().map(|school| (school.id, status)));
         }
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     wonde_catalog_school::Entity::update_many()
         .col_expr(wonde_catalog_school::Column::AccessStatus, Expr::value(Option::<String>::None))
         .filter(wonde_catalog_school::Column::AccessStatus.is_not_null())

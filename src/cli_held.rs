@@ -27,6 +27,7 @@ pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
         HeldAction::List { school, decided, database } => {
             let school_id = parse_id(&school, NodeType::School)?;
             let db = open(&database).await?;
+            known_school(&db, school_id, &school).await?;
             let mut select = held_change::Entity::find().filter(held_change::Column::SchoolId.eq(school_id));
             select = if decided {
                 select.filter(held_change::Column::Status.ne(HeldStatus::Pending))
@@ -34,19 +35,20 @@ pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
                 select.filter(held_change::Column::Status.eq(HeldStatus::Pending))
             };
             let rows = select.order_by_asc(held_change::Column::Id).all(&db).await?;
+            let words = held::describe(&db, &rows).await?;
             println!(
-                "{:>8}  {:<22} {:>9}  {:<23} {:<9} run",
-                "id", "target", "target id", "evidence", "status"
+                "{:>8}  {:<22} {:<23} {:<9} {:>5}  who or what",
+                "id", "target", "evidence", "status", "run"
             );
             for row in &rows {
                 println!(
-                    "{:>8}  {:<22} {:>9}  {:<23} {:<9} {}",
+                    "{:>8}  {:<22} {:<23} {:<9} {:>5}  {}",
                     row.id,
                     row.target.as_str(),
-                    row.target_id,
                     row.evidence.as_str(),
                     row.status.as_str(),
-                    row.sync_run_id.map(|r| r.to_string()).unwrap_or_default()
+                    row.sync_run_id.map(|r| r.to_string()).unwrap_or_default(),
+                    words.get(&row.id).map(String::as_str).unwrap_or_default()
                 );
             }
             println!("{} held changes", rows.len());
@@ -54,6 +56,7 @@ pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
         HeldAction::Decide { approve, school, ids, all, database } => {
             let school_id = parse_id(&school, NodeType::School)?;
             let db = open(&database).await?;
+            known_school(&db, school_id, &school).await?;
             let ids: Vec<i32> = if all {
                 held_change::Entity::find()
                     .filter(held_change::Column::SchoolId.eq(school_id))
@@ -93,6 +96,14 @@ pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// Refuses a school that does not exist, naming it as the user typed it.
+async fn known_school(db: &sea_orm::DatabaseConnection, id: i32, typed: &str) -> anyhow::Result<()> {
+    if entity::school::Entity::find_by_id(id).one(db).await?.is_none() {
+        anyhow::bail!("no school {typed}");
     }
     Ok(())
 }

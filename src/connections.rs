@@ -90,7 +90,7 @@ pub async fn approve<C: ConnectionTrait + TransactionTrait>(
 
 /// Sets a status Wonde told us (declined, revoked) with its reason. The
 /// scheduler only syncs APPROVED connections, so this stops the schedule.
-pub async fn set_status<C: ConnectionTrait>(
+pub async fn set_status<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     connection: wonde_connection::Model,
     status: ConnectionStatus,
@@ -109,7 +109,7 @@ pub async fn set_status<C: ConnectionTrait>(
 /// stops); with `deactivate`, every active account of the school is
 /// deactivated as SCHOOL_DISCONNECTED. Returns the events to publish once
 /// the caller commits.
-pub async fn disconnect<C: ConnectionTrait>(
+pub async fn disconnect<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     connection: wonde_connection::Model,
     deactivate: bool,
@@ -169,15 +169,10 @@ pub async fn disconnect<C: ConnectionTrait>(
             ..Default::default()
         })
         .collect();
-    let mut events = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(500) {
-        events.extend(event::Entity::insert_many(chunk.to_vec()).exec_with_returning(db).await?);
-    }
-    events.sort_by_key(|e| e.id);
-    Ok(events)
+    crate::events::log::append(db, rows).await
 }
 
-async fn record_change<C: ConnectionTrait>(
+async fn record_change<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     connection: &wonde_connection::Model,
     reason: Option<&str>,
@@ -186,7 +181,7 @@ async fn record_change<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("school {}", connection.school_id)))?;
-    event::ActiveModel {
+    let row = event::ActiveModel {
         trust_id: Set(school.trust_id),
         school_id: Set(school.id),
         kind: Set(EventKind::ConnectionChanged),
@@ -197,8 +192,7 @@ async fn record_change<C: ConnectionTrait>(
         payload: Set(Some(json!({ "status": connection.status.as_str(), "reason": reason }).to_string())),
         occurred_at: Set(Utc::now()),
         ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    };
+    crate::events::log::append(db, vec![row]).await?;
     Ok(())
 }

@@ -3,7 +3,10 @@
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
 use std::time::Duration;
 
 /// Which engine a URL names.
@@ -55,4 +58,18 @@ pub async fn connect(url: &str, search_path: Option<&str>) -> Result<DatabaseCon
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock
+/// at `BEGIN` (IMMEDIATE), so it waits its turn under the busy timeout; a
+/// deferred transaction that read first and then tried to write after
+/// another writer committed would fail at once with "database is locked"
+/// (the busy timeout does not apply to that upgrade). PostgreSQL ignores
+/// the mode; inside a transaction this is a savepoint.
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    db.begin_with_options(options).await
 }

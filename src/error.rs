@@ -23,6 +23,10 @@ pub enum AppError {
     /// The request's arguments are malformed (cursor, ID, page size...).
     #[error("{0}")]
     BadInput(String),
+    /// The request is sound but the state forbids it now (a run of the
+    /// school is under way); try again later (`CONFLICT`).
+    #[error("{0}")]
+    Conflict(String),
     /// Wonde refused or could not answer; `code` is `WONDE_UNAUTHORIZED`,
     /// `WONDE_NOT_FOUND`, `WONDE_ALREADY_APPROVED`, `WONDE_NOT_CONFIGURED`,
     /// `WONDE_REFUSED` (another refusal; the message carries Wonde's words)
@@ -51,6 +55,7 @@ impl AppError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadInput(_) => "BAD_USER_INPUT",
+            Self::Conflict(_) => "CONFLICT",
             Self::Wonde { code, .. } => code,
             Self::Database(_) | Self::SharedDatabase(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
             Self::Shared(inner) => inner.code(),

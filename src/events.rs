@@ -1,13 +1,25 @@
-//! The in-process event bus: events are published after the transaction
-//! that appended them commits, so a subscriber never sees an event that
-//! could still roll back. A subscriber that falls behind (the channel
-//! lagged) resumes from the log by cursor; the log, not the bus, is the
-//! record. Several replicas will fan out through PostgreSQL LISTEN/NOTIFY
-//! into this same bus.
+//! The event bus: how committed events reach subscribers in this process.
+//!
+//! - The log (`event` table) is the record; the bus only carries it. Events
+//!   are appended through [`log::append`], which on PostgreSQL serialises
+//!   appenders so that ids are committed in order, and notifies every
+//!   replica at commit (LISTEN/NOTIFY).
+//! - A server's bus is fed by a [`feed`]: after a local commit, a
+//!   notification from another replica, or a periodic backstop read, it
+//!   reads the log after the last id it delivered and broadcasts what is
+//!   new, in id order, each event once. So every replica's subscribers see
+//!   every replica's events, with no gap and no repeat.
+//! - A bus without a feed (the command line, unit tests) broadcasts what it
+//!   is given.
+//! - A subscriber that falls behind (the broadcast lagged) resumes from the
+//!   log by cursor (see `graphql/subscription.rs`).
+
+pub mod feed;
+pub mod log;
 
 use entity::event;
-use std::sync::Arc;
-use tokio::sync::broadcast;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{Notify, broadcast};
 
 /// How many events a slow subscriber may fall behind before it must
 /// resume from the log.
@@ -15,25 +27,47 @@ const CAPACITY: usize = 4_096;
 
 #[derive(Clone)]
 pub struct EventBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     sender: broadcast::Sender<Arc<event::Model>>,
+    /// Wakes the feed that reads the log into this bus, once attached.
+    feed: OnceLock<Arc<Notify>>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
-        Self { sender: broadcast::channel(CAPACITY).0 }
+        Self { inner: Arc::new(Inner { sender: broadcast::channel(CAPACITY).0, feed: OnceLock::new() }) }
     }
 }
 
 impl EventBus {
-    /// Publishes committed events, oldest first.
+    /// Makes events committed in this process known. With a feed attached,
+    /// the feed reads them (and anything committed before them) from the
+    /// log and broadcasts them in order; without one, they are broadcast
+    /// as given, oldest first.
     pub fn publish(&self, events: &[event::Model]) {
-        for event in events {
-            // No subscriber is not an error: the log keeps the event.
-            let _ = self.sender.send(Arc::new(event.clone()));
+        match self.inner.feed.get() {
+            Some(wake) => wake.notify_one(),
+            None => self.broadcast(events.iter().cloned()),
         }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<event::Model>> {
-        self.sender.subscribe()
+        self.inner.sender.subscribe()
+    }
+
+    /// Sends to this process's subscribers. No subscriber is not an error:
+    /// the log keeps the event.
+    fn broadcast(&self, events: impl Iterator<Item = event::Model>) {
+        for event in events {
+            let _ = self.inner.sender.send(Arc::new(event));
+        }
+    }
+
+    /// Attaches the feed's wake-up; `false` if one is attached already.
+    fn attach(&self, wake: Arc<Notify>) -> bool {
+        self.inner.feed.set(wake).is_ok()
     }
 }

@@ -13,7 +13,6 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::{ServeConfig, SyncConfig};
 use crate::crypto::{Secret, SecretKey};
-use crate::db::Engine;
 use crate::events::EventBus;
 use crate::graphql::build_schema;
 use crate::http::{AppState, DEFAULT_WS_KEEPALIVE, router};
@@ -62,6 +61,9 @@ pub struct Application {
     worker: Option<Worker>,
     /// Whether this process keeps the Wonde catalog fresh (`serve` does).
     catalog_refresh: bool,
+    /// Reads the event log into this process's bus (every replica's
+    /// commits reach its subscribers); stops when the application does.
+    _feed: Option<crate::events::feed::Feed>,
 }
 
 impl Application {
@@ -71,13 +73,15 @@ impl Application {
         let secret_key = SecretKey::resolve(config.database.secret_key.as_deref(), url)?;
         let db = crate::db::connect(url, None).await?;
         crate::db::migrate(&db).await?;
-        if Engine::of(url) == Some(Engine::Sqlite) {
-            // One process owns an embedded database: whatever it left
-            // running when it stopped is abandoned.
-            let failed = runs::fail_abandoned(&db, chrono::Duration::zero()).await?;
-            if failed > 0 {
-                tracing::warn!(runs = failed, "failed sync runs left running by the previous process");
-            }
+        // Runs whose process stopped (this one's last life, or a killed
+        // `onroll sync`) are taken over at once; a live one is left alone.
+        let recovered = runs::recover_abandoned(&db, crate::sync::worker::ABANDONED_AFTER).await?;
+        if recovered != runs::Recovered::default() {
+            tracing::warn!(
+                requeued = recovered.requeued,
+                failed = recovered.failed,
+                "took over sync runs whose process stopped"
+            );
         }
         let services = Services {
             db,
@@ -95,7 +99,9 @@ impl Application {
             ..Schedule::default()
         };
         let mut app = Self::new(services, config.bind).await?;
-        app.worker = Some(Worker { engine, schedule, tick: std::time::Duration::from_secs(30) });
+        // Short: the tick is also how soon a replica takes over the run of
+        // one that died (see `runs::recover_abandoned`).
+        app.worker = Some(Worker { engine, schedule, tick: std::time::Duration::from_secs(5) });
         app.catalog_refresh = true;
         app.state.guard_share = config.sync.deactivation_guard;
         Ok(app)
@@ -106,6 +112,7 @@ impl Application {
         let listener =
             TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind, source })?;
         let Services { db, secret_key, webhook_secret, events, sync_wake, wonde, wonde_app_token } = services;
+        let feed = crate::events::feed::start(db.clone(), events.clone()).await?;
         let state = AppState {
             db,
             schema: build_schema(),
@@ -118,7 +125,7 @@ impl Application {
             guard_share: crate::sync::ledger::DEFAULT_GUARD_SHARE,
             ws_keepalive: DEFAULT_WS_KEEPALIVE,
         };
-        Ok(Self { listener, state, worker: None, catalog_refresh: false })
+        Ok(Self { listener, state, worker: None, catalog_refresh: false, _feed: feed })
     }
 
     /// Runs syncs in the background while serving.

@@ -3,9 +3,7 @@
 use chrono::Utc;
 use entity::enums::Role;
 use entity::{api_token, api_token_school, school, trust};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
 
 use crate::auth::{generate_token, hash_token};
 
@@ -60,7 +58,7 @@ pub async fn create_token(
     let trust_id = resolve_trust(db, spec).await?;
     let token = generate_token();
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let row = api_token::ActiveModel {
         token_hash: Set(hash_token(&token)),
         role: Set(spec.role),

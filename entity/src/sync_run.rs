@@ -41,6 +41,9 @@ pub struct Model {
     pub staff_held: i32,
     pub guardians_held: i32,
     pub groups_held: i32,
+    /// How many times a process claimed the run (a run whose process
+    /// died is taken over, a bounded number of times).
+    pub attempts: i32,
     /// What the run worked around without failing, as a JSON array of
     /// sentences (`NULL`: none).
     pub warnings: Option<String>,

@@ -4,7 +4,7 @@
 use async_graphql::{Context, ID, Object};
 use entity::enums::SyncKind as DbSyncKind;
 use entity::{school, wonde_connection};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -167,7 +167,7 @@ impl WondeMutation {
         let details = client.school(&access).await.map_err(|err| wonde_refusal(&err)).gql()?;
         let key = ctx.data::<SecretKey>().map_err(|_| AppError::Internal("secret key missing")).gql()?;
 
-        let txn = rc.db.begin().await.gql()?;
+        let txn = crate::db::begin_write(&rc.db).await.gql()?;
         let now = chrono::Utc::now();
         let mut row: school::ActiveModel = match existing {
             Some(known) => known.into(),
@@ -320,7 +320,7 @@ impl WondeMutation {
         let school_id = decode_as(&school_id, NodeType::School).gql()?;
         require_admin(&rc.viewer, school_id).gql()?;
         let connection = connection_of(rc, school_id).await.gql()?;
-        let txn = rc.db.begin().await.gql()?;
+        let txn = crate::db::begin_write(&rc.db).await.gql()?;
         let events =
             connections::disconnect(&txn, connection, deactivate_accounts.unwrap_or(false)).await.gql()?;
         txn.commit().await.gql()?;

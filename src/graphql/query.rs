@@ -141,7 +141,8 @@ impl Query {
 
     /// What the mass-deactivation guard held at the school, oldest first,
     /// each with its evidence and the account, group or membership it
-    /// would end; `status` picks PENDING (the default) or decided ones.
+    /// would end; `status` picks PENDING (the default) or another status,
+    /// and null lists every status.
     /// Admins only, as `dataQuality`. `first` is 0..100 (default 20).
     async fn held_changes(
         &self,

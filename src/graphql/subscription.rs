@@ -4,7 +4,9 @@
 //! A subscriber first subscribes to the bus, then replays the log after its
 //! cursor, then forwards live events newer than the last it sent: an event
 //! committed during the replay is in both, and is sent once. A subscriber
-//! that falls behind the bus (lagged) replays from the log again.
+//! that falls behind the bus (lagged) replays from the log again, until it
+//! has caught up. Ids are committed in order (`events::log`), so "after
+//! the last id sent" never skips an event.
 
 use async_graphql::{Context, ID, Subscription};
 use entity::enums::EventKind;
@@ -65,7 +67,23 @@ async fn replay(db: &DatabaseConnection, filter: &Filter, after: i64) -> Result<
     Ok(select.order_by_asc(event::Column::Id).limit(REPLAY_PAGE).all(db).await?)
 }
 
-/// The log after `after` (when given), then live events, each once, in order.
+/// The newest event id now: where a subscriber without a cursor starts.
+async fn newest(db: &DatabaseConnection) -> Result<i64, AppError> {
+    let newest: Option<Option<i64>> = event::Entity::find()
+        .select_only()
+        .column_as(event::Column::Id.max(), "newest")
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(newest.flatten().unwrap_or(0))
+}
+
+/// The log after the subscriber's cursor (`after`, or the newest event when
+/// it subscribed), then live events, each once, in order. Whenever the
+/// subscriber falls behind the bus it reads the log again, page after page,
+/// from the last event it was sent until it has caught up, then goes back
+/// to the bus: a burst larger than the bus is never cut short, and nothing
+/// before the subscriber's own start is ever sent.
 fn events(
     db: DatabaseConnection,
     bus: EventBus,
@@ -75,37 +93,31 @@ fn events(
     // Subscribe before reading the log, so nothing falls between the two.
     let mut live = bus.subscribe();
     async_stream::try_stream! {
-        // The newest event sent (or the cursor we started after).
-        let mut last: Option<i64> = after;
-        if let Some(mut cursor) = after {
-            loop {
-                let page = replay(&db, &filter, cursor).await?;
-                let done = (page.len() as u64) < REPLAY_PAGE;
+        // The newest event sent, or the cursor this subscriber started at.
+        let mut last = match after {
+            Some(cursor) => cursor,
+            None => newest(&db).await?,
+        };
+        let mut behind = after.is_some();
+        loop {
+            // Catch up from the log, page after page, when behind.
+            while behind {
+                let page = replay(&db, &filter, last).await?;
+                behind = (page.len() as u64) == REPLAY_PAGE;
                 for event in page {
-                    cursor = event.id;
-                    last = Some(event.id);
+                    last = event.id;
                     yield event;
                 }
-                if done {
-                    break;
-                }
             }
-        }
-        loop {
             match live.recv().await {
                 Ok(event) => {
-                    if last.is_none_or(|l| event.id > l) && filter.wants(&event) {
-                        last = Some(event.id);
+                    if event.id > last && filter.wants(&event) {
+                        last = event.id;
                         yield Arc::unwrap_or_clone(event);
                     }
                 }
-                Err(RecvError::Lagged(_)) => {
-                    // The bus dropped events for us: the log has them.
-                    for event in replay(&db, &filter, last.unwrap_or(0)).await? {
-                        last = Some(event.id);
-                        yield event;
-                    }
-                }
+                // The bus dropped events for us: the log has them.
+                Err(RecvError::Lagged(_)) => behind = true,
                 Err(RecvError::Closed) => break,
             }
         }

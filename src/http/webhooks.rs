@@ -11,7 +11,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use entity::enums::{ConnectionStatus, SyncKind};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -86,7 +85,7 @@ async fn handle(
     if !matches!(kind, "schoolApproved" | "accessRevoked" | "accessDeclined" | "schoolMigration") {
         return Ok(answer(StatusCode::OK, "ignored", "this notification needs no action"));
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let Some(connection) = connections::by_wonde_id(&txn, school_id).await? else {
         tracing::info!(webhook.kind = kind, "webhook for a school we never connected or requested; ignored");
         return Ok(answer(StatusCode::OK, "ignored", "no school here has that Wonde id"));

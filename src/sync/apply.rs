@@ -9,9 +9,7 @@ use chrono::{NaiveDate, Utc};
 use entity::enums::SyncStatus;
 use entity::{school, sync_run};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 
 use super::ledger::{Guard, RunCounts};
 use super::monitor::Interrupted;
@@ -65,7 +63,7 @@ pub(super) async fn apply(
     guard_share: f64,
     today: NaiveDate,
 ) -> Result<Applied, Failure> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let scope = Scope {
         trust_id: school.trust_id,
         school_id: run.school_id,
@@ -103,6 +101,11 @@ pub(super) async fn apply(
 impl Applied {
     pub(super) fn txn(&self) -> &DatabaseTransaction {
         &self.txn
+    }
+
+    /// How many changes the guard held in this run.
+    pub(super) fn held(&self) -> usize {
+        self.outcome.held.len()
     }
 
     /// Commits, then publishes the run's events.

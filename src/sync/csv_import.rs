@@ -63,7 +63,7 @@ pub enum CsvImportOutcome {
     /// mass-deactivation guard doubted is held, counted in `*_held`),
     /// FAILED (the database; nothing applied, the reason in `error`) or
     /// CANCELLED (nothing applied).
-    Ran(sync_run::Model),
+    Ran(Box<sync_run::Model>),
 }
 
 /// Why an import could not start. The messages are safe to show an
@@ -159,7 +159,7 @@ impl CsvImporter {
         if let Some(liveness) = liveness {
             liveness.release().await;
         }
-        Ok(CsvImportOutcome::Ran(finished?))
+        Ok(CsvImportOutcome::Ran(Box::new(finished?)))
     }
 
     async fn attempt(

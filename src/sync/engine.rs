@@ -126,11 +126,25 @@ impl SyncEngine {
 
         let applied = apply(&self.db, run, &school, &batch, self.guard_share, today).await?;
         let mut row: wonde_connection::ActiveModel = connection.into();
-        row.watermark = Set(Some(started));
-        if complete {
-            row.last_full_sync_at = Set(Some(started));
+        if complete && applied.held() > 0 {
+            // The guard doubted this answer: it may be missing what it
+            // should hold (an outage answers empty leavers lists too). So it
+            // is no baseline: the next incremental runs ask again from the
+            // last trusted one, and a FULL run checks again within the hour
+            // (`Schedule::recheck_after_held`).
+            tracing::warn!(
+                sync.run_id = run.id,
+                school.id = school.id,
+                held = applied.held(),
+                "FULL answer doubted"
+            );
         } else {
-            row.last_incremental_sync_at = Set(Some(started));
+            row.watermark = Set(Some(started));
+            if complete {
+                row.last_full_sync_at = Set(Some(started));
+            } else {
+                row.last_incremental_sync_at = Set(Some(started));
+            }
         }
         row.updated_at = Set(Utc::now());
         row.update(applied.txn()).await?;

@@ -167,8 +167,10 @@ where
         .iter()
         .filter(|g| !seen.contains(&g.source_id) && !deleted.contains(g.source_id.as_str()))
         .count();
-    // A group kind is judged by what it loses: ends less new groups.
-    let active_before = count(rows.iter().filter(|r| E::fields(r).3));
+    // A group kind is judged by what it loses (ends less new groups),
+    // against the groups the run could leave in place (not already held).
+    let held_before = i32::try_from(work.holds.kept_ids(E::TARGET).len()).unwrap_or(i32::MAX);
+    let active_before = count(rows.iter().filter(|r| E::fields(r).3)).saturating_sub(held_before);
     let judged = count(candidates.iter()).saturating_sub(i32::try_from(new_count).unwrap_or(i32::MAX));
     let list: Vec<Candidate> = candidates.iter().map(|(_, c)| *c).collect();
     if work.holds.decide(active_before, judged, &list) {
@@ -468,18 +470,29 @@ where
     for (index, row) in rows.iter().enumerate() {
         let (id, group, member, active) = M::pair(row);
         existing.insert((group, member));
-        let listed = match plan.stated.get(&member) {
-            Some(stated) => stated.contains(&group),
+        // The batch's own word on the row, when it has one.
+        let said = match plan.stated.get(&member) {
+            Some(stated) => Some(stated.contains(&group)),
             None if !plan.by_member && (plan.complete || in_scope.contains(&group)) => {
-                desired.contains(&(group, member))
+                Some(desired.contains(&(group, member)))
             }
-            None => active,
+            None => None,
         };
+        let (listed, spoken) = (said.unwrap_or(active), said == Some(true));
         // Leavers and ended groups lose their memberships whatever the batch says.
         let follows = active_members.contains(&member) && current_groups.contains(&group);
         let holds = &mut work.holds;
         let kept = holds.is_kept((M::GROUP, group)) || holds.is_kept((M::MEMBER, member));
-        let row = RowPlan { index, key: (M::ROW, id), pair: (group, member), active, listed, follows, kept };
+        let row = RowPlan {
+            index,
+            key: (M::ROW, id),
+            pair: (group, member),
+            active,
+            listed,
+            spoken,
+            follows,
+            kept,
+        };
         let wanted = ends.judge(holds, row);
         wanted_rows.push(wanted);
     }
@@ -512,6 +525,9 @@ struct RowPlan {
     active: bool,
     /// The batch's own view: listed (or not spoken of, and current).
     listed: bool,
+    /// The batch itself lists it (not merely silent about it): a held
+    /// membership or link so listed came back.
+    spoken: bool,
     /// Its member and group stay; else it ends with them.
     follows: bool,
     /// Its member or group is held: it stays with them.
@@ -532,21 +548,23 @@ struct Ends {
 impl Ends {
     /// Plans one existing row: answers whether it ends the run current.
     fn judge(&mut self, holds: &mut Holds, row: RowPlan) -> bool {
-        let RowPlan { index, key, pair: (_, member), active, listed, follows, kept } = row;
+        let RowPlan { index, key, pair: (_, member), active, listed, spoken, follows, kept } = row;
+        let kept = kept || holds.is_kept(key);
         let mut wanted = listed && follows;
-        if active && !wanted && follows && (kept || holds.is_kept(key)) {
+        if active && !wanted && follows && kept {
             wanted = true;
         } else if active && !wanted && follows {
             let change =
                 Candidate { key, evidence: HeldEvidence::NotListed, reason: None, pair: Some(row.pair) };
             self.judged.push((index, member, change));
         }
-        if wanted && active {
+        if spoken && follows {
             holds.spoke(key);
         }
+        // Rows already held are neither weighed nor counted again.
         let counts = self.members.entry(member).or_default();
-        counts.0 += i32::from(active && follows);
-        counts.1 += i32::from(wanted);
+        counts.0 += i32::from(active && follows && !kept);
+        counts.1 += i32::from(wanted && !kept);
         wanted
     }
 
@@ -716,6 +734,7 @@ pub(super) async fn sync_links(
         existing.insert(key);
         let spoken_for = speaks && (batch.complete || students_in_batch.contains(&row.student_id));
         let listed = if spoken_for { desired.contains_key(&key) } else { row.active };
+        let spoken = spoken_for && desired.contains_key(&key);
         let follows = active_students.contains(&row.student_id);
         let wanted = if guardians.removed.contains_key(&row.guardian_id) {
             // A guardian the MIS removed leaves with their links.
@@ -728,7 +747,7 @@ pub(super) async fn sync_links(
                 || holds.is_kept((HeldTarget::Guardian, row.guardian_id));
             let key = (HeldTarget::GuardianLink, row.id);
             let pair = (row.student_id, row.guardian_id);
-            ends.judge(holds, RowPlan { index, key, pair, active: row.active, listed, follows, kept })
+            ends.judge(holds, RowPlan { index, key, pair, active: row.active, listed, spoken, follows, kept })
         };
         wanted_rows.push(wanted);
     }

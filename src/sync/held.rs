@@ -13,7 +13,6 @@ use entity::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -69,14 +68,7 @@ pub async fn approve(
         .await?
         .ok_or(DecisionError::SchoolNotFound(school_id))?;
     let today = school_day::today(school_day::school_zone(db, &school).await?, clock.now());
-    let txn = db.begin().await?;
-    // A run reads the pending set when it starts: deciding under it would
-    // race its view of the school.
-    if let Some(run) = super::runs::open_run(&txn, school_id).await?
-        && run.status == entity::enums::SyncStatus::Running
-    {
-        return Err(DecisionError::RunInProgress(run.id));
-    }
+    let txn = crate::db::begin_write(db).await?;
     let (pending, skipped) = pending(&txn, school_id, ids).await?;
     let mut by_target: BTreeMap<&str, (HeldTarget, Vec<i32>)> = BTreeMap::new();
     for row in &pending {
@@ -139,7 +131,7 @@ pub async fn reject(
     decided_by: &str,
 ) -> Result<Decision, DecisionError> {
     school::Entity::find_by_id(school_id).one(db).await?.ok_or(DecisionError::SchoolNotFound(school_id))?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let (pending, skipped) = pending(&txn, school_id, ids).await?;
     let rejected: Vec<i32> = pending.iter().map(|r| r.id).collect();
     decide(&txn, &rejected, HeldStatus::Rejected, decided_by).await?;
@@ -149,7 +141,8 @@ pub async fn reject(
 }
 
 /// The pending entries among `ids`, and the ids no longer pending; an id
-/// that is not this school's held change refuses the whole decision.
+/// that is not this school's held change, or a run of the school under
+/// way, refuses the whole decision.
 async fn pending(
     txn: &DatabaseTransaction,
     school_id: i32,
@@ -157,6 +150,13 @@ async fn pending(
 ) -> Result<(Vec<held_change::Model>, Vec<i32>), DecisionError> {
     if ids.is_empty() {
         return Err(DecisionError::NoneGiven);
+    }
+    // A run reads the pending set when it starts: deciding under it would
+    // race its view of the school.
+    if let Some(run) = super::runs::open_run(txn, school_id).await?
+        && run.status == entity::enums::SyncStatus::Running
+    {
+        return Err(DecisionError::RunInProgress(run.id));
     }
     let wanted: HashSet<i32> = ids.iter().copied().collect();
     let mut rows = Vec::with_capacity(wanted.len());
@@ -166,6 +166,10 @@ async fn pending(
             held_change::Entity::find()
                 .filter(held_change::Column::SchoolId.eq(school_id))
                 .filter(held_change::Column::Id.is_in(chunk.iter().copied()))
+                // Two decisions at once: the second waits for the first and
+                // then finds these decided (PostgreSQL; SQLite's write
+                // transactions already take turns).
+                .lock_exclusive()
                 .all(txn)
                 .await?,
         );
@@ -289,4 +293,126 @@ async fn end_rows(
         HeldTarget::GuardianLink => end!(guardian_link, ended),
         HeldTarget::Student | HeldTarget::Staff | HeldTarget::Guardian => 0,
     })
+}
+
+/// Words for each held change, for people who decide from a terminal: the
+/// account's names and MIS id, the group's name, or a membership's (or
+/// link's) group and member. Answers by held change id.
+pub async fn describe<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    rows: &[held_change::Model],
+) -> Result<std::collections::HashMap<i32, String>, DbErr> {
+    use std::collections::{HashMap, HashSet};
+    let mut people: [HashSet<i32>; 3] = Default::default();
+    let mut groups: [HashSet<i32>; 3] = Default::default();
+    for row in rows {
+        let (target, group, member) = (row.target, row.group_id, row.member_id);
+        let (person, group) = match target {
+            HeldTarget::Student => ((Some(0), Some(row.target_id)), None),
+            HeldTarget::Staff => ((Some(1), Some(row.target_id)), None),
+            HeldTarget::Guardian => ((Some(2), Some(row.target_id)), None),
+            HeldTarget::YearGroup => ((None, None), Some((0, row.target_id))),
+            HeldTarget::FormGroup => ((None, None), Some((1, row.target_id))),
+            HeldTarget::Class => ((None, None), Some((2, row.target_id))),
+            HeldTarget::YearGroupMembership => ((Some(0), member), group.map(|g| (0, g))),
+            HeldTarget::FormGroupMembership => ((Some(0), member), group.map(|g| (1, g))),
+            HeldTarget::ClassMembership => ((Some(0), member), group.map(|g| (2, g))),
+            HeldTarget::FormTutor => ((Some(1), member), group.map(|g| (1, g))),
+            HeldTarget::ClassTeacher => ((Some(1), member), group.map(|g| (2, g))),
+            HeldTarget::GuardianLink => {
+                // The link's "group" is its student.
+                if let Some(student) = group {
+                    people[0].insert(student);
+                }
+                ((Some(2), member), None)
+            }
+        };
+        if let (Some(kind), Some(id)) = person {
+            people[kind].insert(id);
+        }
+        if let Some((kind, id)) = group {
+            groups[kind].insert(id);
+        }
+    }
+    macro_rules! names {
+        ($module:ident, $ids:expr, person) => {{
+            let ids: Vec<i32> = $ids.iter().copied().collect();
+            let mut found: HashMap<i32, String> = HashMap::new();
+            for chunk in ids.chunks(500) {
+                let rows: Vec<(i32, String, String, String)> = $module::Entity::find()
+                    .select_only()
+                    .columns([
+                        $module::Column::Id,
+                        $module::Column::Forename,
+                        $module::Column::Surname,
+                        $module::Column::WondeId,
+                    ])
+                    .filter($module::Column::Id.is_in(chunk.iter().copied()))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                found.extend(
+                    rows.into_iter().map(|(id, forename, surname, wonde)| {
+                        (id, format!("{forename} {surname} ({wonde})"))
+                    }),
+                );
+            }
+            found
+        }};
+        ($module:ident, $ids:expr, group) => {{
+            let ids: Vec<i32> = $ids.iter().copied().collect();
+            let mut found: HashMap<i32, String> = HashMap::new();
+            for chunk in ids.chunks(500) {
+                let rows: Vec<(i32, String)> = $module::Entity::find()
+                    .select_only()
+                    .columns([$module::Column::Id, $module::Column::Name])
+                    .filter($module::Column::Id.is_in(chunk.iter().copied()))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                found.extend(rows);
+            }
+            found
+        }};
+    }
+    let students = names!(student, people[0], person);
+    let staff = names!(staff, people[1], person);
+    let guardians = names!(guardian, people[2], person);
+    let years = names!(year_group, groups[0], group);
+    let forms = names!(form_group, groups[1], group);
+    let classes = names!(class, groups[2], group);
+    let name = |names: &HashMap<i32, String>, id: Option<i32>| {
+        id.and_then(|id| names.get(&id).cloned()).unwrap_or_else(|| "(gone)".to_owned())
+    };
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let (group, member) = (row.group_id, row.member_id);
+            let words = match row.target {
+                HeldTarget::Student => name(&students, Some(row.target_id)),
+                HeldTarget::Staff => name(&staff, Some(row.target_id)),
+                HeldTarget::Guardian => name(&guardians, Some(row.target_id)),
+                HeldTarget::YearGroup => name(&years, Some(row.target_id)),
+                HeldTarget::FormGroup => name(&forms, Some(row.target_id)),
+                HeldTarget::Class => name(&classes, Some(row.target_id)),
+                HeldTarget::YearGroupMembership => {
+                    format!("{} in {}", name(&students, member), name(&years, group))
+                }
+                HeldTarget::FormGroupMembership => {
+                    format!("{} in {}", name(&students, member), name(&forms, group))
+                }
+                HeldTarget::ClassMembership => {
+                    format!("{} in {}", name(&students, member), name(&classes, group))
+                }
+                HeldTarget::FormTutor => format!("{} tutoring {}", name(&staff, member), name(&forms, group)),
+                HeldTarget::ClassTeacher => {
+                    format!("{} teaching {}", name(&staff, member), name(&classes, group))
+                }
+                HeldTarget::GuardianLink => {
+                    format!("{} of {}", name(&guardians, member), name(&students, group))
+                }
+            };
+            (row.id, words)
+        })
+        .collect())
 }

@@ -113,6 +113,16 @@ impl Holds {
         true
     }
 
+    /// Holds a change that follows another held change (a guardian whose
+    /// only remaining children are held): kept and recorded for its own
+    /// decision, never counted by the guard. Unless the run is forced, in
+    /// which case its cause applies too and so does it.
+    pub fn hold_following(&mut self, candidate: Candidate) {
+        if !self.guard.force && self.kept.insert(candidate.key) {
+            self.new.push(candidate);
+        }
+    }
+
     /// Writes this run's holds, counts them, and withdraws pending entries
     /// the run settled: spoken for again, or no longer active (ended on
     /// other evidence, or by a forced run).

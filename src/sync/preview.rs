@@ -5,9 +5,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::enums::{DeactivationReason, EventKind, HeldTarget, PersonKind, SyncKind};
 use entity::{guardian, school, staff, student};
-use sea_orm::{
-    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::apply::Failure;
@@ -124,7 +122,7 @@ impl SyncEngine {
         // again by this instant, on both engines.
         let now = Utc::now().trunc_subsecs(6);
         let scope = Scope { trust_id: school.trust_id, school_id, run_id: None, now, today };
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let outcome = reconcile(&txn, scope, &batch, Guard { share: self.guard_share, force: false }).await?;
         let mut people = Vec::new();
         let changed: Vec<(PersonKind, i32, PreviewChange, DeactivationReason)> = outcome

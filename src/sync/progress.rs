@@ -6,7 +6,7 @@
 use chrono::Utc;
 use entity::enums::EventKind;
 use entity::event;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr};
 use serde_json::json;
 
 use crate::events::EventBus;
@@ -52,10 +52,9 @@ impl Progress {
             payload: Set(Some(payload.to_string())),
             occurred_at: Set(Utc::now()),
             ..Default::default()
-        }
-        .insert(&self.db)
-        .await?;
-        self.events.publish(&[row]);
+        };
+        let rows = crate::events::log::append(&self.db, vec![row]).await?;
+        self.events.publish(&rows);
         Ok(())
     }
 

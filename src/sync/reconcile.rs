@@ -217,13 +217,7 @@ async fn append_events(
             ..Default::default()
         });
     }
-    let mut events = Vec::with_capacity(rows.len());
-    // Chunks keep each statement well under the engines' parameter limits.
-    for chunk in rows.chunks(500) {
-        events.extend(event::Entity::insert_many(chunk.to_vec()).exec_with_returning(txn).await?);
-    }
-    events.sort_by_key(|e| e.id);
-    Ok(events)
+    crate::events::log::append(txn, rows).await
 }
 
 /// Finds an existing record by Wonde id, else by UPI (re-enrolment).
@@ -336,7 +330,7 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
         weak_targets(&mut targets, batch, DeletedKind::Student, rows.len(), |i| rows[i].wonde_id.as_str());
     }
     let active = work.active_before.get(&PersonKind::Student).copied().unwrap_or(0);
-    let targets = judge_accounts(&mut work.holds, HeldTarget::Student, active, targets, |i| {
+    let targets = judge_accounts(&mut work.holds, HeldTarget::Student, (active, 0), targets, |i| {
         (rows[i].id, rows[i].status)
     });
     settle::<student::Entity>(txn, work, &rows, targets, updates, inserts).await
@@ -374,20 +368,34 @@ fn weak_targets<'a>(
 }
 
 /// The guard over one kind of account: the deactivations of active
-/// accounts that rest on weak evidence are judged together against the
-/// kind's `active` accounts; those held, and those an earlier run held,
-/// keep their status. Answers the targets to apply.
+/// accounts that rest on weak evidence are judged together; those held,
+/// and those an earlier run held, keep their status. Answers the targets
+/// to apply.
+///
+/// They are weighed against the accounts the run could leave in place:
+/// the kind's `active` accounts before the run, less those leaving on
+/// explicit evidence in it (`leaving` more, counted by the caller) and
+/// those already held. So an answer that would empty what an earlier
+/// doubted answer left is doubted too, and a day of many explicit leavers
+/// does not make silence about the rest look small.
 fn judge_accounts(
     holds: &mut Holds,
     target: HeldTarget,
-    active: i32,
+    (active, leaving): (i32, i32),
     targets: HashMap<usize, (Target, Evidence)>,
     state: impl Fn(usize) -> (i32, AccountStatus),
 ) -> HashMap<usize, Target> {
     let mut candidates: Vec<(usize, Candidate)> = Vec::new();
     let mut apply: HashMap<usize, Target> = HashMap::new();
+    let mut explicit = leaving;
     for (i, (to, evidence)) in targets {
         let (id, status) = state(i);
+        if matches!(
+            (to, evidence, status),
+            (Target::Deactivated(_), Evidence::Explicit, AccountStatus::Active)
+        ) {
+            explicit += 1;
+        }
         match (to, evidence) {
             (Target::Deactivated(reason), Evidence::Weak(evidence)) if status == AccountStatus::Active => {
                 if !holds.is_kept((target, id)) {
@@ -405,7 +413,9 @@ fn judge_accounts(
     candidates.sort_by_key(|(_, c)| c.key.1);
     let list: Vec<Candidate> = candidates.iter().map(|(_, c)| *c).collect();
     let judged = i32::try_from(list.len()).unwrap_or(i32::MAX);
-    if !holds.decide(active, judged, &list) {
+    let held_before = i32::try_from(holds.kept_ids(target).len()).unwrap_or(i32::MAX);
+    let weighed_against = active.saturating_sub(explicit).saturating_sub(held_before);
+    if !holds.decide(weighed_against, judged, &list) {
         apply.extend(
             candidates.into_iter().map(|(i, c)| {
                 (i, Target::Deactivated(c.reason.unwrap_or(DeactivationReason::RemovedFromMis)))
@@ -600,8 +610,9 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
         weak_targets(&mut targets, batch, DeletedKind::Staff, rows.len(), |i| rows[i].wonde_id.as_str());
     }
     let active = work.active_before.get(&PersonKind::Staff).copied().unwrap_or(0);
-    let targets =
-        judge_accounts(&mut work.holds, HeldTarget::Staff, active, targets, |i| (rows[i].id, rows[i].status));
+    let targets = judge_accounts(&mut work.holds, HeldTarget::Staff, (active, 0), targets, |i| {
+        (rows[i].id, rows[i].status)
+    });
     settle::<staff::Entity>(txn, work, &rows, targets, updates, inserts).await
 }
 
@@ -706,12 +717,22 @@ async fn guardian_records(
         weak.retain(|i, _| !seen.contains(i));
         // The cascade follows its cause: a guardian whose children all go
         // in this run goes with them, and one whose only children left are
-        // held waits with them; neither is judged on its own. Only a
-        // guardian who would keep a child here is.
+        // held waits with them (held too, for its own decision, but never
+        // counted); neither is judged on its own. Only a guardian who would
+        // keep a child here is.
         let fates = children_after(txn, school, students, &work.holds).await?;
-        weak.retain(|i, (target, _)| match fates.get(&rows[*i].id) {
+        let holds = &mut work.holds;
+        weak.retain(|i, (target, evidence)| match fates.get(&rows[*i].id) {
             Some(Fate::Staying) => true,
-            Some(Fate::Held) => false,
+            Some(Fate::Held) => {
+                if let (Target::Deactivated(why), Evidence::Weak(evidence)) = (*target, *evidence)
+                    && rows[*i].status == AccountStatus::Active
+                {
+                    let key = (HeldTarget::Guardian, rows[*i].id);
+                    holds.hold_following(Candidate { key, evidence, reason: Some(why), pair: None });
+                }
+                false
+            }
             None => {
                 if let Target::Deactivated(why) = target {
                     removed.insert(rows[*i].id, *why);
@@ -720,7 +741,10 @@ async fn guardian_records(
             }
         });
         let active = work.active_before.get(&PersonKind::Guardian).copied().unwrap_or(0);
-        let weak = judge_accounts(&mut work.holds, HeldTarget::Guardian, active, weak, |i| {
+        let leaving =
+            rows.iter().filter(|r| r.status == AccountStatus::Active && removed.contains_key(&r.id));
+        let leaving = i32::try_from(leaving.count()).unwrap_or(i32::MAX);
+        let weak = judge_accounts(&mut work.holds, HeldTarget::Guardian, (active, leaving), weak, |i| {
             (rows[i].id, rows[i].status)
         });
         for (i, target) in weak {

@@ -47,7 +47,7 @@ pub async fn enqueue<C: ConnectionTrait + TransactionTrait>(
     // The insert runs in a savepoint: on PostgreSQL a refused statement
     // aborts the whole transaction, and a caller inside one (a webhook, an
     // approval) must go on to read the open run.
-    let savepoint = db.begin().await?;
+    let savepoint = crate::db::begin_write(db).await?;
     let inserted = row.insert(&savepoint).await;
     match &inserted {
         Ok(_) => savepoint.commit().await?,
@@ -199,6 +199,10 @@ pub async fn claim<C: ConnectionTrait>(
         .col_expr(sync_run::Column::StartedAt, Expr::value(now))
         .col_expr(sync_run::Column::HeartbeatAt, Expr::value(now))
         .col_expr(sync_run::Column::ClaimedBy, Expr::value(worker.to_owned()))
+        .col_expr(
+            sync_run::Column::Attempts,
+            sea_orm::sea_query::ExprTrait::add(Expr::col(sync_run::Column::Attempts), 1),
+        )
         .filter(sync_run::Column::Id.eq(run_id))
         .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
         .exec(db)
@@ -330,6 +334,11 @@ pub async fn cancel<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<Option<sy
     sync_run::Entity::find_by_id(run_id).one(db).await
 }
 
+/// Changes the guard held in `run`, all kinds together.
+pub fn held(run: &sync_run::Model) -> i32 {
+    run.students_held + run.staff_held + run.guardians_held + run.groups_held
+}
+
 /// The error text of a run whose process stopped.
 pub const ABANDONED: &str = "abandoned: the process running it stopped; nothing of it was applied";
 
@@ -346,23 +355,39 @@ pub fn was_abandoned(run: &sync_run::Model) -> bool {
 /// schema must not answer for a run of the same id in another.
 const LIVENESS_LOCKS: &str = "onroll-run:";
 
+/// How many times a run is taken over after its process died before it
+/// is failed instead: a run that kills every process that runs it must not
+/// go round the replicas for ever.
+pub const MAX_ATTEMPTS: i32 = 3;
+
 /// Proof, visible to other processes, that this process is running a run.
 ///
 /// On PostgreSQL it is a transaction on a connection of its own holding an
 /// advisory lock keyed by the run: when the process dies, PostgreSQL ends
 /// its session and the lock goes with it, so another replica knows at once
-/// that the run is orphaned. SQLite has one process and needs none.
-pub struct Liveness(Option<DatabaseTransaction>);
+/// that the run is orphaned. On SQLite it is an exclusive lock on a file
+/// beside the database (`<database>-run-<id>.lock`), which the operating
+/// system releases when the process dies, so `serve` knows at once that a
+/// killed `onroll sync` is gone.
+pub struct Liveness(Held);
+
+enum Held {
+    Postgres(DatabaseTransaction),
+    File(std::fs::File, std::path::PathBuf),
+    /// An in-memory SQLite database: one process, nothing to show.
+    Nothing,
+}
 
 impl Liveness {
     /// Takes the run's lock; `None` when another process holds it.
     pub async fn take(db: &DatabaseConnection, run_id: i32) -> Result<Option<Self>, DbErr> {
         if db.get_database_backend() != DbBackend::Postgres {
-            return Ok(Some(Self(None)));
+            let Some(path) = lock_file(db, run_id) else { return Ok(Some(Self(Held::Nothing))) };
+            return Ok(lock_path(&path)?.map(|file| Self(Held::File(file, path))));
         }
         let txn = db.begin().await?;
         if try_lock(&txn, run_id).await? {
-            Ok(Some(Self(Some(txn))))
+            Ok(Some(Self(Held::Postgres(txn))))
         } else {
             txn.rollback().await?;
             Ok(None)
@@ -370,8 +395,43 @@ impl Liveness {
     }
 
     pub async fn release(self) {
-        if let Some(txn) = self.0 {
-            let _ = txn.rollback().await;
+        match self.0 {
+            Held::Postgres(txn) => {
+                let _ = txn.rollback().await;
+            }
+            Held::File(file, path) => {
+                // Remove first: a process that opens the path meanwhile
+                // locks a file nobody will look at again.
+                let _ = std::fs::remove_file(&path);
+                drop(file);
+            }
+            Held::Nothing => {}
+        }
+    }
+}
+
+/// The lock file of a run of a file-backed SQLite database.
+fn lock_file(db: &DatabaseConnection, run_id: i32) -> Option<std::path::PathBuf> {
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let database = options.get_filename();
+    let name = database.file_name()?.to_str()?;
+    if name.is_empty() || name.starts_with(":memory:") || name.contains("mode=memory") {
+        return None;
+    }
+    Some(database.with_file_name(format!("{name}-run-{run_id}.lock")))
+}
+
+/// Opens and locks `path`; `None` when another process holds it.
+fn lock_path(path: &std::path::Path) -> Result<Option<std::fs::File>, DbErr> {
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|err| {
+            DbErr::Custom(format!("cannot open the run's lock file {}: {err}", path.display()))
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(err)) => {
+            Err(DbErr::Custom(format!("cannot lock the run's lock file {}: {err}", path.display())))
         }
     }
 }
@@ -387,49 +447,90 @@ async fn try_lock<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<bool, DbErr
     row.map(|r| r.try_get::<bool>("", "held")).transpose().map(|held| held.unwrap_or(false))
 }
 
-/// Fails runs whose process stopped. On PostgreSQL: running runs whose
-/// liveness lock nobody holds. On SQLite: running with no heartbeat since
-/// `stale_after`. Their changes were never committed (a run applies in one
-/// transaction at its end), so failing them is all the recovery needed.
-pub async fn fail_abandoned(db: &DatabaseConnection, stale_after: Duration) -> Result<u64, DbErr> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        let running =
-            sync_run::Entity::find().filter(sync_run::Column::Status.eq(SyncStatus::Running)).all(db).await?;
-        let mut failed = 0;
-        for run in running {
-            let probe = db.begin().await?;
-            let orphaned = try_lock(&probe, run.id).await?;
-            if orphaned {
-                failed += fail_if_running(&probe, run.id).await?;
-            }
-            probe.commit().await?;
-        }
-        return Ok(failed);
-    }
-    fail_stale(db, stale_after).await
+/// What became of runs whose process stopped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Queued again, for this or another process to run now.
+    pub requeued: u64,
+    /// Failed: CSV runs (their files went with the process) and runs taken
+    /// over [`MAX_ATTEMPTS`] times.
+    pub failed: u64,
 }
 
-async fn fail_if_running<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<u64, DbErr> {
-    let failed = sync_run::Entity::update_many()
-        .col_expr(sync_run::Column::Status, Expr::value(SyncStatus::Failed.as_str()))
-        .col_expr(sync_run::Column::FinishedAt, Expr::value(Utc::now()))
-        .col_expr(sync_run::Column::Error, Expr::value(ABANDONED))
-        .filter(sync_run::Column::Id.eq(run_id))
-        .filter(sync_run::Column::Status.eq(SyncStatus::Running))
-        .exec(db)
-        .await?;
-    Ok(failed.rows_affected)
-}
-
-async fn fail_stale<C: ConnectionTrait>(db: &C, stale_after: Duration) -> Result<u64, DbErr> {
+/// Finds running runs whose process stopped and takes them over: queued
+/// again (a Wonde run or a sweep) or failed (see [`Recovered`]). Their
+/// changes were never committed (a run applies in one transaction at its
+/// end), so nothing needs undoing. A run's process is known gone when its
+/// liveness lock is free: at once on PostgreSQL and for file-backed
+/// SQLite; an in-memory SQLite database (or a run of an older version)
+/// falls back to no heartbeat for `stale_after`.
+pub async fn recover_abandoned(db: &DatabaseConnection, stale_after: Duration) -> Result<Recovered, DbErr> {
+    let running =
+        sync_run::Entity::find().filter(sync_run::Column::Status.eq(SyncStatus::Running)).all(db).await?;
+    let mut recovered = Recovered::default();
     let cutoff: DateTime<Utc> = Utc::now() - stale_after;
-    let failed = sync_run::Entity::update_many()
-        .col_expr(sync_run::Column::Status, Expr::value(SyncStatus::Failed.as_str()))
-        .col_expr(sync_run::Column::FinishedAt, Expr::value(Utc::now()))
-        .col_expr(sync_run::Column::Error, Expr::value(ABANDONED))
+    for run in running {
+        let stale = run.heartbeat_at.is_none_or(|beat| beat < cutoff);
+        let recovered_one = if db.get_database_backend() == DbBackend::Postgres {
+            let probe = db.begin().await?;
+            let done = if try_lock(&probe, run.id).await? { take_over(&probe, &run).await? } else { None };
+            probe.commit().await?;
+            done
+        } else {
+            match lock_file(db, run.id) {
+                Some(path) if path.exists() => match lock_path(&path)? {
+                    Some(file) => {
+                        let done = take_over(db, &run).await?;
+                        let _ = std::fs::remove_file(&path);
+                        drop(file);
+                        done
+                    }
+                    None => None,
+                },
+                _ if stale => take_over(db, &run).await?,
+                _ => None,
+            }
+        };
+        match recovered_one {
+            Some(SyncStatus::Queued) => recovered.requeued += 1,
+            Some(_) => recovered.failed += 1,
+            None => {}
+        }
+    }
+    Ok(recovered)
+}
+
+/// Queues an orphaned run again, or fails it; `None` when it was no longer
+/// running (it ended meanwhile).
+async fn take_over<C: ConnectionTrait>(db: &C, run: &sync_run::Model) -> Result<Option<SyncStatus>, DbErr> {
+    let retry = run.kind != SyncKind::Csv && run.attempts < MAX_ATTEMPTS;
+    let mut update = sync_run::Entity::update_many();
+    if retry {
+        update = update
+            .col_expr(sync_run::Column::Status, Expr::value(SyncStatus::Queued.as_str()))
+            .col_expr(sync_run::Column::ClaimedBy, Expr::value(Option::<String>::None))
+            .col_expr(sync_run::Column::StartedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(sync_run::Column::HeartbeatAt, Expr::value(Option::<DateTime<Utc>>::None));
+    } else {
+        update = update
+            .col_expr(sync_run::Column::Status, Expr::value(SyncStatus::Failed.as_str()))
+            .col_expr(sync_run::Column::FinishedAt, Expr::value(Utc::now()))
+            .col_expr(sync_run::Column::Error, Expr::value(ABANDONED));
+    }
+    let done = update
+        .filter(sync_run::Column::Id.eq(run.id))
         .filter(sync_run::Column::Status.eq(SyncStatus::Running))
-        .filter(sync_run::Column::HeartbeatAt.lt(cutoff))
         .exec(db)
         .await?;
-    Ok(failed.rows_affected)
+    if done.rows_affected == 0 {
+        return Ok(None);
+    }
+    tracing::warn!(
+        sync.run_id = run.id,
+        school.id = run.school_id,
+        attempts = run.attempts,
+        taken_over = retry,
+        "a sync run's process stopped"
+    );
+    Ok(Some(if retry { SyncStatus::Queued } else { SyncStatus::Failed }))
 }

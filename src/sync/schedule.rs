@@ -4,8 +4,8 @@
 //! a little before the next try, so a broken MIS is not hammered.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
-use entity::{school, sync_run, trust, wonde_connection};
+use entity::enums::{ConnectionStatus, HeldEvidence, HeldStatus, SyncKind, SyncStatus};
+use entity::{held_change, school, sync_run, trust, wonde_connection};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
@@ -21,6 +21,11 @@ pub struct Schedule {
     pub incremental_every: Option<Duration>,
     /// The wait after a failed run before the schedule tries again.
     pub retry_after_failure: Duration,
+    /// The wait after a FULL run whose answer the guard doubted (it held
+    /// changes) before a FULL run checks again: such a run moves neither
+    /// the watermark nor `last_full_sync_at` (see `engine`), so without
+    /// this wait a FULL would be due at every tick.
+    pub recheck_after_held: Duration,
 }
 
 impl Default for Schedule {
@@ -29,6 +34,7 @@ impl Default for Schedule {
             full_every: Some(Duration::days(7)),
             incremental_every: Some(Duration::hours(4)),
             retry_after_failure: Duration::minutes(15),
+            recheck_after_held: Duration::hours(1),
         }
     }
 }
@@ -59,11 +65,15 @@ pub fn parse_every(text: &str) -> Result<Option<Duration>, BadDuration> {
     Ok(Some(duration))
 }
 
-/// Which kind of run a connection is due, if any, at `now`.
+/// Which kind of run a connection is due, if any, at `now`. `last_failure`:
+/// when the school's last run failed; `doubted_full`: when the school has
+/// changes held from a FULL answer the guard doubted, the end of its last
+/// FULL run (see [`doubted_full`]).
 pub fn due(
     schedule: &Schedule,
     connection: &wonde_connection::Model,
     last_failure: Option<DateTime<Utc>>,
+    doubted_full: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Option<SyncKind> {
     if connection.status != ConnectionStatus::Approved || connection.token_ciphertext.is_none() {
@@ -81,13 +91,50 @@ pub fn due(
         every.is_some_and(|every| last.is_none_or(|last| now - last >= every))
     };
     let full = every(connection.full_every_secs, schedule.full_every);
+    // Changes held from a doubted FULL answer are checked again by a FULL
+    // run within the hour, whatever the week's cadence; meanwhile no FULL.
+    let rechecking = match doubted_full {
+        Some(at) if now - at >= schedule.recheck_after_held => return Some(SyncKind::Full),
+        Some(_) => true,
+        None => false,
+    };
     // A school never fully synced gets a FULL run first, whatever the schedule.
-    if connection.last_full_sync_at.is_none() || overdue(connection.last_full_sync_at, full) {
+    if !rechecking && (connection.last_full_sync_at.is_none() || overdue(connection.last_full_sync_at, full))
+    {
         return Some(SyncKind::Full);
     }
     let incremental = every(connection.incremental_every_secs, schedule.incremental_every);
     let last_any = connection.last_incremental_sync_at.max(connection.last_full_sync_at);
     overdue(last_any, incremental).then_some(SyncKind::Incremental)
+}
+
+/// When the school has changes held from an answer the guard doubted in a
+/// complete fetch (absence, or lists that no longer hold someone), the end
+/// of its last FULL run: such an answer is re-checked by a FULL run (see
+/// [`due`]). `None` when nothing of the kind waits.
+pub async fn doubted_full<C: ConnectionTrait>(
+    db: &C,
+    school_id: i32,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let waiting = held_change::Entity::find()
+        .filter(held_change::Column::SchoolId.eq(school_id))
+        .filter(held_change::Column::Status.eq(HeldStatus::Pending))
+        .filter(
+            held_change::Column::Evidence.is_in([HeldEvidence::AbsentFromFullFetch, HeldEvidence::NotListed]),
+        )
+        .one(db)
+        .await?;
+    if waiting.is_none() {
+        return Ok(None);
+    }
+    let last_full = sync_run::Entity::find()
+        .filter(sync_run::Column::SchoolId.eq(school_id))
+        .filter(sync_run::Column::Kind.eq(SyncKind::Full))
+        .filter(sync_run::Column::Status.eq(SyncStatus::Completed))
+        .order_by_desc(sync_run::Column::Id)
+        .one(db)
+        .await?;
+    Ok(last_full.and_then(|run| run.finished_at).or(Some(DateTime::<Utc>::MIN_UTC)))
 }
 
 /// Queues the daily sweep of every school whose day has begun since its
@@ -155,9 +202,11 @@ pub async fn queue_due<C: ConnectionTrait + TransactionTrait>(
             .one(db)
             .await?;
         let last_failure = last
+            .as_ref()
             .filter(|r| r.status == SyncStatus::Failed && !runs::was_abandoned(r))
             .and_then(|r| r.finished_at);
-        if let Some(kind) = due(schedule, &connection, last_failure, now) {
+        let doubted_full = doubted_full(db, connection.school_id).await?;
+        if let Some(kind) = due(schedule, &connection, last_failure, doubted_full, now) {
             queued += usize::from(runs::enqueue(db, connection.school_id, kind, false).await?.1);
         }
     }
@@ -222,17 +271,28 @@ mod tests {
     fn full_first_then_incremental_by_the_clock() {
         let now = Utc::now();
         let s = Schedule::default();
-        assert_eq!(due(&s, &connection(None, None, now), None, now), Some(SyncKind::Full));
-        assert_eq!(due(&s, &connection(Some(1), None, now), None, now), None);
-        assert_eq!(due(&s, &connection(Some(5), None, now), None, now), Some(SyncKind::Incremental));
-        assert_eq!(due(&s, &connection(Some(30), Some(1), now), None, now), None);
-        assert_eq!(due(&s, &connection(Some(24 * 8), Some(1), now), None, now), Some(SyncKind::Full));
+        assert_eq!(due(&s, &connection(None, None, now), None, None, now), Some(SyncKind::Full));
+        assert_eq!(due(&s, &connection(Some(1), None, now), None, None, now), None);
+        assert_eq!(due(&s, &connection(Some(5), None, now), None, None, now), Some(SyncKind::Incremental));
+        assert_eq!(due(&s, &connection(Some(30), Some(1), now), None, None, now), None);
+        assert_eq!(due(&s, &connection(Some(24 * 8), Some(1), now), None, None, now), Some(SyncKind::Full));
         // Off, and waiting after a failure.
         let off = Schedule { incremental_every: None, ..s };
-        assert_eq!(due(&off, &connection(Some(5), None, now), None, now), None);
-        assert_eq!(due(&s, &connection(Some(5), None, now), Some(now - Duration::minutes(1)), now), None);
+        assert_eq!(due(&off, &connection(Some(5), None, now), None, None, now), None);
+        let failed = Some(now - Duration::minutes(1));
+        assert_eq!(due(&s, &connection(Some(5), None, now), failed, None, now), None);
+        // After a doubted FULL run (its last_full_sync_at stays where it
+        // was): no FULL for an hour, incremental runs meanwhile, then FULL.
+        let stale = connection(Some(24 * 8), Some(5), now);
+        let doubted = Some(now - Duration::minutes(10));
+        assert_eq!(due(&s, &stale, None, doubted, now), Some(SyncKind::Incremental));
+        assert_eq!(due(&s, &connection(Some(24 * 8), Some(1), now), None, doubted, now), None);
+        assert_eq!(due(&s, &stale, None, Some(now - Duration::hours(2)), now), Some(SyncKind::Full));
+        // Even when the week's FULL run is recent.
+        let recent = connection(Some(1), Some(1), now);
+        assert_eq!(due(&s, &recent, None, Some(now - Duration::hours(2)), now), Some(SyncKind::Full));
         let mut revoked = connection(None, None, now);
         revoked.status = ConnectionStatus::Revoked;
-        assert_eq!(due(&s, &revoked, None, now), None);
+        assert_eq!(due(&s, &revoked, None, None, now), None);
     }
 }

@@ -1,4 +1,5 @@
-//! The background loop of `onroll serve`: fail abandoned runs, queue what
+//! The background loop of `onroll serve`: take over runs whose process
+//! stopped (another replica's, or a killed `onroll sync`), queue what
 //! the schedule says is due, run what is queued. Several replicas may run
 //! it at once: the database hands each queued run to one of them.
 
@@ -10,14 +11,19 @@ use super::engine::SyncEngine;
 use super::schedule::Schedule;
 use super::{runs, schedule};
 
-/// A run with no heartbeat for this long belongs to a process that stopped.
+/// A run with no heartbeat for this long belongs to a process that stopped
+/// (only where no liveness lock can tell at once: see `runs::Liveness`).
 pub const ABANDONED_AFTER: Duration = Duration::minutes(5);
 
 /// One pass: recover, schedule, drain. Returns how many runs it ran.
 pub async fn cycle(engine: &SyncEngine, schedule: &Schedule) -> Result<usize, sea_orm::DbErr> {
-    let failed = runs::fail_abandoned(&engine.db, ABANDONED_AFTER).await?;
-    if failed > 0 {
-        tracing::warn!(runs = failed, "failed sync runs abandoned by a stopped process");
+    let recovered = runs::recover_abandoned(&engine.db, ABANDONED_AFTER).await?;
+    if recovered != runs::Recovered::default() {
+        tracing::warn!(
+            requeued = recovered.requeued,
+            failed = recovered.failed,
+            "took over sync runs whose process stopped"
+        );
     }
     schedule::queue_due(&engine.db, schedule, Utc::now()).await?;
     schedule::queue_sweeps(&engine.db, engine.clock.now(), schedule.retry_after_failure).await?;

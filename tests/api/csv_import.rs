@@ -91,7 +91,7 @@ async fn ran(
     force: bool,
 ) -> anyhow::Result<sync_run::Model> {
     match importer.import(school.id, files, full, force).await? {
-        CsvImportOutcome::Ran(run) => Ok(run),
+        CsvImportOutcome::Ran(run) => Ok(*run),
         CsvImportOutcome::Refused(errors) => anyhow::bail!("refused: {errors:?}"),
     }
 }

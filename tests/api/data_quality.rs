@@ -92,7 +92,7 @@ async fn import(
         worker: "dq-test".into(),
     };
     match importer.import(school.id, files(students, guardians), true, false).await? {
-        CsvImportOutcome::Ran(run) if run.status == SyncStatus::Completed => Ok(run),
+        CsvImportOutcome::Ran(run) if run.status == SyncStatus::Completed => Ok(*run),
         CsvImportOutcome::Ran(run) => anyhow::bail!("run ended {:?}: {:?}", run.status, run.error),
         CsvImportOutcome::Refused(errors) => anyhow::bail!("refused: {errors:?}"),
     }

@@ -12,7 +12,7 @@ use crate::on_both_engines;
 use crate::support::fixture::Fixture;
 use crate::support::{Engine, TestDb};
 
-on_both_engines!(one_open_run_per_school_and_one_claim_winner, abandoned_runs_fail);
+on_both_engines!(one_open_run_per_school_and_one_claim_winner, abandoned_runs_are_taken_over);
 
 async fn one_open_run_per_school_and_one_claim_winner(engine: Engine) -> anyhow::Result<()> {
     let data = TestDb::create(&engine).await?;
@@ -58,32 +58,59 @@ async fn one_open_run_per_school_and_one_claim_winner(engine: Engine) -> anyhow:
     Ok(())
 }
 
-async fn abandoned_runs_fail(engine: Engine) -> anyhow::Result<()> {
+async fn abandoned_runs_are_taken_over(engine: Engine) -> anyhow::Result<()> {
     let data = TestDb::create(&engine).await?;
     let f = Fixture::new(&data.db);
     let trust = f.trust("Runs Trust").await?;
     let school = f.school(&trust, "Runs School").await?;
     let (run, _) = runs::enqueue(&data.db, school.id, SyncKind::Full, false).await?;
-    let liveness =
-        runs::Liveness::take(&data.db, run.id).await?.ok_or_else(|| anyhow::anyhow!("liveness"))?;
-    let run =
-        runs::claim(&data.db, run.id, "killed-worker").await?.ok_or_else(|| anyhow::anyhow!("claim"))?;
-    // Alive: a recent heartbeat (SQLite) or a held liveness lock (PostgreSQL) keeps it.
-    assert_eq!(runs::fail_abandoned(&data.db, Duration::minutes(2)).await?, 0);
-    // Another process cannot take a live run's lock.
-    if matches!(engine, Engine::Postgres(_)) {
+    let mut run_id = run.id;
+    for attempt in 1..=runs::MAX_ATTEMPTS {
+        let liveness =
+            runs::Liveness::take(&data.db, run_id).await?.ok_or_else(|| anyhow::anyhow!("liveness"))?;
+        let run =
+            runs::claim(&data.db, run_id, "killed-worker").await?.ok_or_else(|| anyhow::anyhow!("claim"))?;
+        assert_eq!(run.attempts, attempt);
+        // Alive: its liveness lock is held (or its heartbeat is recent).
+        assert_eq!(
+            runs::recover_abandoned(&data.db, Duration::minutes(2)).await?,
+            runs::Recovered::default()
+        );
+        // Another process cannot take a live run's lock.
         let other = data.reconnect(&engine).await?;
-        assert!(runs::Liveness::take(&other, run.id).await?.is_none());
+        assert!(runs::Liveness::take(&other, run.id).await?.is_none(), "attempt {attempt}");
+        // The process dies: its lock goes, its heartbeat stops.
+        liveness.release().await;
+        let mut stale: sync_run::ActiveModel = run.into();
+        stale.heartbeat_at = Set(Some(chrono::Utc::now() - Duration::minutes(10)));
+        let run = stale.update(&data.db).await?;
+        let recovered = runs::recover_abandoned(&data.db, Duration::minutes(2)).await?;
+        let run = sync_run::Entity::find_by_id(run.id)
+            .one(&data.db)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("run"))?;
+        if attempt < runs::MAX_ATTEMPTS {
+            // Taken over: queued again for any process to run.
+            assert_eq!((recovered.requeued, recovered.failed), (1, 0));
+            assert_eq!((run.status, run.claimed_by.as_deref()), (SyncStatus::Queued, None));
+        } else {
+            // A run that outlived every process it ran on is failed.
+            assert_eq!((recovered.requeued, recovered.failed), (0, 1));
+            assert_eq!(run.status, SyncStatus::Failed);
+            assert!(run.error.unwrap_or_default().contains("abandoned"));
+        }
+        run_id = run.id;
     }
-    // The process dies: its lock goes, its heartbeat stops.
-    liveness.release().await;
-    let mut stale: sync_run::ActiveModel = run.into();
+    // A CSV run's files went with its process: it fails at once.
+    let (csv, _) = runs::enqueue(&data.db, school.id, SyncKind::Csv, false).await?;
+    let csv =
+        runs::claim(&data.db, csv.id, "killed-importer").await?.ok_or_else(|| anyhow::anyhow!("claim"))?;
+    let mut stale: sync_run::ActiveModel = csv.into();
     stale.heartbeat_at = Set(Some(chrono::Utc::now() - Duration::minutes(10)));
-    let run = stale.update(&data.db).await?;
-    assert_eq!(runs::fail_abandoned(&data.db, Duration::minutes(2)).await?, 1);
-    let run =
-        sync_run::Entity::find_by_id(run.id).one(&data.db).await?.ok_or_else(|| anyhow::anyhow!("run"))?;
-    assert_eq!(run.status, SyncStatus::Failed);
-    assert!(run.error.unwrap_or_default().contains("abandoned"));
+    let csv = stale.update(&data.db).await?;
+    assert_eq!(runs::recover_abandoned(&data.db, Duration::minutes(2)).await?.failed, 1);
+    let csv =
+        sync_run::Entity::find_by_id(csv.id).one(&data.db).await?.ok_or_else(|| anyhow::anyhow!("run"))?;
+    assert_eq!(csv.status, SyncStatus::Failed);
     Ok(())
 }

@@ -68,7 +68,7 @@ impl CsvMutation {
                     })
                     .collect(),
             }),
-            CsvImportOutcome::Ran(run) => Ok(CsvImportResult { run: Some(SyncRun(run)), errors: Vec::new() }),
+            CsvImportOutcome::Ran(run) => Ok(CsvImportResult { run: Some(SyncRun(*run)), errors: Vec::new() }),
         }
     }
 }

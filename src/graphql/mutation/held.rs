@@ -27,9 +27,8 @@ impl From<DecisionError> for AppError {
             DecisionError::SchoolNotFound(_) => {
                 Self::NotFound("no school with that ID is visible to this token".to_owned())
             }
-            DecisionError::UnknownChange(_) | DecisionError::NoneGiven | DecisionError::RunInProgress(_) => {
-                Self::BadInput(err.to_string())
-            }
+            DecisionError::UnknownChange(_) | DecisionError::NoneGiven => Self::BadInput(err.to_string()),
+            DecisionError::RunInProgress(_) => Self::Conflict(err.to_string()),
             DecisionError::Database(err) => Self::Database(err),
         }
     }
@@ -65,7 +64,7 @@ impl HeldMutation {
     /// withdrawn instead; one already decided is skipped. Admins of the
     /// school; records who decided. BAD_USER_INPUT for an ID that is not
     /// one of the school's held changes (nothing is decided then), or more
-    /// than 5,000 IDs.
+    /// than 5,000 IDs; CONFLICT while a run of the school is under way.
     async fn approve_held_changes(
         &self,
         ctx: &Context<'_>,

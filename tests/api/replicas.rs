@@ -1,0 +1,301 @@
+//! Several `onroll serve` processes on one PostgreSQL are one service
+//! (issue 12): an event committed on one replica reaches subscribers on
+//! another (LISTEN/NOTIFY, with a periodic read as backstop); triggers on
+//! both give one run; a replica killed mid-run has its run finished by
+//! another. Real processes, real WebSockets, real PostgreSQL; without
+//! `ONROLL_TEST_DATABASE_URL` these tests say they were skipped.
+
+use base64::Engine as _;
+use entity::enums::{ConnectionStatus, Role, SyncStatus};
+use entity::{school, student, sync_run};
+use onroll::graphql::ids::NodeType;
+use onroll::tenancy::{TokenSpec, create_token};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use wonde_sim::{FaultKind, FaultSpec, SimConfig, SimHandle, Simulator};
+
+use crate::support::fixture::{Fixture, gid};
+use crate::support::{Engine, TestDb, ws};
+
+const BIN: &str = env!("CARGO_BIN_EXE_onroll");
+const TRIGGER: &str = "mutation($s: ID!, $k: SyncKind) { triggerSync(schoolId: $s, kind: $k) { id status } }";
+const DEACTIVATIONS: &str = "subscription { deactivations { cursor kind person { ... on Student { id } } } }";
+
+/// One `onroll serve` process.
+struct Replica {
+    child: Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Replica {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A PostgreSQL schema of its own, a simulated school connected in it, a
+/// trust admin's and an integrator's tokens, and a way to start replicas.
+struct Cluster {
+    data: TestDb,
+    database_url: String,
+    key_text: String,
+    sim: SimHandle,
+    wonde_id: String,
+    school: school::Model,
+    admin: String,
+    integrator: String,
+    http: reqwest::Client,
+}
+
+impl Cluster {
+    async fn start(url: String, students: usize) -> anyhow::Result<Self> {
+        let engine = Engine::Postgres(url);
+        let data = TestDb::create(&engine).await?;
+        let database_url = data.url(&engine);
+        let key_text = base64::engine::general_purpose::STANDARD.encode([5u8; 32]);
+        let key = onroll::crypto::SecretKey::parse(&key_text)?;
+        let sim =
+            Simulator::start(SimConfig { schools: 1, students_per_school: students, ..SimConfig::default() })
+                .await?;
+        let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
+        let f = Fixture::new(&data.db);
+        let trust = f.trust("Replicated Trust").await?;
+        let school = f.school(&trust, "Replicated School").await?;
+        let token = onroll::crypto::Secret::new(sim_school.token.clone());
+        onroll::connections::create(
+            &data.db,
+            school.id,
+            &sim_school.wonde_id,
+            ConnectionStatus::Approved,
+            Some((&token, &key)),
+        )
+        .await?;
+        let spec = |role| TokenSpec { role, trust_id: Some(trust.id), school_ids: Vec::new(), label: None };
+        let (admin, _) = create_token(&data.db, &spec(Role::TrustAdmin)).await?;
+        let (integrator, _) = create_token(&data.db, &spec(Role::Integrator)).await?;
+        Ok(Self {
+            data,
+            database_url,
+            key_text,
+            sim,
+            wonde_id: sim_school.wonde_id,
+            school,
+            admin,
+            integrator,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    fn db(&self) -> &DatabaseConnection {
+        &self.data.db
+    }
+
+    /// Starts `onroll serve` on a free port and waits until it is ready.
+    async fn replica(&self) -> anyhow::Result<Replica> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        let child = Command::new(BIN)
+            .arg("serve")
+            .env("DATABASE_URL", &self.database_url)
+            .env("ONROLL_SECRET_KEY", &self.key_text)
+            .env("WONDE_API_URL", self.sim.base_url())
+            .env("ONROLL_BIND", addr.to_string())
+            // Runs happen when the test asks, not on a schedule.
+            .env("ONROLL_FULL_SYNC_EVERY", "0")
+            .env("ONROLL_INCREMENTAL_SYNC_EVERY", "0")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let replica = Replica { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(response) = self.http.get(replica.url("/readyz")).send().await
+                && response.status().is_success()
+            {
+                return Ok(replica);
+            }
+            anyhow::ensure!(Instant::now() < deadline, "replica on {addr} never became ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn trigger(&self, replica: &Replica, kind: &str) -> anyhow::Result<Value> {
+        let body = json!({ "query": TRIGGER, "variables": { "s": gid(NodeType::School, self.school.id), "k": kind } });
+        let response: Value = self
+            .http
+            .post(replica.url("/graphql"))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        anyhow::ensure!(response.get("errors").is_none(), "triggerSync failed: {response}");
+        Ok(response["data"]["triggerSync"].clone())
+    }
+
+    async fn run(&self, id: i32) -> anyhow::Result<sync_run::Model> {
+        sync_run::Entity::find_by_id(id).one(self.db()).await?.ok_or_else(|| anyhow::anyhow!("no run {id}"))
+    }
+
+    /// Waits until run `id` has ended.
+    async fn ended(&self, id: i32, within: Duration) -> anyhow::Result<sync_run::Model> {
+        let deadline = Instant::now() + within;
+        loop {
+            let run = self.run(id).await?;
+            if matches!(run.status, SyncStatus::Completed | SyncStatus::Failed | SyncStatus::Cancelled) {
+                return Ok(run);
+            }
+            anyhow::ensure!(Instant::now() < deadline, "run {id} still {:?}", run.status);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn run_id(run: &Value) -> anyhow::Result<i32> {
+    let id = run["id"].as_str().ok_or_else(|| anyhow::anyhow!("no run id in {run}"))?;
+    Ok(onroll::graphql::ids::decode_as(id, NodeType::SyncRun)?)
+}
+
+macro_rules! on_postgres {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> {
+                match $crate::support::Engine::postgres() {
+                    Some($crate::support::Engine::Postgres(url)) => super::$name(url).await,
+                    _ => {
+                        eprintln!("skipped: {} is not set", $crate::support::POSTGRES_ENV);
+                        Ok(())
+                    }
+                }
+            }
+        }
+    )+};
+}
+
+on_postgres!(
+    a_leaver_synced_on_one_replica_reaches_a_subscriber_on_another,
+    a_replica_killed_mid_run_has_its_run_finished
+);
+
+/// Seen: a subscriber on replica B never received a leaver synced on A.
+/// Triggers on both replicas at once give one run.
+async fn a_leaver_synced_on_one_replica_reaches_a_subscriber_on_another(url: String) -> anyhow::Result<()> {
+    let cluster = Cluster::start(url, 30).await?;
+    let a = cluster.replica().await?;
+    let b = cluster.replica().await?;
+
+    // Triggers on both replicas at once: one run.
+    let (on_a, on_b) = tokio::join!(cluster.trigger(&a, "FULL"), cluster.trigger(&b, "FULL"));
+    let (first, second) = (run_id(&on_a?)?, run_id(&on_b?)?);
+    assert_eq!(first, second, "one open run per school, whichever replica is asked");
+    let run = cluster.ended(first, Duration::from_secs(60)).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+
+    // A subscriber on B; the leaver is synced on A.
+    let (mut socket, ack) = ws::connect(b.addr, Some(&cluster.integrator)).await?;
+    assert_eq!(ack["type"], "connection_ack");
+    ws::subscribe(&mut socket, "1", DEACTIVATIONS, json!({})).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let truth = cluster.sim.truth(&cluster.wonde_id)?;
+    let leaver = truth.students[0].id.clone();
+    cluster.sim.student_leaves(&cluster.wonde_id, &leaver, None)?;
+    let run = run_id(&cluster.trigger(&a, "INCREMENTAL").await?)?;
+    let row = student::Entity::find()
+        .filter(student::Column::SchoolId.eq(cluster.school.id))
+        .filter(student::Column::WondeId.eq(leaver.as_str()))
+        .one(cluster.db())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the leaver's account"))?;
+    let message = ws::next_within(&mut socket, Duration::from_secs(15)).await?;
+    let received = chrono::Utc::now();
+    let event = &message["payload"]["data"]["deactivations"];
+    assert_eq!(event["person"]["id"], json!(gid(NodeType::Student, row.id)), "{message}");
+    let finished = cluster.ended(run, Duration::from_secs(30)).await?;
+    assert_eq!(finished.status, SyncStatus::Completed);
+    assert!(
+        finished.claimed_by.as_deref().is_some_and(|w| w.ends_with(&format!(":{}", a.child.id()))),
+        "replica A ran it: {:?}",
+        finished.claimed_by
+    );
+    if let Some(committed) = finished.finished_at {
+        eprintln!("commit on A to the event on B's socket: {} ms", (received - committed).num_milliseconds());
+    }
+    Ok(())
+}
+
+/// Failover: the replica running a school's run dies; another takes the
+/// run over and finishes it, well within 30 s, instead of failing it.
+async fn a_replica_killed_mid_run_has_its_run_finished(url: String) -> anyhow::Result<()> {
+    let cluster = Cluster::start(url, 60).await?;
+    let mut a = cluster.replica().await?;
+    let first = run_id(&cluster.trigger(&a, "FULL").await?)?;
+    assert_eq!(cluster.ended(first, Duration::from_secs(60)).await?.status, SyncStatus::Completed);
+    let b = cluster.replica().await?;
+
+    // A slow Wonde, and a leaver: the FULL run on A is under way when A dies.
+    let leaver = cluster.sim.truth(&cluster.wonde_id)?.students[0].id.clone();
+    cluster.sim.student_leaves(&cluster.wonde_id, &leaver, None)?;
+    cluster.sim.inject_fault(FaultSpec {
+        school: None,
+        endpoint: "*".into(),
+        page: None,
+        kind: FaultKind::Latency { ms: 300 },
+        count: 10_000,
+    });
+    let run = run_id(&cluster.trigger(&a, "FULL").await?)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let a_name = format!(":{}", a.child.id());
+    loop {
+        let row = cluster.run(run).await?;
+        if row.status == SyncStatus::Running
+            && row.claimed_by.as_deref().is_some_and(|w| w.ends_with(&a_name))
+        {
+            break;
+        }
+        anyhow::ensure!(row.status == SyncStatus::Queued || row.status == SyncStatus::Running, "{row:?}");
+        anyhow::ensure!(Instant::now() < deadline, "A never started the run");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.kill();
+    let killed = Instant::now();
+    cluster.sim.clear_faults();
+
+    let finished = cluster.ended(run, Duration::from_secs(30)).await?;
+    let took = killed.elapsed();
+    eprintln!("run taken over and finished {took:?} after its replica died");
+    assert_eq!(finished.status, SyncStatus::Completed, "{:?}", finished.error);
+    assert!(
+        finished.claimed_by.as_deref().is_some_and(|w| w.ends_with(&format!(":{}", b.child.id()))),
+        "replica B finished it: {:?}",
+        finished.claimed_by
+    );
+    assert_eq!(finished.attempts, 2);
+    let row = student::Entity::find()
+        .filter(student::Column::SchoolId.eq(cluster.school.id))
+        .filter(student::Column::WondeId.eq(leaver.as_str()))
+        .one(cluster.db())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the leaver's account"))?;
+    assert_eq!(
+        row.status,
+        entity::enums::AccountStatus::Deactivated,
+        "the leaver left, without waiting hours"
+    );
+    Ok(())
+}
