@@ -162,3 +162,58 @@ async fn migration_while_a_run_is_open(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(still.map(|run| run.status), Some(SyncStatus::Queued));
     Ok(())
 }
+
+on_both_engines!(a_flood_of_webhooks_while_a_run_writes_is_answered);
+
+/// Seen on SQLite: 200 webhooks arriving while runs wrote were answered
+/// 503 "database is locked". Every one is answered 2xx now: write
+/// transactions queue for the write lock instead of failing.
+async fn a_flood_of_webhooks_while_a_run_writes_is_answered(engine: Engine) -> anyhow::Result<()> {
+    use entity::enums::PersonKind;
+    const WEBHOOKS: usize = 200;
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let wonde_id = s.school_a.wonde_id.clone().unwrap_or_default();
+    // Writers: transactions appending events back to back, as runs do.
+    let db = app.db().clone();
+    let (trust, school, person) = (s.trust.id, s.school_a.id, s.solo.id);
+    let writer = tokio::spawn(async move {
+        let mut written = 0;
+        for _ in 0..40 {
+            let rows: Vec<entity::event::ActiveModel> = (0..200)
+                .map(|_| entity::event::ActiveModel {
+                    trust_id: Set(trust),
+                    school_id: Set(school),
+                    kind: Set(entity::enums::EventKind::Deactivated),
+                    person_kind: Set(Some(PersonKind::Student)),
+                    person_id: Set(Some(person)),
+                    reason: Set(Some(entity::enums::DeactivationReason::RemovedFromMis)),
+                    sync_run_id: Set(None),
+                    payload: Set(None),
+                    occurred_at: Set(chrono::Utc::now()),
+                    ..Default::default()
+                })
+                .collect();
+            written += onroll::events::log::append(&db, rows).await?.len();
+        }
+        anyhow::Ok(written)
+    });
+    let body = json!({ "payload_type": "schoolMigration", "school_id": wonde_id }).to_string();
+    let posts = (0..WEBHOOKS).map(|_| post(&app, Some(WEBHOOK_SECRET), true, &body));
+    let answers = futures::future::join_all(posts).await;
+    let mut statuses = std::collections::BTreeMap::new();
+    for answer in answers {
+        let (status, _) = answer?;
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+    assert_eq!(writer.await??, 40 * 200, "the writers finished too");
+    assert_eq!(statuses, std::collections::BTreeMap::from([(200, WEBHOOKS)]), "every webhook answered 200");
+    // One open run however many asked.
+    let open = sync_run::Entity::find()
+        .filter(sync_run::Column::SchoolId.eq(s.school_a.id))
+        .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
+        .count(app.db())
+        .await?;
+    assert_eq!(open, 1);
+    Ok(())
+}
