@@ -64,7 +64,9 @@ async fn database_url(engine: &str) -> anyhow::Result<String> {
 }
 
 /// One server on `url`, serving until the returned sender is dropped.
-async fn replica(url: &str) -> anyhow::Result<(SocketAddr, DatabaseConnection, EventBus, tokio::sync::oneshot::Sender<()>)> {
+async fn replica(
+    url: &str,
+) -> anyhow::Result<(SocketAddr, DatabaseConnection, EventBus, tokio::sync::oneshot::Sender<()>)> {
     let db = onroll::db::connect(url, None).await?;
     let events = EventBus::default();
     let services = Services {
@@ -111,7 +113,13 @@ async fn tenant(db: &DatabaseConnection) -> anyhow::Result<(i32, i32, i32, Strin
     }
     .insert(db)
     .await?;
-    let spec = TokenSpec { role: Role::Integrator, trust_id: Some(trust.id), school_ids: Vec::new(), label: None };
+    let spec = TokenSpec {
+        role: Role::Integrator,
+        trust_id: Some(trust.id),
+        school_ids: Vec::new(),
+        label: None,
+        expires_in: None,
+    };
     let (token, _) = create_token(db, &spec).await?;
     Ok((trust.id, school.id, student.id, token))
 }

@@ -199,8 +199,13 @@ async fn token(
     trust_id: i32,
     label: &str,
 ) -> Result<String, DemoError> {
-    let spec =
-        TokenSpec { role, trust_id: Some(trust_id), school_ids: Vec::new(), label: Some(label.into()) };
+    let spec = TokenSpec {
+        role,
+        trust_id: Some(trust_id),
+        school_ids: Vec::new(),
+        label: Some(label.into()),
+        expires_in: None,
+    };
     Ok(tenancy::create_token(db, &spec).await?.0)
 }
 

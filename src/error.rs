@@ -14,6 +14,13 @@ pub enum AppError {
     /// No token, or one we do not know (HTTP 401, `UNAUTHENTICATED`).
     #[error("authentication required: send a valid API token as `Authorization: Bearer <token>`")]
     Unauthenticated,
+    /// The token was revoked (`onroll token revoke`): HTTP 401, `UNAUTHENTICATED`.
+    #[error("this API token was revoked: ask the trust's operator for a new one")]
+    TokenRevoked,
+    /// The token's expiry (`token create --expires-in`) has passed: HTTP
+    /// 401, `UNAUTHENTICATED`.
+    #[error("this API token has expired: ask the trust's operator for a new one")]
+    TokenExpired,
     /// The token is valid but its role or scope does not allow this.
     #[error("{0}")]
     Forbidden(String),
@@ -51,7 +58,7 @@ impl AppError {
     /// The `extensions.code` clients branch on.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Unauthenticated | Self::TokenRevoked | Self::TokenExpired => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadInput(_) => "BAD_USER_INPUT",

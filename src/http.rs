@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::OpenSockets;
 use crate::crypto::{Secret, SecretKey};
 use crate::events::EventBus;
 use crate::graphql::AppSchema;
@@ -33,6 +34,25 @@ pub struct AppState {
     pub guard_share: f64,
     /// How often a subscription socket gets a keep-alive `ping`.
     pub ws_keepalive: std::time::Duration,
+    /// This process's open subscription sockets, by token, so that a
+    /// revoked or expired token's sockets can be closed.
+    pub sockets: OpenSockets,
+}
+
+impl AppState {
+    /// Puts into an operation's context what resolvers read besides the
+    /// `RequestContext`: the event bus, the worker's wake-up, the Wonde
+    /// client and app token, the sealing key, the guard's share. HTTP
+    /// requests and socket connections both call this, so a mutation works
+    /// the same over either.
+    pub(crate) fn provide(&self, data: &mut async_graphql::Data) {
+        data.insert(self.events.clone());
+        data.insert(self.sync_wake.clone());
+        data.insert(self.wonde.clone());
+        data.insert(self.secret_key.clone());
+        data.insert(crate::catalog::WondeAppToken(self.wonde_app_token.clone()));
+        data.insert(crate::graphql::mutation::GuardShare(self.guard_share));
+    }
 }
 
 /// The largest POST /graphql body: three CSV files and the operation.

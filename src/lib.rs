@@ -15,6 +15,7 @@ pub mod catalog;
 /// Command-line entry points (`serve`, `migrate`, `schema`, `trust`, `token`).
 pub mod cli;
 mod cli_held;
+mod cli_tokens;
 /// Configuration from the environment and flags.
 pub mod config;
 /// A school's Wonde connection: status changes and its sealed token.

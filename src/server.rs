@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 
+use crate::auth::OpenSockets;
+use crate::auth::revocation::WATCH_EVERY;
 use crate::config::{ServeConfig, SyncConfig};
 use crate::crypto::{Secret, SecretKey};
 use crate::events::EventBus;
@@ -64,6 +66,8 @@ pub struct Application {
     /// Reads the event log into this process's bus (every replica's
     /// commits reach its subscribers); stops when the application does.
     _feed: Option<crate::events::feed::Feed>,
+    /// How often the revocation watch looks at the tokens of open sockets.
+    token_watch_every: std::time::Duration,
 }
 
 impl Application {
@@ -124,8 +128,16 @@ impl Application {
             wonde_app_token,
             guard_share: crate::sync::ledger::DEFAULT_GUARD_SHARE,
             ws_keepalive: DEFAULT_WS_KEEPALIVE,
+            sockets: OpenSockets::default(),
         };
-        Ok(Self { listener, state, worker: None, catalog_refresh: false, _feed: feed })
+        Ok(Self {
+            listener,
+            state,
+            worker: None,
+            catalog_refresh: false,
+            _feed: feed,
+            token_watch_every: WATCH_EVERY,
+        })
     }
 
     /// Runs syncs in the background while serving.
@@ -138,6 +150,13 @@ impl Application {
     /// interval to see it happen).
     pub fn with_ws_keepalive(mut self, every: std::time::Duration) -> Self {
         self.state.ws_keepalive = every;
+        self
+    }
+
+    /// Changes how often the revocation watch looks at the tokens of open
+    /// sockets (tests slow it down to see each operation's own check).
+    pub fn with_token_watch_every(mut self, every: std::time::Duration) -> Self {
+        self.token_watch_every = every;
         self
     }
 
@@ -176,8 +195,15 @@ impl Application {
                 stop.subscribe(),
             ))
         });
+        let token_watch = tokio::spawn(crate::auth::revocation::watch_until_stopped(
+            self.state.db.clone(),
+            self.state.sockets.clone(),
+            self.token_watch_every,
+            stop.subscribe(),
+        ));
         let served = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
         let _ = stop.send(true);
+        let _ = token_watch.await;
         if let Some(catalog) = catalog {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), catalog).await;
         }

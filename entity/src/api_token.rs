@@ -11,8 +11,13 @@ pub struct Model {
     pub role: Role,
     pub trust_id: i32,
     pub label: Option<String>,
+    /// When it last authenticated, to the minute (stamped at most once a
+    /// minute, so that use does not mean a write per request).
     pub last_used_at: Option<DateTimeUtc>,
+    /// When the operator revoked it; a revoked token is refused.
     pub revoked_at: Option<DateTimeUtc>,
+    /// When it stops working (`token create --expires-in`); NULL: never.
+    pub expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

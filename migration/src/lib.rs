@@ -15,6 +15,7 @@ mod m20261129_000001_run_warnings;
 mod m20261129_000002_school_day;
 mod m20261129_000003_data_quality;
 mod m20261129_000004_held_changes;
+mod m20261129_000005_token_expiry;
 mod m20261129_000006_run_attempts;
 
 /// Every migration of Onroll's schema, oldest first.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_school_day::Migration),
             Box::new(m20261129_000003_data_quality::Migration),
             Box::new(m20261129_000004_held_changes::Migration),
+            Box::new(m20261129_000005_token_expiry::Migration),
             Box::new(m20261129_000006_run_attempts::Migration),
         ]
     }

@@ -20,6 +20,9 @@ pub struct Viewer {
     pub whole_trust: bool,
     /// The schools this viewer may see, in id order.
     pub school_ids: Arc<Vec<i32>>,
+    /// When the token stops working (`None`: never). A socket closes itself
+    /// then; HTTP requests read the token afresh each time.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Viewer {

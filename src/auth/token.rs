@@ -2,14 +2,18 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use entity::{api_token, api_token_school, school};
 use rand::RngCore;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use super::Viewer;
-use crate::error::AppError;
+use crate::error::{AppError, db_error_kind};
 
 /// Tokens start with this prefix so that secret scanners can find leaked ones.
 pub const TOKEN_PREFIX: &str = "onr_";
@@ -34,15 +38,70 @@ pub fn bearer(header: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
-/// Resolves an `Authorization` header value to a viewer, or refuses.
+/// Use is recorded to the minute: `last_used_at` is stamped when it is
+/// older than this, so that authenticating is not a write per request.
+const LAST_USED_EVERY_SECONDS: i64 = 60;
+
+/// Why a stored token no longer works.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// `onroll token revoke` (or the row is gone).
+    Revoked,
+    /// Its `expires_at` has passed.
+    Expired,
+}
+
+impl Ended {
+    /// Whether a token with these columns has ended at `now`. A revocation
+    /// wins over an expiry: it is the operator's deliberate act.
+    pub fn of(
+        revoked_at: Option<DateTime<Utc>>,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Option<Self> {
+        if revoked_at.is_some() {
+            Some(Self::Revoked)
+        } else if expires_at.is_some_and(|at| at <= now) {
+            Some(Self::Expired)
+        } else {
+            None
+        }
+    }
+
+    /// The refusal a client gets (`UNAUTHENTICATED`, HTTP 401).
+    pub fn error(self) -> AppError {
+        match self {
+            Self::Revoked => AppError::TokenRevoked,
+            Self::Expired => AppError::TokenExpired,
+        }
+    }
+
+    /// The reason of the 4403 close frame sent to the token's sockets
+    /// (a close reason is at most 123 bytes).
+    pub fn close_reason(self) -> &'static str {
+        match self {
+            Self::Revoked => "Forbidden: the token was revoked",
+            Self::Expired => "Forbidden: the token has expired",
+        }
+    }
+}
+
+/// Resolves an `Authorization` header value to a viewer, or refuses:
+/// `Unauthenticated` without a known token, `TokenRevoked` or
+/// `TokenExpired` for one that has ended. Nothing is cached: each call reads
+/// the token's row, so a revocation counts from the next request.
 pub async fn authenticate(db: &DatabaseConnection, authorization: Option<&str>) -> Result<Viewer, AppError> {
     let token = authorization.and_then(bearer).ok_or(AppError::Unauthenticated)?;
     let row = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(hash_token(token)))
-        .filter(api_token::Column::RevokedAt.is_null())
         .one(db)
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    let now = Utc::now();
+    if let Some(ended) = Ended::of(row.revoked_at, row.expires_at, now) {
+        return Err(ended.error());
+    }
+    stamp_use(db, &row, now).await;
     let granted: Vec<i32> = api_token_school::Entity::find()
         .select_only()
         .column(api_token_school::Column::SchoolId)
@@ -67,7 +126,48 @@ pub async fn authenticate(db: &DatabaseConnection, authorization: Option<&str>) 
         trust_id: row.trust_id,
         whole_trust: granted.is_empty(),
         school_ids: Arc::new(school_ids),
+        expires_at: row.expires_at,
     })
+}
+
+/// Whether the token `token_id` has ended since it was authenticated
+/// (`None`: it still works). A token whose row is gone counts as revoked.
+/// Sockets ask this before each operation, so nothing slips through between
+/// two looks of the revocation watch (`super::revocation`).
+pub async fn token_ended(db: &DatabaseConnection, token_id: i32) -> Result<Option<Ended>, DbErr> {
+    let Some(row) = api_token::Entity::find_by_id(token_id).one(db).await? else {
+        return Ok(Some(Ended::Revoked));
+    };
+    let now = Utc::now();
+    let ended = Ended::of(row.revoked_at, row.expires_at, now);
+    if ended.is_none() {
+        stamp_use(db, &row, now).await;
+    }
+    Ok(ended)
+}
+
+/// Records that the token was used, unless that was already recorded in the
+/// last minute. The condition is repeated in the update, so replicas racing
+/// to stamp the same token write once. A failure is logged, not returned:
+/// the token is valid whether or not its use could be recorded.
+async fn stamp_use(db: &DatabaseConnection, row: &api_token::Model, now: DateTime<Utc>) {
+    let every = chrono::Duration::seconds(LAST_USED_EVERY_SECONDS);
+    if row.last_used_at.is_some_and(|at| now - at < every) {
+        return;
+    }
+    let stamped = api_token::Entity::update_many()
+        .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
+        .filter(api_token::Column::Id.eq(row.id))
+        .filter(
+            Condition::any()
+                .add(api_token::Column::LastUsedAt.is_null())
+                .add(api_token::Column::LastUsedAt.lt(now - every)),
+        )
+        .exec(db)
+        .await;
+    if let Err(err) = stamped {
+        tracing::warn!(db.error = db_error_kind(&err), token.id = row.id, "could not record a token's use");
+    }
 }
 
 #[cfg(test)]

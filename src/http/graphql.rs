@@ -22,13 +22,15 @@ pub async fn execute(
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let viewer = match authenticate(&state.db, authorization).await {
         Ok(viewer) => viewer,
-        Err(err @ AppError::Unauthenticated) => return refusal(StatusCode::UNAUTHORIZED, &err),
+        Err(err @ (AppError::Unauthenticated | AppError::TokenRevoked | AppError::TokenExpired)) => {
+            return refusal(StatusCode::UNAUTHORIZED, &err);
+        }
         Err(err) => {
             err.log();
             return refusal(StatusCode::SERVICE_UNAVAILABLE, &err);
         }
     };
-    let request = match request {
+    let mut request = match request {
         Ok(request) => request.into_inner(),
         Err(rejection) => {
             let message = format!("the request is not a GraphQL request: {}", rejection.0);
@@ -38,16 +40,12 @@ pub async fn execute(
     let batching = Batching::default();
     let context = RequestContext::new(state.db.clone(), viewer, Spawner::Gated(batching.clone()));
     let schema = state.schema.clone();
-    let (events, wake, wonde, key) =
-        (state.events.clone(), state.sync_wake.clone(), state.wonde.clone(), state.secret_key.clone());
-    let app_token = crate::catalog::WondeAppToken(state.wonde_app_token.clone());
-    let guard = crate::graphql::mutation::GuardShare(state.guard_share);
+    state.provide(&mut request.data);
     let runtime = tokio::runtime::Handle::current();
     // One thread per request, so that DataLoader batches hold whole levels
     // (see `Batching`); the blocking pool keeps the async workers free.
     let executed = tokio::task::spawn_blocking(move || {
-        let request =
-            request.data(context).data(events).data(wake).data(wonde).data(key).data(app_token).data(guard);
+        let request = request.data(context);
         let execution = batching.track(schema.execute(request));
         runtime.block_on(tokio::task::LocalSet::new().run_until(execution))
     })

@@ -10,20 +10,34 @@
 //! look idle, and a deactivations subscriber may wait hours for its next
 //! event. A client that stops answering (no message, not even `pong`, for
 //! three intervals) is closed, so dead subscribers do not pile up.
+//!
+//! A socket whose token is revoked or expires is closed with 4403 and a
+//! reason: the process's revocation watch (`auth::revocation`) or the
+//! socket's own timer (to the token's `expires_at`) ends it. Until then each
+//! operation re-checks the token first ([`SocketExecutor`]), so none runs
+//! with a token that has ended, even between two looks of the watch.
+//! Operations get the same context data as over HTTP (`AppState::provide`),
+//! and their errors the same codes (`error::normalise`), so a query or
+//! mutation sent over the socket answers as it would over HTTP.
 
-use async_graphql::Data;
+use async_graphql::{Data, Executor, Request, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use futures::channel::mpsc;
+use futures::stream::BoxStream;
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::AppState;
-use crate::auth::authenticate;
-use crate::graphql::RequestContext;
+use crate::auth::{Ended, OpenSockets, authenticate, token_ended};
+use crate::error::{AppError, normalise};
+use crate::graphql::{AppSchema, RequestContext};
 
 /// How long a client may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,20 +76,109 @@ async fn serve(state: AppState, protocol: GraphQLProtocol, socket: WebSocket) {
         let _ = sink.send(close(4403, "Forbidden: a valid token is required in connection_init")).await;
         return;
     };
+    // Registered before anything is served: from here on the watch sees it.
+    let mut open = state.sockets.register(viewer.token_id);
+    let expires_at = viewer.expires_at;
+    let executor = SocketExecutor {
+        schema: state.schema.clone(),
+        db: state.db.clone(),
+        sockets: state.sockets.clone(),
+        token_id: viewer.token_id,
+    };
     let mut data = Data::default();
+    state.provide(&mut data);
     data.insert(RequestContext::for_subscription(state.db.clone(), viewer));
-    data.insert(state.events.clone());
     // Hand the init message back, so the protocol sees it and acknowledges.
     let replayed = futures::stream::iter([Ok(Message::Text(first))]).chain(stream);
     let (outgoing, writer) = with_keepalive(sink, state.ws_keepalive, legacy);
-    GraphQLWebSocket::new_with_pair(outgoing, replayed, state.schema.clone(), protocol)
+    let mut closer = outgoing.clone();
+    let protocol = GraphQLWebSocket::new_with_pair(outgoing, replayed, executor, protocol)
         .on_connection_init(move |_| async move { Ok(data) })
         .keepalive_timeout(state.ws_keepalive * 3)
-        .serve()
-        .await;
-    // The protocol's stream has ended and dropped its sender: the writer
-    // flushes what is left and stops.
+        .serve();
+    let ended = async {
+        tokio::select! {
+            why = open.ended() => why,
+            () = until(expires_at) => Ended::Expired,
+        }
+    };
+    tokio::select! {
+        () = protocol => {}
+        why = ended => {
+            // The protocol (and every subscription on the socket) is dropped
+            // here; what it already queued is written before the close.
+            tracing::info!(token.id = open.token_id(), reason = ?why, "closing a socket: its token ended");
+            let _ = closer.send(close(4403, why.close_reason())).await;
+        }
+    }
+    // The protocol's stream has ended and dropped its sender, and this is
+    // the last one: the writer flushes what is left and stops.
+    drop(closer);
     let _ = writer.await;
+}
+
+/// Resolves at `at` (never, for `None`).
+async fn until(at: Option<DateTime<Utc>>) {
+    match at {
+        Some(at) => tokio::time::sleep((at - Utc::now()).to_std().unwrap_or(Duration::ZERO)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The schema as one socket runs it: each operation first checks that the
+/// socket's token still works, and its errors get codes as over HTTP.
+#[derive(Clone)]
+struct SocketExecutor {
+    schema: AppSchema,
+    db: DatabaseConnection,
+    sockets: OpenSockets,
+    token_id: i32,
+}
+
+/// An operation refused before it ran, as a response with the error's code.
+fn refused(err: &AppError) -> async_graphql::Response {
+    err.log();
+    let mut error = ServerError::new(err.to_string(), None);
+    error.extensions.get_or_insert_with(Default::default).set("code", err.code());
+    async_graphql::Response::from_errors(vec![error])
+}
+
+impl Executor for SocketExecutor {
+    async fn execute(&self, request: Request) -> async_graphql::Response {
+        match token_ended(&self.db, self.token_id).await {
+            Ok(None) => normalise(self.schema.execute(request).await),
+            Ok(Some(why)) => {
+                self.sockets.end(self.token_id, why);
+                refused(&why.error())
+            }
+            Err(err) => refused(&AppError::Database(err)),
+        }
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        let this = self.clone();
+        Box::pin(async_stream::stream! {
+            match token_ended(&this.db, this.token_id).await {
+                Ok(None) => {
+                    let mut responses = Executor::execute_stream(&this.schema, request, session_data);
+                    while let Some(response) = responses.next().await {
+                        yield normalise(response);
+                    }
+                }
+                Ok(Some(why)) => {
+                    yield refused(&why.error());
+                    // Resumed once the refusal is queued for the client: the
+                    // socket's close follows it.
+                    this.sockets.end(this.token_id, why);
+                }
+                Err(err) => yield refused(&AppError::Database(err)),
+            }
+        })
+    }
 }
 
 /// Puts a writer between the protocol and the socket that also sends a

@@ -329,3 +329,181 @@ async fn operator_refreshes_the_catalog() -> anyhow::Result<()> {
     sim.shutdown().await;
     Ok(())
 }
+
+/// `token create --expires-in`, `token list [--trust]` and `token revoke`:
+/// what each prints, never a secret, and refusals that quote the ID as typed.
+#[tokio::test]
+async fn operator_lists_and_revokes_tokens() -> anyhow::Result<()> {
+    let db = TempDb::new();
+    let (_, out, _) = onroll(&db, &["trust", "create", "--name", "Oak Trust"])?;
+    let oak = last_line(&out);
+    let (_, out, _) = onroll(&db, &["trust", "create", "--name", "Elm Trust"])?;
+    let elm = last_line(&out);
+    let args = ["token", "create", "--role", "trust-admin", "--trust", &oak, "--label", "office"];
+    let (ok, out, err) = onroll(&db, &args)?;
+    assert!(ok, "{err}");
+    assert!(err.contains("token 1 created"), "{err}");
+    let office = last_line(&out);
+    let args = ["token", "create", "--role", "integrator", "--trust", &elm, "--expires-in", "30d"];
+    let (ok, out, err) = onroll(&db, &args)?;
+    assert!(ok, "{err}");
+    assert!(err.contains("it expires at"), "{err}");
+    let integrator = last_line(&out);
+    for bad in ["0", "2w", "-1d", "soon"] {
+        let expires_in = format!("--expires-in={bad}");
+        let (ok, _, err) =
+            onroll(&db, &["token", "create", "--role", "integrator", "--trust", &elm, &expires_in])?;
+        assert!(!ok, "--expires-in {bad} was accepted");
+        assert!(err.contains(&format!("`{bad}` is not a duration")) && err.contains("s, m, h or d"), "{err}");
+    }
+
+    let (ok, out, err) = onroll(&db, &["token", "list"])?;
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "a header, two tokens, a count: {out}");
+    for column in ["id", "role", "trust", "status", "created", "last used", "expires", "revoked", "schools"] {
+        assert!(lines[0].contains(column), "{column} missing from {}", lines[0]);
+    }
+    assert!(lines[1].contains("TRUST_ADMIN") && lines[1].contains(&oak) && lines[1].contains("office"));
+    assert!(lines[1].contains("active") && lines[1].contains("all"), "{}", lines[1]);
+    let in_30_days = (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d").to_string();
+    assert!(lines[2].contains("INTEGRATOR") && lines[2].contains(&in_30_days), "{}", lines[2]);
+    assert_eq!(lines[3], "2 tokens");
+    for secret in [&office, &integrator] {
+        assert!(!out.contains(secret.as_str()), "a token is never listed");
+        assert!(!out.contains(&onroll::auth::hash_token(secret)), "nor its hash");
+    }
+    let (ok, out, _) = onroll(&db, &["token", "list", "--trust", &elm])?;
+    assert!(ok);
+    assert!(out.contains("INTEGRATOR") && !out.contains("TRUST_ADMIN"), "{out}");
+    assert_eq!(last_line(&out), "1 token");
+    let (ok, _, err) = onroll(&db, &["token", "list", "--trust", "999"])?;
+    assert!(!ok);
+    assert!(err.contains("no trust `999`"), "{err}");
+
+    let (ok, out, err) = onroll(&db, &["token", "revoke", "1"])?;
+    assert!(ok, "{err}");
+    assert!(out.contains("token 1 revoked at"), "{out}");
+    let (ok, out, _) = onroll(&db, &["token", "revoke", "1"])?;
+    assert!(ok, "revoking again is not an error");
+    assert!(out.contains("token 1 was already revoked"), "{out}");
+    for (bad, expected) in [("999", "no token with id `999`"), ("abc", "`abc` is not a token id")] {
+        let (ok, _, err) = onroll(&db, &["token", "revoke", bad])?;
+        assert!(!ok);
+        assert!(err.contains(expected), "{err}");
+    }
+    let (_, out, _) = onroll(&db, &["token", "list", "--trust", &oak])?;
+    assert!(out.lines().nth(1).is_some_and(|l| l.contains("revoked")), "{out}");
+    Ok(())
+}
+
+/// An `onroll serve` process, killed when dropped.
+struct Served {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Served {
+    fn start(database_url: &str, key: &str) -> anyhow::Result<Self> {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("ONROLL_SECRET_KEY", key)
+            .env("ONROLL_BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "warn,onroll::cli=info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()?;
+        let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+        let mut served = Self { child, addr: ([127, 0, 0, 1], 0).into() };
+        let mut lines = BufReader::new(stderr).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            anyhow::ensure!(Instant::now() < deadline, "serve did not start");
+            let line = lines.next().ok_or_else(|| anyhow::anyhow!("serve exited early"))??;
+            if let Some(rest) = line.split("addr=").nth(1) {
+                break rest.split_whitespace().next().unwrap_or_default().to_owned();
+            }
+        };
+        served.addr = addr.parse()?;
+        // Keep reading, so that a full pipe never blocks the server's logging.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+        Ok(served)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+crate::on_both_engines!(a_token_revoked_from_the_cli_closes_its_sockets_on_every_serve_process);
+
+/// `onroll token revoke` in one process; `onroll serve` in others (two on
+/// PostgreSQL, as replicas; one on SQLite, which one process owns): each
+/// server closes the token's socket within a second, by its own watch.
+async fn a_token_revoked_from_the_cli_closes_its_sockets_on_every_serve_process(
+    engine: crate::support::Engine,
+) -> anyhow::Result<()> {
+    use crate::support::ws;
+    use base64::Engine as _;
+
+    let data = crate::support::TestDb::create(&engine).await?;
+    let url = data.url(&engine);
+    let key = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+    let cli = |args: &[&str]| -> anyhow::Result<String> {
+        let output =
+            Command::new(BIN).args(args).env("DATABASE_URL", &url).env("ONROLL_SECRET_KEY", &key).output()?;
+        anyhow::ensure!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        Ok(String::from_utf8(output.stdout)?)
+    };
+    let trust = last_line(&cli(&["trust", "create", "--name", "Replica Trust"])?);
+    let token = last_line(&cli(&["token", "create", "--role", "integrator", "--trust", &trust])?);
+    let keeper = last_line(&cli(&["token", "create", "--role", "integrator", "--trust", &trust])?);
+    let listed = cli(&["token", "list", "--trust", &trust])?;
+    let id = listed
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_whitespace().next())
+        .ok_or_else(|| anyhow::anyhow!("no token listed: {listed}"))?
+        .to_owned();
+
+    let replicas = if matches!(engine, crate::support::Engine::Postgres(_)) { 2 } else { 1 };
+    let servers = (0..replicas).map(|_| Served::start(&url, &key)).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut sockets = Vec::new();
+    for server in &servers {
+        let (mut socket, ack) = ws::connect(server.addr, Some(&token)).await?;
+        assert_eq!(ack["type"], "connection_ack");
+        ws::subscribe(&mut socket, "1", "subscription { deactivations { cursor } }", serde_json::json!({}))
+            .await?;
+        sockets.push(socket);
+    }
+    let (mut kept, _) = ws::connect(servers[0].addr, Some(&keeper)).await?;
+
+    let started = Instant::now();
+    let out = cli(&["token", "revoke", &id])?;
+    let revoked = Instant::now();
+    assert!(out.contains("revoked at"), "{out}");
+    for (i, socket) in sockets.iter_mut().enumerate() {
+        let closed = ws::next_within(socket, Duration::from_secs(5)).await?;
+        eprintln!(
+            "serve process {i}: closed {:?} after the revoke command returned ({:?} after it started)",
+            revoked.elapsed(),
+            started.elapsed()
+        );
+        assert_eq!(closed, serde_json::json!({ "close": 4403 }));
+        assert!(
+            revoked.elapsed() < Duration::from_secs(2),
+            "closed {:?} after revocation",
+            revoked.elapsed()
+        );
+    }
+    // The other token's socket is open still.
+    ws::subscribe(&mut kept, "v", "{ viewer { role } }", serde_json::json!({})).await?;
+    let answer = ws::next(&mut kept).await?;
+    assert_eq!(answer["payload"]["data"]["viewer"]["role"], "INTEGRATOR", "{answer}");
+    drop(servers);
+    Ok(())
+}

@@ -35,5 +35,6 @@ mod statement_count;
 mod subscriptions;
 pub mod sync_model;
 pub mod sync_wonde;
+mod tokens;
 mod webhooks;
 mod wonde_answers;

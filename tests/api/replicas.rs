@@ -83,7 +83,13 @@ impl Cluster {
             Some((&token, &key)),
         )
         .await?;
-        let spec = |role| TokenSpec { role, trust_id: Some(trust.id), school_ids: Vec::new(), label: None };
+        let spec = |role| TokenSpec {
+            role,
+            trust_id: Some(trust.id),
+            school_ids: Vec::new(),
+            label: None,
+            expires_in: None,
+        };
         let (admin, _) = create_token(&data.db, &spec(Role::TrustAdmin)).await?;
         let (integrator, _) = create_token(&data.db, &spec(Role::Integrator)).await?;
         Ok(Self {

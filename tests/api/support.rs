@@ -169,22 +169,52 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
 }
 
+/// Nothing listens on the discard port: Wonde "answers" with a refused
+/// connection unless a test brings a simulator.
+const NO_WONDE: &str = "http://127.0.0.1:9/v1.0";
+
+/// A test server's timings, where a test needs other than the defaults.
+#[derive(Default)]
+struct Tuning {
+    keepalive: Option<std::time::Duration>,
+    token_watch: Option<std::time::Duration>,
+}
+
+/// A Wonde client at `url` that gives up quickly.
+fn test_wonde(url: &str) -> anyhow::Result<onroll::wonde::WondeClient> {
+    Ok(onroll::wonde::WondeClient::new(onroll::wonde::WondeConfig {
+        base_url: Some(url.to_owned()),
+        retry: onroll::wonde::RetryPolicy {
+            max_retries: 1,
+            base_delay: std::time::Duration::from_millis(5),
+            max_delay: std::time::Duration::from_millis(20),
+            max_elapsed: std::time::Duration::from_secs(2),
+        },
+        ..onroll::wonde::WondeConfig::default()
+    })?)
+}
+
+/// A second server on a `TestApp`'s database (`TestApp::replica`); it
+/// stops when dropped.
+pub struct Replica {
+    pub addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
 impl TestApp {
     pub async fn spawn(engine: &Engine) -> anyhow::Result<Self> {
-        // Nothing listens on the discard port: Wonde "answers" with a
-        // refused connection unless a test brings a simulator.
-        Self::spawn_with_wonde(engine, "http://127.0.0.1:9/v1.0").await
+        Self::spawn_with_wonde(engine, NO_WONDE).await
     }
 
     /// A server whose Wonde is at `wonde_url` (a simulator's base URL).
     pub async fn spawn_with_wonde(engine: &Engine, wonde_url: &str) -> anyhow::Result<Self> {
-        Self::spawn_configured(engine, wonde_url, None, None, SecretKey::generate()).await
+        Self::spawn_configured(engine, wonde_url, Tuning::default(), None, SecretKey::generate()).await
     }
 
     /// A server on a simulator whose Wonde tokens are sealed with `key`,
     /// so that `onroll` commands given the same key can use them.
     pub async fn spawn_with_key(engine: &Engine, wonde_url: &str, key: SecretKey) -> anyhow::Result<Self> {
-        Self::spawn_configured(engine, wonde_url, None, None, key).await
+        Self::spawn_configured(engine, wonde_url, Tuning::default(), None, key).await
     }
 
     /// A server on a simulator with the app's own token (catalog, access
@@ -194,7 +224,8 @@ impl TestApp {
         wonde_url: &str,
         app_token: &str,
     ) -> anyhow::Result<Self> {
-        Self::spawn_configured(engine, wonde_url, None, Some(app_token), SecretKey::generate()).await
+        Self::spawn_configured(engine, wonde_url, Tuning::default(), Some(app_token), SecretKey::generate())
+            .await
     }
 
     /// A server whose subscription sockets are pinged every `keepalive`.
@@ -202,20 +233,42 @@ impl TestApp {
         engine: &Engine,
         keepalive: std::time::Duration,
     ) -> anyhow::Result<Self> {
-        Self::spawn_configured(
-            engine,
-            "http://127.0.0.1:9/v1.0",
-            Some(keepalive),
-            None,
-            SecretKey::generate(),
-        )
-        .await
+        let tuning = Tuning { keepalive: Some(keepalive), ..Tuning::default() };
+        Self::spawn_configured(engine, NO_WONDE, tuning, None, SecretKey::generate()).await
+    }
+
+    /// A server whose revocation watch looks only every `every`, so that a
+    /// test sees what a socket's own check of each operation does.
+    pub async fn spawn_with_token_watch(engine: &Engine, every: std::time::Duration) -> anyhow::Result<Self> {
+        let tuning = Tuning { token_watch: Some(every), ..Tuning::default() };
+        Self::spawn_configured(engine, NO_WONDE, tuning, None, SecretKey::generate()).await
+    }
+
+    /// Another server on this one's database, as a second replica: its own
+    /// pool, event bus and open sockets; no worker.
+    pub async fn replica(&self, engine: &Engine) -> anyhow::Result<Replica> {
+        let services = Services {
+            db: self.data.reconnect(engine).await?,
+            secret_key: self.secret_key.clone(),
+            webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
+            events: EventBus::default(),
+            sync_wake: Default::default(),
+            wonde: test_wonde(NO_WONDE)?,
+            wonde_app_token: None,
+        };
+        let app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?;
+        let addr = app.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Replica { addr, _stop: stop })
     }
 
     async fn spawn_configured(
         engine: &Engine,
         wonde_url: &str,
-        keepalive: Option<std::time::Duration>,
+        tuning: Tuning,
         app_token: Option<&str>,
         secret_key: SecretKey,
     ) -> anyhow::Result<Self> {
@@ -242,16 +295,7 @@ impl TestApp {
             webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
             events: events.clone(),
             sync_wake: Default::default(),
-            wonde: onroll::wonde::WondeClient::new(onroll::wonde::WondeConfig {
-                base_url: Some(wonde_url.to_owned()),
-                retry: onroll::wonde::RetryPolicy {
-                    max_retries: 1,
-                    base_delay: std::time::Duration::from_millis(5),
-                    max_delay: std::time::Duration::from_millis(20),
-                    max_elapsed: std::time::Duration::from_secs(2),
-                },
-                ..onroll::wonde::WondeConfig::default()
-            })?,
+            wonde: test_wonde(wonde_url)?,
             wonde_app_token: app_token.map(onroll::wonde::SecretToken::new),
         };
         // With an app token the server is whole: a worker runs what the
@@ -273,8 +317,11 @@ impl TestApp {
         if let Some(worker) = worker {
             app = app.with_worker(worker);
         }
-        if let Some(every) = keepalive {
+        if let Some(every) = tuning.keepalive {
             app = app.with_ws_keepalive(every);
+        }
+        if let Some(every) = tuning.token_watch {
+            app = app.with_token_watch_every(every);
         }
         let addr = app.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();

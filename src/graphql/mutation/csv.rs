@@ -68,7 +68,9 @@ impl CsvMutation {
                     })
                     .collect(),
             }),
-            CsvImportOutcome::Ran(run) => Ok(CsvImportResult { run: Some(SyncRun(*run)), errors: Vec::new() }),
+            CsvImportOutcome::Ran(run) => {
+                Ok(CsvImportResult { run: Some(SyncRun(*run)), errors: Vec::new() })
+            }
         }
     }
 }

@@ -46,7 +46,8 @@ impl<'a> Fixture<'a> {
     }
 
     pub async fn token(&self, role: Role, trust: Option<i32>, schools: &[i32]) -> anyhow::Result<String> {
-        let spec = TokenSpec { role, trust_id: trust, school_ids: schools.to_vec(), label: None };
+        let spec =
+            TokenSpec { role, trust_id: trust, school_ids: schools.to_vec(), label: None, expires_in: None };
         Ok(create_token(self.db, &spec).await?.0)
     }
 
