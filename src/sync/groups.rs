@@ -256,9 +256,11 @@ pub(super) async fn sync_groups(
     // A batch that speaks for only some kinds of member (CSV students without
     // staff) cannot tell that an absent form or class is empty: its tutor or
     // teacher may still be in it.
-    let ends_absent = |staff_too: bool| match batch.memberships {
-        Memberships::ByGroup => batch.complete,
-        Memberships::ByMember => batch.complete && t.students && (t.staff || !staff_too),
+    // A group kind's own fetch speaks for its groups; groups made of their
+    // members' rows, for as much as the member files do.
+    let ends_absent = |staff_too: bool, endpoint: &str| match batch.memberships {
+        Memberships::ByGroup => batch.absence_is_evidence_in(&[endpoint]),
+        Memberships::ByMember => batch.absence_is_evidence() && t.students && (t.staff || !staff_too),
     };
     let mut ids = GroupIds::default();
     let held = if batch.memberships == Memberships::ByMember {
@@ -270,7 +272,7 @@ pub(super) async fn sync_groups(
         ids.years = sync_group_table::<year_group::Entity>(
             txn,
             work,
-            ends_absent(false),
+            ends_absent(false, "year groups"),
             &batch.year_groups,
             &deleted_groups,
             &held.years,
@@ -283,7 +285,7 @@ pub(super) async fn sync_groups(
         ids.forms = sync_group_table::<form_group::Entity>(
             txn,
             work,
-            ends_absent(true),
+            ends_absent(true, "form groups"),
             &batch.form_groups,
             &deleted_groups,
             &held.forms,
@@ -296,7 +298,7 @@ pub(super) async fn sync_groups(
         ids.classes = sync_group_table::<class::Entity>(
             txn,
             work,
-            ends_absent(true),
+            ends_absent(true, "classes"),
             &batch.classes,
             &deleted_classes,
             &held.classes,
@@ -433,6 +435,11 @@ struct MembershipPlan<'a> {
     /// students from their own record; every member present in a by-member
     /// batch): member id to all its groups of the kind.
     stated: HashMap<i32, HashSet<i32>>,
+    /// In a complete batch whose absences are no evidence (it repeated a
+    /// record, so paging may have skipped one): the members it holds.
+    /// Group lists speak only for those; the others keep their rows, as
+    /// their accounts keep their status.
+    present: Option<&'a HashSet<i32>>,
 }
 
 async fn sync_membership_table<M>(
@@ -473,7 +480,10 @@ where
         // The batch's own word on the row, when it has one.
         let said = match plan.stated.get(&member) {
             Some(stated) => Some(stated.contains(&group)),
-            None if !plan.by_member && (plan.complete || in_scope.contains(&group)) => {
+            None if !plan.by_member
+                && (plan.complete || in_scope.contains(&group))
+                && plan.present.is_none_or(|present| present.contains(&member)) =>
+            {
                 Some(desired.contains(&(group, member)))
             }
             None => None,
@@ -620,6 +630,7 @@ pub(super) async fn sync_memberships<'a>(
         students_not_staff,
         by_member,
         stated: HashMap::new(),
+        present: None,
     };
     // An incremental batch's students say which year and form they are in.
     let stated = |pick: fn(&super::source::MisStudent) -> Option<&String>, ids: &HashMap<String, i32>| {
@@ -645,6 +656,25 @@ pub(super) async fn sync_memberships<'a>(
     let mut tutor_plan = plan(batch.complete && t.form_groups, forms, &groups.forms, staff, false);
     let mut class_plan = plan(batch.complete && t.classes, classes, &groups.classes, students, true);
     let mut teacher_plan = plan(batch.complete && t.classes, classes, &groups.classes, staff, false);
+    // Members the batch may have missed (their fetch repeated a record)
+    // keep their rows; group lists speak for the members it holds.
+    let unsure_students = !batch.absence_is_evidence_in(&["students"]);
+    let unsure_staff = !batch.absence_is_evidence_in(&["staff"]);
+    let present_ids = |present: &mut dyn Iterator<Item = &'a str>, members: &KnownAccounts| -> HashSet<i32> {
+        present.filter_map(|id| members.get(id)).map(|known| known.id).collect()
+    };
+    let present_students_ids = present_ids(&mut present_students(), students);
+    let present_staff_ids = present_ids(&mut present_staff(), staff);
+    if batch.complete && unsure_students {
+        for plan in [&mut year_plan, &mut form_plan, &mut class_plan] {
+            plan.present = Some(&present_students_ids);
+        }
+    }
+    if batch.complete && unsure_staff {
+        for plan in [&mut tutor_plan, &mut teacher_plan] {
+            plan.present = Some(&present_staff_ids);
+        }
+    }
     if by_member {
         if t.year_groups {
             year_plan.stated = stated_by_member(present_students(), students, years, &groups.years, true);
@@ -732,7 +762,10 @@ pub(super) async fn sync_links(
     for (index, row) in rows.iter().enumerate() {
         let key = (row.student_id, row.guardian_id);
         existing.insert(key);
-        let spoken_for = speaks && (batch.complete || students_in_batch.contains(&row.student_id));
+        // A complete batch speaks for every link, unless its absences are no
+        // evidence: then only for the students it holds.
+        let spoken_for =
+            speaks && (batch.absence_is_evidence() || students_in_batch.contains(&row.student_id));
         let listed = if spoken_for { desired.contains_key(&key) } else { row.active };
         let spoken = spoken_for && desired.contains_key(&key);
         let follows = active_students.contains(&row.student_id);

@@ -92,9 +92,15 @@ impl Holds {
         ids
     }
 
-    /// Records that the batch spoke for `key` positively.
+    /// Records that the batch spoke for `key` positively. A target held by
+    /// an earlier run that the batch speaks for came back: from here on it
+    /// is no longer kept, so what follows from it (its memberships and
+    /// links) is what the batch says.
     pub fn spoke(&mut self, key: Key) {
         self.spoken.insert(key);
+        if self.pending.contains_key(&key) {
+            self.kept.remove(&key);
+        }
     }
 
     /// Judges one kind's weak-evidence changes. `candidates` are the

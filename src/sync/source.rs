@@ -181,6 +181,13 @@ impl Batch {
         self.complete && self.duplicates.is_empty()
     }
 
+    /// The same, for what the named fetches alone speak for (a group
+    /// kind's own endpoint, the members' endpoint): a repeat in one fetch
+    /// says nothing about another's pages.
+    pub fn absence_is_evidence_in(&self, endpoints: &[&str]) -> bool {
+        self.complete && !self.duplicates.iter().any(|d| endpoints.contains(&d.endpoint.as_str()))
+    }
+
     /// What the run should say it worked around, as sentences for an
     /// administrator (Wonde ids only, never names): one per repeated
     /// record, in fetch order, at most [`MAX_WARNINGS`].

@@ -62,7 +62,15 @@ pub async fn fetch(
         while let Some(page) = pager.next_page().await? {
             monitor.page("deletions", page.records.len()).await?;
             for deletion in page.records {
-                if !once.first(&deletion.id, &mut batch.duplicates) {
+                // A record restored and deleted again has an entry per
+                // deletion: the key is the record and when it was deleted,
+                // so the live entry is not taken for a repeat of the
+                // restored one.
+                let key = match deletion.deleted_at {
+                    Some(at) => format!("{}@{}", deletion.id, at.to_rfc3339()),
+                    None => deletion.id.clone(),
+                };
+                if !once.first(&key, &mut batch.duplicates) {
                     continue;
                 }
                 // A deletion that was restored is no deletion.
