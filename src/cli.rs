@@ -270,11 +270,7 @@ enum Ended {
 }
 
 fn ended(run: &entity::sync_run::Model) -> Ended {
-    if held(run) > 0 { Ended::Held } else { Ended::Done }
-}
-
-fn held(run: &entity::sync_run::Model) -> i32 {
-    run.students_held + run.staff_held + run.guardians_held + run.groups_held
+    if crate::sync::runs::held(run) > 0 { Ended::Held } else { Ended::Done }
 }
 
 fn init_tracing(default: &str) {
@@ -536,7 +532,7 @@ fn print_run(run: &entity::sync_run::Model) {
     if let Some(error) = &run.error {
         println!("error: {error}");
     }
-    let held = held(run);
+    let held = crate::sync::runs::held(run);
     if held > 0 {
         let school = crate::graphql::ids::encode(NodeType::School, run.school_id).0;
         eprintln!(

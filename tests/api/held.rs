@@ -64,19 +64,28 @@ const PREVIEW: &str = "query($s: ID!, $k: SyncKind) { previewSync(schoolId: $s, 
 
 /// A simulated school connected through `connectWonde` on a server whose
 /// key is known, so `onroll` commands can use the same database.
-struct Held {
-    sim: SimHandle,
-    app: TestApp,
-    s: Scenario,
-    wonde_id: String,
-    school: school::Model,
-    engine: SyncEngine,
+pub(crate) struct Held {
+    pub sim: SimHandle,
+    pub app: TestApp,
+    pub s: Scenario,
+    pub wonde_id: String,
+    pub school: school::Model,
+    pub engine: SyncEngine,
     key_text: String,
     database_url: String,
 }
 
 impl Held {
-    async fn start(engine: &Engine, students: usize) -> anyhow::Result<Self> {
+    /// Connected and synced once (FULL).
+    pub async fn start(engine: &Engine, students: usize) -> anyhow::Result<Self> {
+        let held = Self::connect(engine, students).await?;
+        let first = held.sync(SyncKind::Full).await?;
+        anyhow::ensure!(first.status == SyncStatus::Completed, "first run: {:?}", first.error);
+        Ok(held)
+    }
+
+    /// Connected, never synced.
+    pub async fn connect(engine: &Engine, students: usize) -> anyhow::Result<Self> {
         let sim = Simulator::start(SimConfig {
             schools: 1,
             students_per_school: students,
@@ -119,26 +128,22 @@ impl Held {
             clock: Default::default(),
         };
         let database_url = app.data.url(engine);
-        let held =
-            Self { sim, app, s, wonde_id: sim_school.wonde_id, school, engine: sync, key_text, database_url };
-        let first = held.sync(SyncKind::Full).await?;
-        anyhow::ensure!(first.status == SyncStatus::Completed, "first run: {:?}", first.error);
-        Ok(held)
+        Ok(Self { sim, app, s, wonde_id: sim_school.wonde_id, school, engine: sync, key_text, database_url })
     }
 
-    fn db(&self) -> &DatabaseConnection {
+    pub fn db(&self) -> &DatabaseConnection {
         self.app.db()
     }
 
-    fn school_id(&self) -> String {
+    pub fn school_id(&self) -> String {
         gid(NodeType::School, self.school.id)
     }
 
-    async fn sync(&self, kind: SyncKind) -> anyhow::Result<sync_run::Model> {
+    pub async fn sync(&self, kind: SyncKind) -> anyhow::Result<sync_run::Model> {
         Ok(self.engine.run_now(self.school.id, kind, false).await?)
     }
 
-    async fn held(&self, status: &str) -> anyhow::Result<Vec<Value>> {
+    pub async fn held(&self, status: &str) -> anyhow::Result<Vec<Value>> {
         let data = self
             .app
             .query(&self.s.trust_admin, HELD, json!({ "s": self.school_id(), "status": status }))
@@ -149,7 +154,7 @@ impl Held {
             .unwrap_or_default())
     }
 
-    async fn decide(&self, mutation: &str, ids: &[String]) -> anyhow::Result<Value> {
+    pub async fn decide(&self, mutation: &str, ids: &[String]) -> anyhow::Result<Value> {
         let field = if mutation == APPROVE { "approveHeldChanges" } else { "rejectHeldChanges" };
         let data = self
             .app
@@ -158,11 +163,11 @@ impl Held {
         Ok(data[field].clone())
     }
 
-    async fn student(&self, wonde_id: &str) -> anyhow::Result<student::Model> {
+    pub async fn student(&self, wonde_id: &str) -> anyhow::Result<student::Model> {
         crate::sync_wonde::student_by_wonde(self.db(), self.school.id, wonde_id).await
     }
 
-    async fn active_students(&self) -> anyhow::Result<u64> {
+    pub async fn active_students(&self) -> anyhow::Result<u64> {
         Ok(student::Entity::find()
             .filter(student::Column::SchoolId.eq(self.school.id))
             .filter(student::Column::Status.eq(AccountStatus::Active))
@@ -171,7 +176,7 @@ impl Held {
     }
 
     /// Status-change events at the school (not progress, not HELD).
-    async fn status_events(&self) -> anyhow::Result<Vec<event::Model>> {
+    pub async fn status_events(&self) -> anyhow::Result<Vec<event::Model>> {
         Ok(event::Entity::find()
             .filter(event::Column::SchoolId.eq(self.school.id))
             .filter(event::Column::Kind.is_in([EventKind::Deactivated, EventKind::Reactivated]))
@@ -179,8 +184,34 @@ impl Held {
             .await?)
     }
 
+    /// Held rows by status, straight from the table.
+    pub async fn statuses(&self) -> anyhow::Result<Vec<(i32, HeldStatus)>> {
+        Ok(held_change::Entity::find()
+            .filter(held_change::Column::SchoolId.eq(self.school.id))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|h| (h.id, h.status))
+            .collect())
+    }
+
+    /// Rows a preview must not write: events, held changes, runs, and
+    /// active students.
+    pub async fn rows(&self) -> anyhow::Result<(u64, u64, u64, u64)> {
+        let db = self.db();
+        Ok((
+            event::Entity::find().count(db).await?,
+            held_change::Entity::find().count(db).await?,
+            sync_run::Entity::find().count(db).await?,
+            student::Entity::find()
+                .filter(student::Column::Status.eq(AccountStatus::Active))
+                .count(db)
+                .await?,
+        ))
+    }
+
     /// Runs `onroll` with this database, key and simulator.
-    async fn onroll(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+    pub async fn onroll(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         let (url, key, base) = (self.database_url.clone(), self.key_text.clone(), self.sim.base_url());
         Ok(tokio::task::spawn_blocking(move || {
@@ -196,7 +227,7 @@ impl Held {
     }
 }
 
-fn ids_of(nodes: &[Value]) -> Vec<String> {
+pub(crate) fn ids_of(nodes: &[Value]) -> Vec<String> {
     nodes.iter().filter_map(|n| n["id"].as_str().map(str::to_owned)).collect()
 }
 

@@ -2,15 +2,14 @@
 //! against the reconciliation itself, on both engines. Each test states the
 //! product rule it checks; a failing assertion is a finding.
 
-use chrono::Utc;
 use entity::enums::{AccountStatus, DeactivationReason, HeldStatus, HeldTarget};
-use entity::{class_student, guardian, guardian_link, held_change, school, student};
+use entity::{class_student, guardian_link, held_change, school, student};
 use onroll::sync::ledger::Guard;
-use onroll::sync::reconcile::{Outcome, Scope, reconcile};
 use onroll::sync::source::*;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::on_both_engines;
+use crate::reconcile::{apply, guardian_row, student_row};
 use crate::support::fixture::Fixture;
 use crate::support::{Engine, TestDb};
 
@@ -83,53 +82,12 @@ fn school_of(n: usize) -> Batch {
     batch
 }
 
-async fn apply(
-    db: &DatabaseConnection,
-    school: &school::Model,
-    batch: &Batch,
-    guard: Guard,
-) -> anyhow::Result<Outcome> {
-    let now = Utc::now();
-    let today = onroll::school_day::today(onroll::school_day::DEFAULT_ZONE, now);
-    let scope = Scope { trust_id: school.trust_id, school_id: school.id, run_id: None, now, today };
-    let txn = db.begin().await?;
-    let outcome = reconcile(&txn, scope, batch, guard).await?;
-    txn.commit().await?;
-    Ok(outcome)
-}
-
 async fn setup(engine: &Engine) -> anyhow::Result<(TestDb, school::Model)> {
     let data = TestDb::create(engine).await?;
     let f = Fixture::new(&data.db);
     let trust = f.trust("Review Trust").await?;
     let a = f.school(&trust, "Review School").await?;
     Ok((data, a))
-}
-
-async fn student_row(
-    db: &DatabaseConnection,
-    school: &school::Model,
-    wonde: &str,
-) -> anyhow::Result<student::Model> {
-    student::Entity::find()
-        .filter(student::Column::SchoolId.eq(school.id))
-        .filter(student::Column::WondeId.eq(wonde))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no student {wonde}"))
-}
-
-async fn guardian_row(
-    db: &DatabaseConnection,
-    school: &school::Model,
-    wonde: &str,
-) -> anyhow::Result<guardian::Model> {
-    guardian::Entity::find()
-        .filter(guardian::Column::SchoolId.eq(school.id))
-        .filter(guardian::Column::WondeId.eq(wonde))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no guardian {wonde}"))
 }
 
 async fn active_students(db: &DatabaseConnection, school: &school::Model) -> anyhow::Result<u64> {

@@ -5,23 +5,18 @@
 
 use base64::Engine as _;
 use chrono::Duration as ChronoDuration;
-use entity::enums::{AccountStatus, DeactivationReason, EventKind, HeldStatus, SyncKind, SyncStatus};
-use entity::{event, held_change, school, student, sync_run, wonde_connection};
-use onroll::crypto::SecretKey;
+use entity::enums::{AccountStatus, DeactivationReason, EventKind, SyncKind, SyncStatus};
+use entity::{event, wonde_connection};
 use onroll::graphql::ids::NodeType;
-use onroll::sync::SyncEngine;
-use onroll::wonde::{RetryPolicy, WondeClient, WondeConfig};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::time::Duration;
-use wonde_sim::{FaultKind, FaultSpec, SimConfig, SimHandle, Simulator};
+use wonde_sim::{FaultKind, FaultSpec};
 
+use crate::held::{Held, ids_of};
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
-use crate::support::{Engine, TestApp, ws};
+use crate::support::fixture::gid;
+use crate::support::{Engine, ws};
 
 on_both_engines!(
     review_decisions_refuse_wrong_ids_and_wrong_tokens,
@@ -35,8 +30,6 @@ on_both_engines!(
     review_after_an_outage_the_held_set_is_rechecked_within_the_day
 );
 
-const CONNECT: &str =
-    "mutation($i: ConnectWondeInput!) { connectWonde(input: $i) { id connection { status } } }";
 const HELD: &str = "query($s: ID!, $status: HeldChangeStatus) {
     heldChanges(schoolId: $s, status: $status, first: 100) {
         totalCount
@@ -50,138 +43,6 @@ const REJECT: &str = "mutation($s: ID!, $ids: [ID!]!) {
 const PREVIEW: &str = "query($s: ID!, $k: SyncKind) { previewSync(schoolId: $s, kind: $k) {
     kind held students { created deactivated held } } }";
 
-struct Held {
-    sim: SimHandle,
-    app: TestApp,
-    s: Scenario,
-    wonde_id: String,
-    school: school::Model,
-    engine: SyncEngine,
-}
-
-impl Held {
-    async fn start(engine: &Engine, students: usize, first_sync: bool) -> anyhow::Result<Self> {
-        let sim = Simulator::start(SimConfig {
-            schools: 1,
-            students_per_school: students,
-            seed: 31,
-            ..SimConfig::default()
-        })
-        .await?;
-        let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
-        let key_text = base64::engine::general_purpose::STANDARD.encode([11u8; 32]);
-        let key = SecretKey::parse(&key_text)?;
-        let app = TestApp::spawn_with_key(engine, &sim.base_url(), key.clone()).await?;
-        let s = Scenario::build(app.db()).await?;
-        let input = json!({ "i": {
-            "trustId": gid(NodeType::Trust, s.trust.id),
-            "wondeSchoolId": sim_school.wonde_id, "apiToken": sim_school.token,
-        } });
-        app.query(&s.trust_admin, CONNECT, input).await?;
-        let school = school::Entity::find()
-            .filter(school::Column::WondeId.eq(sim_school.wonde_id.as_str()))
-            .one(app.db())
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("school not recorded"))?;
-        let client = WondeClient::new(WondeConfig {
-            base_url: Some(sim.base_url()),
-            retry: RetryPolicy {
-                max_retries: 1,
-                base_delay: Duration::from_millis(5),
-                max_delay: Duration::from_millis(20),
-                max_elapsed: Duration::from_secs(5),
-            },
-            ..WondeConfig::default()
-        })?;
-        let sync = SyncEngine {
-            db: app.db().clone(),
-            key,
-            events: app.events.clone(),
-            client,
-            guard_share: 0.5,
-            worker: "test".to_owned(),
-            clock: Default::default(),
-        };
-        let held = Self { sim, app, s, wonde_id: sim_school.wonde_id, school, engine: sync };
-        if first_sync {
-            let first = held.sync(SyncKind::Full).await?;
-            anyhow::ensure!(first.status == SyncStatus::Completed, "first run: {:?}", first.error);
-        }
-        Ok(held)
-    }
-
-    fn db(&self) -> &DatabaseConnection {
-        self.app.db()
-    }
-
-    fn school_id(&self) -> String {
-        gid(NodeType::School, self.school.id)
-    }
-
-    async fn sync(&self, kind: SyncKind) -> anyhow::Result<sync_run::Model> {
-        Ok(self.engine.run_now(self.school.id, kind, false).await?)
-    }
-
-    async fn held(&self, status: &str) -> anyhow::Result<Vec<Value>> {
-        let data = self
-            .app
-            .query(&self.s.trust_admin, HELD, json!({ "s": self.school_id(), "status": status }))
-            .await?;
-        Ok(data["heldChanges"]["edges"]
-            .as_array()
-            .map(|edges| edges.iter().map(|e| e["node"].clone()).collect())
-            .unwrap_or_default())
-    }
-
-    async fn student(&self, wonde_id: &str) -> anyhow::Result<student::Model> {
-        crate::sync_wonde::student_by_wonde(self.db(), self.school.id, wonde_id).await
-    }
-
-    async fn active_students(&self) -> anyhow::Result<u64> {
-        Ok(student::Entity::find()
-            .filter(student::Column::SchoolId.eq(self.school.id))
-            .filter(student::Column::Status.eq(AccountStatus::Active))
-            .count(self.db())
-            .await?)
-    }
-
-    /// Held rows by status, straight from the table.
-    async fn statuses(&self) -> anyhow::Result<Vec<(i32, HeldStatus)>> {
-        Ok(held_change::Entity::find()
-            .filter(held_change::Column::SchoolId.eq(self.school.id))
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(|h| (h.id, h.status))
-            .collect())
-    }
-
-    async fn status_events(&self) -> anyhow::Result<u64> {
-        Ok(event::Entity::find()
-            .filter(event::Column::SchoolId.eq(self.school.id))
-            .filter(event::Column::Kind.is_in([EventKind::Deactivated, EventKind::Reactivated]))
-            .count(self.db())
-            .await?)
-    }
-
-    async fn rows(&self) -> anyhow::Result<(u64, u64, u64, u64)> {
-        let db = self.db();
-        Ok((
-            event::Entity::find().count(db).await?,
-            held_change::Entity::find().count(db).await?,
-            sync_run::Entity::find().count(db).await?,
-            student::Entity::find()
-                .filter(student::Column::Status.eq(AccountStatus::Active))
-                .count(db)
-                .await?,
-        ))
-    }
-}
-
-fn ids_of(nodes: &[Value]) -> Vec<String> {
-    nodes.iter().filter_map(|n| n["id"].as_str().map(str::to_owned)).collect()
-}
-
 fn code(body: &Value) -> String {
     body["errors"][0]["extensions"]["code"].as_str().unwrap_or("<none>").to_owned()
 }
@@ -192,7 +53,7 @@ fn code(body: &Value) -> String {
 /// another school, another trust's admin) are all refused with a clear code
 /// and decide nothing.
 async fn review_decisions_refuse_wrong_ids_and_wrong_tokens(engine: Engine) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 8, true).await?;
+    let h = Held::start(&engine, 8).await?;
     h.sim.set_outage(&h.wonde_id, true)?;
     let run = h.sync(SyncKind::Full).await?;
     assert!(run.students_held > 0, "{run:?}");
@@ -250,7 +111,7 @@ async fn review_decisions_refuse_wrong_ids_and_wrong_tokens(engine: Engine) -> a
 /// SWEEP kind (BAD_USER_INPUT), Wonde failing (WONDE_UNAVAILABLE), a
 /// revoked school; nothing written in any case.
 async fn review_previews_that_cannot_be_made_say_why_and_write_nothing(engine: Engine) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 6, true).await?;
+    let h = Held::start(&engine, 6).await?;
     let before = h.rows().await?;
     let not_connected = gid(NodeType::School, h.s.school_a.id);
     let (_, body) =
@@ -288,7 +149,7 @@ async fn review_previews_that_cannot_be_made_say_why_and_write_nothing(engine: E
 /// A school connected but never synced: an INCREMENTAL preview is FULL,
 /// creates everyone, holds nothing, and writes nothing.
 async fn review_a_preview_of_a_school_never_synced_is_full(engine: Engine) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 6, false).await?;
+    let h = Held::connect(&engine, 6).await?;
     let before = h.rows().await?;
     let data =
         h.app.query(&h.s.trust_admin, PREVIEW, json!({ "s": h.school_id(), "k": "INCREMENTAL" })).await?;
@@ -309,7 +170,7 @@ async fn review_a_preview_of_a_school_never_synced_is_full(engine: Engine) -> an
 /// A run reads the pending set when it starts: approval while it is
 /// RUNNING is refused (docs/the-guard.md, DecisionError::RunInProgress).
 async fn review_approval_is_refused_while_a_run_is_running(engine: Engine) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 8, true).await?;
+    let h = Held::start(&engine, 8).await?;
     h.sim.set_outage(&h.wonde_id, true)?;
     h.sync(SyncKind::Full).await?;
     let ids = ids_of(&h.held("PENDING").await?);
@@ -341,13 +202,13 @@ async fn review_approval_is_refused_while_a_run_is_running(engine: Engine) -> an
 /// Two approvals of the same ids at once: the pupils are deactivated once,
 /// one event each, and exactly one answer reports them decided.
 async fn review_two_approvals_at_once_apply_once(engine: Engine) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 8, true).await?;
+    let h = Held::start(&engine, 8).await?;
     h.sim.set_outage(&h.wonde_id, true)?;
     h.sync(SyncKind::Full).await?;
     let pending = h.held("PENDING").await?;
     let pupils: Vec<String> =
         ids_of(&pending.iter().filter(|n| n["target"] == "STUDENT").cloned().collect::<Vec<_>>());
-    let events_before = h.status_events().await?;
+    let events_before = h.status_events().await?.len() as u64;
     let vars = json!({ "s": h.school_id(), "ids": pupils });
     let (a, b) = tokio::join!(
         h.app.post(Some(&h.s.trust_admin), APPROVE, vars.clone()),
@@ -388,7 +249,7 @@ async fn review_two_approvals_at_once_apply_once(engine: Engine) -> anyhow::Resu
 async fn review_a_leaver_recorded_before_a_doubted_full_run_is_not_lost(
     engine: Engine,
 ) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 10, true).await?;
+    let h = Held::start(&engine, 10).await?;
     let truth = h.sim.truth(&h.wonde_id)?;
     let leaver = truth.students[0].id.clone();
     let before = wonde_connection::Entity::find()
@@ -432,7 +293,7 @@ async fn review_a_leaver_recorded_before_a_doubted_full_run_is_not_lost(
 /// re-cut, a new intake) holds nothing, FULL or INCREMENTAL.
 async fn review_a_rollover_holds_nothing(engine: Engine) -> anyhow::Result<()> {
     for kind in [SyncKind::Incremental, SyncKind::Full] {
-        let h = Held::start(&engine, 40, true).await?;
+        let h = Held::start(&engine, 40).await?;
         let summary = h.sim.rollover(&h.wonde_id)?;
         let run = h.sync(kind).await?;
         assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
@@ -451,7 +312,7 @@ async fn review_a_rollover_holds_nothing(engine: Engine) -> anyhow::Result<()> {
 /// SyncRun.held, the HELD event's payload and heldChanges.totalCount agree;
 /// the heldChanges subscription replays a HELD event after a cursor.
 async fn review_counts_agree_and_the_held_event_replays(engine: Engine) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 10, true).await?;
+    let h = Held::start(&engine, 10).await?;
     h.sim.set_outage(&h.wonde_id, true)?;
     let run = h.sync(SyncKind::Full).await?;
     let total = run.students_held + run.staff_held + run.guardians_held + run.groups_held;
@@ -496,7 +357,7 @@ async fn review_counts_agree_and_the_held_event_replays(engine: Engine) -> anyho
 async fn review_after_an_outage_the_held_set_is_rechecked_within_the_day(
     engine: Engine,
 ) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 8, true).await?;
+    let h = Held::start(&engine, 8).await?;
     h.sim.set_outage(&h.wonde_id, true)?;
     let doubted = h.sync(SyncKind::Full).await?;
     assert!(doubted.students_held > 0);

@@ -88,7 +88,7 @@ fn school_mis() -> Batch {
     batch
 }
 
-async fn apply(
+pub(crate) async fn apply(
     db: &DatabaseConnection,
     school: &school::Model,
     batch: &Batch,
@@ -112,7 +112,7 @@ async fn setup(engine: &Engine) -> anyhow::Result<(TestDb, school::Model, school
     Ok((data, a, b))
 }
 
-async fn student_row(
+pub(crate) async fn student_row(
     db: &DatabaseConnection,
     school: &school::Model,
     wonde: &str,
@@ -125,7 +125,7 @@ async fn student_row(
         .ok_or_else(|| anyhow::anyhow!("no student {wonde}"))
 }
 
-async fn guardian_row(
+pub(crate) async fn guardian_row(
     db: &DatabaseConnection,
     school: &school::Model,
     wonde: &str,

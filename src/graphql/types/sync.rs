@@ -191,7 +191,7 @@ impl SyncRun {
     /// these wait in `heldChanges` (product.md, the guard).
     async fn held(&self) -> i32 {
         let r = &self.0;
-        r.students_held + r.staff_held + r.guardians_held + r.groups_held
+        crate::sync::runs::held(r)
     }
 }
 
