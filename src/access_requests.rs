@@ -263,8 +263,9 @@ async fn record_pending(
     row.requested_by_token_id = Set(Some(request.requested_by));
     row.updated_at = Set(now);
     let connection = row.update(&txn).await?;
-    connections::set_status(&txn, connection, ConnectionStatus::Pending, None).await?;
     catalog::set_access_status(&txn, wonde_id, ConnectionStatus::Pending).await?;
+    // Last: the status change appends an event (see `events::log`).
+    connections::set_status(&txn, connection, ConnectionStatus::Pending, None).await?;
     txn.commit().await?;
     Ok(school)
 }

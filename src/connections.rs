@@ -82,8 +82,10 @@ pub async fn approve<C: ConnectionTrait + TransactionTrait>(
     let run = if was == ConnectionStatus::Approved {
         None
     } else {
+        let run = runs::enqueue(db, connection.school_id, SyncKind::Full, false).await?.0;
+        // Last: appending takes the events lock (see `events::log`).
         record_change(db, &connection, None).await?;
-        Some(runs::enqueue(db, connection.school_id, SyncKind::Full, false).await?.0)
+        Some(run)
     };
     Ok((connection, run))
 }
@@ -120,8 +122,8 @@ pub async fn disconnect<C: ConnectionTrait + TransactionTrait>(
     row.token_ciphertext = Set(None);
     row.updated_at = Set(Utc::now());
     let connection = row.update(db).await?;
-    record_change(db, &connection, None).await?;
     if !deactivate {
+        record_change(db, &connection, None).await?;
         return Ok(Vec::new());
     }
     let school = school::Entity::find_by_id(school_id)
@@ -169,6 +171,10 @@ pub async fn disconnect<C: ConnectionTrait + TransactionTrait>(
             ..Default::default()
         })
         .collect();
+    // Appended last, after every row this transaction locks: appending takes
+    // the events lock, and a sync of the school takes its rows first
+    // (`events::log`), so the other order could deadlock with it.
+    record_change(db, &connection, None).await?;
     crate::events::log::append(db, rows).await
 }
 

@@ -7,6 +7,12 @@
 //! newest id; PostgreSQL delivers the notification at commit, and never
 //! for a rollback. SQLite has one writer at a time, so its ids are already
 //! in commit order, and one process, so no notification is needed.
+//!
+//! The rule that keeps this lock free of deadlocks: **append last.** A
+//! transaction takes its row locks (accounts, runs, connections, held
+//! changes) first and appends its events just before it commits, taking
+//! no row lock after the append. A sync's reconciliation, an approval, a
+//! disconnection and a webhook all follow it.
 
 use entity::event;
 use sea_orm::{

@@ -93,8 +93,10 @@ async fn handle(
     let detail = match kind {
         "schoolApproved" => {
             let token = Secret::new(token.unwrap_or_default());
-            let (_, run) = connections::approve(&txn, connection, &token, &state.secret_key).await?;
+            // The catalog first: the connection's change appends an event,
+            // which comes last in a transaction (see `events::log`).
             crate::catalog::set_access_status(&txn, school_id, ConnectionStatus::Approved).await?;
+            let (_, run) = connections::approve(&txn, connection, &token, &state.secret_key).await?;
             if run.is_some() { "approved; the first full sync is queued" } else { "token updated" }
         }
         "accessRevoked" | "accessDeclined" => {
@@ -103,8 +105,8 @@ async fn handle(
             } else {
                 (ConnectionStatus::Declined, "decline_reason")
             };
-            connections::set_status(&txn, connection, status, text(payload, reason_field)).await?;
             crate::catalog::set_access_status(&txn, school_id, status).await?;
+            connections::set_status(&txn, connection, status, text(payload, reason_field)).await?;
             "recorded; scheduled syncs stop and nobody is deactivated"
         }
         _ if connection.status == ConnectionStatus::Approved => {

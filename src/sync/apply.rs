@@ -108,8 +108,10 @@ impl Applied {
         self.outcome.held.len()
     }
 
-    /// Commits, then publishes the run's events.
-    pub(super) async fn commit(self, events: &EventBus, run: &sync_run::Model) -> Result<(), DbErr> {
+    /// Appends the run's events (last: see `events::log`), commits, then
+    /// publishes them.
+    pub(super) async fn commit(mut self, events: &EventBus, run: &sync_run::Model) -> Result<(), DbErr> {
+        self.outcome.append_events(&self.txn).await?;
         self.txn.commit().await?;
         events.publish(&self.outcome.events);
         let counts = self.outcome.counts;

@@ -108,7 +108,8 @@ pub async fn approve(
     }
     let scope = Scope { trust_id: school.trust_id, school_id, run_id: None, now, today };
     // Forced: an administrator decided, so the guard has nothing to judge.
-    let outcome = reconcile(&txn, scope, &batch, Guard { share: 1.0, force: true }).await?;
+    let mut outcome = reconcile(&txn, scope, &batch, Guard { share: 1.0, force: true }).await?;
+    outcome.append_events(&txn).await?;
     txn.commit().await?;
     events.publish(&outcome.events);
     let mut total = outcome.counts;

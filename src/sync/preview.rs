@@ -125,16 +125,17 @@ impl SyncEngine {
         let txn = crate::db::begin_write(&self.db).await?;
         let outcome = reconcile(&txn, scope, &batch, Guard { share: self.guard_share, force: false }).await?;
         let mut people = Vec::new();
+        // The events are never appended: a preview takes no events lock.
         let changed: Vec<(PersonKind, i32, PreviewChange, DeactivationReason)> = outcome
-            .events
+            .changes
             .iter()
-            .filter_map(|e| {
-                let change = match e.kind {
+            .filter_map(|c| {
+                let change = match c.event {
                     EventKind::Deactivated => PreviewChange::Deactivated,
                     EventKind::Reactivated => PreviewChange::Reactivated,
                     _ => return None,
                 };
-                Some((e.person_kind?, e.person_id?, change, e.reason?))
+                Some((c.kind, c.person_id, change, c.reason))
             })
             .chain(outcome.held.iter().filter_map(|held| {
                 let kind = match held.key.0 {

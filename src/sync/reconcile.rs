@@ -42,7 +42,12 @@ pub struct Scope {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub counts: RunCounts,
+    /// The events appended (empty until [`Outcome::append_events`]).
     pub events: Vec<event::Model>,
+    /// Each account's change of status, in the order made.
+    pub changes: Vec<StatusChange>,
+    /// The events still to append.
+    to_append: Vec<event::ActiveModel>,
     /// Changes the guard held for a decision in this run (all kinds), in
     /// the order met.
     pub held: Vec<Candidate>,
@@ -172,18 +177,24 @@ pub async fn reconcile(
     let Work { scope, mut counts, changes, ambiguities, holds, .. } = work;
     let held =
         holds.finish(txn, (scope.trust_id, scope.school_id, scope.run_id), scope.now, &mut counts).await?;
-    let events = append_events(txn, scope, &changes, (!held.is_empty()).then_some(&counts)).await?;
-    Ok(Outcome { counts, events, held, ambiguities })
+    let to_append = event_rows(scope, &changes, (!held.is_empty()).then_some(&counts));
+    Ok(Outcome { counts, events: Vec::new(), changes, to_append, held, ambiguities })
 }
 
-/// Appends one event per status change, and, when the run held changes,
-/// one HELD event whose payload counts them per kind.
-async fn append_events(
-    txn: &DatabaseTransaction,
-    scope: Scope,
-    changes: &[StatusChange],
-    held: Option<&RunCounts>,
-) -> Result<Vec<event::Model>, DbErr> {
+impl Outcome {
+    /// Appends the outcome's events to the log, and keeps them in `events`
+    /// to publish after the commit. Call it last in the transaction, after
+    /// every other write: appending takes the events lock (`events::log`).
+    pub async fn append_events(&mut self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        let rows = std::mem::take(&mut self.to_append);
+        self.events = crate::events::log::append(txn, rows).await?;
+        Ok(())
+    }
+}
+
+/// One event per status change, and, when the run held changes, one HELD
+/// event whose payload counts them per kind.
+fn event_rows(scope: Scope, changes: &[StatusChange], held: Option<&RunCounts>) -> Vec<event::ActiveModel> {
     let rows = changes.iter().map(|change| event::ActiveModel {
         trust_id: Set(scope.trust_id),
         school_id: Set(scope.school_id),
@@ -217,7 +228,7 @@ async fn append_events(
             ..Default::default()
         });
     }
-    crate::events::log::append(txn, rows).await
+    rows
 }
 
 /// Finds an existing record by Wonde id, else by UPI (re-enrolment).

@@ -447,6 +447,10 @@ async fn try_lock<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<bool, DbErr
     row.map(|r| r.try_get::<bool>("", "held")).transpose().map(|held| held.unwrap_or(false))
 }
 
+/// How long a CSV run just opened is left alone by recovery (see
+/// [`recover_abandoned`]), in seconds.
+const CSV_START_GRACE_SECS: i64 = 10;
+
 /// What became of runs whose process stopped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Recovered {
@@ -470,6 +474,14 @@ pub async fn recover_abandoned(db: &DatabaseConnection, stale_after: Duration) -
     let mut recovered = Recovered::default();
     let cutoff: DateTime<Utc> = Utc::now() - stale_after;
     for run in running {
+        // A CSV import opens its run already RUNNING, then takes its
+        // liveness lock: a moment in which the lock is free though the
+        // process lives. Give such a run that moment.
+        let starting = run.kind == SyncKind::Csv
+            && run.started_at.is_some_and(|at| Utc::now() - at < Duration::seconds(CSV_START_GRACE_SECS));
+        if starting {
+            continue;
+        }
         let stale = run.heartbeat_at.is_none_or(|beat| beat < cutoff);
         let recovered_one = if db.get_database_backend() == DbBackend::Postgres {
             let probe = db.begin().await?;

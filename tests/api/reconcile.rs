@@ -98,7 +98,8 @@ pub(crate) async fn apply(
     let today = onroll::school_day::today(onroll::school_day::DEFAULT_ZONE, now);
     let scope = Scope { trust_id: school.trust_id, school_id: school.id, run_id: None, now, today };
     let txn = db.begin().await?;
-    let outcome = reconcile(&txn, scope, batch, guard).await?;
+    let mut outcome = reconcile(&txn, scope, batch, guard).await?;
+    outcome.append_events(&txn).await?;
     txn.commit().await?;
     Ok(outcome)
 }

@@ -105,8 +105,14 @@ async fn abandoned_runs_are_taken_over(engine: Engine) -> anyhow::Result<()> {
     let (csv, _) = runs::enqueue(&data.db, school.id, SyncKind::Csv, false).await?;
     let csv =
         runs::claim(&data.db, csv.id, "killed-importer").await?.ok_or_else(|| anyhow::anyhow!("claim"))?;
+    // Just opened, before its importer has taken its lock: left alone.
+    let mut opening: sync_run::ActiveModel = csv.clone().into();
+    opening.heartbeat_at = Set(Some(chrono::Utc::now() - Duration::minutes(10)));
+    opening.update(&data.db).await?;
+    assert_eq!(runs::recover_abandoned(&data.db, Duration::minutes(2)).await?, runs::Recovered::default());
     let mut stale: sync_run::ActiveModel = csv.into();
     stale.heartbeat_at = Set(Some(chrono::Utc::now() - Duration::minutes(10)));
+    stale.started_at = Set(Some(chrono::Utc::now() - Duration::minutes(10)));
     let csv = stale.update(&data.db).await?;
     assert_eq!(runs::recover_abandoned(&data.db, Duration::minutes(2)).await?.failed, 1);
     let csv =

@@ -264,8 +264,10 @@ async fn a_burst_reaches_every_subscriber_once_in_order(engine: Engine) -> anyho
             received.push(onroll::graphql::pagination::decode_cursor(cursor)?);
         }
         assert_eq!(received, expected, "{name}: every event once, in order");
-        let extra = ws::next_within(socket, Duration::from_millis(500)).await;
-        assert!(extra.is_err(), "{name}: nothing more: {extra:?}");
+        // Nothing more (a keep-alive ping may come, on a slow machine).
+        while let Ok(extra) = ws::next_within(socket, Duration::from_millis(500)).await {
+            assert_ne!(extra["type"], "next", "{name}: nothing more: {extra}");
+        }
     }
     Ok(())
 }
