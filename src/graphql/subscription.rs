@@ -133,6 +133,23 @@ fn school_filter(rc: &RequestContext, school_id: Option<&ID>) -> Result<Option<i
     Ok(Some(school))
 }
 
+/// The log's events of `kinds` at the schools the viewer sees (or at
+/// `school_id`), after `after` when given, then live: [`events`] for a
+/// subscription field.
+fn school_events(
+    ctx: &Context<'_>,
+    school_id: Option<&ID>,
+    after: Option<&str>,
+    kinds: &'static [EventKind],
+) -> async_graphql::Result<impl Stream<Item = Result<event::Model, AppError>> + use<>> {
+    let rc = RequestContext::of(ctx)?;
+    let bus = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?.clone();
+    let filter =
+        Filter { viewer: rc.viewer.clone(), school: school_filter(rc, school_id).gql()?, run: None, kinds };
+    let after = after.map(decode_cursor).transpose().gql()?;
+    Ok(events(rc.db.clone(), bus, filter, after))
+}
+
 #[Subscription]
 impl Subscription {
     /// Deactivations and reactivations as they are committed; with `after`,
@@ -143,16 +160,8 @@ impl Subscription {
         school_id: Option<ID>,
         after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DeactivationEvent>>> {
-        let rc = RequestContext::of(ctx)?;
-        let bus = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?.clone();
-        let filter = Filter {
-            viewer: rc.viewer.clone(),
-            school: school_filter(rc, school_id.as_ref()).gql()?,
-            run: None,
-            kinds: &[EventKind::Deactivated, EventKind::Reactivated],
-        };
-        let after = after.as_deref().map(decode_cursor).transpose().gql()?;
-        let stream = events(rc.db.clone(), bus, filter, after);
+        let kinds = &[EventKind::Deactivated, EventKind::Reactivated];
+        let stream = school_events(ctx, school_id.as_ref(), after.as_deref(), kinds)?;
         Ok(futures::StreamExt::map(stream, |event| event.map(DeactivationEvent).gql()))
     }
 
@@ -167,16 +176,7 @@ impl Subscription {
         school_id: Option<ID>,
         after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<HeldChangesEvent>>> {
-        let rc = RequestContext::of(ctx)?;
-        let bus = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?.clone();
-        let filter = Filter {
-            viewer: rc.viewer.clone(),
-            school: school_filter(rc, school_id.as_ref()).gql()?,
-            run: None,
-            kinds: &[EventKind::Held],
-        };
-        let after = after.as_deref().map(decode_cursor).transpose().gql()?;
-        let stream = events(rc.db.clone(), bus, filter, after);
+        let stream = school_events(ctx, school_id.as_ref(), after.as_deref(), &[EventKind::Held])?;
         Ok(futures::StreamExt::map(stream, |event| event.map(HeldChangesEvent).gql()))
     }
 

@@ -338,7 +338,7 @@ async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> 
     }
     if batch.types.students {
         // A deletion does not override a present record's own answer.
-        weak_targets(&mut targets, batch, DeletedKind::Student, rows.len(), |i| rows[i].wonde_id.as_str());
+        weak_targets(&mut targets, batch, DeletedKind::Student, rows.len(), &by_id);
     }
     let active = work.active_before.get(&PersonKind::Student).copied().unwrap_or(0);
     let targets = judge_accounts(&mut work.holds, HeldTarget::Student, (active, 0), targets, |i| {
@@ -357,17 +357,16 @@ fn spoke(work: &mut Work, target: HeldTarget, id: i32, to: Target) {
 
 /// Adds the weak evidence of a batch: its deletions of `kind`, then, in a
 /// complete batch, the absence of every row it did not speak of.
-fn weak_targets<'a>(
+fn weak_targets(
     targets: &mut HashMap<usize, (Target, Evidence)>,
     batch: &Batch,
     kind: DeletedKind,
     rows: usize,
-    source_id: impl Fn(usize) -> &'a str,
+    by_id: &HashMap<String, usize>,
 ) {
     let gone = Target::Deactivated(DeactivationReason::RemovedFromMis);
-    let by_id: HashMap<&str, usize> = (0..rows).map(|i| (source_id(i), i)).collect();
     for deletion in batch.deletions.iter().filter(|d| d.kind == kind) {
-        if let Some(&i) = by_id.get(deletion.source_id.as_str()) {
+        if let Some(&i) = by_id.get(&deletion.source_id) {
             targets.entry(i).or_insert((gone, Evidence::Weak(HeldEvidence::DeletedInMis)));
         }
     }
@@ -618,7 +617,7 @@ async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Res
         }
     }
     if batch.types.staff {
-        weak_targets(&mut targets, batch, DeletedKind::Staff, rows.len(), |i| rows[i].wonde_id.as_str());
+        weak_targets(&mut targets, batch, DeletedKind::Staff, rows.len(), &by_id);
     }
     let active = work.active_before.get(&PersonKind::Staff).copied().unwrap_or(0);
     let targets = judge_accounts(&mut work.holds, HeldTarget::Staff, (active, 0), targets, |i| {
@@ -724,7 +723,7 @@ async fn guardian_records(
             }
         }
         let mut weak: HashMap<usize, (Target, Evidence)> = HashMap::new();
-        weak_targets(&mut weak, batch, DeletedKind::Guardian, rows.len(), |i| rows[i].wonde_id.as_str());
+        weak_targets(&mut weak, batch, DeletedKind::Guardian, rows.len(), &by_id);
         weak.retain(|i, _| !seen.contains(i));
         // The cascade follows its cause: a guardian whose children all go
         // in this run goes with them, and one whose only children left are
