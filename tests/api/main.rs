@@ -9,6 +9,7 @@ mod support;
 
 mod access_flow;
 mod auth;
+mod believed_webhooks;
 mod bad_input;
 mod cli;
 mod csv_import;
@@ -36,5 +37,5 @@ mod subscriptions;
 pub mod sync_model;
 pub mod sync_wonde;
 mod tokens;
-mod webhooks;
+pub mod webhooks;
 mod wonde_answers;
