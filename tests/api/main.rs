@@ -8,12 +8,15 @@
 mod support;
 
 mod access_flow;
+mod audit;
 mod auth;
 mod believed_webhooks;
 mod bad_input;
 mod cli;
+mod contact_scope;
 mod csv_import;
-mod csv_upload;
+pub mod csv_upload;
+mod edges;
 mod data_quality;
 mod families;
 mod filters;
