@@ -8,6 +8,7 @@
 mod support;
 
 mod access_flow;
+mod access_matrix;
 mod audit;
 mod auth;
 mod believed_webhooks;
