@@ -68,7 +68,7 @@ pub async fn wonde(
     };
     let notices = Notices { db: &state.db, wonde: &state.wonde, key: &state.secret_key };
     let outcome = notices.handle(&school_id, &wonde_notices::digest(&body), notice).await;
-    let response = match outcome {
+    match outcome {
         Ok(Outcome::Applied(detail)) => {
             state.sync_wake.notify_one();
             tracing::info!(webhook.kind = kind, "webhook applied");
@@ -100,8 +100,7 @@ pub async fn wonde(
                 "the directory could not record this; retry later",
             )
         }
-    };
-    response
+    }
 }
 
 /// A field as text: Wonde sends some identifiers as numbers.

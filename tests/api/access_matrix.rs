@@ -55,7 +55,13 @@ const TABLE: &[(&str, &str, &str, Option<&str>, &str)] = &[
     ),
     ("Query", "trusts", "{ trusts { id } }", Some("trust"), "nnnYYYnYY"),
     ("Query", "school", "query($school: ID!) { school(id: $school) { id } }", Some("school"), "nnnYYnnYY"),
-    ("Query", "student", "query($student: ID!) { student(id: $student) { id } }", Some("student"), "nnnYYnnYY"),
+    (
+        "Query",
+        "student",
+        "query($student: ID!) { student(id: $student) { id } }",
+        Some("student"),
+        "nnnYYnnYY",
+    ),
     ("Query", "syncRun", "query($run: ID!) { syncRun(id: $run) { id } }", Some("run"), "nnnYYnnYY"),
     (
         "Query",
@@ -79,7 +85,13 @@ const TABLE: &[(&str, &str, &str, Option<&str>, &str)] = &[
         None,
         "nnnnnnnYY",
     ),
-    ("Query", "previewSync", "query($school: ID!) { previewSync(schoolId: $school) { kind } }", None, "nnnnnnnYY"),
+    (
+        "Query",
+        "previewSync",
+        "query($school: ID!) { previewSync(schoolId: $school) { kind } }",
+        None,
+        "nnnnnnnYY",
+    ),
     // Wonde's directory of schools is not tenant data: any token reads it.
     ("Query", "wondeCatalog", "{ wondeCatalog { lastOutcome } }", None, "nnnYYYYYY"),
     ("Query", "wondeSchools", r#"{ wondeSchools(search: "Ash") { wondeId } }"#, None, "nnnYYYYYY"),
@@ -135,7 +147,13 @@ const TABLE: &[(&str, &str, &str, Option<&str>, &str)] = &[
         None,
         "nnnnnnnYY",
     ),
-    ("Mutation", "cancelSync", "mutation($queued: ID!) { cancelSync(runId: $queued) { id } }", None, "nnnnnnnYY"),
+    (
+        "Mutation",
+        "cancelSync",
+        "mutation($queued: ID!) { cancelSync(runId: $queued) { id } }",
+        None,
+        "nnnnnnnYY",
+    ),
     (
         "Mutation",
         "updateSyncOptions",
@@ -199,12 +217,20 @@ fn judge(status: u16, body: &Value, target: Option<&str>) -> Seen {
         _ => {}
     }
     match target {
-        Some(target) if !body["data"].to_string().contains(target) => Seen::Refused("not in the answer".into()),
+        Some(target) if !body["data"].to_string().contains(target) => {
+            Seen::Refused("not in the answer".into())
+        }
         _ => Seen::Allowed,
     }
 }
 
-async fn subscription(app: &TestApp, token: Option<&str>, document: &str, vars: &Value, target: Option<&str>) -> anyhow::Result<Seen> {
+async fn subscription(
+    app: &TestApp,
+    token: Option<&str>,
+    document: &str,
+    vars: &Value,
+    target: Option<&str>,
+) -> anyhow::Result<Seen> {
     let (mut socket, first) = connect(app.addr, token).await?;
     if first["type"] != "connection_ack" {
         return Ok(Seen::Refused(format!("connection_init answered {first}")));
@@ -236,12 +262,15 @@ async fn every_root_field_under_every_role(engine: Engine) -> anyhow::Result<()>
         expires_in: None,
         scopes,
     };
-    let (revoked, row) = create_token(app.db(), &spec(Role::Integrator, Some(s.trust.id), vec![], vec![])).await?;
+    let (revoked, row) =
+        create_token(app.db(), &spec(Role::Integrator, Some(s.trust.id), vec![], vec![])).await?;
     revoke_token(app.db(), row.id).await?;
-    let scoped =
-        create_token(app.db(), &spec(Role::Integrator, Some(s.trust.id), vec![], vec!["contact-details".into()]))
-            .await?
-            .0;
+    let scoped = create_token(
+        app.db(),
+        &spec(Role::Integrator, Some(s.trust.id), vec![], vec!["contact-details".into()]),
+    )
+    .await?
+    .0;
     let admin_b = f.token(Role::SchoolAdmin, None, &[s.school_b.id]).await?;
     let bad = onroll::auth::generate_token();
     let tokens: [Option<&str>; 9] = [
@@ -267,8 +296,12 @@ async fn every_root_field_under_every_role(engine: Engine) -> anyhow::Result<()>
         "start": encode_cursor(0),
     });
     // An audited act at school A, for `auditLog` to show.
-    app.query(&s.trust_admin, "mutation($school: ID!) { updateSyncOptions(schoolId: $school, options: {}) { id } }", vars.clone())
-        .await?;
+    app.query(
+        &s.trust_admin,
+        "mutation($school: ID!) { updateSyncOptions(schoolId: $school, options: {}) { id } }",
+        vars.clone(),
+    )
+    .await?;
 
     // The table covers the schema: every root field, nothing else.
     let schema = app
@@ -280,7 +313,9 @@ async fn every_root_field_under_every_role(engine: Engine) -> anyhow::Result<()>
         )
         .await?;
     let mut fields = BTreeSet::new();
-    for (root, key) in [("Query", "queryType"), ("Mutation", "mutationType"), ("Subscription", "subscriptionType")] {
+    for (root, key) in
+        [("Query", "queryType"), ("Mutation", "mutationType"), ("Subscription", "subscriptionType")]
+    {
         for field in schema["__schema"][key]["fields"].as_array().into_iter().flatten() {
             fields.insert(format!("{root}.{}", field["name"].as_str().unwrap_or_default()));
         }
@@ -288,7 +323,10 @@ async fn every_root_field_under_every_role(engine: Engine) -> anyhow::Result<()>
     let tabled: BTreeSet<String> = TABLE.iter().map(|(root, name, ..)| format!("{root}.{name}")).collect();
     let missing: Vec<&String> = fields.difference(&tabled).collect();
     let extra: Vec<&String> = tabled.difference(&fields).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "add to TABLE: {missing:?}; not in the schema: {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "add to TABLE: {missing:?}; not in the schema: {extra:?}"
+    );
 
     let mut wrong = Vec::new();
     for (root, name, document, target, expected) in TABLE {
@@ -300,10 +338,7 @@ async fn every_root_field_under_every_role(engine: Engine) -> anyhow::Result<()>
                 let (status, body) = app.post(*token, document, vars.clone()).await?;
                 judge(status, &body, target)
             };
-            let fine = match (&seen, expect) {
-                (Seen::Allowed, 'Y') | (Seen::Refused(_), 'n') => true,
-                _ => false,
-            };
+            let fine = matches!((&seen, expect), (Seen::Allowed, 'Y') | (Seen::Refused(_), 'n'));
             if !fine {
                 wrong.push(format!("{root}.{name} as {}: expected {expect}, got {seen:?}", ROLES[index]));
             }

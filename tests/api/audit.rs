@@ -37,7 +37,10 @@ async fn code(app: &TestApp, token: &str, query: &str, vars: Value) -> anyhow::R
 }
 
 fn nodes(data: &Value) -> Vec<Value> {
-    data["auditLog"]["edges"].as_array().map(|e| e.iter().map(|e| e["node"].clone()).collect()).unwrap_or_default()
+    data["auditLog"]["edges"]
+        .as_array()
+        .map(|e| e.iter().map(|e| e["node"].clone()).collect())
+        .unwrap_or_default()
 }
 
 async fn mutations_and_refusals_are_recorded_and_read_by_trust_admins(engine: Engine) -> anyhow::Result<()> {
@@ -65,7 +68,9 @@ async fn mutations_and_refusals_are_recorded_and_read_by_trust_admins(engine: En
     let rows = nodes(&all);
     let summary: Vec<(String, String)> = rows
         .iter()
-        .map(|n| (n["action"].as_str().unwrap_or("").to_owned(), n["outcome"].as_str().unwrap_or("").to_owned()))
+        .map(|n| {
+            (n["action"].as_str().unwrap_or("").to_owned(), n["outcome"].as_str().unwrap_or("").to_owned())
+        })
         .collect();
     assert_eq!(
         summary,
@@ -85,7 +90,10 @@ async fn mutations_and_refusals_are_recorded_and_read_by_trust_admins(engine: En
     assert_eq!(ok["school"]["id"], Value::from(school_a.as_str()));
     assert_eq!(ok["detail"], "kind=FULL force=true");
     let refused = &rows[2];
-    assert_eq!((refused["actorTokenId"].clone(), refused["actorRole"].clone()), (json!(integrator_id), json!("INTEGRATOR")));
+    assert_eq!(
+        (refused["actorTokenId"].clone(), refused["actorRole"].clone()),
+        (json!(integrator_id), json!("INTEGRATOR"))
+    );
     assert!(!all.to_string().contains("wonde-secret-in-audit"));
     let stored: Vec<audit_log::Model> = audit_log::Entity::find().all(app.db()).await?;
     assert_eq!(stored.len(), 5, "the other trust's refusal is recorded too");
@@ -108,7 +116,10 @@ async fn mutations_and_refusals_are_recorded_and_read_by_trust_admins(engine: En
     assert_eq!(code(&app, &s.integrator, LOG, json!({})).await?, "FORBIDDEN");
     let theirs = nodes(&app.query(&s.other_admin, LOG, json!({})).await?);
     assert_eq!(theirs.len(), 1);
-    assert_eq!((theirs[0]["outcome"].clone(), theirs[0]["school"].clone()), (json!("NOT_FOUND"), Value::Null));
+    assert_eq!(
+        (theirs[0]["outcome"].clone(), theirs[0]["school"].clone()),
+        (json!("NOT_FOUND"), Value::Null)
+    );
 
     // Append-only: the database refuses to rewrite or erase it.
     for sql in ["UPDATE audit_log SET outcome = 'OK'", "DELETE FROM audit_log"] {
@@ -132,12 +143,22 @@ async fn cli_commands_are_recorded(engine: Engine) -> anyhow::Result<()> {
         })
     };
     let args = |list: &[&str]| list.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
-    let created = run(args(&["token", "create", "--role", "integrator", "--trust", &trust, "--scope", "contact-details"]))
-        .await??;
+    let created = run(args(&[
+        "token",
+        "create",
+        "--role",
+        "integrator",
+        "--trust",
+        &trust,
+        "--scope",
+        "contact-details",
+    ]))
+    .await??;
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let token = String::from_utf8(created.stdout)?.lines().last().unwrap_or_default().trim().to_owned();
-    let refused = run(args(&["token", "create", "--role", "integrator", "--trust", &trust, "--scope", "everything"]))
-        .await??;
+    let refused =
+        run(args(&["token", "create", "--role", "integrator", "--trust", &trust, "--scope", "everything"]))
+            .await??;
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("contact-details"), "the scopes are named");
     let listed = run(args(&["audit", "list", "--trust", &trust])).await??;
@@ -150,7 +171,10 @@ async fn cli_commands_are_recorded(engine: Engine) -> anyhow::Result<()> {
     let log = app.query(&s.trust_admin, LOG, json!({ "f": { "actorKind": "CLI" } })).await?;
     let rows = nodes(&log);
     assert_eq!(rows.len(), 2, "{log}");
-    assert_eq!((rows[0]["action"].clone(), rows[0]["outcome"].clone()), (json!("token create"), json!("ERROR")));
+    assert_eq!(
+        (rows[0]["action"].clone(), rows[0]["outcome"].clone()),
+        (json!("token create"), json!("ERROR"))
+    );
     assert_eq!((rows[1]["actorKind"].clone(), rows[1]["actorTokenId"].clone()), (json!("CLI"), Value::Null));
     assert!(!log.to_string().contains(&token));
     Ok(())

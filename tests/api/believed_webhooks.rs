@@ -42,11 +42,13 @@ async fn school_of(
 }
 
 fn approval(school: &SimSchool, token: &str) -> String {
-    json!({ "payload_type": "schoolApproved", "school_id": school.wonde_id, "school_token": token }).to_string()
+    json!({ "payload_type": "schoolApproved", "school_id": school.wonde_id, "school_token": token })
+        .to_string()
 }
 
 async fn forged_replayed_and_cross_trust_approvals_change_nothing(engine: Engine) -> anyhow::Result<()> {
-    let sim = Simulator::start(SimConfig { schools: 3, students_per_school: 2, ..SimConfig::default() }).await?;
+    let sim =
+        Simulator::start(SimConfig { schools: 3, students_per_school: 2, ..SimConfig::default() }).await?;
     let [x, y, z]: [SimSchool; 3] =
         sim.schools().try_into().map_err(|_| anyhow::anyhow!("the simulator has not 3 schools"))?;
     let app = TestApp::spawn_with_wonde(&engine, &sim.base_url()).await?;

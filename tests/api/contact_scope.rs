@@ -43,7 +43,10 @@ async fn contact_details_need_the_scope(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(with_scope["viewer"]["scopes"], json!(["contact-details"]));
 
     let emails = |data: &Value, list: &str| -> Vec<Value> {
-        data["node"][list]["edges"].as_array().map(|e| e.iter().map(|e| e["node"]["email"].clone()).collect()).unwrap_or_default()
+        data["node"][list]["edges"]
+            .as_array()
+            .map(|e| e.iter().map(|e| e["node"]["email"].clone()).collect())
+            .unwrap_or_default()
     };
     for list in ["guardians", "staff"] {
         assert!(emails(&plain, list).iter().all(Value::is_null), "{list}: {plain}");

@@ -17,7 +17,12 @@ use onroll::graphql::ids::NodeType;
 
 on_both_engines!(only_json_and_multipart_bodies_and_json_is_capped, search_wildcards_are_literal);
 
-async fn raw(app: &TestApp, token: &str, content_type: Option<&str>, body: Vec<u8>) -> anyhow::Result<(u16, Value)> {
+async fn raw(
+    app: &TestApp,
+    token: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> anyhow::Result<(u16, Value)> {
     let mut request = app.http.post(app.url("/graphql")).bearer_auth(token).body(body);
     if let Some(content_type) = content_type {
         request = request.header("content-type", content_type);
@@ -83,7 +88,11 @@ async fn only_json_and_multipart_bodies_and_json_is_capped(engine: Engine) -> an
     let (status, answer) = raw(&app, &other, Some(&content_type), body).await?;
     assert_eq!(status, 200, "{answer}");
     let run = &answer["data"]["importCsv"]["run"];
-    assert_eq!((run["status"].as_str(), run["students"]["created"].as_i64()), (Some("COMPLETED"), Some(n)), "{answer}");
+    assert_eq!(
+        (run["status"].as_str(), run["students"]["created"].as_i64()),
+        (Some("COMPLETED"), Some(n)),
+        "{answer}"
+    );
     Ok(())
 }
 
@@ -126,8 +135,9 @@ async fn search_wildcards_are_literal(engine: Engine) -> anyhow::Result<()> {
     let guardians = "query($s: ID!, $q: String) { node(id: $s) { ... on School {
         guardians(filter: { search: $q }) { totalCount } } } }";
     for (q, expected) in [("%", 0), ("_", 0), ("\\", 0), ("smith", 2)] {
-        let data =
-            app.query(&s.trust_admin, guardians, json!({ "s": gid(NodeType::School, s.school_a.id), "q": q })).await?;
+        let data = app
+            .query(&s.trust_admin, guardians, json!({ "s": gid(NodeType::School, s.school_a.id), "q": q }))
+            .await?;
         assert_eq!(data["node"]["guardians"]["totalCount"], expected, "{q:?}");
     }
     Ok(())

@@ -18,7 +18,12 @@ on_both_engines!(
     migration_while_a_run_is_open
 );
 
-pub(crate) async fn post(app: &TestApp, secret: Option<&str>, header: bool, body: &str) -> anyhow::Result<(u16, Value)> {
+pub(crate) async fn post(
+    app: &TestApp,
+    secret: Option<&str>,
+    header: bool,
+    body: &str,
+) -> anyhow::Result<(u16, Value)> {
     let mut url = app.url("/webhooks/wonde");
     let mut request = app.http.post(&url).header("content-type", "application/json");
     if let Some(secret) = secret {
@@ -85,7 +90,8 @@ async fn webhook_authentication_and_bad_bodies(engine: Engine) -> anyhow::Result
 }
 
 async fn approval_revocation_and_decline(engine: Engine) -> anyhow::Result<()> {
-    let sim = Simulator::start(SimConfig { schools: 1, students_per_school: 2, ..SimConfig::default() }).await?;
+    let sim =
+        Simulator::start(SimConfig { schools: 1, students_per_school: 2, ..SimConfig::default() }).await?;
     let simulated = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
     let app = TestApp::spawn_with_wonde(&engine, &sim.base_url()).await?;
     let s = Scenario::build(app.db()).await?;
@@ -102,7 +108,8 @@ async fn approval_revocation_and_decline(engine: Engine) -> anyhow::Result<()> {
     pending.update(app.db()).await?;
     let (_, runs_before) = state(&app, s.school_a.id).await?;
 
-    let approved = json!({ "payload_type": "schoolApproved", "school_id": wonde_id, "school_token": simulated.token });
+    let approved =
+        json!({ "payload_type": "schoolApproved", "school_id": wonde_id, "school_token": simulated.token });
     let (status, answer) = post(&app, Some(WEBHOOK_SECRET), true, &approved.to_string()).await?;
     assert_eq!(status, 200, "{answer}");
     assert!(!answer.to_string().contains(&simulated.token));
