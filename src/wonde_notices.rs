@@ -10,6 +10,8 @@
 //! - an approval for a school an admin disconnected changes nothing (the
 //!   admin's decision stands until an access request is made again), nor
 //!   one for a school whose held token still works;
+//! - an `accessRevoked` for a school whose held token Wonde still accepts
+//!   is not believed (a forged revocation would stop a school's syncs);
 //! - a delivery equal to the last one recorded for its school is a repeat
 //!   (a replay, or Wonde retrying) and changes nothing.
 //!
@@ -170,6 +172,23 @@ impl Notices<'_> {
         reason: Option<String>,
     ) -> Result<Outcome, DbErr> {
         let kind = if status == ConnectionStatus::Revoked { "accessRevoked" } else { "accessDeclined" };
+        if status == ConnectionStatus::Revoked
+            && let Some(sealed) = &connection.token_ciphertext
+        {
+            match self.held_token_works(&connection, sealed).await {
+                TokenCheck::Works => {
+                    tracing::warn!(
+                        webhook.kind = kind,
+                        "a revocation while Wonde accepts the token; ignored"
+                    );
+                    return Ok(Outcome::Refused(
+                        "Wonde still accepts the school's token: access is not revoked",
+                    ));
+                }
+                TokenCheck::Unknown => return Ok(Outcome::Unverified),
+                TokenCheck::Refused => {}
+            }
+        }
         let txn = crate::db::begin_write(self.db).await?;
         record(&txn, wonde_id, digest, kind, "APPLIED").await?;
         crate::catalog::set_access_status(&txn, wonde_id, status).await?;

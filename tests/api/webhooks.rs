@@ -136,6 +136,14 @@ async fn approval_revocation_and_decline(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(app.secret_key.decrypt(&connection.token_ciphertext.unwrap_or_default())?, simulated.token);
     assert_eq!(runs_now, runs);
 
+    // A revocation Wonde contradicts (the token still works) is refused.
+    let revoked =
+        json!({ "payload_type": "accessRevoked", "school_id": wonde_id, "revoke_reason": "Forged" });
+    let (status, answer) = post(&app, Some(WEBHOOK_SECRET), true, &revoked.to_string()).await?;
+    assert_eq!((status, answer["status"].as_str()), (403, Some("refused")), "{answer}");
+    assert_eq!(state(&app, s.school_a.id).await?.0.status, ConnectionStatus::Approved);
+    sim.set_access(&wonde_id, wonde_sim::AccessState::Revoked)?;
+
     // Revoked: status and reason recorded, nobody deactivated.
     let revoked = json!({ "payload_type": "accessRevoked", "school_id": wonde_id, "revoke_reason": "No longer needed" });
     let (status, _) = post(&app, Some(WEBHOOK_SECRET), true, &revoked.to_string()).await?;
