@@ -150,6 +150,15 @@ impl Notices<'_> {
             TokenCheck::Unknown => return Ok(Outcome::Unverified),
         }
         let txn = crate::db::begin_write(self.db).await?;
+        // Wonde was asked outside the transaction: what was judged must
+        // still hold (an admin may have disconnected the school meanwhile).
+        let Some(current) = connections::by_wonde_id(&txn, wonde_id).await? else {
+            return Ok(Outcome::Ignored("no school here has that Wonde id"));
+        };
+        if (current.status, &current.token_ciphertext) != (connection.status, &connection.token_ciphertext) {
+            return Ok(Outcome::Ignored("the school's connection changed meanwhile; nothing stored"));
+        }
+        let connection = current;
         record(&txn, wonde_id, digest, "schoolApproved", "APPLIED").await?;
         // The catalog first: the connection's change appends an event,
         // which comes last in a transaction (see `events::log`).
@@ -190,6 +199,9 @@ impl Notices<'_> {
             }
         }
         let txn = crate::db::begin_write(self.db).await?;
+        let Some(connection) = connections::by_wonde_id(&txn, wonde_id).await? else {
+            return Ok(Outcome::Ignored("no school here has that Wonde id"));
+        };
         record(&txn, wonde_id, digest, kind, "APPLIED").await?;
         crate::catalog::set_access_status(&txn, wonde_id, status).await?;
         connections::set_status(&txn, connection, status, reason).await?;
