@@ -170,6 +170,8 @@ pub struct TokenSummary {
     pub last_used_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Its scopes (`contact-details`); empty for none.
+    pub scopes: Vec<String>,
 }
 
 /// Every token, or a trust's, oldest first. `UnknownTrust` when the trust
@@ -201,6 +203,7 @@ pub async fn list_tokens(
             last_used_at: token.last_used_at,
             expires_at: token.expires_at,
             revoked_at: token.revoked_at,
+            scopes: crate::auth::token::parse_scopes(token.scopes.as_deref()),
         })
         .collect())
 }

@@ -161,6 +161,10 @@ async fn cli_commands_are_recorded(engine: Engine) -> anyhow::Result<()> {
             .await??;
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("contact-details"), "the scopes are named");
+    let tokens = run(args(&["token", "list", "--trust", &trust])).await??;
+    let tokens = String::from_utf8(tokens.stdout)?;
+    assert!(tokens.lines().next().is_some_and(|h| h.contains("scopes")), "{tokens}");
+    assert!(tokens.lines().any(|l| l.contains("INTEGRATOR") && l.contains("contact-details")), "{tokens}");
     let listed = run(args(&["audit", "list", "--trust", &trust])).await??;
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
     let out = String::from_utf8(listed.stdout)?;
