@@ -274,6 +274,12 @@ async fn wait_for_first_syncs(api: &Api) -> Result<(), DemoError> {
     }
 }
 
+/// The subscription the welcome suggests. It names every kind of person, so
+/// that a leaver's own event shows who left, not only the guardians who
+/// follow them out.
+pub const SUBSCRIPTION: &str = "subscription { deactivations { cursor kind reason person { __typename \
+    ... on Student { forename surname } ... on Staff { forename surname } ... on Guardian { forename surname } } } }";
+
 /// Labelled lines first (scripts read them: `GraphiQL`, `Admin token`, ...),
 /// then what to try.
 fn print_welcome(demo: &Demo) {
@@ -281,8 +287,8 @@ fn print_welcome(demo: &Demo) {
     let control = sim.control_url();
     let leaver = sim.schools().into_iter().find_map(|school| {
         let truth = sim.truth(&school.wonde_id).ok()?;
-        let student = truth.students.into_iter().next()?;
-        Some((school.wonde_id, student.id, format!("{} {}", student.forename, student.surname)))
+        let student = suggested_leaver(&truth)?;
+        Some((school.wonde_id, student.id.clone(), format!("{} {}", student.forename, student.surname)))
     });
     println!();
     println!("Onroll demo: a trust of {} schools, mirrored from a simulated Wonde.", sim.schools().len());
@@ -296,9 +302,7 @@ fn print_welcome(demo: &Demo) {
     println!("In GraphiQL, set the header  {{\"Authorization\": \"Bearer {admin}\"}}  and try:");
     println!("  {{ trusts {{ name schools {{ edges {{ node {{ name students {{ totalCount }} }} }} }} }} }}");
     println!("  {{ trusts {{ families(filter: {{multiSchoolOnly: true}}) {{ totalCount }} }} }}");
-    println!(
-        "  subscription {{ deactivations {{ cursor reason person {{ ... on Student {{ forename surname }} }} }} }}"
-    );
+    println!("  {SUBSCRIPTION}");
     if let Some((school, student, name)) = leaver {
         println!();
         println!("Then make {name} leave; the next incremental sync (every few seconds) streams it:");
@@ -312,6 +316,24 @@ fn print_welcome(demo: &Demo) {
     println!("Approve curl:   curl -X POST {control}/schools/<wondeId>/approve");
     println!();
     println!("Ctrl-C stops the demo.");
+}
+
+/// The student the welcome suggests making leave: one whose guardians all
+/// keep another child at the school, when there is one. Their guardians then
+/// stay active, so the leaver's own event is the last one a subscriber (and
+/// GraphiQL, which shows a subscription's latest answer) sees.
+fn suggested_leaver(truth: &wonde_sim::MisSnapshot) -> Option<&wonde_sim::Student> {
+    let keeps_another_child = |contact: &str, leaver: &str| {
+        truth.links.iter().any(|l| l.contact_id == contact && l.student_id != leaver)
+    };
+    truth
+        .students
+        .iter()
+        .find(|s| {
+            let mut guardians = truth.links.iter().filter(|l| l.student_id == s.id).peekable();
+            guardians.peek().is_some() && guardians.all(|l| keeps_another_child(&l.contact_id, &s.id))
+        })
+        .or_else(|| truth.students.first())
 }
 
 /// A directory for the demo's SQLite file, removed when the demo ends, so

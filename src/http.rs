@@ -1,5 +1,6 @@
 //! HTTP routes (operations.md): GraphQL and GraphiQL, health, the SDL.
 
+mod graphiql;
 mod graphql;
 mod health;
 mod subscriptions;
@@ -65,12 +66,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/graphql",
-            get(graphql::graphiql)
+            get(graphiql::page)
                 .post(graphql::execute)
                 // CSV uploads travel as multipart: three files of at most
                 // 20 MB, and the operation.
                 .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_GRAPHQL_BODY)),
         )
+        .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/schema.graphql", get(graphql::sdl))
         .route("/healthz", get(health::live))
