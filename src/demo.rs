@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use wonde_sim::{SimConfig, SimHandle, Simulator, WebhookTarget};
 
-use crate::config::{DatabaseConfig, Every, ServeConfig, SyncConfig};
+use crate::config::{DatabaseConfig, Every, ScheduleConfig, ServeConfig, SyncConfig};
 use crate::graphql::ids::{NodeType, encode};
 use crate::server::{Application, shutdown_signal};
 use crate::tenancy::{self, TokenSpec};
@@ -107,9 +107,11 @@ impl Demo {
             sync: SyncConfig {
                 wonde_api_url: Some(sim.base_url()),
                 wonde_app_token: Some(sim.app_token()),
+                deactivation_guard: 0.5,
+            },
+            schedule: ScheduleConfig {
                 full_sync_every: Every(Some(chrono::Duration::days(7))),
                 incremental_sync_every: config.incremental_every,
-                deactivation_guard: 0.5,
             },
         };
         let app = Application::build(&serve).await?.with_worker_tick(Duration::from_secs(1));

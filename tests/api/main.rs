@@ -31,6 +31,7 @@ mod replicas;
 mod runs;
 mod schema_drift;
 mod scoping;
+mod startup_errors;
 mod statement_count;
 mod subscriptions;
 pub mod sync_model;
