@@ -1,5 +1,6 @@
 //! HTTP routes (operations.md): GraphQL and GraphiQL, health, the SDL.
 
+mod csv_templates;
 mod graphiql;
 mod graphql;
 mod health;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/schema.graphql", get(graphql::sdl))
+        .route("/csv/templates/{file}", get(csv_templates::template))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/webhooks/wonde", axum::routing::post(webhooks::wonde))

@@ -11,6 +11,7 @@ mod access_flow;
 mod auth;
 mod bad_input;
 mod cli;
+mod csv_formats;
 mod csv_import;
 mod csv_upload;
 mod data_quality;
