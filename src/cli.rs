@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: TrustCommand,
     },
+    /// Manage schools fed by CSV (Wonde schools are connected with `connectWonde`).
+    School {
+        #[command(subcommand)]
+        command: SchoolCommand,
+    },
     /// The local mirror of Wonde's school directory.
     Catalog {
         #[command(subcommand)]
@@ -159,6 +164,28 @@ enum TrustCommand {
         /// The trust's name, as its schools and administrators know it.
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SchoolCommand {
+    /// Create a school fed by CSV files (`import-csv`), with no Wonde
+    /// connection; prints its ID as the last line.
+    Create {
+        /// The trust: its ID as `trust create` printed it.
+        #[arg(long)]
+        trust: String,
+        /// The school's name.
+        #[arg(long)]
+        name: String,
+        /// Its URN (6 to 8 digits); a URN already in the trust is refused.
+        #[arg(long)]
+        urn: Option<String>,
+        /// Its UK postcode.
+        #[arg(long)]
+        postcode: Option<String>,
         #[command(flatten)]
         database: DatabaseConfig,
     },
@@ -322,6 +349,14 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             let db = open(&database).await?;
             let trust = tenancy::create_trust(&db, &name).await?;
             println!("{}", crate::graphql::ids::encode(NodeType::Trust, trust.id).0);
+        }
+        Command::School { command: SchoolCommand::Create { trust, name, urn, postcode, database } } => {
+            let db = open(&database).await?;
+            let trust_id = known(&db, &trust, NodeType::Trust).await?;
+            let fields = crate::schools::NewSchool::validate(&name, urn.as_deref(), postcode.as_deref())?;
+            let school = crate::schools::create(&db, trust_id, fields).await?;
+            eprintln!("school {} created in trust {trust}", school.name);
+            println!("{}", crate::graphql::ids::encode(NodeType::School, school.id).0);
         }
         Command::Token {
             command: TokenCommand::Create { role, trust, school, label, expires_in, database },

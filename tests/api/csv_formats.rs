@@ -16,7 +16,8 @@ const DOC: &str = include_str!("../../docs/csv-formats.md");
 /// The fenced block "```csv NAME" of the docs page.
 fn example(name: &str) -> anyhow::Result<String> {
     let fence = format!("```csv {name}\n");
-    let start = DOC.find(&fence).ok_or_else(|| anyhow::anyhow!("docs/csv-formats.md has no {name} example"))?;
+    let start =
+        DOC.find(&fence).ok_or_else(|| anyhow::anyhow!("docs/csv-formats.md has no {name} example"))?;
     let body = &DOC[start + fence.len()..];
     let end = body.find("```").ok_or_else(|| anyhow::anyhow!("the {name} example is not closed"))?;
     Ok(body[..end].to_owned())
@@ -40,7 +41,10 @@ async fn documented_examples_import_and_templates_match_the_format(engine: Engin
         let header = header.lines().next().unwrap_or_default();
         let template: Vec<&str> = text.trim_end().split(',').collect();
         for column in header.split(',') {
-            assert!(template.contains(&column), "{kind}: the docs use `{column}`, the template has {template:?}");
+            assert!(
+                template.contains(&column),
+                "{kind}: the docs use `{column}`, the template has {template:?}"
+            );
         }
     }
     let missing = app.http.get(app.url("/csv/templates/pupils.csv")).send().await?;
