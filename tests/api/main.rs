@@ -25,6 +25,7 @@ mod leaver_latency;
 mod mutations;
 mod nodes;
 mod pagination;
+mod readme;
 mod real_world;
 pub mod reconcile;
 mod relationships;
