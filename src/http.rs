@@ -1,6 +1,8 @@
 //! HTTP routes (operations.md): GraphQL and GraphiQL, health, the SDL.
 
+mod csv_templates;
 pub mod edges;
+mod graphiql;
 mod graphql;
 mod health;
 mod subscriptions;
@@ -67,14 +69,16 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/graphql",
-            get(graphql::graphiql)
+            get(graphiql::page)
                 .post(graphql::execute.layer(axum::middleware::from_fn(edges::graphql_body)))
                 // CSV uploads travel as multipart: three files of at most
                 // 20 MB, and the operation.
                 .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_GRAPHQL_BODY)),
         )
+        .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/schema.graphql", get(graphql::sdl))
+        .route("/csv/templates/{file}", get(csv_templates::template))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/webhooks/wonde", axum::routing::post(webhooks::wonde))

@@ -44,6 +44,8 @@ pub mod http;
 pub mod quality;
 /// The school's own "today": time zones and the clock dates are judged by.
 pub mod school_day;
+
+pub mod schools;
 /// Building and running the server until it is told to stop.
 pub mod server;
 /// Reconciling a school's directory with what its MIS reports.
