@@ -470,7 +470,7 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
                 db,
                 events: EventBus::default(),
                 guard_share: deactivation_guard,
-                worker: crate::server::worker_name(),
+                worker: crate::sync::runs::worker_name(),
             };
             match importer.import(school_id, files, full, force).await? {
                 CsvImportOutcome::Refused(errors) => {

@@ -55,7 +55,7 @@ impl AppState {
         data.insert(self.wonde.clone());
         data.insert(self.secret_key.clone());
         data.insert(crate::catalog::WondeAppToken(self.wonde_app_token.clone()));
-        data.insert(crate::graphql::mutation::GuardShare(self.guard_share));
+        data.insert(crate::sync::ledger::GuardShare(self.guard_share));
     }
 }
 

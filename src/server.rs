@@ -236,15 +236,9 @@ pub fn sync_engine(services: &Services, config: &SyncConfig) -> SyncEngine {
         events: services.events.clone(),
         client: services.wonde.clone(),
         guard_share: config.deactivation_guard,
-        worker: worker_name(),
+        worker: crate::sync::runs::worker_name(),
         clock: Default::default(),
     }
-}
-
-/// Names this process in `sync_run.claimed_by`: host and process id.
-pub fn worker_name() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "onroll".to_owned());
-    format!("{host}:{}", std::process::id())
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what an orchestrator sends).

@@ -27,6 +27,7 @@ pub mod held;
 mod held_review;
 mod held_review_sim;
 mod http;
+mod layering;
 mod leaver_latency;
 mod mutations;
 mod nodes;
