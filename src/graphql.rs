@@ -17,6 +17,7 @@ pub mod pagination;
 pub mod query;
 pub mod scalars;
 pub mod schema;
+pub mod selection_order;
 pub mod subscription;
 pub mod types;
 

@@ -25,6 +25,9 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         .limit_complexity(MAX_COMPLEXITY)
         // Every Mutation field leaves an audit row (issue 13).
         .extension(super::audit::AuditTrail)
+        // Answers in the order the query selected (async-graphql writes
+        // concurrent fields as they complete).
+        .extension(super::selection_order::SelectionOrder)
         // Types that mutations and subscriptions return arrive before those
         // roots do; registering them keeps the published SDL whole.
         .register_output_type::<SyncProgressEvent>()

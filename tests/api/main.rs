@@ -41,6 +41,7 @@ mod replicas;
 mod runs;
 mod schema_drift;
 mod scoping;
+mod selection_order;
 mod startup_errors;
 mod statement_count;
 mod subscriptions;
