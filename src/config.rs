@@ -29,6 +29,8 @@ pub struct ServeConfig {
     pub webhook_secret: Option<String>,
     #[command(flatten)]
     pub sync: SyncConfig,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitsConfig,
 }
 
 /// How syncs reach Wonde and when they run.
