@@ -14,6 +14,7 @@ mod cli;
 mod csv_import;
 mod csv_upload;
 mod data_quality;
+mod error_codes;
 mod families;
 mod filters;
 pub mod held;

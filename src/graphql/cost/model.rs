@@ -3,11 +3,11 @@
 //! The rule (docs/limits.md), after GitHub's node limit and Shopify's
 //! calculated cost: every field selected costs 1 (`__typename` and every
 //! alias included), plus what it selects times how many times it may be
-//! repeated. A connection repeats its `edges` and `nodes` by its `first`
-//! (or the default page size); a list without paging by
-//! [`LIST_ESTIMATE`]. So `schools(first: 10) { nodes { students(first:
-//! 100) { nodes { id } } } }` costs 1 + 10 × (1 + 1 + 100 × (1 + 1)) =
-//! 2,021: nested connections multiply.
+//! repeated. A connection's `edges` and `nodes` repeat by its `first` (or
+//! the default page size); a list without paging by [`LIST_ESTIMATE`].
+//! Nested connections multiply: on a trust, `schools(first: 10) { edges {
+//! node { name students(first: 100) { edges { node { id } } } } } }` costs
+//! 1 + (1 + 10 × (1 + 1 + (1 + (1 + 100 × 2)))) = 2,042.
 //!
 //! Fragment spreads are expanded as the walk meets them, with a ceiling on
 //! the fields visited ([`MAX_EXPANDED_FIELDS`]) and on nesting, so a small
