@@ -30,7 +30,7 @@ pub struct LimitsConfig {
     /// The most fields one operation may select at its root.
     #[arg(long, env = "ONROLL_MAX_ROOT_FIELDS", default_value_t = 20)]
     pub max_root_fields: usize,
-    /// How long one request (or socket operation) may run ("10s", "500ms");
+    /// How long one HTTP request may run ("10s", "500ms");
     /// over: TIMEOUT, HTTP 503.
     #[arg(long, env = "ONROLL_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub request_timeout: Duration,
@@ -106,8 +106,8 @@ pub enum Refusal {
     MaxCost { message: String, cost: u64 },
     /// The token's (or address's) points are spent (`RATE_LIMITED`).
     #[error(
-        "this token has spent its {limit} points for the minute; this operation needs {needed}; \
-         retry in {} s",
+        "the points budget is spent ({limit} points a minute, per token, or per address without \
+         one); this operation needs {needed}; retry in {} s",
         retry_after.as_secs().max(1)
     )]
     RateLimited { limit: u32, needed: u32, retry_after: Duration },

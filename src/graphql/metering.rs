@@ -102,11 +102,7 @@ impl Extension for Metering {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
         let metered = self.meter.get();
-        let actual = if response.errors.is_empty() || !matches!(response.data, Value::Null) {
-            cost::actual(&response.data)
-        } else {
-            0
-        };
+        let actual = cost::actual(&response.data);
         let mut report = async_graphql::indexmap::IndexMap::new();
         let requested = metered.measure.map_or(0, |m| m.cost);
         report.insert(async_graphql::Name::new("requestedQueryCost"), Value::from(requested));
