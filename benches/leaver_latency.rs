@@ -134,6 +134,7 @@ async fn measure(engine: &'static str, schools: usize, students: usize, count: u
         seed: 11,
         incremental_every: Every(None),
         database_url: Some(database_url(engine).await?),
+        limits: Default::default(),
     };
     let demo = Demo::start(config, async move {
         let _ = stopped.await;

@@ -31,6 +31,8 @@ pub struct ServeConfig {
     pub sync: SyncConfig,
     #[command(flatten)]
     pub schedule: ScheduleConfig,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitsConfig,
 }
 
 /// How syncs reach Wonde and what the guard lets them do.

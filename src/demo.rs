@@ -39,6 +39,8 @@ pub struct DemoConfig {
     /// A database to use instead of a fresh SQLite file that is removed on exit.
     #[arg(long)]
     pub database_url: Option<String>,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitsConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +115,7 @@ impl Demo {
                 full_sync_every: Every(Some(chrono::Duration::days(7))),
                 incremental_sync_every: config.incremental_every,
             },
+            limits: config.limits.clone(),
         };
         let app = Application::build(&serve).await?.with_worker_tick(Duration::from_secs(1));
         let addr = app.local_addr()?;

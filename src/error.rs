@@ -8,6 +8,34 @@ use async_graphql::{ErrorExtensions, Response, ServerError};
 use sea_orm::DbErr;
 use std::sync::Arc;
 
+/// Every `extensions.code` the API can answer, as docs/errors.md lists
+/// them with their HTTP statuses (tests/api/error_codes.rs holds the three
+/// equal, and the code that makes them to this list).
+pub const CODES: &[&str] = &[
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "BAD_USER_INPUT",
+    "CONFLICT",
+    "BAD_REQUEST",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "PAYLOAD_TOO_LARGE",
+    "GRAPHQL_VALIDATION_FAILED",
+    "INTERNAL_SERVER_ERROR",
+    "WONDE_UNAUTHORIZED",
+    "WONDE_NOT_FOUND",
+    "WONDE_ALREADY_APPROVED",
+    "WONDE_NOT_CONFIGURED",
+    "WONDE_REFUSED",
+    "WONDE_UNAVAILABLE",
+    // Limits (docs/limits.md).
+    "DOCUMENT_TOO_LARGE",
+    "MAX_COST_EXCEEDED",
+    "RATE_LIMITED",
+    "TIMEOUT",
+    "TOO_MANY_SOCKETS",
+];
+
 /// A failure that a GraphQL client may be told about.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

@@ -7,11 +7,13 @@
 pub mod audit;
 pub mod batching;
 pub mod context;
+pub mod cost;
 pub mod enums;
 pub mod filters;
 pub mod ids;
 pub mod inputs;
 pub mod loaders;
+pub mod metering;
 pub mod mutation;
 pub mod pagination;
 pub mod query;

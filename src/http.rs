@@ -5,6 +5,7 @@ pub mod edges;
 mod graphiql;
 mod graphql;
 mod health;
+mod limits;
 mod subscriptions;
 mod webhooks;
 
@@ -41,6 +42,8 @@ pub struct AppState {
     /// This process's open subscription sockets, by token, so that a
     /// revoked or expired token's sockets can be closed.
     pub sockets: OpenSockets,
+    /// Cost, time, rate and socket limits (docs/limits.md).
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
         data.insert(self.secret_key.clone());
         data.insert(crate::catalog::WondeAppToken(self.wonde_app_token.clone()));
         data.insert(crate::sync::ledger::GuardShare(self.guard_share));
+        data.insert(self.limits.clone());
     }
 }
 

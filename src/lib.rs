@@ -39,6 +39,8 @@ pub mod families;
 pub mod graphql;
 /// HTTP routes: GraphQL, GraphiQL, health, the SDL.
 pub mod http;
+/// Limits on cost, time, rate and sockets, and the state that enforces them.
+pub mod limits;
 /// Data-quality findings: what a school office should fix, refreshed by
 /// every run.
 pub mod quality;

@@ -112,6 +112,7 @@ impl Application {
         app.worker = Some(Worker { engine, schedule, tick: std::time::Duration::from_secs(5) });
         app.catalog_refresh = true;
         app.state.guard_share = config.sync.deactivation_guard;
+        app.state.limits = crate::limits::Limits::new(config.limits.clone());
         Ok(app)
     }
 
@@ -133,6 +134,7 @@ impl Application {
             guard_share: crate::sync::ledger::DEFAULT_GUARD_SHARE,
             ws_keepalive: DEFAULT_WS_KEEPALIVE,
             sockets: OpenSockets::default(),
+            limits: crate::limits::Limits::new(crate::limits::LimitsConfig::default()),
         };
         Ok(Self {
             listener,
@@ -147,6 +149,12 @@ impl Application {
     /// Runs syncs in the background while serving.
     pub fn with_worker(mut self, worker: Worker) -> Self {
         self.worker = Some(worker);
+        self
+    }
+
+    /// Replaces the default limits (cost, time, rate, sockets).
+    pub fn with_limits(mut self, config: crate::limits::LimitsConfig) -> Self {
+        self.state.limits = crate::limits::Limits::new(config);
         self
     }
 
@@ -205,8 +213,13 @@ impl Application {
             self.token_watch_every,
             stop.subscribe(),
         ));
-        let served = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
+        let budgets =
+            tokio::spawn(crate::limits::forget_full_budgets(self.state.limits.clone(), stop.subscribe()));
+        // Client addresses key the budgets of requests without a token.
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         let _ = stop.send(true);
+        let _ = budgets.await;
         let _ = token_watch.await;
         if let Some(catalog) = catalog {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), catalog).await;

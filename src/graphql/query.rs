@@ -71,6 +71,11 @@ impl Query {
         super::audit::audit_log(ctx, filter, first, after).await
     }
 
+    /// This token's points budget after this operation (docs/limits.md).
+    async fn rate_limit(&self, ctx: &Context<'_>) -> RateLimit {
+        crate::graphql::metering::rate_limit(ctx)
+    }
+
     /// The viewer's trust.
     async fn trusts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Trust>> {
         let rc = RequestContext::of(ctx)?;

@@ -16,15 +16,14 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 /// guardians, guardian, family, children, classes...), shallow enough to
 /// stop accidental or hostile recursion.
 const MAX_DEPTH: usize = 16;
-/// A coarse cost ceiling until per-field costs arrive with query cost limits.
-const MAX_COMPLEXITY: usize = 20_000;
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query, Mutation::default(), Subscription)
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
         // Every Mutation field leaves an audit row (issue 13).
         .extension(super::audit::AuditTrail)
+        // Cost, size and rate limits, judged before validation (docs/limits.md).
+        .extension(super::metering::MeteringFactory)
         // Answers in the order the query selected (async-graphql writes
         // concurrent fields as they complete).
         .extension(super::selection_order::SelectionOrder)

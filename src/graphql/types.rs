@@ -8,6 +8,7 @@ mod held;
 mod node;
 mod people;
 mod quality;
+mod rate_limit;
 mod school;
 mod sync;
 mod viewer;
@@ -21,6 +22,7 @@ pub use held::{HeldChange, HeldChangeDecision, HeldChangesEvent, SyncPreview, de
 pub use node::Node;
 pub use people::{Guardian, GuardianLink, Staff, Student};
 pub use quality::DataQualityFinding;
+pub use rate_limit::RateLimit;
 pub use school::{School, Trust};
 pub use sync::{SyncCounts, SyncOptions, SyncProgressEvent, SyncRun, WondeConnection};
 pub use viewer::ViewerInfo;

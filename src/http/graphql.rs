@@ -1,12 +1,13 @@
 //! POST /graphql and GET /schema.graphql (GraphiQL is `super::graphiql`).
 
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, rejection::GraphQLRejection};
-use axum::extract::State;
+use async_graphql_axum::{GraphQLRequest, rejection::GraphQLRejection};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::net::SocketAddr;
 
-use super::AppState;
+use super::{AppState, limits};
 use crate::auth::authenticate;
 use crate::error::{AppError, normalise};
 use crate::graphql::RequestContext;
@@ -15,6 +16,7 @@ use crate::graphql::loaders::Spawner;
 
 pub async fn execute(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     request: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
@@ -22,6 +24,9 @@ pub async fn execute(
     let viewer = match authenticate(&state.db, authorization).await {
         Ok(viewer) => viewer,
         Err(err @ (AppError::Unauthenticated | AppError::TokenRevoked | AppError::TokenExpired)) => {
+            if let Some(limited) = limits::anonymous(&state.limits, peer.ip()) {
+                return limited;
+            }
             return refusal(StatusCode::UNAUTHORIZED, &err);
         }
         Err(err) => {
@@ -41,16 +46,23 @@ pub async fn execute(
     let schema = state.schema.clone();
     state.provide(&mut request.data);
     let runtime = tokio::runtime::Handle::current();
+    let limits = state.limits.clone();
+    // Dropped with this handler when the client goes away: the work stops.
+    let (_client, gone) = tokio::sync::oneshot::channel::<()>();
     // One thread per request, so that DataLoader batches hold whole levels
     // (see `Batching`); the blocking pool keeps the async workers free.
     let executed = tokio::task::spawn_blocking(move || {
         let request = request.data(context);
         let execution = batching.track(schema.execute(request));
-        runtime.block_on(tokio::task::LocalSet::new().run_until(execution))
+        let limited = limits::run(&limits, execution, gone);
+        runtime.block_on(tokio::task::LocalSet::new().run_until(limited))
     })
     .await;
     match executed {
-        Ok(response) => GraphQLResponse::from(normalise(response)).into_response(),
+        Ok(Some(Ok(response))) => limits::respond(normalise(response)),
+        Ok(Some(Err(refusal))) => limits::respond(refusal.to_response()),
+        // Nobody is listening; the status is for the access log.
+        Ok(None) => StatusCode::REQUEST_TIMEOUT.into_response(),
         Err(_) => {
             tracing::error!("a GraphQL request's executor stopped");
             error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "INTERNAL_SERVER_ERROR")

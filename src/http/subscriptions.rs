@@ -16,14 +16,21 @@
 //! socket's own timer (to the token's `expires_at`) ends it. Until then each
 //! operation re-checks the token first ([`SocketExecutor`]), so none runs
 //! with a token that has ended, even between two looks of the watch.
+//! Sockets are capped (docs/limits.md): an address may hold
+//! `ONROLL_WS_MAX_PENDING_PER_ADDRESS` sockets that have not yet sent
+//! `connection_init` (more are refused before the upgrade: HTTP 429,
+//! TOO_MANY_SOCKETS), each must send it within `ONROLL_WS_INIT_TIMEOUT`
+//! (else 4408), and a token may hold `ONROLL_WS_MAX_PER_TOKEN` sockets
+//! (more close with 4429). Operations on a socket are metered (cost,
+//! points) as over HTTP; the request time limit is HTTP's alone.
 //! Operations get the same context data as over HTTP (`AppState::provide`),
 //! and their errors the same codes (`error::normalise`), so a query or
 //! mutation sent over the socket answers as it would over HTTP.
 
 use async_graphql::{Data, Executor, Request, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use futures::channel::mpsc;
@@ -31,6 +38,7 @@ use futures::stream::BoxStream;
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use sea_orm::DatabaseConnection;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,24 +46,33 @@ use super::AppState;
 use crate::auth::{Ended, OpenSockets, authenticate, token_ended};
 use crate::error::{AppError, normalise};
 use crate::graphql::{AppSchema, RequestContext};
-
-/// How long a client may take to send `connection_init`.
-const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::limits::Refusal;
+use crate::limits::sockets::Slot;
 
 pub async fn upgrade(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // Taken before the upgrade, so a flood of upgrades is counted at once.
+    let Some(pending) = state.limits.sockets.pending(peer.ip()) else {
+        return super::limits::too_many_sockets(&Refusal::TooManySockets);
+    };
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(state, protocol, socket))
+        .on_upgrade(move |socket| serve(state, protocol, socket, pending))
 }
 
-async fn serve(state: AppState, protocol: GraphQLProtocol, socket: WebSocket) {
+async fn serve(
+    state: AppState,
+    protocol: GraphQLProtocol,
+    socket: WebSocket,
+    pending: Slot<std::net::IpAddr>,
+) {
     let legacy = socket.protocol().is_some_and(|p| p.as_bytes() == b"graphql-ws");
     let (mut sink, mut stream) = socket.split();
-    let first = match tokio::time::timeout(INIT_TIMEOUT, stream.next()).await {
+    let first = match tokio::time::timeout(state.limits.config.ws_init_timeout, stream.next()).await {
         Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(_) => return,
         Err(_) => {
@@ -63,6 +80,7 @@ async fn serve(state: AppState, protocol: GraphQLProtocol, socket: WebSocket) {
             return;
         }
     };
+    drop(pending);
     let init: serde_json::Value = serde_json::from_str(first.as_str()).unwrap_or_default();
     let authorization = init["payload"]["authorization"]
         .as_str()
@@ -74,6 +92,10 @@ async fn serve(state: AppState, protocol: GraphQLProtocol, socket: WebSocket) {
     };
     let Some(viewer) = viewer else {
         let _ = sink.send(close(4403, "Forbidden: a valid token is required in connection_init")).await;
+        return;
+    };
+    let Some(_slot) = state.limits.sockets.open(viewer.token_id) else {
+        let _ = sink.send(close(4429, "Too many sockets: this token holds its cap of open sockets")).await;
         return;
     };
     // Registered before anything is served: from here on the watch sees it.

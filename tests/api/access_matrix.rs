@@ -46,6 +46,9 @@ const ROLES: [&str; 9] = [
 const TABLE: &[(&str, &str, &str, Option<&str>, &str)] = &[
     ("Query", "node", "query($school: ID!) { node(id: $school) { id } }", Some("school"), "nnnYYnnYY"),
     ("Query", "viewer", "{ viewer { role scopes } }", None, "nnnYYYYYY"),
+    // Every token reads its own budget; without one the request is refused
+    // before GraphQL runs.
+    ("Query", "rateLimit", "{ rateLimit { limit remaining } }", None, "nnnYYYYYY"),
     (
         "Query",
         "auditLog",

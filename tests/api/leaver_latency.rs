@@ -30,6 +30,7 @@ async fn leavers_reach_a_subscriber(engine: Engine) -> anyhow::Result<()> {
         // No schedule: only the triggered runs below sync.
         incremental_every: Every(None),
         database_url: Some(data.url(&engine)),
+        limits: Default::default(),
     };
     let demo = Demo::start(config, async move {
         let _ = stopped.await;

@@ -204,6 +204,7 @@ const NO_WONDE: &str = "http://127.0.0.1:9/v1.0";
 struct Tuning {
     keepalive: Option<std::time::Duration>,
     token_watch: Option<std::time::Duration>,
+    limits: Option<onroll::limits::LimitsConfig>,
 }
 
 /// A Wonde client at `url` that gives up quickly.
@@ -268,6 +269,18 @@ impl TestApp {
     pub async fn spawn_with_token_watch(engine: &Engine, every: std::time::Duration) -> anyhow::Result<Self> {
         let tuning = Tuning { token_watch: Some(every), ..Tuning::default() };
         Self::spawn_configured(engine, NO_WONDE, tuning, None, SecretKey::generate()).await
+    }
+
+    /// A server with other limits than the defaults (docs/limits.md), its
+    /// Wonde at `wonde_url` when given.
+    pub async fn spawn_with_limits(
+        engine: &Engine,
+        wonde_url: Option<&str>,
+        limits: onroll::limits::LimitsConfig,
+    ) -> anyhow::Result<Self> {
+        let tuning = Tuning { limits: Some(limits), ..Tuning::default() };
+        Self::spawn_configured(engine, wonde_url.unwrap_or(NO_WONDE), tuning, None, SecretKey::generate())
+            .await
     }
 
     /// Another server on this one's database, as a second replica: its own
@@ -348,6 +361,9 @@ impl TestApp {
         }
         if let Some(every) = tuning.token_watch {
             app = app.with_token_watch_every(every);
+        }
+        if let Some(limits) = tuning.limits {
+            app = app.with_limits(limits);
         }
         let addr = app.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
