@@ -58,10 +58,11 @@ impl EventBus {
         self.inner.sender.subscribe()
     }
 
-    /// Sends to this process's subscribers. No subscriber is not an error:
-    /// the log keeps the event.
+    /// Sends to this process's subscribers, except log-only kinds (parent
+    /// group changes, polled). No subscriber is not an error: the log keeps
+    /// the event.
     fn broadcast(&self, events: impl Iterator<Item = event::Model>) {
-        for event in events {
+        for event in events.filter(|e| !e.kind.log_only()) {
             let _ = self.inner.sender.send(Arc::new(event));
         }
     }

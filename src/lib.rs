@@ -36,11 +36,16 @@ pub mod families;
 pub mod graphql;
 /// HTTP routes: GraphQL, GraphiQL, health, the SDL.
 pub mod http;
+/// Parent groups: the guardians of a year group, form or class, and
+/// their joins and leaves.
+pub mod parent_groups;
 /// Data-quality findings: what a school office should fix, refreshed by
 /// every run.
 pub mod quality;
 /// The school's own "today": time zones and the clock dates are judged by.
 pub mod school_day;
+/// Search words as SQL conditions.
+pub mod search;
 /// Building and running the server until it is told to stop.
 pub mod server;
 /// Reconciling a school's directory with what its MIS reports.
