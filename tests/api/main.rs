@@ -24,6 +24,7 @@ mod leaver_latency;
 mod mutations;
 mod nodes;
 mod pagination;
+mod parent_groups;
 mod real_world;
 pub mod reconcile;
 mod relationships;
