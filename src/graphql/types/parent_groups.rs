@@ -5,9 +5,9 @@
 use async_graphql::{Context, ID, Object, SimpleObject, Union};
 use chrono::{DateTime, Utc};
 use entity::enums::EventKind;
-use entity::{event, guardian, guardian_link};
+use entity::{event, guardian, guardian_link, student};
 use sea_orm::{ColumnTrait, QueryFilter};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use super::{Class, FormGroup, Guardian, GuardianLink, School, Student, SyncRun, YearGroup, required};
 use crate::error::{AppError, ResultExt};
@@ -30,8 +30,11 @@ fn parse_page(first: Option<i32>, after: Option<&str>) -> Result<(u64, Option<So
     Ok((first, after))
 }
 
-/// A page of a parent group: two statements (the page, then the links
-/// behind it), and a third for `totalCount` only when it is asked for.
+/// A page of a parent group: three statements (the page, the links behind
+/// it, the children they reach), and a fourth for `totalCount` only when
+/// it is asked for. Read here rather than through a loader: a loader's
+/// batch may start while sibling connections still wait on their pages,
+/// and split.
 pub(super) async fn guardians_of(
     rc: &RequestContext,
     reach: Reach,
@@ -48,12 +51,23 @@ pub(super) async fn guardians_of(
     for link in parent_groups::links(&rc.db, &rc.viewer, &reach, &criteria, &ids).await.gql()? {
         links.entry(link.guardian_id).or_default().push(link);
     }
+    let student_ids: BTreeSet<i32> = links.values().flatten().map(|l| l.student_id).collect();
+    let students: HashMap<i32, student::Model> = if student_ids.is_empty() {
+        HashMap::new()
+    } else {
+        let rows =
+            rc.viewer.students().filter(student::Column::Id.is_in(student_ids)).all(&rc.db).await.gql()?;
+        rows.into_iter().map(|s| (s.id, s)).collect()
+    };
     let edges = page
         .guardians
         .into_iter()
         .map(|guardian| {
             let links = links.remove(&guardian.id).unwrap_or_default();
-            GroupGuardianEdge { guardian, links }
+            let mut children: Vec<student::Model> =
+                links.iter().filter_map(|l| students.get(&l.student_id)).cloned().collect();
+            children.dedup_by_key(|c| c.id);
+            GroupGuardianEdge { guardian, links, children }
         })
         .collect();
     Ok(GroupGuardianConnection {
@@ -113,6 +127,7 @@ impl GroupGuardianConnection {
 pub struct GroupGuardianEdge {
     guardian: guardian::Model,
     links: Vec<guardian_link::Model>,
+    children: Vec<student::Model>,
 }
 
 #[Object]
@@ -127,13 +142,8 @@ impl GroupGuardianEdge {
 
     /// The guardian's children in the group (active, currently members)
     /// through links that meet the filter, by record.
-    async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Student>> {
-        let rc = RequestContext::of(ctx)?;
-        let ids: Vec<i32> = self.links.iter().map(|l| l.student_id).collect();
-        let mut rows = rc.loaders.students.load_many(ids.iter().copied()).await.gql()?;
-        let mut ids = ids;
-        ids.dedup();
-        Ok(ids.into_iter().filter_map(|id| rows.remove(&id)).map(Student).collect())
+    async fn children(&self) -> Vec<Student> {
+        self.children.iter().cloned().map(Student).collect()
     }
 
     /// The relationship types of those links, each once.
