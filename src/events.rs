@@ -72,3 +72,38 @@ impl EventBus {
         self.inner.feed.set(wake).is_ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use entity::enums::EventKind;
+
+    fn row(id: i64, kind: EventKind) -> event::Model {
+        event::Model {
+            id,
+            trust_id: 1,
+            school_id: 1,
+            kind,
+            person_kind: None,
+            person_id: None,
+            reason: None,
+            sync_run_id: None,
+            payload: None,
+            occurred_at: chrono::Utc::now(),
+        }
+    }
+
+    /// Parent-group changes stay in the log: subscribers never see them.
+    #[test]
+    fn log_only_kinds_are_not_broadcast() {
+        let bus = EventBus::default();
+        let mut receiver = bus.subscribe();
+        bus.publish(&[
+            row(1, EventKind::GuardianJoinedGroup),
+            row(2, EventKind::Deactivated),
+            row(3, EventKind::GuardianLeftGroup),
+        ]);
+        let ids: Vec<i64> = std::iter::from_fn(|| receiver.try_recv().ok()).map(|e| e.id).collect();
+        assert_eq!(ids, vec![2]);
+    }
+}
