@@ -23,7 +23,8 @@ on_both_engines!(
     trust_wide_year_group_parents_with_family_ids,
     every_role_sees_only_its_schools,
     the_readme_query_runs,
-    a_class_move_and_a_leaver_move_parents_in_the_same_run
+    a_class_move_and_a_leaver_move_parents_in_the_same_run,
+    an_approval_logs_the_parents_who_leave
 );
 
 /// The README's example, verbatim (see README.md, "Parent groups").
@@ -623,5 +624,42 @@ async fn a_class_move_and_a_leaver_move_parents_in_the_same_run(engine: Engine) 
     let last = data["groupMembershipChanges"]["pageInfo"]["endCursor"].clone();
     let again = h.app.query(token, CHANGES, json!({ "s": h.school_id(), "after": last })).await?;
     assert_eq!(again["groupMembershipChanges"]["edges"], json!([]));
+    Ok(())
+}
+
+/// Held deactivations, once approved, take the parents out of their
+/// children's groups in the approval's commit, and the log says so.
+async fn an_approval_logs_the_parents_who_leave(engine: Engine) -> anyhow::Result<()> {
+    let h = Held::start(&engine, 8).await?;
+    let db = h.db();
+    let newest = event::Entity::find().order_by_desc(event::Column::Id).one(db).await?.map_or(0, |e| e.id);
+    let cursor = onroll::graphql::pagination::encode_cursor(newest);
+    h.sim.set_outage(&h.wonde_id, true)?;
+    let run = h.sync(SyncKind::Full).await?;
+    assert!(run.students_held > 0, "{run:?}");
+    // Held, nothing changed: nobody left a group.
+    let token = &h.s.trust_admin;
+    let data = h.app.query(token, CHANGES, json!({ "s": h.school_id(), "after": cursor })).await?;
+    assert_eq!(data["groupMembershipChanges"]["edges"], json!([]));
+    let pupils: Vec<String> = h
+        .held("PENDING")
+        .await?
+        .iter()
+        .filter(|n| n["target"] == "STUDENT")
+        .filter_map(|n| n["id"].as_str().map(str::to_owned))
+        .collect();
+    let approve =
+        "mutation($s: ID!, $ids: [ID!]!) { approveHeldChanges(schoolId: $s, ids: $ids) { skipped } }";
+    h.app.query(token, approve, json!({ "s": h.school_id(), "ids": pupils })).await?;
+    let data = h.app.query(token, CHANGES, json!({ "s": h.school_id(), "after": cursor })).await?;
+    let edges = data["groupMembershipChanges"]["edges"].as_array().cloned().unwrap_or_default();
+    assert!(!edges.is_empty());
+    assert!(edges.iter().all(|e| e["node"]["kind"] == "LEFT" && e["node"]["syncRun"].is_null()), "{edges:?}");
+    // Every year group of the school is now without parents.
+    let years: Vec<year_group::Model> =
+        year_group::Entity::find().filter(year_group::Column::SchoolId.eq(h.school.id)).all(db).await?;
+    for y in years {
+        assert_eq!(group(&h.app, token, &year(&y), Value::Null).await?["guardianCount"], 0);
+    }
     Ok(())
 }
