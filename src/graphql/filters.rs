@@ -37,7 +37,8 @@ pub struct GuardianFilter {
     pub status: Option<AccountStatus>,
     /// Guardians with a current link of this relationship type.
     pub relationship: Option<RelationshipType>,
-    /// Any of these types (with `relationship`: any of all of them).
+    /// Any of these types (with `relationship`: any of all of them; an
+    /// empty list: any type).
     pub relationships: Option<Vec<RelationshipType>>,
     /// The link gives (true) or does not give (false) parental
     /// responsibility; a link the MIS leaves unsaid matches neither.
