@@ -24,7 +24,8 @@ on_both_engines!(
     every_role_sees_only_its_schools,
     the_readme_query_runs,
     a_class_move_and_a_leaver_move_parents_in_the_same_run,
-    an_approval_logs_the_parents_who_leave
+    an_approval_logs_the_parents_who_leave,
+    csv_form_moves_log_joins_and_leaves
 );
 
 /// The README's example, verbatim (see README.md, "Parent groups").
@@ -661,5 +662,90 @@ async fn an_approval_logs_the_parents_who_leave(engine: Engine) -> anyhow::Resul
     for y in years {
         assert_eq!(group(&h.app, token, &year(&y), Value::Null).await?["guardianCount"], 0);
     }
+    Ok(())
+}
+
+/// (kind, guardian source id, form name) of a run's parent-group entries
+/// about form groups.
+async fn form_changes(
+    db: &sea_orm::DatabaseConnection,
+    run: i32,
+) -> anyhow::Result<BTreeSet<(String, String, String)>> {
+    use onroll::parent_groups::GroupRef;
+    let mut out = BTreeSet::new();
+    let rows = event::Entity::find().filter(event::Column::SyncRunId.eq(run)).all(db).await?;
+    for row in rows.iter().filter(|e| e.kind.log_only()) {
+        let Some(GroupRef::Form(form)) = row.payload.as_deref().and_then(GroupRef::from_payload) else {
+            continue;
+        };
+        let form = entity::form_group::Entity::find_by_id(form)
+            .one(db)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("form"))?;
+        let guardian = guardian::Entity::find_by_id(row.person_id.unwrap_or_default())
+            .one(db)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("guardian"))?;
+        out.insert((row.kind.as_str().to_owned(), guardian.wonde_id, form.name));
+    }
+    Ok(out)
+}
+
+/// CSV imports go through the same apply: a form move logs the parents
+/// who join the new form, and who leave the old one only when no other
+/// child keeps them there.
+async fn csv_form_moves_log_joins_and_leaves(engine: Engine) -> anyhow::Result<()> {
+    use onroll::sync::csv_import::{CsvImportOutcome, CsvImporter};
+    use onroll::sync::csv_source::CsvFiles;
+    let data = crate::support::TestDb::create(&engine).await?;
+    let db = &data.db;
+    let f = Fixture::new(db);
+    let trust = f.trust("CSV Parents Trust").await?;
+    let school = f.school(&trust, "CSV Parents School").await?;
+    let importer = CsvImporter {
+        db: db.clone(),
+        events: onroll::events::EventBus::default(),
+        guard_share: 0.5,
+        worker: "csv-parents".into(),
+    };
+    let import = |students: &str, guardians: Option<&str>, full: bool| {
+        let files = CsvFiles {
+            students: Some(students.as_bytes().to_vec()),
+            staff: None,
+            guardians: guardians.map(|g| g.as_bytes().to_vec()),
+        };
+        let importer = &importer;
+        let school = school.id;
+        async move {
+            match importer.import(school, files, full, false).await? {
+                CsvImportOutcome::Ran(run) => Ok(*run),
+                CsvImportOutcome::Refused(errors) => anyhow::bail!("refused: {errors:?}"),
+            }
+        }
+    };
+    let students = "id,upn,forename,surname,email,year,form,classes,leaving_date\n\
+                    S1,A100000000001,Amy,Smith,,Year 7,7A,7A/Ma1,\n\
+                    S2,A100000000002,Ben,Smith,,Year 7,7A,7A/Ma1,\n";
+    let guardians = "id,forename,surname,email,student_id,relationship,parental_responsibility,lives_with_student,priority\n\
+                     G1,Ann,Smith,ann@example.org,S1,Mother,yes,yes,1\n\
+                     G1,Ann,Smith,ann@example.org,S2,Mother,yes,yes,1\n\
+                     G2,Dan,Smith,,S1,Father,yes,no,2\n";
+    let first = import(students, Some(guardians), true).await?;
+    assert_eq!(first.status, SyncStatus::Completed, "{:?}", first.error);
+    let joined = |g: &str, form: &str| ("GUARDIAN_JOINED_GROUP".to_owned(), g.to_owned(), form.to_owned());
+    let left = |g: &str, form: &str| ("GUARDIAN_LEFT_GROUP".to_owned(), g.to_owned(), form.to_owned());
+    assert_eq!(form_changes(db, first.id).await?, [joined("G1", "7A"), joined("G2", "7A")].into());
+
+    // Ben moves to 7B: Ann joins 7B and stays in 7A through Amy.
+    let run =
+        import("id,forename,surname,year,form,classes\nS2,Ben,Smith,Year 7,7B,7A/Ma1\n", None, false).await?;
+    assert_eq!(form_changes(db, run.id).await?, [joined("G1", "7B")].into());
+    // Amy follows: both parents leave 7A; Dan joins 7B, Ann is there already.
+    let run =
+        import("id,forename,surname,year,form,classes\nS1,Amy,Smith,Year 7,7B,7A/Ma1\n", None, false).await?;
+    assert_eq!(
+        form_changes(db, run.id).await?,
+        [left("G1", "7A"), left("G2", "7A"), joined("G2", "7B")].into()
+    );
     Ok(())
 }
