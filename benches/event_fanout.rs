@@ -119,6 +119,7 @@ async fn tenant(db: &DatabaseConnection) -> anyhow::Result<(i32, i32, i32, Strin
         school_ids: Vec::new(),
         label: None,
         expires_in: None,
+        scopes: Vec::new(),
     };
     let (token, _) = create_token(db, &spec).await?;
     Ok((trust.id, school.id, student.id, token))

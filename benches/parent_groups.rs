@@ -139,6 +139,7 @@ async fn measure(engine: &str, years: usize, pupils: usize, runs: usize) -> anyh
         school_ids: vec![],
         label: None,
         expires_in: None,
+        scopes: vec![],
     };
     let token = create_token(&db, &spec).await?.0;
     let services = Services {

@@ -30,7 +30,7 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {
+pub(crate) enum Command {
     /// Apply pending migrations, then serve HTTP until SIGTERM or Ctrl-C.
     Serve(ServeConfig),
     /// `serve` plus an in-process Wonde simulator with a generated trust,
@@ -49,6 +49,11 @@ enum Command {
     Catalog {
         #[command(subcommand)]
         command: CatalogCommand,
+    },
+    /// The audit log: every mutation and every data-changing command.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Manage API tokens.
     Token {
@@ -119,7 +124,14 @@ enum Command {
 }
 
 #[derive(Subcommand, Debug)]
-enum HeldCommand {
+pub(crate) enum AuditCommand {
+    /// List audited acts, newest first: who (a token's id and role, or
+    /// cli), what, where, when, how it ended.
+    List(crate::cli_audit::ListArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum HeldCommand {
     /// List a school's held changes (pending ones, unless --decided).
     List {
         /// The school: its ID as the API shows it.
@@ -138,22 +150,22 @@ enum HeldCommand {
 }
 
 #[derive(clap::Args, Debug)]
-struct Decide {
+pub(crate) struct Decide {
     /// The school: its ID as the API shows it.
     #[arg(long)]
-    school: String,
+    pub(crate) school: String,
     /// A held change's id as `held list` prints it. Repeatable.
     #[arg(long = "id", required_unless_present = "all")]
-    ids: Vec<String>,
+    pub(crate) ids: Vec<String>,
     /// Every pending held change of the school.
     #[arg(long, conflicts_with = "ids")]
-    all: bool,
+    pub(crate) all: bool,
     #[command(flatten)]
-    database: DatabaseConfig,
+    pub(crate) database: DatabaseConfig,
 }
 
 #[derive(Subcommand, Debug)]
-enum TrustCommand {
+pub(crate) enum TrustCommand {
     /// Create a trust; prints its ID as the last line.
     Create {
         #[arg(long)]
@@ -164,7 +176,7 @@ enum TrustCommand {
 }
 
 #[derive(Subcommand, Debug)]
-enum CatalogCommand {
+pub(crate) enum CatalogCommand {
     /// Refresh it now: incremental (changes since the last refresh), or
     /// with --full the whole directory. `serve` does this by itself daily.
     Refresh {
@@ -178,7 +190,7 @@ enum CatalogCommand {
 }
 
 #[derive(Subcommand, Debug)]
-enum TokenCommand {
+pub(crate) enum TokenCommand {
     /// Create a token; prints it as the last line. It is shown only once.
     Create {
         #[arg(long, value_enum)]
@@ -196,6 +208,11 @@ enum TokenCommand {
         /// "30d"). Without it, the token works until revoked.
         #[arg(long, value_parser = crate::cli_tokens::parse_expires_in)]
         expires_in: Option<chrono::Duration>,
+        /// What the token may see beyond its role's default. Repeatable.
+        /// `contact-details`: guardians' and staff's emails and phone
+        /// numbers, which integrators see only with it (admins always do).
+        #[arg(long)]
+        scope: Vec<String>,
         #[command(flatten)]
         database: DatabaseConfig,
     },
@@ -219,7 +236,7 @@ enum TokenCommand {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum RoleArg {
+pub(crate) enum RoleArg {
     TrustAdmin,
     SchoolAdmin,
     Integrator,
@@ -247,7 +264,12 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let act = crate::cli_audit::CliAct::of(&cli.command);
+    let result = runtime.block_on(run(cli.command));
+    if let Some(act) = act {
+        runtime.block_on(act.record(result.is_ok()));
+    }
+    match result {
         Ok(Ended::Done) => ExitCode::SUCCESS,
         // A run that held changes did its work, and left a decision.
         Ok(Ended::Held) => ExitCode::from(HELD_EXIT),
@@ -303,7 +325,7 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             println!("{}", crate::graphql::ids::encode(NodeType::Trust, trust.id).0);
         }
         Command::Token {
-            command: TokenCommand::Create { role, trust, school, label, expires_in, database },
+            command: TokenCommand::Create { role, trust, school, label, expires_in, scope, database },
         } => {
             let db = open(&database).await?;
             let spec = TokenSpec {
@@ -315,6 +337,7 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
                     .collect::<Result<_, _>>()?,
                 label,
                 expires_in,
+                scopes: scope,
             };
             let (token, row) = tenancy::create_token(&db, &spec).await?;
             eprintln!("token {} created; store it now: it is not shown again", row.id);
@@ -368,6 +391,7 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             return Ok(ended(&run));
         }
         Command::Held { command } => crate::cli_held::run(command_of(command)).await?,
+        Command::Audit { command: AuditCommand::List(args) } => crate::cli_audit::list(args).await?,
         Command::ImportCsv {
             school,
             students,

@@ -39,8 +39,8 @@ fn status(token: &TokenSummary, now: DateTime<Utc>) -> &'static str {
     }
 }
 
-/// `onroll token list [--trust ID]`: one line per token, oldest first, then a
-/// count. Trusts and schools appear as the API's IDs (what `--trust` and
+/// `onroll token list [--trust ID]`: one line per token (its scopes
+/// included), oldest first, then a count. Trusts and schools appear as the API's IDs (what `--trust` and
 /// `--school` take); `all` is a token for the whole trust.
 pub(crate) async fn list(database: &DatabaseConfig, trust: Option<&str>) -> anyhow::Result<()> {
     let trust_id = trust.map(|text| parse_id(text, NodeType::Trust)).transpose()?;
@@ -53,8 +53,8 @@ pub(crate) async fn list(database: &DatabaseConfig, trust: Option<&str>) -> anyh
     };
     let now = Utc::now();
     println!(
-        "{:>6}  {:<12} {:<18} {:<8} {:<20} {:<20} {:<20} {:<20} {:<24} label",
-        "id", "role", "trust", "status", "created", "last used", "expires", "revoked", "schools"
+        "{:>6}  {:<12} {:<18} {:<8} {:<20} {:<20} {:<20} {:<20} {:<24} {:<16} label",
+        "id", "role", "trust", "status", "created", "last used", "expires", "revoked", "schools", "scopes"
     );
     for token in &tokens {
         let schools = if token.school_ids.is_empty() {
@@ -63,7 +63,7 @@ pub(crate) async fn list(database: &DatabaseConfig, trust: Option<&str>) -> anyh
             token.school_ids.iter().map(|id| encode(NodeType::School, *id).0).collect::<Vec<_>>().join(",")
         };
         let line = format!(
-            "{:>6}  {:<12} {:<18} {:<8} {:<20} {:<20} {:<20} {:<20} {:<24} {}",
+            "{:>6}  {:<12} {:<18} {:<8} {:<20} {:<20} {:<20} {:<20} {:<24} {:<16} {}",
             token.id,
             token.role.as_str(),
             encode(NodeType::Trust, token.trust_id).0,
@@ -73,6 +73,7 @@ pub(crate) async fn list(database: &DatabaseConfig, trust: Option<&str>) -> anyh
             or_dash(token.expires_at),
             or_dash(token.revoked_at),
             schools,
+            if token.scopes.is_empty() { "-".to_owned() } else { token.scopes.join(",") },
             token.label.as_deref().unwrap_or("")
         );
         println!("{}", line.trim_end());

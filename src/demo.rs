@@ -205,6 +205,7 @@ async fn token(
         school_ids: Vec::new(),
         label: Some(label.into()),
         expires_in: None,
+        scopes: Vec::new(),
     };
     Ok(tenancy::create_token(db, &spec).await?.0)
 }

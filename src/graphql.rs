@@ -4,6 +4,7 @@
 //! a scoped query or a DataLoader, so the tenant scope and batching are
 //! decided in one place each.
 
+pub mod audit;
 pub mod batching;
 pub mod context;
 pub mod enums;

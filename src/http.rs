@@ -1,11 +1,13 @@
 //! HTTP routes (operations.md): GraphQL and GraphiQL, health, the SDL.
 
+pub mod edges;
 mod graphql;
 mod health;
 mod subscriptions;
 mod webhooks;
 
 use axum::Router;
+use axum::handler::Handler;
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -66,7 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/graphql",
             get(graphql::graphiql)
-                .post(graphql::execute)
+                .post(graphql::execute.layer(axum::middleware::from_fn(edges::graphql_body)))
                 // CSV uploads travel as multipart: three files of at most
                 // 20 MB, and the operation.
                 .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_GRAPHQL_BODY)),
@@ -76,7 +78,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/webhooks/wonde", axum::routing::post(webhooks::wonde))
-        // Paths and statuses only: bodies and headers hold tokens and names.
-        .layer(TraceLayer::new_for_http())
+        // Paths and statuses only: bodies and headers hold tokens and names,
+        // query strings the webhook secret.
+        .layer(TraceLayer::new_for_http().make_span_with(edges::request_span))
         .with_state(state)
 }

@@ -8,12 +8,15 @@
 
 /// Asking Wonde for access to a school (the request, then PENDING).
 pub mod access_requests;
+/// The append-only audit log: who changed what, where, when, how it ended.
+pub mod audit;
 /// Who is asking: API tokens, roles and the tenant scope every query obeys.
 pub mod auth;
 /// Wonde's school directory, mirrored locally for search.
 pub mod catalog;
 /// Command-line entry points (`serve`, `migrate`, `schema`, `trust`, `token`).
 pub mod cli;
+mod cli_audit;
 mod cli_held;
 mod cli_tokens;
 /// Configuration from the environment and flags.
@@ -54,3 +57,5 @@ pub mod sync;
 pub mod tenancy;
 /// The Wonde HTTP client: paging, lenient parsing, retries, typed errors.
 pub mod wonde;
+/// Wonde's webhook notices, acted on only when believable.
+pub mod wonde_notices;

@@ -200,10 +200,13 @@ pub fn guardians(viewer: &Viewer, reach: &Reach, criteria: &Criteria) -> Select<
     if let Some(status) = criteria.status {
         select = select.filter(guardian::Column::Status.eq(status));
     }
-    select.filter(crate::search::words_condition(
-        &criteria.words,
-        &[guardian::Column::Forename, guardian::Column::Surname, guardian::Column::Email],
-    ))
+    // Emails are searched only by viewers who may see them.
+    let columns: &[guardian::Column] = if viewer.sees_contact_details() {
+        &[guardian::Column::Forename, guardian::Column::Surname, guardian::Column::Email]
+    } else {
+        &[guardian::Column::Forename, guardian::Column::Surname]
+    };
+    select.filter(crate::search::words_condition(&criteria.words, columns))
 }
 
 /// One page of guardians, by surname, forename then id.

@@ -21,7 +21,8 @@ pub fn words_condition<C: ColumnTrait>(words: &[String], columns: &[C]) -> Condi
     all
 }
 
-fn escape_like(word: &str) -> String {
+/// `word` with `LIKE`'s wildcards and the escape character escaped (`\\`).
+pub(crate) fn escape_like(word: &str) -> String {
     let mut out = String::with_capacity(word.len());
     for c in word.chars() {
         if matches!(c, '%' | '_' | '\\') {

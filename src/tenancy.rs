@@ -28,6 +28,8 @@ pub enum TenancyError {
         "an expiry must be in the future: give a positive duration, or none for a token that does not expire"
     )]
     BadExpiry,
+    #[error("`{0}` is not a scope: the scopes are {scopes}", scopes = crate::auth::scope::SCOPES.join(", "))]
+    UnknownScope(String),
     #[error("{0}")]
     Usage(&'static str),
     #[error("database error: {0}")]
@@ -59,6 +61,9 @@ pub struct TokenSpec {
     pub label: Option<String>,
     /// How long the token works from its creation (`None`: until revoked).
     pub expires_in: Option<chrono::Duration>,
+    /// What the token may see beyond its role's default (`contact-details`;
+    /// see [`crate::auth::scope::SCOPES`]).
+    pub scopes: Vec<String>,
 }
 
 /// Creates a token and returns its plaintext, which is never stored, and
@@ -72,6 +77,16 @@ pub async fn create_token(
     if spec.expires_in.is_some_and(|d| d <= chrono::Duration::zero()) {
         return Err(TenancyError::BadExpiry);
     }
+    let mut scopes: Vec<&str> = Vec::new();
+    for scope in &spec.scopes {
+        let scope = scope.trim();
+        if !crate::auth::scope::SCOPES.contains(&scope) {
+            return Err(TenancyError::UnknownScope(scope.to_owned()));
+        }
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
     let trust_id = resolve_trust(db, spec).await?;
     let token = generate_token();
     let now = Utc::now();
@@ -84,6 +99,7 @@ pub async fn create_token(
         last_used_at: Set(None),
         revoked_at: Set(None),
         expires_at: Set(spec.expires_in.map(|d| now + d)),
+        scopes: Set((!scopes.is_empty()).then(|| scopes.join(" "))),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -154,6 +170,8 @@ pub struct TokenSummary {
     pub last_used_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Its scopes (`contact-details`); empty for none.
+    pub scopes: Vec<String>,
 }
 
 /// Every token, or a trust's, oldest first. `UnknownTrust` when the trust
@@ -185,6 +203,7 @@ pub async fn list_tokens(
             last_used_at: token.last_used_at,
             expires_at: token.expires_at,
             revoked_at: token.revoked_at,
+            scopes: crate::auth::token::parse_scopes(token.scopes.as_deref()),
         })
         .collect())
 }

@@ -18,6 +18,9 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
     /// When it stops working (`token create --expires-in`); NULL: never.
     pub expires_at: Option<DateTimeUtc>,
+    /// What the token may see beyond its role's default, space-separated
+    /// (`contact-details`); NULL: nothing more.
+    pub scopes: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -5,6 +5,7 @@
 
 pub mod api_token;
 pub mod api_token_school;
+pub mod audit_log;
 pub mod class;
 pub mod class_student;
 pub mod class_teacher;
@@ -22,6 +23,7 @@ pub mod staff;
 pub mod student;
 pub mod sync_run;
 pub mod trust;
+pub mod webhook_delivery;
 pub mod wonde_catalog_school;
 pub mod wonde_catalog_state;
 pub mod wonde_connection;

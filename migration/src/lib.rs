@@ -17,6 +17,9 @@ mod m20261129_000003_data_quality;
 mod m20261129_000004_held_changes;
 mod m20261129_000005_token_expiry;
 mod m20261129_000006_run_attempts;
+mod m20261129_000007_audit_log;
+mod m20261129_000008_token_scopes;
+mod m20261129_000009_webhook_deliveries;
 
 /// Every migration of Onroll's schema, oldest first.
 pub struct Migrator;
@@ -33,6 +36,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_held_changes::Migration),
             Box::new(m20261129_000005_token_expiry::Migration),
             Box::new(m20261129_000006_run_attempts::Migration),
+            Box::new(m20261129_000007_audit_log::Migration),
+            Box::new(m20261129_000008_token_scopes::Migration),
+            Box::new(m20261129_000009_webhook_deliveries::Migration),
         ]
     }
 }

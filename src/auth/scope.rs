@@ -23,9 +23,27 @@ pub struct Viewer {
     /// When the token stops working (`None`: never). A socket closes itself
     /// then; HTTP requests read the token afresh each time.
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The token's scopes (`token create --scope`), e.g. [`CONTACT_DETAILS`].
+    pub scopes: Arc<Vec<String>>,
 }
 
+/// The scope that lets an integrator see guardians' and staff's emails and
+/// phone numbers (issue 13): personal contact details are for integrators
+/// that need them, not for every directory reader.
+pub const CONTACT_DETAILS: &str = "contact-details";
+
+/// Every scope a token may be given.
+pub const SCOPES: [&str; 1] = [CONTACT_DETAILS];
+
 impl Viewer {
+    /// Whether guardians' and staff's emails and phone numbers are shown:
+    /// to admins always (product.md: they manage these people), to
+    /// integrators only with the `contact-details` scope. Without it those
+    /// fields are null and searches do not match them.
+    pub fn sees_contact_details(&self) -> bool {
+        self.role != Role::Integrator || self.scopes.iter().any(|s| s == CONTACT_DETAILS)
+    }
+
     pub fn sees_school(&self, school_id: i32) -> bool {
         self.school_ids.binary_search(&school_id).is_ok()
     }

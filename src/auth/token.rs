@@ -127,7 +127,13 @@ pub async fn authenticate(db: &DatabaseConnection, authorization: Option<&str>) 
         whole_trust: granted.is_empty(),
         school_ids: Arc::new(school_ids),
         expires_at: row.expires_at,
+        scopes: Arc::new(parse_scopes(row.scopes.as_deref())),
     })
+}
+
+/// A stored scope list (space-separated) as its scopes.
+pub fn parse_scopes(stored: Option<&str>) -> Vec<String> {
+    stored.unwrap_or_default().split_whitespace().map(str::to_owned).collect()
 }
 
 /// Whether the token `token_id` has ended since it was authenticated

@@ -4,11 +4,12 @@
 use async_graphql::{ID, InputObject};
 use entity::{class_student, form_student, guardian, guardian_link, staff, student, year_student};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Select};
 
 use super::enums::{AccountStatus, RelationshipType};
 use super::ids::{NodeType, decode_as};
 use crate::error::AppError;
+use crate::search::escape_like;
 pub use crate::search::words_condition;
 
 #[derive(InputObject, Clone, Debug, Default)]
@@ -203,24 +204,32 @@ fn member_of<M: EntityTrait>(
     Expr::col((student::Entity, student::Column::Id)).in_subquery(members)
 }
 
+/// `contact_details`: whether the viewer sees emails
+/// ([`crate::auth::Viewer::sees_contact_details`]); without, a search does
+/// not match them, so it cannot probe for an address.
 pub fn apply_staff(
     filter: Option<&StaffFilter>,
     mut select: Select<staff::Entity>,
+    contact_details: bool,
 ) -> Result<Select<staff::Entity>, AppError> {
     let Some(filter) = filter else { return Ok(select) };
     if let Some(status) = filter.status {
         select = select.filter(staff::Column::Status.eq(entity::enums::AccountStatus::from(status)));
     }
     let words = search_words(filter.search.as_deref())?;
-    Ok(select.filter(words_condition(
-        &words,
-        &[staff::Column::Forename, staff::Column::Surname, staff::Column::Email],
-    )))
+    let columns: &[staff::Column] = if contact_details {
+        &[staff::Column::Forename, staff::Column::Surname, staff::Column::Email]
+    } else {
+        &[staff::Column::Forename, staff::Column::Surname]
+    };
+    Ok(select.filter(words_condition(&words, columns)))
 }
 
+/// `contact_details` as in [`apply_staff`].
 pub fn apply_guardian(
     filter: Option<&GuardianFilter>,
     mut select: Select<guardian::Entity>,
+    contact_details: bool,
 ) -> Result<Select<guardian::Entity>, AppError> {
     let Some(filter) = filter else { return Ok(select) };
     let criteria = GuardianFilter::criteria(Some(filter))?;
@@ -245,10 +254,27 @@ pub fn apply_guardian(
         }
         select = select.filter(Expr::col((guardian::Entity, guardian::Column::Id)).in_subquery(linked));
     }
-    Ok(select.filter(words_condition(
-        &criteria.words,
-        &[guardian::Column::Forename, guardian::Column::Surname, guardian::Column::Email],
-    )))
+    Ok(select.filter(words_condition(&criteria.words, guardian_search_columns(contact_details))))
+}
+
+/// The guardian columns a search matches: emails only for viewers who see
+/// them.
+pub fn guardian_search_columns(contact_details: bool) -> &'static [guardian::Column] {
+    if contact_details {
+        &[guardian::Column::Forename, guardian::Column::Surname, guardian::Column::Email]
+    } else {
+        &[guardian::Column::Forename, guardian::Column::Surname]
+    }
+}
+
+/// A `column LIKE 'prefix%'` condition with the prefix's wildcards (`%`,
+/// `_`) and the escape character escaped, so a search for `%%` matches
+/// only text that starts with two percent signs. sea-orm's own
+/// `starts_with` does not escape.
+pub fn prefix_condition<C: ColumnTrait>(column: C, prefix: &str) -> Condition {
+    let pattern = format!("{}%", escape_like(prefix));
+    Condition::all()
+        .add(Expr::col(column.as_column_ref()).like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')))
 }
 
 /// The most words a search may have: each adds a condition per column.

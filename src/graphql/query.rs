@@ -57,6 +57,20 @@ impl Query {
         ViewerInfo
     }
 
+    /// The trust's audit log, newest first: every mutation and every CLI
+    /// command that changed data, refusals included (who, what, which
+    /// school, when, outcome). Trust admins only (FORBIDDEN otherwise).
+    /// `first` is 0..100 (default 20).
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<super::audit::AuditLogFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<super::audit::AuditEntryConnection> {
+        super::audit::audit_log(ctx, filter, first, after).await
+    }
+
     /// The viewer's trust.
     async fn trusts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Trust>> {
         let rc = RequestContext::of(ctx)?;
@@ -272,7 +286,7 @@ impl Query {
             search.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
         let matches = Condition::any()
             .add(words_condition(&words, &[wonde_catalog_school::Column::NameKey]))
-            .add(wonde_catalog_school::Column::PostcodeKey.starts_with(postcode))
+            .add(super::filters::prefix_condition(wonde_catalog_school::Column::PostcodeKey, &postcode))
             .add(wonde_catalog_school::Column::Urn.eq(search));
         let rows = wonde_catalog_school::Entity::find()
             .filter(matches)
@@ -303,7 +317,7 @@ pub async fn family_keys_matching(
         .column(guardian::Column::Id)
         .filter(words_condition(
             words,
-            &[guardian::Column::Forename, guardian::Column::Surname, guardian::Column::Email],
+            super::filters::guardian_search_columns(rc.viewer.sees_contact_details()),
         ))
         .into_tuple()
         .all(&rc.db)

@@ -23,6 +23,8 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query, Mutation::default(), Subscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        // Every Mutation field leaves an audit row (issue 13).
+        .extension(super::audit::AuditTrail)
         // Types that mutations and subscriptions return arrive before those
         // roots do; registering them keeps the published SDL whole.
         .register_output_type::<SyncProgressEvent>()

@@ -4,20 +4,21 @@
 //! shared secret (`?secret=` or `X-Webhook-Secret`), compared in constant
 //! time. A wrong or missing secret is 401, a malformed body 400, a payload
 //! we do not act on (or a school we do not know) is acknowledged and
-//! ignored, so Wonde does not retry it forever.
+//! ignored, so Wonde does not retry it forever. Whether a notice is
+//! believed (an approval's token checked with Wonde, repeats recognised) is
+//! `wonde_notices`'s job: a disbelieved approval is 403, one Wonde could not
+//! be asked about 503.
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use entity::enums::{ConnectionStatus, SyncKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::connections;
 use crate::crypto::Secret;
-use crate::sync::runs;
+use crate::wonde_notices::{self, Notice, Notices, Outcome};
 
 #[derive(Deserialize)]
 pub struct SecretParam {
@@ -55,8 +56,38 @@ pub async fn wonde(
             _ => answer(StatusCode::OK, "ignored", "this notification needs no action"),
         };
     };
-    match handle(&state, kind, &school_id, &payload).await {
-        Ok(response) => response,
+    let notice = match kind {
+        "schoolApproved" => match text(&payload, "school_token") {
+            Some(token) => Notice::Approved { token: Secret::new(token) },
+            None => return answer(StatusCode::BAD_REQUEST, "invalid", "`school_token` is missing"),
+        },
+        "accessRevoked" => Notice::Revoked { reason: text(&payload, "revoke_reason") },
+        "accessDeclined" => Notice::Declined { reason: text(&payload, "decline_reason") },
+        "schoolMigration" => Notice::Migration,
+        _ => return answer(StatusCode::OK, "ignored", "this notification needs no action"),
+    };
+    let notices = Notices { db: &state.db, wonde: &state.wonde, key: &state.secret_key };
+    let outcome = notices.handle(&school_id, &wonde_notices::digest(&body), notice).await;
+    match outcome {
+        Ok(Outcome::Applied(detail)) => {
+            state.sync_wake.notify_one();
+            tracing::info!(webhook.kind = kind, "webhook applied");
+            answer(StatusCode::OK, "accepted", detail)
+        }
+        Ok(Outcome::Ignored(detail)) => {
+            tracing::info!(webhook.kind = kind, detail, "webhook ignored");
+            answer(StatusCode::OK, "ignored", detail)
+        }
+        Ok(Outcome::Repeated) => {
+            tracing::info!(webhook.kind = kind, "a repeated webhook delivery; nothing changed");
+            answer(StatusCode::OK, "repeated", "this delivery was already handled; nothing changed")
+        }
+        Ok(Outcome::Refused(detail)) => answer(StatusCode::FORBIDDEN, "refused", detail),
+        Ok(Outcome::Unverified) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error",
+            "Wonde could not be asked to confirm this; nothing changed, retry later",
+        ),
         Err(err) => {
             tracing::error!(
                 webhook.kind = kind,
@@ -70,56 +101,6 @@ pub async fn wonde(
             )
         }
     }
-}
-
-async fn handle(
-    state: &AppState,
-    kind: &str,
-    school_id: &str,
-    payload: &Value,
-) -> Result<Response, sea_orm::DbErr> {
-    let token = text(payload, "school_token");
-    if kind == "schoolApproved" && token.is_none() {
-        return Ok(answer(StatusCode::BAD_REQUEST, "invalid", "`school_token` is missing"));
-    }
-    if !matches!(kind, "schoolApproved" | "accessRevoked" | "accessDeclined" | "schoolMigration") {
-        return Ok(answer(StatusCode::OK, "ignored", "this notification needs no action"));
-    }
-    let txn = crate::db::begin_write(&state.db).await?;
-    let Some(connection) = connections::by_wonde_id(&txn, school_id).await? else {
-        tracing::info!(webhook.kind = kind, "webhook for a school we never connected or requested; ignored");
-        return Ok(answer(StatusCode::OK, "ignored", "no school here has that Wonde id"));
-    };
-    let detail = match kind {
-        "schoolApproved" => {
-            let token = Secret::new(token.unwrap_or_default());
-            // The catalog first: the connection's change appends an event,
-            // which comes last in a transaction (see `events::log`).
-            crate::catalog::set_access_status(&txn, school_id, ConnectionStatus::Approved).await?;
-            let (_, run) = connections::approve(&txn, connection, &token, &state.secret_key).await?;
-            if run.is_some() { "approved; the first full sync is queued" } else { "token updated" }
-        }
-        "accessRevoked" | "accessDeclined" => {
-            let (status, reason_field) = if kind == "accessRevoked" {
-                (ConnectionStatus::Revoked, "revoke_reason")
-            } else {
-                (ConnectionStatus::Declined, "decline_reason")
-            };
-            crate::catalog::set_access_status(&txn, school_id, status).await?;
-            connections::set_status(&txn, connection, status, text(payload, reason_field)).await?;
-            "recorded; scheduled syncs stop and nobody is deactivated"
-        }
-        _ if connection.status == ConnectionStatus::Approved => {
-            // A finished MIS migration may have changed anything: look now.
-            runs::enqueue(&txn, connection.school_id, SyncKind::Webhook, false).await?;
-            "a sync is queued"
-        }
-        _ => "the school is not approved; nothing to sync",
-    };
-    txn.commit().await?;
-    state.sync_wake.notify_one();
-    tracing::info!(webhook.kind = kind, "webhook applied");
-    Ok(answer(StatusCode::OK, "accepted", detail))
 }
 
 /// A field as text: Wonde sends some identifiers as numbers.

@@ -12,7 +12,7 @@ use crate::support::{Engine, TestApp};
 
 on_both_engines!(csv_uploads_apply_or_refuse_whole, files_as_excel_writes_them);
 
-const IMPORT: &str = "mutation($s: ID!, $students: Upload, $guardians: Upload, $full: Boolean) {
+pub(crate) const IMPORT: &str = "mutation($s: ID!, $students: Upload, $guardians: Upload, $full: Boolean) {
     importCsv(schoolId: $s, students: $students, guardians: $guardians, full: $full) {
         run { kind status students { created } guardians { created } } errors { file line column message } } }";
 
@@ -22,7 +22,7 @@ const GUARDIANS: &str =
 
 /// A multipart body per the GraphQL multipart request spec: `operations`,
 /// `map`, then one part per file.
-fn multipart(query: &str, variables: Value, files: &[(&str, &str)]) -> (String, Vec<u8>) {
+pub(crate) fn multipart(query: &str, variables: Value, files: &[(&str, &str)]) -> (String, Vec<u8>) {
     let boundary = "onroll-test-boundary-7d1c";
     let mut vars = variables;
     let mut map = serde_json::Map::new();

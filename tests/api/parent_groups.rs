@@ -390,6 +390,16 @@ async fn every_role_sees_only_its_schools(engine: Engine) -> anyhow::Result<()> 
     assert_eq!(group(&app, other, &a, Value::Null).await?, Value::Null);
     let trust = app.query(other, TRUST, year3).await?;
     assert_eq!(trust["trusts"][0]["guardianCount"], 0);
+    // An integrator without the contact-details scope neither sees nor
+    // searches emails; an admin does both.
+    let by_email = json!({ "search": "bea@brown" });
+    let admin_view = group(&app, &x.s.trust_admin, &a, by_email.clone()).await?;
+    assert_eq!(names(&admin_view["guardians"]), ["Bea Brown"]);
+    assert_eq!(group(&app, &x.s.integrator, &a, by_email).await?["guardianCount"], 0);
+    let trust = app.query(&x.s.integrator, TRUST, json!({ "filter": { "search": "bea@brown" } })).await?;
+    assert_eq!(trust["trusts"][0]["guardianCount"], 0);
+    let emails = app.query(&x.s.integrator, README_QUERY, json!({ "year": a })).await?;
+    assert_eq!(emails["node"]["guardians"]["edges"][0]["node"]["email"], Value::Null);
     // Nor another school's changes.
     let changes = app
         .query(

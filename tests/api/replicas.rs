@@ -89,6 +89,7 @@ impl Cluster {
             school_ids: Vec::new(),
             label: None,
             expires_in: None,
+            scopes: Vec::new(),
         };
         let (admin, _) = create_token(&data.db, &spec(Role::TrustAdmin)).await?;
         let (integrator, _) = create_token(&data.db, &spec(Role::Integrator)).await?;

@@ -19,6 +19,30 @@ use tokio::sync::oneshot;
 /// The webhook secret test servers are configured with.
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
 
+/// Where the suite's logs go: one file per test process, which `.ci/run`
+/// scans afterwards for secrets and personal data (`.ci/check-logs`).
+pub const LOG_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/test-logs");
+
+/// Sends this process's tracing output, at debug level for Onroll and its
+/// HTTP layers (request spans included), to a file under [`LOG_DIR`], so
+/// that what a server would log in production is checked for secrets.
+pub fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = std::fs::create_dir_all(LOG_DIR);
+        let path = format!("{LOG_DIR}/api-{}.log", std::process::id());
+        let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(path) else { return };
+        let filter = tracing_subscriber::EnvFilter::new(
+            "warn,onroll=trace,tower_http=trace,async_graphql=debug,axum=debug",
+        );
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
 /// The environment variable that points the PostgreSQL suite at a server.
 pub const POSTGRES_ENV: &str = "ONROLL_TEST_DATABASE_URL";
 
@@ -82,6 +106,7 @@ fn unique_name() -> String {
 
 impl TestDb {
     pub async fn create(engine: &Engine) -> anyhow::Result<Self> {
+        capture_logs();
         let name = unique_name();
         let (db, cleanup) = match engine {
             Engine::Sqlite => {

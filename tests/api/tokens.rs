@@ -43,8 +43,14 @@ async fn token(
     role: Role,
     expires_in: Option<chrono::Duration>,
 ) -> anyhow::Result<(String, api_token::Model)> {
-    let spec =
-        TokenSpec { role, trust_id: Some(s.trust.id), school_ids: Vec::new(), label: None, expires_in };
+    let spec = TokenSpec {
+        role,
+        trust_id: Some(s.trust.id),
+        school_ids: Vec::new(),
+        label: None,
+        expires_in,
+        scopes: Vec::new(),
+    };
     Ok(create_token(db, &spec).await?)
 }
 

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::on_both_engines;
 use crate::support::fixture::Scenario;
 use crate::support::{Engine, TestApp, WEBHOOK_SECRET};
+use wonde_sim::{SimConfig, Simulator};
 
 on_both_engines!(
     webhook_authentication_and_bad_bodies,
@@ -17,7 +18,12 @@ on_both_engines!(
     migration_while_a_run_is_open
 );
 
-async fn post(app: &TestApp, secret: Option<&str>, header: bool, body: &str) -> anyhow::Result<(u16, Value)> {
+pub(crate) async fn post(
+    app: &TestApp,
+    secret: Option<&str>,
+    header: bool,
+    body: &str,
+) -> anyhow::Result<(u16, Value)> {
     let mut url = app.url("/webhooks/wonde");
     let mut request = app.http.post(&url).header("content-type", "application/json");
     if let Some(secret) = secret {
@@ -33,7 +39,7 @@ async fn post(app: &TestApp, secret: Option<&str>, header: bool, body: &str) -> 
     Ok((status, response.json().await.unwrap_or(Value::Null)))
 }
 
-async fn state(app: &TestApp, school_id: i32) -> anyhow::Result<(wonde_connection::Model, u64)> {
+pub(crate) async fn state(app: &TestApp, school_id: i32) -> anyhow::Result<(wonde_connection::Model, u64)> {
     let connection = wonde_connection::Entity::find()
         .filter(wonde_connection::Column::SchoolId.eq(school_id))
         .one(app.db())
@@ -84,26 +90,34 @@ async fn webhook_authentication_and_bad_bodies(engine: Engine) -> anyhow::Result
 }
 
 async fn approval_revocation_and_decline(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
+    let sim =
+        Simulator::start(SimConfig { schools: 1, students_per_school: 2, ..SimConfig::default() }).await?;
+    let simulated = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
+    let app = TestApp::spawn_with_wonde(&engine, &sim.base_url()).await?;
     let s = Scenario::build(app.db()).await?;
-    let wonde_id = s.school_a.wonde_id.clone().unwrap_or_default();
-    // School A awaits approval.
+    let wonde_id = simulated.wonde_id.clone();
+    // School A is the simulator's school, awaiting approval.
+    let mut school: entity::school::ActiveModel = s.school_a.clone().into();
+    school.wonde_id = Set(Some(wonde_id.clone()));
+    school.update(app.db()).await?;
     let (connection, _) = state(&app, s.school_a.id).await?;
     let mut pending: wonde_connection::ActiveModel = connection.into();
+    pending.wonde_school_id = Set(wonde_id.clone());
     pending.status = Set(ConnectionStatus::Pending);
     pending.token_ciphertext = Set(None);
     pending.update(app.db()).await?;
     let (_, runs_before) = state(&app, s.school_a.id).await?;
 
-    let approved = json!({ "payload_type": "schoolApproved", "school_id": wonde_id, "school_token": "wonde-secret-token" });
+    let approved =
+        json!({ "payload_type": "schoolApproved", "school_id": wonde_id, "school_token": simulated.token });
     let (status, answer) = post(&app, Some(WEBHOOK_SECRET), true, &approved.to_string()).await?;
     assert_eq!(status, 200, "{answer}");
-    assert!(!answer.to_string().contains("wonde-secret-token"));
+    assert!(!answer.to_string().contains(&simulated.token));
     let (connection, runs) = state(&app, s.school_a.id).await?;
     assert_eq!(connection.status, ConnectionStatus::Approved);
     let sealed = connection.token_ciphertext.clone().unwrap_or_default();
-    assert!(!sealed.contains("wonde-secret-token"), "the token is stored sealed");
-    assert_eq!(app.secret_key.decrypt(&sealed)?, "wonde-secret-token");
+    assert!(!sealed.contains(&simulated.token), "the token is stored sealed");
+    assert_eq!(app.secret_key.decrypt(&sealed)?, simulated.token);
     assert_eq!(runs, runs_before + 1);
     let queued = sync_run::Entity::find()
         .filter(sync_run::Column::SchoolId.eq(s.school_a.id))
@@ -113,12 +127,22 @@ async fn approval_revocation_and_decline(engine: Engine) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("no queued run"))?;
     assert_eq!(queued.kind, SyncKind::Full);
 
-    // Approved again (a new token): stored, no second run queued.
+    // Approved again while the held token works: nothing is replaced and no
+    // second run is queued.
     let again = json!({ "payload_type": "schoolApproved", "school_id": wonde_id, "school_token": "rotated" });
-    post(&app, Some(WEBHOOK_SECRET), false, &again.to_string()).await?;
+    let (status, answer) = post(&app, Some(WEBHOOK_SECRET), false, &again.to_string()).await?;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
     let (connection, runs_now) = state(&app, s.school_a.id).await?;
-    assert_eq!(app.secret_key.decrypt(&connection.token_ciphertext.unwrap_or_default())?, "rotated");
+    assert_eq!(app.secret_key.decrypt(&connection.token_ciphertext.unwrap_or_default())?, simulated.token);
     assert_eq!(runs_now, runs);
+
+    // A revocation Wonde contradicts (the token still works) is refused.
+    let revoked =
+        json!({ "payload_type": "accessRevoked", "school_id": wonde_id, "revoke_reason": "Forged" });
+    let (status, answer) = post(&app, Some(WEBHOOK_SECRET), true, &revoked.to_string()).await?;
+    assert_eq!((status, answer["status"].as_str()), (403, Some("refused")), "{answer}");
+    assert_eq!(state(&app, s.school_a.id).await?.0.status, ConnectionStatus::Approved);
+    sim.set_access(&wonde_id, wonde_sim::AccessState::Revoked)?;
 
     // Revoked: status and reason recorded, nobody deactivated.
     let revoked = json!({ "payload_type": "accessRevoked", "school_id": wonde_id, "revoke_reason": "No longer needed" });

@@ -60,6 +60,7 @@ impl SchoolMutation {
         .insert(&rc.db)
         .await
         .gql()?;
+        crate::graphql::audit::note_school(ctx, created.id);
         visible_school(rc, created.id).await.gql()
     }
 }

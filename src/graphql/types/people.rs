@@ -117,8 +117,10 @@ impl Staff {
         &self.0.surname
     }
 
-    async fn email(&self) -> Option<&str> {
-        self.0.email.as_deref()
+    /// Null for integrators whose token lacks the `contact-details` scope.
+    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let rc = RequestContext::of(ctx)?;
+        Ok(self.0.email.as_deref().filter(|_| rc.viewer.sees_contact_details()))
     }
 
     async fn status(&self) -> AccountStatus {
@@ -185,8 +187,10 @@ impl Guardian {
         &self.0.surname
     }
 
-    async fn email(&self) -> Option<&str> {
-        self.0.email.as_deref()
+    /// Null for integrators whose token lacks the `contact-details` scope.
+    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let rc = RequestContext::of(ctx)?;
+        Ok(self.0.email.as_deref().filter(|_| rc.viewer.sees_contact_details()))
     }
 
     async fn status(&self) -> AccountStatus {

@@ -206,7 +206,7 @@ impl School {
         let rc = RequestContext::of(ctx)?;
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let select = rc.viewer.staff().filter(entity::staff::Column::SchoolId.eq(self.0.id));
-        let select = filters::apply_staff(filter.as_ref(), select).gql()?;
+        let select = filters::apply_staff(filter.as_ref(), select, rc.viewer.sees_contact_details()).gql()?;
         let page = page_by_key(
             &rc.db,
             select,
@@ -231,7 +231,8 @@ impl School {
         let rc = RequestContext::of(ctx)?;
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let select = rc.viewer.guardians().filter(entity::guardian::Column::SchoolId.eq(self.0.id));
-        let select = filters::apply_guardian(filter.as_ref(), select).gql()?;
+        let select =
+            filters::apply_guardian(filter.as_ref(), select, rc.viewer.sees_contact_details()).gql()?;
         let page = page_by_key(
             &rc.db,
             select,

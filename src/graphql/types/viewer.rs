@@ -19,6 +19,13 @@ impl ViewerInfo {
         Ok(RequestContext::of(ctx)?.viewer.role.into())
     }
 
+    /// The token's scopes (`onroll token create --scope`): `contact-details`
+    /// lets an integrator see guardians' and staff's emails and phone
+    /// numbers, which are null for it otherwise (admins always see them).
+    async fn scopes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        Ok(RequestContext::of(ctx)?.viewer.scopes.to_vec())
+    }
+
     /// The schools this token may see.
     async fn schools(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<School>> {
         let rc = RequestContext::of(ctx)?;

@@ -46,8 +46,14 @@ impl<'a> Fixture<'a> {
     }
 
     pub async fn token(&self, role: Role, trust: Option<i32>, schools: &[i32]) -> anyhow::Result<String> {
-        let spec =
-            TokenSpec { role, trust_id: trust, school_ids: schools.to_vec(), label: None, expires_in: None };
+        let spec = TokenSpec {
+            role,
+            trust_id: trust,
+            school_ids: schools.to_vec(),
+            label: None,
+            expires_in: None,
+            scopes: Vec::new(),
+        };
         Ok(create_token(self.db, &spec).await?.0)
     }
 

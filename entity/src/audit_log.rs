@@ -1,0 +1,30 @@
+//! One audited act: a mutation or a data-changing CLI command, refusals
+//! included. Append-only (the database refuses UPDATE and DELETE).
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "audit_log")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub occurred_at: DateTimeUtc,
+    /// The trust the act concerns, when known.
+    pub trust_id: Option<i32>,
+    /// `TOKEN` (an API token) or `CLI` (the operator's command line).
+    pub actor_kind: String,
+    pub actor_token_id: Option<i32>,
+    /// The token's role (`TRUST_ADMIN`...), for a token.
+    pub actor_role: Option<String>,
+    /// The mutation's name (`triggerSync`) or the command (`token create`).
+    pub action: String,
+    pub school_id: Option<i32>,
+    /// `OK`, or the refusal's code (`FORBIDDEN`, `NOT_FOUND`...).
+    pub outcome: String,
+    /// Ids and counts that identify the act; never secrets or personal data.
+    pub detail: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

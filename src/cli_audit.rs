@@ -1,0 +1,191 @@
+//! The CLI and the audit log: every command that changes data is recorded
+//! as the `cli` actor once it ends (`OK` or `ERROR`), and `onroll audit
+//! list` prints the log. Recorded details are ids, flags and counts: never
+//! a token, a file's contents or a name.
+
+use entity::api_token;
+use sea_orm::{DatabaseConnection, EntityTrait};
+
+use crate::audit::{self, Actor, Entry};
+use crate::cli::{Command, open, parse_id};
+use crate::config::DatabaseConfig;
+use crate::graphql::ids::{NodeType, encode};
+use crate::graphql::pagination::{Direction, PageRequest, page_by_key};
+
+/// A data-changing command, as it will be recorded.
+pub(crate) struct CliAct {
+    database: DatabaseConfig,
+    action: &'static str,
+    school: Option<String>,
+    trust: Option<String>,
+    token: Option<String>,
+    detail: Option<String>,
+}
+
+impl CliAct {
+    /// The act `command` is, or `None` for one that changes no data
+    /// (`serve`, `schema`, lists, a dry run...).
+    pub(crate) fn of(command: &Command) -> Option<Self> {
+        use crate::cli::{CatalogCommand, HeldCommand, TokenCommand, TrustCommand};
+        let act = |database: &DatabaseConfig, action| Self {
+            database: database.clone(),
+            action,
+            school: None,
+            trust: None,
+            token: None,
+            detail: None,
+        };
+        Some(match command {
+            Command::Trust { command: TrustCommand::Create { database, .. } } => {
+                act(database, "trust create")
+            }
+            Command::Token { command: TokenCommand::Create { role, trust, school, scope, database, .. } } => {
+                let mut a = act(database, "token create");
+                a.trust.clone_from(trust);
+                a.school = school.first().cloned();
+                let scopes = if scope.is_empty() { "none".to_owned() } else { scope.join(",") };
+                a.detail = Some(format!(
+                    "role={} schools={} scopes={scopes}",
+                    entity::enums::Role::from(*role).as_str(),
+                    school.len()
+                ));
+                a
+            }
+            Command::Token { command: TokenCommand::Revoke { id, database } } => {
+                let mut a = act(database, "token revoke");
+                a.token = Some(id.clone());
+                a.detail = Some(format!("token={}", id.trim()));
+                a
+            }
+            Command::Catalog { command: CatalogCommand::Refresh { full, database, .. } } => {
+                let mut a = act(database, "catalog refresh");
+                a.detail = Some(format!("full={full}"));
+                a
+            }
+            Command::Sync { school, full, force, dry_run: false, database, .. } => {
+                let mut a = act(database, "sync");
+                a.school = Some(school.clone());
+                a.detail = Some(format!("full={full} force={force}"));
+                a
+            }
+            Command::Held { command: HeldCommand::Approve(d) | HeldCommand::Reject(d) } => {
+                let approve = matches!(command, Command::Held { command: HeldCommand::Approve(_) });
+                let mut a = act(&d.database, if approve { "held approve" } else { "held reject" });
+                a.school = Some(d.school.clone());
+                a.detail = Some(if d.all { "all".to_owned() } else { format!("ids: {} given", d.ids.len()) });
+                a
+            }
+            Command::ImportCsv { school, students, staff, guardians, full, force, database, .. } => {
+                let mut a = act(database, "import-csv");
+                a.school = Some(school.clone());
+                let files: Vec<&str> = [("students", students), ("staff", staff), ("guardians", guardians)]
+                    .into_iter()
+                    .filter(|(_, file)| file.is_some())
+                    .map(|(name, _)| name)
+                    .collect();
+                a.detail = Some(format!("full={full} force={force} files={}", files.join(",")));
+                a
+            }
+            _ => return None,
+        })
+    }
+
+    /// Records the act with how it ended. A failure to record is told on
+    /// stderr; the command's own outcome stands.
+    pub(crate) async fn record(self, succeeded: bool) {
+        let recorded = async {
+            let db = open(&self.database).await?;
+            let mut entry = Entry::new(Actor::Cli, self.action, if succeeded { audit::OK } else { "ERROR" });
+            entry.school_id = self.school.as_deref().and_then(|s| parse_id(s, NodeType::School).ok());
+            entry.trust_id = match (&self.trust, &self.token) {
+                (Some(trust), _) => parse_id(trust, NodeType::Trust).ok(),
+                (None, Some(token)) => token_trust(&db, token).await,
+                _ => None,
+            };
+            entry.detail = self.detail;
+            audit::record(&db, entry).await?;
+            anyhow::Ok(())
+        };
+        if let Err(err) = recorded.await {
+            eprintln!("warning: the audit log could not record this command: {err:#}");
+        }
+    }
+}
+
+async fn token_trust(db: &DatabaseConnection, token: &str) -> Option<i32> {
+    let id: i32 = token.trim().parse().ok()?;
+    api_token::Entity::find_by_id(id).one(db).await.ok().flatten().map(|t| t.trust_id)
+}
+
+/// `onroll audit list`'s filters.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ListArgs {
+    /// Only this trust's acts: its ID as `trust create` printed it.
+    #[arg(long)]
+    trust: Option<String>,
+    /// Only acts on this school.
+    #[arg(long)]
+    school: Option<String>,
+    /// Only acts of this API token (its id as `token list` prints it).
+    #[arg(long)]
+    token: Option<i32>,
+    /// Only this action (`triggerSync`, `token create`...).
+    #[arg(long)]
+    action: Option<String>,
+    /// Only this outcome (`OK`, `FORBIDDEN`, `ERROR`...).
+    #[arg(long)]
+    outcome: Option<String>,
+    /// How many rows, newest first (at most 100).
+    #[arg(long, default_value_t = 50)]
+    limit: i32,
+    #[command(flatten)]
+    database: DatabaseConfig,
+}
+
+/// `onroll audit list`: newest first, one line per act, then a count.
+pub(crate) async fn list(args: ListArgs) -> anyhow::Result<()> {
+    let filter = audit::Filter {
+        trust_id: args.trust.as_deref().map(|t| parse_id(t, NodeType::Trust)).transpose()?,
+        school_id: args.school.as_deref().map(|s| parse_id(s, NodeType::School)).transpose()?,
+        actor_token_id: args.token,
+        action: args.action,
+        outcome: args.outcome,
+        ..audit::Filter::default()
+    };
+    let request = PageRequest::parse(Some(args.limit), None)?;
+    let db = open(&args.database).await?;
+    let page = page_by_key(
+        &db,
+        filter.select(),
+        entity::audit_log::Column::Id,
+        |m| m.id.into(),
+        request,
+        Direction::NewestFirst,
+        false,
+    )
+    .await?;
+    println!(
+        "{:>6}  {:<20} {:<24} {:<20} {:<18} {:<18} {:<24} detail",
+        "id", "at", "actor", "action", "trust", "school", "outcome"
+    );
+    for (_, row) in &page.items {
+        let actor = match (row.actor_token_id, row.actor_role.as_deref()) {
+            (Some(id), Some(role)) => format!("token {id} ({role})"),
+            _ => "cli".to_owned(),
+        };
+        let line = format!(
+            "{:>6}  {:<20} {:<24} {:<20} {:<18} {:<18} {:<24} {}",
+            row.id,
+            crate::cli_tokens::timestamp(row.occurred_at),
+            actor,
+            row.action,
+            row.trust_id.map_or_else(|| "-".to_owned(), |t| encode(NodeType::Trust, t).0),
+            row.school_id.map_or_else(|| "-".to_owned(), |s| encode(NodeType::School, s).0),
+            row.outcome,
+            row.detail.as_deref().unwrap_or("")
+        );
+        println!("{}", line.trim_end());
+    }
+    println!("{} shown", page.items.len());
+    Ok(())
+}
