@@ -192,10 +192,14 @@ async fn held_changes_statement_count_is_constant(engine: Engine) -> anyhow::Res
     Ok(())
 }
 
-const PARENTS: &str = "query($y: ID!, $f: ID!, $c: ID!, $name: String, $school: ID!) {
+/// The change log alone: its group loads would otherwise join or miss the
+/// root `node` lookups' batch depending on timing.
+const CHANGES: &str = "query($school: ID!) {
   groupMembershipChanges(schoolId: $school, first: 100) { edges { cursor node { kind occurredAt
       guardian { forename } school { name } syncRun { id }
-      group { ... on YearGroup { name } ... on FormGroup { name } ... on Class { name } } } } }
+      group { ... on YearGroup { name } ... on FormGroup { name } ... on Class { name } } } } } }";
+
+const PARENTS: &str = "query($y: ID!, $f: ID!, $c: ID!, $name: String) {
   y: node(id: $y) { ... on YearGroup { guardianCount(filter: { parentalResponsibility: true })
       guardians(first: 100, filter: { parentalResponsibility: true }) { ...g } } }
   f: node(id: $f) { ... on FormGroup { guardianCount guardians(first: 100) { ...g } } }
@@ -212,17 +216,18 @@ async fn parents_statements(
     token: &str,
     year: &big_year::BigYear,
 ) -> anyhow::Result<(usize, usize)> {
-    // The school's parent groups, logged as its first run would log them.
+    // The school's parent groups, logged as a first run would log them.
     use onroll::parent_groups::membership;
     use sea_orm::EntityTrait;
     let school = year.year.school_id;
-    let after = membership::snapshot(app.db(), school).await?;
+    // Year groups only, so that a page of either size loads one kind of group.
+    let mut after = membership::snapshot(app.db(), school).await?;
+    after.retain(|(group, _)| matches!(group, onroll::parent_groups::GroupRef::Year(_)));
     let trust_id = school::Entity::find_by_id(school).one(app.db()).await?.map_or(0, |s| s.trust_id);
     let origin = membership::Origin { trust_id, school_id: school, run_id: None, now: chrono::Utc::now() };
     let rows = membership::changes(&Default::default(), &after, origin);
     onroll::events::log::append(app.db(), rows).await?;
     let vars = json!({
-        "school": gid(NodeType::School, school),
         "y": gid(NodeType::YearGroup, year.year.id),
         "f": gid(NodeType::FormGroup, year.form.id),
         "c": gid(NodeType::Class, year.class.id),
@@ -232,12 +237,18 @@ async fn parents_statements(
     let before = app.statements();
     let data = app.query(token, PARENTS, vars).await?;
     let rows = data["f"]["guardians"]["edges"].as_array().map_or(0, Vec::len);
+    let statements = app.statements() - before;
+    let vars = json!({ "school": gid(NodeType::School, school) });
+    app.query(token, CHANGES, vars.clone()).await?;
+    let before = app.statements();
+    let data = app.query(token, CHANGES, vars).await?;
     let changes = data["groupMembershipChanges"]["edges"].as_array().map_or(0, Vec::len);
-    assert_eq!(changes, (rows * 3).min(100), "a year, a form and a class per guardian");
-    Ok((app.statements() - before, rows))
+    assert_eq!(changes, rows, "one year group change per guardian, up to a page");
+    Ok((statements + app.statements() - before, rows))
 }
 
-/// Parent groups (year, form, class, trust-wide year) and their change log
+/// Parent groups (year, form, class, trust-wide year; one request) and
+/// their change log (another)
 /// cost the same statements for a year of 10 pupils as for one of 1,000.
 async fn parent_groups_statement_count_is_constant(engine: Engine) -> anyhow::Result<()> {
     let app = TestApp::spawn(&engine).await?;
@@ -252,6 +263,6 @@ async fn parent_groups_statement_count_is_constant(engine: Engine) -> anyhow::Re
     assert_eq!((small_rows, large_rows), (15, 100), "15 guardians of 10 pupils; a page of the 1,500");
     eprintln!("statements: {small_count} for a year of 10, {large_count} for a year of 1,000");
     assert_eq!(small_count, large_count);
-    assert!(small_count <= 36, "{small_count} statements is more than the query's shape needs");
+    assert!(small_count <= 40, "{small_count} statements is more than the query's shape needs");
     Ok(())
 }
