@@ -270,6 +270,27 @@ async fn record_pending(
     Ok(school)
 }
 
+/// How the API says it (`extensions.code`): the error converts itself
+/// where it is defined, so `error.rs` depends on nothing above it.
+impl From<RequestError> for crate::error::AppError {
+    fn from(err: RequestError) -> Self {
+        use RequestError as E;
+        let wonde = |code: &'static str, err: &E| Self::Wonde { code, message: err.to_string() };
+        match err {
+            E::BadInput(message) => Self::BadInput(message),
+            E::AlreadyConnected => Self::BadInput(err.to_string()),
+            E::OtherTrust => Self::Forbidden(err.to_string()),
+            E::AlreadyApproved => wonde("WONDE_ALREADY_APPROVED", &err),
+            E::UnknownSchool => wonde("WONDE_NOT_FOUND", &err),
+            E::AppTokenRefused => wonde("WONDE_UNAUTHORIZED", &err),
+            E::NotConfigured => wonde("WONDE_NOT_CONFIGURED", &err),
+            E::Unavailable(_) | E::Failing(_) | E::Unexpected(_) => wonde("WONDE_UNAVAILABLE", &err),
+            E::Refused { .. } => wonde("WONDE_REFUSED", &err),
+            E::Database(err) => Self::Database(err),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: TrustCommand,
     },
+    /// Manage schools fed by CSV (Wonde schools are connected with `connectWonde`).
+    School {
+        #[command(subcommand)]
+        command: SchoolCommand,
+    },
     /// The local mirror of Wonde's school directory.
     Catalog {
         #[command(subcommand)]
@@ -168,8 +173,31 @@ pub(crate) struct Decide {
 pub(crate) enum TrustCommand {
     /// Create a trust; prints its ID as the last line.
     Create {
+        /// The trust's name, as its schools and administrators know it.
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum SchoolCommand {
+    /// Create a school fed by CSV files (`import-csv`), with no Wonde
+    /// connection; prints its ID as the last line.
+    Create {
+        /// The trust: its ID as `trust create` printed it.
+        #[arg(long)]
+        trust: String,
+        /// The school's name.
+        #[arg(long)]
+        name: String,
+        /// Its URN (6 to 8 digits); a URN already in the trust is refused.
+        #[arg(long)]
+        urn: Option<String>,
+        /// Its UK postcode.
+        #[arg(long)]
+        postcode: Option<String>,
         #[command(flatten)]
         database: DatabaseConfig,
     },
@@ -180,6 +208,7 @@ pub(crate) enum CatalogCommand {
     /// Refresh it now: incremental (changes since the last refresh), or
     /// with --full the whole directory. `serve` does this by itself daily.
     Refresh {
+        /// Read Wonde's whole directory instead of the changes since the last refresh.
         #[arg(long)]
         full: bool,
         #[command(flatten)]
@@ -193,6 +222,7 @@ pub(crate) enum CatalogCommand {
 pub(crate) enum TokenCommand {
     /// Create a token; prints it as the last line. It is shown only once.
     Create {
+        /// What the token may do: trust-admin (its whole trust), school-admin (its schools), integrator (read and subscribe).
         #[arg(long, value_enum)]
         role: RoleArg,
         /// The trust (trust-admin, integrator): its ID as `trust create` printed it.
@@ -274,10 +304,28 @@ pub fn main() -> ExitCode {
         // A run that held changes did its work, and left a decision.
         Ok(Ended::Held) => ExitCode::from(HELD_EXIT),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", report(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, each said once: many of our errors
+/// already quote their cause in their own message, and `{:#}` would then
+/// repeat it (the same sentence three times for a SQLite file that cannot
+/// be opened).
+pub(crate) fn report(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 /// The exit status of `sync` and `import-csv` when the run completed with
@@ -324,21 +372,28 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             let trust = tenancy::create_trust(&db, &name).await?;
             println!("{}", crate::graphql::ids::encode(NodeType::Trust, trust.id).0);
         }
+        Command::School { command: SchoolCommand::Create { trust, name, urn, postcode, database } } => {
+            let db = open(&database).await?;
+            let trust_id = known(&db, &trust, NodeType::Trust).await?;
+            let fields = crate::schools::NewSchool::validate(&name, urn.as_deref(), postcode.as_deref())?;
+            let school = crate::schools::create(&db, trust_id, fields).await?;
+            eprintln!("school {} created in trust {trust}", school.name);
+            println!("{}", crate::graphql::ids::encode(NodeType::School, school.id).0);
+        }
         Command::Token {
             command: TokenCommand::Create { role, trust, school, label, expires_in, scope, database },
         } => {
             let db = open(&database).await?;
-            let spec = TokenSpec {
-                role: role.into(),
-                trust_id: trust.as_deref().map(|id| parse_id(id, NodeType::Trust)).transpose()?,
-                school_ids: school
-                    .iter()
-                    .map(|id| parse_id(id, NodeType::School))
-                    .collect::<Result<_, _>>()?,
-                label,
-                expires_in,
-                scopes: scope,
+            let trust_id = match trust.as_deref() {
+                Some(typed) => Some(known(&db, typed, NodeType::Trust).await?),
+                None => None,
             };
+            let mut school_ids = Vec::with_capacity(school.len());
+            for typed in &school {
+                school_ids.push(known(&db, typed, NodeType::School).await?);
+            }
+            let spec =
+                TokenSpec { role: role.into(), trust_id, school_ids, label, expires_in, scopes: scope };
             let (token, row) = tenancy::create_token(&db, &spec).await?;
             eprintln!("token {} created; store it now: it is not shown again", row.id);
             if let Some(at) = row.expires_at {
@@ -376,7 +431,9 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             }
         }
         Command::Sync { school, full, force, dry_run, database, sync } => {
-            let school_id = parse_id(&school, NodeType::School)?;
+            // Configuration first: a bad Wonde URL is that, not a missing school.
+            wonde_client(&sync)?;
+            let school_id = known(&open(&database).await?, &school, NodeType::School).await?;
             let kind = if full { SyncKind::Full } else { SyncKind::Incremental };
             if dry_run {
                 let engine = sync_engine(&services(&database, &sync).await?, &sync);
@@ -402,17 +459,18 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             deactivation_guard,
             database,
         } => {
-            let school_id = parse_id(&school, NodeType::School)?;
+            let db = open(&database).await?;
+            let school_id = known(&db, &school, NodeType::School).await?;
             let files = CsvFiles {
                 students: students.as_deref().map(read_upload).transpose()?,
                 staff: staff.as_deref().map(read_upload).transpose()?,
                 guardians: guardians.as_deref().map(read_upload).transpose()?,
             };
             let importer = CsvImporter {
-                db: open(&database).await?,
+                db,
                 events: EventBus::default(),
                 guard_share: deactivation_guard,
-                worker: crate::server::worker_name(),
+                worker: crate::sync::runs::worker_name(),
             };
             match importer.import(school_id, files, full, force).await? {
                 CsvImportOutcome::Refused(errors) => {
@@ -512,9 +570,10 @@ async fn sync_in_foreground(
 
 /// What a sync needs from the command line's configuration.
 async fn services(database: &DatabaseConfig, config: &SyncConfig) -> anyhow::Result<Services> {
+    let db = open(database).await?;
     Ok(Services {
         secret_key: SecretKey::resolve(database.secret_key.as_deref(), &database.database_url)?,
-        db: open(database).await?,
+        db,
         webhook_secret: None,
         events: EventBus::default(),
         sync_wake: Default::default(),
@@ -573,6 +632,26 @@ pub(crate) async fn open(database: &DatabaseConfig) -> anyhow::Result<sea_orm::D
     Ok(db)
 }
 
+/// The row a typed school or trust ID names, or an error naming it as it
+/// was typed: the user never sees our internal number for their input.
+pub(crate) async fn known(
+    db: &sea_orm::DatabaseConnection,
+    typed: &str,
+    kind: NodeType,
+) -> anyhow::Result<i32> {
+    use sea_orm::EntityTrait;
+    let id = parse_id(typed, kind)?;
+    let exists = match kind {
+        NodeType::Trust => entity::trust::Entity::find_by_id(id).one(db).await?.is_some(),
+        _ => entity::school::Entity::find_by_id(id).one(db).await?.is_some(),
+    };
+    if !exists {
+        let noun = if kind == NodeType::Trust { "trust" } else { "school" };
+        anyhow::bail!("no {noun} `{typed}`");
+    }
+    Ok(id)
+}
+
 /// Accepts a global ID as the API and `trust create` print it, or a bare
 /// number as an operator reading the database would.
 pub(crate) fn parse_id(text: &str, kind: NodeType) -> anyhow::Result<i32> {
@@ -580,4 +659,59 @@ pub(crate) fn parse_id(text: &str, kind: NodeType) -> anyhow::Result<i32> {
         return Ok(number);
     }
     Ok(decode_as(text, kind)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command and every flag says what it is for in `--help`.
+    #[test]
+    fn every_command_and_flag_is_described() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_name() != "help" && sub.get_about().is_none() {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "onroll", &mut missing);
+        assert!(missing.is_empty(), "without a description: {missing:?}");
+    }
+
+    /// A command shows only the flags it uses: the schedule belongs to
+    /// `serve`, not to a one-off `sync`.
+    #[test]
+    fn one_off_commands_do_not_show_the_schedule() {
+        let cli = Cli::command();
+        let flags = |name: &str| -> Vec<String> {
+            cli.find_subcommand(name)
+                .map(|c| c.get_arguments().map(|a| a.get_id().to_string()).collect())
+                .unwrap_or_default()
+        };
+        assert!(flags("serve").contains(&"full_sync_every".to_owned()));
+        for one_off in ["sync", "import-csv"] {
+            let shown = flags(one_off);
+            assert!(!shown.is_empty(), "no command {one_off}");
+            assert!(!shown.iter().any(|f| f.ends_with("_sync_every")), "{one_off} shows {shown:?}");
+        }
+    }
+
+    /// Causes already quoted by their error are not said again.
+    #[test]
+    fn report_says_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = anyhow::Error::new(io).context("opening x: no such file").context("starting");
+        assert_eq!(report(&err), "starting: opening x: no such file");
+    }
 }

@@ -26,7 +26,7 @@ impl CliAct {
     /// The act `command` is, or `None` for one that changes no data
     /// (`serve`, `schema`, lists, a dry run...).
     pub(crate) fn of(command: &Command) -> Option<Self> {
-        use crate::cli::{CatalogCommand, HeldCommand, TokenCommand, TrustCommand};
+        use crate::cli::{CatalogCommand, HeldCommand, SchoolCommand, TokenCommand, TrustCommand};
         let act = |database: &DatabaseConfig, action| Self {
             database: database.clone(),
             action,
@@ -38,6 +38,11 @@ impl CliAct {
         Some(match command {
             Command::Trust { command: TrustCommand::Create { database, .. } } => {
                 act(database, "trust create")
+            }
+            Command::School { command: SchoolCommand::Create { trust, database, .. } } => {
+                let mut a = act(database, "school create");
+                a.trust = Some(trust.clone());
+                a
             }
             Command::Token { command: TokenCommand::Create { role, trust, school, scope, database, .. } } => {
                 let mut a = act(database, "token create");
@@ -93,8 +98,20 @@ impl CliAct {
     /// Records the act with how it ended. A failure to record is told on
     /// stderr; the command's own outcome stands.
     pub(crate) async fn record(self, succeeded: bool) {
+        // A command that failed because its database cannot be opened left
+        // nothing to record; its own error already says why, once.
+        let db = match open(&self.database).await {
+            Ok(db) => db,
+            Err(_) if !succeeded => return,
+            Err(err) => {
+                eprintln!(
+                    "warning: the audit log could not record this command: {}",
+                    crate::cli::report(&err)
+                );
+                return;
+            }
+        };
         let recorded = async {
-            let db = open(&self.database).await?;
             let mut entry = Entry::new(Actor::Cli, self.action, if succeeded { audit::OK } else { "ERROR" });
             entry.school_id = self.school.as_deref().and_then(|s| parse_id(s, NodeType::School).ok());
             entry.trust_id = match (&self.trust, &self.token) {
@@ -107,7 +124,7 @@ impl CliAct {
             anyhow::Ok(())
         };
         if let Err(err) = recorded.await {
-            eprintln!("warning: the audit log could not record this command: {err:#}");
+            eprintln!("warning: the audit log could not record this command: {}", crate::cli::report(&err));
         }
     }
 }

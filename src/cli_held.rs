@@ -5,7 +5,7 @@ use entity::enums::HeldStatus;
 use entity::held_change;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::cli::{open, parse_id};
+use crate::cli::{known, open};
 use crate::config::DatabaseConfig;
 use crate::events::EventBus;
 use crate::graphql::ids::NodeType;
@@ -25,9 +25,8 @@ const CLI: &str = "cli";
 pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
     match action {
         HeldAction::List { school, decided, database } => {
-            let school_id = parse_id(&school, NodeType::School)?;
             let db = open(&database).await?;
-            known_school(&db, school_id, &school).await?;
+            let school_id = known(&db, &school, NodeType::School).await?;
             let mut select = held_change::Entity::find().filter(held_change::Column::SchoolId.eq(school_id));
             select = if decided {
                 select.filter(held_change::Column::Status.ne(HeldStatus::Pending))
@@ -54,9 +53,8 @@ pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
             println!("{} held changes", rows.len());
         }
         HeldAction::Decide { approve, school, ids, all, database } => {
-            let school_id = parse_id(&school, NodeType::School)?;
             let db = open(&database).await?;
-            known_school(&db, school_id, &school).await?;
+            let school_id = known(&db, &school, NodeType::School).await?;
             let ids: Vec<i32> = if all {
                 held_change::Entity::find()
                     .filter(held_change::Column::SchoolId.eq(school_id))
@@ -96,14 +94,6 @@ pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
                 );
             }
         }
-    }
-    Ok(())
-}
-
-/// Refuses a school that does not exist, naming it as the user typed it.
-async fn known_school(db: &sea_orm::DatabaseConnection, id: i32, typed: &str) -> anyhow::Result<()> {
-    if entity::school::Entity::find_by_id(id).one(db).await?.is_none() {
-        anyhow::bail!("no school {typed}");
     }
     Ok(())
 }

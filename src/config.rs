@@ -29,9 +29,11 @@ pub struct ServeConfig {
     pub webhook_secret: Option<String>,
     #[command(flatten)]
     pub sync: SyncConfig,
+    #[command(flatten)]
+    pub schedule: ScheduleConfig,
 }
 
-/// How syncs reach Wonde and when they run.
+/// How syncs reach Wonde and what the guard lets them do.
 #[derive(Args, Clone, Debug)]
 pub struct SyncConfig {
     /// Wonde base URL; when set it overrides every school's regional domain
@@ -42,18 +44,24 @@ pub struct SyncConfig {
     /// and access requests. Unset: no catalog, no access requests.
     #[arg(long, env = "WONDE_APP_TOKEN", hide_env_values = true)]
     pub wonde_app_token: Option<String>,
-    /// How often a FULL sync runs per school ("7d", "12h"; 0 turns it off).
-    #[arg(long, env = "ONROLL_FULL_SYNC_EVERY", default_value = "7d", value_parser = parse_every)]
-    pub full_sync_every: Every,
-    /// How often an INCREMENTAL sync runs per school ("4h"; 0 turns it off).
-    #[arg(long, env = "ONROLL_INCREMENTAL_SYNC_EVERY", default_value = "4h", value_parser = parse_every)]
-    pub incremental_sync_every: Every,
     /// The share of a school's active accounts (or groups, or members) of
     /// one kind that weak evidence (absence, deletions) may end in one run
     /// before the mass-deactivation guard holds those changes for a
     /// decision (docs/the-guard.md).
     #[arg(long, env = "ONROLL_DEACTIVATION_GUARD", default_value_t = 0.5, value_parser = parse_share)]
     pub deactivation_guard: f64,
+}
+
+/// When `serve` runs syncs by itself; only `serve` (and the demo) has a
+/// schedule, so only it shows these flags.
+#[derive(Args, Clone, Debug)]
+pub struct ScheduleConfig {
+    /// How often a FULL sync runs per school ("7d", "12h"; 0 turns it off).
+    #[arg(long, env = "ONROLL_FULL_SYNC_EVERY", default_value = "7d", value_parser = parse_every)]
+    pub full_sync_every: Every,
+    /// How often an INCREMENTAL sync runs per school ("4h"; 0 turns it off).
+    #[arg(long, env = "ONROLL_INCREMENTAL_SYNC_EVERY", default_value = "4h", value_parser = parse_every)]
+    pub incremental_sync_every: Every,
 }
 
 /// A schedule interval; `None` is off.

@@ -7,6 +7,7 @@ use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
+use std::str::FromStr;
 use std::time::Duration;
 
 /// Which engine a URL names.
@@ -17,6 +18,12 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// The engine a `DATABASE_URL` names, or the error that says it names
+    /// none; checked before anything else is read from the configuration.
+    pub fn require(url: &str) -> Result<Self, ConnectError> {
+        Self::of(url).ok_or_else(|| ConnectError::UnknownScheme { scheme: scheme_of(url) })
+    }
+
     pub fn of(url: &str) -> Option<Self> {
         if url.starts_with("sqlite:") {
             Some(Self::Sqlite)
@@ -28,11 +35,42 @@ impl Engine {
     }
 }
 
+/// Why a database could not be opened, said so that the operator knows what
+/// to change. Never carries the URL itself: it may hold a password.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("DATABASE_URL must start with sqlite: or postgres: (it starts with `{scheme}`)")]
+    UnknownScheme { scheme: String },
+    #[error("DATABASE_URL is not a valid {engine} URL: {reason}")]
+    BadUrl { engine: &'static str, reason: String },
+    #[error(
+        "cannot connect to PostgreSQL at {host}:{port}: connection refused (is the server running and listening there?)"
+    )]
+    Refused { host: String, port: u16 },
+    #[error(
+        "cannot open the SQLite file {path}: {reason}{hint}",
+        hint = if *.creates { "; check that its directory exists and is writable" } else { "; to create it when missing, add `?mode=rwc` to DATABASE_URL (as in sqlite://onroll.db?mode=rwc)" }
+    )]
+    SqliteCannotOpen { path: String, reason: String, creates: bool },
+    #[error("cannot connect to the database: {0}")]
+    Other(String),
+}
+
+impl From<DbErr> for ConnectError {
+    fn from(err: DbErr) -> Self {
+        Self::Other(err.to_string())
+    }
+}
+
 /// Opens a pool. `search_path` puts PostgreSQL sessions in one schema (tests
 /// give each test its own).
-pub async fn connect(url: &str, search_path: Option<&str>) -> Result<DatabaseConnection, DbErr> {
-    let engine = Engine::of(url)
-        .ok_or_else(|| DbErr::Custom("DATABASE_URL must start with sqlite: or postgres:".to_owned()))?;
+///
+/// One direct connection is tried first: a pool retries a refused
+/// connection until its acquire timeout and then reports only "pool timed
+/// out", ten seconds later, which tells an operator nothing.
+pub async fn connect(url: &str, search_path: Option<&str>) -> Result<DatabaseConnection, ConnectError> {
+    let engine = Engine::require(url)?;
+    preflight(engine, url).await?;
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .connect_timeout(Duration::from_secs(10))
@@ -52,7 +90,57 @@ pub async fn connect(url: &str, search_path: Option<&str>) -> Result<DatabaseCon
     options.map_sqlx_sqlite_opts(|opts| {
         opts.journal_mode(SqliteJournalMode::Wal).busy_timeout(Duration::from_secs(10)).foreign_keys(true)
     });
-    Database::connect(options).await
+    Ok(Database::connect(options).await?)
+}
+
+/// What comes before the first `:` of a URL, cut short: enough to say what
+/// was given without echoing a password.
+fn scheme_of(url: &str) -> String {
+    let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+    scheme.chars().take(20).collect()
+}
+
+/// One connection, opened and closed, to turn the common mistakes into
+/// their own errors.
+async fn preflight(engine: Engine, url: &str) -> Result<(), ConnectError> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+    match engine {
+        Engine::Postgres => {
+            let options = sea_orm::sqlx::postgres::PgConnectOptions::from_str(url)
+                .map_err(|err| ConnectError::BadUrl { engine: "PostgreSQL", reason: err.to_string() })?;
+            match options.connect().await {
+                Ok(connection) => {
+                    let _ = connection.close().await;
+                    Ok(())
+                }
+                Err(sea_orm::sqlx::Error::Io(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    Err(ConnectError::Refused {
+                        host: options.get_host().to_owned(),
+                        port: options.get_port(),
+                    })
+                }
+                Err(err) => Err(ConnectError::Other(err.to_string())),
+            }
+        }
+        Engine::Sqlite => {
+            let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                .map_err(|err| ConnectError::BadUrl { engine: "SQLite", reason: err.to_string() })?;
+            match options.connect().await {
+                Ok(connection) => {
+                    let _ = connection.close().await;
+                    Ok(())
+                }
+                Err(err) => Err(ConnectError::SqliteCannotOpen {
+                    path: options.get_filename().display().to_string(),
+                    reason: match &err {
+                        sea_orm::sqlx::Error::Database(db) => db.message().to_owned(),
+                        other => other.to_string(),
+                    },
+                    creates: url.contains("mode=rwc") || url.contains("mode=memory"),
+                }),
+            }
+        }
+    }
 }
 
 /// Applies every pending migration.

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use wonde_sim::{SimConfig, SimHandle, Simulator, WebhookTarget};
 
-use crate::config::{DatabaseConfig, Every, ServeConfig, SyncConfig};
+use crate::config::{DatabaseConfig, Every, ScheduleConfig, ServeConfig, SyncConfig};
 use crate::graphql::ids::{NodeType, encode};
 use crate::server::{Application, shutdown_signal};
 use crate::tenancy::{self, TokenSpec};
@@ -107,9 +107,11 @@ impl Demo {
             sync: SyncConfig {
                 wonde_api_url: Some(sim.base_url()),
                 wonde_app_token: Some(sim.app_token()),
+                deactivation_guard: 0.5,
+            },
+            schedule: ScheduleConfig {
                 full_sync_every: Every(Some(chrono::Duration::days(7))),
                 incremental_sync_every: config.incremental_every,
-                deactivation_guard: 0.5,
             },
         };
         let app = Application::build(&serve).await?.with_worker_tick(Duration::from_secs(1));
@@ -275,6 +277,12 @@ async fn wait_for_first_syncs(api: &Api) -> Result<(), DemoError> {
     }
 }
 
+/// The subscription the welcome suggests. It names every kind of person, so
+/// that a leaver's own event shows who left, not only the guardians who
+/// follow them out.
+pub const SUBSCRIPTION: &str = "subscription { deactivations { cursor kind reason person { __typename \
+    ... on Student { forename surname } ... on Staff { forename surname } ... on Guardian { forename surname } } } }";
+
 /// Labelled lines first (scripts read them: `GraphiQL`, `Admin token`, ...),
 /// then what to try.
 fn print_welcome(demo: &Demo) {
@@ -282,8 +290,8 @@ fn print_welcome(demo: &Demo) {
     let control = sim.control_url();
     let leaver = sim.schools().into_iter().find_map(|school| {
         let truth = sim.truth(&school.wonde_id).ok()?;
-        let student = truth.students.into_iter().next()?;
-        Some((school.wonde_id, student.id, format!("{} {}", student.forename, student.surname)))
+        let student = suggested_leaver(&truth)?;
+        Some((school.wonde_id, student.id.clone(), format!("{} {}", student.forename, student.surname)))
     });
     println!();
     println!("Onroll demo: a trust of {} schools, mirrored from a simulated Wonde.", sim.schools().len());
@@ -297,9 +305,7 @@ fn print_welcome(demo: &Demo) {
     println!("In GraphiQL, set the header  {{\"Authorization\": \"Bearer {admin}\"}}  and try:");
     println!("  {{ trusts {{ name schools {{ edges {{ node {{ name students {{ totalCount }} }} }} }} }} }}");
     println!("  {{ trusts {{ families(filter: {{multiSchoolOnly: true}}) {{ totalCount }} }} }}");
-    println!(
-        "  subscription {{ deactivations {{ cursor reason person {{ ... on Student {{ forename surname }} }} }} }}"
-    );
+    println!("  {SUBSCRIPTION}");
     if let Some((school, student, name)) = leaver {
         println!();
         println!("Then make {name} leave; the next incremental sync (every few seconds) streams it:");
@@ -313,6 +319,24 @@ fn print_welcome(demo: &Demo) {
     println!("Approve curl:   curl -X POST {control}/schools/<wondeId>/approve");
     println!();
     println!("Ctrl-C stops the demo.");
+}
+
+/// The student the welcome suggests making leave: one whose guardians all
+/// keep another child at the school, when there is one. Their guardians then
+/// stay active, so the leaver's own event is the last one a subscriber (and
+/// GraphiQL, which shows a subscription's latest answer) sees.
+fn suggested_leaver(truth: &wonde_sim::MisSnapshot) -> Option<&wonde_sim::Student> {
+    let keeps_another_child = |contact: &str, leaver: &str| {
+        truth.links.iter().any(|l| l.contact_id == contact && l.student_id != leaver)
+    };
+    truth
+        .students
+        .iter()
+        .find(|s| {
+            let mut guardians = truth.links.iter().filter(|l| l.student_id == s.id).peekable();
+            guardians.peek().is_some() && guardians.all(|l| keeps_another_child(&l.contact_id, &s.id))
+        })
+        .or_else(|| truth.students.first())
 }
 
 /// A directory for the demo's SQLite file, removed when the demo ends, so

@@ -99,53 +99,6 @@ pub fn db_error_kind(err: &DbErr) -> &'static str {
     }
 }
 
-impl From<crate::sync::csv_import::CsvImportError> for AppError {
-    fn from(err: crate::sync::csv_import::CsvImportError) -> Self {
-        use crate::sync::csv_import::CsvImportError as E;
-        match err {
-            E::SchoolNotFound(_) => {
-                Self::NotFound("no school with that ID is visible to this token".to_owned())
-            }
-            E::WondeConnected(_) | E::RunInProgress { .. } => Self::BadInput(err.to_string()),
-            E::Validator => Self::Internal("the CSV validator stopped"),
-            E::Database(err) => Self::Database(err),
-        }
-    }
-}
-
-impl From<crate::access_requests::RequestError> for AppError {
-    fn from(err: crate::access_requests::RequestError) -> Self {
-        use crate::access_requests::RequestError as E;
-        let wonde = |code: &'static str, err: &E| Self::Wonde { code, message: err.to_string() };
-        match err {
-            E::BadInput(message) => Self::BadInput(message),
-            E::AlreadyConnected => Self::BadInput(err.to_string()),
-            E::OtherTrust => Self::Forbidden(err.to_string()),
-            E::AlreadyApproved => wonde("WONDE_ALREADY_APPROVED", &err),
-            E::UnknownSchool => wonde("WONDE_NOT_FOUND", &err),
-            E::AppTokenRefused => wonde("WONDE_UNAUTHORIZED", &err),
-            E::NotConfigured => wonde("WONDE_NOT_CONFIGURED", &err),
-            E::Unavailable(_) | E::Failing(_) | E::Unexpected(_) => wonde("WONDE_UNAVAILABLE", &err),
-            E::Refused { .. } => wonde("WONDE_REFUSED", &err),
-            E::Database(err) => Self::Database(err),
-        }
-    }
-}
-
-impl From<crate::sync::preview::PreviewError> for AppError {
-    fn from(err: crate::sync::preview::PreviewError) -> Self {
-        use crate::sync::preview::PreviewError as E;
-        match err {
-            E::SchoolNotFound(_) => {
-                Self::NotFound("no school with that ID is visible to this token".to_owned())
-            }
-            E::Wonde(_) => Self::Wonde { code: "WONDE_UNAVAILABLE", message: err.to_string() },
-            E::Refused(_) => Self::BadInput(err.to_string()),
-            E::Database(err) => Self::Database(err),
-        }
-    }
-}
-
 impl From<Arc<AppError>> for AppError {
     fn from(shared: Arc<AppError>) -> Self {
         Self::Shared(shared)

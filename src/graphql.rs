@@ -15,6 +15,7 @@ pub mod loaders;
 pub mod mutation;
 pub mod pagination;
 pub mod query;
+pub mod scalars;
 pub mod schema;
 pub mod subscription;
 pub mod types;

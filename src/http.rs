@@ -1,6 +1,8 @@
 //! HTTP routes (operations.md): GraphQL and GraphiQL, health, the SDL.
 
+mod csv_templates;
 pub mod edges;
+mod graphiql;
 mod graphql;
 mod health;
 mod subscriptions;
@@ -53,7 +55,7 @@ impl AppState {
         data.insert(self.wonde.clone());
         data.insert(self.secret_key.clone());
         data.insert(crate::catalog::WondeAppToken(self.wonde_app_token.clone()));
-        data.insert(crate::graphql::mutation::GuardShare(self.guard_share));
+        data.insert(crate::sync::ledger::GuardShare(self.guard_share));
     }
 }
 
@@ -67,14 +69,16 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/graphql",
-            get(graphql::graphiql)
+            get(graphiql::page)
                 .post(graphql::execute.layer(axum::middleware::from_fn(edges::graphql_body)))
                 // CSV uploads travel as multipart: three files of at most
                 // 20 MB, and the operation.
                 .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_GRAPHQL_BODY)),
         )
+        .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/schema.graphql", get(graphql::sdl))
+        .route("/csv/templates/{file}", get(csv_templates::template))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/webhooks/wonde", axum::routing::post(webhooks::wonde))

@@ -47,6 +47,8 @@ pub mod parent_groups;
 pub mod quality;
 /// The school's own "today": time zones and the clock dates are judged by.
 pub mod school_day;
+
+pub mod schools;
 /// Search words as SQL conditions.
 pub mod search;
 /// Building and running the server until it is told to stop.

@@ -50,6 +50,8 @@ pub enum StartError {
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
     #[error(transparent)]
+    Connect(#[from] crate::db::ConnectError),
+    #[error(transparent)]
     Key(#[from] crate::crypto::CryptoError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
@@ -74,8 +76,10 @@ impl Application {
     /// Connects, migrates and binds, from configuration.
     pub async fn build(config: &ServeConfig) -> Result<Self, StartError> {
         let url = &config.database.database_url;
-        let secret_key = SecretKey::resolve(config.database.secret_key.as_deref(), url)?;
+        // The database first: a file that cannot be opened says so, rather
+        // than as a key file beside it that cannot be written.
         let db = crate::db::connect(url, None).await?;
+        let secret_key = SecretKey::resolve(config.database.secret_key.as_deref(), url)?;
         crate::db::migrate(&db).await?;
         // Runs whose process stopped (this one's last life, or a killed
         // `onroll sync`) are taken over at once; a live one is left alone.
@@ -98,8 +102,8 @@ impl Application {
         };
         let engine = sync_engine(&services, &config.sync);
         let schedule = Schedule {
-            full_every: config.sync.full_sync_every.0,
-            incremental_every: config.sync.incremental_sync_every.0,
+            full_every: config.schedule.full_sync_every.0,
+            incremental_every: config.schedule.incremental_sync_every.0,
             ..Schedule::default()
         };
         let mut app = Self::new(services, config.bind).await?;
@@ -232,15 +236,9 @@ pub fn sync_engine(services: &Services, config: &SyncConfig) -> SyncEngine {
         events: services.events.clone(),
         client: services.wonde.clone(),
         guard_share: config.deactivation_guard,
-        worker: worker_name(),
+        worker: crate::sync::runs::worker_name(),
         clock: Default::default(),
     }
-}
-
-/// Names this process in `sync_run.claimed_by`: host and process id.
-pub fn worker_name() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "onroll".to_owned());
-    format!("{host}:{}", std::process::id())
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what an orchestrator sends).

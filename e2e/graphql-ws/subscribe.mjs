@@ -19,24 +19,13 @@
 // root, or under $CARGO_TARGET_DIR when that is set). Build it first:
 // `cargo build --bin onroll`.
 
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { inspect } from 'node:util';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { BIN, REPO, assert, delay, demo, demoLog, describe, startDemo, stopDemo, until, within } from '../demo.mjs';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN =
-  process.env.ONROLL_BIN ??
-  path.join(
-    process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(REPO, 'target'),
-    'debug',
-    'onroll',
-  );
+const DEMO_WANTED = ['GraphiQL', 'Subscriptions', 'Admin token', 'Integrator', 'Simulator', 'Leaver curl'];
 const DEMO_ARGS = ['demo', '--bind', '127.0.0.1:0', '--students', '40', '--incremental-every', '1s'];
 
 // Generous limits: CI machines are slow, and a debug build syncs slowly.
@@ -84,139 +73,6 @@ const EVENT_LOG = `
       pageInfo { hasNextPage endCursor }
     }
   }`;
-
-// ---------------------------------------------------------------- the demo
-
-/** The running demo: its process, when it is gone, the last lines of its log. */
-const demo = { child: null, exited: null, stderr: [] };
-
-function remember(lines, line, keep) {
-  lines.push(line);
-  if (lines.length > keep) lines.splice(0, lines.length - keep);
-}
-
-function demoLog(lines = 80) {
-  const tail = demo.stderr.slice(-lines);
-  return tail.length ? tail.map((l) => `  | ${l}`).join('\n') : '  | (the demo wrote nothing on stderr)';
-}
-
-/** Starts `onroll demo`; resolves with its labelled values once all are printed. */
-function startDemo() {
-  if (!existsSync(BIN)) {
-    throw new Error(`no onroll binary at ${BIN}: run \`cargo build --bin onroll\` or set ONROLL_BIN`);
-  }
-  const child = spawn(BIN, DEMO_ARGS, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  demo.child = child;
-  // 'close', not 'exit': by then its stderr has been read to the end.
-  demo.exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
-  createInterface({ input: child.stderr }).on('line', (line) => remember(demo.stderr, line, 400));
-  const stdout = createInterface({ input: child.stdout });
-
-  return new Promise((resolve, reject) => {
-    const found = {};
-    const wanted = ['GraphiQL', 'Subscriptions', 'Admin token', 'Integrator', 'Simulator', 'Leaver curl'];
-    const timer = setTimeout(
-      () => reject(new Error(`the demo printed no ${missing().join(', ')} within ${STARTUP_LIMIT / 1000} s`)),
-      STARTUP_LIMIT,
-    );
-    const missing = () => wanted.filter((label) => !(label in found));
-    stdout.on('line', (line) => {
-      const match = /^([A-Za-z ]+):\s+(\S.*)$/.exec(line);
-      if (match && wanted.includes(match[1]) && !(match[1] in found)) {
-        found[match[1]] = match[2].trim();
-        if (missing().length === 0) {
-          clearTimeout(timer);
-          resolve(found);
-        }
-      }
-    });
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${BIN}: ${err.message}`));
-    });
-    demo.exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`the demo exited (${signal ?? `status ${code}`}) before printing ${missing().join(', ')}`));
-    });
-  });
-}
-
-/** SIGTERM, then SIGKILL if it lingers; waits for it to go. */
-async function stopDemo() {
-  const child = demo.child;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const gone = await Promise.race([demo.exited.then(() => true), delay(15_000).then(() => false)]);
-  if (!gone) {
-    console.error('the demo ignored SIGTERM for 15 s: killing it');
-    child.kill('SIGKILL');
-    await demo.exited;
-  }
-}
-
-// Whatever happens, the demo does not outlive us.
-process.on('exit', () => {
-  const child = demo.child;
-  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-});
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    interrupted = true;
-    console.error(`\n${signal}: stopping the demo`);
-    stopDemo().finally(() => process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 })[signal]));
-  });
-}
-for (const kind of ['uncaughtException', 'unhandledRejection']) {
-  process.on(kind, (err) => {
-    interrupted = true;
-    console.error(`FAIL  ${kind}: ${describe(err)}`);
-    console.error(demoLog());
-    stopDemo().finally(() => process.exit(1));
-  });
-}
-
-// ----------------------------------------------------------------- helpers
-
-const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function describe(err) {
-  if (Array.isArray(err)) return err.map((e) => e?.message ?? JSON.stringify(e)).join('; ');
-  if (err && typeof err === 'object' && 'code' in err && 'reason' in err && !(err instanceof Error)) {
-    return `socket closed with ${err.code}${err.reason ? ` (${err.reason})` : ''}`;
-  }
-  if (err instanceof Error) return err.message;
-  if (err && typeof err === 'object') {
-    if (typeof err.message === 'string' && err.message) return err.message; // an ErrorEvent
-    if (err.error) return describe(err.error);
-    return inspect(err, { depth: 3, breakLength: Infinity });
-  }
-  return String(err);
-}
-
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-/** Resolves with `promise`, or fails naming what did not happen in time. */
-function within(ms, what, promise) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Polls `probe` until it returns something truthy (not a sleep: a bounded wait for a state). */
-async function until(ms, what, probe, every = 250) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`no ${what} within ${ms / 1000} s`);
-    await delay(every);
-  }
-}
 
 /** GraphQL over HTTP. */
 async function gql(url, token, query, variables = {}) {
@@ -313,14 +169,14 @@ const results = [];
 
 async function check(name, body) {
   const started = performance.now();
-  if (interrupted) return;
+  if (demo.interrupted) return;
   try {
     const detail = await body();
-    if (interrupted) return;
+    if (demo.interrupted) return;
     results.push({ name, ok: true });
     console.log(`PASS  ${name}${detail ? `: ${detail}` : ''}`);
   } catch (err) {
-    if (interrupted) return; // the demo is going away: what fails now says nothing
+    if (demo.interrupted) return; // the demo is going away: what fails now says nothing
     results.push({ name, ok: false });
     console.log(`FAIL  ${name}: ${describe(err)} (after ${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
@@ -367,7 +223,7 @@ const isStudent = (wondeId) => (event) => event.kind === 'STUDENT' && event.pers
 
 async function main() {
   const watchdog = setTimeout(() => {
-    interrupted = true;
+    demo.interrupted = true;
     console.log(`FAIL  the whole script took longer than ${OVERALL_LIMIT / 1000} s`);
     console.log(demoLog());
     stopDemo().finally(() => process.exit(1));
@@ -379,7 +235,7 @@ async function main() {
   const started = performance.now();
   let printed;
   try {
-    printed = await startDemo();
+    printed = await startDemo(DEMO_ARGS, DEMO_WANTED, STARTUP_LIMIT);
   } catch (err) {
     console.log(`FAIL  the demo started: ${describe(err)}`);
     console.log(demoLog(200));

@@ -26,8 +26,6 @@ mod csv;
 mod held;
 mod schools;
 
-pub use csv::GuardShare;
-
 /// The Mutation root, merged from one object per concern so that each file
 /// stays about one thing.
 #[derive(async_graphql::MergedObject, Default)]

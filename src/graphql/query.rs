@@ -243,7 +243,7 @@ impl Query {
                 .gql()?
                 .clone(),
             guard_share: ctx
-                .data::<super::mutation::GuardShare>()
+                .data::<crate::sync::ledger::GuardShare>()
                 .map_or(crate::sync::ledger::DEFAULT_GUARD_SHARE, |g| g.0),
             worker: "preview".to_owned(),
             clock: Default::default(),

@@ -46,5 +46,6 @@ pub fn build_schema() -> AppSchema {
 
 /// The SDL that `onroll schema` prints and schema.graphql holds.
 pub fn sdl() -> String {
-    build_schema().sdl()
+    // `@specifiedBy` tells code generators where a scalar's format is defined.
+    build_schema().sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

@@ -1,10 +1,9 @@
-//! POST /graphql, GET /graphql (GraphiQL) and GET /schema.graphql.
+//! POST /graphql and GET /schema.graphql (GraphiQL is `super::graphiql`).
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse, rejection::GraphQLRejection};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
@@ -71,10 +70,6 @@ fn refusal(status: StatusCode, err: &AppError) -> Response {
 fn error_body(status: StatusCode, message: &str, code: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     (status, axum::Json(body)).into_response()
-}
-
-pub async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
 }
 
 pub async fn sdl(State(state): State<AppState>) -> impl IntoResponse {

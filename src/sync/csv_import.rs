@@ -187,3 +187,19 @@ impl CsvImporter {
         Ok(())
     }
 }
+
+/// How the API says it (`extensions.code`): the error converts itself
+/// where it is defined, so `error.rs` depends on nothing above it.
+impl From<CsvImportError> for crate::error::AppError {
+    fn from(err: CsvImportError) -> Self {
+        use CsvImportError as E;
+        match err {
+            E::SchoolNotFound(_) => {
+                Self::NotFound("no school with that ID is visible to this token".to_owned())
+            }
+            E::WondeConnected(_) | E::RunInProgress { .. } => Self::BadInput(err.to_string()),
+            E::Validator => Self::Internal("the CSV validator stopped"),
+            E::Database(err) => Self::Database(err),
+        }
+    }
+}

@@ -93,6 +93,31 @@ impl CsvFile {
     }
 }
 
+impl CsvFile {
+    /// Every file, in the order an import reads them.
+    pub const ALL: [CsvFile; 3] = [CsvFile::Students, CsvFile::Staff, CsvFile::Guardians];
+
+    /// `students`, `staff` or `guardians` as a file kind.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|file| file.as_str() == name)
+    }
+
+    fn columns(self) -> &'static [Column] {
+        match self {
+            Self::Students => STUDENT_COLUMNS,
+            Self::Staff => STAFF_COLUMNS,
+            Self::Guardians => GUARDIAN_COLUMNS,
+        }
+    }
+
+    /// A blank file of this kind: its header row, every column in the
+    /// order the format lists them, CRLF-ended as Excel writes.
+    pub fn template(self) -> String {
+        let names: Vec<&str> = self.columns().iter().map(|column| column.name).collect();
+        format!("{}\r\n", names.join(","))
+    }
+}
+
 impl fmt::Display for CsvFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -100,6 +100,12 @@ pub fn is_correction(status: AccountStatus, event: EventKind) -> bool {
 /// The guard's share unless `ONROLL_DEACTIVATION_GUARD` says otherwise.
 pub const DEFAULT_GUARD_SHARE: f64 = 0.5;
 
+/// The server's guard share (`ONROLL_DEACTIVATION_GUARD`), as the API's
+/// resolvers read it from their context: CSV runs and previews started over
+/// the API are judged by it.
+#[derive(Clone, Copy, Debug)]
+pub struct GuardShare(pub f64);
+
 /// What a change rests on. Explicit evidence is the MIS speaking about
 /// that person (a leaving date that has come, the leavers list, employment
 /// ended, suspended or archived) and always applies; weak evidence is only

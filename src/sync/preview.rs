@@ -254,3 +254,19 @@ async fn stamped(
         PersonKind::Guardian => rows!(guardian),
     })
 }
+
+/// How the API says it (`extensions.code`): the error converts itself
+/// where it is defined, so `error.rs` depends on nothing above it.
+impl From<PreviewError> for crate::error::AppError {
+    fn from(err: PreviewError) -> Self {
+        use PreviewError as E;
+        match err {
+            E::SchoolNotFound(_) => {
+                Self::NotFound("no school with that ID is visible to this token".to_owned())
+            }
+            E::Wonde(_) => Self::Wonde { code: "WONDE_UNAVAILABLE", message: err.to_string() },
+            E::Refused(_) => Self::BadInput(err.to_string()),
+            E::Database(err) => Self::Database(err),
+        }
+    }
+}

@@ -546,3 +546,9 @@ async fn take_over<C: ConnectionTrait>(db: &C, run: &sync_run::Model) -> Result<
     );
     Ok(Some(if retry { SyncStatus::Queued } else { SyncStatus::Failed }))
 }
+
+/// Names this process in `sync_run.claimed_by`: host and process id.
+pub fn worker_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "onroll".to_owned());
+    format!("{host}:{}", std::process::id())
+}

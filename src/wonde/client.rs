@@ -661,6 +661,20 @@ fn normalize_base(raw: &str) -> Result<Url, WondeError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(WondeError::Config("the Wonde base URL must be http or https".into()));
     }
+    // Wonde's paths sit under a version (`/v1.0`); without it every call
+    // would answer 404, which reads as "no school with that id" much later.
+    let versioned =
+        url.path_segments().and_then(|mut segments| segments.rfind(|s| !s.is_empty())).is_some_and(|last| {
+            last.len() > 1
+                && last.starts_with('v')
+                && last[1..].chars().all(|c| c.is_ascii_digit() || c == '.')
+        });
+    if !versioned {
+        return Err(WondeError::Config(format!(
+            "the Wonde base URL must end with Wonde's API version, as in https://api.wonde.com/v1.0 (its path is `{}`)",
+            url.path()
+        )));
+    }
     Ok(url)
 }
 
@@ -803,6 +817,18 @@ fn record_id(bytes: &[u8], field: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A base URL without Wonde's version path is refused at start-up.
+    #[test]
+    fn base_url_needs_the_version_path() {
+        for good in ["https://api.wonde.com/v1.0", "http://127.0.0.1:9000/v1.0/", "https://x.test/api/v2"] {
+            assert!(normalize_base(good).is_ok(), "{good}");
+        }
+        for bad in ["http://127.0.0.1:9000", "http://127.0.0.1:9000/", "https://api.wonde.com/schools"] {
+            let err = normalize_base(bad).map(|u| u.to_string()).unwrap_or_else(|e| e.to_string());
+            assert!(err.contains("version"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn updated_after_format() {

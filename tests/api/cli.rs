@@ -507,3 +507,63 @@ async fn a_token_revoked_from_the_cli_closes_its_sockets_on_every_serve_process(
     drop(servers);
     Ok(())
 }
+
+/// The own-trust walk-through of the README, for a school fed by CSV:
+/// `trust create`, `school create`, then `import-csv` with the documented
+/// example files; a repeated URN is refused and creates nothing.
+#[tokio::test]
+async fn operator_creates_a_csv_school_and_fills_it() -> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    let db = TempDb::new();
+    let (ok, out, err) = onroll(&db, &["trust", "create", "--name", "Willow Trust"])?;
+    assert!(ok, "{err}");
+    let trust = last_line(&out);
+    let create = ["school", "create", "--trust", &trust, "--name", "Willow Bank", "--urn", "123456"];
+    let (ok, out, err) = onroll(&db, &create)?;
+    assert!(ok, "{err}");
+    let school = last_line(&out);
+    let school_id = onroll::graphql::ids::decode_as(&school, onroll::graphql::ids::NodeType::School)?;
+
+    let (ok, _, err) = onroll(&db, &create)?;
+    assert!(!ok, "the same URN twice was accepted");
+    assert!(err.contains("URN 123456"), "{err}");
+
+    let dir = std::env::temp_dir().join(format!("onroll-cli-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let doc = include_str!("../../docs/csv-formats.md");
+    let mut paths = Vec::new();
+    for name in ["students", "staff", "guardians"] {
+        let fence = format!("```csv {name}.csv\n");
+        let start = doc.find(&fence).ok_or_else(|| anyhow::anyhow!("no {name} example"))? + fence.len();
+        let end = doc[start..].find("```").ok_or_else(|| anyhow::anyhow!("{name} example not closed"))?;
+        let path = dir.join(format!("{name}.csv"));
+        std::fs::write(&path, &doc[start..start + end])?;
+        paths.push(path.display().to_string());
+    }
+    let import = [
+        "import-csv",
+        "--school",
+        &school,
+        "--students",
+        &paths[0],
+        "--staff",
+        &paths[1],
+        "--guardians",
+        &paths[2],
+    ];
+    let (ok, out, err) = onroll(&db, &import)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(ok, "{out}{err}");
+
+    let conn = onroll::db::connect(&db.url(), None).await?;
+    let schools = entity::school::Entity::find().count(&conn).await?;
+    assert_eq!(schools, 1, "the refused create made a school");
+    let students = entity::student::Entity::find()
+        .filter(entity::student::Column::SchoolId.eq(school_id))
+        .filter(entity::student::Column::Status.eq(entity::enums::AccountStatus::Active))
+        .count(&conn)
+        .await?;
+    assert_eq!(students, 2, "{out}");
+    Ok(())
+}

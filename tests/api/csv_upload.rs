@@ -53,7 +53,33 @@ async fn upload(
     variables: Value,
     files: &[(&str, &str)],
 ) -> anyhow::Result<Value> {
-    let (content_type, body) = multipart(IMPORT, variables, files);
+    send(app, token, IMPORT, variables, files).await
+}
+
+/// `importCsv` with all three files possible, answering every count.
+const IMPORT_ALL: &str = "mutation($s: ID!, $students: Upload, $staff: Upload, $guardians: Upload) {
+    importCsv(schoolId: $s, students: $students, staff: $staff, guardians: $guardians) {
+        run { status students { created } staff { created } guardians { created } }
+        errors { file line column message } } }";
+
+/// Uploads any of `students`, `staff` and `guardians` in one import.
+pub(crate) async fn upload_all(
+    app: &TestApp,
+    token: &str,
+    variables: Value,
+    files: &[(&str, &str)],
+) -> anyhow::Result<Value> {
+    send(app, token, IMPORT_ALL, variables, files).await
+}
+
+async fn send(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    variables: Value,
+    files: &[(&str, &str)],
+) -> anyhow::Result<Value> {
+    let (content_type, body) = multipart(query, variables, files);
     let answer = app
         .http
         .post(app.url("/graphql"))

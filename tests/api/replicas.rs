@@ -182,13 +182,11 @@ macro_rules! on_postgres {
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(postgres_suite), ignore = "PostgreSQL suite: set ONROLL_TEST_DATABASE_URL")]
             async fn postgres() -> anyhow::Result<()> {
-                match $crate::support::Engine::postgres() {
-                    Some($crate::support::Engine::Postgres(url)) => super::$name(url).await,
-                    _ => {
-                        eprintln!("skipped: {} is not set", $crate::support::POSTGRES_ENV);
-                        Ok(())
-                    }
+                match $crate::support::Engine::postgres()? {
+                    $crate::support::Engine::Postgres(url) => super::$name(url).await,
+                    $crate::support::Engine::Sqlite => unreachable!("Engine::postgres is PostgreSQL"),
                 }
             }
         }

@@ -14,11 +14,6 @@ use crate::graphql::types::{CsvImportResult, CsvRowError, SyncRun};
 use crate::sync::csv_import::{CsvImportOutcome, CsvImporter};
 use crate::sync::csv_source::{CsvFiles, MAX_FILE_BYTES};
 
-/// The mass-deactivation guard's share for CSV runs started over the API
-/// (the server's `ONROLL_DEACTIVATION_GUARD`).
-#[derive(Clone, Copy, Debug)]
-pub struct GuardShare(pub f64);
-
 #[derive(Default)]
 pub struct CsvMutation;
 
@@ -46,12 +41,14 @@ impl CsvMutation {
             guardians: read(ctx, guardians.as_ref(), "guardians").gql()?,
         };
         let events = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?;
-        let guard = ctx.data::<GuardShare>().map_or(crate::sync::ledger::DEFAULT_GUARD_SHARE, |g| g.0);
+        let guard = ctx
+            .data::<crate::sync::ledger::GuardShare>()
+            .map_or(crate::sync::ledger::DEFAULT_GUARD_SHARE, |g| g.0);
         let importer = CsvImporter {
             db: rc.db.clone(),
             events: events.clone(),
             guard_share: guard,
-            worker: crate::server::worker_name(),
+            worker: crate::sync::runs::worker_name(),
         };
         // The guard is never bypassed over the API: an admin who means a
         // mass deactivation uses `onroll import-csv --force`.

@@ -1,7 +1,8 @@
 //! Deactivation events, the CSV import result, and Wonde catalog entries.
 
 use async_graphql::{Context, Object, SimpleObject, Union};
-use chrono::{DateTime, Utc};
+
+use crate::graphql::scalars::DateTime;
 use entity::enums::PersonKind as DbPersonKind;
 use entity::{event, wonde_catalog_school};
 
@@ -37,8 +38,8 @@ impl DeactivationEvent {
         encode_cursor(self.0.id)
     }
 
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+    async fn occurred_at(&self) -> DateTime {
+        DateTime(self.0.occurred_at)
     }
 
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {

@@ -1,10 +1,10 @@
 //! What the mass-deactivation guard held, the decisions on it, the HELD
 //! event, and a previewed run.
 
+use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 use entity::enums::{HeldTarget, PersonKind as DbPersonKind};
 use entity::{event, held_change};
 
@@ -71,8 +71,8 @@ impl HeldChange {
     }
 
     /// When the run held it (UTC).
-    async fn held_at(&self) -> DateTime<Utc> {
-        self.0.held_at
+    async fn held_at(&self) -> DateTime {
+        DateTime(self.0.held_at)
     }
 
     /// The run that held it.
@@ -83,8 +83,8 @@ impl HeldChange {
     }
 
     /// When it was decided (or withdrawn); null while PENDING.
-    async fn decided_at(&self) -> Option<DateTime<Utc>> {
-        self.0.decided_at
+    async fn decided_at(&self) -> Option<DateTime> {
+        self.0.decided_at.map(DateTime)
     }
 
     /// Who decided: the deciding token's role and id (`trust-admin token
@@ -224,8 +224,8 @@ impl HeldChangesEvent {
         encode_cursor(self.0.id)
     }
 
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+    async fn occurred_at(&self) -> DateTime {
+        DateTime(self.0.occurred_at)
     }
 
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {

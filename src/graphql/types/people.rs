@@ -1,7 +1,7 @@
 //! Student, Staff, Guardian and the link between students and guardians.
 
+use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use entity::{guardian, guardian_link, staff, student};
 
 use super::{Class, Family, FormGroup, School, YearGroup, required};
@@ -39,8 +39,8 @@ impl Student {
         self.0.status.into()
     }
 
-    async fn deactivated_at(&self) -> Option<DateTime<Utc>> {
-        self.0.deactivated_at
+    async fn deactivated_at(&self) -> Option<DateTime> {
+        self.0.deactivated_at.map(DateTime)
     }
 
     async fn deactivation_reason(&self) -> Option<DeactivationReason> {
@@ -127,8 +127,8 @@ impl Staff {
         self.0.status.into()
     }
 
-    async fn deactivated_at(&self) -> Option<DateTime<Utc>> {
-        self.0.deactivated_at
+    async fn deactivated_at(&self) -> Option<DateTime> {
+        self.0.deactivated_at.map(DateTime)
     }
 
     async fn deactivation_reason(&self) -> Option<DeactivationReason> {
@@ -197,8 +197,8 @@ impl Guardian {
         self.0.status.into()
     }
 
-    async fn deactivated_at(&self) -> Option<DateTime<Utc>> {
-        self.0.deactivated_at
+    async fn deactivated_at(&self) -> Option<DateTime> {
+        self.0.deactivated_at.map(DateTime)
     }
 
     async fn deactivation_reason(&self) -> Option<DeactivationReason> {

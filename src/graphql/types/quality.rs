@@ -1,9 +1,9 @@
 //! Data-quality findings: what a school office should fix in its MIS.
 
+use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 use entity::data_quality_finding;
 
 use super::{Guardian, Staff, Student, SyncRun};
@@ -48,8 +48,8 @@ impl DataQualityFinding {
     }
 
     /// When a run first found it (UTC); it keeps this time while it lasts.
-    async fn detected_at(&self) -> DateTime<Utc> {
-        self.row.detected_at
+    async fn detected_at(&self) -> DateTime {
+        DateTime(self.row.detected_at)
     }
 
     /// The run that first found it.

@@ -1,7 +1,7 @@
 //! Wonde connections and sync runs.
 
+use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use entity::{sync_run, wonde_connection};
 
 use super::{School, required};
@@ -39,12 +39,12 @@ impl WondeConnection {
         }
     }
 
-    async fn last_full_sync_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_full_sync_at
+    async fn last_full_sync_at(&self) -> Option<DateTime> {
+        self.0.last_full_sync_at.map(DateTime)
     }
 
-    async fn last_incremental_sync_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_incremental_sync_at
+    async fn last_incremental_sync_at(&self) -> Option<DateTime> {
+        self.0.last_incremental_sync_at.map(DateTime)
     }
 
     async fn latest_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
@@ -106,16 +106,16 @@ impl SyncRun {
         self.0.status.into()
     }
 
-    async fn queued_at(&self) -> DateTime<Utc> {
-        self.0.queued_at
+    async fn queued_at(&self) -> DateTime {
+        DateTime(self.0.queued_at)
     }
 
-    async fn started_at(&self) -> Option<DateTime<Utc>> {
-        self.0.started_at
+    async fn started_at(&self) -> Option<DateTime> {
+        self.0.started_at.map(DateTime)
     }
 
-    async fn finished_at(&self) -> Option<DateTime<Utc>> {
-        self.0.finished_at
+    async fn finished_at(&self) -> Option<DateTime> {
+        self.0.finished_at.map(DateTime)
     }
 
     /// Why the run failed, in words meant for an administrator: never
