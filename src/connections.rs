@@ -14,6 +14,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::crypto::{Secret, SecretKey};
+use crate::parent_groups::membership;
 use crate::sync::runs;
 
 /// A school's access to Wonde as it starts: every data type synced, the
@@ -131,6 +132,7 @@ pub async fn disconnect<C: ConnectionTrait + TransactionTrait>(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("school {school_id}")))?;
     let now = Utc::now();
+    let groups_before = membership::snapshot(db, school_id).await?;
     let reason = DeactivationReason::SchoolDisconnected;
     let mut people: Vec<(PersonKind, i32)> = Vec::new();
     macro_rules! deactivate_all {
@@ -156,7 +158,8 @@ pub async fn disconnect<C: ConnectionTrait + TransactionTrait>(
     deactivate_all!(student, PersonKind::Student);
     deactivate_all!(staff, PersonKind::Staff);
     deactivate_all!(guardian, PersonKind::Guardian);
-    let rows: Vec<event::ActiveModel> = people
+    let groups_after = membership::snapshot(db, school_id).await?;
+    let mut rows: Vec<event::ActiveModel> = people
         .into_iter()
         .map(|(kind, id)| event::ActiveModel {
             trust_id: Set(school.trust_id),
@@ -171,6 +174,8 @@ pub async fn disconnect<C: ConnectionTrait + TransactionTrait>(
             ..Default::default()
         })
         .collect();
+    let origin = membership::Origin { trust_id: school.trust_id, school_id, run_id: None, now };
+    rows.extend(membership::changes(&groups_before, &groups_after, origin));
     // Appended last, after every row this transaction locks: appending takes
     // the events lock, and a sync of the school takes its rows first
     // (`events::log`), so the other order could deadlock with it.

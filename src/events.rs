@@ -58,10 +58,11 @@ impl EventBus {
         self.inner.sender.subscribe()
     }
 
-    /// Sends to this process's subscribers. No subscriber is not an error:
-    /// the log keeps the event.
+    /// Sends to this process's subscribers, except log-only kinds (parent
+    /// group changes, polled). No subscriber is not an error: the log keeps
+    /// the event.
     fn broadcast(&self, events: impl Iterator<Item = event::Model>) {
-        for event in events {
+        for event in events.filter(|e| !e.kind.log_only()) {
             let _ = self.inner.sender.send(Arc::new(event));
         }
     }
@@ -69,5 +70,40 @@ impl EventBus {
     /// Attaches the feed's wake-up; `false` if one is attached already.
     fn attach(&self, wake: Arc<Notify>) -> bool {
         self.inner.feed.set(wake).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use entity::enums::EventKind;
+
+    fn row(id: i64, kind: EventKind) -> event::Model {
+        event::Model {
+            id,
+            trust_id: 1,
+            school_id: 1,
+            kind,
+            person_kind: None,
+            person_id: None,
+            reason: None,
+            sync_run_id: None,
+            payload: None,
+            occurred_at: chrono::Utc::now(),
+        }
+    }
+
+    /// Parent-group changes stay in the log: subscribers never see them.
+    #[test]
+    fn log_only_kinds_are_not_broadcast() {
+        let bus = EventBus::default();
+        let mut receiver = bus.subscribe();
+        bus.publish(&[
+            row(1, EventKind::GuardianJoinedGroup),
+            row(2, EventKind::Deactivated),
+            row(3, EventKind::GuardianLeftGroup),
+        ]);
+        let ids: Vec<i64> = std::iter::from_fn(|| receiver.try_recv().ok()).map(|e| e.id).collect();
+        assert_eq!(ids, vec![2]);
     }
 }

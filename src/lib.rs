@@ -41,6 +41,9 @@ pub mod graphql;
 pub mod http;
 /// Limits on cost, time, rate and sockets, and the state that enforces them.
 pub mod limits;
+/// Parent groups: the guardians of a year group, form or class, and
+/// their joins and leaves.
+pub mod parent_groups;
 /// Data-quality findings: what a school office should fix, refreshed by
 /// every run.
 pub mod quality;
@@ -48,6 +51,8 @@ pub mod quality;
 pub mod school_day;
 
 pub mod schools;
+/// Search words as SQL conditions.
+pub mod search;
 /// Building and running the server until it is told to stop.
 pub mod server;
 /// Reconciling a school's directory with what its MIS reports.

@@ -108,8 +108,20 @@ text_enum!(
         ConnectionChanged = "CONNECTION_CHANGED",
         /// A run held doubted changes for a decision (payload: counts).
         Held = "HELD",
+        /// A guardian joined a parent group (payload: the group).
+        GuardianJoinedGroup = "GUARDIAN_JOINED_GROUP",
+        /// A guardian left a parent group (payload: the group).
+        GuardianLeftGroup = "GUARDIAN_LEFT_GROUP",
     }
 );
+
+impl EventKind {
+    /// Kept in the log for polling, never broadcast on the event bus: a
+    /// year's move can make thousands, and no subscription streams them.
+    pub fn log_only(self) -> bool {
+        matches!(self, Self::GuardianJoinedGroup | Self::GuardianLeftGroup)
+    }
+}
 text_enum!(
     /// How the last refresh of the Wonde catalog ended.
     CatalogOutcome { Never = "NEVER", Completed = "COMPLETED", Skipped = "SKIPPED", Failed = "FAILED" }

@@ -3,12 +3,14 @@
 
 use async_graphql::{ID, InputObject};
 use entity::{class_student, form_student, guardian, guardian_link, staff, student, year_student};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Select};
 
 use super::enums::{AccountStatus, RelationshipType};
 use super::ids::{NodeType, decode_as};
 use crate::error::AppError;
+use crate::search::escape_like;
+pub use crate::search::words_condition;
 
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct StudentFilter {
@@ -26,12 +28,80 @@ pub struct StaffFilter {
     pub search: Option<String>,
 }
 
+/// Guardians by status and search words, and by the current link that
+/// makes them a child's guardian: the link conditions (`relationship`,
+/// `relationships`, `parentalResponsibility`, `livesWithStudent`) must all
+/// hold for one link. In a parent group, that link is to a child of the
+/// group; a null condition is no condition.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct GuardianFilter {
     pub status: Option<AccountStatus>,
     /// Guardians with a current link of this relationship type.
     pub relationship: Option<RelationshipType>,
+    /// Any of these types (with `relationship`: any of all of them; an
+    /// empty list: any type).
+    pub relationships: Option<Vec<RelationshipType>>,
+    /// The link gives (true) or does not give (false) parental
+    /// responsibility; a link the MIS leaves unsaid matches neither.
+    pub parental_responsibility: Option<bool>,
+    /// The child lives (true) or does not live (false) with the guardian;
+    /// unsaid matches neither.
+    pub lives_with_student: Option<bool>,
     pub search: Option<String>,
+}
+
+/// [`GuardianFilter`] across a trust, plus `yearGroupName`.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct TrustGuardianFilter {
+    /// Only guardians of the current year groups of this exact name at the
+    /// trust's schools ("Year 7"); null: every guardian with a current
+    /// link to an active child.
+    pub year_group_name: Option<String>,
+    pub status: Option<AccountStatus>,
+    pub relationship: Option<RelationshipType>,
+    pub relationships: Option<Vec<RelationshipType>>,
+    pub parental_responsibility: Option<bool>,
+    pub lives_with_student: Option<bool>,
+    pub search: Option<String>,
+}
+
+impl TrustGuardianFilter {
+    /// The guardian conditions, without the year.
+    pub fn guardian_filter(&self) -> GuardianFilter {
+        GuardianFilter {
+            status: self.status,
+            relationship: self.relationship,
+            relationships: self.relationships.clone(),
+            parental_responsibility: self.parental_responsibility,
+            lives_with_student: self.lives_with_student,
+            search: self.search.clone(),
+        }
+    }
+}
+
+impl GuardianFilter {
+    /// The filter as parent-group criteria (the relationship types merged).
+    pub fn criteria(filter: Option<&Self>) -> Result<crate::parent_groups::Criteria, AppError> {
+        let Some(filter) = filter else { return Ok(Default::default()) };
+        let mut relationships: Vec<entity::enums::RelationshipType> =
+            filter.relationships.iter().flatten().chain(&filter.relationship).map(|&r| r.into()).collect();
+        relationships.sort_by_key(|r| r.as_str());
+        relationships.dedup();
+        Ok(crate::parent_groups::Criteria {
+            status: filter.status.map(Into::into),
+            words: search_words(filter.search.as_deref())?,
+            relationships,
+            parental_responsibility: filter.parental_responsibility,
+            lives_with_student: filter.lives_with_student,
+        })
+    }
+
+    fn has_link_condition(&self) -> bool {
+        self.relationship.is_some()
+            || self.relationships.as_ref().is_some_and(|r| !r.is_empty())
+            || self.parental_responsibility.is_some()
+            || self.lives_with_student.is_some()
+    }
 }
 
 #[derive(InputObject, Clone, Debug, Default)]
@@ -162,22 +232,29 @@ pub fn apply_guardian(
     contact_details: bool,
 ) -> Result<Select<guardian::Entity>, AppError> {
     let Some(filter) = filter else { return Ok(select) };
-    if let Some(status) = filter.status {
-        select = select.filter(guardian::Column::Status.eq(entity::enums::AccountStatus::from(status)));
+    let criteria = GuardianFilter::criteria(Some(filter))?;
+    if let Some(status) = criteria.status {
+        select = select.filter(guardian::Column::Status.eq(status));
     }
-    if let Some(relationship) = filter.relationship {
-        let linked = Query::select()
+    if filter.has_link_condition() {
+        let mut linked = Query::select()
             .column(guardian_link::Column::GuardianId)
             .from(guardian_link::Entity)
-            .and_where(
-                guardian_link::Column::Relationship.eq(entity::enums::RelationshipType::from(relationship)),
-            )
             .and_where(guardian_link::Column::Active.eq(true))
             .to_owned();
+        if !criteria.relationships.is_empty() {
+            linked
+                .and_where(guardian_link::Column::Relationship.is_in(criteria.relationships.iter().copied()));
+        }
+        if let Some(pr) = criteria.parental_responsibility {
+            linked.and_where(guardian_link::Column::ParentalResponsibility.eq(pr));
+        }
+        if let Some(lives) = criteria.lives_with_student {
+            linked.and_where(guardian_link::Column::LivesWithStudent.eq(lives));
+        }
         select = select.filter(Expr::col((guardian::Entity, guardian::Column::Id)).in_subquery(linked));
     }
-    let words = search_words(filter.search.as_deref())?;
-    Ok(select.filter(words_condition(&words, guardian_search_columns(contact_details))))
+    Ok(select.filter(words_condition(&criteria.words, guardian_search_columns(contact_details))))
 }
 
 /// The guardian columns a search matches: emails only for viewers who see
@@ -212,34 +289,6 @@ pub fn search_words(search: Option<&str>) -> Result<Vec<String>, AppError> {
     Ok(words)
 }
 
-/// Every word must occur, case-insensitively, in at least one column.
-pub fn words_condition<C: ColumnTrait>(words: &[String], columns: &[C]) -> Condition {
-    let mut all = Condition::all();
-    for word in words {
-        let pattern = format!("%{}%", escape_like(word));
-        let mut any = Condition::any();
-        for column in columns {
-            any = any.add(
-                Expr::expr(Func::lower(Expr::col(column.as_column_ref())))
-                    .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\')),
-            );
-        }
-        all = all.add(any);
-    }
-    all
-}
-
 pub fn words_match(words: &[String], fields: &[&str]) -> bool {
     words.iter().all(|word| fields.iter().any(|field| field.to_lowercase().contains(word.as_str())))
-}
-
-fn escape_like(word: &str) -> String {
-    let mut out = String::with_capacity(word.len());
-    for c in word.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -126,6 +126,22 @@ impl Query {
         Ok(page.into_event_connection(DeactivationEvent))
     }
 
+    /// Guardians who joined or left a parent group (year group, form group
+    /// or class) of the school, oldest first, after `after`: each change
+    /// was logged in the commit that made it (a run, an approval, a
+    /// disconnection). Poll with the last cursor to keep a list in step.
+    /// Not streamed by `deactivations`. A school outside the token's scope
+    /// has no changes. `first` is 0..100 (default 20).
+    async fn group_membership_changes(
+        &self,
+        ctx: &Context<'_>,
+        school_id: ID,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<GroupMembershipChangeConnection> {
+        membership_changes(RequestContext::of(ctx)?, &school_id, after.as_deref(), first).await
+    }
+
     /// What the school's office should fix in its MIS, oldest finding
     /// first, each with the records involved; recomputed by every run of
     /// the school. Admins only: a trust admin of the school's trust or a

@@ -6,6 +6,7 @@ mod family;
 mod groups;
 mod held;
 mod node;
+mod parent_groups;
 mod people;
 mod quality;
 mod rate_limit;
@@ -20,6 +21,10 @@ pub use family::Family;
 pub use groups::{Class, FormGroup, YearGroup};
 pub use held::{HeldChange, HeldChangeDecision, HeldChangesEvent, SyncPreview, decode_held};
 pub use node::Node;
+pub use parent_groups::{
+    GroupGuardianConnection, GroupGuardianEdge, GroupMembershipChange, GroupMembershipChangeConnection,
+    ParentGroup, membership_changes,
+};
 pub use people::{Guardian, GuardianLink, Staff, Student};
 pub use quality::DataQualityFinding;
 pub use rate_limit::RateLimit;

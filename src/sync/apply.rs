@@ -18,6 +18,7 @@ use super::reconcile::{Outcome, Scope, reconcile};
 use super::runs;
 use super::source::Batch;
 use crate::events::EventBus;
+use crate::parent_groups::membership;
 
 /// How a run ended short of COMPLETED.
 #[derive(Debug)]
@@ -72,7 +73,16 @@ pub(super) async fn apply(
         today,
     };
     let guard = Guard { share: guard_share, force: run.force };
-    let outcome = reconcile(&txn, scope, batch, guard).await?;
+    let groups_before = membership::snapshot(&txn, run.school_id).await?;
+    let mut outcome = reconcile(&txn, scope, batch, guard).await?;
+    let groups_after = membership::snapshot(&txn, run.school_id).await?;
+    let origin = membership::Origin {
+        trust_id: school.trust_id,
+        school_id: run.school_id,
+        run_id: Some(run.id),
+        now: scope.now,
+    };
+    outcome.queue_events(membership::changes(&groups_before, &groups_after, origin));
     // In the run's transaction: findings change exactly when the directory does.
     crate::quality::refresh(&txn, run.school_id, Some(run.id), &batch.duplicates, &outcome.ambiguities)
         .await?;

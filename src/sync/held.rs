@@ -21,6 +21,7 @@ use super::ledger::{Guard, RunCounts};
 use super::reconcile::{Scope, reconcile};
 use super::source::{Batch, DataTypes, DeletedKind, MisDeletion};
 use crate::events::EventBus;
+use crate::parent_groups::membership;
 use crate::school_day::{self, Clock};
 
 /// Why a decision could not be made. The messages are safe to show an
@@ -69,6 +70,7 @@ pub async fn approve(
         .ok_or(DecisionError::SchoolNotFound(school_id))?;
     let today = school_day::today(school_day::school_zone(db, &school).await?, clock.now());
     let txn = crate::db::begin_write(db).await?;
+    let groups_before = membership::snapshot(&txn, school_id).await?;
     let (pending, skipped) = pending(&txn, school_id, ids).await?;
     let mut by_target: BTreeMap<&str, (HeldTarget, Vec<i32>)> = BTreeMap::new();
     for row in &pending {
@@ -109,6 +111,9 @@ pub async fn approve(
     let scope = Scope { trust_id: school.trust_id, school_id, run_id: None, now, today };
     // Forced: an administrator decided, so the guard has nothing to judge.
     let mut outcome = reconcile(&txn, scope, &batch, Guard { share: 1.0, force: true }).await?;
+    let groups_after = membership::snapshot(&txn, school_id).await?;
+    let origin = membership::Origin { trust_id: school.trust_id, school_id, run_id: None, now };
+    outcome.queue_events(membership::changes(&groups_before, &groups_after, origin));
     outcome.append_events(&txn).await?;
     txn.commit().await?;
     events.publish(&outcome.events);

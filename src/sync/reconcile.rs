@@ -182,6 +182,11 @@ pub async fn reconcile(
 }
 
 impl Outcome {
+    /// Adds events to append after the outcome's own (parent group changes).
+    pub fn queue_events(&mut self, rows: Vec<event::ActiveModel>) {
+        self.to_append.extend(rows);
+    }
+
     /// Appends the outcome's events to the log, and keeps them in `events`
     /// to publish after the commit. Call it last in the transaction, after
     /// every other write: appending takes the events lock (`events::log`).

@@ -76,6 +76,13 @@ const TABLE: &[(&str, &str, &str, Option<&str>, &str)] = &[
     ),
     (
         "Query",
+        "groupMembershipChanges",
+        "query($school: ID!) { groupMembershipChanges(schoolId: $school) { edges { node { guardian { id } } } } }",
+        Some("parent"),
+        "nnnYYnnYY",
+    ),
+    (
+        "Query",
         "dataQuality",
         "query($school: ID!) { dataQuality(schoolId: $school) { totalCount } }",
         None,
@@ -297,7 +304,21 @@ async fn every_root_field_under_every_role(engine: Engine) -> anyhow::Result<()>
         "queued": gid(NodeType::SyncRun, queued.id),
         "wonde": s.school_a.wonde_id,
         "start": encode_cursor(0),
+        "parent": gid(NodeType::Guardian, s.ann_at_a.id),
     });
+    // School A's parent groups, logged, for `groupMembershipChanges` to show.
+    {
+        use onroll::parent_groups::membership;
+        let after = membership::snapshot(app.db(), s.school_a.id).await?;
+        let origin = membership::Origin {
+            trust_id: s.trust.id,
+            school_id: s.school_a.id,
+            run_id: None,
+            now: chrono::Utc::now(),
+        };
+        onroll::events::log::append(app.db(), membership::changes(&Default::default(), &after, origin))
+            .await?;
+    }
     // An audited act at school A, for `auditLog` to show.
     app.query(
         &s.trust_admin,

@@ -35,6 +35,7 @@ mod limits;
 mod mutations;
 mod nodes;
 mod pagination;
+mod parent_groups;
 pub mod props;
 mod readme;
 mod real_world;

@@ -1,5 +1,6 @@
 //! Shared test harness: a server on a fresh database, over real HTTP.
 
+pub mod big_year;
 pub mod fixture;
 pub mod ws;
 

@@ -1,4 +1,4 @@
-//! Class, YearGroup and FormGroup, with their rosters.
+//! Class, YearGroup and FormGroup, with their rosters and parent groups.
 //!
 //! A roster is loaded whole in one batch with its siblings' rosters, then
 //! filtered and paged in memory: rosters are tens to hundreds of students,
@@ -8,12 +8,14 @@ use async_graphql::{Context, ID, Object};
 use entity::{class, form_group, year_group};
 use std::collections::BTreeSet;
 
+use super::parent_groups::{GroupGuardianConnection, count_of, guardians_of};
 use super::{School, Staff, Student, required};
 use crate::error::ResultExt;
 use crate::graphql::RequestContext;
-use crate::graphql::filters::{StudentCriteria, StudentFilter};
+use crate::graphql::filters::{GuardianFilter, StudentCriteria, StudentFilter};
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::{PageRequest, StudentConnection, page_in_memory};
+use crate::parent_groups::{GroupRef, Reach};
 
 /// Pages the students of a roster that pass a filter.
 async fn roster(
@@ -107,6 +109,29 @@ impl Class {
         let members = rc.loaders.class_roster.load_one(self.0.id).await.gql()?.unwrap_or_default();
         roster(rc, members, first, after, filter).await
     }
+
+    /// Parent group: guardians with a current link to an active student
+    /// of this group, each once, with the children and links that put
+    /// them here (see `GuardianFilter`), by surname, forename, record.
+    async fn guardians(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<GuardianFilter>,
+    ) -> async_graphql::Result<GroupGuardianConnection> {
+        let reach = Reach::Group(GroupRef::Class(self.0.id));
+        guardians_of(RequestContext::of(ctx)?, reach, first, after, filter.as_ref()).await
+    }
+
+    /// How many guardians `guardians` lists with this filter.
+    async fn guardian_count(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<GuardianFilter>,
+    ) -> async_graphql::Result<i32> {
+        count_of(RequestContext::of(ctx)?, Reach::Group(GroupRef::Class(self.0.id)), filter.as_ref()).await
+    }
 }
 
 pub struct YearGroup(pub year_group::Model);
@@ -141,6 +166,29 @@ impl YearGroup {
         let rc = RequestContext::of(ctx)?;
         let members = rc.loaders.year_roster.load_one(self.0.id).await.gql()?.unwrap_or_default();
         roster(rc, members, first, after, filter).await
+    }
+
+    /// Parent group: guardians with a current link to an active student
+    /// of this group, each once, with the children and links that put
+    /// them here (see `GuardianFilter`), by surname, forename, record.
+    async fn guardians(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<GuardianFilter>,
+    ) -> async_graphql::Result<GroupGuardianConnection> {
+        let reach = Reach::Group(GroupRef::Year(self.0.id));
+        guardians_of(RequestContext::of(ctx)?, reach, first, after, filter.as_ref()).await
+    }
+
+    /// How many guardians `guardians` lists with this filter.
+    async fn guardian_count(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<GuardianFilter>,
+    ) -> async_graphql::Result<i32> {
+        count_of(RequestContext::of(ctx)?, Reach::Group(GroupRef::Year(self.0.id)), filter.as_ref()).await
     }
 }
 
@@ -182,5 +230,28 @@ impl FormGroup {
         let rc = RequestContext::of(ctx)?;
         let members = rc.loaders.form_roster.load_one(self.0.id).await.gql()?.unwrap_or_default();
         roster(rc, members, first, after, filter).await
+    }
+
+    /// Parent group: guardians with a current link to an active student
+    /// of this group, each once, with the children and links that put
+    /// them here (see `GuardianFilter`), by surname, forename, record.
+    async fn guardians(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<GuardianFilter>,
+    ) -> async_graphql::Result<GroupGuardianConnection> {
+        let reach = Reach::Group(GroupRef::Form(self.0.id));
+        guardians_of(RequestContext::of(ctx)?, reach, first, after, filter.as_ref()).await
+    }
+
+    /// How many guardians `guardians` lists with this filter.
+    async fn guardian_count(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<GuardianFilter>,
+    ) -> async_graphql::Result<i32> {
+        count_of(RequestContext::of(ctx)?, Reach::Group(GroupRef::Form(self.0.id)), filter.as_ref()).await
     }
 }

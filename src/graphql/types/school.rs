@@ -4,17 +4,19 @@ use async_graphql::{Context, ID, Object};
 use entity::{class, school, student, trust};
 use sea_orm::{ColumnTrait, QueryFilter};
 
+use super::parent_groups::{GroupGuardianConnection, count_of, guardians_of};
 use super::{Class, Family, FormGroup, Staff, Student, SyncRun, WondeConnection, YearGroup};
 use crate::error::ResultExt;
 use crate::graphql::RequestContext;
 use crate::graphql::filters::{
-    self, FamilyFilter, GuardianFilter, StaffFilter, StudentCriteria, StudentFilter,
+    self, FamilyFilter, GuardianFilter, StaffFilter, StudentCriteria, StudentFilter, TrustGuardianFilter,
 };
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::{
     ClassConnection, Direction, FamilyConnection, GuardianConnection, PageRequest, SchoolConnection,
     StaffConnection, StudentConnection, SyncRunConnection, page_by_key, page_in_memory,
 };
+use crate::parent_groups::Reach;
 
 pub struct Trust(pub trust::Model);
 
@@ -76,6 +78,44 @@ impl Trust {
             .map(|f| (i64::from(f.key), Family(f.clone())))
             .collect();
         Ok(page_in_memory(families, request).into_connection(|f| f))
+    }
+
+    /// Parents across the viewer's schools of this trust (with
+    /// `yearGroupName`: of that year at every school, "Year 7 parents"),
+    /// each guardian once per school record, with its family id so that a
+    /// person is messaged once. Same order and edges as `YearGroup.guardians`.
+    async fn guardians(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<TrustGuardianFilter>,
+    ) -> async_graphql::Result<GroupGuardianConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let guardians = filter.as_ref().map(TrustGuardianFilter::guardian_filter);
+        guardians_of(rc, self.reach(rc, filter.as_ref()), first, after, guardians.as_ref()).await
+    }
+
+    /// How many guardians `guardians` lists with this filter.
+    async fn guardian_count(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TrustGuardianFilter>,
+    ) -> async_graphql::Result<i32> {
+        let rc = RequestContext::of(ctx)?;
+        let guardians = filter.as_ref().map(TrustGuardianFilter::guardian_filter);
+        count_of(rc, self.reach(rc, filter.as_ref()), guardians.as_ref()).await
+    }
+}
+
+impl Trust {
+    /// A trust the viewer does not see (never its own) reaches no school.
+    fn reach(&self, rc: &RequestContext, filter: Option<&TrustGuardianFilter>) -> Reach {
+        let trust_id = if rc.viewer.sees_trust(self.0.id) { self.0.id } else { -1 };
+        match filter.and_then(|f| f.year_group_name.clone()) {
+            Some(name) => Reach::TrustYear { trust_id, name },
+            None => Reach::Trust { trust_id },
+        }
     }
 }
 

@@ -1,0 +1,301 @@
+//! Parent groups in the API: the guardians of a year group, form group or
+//! class (and of a year across the trust), their counts, and the log of
+//! who joined and left (see `crate::parent_groups`).
+
+use async_graphql::{Context, ID, Object, SimpleObject, Union};
+use chrono::{DateTime, Utc};
+use entity::enums::EventKind;
+use entity::{event, guardian, guardian_link, student};
+use sea_orm::{ColumnTrait, QueryFilter};
+use std::collections::{BTreeSet, HashMap};
+
+use super::{Class, FormGroup, Guardian, GuardianLink, School, Student, SyncRun, YearGroup, required};
+use crate::error::{AppError, ResultExt};
+use crate::graphql::RequestContext;
+use crate::graphql::enums::RelationshipType;
+use crate::graphql::filters::GuardianFilter;
+use crate::graphql::ids::{NodeType, decode_as, encode};
+use crate::graphql::loaders::FamilyMember;
+use crate::graphql::pagination::{Direction, PageInfo, PageRequest, encode_cursor, page_by_key};
+use crate::parent_groups::{self, Criteria, GroupRef, Reach, SortKey};
+
+/// Validated paging for a guardian list: `first` is 0..100 (default 20),
+/// `after` a cursor of this kind of list.
+fn parse_page(first: Option<i32>, after: Option<&str>) -> Result<(u64, Option<SortKey>), AppError> {
+    let first = PageRequest::parse(first, None)?.first;
+    let after = after
+        .map(SortKey::decode)
+        .transpose()
+        .map_err(|_| AppError::bad_input("`after` is not a cursor this list gave out"))?;
+    Ok((first, after))
+}
+
+/// A page of a parent group: three statements (the page, the links behind
+/// it, the children they reach), and a fourth for `totalCount` only when
+/// it is asked for. Read here rather than through a loader: a loader's
+/// batch may start while sibling connections still wait on their pages,
+/// and split.
+pub(super) async fn guardians_of(
+    rc: &RequestContext,
+    reach: Reach,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<&GuardianFilter>,
+) -> async_graphql::Result<GroupGuardianConnection> {
+    let (first, after) = parse_page(first, after.as_deref()).gql()?;
+    let criteria = GuardianFilter::criteria(filter).gql()?;
+    let page =
+        parent_groups::page(&rc.db, &rc.viewer, &reach, &criteria, first, after.as_ref()).await.gql()?;
+    let ids: Vec<i32> = page.guardians.iter().map(|g| g.id).collect();
+    let mut links: HashMap<i32, Vec<guardian_link::Model>> = HashMap::new();
+    for link in parent_groups::links(&rc.db, &rc.viewer, &reach, &criteria, &ids).await.gql()? {
+        links.entry(link.guardian_id).or_default().push(link);
+    }
+    let student_ids: BTreeSet<i32> = links.values().flatten().map(|l| l.student_id).collect();
+    let students: HashMap<i32, student::Model> = if student_ids.is_empty() {
+        HashMap::new()
+    } else {
+        let rows =
+            rc.viewer.students().filter(student::Column::Id.is_in(student_ids)).all(&rc.db).await.gql()?;
+        rows.into_iter().map(|s| (s.id, s)).collect()
+    };
+    let edges = page
+        .guardians
+        .into_iter()
+        .map(|guardian| {
+            let links = links.remove(&guardian.id).unwrap_or_default();
+            let mut children: Vec<student::Model> =
+                links.iter().filter_map(|l| students.get(&l.student_id)).cloned().collect();
+            children.dedup_by_key(|c| c.id);
+            GroupGuardianEdge { guardian, links, children }
+        })
+        .collect();
+    Ok(GroupGuardianConnection {
+        edges,
+        has_next: page.has_next,
+        has_previous: after.is_some(),
+        reach,
+        criteria,
+    })
+}
+
+/// `guardianCount`: one statement.
+pub(super) async fn count_of(
+    rc: &RequestContext,
+    reach: Reach,
+    filter: Option<&GuardianFilter>,
+) -> async_graphql::Result<i32> {
+    let criteria = GuardianFilter::criteria(filter).gql()?;
+    let count = parent_groups::count(&rc.db, &rc.viewer, &reach, &criteria).await.gql()?;
+    Ok(i32::try_from(count).unwrap_or(i32::MAX))
+}
+
+/// Guardians of a group (or a year across the trust), by surname, forename
+/// then record: a guardian with several children in the group is one edge.
+pub struct GroupGuardianConnection {
+    edges: Vec<GroupGuardianEdge>,
+    has_next: bool,
+    has_previous: bool,
+    reach: Reach,
+    criteria: Criteria,
+}
+
+#[Object]
+impl GroupGuardianConnection {
+    async fn edges(&self) -> &[GroupGuardianEdge] {
+        &self.edges
+    }
+
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_next_page: self.has_next,
+            has_previous_page: self.has_previous,
+            start_cursor: self.edges.first().map(|e| SortKey::of(&e.guardian).encode()),
+            end_cursor: self.edges.last().map(|e| SortKey::of(&e.guardian).encode()),
+        }
+    }
+
+    /// Guardians on every page with this filter (one more statement).
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let rc = RequestContext::of(ctx)?;
+        let count = parent_groups::count(&rc.db, &rc.viewer, &self.reach, &self.criteria).await.gql()?;
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    }
+}
+
+/// One guardian of a group, with the links that put it there.
+pub struct GroupGuardianEdge {
+    guardian: guardian::Model,
+    links: Vec<guardian_link::Model>,
+    children: Vec<student::Model>,
+}
+
+#[Object]
+impl GroupGuardianEdge {
+    async fn cursor(&self) -> String {
+        SortKey::of(&self.guardian).encode()
+    }
+
+    async fn node(&self) -> Guardian {
+        Guardian(self.guardian.clone())
+    }
+
+    /// The guardian's children in the group (active, currently members)
+    /// through links that meet the filter, by record.
+    async fn children(&self) -> Vec<Student> {
+        self.children.iter().cloned().map(Student).collect()
+    }
+
+    /// The relationship types of those links, each once.
+    async fn relationships(&self) -> Vec<RelationshipType> {
+        let mut types: Vec<entity::enums::RelationshipType> = Vec::new();
+        for link in &self.links {
+            if !types.contains(&link.relationship) {
+                types.push(link.relationship);
+            }
+        }
+        types.into_iter().map(Into::into).collect()
+    }
+
+    /// Those links, with parental responsibility and living arrangements
+    /// per child.
+    async fn links(&self) -> Vec<GuardianLink> {
+        self.links.iter().cloned().map(GuardianLink).collect()
+    }
+
+    /// The guardian's family across the trust (`Family.id`), so that a
+    /// person known at two schools is messaged once; null without a family.
+    async fn family_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
+        let rc = RequestContext::of(ctx)?;
+        let family = rc.loaders.family_of.load_one(FamilyMember::Guardian(self.guardian.id)).await.gql()?;
+        Ok(family.map(|f| encode(NodeType::Family, f.key)))
+    }
+}
+
+/// A group a guardian joined or left.
+#[derive(Union)]
+pub enum ParentGroup {
+    YearGroup(YearGroup),
+    FormGroup(FormGroup),
+    Class(Class),
+}
+
+/// Whether a guardian joined or left a group.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupMembershipChangeKind {
+    Joined,
+    Left,
+}
+
+/// One guardian joining or leaving a parent group, from the event log.
+pub struct GroupMembershipChange(pub event::Model);
+
+#[Object]
+impl GroupMembershipChange {
+    /// Resume after this change with `after`.
+    async fn cursor(&self) -> String {
+        encode_cursor(self.0.id)
+    }
+
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+
+    async fn kind(&self) -> GroupMembershipChangeKind {
+        if self.0.kind == EventKind::GuardianJoinedGroup {
+            GroupMembershipChangeKind::Joined
+        } else {
+            GroupMembershipChangeKind::Left
+        }
+    }
+
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
+        let rc = RequestContext::of(ctx)?;
+        required(rc.loaders.schools.load_one(self.0.school_id).await, "event without school").map(School)
+    }
+
+    async fn guardian(&self, ctx: &Context<'_>) -> async_graphql::Result<Guardian> {
+        let rc = RequestContext::of(ctx)?;
+        let id = self.0.person_id.ok_or(AppError::Internal("group change without a guardian")).gql()?;
+        required(rc.loaders.guardians.load_one(id).await, "group change guardian").map(Guardian)
+    }
+
+    /// The group (it may since have ended: see its own fields).
+    async fn group(&self, ctx: &Context<'_>) -> async_graphql::Result<ParentGroup> {
+        let rc = RequestContext::of(ctx)?;
+        let group = self
+            .0
+            .payload
+            .as_deref()
+            .and_then(GroupRef::from_payload)
+            .ok_or(AppError::Internal("group change without a group"))
+            .gql()?;
+        let l = &rc.loaders;
+        Ok(match group {
+            GroupRef::Year(id) => {
+                ParentGroup::YearGroup(YearGroup(required(l.year_groups.load_one(id).await, "group")?))
+            }
+            GroupRef::Form(id) => {
+                ParentGroup::FormGroup(FormGroup(required(l.form_groups.load_one(id).await, "group")?))
+            }
+            GroupRef::Class(id) => {
+                ParentGroup::Class(Class(required(l.classes.load_one(id).await, "group")?))
+            }
+        })
+    }
+
+    /// The run that made the change; null for an approval or a disconnection.
+    async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
+        let rc = RequestContext::of(ctx)?;
+        let Some(run) = self.0.sync_run_id else { return Ok(None) };
+        Ok(rc.loaders.sync_runs.load_one(run).await.gql()?.map(SyncRun))
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct GroupMembershipChangeEdge {
+    pub cursor: String,
+    pub node: GroupMembershipChange,
+}
+
+/// Changes oldest first. Like the deactivation log it has no total.
+#[derive(SimpleObject)]
+pub struct GroupMembershipChangeConnection {
+    pub edges: Vec<GroupMembershipChangeEdge>,
+    pub page_info: PageInfo,
+}
+
+/// `groupMembershipChanges`: the log's joins and leaves at a school the
+/// viewer sees, after a cursor; a school out of scope has none.
+pub async fn membership_changes(
+    rc: &RequestContext,
+    school_id: &ID,
+    after: Option<&str>,
+    first: Option<i32>,
+) -> async_graphql::Result<GroupMembershipChangeConnection> {
+    let request = PageRequest::parse(first, after).gql()?;
+    let school = decode_as(school_id, NodeType::School).gql()?;
+    let select =
+        rc.viewer.events().filter(event::Column::SchoolId.eq(school)).filter(
+            event::Column::Kind.is_in([EventKind::GuardianJoinedGroup, EventKind::GuardianLeftGroup]),
+        );
+    let page =
+        page_by_key(&rc.db, select, event::Column::Id, |m| m.id, request, Direction::OldestFirst, false)
+            .await
+            .gql()?;
+    let edges: Vec<GroupMembershipChangeEdge> = page
+        .items
+        .into_iter()
+        .map(|(key, row)| GroupMembershipChangeEdge {
+            cursor: encode_cursor(key),
+            node: GroupMembershipChange(row),
+        })
+        .collect();
+    let page_info = PageInfo {
+        has_next_page: page.has_next,
+        has_previous_page: page.has_previous,
+        start_cursor: edges.first().map(|e| e.cursor.clone()),
+        end_cursor: edges.last().map(|e| e.cursor.clone()),
+    };
+    Ok(GroupMembershipChangeConnection { edges, page_info })
+}
