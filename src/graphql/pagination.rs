@@ -155,6 +155,28 @@ pub enum Direction {
     NewestFirst,
 }
 
+/// A directory list's page as its connection: by its integer key, oldest
+/// first, with the total. Two statements (rows and count), whatever the
+/// page's size; errors carry their `extensions.code`.
+pub async fn connection_by_key<E, Conn>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    key: E::Column,
+    key_of: impl Fn(&E::Model) -> i64,
+    request: PageRequest,
+    wrap: impl Fn(E::Model) -> Conn::Node,
+) -> async_graphql::Result<Conn>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    Conn: Paged,
+{
+    let page = page_by_key(db, select, key, key_of, request, Direction::OldestFirst, true)
+        .await
+        .map_err(|err| async_graphql::ErrorExtensions::extend(&crate::error::AppError::from(err)))?;
+    Ok(page.into_connection(wrap))
+}
+
 /// Pages a query by its integer key column: one statement for the rows and,
 /// when `with_total`, one for the count.
 pub async fn page_by_key<E, C>(

@@ -13,7 +13,7 @@ use super::ids::{NodeType, decode, decode_as};
 use super::mutation::require_admin;
 use super::pagination::{
     DataQualityFindingConnection, DeactivationEventConnection, Direction, HeldChangeConnection, PageRequest,
-    page_by_key,
+    connection_by_key, page_by_key,
 };
 use super::types::*;
 use crate::error::{AppError, ResultExt};
@@ -160,18 +160,15 @@ impl Query {
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let select =
             rc.viewer.data_quality_findings().filter(data_quality_finding::Column::SchoolId.eq(school_id));
-        let page = page_by_key(
+        connection_by_key(
             &rc.db,
             select,
             data_quality_finding::Column::Id,
             |m| m.id.into(),
             request,
-            Direction::OldestFirst,
-            true,
+            DataQualityFinding::new,
         )
         .await
-        .gql()?;
-        Ok(page.into_connection(DataQualityFinding::new))
     }
 
     /// What the mass-deactivation guard held at the school, oldest first,
@@ -195,18 +192,7 @@ impl Query {
         if let Some(status) = status {
             select = select.filter(held_change::Column::Status.eq(entity::enums::HeldStatus::from(status)));
         }
-        let page = page_by_key(
-            &rc.db,
-            select,
-            held_change::Column::Id,
-            |m| m.id.into(),
-            request,
-            Direction::OldestFirst,
-            true,
-        )
-        .await
-        .gql()?;
-        Ok(page.into_connection(HeldChange))
+        connection_by_key(&rc.db, select, held_change::Column::Id, |m| m.id.into(), request, HeldChange).await
     }
 
     /// What a run of `kind` (default INCREMENTAL) would change at the

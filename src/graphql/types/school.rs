@@ -14,7 +14,7 @@ use crate::graphql::filters::{
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::{
     ClassConnection, Direction, FamilyConnection, GuardianConnection, PageRequest, SchoolConnection,
-    StaffConnection, StudentConnection, SyncRunConnection, page_by_key, page_in_memory,
+    StaffConnection, StudentConnection, SyncRunConnection, connection_by_key, page_by_key, page_in_memory,
 };
 use crate::parent_groups::Reach;
 
@@ -40,18 +40,7 @@ impl Trust {
         let rc = RequestContext::of(ctx)?;
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let select = rc.viewer.schools().filter(school::Column::TrustId.eq(self.0.id));
-        let page = page_by_key(
-            &rc.db,
-            select,
-            school::Column::Id,
-            |m| m.id.into(),
-            request,
-            Direction::OldestFirst,
-            true,
-        )
-        .await
-        .gql()?;
-        Ok(page.into_connection(School))
+        connection_by_key(&rc.db, select, school::Column::Id, |m| m.id.into(), request, School).await
     }
 
     /// Families across the viewer's schools of this trust.
@@ -182,18 +171,7 @@ impl School {
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let criteria = StudentCriteria::parse(filter.as_ref()).gql()?;
         let select = criteria.apply(rc.viewer.students().filter(student::Column::SchoolId.eq(self.0.id)));
-        let page = page_by_key(
-            &rc.db,
-            select,
-            student::Column::Id,
-            |m| m.id.into(),
-            request,
-            Direction::OldestFirst,
-            true,
-        )
-        .await
-        .gql()?;
-        Ok(page.into_connection(Student))
+        connection_by_key(&rc.db, select, student::Column::Id, |m| m.id.into(), request, Student).await
     }
 
     async fn staff(
@@ -207,18 +185,7 @@ impl School {
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let select = rc.viewer.staff().filter(entity::staff::Column::SchoolId.eq(self.0.id));
         let select = filters::apply_staff(filter.as_ref(), select, rc.viewer.sees_contact_details()).gql()?;
-        let page = page_by_key(
-            &rc.db,
-            select,
-            entity::staff::Column::Id,
-            |m| m.id.into(),
-            request,
-            Direction::OldestFirst,
-            true,
-        )
-        .await
-        .gql()?;
-        Ok(page.into_connection(Staff))
+        connection_by_key(&rc.db, select, entity::staff::Column::Id, |m| m.id.into(), request, Staff).await
     }
 
     async fn guardians(
@@ -233,18 +200,15 @@ impl School {
         let select = rc.viewer.guardians().filter(entity::guardian::Column::SchoolId.eq(self.0.id));
         let select =
             filters::apply_guardian(filter.as_ref(), select, rc.viewer.sees_contact_details()).gql()?;
-        let page = page_by_key(
+        connection_by_key(
             &rc.db,
             select,
             entity::guardian::Column::Id,
             |m| m.id.into(),
             request,
-            Direction::OldestFirst,
-            true,
+            super::Guardian,
         )
         .await
-        .gql()?;
-        Ok(page.into_connection(super::Guardian))
     }
 
     /// Current classes.
@@ -261,18 +225,7 @@ impl School {
             .classes()
             .filter(class::Column::SchoolId.eq(self.0.id))
             .filter(class::Column::Active.eq(true));
-        let page = page_by_key(
-            &rc.db,
-            select,
-            class::Column::Id,
-            |m| m.id.into(),
-            request,
-            Direction::OldestFirst,
-            true,
-        )
-        .await
-        .gql()?;
-        Ok(page.into_connection(Class))
+        connection_by_key(&rc.db, select, class::Column::Id, |m| m.id.into(), request, Class).await
     }
 
     /// Current year groups, by name.
