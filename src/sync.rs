@@ -8,6 +8,7 @@ pub mod csv_import;
 pub mod csv_source;
 pub mod engine;
 mod groups;
+mod guardian_links;
 pub mod held;
 pub mod holds;
 mod identity;

@@ -26,11 +26,13 @@ pub mod model;
 mod paging;
 mod secret;
 
-pub use client::{
+pub use client::WondeClient;
+pub use client::options::{
     AccessList, CLASS_INCLUDES, CONTACT_INCLUDES, DEFAULT_DOMAIN, EMPLOYEE_INCLUDES, GROUP_INCLUDES,
-    LEAVER_INCLUDES, ListQuery, RetryPolicy, STUDENT_INCLUDES, SchoolAccess, SchoolSearch, WondeClient,
-    WondeConfig, format_updated_after,
+    LEAVER_INCLUDES, ListQuery, STUDENT_INCLUDES, SchoolAccess, SchoolSearch, WondeConfig,
+    format_updated_after,
 };
+pub use client::retry::RetryPolicy;
 pub use error::WondeError;
 pub use lenient::{Relation, RelationList};
 pub use model::{

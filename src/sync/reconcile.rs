@@ -18,6 +18,7 @@ use sea_orm::{
 use std::collections::{HashMap, HashSet};
 
 use super::groups;
+use super::guardian_links;
 use super::holds::{Candidate, Holds};
 use super::identity;
 use super::ledger::{Evidence, Guard, RunCounts, StatusChange, Target, is_correction, transition};
@@ -171,7 +172,7 @@ pub async fn reconcile(
     let groups = groups::sync_groups(txn, &mut work, batch).await?;
     groups::sync_memberships(txn, &mut work, batch, &groups, &students, &staff).await?;
     let guardians = guardian_records(txn, &mut work, batch, &students).await?;
-    groups::sync_links(txn, &mut work, batch, &students, &guardians).await?;
+    guardian_links::sync_links(txn, &mut work, batch, &students, &guardians).await?;
     guardian_status(txn, &mut work, batch, &guardians).await?;
 
     let Work { scope, mut counts, changes, ambiguities, holds, .. } = work;
@@ -930,7 +931,7 @@ async fn guardian_status(
     let school = work.scope.school_id;
     let present: HashSet<&str> =
         batch.guardians.iter().filter(|g| !g.inactive_in_mis).map(|g| g.source_id.as_str()).collect();
-    let with_children = groups::guardians_with_active_children(txn, school).await?;
+    let with_children = guardian_links::guardians_with_active_children(txn, school).await?;
     let rows = guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?;
     for row in rows {
         let removed = guardians.removed.get(&row.id).copied();

@@ -7,7 +7,8 @@ use futures::Stream;
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 
-use super::client::{ListEnvelope, WondeClient};
+use super::client::WondeClient;
+use super::client::envelope::ListEnvelope;
 use super::{SecretToken, WondeError};
 
 /// A guard against a server that links pages in a circle: 200 per page

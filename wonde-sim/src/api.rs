@@ -17,13 +17,16 @@ use base64::Engine as _;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
+use crate::access;
 use crate::faults::{self, FaultKind};
 use crate::model::{AccessState, Timestamp};
 use crate::paging;
 use crate::query::{PageReq, Query};
-use crate::render::{self, ClassInc, ContactInc, EmployeeInc, GroupInc, Renderer, StudentInc};
+use crate::render::includes::{ClassInc, ContactInc, EmployeeInc, GroupInc, StudentInc, available_includes};
+use crate::render::patches::apply_patches;
+use crate::render::{self, Renderer};
+use crate::shared::Shared;
 use crate::world::World;
-use crate::{Shared, access};
 
 /// Marks a response the connection loop must answer by closing the socket.
 #[derive(Clone, Copy, Debug)]
@@ -283,7 +286,7 @@ fn render_list(
     let r = Renderer { mis, ix, quirks };
     let live = !outage;
     let patched = |mut v: Value, kind: &str| {
-        render::apply_patches(&mut v, kind, &patches);
+        apply_patches(&mut v, kind, &patches);
         v
     };
     let (items, total) = match collection {
@@ -339,7 +342,7 @@ fn render_list(
         }
         _ => return Err(error(StatusCode::NOT_FOUND, "Not found")),
     };
-    Ok(envelope(items, total, page, origin, path, q, render::available_includes(collection)))
+    Ok(envelope(items, total, page, origin, path, q, available_includes(collection)))
 }
 
 fn envelope(
@@ -400,7 +403,7 @@ async fn single(
     };
     match found {
         Some(v) => json_response(
-            &json!({ "data": v, "meta": { "includes": render::available_includes(&collection) } }),
+            &json!({ "data": v, "meta": { "includes": available_includes(&collection) } }),
             truncate,
         ),
         None => error(StatusCode::NOT_FOUND, "Not found"),
@@ -431,7 +434,7 @@ async fn school_or_list(
     };
     let api_base = format!("{}/v1.0", shared.origin);
     let mut v = render::school(&state.mis.school, state.quirks, &api_base);
-    render::apply_patches(&mut v, "school", &state.patches);
+    apply_patches(&mut v, "school", &state.patches);
     json_response(&json!({ "data": v, "meta": { "includes": ["cbds"] } }), truncate)
 }
 

@@ -18,12 +18,13 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::PatchRequest;
 use crate::api::error;
 use crate::faults::FaultSpec;
 use crate::model::AccessState;
 use crate::ops::{self, NewStarter, SimError, StaffLeave};
+use crate::shared::{Shared, lock};
 use crate::webhooks::{WebhookRequest, WebhookTarget};
-use crate::{PatchRequest, Shared, lock};
 
 type St = State<Arc<Shared>>;
 

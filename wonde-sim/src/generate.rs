@@ -8,71 +8,17 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rand::Rng;
 use rand::seq::{IndexedRandom, SliceRandom};
 
+pub(crate) mod families;
+mod words;
+
+use self::families::{Family, add_family, new_family, reuse_family};
+use self::words::{AREAS, COLOURS, MIDDLE, MIS, PLACES, SUBJECTS, SURNAMES, TREES, pick, pick_forename};
 use crate::catalog::{Taken, make_catalog_school};
 use crate::model::{
-    AccessState, Class, Contact, Employee, Group, GroupKind, Link, MisSnapshot, School, Student, Subject,
-    Teaching,
+    AccessState, Class, Employee, Group, GroupKind, MisSnapshot, School, Student, Subject, Teaching,
 };
 use crate::world::{Quirks, SchoolState, World, epoch};
 
-const FEMALE: &[&str] = &[
-    "Olivia", "Amelia", "Isla", "Ava", "Mia", "Ivy", "Lily", "Freya", "Grace", "Sophia", "Evie", "Ella",
-    "Aisha", "Zara", "Poppy", "Ruby", "Chloe", "Hannah", "Sienna", "Maya", "Emily", "Jessica", "Sarah",
-    "Rebecca", "Laura", "Joanne", "Claire", "Priya", "Fatima", "Niamh",
-];
-const MALE: &[&str] = &[
-    "Oliver", "George", "Noah", "Arthur", "Leo", "Oscar", "Harry", "Jack", "Charlie", "Jacob", "Thomas",
-    "Muhammad", "Alfie", "Henry", "Theo", "Freddie", "Archie", "Joshua", "Daniel", "James", "David", "Mark",
-    "Paul", "Andrew", "Ravi", "Kwame", "Tomasz", "Sean", "Owen", "Ethan",
-];
-const SURNAMES: &[&str] = &[
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Robinson",
-    "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Jackson",
-    "Clarke", "Khan", "Ahmed", "Lewis", "Hughes", "Edwards", "Hill", "Moore", "Clark", "Harrison", "Scott",
-    "Young", "Morris", "Hall", "Ward", "Turner", "Carter", "Phillips", "Mitchell", "Begum", "Nowak",
-    "O'Brien", "Okafor", "Singh", "Kowalski", "Murphy", "Shaw", "Lloyd", "Ellis", "Chapman",
-];
-const MIDDLE: &[&str] = &["Rose", "Mae", "James", "John", "Grace", "Louise", "Alexander", "Marie"];
-const PLACES: &[&str] = &[
-    "Cheddar Grove",
-    "Millbrook",
-    "Ashford Vale",
-    "Kingsmead",
-    "Oakridge",
-    "Hollins",
-    "Riverside",
-    "St Aidan's",
-    "Fernhill",
-    "Larkspur",
-    "Westfield",
-    "Brambleton",
-    "Castle Hill",
-    "Elmswood",
-    "Harbour View",
-    "Northgate",
-    "Queensbury",
-    "Redmoor",
-    "Sandford",
-    "Thornbury",
-];
-const AREAS: &[&str] = &["CB", "LS", "M", "B", "NE", "BS", "YO", "SK", "CV", "DN"];
-const MIS: &[&str] = &["SIMS", "Arbor", "Bromcom", "ScholarPack"];
-const COLOURS: &[&str] = &["Red", "Blue", "Green", "Yellow", "Purple", "Orange", "Silver", "Gold"];
-const TREES: &[&str] = &["Oak", "Ash", "Elm", "Willow", "Birch", "Maple", "Rowan", "Hazel"];
-const SUBJECTS: &[(&str, &str)] = &[
-    ("Ma", "Mathematics"),
-    ("En", "English"),
-    ("Sc", "Science"),
-    ("Hi", "History"),
-    ("Gg", "Geography"),
-    ("Fr", "French"),
-    ("Ar", "Art"),
-    ("Pe", "Physical Education"),
-    ("Cp", "Computing"),
-    ("Mu", "Music"),
-];
-const EMAIL_DOMAINS: &[&str] =
-    &["gmail.com", "outlook.com", "yahoo.co.uk", "hotmail.co.uk", "btinternet.com"];
 const UPN_CHECK: &[u8] = b"ABCDEFGHJKLMNPQRTUVWXYZ";
 const FORM_SIZE: usize = 30;
 const CLASS_SIZE: usize = 28;
@@ -205,25 +151,6 @@ fn make_upn(world: &mut World, school: &School) -> String {
     format!("{check}{digits}")
 }
 
-/// One person's identity, reused when a family has children at two schools.
-#[derive(Clone)]
-struct GuardianIdentity {
-    title: Option<String>,
-    forename: String,
-    surname: String,
-    gender: Option<String>,
-    email: Option<String>,
-    relationship: &'static str,
-    parental_responsibility: bool,
-    lives_with_pupil: bool,
-}
-
-#[derive(Clone)]
-pub(crate) struct Family {
-    surname: String,
-    guardians: Vec<GuardianIdentity>,
-}
-
 pub(crate) struct NewStudent<'a> {
     pub year_code: &'a str,
     pub surname: Option<String>,
@@ -268,14 +195,6 @@ pub(crate) fn make_student(world: &mut World, school: &School, spec: &NewStudent
         created_at,
         updated_at,
     }
-}
-
-fn pick<'a>(world: &mut World, from: &[&'a str]) -> &'a str {
-    from.choose(&mut world.rng).copied().unwrap_or("Smith")
-}
-
-fn pick_forename(world: &mut World, female: bool) -> String {
-    pick(world, if female { FEMALE } else { MALE }).to_owned()
 }
 
 fn make_employee(world: &mut World, school: &School, teaching: bool, role: &str) -> Employee {
@@ -516,158 +435,10 @@ pub(crate) fn populate(
     families
 }
 
-/// The same people, as the other school's MIS typed them: email case and
-/// surrounding spaces differ.
-fn reuse_family(world: &mut World, family: &Family) -> Family {
-    let mut copy = family.clone();
-    for g in &mut copy.guardians {
-        g.email = g.email.as_ref().map(|e| match world.rng.random_range(0..3) {
-            0 => format!(" {} ", e.to_uppercase()),
-            1 => {
-                let mut chars = e.chars();
-                let first: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
-                format!("{first}{}  ", chars.as_str())
-            }
-            _ => format!("\t{e}"),
-        });
-    }
-    copy
-}
-
-fn new_family(world: &mut World) -> Family {
-    let surname = pick(world, SURNAMES).to_owned();
-    let mut guardians = Vec::new();
-    let person = |world: &mut World,
-                  relationship: &'static str,
-                  female: Option<bool>,
-                  pr: bool,
-                  lives: bool,
-                  same_surname: bool| {
-        let female = female.unwrap_or_else(|| world.rng.random_bool(0.5));
-        let forename = pick_forename(world, female);
-        let g_surname = if same_surname { surname.clone() } else { pick(world, SURNAMES).to_owned() };
-        let email = if world.rng.random_bool(0.08) {
-            None
-        } else {
-            let n = world.rng.random_range(1..999);
-            let domain = pick(world, EMAIL_DOMAINS);
-            Some(format!(
-                "{}.{}{n}@{domain}",
-                forename.to_lowercase(),
-                g_surname.to_lowercase().replace('\'', "")
-            ))
-        };
-        let title = if female { pick(world, &["Mrs", "Ms", "Miss"]).to_owned() } else { "Mr".to_owned() };
-        GuardianIdentity {
-            title: Some(title),
-            forename,
-            surname: g_surname,
-            gender: if world.rng.random_bool(0.1) {
-                None
-            } else {
-                Some(if female { "F" } else { "M" }.to_owned())
-            },
-            email,
-            relationship,
-            parental_responsibility: pr,
-            lives_with_pupil: lives,
-        }
-    };
-    let roll = world.rng.random_range(0..100);
-    match roll {
-        0..58 => {
-            guardians.push(person(world, "Mother", Some(true), true, true, true));
-            let lives = world.rng.random_bool(0.8);
-            guardians.push(person(world, "Father", Some(false), true, lives, true));
-        }
-        58..72 => guardians.push(person(world, "Mother", Some(true), true, true, true)),
-        72..78 => {
-            guardians.push(person(world, "Mother", Some(true), true, true, true));
-            guardians.push(person(world, "Step-father", Some(false), false, true, false));
-        }
-        78..82 => {
-            guardians.push(person(world, "Father", Some(false), true, true, true));
-            guardians.push(person(world, "Step-mother", Some(true), false, true, false));
-        }
-        82..86 => {
-            guardians.push(person(world, "Grandmother", Some(true), false, true, true));
-            guardians.push(person(world, "Grandparent", Some(false), false, true, true));
-        }
-        86..89 => {
-            guardians.push(person(world, "Foster Carer", None, false, true, false));
-            guardians.push(person(world, "Carer", None, false, false, false));
-        }
-        89..93 => guardians.push(person(world, "Guardian", None, true, true, false)),
-        93..97 => {
-            guardians.push(person(world, "Mother", Some(true), true, true, true));
-            let rel = if world.rng.random_bool(0.5) { "Aunt" } else { "Uncle" };
-            let female = rel == "Aunt";
-            guardians.push(person(world, rel, Some(female), false, false, false));
-        }
-        _ => {
-            guardians.push(person(world, "Father", Some(false), true, true, true));
-            guardians.push(person(world, "Other", None, false, false, false));
-        }
-    }
-    Family { surname, guardians }
-}
-
-/// Creates this school's contact records for a family and links them to
-/// every child, so siblings share guardians.
-fn add_family(world: &mut World, mis: &mut MisSnapshot, family: &Family, children: &[usize]) {
-    for (p, g) in family.guardians.iter().enumerate() {
-        let (created_at, updated_at) = world.past_pair();
-        let contact = Contact {
-            id: world.fresh_id(),
-            upi: world.fresh_upi(),
-            mis_id: world.fresh_mis_id(),
-            title: g.title.clone(),
-            forename: g.forename.clone(),
-            surname: g.surname.clone(),
-            gender: g.gender.clone(),
-            email: g.email.clone(),
-            mobile: if world.rng.random_bool(0.1) {
-                None
-            } else {
-                Some(format!("07{:09}", world.rng.random_range(0..1_000_000_000u32)))
-            },
-            created_at,
-            updated_at,
-        };
-        for &ci in children {
-            mis.links.push(Link {
-                student_id: mis.students[ci].id.clone(),
-                contact_id: contact.id.clone(),
-                relationship: g.relationship.to_owned(),
-                parental_responsibility: g.parental_responsibility,
-                lives_with_pupil: g.lives_with_pupil,
-                priority: u32::try_from(p + 1).unwrap_or(1),
-                bill_payer: p == 0,
-                email_bills: p == 0 && g.email.is_some(),
-            });
-        }
-        mis.contacts.push(contact);
-    }
-}
-
-/// A new family for a new starter (control API), returning nothing but the
-/// records it added.
-pub(crate) fn add_new_family(world: &mut World, mis: &mut MisSnapshot, child: usize) {
-    let family = new_family(world);
-    mis.students[child].surname.clone_from(&family.surname);
-    let before = mis.contacts.len();
-    add_family(world, mis, &family, &[child]);
-    // Contacts created now carry now, so `updated_after` finds them.
-    let now = mis.students[child].updated_at;
-    for contact in &mut mis.contacts[before..] {
-        contact.created_at = now;
-        contact.updated_at = now;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Contact;
 
     #[test]
     fn same_seed_same_world() {

@@ -58,18 +58,19 @@ pub mod model;
 mod ops;
 mod paging;
 mod query;
+mod records;
 mod render;
 mod server;
+mod shared;
 pub mod webhooks;
 mod world;
 
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -77,11 +78,10 @@ use tokio::task::JoinHandle;
 pub use faults::{FaultKind, FaultSpec};
 pub use model::{AccessState, MisSnapshot, Student};
 pub use ops::{MisMigration, NewStarter, RolloverSummary, SimError, StaffLeave};
+pub use records::{AccessChange, AccessRequestRecord, Approval, PatchRequest, RequestRecord, SimSchool};
 pub use webhooks::{SecretPlacement, WebhookEvent, WebhookOutcome, WebhookRequest, WebhookTarget};
 
-use crate::access::Decision;
-use crate::model::School;
-use crate::world::{Patch, SchoolState, World};
+use crate::shared::{Shared, lock};
 
 /// Sizes and seed of the generated trust, and where to listen.
 #[derive(Clone, Debug)]
@@ -119,277 +119,6 @@ impl Default for SimConfig {
             webhook_target: None,
         }
     }
-}
-
-/// One school as a caller needs it: its id and token, and what the catalog
-/// shows about it. Debug output leaves the token out.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct SimSchool {
-    pub wonde_id: String,
-    /// The per-school token; it opens the school's data while it is approved.
-    pub token: String,
-    pub name: String,
-    pub phase_of_education: String,
-    pub urn: u32,
-    pub la_code: String,
-    pub establishment_number: String,
-    pub postcode: String,
-    pub mis: String,
-    pub access: AccessState,
-    pub in_trust: bool,
-    pub students: usize,
-}
-
-impl std::fmt::Debug for SimSchool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimSchool")
-            .field("wonde_id", &self.wonde_id)
-            .field("token", &"<redacted>")
-            .field("name", &self.name)
-            .field("phase_of_education", &self.phase_of_education)
-            .field("urn", &self.urn)
-            .field("la_code", &self.la_code)
-            .field("establishment_number", &self.establishment_number)
-            .field("postcode", &self.postcode)
-            .field("mis", &self.mis)
-            .field("access", &self.access)
-            .field("in_trust", &self.in_trust)
-            .field("students", &self.students)
-            .finish()
-    }
-}
-
-/// What [`SimHandle::approve`] did: the school is approved with a new
-/// token, and the webhook went (or not) to the target.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Approval {
-    pub school_id: String,
-    /// Always `approved`.
-    pub state: AccessState,
-    /// The per-school token just issued: it opens `/v1.0/schools/{id}/...`
-    /// and is the `school_token` of the webhook.
-    pub token: String,
-    /// What the target answered; `None` when no target is set (or when the
-    /// delivery failed, see `webhook_error`).
-    pub webhook: Option<WebhookOutcome>,
-    /// Why the delivery to a set target failed (refused, timed out). The
-    /// state change stands either way.
-    pub webhook_error: Option<String>,
-}
-
-impl std::fmt::Debug for Approval {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Approval")
-            .field("school_id", &self.school_id)
-            .field("state", &self.state)
-            .field("token", &"<redacted>")
-            .field("webhook", &self.webhook)
-            .field("webhook_error", &self.webhook_error)
-            .finish()
-    }
-}
-
-/// What [`SimHandle::decline`] or [`SimHandle::revoke`] did.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AccessChange {
-    pub school_id: String,
-    /// The state now: `declined` or `revoked`.
-    pub state: AccessState,
-    /// As in [`Approval::webhook`].
-    pub webhook: Option<WebhookOutcome>,
-    /// As in [`Approval::webhook_error`].
-    pub webhook_error: Option<String>,
-}
-
-/// One request the simulator answered (or dropped), for assertions such as
-/// "a 401 was not retried".
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RequestRecord {
-    pub method: String,
-    /// Path after trailing-slash normalisation.
-    pub path: String,
-    pub query: Option<String>,
-    /// See [`FaultSpec::endpoint`].
-    pub endpoint: String,
-    /// 0 when the connection was dropped.
-    pub status: u16,
-    pub dropped: bool,
-}
-
-/// A body received by `POST /schools/{id}/request-access`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AccessRequestRecord {
-    pub school_id: String,
-    pub body: serde_json::Value,
-}
-
-/// State shared by the HTTP handlers and [`SimHandle`].
-pub(crate) struct Shared {
-    world: Mutex<World>,
-    log: Mutex<Vec<RequestRecord>>,
-    access_requests: Mutex<Vec<AccessRequestRecord>>,
-    webhook_target: Mutex<Option<WebhookTarget>>,
-    /// `http://127.0.0.1:PORT`, the origin of absolute `next` URLs.
-    origin: String,
-    http: reqwest::Client,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panicking handler must not wedge the simulator for the other tests.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Shared {
-    fn world(&self) -> MutexGuard<'_, World> {
-        lock(&self.world)
-    }
-
-    fn record_request(&self, r: RequestRecord) {
-        lock(&self.log).push(r);
-    }
-
-    fn record_access_request(&self, school_id: &str, body: serde_json::Value) {
-        lock(&self.access_requests).push(AccessRequestRecord { school_id: school_id.to_owned(), body });
-    }
-
-    fn schools(&self, trust_only: bool) -> Vec<SimSchool> {
-        self.world().schools.iter().filter(|s| !trust_only || s.mis.school.in_trust).map(sim_school).collect()
-    }
-
-    fn school(&self, school_id: &str) -> Option<SimSchool> {
-        self.world().school(school_id).map(sim_school)
-    }
-
-    fn truth(&self, school_id: &str) -> Result<MisSnapshot, SimError> {
-        self.world()
-            .school(school_id)
-            .map(|s| s.mis.clone())
-            .ok_or_else(|| SimError::UnknownSchool(school_id.to_owned()))
-    }
-
-    fn with_state<R>(
-        &self,
-        school_id: &str,
-        f: impl FnOnce(&mut world::SchoolState) -> R,
-    ) -> Result<R, SimError> {
-        let mut world = self.world();
-        let state =
-            world.school_mut(school_id).ok_or_else(|| SimError::UnknownSchool(school_id.to_owned()))?;
-        Ok(f(state))
-    }
-
-    fn set_outage(&self, school_id: &str, on: bool) -> Result<(), SimError> {
-        self.with_state(school_id, |s| s.outage = on)
-    }
-
-    fn set_access(&self, school_id: &str, state: AccessState) -> Result<(), SimError> {
-        access::change(&mut self.world(), school_id, state).map(|_| ())
-    }
-
-    fn set_webhook_target(&self, target: Option<WebhookTarget>) -> Result<(), SimError> {
-        if let Some(t) = &target {
-            t.check().map_err(SimError::Invalid)?;
-        }
-        *lock(&self.webhook_target) = target;
-        Ok(())
-    }
-
-    /// Applies a school's decision, then tells the target (the world is not
-    /// locked meanwhile, so the app may call back while handling it).
-    async fn decide(
-        &self,
-        school_id: &str,
-        decision: Decision,
-        event: WebhookEvent,
-    ) -> Result<(School, Option<WebhookOutcome>, Option<String>), SimError> {
-        let school = access::decide(&mut self.world(), school_id, decision)?;
-        let target = lock(&self.webhook_target).clone();
-        let Some(target) = target else {
-            return Ok((school, None, None));
-        };
-        let payload = webhooks::payload(&event, &school);
-        match webhooks::send(&self.http, &target, payload).await {
-            Ok(outcome) => Ok((school, Some(outcome), None)),
-            Err(e) => Ok((school, None, Some(format!("webhook delivery failed: {e}")))),
-        }
-    }
-
-    async fn approve(&self, school_id: &str) -> Result<Approval, SimError> {
-        let (school, webhook, webhook_error) =
-            self.decide(school_id, Decision::Approve, WebhookEvent::SchoolApproved).await?;
-        Ok(Approval {
-            school_id: school.id,
-            state: school.access,
-            token: school.token,
-            webhook,
-            webhook_error,
-        })
-    }
-
-    async fn decline(&self, school_id: &str, reason: Option<&str>) -> Result<AccessChange, SimError> {
-        let event = WebhookEvent::AccessDeclined { reason: reason.map(str::to_owned) };
-        let (school, webhook, webhook_error) = self.decide(school_id, Decision::Decline, event).await?;
-        Ok(AccessChange { school_id: school.id, state: school.access, webhook, webhook_error })
-    }
-
-    async fn revoke(&self, school_id: &str, reason: Option<&str>) -> Result<AccessChange, SimError> {
-        let event = WebhookEvent::AccessRevoked { reason: reason.map(str::to_owned) };
-        let (school, webhook, webhook_error) = self.decide(school_id, Decision::Revoke, event).await?;
-        Ok(AccessChange { school_id: school.id, state: school.access, webhook, webhook_error })
-    }
-
-    fn patch_record(&self, school_id: &str, patch: PatchRequest) -> Result<(), SimError> {
-        self.with_state(school_id, |s| {
-            s.patches.push(Patch { kind: patch.kind, id: patch.id, path: patch.path, value: patch.value });
-        })
-    }
-
-    async fn send_webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome, SimError> {
-        let payload = {
-            let mut world = self.world();
-            if let Some(state) = webhooks::new_state(&request.event) {
-                access::change(&mut world, &request.school_id, state)?;
-            }
-            let school = world
-                .school(&request.school_id)
-                .ok_or_else(|| SimError::UnknownSchool(request.school_id.clone()))?;
-            webhooks::payload(&request.event, &school.mis.school)
-        };
-        webhooks::send(&self.http, &request.target(), payload)
-            .await
-            .map_err(|e| SimError::Invalid(format!("webhook delivery failed: {e}")))
-    }
-}
-
-fn sim_school(s: &SchoolState) -> SimSchool {
-    let x = &s.mis.school;
-    SimSchool {
-        wonde_id: x.id.clone(),
-        token: x.token.clone(),
-        name: x.name.clone(),
-        phase_of_education: x.phase_of_education.clone(),
-        urn: x.urn,
-        la_code: x.la_code.clone(),
-        establishment_number: x.establishment_number.clone(),
-        postcode: x.postcode.clone(),
-        mis: x.mis.clone(),
-        access: x.access,
-        in_trust: x.in_trust,
-        students: s.mis.students.len(),
-    }
-}
-
-/// A field override for one rendered record (see [`SimHandle::patch_record`]).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PatchRequest {
-    /// `student`, `employee`, `contact`, `class`, `group`, `deletion`, `school`.
-    pub kind: String,
-    /// The record's Wonde id.
-    pub id: String,
-    /// A dotted path into the rendered JSON (`education_details.data.upn`).
-    pub path: String,
-    /// The value to put there; `{"$remove": true}` removes the field.
-    pub value: serde_json::Value,
 }
 
 /// Starts simulators.

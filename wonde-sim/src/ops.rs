@@ -264,7 +264,7 @@ pub(crate) fn new_starter(
         }
         let id = mis.students[pos].id.clone();
         if sibling_links.is_empty() {
-            generate::add_new_family(world, mis, pos);
+            generate::families::add_new_family(world, mis, pos);
             for c in &mut mis.contacts {
                 if mis.links.iter().any(|l| l.student_id == id && l.contact_id == c.id) {
                     c.created_at = now;
@@ -448,7 +448,7 @@ pub(crate) fn re_enrol(world: &mut World, school_id: &str, student_id: &str) -> 
         mis.students.push(student);
         let pos = mis.students.len() - 1;
         place(mis, pos, &year, None, now)?;
-        generate::add_new_family(world, mis, pos);
+        generate::families::add_new_family(world, mis, pos);
         Ok(mis.students[pos].clone())
     })
 }
@@ -477,7 +477,7 @@ pub(crate) fn restore(world: &mut World, school_id: &str, student_id: &str) -> R
         mis.students.push(student);
         let pos = mis.students.len() - 1;
         place(mis, pos, &year, None, now)?;
-        generate::add_new_family(world, mis, pos);
+        generate::families::add_new_family(world, mis, pos);
         Ok(mis.students[pos].clone())
     })
 }
@@ -558,7 +558,7 @@ pub(crate) fn rollover(world: &mut World, school_id: &str) -> Result<RolloverSum
             mis.students.push(student);
             let pos = mis.students.len() - 1;
             place(mis, pos, &bottom, None, now)?;
-            generate::add_new_family(world, mis, pos);
+            generate::families::add_new_family(world, mis, pos);
             summary.joined.push(mis.students[pos].id.clone());
         }
         Ok(summary)

@@ -13,8 +13,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tower::ServiceExt as _;
 
+use crate::RequestRecord;
 use crate::api::{DropConnection, endpoint_name};
-use crate::{RequestRecord, Shared};
+use crate::shared::Shared;
 
 pub(crate) async fn serve(
     listener: TcpListener,

@@ -1,0 +1,150 @@
+//! Guardian links and the children rule's query: links replaced to match
+//! what the MIS says for the students the batch speaks for, links of
+//! students no longer active ended (the leaver cascade's third step), and
+//! which guardians still have an active child at the school.
+
+use entity::enums::{AccountStatus, HeldTarget};
+use entity::*;
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use std::collections::{HashMap, HashSet};
+
+use super::groups::{Ends, RowPlan};
+use super::reconcile::{GuardianRecords, KnownAccounts, Work};
+use super::relationship::relationship_type;
+use super::source::Batch;
+
+/// Guardian links: a complete batch speaks for every link; an incremental
+/// one for the links of the students it holds. Links of students no longer
+/// active end (the cascade's third step).
+pub(super) async fn sync_links(
+    txn: &DatabaseTransaction,
+    work: &mut Work,
+    batch: &Batch,
+    students: &KnownAccounts,
+    guardians: &GuardianRecords,
+) -> Result<(), DbErr> {
+    let (school, now) = (work.scope.school_id, work.scope.now);
+    let active_students: HashSet<i32> = students.values().filter(|k| k.active).map(|k| k.id).collect();
+    let speaks = batch.types.guardians;
+    let students_in_batch: HashSet<i32> =
+        batch.students.iter().filter_map(|s| students.get(&s.source_id)).map(|k| k.id).collect();
+    let mut desired: HashMap<(i32, i32), &super::source::MisLink> = HashMap::new();
+    if speaks {
+        for link in &batch.links {
+            if let (Some(student), Some(guardian)) =
+                (students.get(&link.student), guardians.known.get(&link.guardian))
+                && student.active
+            {
+                desired.insert((student.id, guardian.id), link);
+            }
+        }
+    }
+    let rows =
+        guardian_link::Entity::find().filter(guardian_link::Column::SchoolId.eq(school)).all(txn).await?;
+    let mut existing: HashSet<(i32, i32)> = HashSet::new();
+    let mut ends = Ends::default();
+    let mut wanted_rows: Vec<bool> = Vec::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
+        let key = (row.student_id, row.guardian_id);
+        existing.insert(key);
+        // A complete batch speaks for every link, unless its absences are no
+        // evidence: then only for the students it holds.
+        let spoken_for =
+            speaks && (batch.absence_is_evidence() || students_in_batch.contains(&row.student_id));
+        let listed = if spoken_for { desired.contains_key(&key) } else { row.active };
+        let spoken = spoken_for && desired.contains_key(&key);
+        let follows = active_students.contains(&row.student_id);
+        let wanted = if guardians.removed.contains_key(&row.guardian_id) {
+            // A guardian the MIS removed leaves with their links.
+            listed && follows
+        } else {
+            // A link the batch stops listing is judged by the guardians it
+            // would leave with no child here at all.
+            let holds = &mut work.holds;
+            let kept = holds.is_kept((HeldTarget::Student, row.student_id))
+                || holds.is_kept((HeldTarget::Guardian, row.guardian_id));
+            let key = (HeldTarget::GuardianLink, row.id);
+            let pair = (row.student_id, row.guardian_id);
+            ends.judge(holds, RowPlan { index, key, pair, active: row.active, listed, spoken, follows, kept })
+        };
+        wanted_rows.push(wanted);
+    }
+    ends.count_new(desired.keys().filter(|key| !existing.contains(key)).map(|(_, guardian)| *guardian));
+    ends.decide(&mut work.holds, &mut wanted_rows);
+    for (row, wanted) in rows.into_iter().zip(wanted_rows) {
+        let key = (row.student_id, row.guardian_id);
+        let mis = desired.get(&key).copied();
+        let mut model: guardian_link::ActiveModel = row.clone().into();
+        model.active.set_if_not_equals(wanted);
+        if !wanted && row.active {
+            model.ended_at = Set(Some(now));
+        }
+        if wanted && !row.active {
+            model.ended_at = Set(None);
+        }
+        if let Some(mis) = mis.filter(|_| wanted) {
+            apply_link_fields(&mut model, mis);
+        }
+        if model.is_changed() {
+            model.updated_at = Set(now);
+            model.update(txn).await?;
+        }
+    }
+    let new: Vec<guardian_link::ActiveModel> = desired
+        .iter()
+        .filter(|(key, _)| !existing.contains(key))
+        .map(|((student, guardian), mis)| {
+            let mut model = guardian_link::ActiveModel {
+                school_id: Set(school),
+                student_id: Set(*student),
+                guardian_id: Set(*guardian),
+                active: Set(true),
+                ended_at: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            };
+            apply_link_fields(&mut model, mis);
+            model
+        })
+        .collect();
+    for chunk in new.chunks(500) {
+        guardian_link::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
+
+fn apply_link_fields(model: &mut guardian_link::ActiveModel, mis: &super::source::MisLink) {
+    model.relationship.set_if_not_equals(relationship_type(mis.relationship_label.as_deref()));
+    model.relationship_label.set_if_not_equals(mis.relationship_label.clone());
+    model.parental_responsibility.set_if_not_equals(mis.parental_responsibility);
+    model.lives_with_student.set_if_not_equals(mis.lives_with_student);
+    model.priority.set_if_not_equals(mis.priority);
+}
+
+/// Guardians of a school with at least one active link to an active student.
+pub(super) async fn guardians_with_active_children(
+    txn: &DatabaseTransaction,
+    school: i32,
+) -> Result<HashSet<i32>, DbErr> {
+    let active_students = Query::select()
+        .column(student::Column::Id)
+        .from(student::Entity)
+        .and_where(student::Column::SchoolId.eq(school))
+        .and_where(student::Column::Status.eq(AccountStatus::Active))
+        .to_owned();
+    let ids: Vec<i32> = guardian_link::Entity::find()
+        .select_only()
+        .column(guardian_link::Column::GuardianId)
+        .filter(guardian_link::Column::SchoolId.eq(school))
+        .filter(guardian_link::Column::Active.eq(true))
+        .filter(guardian_link::Column::StudentId.in_subquery(active_students))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    Ok(ids.into_iter().collect())
+}
