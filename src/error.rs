@@ -166,6 +166,11 @@ pub fn normalise(mut response: Response) -> Response {
         }
         if error.path.is_empty() {
             set_code(error, "GRAPHQL_VALIDATION_FAILED");
+        } else if is_input_coercion(&error.message) {
+            // A value the client sent that the executor could not read as
+            // its type (a date that is not RFC 3339, a string as an
+            // upload): the client's input, said in async-graphql's words.
+            set_code(error, "BAD_USER_INPUT");
         } else {
             tracing::error!("a resolver returned an error without a code");
             error.message = "internal error".to_owned();
@@ -173,6 +178,11 @@ pub fn normalise(mut response: Response) -> Response {
         }
     }
     response
+}
+
+/// async-graphql's words for an argument it could not coerce at run time.
+fn is_input_coercion(message: &str) -> bool {
+    message.starts_with("Failed to parse") || message.starts_with("Invalid value for argument")
 }
 
 fn has_code(error: &ServerError) -> bool {

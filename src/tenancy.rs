@@ -16,6 +16,8 @@ pub enum TenancyError {
     EmptyName,
     #[error("no trust with id {0}")]
     UnknownTrust(i32),
+    #[error("an expiry must be within 100 years (36500d)")]
+    ExpiryTooFar,
     #[error("no school with id {0}")]
     UnknownSchool(i32),
     #[error("school {school} does not belong to trust {trust}")]
@@ -77,6 +79,13 @@ pub async fn create_token(
     if spec.expires_in.is_some_and(|d| d <= chrono::Duration::zero()) {
         return Err(TenancyError::BadExpiry);
     }
+    // Checked: a huge duration would overflow the date arithmetic.
+    let now = Utc::now();
+    let expires_at = match spec.expires_in {
+        Some(d) if d > chrono::Duration::days(36_500) => return Err(TenancyError::ExpiryTooFar),
+        Some(d) => Some(now.checked_add_signed(d).ok_or(TenancyError::ExpiryTooFar)?),
+        None => None,
+    };
     let mut scopes: Vec<&str> = Vec::new();
     for scope in &spec.scopes {
         let scope = scope.trim();
@@ -89,7 +98,6 @@ pub async fn create_token(
     }
     let trust_id = resolve_trust(db, spec).await?;
     let token = generate_token();
-    let now = Utc::now();
     let txn = crate::db::begin_write(db).await?;
     let row = api_token::ActiveModel {
         token_hash: Set(hash_token(&token)),
@@ -98,7 +106,7 @@ pub async fn create_token(
         label: Set(spec.label.clone()),
         last_used_at: Set(None),
         revoked_at: Set(None),
-        expires_at: Set(spec.expires_in.map(|d| now + d)),
+        expires_at: Set(expires_at),
         scopes: Set((!scopes.is_empty()).then(|| scopes.join(" "))),
         created_at: Set(now),
         updated_at: Set(now),

@@ -48,6 +48,12 @@ pub fn build_schema() -> AppSchema {
 
 /// The SDL that `onroll schema` prints and schema.graphql holds.
 pub fn sdl() -> String {
-    // `@specifiedBy` tells code generators where a scalar's format is defined.
-    build_schema().sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
+    sdl_of(&build_schema())
+}
+
+/// The SDL of `schema` as published (`onroll schema`, `GET /schema.graphql`):
+/// with `@specifiedBy`, which tells code generators where a scalar's
+/// format is defined.
+pub fn sdl_of(schema: &AppSchema) -> String {
+    schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

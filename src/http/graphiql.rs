@@ -139,6 +139,7 @@ pub async fn asset(Path(name): Path<String>) -> Response {
             [
                 (header::CONTENT_TYPE, asset.content_type),
                 (header::CONTENT_ENCODING, "gzip"),
+                (header::VARY, "Accept-Encoding"),
                 (header::CACHE_CONTROL, "public, max-age=86400"),
             ],
             asset.bytes,

@@ -85,5 +85,5 @@ fn error_body(status: StatusCode, message: &str, code: &str) -> Response {
 }
 
 pub async fn sdl(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], state.schema.sdl())
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], crate::graphql::schema::sdl_of(&state.schema))
 }

@@ -30,6 +30,18 @@ async fn bad_arguments_are_bad_user_input(engine: Engine) -> anyhow::Result<()> 
             "YearGroup",
         ),
         ("{ deactivationEvents(first: 500) { pageInfo { hasNextPage } } }", json!({}), "first"),
+        // A date-time that is not RFC 3339, inline and as a variable: the
+        // client's input, not our fault (it was INTERNAL_SERVER_ERROR).
+        (
+            "{ auditLog(first: 1, filter: {since: \"2026-11-01\"}) { edges { cursor } } }",
+            json!({}),
+            "DateTime",
+        ),
+        (
+            "query($s: DateTime) { auditLog(first: 1, filter: {since: $s}) { edges { cursor } } }",
+            json!({ "s": "2026-13-01T00:00:00Z" }),
+            "DateTime",
+        ),
         ("{ wondeSchools(search: \" a \") { name } }", json!({}), "2 characters"),
         (
             "{ trusts { families(filter: {search: \"a b c d e f g h i\"}) { totalCount } } }",

@@ -122,3 +122,20 @@ fn cli_errors_name_the_id_as_typed() -> anyhow::Result<()> {
     assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }
+
+#[test]
+fn a_token_expiry_beyond_reason_is_refused_not_a_panic() -> anyhow::Result<()> {
+    let file = scratch("expiry");
+    let url = format!("sqlite://{}.db?mode=rwc", file.display());
+    let env = [("DATABASE_URL", url.as_str())];
+    let output = Command::new(BIN).args(["trust", "create", "--name", "T"]).envs(env).output()?;
+    let trust = String::from_utf8(output.stdout)?.trim().to_owned();
+    let args = ["token", "create", "--role", "integrator", "--trust", &trust, "--expires-in", "99999999999d"];
+    let lines = errors(&args, &env)?;
+    for suffix in [".db", ".db-wal", ".db-shm", ".db.key"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    let line = said_once(&lines)?;
+    assert!(line.contains("within 100 years"), "{line}");
+    Ok(())
+}

@@ -163,8 +163,9 @@ impl GroupGuardianEdge {
         self.links.iter().cloned().map(GuardianLink).collect()
     }
 
-    /// The guardian's family across the trust (`Family.id`), so that a
-    /// person known at two schools is messaged once; null without a family.
+    /// The guardian's family across the trust (`Family.id`): a household
+    /// across schools, not a person (two parents share it; a person known
+    /// at two schools is one email within it). Null without a family.
     async fn family_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
         let rc = RequestContext::of(ctx)?;
         let family = rc.loaders.family_of.load_one(FamilyMember::Guardian(self.guardian.id)).await.gql()?;

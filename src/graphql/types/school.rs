@@ -71,8 +71,9 @@ impl Trust {
 
     /// Parents across the viewer's schools of this trust (with
     /// `yearGroupName`: of that year at every school, "Year 7 parents"),
-    /// each guardian once per school record, with its family id so that a
-    /// person is messaged once. Same order and edges as `YearGroup.guardians`.
+    /// each guardian once per school record, with its family id (a
+    /// household across schools; docs/parent-groups.md says how to message
+    /// each person once). Same order and edges as `YearGroup.guardians`.
     async fn guardians(
         &self,
         ctx: &Context<'_>,
