@@ -950,7 +950,8 @@ fn diff(mirror: &Mirror, truth: &Mirror) -> String {
 
 fn run_property(engine: Engine, cases: u32) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
+    let mut runner = TestRunner::new_with_rng(config, rng());
     let strategy = (guard_share(), proptest::collection::vec(step(), 1..6));
     let outcome = runner
         .run(&strategy, |(share, steps)| {
@@ -976,6 +977,18 @@ fn run_property(engine: Engine, cases: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The cases' random source: fixed, so that CI runs the same cases on
+/// every build and a failure reproduces; `ONROLL_PROPTEST_SEED` (a number)
+/// draws others, as exploring by hand should.
+fn rng() -> proptest::test_runner::TestRng {
+    use proptest::test_runner::{RngAlgorithm, TestRng};
+    let seed: u64 =
+        std::env::var("ONROLL_PROPTEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(2026_11_29);
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+}
+
 /// 200 cases by default; `ONROLL_PROPTEST_CASES` asks for more or fewer.
 fn cases(default: u32) -> u32 {
     std::env::var("ONROLL_PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(default)
@@ -992,4 +1005,25 @@ fn directory_follows_random_mis_changes_postgres() -> anyhow::Result<()> {
     // Each case makes a schema and migrates it: fewer cases keep the suite
     // inside its time budget; SQLite runs the full 200.
     run_property(Engine::postgres()?, cases(40).min(40))
+}
+
+/// A case the model drew once (FULL outage held and left pending, a pupil
+/// re-enrols, then the admin approves what the MIS agrees with): two links
+/// the MIS no longer has stay current after the approval. A known defect,
+/// found at the end of a session and not yet fixed; the test stays here,
+/// ignored with its reason, so that the fix has its proof ready.
+#[test]
+#[ignore = "known defect: links stay current after approving an outage's held changes once a pupil re-enrolled (next session)"]
+fn outage_left_pending_then_a_re_enrolment_then_approval() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let steps = vec![
+        Step { change: Change::Outage, full: true, fault: None, decision: Decision::Leave },
+        Step {
+            change: Change::ReEnrol(10045868120260239552),
+            full: false,
+            fault: None,
+            decision: Decision::Approve,
+        },
+    ];
+    runtime.block_on(check(Engine::Sqlite, 0.5, steps))
 }
