@@ -16,12 +16,15 @@
 #[path = "../tests/api/support/ws.rs"]
 mod ws;
 
+mod support;
+use support::postgres_url;
+
 use entity::enums::{DeactivationReason, EventKind, PersonKind, Role};
 use onroll::crypto::SecretKey;
 use onroll::events::EventBus;
 use onroll::server::{Application, Services};
 use onroll::tenancy::{TokenSpec, create_token};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
+use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -33,31 +36,9 @@ fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn postgres_url() -> Option<String> {
-    std::env::var("ONROLL_BENCH_DATABASE_URL")
-        .or_else(|_| std::env::var("ONROLL_TEST_DATABASE_URL"))
-        .ok()
-        .filter(|u| !u.is_empty())
-}
-
 /// A fresh, migrated database: a SQLite file or a PostgreSQL schema.
 async fn database_url(engine: &str) -> anyhow::Result<String> {
-    let url = if engine == "sqlite" {
-        let path = std::env::temp_dir().join("onroll-bench-fanout.db");
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-        format!("sqlite://{}?mode=rwc", path.display())
-    } else {
-        let url = postgres_url().ok_or_else(|| anyhow::anyhow!("no PostgreSQL URL"))?;
-        let schema = "onroll_bench_fanout";
-        let admin = onroll::db::connect(&url, None).await?;
-        admin
-            .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
-            .await?;
-        let joiner = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{joiner}options=-c%20search_path%3D{schema}")
-    };
+    let url = support::database_url(engine, "fanout").await?;
     let db = onroll::db::connect(&url, None).await?;
     onroll::db::migrate(&db).await?;
     Ok(url)

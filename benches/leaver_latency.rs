@@ -14,9 +14,11 @@
 #[path = "../tests/api/support/ws.rs"]
 mod ws;
 
+mod support;
+use support::postgres_url;
+
 use onroll::config::Every;
 use onroll::demo::{Api, Demo, DemoConfig};
-use sea_orm::ConnectionTrait;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -25,33 +27,6 @@ const DEACTIVATIONS: &str =
 const PROGRESS: &str = "subscription($s: ID) { syncProgress(schoolId: $s) { phase run { id } } }";
 const TRIGGER: &str = "mutation($s: ID!) { triggerSync(schoolId: $s, kind: INCREMENTAL) { id } }";
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn postgres_url() -> Option<String> {
-    std::env::var("ONROLL_BENCH_DATABASE_URL")
-        .or_else(|_| std::env::var("ONROLL_TEST_DATABASE_URL"))
-        .ok()
-        .filter(|u| !u.is_empty())
-}
-
-/// A fresh database for one engine: a SQLite file, or a PostgreSQL schema
-/// put first on the search path.
-async fn database_url(engine: &str) -> anyhow::Result<String> {
-    if engine == "sqlite" {
-        let path = std::env::temp_dir().join("onroll-bench-latency.db");
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-        return Ok(format!("sqlite://{}?mode=rwc", path.display()));
-    }
-    let url = postgres_url().ok_or_else(|| anyhow::anyhow!("no PostgreSQL URL"))?;
-    let schema = "onroll_bench_latency";
-    let admin = onroll::db::connect(&url, None).await?;
-    admin
-        .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
-        .await?;
-    let joiner = if url.contains('?') { '&' } else { '?' };
-    Ok(format!("{url}{joiner}options=-c%20search_path%3D{schema}"))
-}
 
 /// The `q`-quantile (0..=1) of sorted samples, nearest rank.
 fn quantile(sorted: &[Duration], q: f64) -> f64 {
@@ -133,7 +108,7 @@ async fn measure(engine: &'static str, schools: usize, students: usize, count: u
         students,
         seed: 11,
         incremental_every: Every(None),
-        database_url: Some(database_url(engine).await?),
+        database_url: Some(support::database_url(engine, "latency").await?),
         limits: Default::default(),
     };
     let demo = Demo::start(config, async move {

@@ -20,39 +20,16 @@
 //! ceiling, the turns of expensive operations and the time limit protect
 //! the others); with the default budget such a client gets five a minute.
 
+mod support;
+use support::postgres_url;
+
 use onroll::config::Every;
 use onroll::demo::{Demo, DemoConfig};
 use onroll::limits::LimitsConfig;
-use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-fn postgres_url() -> Option<String> {
-    std::env::var("ONROLL_BENCH_DATABASE_URL")
-        .or_else(|_| std::env::var("ONROLL_TEST_DATABASE_URL"))
-        .ok()
-        .filter(|u| !u.is_empty())
-}
-
-async fn database_url(engine: &str) -> anyhow::Result<String> {
-    if engine == "sqlite" {
-        let path = std::env::temp_dir().join("onroll-bench-query-load.db");
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-        return Ok(format!("sqlite://{}?mode=rwc", path.display()));
-    }
-    let url = postgres_url().ok_or_else(|| anyhow::anyhow!("no PostgreSQL URL"))?;
-    let schema = "onroll_bench_query_load";
-    let admin = onroll::db::connect(&url, None).await?;
-    admin
-        .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
-        .await?;
-    let joiner = if url.contains('?') { '&' } else { '?' };
-    Ok(format!("{url}{joiner}options=-c%20search_path%3D{schema}"))
-}
 
 /// One operation of the mix.
 #[derive(Clone)]
@@ -251,7 +228,7 @@ async fn measure(engine: &'static str, seconds: u64, clients: usize) -> anyhow::
         students: env("BENCH_STUDENTS", 200),
         seed: 13,
         incremental_every: Every(None),
-        database_url: Some(database_url(engine).await?),
+        database_url: Some(support::database_url(engine, "query_load").await?),
         // Budgets lifted: the load measures the server, not the throttle.
         limits: LimitsConfig { rate_points_per_minute: 10_000_000, ..LimitsConfig::default() },
     };
