@@ -4,7 +4,7 @@
 //! (or `<` for newest-first lists), so a page costs the same wherever it
 //! starts and rows inserted meanwhile never shift a page.
 
-use async_graphql::SimpleObject;
+use async_graphql::{Context, SimpleObject};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{
@@ -155,11 +155,20 @@ pub enum Direction {
     NewestFirst,
 }
 
+/// Whether the field being resolved selects its connection's `totalCount`
+/// (through fragments and aliases too). Counting costs a second statement
+/// that scans every matching row, so a list whose total nobody asked for
+/// is not counted; its `totalCount` would then be unread.
+pub fn wants_total(ctx: &Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
+}
+
 /// A directory list's page as its connection: by its integer key, oldest
-/// first, with the total. Two statements (rows and count), whatever the
-/// page's size; errors carry their `extensions.code`.
+/// first. One statement for the rows, and one for the count only when
+/// `totalCount` is selected ([`wants_total`]), whatever the page's size;
+/// errors carry their `extensions.code`.
 pub async fn connection_by_key<E, Conn>(
-    db: &impl ConnectionTrait,
+    ctx: &Context<'_>,
     select: Select<E>,
     key: E::Column,
     key_of: impl Fn(&E::Model) -> i64,
@@ -171,7 +180,8 @@ where
     E::Model: Sync,
     Conn: Paged,
 {
-    let page = page_by_key(db, select, key, key_of, request, Direction::OldestFirst, true)
+    let rc = crate::graphql::RequestContext::of(ctx)?;
+    let page = page_by_key(&rc.db, select, key, key_of, request, Direction::OldestFirst, wants_total(ctx))
         .await
         .map_err(|err| async_graphql::ErrorExtensions::extend(&crate::error::AppError::from(err)))?;
     Ok(page.into_connection(wrap))

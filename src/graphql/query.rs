@@ -161,7 +161,7 @@ impl Query {
         let select =
             rc.viewer.data_quality_findings().filter(data_quality_finding::Column::SchoolId.eq(school_id));
         connection_by_key(
-            &rc.db,
+            ctx,
             select,
             data_quality_finding::Column::Id,
             |m| m.id.into(),
@@ -192,7 +192,7 @@ impl Query {
         if let Some(status) = status {
             select = select.filter(held_change::Column::Status.eq(entity::enums::HeldStatus::from(status)));
         }
-        connection_by_key(&rc.db, select, held_change::Column::Id, |m| m.id.into(), request, HeldChange).await
+        connection_by_key(ctx, select, held_change::Column::Id, |m| m.id.into(), request, HeldChange).await
     }
 
     /// What a run of `kind` (default INCREMENTAL) would change at the

@@ -14,7 +14,8 @@ use crate::support::{Engine, TestApp};
 on_both_engines!(
     nested_query_statement_count_is_constant,
     held_changes_statement_count_is_constant,
-    parent_groups_statement_count_is_constant
+    parent_groups_statement_count_is_constant,
+    total_is_counted_only_when_selected
 );
 
 const NESTED: &str = "query($school: ID!) { school(id: $school) { name
@@ -264,5 +265,53 @@ async fn parent_groups_statement_count_is_constant(engine: Engine) -> anyhow::Re
     eprintln!("statements: {small_count} for a year of 10, {large_count} for a year of 1,000");
     assert_eq!(small_count, large_count);
     assert!(small_count <= 40, "{small_count} statements is more than the query's shape needs");
+    Ok(())
+}
+
+/// `totalCount` costs a `COUNT(*)` over every matching row: a page that
+/// does not select it (directly, through a fragment or an alias) must not
+/// pay for it, and one that does gets the true total.
+async fn total_is_counted_only_when_selected(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let f = Fixture::new(app.db());
+    let school = f.school(&s.trust, "Counted School").await?;
+    populate(&f, &school, &s.school_b, 12).await?;
+    let vars = json!({ "school": gid(NodeType::School, school.id) });
+    let shapes = [
+        (
+            "plain",
+            "query($school: ID!) { school(id: $school) { students(first: 5) { totalCount edges { node { id } } } } }",
+            true,
+        ),
+        (
+            "fragment",
+            "query($school: ID!) { school(id: $school) { students(first: 5) { ...T edges { node { id } } } } } fragment T on StudentConnection { n: totalCount }",
+            true,
+        ),
+        (
+            "without",
+            "query($school: ID!) { school(id: $school) { students(first: 5) { edges { node { id } } } } }",
+            false,
+        ),
+    ];
+    let mut counts = Vec::new();
+    for (name, query, counted) in shapes {
+        // Warm the pool and the request's own first statements.
+        app.query(&s.trust_admin, query, vars.clone()).await?;
+        let before = app.statements();
+        let data = app.query(&s.trust_admin, query, vars.clone()).await?;
+        let used = app.statements() - before;
+        let students = &data["school"]["students"];
+        assert_eq!(students["edges"].as_array().map_or(0, Vec::len), 5, "{name}: {data}");
+        if counted {
+            let total = students.get("totalCount").or_else(|| students.get("n"));
+            assert_eq!(total.and_then(serde_json::Value::as_i64), Some(12), "{name}: {data}");
+        }
+        counts.push((name, used));
+    }
+    eprintln!("statements per shape: {counts:?}");
+    assert_eq!(counts[0].1, counts[1].1, "a fragment's totalCount is counted like a direct one");
+    assert_eq!(counts[2].1 + 1, counts[0].1, "without totalCount, the COUNT(*) is not issued");
     Ok(())
 }

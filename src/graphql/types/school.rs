@@ -15,6 +15,7 @@ use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::{
     ClassConnection, Direction, FamilyConnection, GuardianConnection, PageRequest, SchoolConnection,
     StaffConnection, StudentConnection, SyncRunConnection, connection_by_key, page_by_key, page_in_memory,
+    wants_total,
 };
 use crate::parent_groups::Reach;
 
@@ -40,7 +41,7 @@ impl Trust {
         let rc = RequestContext::of(ctx)?;
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let select = rc.viewer.schools().filter(school::Column::TrustId.eq(self.0.id));
-        connection_by_key(&rc.db, select, school::Column::Id, |m| m.id.into(), request, School).await
+        connection_by_key(ctx, select, school::Column::Id, |m| m.id.into(), request, School).await
     }
 
     /// Families across the viewer's schools of this trust.
@@ -172,7 +173,7 @@ impl School {
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let criteria = StudentCriteria::parse(filter.as_ref()).gql()?;
         let select = criteria.apply(rc.viewer.students().filter(student::Column::SchoolId.eq(self.0.id)));
-        connection_by_key(&rc.db, select, student::Column::Id, |m| m.id.into(), request, Student).await
+        connection_by_key(ctx, select, student::Column::Id, |m| m.id.into(), request, Student).await
     }
 
     async fn staff(
@@ -186,7 +187,7 @@ impl School {
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let select = rc.viewer.staff().filter(entity::staff::Column::SchoolId.eq(self.0.id));
         let select = filters::apply_staff(filter.as_ref(), select, rc.viewer.sees_contact_details()).gql()?;
-        connection_by_key(&rc.db, select, entity::staff::Column::Id, |m| m.id.into(), request, Staff).await
+        connection_by_key(ctx, select, entity::staff::Column::Id, |m| m.id.into(), request, Staff).await
     }
 
     async fn guardians(
@@ -202,7 +203,7 @@ impl School {
         let select =
             filters::apply_guardian(filter.as_ref(), select, rc.viewer.sees_contact_details()).gql()?;
         connection_by_key(
-            &rc.db,
+            ctx,
             select,
             entity::guardian::Column::Id,
             |m| m.id.into(),
@@ -226,7 +227,7 @@ impl School {
             .classes()
             .filter(class::Column::SchoolId.eq(self.0.id))
             .filter(class::Column::Active.eq(true));
-        connection_by_key(&rc.db, select, class::Column::Id, |m| m.id.into(), request, Class).await
+        connection_by_key(ctx, select, class::Column::Id, |m| m.id.into(), request, Class).await
     }
 
     /// Current year groups, by name.
@@ -260,7 +261,7 @@ impl School {
             |m| m.id.into(),
             request,
             Direction::NewestFirst,
-            true,
+            wants_total(ctx),
         )
         .await
         .gql()?;
