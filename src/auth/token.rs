@@ -3,11 +3,13 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use entity::{api_token, api_token_school, school};
+use entity::api_token;
+use entity::enums::Role;
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    Statement,
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -89,46 +91,64 @@ impl Ended {
 /// Resolves an `Authorization` header value to a viewer, or refuses:
 /// `Unauthenticated` without a known token, `TokenRevoked` or
 /// `TokenExpired` for one that has ended. Nothing is cached: each call reads
-/// the token's row, so a revocation counts from the next request.
+/// the token's row, so a revocation counts from the next request. One
+/// statement ([`TOKEN_AND_SCHOOLS`]) answers the token and the schools it
+/// sees, plus a write at most once a minute to record its use.
 pub async fn authenticate(db: &DatabaseConnection, authorization: Option<&str>) -> Result<Viewer, AppError> {
     let token = authorization.and_then(bearer).ok_or(AppError::Unauthenticated)?;
-    let row = api_token::Entity::find()
-        .filter(api_token::Column::TokenHash.eq(hash_token(token)))
-        .one(db)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+    let backend = db.get_database_backend();
+    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?" };
+    let statement = Statement::from_sql_and_values(
+        backend,
+        TOKEN_AND_SCHOOLS.replace("{hash}", placeholder),
+        [hash_token(token).into()],
+    );
+    let rows = TokenSchoolRow::find_by_statement(statement).all(db).await?;
+    let row = rows.first().ok_or(AppError::Unauthenticated)?;
     let now = Utc::now();
     if let Some(ended) = Ended::of(row.revoked_at, row.expires_at, now) {
         return Err(ended.error());
     }
-    stamp_use(db, &row, now).await;
-    let granted: Vec<i32> = api_token_school::Entity::find()
-        .select_only()
-        .column(api_token_school::Column::SchoolId)
-        .filter(api_token_school::Column::TokenId.eq(row.id))
-        .into_tuple()
-        .all(db)
-        .await?;
-    // Visible schools are worked out per request, so a school added to the
-    // trust later is seen by trust-wide tokens without re-issuing them.
-    let mut visible = school::Entity::find()
-        .select_only()
-        .column(school::Column::Id)
-        .filter(school::Column::TrustId.eq(row.trust_id))
-        .order_by_asc(school::Column::Id);
-    if !granted.is_empty() {
-        visible = visible.filter(school::Column::Id.is_in(granted.iter().copied()));
-    }
-    let school_ids: Vec<i32> = visible.into_tuple().all(db).await?;
+    stamp_use(db, row.id, row.last_used_at, now).await;
     Ok(Viewer {
         token_id: row.id,
         role: row.role,
         trust_id: row.trust_id,
-        whole_trust: granted.is_empty(),
-        school_ids: Arc::new(school_ids),
+        whole_trust: row.whole_trust,
+        school_ids: Arc::new(rows.iter().filter_map(|r| r.school_id).collect()),
         expires_at: row.expires_at,
         scopes: Arc::new(parse_scopes(row.scopes.as_deref())),
     })
+}
+
+/// The token with the given hash, once per school it sees (in id order),
+/// or once with a null school when it sees none. A token with no granted
+/// schools sees its whole trust; otherwise the granted ones of its trust.
+/// Visible schools are worked out per request, so a school added to the
+/// trust later is seen by trust-wide tokens without re-issuing them.
+const TOKEN_AND_SCHOOLS: &str = "SELECT t.id, t.role, t.trust_id, t.revoked_at, t.expires_at, \
+     t.last_used_at, t.scopes, \
+     NOT EXISTS (SELECT 1 FROM api_token_school g WHERE g.token_id = t.id) AS whole_trust, \
+     s.id AS school_id \
+     FROM api_token t \
+     LEFT JOIN school s ON s.trust_id = t.trust_id AND ( \
+       NOT EXISTS (SELECT 1 FROM api_token_school g WHERE g.token_id = t.id) \
+       OR EXISTS (SELECT 1 FROM api_token_school g WHERE g.token_id = t.id AND g.school_id = s.id)) \
+     WHERE t.token_hash = {hash} \
+     ORDER BY s.id";
+
+/// A row of [`TOKEN_AND_SCHOOLS`].
+#[derive(FromQueryResult)]
+struct TokenSchoolRow {
+    id: i32,
+    role: Role,
+    trust_id: i32,
+    revoked_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+    scopes: Option<String>,
+    whole_trust: bool,
+    school_id: Option<i32>,
 }
 
 /// A stored scope list (space-separated) as its scopes.
@@ -147,7 +167,7 @@ pub async fn token_ended(db: &DatabaseConnection, token_id: i32) -> Result<Optio
     let now = Utc::now();
     let ended = Ended::of(row.revoked_at, row.expires_at, now);
     if ended.is_none() {
-        stamp_use(db, &row, now).await;
+        stamp_use(db, row.id, row.last_used_at, now).await;
     }
     Ok(ended)
 }
@@ -156,14 +176,19 @@ pub async fn token_ended(db: &DatabaseConnection, token_id: i32) -> Result<Optio
 /// last minute. The condition is repeated in the update, so replicas racing
 /// to stamp the same token write once. A failure is logged, not returned:
 /// the token is valid whether or not its use could be recorded.
-async fn stamp_use(db: &DatabaseConnection, row: &api_token::Model, now: DateTime<Utc>) {
+async fn stamp_use(
+    db: &DatabaseConnection,
+    token_id: i32,
+    last_used_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) {
     let every = chrono::Duration::seconds(LAST_USED_EVERY_SECONDS);
-    if row.last_used_at.is_some_and(|at| now - at < every) {
+    if last_used_at.is_some_and(|at| now - at < every) {
         return;
     }
     let stamped = api_token::Entity::update_many()
         .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
-        .filter(api_token::Column::Id.eq(row.id))
+        .filter(api_token::Column::Id.eq(token_id))
         .filter(
             Condition::any()
                 .add(api_token::Column::LastUsedAt.is_null())
@@ -172,7 +197,7 @@ async fn stamp_use(db: &DatabaseConnection, row: &api_token::Model, now: DateTim
         .exec(db)
         .await;
     if let Err(err) = stamped {
-        tracing::warn!(db.error = db_error_kind(&err), token.id = row.id, "could not record a token's use");
+        tracing::warn!(db.error = db_error_kind(&err), token.id = token_id, "could not record a token's use");
     }
 }
 
