@@ -4,7 +4,6 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use entity::enums::Role;
 use std::process::ExitCode;
-use tracing_subscriber::EnvFilter;
 
 use anyhow::Context as _;
 use entity::enums::{SyncKind, SyncStatus};
@@ -286,7 +285,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo syncs every few seconds; a line per run would bury its welcome.
     let quiet = matches!(cli.command, Command::Demo(_));
-    init_tracing(if quiet { "warn,onroll=info,onroll::sync::engine=warn" } else { "info" });
+    if let Err(err) =
+        crate::logging::init(if quiet { "warn,onroll=info,onroll::sync::engine=warn" } else { "info" })
+    {
+        eprintln!("error: {err}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -341,16 +345,6 @@ enum Ended {
 
 fn ended(run: &entity::sync_run::Model) -> Ended {
     if crate::sync::runs::held(run) > 0 { Ended::Held } else { Ended::Done }
-}
-
-fn init_tracing(default: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .try_init();
 }
 
 async fn run(command: Command) -> anyhow::Result<Ended> {

@@ -185,6 +185,19 @@ fn is_input_coercion(message: &str) -> bool {
     message.starts_with("Failed to parse") || message.starts_with("Invalid value for argument")
 }
 
+/// The error's code for metrics: one of [`CODES`], or `error` for anything
+/// else (an error not yet normalised), so the label stays bounded.
+pub fn code_of(error: &ServerError) -> String {
+    let code = error.extensions.as_ref().and_then(|ext| match ext.get("code") {
+        Some(async_graphql::Value::String(code)) => Some(code.as_str()),
+        _ => None,
+    });
+    match code {
+        Some(code) if CODES.contains(&code) => code.to_owned(),
+        _ => "error".to_owned(),
+    }
+}
+
 fn has_code(error: &ServerError) -> bool {
     error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some())
 }

@@ -6,6 +6,8 @@ mod graphiql;
 mod graphql;
 mod health;
 mod limits;
+mod metrics;
+pub mod request_id;
 mod subscriptions;
 mod webhooks;
 
@@ -84,10 +86,13 @@ pub fn router(state: AppState) -> Router {
         .route("/schema.graphql", get(graphql::sdl))
         .route("/csv/templates/{file}", get(csv_templates::template))
         .route("/healthz", get(health::live))
+        .route("/metrics", get(metrics::scrape))
         .route("/readyz", get(health::ready))
         .route("/webhooks/wonde", axum::routing::post(webhooks::wonde))
         // Paths and statuses only: bodies and headers hold tokens and names,
         // query strings the webhook secret.
         .layer(TraceLayer::new_for_http().make_span_with(edges::request_span))
+        // Outside the trace layer, so the request's span can name its id.
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }

@@ -50,6 +50,8 @@ pub mod quality;
 /// The school's own "today": time zones and the clock dates are judged by.
 pub mod school_day;
 
+/// The log's format (text or JSON) and levels.
+pub mod logging;
 pub mod schools;
 /// Search words as SQL conditions.
 pub mod search;
@@ -57,6 +59,8 @@ pub mod search;
 pub mod server;
 /// Reconciling a school's directory with what its MIS reports.
 pub mod sync;
+/// Prometheus metrics: the process's recorder and what is counted.
+pub mod telemetry;
 /// Trusts and tokens as the operator creates them.
 pub mod tenancy;
 /// The Wonde HTTP client: paging, lenient parsing, retries, typed errors.

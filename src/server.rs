@@ -118,6 +118,8 @@ impl Application {
 
     /// Binds a server over a database that is already migrated.
     pub async fn new(services: Services, bind: SocketAddr) -> Result<Self, StartError> {
+        // Before anything is counted; once per process (tests build many).
+        crate::telemetry::install();
         let listener =
             TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind, source })?;
         let Services { db, secret_key, webhook_secret, events, sync_wake, wonde, wonde_app_token } = services;

@@ -126,6 +126,7 @@ async fn read_after(db: &DatabaseConnection, bus: &EventBus, mut last: i64) -> R
         let done = (page.len() as u64) < PAGE;
         if let Some(newest) = page.last() {
             last = newest.id;
+            crate::telemetry::feed_delivered(newest.occurred_at);
         }
         bus.broadcast(page.into_iter());
         if done {

@@ -49,6 +49,7 @@ where
         events.extend(event::Entity::insert_many(chunk.to_vec()).exec_with_returning(&txn).await?);
     }
     events.sort_by_key(|e| e.id);
+    crate::telemetry::events_appended(events.iter().map(|e| e.kind));
     if postgres && let Some(newest) = events.last() {
         let notify = Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -97,12 +97,32 @@ fn over_ceiling(measure: &Measure, config: &LimitsConfig) -> Option<Refusal> {
     None
 }
 
+impl Metering {
+    /// A request that names no operation runs its document's only one:
+    /// that operation's name (if it has one) is the request's, for metrics.
+    fn name_from(&self, document: &ExecutableDocument) {
+        let Ok(mut name) = self.operation_name.lock() else { return };
+        if name.is_some() {
+            return;
+        }
+        if let async_graphql::parser::types::DocumentOperations::Multiple(operations) = &document.operations
+            && operations.len() == 1
+        {
+            *name = operations.keys().next().map(ToString::to_string);
+        }
+    }
+}
+
 #[async_graphql::async_trait::async_trait]
 impl Extension for Metering {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let started = std::time::Instant::now();
         let mut response = next.run(ctx).await;
         let metered = self.meter.get();
         let actual = cost::actual(&response.data);
+        let outcome = response.errors.first().map_or_else(|| "ok".to_owned(), crate::error::code_of);
+        let name = self.operation_name.lock().ok().and_then(|name| name.clone());
+        crate::telemetry::graphql_answered(name.as_deref(), &outcome, started.elapsed(), actual);
         let mut report = async_graphql::indexmap::IndexMap::new();
         let requested = metered.measure.map_or(0, |m| m.cost);
         report.insert(async_graphql::Name::new("requestedQueryCost"), Value::from(requested));
@@ -150,6 +170,7 @@ impl Extension for Metering {
         // document is at most 32 KiB: parsing it twice is cheap. One that
         // does not parse is left to the parse step for its usual error.
         if let Ok(document) = async_graphql::parser::parse_query(query) {
+            self.name_from(&document);
             self.judge(ctx, &document, variables).map_err(|refusal| refused(&refusal))?;
         }
         next.run(ctx, query, variables).await

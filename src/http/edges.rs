@@ -63,11 +63,12 @@ fn refusal(status: StatusCode, message: &str, code: &str) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// The span each request is logged in: method and path only. The query
-/// string is left out everywhere, since `?secret=` authenticates Wonde's
-/// webhooks; headers and bodies are never logged.
+/// The span each request is logged in: method, path and request id only.
+/// The query string is left out everywhere, since `?secret=` authenticates
+/// Wonde's webhooks; headers and bodies are never logged.
 pub fn request_span(request: &Request) -> tracing::Span {
-    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+    let id = request.extensions().get::<super::request_id::RequestId>().map_or("", |id| id.0.as_str());
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
 }
 
 #[cfg(test)]

@@ -100,6 +100,7 @@ async fn serve(
     };
     // Registered before anything is served: from here on the watch sees it.
     let mut open = state.sockets.register(viewer.token_id);
+    let _counted = crate::telemetry::OpenSocket::count();
     let expires_at = viewer.expires_at;
     let executor = SocketExecutor {
         schema: state.schema.clone(),

@@ -180,6 +180,7 @@ pub(super) async fn conclude(
     }
     let finished = sync_run::Entity::find_by_id(run.id).one(db).await?;
     let finished = finished.ok_or_else(|| DbErr::RecordNotFound(format!("sync run {}", run.id)))?;
+    crate::telemetry::run_ended(&finished);
     let progress = match progress {
         Some(progress) => Some(progress),
         // The attempt stopped before it began counting (no school, say).

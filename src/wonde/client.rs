@@ -191,6 +191,7 @@ impl WondeClient {
                 error = %err,
                 "retrying Wonde request"
             );
+            crate::telemetry::wonde_retry(endpoint);
             tokio::time::sleep(delay).await;
             retry += 1;
         }
@@ -214,8 +215,16 @@ impl WondeClient {
         if let Some(b) = body {
             request = request.json(b);
         }
-        let response = request.send().await.map_err(|e| transport_error(&e, endpoint))?;
+        let started = Instant::now();
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                crate::telemetry::wonde_attempt(endpoint, None, started.elapsed());
+                return Err(transport_error(&e, endpoint));
+            }
+        };
         let status = response.status();
+        crate::telemetry::wonde_attempt(endpoint, Some(status.as_u16()), started.elapsed());
         if !status.is_success() {
             let headers = response.headers().clone();
             let message = error_body(response, token).await;

@@ -32,6 +32,8 @@ mod http;
 mod layering;
 mod leaver_latency;
 mod limits;
+mod logs;
+mod metrics;
 mod mutations;
 mod nodes;
 mod pagination;
