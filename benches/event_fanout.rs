@@ -139,7 +139,7 @@ async fn subscriber(addr: SocketAddr, token: &str, subscriptions: usize) -> anyh
 async fn receive(socket: &mut ws::Socket, count: usize) -> anyhow::Result<()> {
     let mut seen = 0;
     while seen < count {
-        let message = ws::next_within(socket, LIMIT).await?;
+        let message = ws::next_message_within(socket, LIMIT).await?;
         if message["type"] == "next" {
             seen += 1;
         }

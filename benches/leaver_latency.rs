@@ -53,7 +53,7 @@ async fn baseline(
         let run = api.call(TRIGGER, json!({ "s": school })).await?;
         let run_id = run["triggerSync"]["id"].clone();
         loop {
-            let message = ws::next_within(&mut socket, LIMIT).await?;
+            let message = ws::next_message_within(&mut socket, LIMIT).await?;
             let event = &message["payload"]["data"]["syncProgress"];
             if event["run"]["id"] == run_id && event["phase"] == "COMPLETED" {
                 break;
@@ -83,7 +83,7 @@ async fn leavers(
         demo.sim.student_leaves(wonde_school, &student, None)?;
         api.call(TRIGGER, json!({ "s": school })).await?;
         loop {
-            let message = ws::next_within(&mut socket, LIMIT).await?;
+            let message = ws::next_message_within(&mut socket, LIMIT).await?;
             let event = &message["payload"]["data"]["deactivations"];
             if event["kind"] == "STUDENT" && event["person"]["wondeId"] == student.as_str() {
                 break;

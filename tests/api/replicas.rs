@@ -227,7 +227,7 @@ async fn a_leaver_synced_on_one_replica_reaches_a_subscriber_on_another(url: Str
         .one(cluster.db())
         .await?
         .ok_or_else(|| anyhow::anyhow!("the leaver's account"))?;
-    let message = ws::next_within(&mut socket, Duration::from_secs(15)).await?;
+    let message = ws::next_message_within(&mut socket, Duration::from_secs(15)).await?;
     let received = chrono::Utc::now();
     let event = &message["payload"]["data"]["deactivations"];
     assert_eq!(event["person"]["id"], json!(gid(NodeType::Student, row.id)), "{message}");

@@ -41,6 +41,21 @@ pub async fn next_within(socket: &mut Socket, limit: Duration) -> anyhow::Result
     }
 }
 
+/// The next message that is not the server's keep-alive `ping` (answered
+/// with `pong`, as a client must), within `limit` in all: for waits long
+/// enough to meet a ping (every 15 s) on a loaded machine.
+pub async fn next_message_within(socket: &mut Socket, limit: Duration) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let message = next_within(socket, left).await?;
+        if message["type"] != "ping" {
+            return Ok(message);
+        }
+        socket.send(Message::text(json!({ "type": "pong" }).to_string())).await?;
+    }
+}
+
 pub async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) -> anyhow::Result<()> {
     let message =
         json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } });
