@@ -41,6 +41,7 @@ mod readme;
 mod real_world;
 pub mod reconcile;
 mod relationships;
+mod removed_guardian_links;
 mod replicas;
 mod runs;
 mod schema_drift;
