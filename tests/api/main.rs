@@ -20,6 +20,7 @@ mod csv_import;
 pub mod csv_upload;
 mod data_quality;
 mod edges;
+mod email_whitespace;
 mod error_codes;
 mod families;
 mod filters;
