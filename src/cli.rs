@@ -432,7 +432,21 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
         Command::Sync { school, full, force, dry_run, database, sync } => {
             // Configuration first: a bad Wonde URL is that, not a missing school.
             wonde_client(&sync)?;
-            let school_id = known(&open(&database).await?, &school, NodeType::School).await?;
+            let db = open(&database).await?;
+            let school_id = known(&db, &school, NodeType::School).await?;
+            // Refused before any run is recorded: a run that could only fail
+            // would print its error twice and stay in the history.
+            match crate::connections::not_wonde_fed(&db, school_id).await? {
+                Some(crate::connections::NotWondeFed::CsvFed) => anyhow::bail!(
+                    "school `{school}` is fed by CSV files, not Wonde: import them with \
+                     `onroll import-csv --school {school} ...`"
+                ),
+                Some(crate::connections::NotWondeFed::NotApproved(status)) => anyhow::bail!(
+                    "school `{school}` cannot sync from Wonde: its access is {}, not APPROVED",
+                    status.as_str()
+                ),
+                None => {}
+            }
             let kind = if full { SyncKind::Full } else { SyncKind::Incremental };
             if dry_run {
                 let engine = sync_engine(&services(&database, &sync).await?, &sync);

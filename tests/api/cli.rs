@@ -565,6 +565,25 @@ async fn operator_creates_a_csv_school_and_fills_it() -> anyhow::Result<()> {
         .count(&conn)
         .await?;
     assert_eq!(students, 2, "{out}");
+
+    // `sync` on this CSV-fed school is refused before any run is recorded,
+    // in one message naming the school as typed.
+    let runs = || entity::sync_run::Entity::find().filter(entity::sync_run::Column::SchoolId.eq(school_id));
+    let before = runs().count(&conn).await?;
+    for typed in [school.as_str(), &school_id.to_string()] {
+        for extra in [None, Some("--full"), Some("--dry-run")] {
+            let mut args = vec!["sync", "--school", typed];
+            args.extend(extra);
+            let (ok, out, err) = onroll(&db, &args)?;
+            assert!(!ok, "{args:?}: {out}");
+            let said: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+            assert_eq!(said.len(), 1, "{args:?}: one error line: {err}");
+            assert!(said[0].contains(&format!("school `{typed}`")) && said[0].contains("CSV"), "{err}");
+            assert_eq!(err.matches("CSV").count(), 1, "{args:?}: said once: {err}");
+            assert!(!out.contains("run "), "{args:?}: no run printed: {out}");
+        }
+    }
+    assert_eq!(runs().count(&conn).await?, before, "no run recorded");
     Ok(())
 }
 
