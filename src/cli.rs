@@ -1,6 +1,7 @@
 //! The `onroll` command line (operations.md). Output meant for scripts (an
 //! ID, a token, the SDL) goes to stdout, last line; logs go to stderr.
 
+use crate::cli_out::{say, say_raw};
 use clap::{Parser, Subcommand, ValueEnum};
 use entity::enums::Role;
 use std::process::ExitCode;
@@ -358,13 +359,13 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
         Command::Migrate(database) => {
             let db = crate::db::connect(&database.database_url, None).await?;
             crate::db::migrate(&db).await?;
-            println!("migrations applied");
+            say!("migrations applied");
         }
-        Command::Schema => print!("{}", crate::graphql::sdl()),
+        Command::Schema => say_raw!("{}", crate::graphql::sdl()),
         Command::Trust { command: TrustCommand::Create { name, database } } => {
             let db = open(&database).await?;
             let trust = tenancy::create_trust(&db, &name).await?;
-            println!("{}", crate::graphql::ids::encode(NodeType::Trust, trust.id).0);
+            say!("{}", crate::graphql::ids::encode(NodeType::Trust, trust.id).0);
         }
         Command::School { command: SchoolCommand::Create { trust, name, urn, postcode, database } } => {
             let db = open(&database).await?;
@@ -372,7 +373,7 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             let fields = crate::schools::NewSchool::validate(&name, urn.as_deref(), postcode.as_deref())?;
             let school = crate::schools::create(&db, trust_id, fields).await?;
             eprintln!("school {} created in trust {trust}", school.name);
-            println!("{}", crate::graphql::ids::encode(NodeType::School, school.id).0);
+            say!("{}", crate::graphql::ids::encode(NodeType::School, school.id).0);
         }
         Command::Token {
             command: TokenCommand::Create { role, trust, school, label, expires_in, scope, database },
@@ -393,7 +394,7 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             if let Some(at) = row.expires_at {
                 eprintln!("it expires at {}", crate::cli_tokens::timestamp(at));
             }
-            println!("{token}");
+            say!("{token}");
         }
         Command::Token { command: TokenCommand::List { trust, database } } => {
             crate::cli_tokens::list(&database, trust.as_deref()).await?;
@@ -414,20 +415,32 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             };
             match crate::catalog::refresh(&db, &wonde_client(&sync)?, &token, mode).await? {
                 crate::catalog::RefreshOutcome::Completed { schools, with_status } => {
-                    println!(
-                        "catalog refreshed: {schools} schools read, {with_status} with an access status"
-                    );
+                    say!("catalog refreshed: {schools} schools read, {with_status} with an access status");
                 }
-                crate::catalog::RefreshOutcome::Skipped(why) => println!("skipped: {why}; run with --full"),
+                crate::catalog::RefreshOutcome::Skipped(why) => say!("skipped: {why}; run with --full"),
                 crate::catalog::RefreshOutcome::Busy => {
-                    println!("skipped: another process is refreshing the catalog")
+                    say!("skipped: another process is refreshing the catalog")
                 }
             }
         }
         Command::Sync { school, full, force, dry_run, database, sync } => {
             // Configuration first: a bad Wonde URL is that, not a missing school.
             wonde_client(&sync)?;
-            let school_id = known(&open(&database).await?, &school, NodeType::School).await?;
+            let db = open(&database).await?;
+            let school_id = known(&db, &school, NodeType::School).await?;
+            // Refused before any run is recorded: a run that could only fail
+            // would print its error twice and stay in the history.
+            match crate::connections::not_wonde_fed(&db, school_id).await? {
+                Some(crate::connections::NotWondeFed::CsvFed) => anyhow::bail!(
+                    "school `{school}` is fed by CSV files, not Wonde: import them with \
+                     `onroll import-csv --school {school} ...`"
+                ),
+                Some(crate::connections::NotWondeFed::NotApproved(status)) => anyhow::bail!(
+                    "school `{school}` cannot sync from Wonde: its access is {}, not APPROVED",
+                    status.as_str()
+                ),
+                None => {}
+            }
             let kind = if full { SyncKind::Full } else { SyncKind::Incremental };
             if dry_run {
                 let engine = sync_engine(&services(&database, &sync).await?, &sync);
@@ -469,7 +482,7 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             match importer.import(school_id, files, full, force).await? {
                 CsvImportOutcome::Refused(errors) => {
                     for error in &errors {
-                        println!("{error}");
+                        say!("{error}");
                     }
                     anyhow::bail!(
                         "the files were refused ({} errors above); nothing was changed",
@@ -577,7 +590,7 @@ async fn services(database: &DatabaseConfig, config: &SyncConfig) -> anyhow::Res
 }
 
 fn print_run(run: &entity::sync_run::Model) {
-    println!("run {} ({}) {}", run.id, run.kind.as_str(), run.status.as_str());
+    say!("run {} ({}) {}", run.id, run.kind.as_str(), run.status.as_str());
     let r = run;
     crate::cli_held::print_counts(&[
         (
@@ -607,7 +620,7 @@ fn print_run(run: &entity::sync_run::Model) {
         ),
     ]);
     if let Some(error) = &run.error {
-        println!("error: {error}");
+        say!("error: {error}");
     }
     let held = crate::sync::runs::held(run);
     if held > 0 {

@@ -3,6 +3,7 @@
 //! list` prints the log. Recorded details are ids, flags and counts: never
 //! a token, a file's contents or a name.
 
+use crate::cli_out::say;
 use entity::api_token;
 use sea_orm::{DatabaseConnection, EntityTrait};
 
@@ -181,9 +182,15 @@ pub(crate) async fn list(args: ListArgs) -> anyhow::Result<()> {
         false,
     )
     .await?;
-    println!(
+    say!(
         "{:>6}  {:<20} {:<24} {:<20} {:<18} {:<18} {:<24} detail",
-        "id", "at", "actor", "action", "trust", "school", "outcome"
+        "id",
+        "at",
+        "actor",
+        "action",
+        "trust",
+        "school",
+        "outcome"
     );
     for (_, row) in &page.items {
         let actor = match (row.actor_token_id, row.actor_role.as_deref()) {
@@ -201,8 +208,8 @@ pub(crate) async fn list(args: ListArgs) -> anyhow::Result<()> {
             row.outcome,
             row.detail.as_deref().unwrap_or("")
         );
-        println!("{}", line.trim_end());
+        say!("{}", line.trim_end());
     }
-    println!("{} shown", page.items.len());
+    say!("{} shown", page.items.len());
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `onroll held list|approve|reject` and the tables `sync` prints: what the
 //! mass-deactivation guard held, and a previewed run.
 
+use crate::cli_out::say;
 use entity::enums::HeldStatus;
 use entity::held_change;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -35,12 +36,16 @@ pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
             };
             let rows = select.order_by_asc(held_change::Column::Id).all(&db).await?;
             let words = held::describe(&db, &rows).await?;
-            println!(
+            say!(
                 "{:>8}  {:<22} {:<23} {:<9} {:>5}  who or what",
-                "id", "target", "evidence", "status", "run"
+                "id",
+                "target",
+                "evidence",
+                "status",
+                "run"
             );
             for row in &rows {
-                println!(
+                say!(
                     "{:>8}  {:<22} {:<23} {:<9} {:>5}  {}",
                     row.id,
                     row.target.as_str(),
@@ -50,7 +55,7 @@ pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
                     words.get(&row.id).map(String::as_str).unwrap_or_default()
                 );
             }
-            println!("{} held changes", rows.len());
+            say!("{} held changes", rows.len());
         }
         HeldAction::Decide { approve, school, ids, all, database } => {
             let db = open(&database).await?;
@@ -68,7 +73,7 @@ pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
                 ids.iter().map(|id| parse_held_id(id)).collect::<anyhow::Result<_>>()?
             };
             if ids.is_empty() {
-                println!("nothing is held at that school");
+                say!("nothing is held at that school");
                 return Ok(());
             }
             let decision = if approve {
@@ -77,7 +82,7 @@ pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
                 held::reject(&db, school_id, &ids, CLI).await?
             };
             let c = decision.counts;
-            println!(
+            say!(
                 "{} {} held changes; {} withdrawn (their target had changed), {} skipped (already decided)",
                 if approve { "approved" } else { "rejected" },
                 decision.decided.len(),
@@ -85,7 +90,7 @@ pub(crate) async fn run(action: HeldAction) -> anyhow::Result<()> {
                 decision.skipped.len()
             );
             if approve {
-                println!(
+                say!(
                     "deactivated {} students, {} staff, {} guardians; ended {} groups",
                     c.students.deactivated,
                     c.staff.deactivated,
@@ -108,18 +113,23 @@ fn parse_held_id(text: &str) -> anyhow::Result<i32> {
 
 /// A table of per-kind counts: created, updated, deactivated, reactivated, held.
 pub(crate) fn print_counts(rows: &[(&str, [i32; 5])]) {
-    println!(
+    say!(
         "{:<10} {:>8} {:>8} {:>12} {:>12} {:>6}",
-        "", "created", "updated", "deactivated", "reactivated", "held"
+        "",
+        "created",
+        "updated",
+        "deactivated",
+        "reactivated",
+        "held"
     );
     for (name, [created, updated, deactivated, reactivated, held]) in rows {
-        println!("{name:<10} {created:>8} {updated:>8} {deactivated:>12} {reactivated:>12} {held:>6}");
+        say!("{name:<10} {created:>8} {updated:>8} {deactivated:>12} {reactivated:>12} {held:>6}");
     }
 }
 
 /// `sync --dry-run`'s answer: the counts, then the people, then warnings.
 pub(crate) fn print_preview(preview: &Preview) {
-    println!("dry run ({}): nothing was changed", preview.kind.as_str());
+    say!("dry run ({}): nothing was changed", preview.kind.as_str());
     let c = preview.counts;
     let row = |c: crate::sync::ledger::Counts| [c.created, c.updated, c.deactivated, c.reactivated, c.held];
     print_counts(&[
@@ -129,7 +139,7 @@ pub(crate) fn print_preview(preview: &Preview) {
         ("groups", row(c.groups)),
     ]);
     for person in &preview.people {
-        println!(
+        say!(
             "{:<9} {:<12} {:<14} {} {}{}",
             person.kind.as_str(),
             format!("{:?}", person.change).to_uppercase(),
@@ -140,6 +150,6 @@ pub(crate) fn print_preview(preview: &Preview) {
         );
     }
     for warning in &preview.warnings {
-        println!("warning: {warning}");
+        say!("warning: {warning}");
     }
 }

@@ -1,6 +1,7 @@
 //! `onroll token list|revoke`, and `token create`'s `--expires-in`. IDs in
 //! messages are as the operator typed them.
 
+use crate::cli_out::say;
 use chrono::{DateTime, Utc};
 
 use crate::cli::{open, parse_id};
@@ -52,9 +53,18 @@ pub(crate) async fn list(database: &DatabaseConfig, trust: Option<&str>) -> anyh
         other => other?,
     };
     let now = Utc::now();
-    println!(
+    say!(
         "{:>6}  {:<12} {:<18} {:<8} {:<20} {:<20} {:<20} {:<20} {:<24} {:<16} label",
-        "id", "role", "trust", "status", "created", "last used", "expires", "revoked", "schools", "scopes"
+        "id",
+        "role",
+        "trust",
+        "status",
+        "created",
+        "last used",
+        "expires",
+        "revoked",
+        "schools",
+        "scopes"
     );
     for token in &tokens {
         let schools = if token.school_ids.is_empty() {
@@ -76,11 +86,11 @@ pub(crate) async fn list(database: &DatabaseConfig, trust: Option<&str>) -> anyh
             if token.scopes.is_empty() { "-".to_owned() } else { token.scopes.join(",") },
             token.label.as_deref().unwrap_or("")
         );
-        println!("{}", line.trim_end());
+        say!("{}", line.trim_end());
     }
     match tokens.len() {
-        1 => println!("1 token"),
-        n => println!("{n} tokens"),
+        1 => say!("1 token"),
+        n => say!("{n} tokens"),
     }
     Ok(())
 }
@@ -93,10 +103,10 @@ pub(crate) async fn revoke(database: &DatabaseConfig, text: &str) -> anyhow::Res
     let db = open(database).await?;
     match tenancy::revoke_token(&db, id).await {
         Ok(Revocation::Revoked(at)) => {
-            println!("token {text} revoked at {}; its open sockets close within a second", timestamp(at))
+            say!("token {text} revoked at {}; its open sockets close within a second", timestamp(at))
         }
         Ok(Revocation::AlreadyRevoked(at)) => {
-            println!("token {text} was already revoked, at {}", timestamp(at))
+            say!("token {text} was already revoked, at {}", timestamp(at))
         }
         Err(TenancyError::UnknownToken(_)) => anyhow::bail!("no token with id `{text}`"),
         Err(err) => return Err(err.into()),

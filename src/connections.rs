@@ -65,6 +65,30 @@ pub async fn by_wonde_id<C: ConnectionTrait>(
         .await
 }
 
+/// Why a school cannot be synced from Wonde.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotWondeFed {
+    /// No connection: the school is fed by CSV files (`importCsv`).
+    CsvFed,
+    /// Connected, but Wonde's access is not (or no longer) APPROVED.
+    NotApproved(ConnectionStatus),
+}
+
+/// Whether a Wonde run of `school_id` can start: `Some` says why not, so
+/// callers refuse before a run is recorded (a run that could only fail
+/// would clutter the school's history; operations.md, `sync`).
+pub async fn not_wonde_fed<C: ConnectionTrait>(db: &C, school_id: i32) -> Result<Option<NotWondeFed>, DbErr> {
+    let connection = wonde_connection::Entity::find()
+        .filter(wonde_connection::Column::SchoolId.eq(school_id))
+        .one(db)
+        .await?;
+    Ok(match connection {
+        None => Some(NotWondeFed::CsvFed),
+        Some(c) if c.status != ConnectionStatus::Approved => Some(NotWondeFed::NotApproved(c.status)),
+        Some(_) => None,
+    })
+}
+
 /// Stores a token Wonde gave us and marks the connection APPROVED. When the
 /// school was not approved before, its first FULL run is queued and returned.
 pub async fn approve<C: ConnectionTrait + TransactionTrait>(

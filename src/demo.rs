@@ -6,6 +6,7 @@
 //! and waits for the first FULL runs through the API. What a newcomer sees
 //! is therefore the product's real path, not a shortcut into the database.
 
+use crate::cli_out::say;
 use clap::Args;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -296,32 +297,32 @@ fn print_welcome(demo: &Demo) {
         let student = suggested_leaver(&truth)?;
         Some((school.wonde_id, student.id.clone(), format!("{} {}", student.forename, student.surname)))
     });
-    println!();
-    println!("Onroll demo: a trust of {} schools, mirrored from a simulated Wonde.", sim.schools().len());
-    println!();
-    println!("GraphiQL:       http://{addr}/graphql");
-    println!("Subscriptions:  ws://{addr}/graphql/ws");
-    println!("Admin token:    {admin}");
-    println!("Integrator:     {integrator}");
-    println!("Simulator:      {control}");
-    println!();
-    println!("In GraphiQL, set the header  {{\"Authorization\": \"Bearer {admin}\"}}  and try:");
-    println!("  {{ trusts {{ name schools {{ edges {{ node {{ name students {{ totalCount }} }} }} }} }} }}");
-    println!("  {{ trusts {{ families(filter: {{multiSchoolOnly: true}}) {{ totalCount }} }} }}");
-    println!("  {SUBSCRIPTION}");
+    say!();
+    say!("Onroll demo: a trust of {} schools, mirrored from a simulated Wonde.", sim.schools().len());
+    say!();
+    say!("GraphiQL:       http://{addr}/graphql");
+    say!("Subscriptions:  ws://{addr}/graphql/ws");
+    say!("Admin token:    {admin}");
+    say!("Integrator:     {integrator}");
+    say!("Simulator:      {control}");
+    say!();
+    say!("In GraphiQL, set the header  {{\"Authorization\": \"Bearer {admin}\"}}  and try:");
+    say!("  {{ trusts {{ name schools {{ edges {{ node {{ name students {{ totalCount }} }} }} }} }} }}");
+    say!("  {{ trusts {{ families(filter: {{multiSchoolOnly: true}}) {{ totalCount }} }} }}");
+    say!("  {SUBSCRIPTION}");
     if let Some((school, student, name)) = leaver {
-        println!();
-        println!("Then make {name} leave; the next incremental sync (every few seconds) streams it:");
-        println!("Leaver curl:    curl -X POST {control}/schools/{school}/students/{student}/leave");
+        say!();
+        say!("Then make {name} leave; the next incremental sync (every few seconds) streams it:");
+        say!("Leaver curl:    curl -X POST {control}/schools/{school}/students/{student}/leave");
     }
-    println!();
-    println!(
+    say!();
+    say!(
         "Asking Wonde for access: search the catalog with  {{ wondeSchools(search: \"academy\") {{ wondeId name }} }},"
     );
-    println!("request it with requestWondeAccess, then approve it as the school would:");
-    println!("Approve curl:   curl -X POST {control}/schools/<wondeId>/approve");
-    println!();
-    println!("Ctrl-C stops the demo.");
+    say!("request it with requestWondeAccess, then approve it as the school would:");
+    say!("Approve curl:   curl -X POST {control}/schools/<wondeId>/approve");
+    say!();
+    say!("Ctrl-C stops the demo.");
 }
 
 /// The student the welcome suggests making leave: one whose guardians all

@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod cli;
 mod cli_audit;
 mod cli_held;
+mod cli_out;
 mod cli_tokens;
 /// Configuration from the environment and flags.
 pub mod config;

@@ -36,18 +36,39 @@ impl ExtensionFactory for AuditTrail {
     }
 }
 
-/// A resolver's word on which school it acted on, for mutations whose
-/// arguments do not name one (`createSchool`). See [`note_school`].
+/// A resolver's word to the audit trail about the mutation it is running:
+/// which school it acted on, for mutations whose arguments do not name one
+/// (`createSchool`, see [`note_school`]), and whether it refused in its
+/// answer rather than with an error (`importCsv`'s row errors, see
+/// [`note_refusal`]). Taken (and so cleared) as each Mutation field ends.
 #[derive(Default)]
-pub struct SchoolNote(Mutex<Option<i32>>);
+pub struct AuditNote(Mutex<Noted>);
+
+#[derive(Default)]
+struct Noted {
+    school: Option<i32>,
+    refusal: Option<&'static str>,
+}
+
+fn with_note(ctx: &Context<'_>, write: impl FnOnce(&mut Noted)) {
+    if let Ok(note) = ctx.data::<AuditNote>()
+        && let Ok(mut slot) = note.0.lock()
+    {
+        write(&mut slot);
+    }
+}
 
 /// Tells the audit trail which school the current mutation acted on.
 pub fn note_school(ctx: &Context<'_>, school_id: i32) {
-    if let Ok(note) = ctx.data::<SchoolNote>()
-        && let Ok(mut slot) = note.0.lock()
-    {
-        *slot = Some(school_id);
-    }
+    with_note(ctx, |noted| noted.school = Some(school_id));
+}
+
+/// Tells the audit trail that the current mutation refused what it was
+/// given and said so in its answer (a payload of errors, no GraphQL
+/// error): it is recorded with `code` (one of [`crate::error::CODES`]),
+/// as a refusal with an error is, never as `OK`.
+pub fn note_refusal(ctx: &Context<'_>, code: &'static str) {
+    with_note(ctx, |noted| noted.refusal = Some(code));
 }
 
 #[derive(Default)]
@@ -67,7 +88,7 @@ impl Extension for AuditExtension {
         if let Ok(mut variables) = self.variables.lock() {
             variables.clone_from(&request.variables);
         }
-        next.run(ctx, request.data(SchoolNote::default())).await
+        next.run(ctx, request.data(AuditNote::default())).await
     }
 
     async fn resolve(
@@ -83,8 +104,12 @@ impl Extension for AuditExtension {
         let arguments = self.arguments(&info);
         let result = next.run(ctx, info).await;
         let Some(rc) = ctx.data_opt::<RequestContext>() else { return result };
+        let noted = ctx
+            .data_opt::<AuditNote>()
+            .and_then(|note| note.0.lock().ok().map(|mut slot| std::mem::take(&mut *slot)))
+            .unwrap_or_default();
         let outcome = match &result {
-            Ok(_) => audit::OK.to_owned(),
+            Ok(_) => noted.refusal.unwrap_or(audit::OK).to_owned(),
             Err(err) => err
                 .extensions
                 .as_ref()
@@ -95,8 +120,7 @@ impl Extension for AuditExtension {
                 })
                 .unwrap_or_else(|| "INTERNAL_SERVER_ERROR".to_owned()),
         };
-        let noted = ctx.data_opt::<SchoolNote>().and_then(|note| note.0.lock().ok().and_then(|slot| *slot));
-        let school_id = match noted {
+        let school_id = match noted.school {
             Some(id) => Some(id),
             None => school_of(rc, &arguments).await,
         };

@@ -19,14 +19,18 @@ use super::source::Batch;
 
 /// Guardian links: a complete batch speaks for every link; an incremental
 /// one for the links of the students it holds. Links of students no longer
-/// active end (the cascade's third step).
+/// active end (the cascade's third step), and so do all links of guardians
+/// the MIS removed. Answers the removed guardians that had an active child
+/// until their own removal ended the link, so that their reason stays the
+/// MIS's (see `guardian_status`).
 pub(super) async fn sync_links(
     txn: &DatabaseTransaction,
     work: &mut Work,
     batch: &Batch,
     students: &KnownAccounts,
     guardians: &GuardianRecords,
-) -> Result<(), DbErr> {
+) -> Result<HashSet<i32>, DbErr> {
+    let mut removed_with_child: HashSet<i32> = HashSet::new();
     let (school, now) = (work.scope.school_id, work.scope.now);
     let active_students: HashSet<i32> = students.values().filter(|k| k.active).map(|k| k.id).collect();
     let speaks = batch.types.guardians;
@@ -59,8 +63,14 @@ pub(super) async fn sync_links(
         let spoken = spoken_for && desired.contains_key(&key);
         let follows = active_students.contains(&row.student_id);
         let wanted = if guardians.removed.contains_key(&row.guardian_id) {
-            // A guardian the MIS removed leaves with their links.
-            listed && follows
+            // A guardian the MIS removed (or suspended) leaves with every
+            // link, also those the batch does not speak for: a deletion or
+            // an approved hold carries no links, and a link kept current
+            // would keep a removed guardian attached to a child.
+            if row.active && listed && follows {
+                removed_with_child.insert(row.guardian_id);
+            }
+            false
         } else {
             // A link the batch stops listing is judged by the guardians it
             // would leave with no child here at all.
@@ -73,7 +83,13 @@ pub(super) async fn sync_links(
         };
         wanted_rows.push(wanted);
     }
-    ends.count_new(desired.keys().filter(|key| !existing.contains(key)).map(|(_, guardian)| *guardian));
+    ends.count_new(
+        desired
+            .keys()
+            .filter(|key| !existing.contains(key))
+            .map(|(_, guardian)| *guardian)
+            .filter(|guardian| !guardians.removed.contains_key(guardian)),
+    );
     ends.decide(&mut work.holds, &mut wanted_rows);
     for (row, wanted) in rows.into_iter().zip(wanted_rows) {
         let key = (row.student_id, row.guardian_id);
@@ -96,6 +112,8 @@ pub(super) async fn sync_links(
     }
     let new: Vec<guardian_link::ActiveModel> = desired
         .iter()
+        // A removed guardian gains no link either.
+        .filter(|((_, guardian), _)| !guardians.removed.contains_key(guardian))
         .filter(|(key, _)| !existing.contains(key))
         .map(|((student, guardian), mis)| {
             let mut model = guardian_link::ActiveModel {
@@ -115,7 +133,7 @@ pub(super) async fn sync_links(
     for chunk in new.chunks(500) {
         guardian_link::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
     }
-    Ok(())
+    Ok(removed_with_child)
 }
 
 fn apply_link_fields(model: &mut guardian_link::ActiveModel, mis: &super::source::MisLink) {

@@ -172,8 +172,8 @@ pub async fn reconcile(
     let groups = groups::sync_groups(txn, &mut work, batch).await?;
     groups::sync_memberships(txn, &mut work, batch, &groups, &students, &staff).await?;
     let guardians = guardian_records(txn, &mut work, batch, &students).await?;
-    guardian_links::sync_links(txn, &mut work, batch, &students, &guardians).await?;
-    guardian_status(txn, &mut work, batch, &guardians).await?;
+    let removed_with_child = guardian_links::sync_links(txn, &mut work, batch, &students, &guardians).await?;
+    guardian_status(txn, &mut work, batch, &guardians, &removed_with_child).await?;
 
     let Work { scope, mut counts, changes, ambiguities, holds, .. } = work;
     let held =
@@ -927,11 +927,15 @@ async fn guardian_status(
     work: &mut Work,
     batch: &Batch,
     guardians: &GuardianRecords,
+    removed_with_child: &HashSet<i32>,
 ) -> Result<(), DbErr> {
     let school = work.scope.school_id;
     let present: HashSet<&str> =
         batch.guardians.iter().filter(|g| !g.inactive_in_mis).map(|g| g.source_id.as_str()).collect();
-    let with_children = guardian_links::guardians_with_active_children(txn, school).await?;
+    // A removed guardian whose links ended only with the removal goes for
+    // the MIS's reason, not for having no child.
+    let mut with_children = guardian_links::guardians_with_active_children(txn, school).await?;
+    with_children.extend(removed_with_child.iter().copied());
     let rows = guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?;
     for row in rows {
         let removed = guardians.removed.get(&row.id).copied();

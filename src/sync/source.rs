@@ -4,6 +4,16 @@
 
 use chrono::NaiveDate;
 
+/// An email address as the directory keeps, answers, searches and sends
+/// it: whitespace around it (spaces, tabs, line breaks, no-break spaces) is
+/// removed and its case kept as the MIS or file gave it; a blank address is
+/// none. Every source's people pass through here (Wonde in `wonde_source`,
+/// CSV in `csv_source`), so stray whitespace never reaches the database;
+/// the family rule folds case on top (`families::email_key`).
+pub fn clean_email(raw: Option<&str>) -> Option<String> {
+    raw.map(str::trim).filter(|email| !email.is_empty()).map(str::to_owned)
+}
+
 /// Which data types a school syncs (its connection's options).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DataTypes {

@@ -219,7 +219,7 @@ fn mis_student(student: WondeStudent, groups_stated: bool) -> MisStudent {
         year: student.year_id().map(str::to_owned),
         form: student.form_id().map(str::to_owned),
         groups_stated,
-        email: student.contact_details.data().and_then(|d| d.email()).map(str::to_owned),
+        email: clean_email(student.contact_details.data().and_then(|d| d.email())),
         source_id: student.id,
         upi: student.upi,
         mis_id: student.mis_id,
@@ -252,7 +252,7 @@ fn mis_staff(employee: WondeEmployee, today: NaiveDate) -> MisStaff {
     MisStaff {
         current: employee.is_current_on(today),
         employment_end: employee.employment_details.data().and_then(|d| d.employment_end_date),
-        email: employee.email().map(str::to_owned),
+        email: clean_email(employee.email()),
         source_id: employee.id,
         upi: employee.upi,
         mis_id: employee.mis_id,
@@ -265,7 +265,7 @@ fn mis_staff(employee: WondeEmployee, today: NaiveDate) -> MisStaff {
 
 fn mis_guardian(contact: WondeContact) -> MisGuardian {
     MisGuardian {
-        email: contact.email().map(str::to_owned),
+        email: clean_email(contact.email()),
         source_id: contact.id,
         upi: contact.upi,
         mis_id: contact.mis_id,

@@ -14,7 +14,11 @@ use crate::support::fixture::{Scenario, gid};
 use crate::support::{Engine, TestApp};
 use onroll::graphql::ids::NodeType;
 
-on_both_engines!(mutations_and_refusals_are_recorded_and_read_by_trust_admins, cli_commands_are_recorded);
+on_both_engines!(
+    mutations_and_refusals_are_recorded_and_read_by_trust_admins,
+    cli_commands_are_recorded,
+    a_csv_import_refused_in_its_answer_is_recorded_as_refused
+);
 
 const BIN: &str = env!("CARGO_BIN_EXE_onroll");
 
@@ -181,5 +185,63 @@ async fn cli_commands_are_recorded(engine: Engine) -> anyhow::Result<()> {
     );
     assert_eq!((rows[1]["actorKind"].clone(), rows[1]["actorTokenId"].clone()), (json!("CLI"), Value::Null));
     assert!(!log.to_string().contains(&token));
+    Ok(())
+}
+
+/// `importCsv` refuses bad rows in its answer (a list of errors, no
+/// GraphQL error); the audit log records that as a refusal
+/// (BAD_USER_INPUT), as it does a Wonde school's refusal, and only an
+/// import that ran as OK.
+async fn a_csv_import_refused_in_its_answer_is_recorded_as_refused(engine: Engine) -> anyhow::Result<()> {
+    use crate::csv_upload::{IMPORT, multipart};
+    use sea_orm::QueryOrder;
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let created = app
+        .query(
+            &s.trust_admin,
+            "mutation($t: ID!) { createSchool(input: { trustId: $t, name: \"Willow Bank\" }) { id } }",
+            json!({ "t": gid(NodeType::Trust, s.trust.id) }),
+        )
+        .await?;
+    let school = created["createSchool"]["id"].clone();
+    let send = |vars: Value, students: &'static str| {
+        let (content_type, body) = multipart(IMPORT, vars, &[("students", students)]);
+        let request = app
+            .http
+            .post(app.url("/graphql"))
+            .bearer_auth(&s.trust_admin)
+            .header("content-type", content_type)
+            .body(body);
+        async move { anyhow::Ok(request.send().await?.json::<Value>().await?) }
+    };
+    let bad = send(json!({ "s": school }), "id,forename,surname\nS1,,Smith\n").await?;
+    assert_eq!(bad["data"]["importCsv"]["run"], Value::Null, "{bad}");
+    assert!(bad.get("errors").is_none(), "refused in the answer: {bad}");
+    let wonde =
+        send(json!({ "s": gid(NodeType::School, s.school_a.id) }), "id,forename,surname\nS1,Amy,Smith\n")
+            .await?;
+    assert_eq!(wonde["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{wonde}");
+    let good = send(json!({ "s": school }), "id,forename,surname\nS1,Amy,Smith\n").await?;
+    assert_eq!(good["data"]["importCsv"]["run"]["status"], "COMPLETED", "{good}");
+
+    let outcomes: Vec<String> = audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq("importCsv"))
+        .order_by_asc(audit_log::Column::Id)
+        .all(app.db())
+        .await?
+        .into_iter()
+        .map(|row| row.outcome)
+        .collect();
+    assert_eq!(outcomes, ["BAD_USER_INPUT", "BAD_USER_INPUT", "OK"]);
+    // And `auditLog` finds the refusal by its outcome.
+    let data = app
+        .query(
+            &s.trust_admin,
+            LOG,
+            json!({ "f": { "action": "importCsv", "outcome": "BAD_USER_INPUT" }, "n": 10 }),
+        )
+        .await?;
+    assert_eq!(nodes(&data).len(), 2, "{data}");
     Ok(())
 }

@@ -565,5 +565,57 @@ async fn operator_creates_a_csv_school_and_fills_it() -> anyhow::Result<()> {
         .count(&conn)
         .await?;
     assert_eq!(students, 2, "{out}");
+
+    // `sync` on this CSV-fed school is refused before any run is recorded,
+    // in one message naming the school as typed.
+    let runs = || entity::sync_run::Entity::find().filter(entity::sync_run::Column::SchoolId.eq(school_id));
+    let before = runs().count(&conn).await?;
+    for typed in [school.as_str(), &school_id.to_string()] {
+        for extra in [None, Some("--full"), Some("--dry-run")] {
+            let mut args = vec!["sync", "--school", typed];
+            args.extend(extra);
+            let (ok, out, err) = onroll(&db, &args)?;
+            assert!(!ok, "{args:?}: {out}");
+            let said: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+            assert_eq!(said.len(), 1, "{args:?}: one error line: {err}");
+            assert!(said[0].contains(&format!("school `{typed}`")) && said[0].contains("CSV"), "{err}");
+            assert_eq!(err.matches("CSV").count(), 1, "{args:?}: said once: {err}");
+            assert!(!out.contains("run "), "{args:?}: no run printed: {out}");
+        }
+    }
+    assert_eq!(runs().count(&conn).await?, before, "no run recorded");
+    Ok(())
+}
+
+/// A reader that stops early (`onroll schema | head -1`) closes the pipe;
+/// the command then exits quietly with its own status, no panic. The read
+/// end is closed before the command starts, so every write meets it.
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() -> anyhow::Result<()> {
+    let db = TempDb::new();
+    for args in [&["schema"][..], &["trust", "create", "--name", "Pipe Trust"], &["token", "list"]] {
+        let (reader, writer) = std::io::pipe()?;
+        drop(reader);
+        let output = Command::new(BIN)
+            .args(args)
+            .env("DATABASE_URL", db.url())
+            .env_remove("ONROLL_SECRET_KEY")
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()?;
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {:?} {err}", output.status);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+    // The command did its work: the trust exists.
+    let (ok, out, err) = onroll(&db, &["trust", "create", "--name", "Second Trust"])?;
+    assert!(ok, "{err}");
+    assert!(last_line(&out).starts_with("VHJ1c3Q6"), "{out}");
+    let conn = tokio::runtime::Runtime::new()?.block_on(async {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        let conn = onroll::db::connect(&db.url(), None).await?;
+        anyhow::Ok(entity::trust::Entity::find().count(&conn).await?)
+    })?;
+    assert_eq!(conn, 2, "the piped `trust create` made its trust");
     Ok(())
 }

@@ -47,7 +47,7 @@ const HELD: &str = "query($s: ID!, $status: HeldChangeStatus) {
             group { __typename ... on Class { id name } }
         } }
     } }";
-const APPROVE: &str = "mutation($s: ID!, $ids: [ID!]!) {
+pub(crate) const APPROVE: &str = "mutation($s: ID!, $ids: [ID!]!) {
     approveHeldChanges(schoolId: $s, ids: $ids) {
         decided { id status decidedBy } skipped withdrawn deactivated groupsEnded } }";
 const REJECT: &str = "mutation($s: ID!, $ids: [ID!]!) {

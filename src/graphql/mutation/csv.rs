@@ -53,18 +53,23 @@ impl CsvMutation {
         // The guard is never bypassed over the API: an admin who means a
         // mass deactivation uses `onroll import-csv --force`.
         match importer.import(school_id, files, full.unwrap_or(false), false).await.gql()? {
-            CsvImportOutcome::Refused(errors) => Ok(CsvImportResult {
-                run: None,
-                errors: errors
-                    .into_iter()
-                    .map(|e| CsvRowError {
-                        file: e.file.as_str().to_owned(),
-                        line: i32::try_from(e.line).unwrap_or(i32::MAX),
-                        column: e.column,
-                        message: e.message,
-                    })
-                    .collect(),
-            }),
+            CsvImportOutcome::Refused(errors) => {
+                // Refused in the answer, not as an error: the audit log
+                // still records a refusal.
+                crate::graphql::audit::note_refusal(ctx, AppError::bad_input(String::new()).code());
+                Ok(CsvImportResult {
+                    run: None,
+                    errors: errors
+                        .into_iter()
+                        .map(|e| CsvRowError {
+                            file: e.file.as_str().to_owned(),
+                            line: i32::try_from(e.line).unwrap_or(i32::MAX),
+                            column: e.column,
+                            message: e.message,
+                        })
+                        .collect(),
+                })
+            }
             CsvImportOutcome::Ran(run) => {
                 Ok(CsvImportResult { run: Some(SyncRun(*run)), errors: Vec::new() })
             }

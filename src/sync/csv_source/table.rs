@@ -420,8 +420,11 @@ impl Cells<'_> {
         value
     }
 
+    /// An email address, cleaned as every source's are
+    /// ([`crate::sync::source::clean_email`]); one with no `@` or with
+    /// whitespace inside is an error.
     pub fn email(&mut self, name: &str) -> Option<String> {
-        let value = self.text(name)?;
+        let value = crate::sync::source::clean_email(self.text(name).as_deref())?;
         if !value.contains('@') || value.chars().any(char::is_whitespace) {
             self.error(name, "not an email address");
             return None;
