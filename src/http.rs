@@ -91,7 +91,14 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/wonde", axum::routing::post(webhooks::wonde))
         // Paths and statuses only: bodies and headers hold tokens and names,
         // query strings the webhook secret.
-        .layer(TraceLayer::new_for_http().make_span_with(edges::request_span))
+        // One INFO line per answered request (status, latency): the access log.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(edges::request_span).on_response(
+                tower_http::trace::DefaultOnResponse::new()
+                    .level(tracing::Level::INFO)
+                    .latency_unit(tower_http::LatencyUnit::Millis),
+            ),
+        )
         // Outside the trace layer, so the request's span can name its id.
         .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
