@@ -7,15 +7,16 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_onroll");
 
-struct TempDb(std::path::PathBuf);
+/// A SQLite file of the test's own, removed (with its key) at the end.
+pub(crate) struct TempDb(std::path::PathBuf);
 
 impl TempDb {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let name = onroll::auth::generate_token().replace(['-', '_'], "");
         Self(std::env::temp_dir().join(format!("onroll-cli-{}.db", &name[4..16])))
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("sqlite://{}?mode=rwc", self.0.display())
     }
 }

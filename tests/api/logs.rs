@@ -9,27 +9,7 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_onroll");
 
-/// A SQLite file of the test's own, removed at the end.
-struct TempDb(std::path::PathBuf);
-
-impl TempDb {
-    fn new() -> Self {
-        let name = onroll::auth::generate_token().replace(['-', '_'], "");
-        Self(std::env::temp_dir().join(format!("onroll-logs-{}.db", &name[4..16])))
-    }
-
-    fn url(&self) -> String {
-        format!("sqlite://{}?mode=rwc", self.0.display())
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", ".key"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-}
+use crate::cli::TempDb;
 
 fn onroll(db: &TempDb, args: &[&str]) -> anyhow::Result<String> {
     let output = Command::new(BIN)
