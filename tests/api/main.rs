@@ -42,6 +42,7 @@ mod real_world;
 pub mod reconcile;
 mod relationships;
 mod replicas;
+mod retention;
 mod runs;
 mod schema_drift;
 mod scoping;

@@ -11,7 +11,7 @@ use super::require_trust_admin;
 use crate::error::{AppError, ResultExt};
 use crate::events::EventBus;
 use crate::graphql::RequestContext;
-use crate::graphql::ids::{NodeType, decode};
+use crate::graphql::ids::{NodeType, decode, decode_as};
 use crate::graphql::types::{DeactivationEvent, Trust};
 use crate::retention::erasure::{self, ErasureError, ErasureGround};
 use crate::retention::subject::{self, SubjectError};
@@ -111,14 +111,20 @@ impl From<RetentionError> for AppError {
 #[Object]
 impl RetentionMutation {
     /// Sets how many days a deactivated account's personal data is kept
-    /// after its deactivation (trust admins, for their own trust): 0 to
+    /// after its deactivation (trust admins of the trust): 0 to
     /// 3,650; 0 turns purging off. The daily purge then erases names,
     /// emails, UPN, UPI and MIS ids and deletes links and memberships of
     /// accounts past it. BAD_USER_INPUT outside 0..3650.
-    async fn update_retention_policy(&self, ctx: &Context<'_>, days: i32) -> async_graphql::Result<Trust> {
+    async fn update_retention_policy(
+        &self,
+        ctx: &Context<'_>,
+        trust_id: ID,
+        days: i32,
+    ) -> async_graphql::Result<Trust> {
         let rc = RequestContext::of(ctx)?;
-        require_trust_admin(&rc.viewer, rc.viewer.trust_id, "set the retention policy").gql()?;
-        policy::set_policy(&rc.db, rc.viewer.trust_id, days).await.map(Trust).gql()
+        let trust_id = decode_as(&trust_id, NodeType::Trust).gql()?;
+        require_trust_admin(&rc.viewer, trust_id, "set the retention policy").gql()?;
+        policy::set_policy(&rc.db, trust_id, days).await.map(Trust).gql()
     }
 
     /// Everything Onroll holds about one person across the trust's schools
