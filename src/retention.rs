@@ -75,14 +75,16 @@ pub async fn purge_now(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Pu
         return Ok(PurgeOutcome::Busy);
     }
     let result = purge_all(db, now).await;
-    let total = result.as_ref().map(|p| p.accounts()).unwrap_or(0);
-    retention_state::Entity::update_many()
-        .col_expr(retention_state::Column::PurgingSince, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(retention_state::Column::LastPurgeAt, Expr::value(now))
-        .col_expr(retention_state::Column::LastPurged, Expr::value(i32::try_from(total).unwrap_or(i32::MAX)))
-        .filter(retention_state::Column::Id.eq(STATE_ID))
-        .exec(db)
-        .await?;
+    let mut release = retention_state::Entity::update_many()
+        .col_expr(retention_state::Column::PurgingSince, Expr::value(Option::<DateTime<Utc>>::None));
+    // A failed purge is not a purge: the next look tries again.
+    if let Ok(purged) = &result {
+        let total = i32::try_from(purged.accounts()).unwrap_or(i32::MAX);
+        release = release
+            .col_expr(retention_state::Column::LastPurgeAt, Expr::value(now))
+            .col_expr(retention_state::Column::LastPurged, Expr::value(total));
+    }
+    release.filter(retention_state::Column::Id.eq(STATE_ID)).exec(db).await?;
     result.map(PurgeOutcome::Done)
 }
 

@@ -25,14 +25,18 @@ use serde_json::{Value, json};
 
 use crate::on_both_engines;
 use crate::support::fixture::{Fixture, Scenario, gid};
-use crate::support::{Engine, TestApp};
+use crate::support::{Engine, TestApp, TestDb};
 
 on_both_engines!(
     a_leaver_past_the_period_is_purged_and_the_history_stays,
     reactivated_held_and_open_run_accounts_wait,
     the_export_holds_every_record_of_a_guardian_at_two_schools,
     erasure_is_refused_on_roll_and_done_for_a_leaver,
+    a_purged_pupil_who_returns_arrives_as_new,
+    the_operator_sets_the_period_purges_and_exports_from_the_command_line,
 );
+
+const BIN: &str = env!("CARGO_BIN_EXE_onroll");
 
 const EVENTS: &str = "{ deactivationEvents(first: 100) { edges { cursor node {
     kind reason reactivated erased
@@ -395,5 +399,138 @@ async fn erasure_is_refused_on_roll_and_done_for_a_leaver(engine: Engine) -> any
         audit_log::Entity::find().filter(audit_log::Column::Action.eq("erasePerson")).all(db).await?;
     let outcomes: Vec<&str> = audited.iter().map(|a| a.outcome.as_str()).collect();
     assert_eq!(outcomes, ["PERSON_ON_ROLL", "FORBIDDEN", "OK", "OK"]);
+    Ok(())
+}
+
+const PUPILS: &str = "\
+id,upn,forename,surname,email,year
+S1,A100000000001,Amy,Smith,amy@pupils.example,Year 7
+S2,A100000000002,Ben,Smith,,Year 7
+";
+
+async fn import(db: &DatabaseConnection, school_id: i32, students: &str) -> anyhow::Result<()> {
+    let importer = onroll::sync::csv_import::CsvImporter {
+        db: db.clone(),
+        events: onroll::events::EventBus::default(),
+        guard_share: 0.5,
+        worker: "retention-test".into(),
+    };
+    let files = onroll::sync::csv_source::CsvFiles {
+        students: Some(students.as_bytes().to_vec()),
+        staff: None,
+        guardians: None,
+    };
+    match importer.import(school_id, files, true, true).await? {
+        onroll::sync::csv_import::CsvImportOutcome::Ran(_) => Ok(()),
+        onroll::sync::csv_import::CsvImportOutcome::Refused(errors) => anyhow::bail!("refused: {errors:?}"),
+    }
+}
+
+async fn a_purged_pupil_who_returns_arrives_as_new(engine: Engine) -> anyhow::Result<()> {
+    let data = TestDb::create(&engine).await?;
+    let db = &data.db;
+    let f = Fixture::new(db);
+    let trust = f.trust("Returners Trust").await?;
+    let school = f.school(&trust, "Return School").await?;
+    import(db, school.id, PUPILS).await?;
+    // Amy leaves (absent from a full import), and 400 days later is purged.
+    let only_ben: String =
+        PUPILS.lines().filter(|l| !l.starts_with("S1,")).map(|l| format!("{l}\n")).collect();
+    import(db, school.id, &only_ben).await?;
+    let amy = student::Entity::find().filter(student::Column::WondeId.eq("S1")).one(db).await?;
+    let amy = amy.ok_or_else(|| anyhow::anyhow!("no S1"))?;
+    assert_eq!(amy.status, AccountStatus::Deactivated);
+    deactivated_days_ago(db, amy.id, 400).await?;
+    assert_eq!(purge(db).await?.students, 1);
+
+    // She comes back with the same MIS id and UPN: a new account; the
+    // purged row stays as it was.
+    import(db, school.id, PUPILS).await?;
+    let rows = student::Entity::find().filter(student::Column::SchoolId.eq(school.id)).all(db).await?;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let old = student_row(db, amy.id).await?;
+    assert_eq!((old.status, old.forename.as_str(), old.upn.clone()), (AccountStatus::Deactivated, "", None));
+    assert!(old.purged_at.is_some());
+    let new = rows.iter().find(|r| r.wonde_id == "S1").ok_or_else(|| anyhow::anyhow!("no new S1"))?;
+    assert_ne!(new.id, amy.id);
+    assert_eq!((new.status, new.forename.as_str(), new.purged_at), (AccountStatus::Active, "Amy", None));
+
+    // A change of MIS (new ids, same UPN) re-identifies nobody purged either.
+    let old_new = new.id;
+    import(db, school.id, &PUPILS.replace("S1,", "X1,").replace("S2,", "X2,")).await?;
+    let again = student::Entity::find().filter(student::Column::WondeId.eq("X1")).one(db).await?;
+    let again = again.ok_or_else(|| anyhow::anyhow!("no X1"))?;
+    assert_eq!(again.id, old_new, "the active Amy is re-identified by UPN, never the purged row");
+    Ok(())
+}
+
+async fn the_operator_sets_the_period_purges_and_exports_from_the_command_line(
+    engine: Engine,
+) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    let app = TestApp::spawn(&engine).await?;
+    let db = app.db();
+    let s = Scenario::build(db).await?;
+    let url = app.data.url(&engine);
+    let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let run = |args: Vec<String>| {
+        let (url, key) = (url.clone(), key.clone());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(BIN)
+                .args(&args)
+                .env("DATABASE_URL", url)
+                .env("ONROLL_SECRET_KEY", key)
+                .output()
+        })
+    };
+    let args = |list: &[&str]| list.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+    let trust = gid(NodeType::Trust, s.trust.id);
+
+    let refused = run(args(&["trust", "retention", "--trust", &trust, "--days=-5"])).await??;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("0 (never purge)"), "the bounds are said");
+    let set = run(args(&["trust", "retention", "--trust", &trust, "--days", "30"])).await??;
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let row = entity::trust::Entity::find_by_id(s.trust.id).one(db).await?;
+    assert_eq!(row.map(|t| t.retention_days), Some(30));
+
+    // Left 40 days ago: past 30 days.
+    deactivated_days_ago(db, s.leaver.id, 40).await?;
+    let purged = run(args(&["retention", "purge"])).await??;
+    assert!(purged.status.success(), "{}", String::from_utf8_lossy(&purged.stderr));
+    assert!(
+        String::from_utf8_lossy(&purged.stdout).contains("students=1"),
+        "{}",
+        String::from_utf8_lossy(&purged.stdout)
+    );
+    assert!(student_row(db, s.leaver.id).await?.purged_at.is_some());
+
+    let ann = gid(NodeType::Guardian, s.ann_at_b.id);
+    let export = run(args(&["export-person", &ann])).await??;
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let doc: Value = serde_json::from_slice(&export.stdout)?;
+    assert_eq!(doc["records"].as_array().map(Vec::len), Some(2), "both schools' Ann");
+    let wrong = run(args(&["export-person", &trust])).await??;
+    assert!(!wrong.status.success());
+
+    let audited: Vec<(String, String, Option<String>)> = audit_log::Entity::find()
+        .filter(audit_log::Column::ActorKind.eq("CLI"))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.action, a.outcome, a.detail))
+        .collect();
+    let person = format!("person=GUARDIAN id={}", s.ann_at_b.id);
+    for (action, outcome, detail) in [
+        ("trust retention", "ERROR", Some("days=-5")),
+        ("trust retention", "OK", Some("days=30")),
+        ("retention purge", "OK", Some("students=1 staff=0 guardians=0 links=0 memberships=0")),
+        ("retention purge", "OK", None),
+        ("export-person", "OK", Some(person.as_str())),
+    ] {
+        let wanted = (action.to_owned(), outcome.to_owned(), detail.map(str::to_owned));
+        assert!(audited.contains(&wanted), "{wanted:?} in {audited:?}");
+    }
+    assert!(!format!("{audited:?}").contains("Ann"), "no personal data recorded");
     Ok(())
 }
