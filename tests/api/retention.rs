@@ -319,6 +319,16 @@ async fn erasure_is_refused_on_roll_and_done_for_a_leaver(engine: Engine) -> any
     assert_eq!(code(&app, &s.school_a_admin, ERASE, json!({ "p": on_roll })).await?, "FORBIDDEN");
     let before = event::Entity::find().count(db).await?;
 
+    // A subscriber follows deactivations from the leaver's own event on.
+    let before_events = app.query(&s.integrator, EVENTS, json!({})).await?;
+    let after =
+        before_events["deactivationEvents"]["edges"][0]["cursor"].as_str().unwrap_or_default().to_owned();
+    let (mut socket, ack) = crate::support::ws::connect(app.addr, Some(&s.integrator)).await?;
+    assert_eq!(ack["type"], "connection_ack");
+    let live = "subscription($a: String) { deactivations(after: $a) { erased reactivated
+        person { ... on Student { id forename surname upn purgedAt } } } }";
+    crate::support::ws::subscribe(&mut socket, "erasures", live, json!({ "a": after })).await?;
+
     // A leaver (left today: erasure does not wait for the period).
     let leaver = gid(NodeType::Student, s.leaver.id);
     let done = app.query(&s.trust_admin, ERASE, json!({ "p": leaver })).await?;
@@ -335,6 +345,16 @@ async fn erasure_is_refused_on_roll_and_done_for_a_leaver(engine: Engine) -> any
     let erased = erased.ok_or_else(|| anyhow::anyhow!("no ERASED event"))?;
     assert_eq!((erased.person_kind, erased.person_id), (Some(PersonKind::Student), Some(s.leaver.id)));
     assert!(student_row(db, s.leaver.id).await?.purged_at.is_some());
+    // The subscriber gets it, live, showing nothing of the person.
+    let streamed = crate::support::ws::next_within(&mut socket, std::time::Duration::from_secs(10)).await?;
+    let streamed = &streamed["payload"]["data"]["deactivations"];
+    assert_eq!(
+        (streamed["erased"].clone(), streamed["person"]["id"].clone()),
+        (json!(true), json!(leaver)),
+        "{streamed}"
+    );
+    assert_eq!(streamed["person"]["forename"], "");
+    assert!(streamed["person"]["purgedAt"].is_string());
     // Integrators polling the log see it, after the deactivation.
     let events = app.query(&s.integrator, EVENTS, json!({})).await?;
     let flags: Vec<Value> = events["deactivationEvents"]["edges"]
