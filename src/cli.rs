@@ -85,6 +85,19 @@ pub(crate) enum Command {
         #[command(flatten)]
         sync: SyncConfig,
     },
+    /// Retention of leavers' data (docs/data-protection.md).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// Print everything held about one person across their trust as one
+    /// JSON document (a subject access request; docs/data-protection.md).
+    ExportPerson {
+        /// The person: a Student, Staff or Guardian ID as the API shows it.
+        id: String,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
     /// Changes the mass-deactivation guard held for a decision.
     Held {
         #[command(subcommand)]
@@ -176,6 +189,28 @@ pub(crate) enum TrustCommand {
         /// The trust's name, as its schools and administrators know it.
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Set how many days a deactivated account's personal data is kept
+    /// after its deactivation (default 365; 0 turns purging off).
+    Retention {
+        /// The trust: its ID as `trust create` printed it.
+        #[arg(long)]
+        trust: String,
+        /// Days, 0 to 3650; 0: never purge.
+        #[arg(long)]
+        days: i32,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RetentionCommand {
+    /// Purge now what has passed each trust's retention period (`serve`
+    /// does this daily); prints the counts.
+    Purge {
         #[command(flatten)]
         database: DatabaseConfig,
     },
@@ -366,6 +401,23 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             let db = open(&database).await?;
             let trust = tenancy::create_trust(&db, &name).await?;
             say!("{}", crate::graphql::ids::encode(NodeType::Trust, trust.id).0);
+        }
+        Command::Trust { command: TrustCommand::Retention { trust, days, database } } => {
+            let db = open(&database).await?;
+            let trust_id = known(&db, &trust, NodeType::Trust).await?;
+            let row = crate::retention::set_policy(&db, trust_id, days).await?;
+            println!("retention: {} days", row.retention_days);
+        }
+        Command::Retention { command: RetentionCommand::Purge { database } } => {
+            let db = open(&database).await?;
+            match crate::retention::purge_now(&db, chrono::Utc::now()).await? {
+                crate::retention::PurgeOutcome::Done(purged) => println!("purged: {}", purged.detail()),
+                crate::retention::PurgeOutcome::Busy => println!("skipped: another process is purging"),
+            }
+        }
+        Command::ExportPerson { id, database } => {
+            let db = open(&database).await?;
+            println!("{}", crate::cli_retention::export(&db, &id).await?);
         }
         Command::School { command: SchoolCommand::Create { trust, name, urn, postcode, database } } => {
             let db = open(&database).await?;

@@ -27,7 +27,9 @@ impl CliAct {
     /// The act `command` is, or `None` for one that changes no data
     /// (`serve`, `schema`, lists, a dry run...).
     pub(crate) fn of(command: &Command) -> Option<Self> {
-        use crate::cli::{CatalogCommand, HeldCommand, SchoolCommand, TokenCommand, TrustCommand};
+        use crate::cli::{
+            CatalogCommand, HeldCommand, RetentionCommand, SchoolCommand, TokenCommand, TrustCommand,
+        };
         let act = |database: &DatabaseConfig, action| Self {
             database: database.clone(),
             action,
@@ -39,6 +41,25 @@ impl CliAct {
         Some(match command {
             Command::Trust { command: TrustCommand::Create { database, .. } } => {
                 act(database, "trust create")
+            }
+            Command::Trust { command: TrustCommand::Retention { trust, days, database } } => {
+                let mut a = act(database, "trust retention");
+                a.trust = Some(trust.clone());
+                a.detail = Some(format!("days={days}"));
+                a
+            }
+            // Each trust's purge is recorded by the purge itself, with its counts.
+            Command::Retention { command: RetentionCommand::Purge { database } } => {
+                act(database, "retention purge")
+            }
+            // A subject access export reads, but who read whose data is
+            // what a DPO must be able to show: the person's id, never data.
+            Command::ExportPerson { id, database } => {
+                let mut a = act(database, "export-person");
+                a.detail = crate::cli_retention::person(id)
+                    .ok()
+                    .map(|(kind, id)| format!("person={} id={id}", kind.as_str()));
+                a
             }
             Command::School { command: SchoolCommand::Create { trust, database, .. } } => {
                 let mut a = act(database, "school create");

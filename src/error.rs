@@ -34,6 +34,8 @@ pub const CODES: &[&str] = &[
     "RATE_LIMITED",
     "TIMEOUT",
     "TOO_MANY_SOCKETS",
+    // Data protection (docs/data-protection.md).
+    "PERSON_ON_ROLL",
 ];
 
 /// A failure that a GraphQL client may be told about.
@@ -68,6 +70,10 @@ pub enum AppError {
     /// or `WONDE_UNAVAILABLE` (no answer, or Wonde failing).
     #[error("{message}")]
     Wonde { code: &'static str, message: String },
+    /// An erasure asked for a person the MIS still has on roll (an ACTIVE
+    /// record): the next sync would bring them back (`PERSON_ON_ROLL`).
+    #[error("{0}")]
+    PersonOnRoll(String),
     /// The database failed; details go to the log, not the client.
     #[error("the directory's database could not answer; try again")]
     Database(#[from] DbErr),
@@ -91,6 +97,7 @@ impl AppError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadInput(_) => "BAD_USER_INPUT",
             Self::Conflict(_) => "CONFLICT",
+            Self::PersonOnRoll(_) => "PERSON_ON_ROLL",
             Self::Wonde { code, .. } => code,
             Self::Database(_) | Self::SharedDatabase(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
             Self::Shared(inner) => inner.code(),

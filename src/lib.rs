@@ -19,6 +19,7 @@ pub mod cli;
 mod cli_audit;
 mod cli_held;
 mod cli_out;
+mod cli_retention;
 mod cli_tokens;
 /// Configuration from the environment and flags.
 pub mod config;
@@ -48,6 +49,8 @@ pub mod parent_groups;
 /// Data-quality findings: what a school office should fix, refreshed by
 /// every run.
 pub mod quality;
+/// Retention of leavers' data, subject access and erasure (issue 18).
+pub mod retention;
 /// The school's own "today": time zones and the clock dates are judged by.
 pub mod school_day;
 

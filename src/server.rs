@@ -65,6 +65,9 @@ pub struct Application {
     worker: Option<Worker>,
     /// Whether this process keeps the Wonde catalog fresh (`serve` does).
     catalog_refresh: bool,
+    /// Whether the daily retention purge runs here (`serve` does; servers
+    /// built with `new`, as tests build them, do not).
+    retention_purge: bool,
     /// Reads the event log into this process's bus (every replica's
     /// commits reach its subscribers); stops when the application does.
     _feed: Option<crate::events::feed::Feed>,
@@ -111,6 +114,7 @@ impl Application {
         // one that died (see `runs::recover_abandoned`).
         app.worker = Some(Worker { engine, schedule, tick: std::time::Duration::from_secs(5) });
         app.catalog_refresh = true;
+        app.retention_purge = true;
         app.state.guard_share = config.sync.deactivation_guard;
         app.state.limits = crate::limits::Limits::new(config.limits.clone());
         Ok(app)
@@ -143,6 +147,7 @@ impl Application {
             state,
             worker: None,
             catalog_refresh: false,
+            retention_purge: false,
             _feed: feed,
             token_watch_every: WATCH_EVERY,
         })
@@ -209,6 +214,13 @@ impl Application {
                 stop.subscribe(),
             ))
         });
+        let retention = self.retention_purge.then(|| {
+            tokio::spawn(crate::retention::run_until_stopped(
+                self.state.db.clone(),
+                crate::school_day::Clock::default(),
+                stop.subscribe(),
+            ))
+        });
         let token_watch = tokio::spawn(crate::auth::revocation::watch_until_stopped(
             self.state.db.clone(),
             self.state.sockets.clone(),
@@ -223,6 +235,9 @@ impl Application {
         let _ = stop.send(true);
         let _ = budgets.await;
         let _ = token_watch.await;
+        if let Some(retention) = retention {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), retention).await;
+        }
         if let Some(catalog) = catalog {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), catalog).await;
         }

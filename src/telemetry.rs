@@ -76,6 +76,10 @@ fn describe() {
         "Events appended to the log, by kind (DEACTIVATED, REACTIVATED, HELD, ...): deactivations and holds from runs, approvals and disconnections alike."
     );
     describe_counter!(
+        "onroll_accounts_purged_total",
+        "Accounts whose personal data was purged, by cause (retention, erasure) and kind (students, staff, guardians)."
+    );
+    describe_counter!(
         "onroll_wonde_requests_total",
         "Wonde HTTP attempts, by endpoint (the school's id as {id}) and status (the HTTP status, or `transport` when no answer came)."
     );
@@ -173,6 +177,16 @@ pub fn run_ended(run: &sync_run::Model) {
                 counter!("onroll_sync_records_changed_total", "record" => record, "change" => change)
                     .increment(n);
             }
+        }
+    }
+}
+
+/// Records accounts whose personal data was purged, by `cause`
+/// (`retention`: the daily job; `erasure`: `erasePerson`) and person kind.
+pub fn accounts_purged(cause: &'static str, students: u64, staff: u64, guardians: u64) {
+    for (kind, n) in [("students", students), ("staff", staff), ("guardians", guardians)] {
+        if n > 0 {
+            counter!("onroll_accounts_purged_total", "cause" => cause, "kind" => kind).increment(n);
         }
     }
 }

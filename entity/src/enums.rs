@@ -112,6 +112,9 @@ text_enum!(
         GuardianJoinedGroup = "GUARDIAN_JOINED_GROUP",
         /// A guardian left a parent group (payload: the group).
         GuardianLeftGroup = "GUARDIAN_LEFT_GROUP",
+        /// A person's records were erased (payload: the ground); integrators
+        /// erase their copies.
+        Erased = "ERASED",
     }
 );
 

@@ -18,6 +18,7 @@ pub mod form_tutor;
 pub mod guardian;
 pub mod guardian_link;
 pub mod held_change;
+pub mod retention_state;
 pub mod school;
 pub mod staff;
 pub mod student;

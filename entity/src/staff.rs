@@ -23,6 +23,9 @@ pub struct Model {
     pub deactivation_reason: Option<DeactivationReason>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the retention purge (or an erasure) erased the personal data;
+    /// null while it is held.
+    pub purged_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,8 @@ pub struct Model {
     pub timezone: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Days a deactivated account's personal data is kept (0: never purged).
+    pub retention_days: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,7 @@ use crate::wonde::{SchoolAccess, SecretToken, WondeClient, WondeError};
 mod access;
 mod csv;
 mod held;
+mod retention;
 mod schools;
 
 /// The Mutation root, merged from one object per concern so that each file
@@ -35,6 +36,7 @@ pub struct Mutation(
     WondeMutation,
     csv::CsvMutation,
     held::HeldMutation,
+    retention::RetentionMutation,
 );
 
 /// Connecting schools to Wonde and running their syncs.

@@ -102,7 +102,8 @@ impl Query {
     }
 
     /// Deactivation and reactivation events after a cursor, oldest first:
-    /// the polling twin of the subscription.
+    /// the polling twin of the subscription. Erasures (`erased: true`)
+    /// come here too.
     async fn deactivation_events(
         &self,
         ctx: &Context<'_>,
@@ -112,10 +113,11 @@ impl Query {
     ) -> async_graphql::Result<DeactivationEventConnection> {
         let rc = RequestContext::of(ctx)?;
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
-        let mut select = rc
-            .viewer
-            .events()
-            .filter(event::Column::Kind.is_in([EventKind::Deactivated, EventKind::Reactivated]));
+        let mut select = rc.viewer.events().filter(event::Column::Kind.is_in([
+            EventKind::Deactivated,
+            EventKind::Reactivated,
+            EventKind::Erased,
+        ]));
         if let Some(id) = school_id {
             select = select.filter(event::Column::SchoolId.eq(decode_as(&id, NodeType::School).gql()?));
         }

@@ -153,14 +153,15 @@ fn school_events(
 #[Subscription]
 impl Subscription {
     /// Deactivations and reactivations as they are committed; with `after`,
-    /// the ones after that cursor first.
+    /// the ones after that cursor first. Erasures (`erased: true`) come
+    /// here too.
     async fn deactivations(
         &self,
         ctx: &Context<'_>,
         school_id: Option<ID>,
         after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DeactivationEvent>>> {
-        let kinds = &[EventKind::Deactivated, EventKind::Reactivated];
+        let kinds = &[EventKind::Deactivated, EventKind::Reactivated, EventKind::Erased];
         let stream = school_events(ctx, school_id.as_ref(), after.as_deref(), kinds)?;
         Ok(futures::StreamExt::map(stream, |event| event.map(DeactivationEvent).gql()))
     }

@@ -263,7 +263,12 @@ fn student_target(mis: &MisStudent, today: NaiveDate) -> Target {
 
 async fn students(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Result<KnownAccounts, DbErr> {
     let school = work.scope.school_id;
-    let rows = student::Entity::find().filter(student::Column::SchoolId.eq(school)).all(txn).await?;
+    // A purged row is nobody any more: no rule may match it (retention.rs).
+    let rows = student::Entity::find()
+        .filter(student::Column::SchoolId.eq(school))
+        .filter(student::Column::PurgedAt.is_null())
+        .all(txn)
+        .await?;
     work.active_before.insert(PersonKind::Student, count_active(rows.iter().map(|r| r.status)));
     let by_id: HashMap<String, usize> =
         rows.iter().enumerate().map(|(i, r)| (r.wonde_id.clone(), i)).collect();
@@ -551,7 +556,12 @@ fn staff_target(mis: &MisStaff) -> Target {
 
 async fn staff(txn: &DatabaseTransaction, work: &mut Work, batch: &Batch) -> Result<KnownAccounts, DbErr> {
     let school = work.scope.school_id;
-    let rows = staff::Entity::find().filter(staff::Column::SchoolId.eq(school)).all(txn).await?;
+    // A purged row is nobody any more: no rule may match it (retention.rs).
+    let rows = staff::Entity::find()
+        .filter(staff::Column::SchoolId.eq(school))
+        .filter(staff::Column::PurgedAt.is_null())
+        .all(txn)
+        .await?;
     work.active_before.insert(PersonKind::Staff, count_active(rows.iter().map(|r| r.status)));
     let by_id: HashMap<String, usize> =
         rows.iter().enumerate().map(|(i, r)| (r.wonde_id.clone(), i)).collect();
@@ -670,7 +680,12 @@ async fn guardian_records(
     students: &KnownAccounts,
 ) -> Result<GuardianRecords, DbErr> {
     let school = work.scope.school_id;
-    let rows = guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?;
+    // A purged row is nobody any more: no rule may match it (retention.rs).
+    let rows = guardian::Entity::find()
+        .filter(guardian::Column::SchoolId.eq(school))
+        .filter(guardian::Column::PurgedAt.is_null())
+        .all(txn)
+        .await?;
     work.active_before.insert(PersonKind::Guardian, count_active(rows.iter().map(|r| r.status)));
     let by_id: HashMap<String, usize> =
         rows.iter().enumerate().map(|(i, r)| (r.wonde_id.clone(), i)).collect();

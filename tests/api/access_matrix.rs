@@ -194,6 +194,29 @@ const TABLE: &[(&str, &str, &str, Option<&str>, &str)] = &[
     ),
     (
         "Mutation",
+        "updateRetentionPolicy",
+        "mutation($trust: ID!) { updateRetentionPolicy(trustId: $trust, days: 365) { retentionDays } }",
+        None,
+        "nnnnnnnnY",
+    ),
+    (
+        "Mutation",
+        "subjectAccessExport",
+        "mutation($parent: ID!) { subjectAccessExport(personId: $parent) { records } }",
+        None,
+        "nnnnnnnnY",
+    ),
+    // A pupil on roll: the trust admin passes the permission check and is
+    // refused with PERSON_ON_ROLL, so nothing is erased here.
+    (
+        "Mutation",
+        "erasePerson",
+        "mutation($student: ID!) { erasePerson(personId: $student, reason: SUBJECT_REQUEST) { erased } }",
+        None,
+        "nnnnnnnnY",
+    ),
+    (
+        "Mutation",
         "disconnectWonde",
         "mutation($school: ID!) { disconnectWonde(schoolId: $school) { id } }",
         None,

@@ -46,6 +46,7 @@ pub mod reconcile;
 mod relationships;
 mod removed_guardian_links;
 mod replicas;
+mod retention;
 mod runs;
 mod schema_drift;
 mod scoping;

@@ -16,7 +16,7 @@ use crate::sync_wonde::World;
 on_both_engines!(metrics_count_runs_requests_and_operations);
 
 /// The scrape as (series with labels, value) pairs.
-async fn scrape(app: &TestApp) -> anyhow::Result<(String, Vec<(String, f64)>)> {
+pub(crate) async fn scrape(app: &TestApp) -> anyhow::Result<(String, Vec<(String, f64)>)> {
     let response = app.http.get(app.url("/metrics")).send().await?;
     anyhow::ensure!(response.status() == 200, "GET /metrics answered {}", response.status());
     let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -31,7 +31,7 @@ async fn scrape(app: &TestApp) -> anyhow::Result<(String, Vec<(String, f64)>)> {
     Ok((text, series))
 }
 
-fn value(series: &[(String, f64)], name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn value(series: &[(String, f64)], name: &str, labels: &[(&str, &str)]) -> f64 {
     series
         .iter()
         .filter(|(s, _)| {

@@ -80,6 +80,14 @@ impl DeactivationEvent {
         self.0.kind == entity::enums::EventKind::Reactivated
     }
 
+    /// True when the person's records were erased (`erasePerson`): the
+    /// school's data protection officer asks integrators to erase their
+    /// copies too. The event keeps its cursor; `person` shows the erased
+    /// record (status, dates and reason; names empty, emails null).
+    async fn erased(&self) -> bool {
+        self.0.kind == entity::enums::EventKind::Erased
+    }
+
     async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
         let rc = RequestContext::of(ctx)?;
         let Some(run) = self.0.sync_run_id else { return Ok(None) };

@@ -43,6 +43,13 @@ impl Student {
         self.0.deactivated_at.map(DateTime)
     }
 
+    /// When the retention purge or an erasure erased this account's
+    /// personal data (names empty, emails and MIS identifiers null from
+    /// then on); null while it is held. docs/data-protection.md.
+    async fn purged_at(&self) -> Option<DateTime> {
+        self.0.purged_at.map(DateTime)
+    }
+
     async fn deactivation_reason(&self) -> Option<DeactivationReason> {
         self.0.deactivation_reason.map(Into::into)
     }
@@ -131,6 +138,13 @@ impl Staff {
         self.0.deactivated_at.map(DateTime)
     }
 
+    /// When the retention purge or an erasure erased this account's
+    /// personal data (names empty, emails and MIS identifiers null from
+    /// then on); null while it is held. docs/data-protection.md.
+    async fn purged_at(&self) -> Option<DateTime> {
+        self.0.purged_at.map(DateTime)
+    }
+
     async fn deactivation_reason(&self) -> Option<DeactivationReason> {
         self.0.deactivation_reason.map(Into::into)
     }
@@ -199,6 +213,13 @@ impl Guardian {
 
     async fn deactivated_at(&self) -> Option<DateTime> {
         self.0.deactivated_at.map(DateTime)
+    }
+
+    /// When the retention purge or an erasure erased this account's
+    /// personal data (names empty, emails and MIS identifiers null from
+    /// then on); null while it is held. docs/data-protection.md.
+    async fn purged_at(&self) -> Option<DateTime> {
+        self.0.purged_at.map(DateTime)
     }
 
     async fn deactivation_reason(&self) -> Option<DeactivationReason> {

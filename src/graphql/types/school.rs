@@ -31,6 +31,13 @@ impl Trust {
         &self.0.name
     }
 
+    /// Days a deactivated account's personal data is kept after its
+    /// deactivation before the daily purge erases it (365 unless set with
+    /// `updateRetentionPolicy`); 0: never purged. docs/data-protection.md.
+    async fn retention_days(&self) -> i32 {
+        self.0.retention_days
+    }
+
     /// The trust's schools that the viewer may see.
     async fn schools(
         &self,

@@ -1,0 +1,280 @@
+//! Erasing a deactivated account's personal data, as the retention job and
+//! an erasure both do. What goes: names (kept as empty text, the columns
+//! are NOT NULL), email, title, UPN, UPI, MIS id, and the Wonde id
+//! (replaced by `purged:<id>`, which no Wonde id looks like, so the sync's
+//! identity rules cannot match the row again); the account's guardian links
+//! and group memberships are deleted. What stays: id, kind, school, status,
+//! dates and reason, so counts, runs and the event log stay whole.
+//! Onroll stores no date of birth.
+
+use chrono::{DateTime, Utc};
+use entity::enums::{AccountStatus, EventKind, HeldStatus, HeldTarget, PersonKind, SyncStatus};
+use entity::{
+    class_student, class_teacher, event, form_student, form_tutor, guardian, guardian_link, held_change,
+    school, staff, student, sync_run, year_student,
+};
+use sea_orm::sea_query::{Expr, Query, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
+};
+
+/// Statements carry at most this many ids (well under both engines' limits).
+const CHUNK: usize = 1_000;
+
+/// What a purge erased: accounts per kind, and rows deleted with them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub students: u64,
+    pub staff: u64,
+    pub guardians: u64,
+    /// Guardian links deleted.
+    pub links: u64,
+    /// Class, form and year rows deleted.
+    pub memberships: u64,
+}
+
+impl Purged {
+    pub fn accounts(&self) -> u64 {
+        self.students + self.staff + self.guardians
+    }
+
+    pub fn add(&mut self, other: &Self) {
+        self.students += other.students;
+        self.staff += other.staff;
+        self.guardians += other.guardians;
+        self.links += other.links;
+        self.memberships += other.memberships;
+    }
+
+    /// The audit log's detail: counts only.
+    pub fn detail(&self) -> String {
+        format!(
+            "students={} staff={} guardians={} links={} memberships={}",
+            self.students, self.staff, self.guardians, self.links, self.memberships
+        )
+    }
+}
+
+/// Purges the trust's accounts deactivated before `cutoff` and not purged
+/// yet, except those an open run of their school, a pending held change or
+/// a reactivation since `cutoff` concerns; one transaction.
+pub async fn purge_trust(
+    db: &DatabaseConnection,
+    trust_id: i32,
+    cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Purged, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let mut purged = Purged::default();
+    for kind in [PersonKind::Student, PersonKind::Staff, PersonKind::Guardian] {
+        let ids = due(&txn, kind, trust_id, cutoff).await?;
+        purged.add(&purge_accounts(&txn, kind, &ids, now).await?);
+    }
+    txn.commit().await?;
+    Ok(purged)
+}
+
+/// The ids of `kind` in the trust that the purge may erase at `cutoff`.
+async fn due<C: ConnectionTrait>(
+    db: &C,
+    kind: PersonKind,
+    trust_id: i32,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<i32>, DbErr> {
+    let schools = Query::select()
+        .column(school::Column::Id)
+        .from(school::Entity)
+        .and_where(school::Column::TrustId.eq(trust_id))
+        .to_owned();
+    let busy_schools = Query::select()
+        .column(sync_run::Column::SchoolId)
+        .from(sync_run::Entity)
+        .and_where(sync_run::Column::Status.is_in([SyncStatus::Queued, SyncStatus::Running]))
+        .to_owned();
+    let reactivated = Query::select()
+        .column(event::Column::PersonId)
+        .from(event::Entity)
+        .and_where(event::Column::Kind.eq(EventKind::Reactivated))
+        .and_where(event::Column::PersonKind.eq(kind))
+        .and_where(event::Column::PersonId.is_not_null())
+        .and_where(event::Column::OccurredAt.gte(cutoff))
+        .to_owned();
+    macro_rules! due_of {
+        ($entity:ident) => {
+            $entity::Entity::find()
+                .select_only()
+                .column($entity::Column::Id)
+                .filter($entity::Column::SchoolId.in_subquery(schools))
+                .filter($entity::Column::SchoolId.not_in_subquery(busy_schools))
+                .filter($entity::Column::Status.eq(AccountStatus::Deactivated))
+                .filter($entity::Column::PurgedAt.is_null())
+                .filter($entity::Column::DeactivatedAt.lt(cutoff))
+                .filter($entity::Column::Id.not_in_subquery(reactivated))
+                .filter($entity::Column::Id.not_in_subquery(held_ids(kind)))
+                .into_tuple::<i32>()
+                .all(db)
+                .await
+        };
+    }
+    match kind {
+        PersonKind::Student => due_of!(student),
+        PersonKind::Staff => due_of!(staff),
+        PersonKind::Guardian => due_of!(guardian),
+    }
+}
+
+/// Ids a pending held change may concern for `kind`: the account itself,
+/// or a member of a held membership or link. Wider than exact (a member id
+/// of another kind may exclude an account by chance), so an account waits
+/// rather than being purged under a decision.
+fn held_ids(kind: PersonKind) -> sea_orm::sea_query::SelectStatement {
+    let target = match kind {
+        PersonKind::Student => HeldTarget::Student,
+        PersonKind::Staff => HeldTarget::Staff,
+        PersonKind::Guardian => HeldTarget::Guardian,
+    };
+    let pending = held_change::Column::Status.eq(HeldStatus::Pending);
+    let mut direct = Query::select()
+        .column(held_change::Column::TargetId)
+        .from(held_change::Entity)
+        .and_where(pending.clone())
+        .and_where(held_change::Column::Target.eq(target))
+        .to_owned();
+    let members = Query::select()
+        .expr(Expr::col(held_change::Column::MemberId))
+        .from(held_change::Entity)
+        .and_where(pending.clone())
+        .and_where(held_change::Column::MemberId.is_not_null())
+        .to_owned();
+    let link_students = Query::select()
+        .expr(Expr::col(held_change::Column::GroupId))
+        .from(held_change::Entity)
+        .and_where(pending)
+        .and_where(held_change::Column::Target.eq(HeldTarget::GuardianLink))
+        .and_where(held_change::Column::GroupId.is_not_null())
+        .to_owned();
+    direct
+        .union(sea_orm::sea_query::UnionType::All, members)
+        .union(sea_orm::sea_query::UnionType::All, link_students)
+        .to_owned()
+}
+
+/// `purged:<id>`: the Wonde id a purged row keeps (the column is NOT NULL
+/// and unique per school).
+fn purged_source_id() -> SimpleExpr {
+    Expr::cust("'purged:' || CAST(id AS TEXT)")
+}
+
+/// Erases the personal data of the given deactivated, unpurged accounts of
+/// `kind` and deletes their links and memberships. Ids that are active or
+/// purged already are left alone.
+pub async fn purge_accounts<C>(
+    db: &C,
+    kind: PersonKind,
+    ids: &[i32],
+    now: DateTime<Utc>,
+) -> Result<Purged, DbErr>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let mut purged = Purged::default();
+    let empty = Expr::value("");
+    let null = || Expr::value(Option::<String>::None);
+    for chunk in ids.chunks(CHUNK) {
+        let chunk = chunk.to_vec();
+        match kind {
+            PersonKind::Student => {
+                let done = student::Entity::update_many()
+                    .col_expr(student::Column::Forename, empty.clone())
+                    .col_expr(student::Column::Surname, empty.clone())
+                    .col_expr(student::Column::Email, null())
+                    .col_expr(student::Column::Upn, null())
+                    .col_expr(student::Column::Upi, null())
+                    .col_expr(student::Column::MisId, null())
+                    .col_expr(student::Column::WondeId, purged_source_id())
+                    .col_expr(student::Column::PurgedAt, Expr::value(now))
+                    .col_expr(student::Column::UpdatedAt, Expr::value(now))
+                    .filter(student::Column::Id.is_in(chunk.clone()))
+                    .filter(student::Column::Status.eq(AccountStatus::Deactivated))
+                    .filter(student::Column::PurgedAt.is_null())
+                    .exec(db)
+                    .await?;
+                purged.students += done.rows_affected;
+                purged.links += guardian_link::Entity::delete_many()
+                    .filter(guardian_link::Column::StudentId.is_in(chunk.clone()))
+                    .exec(db)
+                    .await?
+                    .rows_affected;
+                purged.memberships += class_student::Entity::delete_many()
+                    .filter(class_student::Column::StudentId.is_in(chunk.clone()))
+                    .exec(db)
+                    .await?
+                    .rows_affected;
+                purged.memberships += form_student::Entity::delete_many()
+                    .filter(form_student::Column::StudentId.is_in(chunk.clone()))
+                    .exec(db)
+                    .await?
+                    .rows_affected;
+                purged.memberships += year_student::Entity::delete_many()
+                    .filter(year_student::Column::StudentId.is_in(chunk))
+                    .exec(db)
+                    .await?
+                    .rows_affected;
+            }
+            PersonKind::Staff => {
+                let done = staff::Entity::update_many()
+                    .col_expr(staff::Column::Forename, empty.clone())
+                    .col_expr(staff::Column::Surname, empty.clone())
+                    .col_expr(staff::Column::Email, null())
+                    .col_expr(staff::Column::Title, null())
+                    .col_expr(staff::Column::Upi, null())
+                    .col_expr(staff::Column::MisId, null())
+                    .col_expr(staff::Column::WondeId, purged_source_id())
+                    .col_expr(staff::Column::PurgedAt, Expr::value(now))
+                    .col_expr(staff::Column::UpdatedAt, Expr::value(now))
+                    .filter(staff::Column::Id.is_in(chunk.clone()))
+                    .filter(staff::Column::Status.eq(AccountStatus::Deactivated))
+                    .filter(staff::Column::PurgedAt.is_null())
+                    .exec(db)
+                    .await?;
+                purged.staff += done.rows_affected;
+                purged.memberships += class_teacher::Entity::delete_many()
+                    .filter(class_teacher::Column::StaffId.is_in(chunk.clone()))
+                    .exec(db)
+                    .await?
+                    .rows_affected;
+                purged.memberships += form_tutor::Entity::delete_many()
+                    .filter(form_tutor::Column::StaffId.is_in(chunk))
+                    .exec(db)
+                    .await?
+                    .rows_affected;
+            }
+            PersonKind::Guardian => {
+                let done = guardian::Entity::update_many()
+                    .col_expr(guardian::Column::Forename, empty.clone())
+                    .col_expr(guardian::Column::Surname, empty.clone())
+                    .col_expr(guardian::Column::Email, null())
+                    .col_expr(guardian::Column::EmailKey, null())
+                    .col_expr(guardian::Column::Title, null())
+                    .col_expr(guardian::Column::Upi, null())
+                    .col_expr(guardian::Column::MisId, null())
+                    .col_expr(guardian::Column::WondeId, purged_source_id())
+                    .col_expr(guardian::Column::PurgedAt, Expr::value(now))
+                    .col_expr(guardian::Column::UpdatedAt, Expr::value(now))
+                    .filter(guardian::Column::Id.is_in(chunk.clone()))
+                    .filter(guardian::Column::Status.eq(AccountStatus::Deactivated))
+                    .filter(guardian::Column::PurgedAt.is_null())
+                    .exec(db)
+                    .await?;
+                purged.guardians += done.rows_affected;
+                purged.links += guardian_link::Entity::delete_many()
+                    .filter(guardian_link::Column::GuardianId.is_in(chunk))
+                    .exec(db)
+                    .await?
+                    .rows_affected;
+            }
+        }
+    }
+    Ok(purged)
+}
