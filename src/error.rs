@@ -171,20 +171,28 @@ pub fn normalise(mut response: Response) -> Response {
         if has_code(error) {
             continue;
         }
-        if error.path.is_empty() {
-            set_code(error, "GRAPHQL_VALIDATION_FAILED");
-        } else if is_input_coercion(&error.message) {
-            // A value the client sent that the executor could not read as
-            // its type (a date that is not RFC 3339, a string as an
-            // upload): the client's input, said in async-graphql's words.
-            set_code(error, "BAD_USER_INPUT");
-        } else {
+        let code = uncoded(error);
+        if code == "INTERNAL_SERVER_ERROR" {
             tracing::error!("a resolver returned an error without a code");
             error.message = "internal error".to_owned();
-            set_code(error, "INTERNAL_SERVER_ERROR");
         }
+        set_code(error, code);
     }
     response
+}
+
+/// The code [`normalise`] gives an error that arrived without one.
+fn uncoded(error: &ServerError) -> &'static str {
+    if error.path.is_empty() {
+        "GRAPHQL_VALIDATION_FAILED"
+    } else if is_input_coercion(&error.message) {
+        // A value the client sent that the executor could not read as its
+        // type (a date that is not RFC 3339, a string as an upload): the
+        // client's input, said in async-graphql's words.
+        "BAD_USER_INPUT"
+    } else {
+        "INTERNAL_SERVER_ERROR"
+    }
 }
 
 /// async-graphql's words for an argument it could not coerce at run time.
@@ -192,17 +200,16 @@ fn is_input_coercion(message: &str) -> bool {
     message.starts_with("Failed to parse") || message.starts_with("Invalid value for argument")
 }
 
-/// The error's code for metrics: one of [`CODES`], or `error` for anything
-/// else (an error not yet normalised), so the label stays bounded.
+/// The error's code for metrics, as the client will see it: its own code,
+/// or the one [`normalise`] will give it; a code outside [`CODES`] is
+/// `error`, so the label stays bounded.
 pub fn code_of(error: &ServerError) -> String {
-    let code = error.extensions.as_ref().and_then(|ext| match ext.get("code") {
-        Some(async_graphql::Value::String(code)) => Some(code.as_str()),
-        _ => None,
-    });
-    match code {
-        Some(code) if CODES.contains(&code) => code.to_owned(),
-        _ => "error".to_owned(),
-    }
+    let code = match error.extensions.as_ref().and_then(|ext| ext.get("code")) {
+        Some(async_graphql::Value::String(code)) => code.as_str(),
+        Some(_) => "error",
+        None => uncoded(error),
+    };
+    if CODES.contains(&code) { code.to_owned() } else { "error".to_owned() }
 }
 
 fn has_code(error: &ServerError) -> bool {

@@ -211,9 +211,13 @@ pub fn wonde_retry(endpoint: &str) {
     counter!("onroll_wonde_retries_total", "endpoint" => endpoint_label(endpoint)).increment(1);
 }
 
-/// Records one answered GraphQL operation.
-pub fn graphql_answered(operation: Option<&str>, outcome: &str, took: Duration, cost: u64) {
-    let name = operation_label(operation);
+/// The label of operations whose name is not counted on its own.
+pub const OTHER: &str = "other";
+
+/// Records one answered GraphQL operation under `name` (a label made by
+/// [`operation_label`], or [`OTHER`]).
+pub fn graphql_answered(name: &str, outcome: &str, took: Duration, cost: u64) {
+    let name = name.to_owned();
     counter!("onroll_graphql_requests_total", "operation" => name.clone(), "outcome" => outcome.to_owned())
         .increment(1);
     histogram!("onroll_graphql_request_duration_seconds", "operation" => name.clone())
@@ -244,31 +248,51 @@ impl Drop for OpenSocket {
     }
 }
 
-/// `schools/123/students` → `schools/{id}/students`; `schools/all` stays.
+/// What may follow `schools/{id}/` in a Wonde endpoint's label: the
+/// collections and actions the client calls.
+const SCHOOL_PATHS: &[&str] = &[
+    "students",
+    "students-leaver",
+    "contacts",
+    "employees",
+    "classes",
+    "groups",
+    "deletions",
+    "request-access",
+    "revoke-access",
+];
+
+/// `schools/A123/students` → `schools/{id}/students`; `schools/all` stays.
+/// Anything else (a school id holding a `/`, typed by an admin) is `other`:
+/// a label never carries what a user typed.
 fn endpoint_label(endpoint: &str) -> String {
-    let mut parts: Vec<&str> = endpoint.split('/').collect();
-    if parts.first() == Some(&"schools") && parts.get(1).is_some_and(|p| *p != "all") {
-        parts[1] = "{id}";
+    let parts: Vec<&str> = endpoint.split('/').collect();
+    match parts.as_slice() {
+        ["schools", "all"] => "schools/all".to_owned(),
+        ["schools", _] => "schools/{id}".to_owned(),
+        ["schools", _, path] if SCHOOL_PATHS.contains(path) => format!("schools/{{id}}/{path}"),
+        _ => OTHER.to_owned(),
     }
-    parts.join("/")
 }
 
-/// A client's operation name as a bounded label.
-fn operation_label(operation: Option<&str>) -> String {
+/// An operation's name as a bounded label: `anonymous` without one, and
+/// [`OTHER`] for a name that is not a GraphQL name or comes after the first
+/// [`MAX_OPERATION_NAMES`].
+pub fn operation_label(operation: Option<&str>) -> String {
     let Some(name) = operation.filter(|n| !n.is_empty()) else { return "anonymous".to_owned() };
     let valid = name.len() <= 64
         && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return "other".to_owned();
+        return OTHER.to_owned();
     }
     let names = OPERATION_NAMES.get_or_init(|| Mutex::new(HashSet::new()));
-    let Ok(mut names) = names.lock() else { return "other".to_owned() };
+    let Ok(mut names) = names.lock() else { return OTHER.to_owned() };
     if names.contains(name) || names.len() < MAX_OPERATION_NAMES {
         names.insert(name.to_owned());
         name.to_owned()
     } else {
-        "other".to_owned()
+        OTHER.to_owned()
     }
 }
 
@@ -281,6 +305,9 @@ mod tests {
         assert_eq!(endpoint_label("schools/A1930499544/students"), "schools/{id}/students");
         assert_eq!(endpoint_label("schools/A1930499544"), "schools/{id}");
         assert_eq!(endpoint_label("schools/all"), "schools/all");
+        assert_eq!(endpoint_label("schools/A1/students-leaver"), "schools/{id}/students-leaver");
+        assert_eq!(endpoint_label("schools/A1/Jane Doe 2014-03-02"), "other");
+        assert_eq!(endpoint_label("schools/A1/a/b/c"), "other");
     }
 
     #[test]

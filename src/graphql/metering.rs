@@ -42,6 +42,14 @@ impl ExtensionFactory for MeteringFactory {
 #[derive(Default)]
 struct Metering {
     operation_name: Mutex<Option<String>>,
+    /// The operation's metrics label (`telemetry::operation_label`): only a
+    /// name the document defines, so a client's `operationName` alone
+    /// cannot make labels; empty until the document is parsed.
+    metric_name: Mutex<String>,
+    /// Set while the HTTP `request` hook runs: `execute`, nested in it,
+    /// then leaves the counting to it. Over WebSockets there is no
+    /// `request` hook, and `execute` counts.
+    in_request: std::sync::atomic::AtomicBool,
     /// This request's meter, also in its data for the `rateLimit` field.
     meter: Arc<Meter>,
 }
@@ -99,17 +107,55 @@ fn over_ceiling(measure: &Measure, config: &LimitsConfig) -> Option<Refusal> {
 
 impl Metering {
     /// A request that names no operation runs its document's only one:
-    /// that operation's name (if it has one) is the request's, for metrics.
+    /// that operation's name (if it has one) is the request's. The metrics
+    /// label is a name the document defines, else `other` (a name the
+    /// document lacks) or `anonymous`.
     fn name_from(&self, document: &ExecutableDocument) {
         let Ok(mut name) = self.operation_name.lock() else { return };
-        if name.is_some() {
-            return;
+        let defined: Vec<&str> = match &document.operations {
+            async_graphql::parser::types::DocumentOperations::Multiple(operations) => {
+                operations.keys().map(|name| name.as_str()).collect()
+            }
+            async_graphql::parser::types::DocumentOperations::Single(_) => Vec::new(),
+        };
+        if name.is_none() && defined.len() == 1 {
+            *name = defined.first().map(|n| (*n).to_owned());
         }
-        if let async_graphql::parser::types::DocumentOperations::Multiple(operations) = &document.operations
-            && operations.len() == 1
-        {
-            *name = operations.keys().next().map(ToString::to_string);
+        let label = match name.as_deref() {
+            Some(requested) if defined.contains(&requested) => {
+                crate::telemetry::operation_label(Some(requested))
+            }
+            Some(_) => crate::telemetry::OTHER.to_owned(),
+            None => crate::telemetry::operation_label(None),
+        };
+        if let Ok(mut metric_name) = self.metric_name.lock() {
+            *metric_name = label;
         }
+    }
+
+    /// The label to count this operation under.
+    fn metric_label(&self) -> String {
+        let parsed = self.metric_name.lock().map(|name| name.clone()).unwrap_or_default();
+        if !parsed.is_empty() {
+            return parsed;
+        }
+        // Refused before its document was read: no name can be vouched for.
+        let requested = self.operation_name.lock().ok().and_then(|name| name.clone());
+        if requested.is_some() {
+            crate::telemetry::OTHER.to_owned()
+        } else {
+            crate::telemetry::operation_label(None)
+        }
+    }
+
+    fn count(&self, response: &Response, started: std::time::Instant) {
+        let outcome = response.errors.first().map_or_else(|| "ok".to_owned(), crate::error::code_of);
+        crate::telemetry::graphql_answered(
+            &self.metric_label(),
+            &outcome,
+            started.elapsed(),
+            cost::actual(&response.data),
+        );
     }
 }
 
@@ -117,12 +163,11 @@ impl Metering {
 impl Extension for Metering {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let started = std::time::Instant::now();
+        self.in_request.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut response = next.run(ctx).await;
+        self.count(&response, started);
         let metered = self.meter.get();
         let actual = cost::actual(&response.data);
-        let outcome = response.errors.first().map_or_else(|| "ok".to_owned(), crate::error::code_of);
-        let name = self.operation_name.lock().ok().and_then(|name| name.clone());
-        crate::telemetry::graphql_answered(name.as_deref(), &outcome, started.elapsed(), actual);
         let mut report = async_graphql::indexmap::IndexMap::new();
         let requested = metered.measure.map_or(0, |m| m.cost);
         report.insert(async_graphql::Name::new("requestedQueryCost"), Value::from(requested));
@@ -183,11 +228,16 @@ impl Extension for Metering {
         next: NextExecute<'_>,
     ) -> Response {
         let cost = self.meter.get().measure.map_or(0, |m| m.cost);
+        let started = std::time::Instant::now();
         let _turn = match ctx.data_opt::<Arc<Limits>>() {
             Some(limits) => limits.turn(cost).await,
             None => None,
         };
-        next.run(ctx, operation_name).await
+        let response = next.run(ctx, operation_name).await;
+        if !self.in_request.load(std::sync::atomic::Ordering::Relaxed) {
+            self.count(&response, started);
+        }
+        response
     }
 }
 

@@ -72,6 +72,33 @@ async fn metrics_count_runs_requests_and_operations(engine: Engine) -> anyhow::R
         .send()
         .await?;
     assert_eq!(refused.status(), 401);
+    // A document that fails validation counts under the code clients see.
+    let invalid = format!("query {operation}Invalid {{ nosuch }}");
+    let answer: serde_json::Value = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&s.trust_admin)
+        .json(&json!({ "query": invalid }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{answer}");
+    // A name the document does not define never becomes a label.
+    let ghost = format!("{operation}Ghost");
+    app.http
+        .post(app.url("/graphql"))
+        .bearer_auth(&s.trust_admin)
+        .json(&json!({ "query": query, "operationName": ghost }))
+        .send()
+        .await?;
+    // Over a WebSocket (graphql-transport-ws runs queries as streams).
+    let (mut socket, ack) = crate::support::ws::connect(app.addr, Some(&s.trust_admin)).await?;
+    assert_eq!(ack["type"], "connection_ack");
+    let over_ws = format!("query {operation}Socket {{ viewer {{ role }} }}");
+    crate::support::ws::subscribe(&mut socket, "1", &over_ws, json!({})).await?;
+    let next = crate::support::ws::next(&mut socket).await?;
+    assert_eq!(next["payload"]["data"]["viewer"]["role"], "TRUST_ADMIN", "{next}");
 
     let (text, after) = scrape(&app).await?;
     let moved =
@@ -113,6 +140,13 @@ async fn metrics_count_runs_requests_and_operations(engine: Engine) -> anyhow::R
         value(&after, "onroll_graphql_request_duration_seconds_count", &[("operation", &operation)]),
         2.0
     );
+    let invalid_name = format!("{operation}Invalid");
+    let invalid_labels = [("operation", invalid_name.as_str()), ("outcome", "GRAPHQL_VALIDATION_FAILED")];
+    assert_eq!(value(&after, "onroll_graphql_requests_total", &invalid_labels), 1.0, "{text}");
+    assert!(!text.contains(&ghost), "an operationName the document lacks is not a label");
+    let socket_name = format!("{operation}Socket");
+    let socket_labels = [("operation", socket_name.as_str()), ("outcome", "ok")];
+    assert_eq!(value(&after, "onroll_graphql_requests_total", &socket_labels), 1.0, "{text}");
     // Nothing personal and no secret in the scrape.
     for student in truth.students.iter().take(2) {
         assert!(!text.contains(&student.surname), "a name in the scrape");
