@@ -5,13 +5,23 @@
 use chrono::NaiveDate;
 
 /// An email address as the directory keeps, answers, searches and sends
-/// it: whitespace around it (spaces, tabs, line breaks, no-break spaces) is
-/// removed and its case kept as the MIS or file gave it; a blank address is
-/// none. Every source's people pass through here (Wonde in `wonde_source`,
-/// CSV in `csv_source`), so stray whitespace never reaches the database;
-/// the family rule folds case on top (`families::email_key`).
+/// it: whitespace around it (spaces, tabs, line breaks, no-break spaces)
+/// and invisible format characters pasted with it (zero-width spaces and
+/// joiners, a byte-order mark) are removed and its case kept as the MIS or
+/// file gave it; a blank address is none. Every source's people pass
+/// through here (Wonde in `wonde_source`, CSV in `csv_source`), so stray
+/// characters never reach the database; the family rule folds case on top
+/// (`families::email_key`).
 pub fn clean_email(raw: Option<&str>) -> Option<String> {
-    raw.map(str::trim).filter(|email| !email.is_empty()).map(str::to_owned)
+    raw.map(|email| email.trim_matches(|c: char| c.is_whitespace() || is_invisible(c)))
+        .filter(|email| !email.is_empty())
+        .map(str::to_owned)
+}
+
+/// Characters that print as nothing: zero-width space, non-joiner, joiner,
+/// word joiner, and the byte-order mark spreadsheets put first in a file.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }
 
 /// Which data types a school syncs (its connection's options).
@@ -242,5 +252,19 @@ impl Batch {
             deletions: Vec::new(),
             duplicates: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod clean_email_tests {
+    use super::clean_email;
+
+    #[test]
+    fn invisible_and_white_characters_around_an_email_go() {
+        for raw in [" a@b.org\t", "\u{200B}a@b.org", "\u{FEFF}a@b.org\u{00A0}", "\u{2060}a@b.org\u{200D}\n"] {
+            assert_eq!(clean_email(Some(raw)).as_deref(), Some("a@b.org"), "{raw:?}");
+        }
+        assert_eq!(clean_email(Some(" \u{200B} ")), None);
+        assert_eq!(clean_email(Some("A@B.org")).as_deref(), Some("A@B.org"), "case is kept");
     }
 }
