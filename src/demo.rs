@@ -116,6 +116,8 @@ impl Demo {
                 incremental_sync_every: config.incremental_every,
             },
             limits: config.limits.clone(),
+            // The demo's receiver listens on 127.0.0.1 over plain HTTP.
+            webhooks: crate::config::WebhooksConfig { allow_private: true },
         };
         let app = Application::build(&serve).await?.with_worker_tick(Duration::from_secs(1));
         let addr = app.local_addr()?;

@@ -34,6 +34,8 @@ pub const CODES: &[&str] = &[
     "RATE_LIMITED",
     "TIMEOUT",
     "TOO_MANY_SOCKETS",
+    // Outbound webhooks (docs/webhooks.md).
+    "WEBHOOK_URL_REFUSED",
 ];
 
 /// A failure that a GraphQL client may be told about.
@@ -68,6 +70,11 @@ pub enum AppError {
     /// or `WONDE_UNAVAILABLE` (no answer, or Wonde failing).
     #[error("{message}")]
     Wonde { code: &'static str, message: String },
+    /// A webhook endpoint URL that may not be called: not https, or a host
+    /// resolving to a loopback, private, link-local or metadata address
+    /// (`WEBHOOK_URL_REFUSED`).
+    #[error("{0}")]
+    WebhookUrlRefused(String),
     /// The database failed; details go to the log, not the client.
     #[error("the directory's database could not answer; try again")]
     Database(#[from] DbErr),
@@ -92,6 +99,7 @@ impl AppError {
             Self::BadInput(_) => "BAD_USER_INPUT",
             Self::Conflict(_) => "CONFLICT",
             Self::Wonde { code, .. } => code,
+            Self::WebhookUrlRefused(_) => "WEBHOOK_URL_REFUSED",
             Self::Database(_) | Self::SharedDatabase(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
             Self::Shared(inner) => inner.code(),
         }

@@ -59,6 +59,8 @@ pub mod server;
 pub mod sync;
 /// Trusts and tokens as the operator creates them.
 pub mod tenancy;
+/// Signed outbound webhooks to integrators' endpoints (Standard Webhooks).
+pub mod webhooks_out;
 /// The Wonde HTTP client: paging, lenient parsing, retries, typed errors.
 pub mod wonde;
 /// Wonde's webhook notices, acted on only when believable.

@@ -112,6 +112,9 @@ text_enum!(
         GuardianJoinedGroup = "GUARDIAN_JOINED_GROUP",
         /// A guardian left a parent group (payload: the group).
         GuardianLeftGroup = "GUARDIAN_LEFT_GROUP",
+        /// A webhook endpoint was disabled by Onroll (payload: the endpoint
+        /// id and why: GONE or FAILING), for admins.
+        WebhookEndpointDisabled = "WEBHOOK_ENDPOINT_DISABLED",
     }
 );
 
@@ -122,6 +125,10 @@ impl EventKind {
         matches!(self, Self::GuardianJoinedGroup | Self::GuardianLeftGroup)
     }
 }
+text_enum!(
+    /// Where an outbound webhook delivery stands.
+    OutboxStatus { Pending = "PENDING", Delivered = "DELIVERED", Failed = "FAILED" }
+);
 text_enum!(
     /// How the last refresh of the Wonde catalog ended.
     CatalogOutcome { Never = "NEVER", Completed = "COMPLETED", Skipped = "SKIPPED", Failed = "FAILED" }

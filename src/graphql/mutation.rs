@@ -25,6 +25,7 @@ mod access;
 mod csv;
 mod held;
 mod schools;
+pub(crate) mod webhooks;
 
 /// The Mutation root, merged from one object per concern so that each file
 /// stays about one thing.
@@ -35,6 +36,7 @@ pub struct Mutation(
     WondeMutation,
     csv::CsvMutation,
     held::HeldMutation,
+    webhooks::WebhookMutation,
 );
 
 /// Connecting schools to Wonde and running their syncs.
