@@ -185,9 +185,8 @@ impl Deliverer {
             Err(refusal) => return failed(&refusal.to_string()),
         };
         let now = Utc::now();
-        let secrets = match signing_secrets(&self.key, endpoint, now) {
-            Ok(secrets) => secrets,
-            Err(_) => return failed("the endpoint's secret could not be unsealed"),
+        let Ok(secrets) = signing_secrets(&self.key, endpoint, now) else {
+            return failed("the endpoint's secret could not be unsealed");
         };
         let id = webhook_id(event.id);
         let body = body(event);

@@ -158,10 +158,11 @@ pub async fn create<C: ConnectionTrait>(
     fields: EndpointFields,
     allow_private: bool,
 ) -> Result<Created, EndpointError> {
-    let url = checked_url(fields.url.as_deref().unwrap_or_default(), allow_private).await?;
+    // The checks without DNS first: a bad field is said before a lookup.
     let kinds = checked_kinds(&fields.event_types.unwrap_or_default())?;
     let schools = checked_schools(fields.school_ids.flatten())?;
     let description = checked_description(fields.description.flatten())?;
+    let url = checked_url(fields.url.as_deref().unwrap_or_default(), allow_private).await?;
     let secret = new_secret();
     let now = Utc::now();
     let row = endpoint::ActiveModel {
