@@ -70,6 +70,9 @@ pub struct Demo {
     pub admin_token: String,
     pub integrator_token: String,
     pub sim: SimHandle,
+    /// An integrator's endpoint in miniature, registered for every event
+    /// type: it verifies each delivery and lists them.
+    pub receiver: crate::demo_receiver::DemoReceiver,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     scratch: Option<Scratch>,
 }
@@ -131,7 +134,9 @@ impl Demo {
         // server as Wonde's webhooks would, so `requestWondeAccess` works.
         let hook = WebhookTarget::new(format!("http://{addr}/webhooks/wonde")).with_secret(webhook_secret);
         sim.set_webhook_target(Some(hook)).map_err(|err| DemoError::Simulator(err.to_string()))?;
-        let demo = Self { addr, trust_id: trust.id, admin_token, integrator_token, sim, server, scratch };
+        let receiver = crate::demo_receiver::DemoReceiver::start().await?;
+        let demo =
+            Self { addr, trust_id: trust.id, admin_token, integrator_token, sim, receiver, server, scratch };
 
         let api = demo.api();
         let trust_gid = encode(NodeType::Trust, trust.id).0;
@@ -145,6 +150,19 @@ impl Demo {
             .await?;
         }
         wait_for_first_syncs(&api).await?;
+        // Registered after the first syncs, so that it gets what happens
+        // from now on (a leaver, say), not the initial load.
+        let created = api
+            .call(
+                "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret } }",
+                json!({ "input": {
+                    "url": demo.receiver.hook_url(),
+                    "eventTypes": ["DEACTIVATED", "REACTIVATED", "HELD", "CONNECTION_CHANGED", "WEBHOOK_ENDPOINT_DISABLED"],
+                    "description": "the demo's receiver"
+                } }),
+            )
+            .await?;
+        demo.receiver.set_secret(created["createWebhookEndpoint"]["secret"].as_str().unwrap_or_default());
         Ok(demo)
     }
 
@@ -306,6 +324,7 @@ fn print_welcome(demo: &Demo) {
     println!("Admin token:    {admin}");
     println!("Integrator:     {integrator}");
     println!("Simulator:      {control}");
+    println!("Webhooks:       {}", demo.receiver.deliveries_url());
     println!();
     println!("In GraphiQL, set the header  {{\"Authorization\": \"Bearer {admin}\"}}  and try:");
     println!("  {{ trusts {{ name schools {{ edges {{ node {{ name students {{ totalCount }} }} }} }} }} }}");
@@ -316,6 +335,11 @@ fn print_welcome(demo: &Demo) {
         println!("Then make {name} leave; the next incremental sync (every few seconds) streams it:");
         println!("Leaver curl:    curl -X POST {control}/schools/{school}/students/{student}/leave");
     }
+    println!();
+    println!(
+        "Each event is also POSTed, signed, to the demo's webhook receiver; it lists what it verified at"
+    );
+    println!("the Webhooks URL above (docs/webhooks.md).");
     println!();
     println!(
         "Asking Wonde for access: search the catalog with  {{ wondeSchools(search: \"academy\") {{ wondeId name }} }},"

@@ -29,6 +29,8 @@ pub mod crypto;
 pub mod db;
 /// `onroll demo`: the server with an in-process simulator, for newcomers.
 pub mod demo;
+/// The demo's webhook receiver: signed deliveries verified and listed.
+pub mod demo_receiver;
 /// The one error type of the request path and its GraphQL codes.
 pub mod error;
 /// Committed events, fanned out to in-process subscribers.
