@@ -16,7 +16,7 @@ use futures::StreamExt;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    ExprTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    ExprTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +30,9 @@ use super::retry::{disable_after, next_delay, parse_retry_after};
 use super::signing::header;
 use crate::crypto::SecretKey;
 use crate::events::EventBus;
+
+/// Deliveries claimed per batch.
+pub const BATCH: u64 = 64;
 
 /// How much of a receiver's answer is read, for the error text.
 pub const BODY_CAP: usize = 4 * 1024;
@@ -82,9 +85,13 @@ impl Deliverer {
         Ok(Self { db, key, events, settings, client })
     }
 
+    /// How long a claim lasts: long enough for a whole batch to be sent
+    /// `concurrency` at a time, each taking the whole time-out, so a row
+    /// still waiting its turn is never claimed by another replica.
     fn lease(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.settings.timeout * 2 + Duration::from_secs(30))
-            .unwrap_or(chrono::Duration::minutes(1))
+        let rounds = u32::try_from(BATCH).unwrap_or(u32::MAX) / self.settings.concurrency.max(1) as u32 + 2;
+        chrono::Duration::from_std(self.settings.timeout * rounds + Duration::from_secs(30))
+            .unwrap_or(chrono::Duration::minutes(10))
     }
 
     /// Claims up to `limit` due deliveries for this process.
@@ -123,10 +130,10 @@ impl Deliverer {
         Ok(rows)
     }
 
-    /// Claims and sends one batch of due deliveries, `concurrency` at a
-    /// time; answers how many were claimed.
-    pub async fn deliver_due(&self, limit: u64) -> Result<usize, DbErr> {
-        let rows = self.claim(limit).await?;
+    /// Claims and sends one batch of due deliveries ([`BATCH`]),
+    /// `concurrency` at a time; answers how many were claimed.
+    pub async fn deliver_due(&self) -> Result<usize, DbErr> {
+        let rows = self.claim(BATCH).await?;
         let claimed = rows.len();
         if claimed == 0 {
             return Ok(0);
@@ -163,16 +170,35 @@ impl Deliverer {
                 (row, endpoint, outcome, elapsed_ms(started))
             }
         });
-        let mut attempts = futures::stream::iter(work).buffer_unordered(self.settings.concurrency.max(1));
-        while let Some((row, endpoint, outcome, duration_ms)) = attempts.next().await {
-            if let Err(err) = self.record(row, endpoint, outcome, duration_ms).await {
+        let concurrency = self.settings.concurrency.max(1);
+        // What has come back is recorded together, one transaction per
+        // handful: a commit per delivery would cap the rate at the disk's.
+        let mut done = futures::stream::iter(work).buffer_unordered(concurrency).ready_chunks(concurrency);
+        while let Some(chunk) = done.next().await {
+            if let Err(err) = self.record_all(chunk).await {
                 tracing::warn!(
                     db.error = crate::error::db_error_kind(&err),
-                    "a webhook attempt was not recorded"
+                    "webhook attempts were not recorded; their leases will lapse and they will be sent again"
                 );
             }
         }
         Ok(claimed)
+    }
+
+    /// Records attempts in one transaction, then publishes the events of
+    /// endpoints it disabled.
+    async fn record_all(
+        &self,
+        chunk: Vec<(outbox::Model, Option<endpoint::Model>, Outcome, i32)>,
+    ) -> Result<(), DbErr> {
+        let txn = crate::db::begin_write(&self.db).await?;
+        let mut events = Vec::new();
+        for (row, endpoint, outcome, duration_ms) in chunk {
+            events.extend(self.record(&txn, row, endpoint, outcome, duration_ms).await?);
+        }
+        txn.commit().await?;
+        self.events.publish(&events);
+        Ok(())
     }
 
     /// Sends one event to one endpoint, signed.
@@ -245,13 +271,15 @@ impl Deliverer {
     }
 
     /// Records an attempt and what follows from it.
-    async fn record(
+    async fn record<C: ConnectionTrait + TransactionTrait>(
         &self,
+        db: &C,
         row: outbox::Model,
         endpoint: Option<endpoint::Model>,
         outcome: Outcome,
         duration_ms: i32,
-    ) -> Result<(), DbErr> {
+    ) -> Result<Vec<event::Model>, DbErr> {
+        let mut logged = Vec::new();
         let now = Utc::now();
         let (status_code, error) = match &outcome {
             Outcome::Delivered(code) => (Some(i32::from(*code)), None),
@@ -266,7 +294,7 @@ impl Deliverer {
             duration_ms: Set(duration_ms),
             ..Default::default()
         }
-        .insert(&self.db)
+        .insert(db)
         .await?;
         let attempts = row.attempts + 1;
         let mut next: outbox::ActiveModel = row.into();
@@ -279,21 +307,20 @@ impl Deliverer {
             Outcome::Delivered(_) => {
                 next.status = Set(OutboxStatus::Delivered);
                 next.delivered_at = Set(Some(now));
-                next.update(&self.db).await?;
+                next.update(db).await?;
                 if let Some(endpoint) = endpoint.filter(|e| e.failing_since.is_some()) {
                     endpoint::Entity::update_many()
                         .col_expr(endpoint::Column::FailingSince, Expr::value(Option::<DateTime<Utc>>::None))
                         .filter(endpoint::Column::Id.eq(endpoint.id))
-                        .exec(&self.db)
+                        .exec(db)
                         .await?;
                 }
             }
             Outcome::Gone => {
                 next.status = Set(OutboxStatus::Failed);
-                next.update(&self.db).await?;
+                next.update(db).await?;
                 if let Some(endpoint) = endpoint.filter(|e| e.enabled) {
-                    let events = disable_by_onroll(&self.db, endpoint, "GONE").await?;
-                    self.events.publish(&events);
+                    logged = disable_by_onroll(db, endpoint, "GONE").await?;
                 }
             }
             Outcome::Failed { retry_after, .. } => {
@@ -307,34 +334,38 @@ impl Deliverer {
                     }
                     None => next.status = Set(OutboxStatus::Failed),
                 }
-                next.update(&self.db).await?;
+                next.update(db).await?;
                 if let Some(endpoint) = endpoint {
-                    self.note_failure(endpoint, now).await?;
+                    logged = self.note_failure(db, endpoint, now).await?;
                 }
             }
         }
-        Ok(())
+        Ok(logged)
     }
 
     /// Starts the endpoint's failure clock, or disables it when failures
     /// have gone on for 5 days (in retry units).
-    async fn note_failure(&self, endpoint: endpoint::Model, now: DateTime<Utc>) -> Result<(), DbErr> {
+    async fn note_failure<C: ConnectionTrait + TransactionTrait>(
+        &self,
+        db: &C,
+        endpoint: endpoint::Model,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<event::Model>, DbErr> {
         let Some(since) = endpoint.failing_since else {
             endpoint::Entity::update_many()
                 .col_expr(endpoint::Column::FailingSince, Expr::value(now))
                 .filter(endpoint::Column::Id.eq(endpoint.id))
                 .filter(endpoint::Column::FailingSince.is_null())
-                .exec(&self.db)
+                .exec(db)
                 .await?;
-            return Ok(());
+            return Ok(Vec::new());
         };
         let limit = chrono::Duration::from_std(disable_after(self.settings.retry_unit))
             .unwrap_or(chrono::Duration::days(5));
         if endpoint.enabled && now - since >= limit {
-            let events = disable_by_onroll(&self.db, endpoint, "FAILING").await?;
-            self.events.publish(&events);
+            return disable_by_onroll(db, endpoint, "FAILING").await;
         }
-        Ok(())
+        Ok(Vec::new())
     }
 
     /// When the next PENDING delivery falls due, if any.

@@ -8,11 +8,8 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
-use super::delivery::Deliverer;
+use super::delivery::{BATCH, Deliverer};
 use super::fanout;
-
-/// Deliveries claimed per batch.
-const BATCH: u64 = 64;
 
 /// Runs until `stop` turns true; a batch in flight is finished first.
 pub async fn run_until_stopped(deliverer: Deliverer, mut stop: watch::Receiver<bool>) {
@@ -48,7 +45,7 @@ pub async fn run_until_stopped(deliverer: Deliverer, mut stop: watch::Receiver<b
 /// for the next retry (at most the backstop).
 async fn work(deliverer: &Deliverer) -> Result<Duration, sea_orm::DbErr> {
     fanout::catch_up(&deliverer.db).await?;
-    while deliverer.deliver_due(BATCH).await? as u64 == BATCH {}
+    while deliverer.deliver_due().await? as u64 == BATCH {}
     let backstop = deliverer.settings.backstop;
     Ok(match deliverer.next_due().await? {
         Some(due) => {

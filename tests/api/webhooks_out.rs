@@ -23,6 +23,7 @@ on_both_engines!(
     two_replicas_deliver_each_event_once,
     a_rotated_secret_verifies_with_both,
     deliveries_are_listed_redelivered_and_replayed,
+    failing_for_five_days_fails_and_disables,
 );
 
 const CREATE: &str = "mutation($input: CreateWebhookEndpointInput!) {
@@ -327,5 +328,38 @@ async fn deliveries_are_listed_redelivered_and_replayed(engine: Engine) -> anyho
         body["errors"][0]["extensions"]["code"], "NOT_FOUND",
         "a trust-wide endpoint is not a school admin's"
     );
+    Ok(())
+}
+
+/// The schedule's time base shrunk to a microsecond: the 8 attempts of one
+/// delivery take a tenth of a second, and "5 days" (432,000 units) under
+/// half a second of failures.
+async fn failing_for_five_days_fails_and_disables(engine: Engine) -> anyhow::Result<()> {
+    let settings = onroll::webhooks_out::WebhookSettings {
+        retry_unit: Duration::from_micros(1),
+        backstop: Duration::from_millis(50),
+        ..test_webhook_settings()
+    };
+    let app = TestApp::spawn_with_webhooks(&engine, settings).await?;
+    let s = Scenario::build(app.db()).await?;
+    let receiver = Receiver::start(&[500; 10_000]).await?;
+    let (endpoint, _) = register(&app, &s.trust_admin, &receiver).await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let state = loop {
+        leave(&app, &s, 1).await?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let state = endpoint_state(&app, &s.trust_admin).await?;
+        if state["enabled"] == false || std::time::Instant::now() > deadline {
+            break state;
+        }
+    };
+    assert_eq!(state["enabled"], false, "{state}");
+    assert_eq!(state["disabledReason"], "FAILING");
+    // The first delivery ran through the whole schedule: 1 + 7 retries.
+    let failed = deliveries(&app, &s.trust_admin, &endpoint, Some("FAILED")).await?;
+    let first = failed.first().ok_or_else(|| anyhow::anyhow!("no failed delivery"))?;
+    assert_eq!(first["attemptCount"], 8, "{first}");
+    assert_eq!(first["lastStatusCode"], 500);
+    assert!(all_verified(&receiver.received()));
     Ok(())
 }
