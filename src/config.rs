@@ -33,6 +33,25 @@ pub struct ServeConfig {
     pub schedule: ScheduleConfig,
     #[command(flatten)]
     pub limits: crate::limits::LimitsConfig,
+    #[command(flatten)]
+    pub webhooks: WebhooksConfig,
+}
+
+/// Outbound webhooks to integrators' endpoints (docs/webhooks.md).
+#[derive(Args, Clone, Debug, Default)]
+pub struct WebhooksConfig {
+    /// Lets webhook endpoints be plain `http://` and resolve to loopback
+    /// or private addresses (tests, demos). Never in production: it opens
+    /// the server's own network to whoever registers an endpoint.
+    #[arg(
+        long = "webhooks-allow-private",
+        env = "ONROLL_WEBHOOKS_ALLOW_PRIVATE",
+        default_value = "false",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_private: bool,
 }
 
 /// How syncs reach Wonde and what the guard lets them do.

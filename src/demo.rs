@@ -71,6 +71,9 @@ pub struct Demo {
     pub admin_token: String,
     pub integrator_token: String,
     pub sim: SimHandle,
+    /// An integrator's endpoint in miniature, registered for every event
+    /// type: it verifies each delivery and lists them.
+    pub receiver: crate::demo_receiver::DemoReceiver,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     scratch: Option<Scratch>,
 }
@@ -117,6 +120,8 @@ impl Demo {
                 incremental_sync_every: config.incremental_every,
             },
             limits: config.limits.clone(),
+            // The demo's receiver listens on 127.0.0.1 over plain HTTP.
+            webhooks: crate::config::WebhooksConfig { allow_private: true },
         };
         let app = Application::build(&serve).await?.with_worker_tick(Duration::from_secs(1));
         let addr = app.local_addr()?;
@@ -130,7 +135,9 @@ impl Demo {
         // server as Wonde's webhooks would, so `requestWondeAccess` works.
         let hook = WebhookTarget::new(format!("http://{addr}/webhooks/wonde")).with_secret(webhook_secret);
         sim.set_webhook_target(Some(hook)).map_err(|err| DemoError::Simulator(err.to_string()))?;
-        let demo = Self { addr, trust_id: trust.id, admin_token, integrator_token, sim, server, scratch };
+        let receiver = crate::demo_receiver::DemoReceiver::start().await?;
+        let demo =
+            Self { addr, trust_id: trust.id, admin_token, integrator_token, sim, receiver, server, scratch };
 
         let api = demo.api();
         let trust_gid = encode(NodeType::Trust, trust.id).0;
@@ -144,6 +151,19 @@ impl Demo {
             .await?;
         }
         wait_for_first_syncs(&api).await?;
+        // Registered after the first syncs, so that it gets what happens
+        // from now on (a leaver, say), not the initial load.
+        let created = api
+            .call(
+                "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret } }",
+                json!({ "input": {
+                    "url": demo.receiver.hook_url(),
+                    "eventTypes": ["DEACTIVATED", "REACTIVATED", "HELD", "CONNECTION_CHANGED", "WEBHOOK_ENDPOINT_DISABLED"],
+                    "description": "the demo's receiver"
+                } }),
+            )
+            .await?;
+        demo.receiver.set_secret(created["createWebhookEndpoint"]["secret"].as_str().unwrap_or_default());
         Ok(demo)
     }
 
@@ -305,6 +325,7 @@ fn print_welcome(demo: &Demo) {
     say!("Admin token:    {admin}");
     say!("Integrator:     {integrator}");
     say!("Simulator:      {control}");
+    say!("Webhooks:       {}", demo.receiver.deliveries_url());
     say!();
     say!("In GraphiQL, set the header  {{\"Authorization\": \"Bearer {admin}\"}}  and try:");
     say!("  {{ trusts {{ name schools {{ edges {{ node {{ name students {{ totalCount }} }} }} }} }} }}");
@@ -315,6 +336,9 @@ fn print_welcome(demo: &Demo) {
         say!("Then make {name} leave; the next incremental sync (every few seconds) streams it:");
         say!("Leaver curl:    curl -X POST {control}/schools/{school}/students/{student}/leave");
     }
+    say!();
+    say!("Each event is also POSTed, signed, to the demo's webhook receiver; it lists what it verified at");
+    say!("the Webhooks URL above (docs/webhooks.md).");
     say!();
     say!(
         "Asking Wonde for access: search the catalog with  {{ wondeSchools(search: \"academy\") {{ wondeId name }} }},"

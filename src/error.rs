@@ -36,6 +36,8 @@ pub const CODES: &[&str] = &[
     "TOO_MANY_SOCKETS",
     // Data protection (docs/data-protection.md).
     "PERSON_ON_ROLL",
+    // Outbound webhooks (docs/webhooks.md).
+    "WEBHOOK_URL_REFUSED",
 ];
 
 /// A failure that a GraphQL client may be told about.
@@ -74,6 +76,11 @@ pub enum AppError {
     /// record): the next sync would bring them back (`PERSON_ON_ROLL`).
     #[error("{0}")]
     PersonOnRoll(String),
+    /// A webhook endpoint URL that may not be called: not https, or a host
+    /// resolving to a loopback, private, link-local or metadata address
+    /// (`WEBHOOK_URL_REFUSED`).
+    #[error("{0}")]
+    WebhookUrlRefused(String),
     /// The database failed; details go to the log, not the client.
     #[error("the directory's database could not answer; try again")]
     Database(#[from] DbErr),
@@ -99,6 +106,7 @@ impl AppError {
             Self::Conflict(_) => "CONFLICT",
             Self::PersonOnRoll(_) => "PERSON_ON_ROLL",
             Self::Wonde { code, .. } => code,
+            Self::WebhookUrlRefused(_) => "WEBHOOK_URL_REFUSED",
             Self::Database(_) | Self::SharedDatabase(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
             Self::Shared(inner) => inner.code(),
         }

@@ -17,6 +17,7 @@ pub mod metering;
 pub mod mutation;
 pub mod pagination;
 pub mod query;
+mod query_webhooks;
 pub mod scalars;
 pub mod schema;
 pub mod selection_order;

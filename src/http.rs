@@ -46,6 +46,9 @@ pub struct AppState {
     pub sockets: OpenSockets,
     /// Cost, time, rate and socket limits (docs/limits.md).
     pub limits: Arc<crate::limits::Limits>,
+    /// Outbound webhooks: whether private addresses are allowed, the
+    /// retry schedule's time base (registration reads the first).
+    pub webhooks: Arc<crate::webhooks_out::WebhookSettings>,
 }
 
 impl AppState {
@@ -62,6 +65,7 @@ impl AppState {
         data.insert(crate::catalog::WondeAppToken(self.wonde_app_token.clone()));
         data.insert(crate::sync::ledger::GuardShare(self.guard_share));
         data.insert(self.limits.clone());
+        data.insert(self.webhooks.clone());
     }
 }
 

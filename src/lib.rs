@@ -31,6 +31,8 @@ pub mod crypto;
 pub mod db;
 /// `onroll demo`: the server with an in-process simulator, for newcomers.
 pub mod demo;
+/// The demo's webhook receiver: signed deliveries verified and listed.
+pub mod demo_receiver;
 /// The one error type of the request path and its GraphQL codes.
 pub mod error;
 /// Committed events, fanned out to in-process subscribers.
@@ -67,6 +69,8 @@ pub mod sync;
 pub mod telemetry;
 /// Trusts and tokens as the operator creates them.
 pub mod tenancy;
+/// Signed outbound webhooks to integrators' endpoints (Standard Webhooks).
+pub mod webhooks_out;
 /// The Wonde HTTP client: paging, lenient parsing, retries, typed errors.
 pub mod wonde;
 /// Wonde's webhook notices, acted on only when believable.

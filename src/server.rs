@@ -20,6 +20,8 @@ use crate::graphql::build_schema;
 use crate::http::{AppState, DEFAULT_WS_KEEPALIVE, router};
 use crate::sync::schedule::Schedule;
 use crate::sync::{SyncEngine, runs};
+use crate::webhooks_out::WebhookSettings;
+use crate::webhooks_out::delivery::Deliverer;
 use crate::wonde::{SecretToken, WondeClient, WondeConfig};
 
 /// What a server is built from, apart from its address.
@@ -73,6 +75,8 @@ pub struct Application {
     _feed: Option<crate::events::feed::Feed>,
     /// How often the revocation watch looks at the tokens of open sockets.
     token_watch_every: std::time::Duration,
+    /// Whether this process delivers outbound webhooks (`serve` does).
+    webhook_worker: bool,
 }
 
 impl Application {
@@ -117,7 +121,9 @@ impl Application {
         app.retention_purge = true;
         app.state.guard_share = config.sync.deactivation_guard;
         app.state.limits = crate::limits::Limits::new(config.limits.clone());
-        Ok(app)
+        let webhooks =
+            WebhookSettings { allow_private: config.webhooks.allow_private, ..WebhookSettings::default() };
+        Ok(app.with_webhooks(webhooks))
     }
 
     /// Binds a server over a database that is already migrated.
@@ -141,6 +147,7 @@ impl Application {
             ws_keepalive: DEFAULT_WS_KEEPALIVE,
             sockets: OpenSockets::default(),
             limits: crate::limits::Limits::new(crate::limits::LimitsConfig::default()),
+            webhooks: Arc::new(WebhookSettings::default()),
         };
         Ok(Self {
             listener,
@@ -150,7 +157,22 @@ impl Application {
             retention_purge: false,
             _feed: feed,
             token_watch_every: WATCH_EVERY,
+            webhook_worker: false,
         })
+    }
+
+    /// Delivers outbound webhooks with these settings while serving.
+    pub fn with_webhooks(mut self, settings: WebhookSettings) -> Self {
+        self.state.webhooks = Arc::new(settings);
+        self.webhook_worker = true;
+        self
+    }
+
+    /// Changes the webhook settings the API reads (whether private
+    /// addresses may be registered) without delivering from this process.
+    pub fn with_webhook_settings(mut self, settings: WebhookSettings) -> Self {
+        self.state.webhooks = Arc::new(settings);
+        self
     }
 
     /// Runs syncs in the background while serving.
@@ -229,6 +251,25 @@ impl Application {
         ));
         let budgets =
             tokio::spawn(crate::limits::forget_full_budgets(self.state.limits.clone(), stop.subscribe()));
+        let webhooks = if self.webhook_worker {
+            match Deliverer::new(
+                self.state.db.clone(),
+                self.state.secret_key.clone(),
+                self.state.events.clone(),
+                (*self.state.webhooks).clone(),
+            ) {
+                Ok(deliverer) => Some(tokio::spawn(crate::webhooks_out::worker::run_until_stopped(
+                    deliverer,
+                    stop.subscribe(),
+                ))),
+                Err(err) => {
+                    tracing::error!(error = %err, "outbound webhooks are not delivered");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         // Client addresses key the budgets of requests without a token.
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
@@ -237,6 +278,11 @@ impl Application {
         let _ = token_watch.await;
         if let Some(retention) = retention {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), retention).await;
+        }
+        if let Some(webhooks) = webhooks {
+            // A delivery cut short keeps its lease until it lapses; the
+            // next process (or another replica) sends it again then.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(20), webhooks).await;
         }
         if let Some(catalog) = catalog {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), catalog).await;

@@ -115,6 +115,9 @@ text_enum!(
         /// A person's records were erased (payload: the ground); integrators
         /// erase their copies.
         Erased = "ERASED",
+        /// A webhook endpoint was disabled by Onroll (payload: the endpoint
+        /// id and why: GONE or FAILING), for admins.
+        WebhookEndpointDisabled = "WEBHOOK_ENDPOINT_DISABLED",
     }
 );
 
@@ -125,6 +128,10 @@ impl EventKind {
         matches!(self, Self::GuardianJoinedGroup | Self::GuardianLeftGroup)
     }
 }
+text_enum!(
+    /// Where an outbound webhook delivery stands.
+    OutboxStatus { Pending = "PENDING", Delivered = "DELIVERED", Failed = "FAILED" }
+);
 text_enum!(
     /// How the last refresh of the Wonde catalog ended.
     CatalogOutcome { Never = "NEVER", Completed = "COMPLETED", Skipped = "SKIPPED", Failed = "FAILED" }

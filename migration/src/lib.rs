@@ -20,6 +20,7 @@ mod m20261129_000006_run_attempts;
 mod m20261129_000007_audit_log;
 mod m20261129_000008_token_scopes;
 mod m20261129_000009_webhook_deliveries;
+mod m20261129_000010_webhook_endpoints;
 mod m20261129_000011_retention;
 
 /// Every migration of Onroll's schema, oldest first.
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_audit_log::Migration),
             Box::new(m20261129_000008_token_scopes::Migration),
             Box::new(m20261129_000009_webhook_deliveries::Migration),
+            Box::new(m20261129_000010_webhook_endpoints::Migration),
             Box::new(m20261129_000011_retention::Migration),
         ]
     }

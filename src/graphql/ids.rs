@@ -11,7 +11,8 @@ use crate::error::AppError;
 
 macro_rules! node_types {
     ($($variant:ident),+ $(,)?) => {
-        /// Every type that implements `Node`.
+        /// Every type with a global ID (all but the webhook types implement
+        /// `Node`; those are read through `webhookEndpoints`).
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum NodeType { $($variant),+ }
 
@@ -27,7 +28,20 @@ macro_rules! node_types {
     };
 }
 
-node_types!(Trust, School, Student, Staff, Guardian, Class, YearGroup, FormGroup, Family, SyncRun);
+node_types!(
+    Trust,
+    School,
+    Student,
+    Staff,
+    Guardian,
+    Class,
+    YearGroup,
+    FormGroup,
+    Family,
+    SyncRun,
+    WebhookEndpoint,
+    WebhookDelivery
+);
 
 pub fn encode(kind: NodeType, id: i32) -> ID {
     ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name())))

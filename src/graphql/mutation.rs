@@ -26,6 +26,7 @@ mod csv;
 mod held;
 mod retention;
 mod schools;
+pub(crate) mod webhooks;
 
 /// The Mutation root, merged from one object per concern so that each file
 /// stays about one thing.
@@ -37,6 +38,7 @@ pub struct Mutation(
     csv::CsvMutation,
     held::HeldMutation,
     retention::RetentionMutation,
+    webhooks::WebhookMutation,
 );
 
 /// Connecting schools to Wonde and running their syncs.

@@ -99,6 +99,7 @@ connection!(FamilyConnection, FamilyEdge, Family);
 connection!(SyncRunConnection, SyncRunEdge, SyncRun);
 connection!(DataQualityFindingConnection, DataQualityFindingEdge, DataQualityFinding);
 connection!(HeldChangeConnection, HeldChangeEdge, HeldChange);
+connection!(WebhookDeliveryConnection, WebhookDeliveryEdge, WebhookDelivery);
 
 #[derive(SimpleObject)]
 pub struct DeactivationEventEdge {

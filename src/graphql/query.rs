@@ -22,11 +22,16 @@ use crate::families::FamilyIndex;
 /// The most catalog entries one search returns.
 const MAX_CATALOG_RESULTS: i32 = 50;
 
+/// The Query root, merged from the directory's fields and the webhook
+/// fields (`query_webhooks.rs`).
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(CoreQuery, super::query_webhooks::WebhookQuery);
+
 #[derive(Default)]
-pub struct Query;
+pub struct CoreQuery;
 
 #[Object]
-impl Query {
+impl CoreQuery {
     /// Any object by its global ID; null when it does not exist or is not
     /// visible to this token.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
@@ -48,6 +53,7 @@ impl Query {
             }
             NodeType::SyncRun => l.sync_runs.load_one(key).await.gql()?.map(|m| Node::SyncRun(SyncRun(m))),
             NodeType::Family => rc.families().await.gql()?.get(key).map(|f| Node::Family(Family(f))),
+            NodeType::WebhookEndpoint | NodeType::WebhookDelivery => None,
         };
         Ok(node)
     }

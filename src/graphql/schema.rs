@@ -18,7 +18,7 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 const MAX_DEPTH: usize = 16;
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(Query, Mutation::default(), Subscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_depth(MAX_DEPTH)
         // Every Mutation field leaves an audit row (issue 13).
         .extension(super::audit::AuditTrail)

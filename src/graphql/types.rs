@@ -13,6 +13,7 @@ mod rate_limit;
 mod school;
 mod sync;
 mod viewer;
+mod webhooks;
 
 pub use events::{
     CsvImportResult, CsvRowError, DeactivationEvent, Person, WondeCatalogStatus, WondeSchoolCandidate,
@@ -31,6 +32,10 @@ pub use rate_limit::RateLimit;
 pub use school::{School, Trust};
 pub use sync::{SyncCounts, SyncOptions, SyncProgressEvent, SyncRun, WondeConnection};
 pub use viewer::ViewerInfo;
+pub use webhooks::{
+    WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookEndpointWithSecret,
+    WebhookEventType,
+};
 
 use crate::error::{AppError, ResultExt};
 

@@ -127,6 +127,14 @@ const TABLE: &[(&str, &str, &str, Option<&str>, &str)] = &[
         None,
         "nnnYYnnYY",
     ),
+    ("Query", "webhookEndpoints", "{ webhookEndpoints { id } }", Some("hook"), "nnnnnnnYY"),
+    (
+        "Query",
+        "webhookDeliveries",
+        "query($hook: ID!) { webhookDeliveries(endpointId: $hook) { edges { node { id } } } }",
+        Some("delivery"),
+        "nnnnnnnYY",
+    ),
     (
         "Mutation",
         "createSchool",
@@ -217,6 +225,57 @@ const TABLE: &[(&str, &str, &str, Option<&str>, &str)] = &[
     ),
     (
         "Mutation",
+        "createWebhookEndpoint",
+        r#"mutation($school: ID!) { createWebhookEndpoint(input: { url: "http://127.0.0.1:9/matrix",
+            eventTypes: [DEACTIVATED], schoolIds: [$school] }) { endpoint { id } } }"#,
+        None,
+        "nnnnnnnYY",
+    ),
+    (
+        "Mutation",
+        "updateWebhookEndpoint",
+        r#"mutation($hook: ID!) { updateWebhookEndpoint(id: $hook, input: { description: "matrix" }) { id } }"#,
+        None,
+        "nnnnnnnYY",
+    ),
+    (
+        "Mutation",
+        "rotateWebhookSecret",
+        "mutation($hook: ID!) { rotateWebhookSecret(id: $hook) { endpoint { id } } }",
+        None,
+        "nnnnnnnYY",
+    ),
+    (
+        "Mutation",
+        "redeliverWebhook",
+        "mutation($delivery: ID!) { redeliverWebhook(deliveryId: $delivery) { status } }",
+        None,
+        "nnnnnnnYY",
+    ),
+    (
+        "Mutation",
+        "replayWebhooks",
+        "mutation($hook: ID!, $start: String) { replayWebhooks(endpointId: $hook, after: $start) }",
+        None,
+        "nnnnnnnYY",
+    ),
+    (
+        "Mutation",
+        "disableWebhookEndpoint",
+        "mutation($hook: ID!) { disableWebhookEndpoint(id: $hook) { id } }",
+        None,
+        "nnnnnnnYY",
+    ),
+    // Each role that may delete gets an endpoint of its own to delete.
+    (
+        "Mutation",
+        "deleteWebhookEndpoint",
+        "mutation($hook: ID!) { deleteWebhookEndpoint(id: $hook) }",
+        None,
+        "nnnnnnnYY",
+    ),
+    (
+        "Mutation",
         "disconnectWonde",
         "mutation($school: ID!) { disconnectWonde(schoolId: $school) { id } }",
         None,
@@ -283,6 +342,27 @@ async fn subscription(
     })
 }
 
+/// A webhook endpoint for school A with one delivery queued: their IDs.
+async fn school_a_endpoint(app: &TestApp, s: &Scenario) -> anyhow::Result<(String, String)> {
+    use onroll::webhooks_out::endpoints;
+    let fields = endpoints::EndpointFields {
+        url: Some("http://127.0.0.1:9/matrix".to_owned()),
+        event_types: Some(vec![entity::enums::EventKind::Deactivated]),
+        school_ids: Some(Some(vec![s.school_a.id])),
+        description: None,
+    };
+    let created = endpoints::create(app.db(), &app.secret_key, s.trust.id, fields, true).await?;
+    let newest = created.endpoint.after_event_id;
+    endpoints::queue(app.db(), std::iter::once((created.endpoint.id, newest)), chrono::Utc::now()).await?;
+    let delivery = <entity::webhook_outbox::Entity as sea_orm::EntityTrait>::find()
+        .all(app.db())
+        .await?
+        .into_iter()
+        .rfind(|d| d.endpoint_id == created.endpoint.id)
+        .ok_or_else(|| anyhow::anyhow!("no delivery queued"))?;
+    Ok((gid(NodeType::WebhookEndpoint, created.endpoint.id), gid(NodeType::WebhookDelivery, delivery.id)))
+}
+
 async fn every_root_field_under_every_role(engine: Engine) -> anyhow::Result<()> {
     let app = TestApp::spawn(&engine).await?;
     let s = Scenario::build(app.db()).await?;
@@ -318,7 +398,10 @@ async fn every_root_field_under_every_role(engine: Engine) -> anyhow::Result<()>
         Some(&s.trust_admin),
     ];
     let queued = onroll::sync::runs::enqueue(app.db(), s.school_a.id, SyncKind::Incremental, false).await?.0;
-    let vars = json!({
+    let (hook, delivery) = school_a_endpoint(&app, &s).await?;
+    let mut vars = json!({
+        "hook": hook,
+        "delivery": delivery,
         "school": gid(NodeType::School, s.school_a.id),
         "trust": gid(NodeType::Trust, s.trust.id),
         "student": gid(NodeType::Student, s.ann_a.id),
@@ -377,8 +460,11 @@ async fn every_root_field_under_every_role(engine: Engine) -> anyhow::Result<()>
 
     let mut wrong = Vec::new();
     for (root, name, document, target, expected) in TABLE {
-        let target = target.and_then(|key| vars[key].as_str());
         for (index, (token, expect)) in tokens.iter().zip(expected.chars()).enumerate() {
+            if *name == "deleteWebhookEndpoint" {
+                vars["hook"] = Value::from(school_a_endpoint(&app, &s).await?.0);
+            }
+            let target = target.and_then(|key| vars[key].as_str());
             let seen = if *root == "Subscription" {
                 subscription(&app, *token, document, &vars, target).await?
             } else {

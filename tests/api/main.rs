@@ -58,4 +58,7 @@ pub mod sync_model;
 pub mod sync_wonde;
 mod tokens;
 pub mod webhooks;
+mod webhooks_leaver;
+mod webhooks_out;
+mod webhooks_safety;
 mod wonde_answers;

@@ -2,6 +2,7 @@
 
 pub mod big_year;
 pub mod fixture;
+pub mod receiver;
 pub mod ws;
 
 use anyhow::{Context as _, bail};
@@ -194,6 +195,7 @@ pub struct TestApp {
     pub events: EventBus,
     statements: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// Nothing listens on the discard port: Wonde "answers" with a refused
@@ -206,6 +208,21 @@ struct Tuning {
     keepalive: Option<std::time::Duration>,
     token_watch: Option<std::time::Duration>,
     limits: Option<onroll::limits::LimitsConfig>,
+    /// Outbound webhooks delivered by this server, with these settings.
+    webhooks: Option<onroll::webhooks_out::WebhookSettings>,
+}
+
+/// Webhook settings for tests: plain-HTTP receivers on 127.0.0.1, retries
+/// in milliseconds (the schedule's unit is 5 ms: 25 ms, 1.5 s, 9 s...), a
+/// short backstop.
+pub fn test_webhook_settings() -> onroll::webhooks_out::WebhookSettings {
+    onroll::webhooks_out::WebhookSettings {
+        allow_private: true,
+        retry_unit: std::time::Duration::from_millis(5),
+        timeout: std::time::Duration::from_secs(5),
+        backstop: std::time::Duration::from_millis(200),
+        concurrency: 16,
+    }
 }
 
 /// A Wonde client at `url` that gives up quickly.
@@ -282,6 +299,52 @@ impl TestApp {
         let tuning = Tuning { limits: Some(limits), ..Tuning::default() };
         Self::spawn_configured(engine, wonde_url.unwrap_or(NO_WONDE), tuning, None, SecretKey::generate())
             .await
+    }
+
+    /// A server that delivers outbound webhooks with `settings`.
+    pub async fn spawn_with_webhooks(
+        engine: &Engine,
+        settings: onroll::webhooks_out::WebhookSettings,
+    ) -> anyhow::Result<Self> {
+        let tuning = Tuning { webhooks: Some(settings), ..Tuning::default() };
+        Self::spawn_configured(engine, NO_WONDE, tuning, None, SecretKey::generate()).await
+    }
+
+    /// Stops this server (its webhook worker finishes its batch first) and
+    /// keeps its database, as a process that exits would.
+    pub async fn stop_server(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await??;
+        }
+        Ok(())
+    }
+
+    /// Another server on this one's database delivering outbound webhooks
+    /// with `settings` (a second replica, or the same service restarted).
+    pub async fn webhook_replica(
+        &self,
+        engine: &Engine,
+        settings: onroll::webhooks_out::WebhookSettings,
+    ) -> anyhow::Result<Replica> {
+        let services = Services {
+            db: self.data.reconnect(engine).await?,
+            secret_key: self.secret_key.clone(),
+            webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
+            events: EventBus::default(),
+            sync_wake: Default::default(),
+            wonde: test_wonde(NO_WONDE)?,
+            wonde_app_token: None,
+        };
+        let app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?.with_webhooks(settings);
+        let addr = app.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Replica { addr, _stop: stop })
     }
 
     /// Another server on this one's database, as a second replica: its own
@@ -366,9 +429,14 @@ impl TestApp {
         if let Some(limits) = tuning.limits {
             app = app.with_limits(limits);
         }
+        app = match tuning.webhooks {
+            Some(settings) => app.with_webhooks(settings),
+            // Endpoints on 127.0.0.1 may be registered; nothing is sent.
+            None => app.with_webhook_settings(test_webhook_settings()),
+        };
         let addr = app.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until_stopped(async move {
+        let served = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
         Ok(Self {
@@ -379,6 +447,7 @@ impl TestApp {
             events,
             statements,
             stop: Some(stop),
+            served: Some(served),
         })
     }
 
