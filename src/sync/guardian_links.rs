@@ -21,9 +21,9 @@ use super::source::{Batch, LinkScope};
 /// one for the links of the students it holds (Wonde) or only the links it
 /// lists (CSV), as its [`LinkScope`] says. Links of students no longer
 /// active end (the cascade's third step), and so do all links of guardians
-/// the MIS removed. Answers the removed guardians that had an active child
-/// until their own removal ended the link, so that their reason stays the
-/// MIS's (see `guardian_status`).
+/// the MIS removed. Answers the removed guardians that had a current link
+/// to a child who stays active, so that their reason stays the MIS's (see
+/// `guardian_status`).
 pub(super) async fn sync_links(
     txn: &DatabaseTransaction,
     work: &mut Work,
@@ -71,8 +71,12 @@ pub(super) async fn sync_links(
             // A guardian the MIS removed (or suspended) leaves with every
             // link, also those the batch does not speak for: a deletion or
             // an approved hold carries no links, and a link kept current
-            // would keep a removed guardian attached to a child.
-            if row.active && listed && follows {
+            // would keep a removed guardian attached to a child. A link
+            // current until now to a child who stays makes the removal the
+            // reason: a guardian missing from a complete batch has no row
+            // to list their links on, so whether the batch lists the link
+            // says nothing here (product.md: REMOVED_FROM_MIS).
+            if row.active && follows {
                 removed_with_child.insert(row.guardian_id);
             }
             false

@@ -18,7 +18,8 @@ use crate::support::{Engine, TestDb};
 
 on_both_engines!(
     a_partial_import_ends_no_link_its_guardians_file_does_not_list,
-    a_partial_import_without_a_guardians_file_changes_no_link
+    a_partial_import_without_a_guardians_file_changes_no_link,
+    a_guardian_missing_from_a_full_file_leaves_as_removed_from_the_mis
 );
 
 const GUARDIAN_HEADER: &str = "id,forename,surname,student_id,relationship\n";
@@ -232,5 +233,45 @@ async fn a_partial_import_without_a_guardians_file_changes_no_link(engine: Engin
         guardian_state(db, &school, "H2").await?,
         (AccountStatus::Deactivated, Some(DeactivationReason::NoActiveChildren))
     );
+    Ok(())
+}
+
+/// `--full` with a guardians file that omits H1 while H1's children P1 and
+/// P2 stay on roll: the MIS removed H1, so REMOVED_FROM_MIS, and every
+/// link of H1 ends. H10, missing too but whose only child left in the same
+/// import, goes for having no child, as before.
+async fn a_guardian_missing_from_a_full_file_leaves_as_removed_from_the_mis(
+    engine: Engine,
+) -> anyhow::Result<()> {
+    let (data, school, importer) = setup(&engine).await?;
+    let db = &data.db;
+    // H1 is also P2's guardian.
+    let mut rows = everyone();
+    rows.push(("H1".into(), "P2".into(), "Mother".into()));
+    let run =
+        ran(&importer, &school, files(students(1..=10), Some(guardian_rows(&borrowed(&rows)))), true).await?;
+    assert_eq!(run.status, SyncStatus::Completed);
+    all_active(db, &school).await?;
+
+    rows.retain(|(g, _, _)| g != "H1" && g != "H10");
+    let mut pupils = String::from("id,forename,surname,year,leaving_date\n");
+    for i in 1..=9 {
+        pupils.push_str(&format!("P{i},Pupil{i},Family{i},Year 7,\n"));
+    }
+    pupils.push_str("P10,Pupil10,Family10,Year 7,2020-07-20\n");
+    let run = ran(&importer, &school, files(pupils, Some(guardian_rows(&borrowed(&rows)))), true).await?;
+    assert_eq!((run.status, run.guardians_deactivated, run.guardians_held), (SyncStatus::Completed, 2, 0));
+    assert_eq!(
+        guardian_state(db, &school, "H1").await?,
+        (AccountStatus::Deactivated, Some(DeactivationReason::RemovedFromMis))
+    );
+    assert_eq!(
+        guardian_state(db, &school, "H10").await?,
+        (AccountStatus::Deactivated, Some(DeactivationReason::NoActiveChildren))
+    );
+    assert_eq!(current_links(db, &school).await?, link_set(&rows), "H1 keeps no link");
+    for id in ["H2", "H3", "H11"] {
+        assert_eq!(guardian_state(db, &school, id).await?, (AccountStatus::Active, None), "{id}");
+    }
     Ok(())
 }
