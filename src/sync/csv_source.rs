@@ -43,7 +43,9 @@
 //! `year:NAME`, `form:NAME` and `class:NAME` (exactly as written), with the
 //! current students and staff whose rows name them. Group lists speak for
 //! the members present ([`Memberships::ByMember`]): a file of some students
-//! moves those students and leaves the rest of each group alone.
+//! moves those students and leaves the rest of each group alone. Likewise
+//! a partial guardians file speaks only for the links it lists
+//! ([`LinkScope::ByLink`]): it ends none; only `--full` does.
 
 mod table;
 #[cfg(test)]
@@ -53,7 +55,9 @@ use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
-use super::source::{Batch, DataTypes, Memberships, MisGroup, MisGuardian, MisLink, MisStaff, MisStudent};
+use super::source::{
+    Batch, DataTypes, LinkScope, Memberships, MisGroup, MisGuardian, MisLink, MisStaff, MisStudent,
+};
 use table::{Column, Errors, optional, required};
 
 /// The largest file accepted: a school of 3,000 pupils with long rows is a
@@ -236,6 +240,7 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
     };
     let mut batch = Batch::new(complete, types);
     batch.memberships = Memberships::ByMember;
+    batch.link_scope = LinkScope::ByLink;
     let mut groups = Groups::default();
     for row in students.into_iter().flatten() {
         if row.current {

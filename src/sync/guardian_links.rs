@@ -15,14 +15,15 @@ use std::collections::{HashMap, HashSet};
 use super::groups::{Ends, RowPlan};
 use super::reconcile::{GuardianRecords, KnownAccounts, Work};
 use super::relationship::relationship_type;
-use super::source::Batch;
+use super::source::{Batch, LinkScope};
 
 /// Guardian links: a complete batch speaks for every link; an incremental
-/// one for the links of the students it holds. Links of students no longer
+/// one for the links of the students it holds (Wonde) or only the links it
+/// lists (CSV), as its [`LinkScope`] says. Links of students no longer
 /// active end (the cascade's third step), and so do all links of guardians
-/// the MIS removed. Answers the removed guardians that had an active child
-/// until their own removal ended the link, so that their reason stays the
-/// MIS's (see `guardian_status`).
+/// the MIS removed. Answers the removed guardians that had a current link
+/// to a child who stays active, so that their reason stays the MIS's (see
+/// `guardian_status`).
 pub(super) async fn sync_links(
     txn: &DatabaseTransaction,
     work: &mut Work,
@@ -56,9 +57,13 @@ pub(super) async fn sync_links(
         let key = (row.student_id, row.guardian_id);
         existing.insert(key);
         // A complete batch speaks for every link, unless its absences are no
-        // evidence: then only for the students it holds.
-        let spoken_for =
-            speaks && (batch.absence_is_evidence() || students_in_batch.contains(&row.student_id));
+        // evidence: then, like an incremental one, only for what its scope
+        // covers (Wonde: the students it holds; CSV: the links it lists).
+        let in_scope = match batch.link_scope {
+            LinkScope::ByStudent => students_in_batch.contains(&row.student_id),
+            LinkScope::ByLink => desired.contains_key(&key),
+        };
+        let spoken_for = speaks && (batch.absence_is_evidence() || in_scope);
         let listed = if spoken_for { desired.contains_key(&key) } else { row.active };
         let spoken = spoken_for && desired.contains_key(&key);
         let follows = active_students.contains(&row.student_id);
@@ -66,8 +71,12 @@ pub(super) async fn sync_links(
             // A guardian the MIS removed (or suspended) leaves with every
             // link, also those the batch does not speak for: a deletion or
             // an approved hold carries no links, and a link kept current
-            // would keep a removed guardian attached to a child.
-            if row.active && listed && follows {
+            // would keep a removed guardian attached to a child. A link
+            // current until now to a child who stays makes the removal the
+            // reason: a guardian missing from a complete batch has no row
+            // to list their links on, so whether the batch lists the link
+            // says nothing here (product.md: REMOVED_FROM_MIS).
+            if row.active && follows {
                 removed_with_child.insert(row.guardian_id);
             }
             false

@@ -152,17 +152,35 @@ pub enum Memberships {
     ByMember,
 }
 
+/// Which guardian links an incremental batch speaks for (a complete batch
+/// whose absences are evidence speaks for every link, whatever this says).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LinkScope {
+    /// A student present carries all its links (Wonde: a student record
+    /// lists its contacts), so its links the batch omits end.
+    #[default]
+    ByStudent,
+    /// Only the links the batch lists (CSV: a partial guardians file is the
+    /// rows someone chose to send, and a student row says nothing of that
+    /// student's guardians): they are made or updated, and no other link
+    /// ends, except by the leaver cascade or the guardian's own removal.
+    /// Safeguarding: a link is never ended by a file that does not name it.
+    ByLink,
+}
+
 /// Everything one run learned about a school.
 ///
 /// With `complete`, the batch is the whole MIS for the types it covers: an
 /// account absent from it is gone (REMOVED_FROM_MIS). Without, it holds only
 /// what changed: records present are upserted, and the groups and students
-/// present have their memberships and links replaced.
+/// present have their memberships replaced, and their links as
+/// [`LinkScope`] says.
 #[derive(Clone, Debug)]
 pub struct Batch {
     pub complete: bool,
     pub types: DataTypes,
     pub memberships: Memberships,
+    pub link_scope: LinkScope,
     pub students: Vec<MisStudent>,
     pub staff: Vec<MisStaff>,
     pub guardians: Vec<MisGuardian>,
@@ -241,6 +259,7 @@ impl Batch {
             complete,
             types,
             memberships: Memberships::ByGroup,
+            link_scope: LinkScope::ByStudent,
             students: Vec::new(),
             staff: Vec::new(),
             guardians: Vec::new(),

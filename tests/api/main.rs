@@ -16,6 +16,7 @@ mod believed_webhooks;
 mod cli;
 mod contact_scope;
 mod csv_formats;
+mod csv_guardian_links;
 mod csv_import;
 pub mod csv_upload;
 mod data_quality;

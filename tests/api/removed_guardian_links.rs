@@ -20,7 +20,8 @@ use crate::support::{Engine, TestDb};
 on_both_engines!(
     an_approved_guardian_keeps_no_link_to_a_re_enrolled_pupil,
     a_contact_deleted_while_the_child_stays_leaves_with_the_link,
-    a_contact_suspended_while_the_child_stays_leaves_with_the_link
+    a_contact_suspended_while_the_child_stays_leaves_with_the_link,
+    a_contact_missing_from_a_full_sync_leaves_as_removed_from_the_mis
 );
 
 /// The current links of a guardian (by account id).
@@ -210,5 +211,42 @@ async fn a_contact_suspended_while_the_child_stays_leaves_with_the_link(
     apply(db, &school, &batch, Guard::default()).await?;
     assert_eq!(guardian_row(db, &school, "G0").await?.status, AccountStatus::Active);
     assert_eq!(current_links(db, g0.id).await?.len(), 1);
+    Ok(())
+}
+
+/// A full sync whose contacts omit G0 while S0 stays on roll (S0's record
+/// no longer lists G0 either, as Wonde answers it): the MIS removed G0, so
+/// REMOVED_FROM_MIS (product.md), not NO_ACTIVE_CHILDREN; the link ends.
+/// G3, missing too but whose only child S3 left in the same run, goes for
+/// having no child.
+async fn a_contact_missing_from_a_full_sync_leaves_as_removed_from_the_mis(
+    engine: Engine,
+) -> anyhow::Result<()> {
+    let (data, school) = school_of_four(&engine).await?;
+    let db = &data.db;
+    let g0 = guardian_row(db, &school, "G0").await?;
+    let mut batch = Batch::new(true, DataTypes::ALL);
+    batch.students = (0..3).map(|i| pupil(&format!("S{i}"))).collect();
+    batch.guardians = (1..3).map(|i| contact(&format!("G{i}"))).collect();
+    batch.links = (1..3)
+        .map(|i| MisLink { student: format!("S{i}"), guardian: format!("G{i}"), ..Default::default() })
+        .collect();
+    let out = apply(db, &school, &batch, Guard { share: 0.9, ..Guard::default() }).await?;
+    assert_eq!(out.counts.guardians.deactivated, 2, "{:?}", out.counts);
+    assert_eq!(student_row(db, &school, "S0").await?.status, AccountStatus::Active);
+    let after = guardian_row(db, &school, "G0").await?;
+    assert_eq!(after.id, g0.id, "the same account");
+    assert_eq!(
+        (after.status, after.deactivation_reason),
+        (AccountStatus::Deactivated, Some(DeactivationReason::RemovedFromMis))
+    );
+    assert_eq!(current_links(db, g0.id).await?, vec![], "a removed guardian keeps no link");
+    let g3 = guardian_row(db, &school, "G3").await?;
+    assert_eq!(
+        (g3.status, g3.deactivation_reason),
+        (AccountStatus::Deactivated, Some(DeactivationReason::NoActiveChildren))
+    );
+    let g1 = guardian_row(db, &school, "G1").await?;
+    assert_eq!((g1.status, current_links(db, g1.id).await?.len()), (AccountStatus::Active, 1));
     Ok(())
 }
