@@ -110,23 +110,50 @@ impl Cluster {
         &self.data.db
     }
 
-    /// Starts `onroll serve` on a free port and waits until it is ready.
+    /// Starts `onroll serve` on a port the system picks and waits until it
+    /// is ready. The port is the one the server reports having bound: a
+    /// port probed here and released would race with every other test
+    /// binding one (a receiver could take it, and the "replica" would be
+    /// another test's server).
     async fn replica(&self) -> anyhow::Result<Replica> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-        let child = Command::new(BIN)
+        let mut child = Command::new(BIN)
             .arg("serve")
             .env("DATABASE_URL", &self.database_url)
             .env("ONROLL_SECRET_KEY", &self.key_text)
             .env("WONDE_API_URL", self.sim.base_url())
-            .env("ONROLL_BIND", addr.to_string())
+            .env("ONROLL_BIND", "127.0.0.1:0")
             // Runs happen when the test asks, not on a schedule.
             .env("ONROLL_FULL_SYNC_EVERY", "0")
             .env("ONROLL_INCREMENTAL_SYNC_EVERY", "0")
-            .env("RUST_LOG", "warn")
+            // Warnings, and the line that says where it serves.
+            .env("RUST_LOG", "warn,onroll::cli=info")
+            .env_remove("ONROLL_LOG_FORMAT")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()?;
+        let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+        let (found, address) = std::sync::mpsc::channel();
+        // Reads stderr to its end, so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut found = Some(found);
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("addr=").nth(1)
+                    && let Some(sender) = found.take()
+                {
+                    let _ = sender.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                }
+            }
+        });
+        let reported =
+            tokio::task::spawn_blocking(move || address.recv_timeout(Duration::from_secs(30))).await?;
+        let addr: std::net::SocketAddr = match reported {
+            Ok(text) => text.parse()?,
+            Err(_) => {
+                let _ = child.kill();
+                anyhow::bail!("replica never said where it serves");
+            }
+        };
         let replica = Replica { child, addr };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -212,10 +239,16 @@ async fn a_leaver_synced_on_one_replica_reaches_a_subscriber_on_another(url: Str
     let run = cluster.ended(first, Duration::from_secs(60)).await?;
     assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
 
-    // A subscriber on B; the leaver is synced on A.
-    let (mut socket, ack) = ws::connect(b.addr, Some(&cluster.integrator)).await?;
-    assert_eq!(ack["type"], "connection_ack");
-    ws::subscribe(&mut socket, "1", DEACTIVATIONS, json!({})).await?;
+    // A subscriber on each replica; the leaver is synced by whichever
+    // replica's worker claims the run (usually A, asked; B's worker may
+    // reach the queue first), and the other replica's subscriber is read.
+    let mut sockets = Vec::new();
+    for replica in [&a, &b] {
+        let (mut socket, ack) = ws::connect(replica.addr, Some(&cluster.integrator)).await?;
+        assert_eq!(ack["type"], "connection_ack");
+        ws::subscribe(&mut socket, "1", DEACTIVATIONS, json!({})).await?;
+        sockets.push(socket);
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let truth = cluster.sim.truth(&cluster.wonde_id)?;
     let leaver = truth.students[0].id.clone();
@@ -227,19 +260,25 @@ async fn a_leaver_synced_on_one_replica_reaches_a_subscriber_on_another(url: Str
         .one(cluster.db())
         .await?
         .ok_or_else(|| anyhow::anyhow!("the leaver's account"))?;
-    let message = ws::next_message_within(&mut socket, Duration::from_secs(15)).await?;
+    let finished = cluster.ended(run, Duration::from_secs(30)).await?;
+    assert_eq!(finished.status, SyncStatus::Completed);
+    let ran_on = |replica: &Replica| {
+        finished.claimed_by.as_deref().is_some_and(|w| w.ends_with(&format!(":{}", replica.child.id())))
+    };
+    let other = match (ran_on(&a), ran_on(&b)) {
+        (true, false) => 1,
+        (false, true) => 0,
+        _ => anyhow::bail!("one of the replicas ran it: {:?}", finished.claimed_by),
+    };
+    let message = ws::next_message_within(&mut sockets[other], Duration::from_secs(15)).await?;
     let received = chrono::Utc::now();
     let event = &message["payload"]["data"]["deactivations"];
     assert_eq!(event["person"]["id"], json!(gid(NodeType::Student, row.id)), "{message}");
-    let finished = cluster.ended(run, Duration::from_secs(30)).await?;
-    assert_eq!(finished.status, SyncStatus::Completed);
-    assert!(
-        finished.claimed_by.as_deref().is_some_and(|w| w.ends_with(&format!(":{}", a.child.id()))),
-        "replica A ran it: {:?}",
-        finished.claimed_by
-    );
     if let Some(committed) = finished.finished_at {
-        eprintln!("commit on A to the event on B's socket: {} ms", (received - committed).num_milliseconds());
+        eprintln!(
+            "commit on one replica to the event on the other's socket: {} ms",
+            (received - committed).num_milliseconds()
+        );
     }
     Ok(())
 }
@@ -248,7 +287,7 @@ async fn a_leaver_synced_on_one_replica_reaches_a_subscriber_on_another(url: Str
 /// run over and finishes it, well within 30 s, instead of failing it.
 async fn a_replica_killed_mid_run_has_its_run_finished(url: String) -> anyhow::Result<()> {
     let cluster = Cluster::start(url, 60).await?;
-    let mut a = cluster.replica().await?;
+    let a = cluster.replica().await?;
     let first = run_id(&cluster.trigger(&a, "FULL").await?)?;
     assert_eq!(cluster.ended(first, Duration::from_secs(60)).await?.status, SyncStatus::Completed);
     let b = cluster.replica().await?;
@@ -263,21 +302,24 @@ async fn a_replica_killed_mid_run_has_its_run_finished(url: String) -> anyhow::R
         kind: FaultKind::Latency { ms: 300 },
         count: 10_000,
     });
+    // Asked on A; whichever replica's worker claims it (usually A; B's may
+    // reach the queue first) is the one that dies.
     let run = run_id(&cluster.trigger(&a, "FULL").await?)?;
     let deadline = Instant::now() + Duration::from_secs(30);
-    let a_name = format!(":{}", a.child.id());
-    loop {
+    let name_of = |replica: &Replica| format!(":{}", replica.child.id());
+    let (a_name, b_name) = (name_of(&a), name_of(&b));
+    let a_runs = loop {
         let row = cluster.run(run).await?;
-        if row.status == SyncStatus::Running
-            && row.claimed_by.as_deref().is_some_and(|w| w.ends_with(&a_name))
-        {
-            break;
+        let claimed = row.claimed_by.as_deref().unwrap_or_default();
+        if row.status == SyncStatus::Running && (claimed.ends_with(&a_name) || claimed.ends_with(&b_name)) {
+            break claimed.ends_with(&a_name);
         }
         anyhow::ensure!(row.status == SyncStatus::Queued || row.status == SyncStatus::Running, "{row:?}");
-        anyhow::ensure!(Instant::now() < deadline, "A never started the run");
+        anyhow::ensure!(Instant::now() < deadline, "no replica started the run");
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    a.kill();
+    };
+    let (mut runner, survivor) = if a_runs { (a, b) } else { (b, a) };
+    runner.kill();
     let killed = Instant::now();
     cluster.sim.clear_faults();
 
@@ -286,8 +328,8 @@ async fn a_replica_killed_mid_run_has_its_run_finished(url: String) -> anyhow::R
     eprintln!("run taken over and finished {took:?} after its replica died");
     assert_eq!(finished.status, SyncStatus::Completed, "{:?}", finished.error);
     assert!(
-        finished.claimed_by.as_deref().is_some_and(|w| w.ends_with(&format!(":{}", b.child.id()))),
-        "replica B finished it: {:?}",
+        finished.claimed_by.as_deref().is_some_and(|w| w.ends_with(&name_of(&survivor))),
+        "the surviving replica finished it: {:?}",
         finished.claimed_by
     );
     assert_eq!(finished.attempts, 2);
