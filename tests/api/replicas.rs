@@ -232,10 +232,21 @@ async fn a_leaver_synced_on_one_replica_reaches_a_subscriber_on_another(url: Str
     let a = cluster.replica().await?;
     let b = cluster.replica().await?;
 
-    // Triggers on both replicas at once: one run.
+    // Triggers on both replicas at once: one run. A slow Wonde keeps that
+    // run open for seconds, so both triggers land while it is (on a loaded
+    // machine one replica may answer late; a run already ended would rightly
+    // give a second one).
+    cluster.sim.inject_fault(FaultSpec {
+        school: None,
+        endpoint: "*".into(),
+        page: None,
+        kind: FaultKind::Latency { ms: 1_000 },
+        count: 10_000,
+    });
     let (on_a, on_b) = tokio::join!(cluster.trigger(&a, "FULL"), cluster.trigger(&b, "FULL"));
     let (first, second) = (run_id(&on_a?)?, run_id(&on_b?)?);
     assert_eq!(first, second, "one open run per school, whichever replica is asked");
+    cluster.sim.clear_faults();
     let run = cluster.ended(first, Duration::from_secs(60)).await?;
     assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
 
