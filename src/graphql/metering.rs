@@ -148,14 +148,11 @@ impl Metering {
         }
     }
 
-    fn count(&self, response: &Response, started: std::time::Instant) {
+    /// Counts the answered operation; `actual` is its cost, measured once
+    /// by the caller (the HTTP hook also reports it).
+    fn count(&self, response: &Response, started: std::time::Instant, actual: u64) {
         let outcome = response.errors.first().map_or_else(|| "ok".to_owned(), crate::error::code_of);
-        crate::telemetry::graphql_answered(
-            &self.metric_label(),
-            &outcome,
-            started.elapsed(),
-            cost::actual(&response.data),
-        );
+        crate::telemetry::graphql_answered(&self.metric_label(), &outcome, started.elapsed(), actual);
     }
 }
 
@@ -165,9 +162,9 @@ impl Extension for Metering {
         let started = std::time::Instant::now();
         self.in_request.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut response = next.run(ctx).await;
-        self.count(&response, started);
-        let metered = self.meter.get();
         let actual = cost::actual(&response.data);
+        self.count(&response, started, actual);
+        let metered = self.meter.get();
         let mut report = async_graphql::indexmap::IndexMap::new();
         let requested = metered.measure.map_or(0, |m| m.cost);
         report.insert(async_graphql::Name::new("requestedQueryCost"), Value::from(requested));
@@ -235,7 +232,7 @@ impl Extension for Metering {
         };
         let response = next.run(ctx, operation_name).await;
         if !self.in_request.load(std::sync::atomic::Ordering::Relaxed) {
-            self.count(&response, started);
+            self.count(&response, started, cost::actual(&response.data));
         }
         response
     }

@@ -42,23 +42,26 @@ pub async fn register(app: &TestApp, token: &str, receiver: &Receiver) -> anyhow
     Ok((created["endpoint"]["id"].as_str().unwrap_or_default().to_owned(), secret))
 }
 
+/// A deactivation of the scenario's pupil Ann, as a sync would log it.
+pub(crate) fn deactivation_of_ann(s: &Scenario) -> event::ActiveModel {
+    event::ActiveModel {
+        trust_id: Set(s.trust.id),
+        school_id: Set(s.ann_a.school_id),
+        kind: Set(EventKind::Deactivated),
+        person_kind: Set(Some(PersonKind::Student)),
+        person_id: Set(Some(s.ann_a.id)),
+        reason: Set(Some(DeactivationReason::LeftSchool)),
+        sync_run_id: Set(None),
+        payload: Set(None),
+        occurred_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+}
+
 /// `count` deactivations of the scenario's pupil, appended to the log as a
 /// sync would, and published on the app's bus.
 async fn leave(app: &TestApp, s: &Scenario, count: usize) -> anyhow::Result<Vec<event::Model>> {
-    let rows = (0..count)
-        .map(|_| event::ActiveModel {
-            trust_id: Set(s.trust.id),
-            school_id: Set(s.ann_a.school_id),
-            kind: Set(EventKind::Deactivated),
-            person_kind: Set(Some(PersonKind::Student)),
-            person_id: Set(Some(s.ann_a.id)),
-            reason: Set(Some(DeactivationReason::LeftSchool)),
-            sync_run_id: Set(None),
-            payload: Set(None),
-            occurred_at: Set(chrono::Utc::now()),
-            ..Default::default()
-        })
-        .collect();
+    let rows = (0..count).map(|_| deactivation_of_ann(s)).collect();
     let events = onroll::events::log::append(app.db(), rows).await?;
     app.events.publish(&events);
     Ok(events)

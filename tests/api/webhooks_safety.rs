@@ -3,11 +3,9 @@
 //! refused address caught again when connecting; and who may manage
 //! endpoints.
 
-use entity::enums::{DeactivationReason, EventKind, PersonKind};
-use entity::event;
 use onroll::graphql::ids::NodeType;
 use onroll::webhooks_out::WebhookSettings;
-use sea_orm::{EntityTrait, Set};
+use sea_orm::EntityTrait;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -83,19 +81,7 @@ async fn a_host_resolving_to_loopback_is_refused_at_connect(engine: Engine) -> a
     app.query(&s.trust_admin, CREATE, json!({ "input": { "url": url, "eventTypes": ["DEACTIVATED"] } }))
         .await?;
     let _guarded = app.webhook_replica(&engine, production()).await?;
-    let row = event::ActiveModel {
-        trust_id: Set(s.trust.id),
-        school_id: Set(s.ann_a.school_id),
-        kind: Set(EventKind::Deactivated),
-        person_kind: Set(Some(PersonKind::Student)),
-        person_id: Set(Some(s.ann_a.id)),
-        reason: Set(Some(DeactivationReason::LeftSchool)),
-        sync_run_id: Set(None),
-        payload: Set(None),
-        occurred_at: Set(chrono::Utc::now()),
-        ..Default::default()
-    };
-    onroll::events::log::append(app.db(), vec![row]).await?;
+    onroll::events::log::append(app.db(), vec![crate::webhooks_out::deactivation_of_ann(&s)]).await?;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let attempted = loop {
         let rows = entity::webhook_outbox::Entity::find().all(app.db()).await?;
