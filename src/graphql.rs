@@ -9,6 +9,7 @@ pub mod batching;
 pub mod context;
 pub mod cost;
 pub mod enums;
+pub mod event_rows;
 pub mod filters;
 pub mod ids;
 pub mod inputs;

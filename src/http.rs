@@ -44,6 +44,9 @@ pub struct AppState {
     /// This process's open subscription sockets, by token, so that a
     /// revoked or expired token's sockets can be closed.
     pub sockets: OpenSockets,
+    /// The rows events name, read once per event and shared by this
+    /// process's subscribers (`graphql::event_rows`).
+    pub event_rows: crate::graphql::event_rows::EventRows,
     /// Cost, time, rate and socket limits (docs/limits.md).
     pub limits: Arc<crate::limits::Limits>,
     /// Outbound webhooks: whether private addresses are allowed, the

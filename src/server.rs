@@ -146,6 +146,7 @@ impl Application {
             guard_share: crate::sync::ledger::DEFAULT_GUARD_SHARE,
             ws_keepalive: DEFAULT_WS_KEEPALIVE,
             sockets: OpenSockets::default(),
+            event_rows: crate::graphql::event_rows::EventRows::default(),
             limits: crate::limits::Limits::new(crate::limits::LimitsConfig::default()),
             webhooks: Arc::new(WebhookSettings::default()),
         };

@@ -5,42 +5,65 @@
 //! its resolvers yield now and then, and a batch that fires at such a yield
 //! takes only part of a level: the more rows, the more batches.
 //!
-//! Here a request runs on one thread (a `LocalSet`), its future is
-//! [`Batching::track`]ed to know when it is idle (waiting on nothing but
-//! I/O), and every batch is [`Batching::spawn`]ed behind a gate: a batch
-//! runs only when the request is idle, no other batch is loading, and it is
-//! the oldest batch waiting. A batch then holds every key asked for until
-//! that moment, and the batches of a request run in an order set by the
-//! query alone, so its statement count depends on the query's shape, never
-//! on how many rows it returns or how fast the database answers.
+//! Here a request's future is [`Batching::track`]ed to know when it is idle
+//! (waiting on nothing but I/O), and every batch is [`Batching::spawn`]ed
+//! behind a gate: a batch runs only when the request is idle, no other batch
+//! is loading, and it is the oldest batch waiting. A batch then holds every
+//! key asked for until that moment, and the batches of a request run in an
+//! order set by the query alone, so its statement count depends on the
+//! query's shape, never on how many rows it returns or how fast the database
+//! answers.
+//!
+//! A gate that may not open yet parks its waker; the two moments that can
+//! open it (the request going idle, a batch finishing) wake the oldest
+//! parked gate. Nothing polls in a loop, so a request waiting on its batches
+//! costs no CPU, and requests run as ordinary tasks on the runtime's
+//! workers (no thread of their own).
 
 use futures::future::BoxFuture;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
 #[derive(Default)]
 struct State {
     /// The request future is running or has been woken since it last slept.
     busy: AtomicBool,
+    /// The request future is gone (answered or dropped): gates still parked
+    /// are let go without loading.
+    closed: AtomicBool,
     /// Batches that have started loading and not finished.
     loading: AtomicUsize,
-    /// Sequence numbers of batches spawned and not yet started.
-    waiting: Mutex<BTreeSet<u64>>,
+    /// Batches spawned and not yet started, by sequence number, with the
+    /// waker of each one that has parked.
+    waiting: Mutex<BTreeMap<u64, Option<Waker>>>,
     next: AtomicU64,
 }
 
 impl State {
-    fn is_oldest_waiting(&self, sequence: u64) -> bool {
-        self.waiting.lock().map(|w| w.first() == Some(&sequence)).unwrap_or(true)
+    /// Wakes the oldest parked gate: the only one that may open next.
+    /// Called after a change that may open it, and under the same lock a gate
+    /// parks under, so a gate never parks after the wake meant for it.
+    fn wake_oldest(&self) {
+        let waker = self.waiting().values_mut().next().and_then(Option::take);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
-    fn stop_waiting(&self, sequence: u64) {
-        if let Ok(mut waiting) = self.waiting.lock() {
-            waiting.remove(&sequence);
+    /// The waiting list; no code panics while holding it, so a poisoned
+    /// lock still holds a consistent list.
+    fn waiting(&self) -> MutexGuard<'_, BTreeMap<u64, Option<Waker>>> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wake_all(&self) {
+        let wakers: Vec<Waker> = self.waiting().values_mut().filter_map(Option::take).collect();
+        for waker in wakers {
+            waker.wake();
         }
     }
 }
@@ -55,13 +78,11 @@ impl Batching {
         Tracked { inner: Box::pin(future), state: self.0.clone() }
     }
 
-    /// Spawns a batch on the request's `LocalSet`, gated as described above.
+    /// Spawns a batch as a runtime task, gated as described above.
     pub fn spawn(&self, task: BoxFuture<'static, ()>) {
         let sequence = self.0.next.fetch_add(1, Ordering::SeqCst);
-        if let Ok(mut waiting) = self.0.waiting.lock() {
-            waiting.insert(sequence);
-        }
-        drop(tokio::task::spawn_local(Gated { task, sequence, started: false, state: self.0.clone() }));
+        self.0.waiting().insert(sequence, None);
+        drop(tokio::spawn(Gated { task, sequence, started: false, state: self.0.clone() }));
     }
 }
 
@@ -104,8 +125,16 @@ impl<F: Future> Future for Tracked<F> {
         // Woken during its own poll means it only yielded: still busy.
         if polled.is_pending() && !flag.woken.load(Ordering::SeqCst) {
             self.state.busy.store(false, Ordering::SeqCst);
+            self.state.wake_oldest();
         }
         polled
+    }
+}
+
+impl<F> Drop for Tracked<F> {
+    fn drop(&mut self) {
+        self.state.closed.store(true, Ordering::SeqCst);
+        self.state.wake_all();
     }
 }
 
@@ -116,27 +145,43 @@ struct Gated {
     state: Arc<State>,
 }
 
+impl Gated {
+    /// Opens the gate, or parks this task's waker until something that may
+    /// open it happens. `None`: the request is gone, nothing to load for.
+    fn open(&mut self, cx: &Context<'_>) -> Option<Poll<()>> {
+        let state = &self.state;
+        let mut waiting = state.waiting();
+        if state.closed.load(Ordering::SeqCst) {
+            waiting.remove(&self.sequence);
+            return None;
+        }
+        let oldest = waiting.keys().next() == Some(&self.sequence);
+        if state.busy.load(Ordering::SeqCst) || state.loading.load(Ordering::SeqCst) > 0 || !oldest {
+            waiting.insert(self.sequence, Some(cx.waker().clone()));
+            return Some(Poll::Pending);
+        }
+        waiting.remove(&self.sequence);
+        state.loading.fetch_add(1, Ordering::SeqCst);
+        self.started = true;
+        Some(Poll::Ready(()))
+    }
+}
+
 impl Future for Gated {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let busy = self.state.busy.load(Ordering::SeqCst);
-        let may_start = self.started
-            || (self.state.loading.load(Ordering::SeqCst) == 0
-                && self.state.is_oldest_waiting(self.sequence));
-        if busy || !may_start {
-            // Let the request finish asking; try again on the next turn.
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
         if !self.started {
-            self.started = true;
-            self.state.stop_waiting(self.sequence);
-            self.state.loading.fetch_add(1, Ordering::SeqCst);
+            match self.open(cx) {
+                None => return Poll::Ready(()),
+                Some(Poll::Pending) => return Poll::Pending,
+                Some(Poll::Ready(())) => {}
+            }
         }
         match self.task.as_mut().poll(cx) {
             Poll::Ready(()) => {
                 self.state.loading.fetch_sub(1, Ordering::SeqCst);
+                self.state.wake_oldest();
                 Poll::Ready(())
             }
             Poll::Pending => Poll::Pending,

@@ -43,30 +43,14 @@ pub async fn execute(
     };
     let batching = Batching::default();
     let context = RequestContext::new(state.db.clone(), viewer, Spawner::Gated(batching.clone()));
-    let schema = state.schema.clone();
+    let schema = &state.schema;
+    let limits = &state.limits;
     state.provide(&mut request.data);
-    let runtime = tokio::runtime::Handle::current();
-    let limits = state.limits.clone();
-    // Dropped with this handler when the client goes away: the work stops.
-    let (_client, gone) = tokio::sync::oneshot::channel::<()>();
-    // One thread per request, so that DataLoader batches hold whole levels
-    // (see `Batching`); the blocking pool keeps the async workers free.
-    let executed = tokio::task::spawn_blocking(move || {
-        let request = request.data(context);
-        let execution = batching.track(schema.execute(request));
-        let limited = limits::run(&limits, execution, gone);
-        runtime.block_on(tokio::task::LocalSet::new().run_until(limited))
-    })
-    .await;
+    let request = request.data(context);
+    let executed = limits::run(limits, batching.track(schema.execute(request))).await;
     match executed {
-        Ok(Some(Ok(response))) => limits::respond(normalise(response)),
-        Ok(Some(Err(refusal))) => limits::respond(refusal.to_response()),
-        // Nobody is listening; the status is for the access log.
-        Ok(None) => StatusCode::REQUEST_TIMEOUT.into_response(),
-        Err(_) => {
-            tracing::error!("a GraphQL request's executor stopped");
-            error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "INTERNAL_SERVER_ERROR")
-        }
+        Ok(response) => limits::respond(normalise(response)),
+        Err(refusal) => limits::respond(refusal.to_response()),
     }
 }
 

@@ -91,20 +91,25 @@ pub fn too_many_sockets(refusal: &Refusal) -> Response {
     answer
 }
 
-/// Runs `work` (a request's execution) within the time limit, and not a
-/// moment after the client has gone: `gone` resolves when the handler that
-/// holds its sender is dropped, and the work is dropped with it. `None`
-/// when the client went away.
-pub async fn run<T>(
-    limits: &Limits,
-    work: impl Future<Output = T>,
-    gone: tokio::sync::oneshot::Receiver<()>,
-) -> Option<Result<T, Refusal>> {
-    tokio::select! {
-        answered = limits.in_time(work) => Some(answered),
-        _ = gone => {
+/// Runs `work` (a request's execution) within the time limit. The work is
+/// part of the handler's future, so when the client goes away and the
+/// server drops the handler, the work stops with it (and says so in the log).
+pub async fn run<T>(limits: &Limits, work: impl Future<Output = T>) -> Result<T, Refusal> {
+    let mut watch = Unanswered { pending: true };
+    let answered = limits.in_time(work).await;
+    watch.pending = false;
+    answered
+}
+
+/// Logs, when dropped before its request was answered, that it was stopped.
+struct Unanswered {
+    pending: bool,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if self.pending {
             tracing::info!("the client went away; its request was stopped");
-            None
         }
     }
 }

@@ -60,9 +60,23 @@ pub async fn upgrade(
         return super::limits::too_many_sockets(&Refusal::TooManySockets);
     };
     upgrade
+        // An idle subscriber costs its buffers: tungstenite's defaults (128
+        // KiB each way) made 10,000 subscribers 1.5 GB. Operations and
+        // events are small; a larger message still arrives, in more reads.
+        .read_buffer_size(WS_BUFFER_BYTES)
+        .write_buffer_size(WS_BUFFER_BYTES)
+        .max_message_size(WS_MAX_MESSAGE_BYTES)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| serve(state, protocol, socket, pending))
 }
+
+/// Each socket's read and write buffer, in bytes.
+const WS_BUFFER_BYTES: usize = 4 * 1024;
+
+/// The largest message a client may send: as large as a POST /graphql
+/// operation without files (an operation is far smaller; `cost::scan`
+/// refuses documents over 32 KiB).
+const WS_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 async fn serve(
     state: AppState,
@@ -111,6 +125,7 @@ async fn serve(
     let mut data = Data::default();
     state.provide(&mut data);
     data.insert(RequestContext::for_subscription(state.db.clone(), viewer));
+    data.insert(state.event_rows.clone());
     // Hand the init message back, so the protocol sees it and acknowledges.
     let replayed = futures::stream::iter([Ok(Message::Text(first))]).chain(stream);
     let (outgoing, writer) = with_keepalive(sink, state.ws_keepalive, legacy);

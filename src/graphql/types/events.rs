@@ -10,6 +10,7 @@ use super::{Guardian, School, Staff, Student, SyncRun, required};
 use crate::error::{AppError, ResultExt};
 use crate::graphql::RequestContext;
 use crate::graphql::enums::{ConnectionStatus, DeactivationReason, PersonKind};
+use crate::graphql::event_rows::{EventRows, PersonRow};
 use crate::graphql::pagination::encode_cursor;
 
 #[derive(Union)]
@@ -44,6 +45,10 @@ impl DeactivationEvent {
 
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
+        if let Some(shared) = ctx.data_opt::<EventRows>() {
+            let rows = shared.of(&rc.db, &self.0).await.gql()?;
+            return rows.school.clone().map(School).ok_or(AppError::Internal("event without school")).gql();
+        }
         required(rc.loaders.schools.load_one(self.0.school_id).await, "event without school").map(School)
     }
 
@@ -54,6 +59,15 @@ impl DeactivationEvent {
     async fn person(&self, ctx: &Context<'_>) -> async_graphql::Result<Person> {
         let rc = RequestContext::of(ctx)?;
         let (kind, id) = self.person_ref().gql()?;
+        if let Some(shared) = ctx.data_opt::<EventRows>() {
+            let rows = shared.of(&rc.db, &self.0).await.gql()?;
+            return match rows.person.clone() {
+                Some(PersonRow::Student(row)) => Ok(Person::Student(Student(row))),
+                Some(PersonRow::Staff(row)) => Ok(Person::Staff(Staff(row))),
+                Some(PersonRow::Guardian(row)) => Ok(Person::Guardian(Guardian(row))),
+                None => Err(AppError::Internal("event person")).gql(),
+            };
+        }
         let l = &rc.loaders;
         Ok(match kind {
             DbPersonKind::Student => {

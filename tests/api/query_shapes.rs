@@ -1,0 +1,106 @@
+//! The hot query shapes of issue 15 (a school's first 100 students with
+//! guardians and classes, a class roster, one student by id with
+//! guardians): each issues a number of SQL statements fixed by its shape,
+//! the same at 10 rows as at 1,000, and the same per request when many run
+//! at once as when one runs alone.
+
+use futures::future::join_all;
+use onroll::graphql::ids::NodeType;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::on_both_engines;
+use crate::support::big_year::{self, BigYear};
+use crate::support::fixture::{Scenario, gid};
+use crate::support::{Engine, TestApp};
+
+on_both_engines!(hot_shapes_issue_statements_fixed_by_shape_under_load);
+
+const FIRST_STUDENTS: &str = "query($school: ID!) { school(id: $school) { students(first: 100) {
+    edges { node { id forename surname
+        guardians { relationship guardian { forename surname } }
+        classes { name } } } } } }";
+
+const ROSTER: &str = "query($class: ID!) { node(id: $class) { ... on Class { name
+    students(first: 100) { edges { node { forename surname } } } } } }";
+
+const ONE_STUDENT: &str = "query($student: ID!) { node(id: $student) { ... on Student { forename surname
+    guardians { relationship guardian { forename surname } } } } }";
+
+/// Requests in flight at once for the loaded measurement.
+const CONCURRENT: usize = 8;
+
+/// One school of `size` pupils (each in a year, a form and a class, with
+/// about 1.5 guardians): the three queries' variables for it.
+async fn school_of(app: &TestApp, s: &Scenario, tag: &str, size: usize) -> anyhow::Result<[Value; 3]> {
+    let f = crate::support::fixture::Fixture::new(app.db());
+    let school = f.school(&s.trust, &format!("School {tag}")).await?;
+    let BigYear { class, .. } = big_year::populate(app.db(), school.id, "Year 7", tag, size).await?;
+    let first = entity::student::Entity::find()
+        .filter(entity::student::Column::SchoolId.eq(school.id))
+        .one(app.db())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no student written"))?;
+    Ok([
+        json!({ "school": gid(NodeType::School, school.id) }),
+        json!({ "class": gid(NodeType::Class, class.id) }),
+        json!({ "student": gid(NodeType::Student, first.id) }),
+    ])
+}
+
+/// Statements one request alone issues (after a warm-up), and the rows it
+/// answered (students, or guardians for one student).
+async fn alone(app: &TestApp, token: &str, query: &str, vars: &Value) -> anyhow::Result<(usize, usize)> {
+    app.query(token, query, vars.clone()).await?;
+    let before = app.statements();
+    let data = app.query(token, query, vars.clone()).await?;
+    Ok((app.statements() - before, rows(&data)))
+}
+
+fn rows(data: &Value) -> usize {
+    let edges = |v: &Value| v["students"]["edges"].as_array().map_or(0, Vec::len);
+    edges(&data["school"]) + edges(&data["node"]) + data["node"]["guardians"].as_array().map_or(0, Vec::len)
+}
+
+/// Statements per request with [`CONCURRENT`] of the same request in flight.
+async fn loaded(app: &TestApp, token: &str, query: &str, vars: &Value) -> anyhow::Result<usize> {
+    let before = app.statements();
+    let answers = join_all((0..CONCURRENT).map(|_| app.query(token, query, vars.clone()))).await;
+    for answer in answers {
+        answer?;
+    }
+    let total = app.statements() - before;
+    anyhow::ensure!(
+        total.is_multiple_of(CONCURRENT),
+        "{total} statements for {CONCURRENT} identical requests"
+    );
+    Ok(total / CONCURRENT)
+}
+
+async fn hot_shapes_issue_statements_fixed_by_shape_under_load(engine: Engine) -> anyhow::Result<()> {
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let small = school_of(&app, &s, "small", 10).await?;
+    let large = school_of(&app, &s, "large", 1_000).await?;
+    let token = &s.trust_admin;
+    for (i, (name, query)) in
+        [("first 100 students", FIRST_STUDENTS), ("class roster", ROSTER), ("one student", ONE_STUDENT)]
+            .into_iter()
+            .enumerate()
+    {
+        let (at_10, small_rows) = alone(&app, token, query, &small[i]).await?;
+        let (at_1000, large_rows) = alone(&app, token, query, &large[i]).await?;
+        let under_load = loaded(&app, token, query, &large[i]).await?;
+        eprintln!(
+            "{name}: {at_10} statements at 10 rows, {at_1000} at 1,000, {under_load} each of {CONCURRENT} at once"
+        );
+        if i < 2 {
+            assert_eq!((small_rows, large_rows), (10, 100), "{name}: a page of the school's pupils");
+        } else {
+            assert!(small_rows > 0 && small_rows == large_rows, "{name}: the pupil's guardians");
+        }
+        assert_eq!(at_10, at_1000, "{name}: statements moved with the rows");
+        assert_eq!(at_1000, under_load, "{name}: statements moved with the load");
+    }
+    Ok(())
+}

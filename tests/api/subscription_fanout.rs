@@ -1,0 +1,65 @@
+//! One event to many subscribers: the rows it names (its school, its
+//! person) are read once per process, not once per subscriber (issue 15:
+//! 1,000 subscribers were 1,002 statements per event).
+
+use serde_json::json;
+use std::time::Duration;
+
+use crate::on_both_engines;
+use crate::support::fixture::Scenario;
+use crate::support::ws::{self, next_within, subscribe};
+use crate::support::{Engine, TestApp};
+
+on_both_engines!(an_event_reads_its_rows_once_whatever_the_subscribers);
+
+const WITH_PERSON: &str = "subscription { deactivations { cursor kind
+    person { __typename ... on Student { forename surname status } } school { name } } }";
+
+/// Sockets per measurement, and subscriptions on each.
+const SUBSCRIPTIONS_PER_SOCKET: usize = 5;
+
+/// Statements the server issues while one deactivation of Ann reaches
+/// `sockets` × [`SUBSCRIPTIONS_PER_SOCKET`] subscribers, each of whom gets it.
+async fn statements_for_one_event(app: &TestApp, s: &Scenario, sockets: usize) -> anyhow::Result<usize> {
+    let mut open = Vec::new();
+    for _ in 0..sockets {
+        let (mut socket, ack) = ws::connect(app.addr, Some(&s.integrator)).await?;
+        anyhow::ensure!(ack["type"] == "connection_ack", "{ack}");
+        for id in 0..SUBSCRIPTIONS_PER_SOCKET {
+            subscribe(&mut socket, &id.to_string(), WITH_PERSON, json!({})).await?;
+        }
+        open.push(socket);
+    }
+    // Let every subscription reach the bus before the event is published.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = app.statements();
+    let event =
+        onroll::events::log::append(app.db(), vec![crate::webhooks_out::deactivation_of_ann(s)]).await?;
+    app.events.publish(&event);
+    for socket in &mut open {
+        for _ in 0..SUBSCRIPTIONS_PER_SOCKET {
+            let got = next_within(socket, Duration::from_secs(10)).await?;
+            let person = &got["payload"]["data"]["deactivations"]["person"];
+            assert_eq!(person["forename"], s.ann_a.forename.as_str(), "{got}");
+            assert_eq!(got["payload"]["data"]["deactivations"]["school"]["name"], "Ash Primary", "{got}");
+        }
+    }
+    Ok(app.statements() - before)
+}
+
+async fn an_event_reads_its_rows_once_whatever_the_subscribers(engine: Engine) -> anyhow::Result<()> {
+    // The token watch reads the tokens of open sockets on its own clock;
+    // those reads are not the event's.
+    let app = TestApp::spawn_with_token_watch(&engine, Duration::from_secs(3600)).await?;
+    let s = Scenario::build(app.db()).await?;
+    let few = statements_for_one_event(&app, &s, 1).await?;
+    let many = statements_for_one_event(&app, &s, 8).await?;
+    eprintln!(
+        "statements per event: {few} for {} subscribers, {many} for {}",
+        SUBSCRIPTIONS_PER_SOCKET,
+        8 * SUBSCRIPTIONS_PER_SOCKET
+    );
+    assert_eq!(few, many, "the statements of one event grew with its subscribers");
+    assert_eq!(few, 2, "one statement for the event's school, one for its person");
+    Ok(())
+}
