@@ -18,6 +18,7 @@ pub mod metering;
 pub mod mutation;
 pub mod pagination;
 pub mod query;
+mod roster_pages;
 mod query_webhooks;
 pub mod scalars;
 pub mod schema;

@@ -13,6 +13,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::batching::Batching;
+use super::roster_pages::RosterPages;
 use crate::auth::Viewer;
 use crate::error::AppError;
 use crate::families::{FamilyMembers, FamilySource};
@@ -384,6 +385,10 @@ pub struct Loaders {
     pub year_groups_of_school: Cached<GroupsOfSchool<year_group::Entity>>,
     pub form_groups_of_school: Cached<GroupsOfSchool<form_group::Entity>>,
     pub family_of: Cached<FamilyOf>,
+    /// Roster pages, paged in SQL (`roster_pages`).
+    pub class_pages: Cached<RosterPages<class_student::Entity>>,
+    pub year_pages: Cached<RosterPages<year_student::Entity>>,
+    pub form_pages: Cached<RosterPages<form_student::Entity>>,
 }
 
 impl Loaders {
@@ -420,6 +425,9 @@ impl Loaders {
             year_groups_of_school,
             form_groups_of_school,
             family_of,
+            class_pages,
+            year_pages,
+            form_pages,
         );
         self
     }
@@ -441,6 +449,17 @@ pub enum Spawner {
 }
 
 impl Spawner {
+    /// How long a batch waits for more keys after its first. A gated batch
+    /// starts only once the request has nothing left to ask, so waiting
+    /// longer would only add latency (async-graphql's default 1 ms, paid
+    /// once per level of the query); batches by time keep that default.
+    fn batch_delay(&self) -> std::time::Duration {
+        match self {
+            Self::Gated(_) => std::time::Duration::ZERO,
+            Self::Runtime => std::time::Duration::from_millis(1),
+        }
+    }
+
     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) {
         match self {
             Self::Gated(batching) => batching.spawn(task),
@@ -467,6 +486,7 @@ impl Loaders {
                     HashMapCache::default(),
                 )
                 .max_batch_size(MAX_BATCH)
+                .delay(spawner.batch_delay())
             };
         }
         Self {
@@ -495,11 +515,14 @@ impl Loaders {
             forms_of_tutor: loader!(Current { marker }),
             year_groups_of_school: loader!(GroupsOfSchool { entity }),
             form_groups_of_school: loader!(GroupsOfSchool { entity }),
-            family_of: DataLoader::with_cache(
-                FamilyOf { source: families },
-                move |task| spawner.spawn(task),
-                HashMapCache::default(),
-            ),
+            class_pages: loader!(RosterPages { marker }),
+            year_pages: loader!(RosterPages { marker }),
+            form_pages: loader!(RosterPages { marker }),
+            family_of: {
+                let delay = spawner.batch_delay();
+                DataLoader::with_cache(FamilyOf { source: families }, move |task| spawner.spawn(task), HashMapCache::default())
+                    .delay(delay)
+            },
         }
     }
 }
