@@ -443,7 +443,10 @@ function report({ results, statements, sizes, costs, ids, counts, syncSeconds })
     const cells = [`${query.title} (${sizes[query.key]} rows)`];
     for (const c of SETTINGS.connections) {
       const [o, p] = [mean(r.rps[c].onroll), mean(r.rps[c].postgraphile)];
-      cells.push(`${int(o)} / ${int(p)} (${ratio(o, p)})`);
+      // wrk counts the requests that finished within the run: a server
+      // whose every request takes longer than the run scores 0.
+      const note = o === 0 || p === 0 ? "no request finished within a run" : ratio(o, p);
+      cells.push(`${int(o)} / ${int(p)} (${note})`);
     }
     const s = statements[query.key];
     cells.push(`${s.onroll.perRequest.toFixed(1)} / ${s.postgraphile.perRequest.toFixed(1)}`);
