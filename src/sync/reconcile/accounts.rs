@@ -1,0 +1,120 @@
+//! The account tables (students, staff, guardians) as the steps see them:
+//! the columns the rules act on, and the school's rows read once, indexed
+//! by source id and UPI.
+
+use chrono::{DateTime, Utc};
+use entity::enums::{AccountStatus, DeactivationReason, HeldTarget, PersonKind};
+use entity::{guardian, staff, student};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+
+use super::{Known, KnownAccounts, Work};
+use crate::sync::ledger::RunCounts;
+use crate::sync::source::DeletedKind;
+
+/// The columns the leaver rules act on, which the account tables share, so
+/// that one [`load`] reads any of them and one [`super::settle::settle`]
+/// applies a batch's targets to students or staff.
+pub(super) trait AccountTable: EntityTrait {
+    const KIND: PersonKind;
+    /// How a held change names an account of this table.
+    const HELD: HeldTarget;
+    /// How a batch's deletions name one.
+    const DELETED: DeletedKind;
+    fn school_column() -> Self::Column;
+    fn purged_column() -> Self::Column;
+    fn upi(row: &Self::Model) -> Option<&str>;
+    /// Id, source id, status, reason and when access was lost.
+    fn state(
+        row: &Self::Model,
+    ) -> (i32, &str, AccountStatus, Option<DeactivationReason>, Option<DateTime<Utc>>);
+    fn set_state(
+        model: &mut Self::ActiveModel,
+        status: AccountStatus,
+        reason: Option<DeactivationReason>,
+        deactivated_at: Option<DateTime<Utc>>,
+    );
+    fn touch(model: &mut Self::ActiveModel, now: DateTime<Utc>);
+    fn counts(counts: &mut RunCounts) -> &mut crate::sync::ledger::Counts;
+}
+
+macro_rules! account_table {
+    ($table:ident, $kind:ident, $counts:ident) => {
+        impl AccountTable for $table::Entity {
+            const KIND: PersonKind = PersonKind::$kind;
+            const HELD: HeldTarget = HeldTarget::$kind;
+            const DELETED: DeletedKind = DeletedKind::$kind;
+            fn school_column() -> Self::Column {
+                $table::Column::SchoolId
+            }
+            fn purged_column() -> Self::Column {
+                $table::Column::PurgedAt
+            }
+            fn upi(row: &$table::Model) -> Option<&str> {
+                row.upi.as_deref()
+            }
+            fn state(
+                row: &$table::Model,
+            ) -> (i32, &str, AccountStatus, Option<DeactivationReason>, Option<DateTime<Utc>>) {
+                (row.id, &row.wonde_id, row.status, row.deactivation_reason, row.deactivated_at)
+            }
+            fn set_state(
+                model: &mut $table::ActiveModel,
+                status: AccountStatus,
+                reason: Option<DeactivationReason>,
+                deactivated_at: Option<DateTime<Utc>>,
+            ) {
+                model.status = Set(status);
+                model.deactivation_reason = Set(reason);
+                model.deactivated_at = Set(deactivated_at);
+            }
+            fn touch(model: &mut $table::ActiveModel, now: DateTime<Utc>) {
+                model.updated_at = Set(now);
+            }
+            fn counts(counts: &mut RunCounts) -> &mut crate::sync::ledger::Counts {
+                &mut counts.$counts
+            }
+        }
+    };
+}
+
+account_table!(student, Student, students);
+account_table!(staff, Staff, staff);
+account_table!(guardian, Guardian, guardians);
+
+/// The school's accounts of one table that a rule may match, with their
+/// places by source id and by UPI.
+pub(super) struct Accounts<M> {
+    pub rows: Vec<M>,
+    pub by_id: HashMap<String, usize>,
+    pub by_upi: HashMap<String, usize>,
+}
+
+/// Reads the school's accounts of `E`, and notes for the guard how many
+/// were active before the run.
+pub(super) async fn load<E: AccountTable>(
+    txn: &DatabaseTransaction,
+    work: &mut Work,
+) -> Result<Accounts<E::Model>, DbErr> {
+    // A purged row is nobody any more: no rule may match it (retention.rs).
+    let rows = E::find()
+        .filter(E::school_column().eq(work.scope.school_id))
+        .filter(E::purged_column().is_null())
+        .all(txn)
+        .await?;
+    let active = rows.iter().filter(|r| E::state(r).2 == AccountStatus::Active);
+    work.active_before.insert(E::KIND, crate::sync::ledger::count(active));
+    let by_id = rows.iter().enumerate().map(|(i, r)| (E::state(r).1.to_owned(), i)).collect();
+    let by_upi = rows.iter().enumerate().filter_map(|(i, r)| E::upi(r).map(|u| (u.to_owned(), i))).collect();
+    Ok(Accounts { rows, by_id, by_upi })
+}
+
+/// Source id to account, for the accounts `key` reads from `rows`.
+pub(super) fn known<T>(rows: Vec<T>, key: impl Fn(&T) -> (String, i32, AccountStatus)) -> KnownAccounts {
+    rows.iter()
+        .map(|row| {
+            let (source_id, id, status) = key(row);
+            (source_id, Known { id, active: status == AccountStatus::Active })
+        })
+        .collect()
+}
