@@ -65,17 +65,3 @@ where
     rows.sort_by_key(E::id_of);
     Ok(rows.into_iter().map(wrap).collect())
 }
-
-/// The row of the first of `ids`, wrapped: a student's year or form group.
-pub(crate) async fn first_by_id<E, T>(
-    loader: &Cached<ById<E>>,
-    ids: Option<Vec<i32>>,
-    wrap: impl Fn(E::Model) -> T,
-) -> async_graphql::Result<Option<T>>
-where
-    E: Scoped,
-    E::Model: Clone + Send + Sync + 'static,
-{
-    let Some(&id) = ids.as_deref().and_then(<[i32]>::first) else { return Ok(None) };
-    Ok(loader.load_one(id).await.gql()?.map(wrap))
-}

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 use entity::{guardian, guardian_link, staff, student};
 
 use super::account::{AccountNames, AccountRow, AccountStanding, ContactAccount};
-use super::{Class, Family, FormGroup, YearGroup, first_by_id, required, rows_by_id};
+use super::{Class, Family, FormGroup, YearGroup, required, rows_by_id};
 use crate::error::ResultExt;
 use crate::graphql::RequestContext;
 use crate::graphql::enums::RelationshipType;
@@ -44,13 +44,13 @@ impl Student {
     async fn year_group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<YearGroup>> {
         let rc = RequestContext::of(ctx)?;
         let ids = rc.loaders.years_of_student.load_one(self.0.id).await.gql()?;
-        first_by_id(&rc.loaders.year_groups, ids, YearGroup).await
+        Ok(rows_by_id(&rc.loaders.year_groups, first(ids), YearGroup).await?.pop())
     }
 
     async fn form_group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<FormGroup>> {
         let rc = RequestContext::of(ctx)?;
         let ids = rc.loaders.forms_of_student.load_one(self.0.id).await.gql()?;
-        first_by_id(&rc.loaders.form_groups, ids, FormGroup).await
+        Ok(rows_by_id(&rc.loaders.form_groups, first(ids), FormGroup).await?.pop())
     }
 
     /// Current classes.
@@ -185,4 +185,10 @@ impl GuardianLink {
     async fn active(&self) -> bool {
         self.0.active
     }
+}
+
+/// The first of a student's groups of a kind: a student is in one year
+/// group and one form at a time.
+fn first(ids: Option<Vec<i32>>) -> Option<Vec<i32>> {
+    ids.map(|ids| ids.into_iter().take(1).collect())
 }

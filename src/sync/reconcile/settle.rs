@@ -7,10 +7,30 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, IntoAct
 use std::collections::HashMap;
 
 use super::accounts::{AccountTable, Accounts, known};
-use super::guard::{judge_accounts, weak_targets};
+use super::guard::{judge_accounts, spoke, weak_targets};
+use super::matching::{How, count_match};
 use super::{KnownAccounts, Work, deactivated_at};
 use crate::sync::ledger::{Evidence, Target, transition};
 use crate::sync::source::Batch;
+
+/// Keeps a record's matched account (row `i`, account `id`): its fields
+/// as the record has them (`model`, counted by `how` it matched), and the
+/// record's own `target` as explicit evidence.
+pub(super) fn keep_match<E>(
+    work: &mut Work,
+    (targets, updates): (&mut HashMap<usize, (Target, Evidence)>, &mut HashMap<usize, E::ActiveModel>),
+    (i, id): (usize, i32),
+    (model, how): (E::ActiveModel, How),
+    target: Target,
+) where
+    E: AccountTable,
+    E::ActiveModel: ActiveModelTrait,
+{
+    count_match(E::counts(&mut work.counts), how == How::Reidentified, model.is_changed());
+    updates.insert(i, model);
+    spoke(work, E::HELD, id, target);
+    targets.insert(i, (target, Evidence::Explicit));
+}
 
 /// Weighs the step's `targets`: with the batch's weak evidence when it
 /// `speaks` for the kind (a deletion or silence never overrides a present

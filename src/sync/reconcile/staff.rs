@@ -3,17 +3,17 @@
 //! the guard accepts weak evidence that they are gone.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{AccountStatus, DeactivationReason, HeldTarget, PersonKind};
+use entity::enums::{AccountStatus, DeactivationReason, PersonKind};
 use entity::staff;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, DbErr};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, DbErr};
 use std::collections::HashMap;
 
 use super::KnownAccounts;
 use super::Work;
 use super::accounts::{self, Accounts};
-use super::guard::{date_has_come, spoke};
-use super::matching::{How, Matched, count_match, identifying_email, may_be_rekeyed, reidentify};
-use super::settle::finish;
+use super::guard::date_has_come;
+use super::matching::{Matched, identifying_email, may_be_rekeyed, reidentify};
+use super::settle::{finish, keep_match};
 use crate::sync::identity;
 use crate::sync::ledger::{Evidence, Target};
 use crate::sync::source::{Batch, DeletedKind, MisStaff};
@@ -69,10 +69,8 @@ pub(super) async fn sync_staff(
                     model.surname.set_if_not_equals(mis.surname.clone());
                     model.email.set_if_not_equals(mis.email.clone());
                     model.employment_end.set_if_not_equals(mis.employment_end.map(|d| d.to_string()));
-                    count_match(&mut work.counts.staff, how == How::Reidentified, model.is_changed());
-                    updates.insert(i, model);
-                    spoke(work, HeldTarget::Staff, rows[i].id, target);
-                    targets.insert(i, (target, Evidence::Explicit));
+                    let plan = (&mut targets, &mut updates);
+                    keep_match::<staff::Entity>(work, plan, (i, rows[i].id), (model, how), target);
                 }
                 Matched::Ambiguous(candidates) => {
                     let rule =

@@ -3,17 +3,17 @@
 //! come, the leavers list, or the guard's judgement of weak evidence).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::{AccountStatus, DeactivationReason, HeldTarget, PersonKind};
+use entity::enums::{AccountStatus, DeactivationReason, PersonKind};
 use entity::student;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, DbErr};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, DbErr};
 use std::collections::HashMap;
 
 use super::KnownAccounts;
 use super::Work;
 use super::accounts::{self, Accounts};
-use super::guard::{date_has_come, spoke};
-use super::matching::{How, Matched, count_match, find, may_be_rekeyed, reidentify};
-use super::settle::finish;
+use super::guard::date_has_come;
+use super::matching::{Matched, find, may_be_rekeyed, reidentify};
+use super::settle::{finish, keep_match};
 use crate::sync::identity;
 use crate::sync::ledger::{Evidence, Target};
 use crate::sync::source::{Batch, DeletedKind, MisStudent};
@@ -61,9 +61,7 @@ pub(super) async fn sync_students(
             let target = student_target(mis, today);
             match matched {
                 Matched::Row(i, how) => {
-                    let row = &rows[i];
-                    let mut model: student::ActiveModel = row.clone().into();
-                    let rekeyed = how == How::Reidentified;
+                    let mut model: student::ActiveModel = rows[i].clone().into();
                     model.wonde_id.set_if_not_equals(mis.source_id.clone());
                     model.upi.set_if_not_equals(mis.upi.clone());
                     model.mis_id.set_if_not_equals(mis.mis_id.clone());
@@ -72,10 +70,8 @@ pub(super) async fn sync_students(
                     model.surname.set_if_not_equals(mis.surname.clone());
                     model.email.set_if_not_equals(mis.email.clone());
                     model.leaving_date.set_if_not_equals(mis.leaving_date.map(|d| d.to_string()));
-                    count_match(&mut work.counts.students, rekeyed, model.is_changed());
-                    updates.insert(i, model);
-                    spoke(work, HeldTarget::Student, row.id, target);
-                    targets.insert(i, (target, Evidence::Explicit));
+                    let plan = (&mut targets, &mut updates);
+                    keep_match::<student::Entity>(work, plan, (i, rows[i].id), (model, how), target);
                 }
                 Matched::Ambiguous(candidates) => {
                     work.ambiguous(PersonKind::Student, &mis.source_id, "upn", &candidates, rows, |r| r.id);
