@@ -9,8 +9,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityT
 use std::collections::HashMap;
 
 use super::{Known, KnownAccounts, Work};
+use crate::families::email_key;
 use crate::sync::ledger::RunCounts;
-use crate::sync::source::DeletedKind;
+use crate::sync::source::{DeletedKind, MisGuardian, MisStaff, MisStudent};
 
 /// The columns the leaver rules act on, which the account tables share, so
 /// that one [`load`] reads any of them and one [`super::settle::settle`]
@@ -36,10 +37,17 @@ pub(super) trait AccountTable: EntityTrait {
     );
     fn touch(model: &mut Self::ActiveModel, now: DateTime<Utc>);
     fn counts(counts: &mut RunCounts) -> &mut crate::sync::ledger::Counts;
+    /// The MIS record of an account of this table.
+    type Record;
+    /// Copies a record's fields to its account (only those that differ
+    /// change).
+    fn copy_record(model: &mut Self::ActiveModel, mis: &Self::Record);
+    /// A new active account of the school, as the record has it.
+    fn new_row(school: i32, mis: &Self::Record, now: DateTime<Utc>) -> Self::ActiveModel;
 }
 
 macro_rules! account_table {
-    ($table:ident, $kind:ident, $counts:ident) => {
+    ($table:ident, $kind:ident, $counts:ident, $record:ty, $own_fields:expr) => {
         impl AccountTable for $table::Entity {
             const KIND: PersonKind = PersonKind::$kind;
             const HELD: HeldTarget = HeldTarget::$kind;
@@ -74,13 +82,59 @@ macro_rules! account_table {
             fn counts(counts: &mut RunCounts) -> &mut crate::sync::ledger::Counts {
                 &mut counts.$counts
             }
+            type Record = $record;
+            fn copy_record(model: &mut $table::ActiveModel, mis: &$record) {
+                model.wonde_id.set_if_not_equals(mis.source_id.clone());
+                model.upi.set_if_not_equals(mis.upi.clone());
+                model.mis_id.set_if_not_equals(mis.mis_id.clone());
+                model.forename.set_if_not_equals(mis.forename.clone());
+                model.surname.set_if_not_equals(mis.surname.clone());
+                model.email.set_if_not_equals(mis.email.clone());
+                $own_fields(model, mis);
+            }
+            fn new_row(school: i32, mis: &$record, now: DateTime<Utc>) -> $table::ActiveModel {
+                let mut model = $table::ActiveModel {
+                    school_id: Set(school),
+                    status: Set(AccountStatus::Active),
+                    deactivated_at: Set(None),
+                    deactivation_reason: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                };
+                Self::copy_record(&mut model, mis);
+                model
+            }
         }
     };
 }
 
-account_table!(student, Student, students);
-account_table!(staff, Staff, staff);
-account_table!(guardian, Guardian, guardians);
+// A future leaving date is kept, so that the day it comes the pupil
+// leaves without waiting for a change to the record.
+account_table!(
+    student,
+    Student,
+    students,
+    MisStudent,
+    |model: &mut student::ActiveModel, mis: &MisStudent| {
+        model.upn.set_if_not_equals(mis.upn.clone());
+        model.leaving_date.set_if_not_equals(mis.leaving_date.map(|d| d.to_string()));
+    }
+);
+account_table!(staff, Staff, staff, MisStaff, |model: &mut staff::ActiveModel, mis: &MisStaff| {
+    model.title.set_if_not_equals(mis.title.clone());
+    model.employment_end.set_if_not_equals(mis.employment_end.map(|d| d.to_string()));
+});
+account_table!(
+    guardian,
+    Guardian,
+    guardians,
+    MisGuardian,
+    |model: &mut guardian::ActiveModel, mis: &MisGuardian| {
+        model.title.set_if_not_equals(mis.title.clone());
+        model.email_key.set_if_not_equals(mis.email.as_deref().and_then(email_key));
+    }
+);
 
 /// The school's accounts of one table that a rule may match, with their
 /// places by source id and by UPI.

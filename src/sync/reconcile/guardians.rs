@@ -2,7 +2,6 @@
 //! a pupil on roll), re-identified by email or by names and a shared child,
 //! and those the MIS removed noted for [`super::children_rule`].
 
-use chrono::{DateTime, Utc};
 use entity::enums::{AccountStatus, DeactivationReason, HeldTarget, PersonKind};
 use entity::{guardian, guardian_link};
 use sea_orm::{
@@ -13,10 +12,10 @@ use std::collections::{HashMap, HashSet};
 
 use super::KnownAccounts;
 use super::Work;
-use super::accounts::{self, Accounts, known};
+use super::accounts::{self, AccountTable, Accounts, known};
 use super::guard::{judge_accounts, weak_targets};
 use super::matching::{How, Matched, count_match, identifying_email, may_be_rekeyed, reidentify};
-use crate::families::{email_key, names_agree};
+use crate::families::names_agree;
 use crate::sync::holds::{Candidate, Holds};
 use crate::sync::identity;
 use crate::sync::ledger::{Evidence, Target};
@@ -69,9 +68,7 @@ pub(super) async fn guardian_records(
                         work.holds.spoke((HeldTarget::Guardian, row.id));
                     }
                     let mut model: guardian::ActiveModel = row.clone().into();
-                    model.wonde_id.set_if_not_equals(mis.source_id.clone());
-                    model.upi.set_if_not_equals(mis.upi.clone());
-                    apply_guardian_fields(&mut model, mis);
+                    guardian::Entity::copy_record(&mut model, mis);
                     let changed = model.is_changed();
                     count_match(&mut work.counts.guardians, how == How::Reidentified, changed);
                     if changed {
@@ -87,10 +84,10 @@ pub(super) async fn guardian_records(
                     };
                     work.ambiguous(PersonKind::Guardian, &mis.source_id, rule, &candidates, rows, |r| r.id);
                     if new {
-                        inserts.push(new_guardian(school, mis, work.scope.now));
+                        inserts.push(guardian::Entity::new_row(school, mis, work.scope.now));
                     }
                 }
-                Matched::New if new => inserts.push(new_guardian(school, mis, work.scope.now)),
+                Matched::New if new => inserts.push(guardian::Entity::new_row(school, mis, work.scope.now)),
                 Matched::New => {}
             }
         }
@@ -183,20 +180,6 @@ async fn children_after(
     Ok(fates)
 }
 
-fn new_guardian(school: i32, mis: &MisGuardian, now: DateTime<Utc>) -> guardian::ActiveModel {
-    let mut model = guardian::ActiveModel {
-        school_id: Set(school),
-        status: Set(AccountStatus::Active),
-        deactivated_at: Set(None),
-        deactivation_reason: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    apply_guardian_fields(&mut model, mis);
-    model
-}
-
 /// The second rule for guardians whose keys a MIS change made unknown: the
 /// same email (trimmed, case-folded) is the same person; a record without
 /// one is the guardian of the same names already linked to one of the
@@ -267,15 +250,4 @@ impl SecondRule {
             .filter(|i| self.children_of_row.get(i).is_some_and(|linked| !linked.is_disjoint(children)))
             .collect()
     }
-}
-
-fn apply_guardian_fields(model: &mut guardian::ActiveModel, mis: &MisGuardian) {
-    model.wonde_id.set_if_not_equals(mis.source_id.clone());
-    model.upi.set_if_not_equals(mis.upi.clone());
-    model.mis_id.set_if_not_equals(mis.mis_id.clone());
-    model.title.set_if_not_equals(mis.title.clone());
-    model.forename.set_if_not_equals(mis.forename.clone());
-    model.surname.set_if_not_equals(mis.surname.clone());
-    model.email.set_if_not_equals(mis.email.clone());
-    model.email_key.set_if_not_equals(mis.email.as_deref().and_then(email_key));
 }

@@ -13,12 +13,15 @@ use super::{KnownAccounts, Work, deactivated_at};
 use crate::sync::ledger::{Evidence, Target, transition};
 use crate::sync::source::Batch;
 
+/// Each row's target, with the evidence it rests on.
+pub(super) type Targets = HashMap<usize, (Target, Evidence)>;
+
 /// Keeps a record's matched account (row `i`, account `id`): its fields
 /// as the record has them (`model`, counted by `how` it matched), and the
 /// record's own `target` as explicit evidence.
 pub(super) fn keep_match<E>(
     work: &mut Work,
-    (targets, updates): (&mut HashMap<usize, (Target, Evidence)>, &mut HashMap<usize, E::ActiveModel>),
+    (targets, updates): (&mut Targets, &mut HashMap<usize, E::ActiveModel>),
     (i, id): (usize, i32),
     (model, how): (E::ActiveModel, How),
     target: Target,
@@ -40,7 +43,7 @@ pub(super) async fn finish<E>(
     work: &mut Work,
     (batch, speaks): (&Batch, bool),
     accounts: &Accounts<E::Model>,
-    mut targets: HashMap<usize, (Target, Evidence)>,
+    mut targets: Targets,
     (updates, inserts): (HashMap<usize, E::ActiveModel>, Vec<E::ActiveModel>),
 ) -> Result<KnownAccounts, DbErr>
 where

@@ -2,15 +2,14 @@
 //! (or names) after a MIS change, and deactivated when employment ends or
 //! the guard accepts weak evidence that they are gone.
 
-use chrono::{DateTime, Utc};
-use entity::enums::{AccountStatus, DeactivationReason, PersonKind};
+use entity::enums::{DeactivationReason, PersonKind};
 use entity::staff;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, DbErr};
+use sea_orm::{DatabaseTransaction, DbErr};
 use std::collections::HashMap;
 
 use super::KnownAccounts;
 use super::Work;
-use super::accounts::{self, Accounts};
+use super::accounts::{self, AccountTable, Accounts};
 use super::guard::date_has_come;
 use super::matching::{Matched, identifying_email, may_be_rekeyed, reidentify};
 use super::settle::{finish, keep_match};
@@ -61,14 +60,7 @@ pub(super) async fn sync_staff(
             match matched {
                 Matched::Row(i, how) => {
                     let mut model: staff::ActiveModel = rows[i].clone().into();
-                    model.wonde_id.set_if_not_equals(mis.source_id.clone());
-                    model.upi.set_if_not_equals(mis.upi.clone());
-                    model.mis_id.set_if_not_equals(mis.mis_id.clone());
-                    model.title.set_if_not_equals(mis.title.clone());
-                    model.forename.set_if_not_equals(mis.forename.clone());
-                    model.surname.set_if_not_equals(mis.surname.clone());
-                    model.email.set_if_not_equals(mis.email.clone());
-                    model.employment_end.set_if_not_equals(mis.employment_end.map(|d| d.to_string()));
+                    staff::Entity::copy_record(&mut model, mis);
                     let plan = (&mut targets, &mut updates);
                     keep_match::<staff::Entity>(work, plan, (i, rows[i].id), (model, how), target);
                 }
@@ -77,11 +69,11 @@ pub(super) async fn sync_staff(
                         if identifying_email(mis.email.as_deref()).is_some() { "email" } else { "names" };
                     work.ambiguous(PersonKind::Staff, &mis.source_id, rule, &candidates, rows, |r| r.id);
                     if target == Target::Active {
-                        inserts.push(new_staff(school, mis, work.scope.now));
+                        inserts.push(staff::Entity::new_row(school, mis, work.scope.now));
                     }
                 }
                 Matched::New if target == Target::Active => {
-                    inserts.push(new_staff(school, mis, work.scope.now))
+                    inserts.push(staff::Entity::new_row(school, mis, work.scope.now))
                 }
                 Matched::New => {}
             }
@@ -93,24 +85,4 @@ pub(super) async fn sync_staff(
     date_has_come(&mut targets, dates, |d| d < today);
     let speaks = (batch, batch.types.staff);
     finish::<staff::Entity>(txn, work, speaks, &accounts, targets, (updates, inserts)).await
-}
-
-fn new_staff(school: i32, mis: &MisStaff, now: DateTime<Utc>) -> staff::ActiveModel {
-    staff::ActiveModel {
-        school_id: Set(school),
-        wonde_id: Set(mis.source_id.clone()),
-        upi: Set(mis.upi.clone()),
-        mis_id: Set(mis.mis_id.clone()),
-        title: Set(mis.title.clone()),
-        forename: Set(mis.forename.clone()),
-        surname: Set(mis.surname.clone()),
-        email: Set(mis.email.clone()),
-        employment_end: Set(mis.employment_end.map(|d| d.to_string())),
-        status: Set(AccountStatus::Active),
-        deactivated_at: Set(None),
-        deactivation_reason: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
 }

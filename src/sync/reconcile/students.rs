@@ -2,15 +2,15 @@
 //! MIS change, and deactivated when they leave (a leaving date that has
 //! come, the leavers list, or the guard's judgement of weak evidence).
 
-use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::{AccountStatus, DeactivationReason, PersonKind};
+use chrono::NaiveDate;
+use entity::enums::{DeactivationReason, PersonKind};
 use entity::student;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, DbErr};
+use sea_orm::{DatabaseTransaction, DbErr};
 use std::collections::HashMap;
 
 use super::KnownAccounts;
 use super::Work;
-use super::accounts::{self, Accounts};
+use super::accounts::{self, AccountTable, Accounts};
 use super::guard::date_has_come;
 use super::matching::{Matched, find, may_be_rekeyed, reidentify};
 use super::settle::{finish, keep_match};
@@ -62,26 +62,19 @@ pub(super) async fn sync_students(
             match matched {
                 Matched::Row(i, how) => {
                     let mut model: student::ActiveModel = rows[i].clone().into();
-                    model.wonde_id.set_if_not_equals(mis.source_id.clone());
-                    model.upi.set_if_not_equals(mis.upi.clone());
-                    model.mis_id.set_if_not_equals(mis.mis_id.clone());
-                    model.upn.set_if_not_equals(mis.upn.clone());
-                    model.forename.set_if_not_equals(mis.forename.clone());
-                    model.surname.set_if_not_equals(mis.surname.clone());
-                    model.email.set_if_not_equals(mis.email.clone());
-                    model.leaving_date.set_if_not_equals(mis.leaving_date.map(|d| d.to_string()));
+                    student::Entity::copy_record(&mut model, mis);
                     let plan = (&mut targets, &mut updates);
                     keep_match::<student::Entity>(work, plan, (i, rows[i].id), (model, how), target);
                 }
                 Matched::Ambiguous(candidates) => {
                     work.ambiguous(PersonKind::Student, &mis.source_id, "upn", &candidates, rows, |r| r.id);
                     if target == Target::Active {
-                        inserts.push(new_student(school, mis, work.scope.now));
+                        inserts.push(student::Entity::new_row(school, mis, work.scope.now));
                     }
                 }
                 // A leaver or suspended record we never knew is not imported.
                 Matched::New if target == Target::Active => {
-                    inserts.push(new_student(school, mis, work.scope.now))
+                    inserts.push(student::Entity::new_row(school, mis, work.scope.now))
                 }
                 Matched::New => {}
             }
@@ -102,26 +95,4 @@ pub(super) async fn sync_students(
     date_has_come(&mut targets, dates, |d| d <= today);
     let speaks = (batch, batch.types.students);
     finish::<student::Entity>(txn, work, speaks, &accounts, targets, (updates, inserts)).await
-}
-
-fn new_student(school: i32, mis: &MisStudent, now: DateTime<Utc>) -> student::ActiveModel {
-    student::ActiveModel {
-        school_id: Set(school),
-        wonde_id: Set(mis.source_id.clone()),
-        upi: Set(mis.upi.clone()),
-        mis_id: Set(mis.mis_id.clone()),
-        upn: Set(mis.upn.clone()),
-        forename: Set(mis.forename.clone()),
-        surname: Set(mis.surname.clone()),
-        email: Set(mis.email.clone()),
-        // A future leaving date is kept, so that the day it comes the
-        // pupil leaves without waiting for a change to the record.
-        leaving_date: Set(mis.leaving_date.map(|d| d.to_string())),
-        status: Set(AccountStatus::Active),
-        deactivated_at: Set(None),
-        deactivation_reason: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
 }
