@@ -8,7 +8,8 @@ use entity::api_token;
 use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::audit::{self, Actor, Entry};
-use crate::cli::{Command, open, parse_id};
+use crate::cli::{open, parse_id};
+use crate::cli_args::Command;
 use crate::config::DatabaseConfig;
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::{Direction, PageRequest, page_by_key};
@@ -27,7 +28,7 @@ impl CliAct {
     /// The act `command` is, or `None` for one that changes no data
     /// (`serve`, `schema`, lists, a dry run...).
     pub(crate) fn of(command: &Command) -> Option<Self> {
-        use crate::cli::{
+        use crate::cli_args::{
             CatalogCommand, HeldCommand, RetentionCommand, SchoolCommand, TokenCommand, TrustCommand,
         };
         let act = |database: &DatabaseConfig, action| Self {

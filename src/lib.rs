@@ -16,6 +16,7 @@ pub mod auth;
 pub mod catalog;
 /// Command-line entry points (`serve`, `migrate`, `schema`, `trust`, `token`).
 pub mod cli;
+mod cli_args;
 mod cli_audit;
 mod cli_held;
 mod cli_out;

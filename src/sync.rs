@@ -6,6 +6,7 @@
 mod apply;
 pub mod csv_import;
 pub mod csv_source;
+mod ends;
 pub mod engine;
 mod groups;
 mod guardian_links;
@@ -13,6 +14,7 @@ pub mod held;
 pub mod holds;
 mod identity;
 pub mod ledger;
+mod memberships;
 pub mod monitor;
 pub mod preview;
 pub mod progress;

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 
 use super::types::*;
-use crate::error::AppError;
+use crate::error::{AppError, ResultExt};
 
 /// Rows per page when `first` is not given.
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
@@ -186,6 +186,27 @@ where
         .await
         .map_err(|err| async_graphql::ErrorExtensions::extend(&crate::error::AppError::from(err)))?;
     Ok(page.into_connection(wrap))
+}
+
+/// A list of the viewer's rows of `E` as its connection, by id, oldest
+/// first (see [`connection_by_key`]): `first` and `after` are checked
+/// before `narrow` (which may check a filter) picks the rows, as a school's
+/// students, staff, guardians and classes and a trust's schools do.
+pub async fn scoped_connection<E, Conn>(
+    ctx: &Context<'_>,
+    (first, after): (Option<i32>, Option<String>),
+    narrow: impl FnOnce(Select<E>, &super::RequestContext) -> async_graphql::Result<Select<E>>,
+    wrap: impl Fn(E::Model) -> Conn::Node,
+) -> async_graphql::Result<Conn>
+where
+    E: super::loaders::Scoped,
+    E::Model: Sync,
+    Conn: Paged,
+{
+    let rc = super::RequestContext::of(ctx)?;
+    let request = PageRequest::parse(first, after.as_deref()).gql()?;
+    let select = narrow(E::scoped(&rc.viewer), rc)?;
+    connection_by_key(ctx, select, E::id_column(), |m| E::id_of(m).into(), request, wrap).await
 }
 
 /// Pages a query by its integer key column: one statement for the rows and,

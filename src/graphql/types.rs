@@ -1,6 +1,7 @@
 //! The object types of the schema, one module per area. Each wraps a row
 //! and resolves its relations through the request's loaders.
 
+mod account;
 mod events;
 mod family;
 mod groups;
@@ -38,6 +39,7 @@ pub use webhooks::{
 };
 
 use crate::error::{AppError, ResultExt};
+use crate::graphql::loaders::{ById, Cached, Scoped};
 
 /// A relation that must exist: a missing row means broken data, not a
 /// client mistake.
@@ -46,4 +48,20 @@ pub(crate) fn required<T, E: Into<AppError>>(
     what: &'static str,
 ) -> async_graphql::Result<T> {
     loaded.gql()?.ok_or(AppError::Internal(what)).gql()
+}
+
+/// The rows of `ids` (a current-membership list) by id, wrapped: the
+/// lists of classes, form groups and staff an account or group answers.
+pub(crate) async fn rows_by_id<E, T>(
+    loader: &Cached<ById<E>>,
+    ids: Option<Vec<i32>>,
+    wrap: impl Fn(E::Model) -> T,
+) -> async_graphql::Result<Vec<T>>
+where
+    E: Scoped,
+    E::Model: Clone + Send + Sync + 'static,
+{
+    let mut rows = loader.load_many(ids.unwrap_or_default()).await.gql()?.into_values().collect::<Vec<_>>();
+    rows.sort_by_key(E::id_of);
+    Ok(rows.into_iter().map(wrap).collect())
 }

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use std::collections::{HashMap, HashSet};
 
-use super::groups::{Ends, RowPlan};
+use super::ends::{Ends, RowPlan};
 use super::reconcile::{GuardianRecords, KnownAccounts, Work};
 use super::relationship::relationship_type;
 use super::source::{Batch, LinkScope};

@@ -140,6 +140,11 @@ impl Guard {
     }
 }
 
+/// How many items there are, as the `i32` a run's counts hold (saturating).
+pub(crate) fn count<T>(items: impl Iterator<Item = T>) -> i32 {
+    i32::try_from(items.count()).unwrap_or(i32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

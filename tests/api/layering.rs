@@ -59,3 +59,32 @@ fn rooms_use_only_the_floors_below() {
     ));
     assert!(wrong.is_empty(), "uses of a floor above: {wrong:#?}");
 }
+
+/// The most lines a module may have: past it, a file holds more than one
+/// job and is split along its seams (issue 16). Test modules may be longer.
+const MOST_LINES: usize = 600;
+
+#[test]
+fn no_module_is_over_600_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["src", "wonde-sim/src", "entity", "migration"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    assert!(files.len() > 100, "the crates' sources were not found under {}", root.display());
+    let is_test = |path: &Path| {
+        let inside = path.strip_prefix(root).unwrap_or(path);
+        inside.file_name().is_some_and(|n| n == "tests.rs")
+            || inside.components().any(|c| c.as_os_str() == "tests")
+    };
+    let mut long: Vec<String> = files
+        .iter()
+        .filter(|path| !is_test(path))
+        .filter_map(|path| {
+            let lines = std::fs::read_to_string(path).unwrap_or_default().lines().count();
+            (lines > MOST_LINES).then(|| format!("{} ({lines} lines)", path.display()))
+        })
+        .collect();
+    long.sort();
+    assert!(long.is_empty(), "modules over {MOST_LINES} lines, to split: {long:#?}");
+}

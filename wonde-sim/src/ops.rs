@@ -5,12 +5,19 @@
 use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, Utc};
-use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::generate::{self, NewStudent};
 use crate::model::{Deletion, GroupKind, MisSnapshot, Student, Timestamp};
 use crate::world::{SchoolState, World};
+
+mod mis_migration;
+mod rollover;
+
+pub use mis_migration::MisMigration;
+pub(crate) use mis_migration::migrate_mis;
+pub use rollover::RolloverSummary;
+pub(crate) use rollover::rollover;
 
 /// Why a control request could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -53,17 +60,6 @@ pub struct StaffLeave {
     /// ahead: the employee stays current (and in classes) through that day.
     #[serde(default)]
     pub end_date: Option<NaiveDate>,
-}
-
-/// What a year-end rollover did.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct RolloverSummary {
-    /// Students of the top year, now leavers.
-    pub left: Vec<String>,
-    /// The new intake of the youngest year.
-    pub joined: Vec<String>,
-    /// Students who moved up a year.
-    pub moved_up: usize,
 }
 
 /// Runs `f` with the school taken out of the world, so it can draw ids from
@@ -228,6 +224,12 @@ fn place(
         }
     }
     Ok(())
+}
+
+/// The NC year code of a student's year group.
+fn year_code_of(mis: &MisSnapshot, s: &Student) -> Option<String> {
+    let id = s.year_group_id.as_ref()?;
+    mis.groups.iter().find(|g| g.id == *id).map(|g| g.year_code.clone())
 }
 
 fn youngest_year(mis: &MisSnapshot) -> String {
@@ -479,171 +481,6 @@ pub(crate) fn restore(world: &mut World, school_id: &str, student_id: &str) -> R
         place(mis, pos, &year, None, now)?;
         generate::families::add_new_family(world, mis, pos);
         Ok(mis.students[pos].clone())
-    })
-}
-
-fn year_code_of(mis: &MisSnapshot, s: &Student) -> Option<String> {
-    let id = s.year_group_id.as_ref()?;
-    mis.groups.iter().find(|g| g.id == *id).map(|g| g.year_code.clone())
-}
-
-/// Year-end: the top year leaves, everyone else moves up a year (same form
-/// letter, new sets), and a new intake as large as the old youngest year
-/// joins with new families.
-pub(crate) fn rollover(world: &mut World, school_id: &str) -> Result<RolloverSummary, SimError> {
-    with_school(world, school_id, |world, state| {
-        let now = Utc::now();
-        let today = now.date_naive();
-        let mis = state.mis_mut();
-        let years = generate::year_codes(&mis.school.phase_of_education);
-        let (Some(top), Some(bottom)) = (years.last().cloned(), years.first().cloned()) else {
-            return Err(SimError::Invalid("school has no years".into()));
-        };
-        let mut summary = RolloverSummary::default();
-        let code_of = |mis: &MisSnapshot, s: &Student| year_code_of(mis, s);
-
-        // Leavers first.
-        let leaving: Vec<String> = mis
-            .students
-            .iter()
-            .filter(|s| code_of(mis, s).as_deref() == Some(top.as_str()))
-            .map(|s| s.id.clone())
-            .collect();
-        for id in &leaving {
-            if let Ok(pos) = student_pos(mis, id) {
-                remove_from_roll(mis, pos, today, now);
-            }
-        }
-        summary.left = leaving;
-        let intake = mis
-            .students
-            .iter()
-            .filter(|s| code_of(mis, s).as_deref() == Some(bottom.as_str()))
-            .count()
-            .max(1);
-
-        // Everyone else moves up; sets are re-cut from scratch.
-        for class in &mut mis.classes {
-            class.student_ids.clear();
-            class.updated_at = now;
-        }
-        let mut moving: Vec<(usize, String, Option<usize>)> = Vec::new();
-        for (pos, s) in mis.students.iter().enumerate() {
-            let Some(code) = code_of(mis, s) else { continue };
-            let Some(y) = years.iter().position(|c| *c == code) else { continue };
-            let form_index =
-                s.form_group_id.as_ref().and_then(|f| forms_of(mis, &code).iter().position(|g| g == f));
-            if let Some(next) = years.get(y + 1) {
-                moving.push((pos, next.clone(), form_index));
-            }
-        }
-        moving.shuffle(&mut world.rng);
-        for (pos, next, form_index) in moving {
-            let forms = forms_of(mis, &next);
-            let form = form_index.and_then(|k| forms.get(k % forms.len().max(1)).cloned());
-            place(mis, pos, &next, form.as_deref(), now)?;
-            summary.moved_up += 1;
-        }
-        for g in &mut mis.groups {
-            g.updated_at = now;
-        }
-
-        // The new intake.
-        for _ in 0..intake {
-            let mut student =
-                generate::make_student(world, &mis.school, &NewStudent { year_code: &bottom, surname: None });
-            student.created_at = now;
-            student.updated_at = now;
-            student.admission_date = today;
-            mis.students.push(student);
-            let pos = mis.students.len() - 1;
-            place(mis, pos, &bottom, None, now)?;
-            generate::families::add_new_family(world, mis, pos);
-            summary.joined.push(mis.students[pos].id.clone());
-        }
-        Ok(summary)
-    })
-}
-
-fn forms_of(mis: &MisSnapshot, year_code: &str) -> Vec<String> {
-    let mut forms: Vec<&crate::model::Group> =
-        mis.groups.iter().filter(|g| g.kind == GroupKind::Registration && g.year_code == year_code).collect();
-    forms.sort_by(|a, b| a.name.cmp(&b.name));
-    forms.into_iter().map(|g| g.id.clone()).collect()
-}
-
-/// What a change of MIS does to a school's records.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
-pub struct MisMigration {
-    /// Give every record a new UPI as well as a new id (Wonde often does).
-    #[serde(default)]
-    pub new_upis: bool,
-}
-
-/// The school changes MIS: every record (students, leavers, employees,
-/// contacts, classes, groups) gets a new Wonde id, and with `new_upis` a
-/// new UPI; names, UPNs, emails, memberships and links stay. Everything is
-/// dated now. The old ids get no deletion entries: the new MIS simply
-/// does not know them.
-pub(crate) fn migrate_mis(world: &mut World, school_id: &str, how: MisMigration) -> Result<(), SimError> {
-    use std::collections::HashMap;
-    with_school(world, school_id, |world, state| {
-        let now = Utc::now();
-        let mut ids: HashMap<String, String> = HashMap::new();
-        let mut rekey = |world: &mut World, id: &mut String| {
-            let fresh = world.fresh_id();
-            ids.insert(std::mem::replace(id, fresh.clone()), fresh);
-        };
-        let mis = state.mis_mut();
-        for student in mis.students.iter_mut().chain(mis.leavers.iter_mut()) {
-            rekey(world, &mut student.id);
-            if how.new_upis {
-                student.upi = world.fresh_upi();
-            }
-            student.updated_at = now;
-        }
-        for employee in &mut mis.employees {
-            rekey(world, &mut employee.id);
-            if how.new_upis {
-                employee.upi = world.fresh_upi();
-            }
-            employee.updated_at = now;
-        }
-        for contact in &mut mis.contacts {
-            rekey(world, &mut contact.id);
-            if how.new_upis {
-                contact.upi = world.fresh_upi();
-            }
-            contact.updated_at = now;
-        }
-        for group in &mut mis.groups {
-            rekey(world, &mut group.id);
-            group.updated_at = now;
-        }
-        for class in &mut mis.classes {
-            rekey(world, &mut class.id);
-            class.updated_at = now;
-        }
-        let new = |old: &str| ids.get(old).cloned().unwrap_or_else(|| old.to_owned());
-        for student in mis.students.iter_mut().chain(mis.leavers.iter_mut()) {
-            student.year_group_id = student.year_group_id.as_deref().map(new);
-            student.form_group_id = student.form_group_id.as_deref().map(new);
-        }
-        for group in &mut mis.groups {
-            group.employee_ids = group.employee_ids.iter().map(|e| new(e)).collect();
-        }
-        for class in &mut mis.classes {
-            class.student_ids = class.student_ids.iter().map(|s| new(s)).collect();
-            for teaching in &mut class.teachers {
-                teaching.employee_id = new(&teaching.employee_id);
-            }
-        }
-        for link in &mut mis.links {
-            link.student_id = new(&link.student_id);
-            link.contact_id = new(&link.contact_id);
-        }
-        mis.school.updated_at = now;
-        Ok(())
     })
 }
 

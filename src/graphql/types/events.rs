@@ -6,6 +6,7 @@ use crate::graphql::scalars::DateTime;
 use entity::enums::PersonKind as DbPersonKind;
 use entity::{event, wonde_catalog_school};
 
+use super::school::{SchoolCodes, SchoolProfile};
 use super::{Guardian, School, Staff, Student, SyncRun, required};
 use crate::error::{AppError, ResultExt};
 use crate::graphql::RequestContext;
@@ -176,28 +177,18 @@ impl WondeSchoolCandidate {
         &self.0.name
     }
 
-    async fn urn(&self) -> Option<&str> {
-        self.0.urn.as_deref()
-    }
-
-    async fn la_code(&self) -> Option<&str> {
-        self.0.la_code.as_deref()
-    }
-
-    async fn establishment_number(&self) -> Option<&str> {
-        self.0.establishment_number.as_deref()
+    #[graphql(flatten)]
+    async fn codes(&self) -> SchoolCodes<'_> {
+        SchoolCodes::of(&self.0.urn, &self.0.la_code, &self.0.establishment_number)
     }
 
     async fn postcode(&self) -> Option<&str> {
         self.0.postcode.as_deref()
     }
 
-    async fn phase(&self) -> Option<&str> {
-        self.0.phase.as_deref()
-    }
-
-    async fn mis(&self) -> Option<&str> {
-        self.0.mis.as_deref()
+    #[graphql(flatten)]
+    async fn profile(&self) -> SchoolProfile<'_> {
+        SchoolProfile::of(&self.0.phase, &self.0.mis)
     }
 
     async fn address(&self) -> Option<&str> {

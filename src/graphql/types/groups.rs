@@ -1,4 +1,6 @@
 //! Class, YearGroup and FormGroup, with their rosters and parent groups.
+//! The fields all three share are resolved once, by [`GroupNames`] and
+//! [`GroupRoster`], which each type flattens into its own fields.
 //!
 //! A roster is loaded whole in one batch with its siblings' rosters, then
 //! filtered and paged in memory: rosters are tens to hundreds of students,
@@ -9,7 +11,7 @@ use entity::{class, form_group, year_group};
 use std::collections::BTreeSet;
 
 use super::parent_groups::{GroupGuardianConnection, count_of, guardians_of};
-use super::{School, Staff, Student, required};
+use super::{School, Staff, Student, required, rows_by_id};
 use crate::error::ResultExt;
 use crate::graphql::RequestContext;
 use crate::graphql::filters::{GuardianFilter, StudentCriteria, StudentFilter};
@@ -55,11 +57,81 @@ async fn roster(
     Ok(page_in_memory(rows, request).into_connection(|s| s))
 }
 
-async fn staff_of(rc: &RequestContext, ids: Option<Vec<i32>>) -> async_graphql::Result<Vec<Staff>> {
-    let mut staff =
-        rc.loaders.staff.load_many(ids.unwrap_or_default()).await.gql()?.into_values().collect::<Vec<_>>();
-    staff.sort_by_key(|s| s.id);
-    Ok(staff.into_iter().map(Staff).collect())
+/// `wondeId`, `name` and `school` of a group, which every group type
+/// flattens into its fields after `id`.
+pub struct GroupNames<'a> {
+    wonde_id: &'a str,
+    name: &'a str,
+    school_id: i32,
+}
+
+impl<'a> GroupNames<'a> {
+    fn of(wonde_id: &'a str, name: &'a str, school_id: i32) -> Self {
+        Self { wonde_id, name, school_id }
+    }
+}
+
+#[Object]
+impl GroupNames<'_> {
+    async fn wonde_id(&self) -> &str {
+        self.wonde_id
+    }
+
+    async fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
+        let rc = RequestContext::of(ctx)?;
+        required(rc.loaders.schools.load_one(self.school_id).await, "group without school").map(School)
+    }
+}
+
+/// `students`, `guardians` and `guardianCount` of a group, which every
+/// group type flattens into its fields last.
+pub struct GroupRoster(GroupRef);
+
+#[Object]
+impl GroupRoster {
+    /// Current members.
+    async fn students(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<StudentFilter>,
+    ) -> async_graphql::Result<StudentConnection> {
+        let rc = RequestContext::of(ctx)?;
+        let l = &rc.loaders;
+        let members = match self.0 {
+            GroupRef::Year(id) => l.year_roster.load_one(id).await,
+            GroupRef::Form(id) => l.form_roster.load_one(id).await,
+            GroupRef::Class(id) => l.class_roster.load_one(id).await,
+        };
+        roster(rc, members.gql()?.unwrap_or_default(), first, after, filter).await
+    }
+
+    /// Parent group: guardians with a current link to an active student
+    /// of this group, each once, with the children and links that put
+    /// them here (see `GuardianFilter`), by surname, forename, record.
+    async fn guardians(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<GuardianFilter>,
+    ) -> async_graphql::Result<GroupGuardianConnection> {
+        guardians_of(RequestContext::of(ctx)?, Reach::Group(self.0), first, after, filter.as_ref()).await
+    }
+
+    /// How many guardians `guardians` lists with this filter.
+    async fn guardian_count(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<GuardianFilter>,
+    ) -> async_graphql::Result<i32> {
+        count_of(RequestContext::of(ctx)?, Reach::Group(self.0), filter.as_ref()).await
+    }
 }
 
 pub struct Class(pub class::Model);
@@ -70,17 +142,9 @@ impl Class {
         Ok(encode(NodeType::Class, self.0.id))
     }
 
-    async fn wonde_id(&self) -> &str {
-        &self.0.wonde_id
-    }
-
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
-        let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "group without school").map(School)
+    #[graphql(flatten)]
+    async fn names(&self) -> GroupNames<'_> {
+        GroupNames::of(&self.0.wonde_id, &self.0.name, self.0.school_id)
     }
 
     async fn code(&self) -> Option<&str> {
@@ -94,43 +158,13 @@ impl Class {
     /// Current teachers.
     async fn teachers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Staff>> {
         let rc = RequestContext::of(ctx)?;
-        staff_of(rc, rc.loaders.class_teachers.load_one(self.0.id).await.gql()?).await
+        let ids = rc.loaders.class_teachers.load_one(self.0.id).await.gql()?;
+        rows_by_id(&rc.loaders.staff, ids, Staff).await
     }
 
-    /// Current members.
-    async fn students(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<StudentFilter>,
-    ) -> async_graphql::Result<StudentConnection> {
-        let rc = RequestContext::of(ctx)?;
-        let members = rc.loaders.class_roster.load_one(self.0.id).await.gql()?.unwrap_or_default();
-        roster(rc, members, first, after, filter).await
-    }
-
-    /// Parent group: guardians with a current link to an active student
-    /// of this group, each once, with the children and links that put
-    /// them here (see `GuardianFilter`), by surname, forename, record.
-    async fn guardians(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<GuardianFilter>,
-    ) -> async_graphql::Result<GroupGuardianConnection> {
-        let reach = Reach::Group(GroupRef::Class(self.0.id));
-        guardians_of(RequestContext::of(ctx)?, reach, first, after, filter.as_ref()).await
-    }
-
-    /// How many guardians `guardians` lists with this filter.
-    async fn guardian_count(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<GuardianFilter>,
-    ) -> async_graphql::Result<i32> {
-        count_of(RequestContext::of(ctx)?, Reach::Group(GroupRef::Class(self.0.id)), filter.as_ref()).await
+    #[graphql(flatten)]
+    async fn roster(&self) -> GroupRoster {
+        GroupRoster(GroupRef::Class(self.0.id))
     }
 }
 
@@ -142,53 +176,14 @@ impl YearGroup {
         Ok(encode(NodeType::YearGroup, self.0.id))
     }
 
-    async fn wonde_id(&self) -> &str {
-        &self.0.wonde_id
+    #[graphql(flatten)]
+    async fn names(&self) -> GroupNames<'_> {
+        GroupNames::of(&self.0.wonde_id, &self.0.name, self.0.school_id)
     }
 
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
-        let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "group without school").map(School)
-    }
-
-    /// Current members.
-    async fn students(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<StudentFilter>,
-    ) -> async_graphql::Result<StudentConnection> {
-        let rc = RequestContext::of(ctx)?;
-        let members = rc.loaders.year_roster.load_one(self.0.id).await.gql()?.unwrap_or_default();
-        roster(rc, members, first, after, filter).await
-    }
-
-    /// Parent group: guardians with a current link to an active student
-    /// of this group, each once, with the children and links that put
-    /// them here (see `GuardianFilter`), by surname, forename, record.
-    async fn guardians(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<GuardianFilter>,
-    ) -> async_graphql::Result<GroupGuardianConnection> {
-        let reach = Reach::Group(GroupRef::Year(self.0.id));
-        guardians_of(RequestContext::of(ctx)?, reach, first, after, filter.as_ref()).await
-    }
-
-    /// How many guardians `guardians` lists with this filter.
-    async fn guardian_count(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<GuardianFilter>,
-    ) -> async_graphql::Result<i32> {
-        count_of(RequestContext::of(ctx)?, Reach::Group(GroupRef::Year(self.0.id)), filter.as_ref()).await
+    #[graphql(flatten)]
+    async fn roster(&self) -> GroupRoster {
+        GroupRoster(GroupRef::Year(self.0.id))
     }
 }
 
@@ -200,58 +195,20 @@ impl FormGroup {
         Ok(encode(NodeType::FormGroup, self.0.id))
     }
 
-    async fn wonde_id(&self) -> &str {
-        &self.0.wonde_id
-    }
-
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
-        let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "group without school").map(School)
+    #[graphql(flatten)]
+    async fn names(&self) -> GroupNames<'_> {
+        GroupNames::of(&self.0.wonde_id, &self.0.name, self.0.school_id)
     }
 
     /// Current tutors.
     async fn tutors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Staff>> {
         let rc = RequestContext::of(ctx)?;
-        staff_of(rc, rc.loaders.form_tutors.load_one(self.0.id).await.gql()?).await
+        let ids = rc.loaders.form_tutors.load_one(self.0.id).await.gql()?;
+        rows_by_id(&rc.loaders.staff, ids, Staff).await
     }
 
-    /// Current members.
-    async fn students(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<StudentFilter>,
-    ) -> async_graphql::Result<StudentConnection> {
-        let rc = RequestContext::of(ctx)?;
-        let members = rc.loaders.form_roster.load_one(self.0.id).await.gql()?.unwrap_or_default();
-        roster(rc, members, first, after, filter).await
-    }
-
-    /// Parent group: guardians with a current link to an active student
-    /// of this group, each once, with the children and links that put
-    /// them here (see `GuardianFilter`), by surname, forename, record.
-    async fn guardians(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<GuardianFilter>,
-    ) -> async_graphql::Result<GroupGuardianConnection> {
-        let reach = Reach::Group(GroupRef::Form(self.0.id));
-        guardians_of(RequestContext::of(ctx)?, reach, first, after, filter.as_ref()).await
-    }
-
-    /// How many guardians `guardians` lists with this filter.
-    async fn guardian_count(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<GuardianFilter>,
-    ) -> async_graphql::Result<i32> {
-        count_of(RequestContext::of(ctx)?, Reach::Group(GroupRef::Form(self.0.id)), filter.as_ref()).await
+    #[graphql(flatten)]
+    async fn roster(&self) -> GroupRoster {
+        GroupRoster(GroupRef::Form(self.0.id))
     }
 }

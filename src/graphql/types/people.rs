@@ -1,13 +1,13 @@
 //! Student, Staff, Guardian and the link between students and guardians.
 
-use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, ID, Object};
 use entity::{guardian, guardian_link, staff, student};
 
-use super::{Class, Family, FormGroup, School, YearGroup, required};
+use super::account::{AccountNames, AccountRow, AccountStanding, ContactAccount};
+use super::{Class, Family, FormGroup, YearGroup, required, rows_by_id};
 use crate::error::ResultExt;
 use crate::graphql::RequestContext;
-use crate::graphql::enums::{AccountStatus, DeactivationReason, RelationshipType};
+use crate::graphql::enums::RelationshipType;
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::loaders::FamilyMember;
 
@@ -19,44 +19,18 @@ impl Student {
         Ok(encode(NodeType::Student, self.0.id))
     }
 
-    async fn wonde_id(&self) -> &str {
-        &self.0.wonde_id
-    }
-
-    async fn forename(&self) -> &str {
-        &self.0.forename
-    }
-
-    async fn surname(&self) -> &str {
-        &self.0.surname
+    #[graphql(flatten)]
+    async fn names(&self) -> AccountNames<'_> {
+        self.0.names()
     }
 
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
 
-    async fn status(&self) -> AccountStatus {
-        self.0.status.into()
-    }
-
-    async fn deactivated_at(&self) -> Option<DateTime> {
-        self.0.deactivated_at.map(DateTime)
-    }
-
-    /// When the retention purge or an erasure erased this account's
-    /// personal data (names empty, emails and MIS identifiers null from
-    /// then on); null while it is held. docs/data-protection.md.
-    async fn purged_at(&self) -> Option<DateTime> {
-        self.0.purged_at.map(DateTime)
-    }
-
-    async fn deactivation_reason(&self) -> Option<DeactivationReason> {
-        self.0.deactivation_reason.map(Into::into)
-    }
-
-    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
-        let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "account without school").map(School)
+    #[graphql(flatten)]
+    async fn standing(&self) -> AccountStanding {
+        self.0.standing()
     }
 
     async fn mis_id(&self) -> Option<&str> {
@@ -70,24 +44,20 @@ impl Student {
     async fn year_group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<YearGroup>> {
         let rc = RequestContext::of(ctx)?;
         let ids = rc.loaders.years_of_student.load_one(self.0.id).await.gql()?;
-        let Some(&id) = ids.as_deref().and_then(<[i32]>::first) else { return Ok(None) };
-        Ok(rc.loaders.year_groups.load_one(id).await.gql()?.map(YearGroup))
+        Ok(rows_by_id(&rc.loaders.year_groups, first(ids), YearGroup).await?.pop())
     }
 
     async fn form_group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<FormGroup>> {
         let rc = RequestContext::of(ctx)?;
         let ids = rc.loaders.forms_of_student.load_one(self.0.id).await.gql()?;
-        let Some(&id) = ids.as_deref().and_then(<[i32]>::first) else { return Ok(None) };
-        Ok(rc.loaders.form_groups.load_one(id).await.gql()?.map(FormGroup))
+        Ok(rows_by_id(&rc.loaders.form_groups, first(ids), FormGroup).await?.pop())
     }
 
     /// Current classes.
     async fn classes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Class>> {
         let rc = RequestContext::of(ctx)?;
-        let ids = rc.loaders.classes_of_student.load_one(self.0.id).await.gql()?.unwrap_or_default();
-        let mut classes = rc.loaders.classes.load_many(ids).await.gql()?.into_values().collect::<Vec<_>>();
-        classes.sort_by_key(|c| c.id);
-        Ok(classes.into_iter().map(Class).collect())
+        let ids = rc.loaders.classes_of_student.load_one(self.0.id).await.gql()?;
+        rows_by_id(&rc.loaders.classes, ids, Class).await
     }
 
     /// Every link, current ones first, then by contact priority.
@@ -112,46 +82,9 @@ impl Staff {
         Ok(encode(NodeType::Staff, self.0.id))
     }
 
-    async fn wonde_id(&self) -> &str {
-        &self.0.wonde_id
-    }
-
-    async fn forename(&self) -> &str {
-        &self.0.forename
-    }
-
-    async fn surname(&self) -> &str {
-        &self.0.surname
-    }
-
-    /// Null for integrators whose token lacks the `contact-details` scope.
-    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        let rc = RequestContext::of(ctx)?;
-        Ok(self.0.email.as_deref().filter(|_| rc.viewer.sees_contact_details()))
-    }
-
-    async fn status(&self) -> AccountStatus {
-        self.0.status.into()
-    }
-
-    async fn deactivated_at(&self) -> Option<DateTime> {
-        self.0.deactivated_at.map(DateTime)
-    }
-
-    /// When the retention purge or an erasure erased this account's
-    /// personal data (names empty, emails and MIS identifiers null from
-    /// then on); null while it is held. docs/data-protection.md.
-    async fn purged_at(&self) -> Option<DateTime> {
-        self.0.purged_at.map(DateTime)
-    }
-
-    async fn deactivation_reason(&self) -> Option<DeactivationReason> {
-        self.0.deactivation_reason.map(Into::into)
-    }
-
-    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
-        let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "account without school").map(School)
+    #[graphql(flatten)]
+    async fn account(&self) -> ContactAccount<'_> {
+        ContactAccount(&self.0)
     }
 
     async fn mis_id(&self) -> Option<&str> {
@@ -165,19 +98,15 @@ impl Staff {
     /// Classes this person currently teaches.
     async fn classes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Class>> {
         let rc = RequestContext::of(ctx)?;
-        let ids = rc.loaders.classes_of_teacher.load_one(self.0.id).await.gql()?.unwrap_or_default();
-        let mut classes = rc.loaders.classes.load_many(ids).await.gql()?.into_values().collect::<Vec<_>>();
-        classes.sort_by_key(|c| c.id);
-        Ok(classes.into_iter().map(Class).collect())
+        let ids = rc.loaders.classes_of_teacher.load_one(self.0.id).await.gql()?;
+        rows_by_id(&rc.loaders.classes, ids, Class).await
     }
 
     /// Form groups this person currently tutors.
     async fn form_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FormGroup>> {
         let rc = RequestContext::of(ctx)?;
-        let ids = rc.loaders.forms_of_tutor.load_one(self.0.id).await.gql()?.unwrap_or_default();
-        let mut forms = rc.loaders.form_groups.load_many(ids).await.gql()?.into_values().collect::<Vec<_>>();
-        forms.sort_by_key(|f| f.id);
-        Ok(forms.into_iter().map(FormGroup).collect())
+        let ids = rc.loaders.forms_of_tutor.load_one(self.0.id).await.gql()?;
+        rows_by_id(&rc.loaders.form_groups, ids, FormGroup).await
     }
 }
 
@@ -189,46 +118,9 @@ impl Guardian {
         Ok(encode(NodeType::Guardian, self.0.id))
     }
 
-    async fn wonde_id(&self) -> &str {
-        &self.0.wonde_id
-    }
-
-    async fn forename(&self) -> &str {
-        &self.0.forename
-    }
-
-    async fn surname(&self) -> &str {
-        &self.0.surname
-    }
-
-    /// Null for integrators whose token lacks the `contact-details` scope.
-    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        let rc = RequestContext::of(ctx)?;
-        Ok(self.0.email.as_deref().filter(|_| rc.viewer.sees_contact_details()))
-    }
-
-    async fn status(&self) -> AccountStatus {
-        self.0.status.into()
-    }
-
-    async fn deactivated_at(&self) -> Option<DateTime> {
-        self.0.deactivated_at.map(DateTime)
-    }
-
-    /// When the retention purge or an erasure erased this account's
-    /// personal data (names empty, emails and MIS identifiers null from
-    /// then on); null while it is held. docs/data-protection.md.
-    async fn purged_at(&self) -> Option<DateTime> {
-        self.0.purged_at.map(DateTime)
-    }
-
-    async fn deactivation_reason(&self) -> Option<DeactivationReason> {
-        self.0.deactivation_reason.map(Into::into)
-    }
-
-    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
-        let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "account without school").map(School)
+    #[graphql(flatten)]
+    async fn account(&self) -> ContactAccount<'_> {
+        ContactAccount(&self.0)
     }
 
     async fn title(&self) -> Option<&str> {
@@ -293,4 +185,10 @@ impl GuardianLink {
     async fn active(&self) -> bool {
         self.0.active
     }
+}
+
+/// The first of a student's groups of a kind: a student is in one year
+/// group and one form at a time.
+fn first(ids: Option<Vec<i32>>) -> Option<Vec<i32>> {
+    ids.map(|ids| ids.into_iter().take(1).collect())
 }

@@ -1,11 +1,11 @@
 //! Trust and School.
 
 use async_graphql::{Context, ID, Object};
-use entity::{class, school, student, trust};
-use sea_orm::{ColumnTrait, QueryFilter};
+use entity::{class, guardian, school, staff, student, trust};
+use sea_orm::{ColumnTrait, QueryFilter, Select};
 
 use super::parent_groups::{GroupGuardianConnection, count_of, guardians_of};
-use super::{Class, Family, FormGroup, Staff, Student, SyncRun, WondeConnection, YearGroup};
+use super::{Class, Family, FormGroup, Guardian, Staff, Student, SyncRun, WondeConnection, YearGroup};
 use crate::error::ResultExt;
 use crate::graphql::RequestContext;
 use crate::graphql::filters::{
@@ -14,7 +14,7 @@ use crate::graphql::filters::{
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::{
     ClassConnection, Direction, FamilyConnection, GuardianConnection, PageRequest, SchoolConnection,
-    StaffConnection, StudentConnection, SyncRunConnection, connection_by_key, page_by_key, page_in_memory,
+    StaffConnection, StudentConnection, SyncRunConnection, page_by_key, page_in_memory, scoped_connection,
     wants_total,
 };
 use crate::parent_groups::Reach;
@@ -45,10 +45,9 @@ impl Trust {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<SchoolConnection> {
-        let rc = RequestContext::of(ctx)?;
-        let request = PageRequest::parse(first, after.as_deref()).gql()?;
-        let select = rc.viewer.schools().filter(school::Column::TrustId.eq(self.0.id));
-        connection_by_key(ctx, select, school::Column::Id, |m| m.id.into(), request, School).await
+        let trust = school::Column::TrustId.eq(self.0.id);
+        let narrow = |select: Select<school::Entity>, _: &RequestContext| Ok(select.filter(trust));
+        scoped_connection(ctx, (first, after), narrow, School).await
     }
 
     /// Families across the viewer's schools of this trust.
@@ -117,6 +116,60 @@ impl Trust {
     }
 }
 
+/// `urn`, `laCode` and `establishmentNumber`: the DfE's codes for a
+/// school, which School and WondeSchoolCandidate flatten into their fields.
+pub struct SchoolCodes<'a> {
+    urn: Option<&'a str>,
+    la_code: Option<&'a str>,
+    establishment_number: Option<&'a str>,
+}
+
+impl<'a> SchoolCodes<'a> {
+    pub fn of(urn: &'a Option<String>, la_code: &'a Option<String>, number: &'a Option<String>) -> Self {
+        Self { urn: urn.as_deref(), la_code: la_code.as_deref(), establishment_number: number.as_deref() }
+    }
+}
+
+#[Object]
+impl SchoolCodes<'_> {
+    async fn urn(&self) -> Option<&str> {
+        self.urn
+    }
+
+    async fn la_code(&self) -> Option<&str> {
+        self.la_code
+    }
+
+    async fn establishment_number(&self) -> Option<&str> {
+        self.establishment_number
+    }
+}
+
+/// `phase` and `mis`: what kind of school, and which MIS it keeps its
+/// records in, which School and WondeSchoolCandidate flatten into their
+/// fields.
+pub struct SchoolProfile<'a> {
+    phase: Option<&'a str>,
+    mis: Option<&'a str>,
+}
+
+impl<'a> SchoolProfile<'a> {
+    pub fn of(phase: &'a Option<String>, mis: &'a Option<String>) -> Self {
+        Self { phase: phase.as_deref(), mis: mis.as_deref() }
+    }
+}
+
+#[Object]
+impl SchoolProfile<'_> {
+    async fn phase(&self) -> Option<&str> {
+        self.phase
+    }
+
+    async fn mis(&self) -> Option<&str> {
+        self.mis
+    }
+}
+
 pub struct School(pub school::Model);
 
 #[Object]
@@ -133,24 +186,14 @@ impl School {
         &self.0.name
     }
 
-    async fn urn(&self) -> Option<&str> {
-        self.0.urn.as_deref()
+    #[graphql(flatten)]
+    async fn codes(&self) -> SchoolCodes<'_> {
+        SchoolCodes::of(&self.0.urn, &self.0.la_code, &self.0.establishment_number)
     }
 
-    async fn la_code(&self) -> Option<&str> {
-        self.0.la_code.as_deref()
-    }
-
-    async fn establishment_number(&self) -> Option<&str> {
-        self.0.establishment_number.as_deref()
-    }
-
-    async fn phase(&self) -> Option<&str> {
-        self.0.phase.as_deref()
-    }
-
-    async fn mis(&self) -> Option<&str> {
-        self.0.mis.as_deref()
+    #[graphql(flatten)]
+    async fn profile(&self) -> SchoolProfile<'_> {
+        SchoolProfile::of(&self.0.phase, &self.0.mis)
     }
 
     async fn postcode(&self) -> Option<&str> {
@@ -176,11 +219,11 @@ impl School {
         after: Option<String>,
         filter: Option<StudentFilter>,
     ) -> async_graphql::Result<StudentConnection> {
-        let rc = RequestContext::of(ctx)?;
-        let request = PageRequest::parse(first, after.as_deref()).gql()?;
-        let criteria = StudentCriteria::parse(filter.as_ref()).gql()?;
-        let select = criteria.apply(rc.viewer.students().filter(student::Column::SchoolId.eq(self.0.id)));
-        connection_by_key(ctx, select, student::Column::Id, |m| m.id.into(), request, Student).await
+        let school = student::Column::SchoolId.eq(self.0.id);
+        let narrow = |select: Select<student::Entity>, _: &RequestContext| {
+            Ok(StudentCriteria::parse(filter.as_ref()).gql()?.apply(select.filter(school)))
+        };
+        scoped_connection(ctx, (first, after), narrow, Student).await
     }
 
     async fn staff(
@@ -190,11 +233,12 @@ impl School {
         after: Option<String>,
         filter: Option<StaffFilter>,
     ) -> async_graphql::Result<StaffConnection> {
-        let rc = RequestContext::of(ctx)?;
-        let request = PageRequest::parse(first, after.as_deref()).gql()?;
-        let select = rc.viewer.staff().filter(entity::staff::Column::SchoolId.eq(self.0.id));
-        let select = filters::apply_staff(filter.as_ref(), select, rc.viewer.sees_contact_details()).gql()?;
-        connection_by_key(ctx, select, entity::staff::Column::Id, |m| m.id.into(), request, Staff).await
+        let school = staff::Column::SchoolId.eq(self.0.id);
+        let narrow = |select: Select<staff::Entity>, rc: &RequestContext| {
+            filters::apply_staff(filter.as_ref(), select.filter(school), rc.viewer.sees_contact_details())
+                .gql()
+        };
+        scoped_connection(ctx, (first, after), narrow, Staff).await
     }
 
     async fn guardians(
@@ -204,20 +248,12 @@ impl School {
         after: Option<String>,
         filter: Option<GuardianFilter>,
     ) -> async_graphql::Result<GuardianConnection> {
-        let rc = RequestContext::of(ctx)?;
-        let request = PageRequest::parse(first, after.as_deref()).gql()?;
-        let select = rc.viewer.guardians().filter(entity::guardian::Column::SchoolId.eq(self.0.id));
-        let select =
-            filters::apply_guardian(filter.as_ref(), select, rc.viewer.sees_contact_details()).gql()?;
-        connection_by_key(
-            ctx,
-            select,
-            entity::guardian::Column::Id,
-            |m| m.id.into(),
-            request,
-            super::Guardian,
-        )
-        .await
+        let school = guardian::Column::SchoolId.eq(self.0.id);
+        let narrow = |select: Select<guardian::Entity>, rc: &RequestContext| {
+            filters::apply_guardian(filter.as_ref(), select.filter(school), rc.viewer.sees_contact_details())
+                .gql()
+        };
+        scoped_connection(ctx, (first, after), narrow, Guardian).await
     }
 
     /// Current classes.
@@ -227,14 +263,10 @@ impl School {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<ClassConnection> {
-        let rc = RequestContext::of(ctx)?;
-        let request = PageRequest::parse(first, after.as_deref()).gql()?;
-        let select = rc
-            .viewer
-            .classes()
-            .filter(class::Column::SchoolId.eq(self.0.id))
-            .filter(class::Column::Active.eq(true));
-        connection_by_key(ctx, select, class::Column::Id, |m| m.id.into(), request, Class).await
+        let (school, current) = (class::Column::SchoolId.eq(self.0.id), class::Column::Active.eq(true));
+        let narrow =
+            |select: Select<class::Entity>, _: &RequestContext| Ok(select.filter(school).filter(current));
+        scoped_connection(ctx, (first, after), narrow, Class).await
     }
 
     /// Current year groups, by name.

@@ -1,0 +1,300 @@
+//! Memberships of groups (pupils of year groups, form groups and classes;
+//! form tutors and class teachers): each table replaced to match what the
+//! MIS says, for the scope the batch covers. Memberships of anyone no
+//! longer active, or of a group that ended, end here too, which is the
+//! leaver cascade's second step.
+
+use chrono::{DateTime, Utc};
+use entity::enums::HeldTarget;
+use entity::*;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+};
+use std::collections::{HashMap, HashSet};
+
+use super::ends::{Ends, RowPlan};
+use super::groups::GroupIds;
+use super::reconcile::{KnownAccounts, Work};
+use super::source::{Batch, Memberships, MisGroup};
+
+/// A membership table.
+trait MembershipTable: EntityTrait {
+    /// How held changes name a row of this table, its group and its member.
+    const ROW: HeldTarget;
+    const GROUP: HeldTarget;
+    const MEMBER: HeldTarget;
+    fn school_column() -> Self::Column;
+    /// Row id, group id, member id, and whether the membership is current.
+    fn pair(model: &Self::Model) -> (i32, i32, i32, bool);
+    fn new_row(school: i32, group: i32, member: i32, now: DateTime<Utc>) -> Self::ActiveModel;
+    fn set_active(model: Self::Model, active: bool, now: DateTime<Utc>) -> Self::ActiveModel;
+}
+
+macro_rules! membership_table {
+    ($module:ident, $group:ident, $member:ident, $row_target:ident, $group_target:ident, $member_target:ident) => {
+        impl MembershipTable for $module::Entity {
+            const ROW: HeldTarget = HeldTarget::$row_target;
+            const GROUP: HeldTarget = HeldTarget::$group_target;
+            const MEMBER: HeldTarget = HeldTarget::$member_target;
+
+            fn school_column() -> Self::Column {
+                $module::Column::SchoolId
+            }
+
+            fn pair(model: &Self::Model) -> (i32, i32, i32, bool) {
+                (model.id, model.$group, model.$member, model.active)
+            }
+
+            fn new_row(school: i32, group: i32, member: i32, now: DateTime<Utc>) -> Self::ActiveModel {
+                $module::ActiveModel {
+                    school_id: Set(school),
+                    $group: Set(group),
+                    $member: Set(member),
+                    active: Set(true),
+                    ended_at: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+            }
+
+            fn set_active(model: Self::Model, active: bool, now: DateTime<Utc>) -> Self::ActiveModel {
+                let mut row: $module::ActiveModel = model.into();
+                row.active = Set(active);
+                row.ended_at = Set((!active).then_some(now));
+                row.updated_at = Set(now);
+                row
+            }
+        }
+    };
+}
+
+membership_table!(year_student, year_group_id, student_id, YearGroupMembership, YearGroup, Student);
+membership_table!(form_student, form_group_id, student_id, FormGroupMembership, FormGroup, Student);
+membership_table!(class_student, class_id, student_id, ClassMembership, Class, Student);
+membership_table!(class_teacher, class_id, staff_id, ClassTeacher, Class, Staff);
+membership_table!(form_tutor, form_group_id, staff_id, FormTutor, FormGroup, Staff);
+
+/// Which memberships the batch speaks for.
+struct MembershipPlan<'a> {
+    /// Every group of the kind (a complete batch), or only those present.
+    complete: bool,
+    groups: &'a [MisGroup],
+    group_ids: &'a HashMap<String, i32>,
+    members: &'a KnownAccounts,
+    students_not_staff: bool,
+    /// Group lists speak for their members, not for whole groups
+    /// ([`Memberships::ByMember`]): only `stated` members change.
+    by_member: bool,
+    /// Members whose groups the batch states (an incremental Wonde batch's
+    /// students from their own record; every member present in a by-member
+    /// batch): member id to all its groups of the kind.
+    stated: HashMap<i32, HashSet<i32>>,
+    /// In a complete batch whose absences are no evidence (it repeated a
+    /// record, so paging may have skipped one): the members it holds.
+    /// Group lists speak only for those; the others keep their rows, as
+    /// their accounts keep their status.
+    present: Option<&'a HashSet<i32>>,
+}
+
+async fn sync_membership_table<M>(
+    txn: &DatabaseTransaction,
+    work: &mut Work,
+    plan: MembershipPlan<'_>,
+) -> Result<(), DbErr>
+where
+    M: MembershipTable,
+    M::Model: sea_orm::IntoActiveModel<M::ActiveModel>,
+    M::ActiveModel: ActiveModelTrait<Entity = M> + Send,
+{
+    let (school, now) = (work.scope.school_id, work.scope.now);
+    let active_members: HashSet<i32> = plan.members.values().filter(|k| k.active).map(|k| k.id).collect();
+    let current_groups: HashSet<i32> = plan.group_ids.values().copied().collect();
+    let mut in_scope: HashSet<i32> = HashSet::new();
+    let mut desired: HashSet<(i32, i32)> = HashSet::new();
+    for group in plan.groups.iter().filter(|_| !plan.by_member) {
+        let Some(&group_id) = plan.group_ids.get(&group.source_id) else { continue };
+        in_scope.insert(group_id);
+        let members = if plan.students_not_staff { &group.students } else { &group.staff };
+        for member in members {
+            if let Some(known) = plan.members.get(member).filter(|k| k.active) {
+                desired.insert((group_id, known.id));
+            }
+        }
+    }
+    for (member, groups) in plan.stated.iter().filter(|(member, _)| active_members.contains(member)) {
+        desired.extend(groups.iter().map(|group| (*group, *member)));
+    }
+    let rows = M::find().filter(M::school_column().eq(school)).all(txn).await?;
+    let mut existing: HashSet<(i32, i32)> = HashSet::new();
+    let mut ends = Ends::default();
+    let mut wanted_rows: Vec<bool> = Vec::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
+        let (id, group, member, active) = M::pair(row);
+        existing.insert((group, member));
+        // The batch's own word on the row, when it has one.
+        let said = match plan.stated.get(&member) {
+            Some(stated) => Some(stated.contains(&group)),
+            None if !plan.by_member
+                && (plan.complete || in_scope.contains(&group))
+                && plan.present.is_none_or(|present| present.contains(&member)) =>
+            {
+                Some(desired.contains(&(group, member)))
+            }
+            None => None,
+        };
+        let (listed, spoken) = (said.unwrap_or(active), said == Some(true));
+        // Leavers and ended groups lose their memberships whatever the batch says.
+        let follows = active_members.contains(&member) && current_groups.contains(&group);
+        let holds = &mut work.holds;
+        let kept = holds.is_kept((M::GROUP, group)) || holds.is_kept((M::MEMBER, member));
+        let row = RowPlan {
+            index,
+            key: (M::ROW, id),
+            pair: (group, member),
+            active,
+            listed,
+            spoken,
+            follows,
+            kept,
+        };
+        let wanted = ends.judge(holds, row);
+        wanted_rows.push(wanted);
+    }
+    ends.count_new(desired.iter().filter(|pair| !existing.contains(pair)).map(|(_, member)| *member));
+    ends.decide(&mut work.holds, &mut wanted_rows);
+    for (row, wanted) in rows.into_iter().zip(wanted_rows) {
+        if wanted != M::pair(&row).3 {
+            M::set_active(row, wanted, now).update(txn).await?;
+        }
+    }
+    let new: Vec<M::ActiveModel> = desired
+        .iter()
+        .filter(|pair| !existing.contains(pair))
+        .map(|(group, member)| M::new_row(school, *group, *member, now))
+        .collect();
+    for chunk in new.chunks(500) {
+        M::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn sync_memberships<'a>(
+    txn: &DatabaseTransaction,
+    work: &mut Work,
+    batch: &'a Batch,
+    groups: &'a GroupIds,
+    students: &'a KnownAccounts,
+    staff: &'a KnownAccounts,
+) -> Result<(), DbErr> {
+    let t = batch.types;
+    let by_member = batch.memberships == Memberships::ByMember;
+    let plan = |complete: bool,
+                list: &'a [MisGroup],
+                ids: &'a HashMap<String, i32>,
+                members: &'a KnownAccounts,
+                students_not_staff: bool| MembershipPlan {
+        complete,
+        groups: list,
+        group_ids: ids,
+        members,
+        students_not_staff,
+        by_member,
+        stated: HashMap::new(),
+        present: None,
+    };
+    // An incremental batch's students say which year and form they are in.
+    let stated = |pick: fn(&super::source::MisStudent) -> Option<&String>, ids: &HashMap<String, i32>| {
+        batch
+            .students
+            .iter()
+            .filter(|s| !batch.complete && s.groups_stated)
+            .filter_map(|s| {
+                students.get(&s.source_id).map(|k| (k.id, pick(s).and_then(|g| ids.get(g).copied())))
+            })
+            .map(|(member, group)| (member, group.into_iter().collect()))
+            .collect::<HashMap<i32, HashSet<i32>>>()
+    };
+    let present_students = || batch.students.iter().filter(|_| t.students).map(|s| s.source_id.as_str());
+    let present_staff = || batch.staff.iter().filter(|_| t.staff).map(|s| s.source_id.as_str());
+    // A type that is not synced keeps its memberships as they are, except
+    // that leavers still lose theirs.
+    let years: &[MisGroup] = if t.year_groups { &batch.year_groups } else { &[] };
+    let forms: &[MisGroup] = if t.form_groups { &batch.form_groups } else { &[] };
+    let classes: &[MisGroup] = if t.classes { &batch.classes } else { &[] };
+    let mut year_plan = plan(batch.complete && t.year_groups, years, &groups.years, students, true);
+    let mut form_plan = plan(batch.complete && t.form_groups, forms, &groups.forms, students, true);
+    let mut tutor_plan = plan(batch.complete && t.form_groups, forms, &groups.forms, staff, false);
+    let mut class_plan = plan(batch.complete && t.classes, classes, &groups.classes, students, true);
+    let mut teacher_plan = plan(batch.complete && t.classes, classes, &groups.classes, staff, false);
+    // Members the batch may have missed (their fetch repeated a record)
+    // keep their rows; group lists speak for the members it holds.
+    let unsure_students = !batch.absence_is_evidence_in(&["students"]);
+    let unsure_staff = !batch.absence_is_evidence_in(&["staff"]);
+    let present_ids = |present: &mut dyn Iterator<Item = &'a str>, members: &KnownAccounts| -> HashSet<i32> {
+        present.filter_map(|id| members.get(id)).map(|known| known.id).collect()
+    };
+    let present_students_ids = present_ids(&mut present_students(), students);
+    let present_staff_ids = present_ids(&mut present_staff(), staff);
+    if batch.complete && unsure_students {
+        for plan in [&mut year_plan, &mut form_plan, &mut class_plan] {
+            plan.present = Some(&present_students_ids);
+        }
+    }
+    if batch.complete && unsure_staff {
+        for plan in [&mut tutor_plan, &mut teacher_plan] {
+            plan.present = Some(&present_staff_ids);
+        }
+    }
+    if by_member {
+        if t.year_groups {
+            year_plan.stated = stated_by_member(present_students(), students, years, &groups.years, true);
+        }
+        if t.form_groups {
+            form_plan.stated = stated_by_member(present_students(), students, forms, &groups.forms, true);
+            tutor_plan.stated = stated_by_member(present_staff(), staff, forms, &groups.forms, false);
+        }
+        if t.classes {
+            class_plan.stated =
+                stated_by_member(present_students(), students, classes, &groups.classes, true);
+            teacher_plan.stated = stated_by_member(present_staff(), staff, classes, &groups.classes, false);
+        }
+    } else {
+        if t.year_groups {
+            year_plan.stated = stated(|s| s.year.as_ref(), &groups.years);
+        }
+        if t.form_groups {
+            form_plan.stated = stated(|s| s.form.as_ref(), &groups.forms);
+        }
+    }
+    sync_membership_table::<year_student::Entity>(txn, work, year_plan).await?;
+    sync_membership_table::<form_student::Entity>(txn, work, form_plan).await?;
+    sync_membership_table::<form_tutor::Entity>(txn, work, tutor_plan).await?;
+    sync_membership_table::<class_student::Entity>(txn, work, class_plan).await?;
+    sync_membership_table::<class_teacher::Entity>(txn, work, teacher_plan).await?;
+    Ok(())
+}
+
+/// Under [`Memberships::ByMember`]: every member present, known and of
+/// this side (students or staff), to the groups whose lists hold it; a
+/// member in none is stated to be in none.
+fn stated_by_member<'a>(
+    present: impl Iterator<Item = &'a str>,
+    members: &KnownAccounts,
+    groups: &[MisGroup],
+    group_ids: &HashMap<String, i32>,
+    students_not_staff: bool,
+) -> HashMap<i32, HashSet<i32>> {
+    let mut stated: HashMap<i32, HashSet<i32>> =
+        present.filter_map(|id| members.get(id)).map(|known| (known.id, HashSet::new())).collect();
+    for group in groups {
+        let Some(&group_id) = group_ids.get(&group.source_id) else { continue };
+        let listed = if students_not_staff { &group.students } else { &group.staff };
+        for member in listed {
+            if let Some(groups) = members.get(member).and_then(|known| stated.get_mut(&known.id)) {
+                groups.insert(group_id);
+            }
+        }
+    }
+    stated
+}
