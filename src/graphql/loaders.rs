@@ -520,8 +520,12 @@ impl Loaders {
             form_pages: loader!(RosterPages { marker }),
             family_of: {
                 let delay = spawner.batch_delay();
-                DataLoader::with_cache(FamilyOf { source: families }, move |task| spawner.spawn(task), HashMapCache::default())
-                    .delay(delay)
+                DataLoader::with_cache(
+                    FamilyOf { source: families },
+                    move |task| spawner.spawn(task),
+                    HashMapCache::default(),
+                )
+                .delay(delay)
             },
         }
     }

@@ -14,9 +14,7 @@
 use async_graphql::dataloader::Loader;
 use entity::student;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType};
-use sea_orm::{
-    DatabaseConnection, DbErr, FromQueryResult, IdenStatic, QueryTrait, Statement,
-};
+use sea_orm::{DatabaseConnection, DbErr, FromQueryResult, IdenStatic, QueryTrait, Statement};
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;

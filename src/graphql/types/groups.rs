@@ -2,13 +2,13 @@
 //! The fields all three share are resolved once, by [`GroupNames`] and
 //! [`GroupRoster`], which each type flattens into its own fields.
 //!
-//! A roster is loaded whole in one batch with its siblings' rosters, then
-//! filtered and paged in memory: rosters are tens to hundreds of students,
-//! and this keeps nested rosters at a constant statement count.
+//! A roster is paged in SQL, in one statement with its siblings' rosters
+//! (`graphql::roster_pages`), so nested rosters keep a constant statement
+//! count and a roster of 1,000 pupils reads one page, not 1,000 rows.
 
 use async_graphql::{Context, ID, Object};
 use entity::{class, form_group, year_group};
-use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::parent_groups::{GroupGuardianConnection, count_of, guardians_of};
 use super::{School, Staff, Student, required, rows_by_id};
@@ -16,46 +16,9 @@ use crate::error::ResultExt;
 use crate::graphql::RequestContext;
 use crate::graphql::filters::{GuardianFilter, StudentCriteria, StudentFilter};
 use crate::graphql::ids::{NodeType, encode};
-use crate::graphql::pagination::{PageRequest, StudentConnection, page_in_memory};
+use crate::graphql::pagination::{PageRequest, StudentConnection};
+use crate::graphql::roster_pages::RosterKey;
 use crate::parent_groups::{GroupRef, Reach};
-
-/// Pages the students of a roster that pass a filter.
-async fn roster(
-    rc: &RequestContext,
-    member_ids: Vec<i32>,
-    first: Option<i32>,
-    after: Option<String>,
-    filter: Option<StudentFilter>,
-) -> async_graphql::Result<StudentConnection> {
-    let request = PageRequest::parse(first, after.as_deref()).gql()?;
-    let criteria = StudentCriteria::parse(filter.as_ref()).gql()?;
-    let mut allowed: Option<BTreeSet<i32>> = None;
-    let mut narrow = |ids: Vec<i32>| {
-        let ids: BTreeSet<i32> = ids.into_iter().collect();
-        allowed = Some(match allowed.take() {
-            Some(current) => current.intersection(&ids).copied().collect(),
-            None => ids,
-        });
-    };
-    if let Some(group) = criteria.year_group_id {
-        narrow(rc.loaders.year_roster.load_one(group).await.gql()?.unwrap_or_default());
-    }
-    if let Some(group) = criteria.form_group_id {
-        narrow(rc.loaders.form_roster.load_one(group).await.gql()?.unwrap_or_default());
-    }
-    if let Some(group) = criteria.class_id {
-        narrow(rc.loaders.class_roster.load_one(group).await.gql()?.unwrap_or_default());
-    }
-    let students = rc.loaders.students.load_many(member_ids).await.gql()?;
-    let mut rows: Vec<(i64, Student)> = students
-        .into_values()
-        .filter(|s| allowed.as_ref().is_none_or(|ids| ids.contains(&s.id)))
-        .filter(|s| criteria.matches_fields(s))
-        .map(|s| (i64::from(s.id), Student(s)))
-        .collect();
-    rows.sort_by_key(|(key, _)| *key);
-    Ok(page_in_memory(rows, request).into_connection(|s| s))
-}
 
 /// `wondeId`, `name` and `school` of a group, which every group type
 /// flattens into its fields after `id`.
@@ -102,13 +65,15 @@ impl GroupRoster {
         filter: Option<StudentFilter>,
     ) -> async_graphql::Result<StudentConnection> {
         let rc = RequestContext::of(ctx)?;
+        let request = PageRequest::parse(first, after.as_deref()).gql()?;
+        let criteria = Arc::new(StudentCriteria::parse(filter.as_ref()).gql()?);
         let l = &rc.loaders;
-        let members = match self.0 {
-            GroupRef::Year(id) => l.year_roster.load_one(id).await,
-            GroupRef::Form(id) => l.form_roster.load_one(id).await,
-            GroupRef::Class(id) => l.class_roster.load_one(id).await,
+        let page = match self.0 {
+            GroupRef::Year(group) => l.year_pages.load_one(RosterKey { group, request, criteria }).await,
+            GroupRef::Form(group) => l.form_pages.load_one(RosterKey { group, request, criteria }).await,
+            GroupRef::Class(group) => l.class_pages.load_one(RosterKey { group, request, criteria }).await,
         };
-        roster(rc, members.gql()?.unwrap_or_default(), first, after, filter).await
+        Ok(page.gql()?.unwrap_or_default().into_page(request).into_connection(Student))
     }
 
     /// Parent group: guardians with a current link to an active student
