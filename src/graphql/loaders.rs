@@ -440,11 +440,11 @@ const MAX_BATCH: usize = 5_000;
 /// Where a loader runs its batches.
 #[derive(Clone)]
 pub enum Spawner {
-    /// On the request's own `LocalSet`, gated so that a batch holds a whole
-    /// level (see [`Batching`]).
+    /// As runtime tasks gated by the request, so that a batch holds a
+    /// whole level (see [`Batching`]): HTTP requests.
     Gated(Batching),
-    /// As ordinary tokio tasks: batching by time only, for callers that do
-    /// not run a `LocalSet`.
+    /// As ordinary tokio tasks, batching by time only: subscriptions, whose
+    /// events are not one request with idle moments to wait for.
     Runtime,
 }
 
