@@ -49,6 +49,7 @@ mod relationships;
 mod removed_guardian_links;
 mod replicas;
 mod retention;
+mod roster_pages;
 mod runs;
 mod schema_drift;
 mod scoping;
