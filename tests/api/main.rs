@@ -54,6 +54,7 @@ mod runs;
 mod schema_drift;
 mod scoping;
 mod selection_order;
+mod socket_sizes;
 mod startup_errors;
 mod statement_count;
 mod subscription_fanout;
