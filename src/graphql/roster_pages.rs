@@ -137,11 +137,16 @@ impl<M: Membership> RosterPages<M> {
         let backend = self.db.get_database_backend();
         let inner = members.build(backend);
         // Integers validated by `PageRequest`, so written into the text.
-        let after = request.after.map_or(String::new(), |after| format!("WHERE members.id > {after}"));
+        // Members after the cursor are numbered first; those before it only
+        // fill the cut, so every non-empty group returns at least one row and
+        // with it its total, even when the cursor is past its last member.
+        let order = request
+            .after
+            .map_or(String::new(), |after| format!("CASE WHEN members.id > {after} THEN 0 ELSE 1 END, "));
         let cut = request.first + 1;
         let sql = format!(
-            "SELECT * FROM (SELECT members.*, ROW_NUMBER() OVER (PARTITION BY {GROUP} ORDER BY members.id) \
-             AS {ROW} FROM ({inner}) AS members {after}) AS numbered WHERE {ROW} <= {cut} ORDER BY {GROUP}, id",
+            "SELECT * FROM (SELECT members.*, ROW_NUMBER() OVER (PARTITION BY {GROUP} ORDER BY {order}members.id) \
+             AS {ROW} FROM ({inner}) AS members) AS numbered WHERE {ROW} <= {cut} ORDER BY {GROUP}, id",
             inner = inner.sql,
         );
         let statement = Statement { sql, values: inner.values, db_backend: backend };
@@ -150,7 +155,10 @@ impl<M: Membership> RosterPages<M> {
         let mut totals = HashMap::new();
         for Numbered { student, group, total } in numbered {
             totals.insert(group, u64::try_from(total).unwrap_or(0));
-            rows.entry(group).or_default().push(student);
+            let page = rows.entry(group).or_default();
+            if request.after.is_none_or(|after| i64::from(student.id) > after) {
+                page.push(student);
+            }
         }
         Ok((rows, totals))
     }

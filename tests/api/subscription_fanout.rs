@@ -10,7 +10,10 @@ use crate::support::fixture::Scenario;
 use crate::support::ws::{self, next_within, subscribe};
 use crate::support::{Engine, TestApp};
 
-on_both_engines!(an_event_reads_its_rows_once_whatever_the_subscribers);
+on_both_engines!(
+    an_event_reads_its_rows_once_whatever_the_subscribers,
+    a_replay_after_an_erasure_shows_the_erased_record
+);
 
 const WITH_PERSON: &str = "subscription { deactivations { cursor kind
     person { __typename ... on Student { forename surname status } } school { name } } }";
@@ -61,5 +64,47 @@ async fn an_event_reads_its_rows_once_whatever_the_subscribers(engine: Engine) -
     );
     assert_eq!(few, many, "the statements of one event grew with its subscribers");
     assert_eq!(few, 2, "one statement for the event's school, one for its person");
+    Ok(())
+}
+
+const ERASE: &str = "mutation($p: ID!) { erasePerson(personId: $p, reason: SUBJECT_REQUEST) { erased } }";
+
+/// Rows shared between subscribers are the rows as they are: once a person
+/// is erased, a subscriber replaying an earlier event of theirs sees the
+/// erased record (names empty), not the names another subscriber was sent
+/// a moment before.
+async fn a_replay_after_an_erasure_shows_the_erased_record(engine: Engine) -> anyhow::Result<()> {
+    use sea_orm::Set;
+    let app = TestApp::spawn(&engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let query = "subscription($a: String) { deactivations(after: $a) { cursor
+        person { ... on Student { forename surname } } } }";
+
+    // A first subscriber is sent the leaver's deactivation, names and all.
+    let (mut first, ack) = ws::connect(app.addr, Some(&s.integrator)).await?;
+    anyhow::ensure!(ack["type"] == "connection_ack", "{ack}");
+    subscribe(&mut first, "live", query, json!({})).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut row = crate::webhooks_out::deactivation_of_ann(&s);
+    row.school_id = Set(s.leaver.school_id);
+    row.person_id = Set(Some(s.leaver.id));
+    let event = onroll::events::log::append(app.db(), vec![row]).await?;
+    app.events.publish(&event);
+    let got = next_within(&mut first, Duration::from_secs(10)).await?;
+    let person = &got["payload"]["data"]["deactivations"]["person"];
+    assert_eq!(person["forename"], s.leaver.forename.as_str(), "{got}");
+
+    // The leaver is erased; a second subscriber replays from before that event.
+    let leaver = crate::support::fixture::gid(onroll::graphql::ids::NodeType::Student, s.leaver.id);
+    app.query(&s.trust_admin, ERASE, json!({ "p": leaver })).await?;
+    let before = event.first().map_or(0, |e| e.id - 1);
+    let (mut second, ack) = ws::connect(app.addr, Some(&s.integrator)).await?;
+    anyhow::ensure!(ack["type"] == "connection_ack", "{ack}");
+    let after = onroll::graphql::pagination::encode_cursor(before);
+    subscribe(&mut second, "replay", query, json!({ "a": after })).await?;
+    let got = next_within(&mut second, Duration::from_secs(10)).await?;
+    let person = &got["payload"]["data"]["deactivations"]["person"];
+    assert_ne!(person["forename"], s.leaver.forename.as_str(), "an erased name was sent again: {got}");
+    assert_ne!(person["surname"], s.leaver.surname.as_str(), "an erased name was sent again: {got}");
     Ok(())
 }
