@@ -9,9 +9,11 @@
 //! receiver's scope too; what differs per viewer (contact details) is
 //! decided by the fields, from the same row.
 //!
-//! Only sockets carry this (`http::subscriptions`): the rows are those of
-//! the moment the event was delivered, and are forgotten after [`FRESH_FOR`]
-//! so a later replay reads the current rows again, as a query would.
+//! Only live deliveries on sockets use it (`subscription::Delivered`): the
+//! rows are those of the moment the event went out. A replay from the log,
+//! a subscriber catching up, and a query read the rows as they are now, so
+//! a person erased since shows erased; shared rows are also forgotten
+//! after [`FRESH_FOR`].
 
 use entity::enums::PersonKind;
 use entity::{event, guardian, school, staff, student};

@@ -131,7 +131,7 @@ impl CoreQuery {
             page_by_key(&rc.db, select, event::Column::Id, |m| m.id, request, Direction::OldestFirst, false)
                 .await
                 .gql()?;
-        Ok(page.into_event_connection(DeactivationEvent))
+        Ok(page.into_event_connection(DeactivationEvent::from))
     }
 
     /// Guardians who joined or left a parent group (year group, form group

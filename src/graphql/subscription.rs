@@ -19,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::RequestContext;
+use super::event_rows::EventRows;
 use super::ids::{NodeType, decode_as};
 use super::pagination::decode_cursor;
 use super::types::{DeactivationEvent, HeldChangesEvent, SyncProgressEvent, SyncRun};
@@ -78,6 +79,13 @@ async fn newest(db: &DatabaseConnection) -> Result<i64, AppError> {
     Ok(newest.flatten().unwrap_or(0))
 }
 
+/// An event as a subscriber gets it: from the bus as it was committed
+/// (`live`), or read back from the log (a replay, or catching up).
+struct Delivered {
+    event: event::Model,
+    live: bool,
+}
+
 /// The log after the subscriber's cursor (`after`, or the newest event when
 /// it subscribed), then live events, each once, in order. Whenever the
 /// subscriber falls behind the bus it reads the log again, page after page,
@@ -89,7 +97,7 @@ fn events(
     bus: EventBus,
     filter: Filter,
     after: Option<i64>,
-) -> impl Stream<Item = Result<event::Model, AppError>> {
+) -> impl Stream<Item = Result<Delivered, AppError>> {
     // Subscribe before reading the log, so nothing falls between the two.
     let mut live = bus.subscribe();
     async_stream::try_stream! {
@@ -106,14 +114,14 @@ fn events(
                 behind = (page.len() as u64) == REPLAY_PAGE;
                 for event in page {
                     last = event.id;
-                    yield event;
+                    yield Delivered { event, live: false };
                 }
             }
             match live.recv().await {
                 Ok(event) => {
                     if event.id > last && filter.wants(&event) {
                         last = event.id;
-                        yield Arc::unwrap_or_clone(event);
+                        yield Delivered { event: Arc::unwrap_or_clone(event), live: true };
                     }
                 }
                 // The bus dropped events for us: the log has them.
@@ -141,7 +149,7 @@ fn school_events(
     school_id: Option<&ID>,
     after: Option<&str>,
     kinds: &'static [EventKind],
-) -> async_graphql::Result<impl Stream<Item = Result<event::Model, AppError>> + use<>> {
+) -> async_graphql::Result<impl Stream<Item = Result<Delivered, AppError>> + use<>> {
     let rc = RequestContext::of(ctx)?;
     let bus = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?.clone();
     let filter =
@@ -163,7 +171,14 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DeactivationEvent>>> {
         let kinds = &[EventKind::Deactivated, EventKind::Reactivated, EventKind::Erased];
         let stream = school_events(ctx, school_id.as_ref(), after.as_deref(), kinds)?;
-        Ok(futures::StreamExt::map(stream, |event| event.map(DeactivationEvent).gql()))
+        // Live deliveries share their rows with the process's other
+        // subscribers; replays read them afresh (`event_rows`).
+        let shared = ctx.data_opt::<EventRows>().cloned();
+        Ok(futures::StreamExt::map(stream, move |delivered| {
+            delivered
+                .map(|Delivered { event, live }| DeactivationEvent(event, shared.clone().filter(|_| live)))
+                .gql()
+        }))
     }
 
     /// One event each time a run holds changes for a decision at a school
@@ -178,7 +193,7 @@ impl Subscription {
         after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<HeldChangesEvent>>> {
         let stream = school_events(ctx, school_id.as_ref(), after.as_deref(), &[EventKind::Held])?;
-        Ok(futures::StreamExt::map(stream, |event| event.map(HeldChangesEvent).gql()))
+        Ok(futures::StreamExt::map(stream, |delivered| delivered.map(|d| HeldChangesEvent(d.event)).gql()))
     }
 
     /// Progress of sync runs: of one run, of one school's runs, or of all the
@@ -218,7 +233,7 @@ impl Subscription {
         let stream = events(db.clone(), bus, filter, None);
         Ok(futures::StreamExt::then(stream, move |event| {
             let db = db.clone();
-            async move { progress_event(&db, event?).await.gql() }
+            async move { progress_event(&db, event?.event).await.gql() }
         }))
     }
 }

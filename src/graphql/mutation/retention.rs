@@ -195,7 +195,7 @@ impl RetentionMutation {
             erased: count(erased.purged.accounts()),
             links_deleted: count(erased.purged.links),
             memberships_deleted: count(erased.purged.memberships),
-            events: erased.events.into_iter().map(DeactivationEvent).collect(),
+            events: erased.events.into_iter().map(DeactivationEvent::from).collect(),
         })
     }
 }

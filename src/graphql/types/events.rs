@@ -21,8 +21,18 @@ pub enum Person {
     Guardian(Guardian),
 }
 
-/// One deactivation or reactivation from the event log.
-pub struct DeactivationEvent(pub event::Model);
+/// One deactivation or reactivation from the event log; with the process's
+/// shared rows when it is a live delivery to a socket (`event_rows`), whose
+/// subscribers all read its school and person as they were at delivery.
+/// Replays and queries read the rows as they are now (an erasure since then
+/// shows).
+pub struct DeactivationEvent(pub event::Model, pub Option<EventRows>);
+
+impl From<event::Model> for DeactivationEvent {
+    fn from(event: event::Model) -> Self {
+        Self(event, None)
+    }
+}
 
 impl DeactivationEvent {
     fn person_ref(&self) -> Result<(DbPersonKind, i32), AppError> {
@@ -46,7 +56,7 @@ impl DeactivationEvent {
 
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
-        if let Some(shared) = ctx.data_opt::<EventRows>() {
+        if let Some(shared) = &self.1 {
             let rows = shared.of(&rc.db, &self.0).await.gql()?;
             return rows.school.clone().map(School).ok_or(AppError::Internal("event without school")).gql();
         }
@@ -60,7 +70,7 @@ impl DeactivationEvent {
     async fn person(&self, ctx: &Context<'_>) -> async_graphql::Result<Person> {
         let rc = RequestContext::of(ctx)?;
         let (kind, id) = self.person_ref().gql()?;
-        if let Some(shared) = ctx.data_opt::<EventRows>() {
+        if let Some(shared) = &self.1 {
             let rows = shared.of(&rc.db, &self.0).await.gql()?;
             return match rows.person.clone() {
                 Some(PersonRow::Student(row)) => Ok(Person::Student(Student(row))),
