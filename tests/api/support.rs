@@ -87,6 +87,20 @@ macro_rules! on_both_engines {
     )+};
 }
 
+/// The active rows of the membership or link table `$table`, an entity
+/// module, at school `$school`; `?` returns a database error. The caller
+/// brings `EntityTrait`, `QueryFilter` and `ColumnTrait` into scope.
+#[macro_export]
+macro_rules! active_memberships {
+    ($db:expr, $school:expr, $table:ident) => {
+        $table::Entity::find()
+            .filter($table::Column::SchoolId.eq($school))
+            .filter($table::Column::Active.eq(true))
+            .all($db)
+            .await?
+    };
+}
+
 /// A database of one's own: a SQLite file, or a PostgreSQL schema.
 pub struct TestDb {
     pub db: DatabaseConnection,

@@ -22,6 +22,7 @@ use wonde_sim::{
     WebhookRequest,
 };
 
+use crate::active_memberships;
 use crate::on_both_engines;
 use crate::support::fixture::Fixture;
 use crate::support::{Engine, TestDb, WEBHOOK_SECRET};
@@ -229,44 +230,19 @@ impl Mirror {
         let name =
             |map: &std::collections::HashMap<i32, String>, id: i32| map.get(&id).cloned().unwrap_or_default();
         let group = |kind: u8, id: i32| group_ids.get(&(kind, id)).cloned().unwrap_or_default();
-        for m in year_student::Entity::find()
-            .filter(year_student::Column::SchoolId.eq(school))
-            .filter(year_student::Column::Active.eq(true))
-            .all(db)
-            .await?
-        {
+        for m in active_memberships!(db, school, year_student) {
             memberships.insert((group(0, m.year_group_id), name(&student_ids, m.student_id)));
         }
-        for m in form_student::Entity::find()
-            .filter(form_student::Column::SchoolId.eq(school))
-            .filter(form_student::Column::Active.eq(true))
-            .all(db)
-            .await?
-        {
+        for m in active_memberships!(db, school, form_student) {
             memberships.insert((group(1, m.form_group_id), name(&student_ids, m.student_id)));
         }
-        for m in form_tutor::Entity::find()
-            .filter(form_tutor::Column::SchoolId.eq(school))
-            .filter(form_tutor::Column::Active.eq(true))
-            .all(db)
-            .await?
-        {
+        for m in active_memberships!(db, school, form_tutor) {
             memberships.insert((group(1, m.form_group_id), name(&staff_ids, m.staff_id)));
         }
-        for m in class_student::Entity::find()
-            .filter(class_student::Column::SchoolId.eq(school))
-            .filter(class_student::Column::Active.eq(true))
-            .all(db)
-            .await?
-        {
+        for m in active_memberships!(db, school, class_student) {
             memberships.insert((group(2, m.class_id), name(&student_ids, m.student_id)));
         }
-        for m in class_teacher::Entity::find()
-            .filter(class_teacher::Column::SchoolId.eq(school))
-            .filter(class_teacher::Column::Active.eq(true))
-            .all(db)
-            .await?
-        {
+        for m in active_memberships!(db, school, class_teacher) {
             memberships.insert((group(2, m.class_id), name(&staff_ids, m.staff_id)));
         }
         Ok(Self {
