@@ -64,15 +64,7 @@ impl World {
             let mut school_row: school::ActiveModel = school.into();
             school_row.wonde_id = Set(Some(sim_school.wonde_id.clone()));
             let school = school_row.update(&data.db).await?;
-            let token = Secret::new(sim_school.token.clone());
-            onroll::connections::create(
-                &data.db,
-                school.id,
-                &sim_school.wonde_id,
-                ConnectionStatus::Approved,
-                Some((&token, &key)),
-            )
-            .await?;
+            f.approved_connection(&school, &sim_school.wonde_id, &sim_school.token, &key).await?;
             ours.push((sim_school.wonde_id, school));
         }
         let client = WondeClient::new(WondeConfig {
@@ -339,28 +331,23 @@ async fn leavers_starters_and_moves_flow_through_incremental_runs(engine: Engine
     let truth = world.truth(0)?;
     // A student whose guardian has another child here (the sibling rule),
     // and one whose guardians have none.
+    let has_sibling = |id: &str| {
+        truth
+            .links_of(id)
+            .iter()
+            .any(|l| truth.links.iter().any(|o| o.contact_id == l.contact_id && o.student_id != id))
+    };
     let with_sibling = truth
         .students
         .iter()
-        .find(|s| {
-            truth
-                .links_of(&s.id)
-                .iter()
-                .any(|l| truth.links.iter().any(|o| o.contact_id == l.contact_id && o.student_id != s.id))
-        })
+        .find(|s| has_sibling(&s.id))
         .ok_or_else(|| anyhow::anyhow!("the simulator made no siblings"))?
         .id
         .clone();
     let only_child = truth
         .students
         .iter()
-        .find(|s| {
-            truth
-                .links_of(&s.id)
-                .iter()
-                .all(|l| truth.links.iter().all(|o| o.contact_id != l.contact_id || o.student_id == s.id))
-                && !truth.links_of(&s.id).is_empty()
-        })
+        .find(|s| !has_sibling(&s.id) && !truth.links_of(&s.id).is_empty())
         .ok_or_else(|| anyhow::anyhow!("no only child"))?
         .id
         .clone();

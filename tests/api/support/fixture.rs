@@ -3,6 +3,7 @@
 use chrono::{Duration, Utc};
 use entity::enums::*;
 use entity::*;
+use onroll::crypto::{Secret, SecretKey};
 use onroll::graphql::ids::{NodeType, encode};
 use onroll::tenancy::{TokenSpec, create_token, create_trust};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
@@ -304,6 +305,22 @@ impl<'a> Fixture<'a> {
         row.sync_form_groups = Set(false);
         row.last_full_sync_at = Set(Some(Utc::now()));
         Ok(row.update(self.db).await?)
+    }
+
+    /// An approved Wonde connection of `school` to the Wonde school
+    /// `wonde_school_id`, with its `token` sealed by `key`: what an approval
+    /// leaves, ready to sync.
+    pub async fn approved_connection(
+        &self,
+        school: &school::Model,
+        wonde_school_id: &str,
+        token: &str,
+        key: &SecretKey,
+    ) -> anyhow::Result<wonde_connection::Model> {
+        let token = Secret::new(token.to_owned());
+        let approved = ConnectionStatus::Approved;
+        Ok(onroll::connections::create(self.db, school.id, wonde_school_id, approved, Some((&token, key)))
+            .await?)
     }
 
     pub async fn deactivation_event(
