@@ -17,7 +17,7 @@
 mod ws;
 
 mod support;
-use support::postgres_url;
+use support::{engines, env_number, postgres_url};
 
 use entity::enums::{DeactivationReason, EventKind, PersonKind, Role};
 use onroll::crypto::SecretKey;
@@ -31,18 +31,6 @@ use std::time::{Duration, Instant};
 
 const CURSORS: &str = "subscription { deactivations { cursor } }";
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// A fresh, migrated database: a SQLite file or a PostgreSQL schema.
-async fn database_url(engine: &str) -> anyhow::Result<String> {
-    let url = support::database_url(engine, "fanout").await?;
-    let db = onroll::db::connect(&url, None).await?;
-    onroll::db::migrate(&db).await?;
-    Ok(url)
-}
 
 /// One server on `url`, serving until the returned sender is dropped.
 async fn replica(
@@ -161,7 +149,7 @@ async fn cross_replica(events: usize) -> anyhow::Result<Option<(Vec<Duration>, V
     if postgres_url().is_none() {
         return Ok(None);
     }
-    let url = database_url("postgres").await?;
+    let (url, _) = support::migrated_database("postgres", "fanout").await?;
     let (a, db_a, bus_a, _stop_a) = replica(&url).await?;
     let (b, _db_b, _bus_b, _stop_b) = replica(&url).await?;
     let (trust, school, student, token) = tenant(&db_a).await?;
@@ -190,7 +178,7 @@ async fn cross_replica(events: usize) -> anyhow::Result<Option<(Vec<Duration>, V
 
 /// One event to `subscribers` subscriptions; baseline: to one.
 async fn fan_out(engine: &str, subscribers: usize) -> anyhow::Result<(Duration, Duration)> {
-    let url = database_url(engine).await?;
+    let (url, _) = support::migrated_database(engine, "fanout").await?;
     let (addr, db, bus, _stop) = replica(&url).await?;
     let ids = tenant(&db).await?;
     let token = ids.3.clone();
@@ -228,8 +216,8 @@ async fn fan_out(engine: &str, subscribers: usize) -> anyhow::Result<(Duration, 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let events = env_usize("BENCH_EVENTS", 100);
-        let subscribers = env_usize("BENCH_SUBSCRIBERS", 10_000);
+        let events = env_number("BENCH_EVENTS", 100);
+        let subscribers = env_number("BENCH_SUBSCRIBERS", 10_000);
         println!("| measurement | engine | p50 ms | p99 ms | baseline p50 ms | ratio (p50) |");
         println!("|---|---|---|---|---|---|");
         match cross_replica(events).await? {
@@ -243,11 +231,7 @@ fn main() -> anyhow::Result<()> {
             }
             None => println!("| commit on A to a subscriber on B | postgres | skipped: no ONROLL_BENCH_DATABASE_URL | | | |"),
         }
-        let mut engines = vec!["sqlite"];
-        if postgres_url().is_some() {
-            engines.push("postgres");
-        }
-        for engine in engines {
+        for engine in engines() {
             let (all, one) = fan_out(engine, subscribers).await?;
             let (all, one) = (all.as_secs_f64() * 1000.0, one.as_secs_f64() * 1000.0);
             println!(

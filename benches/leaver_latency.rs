@@ -15,7 +15,7 @@
 mod ws;
 
 mod support;
-use support::postgres_url;
+use support::{engines, env_number};
 
 use onroll::config::Every;
 use onroll::demo::{Api, Demo, DemoConfig};
@@ -130,14 +130,11 @@ async fn measure(engine: &'static str, schools: usize, students: usize, count: u
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let env =
-        |name: &str, default: usize| std::env::var(name).ok().and_then(|n| n.parse().ok()).unwrap_or(default);
-    let (schools, students, count) =
-        (env("BENCH_SCHOOLS", 3), env("BENCH_STUDENTS", 1000), env("BENCH_LEAVERS", 100));
-    let mut engines = vec!["sqlite"];
-    if postgres_url().is_some() {
-        engines.push("postgres");
-    }
+    let (schools, students, count) = (
+        env_number("BENCH_SCHOOLS", 3),
+        env_number("BENCH_STUDENTS", 1000),
+        env_number("BENCH_LEAVERS", 100),
+    );
     println!(
         "leaver_latency: {count} leavers over {schools} schools of {students} students; simulator in-process, 127.0.0.1"
     );
@@ -145,7 +142,7 @@ fn main() -> anyhow::Result<()> {
         "{:<9} {:>8} {:>8} {:>8} {:>8} {:>14} {:>9} {:>9}",
         "engine", "leavers", "p50 ms", "p99 ms", "max ms", "baseline p50", "p50/base", "p99/base"
     );
-    for engine in engines {
+    for engine in engines() {
         let row = runtime.block_on(measure(engine, schools, students, count))?;
         let base = quantile(&row.baseline, 0.5);
         let (p50, p99, max) =

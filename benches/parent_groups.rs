@@ -16,7 +16,7 @@
 mod big_year;
 
 mod support;
-use support::postgres_url;
+use support::{engines, env_number};
 
 use entity::enums::Role;
 use onroll::crypto::SecretKey;
@@ -44,18 +44,6 @@ const YEAR_PR_WITH_FAMILIES: &str = "query($y: ID!) { node(id: $y) { ... on Year
 
 const TRUST_YEAR: &str = "query($name: String) { trusts { guardianCount(filter: { yearGroupName: $name })
     guardians(first: 100, filter: { yearGroupName: $name }) { edges { cursor node { forename email } children { forename } } } } }";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// A fresh, migrated database: a SQLite file or a PostgreSQL schema.
-async fn database_url(engine: &str) -> anyhow::Result<String> {
-    let url = support::database_url(engine, "parents").await?;
-    let db = onroll::db::connect(&url, None).await?;
-    onroll::db::migrate(&db).await?;
-    Ok(url)
-}
 
 struct Bench {
     http: reqwest::Client,
@@ -95,8 +83,7 @@ impl Bench {
 }
 
 async fn measure(engine: &str, years: usize, pupils: usize, runs: usize) -> anyhow::Result<()> {
-    let url = database_url(engine).await?;
-    let db = onroll::db::connect(&url, None).await?;
+    let (_, db) = support::migrated_database(engine, "parents").await?;
     let trust = onroll::tenancy::create_trust(&db, "Bench Trust").await?;
     let now = chrono::Utc::now();
     let school = entity::school::ActiveModel {
@@ -171,16 +158,12 @@ async fn measure(engine: &str, years: usize, pupils: usize, runs: usize) -> anyh
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let years = env_usize("BENCH_YEARS", 3);
-        let pupils = env_usize("BENCH_PUPILS", 300);
-        let runs = env_usize("BENCH_RUNS", 50);
+        let years = env_number("BENCH_YEARS", 3);
+        let pupils = env_number("BENCH_PUPILS", 300);
+        let runs = env_number("BENCH_RUNS", 50);
         println!("| request ({runs} runs) | engine | p50 ms | p99 ms | ratio to baseline (p50) | under {TARGET_MS} ms |");
         println!("|---|---|---|---|---|---|");
-        let mut engines = vec!["sqlite"];
-        if postgres_url().is_some() {
-            engines.push("postgres");
-        }
-        for engine in engines {
+        for engine in engines() {
             measure(engine, years, pupils, runs).await?;
         }
         anyhow::Ok(())

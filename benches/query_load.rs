@@ -21,7 +21,7 @@
 //! the others); with the default budget such a client gets five a minute.
 
 mod support;
-use support::postgres_url;
+use support::{engines, env_number};
 
 use onroll::config::Every;
 use onroll::demo::{Demo, DemoConfig};
@@ -219,13 +219,11 @@ async fn run_phase(
 }
 
 async fn measure(engine: &'static str, seconds: u64, clients: usize) -> anyhow::Result<()> {
-    let env =
-        |name: &str, default: usize| std::env::var(name).ok().and_then(|n| n.parse().ok()).unwrap_or(default);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let config = DemoConfig {
         bind: ([127, 0, 0, 1], 0).into(),
-        schools: env("BENCH_SCHOOLS", 3),
-        students: env("BENCH_STUDENTS", 200),
+        schools: env_number("BENCH_SCHOOLS", 3),
+        students: env_number("BENCH_STUDENTS", 200),
         seed: 13,
         incremental_every: Every(None),
         database_url: Some(support::database_url(engine, "query_load").await?),
@@ -293,15 +291,9 @@ async fn measure(engine: &'static str, seconds: u64, clients: usize) -> anyhow::
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let env =
-        |name: &str, default: u64| std::env::var(name).ok().and_then(|n| n.parse().ok()).unwrap_or(default);
-    let (seconds, clients) = (env("BENCH_SECONDS", 60), env("BENCH_CLIENTS", 8));
-    let mut engines = vec!["sqlite"];
-    if postgres_url().is_some() {
-        engines.push("postgres");
-    }
+    let (seconds, clients) = (env_number::<u64>("BENCH_SECONDS", 60), env_number::<u64>("BENCH_CLIENTS", 8));
     println!("query_load: loopback (127.0.0.1), server and clients in one process");
-    for engine in engines {
+    for engine in engines() {
         runtime.block_on(measure(engine, seconds, usize::try_from(clients)?))?;
     }
     Ok(())

@@ -26,16 +26,10 @@ use sea_orm::{
 };
 use std::time::Instant;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 /// A fresh database holding one school of `pupils` leavers and their
 /// guardians, all deactivated 400 days ago; answers it and the accounts.
 async fn leavers(engine: &str, tag: &str, pupils: usize) -> anyhow::Result<(DatabaseConnection, i32, u64)> {
-    let url = support::database_url(engine, &format!("retention_{tag}")).await?;
-    let db = onroll::db::connect(&url, None).await?;
-    onroll::db::migrate(&db).await?;
+    let (_, db) = support::migrated_database(engine, &format!("retention_{tag}")).await?;
     let now = Utc::now();
     let trust = trust::ActiveModel {
         name: Set("Bench Trust".to_owned()),
@@ -121,16 +115,16 @@ async fn row(engine: &str, pupils: usize) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let pupils = env_usize("BENCH_PUPILS", 4_000);
+    let pupils = support::env_number("BENCH_PUPILS", 4_000);
     println!("retention purge: {pupils} pupils and their guardians, all deactivated 400 days ago");
     println!(
         "{:<9} {:>8} {:>7} {:>7} {:>10} {:>12} {:>10} {:>6}",
         "engine", "accounts", "links", "members", "purge ms", "accounts/s", "floor ms", "ratio"
     );
-    row("sqlite", pupils).await?;
-    if support::postgres_url().is_some() {
-        row("postgres", pupils).await?;
-    } else {
+    for engine in support::engines() {
+        row(engine, pupils).await?;
+    }
+    if support::postgres_url().is_none() {
         println!("postgres  skipped: set ONROLL_BENCH_DATABASE_URL or ONROLL_TEST_DATABASE_URL");
     }
     Ok(())

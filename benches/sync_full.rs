@@ -16,10 +16,13 @@ use onroll::crypto::SecretKey;
 use onroll::events::EventBus;
 use onroll::sync::SyncEngine;
 use onroll::wonde::{GroupType, ListQuery, Pager, SchoolAccess, SecretToken, WondeClient, WondeConfig};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
 use serde::de::DeserializeOwned;
 use std::time::Instant;
 use wonde_sim::{SimConfig, SimHandle, Simulator};
+
+mod support;
+use support::{engines, env_number, postgres_url};
 
 /// A field of /proc/self/status, in bytes.
 fn status_bytes(field: &str) -> usize {
@@ -74,34 +77,6 @@ async fn floor(client: &WondeClient, sim: &SimHandle) -> anyhow::Result<(f64, us
     Ok((started.elapsed().as_secs_f64(), records))
 }
 
-async fn database(engine: &str, tag: &str) -> anyhow::Result<(DatabaseConnection, Option<(String, String)>)> {
-    if engine == "sqlite" {
-        let path = std::env::temp_dir().join(format!("onroll-bench-{tag}.db"));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-        let db = onroll::db::connect(&format!("sqlite://{}?mode=rwc", path.display()), None).await?;
-        onroll::db::migrate(&db).await?;
-        return Ok((db, None));
-    }
-    let url = postgres_url().ok_or_else(|| anyhow::anyhow!("no PostgreSQL URL"))?;
-    let schema = format!("onroll_bench_{tag}");
-    let admin = onroll::db::connect(&url, None).await?;
-    admin
-        .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
-        .await?;
-    let db = onroll::db::connect(&url, Some(&schema)).await?;
-    onroll::db::migrate(&db).await?;
-    Ok((db, Some((url, schema))))
-}
-
-fn postgres_url() -> Option<String> {
-    std::env::var("ONROLL_BENCH_DATABASE_URL")
-        .or_else(|_| std::env::var("ONROLL_TEST_DATABASE_URL"))
-        .ok()
-        .filter(|u| !u.is_empty())
-}
-
 struct Row {
     engine: &'static str,
     schools: usize,
@@ -124,7 +99,8 @@ async fn measure(engine: &'static str, schools: usize, students: usize) -> anyho
     let client = WondeClient::new(WondeConfig { base_url: Some(sim.base_url()), ..WondeConfig::default() })?;
     let (floor_s, records) = floor(&client, &sim).await?;
 
-    let (db, schema) = database(engine, &format!("{schools}x{students}")).await?;
+    let tag = format!("{schools}x{students}");
+    let (_, db) = support::migrated_database(engine, &tag).await?;
     let key = SecretKey::generate();
     let trust = onroll::tenancy::create_trust(&db, "Bench Trust").await?;
     let mut ours = Vec::new();
@@ -180,9 +156,11 @@ async fn measure(engine: &'static str, schools: usize, students: usize) -> anyho
         anyhow::ensure!(run.status == SyncStatus::Completed, "INCREMENTAL failed: {:?}", run.error);
     }
     let incremental_ms = started.elapsed().as_secs_f64() * 1000.0 / ours.len() as f64;
-    if let Some((url, schema)) = schema {
+    if let Some(url) = postgres_url().filter(|_| engine == "postgres") {
         let admin = onroll::db::connect(&url, None).await?;
-        admin.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
+        admin
+            .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {} CASCADE", support::schema_name(&tag)))
+            .await?;
     }
     Ok(Row { engine, schools, students, floor_s, full_s, records, peak_mib, incremental_ms })
 }
@@ -194,11 +172,7 @@ fn main() -> anyhow::Result<()> {
         .split(',')
         .filter_map(|n| n.trim().parse().ok())
         .collect();
-    let students: usize = std::env::var("BENCH_STUDENTS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
-    let mut engines = vec!["sqlite"];
-    if postgres_url().is_some() {
-        engines.push("postgres");
-    }
+    let students: usize = env_number("BENCH_STUDENTS", 1000);
     println!(
         "sync_full: FULL sync of a simulated trust, {students} students a school, simulator in-process on 127.0.0.1"
     );
@@ -214,7 +188,7 @@ fn main() -> anyhow::Result<()> {
         "peak MiB",
         "no-change INC"
     );
-    for engine in engines {
+    for engine in engines() {
         for &schools in &sizes {
             let row = runtime.block_on(measure(engine, schools, students))?;
             println!(

@@ -19,7 +19,7 @@
 mod ws;
 
 mod support;
-use support::postgres_url;
+use support::{engines, env_number};
 
 use entity::enums::{DeactivationReason, EventKind, PersonKind};
 use entity::event;
@@ -117,9 +117,7 @@ struct Throughput {
 }
 
 async fn throughput(engine: &str, events: usize, endpoint_count: usize) -> anyhow::Result<Throughput> {
-    let url = support::database_url(engine, "webhooks_throughput").await?;
-    let db = onroll::db::connect(&url, None).await?;
-    onroll::db::migrate(&db).await?;
+    let (_, db) = support::migrated_database(engine, "webhooks_throughput").await?;
     let key = onroll::crypto::SecretKey::generate();
     let trust = onroll::tenancy::create_trust(&db, "Bench Trust").await?;
     let fields = onroll::schools::NewSchool::validate("Bench School", None, None)?;
@@ -229,14 +227,12 @@ async fn throughput(engine: &str, events: usize, endpoint_count: usize) -> anyho
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let env =
-        |name: &str, default: usize| std::env::var(name).ok().and_then(|n| n.parse().ok()).unwrap_or(default);
-    let (leavers, events, endpoints) =
-        (env("BENCH_LEAVERS", 50), env("BENCH_EVENTS", 10_000), env("BENCH_ENDPOINTS", 10));
-    let mut engines = vec!["sqlite"];
-    if postgres_url().is_some() {
-        engines.push("postgres");
-    }
+    let (leavers, events, endpoints) = (
+        env_number("BENCH_LEAVERS", 50),
+        env_number("BENCH_EVENTS", 10_000),
+        env_number("BENCH_ENDPOINTS", 10),
+    );
+    let engines = engines();
     println!(
         "webhooks: latency over {leavers} leavers (3 schools of 300); {events} events to {endpoints} endpoints"
     );

@@ -1,7 +1,23 @@
-//! What the server benchmarks share: where PostgreSQL is, and a fresh
-//! database for one engine.
+//! What the server benchmarks share: their settings from the environment,
+//! the engines to measure (where PostgreSQL is), and a fresh database for
+//! one engine.
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+/// The number in the environment variable `name`, or `default` when it is
+/// unset or not a number.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
+
+/// The engines to measure: SQLite, and PostgreSQL when `postgres_url` has one.
+pub fn engines() -> Vec<&'static str> {
+    let mut engines = vec!["sqlite"];
+    if postgres_url().is_some() {
+        engines.push("postgres");
+    }
+    engines
+}
 
 /// `ONROLL_BENCH_DATABASE_URL`, else `ONROLL_TEST_DATABASE_URL`; `None`
 /// when neither is set (the PostgreSQL rows are then skipped).
@@ -25,11 +41,26 @@ pub async fn database_url(engine: &str, name: &str) -> anyhow::Result<String> {
         return Ok(format!("sqlite://{}?mode=rwc", path.display()));
     }
     let url = postgres_url().ok_or_else(|| anyhow::anyhow!("no PostgreSQL URL"))?;
-    let schema = format!("onroll_bench_{name}");
+    let schema = schema_name(name);
     let admin = onroll::db::connect(&url, None).await?;
     admin
         .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
         .await?;
     let joiner = if url.contains('?') { '&' } else { '?' };
     Ok(format!("{url}{joiner}options=-c%20search_path%3D{schema}"))
+}
+
+/// The PostgreSQL schema `database_url` makes for the benchmark `name`.
+pub fn schema_name(name: &str) -> String {
+    format!("onroll_bench_{name}")
+}
+
+/// `database_url`, migrated: the URL and a connection to it.
+// leaver_latency and query_load hand the URL to a demo server, which migrates.
+#[allow(dead_code)]
+pub async fn migrated_database(engine: &str, name: &str) -> anyhow::Result<(String, DatabaseConnection)> {
+    let url = database_url(engine, name).await?;
+    let db = onroll::db::connect(&url, None).await?;
+    onroll::db::migrate(&db).await?;
+    Ok((url, db))
 }

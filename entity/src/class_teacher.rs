@@ -1,21 +1,2 @@
 //! A teacher's assignment to a class. Ended memberships stay, inactive, for history.
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "class_teacher")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
-    pub school_id: i32,
-    pub class_id: i32,
-    pub staff_id: i32,
-    pub active: bool,
-    pub ended_at: Option<DateTimeUtc>,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+crate::entity_macros::membership_entity!("class_teacher", class_id, staff_id);

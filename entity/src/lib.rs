@@ -10,6 +10,7 @@ pub mod class;
 pub mod class_student;
 pub mod class_teacher;
 pub mod data_quality_finding;
+mod entity_macros;
 pub mod enums;
 pub mod event;
 pub mod form_group;

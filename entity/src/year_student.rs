@@ -1,21 +1,2 @@
 //! A student's membership of a year group. Ended memberships stay, inactive, for history.
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "year_student")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
-    pub school_id: i32,
-    pub year_group_id: i32,
-    pub student_id: i32,
-    pub active: bool,
-    pub ended_at: Option<DateTimeUtc>,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+crate::entity_macros::membership_entity!("year_student", year_group_id, student_id);

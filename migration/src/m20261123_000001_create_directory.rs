@@ -2,8 +2,10 @@
 //! people (students, staff, guardians), groups and memberships, sync runs, the
 //! event log, API tokens and the Wonde school catalog.
 
+use crate::columns::{Timestamps, foreign_key, index, unique, with_id};
 use sea_orm_migration::{prelude::*, schema::*};
 
+#[derive(DeriveMigrationName)]
 pub struct Migration;
 
 /// Per-entity counts of a sync run: created, updated, deactivated, reactivated.
@@ -26,47 +28,11 @@ const SYNC_COUNT_COLUMNS: [&str; 16] = [
     "groups_reactivated",
 ];
 
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261123_000001_create_directory"
-    }
-}
-
-fn now_columns(table: &mut TableCreateStatement) -> &mut TableCreateStatement {
-    table.col(timestamp_with_time_zone("created_at")).col(timestamp_with_time_zone("updated_at"))
-}
-
-fn fk(table: &'static str, column: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{table}_{column}"))
-        .from(table, column)
-        .to(to, "id")
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
-}
-
-fn index(table: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
-    let mut stmt = Index::create();
-    stmt.name(format!("ix_{table}_{}", columns.join("_"))).table(table);
-    for column in columns {
-        stmt.col(*column);
-    }
-    stmt.to_owned()
-}
-
-fn unique(table: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
-    let mut stmt = index(table, columns);
-    stmt.name(format!("ux_{table}_{}", columns.join("_"))).unique();
-    stmt
-}
-
 /// Students, staff and guardians share the account columns that the leaver
 /// rules act on (status, deactivated_at, deactivation_reason).
 fn person_table(name: &'static str, extra: &[ColumnDef]) -> TableCreateStatement {
-    let mut table = Table::create();
+    let mut table = with_id(name);
     table
-        .table(name)
-        .col(pk_auto("id"))
         .col(integer("school_id"))
         .col(string("wonde_id"))
         .col(string_null("upi"))
@@ -81,25 +47,18 @@ fn person_table(name: &'static str, extra: &[ColumnDef]) -> TableCreateStatement
         .col(string_len("status", 16))
         .col(timestamp_with_time_zone_null("deactivated_at"))
         .col(string_len_null("deactivation_reason", 32))
-        .foreign_key(&mut fk(name, "school_id", "school"));
-    now_columns(&mut table);
+        .foreign_key(&mut foreign_key(name, "school_id", "school"))
+        .timestamps();
     table.to_owned()
 }
 
 fn group_table(name: &'static str, extra: &[ColumnDef]) -> TableCreateStatement {
-    let mut table = Table::create();
-    table
-        .table(name)
-        .col(pk_auto("id"))
-        .col(integer("school_id"))
-        .col(string("wonde_id"))
-        .col(string("name"))
-        .col(string_null("code"));
+    let mut table = with_id(name);
+    table.col(integer("school_id")).col(string("wonde_id")).col(string("name")).col(string_null("code"));
     for column in extra {
         table.col(column.clone());
     }
-    table.col(boolean("active")).foreign_key(&mut fk(name, "school_id", "school"));
-    now_columns(&mut table);
+    table.col(boolean("active")).foreign_key(&mut foreign_key(name, "school_id", "school")).timestamps();
     table.to_owned()
 }
 
@@ -112,19 +71,17 @@ fn membership_table(
     member_table: &'static str,
     member_column: &'static str,
 ) -> TableCreateStatement {
-    let mut table = Table::create();
+    let mut table = with_id(name);
     table
-        .table(name)
-        .col(pk_auto("id"))
         .col(integer("school_id"))
         .col(integer(group_column))
         .col(integer(member_column))
         .col(boolean("active"))
         .col(timestamp_with_time_zone_null("ended_at"))
-        .foreign_key(&mut fk(name, "school_id", "school"))
-        .foreign_key(&mut fk(name, group_column, group_table))
-        .foreign_key(&mut fk(name, member_column, member_table));
-    now_columns(&mut table);
+        .foreign_key(&mut foreign_key(name, "school_id", "school"))
+        .foreign_key(&mut foreign_key(name, group_column, group_table))
+        .foreign_key(&mut foreign_key(name, member_column, member_table))
+        .timestamps();
     table.to_owned()
 }
 
@@ -134,15 +91,12 @@ impl MigrationTrait for Migration {
         let mut tables: Vec<TableCreateStatement> = Vec::new();
         let mut indexes: Vec<IndexCreateStatement> = Vec::new();
 
-        let mut trust = Table::create();
-        trust.table("trust").col(pk_auto("id")).col(string("name"));
-        now_columns(&mut trust);
+        let mut trust = with_id("trust");
+        trust.col(string("name")).timestamps();
         tables.push(trust.to_owned());
 
-        let mut school = Table::create();
+        let mut school = with_id("school");
         school
-            .table("school")
-            .col(pk_auto("id"))
             .col(integer("trust_id"))
             .col(string_null("wonde_id"))
             .col(string("name"))
@@ -152,16 +106,14 @@ impl MigrationTrait for Migration {
             .col(string_null("phase"))
             .col(string_null("mis"))
             .col(string_null("postcode"))
-            .foreign_key(&mut fk("school", "trust_id", "trust"));
-        now_columns(&mut school);
+            .foreign_key(&mut foreign_key("school", "trust_id", "trust"))
+            .timestamps();
         tables.push(school.to_owned());
         indexes.push(index("school", &["trust_id"]));
         indexes.push(unique("school", &["wonde_id"]));
 
-        let mut connection = Table::create();
+        let mut connection = with_id("wonde_connection");
         connection
-            .table("wonde_connection")
-            .col(pk_auto("id"))
             .col(integer("school_id"))
             .col(string_len("status", 16))
             .col(string("wonde_school_id"))
@@ -180,8 +132,8 @@ impl MigrationTrait for Migration {
             .col(timestamp_with_time_zone_null("last_incremental_sync_at"))
             .col(text_null("status_reason"))
             .col(integer_null("requested_by_token_id"))
-            .foreign_key(&mut fk("wonde_connection", "school_id", "school"));
-        now_columns(&mut connection);
+            .foreign_key(&mut foreign_key("wonde_connection", "school_id", "school"))
+            .timestamps();
         tables.push(connection.to_owned());
         indexes.push(unique("wonde_connection", &["school_id"]));
         indexes.push(index("wonde_connection", &["wonde_school_id"]));
@@ -218,10 +170,8 @@ impl MigrationTrait for Migration {
             indexes.push(index(name, &["school_id"]));
         }
 
-        let mut link = Table::create();
-        link.table("guardian_link")
-            .col(pk_auto("id"))
-            .col(integer("school_id"))
+        let mut link = with_id("guardian_link");
+        link.col(integer("school_id"))
             .col(integer("student_id"))
             .col(integer("guardian_id"))
             .col(string_len("relationship", 16))
@@ -231,19 +181,17 @@ impl MigrationTrait for Migration {
             .col(integer_null("priority"))
             .col(boolean("active"))
             .col(timestamp_with_time_zone_null("ended_at"))
-            .foreign_key(&mut fk("guardian_link", "school_id", "school"))
-            .foreign_key(&mut fk("guardian_link", "student_id", "student"))
-            .foreign_key(&mut fk("guardian_link", "guardian_id", "guardian"));
-        now_columns(&mut link);
+            .foreign_key(&mut foreign_key("guardian_link", "school_id", "school"))
+            .foreign_key(&mut foreign_key("guardian_link", "student_id", "student"))
+            .foreign_key(&mut foreign_key("guardian_link", "guardian_id", "guardian"))
+            .timestamps();
         tables.push(link.to_owned());
         indexes.push(unique("guardian_link", &["student_id", "guardian_id"]));
         indexes.push(index("guardian_link", &["guardian_id", "active"]));
         indexes.push(index("guardian_link", &["school_id", "active"]));
 
-        let mut run = Table::create();
-        run.table("sync_run")
-            .col(pk_auto("id"))
-            .col(integer("school_id"))
+        let mut run = with_id("sync_run");
+        run.col(integer("school_id"))
             .col(string_len("kind", 16))
             .col(string_len("status", 16))
             .col(boolean("force"))
@@ -256,7 +204,7 @@ impl MigrationTrait for Migration {
         for column in SYNC_COUNT_COLUMNS {
             run.col(integer(column).default(0));
         }
-        run.foreign_key(&mut fk("sync_run", "school_id", "school"));
+        run.foreign_key(&mut foreign_key("sync_run", "school_id", "school"));
         tables.push(run.to_owned());
         indexes.push(index("sync_run", &["school_id", "status"]));
         indexes.push(index("sync_run", &["status"]));
@@ -274,44 +222,38 @@ impl MigrationTrait for Migration {
             .col(integer_null("sync_run_id"))
             .col(text_null("payload"))
             .col(timestamp_with_time_zone("occurred_at"))
-            .foreign_key(&mut fk("event", "school_id", "school"));
+            .foreign_key(&mut foreign_key("event", "school_id", "school"));
         tables.push(event.to_owned());
         indexes.push(index("event", &["school_id", "kind", "id"]));
         indexes.push(index("event", &["trust_id", "kind", "id"]));
 
-        let mut token = Table::create();
+        let mut token = with_id("api_token");
         token
-            .table("api_token")
-            .col(pk_auto("id"))
             .col(string("token_hash"))
             .col(string_len("role", 16))
             .col(integer("trust_id"))
             .col(string_null("label"))
             .col(timestamp_with_time_zone_null("last_used_at"))
             .col(timestamp_with_time_zone_null("revoked_at"))
-            .foreign_key(&mut fk("api_token", "trust_id", "trust"));
-        now_columns(&mut token);
+            .foreign_key(&mut foreign_key("api_token", "trust_id", "trust"))
+            .timestamps();
         tables.push(token.to_owned());
         indexes.push(unique("api_token", &["token_hash"]));
         indexes.push(index("api_token", &["trust_id"]));
 
-        let mut token_school = Table::create();
+        let mut token_school = with_id("api_token_school");
         token_school
-            .table("api_token_school")
-            .col(pk_auto("id"))
             .col(integer("token_id"))
             .col(integer("school_id"))
-            .foreign_key(&mut fk("api_token_school", "token_id", "api_token"))
-            .foreign_key(&mut fk("api_token_school", "school_id", "school"));
+            .foreign_key(&mut foreign_key("api_token_school", "token_id", "api_token"))
+            .foreign_key(&mut foreign_key("api_token_school", "school_id", "school"));
         tables.push(token_school.to_owned());
         indexes.push(unique("api_token_school", &["token_id", "school_id"]));
         indexes.push(index("api_token_school", &["school_id"]));
 
         // Wonde's school directory, mirrored for search before access exists.
-        let mut catalog = Table::create();
+        let mut catalog = with_id("wonde_catalog_school");
         catalog
-            .table("wonde_catalog_school")
-            .col(pk_auto("id"))
             .col(string("wonde_id"))
             .col(string("name"))
             .col(string("name_key"))
@@ -323,8 +265,8 @@ impl MigrationTrait for Migration {
             .col(string_null("phase"))
             .col(string_null("mis"))
             .col(string_null("address"))
-            .col(string_len_null("access_status", 16));
-        now_columns(&mut catalog);
+            .col(string_len_null("access_status", 16))
+            .timestamps();
         tables.push(catalog.to_owned());
         indexes.push(unique("wonde_catalog_school", &["wonde_id"]));
         indexes.push(index("wonde_catalog_school", &["postcode_key"]));

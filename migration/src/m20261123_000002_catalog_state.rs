@@ -2,34 +2,25 @@
 //! whether a full refresh has happened (an incremental one needs it) and
 //! only one replica refreshes at a time.
 
+use crate::columns::singleton;
 use sea_orm_migration::{prelude::*, schema::*};
 
+#[derive(DeriveMigrationName)]
 pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261123_000002_catalog_state"
-    }
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table("wonde_catalog_state")
-                    .col(integer("id").primary_key())
-                    .col(timestamp_with_time_zone_null("last_full_at"))
-                    .col(timestamp_with_time_zone_null("last_incremental_at"))
-                    // Set when a replica claims a refresh; cleared when it ends.
-                    .col(timestamp_with_time_zone_null("refreshing_since"))
-                    .col(timestamp_with_time_zone_null("last_attempt_at"))
-                    .col(string_len("last_outcome", 16))
-                    .col(string_null("last_message"))
-                    .to_owned(),
-            )
-            .await?;
+        let wonde_catalog_state = singleton("wonde_catalog_state")
+            .col(timestamp_with_time_zone_null("last_full_at"))
+            .col(timestamp_with_time_zone_null("last_incremental_at"))
+            // Set when a replica claims a refresh; cleared when it ends.
+            .col(timestamp_with_time_zone_null("refreshing_since"))
+            .col(timestamp_with_time_zone_null("last_attempt_at"))
+            .col(string_len("last_outcome", 16))
+            .col(string_null("last_message"))
+            .to_owned();
+        manager.create_table(wonde_catalog_state).await?;
         manager
             .get_connection()
             .execute_unprepared("INSERT INTO wonde_catalog_state (id, last_outcome) VALUES (1, 'NEVER')")

@@ -3,24 +3,11 @@
 //! end dates (so an end date that passes takes effect without a record
 //! change), and per-kind counts of accounts re-identified by a run.
 
+use crate::columns::{add_column, drop_column};
 use sea_orm_migration::{prelude::*, schema::*};
 
+#[derive(DeriveMigrationName)]
 pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261129_000002_school_day"
-    }
-}
-
-/// SQLite alters one column a statement.
-fn add(table: &'static str, column: ColumnDef) -> TableAlterStatement {
-    Table::alter().table(table).add_column(column).to_owned()
-}
-
-fn drop(table: &'static str, column: &'static str) -> TableAlterStatement {
-    Table::alter().table(table).drop_column(column).to_owned()
-}
 
 const COLUMNS: &[(&str, &str)] = &[
     ("school", "timezone"),
@@ -41,14 +28,14 @@ impl MigrationTrait for Migration {
                 "swept_on" | "employment_end" => string_len_null(column, 10),
                 _ => integer(column).default(0).to_owned(),
             };
-            manager.alter_table(add(table, definition)).await?;
+            manager.alter_table(add_column(table, definition)).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for &(table, column) in COLUMNS.iter().rev() {
-            manager.alter_table(drop(table, column)).await?;
+            manager.alter_table(drop_column(table, column)).await?;
         }
         Ok(())
     }

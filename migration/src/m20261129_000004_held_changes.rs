@@ -1,67 +1,42 @@
 //! Held changes: what the mass-deactivation guard doubted, waiting for an
 //! administrator's decision, and the per-kind held counts of each run.
 
+use crate::columns::{foreign_key, index, with_id};
 use sea_orm_migration::{prelude::*, schema::*};
 
+#[derive(DeriveMigrationName)]
 pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261129_000004_held_changes"
-    }
-}
 
 const RUN_COUNTS: [&str; 4] = ["students_held", "staff_held", "guardians_held", "groups_held"];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table("held_change")
-                    .col(pk_auto("id"))
-                    .col(integer("trust_id"))
-                    .col(integer("school_id"))
-                    // STUDENT, STAFF, GUARDIAN, a group kind, or a
-                    // membership or link table: what `target_id` names.
-                    .col(string_len("target", 32))
-                    .col(integer("target_id"))
-                    // For a membership, its group and member; for a guardian
-                    // link, its student and guardian.
-                    .col(integer_null("group_id"))
-                    .col(integer_null("member_id"))
-                    // ABSENT_FROM_FULL_FETCH, DELETED_IN_MIS or NOT_LISTED.
-                    .col(string_len("evidence", 32))
-                    // The deactivation reason an account would get.
-                    .col(string_len_null("reason", 32))
-                    .col(string_len("status", 32))
-                    .col(integer_null("sync_run_id"))
-                    .col(timestamp_with_time_zone("held_at"))
-                    .col(timestamp_with_time_zone_null("decided_at"))
-                    // Who decided: the token's description, or `cli`.
-                    .col(string_len_null("decided_by", 200))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_held_change_school_id")
-                            .from("held_change", "school_id")
-                            .to("school", "id")
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_held_change_school_id_status_id")
-                    .table("held_change")
-                    .col("school_id")
-                    .col("status")
-                    .col("id")
-                    .to_owned(),
-            )
-            .await?;
+        let held_change = with_id("held_change")
+            .col(integer("trust_id"))
+            .col(integer("school_id"))
+            // STUDENT, STAFF, GUARDIAN, a group kind, or a
+            // membership or link table: what `target_id` names.
+            .col(string_len("target", 32))
+            .col(integer("target_id"))
+            // For a membership, its group and member; for a guardian
+            // link, its student and guardian.
+            .col(integer_null("group_id"))
+            .col(integer_null("member_id"))
+            // ABSENT_FROM_FULL_FETCH, DELETED_IN_MIS or NOT_LISTED.
+            .col(string_len("evidence", 32))
+            // The deactivation reason an account would get.
+            .col(string_len_null("reason", 32))
+            .col(string_len("status", 32))
+            .col(integer_null("sync_run_id"))
+            .col(timestamp_with_time_zone("held_at"))
+            .col(timestamp_with_time_zone_null("decided_at"))
+            // Who decided: the token's description, or `cli`.
+            .col(string_len_null("decided_by", 200))
+            .foreign_key(&mut foreign_key("held_change", "school_id", "school"))
+            .to_owned();
+        manager.create_table(held_change).await?;
+        manager.create_index(index("held_change", &["school_id", "status", "id"])).await?;
         for column in RUN_COUNTS {
             manager
                 .alter_table(

@@ -3,17 +3,13 @@
 //! DELETE on it (a trigger on each engine), so not even a bug in Onroll can
 //! rewrite history.
 
+use crate::columns::{index, with_id};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
+#[derive(DeriveMigrationName)]
 pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261129_000007_audit_log"
-    }
-}
 
 const PG_GUARD: &str = r"
 CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -36,41 +32,27 @@ const SQLITE_GUARD: [&str; 2] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table("audit_log")
-                    .col(pk_auto("id"))
-                    .col(timestamp_with_time_zone("occurred_at"))
-                    // The trust the action concerns; NULL for what precedes
-                    // any trust (an unknown token, `trust create` refused).
-                    .col(integer_null("trust_id"))
-                    // TOKEN or CLI.
-                    .col(string_len("actor_kind", 16))
-                    .col(integer_null("actor_token_id"))
-                    .col(string_len_null("actor_role", 32))
-                    // The mutation's or command's name, e.g. `triggerSync`,
-                    // `token create`.
-                    .col(string_len("action", 64))
-                    .col(integer_null("school_id"))
-                    // OK, or the refusal's code (FORBIDDEN, NOT_FOUND...).
-                    .col(string_len("outcome", 64))
-                    // What else identifies the act (ids, counts); never a
-                    // secret or personal data.
-                    .col(string_len_null("detail", 500))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_audit_log_trust_id_id")
-                    .table("audit_log")
-                    .col("trust_id")
-                    .col("id")
-                    .to_owned(),
-            )
-            .await?;
+        let audit_log = with_id("audit_log")
+            .col(timestamp_with_time_zone("occurred_at"))
+            // The trust the action concerns; NULL for what precedes
+            // any trust (an unknown token, `trust create` refused).
+            .col(integer_null("trust_id"))
+            // TOKEN or CLI.
+            .col(string_len("actor_kind", 16))
+            .col(integer_null("actor_token_id"))
+            .col(string_len_null("actor_role", 32))
+            // The mutation's or command's name, e.g. `triggerSync`,
+            // `token create`.
+            .col(string_len("action", 64))
+            .col(integer_null("school_id"))
+            // OK, or the refusal's code (FORBIDDEN, NOT_FOUND...).
+            .col(string_len("outcome", 64))
+            // What else identifies the act (ids, counts); never a
+            // secret or personal data.
+            .col(string_len_null("detail", 500))
+            .to_owned();
+        manager.create_table(audit_log).await?;
+        manager.create_index(index("audit_log", &["trust_id", "id"])).await?;
         let db = manager.get_connection();
         match db.get_database_backend() {
             DatabaseBackend::Postgres => {

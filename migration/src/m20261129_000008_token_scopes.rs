@@ -2,27 +2,19 @@
 //! token may see beyond its role's default (`contact-details`); NULL or
 //! empty for none.
 
+use crate::columns::{add_column, drop_column};
 use sea_orm_migration::{prelude::*, schema::*};
 
+#[derive(DeriveMigrationName)]
 pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261129_000008_token_scopes"
-    }
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter().table("api_token").add_column(string_len_null("scopes", 200)).to_owned(),
-            )
-            .await
+        manager.alter_table(add_column("api_token", string_len_null("scopes", 200))).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table("api_token").drop_column("scopes").to_owned()).await
+        manager.alter_table(drop_column("api_token", "scopes")).await
     }
 }

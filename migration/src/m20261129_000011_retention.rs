@@ -4,47 +4,27 @@
 //! (`purged_at` on student, staff and guardian), and the one row that the
 //! daily purge claims so that replicas never purge together.
 
+use crate::columns::{add_column, drop_column, singleton};
 use sea_orm_migration::{prelude::*, schema::*};
 
+#[derive(DeriveMigrationName)]
 pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261129_000011_retention"
-    }
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter().table("trust").add_column(integer("retention_days").default(365)).to_owned(),
-            )
-            .await?;
+        manager.alter_table(add_column("trust", integer("retention_days").default(365))).await?;
         for person in ["student", "staff", "guardian"] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(person)
-                        .add_column(timestamp_with_time_zone_null("purged_at"))
-                        .to_owned(),
-                )
-                .await?;
+            manager.alter_table(add_column(person, timestamp_with_time_zone_null("purged_at"))).await?;
         }
-        manager
-            .create_table(
-                Table::create()
-                    .table("retention_state")
-                    .col(integer("id").primary_key())
-                    // Set when a replica claims a purge; cleared when it ends.
-                    .col(timestamp_with_time_zone_null("purging_since"))
-                    .col(timestamp_with_time_zone_null("last_purge_at"))
-                    // Accounts the last purge erased.
-                    .col(integer("last_purged").default(0))
-                    .to_owned(),
-            )
-            .await?;
+        let retention_state = singleton("retention_state")
+            // Set when a replica claims a purge; cleared when it ends.
+            .col(timestamp_with_time_zone_null("purging_since"))
+            .col(timestamp_with_time_zone_null("last_purge_at"))
+            // Accounts the last purge erased.
+            .col(integer("last_purged").default(0))
+            .to_owned();
+        manager.create_table(retention_state).await?;
         manager
             .get_connection()
             .execute_unprepared("INSERT INTO retention_state (id, last_purged) VALUES (1, 0)")
@@ -55,8 +35,8 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table("retention_state").to_owned()).await?;
         for person in ["student", "staff", "guardian"] {
-            manager.alter_table(Table::alter().table(person).drop_column("purged_at").to_owned()).await?;
+            manager.alter_table(drop_column(person, "purged_at")).await?;
         }
-        manager.alter_table(Table::alter().table("trust").drop_column("retention_days").to_owned()).await
+        manager.alter_table(drop_column("trust", "retention_days")).await
     }
 }

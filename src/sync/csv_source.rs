@@ -333,8 +333,18 @@ struct StudentRow {
     classes: Vec<String>,
 }
 
-fn students(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StudentRow> {
-    let Some(table) = table::read(CsvFile::Students, bytes, STUDENT_COLUMNS, errors) else {
+/// The rows of a file of people (students.csv, staff.csv), each made by
+/// `person` from the row's cells and its identity as [`Seen`] checked it
+/// (`None` when it is wrong: the errors are recorded, and `person` still
+/// reads its other cells so that theirs are too); `None` skips the row.
+fn people<T>(
+    file: CsvFile,
+    bytes: &[u8],
+    columns: &'static [Column],
+    errors: &mut Errors,
+    mut person: impl FnMut(&mut table::Cells<'_>, Option<Identity>) -> Option<T>,
+) -> Vec<T> {
+    let Some(table) = table::read(file, bytes, columns, errors) else {
         return Vec::new();
     };
     let mut seen = Seen::default();
@@ -342,11 +352,18 @@ fn students(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StudentR
     for row in &table.rows {
         let mut cells = table.cells(row, errors);
         let identity = seen.identity(&mut cells);
+        rows.extend(person(&mut cells, identity));
+    }
+    rows
+}
+
+fn students(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StudentRow> {
+    people(CsvFile::Students, bytes, STUDENT_COLUMNS, errors, |cells, identity| {
         let leaving_date = cells.date("leaving_date");
         let inactive_in_mis = cells.inactive("status");
         let (year, form, classes) = (cells.text("year"), cells.text("form"), cells.list("classes"));
-        let Some(Identity { id, upi, forename, surname, email }) = identity else { continue };
-        rows.push(StudentRow {
+        let Identity { id, upi, forename, surname, email } = identity?;
+        Some(StudentRow {
             current: !inactive_in_mis && leaving_date.is_none_or(|date| date > today),
             student: MisStudent {
                 source_id: id,
@@ -365,9 +382,8 @@ fn students(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StudentR
             year,
             form,
             classes,
-        });
-    }
-    rows
+        })
+    })
 }
 
 struct StaffRow {
@@ -378,20 +394,13 @@ struct StaffRow {
 }
 
 fn staff(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StaffRow> {
-    let Some(table) = table::read(CsvFile::Staff, bytes, STAFF_COLUMNS, errors) else {
-        return Vec::new();
-    };
-    let mut seen = Seen::default();
-    let mut rows = Vec::with_capacity(table.rows.len());
-    for row in &table.rows {
-        let mut cells = table.cells(row, errors);
-        let identity = seen.identity(&mut cells);
+    people(CsvFile::Staff, bytes, STAFF_COLUMNS, errors, |cells, identity| {
         // Employed through the end date, as Wonde's employment details read.
         let employment_end = cells.date("employment_end");
         let employed = employment_end.is_none_or(|end| end >= today);
         let inactive_in_mis = cells.inactive("status");
-        let Some(Identity { id, upi, forename, surname, email }) = identity else { continue };
-        rows.push(StaffRow {
+        let Identity { id, upi, forename, surname, email } = identity?;
+        Some(StaffRow {
             current: employed && !inactive_in_mis,
             forms: cells.list("forms"),
             classes: cells.list("classes"),
@@ -407,9 +416,8 @@ fn staff(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StaffRow> {
                 employment_end,
                 inactive_in_mis,
             },
-        });
-    }
-    rows
+        })
+    })
 }
 
 /// A guardian's own columns, which each of its rows must repeat alike.

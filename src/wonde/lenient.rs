@@ -10,6 +10,25 @@
 //! Each shape of value has its own module; callers name the readers through
 //! this one (`lenient::datetime`, `lenient::string`...).
 
+/// The methods of a `Visitor` that read JSON `null` (or an absent value)
+/// as `$absent` and look inside `Some`: every lenient reader accepts null.
+/// `null_is!('de, None);` in an `impl<'de> Visitor<'de>`.
+macro_rules! null_is {
+    ($de:lifetime, $absent:expr) => {
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+
+        fn visit_some<D: Deserializer<$de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    };
+}
+
 mod dates;
 mod relations;
 mod scalars;

@@ -193,18 +193,11 @@ async fn cli_commands_are_recorded(engine: Engine) -> anyhow::Result<()> {
 /// (BAD_USER_INPUT), as it does a Wonde school's refusal, and only an
 /// import that ran as OK.
 async fn a_csv_import_refused_in_its_answer_is_recorded_as_refused(engine: Engine) -> anyhow::Result<()> {
-    use crate::csv_upload::{IMPORT, multipart};
+    use crate::csv_upload::{IMPORT, create_csv_school, multipart};
     use sea_orm::QueryOrder;
     let app = TestApp::spawn(&engine).await?;
     let s = Scenario::build(app.db()).await?;
-    let created = app
-        .query(
-            &s.trust_admin,
-            "mutation($t: ID!) { createSchool(input: { trustId: $t, name: \"Willow Bank\" }) { id } }",
-            json!({ "t": gid(NodeType::Trust, s.trust.id) }),
-        )
-        .await?;
-    let school = created["createSchool"]["id"].clone();
+    let school = create_csv_school(&app, &s, "Willow Bank").await?;
     let send = |vars: Value, students: &'static str| {
         let (content_type, body) = multipart(IMPORT, vars, &[("students", students)]);
         let request = app

@@ -29,6 +29,34 @@ impl Drop for TempDb {
     }
 }
 
+/// The lines `onroll serve` logs on its standard error.
+pub(crate) type ServeLog = std::io::Lines<BufReader<std::process::ChildStderr>>;
+
+/// `onroll serve` on a port of its own with `env` set (`DATABASE_URL`,
+/// `RUST_LOG`...): the process and the lines it logs.
+pub(crate) fn spawn_serve(env: &[(&str, &str)]) -> anyhow::Result<(std::process::Child, ServeLog)> {
+    let mut command = Command::new(BIN);
+    command.arg("serve").env("ONROLL_BIND", "127.0.0.1:0").stderr(Stdio::piped()).stdout(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn()?;
+    let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+    Ok((child, BufReader::new(stderr).lines()))
+}
+
+/// Where `serve` listens, from the `addr=` line of its text log (within 30 s).
+fn served_addr(lines: &mut ServeLog) -> anyhow::Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        anyhow::ensure!(Instant::now() < deadline, "serve did not start");
+        let line = lines.next().ok_or_else(|| anyhow::anyhow!("serve exited early"))??;
+        if let Some(rest) = line.split("addr=").nth(1) {
+            return Ok(rest.split_whitespace().next().unwrap_or_default().to_owned());
+        }
+    }
+}
+
 fn onroll(db: &TempDb, args: &[&str]) -> anyhow::Result<(bool, String, String)> {
     let output = Command::new(BIN)
         .args(args)
@@ -66,24 +94,9 @@ async fn operator_creates_a_trust_and_tokens_then_serves() -> anyhow::Result<()>
     assert!(err.contains("name"), "{err}");
 
     // `serve` on the same database: the token works, SIGTERM stops it.
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .env("DATABASE_URL", db.url())
-        .env("ONROLL_BIND", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()?;
-    let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        anyhow::ensure!(Instant::now() < deadline, "serve did not start");
-        let line = lines.next().ok_or_else(|| anyhow::anyhow!("serve exited early"))??;
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap_or_default().to_owned();
-        }
-    };
+    let url = db.url();
+    let (mut child, mut lines) = spawn_serve(&[("DATABASE_URL", &url), ("RUST_LOG", "info")])?;
+    let addr = served_addr(&mut lines)?;
     let client = reqwest::Client::new();
     let body: serde_json::Value = client
         .post(format!("http://{addr}/graphql"))
@@ -108,7 +121,7 @@ async fn operator_creates_a_trust_and_tokens_then_serves() -> anyhow::Result<()>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_syncs_a_school_in_the_foreground() -> anyhow::Result<()> {
     use base64::Engine as _;
-    use entity::enums::{AccountStatus, ConnectionStatus};
+    use entity::enums::AccountStatus;
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
     let db_file = TempDb::new();
@@ -127,15 +140,7 @@ async fn operator_syncs_a_school_in_the_foreground() -> anyhow::Result<()> {
     let f = crate::support::fixture::Fixture::new(&db);
     let trust = f.trust("CLI Trust").await?;
     let school = f.school(&trust, "CLI School").await?;
-    let token = onroll::crypto::Secret::new(sim_school.token.clone());
-    onroll::connections::create(
-        &db,
-        school.id,
-        &sim_school.wonde_id,
-        ConnectionStatus::Approved,
-        Some((&token, &key)),
-    )
-    .await?;
+    f.approved_connection(&school, &sim_school.wonde_id, &sim_school.token, &key).await?;
 
     let school_id = crate::support::fixture::gid(onroll::graphql::ids::NodeType::School, school.id);
     let run = |args: Vec<String>| {
@@ -177,7 +182,7 @@ crate::on_both_engines!(a_run_killed_mid_fetch_is_taken_over_by_serve);
 async fn a_run_killed_mid_fetch_is_taken_over_by_serve(engine: crate::support::Engine) -> anyhow::Result<()> {
     use crate::sync_wonde::Mirror;
     use base64::Engine as _;
-    use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
+    use entity::enums::{SyncKind, SyncStatus};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
     let data = crate::support::TestDb::create(&engine).await?;
@@ -195,15 +200,7 @@ async fn a_run_killed_mid_fetch_is_taken_over_by_serve(engine: crate::support::E
     let f = crate::support::fixture::Fixture::new(&db);
     let trust = f.trust("Kill Trust").await?;
     let school = f.school(&trust, "Kill School").await?;
-    let token = onroll::crypto::Secret::new(sim_school.token.clone());
-    onroll::connections::create(
-        &db,
-        school.id,
-        &sim_school.wonde_id,
-        ConnectionStatus::Approved,
-        Some((&token, &key)),
-    )
-    .await?;
+    f.approved_connection(&school, &sim_school.wonde_id, &sim_school.token, &key).await?;
     let env = |cmd: &mut Command| {
         cmd.env("DATABASE_URL", &database_url)
             .env("ONROLL_SECRET_KEY", &key_text)
@@ -406,26 +403,14 @@ struct Served {
 
 impl Served {
     fn start(database_url: &str, key: &str) -> anyhow::Result<Self> {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("ONROLL_SECRET_KEY", key)
-            .env("ONROLL_BIND", "127.0.0.1:0")
-            .env("RUST_LOG", "warn,onroll::cli=info")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()?;
-        let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+        let env = [
+            ("DATABASE_URL", database_url),
+            ("ONROLL_SECRET_KEY", key),
+            ("RUST_LOG", "warn,onroll::cli=info"),
+        ];
+        let (child, mut lines) = spawn_serve(&env)?;
         let mut served = Self { child, addr: ([127, 0, 0, 1], 0).into() };
-        let mut lines = BufReader::new(stderr).lines();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = loop {
-            anyhow::ensure!(Instant::now() < deadline, "serve did not start");
-            let line = lines.next().ok_or_else(|| anyhow::anyhow!("serve exited early"))??;
-            if let Some(rest) = line.split("addr=").nth(1) {
-                break rest.split_whitespace().next().unwrap_or_default().to_owned();
-            }
-        };
+        let addr = served_addr(&mut lines)?;
         served.addr = addr.parse()?;
         // Keep reading, so that a full pipe never blocks the server's logging.
         std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));

@@ -2,11 +2,10 @@
 //! templates the server hands out: the documented examples import as they
 //! are, and each template is exactly the format's header row.
 
-use onroll::graphql::ids::NodeType;
 use serde_json::json;
 
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
+use crate::support::fixture::Scenario;
 use crate::support::{Engine, TestApp};
 
 on_both_engines!(documented_examples_import_and_templates_match_the_format);
@@ -51,15 +50,7 @@ async fn documented_examples_import_and_templates_match_the_format(engine: Engin
     assert_eq!(missing.status(), 404);
 
     // The documented examples import as they are, through the API.
-    let created = app
-        .query(
-            &s.trust_admin,
-            "mutation($t: ID!) { createSchool(input: { trustId: $t, name: \"Docs Example School\" }) { id } }",
-            json!({ "t": gid(NodeType::Trust, s.trust.id) }),
-        )
-        .await?;
-    let school = created["createSchool"]["id"].as_str().unwrap_or_default().to_owned();
-    anyhow::ensure!(!school.is_empty(), "createSchool: {created}");
+    let school = crate::csv_upload::create_csv_school(&app, &s, "Docs Example School").await?;
     let files = [
         ("students", example("students.csv")?),
         ("staff", example("staff.csv")?),

@@ -92,6 +92,24 @@ async fn send(
     Ok(answer.json().await?)
 }
 
+/// Creates the school `name` (fed by CSV) in the scenario's trust, as its
+/// trust admin does over the API; the school's global id.
+pub(crate) async fn create_csv_school(app: &TestApp, s: &Scenario, name: &str) -> anyhow::Result<String> {
+    let query =
+        format!("mutation($t: ID!) {{ createSchool(input: {{ trustId: $t, name: {name:?} }}) {{ id }} }}");
+    let created = app.query(&s.trust_admin, &query, json!({ "t": gid(NodeType::Trust, s.trust.id) })).await?;
+    let school = created["createSchool"]["id"].as_str().unwrap_or_default().to_owned();
+    anyhow::ensure!(!school.is_empty(), "createSchool: {created}");
+    Ok(school)
+}
+
+/// How many students and runs the database holds: what an import may change.
+async fn students_and_runs(app: &TestApp) -> anyhow::Result<(u64, u64)> {
+    let students = student::Entity::find().count(app.db()).await?;
+    let runs = sync_run::Entity::find().count(app.db()).await?;
+    Ok((students, runs))
+}
+
 fn code(answer: &Value) -> &str {
     answer["errors"][0]["extensions"]["code"].as_str().unwrap_or("none")
 }
@@ -99,19 +117,8 @@ fn code(answer: &Value) -> &str {
 async fn csv_uploads_apply_or_refuse_whole(engine: Engine) -> anyhow::Result<()> {
     let app = TestApp::spawn(&engine).await?;
     let s = Scenario::build(app.db()).await?;
-    let created = app
-        .query(
-            &s.trust_admin,
-            "mutation($t: ID!) { createSchool(input: { trustId: $t, name: \"Willow Bank\" }) { id } }",
-            json!({ "t": gid(NodeType::Trust, s.trust.id) }),
-        )
-        .await?;
-    let school = created["createSchool"]["id"].clone();
-    let counts = || async {
-        let students = student::Entity::find().count(app.db()).await?;
-        let runs = sync_run::Entity::find().count(app.db()).await?;
-        anyhow::Ok((students, runs))
-    };
+    let school = create_csv_school(&app, &s, "Willow Bank").await?;
+    let counts = || students_and_runs(&app);
     let before = counts().await?;
     let files = [("students", STUDENTS), ("guardians", GUARDIANS)];
 
@@ -194,19 +201,8 @@ const ROSTER: &str = "query($s: ID!) { node(id: $s) { ... on School {
 async fn files_as_excel_writes_them(engine: Engine) -> anyhow::Result<()> {
     let app = TestApp::spawn(&engine).await?;
     let s = Scenario::build(app.db()).await?;
-    let created = app
-        .query(
-            &s.trust_admin,
-            "mutation($t: ID!) { createSchool(input: { trustId: $t, name: \"Willow Bank\" }) { id } }",
-            json!({ "t": gid(NodeType::Trust, s.trust.id) }),
-        )
-        .await?;
-    let school = created["createSchool"]["id"].clone();
-    let counts = || async {
-        let students = student::Entity::find().count(app.db()).await?;
-        let runs = sync_run::Entity::find().count(app.db()).await?;
-        anyhow::Ok((students, runs))
-    };
+    let school = create_csv_school(&app, &s, "Willow Bank").await?;
+    let counts = || students_and_runs(&app);
     let before = counts().await?;
     let vars = json!({ "s": school, "full": true });
 

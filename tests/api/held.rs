@@ -21,7 +21,7 @@ use wonde_sim::{FaultKind, FaultSpec, SimConfig, SimHandle, Simulator};
 
 use crate::on_both_engines;
 use crate::support::fixture::{Scenario, gid};
-use crate::support::{Engine, TestApp, ws};
+use crate::support::{Engine, TestApp, connect_over_api, ws};
 
 on_both_engines!(
     explicit_leavers_apply_at_once_however_many,
@@ -35,8 +35,6 @@ on_both_engines!(
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_onroll");
-const CONNECT: &str =
-    "mutation($i: ConnectWondeInput!) { connectWonde(input: $i) { id connection { status } } }";
 const HELD: &str = "query($s: ID!, $status: HeldChangeStatus) {
     heldChanges(schoolId: $s, status: $status, first: 100) {
         totalCount
@@ -98,16 +96,7 @@ impl Held {
         let key = SecretKey::parse(&key_text)?;
         let app = TestApp::spawn_with_key(engine, &sim.base_url(), key.clone()).await?;
         let s = Scenario::build(app.db()).await?;
-        let input = json!({ "i": {
-            "trustId": gid(NodeType::Trust, s.trust.id),
-            "wondeSchoolId": sim_school.wonde_id, "apiToken": sim_school.token,
-        } });
-        app.query(&s.trust_admin, CONNECT, input).await?;
-        let school = school::Entity::find()
-            .filter(school::Column::WondeId.eq(sim_school.wonde_id.as_str()))
-            .one(app.db())
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("school not recorded"))?;
+        let school = connect_over_api(&app, &s, &sim_school).await?;
         let client = WondeClient::new(WondeConfig {
             base_url: Some(sim.base_url()),
             retry: RetryPolicy {

@@ -38,7 +38,8 @@ fn student(id: &str, name: &str) -> MisStudent {
     }
 }
 
-fn guardian(id: &str) -> MisGuardian {
+/// A guardian of the MIS, `id` its source id and surname.
+pub(crate) fn guardian(id: &str) -> MisGuardian {
     MisGuardian {
         source_id: id.to_owned(),
         forename: "Parent".to_owned(),

@@ -4,15 +4,12 @@
 //! asserted (`cargo bench --bench leaver_latency` measures it); what is
 //! asserted is that every leaver arrives, once, with the right reason.
 
-use onroll::config::Every;
-use onroll::demo::{Demo, DemoConfig};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 use crate::on_both_engines;
 use crate::support::ws::{connect, next_within, subscribe};
-use crate::support::{Engine, TestDb};
+use crate::support::{Engine, TestDb, unscheduled_demo};
 
 on_both_engines!(leavers_reach_a_subscriber);
 
@@ -21,21 +18,8 @@ const DEACTIVATIONS: &str = "subscription { deactivations {
 
 async fn leavers_reach_a_subscriber(engine: Engine) -> anyhow::Result<()> {
     let data = TestDb::create(&engine).await?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let config = DemoConfig {
-        bind: ([127, 0, 0, 1], 0).into(),
-        schools: 2,
-        students: 25,
-        seed: 7,
-        // No schedule: only the triggered runs below sync.
-        incremental_every: Every(None),
-        database_url: Some(data.url(&engine)),
-        limits: Default::default(),
-    };
-    let demo = Demo::start(config, async move {
-        let _ = stopped.await;
-    })
-    .await?;
+    // No schedule: only the triggered runs below sync.
+    let (demo, stop) = unscheduled_demo(&engine, &data, 2, 25, 7).await?;
     let api = demo.api();
     let school_ids = demo.schools().await?;
     assert_eq!(school_ids.len(), 2);

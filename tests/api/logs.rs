@@ -3,13 +3,12 @@
 //! id, which the answer's `x-request-id` header gives back.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_onroll");
 
-use crate::cli::TempDb;
+use crate::cli::{TempDb, spawn_serve};
 
 fn onroll(db: &TempDb, args: &[&str]) -> anyhow::Result<String> {
     let output = Command::new(BIN)
@@ -26,17 +25,9 @@ async fn json_logs_carry_each_requests_id() -> anyhow::Result<()> {
     let db = TempDb::new();
     let trust = onroll(&db, &["trust", "create", "--name", "Log Trust"])?;
     let token = onroll(&db, &["token", "create", "--role", "trust-admin", "--trust", &trust])?;
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .env("DATABASE_URL", db.url())
-        .env("ONROLL_BIND", "127.0.0.1:0")
-        .env("ONROLL_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()?;
-    let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
-    let mut lines = BufReader::new(stderr).lines();
+    let url = db.url();
+    let (mut child, mut lines) =
+        spawn_serve(&[("DATABASE_URL", &url), ("ONROLL_LOG_FORMAT", "json"), ("RUST_LOG", "info")])?;
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = Vec::new();
     let addr = loop {

@@ -12,6 +12,7 @@ use onroll::sync::source::*;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::held::{APPROVE, Held, ids_of};
+use crate::held_review::guardian as contact;
 use crate::on_both_engines;
 use crate::reconcile::{apply, guardian_row, student_row};
 use crate::support::fixture::{Fixture, gid};
@@ -130,16 +131,6 @@ fn pupil(id: &str) -> MisStudent {
         upi: Some(format!("upi-{id}")),
         forename: id.to_owned(),
         surname: "Pupil".to_owned(),
-        ..Default::default()
-    }
-}
-
-fn contact(id: &str) -> MisGuardian {
-    MisGuardian {
-        source_id: id.to_owned(),
-        forename: "Parent".to_owned(),
-        surname: id.to_owned(),
-        email: Some(format!("{}@example.org", id.to_lowercase())),
         ..Default::default()
     }
 }

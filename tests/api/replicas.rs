@@ -6,7 +6,7 @@
 //! `ONROLL_TEST_DATABASE_URL` these tests say they were skipped.
 
 use base64::Engine as _;
-use entity::enums::{ConnectionStatus, Role, SyncStatus};
+use entity::enums::{Role, SyncStatus};
 use entity::{school, student, sync_run};
 use onroll::graphql::ids::NodeType;
 use onroll::tenancy::{TokenSpec, create_token};
@@ -74,15 +74,7 @@ impl Cluster {
         let f = Fixture::new(&data.db);
         let trust = f.trust("Replicated Trust").await?;
         let school = f.school(&trust, "Replicated School").await?;
-        let token = onroll::crypto::Secret::new(sim_school.token.clone());
-        onroll::connections::create(
-            &data.db,
-            school.id,
-            &sim_school.wonde_id,
-            ConnectionStatus::Approved,
-            Some((&token, &key)),
-        )
-        .await?;
+        f.approved_connection(&school, &sim_school.wonde_id, &sim_school.token, &key).await?;
         let spec = |role| TokenSpec {
             role,
             trust_id: Some(trust.id),

@@ -87,6 +87,72 @@ macro_rules! on_both_engines {
     )+};
 }
 
+/// The demo (a generated trust in the simulator, connected) serving on
+/// `data`'s database with no schedule, so only triggered runs sync. It
+/// serves until the returned sender is used or dropped.
+pub async fn unscheduled_demo(
+    engine: &Engine,
+    data: &TestDb,
+    schools: usize,
+    students: usize,
+    seed: u64,
+) -> anyhow::Result<(onroll::demo::Demo, oneshot::Sender<()>)> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = onroll::demo::DemoConfig {
+        bind: ([127, 0, 0, 1], 0).into(),
+        schools,
+        students,
+        seed,
+        incremental_every: onroll::config::Every(None),
+        database_url: Some(data.url(engine)),
+        limits: Default::default(),
+    };
+    let demo = onroll::demo::Demo::start(config, async move {
+        let _ = stopped.await;
+    })
+    .await?;
+    Ok((demo, stop))
+}
+
+/// `connectWonde` with the connection's status in the answer.
+pub const CONNECT_WONDE: &str =
+    "mutation($i: ConnectWondeInput!) { connectWonde(input: $i) { id connection { status } } }";
+
+/// Connects the simulated `sim_school` to the scenario's trust over the
+/// API, as its trust admin does, and reads back the school the connection
+/// recorded.
+pub async fn connect_over_api(
+    app: &TestApp,
+    s: &fixture::Scenario,
+    sim_school: &wonde_sim::SimSchool,
+) -> anyhow::Result<entity::school::Model> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let input = json!({ "i": {
+        "trustId": fixture::gid(onroll::graphql::ids::NodeType::Trust, s.trust.id),
+        "wondeSchoolId": sim_school.wonde_id, "apiToken": sim_school.token,
+    } });
+    app.query(&s.trust_admin, CONNECT_WONDE, input).await?;
+    entity::school::Entity::find()
+        .filter(entity::school::Column::WondeId.eq(sim_school.wonde_id.as_str()))
+        .one(app.db())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("school not recorded"))
+}
+
+/// The active rows of the membership or link table `$table`, an entity
+/// module, at school `$school`; `?` returns a database error. The caller
+/// brings `EntityTrait`, `QueryFilter` and `ColumnTrait` into scope.
+#[macro_export]
+macro_rules! active_memberships {
+    ($db:expr, $school:expr, $table:ident) => {
+        $table::Entity::find()
+            .filter($table::Column::SchoolId.eq($school))
+            .filter($table::Column::Active.eq(true))
+            .all($db)
+            .await?
+    };
+}
+
 /// A database of one's own: a SQLite file, or a PostgreSQL schema.
 pub struct TestDb {
     pub db: DatabaseConnection,

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wonde_sim::{NewStarter, StaffLeave};
 
+use crate::active_memberships;
 use crate::support::Engine;
 use crate::sync_wonde::{Mirror, World};
 
@@ -415,31 +416,22 @@ impl Directory {
         for g in class::Entity::find().filter(class::Column::SchoolId.eq(school)).all(db).await? {
             d.groups.insert((2, g.id), (g.wonde_id, g.active));
         }
-        macro_rules! current {
-            ($module:ident) => {
-                $module::Entity::find()
-                    .filter($module::Column::SchoolId.eq(school))
-                    .filter($module::Column::Active.eq(true))
-                    .all(db)
-                    .await?
-            };
-        }
-        for m in current!(year_student) {
+        for m in active_memberships!(db, school, year_student) {
             d.memberships.insert((0, m.id), ((0, m.year_group_id), (STUDENT, m.student_id)));
         }
-        for m in current!(form_student) {
+        for m in active_memberships!(db, school, form_student) {
             d.memberships.insert((1, m.id), ((1, m.form_group_id), (STUDENT, m.student_id)));
         }
-        for m in current!(class_student) {
+        for m in active_memberships!(db, school, class_student) {
             d.memberships.insert((2, m.id), ((2, m.class_id), (STUDENT, m.student_id)));
         }
-        for m in current!(form_tutor) {
+        for m in active_memberships!(db, school, form_tutor) {
             d.memberships.insert((3, m.id), ((1, m.form_group_id), (STAFF, m.staff_id)));
         }
-        for m in current!(class_teacher) {
+        for m in active_memberships!(db, school, class_teacher) {
             d.memberships.insert((4, m.id), ((2, m.class_id), (STAFF, m.staff_id)));
         }
-        for l in current!(guardian_link) {
+        for l in active_memberships!(db, school, guardian_link) {
             d.links.insert(l.id, (l.student_id, l.guardian_id, l.relationship_label.unwrap_or_default()));
         }
         Ok(d)

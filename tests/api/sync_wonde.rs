@@ -22,6 +22,7 @@ use wonde_sim::{
     WebhookRequest,
 };
 
+use crate::active_memberships;
 use crate::on_both_engines;
 use crate::support::fixture::Fixture;
 use crate::support::{Engine, TestDb, WEBHOOK_SECRET};
@@ -63,15 +64,7 @@ impl World {
             let mut school_row: school::ActiveModel = school.into();
             school_row.wonde_id = Set(Some(sim_school.wonde_id.clone()));
             let school = school_row.update(&data.db).await?;
-            let token = Secret::new(sim_school.token.clone());
-            onroll::connections::create(
-                &data.db,
-                school.id,
-                &sim_school.wonde_id,
-                ConnectionStatus::Approved,
-                Some((&token, &key)),
-            )
-            .await?;
+            f.approved_connection(&school, &sim_school.wonde_id, &sim_school.token, &key).await?;
             ours.push((sim_school.wonde_id, school));
         }
         let client = WondeClient::new(WondeConfig {
@@ -229,44 +222,19 @@ impl Mirror {
         let name =
             |map: &std::collections::HashMap<i32, String>, id: i32| map.get(&id).cloned().unwrap_or_default();
         let group = |kind: u8, id: i32| group_ids.get(&(kind, id)).cloned().unwrap_or_default();
-        for m in year_student::Entity::find()
-            .filter(year_student::Column::SchoolId.eq(school))
-            .filter(year_student::Column::Active.eq(true))
-            .all(db)
-            .await?
-        {
+        for m in active_memberships!(db, school, year_student) {
             memberships.insert((group(0, m.year_group_id), name(&student_ids, m.student_id)));
         }
-        for m in form_student::Entity::find()
-            .filter(form_student::Column::SchoolId.eq(school))
-            .filter(form_student::Column::Active.eq(true))
-            .all(db)
-            .await?
-        {
+        for m in active_memberships!(db, school, form_student) {
             memberships.insert((group(1, m.form_group_id), name(&student_ids, m.student_id)));
         }
-        for m in form_tutor::Entity::find()
-            .filter(form_tutor::Column::SchoolId.eq(school))
-            .filter(form_tutor::Column::Active.eq(true))
-            .all(db)
-            .await?
-        {
+        for m in active_memberships!(db, school, form_tutor) {
             memberships.insert((group(1, m.form_group_id), name(&staff_ids, m.staff_id)));
         }
-        for m in class_student::Entity::find()
-            .filter(class_student::Column::SchoolId.eq(school))
-            .filter(class_student::Column::Active.eq(true))
-            .all(db)
-            .await?
-        {
+        for m in active_memberships!(db, school, class_student) {
             memberships.insert((group(2, m.class_id), name(&student_ids, m.student_id)));
         }
-        for m in class_teacher::Entity::find()
-            .filter(class_teacher::Column::SchoolId.eq(school))
-            .filter(class_teacher::Column::Active.eq(true))
-            .all(db)
-            .await?
-        {
+        for m in active_memberships!(db, school, class_teacher) {
             memberships.insert((group(2, m.class_id), name(&staff_ids, m.staff_id)));
         }
         Ok(Self {
@@ -363,28 +331,23 @@ async fn leavers_starters_and_moves_flow_through_incremental_runs(engine: Engine
     let truth = world.truth(0)?;
     // A student whose guardian has another child here (the sibling rule),
     // and one whose guardians have none.
+    let has_sibling = |id: &str| {
+        truth
+            .links_of(id)
+            .iter()
+            .any(|l| truth.links.iter().any(|o| o.contact_id == l.contact_id && o.student_id != id))
+    };
     let with_sibling = truth
         .students
         .iter()
-        .find(|s| {
-            truth
-                .links_of(&s.id)
-                .iter()
-                .any(|l| truth.links.iter().any(|o| o.contact_id == l.contact_id && o.student_id != s.id))
-        })
+        .find(|s| has_sibling(&s.id))
         .ok_or_else(|| anyhow::anyhow!("the simulator made no siblings"))?
         .id
         .clone();
     let only_child = truth
         .students
         .iter()
-        .find(|s| {
-            truth
-                .links_of(&s.id)
-                .iter()
-                .all(|l| truth.links.iter().all(|o| o.contact_id != l.contact_id || o.student_id == s.id))
-                && !truth.links_of(&s.id).is_empty()
-        })
+        .find(|s| !has_sibling(&s.id) && !truth.links_of(&s.id).is_empty())
         .ok_or_else(|| anyhow::anyhow!("no only child"))?
         .id
         .clone();

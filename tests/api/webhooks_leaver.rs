@@ -3,34 +3,18 @@
 //! reaches a receiver on 127.0.0.1, which verifies it with the
 //! `standardwebhooks` crate; the demo's own receiver lists it too.
 
-use onroll::config::Every;
-use onroll::demo::{Demo, DemoConfig};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 use crate::on_both_engines;
 use crate::support::receiver::Receiver;
-use crate::support::{Engine, TestDb};
+use crate::support::{Engine, TestDb, unscheduled_demo};
 
 on_both_engines!(a_leaver_reaches_the_endpoint);
 
 async fn a_leaver_reaches_the_endpoint(engine: Engine) -> anyhow::Result<()> {
     let data = TestDb::create(&engine).await?;
-    let (_stop, stopped) = oneshot::channel::<()>();
-    let config = DemoConfig {
-        bind: ([127, 0, 0, 1], 0).into(),
-        schools: 1,
-        students: 20,
-        seed: 11,
-        incremental_every: Every(None),
-        database_url: Some(data.url(&engine)),
-        limits: Default::default(),
-    };
-    let demo = Demo::start(config, async move {
-        let _ = stopped.await;
-    })
-    .await?;
+    let (demo, _stop) = unscheduled_demo(&engine, &data, 1, 20, 11).await?;
     let api = demo.api();
     let receiver = Receiver::start(&[]).await?;
     let created = api

@@ -17,7 +17,7 @@ use wonde_sim::{AccessState, FaultKind, FaultSpec, NewStarter, SimConfig, SimHan
 
 use crate::on_both_engines;
 use crate::support::fixture::{Scenario, gid};
-use crate::support::{Engine, TestApp};
+use crate::support::{CONNECT_WONDE, Engine, TestApp, connect_over_api};
 
 on_both_engines!(
     an_error_page_fails_a_full_run_and_deactivates_nobody,
@@ -28,8 +28,6 @@ on_both_engines!(
 );
 
 const RUN: &str = "query($id: ID!) { syncRun(id: $id) { status error warnings } }";
-const CONNECT: &str =
-    "mutation($i: ConnectWondeInput!) { connectWonde(input: $i) { id connection { status } } }";
 const REQUEST: &str = "mutation($i: RequestWondeAccessInput!) {
     requestWondeAccess(input: $i) { id connection { status } } }";
 
@@ -57,16 +55,7 @@ impl Connected {
         let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
         let app = TestApp::spawn_with_wonde(engine, &sim.base_url()).await?;
         let s = Scenario::build(app.db()).await?;
-        let input = json!({ "i": {
-            "trustId": gid(NodeType::Trust, s.trust.id),
-            "wondeSchoolId": sim_school.wonde_id, "apiToken": sim_school.token,
-        } });
-        app.query(&s.trust_admin, CONNECT, input).await?;
-        let school = school::Entity::find()
-            .filter(school::Column::WondeId.eq(sim_school.wonde_id.as_str()))
-            .one(app.db())
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("school not recorded"))?;
+        let school = connect_over_api(&app, &s, &sim_school).await?;
         let client = WondeClient::new(WondeConfig {
             base_url: Some(sim.base_url()),
             per_page: 10,
@@ -341,14 +330,14 @@ async fn refusals_have_codes_of_their_own_and_wondes_words(engine: Engine) -> an
     let connect = json!({ "i": { "trustId": trust, "wondeSchoolId": sim_school.wonde_id, "apiToken": sim_school.token } });
     let refusal = FaultKind::StatusWithBody { status: 400, message: "School is being migrated".to_owned() };
     sim.inject_fault(FaultSpec::new("school", refusal, 1));
-    let (code, message) = refused(&app, &s.trust_admin, CONNECT, connect.clone()).await?;
+    let (code, message) = refused(&app, &s.trust_admin, CONNECT_WONDE, connect.clone()).await?;
     assert_eq!(code, "WONDE_REFUSED");
     assert!(
         message.contains("School is being migrated") && !message.contains(&sim_school.token),
         "{message}"
     );
     sim.inject_fault(FaultSpec::new("school", failing, 100));
-    let (code, message) = refused(&app, &s.trust_admin, CONNECT, connect).await?;
+    let (code, message) = refused(&app, &s.trust_admin, CONNECT_WONDE, connect).await?;
     assert_eq!(code, "WONDE_UNAVAILABLE");
     assert!(message.contains("failing") && !message.contains("could not be reached"), "{message}");
     assert_eq!(schools().await?, schools_after_approval, "refusals record nothing");

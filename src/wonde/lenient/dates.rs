@@ -91,17 +91,7 @@ impl<'de> Visitor<'de> for StampVisitor {
         f.write_str(DATE_EXPECTED)
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
+    null_is!('de, None);
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
         if s.trim().is_empty() || s.starts_with("0000-00-00") {

@@ -87,17 +87,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Relation<T> {
                 f.write_str("{\"data\": ...}, an id or null")
             }
 
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Relation::Null)
-            }
-
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Relation::Null)
-            }
-
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
+            null_is!('de, Relation::Null);
 
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
                 Ok(if s.is_empty() { Relation::Null } else { Relation::Id(s.to_owned()) })
@@ -194,17 +184,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for RelationList<T> {
                 f.write_str("{\"data\": [...]}, a list or null")
             }
 
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(RelationList::default())
-            }
-
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(RelationList::default())
-            }
-
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
+            null_is!('de, RelationList::default());
 
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
                 Ok(RelationList { included: true, items: Vec::new(), ids: vec![s.to_owned()] })

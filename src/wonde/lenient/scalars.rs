@@ -17,17 +17,7 @@ impl<'de> Visitor<'de> for StringVisitor {
         f.write_str("a string, a number or null")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
+    null_is!('de, None);
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
         Ok(if s.is_empty() { None } else { Some(s.to_owned()) })
@@ -81,17 +71,7 @@ impl<'de> Visitor<'de> for BoolVisitor {
         f.write_str("a boolean: true/false, 1/0, \"1\"/\"0\", \"Y\"/\"N\", \"yes\"/\"no\" or null")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
+    null_is!('de, None);
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
         Ok(Some(v))
@@ -133,17 +113,7 @@ impl<'de> Visitor<'de> for IntVisitor {
         f.write_str("an integer, a numeric string or null")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
+    null_is!('de, None);
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
         Ok(Some(v))
@@ -185,17 +155,7 @@ impl<'de> Visitor<'de> for StringListVisitor {
         f.write_str("a list of strings, a string or null")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
+    null_is!('de, Vec::new());
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
         Ok(if s.is_empty() { Vec::new() } else { vec![s.to_owned()] })
@@ -237,17 +197,7 @@ where
             f.write_str("an object, [] or null")
         }
 
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
+        null_is!('de, None);
 
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             while seq.next_element::<IgnoredAny>()?.is_some() {}

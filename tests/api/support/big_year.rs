@@ -23,6 +23,31 @@ pub struct BigYear {
 
 const CHUNK: usize = 400;
 
+/// A new `$entity` row of the year's school with the given fields, created
+/// and updated at `$now`, not yet written.
+macro_rules! new_row {
+    ($entity:ident, $school_id:expr, $now:expr, { $($field:ident: $value:expr),* $(,)? }) => {
+        $entity::ActiveModel {
+            school_id: Set($school_id),
+            $($field: Set($value),)*
+            created_at: Set($now),
+            updated_at: Set($now),
+            ..Default::default()
+        }
+    };
+}
+
+/// Writes `rows` in statements of `CHUNK` rows.
+async fn insert_chunked<A>(db: &DatabaseConnection, rows: &[A]) -> anyhow::Result<()>
+where
+    A: ActiveModelTrait + Clone + Send,
+{
+    for chunk in rows.chunks(CHUNK) {
+        A::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
 /// Writes a year of `size` pupils called `name` at `school_id`; `tag`
 /// keeps Wonde ids unique within the school.
 pub async fn populate(
@@ -33,74 +58,49 @@ pub async fn populate(
     size: usize,
 ) -> anyhow::Result<BigYear> {
     let now = Utc::now();
-    let year = year_group::ActiveModel {
-        school_id: Set(school_id),
-        wonde_id: Set(format!("Y-{tag}")),
-        name: Set(name.to_owned()),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    // One of the year's groups, written now; its Wonde id is `prefix-tag`.
+    macro_rules! group {
+        ($entity:ident, $prefix:literal, $name:expr) => {
+            new_row!($entity, school_id, now, {
+                wonde_id: format!("{}-{tag}", $prefix),
+                name: $name,
+                active: true,
+            })
+            .insert(db)
+            .await?
+        };
     }
-    .insert(db)
-    .await?;
-    let form = form_group::ActiveModel {
-        school_id: Set(school_id),
-        wonde_id: Set(format!("F-{tag}")),
-        name: Set(format!("{name} Blue")),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let class = class::ActiveModel {
-        school_id: Set(school_id),
-        wonde_id: Set(format!("C-{tag}")),
-        name: Set(format!("{name} English")),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    let year = group!(year_group, "Y", name.to_owned());
+    let form = group!(form_group, "F", format!("{name} Blue"));
+    let class = group!(class, "C", format!("{name} English"));
 
     let students: Vec<student::ActiveModel> = (0..size)
-        .map(|i| student::ActiveModel {
-            school_id: Set(school_id),
-            wonde_id: Set(format!("S-{tag}-{i}")),
-            forename: Set(format!("Kid{i:04}")),
-            surname: Set(format!("Family{:04}", i / 2)),
-            status: Set(AccountStatus::Active),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
+        .map(|i| {
+            new_row!(student, school_id, now, {
+                wonde_id: format!("S-{tag}-{i}"),
+                forename: format!("Kid{i:04}"),
+                surname: format!("Family{:04}", i / 2),
+                status: AccountStatus::Active,
+            })
         })
         .collect();
     let guardians: Vec<guardian::ActiveModel> = (0..size)
         .map(|i| (format!("M-{tag}-{i}"), "Mum", i))
         .chain((0..size).step_by(2).map(|i| (format!("D-{tag}-{i}"), "Dad", i)))
-        .map(|(wonde_id, forename, i)| guardian::ActiveModel {
-            school_id: Set(school_id),
-            wonde_id: Set(wonde_id),
-            forename: Set(format!("{forename}{i:04}")),
-            surname: Set(format!("Family{:04}", i / 2)),
-            email: Set(Some(format!("{forename}{i}.{tag}@families.example").to_lowercase())),
-            email_key: Set(Some(format!("{forename}{i}.{tag}@families.example").to_lowercase())),
-            status: Set(AccountStatus::Active),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
+        .map(|(wonde_id, forename, i)| {
+            let email = format!("{forename}{i}.{tag}@families.example").to_lowercase();
+            new_row!(guardian, school_id, now, {
+                wonde_id: wonde_id,
+                forename: format!("{forename}{i:04}"),
+                surname: format!("Family{:04}", i / 2),
+                email: Some(email.clone()),
+                email_key: Some(email),
+                status: AccountStatus::Active,
+            })
         })
         .collect();
-    for chunk in students.chunks(CHUNK) {
-        student::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
-    }
-    for chunk in guardians.chunks(CHUNK) {
-        guardian::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
-    }
+    insert_chunked(db, &students).await?;
+    insert_chunked(db, &guardians).await?;
     let prefix = format!("S-{tag}-");
     let mut student_ids: Vec<(String, i32)> = student::Entity::find()
         .filter(student::Column::SchoolId.eq(school_id))
@@ -125,62 +125,38 @@ pub async fn populate(
     let mut forms = Vec::new();
     let mut classes = Vec::new();
     for (i, (_, student)) in student_ids.iter().enumerate() {
-        let link = |guardian: i32, relationship, pr: bool, priority: i32| guardian_link::ActiveModel {
-            school_id: Set(school_id),
-            student_id: Set(*student),
-            guardian_id: Set(guardian),
-            relationship: Set(relationship),
-            parental_responsibility: Set(Some(pr)),
-            lives_with_student: Set(Some(priority == 1)),
-            priority: Set(Some(priority)),
-            active: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
+        // The pupil's active membership of `$group`.
+        macro_rules! membership {
+            ($entity:ident, $group_column:ident: $group:expr) => {
+                new_row!($entity, school_id, now, {
+                    $group_column: $group.id,
+                    student_id: *student,
+                    active: true,
+                })
+            };
+        }
+        let link = |guardian: i32, relationship, pr: bool, priority: i32| {
+            new_row!(guardian_link, school_id, now, {
+                student_id: *student,
+                guardian_id: guardian,
+                relationship: relationship,
+                parental_responsibility: Some(pr),
+                lives_with_student: Some(priority == 1),
+                priority: Some(priority),
+                active: true,
+            })
         };
         let mother = guardian_id[&format!("M-{tag}-{i}")];
         let father = guardian_id[&format!("D-{tag}-{}", i - i % 2)];
         links.push(link(mother, RelationshipType::Mother, true, 1));
         links.push(link(father, RelationshipType::Father, false, 2));
-        years.push(year_student::ActiveModel {
-            school_id: Set(school_id),
-            year_group_id: Set(year.id),
-            student_id: Set(*student),
-            active: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        });
-        forms.push(form_student::ActiveModel {
-            school_id: Set(school_id),
-            form_group_id: Set(form.id),
-            student_id: Set(*student),
-            active: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        });
-        classes.push(class_student::ActiveModel {
-            school_id: Set(school_id),
-            class_id: Set(class.id),
-            student_id: Set(*student),
-            active: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        });
+        years.push(membership!(year_student, year_group_id: year));
+        forms.push(membership!(form_student, form_group_id: form));
+        classes.push(membership!(class_student, class_id: class));
     }
-    for chunk in links.chunks(CHUNK) {
-        guardian_link::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
-    }
-    for chunk in years.chunks(CHUNK) {
-        year_student::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
-    }
-    for chunk in forms.chunks(CHUNK) {
-        form_student::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
-    }
-    for chunk in classes.chunks(CHUNK) {
-        class_student::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
-    }
+    insert_chunked(db, &links).await?;
+    insert_chunked(db, &years).await?;
+    insert_chunked(db, &forms).await?;
+    insert_chunked(db, &classes).await?;
     Ok(BigYear { year, form, class })
 }

@@ -3,9 +3,86 @@
 use chrono::{Duration, Utc};
 use entity::enums::*;
 use entity::*;
+use onroll::crypto::{Secret, SecretKey};
 use onroll::graphql::ids::{NodeType, encode};
 use onroll::tenancy::{TokenSpec, create_token, create_trust};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+
+/// Inserts a new `$entity` row with the given fields, created and updated
+/// now; evaluates to the stored row (or returns the error with `?`).
+macro_rules! insert_new {
+    ($db:expr, $entity:ident { $($field:ident: $value:expr),* $(,)? }) => {{
+        let now = Utc::now();
+        $entity::ActiveModel {
+            $($field: Set($value),)*
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert($db)
+        .await?
+    }};
+}
+
+/// A student, staff member or guardian of `$school` with the given fields,
+/// active (never deactivated), as a sync creates one.
+macro_rules! insert_active_person {
+    (
+        $db:expr, $entity:ident, $school:expr, $wonde_id:expr, $forename:expr, $surname:expr,
+        { $($field:ident: $value:expr),* $(,)? }
+    ) => {
+        insert_new!($db, $entity {
+            school_id: $school.id,
+            wonde_id: $wonde_id.to_owned(),
+            forename: $forename.to_owned(),
+            surname: $surname.to_owned(),
+            $($field: $value,)*
+            status: AccountStatus::Active,
+            deactivated_at: None,
+            deactivation_reason: None,
+        })
+    };
+}
+
+/// An active class, year or form group of `$school`, with its own fields
+/// (code, subject) given.
+macro_rules! insert_group {
+    (
+        $db:expr, $entity:ident, $school:expr, $wonde_id:expr, $name:expr,
+        { $($field:ident: $value:expr),* $(,)? }
+    ) => {
+        insert_new!($db, $entity {
+            school_id: $school.id,
+            wonde_id: $wonde_id.to_owned(),
+            name: $name.to_owned(),
+            $($field: $value,)*
+            active: true,
+        })
+    };
+}
+
+/// Declares one `Fixture` method per junction table:
+/// `name(group, member) => table(group_column, member_column)` makes
+/// `name(&self, &group::Model, &member::Model)`, which writes an active
+/// membership of the member in the group, in the group's school.
+macro_rules! membership_methods {
+    ($(
+        $name:ident($group:ident, $member:ident) => $entity:ident($group_column:ident, $member_column:ident);
+    )*) => {
+        $(
+            pub async fn $name(&self, group: &$group::Model, member: &$member::Model) -> anyhow::Result<()> {
+                insert_new!(self.db, $entity {
+                    school_id: group.school_id,
+                    $group_column: group.id,
+                    $member_column: member.id,
+                    active: true,
+                    ended_at: None,
+                });
+                Ok(())
+            }
+        )*
+    };
+}
 
 pub struct Fixture<'a> {
     db: &'a DatabaseConnection,
@@ -26,23 +103,20 @@ impl<'a> Fixture<'a> {
     }
 
     pub async fn school(&self, trust: &trust::Model, name: &str) -> anyhow::Result<school::Model> {
-        let now = Utc::now();
-        Ok(school::ActiveModel {
-            trust_id: Set(trust.id),
-            wonde_id: Set(Some(format!("W{}", name.replace(' ', "")))),
-            name: Set(name.to_owned()),
-            urn: Set(Some("100001".to_owned())),
-            la_code: Set(Some("301".to_owned())),
-            establishment_number: Set(Some("2001".to_owned())),
-            phase: Set(Some("PRIMARY".to_owned())),
-            mis: Set(Some("SIMS".to_owned())),
-            postcode: Set(Some("CB8 7SG".to_owned())),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?)
+        Ok(insert_new!(
+            self.db,
+            school {
+                trust_id: trust.id,
+                wonde_id: Some(format!("W{}", name.replace(' ', ""))),
+                name: name.to_owned(),
+                urn: Some("100001".to_owned()),
+                la_code: Some("301".to_owned()),
+                establishment_number: Some("2001".to_owned()),
+                phase: Some("PRIMARY".to_owned()),
+                mis: Some("SIMS".to_owned()),
+                postcode: Some("CB8 7SG".to_owned()),
+            }
+        ))
     }
 
     pub async fn token(&self, role: Role, trust: Option<i32>, schools: &[i32]) -> anyhow::Result<String> {
@@ -65,30 +139,13 @@ impl<'a> Fixture<'a> {
         surname: &str,
         upn: Option<&str>,
     ) -> anyhow::Result<student::Model> {
-        let now = Utc::now();
-        Ok(student::ActiveModel {
-            school_id: Set(school.id),
-            wonde_id: Set(wonde_id.to_owned()),
-            upi: Set(Some(format!("upi-{}-{wonde_id}", school.id))),
-            mis_id: Set(Some(format!("mis-{wonde_id}"))),
-            forename: Set(forename.to_owned()),
-            surname: Set(surname.to_owned()),
-            email: Set(Some(format!(
-                "{}.{}@pupils.example",
-                forename.to_lowercase(),
-                surname.to_lowercase()
-            ))),
-            upn: Set(upn.map(str::to_owned)),
-            leaving_date: Set(None),
-            status: Set(AccountStatus::Active),
-            deactivated_at: Set(None),
-            deactivation_reason: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?)
+        Ok(insert_active_person!(self.db, student, school, wonde_id, forename, surname, {
+            upi: Some(format!("upi-{}-{wonde_id}", school.id)),
+            mis_id: Some(format!("mis-{wonde_id}")),
+            email: Some(format!("{}.{}@pupils.example", forename.to_lowercase(), surname.to_lowercase())),
+            upn: upn.map(str::to_owned),
+            leaving_date: None,
+        }))
     }
 
     pub async fn deactivate_student(
@@ -110,25 +167,12 @@ impl<'a> Fixture<'a> {
         forename: &str,
         surname: &str,
     ) -> anyhow::Result<staff::Model> {
-        let now = Utc::now();
-        Ok(staff::ActiveModel {
-            school_id: Set(school.id),
-            wonde_id: Set(wonde_id.to_owned()),
-            upi: Set(None),
-            mis_id: Set(None),
-            title: Set(Some("Ms".to_owned())),
-            forename: Set(forename.to_owned()),
-            surname: Set(surname.to_owned()),
-            email: Set(Some(format!("{}@staff.example", forename.to_lowercase()))),
-            status: Set(AccountStatus::Active),
-            deactivated_at: Set(None),
-            deactivation_reason: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?)
+        Ok(insert_active_person!(self.db, staff, school, wonde_id, forename, surname, {
+            upi: None,
+            mis_id: None,
+            title: Some("Ms".to_owned()),
+            email: Some(format!("{}@staff.example", forename.to_lowercase())),
+        }))
     }
 
     pub async fn guardian(
@@ -139,26 +183,13 @@ impl<'a> Fixture<'a> {
         surname: &str,
         email: Option<&str>,
     ) -> anyhow::Result<guardian::Model> {
-        let now = Utc::now();
-        Ok(guardian::ActiveModel {
-            school_id: Set(school.id),
-            wonde_id: Set(wonde_id.to_owned()),
-            upi: Set(None),
-            mis_id: Set(None),
-            title: Set(None),
-            forename: Set(forename.to_owned()),
-            surname: Set(surname.to_owned()),
-            email: Set(email.map(str::to_owned)),
-            email_key: Set(email.and_then(onroll::families::email_key)),
-            status: Set(AccountStatus::Active),
-            deactivated_at: Set(None),
-            deactivation_reason: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?)
+        Ok(insert_active_person!(self.db, guardian, school, wonde_id, forename, surname, {
+            upi: None,
+            mis_id: None,
+            title: None,
+            email: email.map(str::to_owned),
+            email_key: email.and_then(onroll::families::email_key),
+        }))
     }
 
     pub async fn link(
@@ -168,24 +199,21 @@ impl<'a> Fixture<'a> {
         relationship: RelationshipType,
         priority: i32,
     ) -> anyhow::Result<guardian_link::Model> {
-        let now = Utc::now();
-        Ok(guardian_link::ActiveModel {
-            school_id: Set(student.school_id),
-            student_id: Set(student.id),
-            guardian_id: Set(guardian.id),
-            relationship: Set(relationship),
-            relationship_label: Set(Some(format!("{relationship:?}"))),
-            parental_responsibility: Set(Some(true)),
-            lives_with_student: Set(Some(priority == 1)),
-            priority: Set(Some(priority)),
-            active: Set(true),
-            ended_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?)
+        Ok(insert_new!(
+            self.db,
+            guardian_link {
+                school_id: student.school_id,
+                student_id: student.id,
+                guardian_id: guardian.id,
+                relationship: relationship,
+                relationship_label: Some(format!("{relationship:?}")),
+                parental_responsibility: Some(true),
+                lives_with_student: Some(priority == 1),
+                priority: Some(priority),
+                active: true,
+                ended_at: None,
+            }
+        ))
     }
 
     pub async fn class(
@@ -194,20 +222,10 @@ impl<'a> Fixture<'a> {
         wonde_id: &str,
         name: &str,
     ) -> anyhow::Result<class::Model> {
-        let now = Utc::now();
-        Ok(class::ActiveModel {
-            school_id: Set(school.id),
-            wonde_id: Set(wonde_id.to_owned()),
-            name: Set(name.to_owned()),
-            code: Set(Some(name.to_uppercase())),
-            subject: Set(Some("Mathematics".to_owned())),
-            active: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?)
+        Ok(insert_group!(self.db, class, school, wonde_id, name, {
+            code: Some(name.to_uppercase()),
+            subject: Some("Mathematics".to_owned()),
+        }))
     }
 
     pub async fn year_group(
@@ -216,19 +234,7 @@ impl<'a> Fixture<'a> {
         wonde_id: &str,
         name: &str,
     ) -> anyhow::Result<year_group::Model> {
-        let now = Utc::now();
-        Ok(year_group::ActiveModel {
-            school_id: Set(school.id),
-            wonde_id: Set(wonde_id.to_owned()),
-            name: Set(name.to_owned()),
-            code: Set(None),
-            active: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?)
+        Ok(insert_group!(self.db, year_group, school, wonde_id, name, { code: None }))
     }
 
     pub async fn form_group(
@@ -237,104 +243,15 @@ impl<'a> Fixture<'a> {
         wonde_id: &str,
         name: &str,
     ) -> anyhow::Result<form_group::Model> {
-        let now = Utc::now();
-        Ok(form_group::ActiveModel {
-            school_id: Set(school.id),
-            wonde_id: Set(wonde_id.to_owned()),
-            name: Set(name.to_owned()),
-            code: Set(None),
-            active: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?)
+        Ok(insert_group!(self.db, form_group, school, wonde_id, name, { code: None }))
     }
 
-    pub async fn in_class(&self, class: &class::Model, student: &student::Model) -> anyhow::Result<()> {
-        let now = Utc::now();
-        class_student::ActiveModel {
-            school_id: Set(class.school_id),
-            class_id: Set(class.id),
-            student_id: Set(student.id),
-            active: Set(true),
-            ended_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn teaches(&self, class: &class::Model, staff: &staff::Model) -> anyhow::Result<()> {
-        let now = Utc::now();
-        class_teacher::ActiveModel {
-            school_id: Set(class.school_id),
-            class_id: Set(class.id),
-            staff_id: Set(staff.id),
-            active: Set(true),
-            ended_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn in_year(&self, group: &year_group::Model, student: &student::Model) -> anyhow::Result<()> {
-        let now = Utc::now();
-        year_student::ActiveModel {
-            school_id: Set(group.school_id),
-            year_group_id: Set(group.id),
-            student_id: Set(student.id),
-            active: Set(true),
-            ended_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn in_form(&self, group: &form_group::Model, student: &student::Model) -> anyhow::Result<()> {
-        let now = Utc::now();
-        form_student::ActiveModel {
-            school_id: Set(group.school_id),
-            form_group_id: Set(group.id),
-            student_id: Set(student.id),
-            active: Set(true),
-            ended_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn tutors(&self, group: &form_group::Model, staff: &staff::Model) -> anyhow::Result<()> {
-        let now = Utc::now();
-        form_tutor::ActiveModel {
-            school_id: Set(group.school_id),
-            form_group_id: Set(group.id),
-            staff_id: Set(staff.id),
-            active: Set(true),
-            ended_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db)
-        .await?;
-        Ok(())
+    membership_methods! {
+        in_class(class, student) => class_student(class_id, student_id);
+        teaches(class, staff) => class_teacher(class_id, staff_id);
+        in_year(year_group, student) => year_student(year_group_id, student_id);
+        in_form(form_group, student) => form_student(form_group_id, student_id);
+        tutors(form_group, staff) => form_tutor(form_group_id, staff_id);
     }
 
     pub async fn sync_run(
@@ -388,6 +305,22 @@ impl<'a> Fixture<'a> {
         row.sync_form_groups = Set(false);
         row.last_full_sync_at = Set(Some(Utc::now()));
         Ok(row.update(self.db).await?)
+    }
+
+    /// An approved Wonde connection of `school` to the Wonde school
+    /// `wonde_school_id`, with its `token` sealed by `key`: what an approval
+    /// leaves, ready to sync.
+    pub async fn approved_connection(
+        &self,
+        school: &school::Model,
+        wonde_school_id: &str,
+        token: &str,
+        key: &SecretKey,
+    ) -> anyhow::Result<wonde_connection::Model> {
+        let token = Secret::new(token.to_owned());
+        let approved = ConnectionStatus::Approved;
+        Ok(onroll::connections::create(self.db, school.id, wonde_school_id, approved, Some((&token, key)))
+            .await?)
     }
 
     pub async fn deactivation_event(
