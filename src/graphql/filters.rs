@@ -172,20 +172,6 @@ impl StudentCriteria {
             ],
         ))
     }
-
-    /// The same rules, for a student already loaded; group membership is
-    /// decided by the caller, which holds the rosters.
-    pub fn matches_fields(&self, model: &student::Model) -> bool {
-        self.status.is_none_or(|s| s == model.status)
-            && words_match(
-                &self.words,
-                &[&model.forename, &model.surname, opt(&model.email), opt(&model.upn)],
-            )
-    }
-}
-
-fn opt(value: &Option<String>) -> &str {
-    value.as_deref().unwrap_or_default()
 }
 
 /// `student_id IN (SELECT member FROM membership WHERE group = ? AND active)`
@@ -287,8 +273,4 @@ pub fn search_words(search: Option<&str>) -> Result<Vec<String>, AppError> {
         return Err(AppError::bad_input(format!("`search` may have at most {MAX_SEARCH_WORDS} words")));
     }
     Ok(words)
-}
-
-pub fn words_match(words: &[String], fields: &[&str]) -> bool {
-    words.iter().all(|word| fields.iter().any(|field| field.to_lowercase().contains(word.as_str())))
 }

@@ -395,27 +395,22 @@ impl TestApp {
         engine: &Engine,
         settings: onroll::webhooks_out::WebhookSettings,
     ) -> anyhow::Result<Replica> {
-        let services = Services {
-            db: self.data.reconnect(engine).await?,
-            secret_key: self.secret_key.clone(),
-            webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
-            events: EventBus::default(),
-            sync_wake: Default::default(),
-            wonde: test_wonde(NO_WONDE)?,
-            wonde_app_token: None,
-        };
-        let app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?.with_webhooks(settings);
-        let addr = app.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
-        Ok(Replica { addr, _stop: stop })
+        self.start_replica(engine, |app| app.with_webhooks(settings)).await
     }
 
     /// Another server on this one's database, as a second replica: its own
     /// pool, event bus and open sockets; no worker.
     pub async fn replica(&self, engine: &Engine) -> anyhow::Result<Replica> {
+        self.start_replica(engine, |app| app).await
+    }
+
+    /// A server on this one's database, set up by `configure`, serving
+    /// until the returned [`Replica`] is dropped.
+    async fn start_replica(
+        &self,
+        engine: &Engine,
+        configure: impl FnOnce(Application) -> Application,
+    ) -> anyhow::Result<Replica> {
         let services = Services {
             db: self.data.reconnect(engine).await?,
             secret_key: self.secret_key.clone(),
@@ -425,7 +420,7 @@ impl TestApp {
             wonde: test_wonde(NO_WONDE)?,
             wonde_app_token: None,
         };
-        let app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?;
+        let app = configure(Application::new(services, ([127, 0, 0, 1], 0).into()).await?);
         let addr = app.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
