@@ -13,6 +13,7 @@ pub mod event_rows;
 pub mod filters;
 pub mod ids;
 pub mod inputs;
+mod joined;
 pub mod loaders;
 pub mod metering;
 pub mod mutation;

@@ -111,6 +111,20 @@ fn describe() {
         metrics::Unit::Seconds,
         "Age of the newest event this process's feed delivered, when it delivered it: how far this replica's subscribers trail the log."
     );
+    describe_counter!(
+        "onroll_webhook_deliveries_total",
+        "Outbound webhook delivery attempts, by outcome (delivered, failed: to be retried or given up, gone: HTTP 410, the endpoint was disabled)."
+    );
+    describe_histogram!(
+        "onroll_webhook_delivery_duration_seconds",
+        metrics::Unit::Seconds,
+        "One delivery attempt, from sending the request to reading the receiver's answer, by outcome."
+    );
+    describe_histogram!(
+        "onroll_webhook_delivery_latency_seconds",
+        metrics::Unit::Seconds,
+        "From an event's time to its successful delivery to one endpoint: what a receiver waits, retries included."
+    );
 }
 
 /// Records a run that has ended (`conclude` reads its final row).
@@ -226,6 +240,22 @@ pub fn graphql_answered(name: &str, outcome: &str, took: Duration, cost: u64) {
     histogram!("onroll_graphql_request_cost", "operation" => name).record(cost as f64);
 }
 
+/// Records one outbound webhook attempt: its `outcome` (`delivered`,
+/// `failed`, `gone`), how long it took, and for a delivered one how long
+/// after the event's `occurred_at` it arrived.
+pub fn webhook_attempt(
+    outcome: &'static str,
+    took: Duration,
+    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    counter!("onroll_webhook_deliveries_total", "outcome" => outcome).increment(1);
+    histogram!("onroll_webhook_delivery_duration_seconds", "outcome" => outcome).record(took.as_secs_f64());
+    if let Some(occurred_at) = occurred_at {
+        let latency = (chrono::Utc::now() - occurred_at).to_std().map_or(0.0, |d| d.as_secs_f64());
+        histogram!("onroll_webhook_delivery_latency_seconds").record(latency);
+    }
+}
+
 /// Records the age of the newest event a feed delivered.
 pub fn feed_delivered(occurred_at: chrono::DateTime<chrono::Utc>) {
     let lag = (chrono::Utc::now() - occurred_at).to_std().map_or(0.0, |d| d.as_secs_f64());
@@ -265,7 +295,7 @@ const SCHOOL_PATHS: &[&str] = &[
 /// `schools/A123/students` → `schools/{id}/students`; `schools/all` stays.
 /// Anything else (a school id holding a `/`, typed by an admin) is `other`:
 /// a label never carries what a user typed.
-fn endpoint_label(endpoint: &str) -> String {
+pub(crate) fn endpoint_label(endpoint: &str) -> String {
     let parts: Vec<&str> = endpoint.split('/').collect();
     match parts.as_slice() {
         ["schools", "all"] => "schools/all".to_owned(),

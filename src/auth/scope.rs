@@ -55,7 +55,7 @@ impl Viewer {
     /// `column IN (the viewer's schools)`. A trust-wide viewer's schools
     /// are read from the database in the same statement, so a school added
     /// to the trust during the request (by `connectWonde`) is visible at once.
-    fn visible<C: ColumnTrait>(&self, column: C) -> SimpleExpr {
+    pub fn visible<C: ColumnTrait>(&self, column: C) -> SimpleExpr {
         if self.whole_trust {
             let schools = Query::select()
                 .column(school::Column::Id)

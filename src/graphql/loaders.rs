@@ -4,15 +4,15 @@
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::*;
-use sea_orm::sea_query::NullOrdering;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::batching::Batching;
+use super::joined::{GroupsOfMember, LinksWith};
 use super::roster_pages::RosterPages;
 use crate::auth::Viewer;
 use crate::error::AppError;
@@ -83,6 +83,7 @@ pub trait Membership: EntityTrait {
     fn group_column() -> Self::Column;
     fn member_column() -> Self::Column;
     fn active_column() -> Self::Column;
+    fn school_column() -> Self::Column;
     fn pair(model: &Self::Model) -> (i32, i32);
 }
 
@@ -100,6 +101,9 @@ macro_rules! membership {
             }
             fn active_column() -> Self::Column {
                 $module::Column::Active
+            }
+            fn school_column() -> Self::Column {
+                $module::Column::SchoolId
             }
             fn pair(model: &Self::Model) -> (i32, i32) {
                 (model.group_id(), model.member_id())
@@ -138,98 +142,36 @@ membership!(
     form_tutor => form_tutors (FormGroupId, StaffId),
 );
 
-/// Which side of a membership the key is on.
-pub trait Side: Send + Sync + 'static {
-    const BY_GROUP: bool;
-}
-/// Keyed by group: a roster.
-pub struct ByGroup;
-/// Keyed by member: the member's groups.
-pub struct ByMember;
-impl Side for ByGroup {
-    const BY_GROUP: bool = true;
-}
-impl Side for ByMember {
-    const BY_GROUP: bool = false;
-}
-
-/// Current memberships, as ids of the other side, in id order.
-pub struct Current<M, S> {
+/// A group's current members (key: the group's id), as member ids in id
+/// order: the staff of a class or form group. A member's groups are read
+/// with the groups themselves (`joined::GroupsOfMember`).
+pub struct Current<M> {
     db: DatabaseConnection,
     viewer: Viewer,
-    marker: PhantomData<fn() -> (M, S)>,
+    marker: PhantomData<fn() -> M>,
 }
 
-impl<M, S> Loader<i32> for Current<M, S>
+impl<M> Loader<i32> for Current<M>
 where
     M: Membership,
     M::Model: Send + Sync,
-    S: Side,
 {
     type Value = Vec<i32>;
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[i32]) -> LoadResult<Vec<i32>> {
-        let key_column = if S::BY_GROUP { M::group_column() } else { M::member_column() };
         let rows = M::scoped(&self.viewer)
-            .filter(key_column.is_in(keys.iter().copied()))
+            .filter(M::group_column().is_in(keys.iter().copied()))
             .filter(M::active_column().eq(true))
             .all(&self.db)
             .await?;
         let mut out: HashMap<i32, Vec<i32>> = HashMap::new();
         for row in &rows {
             let (group, member) = M::pair(row);
-            let (key, value) = if S::BY_GROUP { (group, member) } else { (member, group) };
-            out.entry(key).or_default().push(value);
+            out.entry(group).or_default().push(member);
         }
         for values in out.values_mut() {
             values.sort_unstable();
-        }
-        Ok(out)
-    }
-}
-
-/// Guardian links of students (key: student id) or of guardians (key:
-/// guardian id), active links first, then by contact priority.
-pub struct Links<S> {
-    db: DatabaseConnection,
-    viewer: Viewer,
-    side: PhantomData<fn() -> S>,
-}
-
-/// Links keyed by student.
-pub struct OfStudent;
-/// Links keyed by guardian.
-pub struct OfGuardian;
-
-impl Side for OfStudent {
-    const BY_GROUP: bool = true;
-}
-impl Side for OfGuardian {
-    const BY_GROUP: bool = false;
-}
-
-impl<S: Side> Loader<i32> for Links<S> {
-    type Value = Vec<guardian_link::Model>;
-    type Error = Arc<DbErr>;
-
-    async fn load(&self, keys: &[i32]) -> LoadResult<Vec<guardian_link::Model>> {
-        let key_column =
-            if S::BY_GROUP { guardian_link::Column::StudentId } else { guardian_link::Column::GuardianId };
-        let rows = self
-            .viewer
-            .guardian_links()
-            .filter(key_column.is_in(keys.iter().copied()))
-            .order_by_desc(guardian_link::Column::Active)
-            // Same order on both engines: SQLite puts NULLs first by default.
-            .order_by_with_nulls(guardian_link::Column::Priority, Order::Asc, NullOrdering::Last)
-            .order_by_asc(guardian_link::Column::Id)
-            .all(&self.db)
-            .await?;
-        let mut out: HashMap<i32, Vec<guardian_link::Model>> = HashMap::new();
-        for row in rows {
-            let key = if S::BY_GROUP { row.student_id } else { row.guardian_id };
-            out.entry(key).or_default().push(row);
         }
         Ok(out)
     }
@@ -370,15 +312,17 @@ pub struct Loaders {
     pub sync_runs: Cached<ById<sync_run::Entity>>,
     pub connections: Cached<ConnectionOfSchool>,
     pub latest_runs: Cached<LatestRunOfSchool>,
-    pub links_of_student: Cached<Links<OfStudent>>,
-    pub links_of_guardian: Cached<Links<OfGuardian>>,
-    pub classes_of_student: Cached<Current<class_student::Entity, ByMember>>,
-    pub class_teachers: Cached<Current<class_teacher::Entity, ByGroup>>,
-    pub classes_of_teacher: Cached<Current<class_teacher::Entity, ByMember>>,
-    pub years_of_student: Cached<Current<year_student::Entity, ByMember>>,
-    pub forms_of_student: Cached<Current<form_student::Entity, ByMember>>,
-    pub form_tutors: Cached<Current<form_tutor::Entity, ByGroup>>,
-    pub forms_of_tutor: Cached<Current<form_tutor::Entity, ByMember>>,
+    /// A student's guardian links with the guardians (`joined`).
+    pub links_of_student: Cached<LinksWith<guardian::Entity>>,
+    /// A guardian's links with the children (`joined`).
+    pub links_of_guardian: Cached<LinksWith<student::Entity>>,
+    pub classes_of_student: Cached<GroupsOfMember<class_student::Entity, class::Entity>>,
+    pub class_teachers: Cached<Current<class_teacher::Entity>>,
+    pub classes_of_teacher: Cached<GroupsOfMember<class_teacher::Entity, class::Entity>>,
+    pub years_of_student: Cached<GroupsOfMember<year_student::Entity, year_group::Entity>>,
+    pub forms_of_student: Cached<GroupsOfMember<form_student::Entity, form_group::Entity>>,
+    pub form_tutors: Cached<Current<form_tutor::Entity>>,
+    pub forms_of_tutor: Cached<GroupsOfMember<form_tutor::Entity, form_group::Entity>>,
     pub year_groups_of_school: Cached<GroupsOfSchool<year_group::Entity>>,
     pub form_groups_of_school: Cached<GroupsOfSchool<form_group::Entity>>,
     pub family_of: Cached<FamilyOf>,
@@ -495,15 +439,15 @@ impl Loaders {
             sync_runs: loader!(ById { entity }),
             connections: loader!(ConnectionOfSchool {}),
             latest_runs: loader!(LatestRunOfSchool {}),
-            links_of_student: loader!(Links { side }),
-            links_of_guardian: loader!(Links { side }),
-            classes_of_student: loader!(Current { marker }),
+            links_of_student: loader!(LinksWith { marker }),
+            links_of_guardian: loader!(LinksWith { marker }),
+            classes_of_student: loader!(GroupsOfMember { marker }),
             class_teachers: loader!(Current { marker }),
-            classes_of_teacher: loader!(Current { marker }),
-            years_of_student: loader!(Current { marker }),
-            forms_of_student: loader!(Current { marker }),
+            classes_of_teacher: loader!(GroupsOfMember { marker }),
+            years_of_student: loader!(GroupsOfMember { marker }),
+            forms_of_student: loader!(GroupsOfMember { marker }),
             form_tutors: loader!(Current { marker }),
-            forms_of_tutor: loader!(Current { marker }),
+            forms_of_tutor: loader!(GroupsOfMember { marker }),
             year_groups_of_school: loader!(GroupsOfSchool { entity }),
             form_groups_of_school: loader!(GroupsOfSchool { entity }),
             class_pages: loader!(RosterPages { marker }),

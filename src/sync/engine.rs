@@ -19,6 +19,7 @@ use crate::crypto::SecretKey;
 use crate::events::EventBus;
 use crate::school_day::{self, Clock};
 use crate::wonde::{SchoolAccess, SecretToken, WondeClient};
+use tracing::Instrument;
 
 /// An incremental run asks for changes since a little before the last
 /// watermark, so a clock skew between Wonde and us loses nothing.
@@ -86,8 +87,20 @@ impl SyncEngine {
         // The attempt opens the run's progress once it knows the school; the
         // end is reported through the same one, so it keeps the run's count.
         let mut progress = None;
-        let attempt = self.attempt(&run, &mut progress).await;
-        conclude(&self.db, &self.events, &run, attempt, progress).await
+        // Every line the run logs, its Wonde requests' included, names the
+        // run: a trace of one run is a filter on `sync.run_id`.
+        let span = tracing::info_span!(
+            "sync.run",
+            sync.run_id = run.id,
+            school.id = run.school_id,
+            sync.kind = run.kind.as_str()
+        );
+        async {
+            let attempt = self.attempt(&run, &mut progress).await;
+            conclude(&self.db, &self.events, &run, attempt, progress).await
+        }
+        .instrument(span)
+        .await
     }
 
     async fn attempt(&self, run: &sync_run::Model, progress: &mut Option<Progress>) -> Result<(), Failure> {
@@ -121,10 +134,10 @@ impl SyncEngine {
             types: data_types(&connection),
             today,
         };
-        let batch = fetch(&self.client, &access, plan, &mut monitor).await?;
+        let batch = phase("fetch", fetch(&self.client, &access, plan, &mut monitor)).await?;
         monitor.report("applying").await?;
 
-        let applied = apply(&self.db, run, &school, &batch, self.guard_share, today).await?;
+        let applied = phase("apply", apply(&self.db, run, &school, &batch, self.guard_share, today)).await?;
         let mut row: wonde_connection::ActiveModel = connection.into();
         if complete && applied.held() > 0 {
             // The guard doubted this answer: it may be missing what it
@@ -147,10 +160,29 @@ impl SyncEngine {
             }
         }
         row.updated_at = Set(Utc::now());
-        row.update(applied.txn()).await?;
-        applied.commit(&self.events, run).await?;
+        phase("commit", async {
+            row.update(applied.txn()).await?;
+            applied.commit(&self.events, run).await
+        })
+        .await?;
         Ok(())
     }
+}
+
+/// Runs one phase of a run (`fetch`, `apply`, `commit`) in its own span,
+/// and logs how long it took: where a slow run's time went.
+async fn phase<T, E>(name: &'static str, work: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    let started = std::time::Instant::now();
+    let span = tracing::info_span!("sync.phase", sync.phase = name);
+    let result = work.instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::debug!(
+            took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            ok = result.is_ok(),
+            "phase ended"
+        );
+    });
+    result
 }
 
 impl SyncEngine {

@@ -21,6 +21,7 @@ use sea_orm::{
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use super::WebhookSettings;
 use super::address_guard::{GuardedResolver, check_shape};
@@ -157,6 +158,7 @@ impl Deliverer {
         let work = rows.into_iter().map(|row| {
             let endpoint = endpoints.get(&row.endpoint_id).cloned();
             let event = events.get(&row.event_id).cloned();
+            let (row_id, attempt_no) = (row.id, row.attempts + 1);
             async move {
                 let started = Instant::now();
                 let outcome = match (&endpoint, &event) {
@@ -167,8 +169,22 @@ impl Deliverer {
                         retry_after: None,
                     },
                 };
+                let took = started.elapsed();
+                let occurred_at = event.as_ref().map(|e| e.occurred_at);
+                match &outcome {
+                    Outcome::Delivered(_) => {
+                        crate::telemetry::webhook_attempt("delivered", took, occurred_at)
+                    }
+                    Outcome::Gone => crate::telemetry::webhook_attempt("gone", took, None),
+                    Outcome::Failed { .. } => crate::telemetry::webhook_attempt("failed", took, None),
+                }
                 (row, endpoint, outcome, elapsed_ms(started))
             }
+            .instrument(tracing::debug_span!(
+                "webhook.delivery",
+                outbox.id = row_id,
+                attempt = attempt_no
+            ))
         });
         let concurrency = self.settings.concurrency.max(1);
         // What has come back is recorded together, one transaction per

@@ -12,6 +12,7 @@ mod url;
 
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use reqwest::{Method, Url};
@@ -168,33 +169,46 @@ impl WondeClient {
         endpoint: &str,
         page: u32,
     ) -> Result<(T, usize), WondeError> {
+        // Every line a request logs (its retries, the sync run around it)
+        // carries the endpoint, labelled as the metrics label it: the
+        // school's Wonde id is not a secret, but one label per endpoint
+        // keeps traces grouped.
+        let span = tracing::info_span!(
+            "wonde.request",
+            wonde.endpoint = %crate::telemetry::endpoint_label(endpoint),
+            page
+        );
         let policy = &self.inner.config.retry;
         let started = Instant::now();
         let mut retry = 0u32;
-        loop {
-            let err = match self.attempt::<T>(method.clone(), url, token, body, endpoint, page).await {
-                Ok(ok) => return Ok(ok),
-                Err(e) => e,
-            };
-            if !err.is_retryable() || retry >= policy.max_retries {
-                return Err(err);
+        async move {
+            loop {
+                let err = match self.attempt::<T>(method.clone(), url, token, body, endpoint, page).await {
+                    Ok(ok) => return Ok(ok),
+                    Err(e) => e,
+                };
+                if !err.is_retryable() || retry >= policy.max_retries {
+                    return Err(err);
+                }
+                let delay = policy.delay(retry, err.retry_after());
+                if started.elapsed() + delay > policy.max_elapsed {
+                    return Err(err);
+                }
+                tracing::warn!(
+                    wonde.endpoint = endpoint,
+                    page,
+                    retry = retry + 1,
+                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    error = %err,
+                    "retrying Wonde request"
+                );
+                crate::telemetry::wonde_retry(endpoint);
+                tokio::time::sleep(delay).await;
+                retry += 1;
             }
-            let delay = policy.delay(retry, err.retry_after());
-            if started.elapsed() + delay > policy.max_elapsed {
-                return Err(err);
-            }
-            tracing::warn!(
-                wonde.endpoint = endpoint,
-                page,
-                retry = retry + 1,
-                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                error = %err,
-                "retrying Wonde request"
-            );
-            crate::telemetry::wonde_retry(endpoint);
-            tokio::time::sleep(delay).await;
-            retry += 1;
         }
+        .instrument(span)
+        .await
     }
 
     async fn attempt<T: Answer>(
@@ -224,7 +238,13 @@ impl WondeClient {
             }
         };
         let status = response.status();
-        crate::telemetry::wonde_attempt(endpoint, Some(status.as_u16()), started.elapsed());
+        let took = started.elapsed();
+        crate::telemetry::wonde_attempt(endpoint, Some(status.as_u16()), took);
+        tracing::debug!(
+            status = status.as_u16(),
+            took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            "Wonde answered"
+        );
         if !status.is_success() {
             let headers = response.headers().clone();
             let message = error_body(response, token).await;

@@ -62,6 +62,7 @@ mod subscriptions;
 pub mod sync_model;
 pub mod sync_wonde;
 mod tokens;
+mod traces;
 pub mod webhooks;
 mod webhooks_leaver;
 mod webhooks_out;

@@ -76,6 +76,7 @@ async fn a_failed_delivery_is_retried_with_one_webhook_id(engine: Engine) -> any
     let s = Scenario::build(app.db()).await?;
     let receiver = Receiver::start(&[500]).await?;
     let (endpoint, _) = register(&app, &s.trust_admin, &receiver).await?;
+    let (_, before) = crate::metrics::scrape(&app).await?;
     let events = leave(&app, &s, 1).await?;
 
     let received = receiver.wait_for(2, Duration::from_secs(10)).await?;
@@ -107,6 +108,18 @@ async fn a_failed_delivery_is_retried_with_one_webhook_id(engine: Engine) -> any
         .filter_map(|a| a["statusCode"].as_i64())
         .collect();
     assert_eq!(codes, vec![500, 200]);
+
+    // The scrape counts both attempts by outcome, and the delivered one's
+    // latency from the event. The recorder is shared by the suite's tests,
+    // so "at least what this test did".
+    let (text, after) = crate::metrics::scrape(&app).await?;
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        crate::metrics::value(&after, name, labels) - crate::metrics::value(&before, name, labels)
+    };
+    assert!(moved("onroll_webhook_deliveries_total", &[("outcome", "failed")]) >= 1.0, "{text}");
+    assert!(moved("onroll_webhook_deliveries_total", &[("outcome", "delivered")]) >= 1.0, "{text}");
+    assert!(moved("onroll_webhook_delivery_duration_seconds_count", &[("outcome", "delivered")]) >= 1.0);
+    assert!(moved("onroll_webhook_delivery_latency_seconds_count", &[]) >= 1.0, "{text}");
     Ok(())
 }
 

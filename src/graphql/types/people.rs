@@ -4,12 +4,12 @@ use async_graphql::{Context, ID, Object};
 use entity::{guardian, guardian_link, staff, student};
 
 use super::account::{AccountNames, AccountRow, AccountStanding, ContactAccount};
-use super::{Class, Family, FormGroup, YearGroup, required, rows_by_id};
+use super::{Class, Family, FormGroup, YearGroup, required};
 use crate::error::ResultExt;
 use crate::graphql::RequestContext;
 use crate::graphql::enums::RelationshipType;
 use crate::graphql::ids::{NodeType, encode};
-use crate::graphql::loaders::FamilyMember;
+use crate::graphql::loaders::{ById, Cached, FamilyMember, Scoped};
 
 pub struct Student(pub student::Model);
 
@@ -41,30 +41,32 @@ impl Student {
         self.0.upn.as_deref()
     }
 
+    /// The current year group: a student is in one at a time (the lowest
+    /// id, should the MIS ever say two).
     async fn year_group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<YearGroup>> {
         let rc = RequestContext::of(ctx)?;
-        let ids = rc.loaders.years_of_student.load_one(self.0.id).await.gql()?;
-        Ok(rows_by_id(&rc.loaders.year_groups, first(ids), YearGroup).await?.pop())
+        let years = rc.loaders.years_of_student.load_one(self.0.id).await.gql()?;
+        Ok(years.unwrap_or_default().into_iter().next().map(YearGroup))
     }
 
     async fn form_group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<FormGroup>> {
         let rc = RequestContext::of(ctx)?;
-        let ids = rc.loaders.forms_of_student.load_one(self.0.id).await.gql()?;
-        Ok(rows_by_id(&rc.loaders.form_groups, first(ids), FormGroup).await?.pop())
+        let forms = rc.loaders.forms_of_student.load_one(self.0.id).await.gql()?;
+        Ok(forms.unwrap_or_default().into_iter().next().map(FormGroup))
     }
 
     /// Current classes.
     async fn classes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Class>> {
         let rc = RequestContext::of(ctx)?;
-        let ids = rc.loaders.classes_of_student.load_one(self.0.id).await.gql()?;
-        rows_by_id(&rc.loaders.classes, ids, Class).await
+        let classes = rc.loaders.classes_of_student.load_one(self.0.id).await.gql()?;
+        Ok(classes.unwrap_or_default().into_iter().map(Class).collect())
     }
 
     /// Every link, current ones first, then by contact priority.
     async fn guardians(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GuardianLink>> {
         let rc = RequestContext::of(ctx)?;
-        let links = rc.loaders.links_of_student.load_one(self.0.id).await.gql()?;
-        Ok(links.unwrap_or_default().into_iter().map(GuardianLink).collect())
+        let links = rc.loaders.links_of_student.load_one(self.0.id).await.gql()?.unwrap_or_default();
+        Ok(links_fed(&rc.loaders.guardians, links, |g| g.id).await)
     }
 
     /// The family this child belongs to; null when no guardian is linked.
@@ -98,15 +100,15 @@ impl Staff {
     /// Classes this person currently teaches.
     async fn classes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Class>> {
         let rc = RequestContext::of(ctx)?;
-        let ids = rc.loaders.classes_of_teacher.load_one(self.0.id).await.gql()?;
-        rows_by_id(&rc.loaders.classes, ids, Class).await
+        let classes = rc.loaders.classes_of_teacher.load_one(self.0.id).await.gql()?;
+        Ok(classes.unwrap_or_default().into_iter().map(Class).collect())
     }
 
     /// Form groups this person currently tutors.
     async fn form_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FormGroup>> {
         let rc = RequestContext::of(ctx)?;
-        let ids = rc.loaders.forms_of_tutor.load_one(self.0.id).await.gql()?;
-        rows_by_id(&rc.loaders.form_groups, ids, FormGroup).await
+        let forms = rc.loaders.forms_of_tutor.load_one(self.0.id).await.gql()?;
+        Ok(forms.unwrap_or_default().into_iter().map(FormGroup).collect())
     }
 }
 
@@ -130,8 +132,8 @@ impl Guardian {
     /// Every link to a child at this school, current ones first.
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GuardianLink>> {
         let rc = RequestContext::of(ctx)?;
-        let links = rc.loaders.links_of_guardian.load_one(self.0.id).await.gql()?;
-        Ok(links.unwrap_or_default().into_iter().map(GuardianLink).collect())
+        let links = rc.loaders.links_of_guardian.load_one(self.0.id).await.gql()?.unwrap_or_default();
+        Ok(links_fed(&rc.loaders.students, links, |s| s.id).await)
     }
 
     /// The family across the trust's schools; null when no child is linked.
@@ -139,6 +141,22 @@ impl Guardian {
         let rc = RequestContext::of(ctx)?;
         Ok(rc.loaders.family_of.load_one(FamilyMember::Guardian(self.0.id)).await.gql()?.map(Family))
     }
+}
+
+/// The links, with the person read beside each fed into the request's
+/// by-id cache, so that the link's `guardian` (or `student`) field is
+/// answered from memory rather than by another statement.
+async fn links_fed<E>(
+    people: &Cached<ById<E>>,
+    links: Vec<(guardian_link::Model, E::Model)>,
+    id_of: impl Fn(&E::Model) -> i32,
+) -> Vec<GuardianLink>
+where
+    E: Scoped,
+    E::Model: Clone + Send + Sync + 'static,
+{
+    people.feed_many(links.iter().map(|(_, person)| (id_of(person), person.clone()))).await;
+    links.into_iter().map(|(link, _)| GuardianLink(link)).collect()
 }
 
 pub struct GuardianLink(pub guardian_link::Model);
@@ -185,10 +203,4 @@ impl GuardianLink {
     async fn active(&self) -> bool {
         self.0.active
     }
-}
-
-/// The first of a student's groups of a kind: a student is in one year
-/// group and one form at a time.
-fn first(ids: Option<Vec<i32>>) -> Option<Vec<i32>> {
-    ids.map(|ids| ids.into_iter().take(1).collect())
 }
