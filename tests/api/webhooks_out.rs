@@ -348,12 +348,15 @@ async fn deliveries_are_listed_redelivered_and_replayed(engine: Engine) -> anyho
     Ok(())
 }
 
-/// The schedule's time base shrunk to a microsecond: the 8 attempts of one
-/// delivery take a tenth of a second, and "5 days" (432,000 units) under
-/// half a second of failures.
+/// The schedule's time base shrunk to ten microseconds: the waits between
+/// the 8 attempts of one delivery add up to about a second, and "5 days"
+/// (432,000 units) of failures to 4.3 s. At one microsecond the window was
+/// under half a second, and on a loaded machine eight real attempts took
+/// longer than that: the endpoint was disabled before its first delivery
+/// had failed for good.
 async fn failing_for_five_days_fails_and_disables(engine: Engine) -> anyhow::Result<()> {
     let settings = onroll::webhooks_out::WebhookSettings {
-        retry_unit: Duration::from_micros(1),
+        retry_unit: Duration::from_micros(10),
         backstop: Duration::from_millis(50),
         ..test_webhook_settings()
     };
