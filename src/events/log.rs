@@ -16,7 +16,7 @@
 
 use entity::event;
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement, TransactionSession, TransactionTrait,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, Statement, TransactionSession, TransactionTrait,
 };
 
 /// The PostgreSQL channel of the current schema's events, as a query (so
@@ -44,8 +44,10 @@ where
         .await?;
     }
     let mut events = Vec::with_capacity(rows.len());
-    // Chunks keep each statement well under the engines' parameter limits.
-    for chunk in rows.chunks(500) {
+    // Chunks keep each statement well under the engines' parameter limits
+    // (a first FULL run logs a joined parent group per guardian and group).
+    let columns = <event::Entity as EntityTrait>::Column::iter().count();
+    for chunk in rows.chunks(crate::sync::batch_write::rows_per_statement(columns)) {
         events.extend(event::Entity::insert_many(chunk.to_vec()).exec_with_returning(&txn).await?);
     }
     events.sort_by_key(|e| e.id);
