@@ -111,6 +111,7 @@ async fn sync_statements_do_not_grow_with_the_pupils(engine: Engine) -> anyhow::
     let small = Counted::start(&engine, 50).await?.three_runs(50).await?;
     let large = Counted::start(&engine, 500).await?.three_runs(500).await?;
     let names = ["first FULL", "no-change INCREMENTAL", "FULL after a MIS change"];
+    let mut grew = Vec::new();
     for ((name, at_50), at_500) in names.iter().zip(small).zip(large) {
         eprintln!("{name}: {at_50:?} at 50 pupils, {at_500:?} at 500");
         // Ten times the pupils may fill a few more batches (a statement's
@@ -118,8 +119,10 @@ async fn sync_statements_do_not_grow_with_the_pupils(engine: Engine) -> anyhow::
         // statement per row: 450 more pupils bring hundreds more rows of
         // each table.
         let pages = at_500.pages.saturating_sub(at_50.pages);
-        let allowed = at_50.statements + 12 + PER_PAGE * pages;
-        assert!(at_500.statements <= allowed, "{name}: {at_50:?} at 50 pupils, {at_500:?} at 500");
+        if at_500.statements > at_50.statements + 12 + PER_PAGE * pages {
+            grew.push(format!("{name}: {at_50:?} at 50 pupils, {at_500:?} at 500"));
+        }
     }
+    assert!(grew.is_empty(), "statements grew with the pupils: {grew:#?}");
     Ok(())
 }
