@@ -32,8 +32,7 @@ use entity::enums::{AccountStatus, DataQualityKind};
 use entity::{data_quality_finding, guardian, school, staff, student};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::Entry;
@@ -114,6 +113,7 @@ pub async fn refresh(
     }
     let now = Utc::now();
     let mut fresh = Vec::new();
+    let mut changed = Vec::new();
     let mut seen = HashSet::new();
     for finding in &findings {
         let key = (finding.kind, finding.records.to_json()?);
@@ -125,7 +125,7 @@ pub async fn refresh(
             Some(row) => {
                 let mut row: data_quality_finding::ActiveModel = row.into();
                 row.detail = Set(finding.detail.clone());
-                row.update(txn).await?;
+                changed.push(row);
             }
             None => fresh.push(data_quality_finding::ActiveModel {
                 school_id: Set(school_id),
@@ -145,9 +145,8 @@ pub async fn refresh(
             .exec(txn)
             .await?;
     }
-    if !fresh.is_empty() {
-        data_quality_finding::Entity::insert_many(fresh).exec(txn).await?;
-    }
+    crate::sync::batch_write::update_changed(txn, changed).await?;
+    crate::sync::batch_write::insert_all(txn, fresh).await?;
     Ok(seen.len())
 }
 

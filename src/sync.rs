@@ -3,7 +3,9 @@
 //! A source (Wonde, or CSV files) produces a [`source::Batch`]; [`reconcile`]
 //! applies it in one transaction with the leaver rules and the guard.
 
+pub mod analyze;
 mod apply;
+pub mod batch_write;
 pub mod csv_import;
 pub mod csv_source;
 mod ends;

@@ -7,7 +7,7 @@
 
 use chrono::{NaiveDate, Utc};
 use entity::enums::SyncStatus;
-use entity::{school, sync_run};
+use entity::{class_student, form_student, guardian_link, school, student, sync_run, year_student};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 
@@ -50,6 +50,10 @@ impl From<Interrupted> for Failure {
 pub(super) struct Applied {
     txn: DatabaseTransaction,
     outcome: Outcome,
+    /// For the statistics refresh after the commit.
+    db: DatabaseConnection,
+    /// The batch spoke for the whole school (FULL, or a whole CSV).
+    complete: bool,
 }
 
 /// Reconciles `batch` for a claimed, running run, judging dates by the
@@ -75,14 +79,25 @@ pub(super) async fn apply(
     let guard = Guard { share: guard_share, force: run.force };
     let groups_before = membership::snapshot(&txn, run.school_id).await?;
     let mut outcome = reconcile(&txn, scope, batch, guard).await?;
-    let groups_after = membership::snapshot(&txn, run.school_id).await?;
-    let origin = membership::Origin {
-        trust_id: school.trust_id,
-        school_id: run.school_id,
-        run_id: Some(run.id),
-        now: scope.now,
-    };
-    outcome.queue_events(membership::changes(&groups_before, &groups_after, origin));
+    // Parent groups are made of links, pupils' status and their year, form
+    // and class rows: when the run wrote none of those they are as before,
+    // and a quiet run skips reading them again.
+    let written = &outcome.written;
+    if written.wrote::<guardian_link::Entity>()
+        || written.wrote::<student::Entity>()
+        || written.wrote::<year_student::Entity>()
+        || written.wrote::<form_student::Entity>()
+        || written.wrote::<class_student::Entity>()
+    {
+        let groups_after = membership::snapshot(&txn, run.school_id).await?;
+        let origin = membership::Origin {
+            trust_id: school.trust_id,
+            school_id: run.school_id,
+            run_id: Some(run.id),
+            now: scope.now,
+        };
+        outcome.queue_events(membership::changes(&groups_before, &groups_after, origin));
+    }
     // In the run's transaction: findings change exactly when the directory does.
     crate::quality::refresh(&txn, run.school_id, Some(run.id), &batch.duplicates, &outcome.ambiguities)
         .await?;
@@ -105,7 +120,7 @@ pub(super) async fn apply(
         );
     }
     runs::set_warnings(&txn, run.id, &warnings).await?;
-    Ok(Applied { txn, outcome })
+    Ok(Applied { txn, outcome, db: db.clone(), complete: batch.complete })
 }
 
 impl Applied {
@@ -124,6 +139,9 @@ impl Applied {
         self.outcome.append_events(&self.txn).await?;
         self.txn.commit().await?;
         events.publish(&self.outcome.events);
+        if self.complete {
+            super::analyze::after_run(&self.db, run.id, &self.outcome.written).await;
+        }
         let counts = self.outcome.counts;
         tracing::info!(
             sync.run_id = run.id,

@@ -12,6 +12,7 @@ use sea_orm::{
 };
 use std::collections::{HashMap, HashSet};
 
+use super::batch_write;
 use super::holds::{Candidate, Holds};
 use super::ledger::count;
 use super::reconcile::Work;
@@ -173,6 +174,7 @@ where
             plan[*i].1 = true;
         }
     }
+    let mut updates = Vec::new();
     for (row, (group, active)) in rows.iter().zip(plan) {
         let was_active = E::fields(row).3;
         if let Some(update) = E::refresh(row.clone(), group, active, now) {
@@ -181,19 +183,21 @@ where
                 (false, true) => work.counts.groups.reactivated += 1,
                 _ => work.counts.groups.updated += 1,
             }
-            update.update(txn).await?;
+            updates.push(update);
         }
     }
+    let mut written = batch_write::update_changed(txn, updates).await?;
     let new: Vec<E::ActiveModel> = groups
         .iter()
         .filter(|g| !seen.contains(&g.source_id) && !deleted.contains(g.source_id.as_str()))
         .map(|g| E::new_row(school, g, now))
         .collect();
     work.counts.groups.created += i32::try_from(new.len()).unwrap_or(i32::MAX);
-    for chunk in new.chunks(500) {
-        E::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
-    }
-    let current = E::find().filter(E::school_column().eq(school)).all(txn).await?;
+    written += batch_write::insert_all(txn, new).await?;
+    work.written.note::<E>(written);
+    // Nothing written: the groups stand as read.
+    let current =
+        if written == 0 { rows } else { E::find().filter(E::school_column().eq(school)).all(txn).await? };
     Ok(current
         .iter()
         .map(E::fields)

@@ -12,6 +12,7 @@ use sea_orm::{
 };
 use std::collections::{HashMap, HashSet};
 
+use super::batch_write;
 use super::ends::{Ends, RowPlan};
 use super::reconcile::{GuardianRecords, KnownAccounts, Work};
 use super::relationship::relationship_type;
@@ -100,6 +101,7 @@ pub(super) async fn sync_links(
             .filter(|guardian| !guardians.removed.contains_key(guardian)),
     );
     ends.decide(&mut work.holds, &mut wanted_rows);
+    let mut updates = Vec::new();
     for (row, wanted) in rows.into_iter().zip(wanted_rows) {
         let key = (row.student_id, row.guardian_id);
         let mis = desired.get(&key).copied();
@@ -116,9 +118,10 @@ pub(super) async fn sync_links(
         }
         if model.is_changed() {
             model.updated_at = Set(now);
-            model.update(txn).await?;
+            updates.push(model);
         }
     }
+    work.written.note::<guardian_link::Entity>(batch_write::update_changed(txn, updates).await?);
     let new: Vec<guardian_link::ActiveModel> = desired
         .iter()
         // A removed guardian gains no link either.
@@ -139,9 +142,7 @@ pub(super) async fn sync_links(
             model
         })
         .collect();
-    for chunk in new.chunks(500) {
-        guardian_link::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
-    }
+    work.written.note::<guardian_link::Entity>(batch_write::insert_all(txn, new).await?);
     Ok(removed_with_child)
 }
 

@@ -12,6 +12,7 @@ use sea_orm::{
 };
 use std::collections::{HashMap, HashSet};
 
+use super::batch_write;
 use super::ends::{Ends, RowPlan};
 use super::groups::GroupIds;
 use super::reconcile::{KnownAccounts, Work};
@@ -163,19 +164,15 @@ where
     }
     ends.count_new(desired.iter().filter(|pair| !existing.contains(pair)).map(|(_, member)| *member));
     ends.decide(&mut work.holds, &mut wanted_rows);
-    for (row, wanted) in rows.into_iter().zip(wanted_rows) {
-        if wanted != M::pair(&row).3 {
-            M::set_active(row, wanted, now).update(txn).await?;
-        }
-    }
+    let changed = rows.into_iter().zip(wanted_rows).filter(|(row, wanted)| *wanted != M::pair(row).3);
+    let ended = changed.map(|(row, wanted)| M::set_active(row, wanted, now));
+    work.written.note::<M>(batch_write::update_changed(txn, ended).await?);
     let new: Vec<M::ActiveModel> = desired
         .iter()
         .filter(|pair| !existing.contains(pair))
         .map(|(group, member)| M::new_row(school, *group, *member, now))
         .collect();
-    for chunk in new.chunks(500) {
-        M::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
-    }
+    work.written.note::<M>(batch_write::insert_all(txn, new).await?);
     Ok(())
 }
 

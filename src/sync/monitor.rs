@@ -35,10 +35,15 @@ impl<'p> RunMonitor<'p> {
         Self { db, run: None }
     }
 
-    /// Called once a page: progress, heartbeat, cancellation.
+    /// Called once a page: progress (of a page with records), heartbeat,
+    /// cancellation.
     pub async fn page(&mut self, phase: &str, records: usize) -> Result<(), Interrupted> {
         let Some((run_id, progress)) = self.run.as_mut() else { return Ok(()) };
-        progress.advance(phase, records, None).await?;
+        // An empty page (a quiet list of an incremental run) advances
+        // nothing: no event, so a quiet run costs no events lock per list.
+        if records > 0 {
+            progress.advance(phase, records, None).await?;
+        }
         if !runs::heartbeat(&self.db, *run_id).await? {
             return Err(Interrupted::Cancelled);
         }

@@ -21,6 +21,7 @@ use entity::event;
 use sea_orm::{ActiveValue::Set, DatabaseTransaction, DbErr};
 use std::collections::HashMap;
 
+use super::batch_write::Written;
 use super::groups;
 use super::guardian_links;
 use super::holds::{Candidate, Holds};
@@ -70,6 +71,8 @@ pub struct Outcome {
     /// re-identification rule: created new, never merged (a data-quality
     /// finding for the school).
     pub ambiguities: Vec<Ambiguity>,
+    /// Rows written per table (see [`super::analyze`]).
+    pub written: Written,
 }
 
 /// A source record that two or more existing accounts could be.
@@ -103,6 +106,7 @@ pub(super) struct Work {
     active_before: HashMap<PersonKind, i32>,
     ambiguities: Vec<Ambiguity>,
     pub holds: Holds,
+    pub written: Written,
 }
 
 impl Work {
@@ -180,6 +184,7 @@ pub async fn reconcile(
         active_before: HashMap::new(),
         ambiguities: Vec::new(),
         holds: Holds::load(txn, scope.school_id, guard).await?,
+        written: Written::default(),
     };
     let students = students::sync_students(txn, &mut work, batch).await?;
     let staff = staff::sync_staff(txn, &mut work, batch).await?;
@@ -189,11 +194,11 @@ pub async fn reconcile(
     let removed_with_child = guardian_links::sync_links(txn, &mut work, batch, &students, &guardians).await?;
     children_rule::guardian_status(txn, &mut work, batch, &guardians, &removed_with_child).await?;
 
-    let Work { scope, mut counts, changes, ambiguities, holds, .. } = work;
+    let Work { scope, mut counts, changes, ambiguities, holds, written, .. } = work;
     let held =
         holds.finish(txn, (scope.trust_id, scope.school_id, scope.run_id), scope.now, &mut counts).await?;
     let to_append = event_rows(scope, &changes, (!held.is_empty()).then_some(&counts));
-    Ok(Outcome { counts, events: Vec::new(), changes, to_append, held, ambiguities })
+    Ok(Outcome { counts, events: Vec::new(), changes, to_append, held, ambiguities, written })
 }
 
 impl Outcome {

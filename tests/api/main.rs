@@ -60,6 +60,7 @@ mod statement_count;
 mod subscription_fanout;
 mod subscriptions;
 pub mod sync_model;
+mod sync_statements;
 pub mod sync_wonde;
 mod tokens;
 mod traces;

@@ -4,13 +4,12 @@
 
 use entity::enums::{AccountStatus, DeactivationReason, PersonKind};
 use entity::guardian;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 use std::collections::HashSet;
 
 use super::Work;
 use super::{GuardianRecords, deactivated_at};
+use crate::sync::batch_write;
 use crate::sync::guardian_links;
 use crate::sync::ledger::Target;
 use crate::sync::ledger::transition;
@@ -33,6 +32,7 @@ pub(super) async fn guardian_status(
     let mut with_children = guardian_links::guardians_with_active_children(txn, school).await?;
     with_children.extend(removed_with_child.iter().copied());
     let rows = guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?;
+    let mut updates = Vec::new();
     for row in rows {
         let removed = guardians.removed.get(&row.id).copied();
         let back = present.contains(row.wonde_id.as_str());
@@ -57,10 +57,11 @@ pub(super) async fn guardian_status(
             model.deactivated_at =
                 Set(deactivated_at(row.status, row.deactivated_at, change.0, work.scope.now));
             model.updated_at = Set(work.scope.now);
-            model.update(txn).await?;
+            updates.push(model);
             // A guardian's targets never say LEFT_SCHOOL, so never correct one.
             work.record(PersonKind::Guardian, row.id, row.status, false, change);
         }
     }
+    work.written.note::<guardian::Entity>(batch_write::update_changed(txn, updates).await?);
     Ok(())
 }

@@ -16,6 +16,7 @@ use super::accounts::{self, AccountTable, Accounts, known};
 use super::guard::{judge_accounts, weak_targets};
 use super::matching::{How, Matched, count_match, identifying_email, may_be_rekeyed, reidentify};
 use crate::families::names_agree;
+use crate::sync::batch_write;
 use crate::sync::holds::{Candidate, Holds};
 use crate::sync::identity;
 use crate::sync::ledger::{Evidence, Target};
@@ -43,6 +44,7 @@ pub(super) async fn guardian_records(
     let Accounts { rows, by_id, by_upi } = &accounts;
     let mut removed: HashMap<i32, DeactivationReason> = HashMap::new();
     let mut inserts = Vec::new();
+    let mut updates = Vec::new();
     if batch.types.guardians {
         let linked: HashSet<&str> = batch
             .links
@@ -51,7 +53,19 @@ pub(super) async fn guardian_records(
             .map(|l| l.guardian.as_str())
             .collect();
         let mut seen: HashSet<usize> = HashSet::new();
-        let second = SecondRule::load(txn, school, rows, batch, students).await?;
+        // The school's links, current or ended, read once for both rules.
+        let links: Vec<(i32, i32, bool)> = guardian_link::Entity::find()
+            .select_only()
+            .columns([
+                guardian_link::Column::GuardianId,
+                guardian_link::Column::StudentId,
+                guardian_link::Column::Active,
+            ])
+            .filter(guardian_link::Column::SchoolId.eq(school))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        let second = SecondRule::new(rows, &links, batch, students);
         let gone = |i: usize| may_be_rekeyed(batch, DeletedKind::Guardian, &rows[i].wonde_id, rows[i].status);
         let matched = reidentify(&batch.guardians, rows, by_id, by_upi, gone, |mis| {
             (mis.source_id.as_str(), mis.upi.as_deref(), second.candidates(mis, rows))
@@ -73,7 +87,7 @@ pub(super) async fn guardian_records(
                     count_match(&mut work.counts.guardians, how == How::Reidentified, changed);
                     if changed {
                         model.updated_at = Set(work.scope.now);
-                        model.update(txn).await?;
+                        updates.push(model);
                     }
                 }
                 Matched::Ambiguous(candidates) => {
@@ -99,7 +113,7 @@ pub(super) async fn guardian_records(
         // held waits with them (held too, for its own decision, but never
         // counted); neither is judged on its own. Only a guardian who would
         // keep a child here is.
-        let fates = children_after(txn, school, students, &work.holds).await?;
+        let fates = children_after(&links, students, &work.holds);
         let holds = &mut work.holds;
         weak.retain(|i, (target, evidence)| match fates.get(&rows[*i].id) {
             Some(Fate::Staying) => true,
@@ -132,14 +146,19 @@ pub(super) async fn guardian_records(
             }
         }
     }
+    // Updates first, as before: a new record may take a source id that a
+    // re-identified account gave up.
+    let mut written = batch_write::update_changed(txn, updates).await?;
     work.counts.guardians.created += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
-    for chunk in inserts.chunks(500) {
-        guardian::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
-    }
-    let known =
-        known(guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?, |r| {
-            (r.wonde_id.clone(), r.id, r.status)
-        });
+    written += batch_write::insert_all(txn, inserts).await?;
+    work.written.note::<guardian::Entity>(written);
+    let key = |r: &guardian::Model| (r.wonde_id.clone(), r.id, r.status);
+    let known = if written == 0 {
+        // As read (purged rows aside, which no record names).
+        known(rows.iter().collect(), |r| key(r))
+    } else {
+        known(guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?, key)
+    };
     Ok(GuardianRecords { known, removed })
 }
 
@@ -154,30 +173,18 @@ enum Fate {
 
 /// Guardians with a current link to a child who ends the run active (held
 /// or not); a guardian not in the map has no such child.
-async fn children_after(
-    txn: &DatabaseTransaction,
-    school: i32,
-    students: &KnownAccounts,
-    holds: &Holds,
-) -> Result<HashMap<i32, Fate>, DbErr> {
+fn children_after(links: &[(i32, i32, bool)], students: &KnownAccounts, holds: &Holds) -> HashMap<i32, Fate> {
     let active: HashSet<i32> = students.values().filter(|k| k.active).map(|k| k.id).collect();
-    let links: Vec<(i32, i32)> = guardian_link::Entity::find()
-        .select_only()
-        .columns([guardian_link::Column::GuardianId, guardian_link::Column::StudentId])
-        .filter(guardian_link::Column::SchoolId.eq(school))
-        .filter(guardian_link::Column::Active.eq(true))
-        .into_tuple()
-        .all(txn)
-        .await?;
+    let current = links.iter().filter(|(_, student, current)| *current && active.contains(student));
     let mut fates: HashMap<i32, Fate> = HashMap::new();
-    for (guardian, student) in links.into_iter().filter(|(_, student)| active.contains(student)) {
+    for &(guardian, student, _) in current {
         let fate = if holds.is_kept((HeldTarget::Student, student)) { Fate::Held } else { Fate::Staying };
         let entry = fates.entry(guardian).or_insert(fate);
         if fate == Fate::Staying {
             *entry = Fate::Staying;
         }
     }
-    Ok(fates)
+    fates
 }
 
 /// The second rule for guardians whose keys a MIS change made unknown: the
@@ -194,23 +201,17 @@ struct SecondRule {
 }
 
 impl SecondRule {
-    async fn load(
-        txn: &DatabaseTransaction,
-        school: i32,
+    /// From the school's guardians, its links (guardian, student, current
+    /// or not), and the batch.
+    fn new(
         rows: &[guardian::Model],
+        links: &[(i32, i32, bool)],
         batch: &Batch,
         students: &KnownAccounts,
-    ) -> Result<Self, DbErr> {
+    ) -> Self {
         let row_of: HashMap<i32, usize> = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
         let mut children_of_row: HashMap<usize, HashSet<i32>> = HashMap::new();
-        let links: Vec<(i32, i32)> = guardian_link::Entity::find()
-            .select_only()
-            .columns([guardian_link::Column::GuardianId, guardian_link::Column::StudentId])
-            .filter(guardian_link::Column::SchoolId.eq(school))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        for (guardian_id, student_id) in links {
+        for &(guardian_id, student_id, _) in links {
             if let Some(&i) = row_of.get(&guardian_id) {
                 children_of_row.entry(i).or_default().insert(student_id);
             }
@@ -221,12 +222,12 @@ impl SecondRule {
                 children_of_record.entry(link.guardian.clone()).or_default().insert(student.id);
             }
         }
-        Ok(Self {
+        Self {
             by_email: identity::index(rows, |r| identifying_email(r.email.as_deref())),
             by_names: identity::index(rows, |r| identity::names_key(&r.forename, &r.surname)),
             children_of_row,
             children_of_record,
-        })
+        }
     }
 
     fn candidates(&self, mis: &MisGuardian, rows: &[guardian::Model]) -> Vec<usize> {

@@ -10,6 +10,7 @@ use super::accounts::{AccountTable, Accounts, known};
 use super::guard::{judge_accounts, spoke, weak_targets};
 use super::matching::{How, count_match};
 use super::{KnownAccounts, Work, deactivated_at};
+use crate::sync::batch_write;
 use crate::sync::ledger::{Evidence, Target, transition};
 use crate::sync::source::Batch;
 
@@ -90,19 +91,23 @@ where
             work.record(E::KIND, id, status, counted, change);
         }
     }
-    for (_, mut model) in updates {
-        if model.is_changed() {
-            E::touch(&mut model, now);
-            model.update(txn).await?;
-        }
-    }
+    let changed = updates.into_values().filter(|model| model.is_changed()).map(|mut model| {
+        E::touch(&mut model, now);
+        model
+    });
+    let mut written = batch_write::update_changed(txn, changed).await?;
     E::counts(&mut work.counts).created += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
-    for chunk in inserts.chunks(500) {
-        E::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
-    }
-    let rows = E::find().filter(E::school_column().eq(school)).all(txn).await?;
-    Ok(known(rows, |r| {
+    written += batch_write::insert_all(txn, inserts).await?;
+    work.written.note::<E>(written);
+    let state = |r: &E::Model| {
         let (id, source_id, status, _, _) = E::state(r);
         (source_id.to_owned(), id, status)
-    }))
+    };
+    if written == 0 {
+        // Nothing changed: the accounts stand as read (purged rows aside,
+        // which no record names and none of which is active).
+        return Ok(known(rows.iter().collect(), |r| state(r)));
+    }
+    let rows = E::find().filter(E::school_column().eq(school)).all(txn).await?;
+    Ok(known(rows, |r| state(r)))
 }

@@ -1,0 +1,67 @@
+//! Refreshing PostgreSQL's planner statistics after a run that changed
+//! tables a lot (a school's first FULL run fills them from nothing): with
+//! statistics of a near-empty table the planner picks plans fit for ten
+//! rows, and every later run and query pays for them until autovacuum
+//! catches up. Run after the run commits, never inside its transaction
+//! (ANALYZE inside it would hold its lock for the whole run, and its
+//! failure would roll back a safeguarding run); a failure here is logged
+//! and the run stays COMPLETED. SQLite plans without such statistics.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+
+use super::batch_write::Written;
+
+/// A table is analysed when a run wrote more rows to it than this share of
+/// the rows the planner believes it holds (or it was never analysed).
+pub const SHARE: f64 = 0.2;
+
+/// Analyses the tables `written` changed a lot (PostgreSQL only): one
+/// statement reads the planner's row estimates, one analyses. Answers the
+/// tables analysed; errors are logged, never returned.
+pub async fn after_run(db: &DatabaseConnection, run_id: i32, written: &Written) -> Vec<String> {
+    if db.get_database_backend() != DbBackend::Postgres || written.tables().next().is_none() {
+        return Vec::new();
+    }
+    match analyse(db, written).await {
+        Ok(tables) => {
+            if !tables.is_empty() {
+                tracing::info!(sync.run_id = run_id, tables = %tables.join(","), "tables analysed after the run");
+            }
+            tables
+        }
+        Err(err) => {
+            tracing::warn!(sync.run_id = run_id, error = %err, "could not analyse the tables the run changed");
+            Vec::new()
+        }
+    }
+}
+
+async fn analyse(db: &DatabaseConnection, written: &Written) -> Result<Vec<String>, DbErr> {
+    // Our own entities' table names, quoted; `to_regclass` resolves each
+    // in the connection's search_path, the schema the tables live in.
+    let quoted = |table: &str| format!("\"{}\"", table.replace('"', "\"\""));
+    let classes: Vec<String> = written
+        .tables()
+        .map(|(table, _)| format!("to_regclass('{}')", quoted(table).replace('\'', "''")))
+        .collect();
+    let sql = format!(
+        "SELECT relname::text, reltuples::float8 FROM pg_class WHERE oid IN ({})",
+        classes.join(", ")
+    );
+    let estimates = db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql)).await?;
+    let mut tables = Vec::new();
+    for row in estimates {
+        let table: String = row.try_get_by_index(0)?;
+        let believed: f64 = row.try_get_by_index(1)?;
+        let rows = written.tables().find(|(name, _)| *name == table).map_or(0, |(_, rows)| rows);
+        // reltuples is -1 for a table never analysed (PostgreSQL 14+).
+        if believed < 0.0 || rows as f64 > SHARE * believed {
+            tables.push(table);
+        }
+    }
+    if !tables.is_empty() {
+        let list: Vec<String> = tables.iter().map(|t| quoted(t)).collect();
+        db.execute_unprepared(&format!("ANALYZE {}", list.join(", "))).await?;
+    }
+    Ok(tables)
+}
