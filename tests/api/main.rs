@@ -61,6 +61,7 @@ mod subscription_fanout;
 mod subscriptions;
 pub mod sync_model;
 pub mod sync_wonde;
+mod token_cache;
 mod tokens;
 pub mod webhooks;
 mod webhooks_leaver;
