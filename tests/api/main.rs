@@ -24,6 +24,7 @@ mod edges;
 mod email_whitespace;
 mod error_codes;
 mod families;
+mod family_reads;
 mod filters;
 mod fuzz_http;
 pub mod held;
