@@ -30,7 +30,7 @@ use crate::auth::Viewer;
 use crate::error::AppError;
 
 mod reach;
-pub use reach::reach;
+pub use reach::{linked_guardians, reach};
 
 /// The records of one family, each list in id order.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -201,6 +201,13 @@ impl Application {
         self
     }
 
+    /// Changes how long the token cache answers for a token
+    /// (`auth::cache::TTL` by default).
+    pub fn with_token_ttl(self, ttl: std::time::Duration) -> Self {
+        self.state.tokens.set_ttl(ttl);
+        self
+    }
+
     /// Changes how often the revocation watch looks at the tokens of open
     /// sockets (tests slow it down to see each operation's own check).
     pub fn with_token_watch_every(mut self, every: std::time::Duration) -> Self {

@@ -59,11 +59,18 @@ struct Entry {
     at: Instant,
 }
 
-#[derive(Default)]
 struct Entries {
     by_hash: HashMap<String, Entry>,
+    /// How long an entry answers ([`TTL`] unless set otherwise).
+    ttl: Duration,
     /// Moves on at every removal (see [`TokenCache::epoch`]).
     epoch: u64,
+}
+
+impl Default for Entries {
+    fn default() -> Self {
+        Self { by_hash: HashMap::new(), ttl: TTL, epoch: 0 }
+    }
 }
 
 type Shared = Arc<Mutex<Entries>>;
@@ -111,13 +118,19 @@ impl TokenCache {
     pub fn get(&self, hash: &str) -> Option<Cached> {
         let mut entries = lock(&self.inner);
         match entries.by_hash.get(hash) {
-            Some(entry) if entry.at.elapsed() < TTL => Some(entry.cached.clone()),
+            Some(entry) if entry.at.elapsed() < entries.ttl => Some(entry.cached.clone()),
             Some(_) => {
                 entries.by_hash.remove(hash);
                 None
             }
             None => None,
         }
+    }
+
+    /// Changes how long entries answer (tests that count statements keep
+    /// them longer than a test lasts, so no entry ages out mid-count).
+    pub fn set_ttl(&self, ttl: Duration) {
+        lock(&self.inner).ttl = ttl;
     }
 
     /// The current epoch: take it before reading a token, and give it to
@@ -133,7 +146,8 @@ impl TokenCache {
             return;
         }
         if entries.by_hash.len() >= CAPACITY && !entries.by_hash.contains_key(&hash) {
-            entries.by_hash.retain(|_, entry| entry.at.elapsed() < TTL);
+            let ttl = entries.ttl;
+            entries.by_hash.retain(|_, entry| entry.at.elapsed() < ttl);
             if entries.by_hash.len() >= CAPACITY {
                 entries.by_hash.clear();
             }

@@ -18,7 +18,7 @@
 //! UPNs (UPNs are 13 ASCII letters and digits).
 
 use entity::{guardian, guardian_link, student};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, SelectStatement, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, QueryFilter, QuerySelect, QueryTrait};
 use std::collections::{BTreeSet, HashMap};
 
@@ -134,6 +134,17 @@ async fn follow_links(
     Ok((new_guardians, new_students))
 }
 
+/// The ids of the guardians with an active link in the viewer's scope (a
+/// subquery): the guardians a family can hold.
+pub fn linked_guardians(viewer: &Viewer) -> SelectStatement {
+    viewer
+        .guardian_links()
+        .select_only()
+        .column(guardian_link::Column::GuardianId)
+        .filter(guardian_link::Column::Active.eq(true))
+        .into_query()
+}
+
 fn guardian_columns() -> [guardian::Column; 5] {
     [
         guardian::Column::Id,
@@ -206,12 +217,7 @@ async fn join_by_email(
         .collect();
     let mut reached = Vec::new();
     for chunk in keys.chunks(PER_QUERY) {
-        let with_links = viewer
-            .guardian_links()
-            .select_only()
-            .column(guardian_link::Column::GuardianId)
-            .filter(guardian_link::Column::Active.eq(true))
-            .into_query();
+        let with_links = linked_guardians(viewer);
         let holders: Vec<GuardianRow> = viewer
             .guardians()
             .select_only()

@@ -8,8 +8,8 @@
 //! the page and one more are found. `totalCount` counts every family, so
 //! it alone builds the whole index (`families::FamilyIndex::build`).
 
-use entity::{guardian, guardian_link, student};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
+use entity::{guardian, student};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use super::RequestContext;
 use super::filters::{guardian_search_columns, words_condition};
 use super::pagination::{Page, PageRequest, page_in_memory};
 use crate::error::AppError;
-use crate::families::{FamilyIndex, FamilyMembers};
+use crate::families::{FamilyIndex, FamilyMembers, linked_guardians};
 
 /// Linked guardians read per step of the walk.
 const WALK_BATCH: u64 = 50;
@@ -90,13 +90,7 @@ async fn walk(
     let mut found: Vec<(i64, Arc<FamilyMembers>)> = Vec::new();
     let mut after = request.after.unwrap_or(i64::MIN);
     loop {
-        let linked = rc
-            .viewer
-            .guardian_links()
-            .select_only()
-            .column(guardian_link::Column::GuardianId)
-            .filter(guardian_link::Column::Active.eq(true))
-            .into_query();
+        let linked = linked_guardians(&rc.viewer);
         let candidates: Vec<i32> = rc
             .viewer
             .guardians()

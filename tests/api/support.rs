@@ -422,7 +422,11 @@ impl TestApp {
             wonde: test_wonde(NO_WONDE)?,
             wonde_app_token: None,
         };
-        let app = configure(Application::new(services, ([127, 0, 0, 1], 0).into()).await?);
+        let app = configure(
+            Application::new(services, ([127, 0, 0, 1], 0).into())
+                .await?
+                .with_token_ttl(std::time::Duration::from_secs(3600)),
+        );
         let addr = app.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
@@ -487,7 +491,10 @@ impl TestApp {
             schedule: onroll::sync::schedule::Schedule::default(),
             tick: std::time::Duration::from_secs(3600),
         });
-        let mut app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?;
+        // Cached tokens outlive the test: none ages out between warm-up and count.
+        let mut app = Application::new(services, ([127, 0, 0, 1], 0).into())
+            .await?
+            .with_token_ttl(std::time::Duration::from_secs(3600));
         if let Some(worker) = worker {
             app = app.with_worker(worker);
         }
@@ -536,8 +543,7 @@ impl TestApp {
         self.statements.load(Ordering::SeqCst)
     }
 
-    /// Starts recording the SQL of counted statements (`Some`), or stops
-    /// and answers what was recorded (`None`).
+    /// Starts (`on`) or stops recording counted statements' SQL; answers what was recorded.
     pub fn record_sql(&self, on: bool) -> Vec<String> {
         let mut log = self.sql_log.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::replace(&mut *log, on.then(Vec::new)).unwrap_or_default()
