@@ -267,6 +267,8 @@ async fn record_pending(
     // Last: the status change appends an event (see `events::log`).
     connections::set_status(&txn, connection, ConnectionStatus::Pending, None).await?;
     txn.commit().await?;
+    // A new school: trust-wide tokens cached before it see it at once.
+    crate::auth::cache::forget_trust_everywhere(db, request.trust_id).await;
     Ok(school)
 }
 

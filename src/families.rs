@@ -12,8 +12,13 @@
 //! identities. Its key is its smallest guardian id: stable while the family
 //! keeps that guardian, and cheap to page by.
 //!
-//! The index is built per request from three statements over the viewer's
-//! schools, so nested `family` fields cost nothing more per row.
+//! A page of families and a family by id read only those families
+//! ([`reach`]: from the people outwards, a few statements per step of the
+//! family, whatever the trust's size). The whole index
+//! ([`FamilyIndex::build`], three statements over the viewer's schools,
+//! once per request) serves `totalCount`, which counts every family, and
+//! the `family` fields of students and guardians, whose statements stay
+//! fixed by the query's shape that way.
 
 use entity::{guardian, guardian_link, student};
 use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, QuerySelect};
@@ -23,6 +28,9 @@ use tokio::sync::OnceCell;
 
 use crate::auth::Viewer;
 use crate::error::AppError;
+
+mod reach;
+pub use reach::{linked_guardians, reach};
 
 /// The records of one family, each list in id order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,7 +250,8 @@ fn joining_emails(guardians: &[&GuardianRow]) -> BTreeSet<String> {
         .collect()
 }
 
-/// The family index of one request, built on first use.
+/// The families of one request: the whole index built on first use, or
+/// the families of a few people.
 pub struct FamilySource {
     db: DatabaseConnection,
     viewer: Viewer,
@@ -254,6 +263,12 @@ impl FamilySource {
         Self { db, viewer, index: OnceCell::new() }
     }
 
+    /// The families of these guardians and students (see [`reach`]).
+    pub async fn of(&self, guardians: &[i32], students: &[i32]) -> Result<FamilyIndex, AppError> {
+        reach(&self.db, &self.viewer, guardians, students).await
+    }
+
+    /// Every family in the viewer's scope, built once per request.
     pub async fn index(&self) -> Result<Arc<FamilyIndex>, AppError> {
         self.index
             .get_or_try_init(|| async { FamilyIndex::build(&self.db, &self.viewer).await.map(Arc::new) })

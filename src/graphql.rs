@@ -10,6 +10,7 @@ pub mod context;
 pub mod cost;
 pub mod enums;
 pub mod event_rows;
+pub mod family_pages;
 pub mod filters;
 pub mod ids;
 pub mod inputs;

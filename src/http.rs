@@ -44,6 +44,9 @@ pub struct AppState {
     /// This process's open subscription sockets, by token, so that a
     /// revoked or expired token's sockets can be closed.
     pub sockets: OpenSockets,
+    /// The tokens this server authenticated in the last few seconds
+    /// (`auth::cache`), emptied by revocations.
+    pub tokens: crate::auth::TokenCache,
     /// The rows events name, read once per event and shared by this
     /// process's subscribers (`graphql::event_rows`).
     pub event_rows: crate::graphql::event_rows::EventRows,

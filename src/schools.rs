@@ -44,6 +44,8 @@ pub async fn create(
     }
     .insert(db)
     .await?;
+    // Trust-wide tokens cached before it see the new school at once.
+    crate::auth::cache::forget_trust_everywhere(db, trust_id).await;
     Ok(created)
 }
 

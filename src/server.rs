@@ -73,6 +73,8 @@ pub struct Application {
     /// Reads the event log into this process's bus (every replica's
     /// commits reach its subscribers); stops when the application does.
     _feed: Option<crate::events::feed::Feed>,
+    /// Empties the token cache at every revocation notice (PostgreSQL).
+    _revocations: Option<crate::auth::notice::Listener>,
     /// How often the revocation watch looks at the tokens of open sockets.
     token_watch_every: std::time::Duration,
     /// Whether this process delivers outbound webhooks (`serve` does).
@@ -134,6 +136,8 @@ impl Application {
             TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind, source })?;
         let Services { db, secret_key, webhook_secret, events, sync_wake, wonde, wonde_app_token } = services;
         let feed = crate::events::feed::start(db.clone(), events.clone()).await?;
+        let tokens = crate::auth::TokenCache::for_database(crate::auth::cache::database_of(&db).await?);
+        let revocations = crate::auth::notice::listen(&db, tokens.clone()).await?;
         let state = AppState {
             db,
             schema: build_schema(),
@@ -146,6 +150,7 @@ impl Application {
             guard_share: crate::sync::ledger::DEFAULT_GUARD_SHARE,
             ws_keepalive: DEFAULT_WS_KEEPALIVE,
             sockets: OpenSockets::default(),
+            tokens,
             event_rows: crate::graphql::event_rows::EventRows::default(),
             limits: crate::limits::Limits::new(crate::limits::LimitsConfig::default()),
             webhooks: Arc::new(WebhookSettings::default()),
@@ -157,6 +162,7 @@ impl Application {
             catalog_refresh: false,
             retention_purge: false,
             _feed: feed,
+            _revocations: revocations,
             token_watch_every: WATCH_EVERY,
             webhook_worker: false,
         })
@@ -192,6 +198,13 @@ impl Application {
     /// interval to see it happen).
     pub fn with_ws_keepalive(mut self, every: std::time::Duration) -> Self {
         self.state.ws_keepalive = every;
+        self
+    }
+
+    /// Changes how long the token cache answers for a token
+    /// (`auth::cache::TTL` by default).
+    pub fn with_token_ttl(self, ttl: std::time::Duration) -> Self {
+        self.state.tokens.set_ttl(ttl);
         self
     }
 
@@ -247,6 +260,7 @@ impl Application {
         let token_watch = tokio::spawn(crate::auth::revocation::watch_until_stopped(
             self.state.db.clone(),
             self.state.sockets.clone(),
+            self.state.tokens.clone(),
             self.token_watch_every,
             stop.subscribe(),
         ));

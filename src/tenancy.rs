@@ -226,19 +226,27 @@ pub enum Revocation {
 }
 
 /// Revokes token `id`: it is refused from its next HTTP request, and every
-/// replica's revocation watch closes its sockets within a tick. Revoking a
-/// revoked token changes nothing (scripts may repeat it). `UnknownToken`
-/// when there is no such token.
+/// replica's revocation watch closes its sockets within a tick. The token
+/// leaves every token cache of this process before this answers, and on
+/// PostgreSQL a notice at commit empties every other server's
+/// (`auth::cache`). Revoking a revoked token changes nothing (scripts may
+/// repeat it). `UnknownToken` when there is no such token.
 pub async fn revoke_token(db: &DatabaseConnection, id: i32) -> Result<Revocation, TenancyError> {
     let now = Utc::now();
+    let txn = crate::db::begin_write(db).await?;
     // Conditional, so that two revocations racing keep the first time.
     let updated = api_token::Entity::update_many()
         .col_expr(api_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
         .col_expr(api_token::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
         .filter(api_token::Column::Id.eq(id))
         .filter(api_token::Column::RevokedAt.is_null())
-        .exec(db)
+        .exec(&txn)
         .await?;
+    if updated.rows_affected > 0 {
+        crate::auth::notice::announce(&txn, id).await?;
+    }
+    txn.commit().await?;
+    crate::auth::cache::forget_token_everywhere(db, id).await;
     if updated.rows_affected > 0 {
         return Ok(Revocation::Revoked(now));
     }

@@ -23,6 +23,7 @@ mod m20261129_000008_token_scopes;
 mod m20261129_000009_webhook_deliveries;
 mod m20261129_000010_webhook_endpoints;
 mod m20261129_000011_retention;
+mod m20261129_000012_upn_key_index;
 
 /// Every migration of Onroll's schema, oldest first.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_webhook_deliveries::Migration),
             Box::new(m20261129_000010_webhook_endpoints::Migration),
             Box::new(m20261129_000011_retention::Migration),
+            Box::new(m20261129_000012_upn_key_index::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Closing what a revoked or expired token holds open.
 //!
-//! HTTP needs nothing here: every request reads its token afresh. A socket
+//! For HTTP, the watch also keeps the token cache (`super::cache`) true on
+//! SQLite: it reads the cached tokens with the sockets' ones. A socket
 //! outlives its authentication, so each process keeps a registry of its open
 //! sockets by token ([`OpenSockets`]) and runs a watch
 //! ([`watch_until_stopped`]) that every [`WATCH_EVERY`] reads, in one query,
@@ -22,12 +23,13 @@
 
 use chrono::Utc;
 use entity::api_token;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::watch;
 
+use super::cache::TokenCache;
 use super::token::Ended;
 use crate::error::db_error_kind;
 
@@ -141,12 +143,26 @@ impl Drop for OpenSocket {
     }
 }
 
-/// One look: reads the tokens of this process's open sockets and ends the
-/// sockets of those revoked, expired or gone. Returns how many sockets were
+/// One look: reads the tokens of this process's open sockets (and, on
+/// SQLite, of its token cache) and ends the sockets of those revoked,
+/// expired or gone, and their cache entries. Returns how many sockets were
 /// told to close. One query per [`IDS_PER_QUERY`] distinct tokens (in
-/// practice one), none when no socket is open.
-pub async fn look(db: &DatabaseConnection, sockets: &OpenSockets) -> Result<usize, DbErr> {
-    let tokens = sockets.tokens();
+/// practice one), none when no socket is open and nothing is cached.
+///
+/// On SQLite the only other process that revokes is `onroll token revoke`,
+/// which cannot reach this server's cache: so a token revoked there is
+/// refused here within [`WATCH_EVERY`] and the query's time. On PostgreSQL
+/// the revocation's notice empties the cache (`super::notice`).
+pub async fn look(
+    db: &DatabaseConnection,
+    sockets: &OpenSockets,
+    cache: &TokenCache,
+) -> Result<usize, DbErr> {
+    let mut tokens = sockets.tokens();
+    let cached = if db.get_database_backend() == DbBackend::Sqlite { cache.token_ids() } else { Vec::new() };
+    tokens.extend(cached.iter().copied());
+    tokens.sort_unstable();
+    tokens.dedup();
     let mut ended = 0;
     for chunk in tokens.chunks(IDS_PER_QUERY) {
         let rows: Vec<(i32, Moment, Moment)> = api_token::Entity::find()
@@ -160,13 +176,17 @@ pub async fn look(db: &DatabaseConnection, sockets: &OpenSockets) -> Result<usiz
             .await?;
         let now = Utc::now();
         let found: HashSet<i32> = rows.iter().map(|row| row.0).collect();
-        for (token_id, revoked_at, expires_at) in rows {
-            if let Some(why) = Ended::of(revoked_at, expires_at, now) {
-                ended += sockets.end(token_id, why);
-            }
-        }
-        for token_id in chunk.iter().filter(|id| !found.contains(id)) {
-            ended += sockets.end(*token_id, Ended::Revoked);
+        let gone = chunk.iter().filter(|id| !found.contains(id)).map(|id| (*id, Ended::Revoked));
+        let ended_here: Vec<(i32, Ended)> = rows
+            .into_iter()
+            .filter_map(|(id, revoked_at, expires_at)| {
+                Ended::of(revoked_at, expires_at, now).map(|why| (id, why))
+            })
+            .chain(gone)
+            .collect();
+        for (token_id, why) in ended_here {
+            ended += sockets.end(token_id, why);
+            cache.forget_token(token_id);
         }
     }
     Ok(ended)
@@ -178,6 +198,7 @@ pub async fn look(db: &DatabaseConnection, sockets: &OpenSockets) -> Result<usiz
 pub async fn watch_until_stopped(
     db: DatabaseConnection,
     sockets: OpenSockets,
+    cache: TokenCache,
     every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -193,7 +214,7 @@ pub async fn watch_until_stopped(
                 continue;
             }
         }
-        match look(&db, &sockets).await {
+        match look(&db, &sockets, &cache).await {
             Ok(0) => {}
             Ok(ended) => tracing::info!(sockets = ended, "closing sockets of revoked or expired tokens"),
             Err(err) => tracing::warn!(db.error = db_error_kind(&err), "could not look for revoked tokens"),

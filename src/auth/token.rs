@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use super::Viewer;
+use super::cache::{Cached, TokenCache};
 use crate::error::{AppError, db_error_kind};
 
 /// Tokens start with this prefix so that secret scanners can find leaked ones.
@@ -90,27 +91,62 @@ impl Ended {
 
 /// Resolves an `Authorization` header value to a viewer, or refuses:
 /// `Unauthenticated` without a known token, `TokenRevoked` or
-/// `TokenExpired` for one that has ended. Nothing is cached: each call reads
-/// the token's row, so a revocation counts from the next request. One
-/// statement ([`TOKEN_AND_SCHOOLS`]) answers the token and the schools it
-/// sees, plus a write at most once a minute to record its use.
-pub async fn authenticate(db: &DatabaseConnection, authorization: Option<&str>) -> Result<Viewer, AppError> {
+/// `TokenExpired` for one that has ended. A token authenticated in the last
+/// few seconds is answered from `cache` with no statement (revocations
+/// empty it at once, see [`super::cache`]); its `expires_at` is checked on
+/// every use. Otherwise one statement ([`TOKEN_AND_SCHOOLS`]) answers the
+/// token and the schools it sees. Either way, a write at most once a minute
+/// records its use.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    cache: &TokenCache,
+    authorization: Option<&str>,
+) -> Result<Viewer, AppError> {
     let token = authorization.and_then(bearer).ok_or(AppError::Unauthenticated)?;
+    let hash = hash_token(token);
+    let now = Utc::now();
+    let cached = match cache.get(&hash) {
+        Some(cached) => cached,
+        None => {
+            let epoch = cache.epoch();
+            let Some(read) = read_token(db, &hash).await? else {
+                return Err(AppError::Unauthenticated);
+            };
+            if let Some(ended) = Ended::of(read.revoked_at, read.cached.viewer.expires_at, now) {
+                return Err(ended.error());
+            }
+            cache.put(hash.clone(), read.cached.clone(), epoch);
+            read.cached
+        }
+    };
+    if let Some(ended) = Ended::of(None, cached.viewer.expires_at, now) {
+        return Err(ended.error());
+    }
+    if stamp_use(db, cached.viewer.token_id, cached.last_used_at, now).await {
+        cache.used(&hash, now);
+    }
+    Ok(cached.viewer)
+}
+
+/// A token as [`TOKEN_AND_SCHOOLS`] answers it.
+struct Read {
+    cached: Cached,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Reads the token with hash `hash` and the schools it sees (`None`: no
+/// such token).
+async fn read_token(db: &DatabaseConnection, hash: &str) -> Result<Option<Read>, DbErr> {
     let backend = db.get_database_backend();
     let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?" };
     let statement = Statement::from_sql_and_values(
         backend,
         TOKEN_AND_SCHOOLS.replace("{hash}", placeholder),
-        [hash_token(token).into()],
+        [hash.into()],
     );
     let rows = TokenSchoolRow::find_by_statement(statement).all(db).await?;
-    let row = rows.first().ok_or(AppError::Unauthenticated)?;
-    let now = Utc::now();
-    if let Some(ended) = Ended::of(row.revoked_at, row.expires_at, now) {
-        return Err(ended.error());
-    }
-    stamp_use(db, row.id, row.last_used_at, now).await;
-    Ok(Viewer {
+    let Some(row) = rows.first() else { return Ok(None) };
+    let viewer = Viewer {
         token_id: row.id,
         role: row.role,
         trust_id: row.trust_id,
@@ -118,7 +154,8 @@ pub async fn authenticate(db: &DatabaseConnection, authorization: Option<&str>) 
         school_ids: Arc::new(rows.iter().filter_map(|r| r.school_id).collect()),
         expires_at: row.expires_at,
         scopes: Arc::new(parse_scopes(row.scopes.as_deref())),
-    })
+    };
+    Ok(Some(Read { cached: Cached { viewer, last_used_at: row.last_used_at }, revoked_at: row.revoked_at }))
 }
 
 /// The token with the given hash, once per school it sees (in id order),
@@ -175,16 +212,17 @@ pub async fn token_ended(db: &DatabaseConnection, token_id: i32) -> Result<Optio
 /// Records that the token was used, unless that was already recorded in the
 /// last minute. The condition is repeated in the update, so replicas racing
 /// to stamp the same token write once. A failure is logged, not returned:
-/// the token is valid whether or not its use could be recorded.
+/// the token is valid whether or not its use could be recorded. Answers
+/// whether it tried (so a cached token is not stamped again for a minute).
 async fn stamp_use(
     db: &DatabaseConnection,
     token_id: i32,
     last_used_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) {
+) -> bool {
     let every = chrono::Duration::seconds(LAST_USED_EVERY_SECONDS);
     if last_used_at.is_some_and(|at| now - at < every) {
-        return;
+        return false;
     }
     let stamped = api_token::Entity::update_many()
         .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
@@ -199,6 +237,7 @@ async fn stamp_use(
     if let Err(err) = stamped {
         tracing::warn!(db.error = db_error_kind(&err), token.id = token_id, "could not record a token's use");
     }
+    true
 }
 
 #[cfg(test)]

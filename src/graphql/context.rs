@@ -37,10 +37,17 @@ impl RequestContext {
         ctx.data::<Self>().map_err(|_| AppError::Internal("request context missing")).gql()
     }
 
-    /// The families of the viewer's schools, worked out once per request.
-    /// Fields of rows go through `loaders.family_of` instead, so that the
-    /// index is built inside a batch.
+    /// Every family of the viewer's schools, worked out once per request
+    /// (`totalCount` of families, which counts them all). Fields of rows go
+    /// through `loaders.family_of` instead, so that the index is built
+    /// inside a batch.
     pub async fn families(&self) -> Result<Arc<FamilyIndex>, AppError> {
         self.families.index().await
+    }
+
+    /// The families of these guardians and students only, read from them
+    /// outwards (`families::reach`): what a page or a lookup needs.
+    pub async fn families_of(&self, guardians: &[i32], students: &[i32]) -> Result<FamilyIndex, AppError> {
+        self.families.of(guardians, students).await
     }
 }

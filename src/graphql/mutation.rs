@@ -222,6 +222,8 @@ impl WondeMutation {
         let connection = with_options.update(&txn).await.gql()?;
         connections::approve(&txn, connection, &token, key).await.gql()?;
         txn.commit().await.gql()?;
+        // A new school: trust-wide tokens cached before it see it at once.
+        crate::auth::cache::forget_trust_everywhere(&rc.db, trust_id).await;
         if let Ok(wake) = ctx.data::<Arc<Notify>>() {
             wake.notify_one();
         }

@@ -2,9 +2,8 @@
 
 use async_graphql::{Context, ID, Object};
 use entity::enums::EventKind;
-use entity::{data_quality_finding, event, guardian, held_change, student, wonde_catalog_school};
+use entity::{data_quality_finding, event, held_change, wonde_catalog_school};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
-use std::collections::BTreeSet;
 
 use super::RequestContext;
 use super::enums::{HeldChangeStatus, SyncKind};
@@ -17,7 +16,6 @@ use super::pagination::{
 };
 use super::types::*;
 use crate::error::{AppError, ResultExt};
-use crate::families::FamilyIndex;
 
 /// The most catalog entries one search returns.
 const MAX_CATALOG_RESULTS: i32 = 50;
@@ -52,7 +50,9 @@ impl CoreQuery {
                 l.form_groups.load_one(key).await.gql()?.map(|m| Node::FormGroup(FormGroup(m)))
             }
             NodeType::SyncRun => l.sync_runs.load_one(key).await.gql()?.map(|m| Node::SyncRun(SyncRun(m))),
-            NodeType::Family => rc.families().await.gql()?.get(key).map(|f| Node::Family(Family(f))),
+            NodeType::Family => {
+                rc.families_of(&[key], &[]).await.gql()?.get(key).map(|f| Node::Family(Family(f)))
+            }
             NodeType::WebhookEndpoint | NodeType::WebhookDelivery => None,
         };
         Ok(node)
@@ -297,47 +297,4 @@ impl CoreQuery {
             .gql()?;
         Ok(rows.into_iter().map(WondeSchoolCandidate).collect())
     }
-}
-
-/// Keys of families with a guardian or child whose name or email matches
-/// every word; `None` when there is no search.
-pub async fn family_keys_matching(
-    rc: &RequestContext,
-    index: &FamilyIndex,
-    words: &[String],
-) -> Result<Option<BTreeSet<i32>>, AppError> {
-    if words.is_empty() {
-        return Ok(None);
-    }
-    let guardians: Vec<i32> = rc
-        .viewer
-        .guardians()
-        .select_only()
-        .column(guardian::Column::Id)
-        .filter(words_condition(
-            words,
-            super::filters::guardian_search_columns(rc.viewer.sees_contact_details()),
-        ))
-        .into_tuple()
-        .all(&rc.db)
-        .await?;
-    let students: Vec<i32> = rc
-        .viewer
-        .students()
-        .select_only()
-        .column(student::Column::Id)
-        .filter(words_condition(
-            words,
-            &[student::Column::Forename, student::Column::Surname, student::Column::Upn],
-        ))
-        .into_tuple()
-        .all(&rc.db)
-        .await?;
-    let keys = guardians
-        .into_iter()
-        .filter_map(|id| index.of_guardian(id))
-        .chain(students.into_iter().filter_map(|id| index.of_student(id)))
-        .map(|f| f.key)
-        .collect();
-    Ok(Some(keys))
 }

@@ -21,7 +21,7 @@ pub async fn execute(
     request: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let viewer = match authenticate(&state.db, authorization).await {
+    let viewer = match authenticate(&state.db, &state.tokens, authorization).await {
         Ok(viewer) => viewer,
         Err(err @ (AppError::Unauthenticated | AppError::TokenRevoked | AppError::TokenExpired)) => {
             if let Some(limited) = limits::anonymous(&state.limits, peer.ip()) {

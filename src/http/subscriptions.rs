@@ -101,7 +101,9 @@ async fn serve(
         .or_else(|| init["payload"]["Authorization"].as_str())
         .map(str::to_owned);
     let viewer = match (init["type"].as_str(), authorization) {
-        (Some("connection_init"), Some(header)) => authenticate(&state.db, Some(&header)).await.ok(),
+        (Some("connection_init"), Some(header)) => {
+            authenticate(&state.db, &state.tokens, Some(&header)).await.ok()
+        }
         _ => None,
     };
     let Some(viewer) = viewer else {

@@ -13,8 +13,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::oneshot;
 
 /// The webhook secret test servers are configured with.
@@ -260,6 +260,8 @@ pub struct TestApp {
     /// The server's event bus: publish here what a sync would.
     pub events: EventBus,
     statements: Arc<AtomicUsize>,
+    /// The counted statements' SQL, while [`TestApp::record_sql`] records.
+    sql_log: Arc<Mutex<Option<Vec<String>>>>,
     stop: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -420,7 +422,11 @@ impl TestApp {
             wonde: test_wonde(NO_WONDE)?,
             wonde_app_token: None,
         };
-        let app = configure(Application::new(services, ([127, 0, 0, 1], 0).into()).await?);
+        let app = configure(
+            Application::new(services, ([127, 0, 0, 1], 0).into())
+                .await?
+                .with_token_ttl(std::time::Duration::from_secs(3600)),
+        );
         let addr = app.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
@@ -440,12 +446,20 @@ impl TestApp {
         let statements = Arc::new(AtomicUsize::new(0));
         let mut served = data.reconnect(engine).await?;
         let counter = statements.clone();
+        let sql_log: Arc<Mutex<Option<Vec<String>>>> = Arc::new(Mutex::new(None));
+        let log = Arc::clone(&sql_log);
         served.set_metric_callback(move |info| {
             // The event feed reads the log on its own clock (every second
             // and after each commit); those reads are not a request's.
             let feed = info.statement.sql.contains(r#"FROM "event" WHERE "event"."id" >"#);
-            if !feed {
+            // So does the revocation watch (every 250 ms, for the tokens of
+            // open sockets and, on SQLite, of the token cache).
+            let watch = info.statement.sql.contains(r#"FROM "api_token" WHERE "api_token"."id" IN"#);
+            if !feed && !watch {
                 counter.fetch_add(1, Ordering::SeqCst);
+                if let Some(log) = log.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+                    log.push(info.statement.sql.clone());
+                }
             }
             if std::env::var_os("ONROLL_TEST_SHOW_SQL").is_some() {
                 let sql = info.statement.sql.chars().take(150).collect::<String>();
@@ -477,7 +491,10 @@ impl TestApp {
             schedule: onroll::sync::schedule::Schedule::default(),
             tick: std::time::Duration::from_secs(3600),
         });
-        let mut app = Application::new(services, ([127, 0, 0, 1], 0).into()).await?;
+        // Cached tokens outlive the test: none ages out between warm-up and count.
+        let mut app = Application::new(services, ([127, 0, 0, 1], 0).into())
+            .await?
+            .with_token_ttl(std::time::Duration::from_secs(3600));
         if let Some(worker) = worker {
             app = app.with_worker(worker);
         }
@@ -507,6 +524,7 @@ impl TestApp {
             secret_key,
             events,
             statements,
+            sql_log,
             stop: Some(stop),
             served: Some(served),
         })
@@ -523,6 +541,12 @@ impl TestApp {
     /// SQL statements the server has issued so far.
     pub fn statements(&self) -> usize {
         self.statements.load(Ordering::SeqCst)
+    }
+
+    /// Starts (`on`) or stops recording counted statements' SQL; answers what was recorded.
+    pub fn record_sql(&self, on: bool) -> Vec<String> {
+        let mut log = self.sql_log.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::replace(&mut *log, on.then(Vec::new)).unwrap_or_default()
     }
 
     /// Posts a query; returns the HTTP status and the JSON body.

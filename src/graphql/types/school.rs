@@ -8,6 +8,7 @@ use super::parent_groups::{GroupGuardianConnection, count_of, guardians_of};
 use super::{Class, Family, FormGroup, Guardian, Staff, Student, SyncRun, WondeConnection, YearGroup};
 use crate::error::ResultExt;
 use crate::graphql::RequestContext;
+use crate::graphql::family_pages::{FamilyCriteria, families_page};
 use crate::graphql::filters::{
     self, FamilyFilter, GuardianFilter, StaffFilter, StudentCriteria, StudentFilter, TrustGuardianFilter,
 };
@@ -63,17 +64,12 @@ impl Trust {
         if !rc.viewer.sees_trust(self.0.id) {
             return Ok(page_in_memory(Vec::new(), request).into_connection(Family));
         }
-        let index = rc.families().await.gql()?;
-        let multi_only = filter.as_ref().and_then(|f| f.multi_school_only).unwrap_or(false);
-        let words = filters::search_words(filter.as_ref().and_then(|f| f.search.as_deref())).gql()?;
-        let matching = crate::graphql::query::family_keys_matching(rc, &index, &words).await.gql()?;
-        let families = index
-            .iter()
-            .filter(|f| !multi_only || f.school_ids.len() > 1)
-            .filter(|f| matching.as_ref().is_none_or(|keys| keys.contains(&f.key)))
-            .map(|f| (i64::from(f.key), Family(f.clone())))
-            .collect();
-        Ok(page_in_memory(families, request).into_connection(|f| f))
+        let filter = FamilyCriteria {
+            multi_school_only: filter.as_ref().and_then(|f| f.multi_school_only).unwrap_or(false),
+            words: filters::search_words(filter.as_ref().and_then(|f| f.search.as_deref())).gql()?,
+            counted: ctx.look_ahead().field("totalCount").exists(),
+        };
+        Ok(families_page(rc, request, &filter).await.gql()?.into_connection(Family))
     }
 
     /// Parents across the viewer's schools of this trust (with

@@ -103,7 +103,7 @@ impl<'a> Fixture<'a> {
     }
 
     pub async fn school(&self, trust: &trust::Model, name: &str) -> anyhow::Result<school::Model> {
-        Ok(insert_new!(
+        let school = insert_new!(
             self.db,
             school {
                 trust_id: trust.id,
@@ -116,7 +116,11 @@ impl<'a> Fixture<'a> {
                 mis: Some("SIMS".to_owned()),
                 postcode: Some("CB8 7SG".to_owned()),
             }
-        ))
+        );
+        // As the server's own school creation does: trust-wide tokens
+        // cached before the school see it at once.
+        onroll::auth::cache::forget_trust_everywhere(self.db, trust.id).await;
+        Ok(school)
     }
 
     pub async fn token(&self, role: Role, trust: Option<i32>, schools: &[i32]) -> anyhow::Result<String> {
