@@ -38,6 +38,7 @@ pub enum Mode {
 /// The sizes of every measurement in one mode.
 #[derive(Clone, Debug)]
 pub struct Sizes {
+    /// The mode these sizes are for, named in the table's heading.
     pub mode: Mode,
     /// Schools of each FULL sync measured.
     pub sync_schools: Vec<usize>,
@@ -52,6 +53,7 @@ pub struct Sizes {
 }
 
 impl Sizes {
+    /// The sizes `mode` measures.
     pub fn of(mode: Mode) -> Self {
         let (sync_schools, sync_students) = match mode {
             Mode::Full => (vec![1, 5, 20], 1000),
@@ -110,6 +112,7 @@ impl Sizes {
 /// What one engine measured.
 #[derive(Clone, Debug)]
 pub struct EngineFigures {
+    /// `sqlite` or `postgres`.
     pub engine: &'static str,
     pub syncs: Vec<sync::SyncFigures>,
     pub latency: latency::LatencyFigures,

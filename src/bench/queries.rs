@@ -54,8 +54,11 @@ pub struct LoadSize {
 /// One query's figures.
 #[derive(Clone, Debug)]
 pub struct QueryFigures {
+    /// The shape, as the table names it.
     pub name: &'static str,
+    /// Answers a second under the load.
     pub per_second: f64,
+    /// Each request's time, sent to answered.
     pub latency: Samples,
     /// Statements one request issues.
     pub statements: usize,

@@ -8,7 +8,9 @@ use std::time::Duration;
 /// (a fresh schema of it).
 #[derive(Clone, Debug)]
 pub enum Engine {
+    /// A SQLite file in the temporary directory, per measurement.
     Sqlite,
+    /// The PostgreSQL server at this URL; each measurement gets a schema.
     Postgres(String),
 }
 
@@ -91,6 +93,7 @@ impl Drop for Scratch {
 pub struct Samples(Vec<Duration>);
 
 impl Samples {
+    /// The samples, in any order.
     pub fn new(mut samples: Vec<Duration>) -> Self {
         samples.sort();
         Self(samples)
@@ -105,10 +108,12 @@ impl Samples {
         self.0[rank - 1].as_secs_f64() * 1000.0
     }
 
+    /// How many samples there are.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether there are none (every quantile is then NaN).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

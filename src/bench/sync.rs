@@ -22,6 +22,7 @@ use crate::wonde::{GroupType, ListQuery, Pager, SchoolAccess, SecretToken, Wonde
 #[derive(Clone, Debug)]
 pub struct SyncFigures {
     pub schools: usize,
+    /// Pupils a school.
     pub students: usize,
     /// Records the floor paged (every endpoint the sync reads).
     pub records: usize,
@@ -37,10 +38,12 @@ pub struct SyncFigures {
 }
 
 impl SyncFigures {
+    /// Records the FULL runs took in a second (the floor's record count).
     pub fn records_per_s(&self) -> f64 {
         self.records as f64 / self.full_s
     }
 
+    /// The FULL runs' time over the paging floor's.
     pub fn ratio(&self) -> f64 {
         self.full_s / self.floor_s
     }
