@@ -68,13 +68,9 @@ impl Client {
     }
 }
 
-/// The `q`-quantile (0..=1) of sorted samples in ms, nearest rank.
-fn quantile(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1].as_secs_f64() * 1000.0
+/// The `q`-quantile (0..=1) of samples in ms, nearest rank.
+fn quantile(samples: &[Duration], q: f64) -> f64 {
+    onroll::bench::support::Samples::new(samples.to_vec()).ms(q)
 }
 
 #[derive(Default)]

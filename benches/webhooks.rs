@@ -1,10 +1,11 @@
 //! Outbound webhooks. Not a test: `cargo bench --bench webhooks`.
 //!
-//! 1. Latency: a student leaves in the simulator, an admin triggers an
-//!    INCREMENTAL run, and the signed deactivation reaches the demo's
-//!    receiver on 127.0.0.1 (BENCH_LEAVERS, default 50). The baseline, in
-//!    the same run and for the same leavers, is the same event reaching a
-//!    subscriber on `/graphql/ws`: the ratio is what the outbox adds.
+//! 1. Latency (`onroll::bench::latency`, what `onroll bench` runs): a
+//!    student leaves in the simulator, an admin triggers an INCREMENTAL
+//!    run, and the signed deactivation reaches the demo's receiver on
+//!    127.0.0.1 (BENCH_LEAVERS, default 50). The baseline, in the same run
+//!    and for the same leavers, is the same event reaching a subscriber on
+//!    `/graphql/ws`: the ratio is what the outbox adds.
 //! 2. Throughput: BENCH_EVENTS (default 10,000) events appended to the log
 //!    at once, for BENCH_ENDPOINTS (10) endpoints, each its own receiver:
 //!    deliveries per second until every one has arrived, verified. The
@@ -15,17 +16,14 @@
 //! SQLite, and PostgreSQL too when ONROLL_BENCH_DATABASE_URL (or
 //! ONROLL_TEST_DATABASE_URL) is set.
 
-#[path = "../tests/api/support/ws.rs"]
-mod ws;
-
 mod support;
-use support::{engines, env_number};
+use support::{engines, env_number, library_engine};
 
 use entity::enums::{DeactivationReason, EventKind, PersonKind};
 use entity::event;
 use futures::StreamExt;
-use onroll::config::{Every, SyncConfig};
-use onroll::demo::{Demo, DemoConfig};
+use onroll::bench::latency::{LatencySize, measure};
+use onroll::config::SyncConfig;
 use onroll::demo_receiver::DemoReceiver;
 use onroll::server::{Application, Services};
 use onroll::webhooks_out::WebhookSettings;
@@ -34,81 +32,6 @@ use sea_orm::Set;
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-const DEACTIVATIONS: &str =
-    "subscription { deactivations { kind reason person { ... on Student { wondeId } } } }";
-const TRIGGER: &str = "mutation($s: ID!) { triggerSync(schoolId: $s, kind: INCREMENTAL) { id } }";
-const LIMIT: Duration = Duration::from_secs(60);
-
-fn quantile(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1].as_secs_f64() * 1000.0
-}
-
-struct Latency {
-    webhook: Vec<Duration>,
-    subscriber: Vec<Duration>,
-}
-
-async fn latency(engine: &str, count: usize) -> anyhow::Result<Latency> {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = DemoConfig {
-        bind: ([127, 0, 0, 1], 0).into(),
-        schools: 3,
-        students: 300,
-        seed: 11,
-        incremental_every: Every(None),
-        database_url: Some(support::database_url(engine, "webhooks_latency").await?),
-        limits: Default::default(),
-    };
-    let demo = Demo::start(config, async move {
-        let _ = stopped.await;
-    })
-    .await?;
-    let api = demo.api();
-    let schools = demo.schools().await?;
-    let (mut socket, _) = ws::connect(demo.addr, Some(&demo.integrator_token)).await?;
-    ws::subscribe(&mut socket, "d", DEACTIVATIONS, json!({})).await?;
-    let (mut webhook, mut subscriber) = (Vec::with_capacity(count), Vec::with_capacity(count));
-    for round in 0..count {
-        let (wonde_school, school) = &schools[round % schools.len()];
-        let truth = demo.sim.truth(wonde_school)?;
-        let student = truth.students.first().ok_or_else(|| anyhow::anyhow!("school emptied"))?.id.clone();
-        let before = demo.receiver.received().len();
-        let started = Instant::now();
-        demo.sim.student_leaves(wonde_school, &student, None)?;
-        api.call(TRIGGER, json!({ "s": school })).await?;
-        loop {
-            let message = ws::next_message_within(&mut socket, LIMIT).await?;
-            let event = &message["payload"]["data"]["deactivations"];
-            if event["kind"] == "STUDENT" && event["person"]["wondeId"] == student.as_str() {
-                break;
-            }
-        }
-        subscriber.push(started.elapsed());
-        let deadline = Instant::now() + LIMIT;
-        let arrived = loop {
-            let found = demo.receiver.received()[before..]
-                .iter()
-                .find(|d| d.body["data"]["kind"] == "STUDENT" && d.verified)
-                .and_then(|d| d.arrived);
-            if let Some(arrived) = found {
-                break arrived;
-            }
-            anyhow::ensure!(Instant::now() < deadline, "the leaver's webhook did not arrive");
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        };
-        webhook.push(arrived - started);
-    }
-    webhook.sort();
-    subscriber.sort();
-    let _ = stop.send(());
-    demo.finish().await?;
-    Ok(Latency { webhook, subscriber })
-}
 
 struct Throughput {
     deliveries: usize,
@@ -240,11 +163,12 @@ fn main() -> anyhow::Result<()> {
         "{:<9} {:>10} {:>10} {:>10} {:>14} {:>9} {:>9}",
         "engine", "hook p50", "hook p99", "hook max", "subscr. p50/99", "p50/base", "p99/base"
     );
+    let size = LatencySize { schools: 3, students: 300, leavers, baseline_runs: 1 };
     for engine in &engines {
-        let row = runtime.block_on(latency(engine, leavers))?;
-        let (p50, p99, max) =
-            (quantile(&row.webhook, 0.5), quantile(&row.webhook, 0.99), quantile(&row.webhook, 1.0));
-        let (b50, b99) = (quantile(&row.subscriber, 0.5), quantile(&row.subscriber, 0.99));
+        let row = runtime.block_on(measure(&library_engine(engine)?, size))?;
+        let (hook, base) = (&row.webhook, &row.subscriber);
+        let (p50, p99, max) = (hook.ms(0.5), hook.ms(0.99), hook.ms(1.0));
+        let (b50, b99) = (base.ms(0.5), base.ms(0.99));
         println!(
             "{engine:<9} {p50:>7.1} ms {p99:>7.1} ms {max:>7.1} ms {b50:>6.1}/{b99:>5.1} ms {:>8.2}x {:>8.2}x",
             p50 / b50,

@@ -28,11 +28,14 @@ use crate::tenancy::{self, TokenSpec};
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo syncs every few seconds; a line per run would bury its welcome.
-    let quiet = matches!(cli.command, Command::Demo(_));
-    if let Err(err) =
-        crate::logging::init(if quiet { "warn,onroll=info,onroll::sync::engine=warn" } else { "info" })
-    {
+    // The demo syncs every few seconds; a line per run would bury its
+    // welcome. The benchmark's hundreds of runs and servers, its table.
+    let filter = match cli.command {
+        Command::Demo(_) => "warn,onroll=info,onroll::sync::engine=warn",
+        Command::Bench { .. } => "warn",
+        _ => "info",
+    };
+    if let Err(err) = crate::logging::init(filter) {
         eprintln!("error: {err}");
         return ExitCode::FAILURE;
     }
@@ -106,6 +109,14 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             say!("migrations applied");
         }
         Command::Schema => say_raw!("{}", crate::graphql::sdl()),
+        Command::Bench { quick, postgres, tiny } => {
+            let mode = match (quick, tiny) {
+                (_, true) => crate::bench::Mode::Tiny,
+                (true, false) => crate::bench::Mode::Quick,
+                (false, false) => crate::bench::Mode::Full,
+            };
+            say_raw!("{}", crate::bench::run(mode, postgres).await?);
+        }
         Command::Trust { command: TrustCommand::Create { name, database } } => {
             let db = open(&database).await?;
             let trust = tenancy::create_trust(&db, &name).await?;

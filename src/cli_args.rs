@@ -25,6 +25,23 @@ pub(crate) enum Command {
     Migrate(DatabaseConfig),
     /// Print the GraphQL SDL (schema.graphql is exactly this output).
     Schema,
+    /// Measure this machine: FULL and INCREMENTAL syncs, leaver and webhook
+    /// latency, the hot queries under load, subscription fan-out and
+    /// cross-replica latency, each against a baseline from the same run.
+    /// Everything runs on 127.0.0.1 in this process; prints one markdown table.
+    Bench {
+        /// Smaller sizes (1 and 5 schools of 200 pupils, 1,000 subscribers,
+        /// 2 s load phases): under two minutes on two cores.
+        #[arg(long)]
+        quick: bool,
+        /// Also measure PostgreSQL: a fresh schema in this database, dropped
+        /// afterwards (SQLite, a temporary file, is always measured).
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
+        /// The smallest sizes that still measure everything (for the tests).
+        #[arg(long, hide = true, conflicts_with = "quick")]
+        tiny: bool,
+    },
     /// Manage trusts.
     Trust {
         #[command(subcommand)]

@@ -12,6 +12,9 @@ pub mod access_requests;
 pub mod audit;
 /// Who is asking: API tokens, roles and the tenant scope every query obeys.
 pub mod auth;
+/// `onroll bench`: this machine measured, one markdown table of figures
+/// against baselines from the same run.
+pub mod bench;
 /// Wonde's school directory, mirrored locally for search.
 pub mod catalog;
 /// Command-line entry points (`serve`, `migrate`, `schema`, `trust`, `token`).

@@ -64,3 +64,15 @@ pub async fn migrated_database(engine: &str, name: &str) -> anyhow::Result<(Stri
     onroll::db::migrate(&db).await?;
     Ok((url, db))
 }
+
+/// `engine` (`sqlite` or `postgres`) as the library's measurements take it.
+// Not every benchmark calls the library's measurements.
+#[allow(dead_code)]
+pub fn library_engine(engine: &str) -> anyhow::Result<onroll::bench::Engine> {
+    match engine {
+        "sqlite" => Ok(onroll::bench::Engine::Sqlite),
+        _ => postgres_url()
+            .map(onroll::bench::Engine::Postgres)
+            .ok_or_else(|| anyhow::anyhow!("no PostgreSQL URL")),
+    }
+}

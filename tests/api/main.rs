@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod believed_webhooks;
+mod bench_cli;
 mod cli;
 mod contact_scope;
 mod csv_formats;

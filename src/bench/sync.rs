@@ -1,0 +1,162 @@
+//! FULL sync of a simulated trust against the client's paging floor, and
+//! a no-change INCREMENTAL run a school after it.
+//!
+//! The floor is the same pages the sync fetches, through the same client,
+//! parsed and dropped: what a sync would cost if writing were free. The
+//! simulator runs in this process, so both include its rendering time.
+
+use chrono::Utc;
+use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
+use serde::de::DeserializeOwned;
+use std::time::Instant;
+use wonde_sim::{SimConfig, SimHandle, Simulator};
+
+use super::support::{Engine, peak_mib, reset_peak};
+use crate::crypto::SecretKey;
+use crate::events::EventBus;
+use crate::sync::SyncEngine;
+use crate::wonde::{GroupType, ListQuery, Pager, SchoolAccess, SecretToken, WondeClient, WondeConfig};
+
+/// One FULL sync of `schools` schools and what followed it.
+#[derive(Clone, Debug)]
+pub struct SyncFigures {
+    pub schools: usize,
+    /// Pupils a school.
+    pub students: usize,
+    /// Records the floor paged (every endpoint the sync reads).
+    pub records: usize,
+    /// Seconds to page everything through the client, writing nothing.
+    pub floor_s: f64,
+    /// Seconds for the FULL runs of every school, one after another.
+    pub full_s: f64,
+    /// The process's peak resident set during the FULL runs, MiB (the
+    /// simulator's world included).
+    pub peak_mib: f64,
+    /// A no-change INCREMENTAL run, ms a school.
+    pub incremental_ms: f64,
+}
+
+impl SyncFigures {
+    /// Records the FULL runs took in a second (the floor's record count).
+    pub fn records_per_s(&self) -> f64 {
+        self.records as f64 / self.full_s
+    }
+
+    /// The FULL runs' time over the paging floor's.
+    pub fn ratio(&self) -> f64 {
+        self.full_s / self.floor_s
+    }
+}
+
+async fn drain<T: DeserializeOwned>(mut pager: Pager<T>) -> anyhow::Result<usize> {
+    let mut records = 0;
+    while let Some(page) = pager.next_page().await? {
+        records += page.records.len();
+    }
+    Ok(records)
+}
+
+/// The floor: every page a FULL run of every school fetches, parsed and
+/// dropped. Seconds and records.
+pub async fn paging_floor(client: &WondeClient, sim: &SimHandle) -> anyhow::Result<(f64, usize)> {
+    let started = Instant::now();
+    let mut records = 0;
+    let q = ListQuery::default();
+    for school in sim.schools() {
+        let access = SchoolAccess::new(school.wonde_id.clone(), SecretToken::new(school.token.clone()));
+        records += drain(client.students(&access, &q)).await?;
+        records += drain(client.leavers(&access, &q)).await?;
+        records += drain(client.employees(&access, &q)).await?;
+        records += drain(client.contacts(&access, &q)).await?;
+        records += drain(client.classes(&access, &q)).await?;
+        records += drain(client.groups(&access, GroupType::Year, &q)).await?;
+        records += drain(client.groups(&access, GroupType::Registration, &q)).await?;
+    }
+    Ok((started.elapsed().as_secs_f64(), records))
+}
+
+/// A trust on `db` with every school of `sim`, each with an approved Wonde
+/// connection, and the engine that syncs them: the trust's id, the
+/// schools' ids, the engine.
+pub async fn connected_trust(
+    db: &DatabaseConnection,
+    sim: &SimHandle,
+) -> anyhow::Result<(i32, Vec<i32>, SyncEngine)> {
+    let client = WondeClient::new(WondeConfig { base_url: Some(sim.base_url()), ..WondeConfig::default() })?;
+    let key = SecretKey::generate();
+    let trust = crate::tenancy::create_trust(db, "Bench Trust").await?;
+    let mut ours = Vec::new();
+    for school in sim.schools() {
+        let now = Utc::now();
+        let row = entity::school::ActiveModel {
+            trust_id: Set(trust.id),
+            wonde_id: Set(Some(school.wonde_id.clone())),
+            name: Set(school.name.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        let token = crate::crypto::Secret::new(school.token.clone());
+        crate::connections::create(
+            db,
+            row.id,
+            &school.wonde_id,
+            ConnectionStatus::Approved,
+            Some((&token, &key)),
+        )
+        .await?;
+        ours.push(row.id);
+    }
+    let engine = SyncEngine {
+        db: db.clone(),
+        key,
+        events: EventBus::default(),
+        client,
+        guard_share: 0.5,
+        worker: "bench".to_owned(),
+        clock: Default::default(),
+    };
+    Ok((trust.id, ours, engine))
+}
+
+/// Runs one `kind` run of each school in turn; each must complete.
+pub async fn run_each(engine: &SyncEngine, schools: &[i32], kind: SyncKind) -> anyhow::Result<()> {
+    for school in schools {
+        let run = engine.run_now(*school, kind, false).await?;
+        anyhow::ensure!(run.status == SyncStatus::Completed, "a {kind:?} run failed: {:?}", run.error);
+    }
+    Ok(())
+}
+
+/// A trust of `schools` simulated schools of `students` pupils: the floor,
+/// the FULL runs and a no-change INCREMENTAL run of each, on `engine`.
+pub async fn measure(engine: &Engine, schools: usize, students: usize) -> anyhow::Result<SyncFigures> {
+    let sim = Simulator::start(SimConfig {
+        schools,
+        students_per_school: students,
+        seed: 5,
+        ..SimConfig::default()
+    })
+    .await?;
+    let client = WondeClient::new(WondeConfig { base_url: Some(sim.base_url()), ..WondeConfig::default() })?;
+    let (floor_s, records) = paging_floor(&client, &sim).await?;
+
+    let scratch = engine.scratch(&format!("sync{schools}")).await?;
+    let db = scratch.migrated().await?;
+    let (_, ours, sync) = connected_trust(&db, &sim).await?;
+    reset_peak();
+    let started = Instant::now();
+    run_each(&sync, &ours, SyncKind::Full).await?;
+    let full_s = started.elapsed().as_secs_f64();
+    let peak_mib = peak_mib();
+    let started = Instant::now();
+    run_each(&sync, &ours, SyncKind::Incremental).await?;
+    let incremental_ms = started.elapsed().as_secs_f64() * 1000.0 / ours.len() as f64;
+    drop((sync, db));
+    sim.shutdown().await;
+    scratch.drop_now().await?;
+    Ok(SyncFigures { schools, students, records, floor_s, full_s, peak_mib, incremental_ms })
+}
