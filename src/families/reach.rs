@@ -19,7 +19,7 @@
 
 use entity::{guardian, guardian_link, student};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SelectStatement, SimpleExpr};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbBackend, QueryFilter, QuerySelect, QueryTrait};
 use std::collections::{BTreeSet, HashMap};
 
 use super::{FamilyIndex, GuardianRow, IdentityRow, email_key, is_placeholder_email, names_agree, upn_key};
@@ -250,6 +250,19 @@ fn upn_key_sql() -> SimpleExpr {
     Func::upper(Func::cust("TRIM").arg(Expr::col((student::Entity, student::Column::Upn)))).into()
 }
 
+/// UPNs with a character outside printable ASCII (a tab, a newline, a
+/// no-break space, a letter beyond ASCII): the only ones whose SQL key can
+/// differ from [`upn_key`], which trims every Unicode space and upper-cases
+/// beyond ASCII. They are read every round (an MIS sends few), and the
+/// check after the read keeps the true twins.
+fn not_plain_ascii(backend: DbBackend) -> SimpleExpr {
+    let upn = r#""student"."upn""#;
+    match backend {
+        DbBackend::Postgres => Expr::cust(format!("{upn} ~ '[^ -~]'")),
+        _ => Expr::cust(format!("{upn} GLOB '*[^ -~]*'")),
+    }
+}
+
 /// Reads every record (in scope) of the reached children's UPNs not read
 /// yet; answers them.
 async fn join_by_upn(
@@ -271,7 +284,11 @@ async fn join_by_upn(
             .students()
             .select_only()
             .columns([student::Column::Id, student::Column::SchoolId, student::Column::Upn])
-            .filter(upn_key_sql().is_in(chunk.iter().cloned()))
+            .filter(
+                Condition::any()
+                    .add(upn_key_sql().is_in(chunk.iter().cloned()))
+                    .add(not_plain_ascii(db.get_database_backend())),
+            )
             .into_tuple()
             .all(db)
             .await?;

@@ -11,9 +11,10 @@
 //! (SQLite's 32,766 since 3.32, which the bundled SQLite is past;
 //! PostgreSQL's 65,535).
 
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, Iterable, PrimaryKeyToColumn,
+    ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, Iterable,
+    PrimaryKeyToColumn, QueryTrait,
 };
 use std::collections::BTreeMap;
 
@@ -113,10 +114,40 @@ where
         let upsert = OnConflict::columns(keys.clone()).update_columns(columns).to_owned();
         for chunk in chunks(rows, column_count::<A::Entity>()) {
             let upserted = A::Entity::insert_many(chunk).on_conflict(upsert.clone());
-            written += upserted.exec_without_returning(db).await?;
+            written += upsert_existing(db, upserted).await?;
         }
     }
     Ok(written)
+}
+
+/// Runs an upsert of rows that were read in this transaction, refusing
+/// (`RecordNotUpdated`, as the row-by-row `UPDATE` did) when one of them
+/// was inserted: on PostgreSQL another transaction (the retention purge,
+/// an erasure) may have deleted it since it was read, and the `INSERT`
+/// half would bring it back whole, personal data and all. The run then
+/// rolls back and the next one reads the rows afresh. On SQLite the run's
+/// write transaction excludes every other writer, so no row can go.
+async fn upsert_existing<A, C>(db: &C, mut upserted: sea_orm::InsertMany<A>) -> Result<u64, DbErr>
+where
+    A: ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Postgres {
+        return upserted.exec_without_returning(db).await;
+    }
+    // `xmax` is 0 exactly for a row this statement inserted (an updated
+    // row carries the updating transaction's id).
+    upserted.query().returning(Query::returning().expr(Expr::cust("(xmax = 0)")));
+    let rows = db.query_all_raw(backend.build(upserted.query())).await?;
+    let mut inserted = false;
+    for row in &rows {
+        inserted |= row.try_get_by_index::<bool>(0)?;
+    }
+    if inserted {
+        return Err(DbErr::RecordNotUpdated);
+    }
+    Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

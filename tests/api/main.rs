@@ -67,6 +67,7 @@ pub mod sync_wonde;
 mod token_cache;
 mod tokens;
 mod traces;
+mod upsert_races;
 pub mod webhooks;
 mod webhooks_leaver;
 mod webhooks_out;

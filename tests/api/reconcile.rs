@@ -62,7 +62,7 @@ fn link(student: &str, guardian: &str, label: &str) -> MisLink {
 
 /// A small school: Amy and Ben are siblings (mum M1), Cal has his own
 /// parent (P2); a teacher, a year group, a form and a class.
-fn school_mis() -> Batch {
+pub(crate) fn school_mis() -> Batch {
     let mut batch = Batch::new(true, DataTypes::ALL);
     batch.students = vec![student("S1", "u1", "Amy"), student("S2", "u2", "Ben"), student("S3", "u3", "Cal")];
     batch.staff = vec![MisStaff {
