@@ -58,6 +58,13 @@ impl EventBus {
         self.inner.sender.subscribe()
     }
 
+    /// How many receivers this bus has now: one per live subscription of
+    /// this process. Lets a caller know that subscriptions it started are
+    /// listening before it publishes (tests, benchmarks).
+    pub fn receivers(&self) -> usize {
+        self.inner.sender.receiver_count()
+    }
+
     /// Sends to this process's subscribers, except log-only kinds (parent
     /// group changes, polled). No subscriber is not an error: the log keeps
     /// the event.

@@ -23,7 +23,44 @@ const SUBSCRIPTIONS_PER_SOCKET: usize = 5;
 
 /// Statements the server issues while one deactivation of Ann reaches
 /// `sockets` × [`SUBSCRIPTIONS_PER_SOCKET`] subscribers, each of whom gets it.
-async fn statements_for_one_event(app: &TestApp, s: &Scenario, sockets: usize) -> anyhow::Result<usize> {
+/// Waits until the app's bus has exactly `count` receivers: the
+/// subscriptions started are live, those of closed sockets gone. A fixed
+/// sleep was not enough on a loaded machine, where each subscription's
+/// token check and catch-up queued behind other work.
+async fn listening(app: &TestApp, count: usize) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.events.receivers() != count {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "{} of {count} subscriptions listening after 10 s",
+            app.events.receivers()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// Waits until the app issues no statement for 200 ms.
+async fn quiet(app: &TestApp) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = app.statements();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if app.statements() == seen {
+            return Ok(());
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the server never went quiet");
+    }
+}
+
+/// `idle` is the bus's receivers with no subscription open.
+async fn statements_for_one_event(
+    app: &TestApp,
+    s: &Scenario,
+    idle: usize,
+    sockets: usize,
+) -> anyhow::Result<usize> {
+    listening(app, idle).await?;
     let mut open = Vec::new();
     for _ in 0..sockets {
         let (mut socket, ack) = ws::connect(app.addr, Some(&s.integrator)).await?;
@@ -33,8 +70,12 @@ async fn statements_for_one_event(app: &TestApp, s: &Scenario, sockets: usize) -
         }
         open.push(socket);
     }
-    // Let every subscription reach the bus before the event is published.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every subscription is listening before the event is published: one
+    // that subscribed after it would wait for it in vain.
+    listening(app, idle + sockets * SUBSCRIPTIONS_PER_SOCKET).await?;
+    // A subscription is on the bus before its catch-up read ends: the
+    // count starts once the server has gone quiet.
+    quiet(app).await?;
     let before = app.statements();
     let event =
         onroll::events::log::append(app.db(), vec![crate::webhooks_out::deactivation_of_ann(s)]).await?;
@@ -55,8 +96,9 @@ async fn an_event_reads_its_rows_once_whatever_the_subscribers(engine: Engine) -
     // those reads are not the event's.
     let app = TestApp::spawn_with_token_watch(&engine, Duration::from_secs(3600)).await?;
     let s = Scenario::build(app.db()).await?;
-    let few = statements_for_one_event(&app, &s, 1).await?;
-    let many = statements_for_one_event(&app, &s, 8).await?;
+    let idle = app.events.receivers();
+    let few = statements_for_one_event(&app, &s, idle, 1).await?;
+    let many = statements_for_one_event(&app, &s, idle, 8).await?;
     eprintln!(
         "statements per event: {few} for {} subscribers, {many} for {}",
         SUBSCRIPTIONS_PER_SOCKET,
@@ -83,8 +125,9 @@ async fn a_replay_after_an_erasure_shows_the_erased_record(engine: Engine) -> an
     // A first subscriber is sent the leaver's deactivation, names and all.
     let (mut first, ack) = ws::connect(app.addr, Some(&s.integrator)).await?;
     anyhow::ensure!(ack["type"] == "connection_ack", "{ack}");
+    let idle = app.events.receivers();
     subscribe(&mut first, "live", query, json!({})).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    listening(&app, idle + 1).await?;
     let mut row = crate::webhooks_out::deactivation_of_ann(&s);
     row.school_id = Set(s.leaver.school_id);
     row.person_id = Set(Some(s.leaver.id));
