@@ -24,7 +24,6 @@ use onroll::events::EventBus;
 use onroll::graphql::ids::{NodeType, encode};
 use onroll::server::{Application, Services};
 use onroll::tenancy::{TokenSpec, create_token};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -85,16 +84,7 @@ impl Bench {
 async fn measure(engine: &str, years: usize, pupils: usize, runs: usize) -> anyhow::Result<()> {
     let (_, db) = support::migrated_database(engine, "parents").await?;
     let trust = onroll::tenancy::create_trust(&db, "Bench Trust").await?;
-    let now = chrono::Utc::now();
-    let school = entity::school::ActiveModel {
-        trust_id: Set(trust.id),
-        name: Set("Bench School".to_owned()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&db)
-    .await?;
+    let school = onroll::bench::support::bench_school(&db, trust.id).await?;
     let mut groups = Vec::new();
     for y in 0..years {
         groups.push(

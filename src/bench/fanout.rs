@@ -72,16 +72,8 @@ pub struct Subject {
 /// A trust, a school, a student and an integrator's token for them.
 pub async fn tenant(db: &DatabaseConnection) -> anyhow::Result<(Subject, String)> {
     let trust = crate::tenancy::create_trust(db, "Bench Trust").await?;
+    let school = super::support::bench_school(db, trust.id).await?;
     let now = chrono::Utc::now();
-    let school = entity::school::ActiveModel {
-        trust_id: Set(trust.id),
-        name: Set("Bench School".to_owned()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
     let student = entity::student::ActiveModel {
         school_id: Set(school.id),
         wonde_id: Set("B1".to_owned()),

@@ -142,3 +142,22 @@ pub fn reset_peak() {
 pub fn peak_mib() -> f64 {
     status_bytes("VmHWM:") as f64 / (1024.0 * 1024.0)
 }
+
+/// A school named "Bench School" in trust `trust_id`, fed by nothing: the
+/// home of the rows a benchmark writes itself.
+pub async fn bench_school(
+    db: &sea_orm::DatabaseConnection,
+    trust_id: i32,
+) -> Result<entity::school::Model, sea_orm::DbErr> {
+    use sea_orm::{ActiveModelTrait, Set};
+    let now = chrono::Utc::now();
+    entity::school::ActiveModel {
+        trust_id: Set(trust_id),
+        name: Set("Bench School".to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
