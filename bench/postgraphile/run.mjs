@@ -311,8 +311,13 @@ function wrk(url, body, token, connections, seconds, threads, extra = []) {
 }
 
 /// Statements per request through the counting proxy: `requests`
-/// sequential requests, less what the server sends by itself when idle
-/// (Onroll's workers poll the database), measured over `idleSeconds`.
+/// sequential requests in three batches, each less what the server sends
+/// by itself when idle (Onroll's workers poll the database), measured over
+/// `idleSeconds` before it. The batch with the fewest is reported: a
+/// one-off burst of background work (a freshly started server's first
+/// jobs) lands in at most one batch, and a request's own statements are in
+/// every batch. (A `log_statement = 'all'` trace of query (a) shows exactly
+/// the four `SELECT`s the API suite counts; a single batch once read 6.8.)
 async function statementsPerRequest(url, body, token, control, idleSeconds, requests) {
   const payload = readFileSync(body, "utf8");
   const headers = { "content-type": "application/json" };
@@ -325,20 +330,26 @@ async function statementsPerRequest(url, body, token, control, idleSeconds, requ
   for (let i = 0; i < 20; i++) await send();
   const total = (counts) => Object.values(counts).reduce((a, b) => a + b, 0);
   const read = async (reset) => (await fetch(control + (reset ? "reset" : ""), { method: reset ? "POST" : "GET" })).json();
-  await read(true);
-  await sleep(idleSeconds * 1000);
-  const idle = await read(true);
-  const began = Date.now();
-  for (let i = 0; i < requests; i++) await send();
-  const elapsed = (Date.now() - began) / 1000;
-  const busy = await read(false);
-  const background = (total(idle) / idleSeconds) * elapsed;
-  const perKeyword = {};
-  for (const [keyword, n] of Object.entries(busy)) {
-    const idleShare = ((idle[keyword] ?? 0) / idleSeconds) * elapsed;
-    perKeyword[keyword] = Math.max(0, (n - idleShare) / requests);
+  const perBatch = Math.max(1, Math.floor(requests / 3));
+  const batches = [];
+  for (let batch = 0; batch < 3; batch++) {
+    await read(true);
+    await sleep(idleSeconds * 1000);
+    const idle = await read(true);
+    const began = Date.now();
+    for (let i = 0; i < perBatch; i++) await send();
+    const elapsed = (Date.now() - began) / 1000;
+    const busy = await read(false);
+    const background = (total(idle) / idleSeconds) * elapsed;
+    const perKeyword = {};
+    for (const [keyword, n] of Object.entries(busy)) {
+      const idleShare = ((idle[keyword] ?? 0) / idleSeconds) * elapsed;
+      perKeyword[keyword] = Math.max(0, (n - idleShare) / perBatch);
+    }
+    batches.push({ perRequest: (total(busy) - background) / perBatch, perKeyword, idle, idleSeconds });
   }
-  return { perRequest: (total(busy) - background) / requests, perKeyword, idle, idleSeconds };
+  const fewest = batches.reduce((a, b) => (b.perRequest < a.perRequest ? b : a));
+  return { ...fewest, batches: batches.map((b) => b.perRequest) };
 }
 
 // ---- the run ----
@@ -476,8 +487,9 @@ function report({ results, statements, sizes, costs, ids, counts, syncSeconds })
       `Rows asked for: school ${ids.school}, class ${ids.class} (${ids.classSize} current members, the median class), student ${ids.student}.`,
     `wrk: ${SETTINGS.threads} threads, ${SETTINGS.duration} s a run, ${SETTINGS.rounds} rounds per cell alternating the servers (mean shown); ` +
       `latency: wrk with 1 connection for ${SETTINGS.latencySeconds} s, median.`,
-    `Statements: Execute and Query messages on the wire, ${SETTINGS.counted} sequential requests, less Onroll's idle background ` +
-      `(${idleTotal} statements in ${idle.idleSeconds} s idle). By kind: ${breakdown.join("; ")}.`,
+    `Statements: Execute and Query messages on the wire, ${SETTINGS.counted} sequential requests in 3 batches, each less the idle background ` +
+      `measured before it (Onroll's first: ${idleTotal} statements in ${idle.idleSeconds} s), the batch with the fewest shown ` +
+      `(Onroll's (a) batches: ${idle.batches.map((n) => n.toFixed(1)).join(", ")}). By kind: ${breakdown.join("; ")}.`,
     `Onroll's requested cost of each query (docs/limits.md; from ${SETTINGS.expensive} on, such operations run a few at a time): ` +
       QUERIES.map((q) => `(${q.key}) ${costs[q.key]}`).join(", ") + ".",
   ].join("\n");
