@@ -33,7 +33,12 @@ pub fn main() -> ExitCode {
     let filter = match cli.command {
         Command::Demo(_) => "warn,onroll=info,onroll::sync::engine=warn",
         Command::Bench { .. } => "warn",
-        _ => "info",
+        // The migrations' `IF NOT EXISTS` makes PostgreSQL send a notice
+        // per existing table, which sqlx logs at INFO: noise to everyone.
+        Command::Serve(_) | Command::Migrate(_) => "info,sqlx::postgres::notice=warn",
+        // A one-shot command prints its answer; the migrations it checks
+        // first speak only when something goes wrong.
+        _ => "info,sqlx::postgres::notice=warn,sea_orm_migration=warn",
     };
     if let Err(err) = crate::logging::init(filter) {
         eprintln!("error: {err}");

@@ -15,6 +15,7 @@ mod bad_input;
 mod believed_webhooks;
 mod bench_cli;
 mod cli;
+mod cli_output;
 mod contact_scope;
 mod csv_formats;
 mod csv_guardian_links;
