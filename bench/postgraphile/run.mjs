@@ -305,9 +305,35 @@ function wrk(url, body, token, connections, seconds, threads, extra = []) {
   const errors = number(/graphql_errors (\d+)/) + (number(/Non-2xx or 3xx responses: (\d+)/) || 0);
   const socketErrors = out.match(/Socket errors: .*/)?.[0];
   if (errors > 0 || socketErrors) throw new Error(`wrk against ${url}: ${errors} error answers ${socketErrors ?? ""}\n${out}`);
-  const p50 = out.match(/^\s+50%\s+([\d.]+)(us|ms|s)\s*$/m);
   const unit = { us: 0.001, ms: 1, s: 1000 };
-  return { rps: number(/Requests\/sec:\s+([\d.]+)/), p50ms: p50 ? Number(p50[1]) * unit[p50[2]] : NaN };
+  const quantile = (q) => {
+    const m = out.match(new RegExp(`^\\s+${q}%\\s+([\\d.]+)(us|ms|s)\\s*$`, "m"));
+    return m ? Number(m[1]) * unit[m[2]] : NaN;
+  };
+  return { rps: number(/Requests\/sec:\s+([\d.]+)/), p50ms: quantile(50), p99ms: quantile(99) };
+}
+
+// ---- resident memory: the kernel's peak (VmHWM), reset before a load ----
+
+const child = (name) => started.find((e) => e.name === name)?.child;
+
+/// Resets a process's peak resident set (Linux: `5` to clear_refs).
+function resetPeak(name) {
+  try {
+    writeFileSync(`/proc/${child(name).pid}/clear_refs`, "5");
+  } catch (err) {
+    say(`cannot reset ${name}'s peak resident set: ${err.message}`);
+  }
+}
+
+/// A process's peak resident set since its last reset, in MiB.
+function peakMiB(name) {
+  try {
+    const m = readFileSync(`/proc/${child(name).pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/);
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
 }
 
 /// Statements per request through the counting proxy: `requests`
@@ -416,7 +442,7 @@ async function main() {
 
   const results = {};
   for (const query of QUERIES) {
-    const r = (results[query.key] = { latency: {}, rps: {} });
+    const r = (results[query.key] = { latency: {}, rps: {}, p99: {}, peakMiB: {} });
     for (const server of ["onroll", "postgraphile"]) {
       // Warm up: Node's JIT, both pools, PostgreSQL's caches.
       wrk(urls[server], bodies[query.key][server], tokens[server], 16, 3, SETTINGS.threads);
@@ -424,17 +450,23 @@ async function main() {
     for (const server of ["onroll", "postgraphile"]) {
       r.latency[server] = wrk(urls[server], bodies[query.key][server], tokens[server], 1, SETTINGS.latencySeconds, 1, ["--latency"]).p50ms;
     }
+    for (const server of ["onroll", "postgraphile"]) resetPeak(server);
     for (const connections of SETTINGS.connections) {
       r.rps[connections] = { onroll: [], postgraphile: [] };
+      r.p99[connections] = { onroll: [], postgraphile: [] };
       for (let round = 0; round < SETTINGS.rounds; round++) {
         const order = round % 2 === 0 ? ["onroll", "postgraphile"] : ["postgraphile", "onroll"];
         for (const server of order) {
-          const { rps } = wrk(urls[server], bodies[query.key][server], tokens[server], connections, SETTINGS.duration, SETTINGS.threads);
+          const { rps, p99ms } = wrk(
+            urls[server], bodies[query.key][server], tokens[server], connections, SETTINGS.duration, SETTINGS.threads, ["--latency"],
+          );
           r.rps[connections][server].push(rps);
-          say(`  (${query.key}) ${connections} connections, ${server}: ${rps.toFixed(0)} req/s`);
+          r.p99[connections][server].push(p99ms);
+          say(`  (${query.key}) ${connections} connections, ${server}: ${rps.toFixed(0)} req/s, p99 ${p99ms} ms`);
         }
       }
     }
+    for (const server of ["onroll", "postgraphile"]) r.peakMiB[server] = peakMiB(server);
   }
 
   console.log(report({ results, statements, sizes, costs, ids, counts, syncSeconds }));
@@ -447,7 +479,13 @@ const int = (n) => Math.round(n).toLocaleString("en-GB");
 function report({ results, statements, sizes, costs, ids, counts, syncSeconds }) {
   const head = ["query"];
   for (const c of SETTINGS.connections) head.push(`req/s at ${c} connections, Onroll / PostGraphile (ratio)`);
-  head.push("SQL statements per request, Onroll / PostGraphile", "one request alone, median ms, Onroll / PostGraphile (ratio)");
+  const most = SETTINGS.connections[SETTINGS.connections.length - 1];
+  head.push(
+    "SQL statements per request, Onroll / PostGraphile",
+    "one request alone, median ms, Onroll / PostGraphile (ratio)",
+    `p99 ms at ${most} connections, Onroll / PostGraphile (ratio)`,
+    "peak resident MiB under this query's load, Onroll / PostGraphile",
+  );
   const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
   for (const query of QUERIES) {
     const r = results[query.key];
@@ -463,6 +501,9 @@ function report({ results, statements, sizes, costs, ids, counts, syncSeconds })
     cells.push(`${s.onroll.perRequest.toFixed(1)} / ${s.postgraphile.perRequest.toFixed(1)}`);
     const [lo, lp] = [r.latency.onroll, r.latency.postgraphile];
     cells.push(`${lo.toFixed(2)} / ${lp.toFixed(2)} (${ratio(lo, lp)})`);
+    const [po, pp] = [Math.max(...r.p99[most].onroll), Math.max(...r.p99[most].postgraphile)];
+    cells.push(`${po.toFixed(1)} / ${pp.toFixed(1)} (${ratio(po, pp)})`);
+    cells.push(`${int(r.peakMiB.onroll)} / ${int(r.peakMiB.postgraphile)}`);
     lines.push(`| ${cells.join(" | ")} |`);
   }
   const breakdown = QUERIES.map((q) =>
@@ -486,7 +527,8 @@ function report({ results, statements, sizes, costs, ids, counts, syncSeconds })
       `filled by Onroll's FULL syncs in ${syncSeconds.toFixed(0)} s: ${counts}. ` +
       `Rows asked for: school ${ids.school}, class ${ids.class} (${ids.classSize} current members, the median class), student ${ids.student}.`,
     `wrk: ${SETTINGS.threads} threads, ${SETTINGS.duration} s a run, ${SETTINGS.rounds} rounds per cell alternating the servers (mean shown); ` +
-      `latency: wrk with 1 connection for ${SETTINGS.latencySeconds} s, median.`,
+      `latency: wrk with 1 connection for ${SETTINGS.latencySeconds} s, median; p99: the worst round's, from wrk --latency; ` +
+      `peak resident: each server's VmHWM, reset (clear_refs) before the query's loaded runs.`,
     `Statements: Execute and Query messages on the wire, ${SETTINGS.counted} sequential requests in 3 batches, each less the idle background ` +
       `measured before it (Onroll's first: ${idleTotal} statements in ${idle.idleSeconds} s), the batch with the fewest shown ` +
       `(Onroll's (a) batches: ${idle.batches.map((n) => n.toFixed(1)).join(", ")}). By kind: ${breakdown.join("; ")}.`,
