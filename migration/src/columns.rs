@@ -1,9 +1,11 @@
 //! Builders for what many tables of the schema repeat: the primary key
 //! `id` (generated, or fixed in one-row tables), the created/updated
-//! timestamps, the cascading foreign key to a parent's `id`, indexes named
+//! timestamps, the integer column with its cascading foreign key to a
+//! parent's `id`, the row of a one-row table, indexes named
 //! `ix_`/`ux_<table>_<columns>`, and one-column alterations (SQLite alters
-//! one column a statement). Each builds the very statement the migrations
-//! used to spell out, so the schema they create is unchanged.
+//! one column a statement), with `add_column_migration!`, a whole migration
+//! that adds one column. Each builds the very statement the migrations used
+//! to spell out, so the schema they create is unchanged.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -16,6 +18,21 @@ pub(crate) trait Timestamps {
 impl Timestamps for TableCreateStatement {
     fn timestamps(&mut self) -> &mut Self {
         self.col(timestamp_with_time_zone("created_at")).col(timestamp_with_time_zone("updated_at"))
+    }
+}
+
+/// A column that points at a parent row.
+pub(crate) trait References {
+    /// Adds `column`, an integer, not null, and `fk_<table>_<column>`, its
+    /// cascading foreign key to `parent.id` (`table` is this table's name).
+    fn references(&mut self, table: &'static str, column: &'static str, parent: &'static str) -> &mut Self;
+}
+
+impl References for TableCreateStatement {
+    fn references(&mut self, table: &'static str, column: &'static str, parent: &'static str) -> &mut Self {
+        // Foreign keys are written after every column, in the order added,
+        // so adding each with its column changes nothing in the SQL.
+        self.col(integer(column)).foreign_key(&mut foreign_key(table, column, parent))
     }
 }
 
@@ -32,13 +49,22 @@ pub(crate) fn singleton(table: &'static str) -> TableCreateStatement {
     Table::create().table(table).col(integer("id").primary_key()).to_owned()
 }
 
+/// Inserts the one row of a [`singleton`] table: `id` 1, `column` set to
+/// `value` (an SQL literal), the other columns null or their default.
+pub(crate) async fn insert_singleton_row(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    column: &str,
+    value: &str,
+) -> Result<(), DbErr> {
+    let insert = format!("INSERT INTO {table} (id, {column}) VALUES (1, {value})");
+    manager.get_connection().execute_unprepared(&insert).await?;
+    Ok(())
+}
+
 /// `fk_<table>_<column>`: `table.column` references `to.id`, and the row is
 /// deleted with its parent.
-pub(crate) fn foreign_key(
-    table: &'static str,
-    column: &'static str,
-    to: &'static str,
-) -> ForeignKeyCreateStatement {
+fn foreign_key(table: &'static str, column: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{table}_{column}"))
         .from(table, column)
@@ -73,3 +99,29 @@ pub(crate) fn add_column(table: &'static str, column: impl IntoColumnDef) -> Tab
 pub(crate) fn drop_column(table: &'static str, column: &'static str) -> TableAlterStatement {
     Table::alter().table(table).drop_column(column).to_owned()
 }
+
+/// A migration that adds one column to one table, and drops it on the way
+/// down: `add_column_migration!("sync_run", text_null("warnings"));` in the
+/// migration's module declares its `Migration` (named after the file, as
+/// `DeriveMigrationName` names every migration).
+macro_rules! add_column_migration {
+    ($table:literal, $kind:ident($column:literal $(, $arg:expr)*) $(.$method:ident($($method_arg:expr),*))*) => {
+        use sea_orm_migration::{prelude::*, schema::*};
+
+        #[derive(DeriveMigrationName)]
+        pub struct Migration;
+
+        #[async_trait::async_trait]
+        impl MigrationTrait for Migration {
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                let column = $kind($column $(, $arg)*)$(.$method($($method_arg),*))*.to_owned();
+                manager.alter_table($crate::columns::add_column($table, column)).await
+            }
+
+            async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                manager.alter_table($crate::columns::drop_column($table, $column)).await
+            }
+        }
+    };
+}
+pub(crate) use add_column_migration;

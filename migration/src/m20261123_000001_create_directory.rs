@@ -2,7 +2,7 @@
 //! people (students, staff, guardians), groups and memberships, sync runs, the
 //! event log, API tokens and the Wonde school catalog.
 
-use crate::columns::{Timestamps, foreign_key, index, unique, with_id};
+use crate::columns::{References, Timestamps, index, unique, with_id};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -33,7 +33,7 @@ const SYNC_COUNT_COLUMNS: [&str; 16] = [
 fn person_table(name: &'static str, extra: &[ColumnDef]) -> TableCreateStatement {
     let mut table = with_id(name);
     table
-        .col(integer("school_id"))
+        .references(name, "school_id", "school")
         .col(string("wonde_id"))
         .col(string_null("upi"))
         .col(string_null("mis_id"))
@@ -47,18 +47,21 @@ fn person_table(name: &'static str, extra: &[ColumnDef]) -> TableCreateStatement
         .col(string_len("status", 16))
         .col(timestamp_with_time_zone_null("deactivated_at"))
         .col(string_len_null("deactivation_reason", 32))
-        .foreign_key(&mut foreign_key(name, "school_id", "school"))
         .timestamps();
     table.to_owned()
 }
 
 fn group_table(name: &'static str, extra: &[ColumnDef]) -> TableCreateStatement {
     let mut table = with_id(name);
-    table.col(integer("school_id")).col(string("wonde_id")).col(string("name")).col(string_null("code"));
+    table
+        .references(name, "school_id", "school")
+        .col(string("wonde_id"))
+        .col(string("name"))
+        .col(string_null("code"));
     for column in extra {
         table.col(column.clone());
     }
-    table.col(boolean("active")).foreign_key(&mut foreign_key(name, "school_id", "school")).timestamps();
+    table.col(boolean("active")).timestamps();
     table.to_owned()
 }
 
@@ -73,14 +76,11 @@ fn membership_table(
 ) -> TableCreateStatement {
     let mut table = with_id(name);
     table
-        .col(integer("school_id"))
-        .col(integer(group_column))
-        .col(integer(member_column))
+        .references(name, "school_id", "school")
+        .references(name, group_column, group_table)
+        .references(name, member_column, member_table)
         .col(boolean("active"))
         .col(timestamp_with_time_zone_null("ended_at"))
-        .foreign_key(&mut foreign_key(name, "school_id", "school"))
-        .foreign_key(&mut foreign_key(name, group_column, group_table))
-        .foreign_key(&mut foreign_key(name, member_column, member_table))
         .timestamps();
     table.to_owned()
 }
@@ -97,7 +97,7 @@ impl MigrationTrait for Migration {
 
         let mut school = with_id("school");
         school
-            .col(integer("trust_id"))
+            .references("school", "trust_id", "trust")
             .col(string_null("wonde_id"))
             .col(string("name"))
             .col(string_null("urn"))
@@ -106,7 +106,6 @@ impl MigrationTrait for Migration {
             .col(string_null("phase"))
             .col(string_null("mis"))
             .col(string_null("postcode"))
-            .foreign_key(&mut foreign_key("school", "trust_id", "trust"))
             .timestamps();
         tables.push(school.to_owned());
         indexes.push(index("school", &["trust_id"]));
@@ -114,7 +113,7 @@ impl MigrationTrait for Migration {
 
         let mut connection = with_id("wonde_connection");
         connection
-            .col(integer("school_id"))
+            .references("wonde_connection", "school_id", "school")
             .col(string_len("status", 16))
             .col(string("wonde_school_id"))
             .col(string_null("region_domain"))
@@ -132,7 +131,6 @@ impl MigrationTrait for Migration {
             .col(timestamp_with_time_zone_null("last_incremental_sync_at"))
             .col(text_null("status_reason"))
             .col(integer_null("requested_by_token_id"))
-            .foreign_key(&mut foreign_key("wonde_connection", "school_id", "school"))
             .timestamps();
         tables.push(connection.to_owned());
         indexes.push(unique("wonde_connection", &["school_id"]));
@@ -171,9 +169,9 @@ impl MigrationTrait for Migration {
         }
 
         let mut link = with_id("guardian_link");
-        link.col(integer("school_id"))
-            .col(integer("student_id"))
-            .col(integer("guardian_id"))
+        link.references("guardian_link", "school_id", "school")
+            .references("guardian_link", "student_id", "student")
+            .references("guardian_link", "guardian_id", "guardian")
             .col(string_len("relationship", 16))
             .col(string_null("relationship_label"))
             .col(boolean_null("parental_responsibility"))
@@ -181,9 +179,6 @@ impl MigrationTrait for Migration {
             .col(integer_null("priority"))
             .col(boolean("active"))
             .col(timestamp_with_time_zone_null("ended_at"))
-            .foreign_key(&mut foreign_key("guardian_link", "school_id", "school"))
-            .foreign_key(&mut foreign_key("guardian_link", "student_id", "student"))
-            .foreign_key(&mut foreign_key("guardian_link", "guardian_id", "guardian"))
             .timestamps();
         tables.push(link.to_owned());
         indexes.push(unique("guardian_link", &["student_id", "guardian_id"]));
@@ -191,7 +186,7 @@ impl MigrationTrait for Migration {
         indexes.push(index("guardian_link", &["school_id", "active"]));
 
         let mut run = with_id("sync_run");
-        run.col(integer("school_id"))
+        run.references("sync_run", "school_id", "school")
             .col(string_len("kind", 16))
             .col(string_len("status", 16))
             .col(boolean("force"))
@@ -204,7 +199,6 @@ impl MigrationTrait for Migration {
         for column in SYNC_COUNT_COLUMNS {
             run.col(integer(column).default(0));
         }
-        run.foreign_key(&mut foreign_key("sync_run", "school_id", "school"));
         tables.push(run.to_owned());
         indexes.push(index("sync_run", &["school_id", "status"]));
         indexes.push(index("sync_run", &["status"]));
@@ -214,15 +208,14 @@ impl MigrationTrait for Migration {
             .table("event")
             .col(big_pk_auto("id"))
             .col(integer("trust_id"))
-            .col(integer("school_id"))
+            .references("event", "school_id", "school")
             .col(string_len("kind", 32))
             .col(string_len_null("person_kind", 16))
             .col(integer_null("person_id"))
             .col(string_len_null("reason", 32))
             .col(integer_null("sync_run_id"))
             .col(text_null("payload"))
-            .col(timestamp_with_time_zone("occurred_at"))
-            .foreign_key(&mut foreign_key("event", "school_id", "school"));
+            .col(timestamp_with_time_zone("occurred_at"));
         tables.push(event.to_owned());
         indexes.push(index("event", &["school_id", "kind", "id"]));
         indexes.push(index("event", &["trust_id", "kind", "id"]));
@@ -231,22 +224,21 @@ impl MigrationTrait for Migration {
         token
             .col(string("token_hash"))
             .col(string_len("role", 16))
-            .col(integer("trust_id"))
+            .references("api_token", "trust_id", "trust")
             .col(string_null("label"))
             .col(timestamp_with_time_zone_null("last_used_at"))
             .col(timestamp_with_time_zone_null("revoked_at"))
-            .foreign_key(&mut foreign_key("api_token", "trust_id", "trust"))
             .timestamps();
         tables.push(token.to_owned());
         indexes.push(unique("api_token", &["token_hash"]));
         indexes.push(index("api_token", &["trust_id"]));
 
         let mut token_school = with_id("api_token_school");
-        token_school
-            .col(integer("token_id"))
-            .col(integer("school_id"))
-            .foreign_key(&mut foreign_key("api_token_school", "token_id", "api_token"))
-            .foreign_key(&mut foreign_key("api_token_school", "school_id", "school"));
+        token_school.references("api_token_school", "token_id", "api_token").references(
+            "api_token_school",
+            "school_id",
+            "school",
+        );
         tables.push(token_school.to_owned());
         indexes.push(unique("api_token_school", &["token_id", "school_id"]));
         indexes.push(index("api_token_school", &["school_id"]));

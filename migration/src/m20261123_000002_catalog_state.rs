@@ -2,7 +2,7 @@
 //! whether a full refresh has happened (an incremental one needs it) and
 //! only one replica refreshes at a time.
 
-use crate::columns::singleton;
+use crate::columns::{insert_singleton_row, singleton};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -21,11 +21,7 @@ impl MigrationTrait for Migration {
             .col(string_null("last_message"))
             .to_owned();
         manager.create_table(wonde_catalog_state).await?;
-        manager
-            .get_connection()
-            .execute_unprepared("INSERT INTO wonde_catalog_state (id, last_outcome) VALUES (1, 'NEVER')")
-            .await?;
-        Ok(())
+        insert_singleton_row(manager, "wonde_catalog_state", "last_outcome", "'NEVER'").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -1,7 +1,7 @@
 //! Data-quality findings: what a school office should fix in its MIS, one
 //! row per finding, recomputed by every run of the school.
 
-use crate::columns::{foreign_key, index, with_id};
+use crate::columns::{References, index, with_id};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -11,7 +11,7 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let data_quality_finding = with_id("data_quality_finding")
-            .col(integer("school_id"))
+            .references("data_quality_finding", "school_id", "school")
             .col(string_len("kind", 40))
             // The run that first found it; null when found outside a run.
             .col(integer_null("sync_run_id"))
@@ -20,7 +20,6 @@ impl MigrationTrait for Migration {
             // records that were never stored.
             .col(text("records"))
             .col(text("detail"))
-            .foreign_key(&mut foreign_key("data_quality_finding", "school_id", "school"))
             .to_owned();
         manager.create_table(data_quality_finding).await?;
         manager.create_index(index("data_quality_finding", &["school_id", "id"])).await

@@ -1,7 +1,7 @@
 //! Held changes: what the mass-deactivation guard doubted, waiting for an
 //! administrator's decision, and the per-kind held counts of each run.
 
-use crate::columns::{foreign_key, index, with_id};
+use crate::columns::{References, add_column, drop_column, index, with_id};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -14,7 +14,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let held_change = with_id("held_change")
             .col(integer("trust_id"))
-            .col(integer("school_id"))
+            .references("held_change", "school_id", "school")
             // STUDENT, STAFF, GUARDIAN, a group kind, or a
             // membership or link table: what `target_id` names.
             .col(string_len("target", 32))
@@ -33,23 +33,18 @@ impl MigrationTrait for Migration {
             .col(timestamp_with_time_zone_null("decided_at"))
             // Who decided: the token's description, or `cli`.
             .col(string_len_null("decided_by", 200))
-            .foreign_key(&mut foreign_key("held_change", "school_id", "school"))
             .to_owned();
         manager.create_table(held_change).await?;
         manager.create_index(index("held_change", &["school_id", "status", "id"])).await?;
         for column in RUN_COUNTS {
-            manager
-                .alter_table(
-                    Table::alter().table("sync_run").add_column(integer(column).default(0)).to_owned(),
-                )
-                .await?;
+            manager.alter_table(add_column("sync_run", integer(column).default(0))).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for column in RUN_COUNTS {
-            manager.alter_table(Table::alter().table("sync_run").drop_column(column).to_owned()).await?;
+            manager.alter_table(drop_column("sync_run", column)).await?;
         }
         manager.drop_table(Table::drop().table("held_change").to_owned()).await
     }

@@ -4,7 +4,7 @@
 //! (`purged_at` on student, staff and guardian), and the one row that the
 //! daily purge claims so that replicas never purge together.
 
-use crate::columns::{add_column, drop_column, singleton};
+use crate::columns::{add_column, drop_column, insert_singleton_row, singleton};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -25,11 +25,7 @@ impl MigrationTrait for Migration {
             .col(integer("last_purged").default(0))
             .to_owned();
         manager.create_table(retention_state).await?;
-        manager
-            .get_connection()
-            .execute_unprepared("INSERT INTO retention_state (id, last_purged) VALUES (1, 0)")
-            .await?;
-        Ok(())
+        insert_singleton_row(manager, "retention_state", "last_purged", "0").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
