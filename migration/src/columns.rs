@@ -3,9 +3,8 @@
 //! timestamps, the integer column with its cascading foreign key to a
 //! parent's `id`, the row of a one-row table, indexes named
 //! `ix_`/`ux_<table>_<columns>`, and one-column alterations (SQLite alters
-//! one column a statement), with `add_column_migration!`, a whole migration
-//! that adds one column. Each builds the very statement the migrations used
-//! to spell out, so the schema they create is unchanged.
+//! one column a statement). Each builds the very statement the migrations
+//! used to spell out, so the schema they create is unchanged.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -99,29 +98,3 @@ pub(crate) fn add_column(table: &'static str, column: impl IntoColumnDef) -> Tab
 pub(crate) fn drop_column(table: &'static str, column: &'static str) -> TableAlterStatement {
     Table::alter().table(table).drop_column(column).to_owned()
 }
-
-/// A migration that adds one column to one table, and drops it on the way
-/// down: `add_column_migration!("sync_run", text_null("warnings"));` in the
-/// migration's module declares its `Migration` (named after the file, as
-/// `DeriveMigrationName` names every migration).
-macro_rules! add_column_migration {
-    ($table:literal, $kind:ident($column:literal $(, $arg:expr)*) $(.$method:ident($($method_arg:expr),*))*) => {
-        use sea_orm_migration::{prelude::*, schema::*};
-
-        #[derive(DeriveMigrationName)]
-        pub struct Migration;
-
-        #[async_trait::async_trait]
-        impl MigrationTrait for Migration {
-            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-                let column = $kind($column $(, $arg)*)$(.$method($($method_arg),*))*.to_owned();
-                manager.alter_table($crate::columns::add_column($table, column)).await
-            }
-
-            async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-                manager.alter_table($crate::columns::drop_column($table, $column)).await
-            }
-        }
-    };
-}
-pub(crate) use add_column_migration;

@@ -2,4 +2,4 @@
 //! failing (a record Wonde sent twice in one fetch, taken once). Stored as
 //! a JSON array of sentences; NULL means none.
 
-crate::columns::add_column_migration!("sync_run", text_null("warnings"));
+crate::frame::add_column_migration!("sync_run", text_null("warnings"));

@@ -1,4 +1,4 @@
 //! How many times a run has been claimed: a run whose process died is
 //! taken over by another, a bounded number of times.
 
-crate::columns::add_column_migration!("sync_run", integer("attempts").default(0));
+crate::frame::add_column_migration!("sync_run", integer("attempts").default(0));

@@ -2,4 +2,4 @@
 //! token may see beyond its role's default (`contact-details`); NULL or
 //! empty for none.
 
-crate::columns::add_column_migration!("api_token", string_len_null("scopes", 200));
+crate::frame::add_column_migration!("api_token", string_len_null("scopes", 200));
