@@ -1,12 +1,6 @@
 //! An API bearer token, stored as a SHA-256 hash (tokens carry 256 random bits, so no slow hash is needed).
 use crate::enums::*;
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "api_token")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
+crate::entity_macros::plain_entity!("api_token", timestamps {
     pub token_hash: String,
     pub role: Role,
     pub trust_id: i32,
@@ -21,11 +15,4 @@ pub struct Model {
     /// What the token may see beyond its role's default, space-separated
     /// (`contact-details`); NULL: nothing more.
     pub scopes: Option<String>,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+});

@@ -1,12 +1,6 @@
 //! One audited act: a mutation or a data-changing CLI command, refusals
 //! included. Append-only (the database refuses UPDATE and DELETE).
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "audit_log")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
+crate::entity_macros::plain_entity!("audit_log" {
     pub occurred_at: DateTimeUtc,
     /// The trust the act concerns, when known.
     pub trust_id: Option<i32>,
@@ -22,9 +16,4 @@ pub struct Model {
     pub outcome: String,
     /// Ids and counts that identify the act; never secrets or personal data.
     pub detail: Option<String>,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+});

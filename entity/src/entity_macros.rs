@@ -1,21 +1,29 @@
-//! Declarative macros for the entities whose tables share one shape, so the
-//! shape is written once. Every entity here is a plain row (relations are
-//! explicit queries in the service layer), so each macro declares the
-//! `Model` with an `i32` primary key `id`, an empty `Relation` and the
-//! default `ActiveModelBehavior`; the fields are listed in column order.
+//! Declarative macros for the entities, so the shape every table shares is
+//! written once. Every entity is a plain row (relations are explicit queries
+//! in the service layer), so each macro declares the `Model` with a primary
+//! key `id`, an empty `Relation` and the default `ActiveModelBehavior`; the
+//! fields are listed in the entity's order.
 
 /// A plain-row entity: `id` (primary key), then the given fields.
 ///
-/// `plain_entity!("table" { pub field: Type, ... });`
+/// - `plain_entity!("table" { pub field: Type, ... });`: an `i32` `id` the
+///   database generates.
+/// - `plain_entity!("table", id: i64 { ... });`: the same with another type.
+/// - `plain_entity!("table", singleton { ... });`: an `i32` `id` never
+///   generated (one-row tables whose migration inserts row 1).
+/// - `plain_entity!("table", timestamps { ... });`: the given fields, then
+///   `created_at` and `updated_at`.
+///
+/// Every field, the last included, ends with a comma.
 macro_rules! plain_entity {
-    ($table:tt { $($fields:tt)* }) => {
+    (@model $table:tt, [$($key:tt)*], $id:ty { $($fields:tt)* }) => {
         use sea_orm::entity::prelude::*;
 
         #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
         #[sea_orm(table_name = $table)]
         pub struct Model {
-            #[sea_orm(primary_key)]
-            pub id: i32,
+            #[sea_orm($($key)*)]
+            pub id: $id,
             $($fields)*
         }
 
@@ -23,6 +31,24 @@ macro_rules! plain_entity {
         pub enum Relation {}
 
         impl ActiveModelBehavior for ActiveModel {}
+    };
+    ($table:tt, timestamps { $($fields:tt)* }) => {
+        $crate::entity_macros::plain_entity!($table {
+            $($fields)*
+            pub created_at: DateTimeUtc,
+            pub updated_at: DateTimeUtc,
+        });
+    };
+    ($table:tt, singleton { $($fields:tt)* }) => {
+        $crate::entity_macros::plain_entity!(@model $table, [primary_key, auto_increment = false], i32 {
+            $($fields)*
+        });
+    };
+    ($table:tt, id: $id:ty { $($fields:tt)* }) => {
+        $crate::entity_macros::plain_entity!(@model $table, [primary_key], $id { $($fields)* });
+    };
+    ($table:tt { $($fields:tt)* }) => {
+        $crate::entity_macros::plain_entity!(@model $table, [primary_key], i32 { $($fields)* });
     };
 }
 pub(crate) use plain_entity;
@@ -34,14 +60,12 @@ pub(crate) use plain_entity;
 /// `id, school_id, class_id, student_id, active, ended_at, created_at, updated_at`.
 macro_rules! membership_entity {
     ($table:tt, $group_id:ident, $member_id:ident) => {
-        $crate::entity_macros::plain_entity!($table {
+        $crate::entity_macros::plain_entity!($table, timestamps {
             pub school_id: i32,
             pub $group_id: i32,
             pub $member_id: i32,
             pub active: bool,
             pub ended_at: Option<DateTimeUtc>,
-            pub created_at: DateTimeUtc,
-            pub updated_at: DateTimeUtc,
         });
     };
 }
@@ -54,15 +78,13 @@ pub(crate) use membership_entity;
 /// `active, created_at, updated_at`.
 macro_rules! group_entity {
     ($table:tt { $($extra:tt)* }) => {
-        $crate::entity_macros::plain_entity!($table {
+        $crate::entity_macros::plain_entity!($table, timestamps {
             pub school_id: i32,
             pub wonde_id: String,
             pub name: String,
             pub code: Option<String>,
             $($extra)*
             pub active: bool,
-            pub created_at: DateTimeUtc,
-            pub updated_at: DateTimeUtc,
         });
     };
 }

@@ -1,12 +1,6 @@
 //! The append-only event log; `id` is the monotonically increasing cursor.
 use crate::enums::*;
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "event")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
+crate::entity_macros::plain_entity!("event", id: i64 {
     pub trust_id: i32,
     pub school_id: i32,
     pub kind: EventKind,
@@ -16,9 +10,4 @@ pub struct Model {
     pub sync_run_id: Option<i32>,
     pub payload: Option<String>,
     pub occurred_at: DateTimeUtc,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+});

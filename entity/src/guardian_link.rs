@@ -1,12 +1,6 @@
 //! The link between a student and a guardian, with the relationship as the MIS gives it.
 use crate::enums::*;
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "guardian_link")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
+crate::entity_macros::plain_entity!("guardian_link", timestamps {
     pub school_id: i32,
     pub student_id: i32,
     pub guardian_id: i32,
@@ -17,11 +11,4 @@ pub struct Model {
     pub priority: Option<i32>,
     pub active: bool,
     pub ended_at: Option<DateTimeUtc>,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+});

@@ -2,13 +2,7 @@
 //! which table it would end, on what evidence, with what reason, and the
 //! decision when made.
 use crate::enums::*;
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "held_change")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
+crate::entity_macros::plain_entity!("held_change" {
     pub trust_id: i32,
     pub school_id: i32,
     pub target: HeldTarget,
@@ -27,9 +21,4 @@ pub struct Model {
     pub held_at: DateTimeUtc,
     pub decided_at: Option<DateTimeUtc>,
     pub decided_by: Option<String>,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+});

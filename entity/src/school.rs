@@ -1,11 +1,5 @@
 //! A school of a trust, with the identifiers Wonde and the DfE give it.
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "school")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
+crate::entity_macros::plain_entity!("school", timestamps {
     pub trust_id: i32,
     pub wonde_id: Option<String>,
     pub name: String,
@@ -20,11 +14,4 @@ pub struct Model {
     /// The school's local date (YYYY-MM-DD) of its last completed run: the
     /// daily sweep of passed leaving dates is due when that date has gone.
     pub swept_on: Option<String>,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+});

@@ -1,12 +1,6 @@
 //! One sync of one school: its kind, lifecycle and per-entity counts.
 use crate::enums::*;
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "sync_run")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
+crate::entity_macros::plain_entity!("sync_run" {
     pub school_id: i32,
     pub kind: SyncKind,
     pub status: SyncStatus,
@@ -47,9 +41,4 @@ pub struct Model {
     /// What the run worked around without failing, as a JSON array of
     /// sentences (`NULL`: none).
     pub warnings: Option<String>,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+});

@@ -1,11 +1,5 @@
 //! A multi-academy trust: the root every school belongs to.
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "trust")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
+crate::entity_macros::plain_entity!("trust" {
     pub name: String,
     /// IANA time zone of the trust's schools that have none of their own
     /// (CSV schools); none: Europe/London.
@@ -14,9 +8,4 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Days a deactivated account's personal data is kept (0: never purged).
     pub retention_days: i32,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+});

@@ -1,11 +1,5 @@
 //! An integrator's endpoint for outbound webhooks (Standard Webhooks 1.0).
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "webhook_endpoint")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
+crate::entity_macros::plain_entity!("webhook_endpoint", timestamps {
     pub trust_id: i32,
     pub url: String,
     pub description: Option<String>,
@@ -27,11 +21,4 @@ pub struct Model {
     /// The newest event id when the endpoint was created: older events
     /// reach it only by a replay.
     pub after_event_id: i64,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+});

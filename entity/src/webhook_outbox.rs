@@ -1,13 +1,7 @@
 //! One outbound webhook delivery: an event for an endpoint, until it is
 //! delivered or its retries are exhausted.
 use crate::enums::*;
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "webhook_outbox")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
+crate::entity_macros::plain_entity!("webhook_outbox" {
     pub endpoint_id: i32,
     pub event_id: i64,
     pub status: OutboxStatus,
@@ -21,9 +15,4 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub last_attempt_at: Option<DateTimeUtc>,
     pub delivered_at: Option<DateTimeUtc>,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+});

@@ -1,12 +1,6 @@
 //! A school of Wonde's directory, mirrored locally for search before access exists.
 use crate::enums::*;
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "wonde_catalog_school")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
+crate::entity_macros::plain_entity!("wonde_catalog_school", timestamps {
     pub wonde_id: String,
     pub name: String,
     pub name_key: String,
@@ -19,11 +13,4 @@ pub struct Model {
     pub mis: Option<String>,
     pub address: Option<String>,
     pub access_status: Option<ConnectionStatus>,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+});

@@ -1,12 +1,6 @@
 //! A school's access to Wonde: status, what syncs, schedule, watermark and the encrypted token.
 use crate::enums::*;
-use sea_orm::entity::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "wonde_connection")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
+crate::entity_macros::plain_entity!("wonde_connection", timestamps {
     pub school_id: i32,
     pub status: ConnectionStatus,
     pub wonde_school_id: String,
@@ -25,11 +19,4 @@ pub struct Model {
     pub last_incremental_sync_at: Option<DateTimeUtc>,
     pub status_reason: Option<String>,
     pub requested_by_token_id: Option<i32>,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+});

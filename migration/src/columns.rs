@@ -1,6 +1,7 @@
 //! Builders for what many tables of the schema repeat: the primary key
 //! `id` (generated, or fixed in one-row tables), the created/updated
-//! timestamps, the cascading foreign key to a parent's `id`, indexes named
+//! timestamps, the integer column with its cascading foreign key to a
+//! parent's `id`, the row of a one-row table, indexes named
 //! `ix_`/`ux_<table>_<columns>`, and one-column alterations (SQLite alters
 //! one column a statement). Each builds the very statement the migrations
 //! used to spell out, so the schema they create is unchanged.
@@ -19,6 +20,21 @@ impl Timestamps for TableCreateStatement {
     }
 }
 
+/// A column that points at a parent row.
+pub(crate) trait References {
+    /// Adds `column`, an integer, not null, and `fk_<table>_<column>`, its
+    /// cascading foreign key to `parent.id` (`table` is this table's name).
+    fn references(&mut self, table: &'static str, column: &'static str, parent: &'static str) -> &mut Self;
+}
+
+impl References for TableCreateStatement {
+    fn references(&mut self, table: &'static str, column: &'static str, parent: &'static str) -> &mut Self {
+        // Foreign keys are written after every column, in the order added,
+        // so adding each with its column changes nothing in the SQL.
+        self.col(integer(column)).foreign_key(&mut foreign_key(table, column, parent))
+    }
+}
+
 /// A new table whose first column is `id`, an auto-increment integer
 /// primary key.
 pub(crate) fn with_id(table: &'static str) -> TableCreateStatement {
@@ -32,13 +48,22 @@ pub(crate) fn singleton(table: &'static str) -> TableCreateStatement {
     Table::create().table(table).col(integer("id").primary_key()).to_owned()
 }
 
+/// Inserts the one row of a [`singleton`] table: `id` 1, `column` set to
+/// `value` (an SQL literal), the other columns null or their default.
+pub(crate) async fn insert_singleton_row(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    column: &str,
+    value: &str,
+) -> Result<(), DbErr> {
+    let insert = format!("INSERT INTO {table} (id, {column}) VALUES (1, {value})");
+    manager.get_connection().execute_unprepared(&insert).await?;
+    Ok(())
+}
+
 /// `fk_<table>_<column>`: `table.column` references `to.id`, and the row is
 /// deleted with its parent.
-pub(crate) fn foreign_key(
-    table: &'static str,
-    column: &'static str,
-    to: &'static str,
-) -> ForeignKeyCreateStatement {
+fn foreign_key(table: &'static str, column: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{table}_{column}"))
         .from(table, column)

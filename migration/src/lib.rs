@@ -10,6 +10,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod columns;
+mod frame;
 mod m20261123_000001_create_directory;
 mod m20261123_000002_catalog_state;
 mod m20261129_000001_run_warnings;

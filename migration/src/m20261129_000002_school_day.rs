@@ -6,8 +6,7 @@
 use crate::columns::{add_column, drop_column};
 use sea_orm_migration::{prelude::*, schema::*};
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+crate::frame::migration!(up, down);
 
 const COLUMNS: &[(&str, &str)] = &[
     ("school", "timezone"),
@@ -19,24 +18,21 @@ const COLUMNS: &[(&str, &str)] = &[
     ("sync_run", "guardians_reidentified"),
 ];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for &(table, column) in COLUMNS {
-            let definition = match column {
-                "timezone" => string_len_null(column, 64),
-                "swept_on" | "employment_end" => string_len_null(column, 10),
-                _ => integer(column).default(0).to_owned(),
-            };
-            manager.alter_table(add_column(table, definition)).await?;
-        }
-        Ok(())
+async fn up(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    for &(table, column) in COLUMNS {
+        let definition = match column {
+            "timezone" => string_len_null(column, 64),
+            "swept_on" | "employment_end" => string_len_null(column, 10),
+            _ => integer(column).default(0).to_owned(),
+        };
+        manager.alter_table(add_column(table, definition)).await?;
     }
+    Ok(())
+}
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for &(table, column) in COLUMNS.iter().rev() {
-            manager.alter_table(drop_column(table, column)).await?;
-        }
-        Ok(())
+async fn down(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    for &(table, column) in COLUMNS.iter().rev() {
+        manager.alter_table(drop_column(table, column)).await?;
     }
+    Ok(())
 }

@@ -1,32 +1,27 @@
 //! Data-quality findings: what a school office should fix in its MIS, one
 //! row per finding, recomputed by every run of the school.
 
-use crate::columns::{foreign_key, index, with_id};
+use crate::columns::{References, index, with_id};
 use sea_orm_migration::{prelude::*, schema::*};
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+crate::frame::migration!(up, down);
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let data_quality_finding = with_id("data_quality_finding")
-            .col(integer("school_id"))
-            .col(string_len("kind", 40))
-            // The run that first found it; null when found outside a run.
-            .col(integer_null("sync_run_id"))
-            .col(timestamp_with_time_zone("detected_at"))
-            // JSON: the accounts involved by kind, and source ids of
-            // records that were never stored.
-            .col(text("records"))
-            .col(text("detail"))
-            .foreign_key(&mut foreign_key("data_quality_finding", "school_id", "school"))
-            .to_owned();
-        manager.create_table(data_quality_finding).await?;
-        manager.create_index(index("data_quality_finding", &["school_id", "id"])).await
-    }
+async fn up(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let data_quality_finding = with_id("data_quality_finding")
+        .references("data_quality_finding", "school_id", "school")
+        .col(string_len("kind", 40))
+        // The run that first found it; null when found outside a run.
+        .col(integer_null("sync_run_id"))
+        .col(timestamp_with_time_zone("detected_at"))
+        // JSON: the accounts involved by kind, and source ids of
+        // records that were never stored.
+        .col(text("records"))
+        .col(text("detail"))
+        .to_owned();
+    manager.create_table(data_quality_finding).await?;
+    manager.create_index(index("data_quality_finding", &["school_id", "id"])).await
+}
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table("data_quality_finding").to_owned()).await
-    }
+async fn down(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager.drop_table(Table::drop().table("data_quality_finding").to_owned()).await
 }
