@@ -10,6 +10,7 @@ use super::context::service;
 use super::enums::{HeldChangeStatus, SyncKind};
 use super::filters::{search_words, words_condition};
 use super::ids::{NodeType, decode, decode_as};
+use super::loaders::{ById, Cached, Scoped};
 use super::mutation::admin_of_school;
 use super::pagination::{
     DataQualityFindingConnection, DeactivationEventConnection, Direction, HeldChangeConnection, PageRequest,
@@ -17,6 +18,22 @@ use super::pagination::{
 };
 use super::types::*;
 use crate::error::{AppError, ResultExt};
+
+/// The row a global ID of `kind` names, wrapped; null when it does not
+/// exist or the viewer does not see it.
+async fn row_by_id<E, T>(
+    loader: &Cached<ById<E>>,
+    id: &ID,
+    kind: NodeType,
+    wrap: impl Fn(E::Model) -> T,
+) -> async_graphql::Result<Option<T>>
+where
+    E: Scoped,
+    E::Model: Clone + Send + Sync + 'static,
+{
+    let key = decode_as(id, kind).gql()?;
+    Ok(loader.load_one(key).await.gql()?.map(wrap))
+}
 
 /// The most catalog entries one search returns.
 const MAX_CATALOG_RESULTS: i32 = 50;
@@ -91,21 +108,15 @@ impl CoreQuery {
     }
 
     async fn school(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<School>> {
-        let rc = RequestContext::of(ctx)?;
-        let key = decode_as(&id, NodeType::School).gql()?;
-        Ok(rc.loaders.schools.load_one(key).await.gql()?.map(School))
+        row_by_id(&RequestContext::of(ctx)?.loaders.schools, &id, NodeType::School, School).await
     }
 
     async fn student(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Student>> {
-        let rc = RequestContext::of(ctx)?;
-        let key = decode_as(&id, NodeType::Student).gql()?;
-        Ok(rc.loaders.students.load_one(key).await.gql()?.map(Student))
+        row_by_id(&RequestContext::of(ctx)?.loaders.students, &id, NodeType::Student, Student).await
     }
 
     async fn sync_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<SyncRun>> {
-        let rc = RequestContext::of(ctx)?;
-        let key = decode_as(&id, NodeType::SyncRun).gql()?;
-        Ok(rc.loaders.sync_runs.load_one(key).await.gql()?.map(SyncRun))
+        row_by_id(&RequestContext::of(ctx)?.loaders.sync_runs, &id, NodeType::SyncRun, SyncRun).await
     }
 
     /// Deactivation and reactivation events after a cursor, oldest first:

@@ -62,7 +62,7 @@ impl EventHead<'_> {
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
         if let Some(shared) = self.1 {
-            let rows = shared.of(&rc.db, &self.0).await.gql()?;
+            let rows = shared.of(&rc.db, self.0).await.gql()?;
             return rows.school.clone().map(School).ok_or(AppError::Internal("event without school")).gql();
         }
         required(rc.loaders.schools.load_one(self.0.school_id).await, "event without school").map(School)
@@ -127,9 +127,7 @@ impl DeactivationEvent {
     }
 
     async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
-        let rc = RequestContext::of(ctx)?;
-        let Some(run) = self.0.sync_run_id else { return Ok(None) };
-        Ok(rc.loaders.sync_runs.load_one(run).await.gql()?.map(SyncRun))
+        SyncRun::of(ctx, self.0.sync_run_id).await
     }
 }
 

@@ -75,9 +75,7 @@ impl HeldChange {
 
     /// The run that held it.
     async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
-        let Some(id) = self.0.sync_run_id else { return Ok(None) };
-        let rc = RequestContext::of(ctx)?;
-        Ok(rc.loaders.sync_runs.load_one(id).await.gql()?.map(SyncRun))
+        SyncRun::of(ctx, self.0.sync_run_id).await
     }
 
     /// When it was decided (or withdrawn); null while PENDING.
@@ -224,9 +222,7 @@ impl HeldChangesEvent {
 
     /// The run that held them.
     async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
-        let Some(id) = self.0.sync_run_id else { return Ok(None) };
-        let rc = RequestContext::of(ctx)?;
-        Ok(rc.loaders.sync_runs.load_one(id).await.gql()?.map(SyncRun))
+        SyncRun::of(ctx, self.0.sync_run_id).await
     }
 
     /// Student accounts held.
