@@ -115,6 +115,22 @@ fn wake_scheduler(ctx: &Context<'_>) {
     }
 }
 
+/// The connection's row with `options` applied, as `connectWonde` and
+/// `updateSyncOptions` take them: an absent field keeps its current value.
+fn with_options(
+    connection: &wonde_connection::Model,
+    options: &SyncOptionsInput,
+) -> wonde_connection::ActiveModel {
+    let mut row: wonde_connection::ActiveModel = connection.clone().into();
+    row.sync_students = Set(options.students.unwrap_or(connection.sync_students));
+    row.sync_staff = Set(options.staff.unwrap_or(connection.sync_staff));
+    row.sync_guardians = Set(options.guardians.unwrap_or(connection.sync_guardians));
+    row.sync_classes = Set(options.classes.unwrap_or(connection.sync_classes));
+    row.sync_year_groups = Set(options.year_groups.unwrap_or(connection.sync_year_groups));
+    row.sync_form_groups = Set(options.form_groups.unwrap_or(connection.sync_form_groups));
+    row
+}
+
 async fn connection_of(rc: &RequestContext, school_id: i32) -> Result<wonde_connection::Model, AppError> {
     rc.viewer
         .connections()
@@ -249,15 +265,9 @@ impl WondeMutation {
             .await
             .gql()?,
         };
-        let mut with_options: wonde_connection::ActiveModel = connection.clone().into();
-        with_options.region_domain = Set(details.region_domain().map(str::to_owned));
-        with_options.sync_students = Set(options.students.unwrap_or(connection.sync_students));
-        with_options.sync_staff = Set(options.staff.unwrap_or(connection.sync_staff));
-        with_options.sync_guardians = Set(options.guardians.unwrap_or(connection.sync_guardians));
-        with_options.sync_classes = Set(options.classes.unwrap_or(connection.sync_classes));
-        with_options.sync_year_groups = Set(options.year_groups.unwrap_or(connection.sync_year_groups));
-        with_options.sync_form_groups = Set(options.form_groups.unwrap_or(connection.sync_form_groups));
-        let connection = with_options.update(&txn).await.gql()?;
+        let mut row = with_options(&connection, &options);
+        row.region_domain = Set(details.region_domain().map(str::to_owned));
+        let connection = row.update(&txn).await.gql()?;
         connections::approve(&txn, connection, &token, key).await.gql()?;
         txn.commit().await.gql()?;
         // A new school: trust-wide tokens cached before it see it at once.
@@ -329,13 +339,7 @@ impl WondeMutation {
             ))
             .gql();
         }
-        let mut row: wonde_connection::ActiveModel = connection.clone().into();
-        row.sync_students = Set(students);
-        row.sync_guardians = Set(guardians);
-        row.sync_staff = Set(options.staff.unwrap_or(connection.sync_staff));
-        row.sync_classes = Set(options.classes.unwrap_or(connection.sync_classes));
-        row.sync_year_groups = Set(options.year_groups.unwrap_or(connection.sync_year_groups));
-        row.sync_form_groups = Set(options.form_groups.unwrap_or(connection.sync_form_groups));
+        let mut row = with_options(&connection, &options);
         row.updated_at = Set(chrono::Utc::now());
         row.update(&rc.db).await.gql()?;
         school(rc, school_id).await.gql()

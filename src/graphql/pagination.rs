@@ -189,7 +189,8 @@ where
 }
 
 /// A list of the viewer's rows of `E` whose `owner` column is `owner_id`
-/// (a trust's schools; a school's students, staff, guardians and classes)
+/// (a trust's schools; a school's students, staff, guardians, classes and
+/// sync runs)
 /// as its connection, by id in `direction` (see [`connection_by_key`]):
 /// `first` and `after` are checked before `narrow` (which may check a
 /// filter) narrows the rows further.
