@@ -8,33 +8,22 @@
 //! successes. Requests refused before GraphQL runs (no token: HTTP 401)
 //! carry no actor and are not recorded.
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextResolve, ResolveInfo,
-};
+use async_graphql::extensions::{Extension, ExtensionContext, NextPrepareRequest, NextResolve, ResolveInfo};
 use async_graphql::{
     Context, Enum, ID, InputObject, Name, Object, Request, ServerResult, SimpleObject, Value, Variables,
 };
 use chrono::{DateTime, Utc};
 use entity::{audit_log, school, sync_run};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use super::RequestContext;
 use super::enums::Role;
 use super::ids::{NodeType, decode_as, encode};
-use super::pagination::{Direction, PageInfo, PageRequest, Paged, page_by_key};
+use super::pagination::{Direction, PageInfo, PageRequest, Paged, connection_by_key};
 use super::types::School;
 use crate::audit::{self, Actor, Entry};
 use crate::error::{AppError, ResultExt};
-
-/// Records every Mutation field: who, what, which school, how it ended.
-pub struct AuditTrail;
-
-impl ExtensionFactory for AuditTrail {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AuditExtension::default())
-    }
-}
 
 /// A resolver's word to the audit trail about the mutation it is running:
 /// which school it acted on, for mutations whose arguments do not name one
@@ -71,14 +60,16 @@ pub fn note_refusal(ctx: &Context<'_>, code: &'static str) {
     with_note(ctx, |noted| noted.refusal = Some(code));
 }
 
+/// Records every Mutation field: who, what, which school, how it ended;
+/// registered on the schema per request.
 #[derive(Default)]
-struct AuditExtension {
+pub struct AuditTrail {
     /// The request's variables, to read arguments given as `$variables`.
     variables: Mutex<Variables>,
 }
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for AuditExtension {
+impl Extension for AuditTrail {
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -133,7 +124,7 @@ impl Extension for AuditExtension {
     }
 }
 
-impl AuditExtension {
+impl AuditTrail {
     /// The field's arguments with variables filled in; an argument whose
     /// variable is missing is left out.
     fn arguments(&self, info: &ResolveInfo<'_>) -> Vec<(String, Value)> {
@@ -336,18 +327,9 @@ pub async fn audit_log(
     if filter.actor_kind == Some(AuditActorKind::Token) {
         select = select.filter(audit_log::Column::ActorKind.eq("TOKEN"));
     }
-    let page = page_by_key(
-        &rc.db,
-        select,
-        audit_log::Column::Id,
-        |m| m.id.into(),
-        request,
-        Direction::NewestFirst,
-        false,
-    )
-    .await
-    .gql()?;
-    Ok(page.into_connection(AuditEntry))
+    // No `totalCount` to select: a rows statement only.
+    let newest_first = (request, Direction::NewestFirst);
+    connection_by_key(ctx, select, audit_log::Column::Id, |m| m.id.into(), newest_first, AuditEntry).await
 }
 
 /// A school's ID for the audit log's rows (CLI output).

@@ -51,3 +51,13 @@ impl RequestContext {
         self.families.of(guardians, students).await
     }
 }
+
+/// A service the server put in the schema's data (the event bus, the
+/// Wonde client, the secret key); `what` names it in the internal error
+/// raised when it is missing.
+pub fn service<'a, T: std::any::Any + Send + Sync>(
+    ctx: &Context<'a>,
+    what: &'static str,
+) -> async_graphql::Result<&'a T> {
+    ctx.data::<T>().map_err(|_| AppError::Internal(what)).gql()
+}

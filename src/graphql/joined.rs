@@ -79,35 +79,32 @@ pub trait LinkedPerson: Scoped {
     fn key_of(link: &guardian_link::Model) -> i32;
 }
 
-impl LinkedPerson for guardian::Entity {
-    fn school_column() -> guardian::Column {
-        guardian::Column::SchoolId
-    }
-    fn link_column() -> guardian_link::Column {
-        guardian_link::Column::GuardianId
-    }
-    fn key_column() -> guardian_link::Column {
-        guardian_link::Column::StudentId
-    }
-    fn key_of(link: &guardian_link::Model) -> i32 {
-        link.student_id
-    }
+/// `person: link column by key column (key field)`: a guardian is named
+/// by a link's guardian id and keyed by its student id, and the other way
+/// round.
+macro_rules! linked_person {
+    ($($person:ident: $link:ident by $key_column:ident ($key_field:ident)),+ $(,)?) => {$(
+        impl LinkedPerson for $person::Entity {
+            fn school_column() -> $person::Column {
+                $person::Column::SchoolId
+            }
+            fn link_column() -> guardian_link::Column {
+                guardian_link::Column::$link
+            }
+            fn key_column() -> guardian_link::Column {
+                guardian_link::Column::$key_column
+            }
+            fn key_of(link: &guardian_link::Model) -> i32 {
+                link.$key_field
+            }
+        }
+    )+};
 }
 
-impl LinkedPerson for student::Entity {
-    fn school_column() -> student::Column {
-        student::Column::SchoolId
-    }
-    fn link_column() -> guardian_link::Column {
-        guardian_link::Column::StudentId
-    }
-    fn key_column() -> guardian_link::Column {
-        guardian_link::Column::GuardianId
-    }
-    fn key_of(link: &guardian_link::Model) -> i32 {
-        link.guardian_id
-    }
-}
+linked_person!(
+    guardian: GuardianId by StudentId (student_id),
+    student: StudentId by GuardianId (guardian_id),
+);
 
 /// Guardian links with the person at their other end: keyed by student
 /// with `P` the guardian, or by guardian with `P` the student. Active

@@ -18,8 +18,7 @@
 //! default ceilings still apply, and nothing is charged.
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextRequest,
+    Extension, ExtensionContext, NextExecute, NextParseQuery, NextPrepareRequest, NextRequest,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, Response, ServerError, ServerResult, Value, Variables};
@@ -30,17 +29,9 @@ use super::cost::{self, Measure, scan};
 use crate::limits::rate::{self, Meter, RateKey};
 use crate::limits::{Limits, LimitsConfig, Refusal};
 
-/// Registered on the schema; makes one [`Metering`] per request.
-pub struct MeteringFactory;
-
-impl ExtensionFactory for MeteringFactory {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Metering::default())
-    }
-}
-
+/// One request's metering, registered on the schema per request.
 #[derive(Default)]
-struct Metering {
+pub struct Metering {
     operation_name: Mutex<Option<String>>,
     /// The operation's metrics label (`telemetry::operation_label`): only a
     /// name the document defines, so a client's `operationName` alone

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use super::RequestContext;
+use super::context::service;
 use super::enums::SyncKind;
 use super::ids::{NodeType, decode_as};
 use super::inputs::{ConnectWondeInput, SyncOptionsInput};
@@ -45,17 +46,43 @@ pub struct Mutation(
 #[derive(Default)]
 pub struct WondeMutation;
 
-/// Only admins change anything, and only where they can see.
-pub(super) fn require_admin(viewer: &Viewer, school_id: i32) -> Result<(), AppError> {
+/// Integrators change nothing.
+fn refuse_integrators(viewer: &Viewer) -> Result<(), AppError> {
     if viewer.role == entity::enums::Role::Integrator {
         return Err(AppError::Forbidden(
             "integrators read and subscribe; they cannot change anything".to_owned(),
         ));
     }
+    Ok(())
+}
+
+/// A trust the viewer does not see looks missing.
+fn require_trust(viewer: &Viewer, trust_id: i32) -> Result<(), AppError> {
+    if !viewer.sees_trust(trust_id) {
+        return Err(AppError::NotFound("no trust with that ID is visible to this token".to_owned()));
+    }
+    Ok(())
+}
+
+/// Only admins change anything, and only where they can see.
+pub(super) fn require_admin(viewer: &Viewer, school_id: i32) -> Result<(), AppError> {
+    refuse_integrators(viewer)?;
     if !viewer.sees_school(school_id) {
         return Err(AppError::NotFound("no school with that ID is visible to this token".to_owned()));
     }
     Ok(())
+}
+
+/// The request and the school `school_id` names, once the viewer is found
+/// to be one of its admins ([`require_admin`]).
+pub(super) fn admin_of_school<'a>(
+    ctx: &Context<'a>,
+    school_id: &ID,
+) -> async_graphql::Result<(&'a RequestContext, i32)> {
+    let rc = RequestContext::of(ctx)?;
+    let school_id = decode_as(school_id, NodeType::School).gql()?;
+    require_admin(&rc.viewer, school_id).gql()?;
+    Ok((rc, school_id))
 }
 
 /// Only trust admins act on the trust as a whole (new schools, access
@@ -64,10 +91,44 @@ pub(super) fn require_trust_admin(viewer: &Viewer, trust_id: i32, action: &str) 
     if viewer.role != entity::enums::Role::TrustAdmin {
         return Err(AppError::Forbidden(format!("only trust admins {action}")));
     }
-    if !viewer.sees_trust(trust_id) {
-        return Err(AppError::NotFound("no trust with that ID is visible to this token".to_owned()));
+    require_trust(viewer, trust_id)
+}
+
+/// The request and the trust `trust_id` names, once the viewer is found
+/// to be a trust admin of it ([`require_trust_admin`]).
+pub(super) fn trust_admin_of<'a>(
+    ctx: &Context<'a>,
+    trust_id: &ID,
+    action: &str,
+) -> async_graphql::Result<(&'a RequestContext, i32)> {
+    let rc = RequestContext::of(ctx)?;
+    let trust_id = decode_as(trust_id, NodeType::Trust).gql()?;
+    require_trust_admin(&rc.viewer, trust_id, action).gql()?;
+    Ok((rc, trust_id))
+}
+
+/// Wakes the sync scheduler (when the server runs one) to pick up a run
+/// queued now rather than at its next tick.
+fn wake_scheduler(ctx: &Context<'_>) {
+    if let Ok(wake) = ctx.data::<Arc<Notify>>() {
+        wake.notify_one();
     }
-    Ok(())
+}
+
+/// The connection's row with `options` applied, as `connectWonde` and
+/// `updateSyncOptions` take them: an absent field keeps its current value.
+fn with_options(
+    connection: &wonde_connection::Model,
+    options: &SyncOptionsInput,
+) -> wonde_connection::ActiveModel {
+    let mut row: wonde_connection::ActiveModel = connection.clone().into();
+    row.sync_students = Set(options.students.unwrap_or(connection.sync_students));
+    row.sync_staff = Set(options.staff.unwrap_or(connection.sync_staff));
+    row.sync_guardians = Set(options.guardians.unwrap_or(connection.sync_guardians));
+    row.sync_classes = Set(options.classes.unwrap_or(connection.sync_classes));
+    row.sync_year_groups = Set(options.year_groups.unwrap_or(connection.sync_year_groups));
+    row.sync_form_groups = Set(options.form_groups.unwrap_or(connection.sync_form_groups));
+    row
 }
 
 async fn connection_of(rc: &RequestContext, school_id: i32) -> Result<wonde_connection::Model, AppError> {
@@ -130,16 +191,10 @@ impl WondeMutation {
     ) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
         let trust_id = decode_as(&input.trust_id, NodeType::Trust).gql()?;
-        if rc.viewer.role == entity::enums::Role::Integrator {
-            return Err(AppError::Forbidden(
-                "integrators read and subscribe; they cannot change anything".to_owned(),
-            ))
-            .gql();
-        }
-        if !rc.viewer.sees_trust(trust_id) {
-            return Err(AppError::NotFound("no trust with that ID is visible to this token".to_owned()))
-                .gql();
-        }
+        // Not `require_trust_admin`: a school admin may reconnect a school
+        // of theirs (a new school is for trust admins only, below).
+        refuse_integrators(&rc.viewer).gql()?;
+        require_trust(&rc.viewer, trust_id).gql()?;
         let wonde_id = input.wonde_school_id.trim().to_owned();
         if wonde_id.is_empty() || input.api_token.trim().is_empty() {
             return Err(AppError::bad_input("wondeSchoolId and apiToken are required")).gql();
@@ -163,11 +218,10 @@ impl WondeMutation {
             _ => {}
         }
         let token = Secret::new(input.api_token.trim());
-        let client =
-            ctx.data::<WondeClient>().map_err(|_| AppError::Internal("Wonde client missing")).gql()?;
+        let client = service::<WondeClient>(ctx, "Wonde client missing")?;
         let access = SchoolAccess::new(wonde_id.clone(), SecretToken::new(token.expose()));
         let details = client.school(&access).await.map_err(|err| wonde_refusal(&err)).gql()?;
-        let key = ctx.data::<SecretKey>().map_err(|_| AppError::Internal("secret key missing")).gql()?;
+        let key = service::<SecretKey>(ctx, "secret key missing")?;
 
         let txn = crate::db::begin_write(&rc.db).await.gql()?;
         let now = chrono::Utc::now();
@@ -211,22 +265,14 @@ impl WondeMutation {
             .await
             .gql()?,
         };
-        let mut with_options: wonde_connection::ActiveModel = connection.clone().into();
-        with_options.region_domain = Set(details.region_domain().map(str::to_owned));
-        with_options.sync_students = Set(options.students.unwrap_or(connection.sync_students));
-        with_options.sync_staff = Set(options.staff.unwrap_or(connection.sync_staff));
-        with_options.sync_guardians = Set(options.guardians.unwrap_or(connection.sync_guardians));
-        with_options.sync_classes = Set(options.classes.unwrap_or(connection.sync_classes));
-        with_options.sync_year_groups = Set(options.year_groups.unwrap_or(connection.sync_year_groups));
-        with_options.sync_form_groups = Set(options.form_groups.unwrap_or(connection.sync_form_groups));
-        let connection = with_options.update(&txn).await.gql()?;
+        let mut row = with_options(&connection, &options);
+        row.region_domain = Set(details.region_domain().map(str::to_owned));
+        let connection = row.update(&txn).await.gql()?;
         connections::approve(&txn, connection, &token, key).await.gql()?;
         txn.commit().await.gql()?;
         // A new school: trust-wide tokens cached before it see it at once.
         crate::auth::cache::forget_trust_everywhere(&rc.db, trust_id).await;
-        if let Ok(wake) = ctx.data::<Arc<Notify>>() {
-            wake.notify_one();
-        }
+        wake_scheduler(ctx);
         school(rc, school_id).await.gql()
     }
 
@@ -241,9 +287,7 @@ impl WondeMutation {
         kind: Option<SyncKind>,
         force: Option<bool>,
     ) -> async_graphql::Result<SyncRun> {
-        let rc = RequestContext::of(ctx)?;
-        let school_id = decode_as(&school_id, NodeType::School).gql()?;
-        require_admin(&rc.viewer, school_id).gql()?;
+        let (rc, school_id) = admin_of_school(ctx, &school_id)?;
         let kind: DbSyncKind = kind.unwrap_or(SyncKind::Incremental).into();
         if kind == DbSyncKind::Csv {
             return Err(AppError::bad_input("a CSV run starts with importCsv")).gql();
@@ -257,9 +301,7 @@ impl WondeMutation {
             .gql();
         }
         let (run, _) = runs::enqueue(&rc.db, school_id, kind, force.unwrap_or(false)).await.gql()?;
-        if let Ok(wake) = ctx.data::<Arc<Notify>>() {
-            wake.notify_one();
-        }
+        wake_scheduler(ctx);
         Ok(SyncRun(run))
     }
 
@@ -287,9 +329,7 @@ impl WondeMutation {
         school_id: ID,
         options: SyncOptionsInput,
     ) -> async_graphql::Result<School> {
-        let rc = RequestContext::of(ctx)?;
-        let school_id = decode_as(&school_id, NodeType::School).gql()?;
-        require_admin(&rc.viewer, school_id).gql()?;
+        let (rc, school_id) = admin_of_school(ctx, &school_id)?;
         let connection = connection_of(rc, school_id).await.gql()?;
         let students = options.students.unwrap_or(connection.sync_students);
         let guardians = options.guardians.unwrap_or(connection.sync_guardians);
@@ -299,13 +339,7 @@ impl WondeMutation {
             ))
             .gql();
         }
-        let mut row: wonde_connection::ActiveModel = connection.clone().into();
-        row.sync_students = Set(students);
-        row.sync_guardians = Set(guardians);
-        row.sync_staff = Set(options.staff.unwrap_or(connection.sync_staff));
-        row.sync_classes = Set(options.classes.unwrap_or(connection.sync_classes));
-        row.sync_year_groups = Set(options.year_groups.unwrap_or(connection.sync_year_groups));
-        row.sync_form_groups = Set(options.form_groups.unwrap_or(connection.sync_form_groups));
+        let mut row = with_options(&connection, &options);
         row.updated_at = Set(chrono::Utc::now());
         row.update(&rc.db).await.gql()?;
         school(rc, school_id).await.gql()
@@ -320,9 +354,7 @@ impl WondeMutation {
         school_id: ID,
         deactivate_accounts: Option<bool>,
     ) -> async_graphql::Result<School> {
-        let rc = RequestContext::of(ctx)?;
-        let school_id = decode_as(&school_id, NodeType::School).gql()?;
-        require_admin(&rc.viewer, school_id).gql()?;
+        let (rc, school_id) = admin_of_school(ctx, &school_id)?;
         let connection = connection_of(rc, school_id).await.gql()?;
         let txn = crate::db::begin_write(&rc.db).await.gql()?;
         let events =

@@ -164,8 +164,8 @@ pub fn wants_total(ctx: &Context<'_>) -> bool {
     ctx.look_ahead().field("totalCount").exists()
 }
 
-/// A directory list's page as its connection: by its integer key, oldest
-/// first. One statement for the rows, and one for the count only when
+/// A directory list's page as its connection: by its integer key, in
+/// `direction`. One statement for the rows, and one for the count only when
 /// `totalCount` is selected ([`wants_total`]), whatever the page's size;
 /// errors carry their `extensions.code`.
 pub async fn connection_by_key<E, Conn>(
@@ -173,7 +173,7 @@ pub async fn connection_by_key<E, Conn>(
     select: Select<E>,
     key: E::Column,
     key_of: impl Fn(&E::Model) -> i64,
-    request: PageRequest,
+    (request, direction): (PageRequest, Direction),
     wrap: impl Fn(E::Model) -> Conn::Node,
 ) -> async_graphql::Result<Conn>
 where
@@ -182,31 +182,36 @@ where
     Conn: Paged,
 {
     let rc = crate::graphql::RequestContext::of(ctx)?;
-    let page = page_by_key(&rc.db, select, key, key_of, request, Direction::OldestFirst, wants_total(ctx))
+    let page = page_by_key(&rc.db, select, key, key_of, request, direction, wants_total(ctx))
         .await
         .map_err(|err| async_graphql::ErrorExtensions::extend(&crate::error::AppError::from(err)))?;
     Ok(page.into_connection(wrap))
 }
 
-/// A list of the viewer's rows of `E` as its connection, by id, oldest
-/// first (see [`connection_by_key`]): `first` and `after` are checked
-/// before `narrow` (which may check a filter) picks the rows, as a school's
-/// students, staff, guardians and classes and a trust's schools do.
-pub async fn scoped_connection<E, Conn>(
+/// A list of the viewer's rows of `E` whose `owner` column is `owner_id`
+/// (a trust's schools; a school's students, staff, guardians, classes and
+/// sync runs)
+/// as its connection, by id in `direction` (see [`connection_by_key`]):
+/// `first` and `after` are checked before `narrow` (which may check a
+/// filter) narrows the rows further.
+pub async fn owned_connection<E, C, Conn>(
     ctx: &Context<'_>,
     (first, after): (Option<i32>, Option<String>),
-    narrow: impl FnOnce(Select<E>, &super::RequestContext) -> async_graphql::Result<Select<E>>,
+    (owner, owner_id): (C, i32),
+    direction: Direction,
+    narrow: impl FnOnce(Select<E>) -> Result<Select<E>, AppError>,
     wrap: impl Fn(E::Model) -> Conn::Node,
 ) -> async_graphql::Result<Conn>
 where
     E: super::loaders::Scoped,
     E::Model: Sync,
+    C: ColumnTrait<EntityName = E>,
     Conn: Paged,
 {
     let rc = super::RequestContext::of(ctx)?;
     let request = PageRequest::parse(first, after.as_deref()).gql()?;
-    let select = narrow(E::scoped(&rc.viewer), rc)?;
-    connection_by_key(ctx, select, E::id_column(), |m| E::id_of(m).into(), request, wrap).await
+    let select = narrow(E::scoped(&rc.viewer).filter(owner.eq(owner_id))).gql()?;
+    connection_by_key(ctx, select, E::id_column(), |m| E::id_of(m).into(), (request, direction), wrap).await
 }
 
 /// Pages a query by its integer key column: one statement for the rows and,

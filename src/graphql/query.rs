@@ -6,16 +6,34 @@ use entity::{data_quality_finding, event, held_change, wonde_catalog_school};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::RequestContext;
+use super::context::service;
 use super::enums::{HeldChangeStatus, SyncKind};
 use super::filters::{search_words, words_condition};
 use super::ids::{NodeType, decode, decode_as};
-use super::mutation::require_admin;
+use super::loaders::{ById, Cached, Scoped};
+use super::mutation::admin_of_school;
 use super::pagination::{
     DataQualityFindingConnection, DeactivationEventConnection, Direction, HeldChangeConnection, PageRequest,
     connection_by_key, page_by_key,
 };
 use super::types::*;
 use crate::error::{AppError, ResultExt};
+
+/// The row a global ID of `kind` names, wrapped; null when it does not
+/// exist or the viewer does not see it.
+async fn row_by_id<E, T>(
+    loader: &Cached<ById<E>>,
+    id: &ID,
+    kind: NodeType,
+    wrap: impl Fn(E::Model) -> T,
+) -> async_graphql::Result<Option<T>>
+where
+    E: Scoped,
+    E::Model: Clone + Send + Sync + 'static,
+{
+    let key = decode_as(id, kind).gql()?;
+    Ok(loader.load_one(key).await.gql()?.map(wrap))
+}
 
 /// The most catalog entries one search returns.
 const MAX_CATALOG_RESULTS: i32 = 50;
@@ -90,21 +108,15 @@ impl CoreQuery {
     }
 
     async fn school(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<School>> {
-        let rc = RequestContext::of(ctx)?;
-        let key = decode_as(&id, NodeType::School).gql()?;
-        Ok(rc.loaders.schools.load_one(key).await.gql()?.map(School))
+        row_by_id(&RequestContext::of(ctx)?.loaders.schools, &id, NodeType::School, School).await
     }
 
     async fn student(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Student>> {
-        let rc = RequestContext::of(ctx)?;
-        let key = decode_as(&id, NodeType::Student).gql()?;
-        Ok(rc.loaders.students.load_one(key).await.gql()?.map(Student))
+        row_by_id(&RequestContext::of(ctx)?.loaders.students, &id, NodeType::Student, Student).await
     }
 
     async fn sync_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<SyncRun>> {
-        let rc = RequestContext::of(ctx)?;
-        let key = decode_as(&id, NodeType::SyncRun).gql()?;
-        Ok(rc.loaders.sync_runs.load_one(key).await.gql()?.map(SyncRun))
+        row_by_id(&RequestContext::of(ctx)?.loaders.sync_runs, &id, NodeType::SyncRun, SyncRun).await
     }
 
     /// Deactivation and reactivation events after a cursor, oldest first:
@@ -162,21 +174,12 @@ impl CoreQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<DataQualityFindingConnection> {
-        let rc = RequestContext::of(ctx)?;
-        let school_id = decode_as(&school_id, NodeType::School).gql()?;
-        require_admin(&rc.viewer, school_id).gql()?;
+        let (rc, school_id) = admin_of_school(ctx, &school_id)?;
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let select =
             rc.viewer.data_quality_findings().filter(data_quality_finding::Column::SchoolId.eq(school_id));
-        connection_by_key(
-            ctx,
-            select,
-            data_quality_finding::Column::Id,
-            |m| m.id.into(),
-            request,
-            DataQualityFinding::new,
-        )
-        .await
+        let (id, by_id) = (data_quality_finding::Column::Id, (request, Direction::OldestFirst));
+        connection_by_key(ctx, select, id, |m| m.id.into(), by_id, DataQualityFinding::new).await
     }
 
     /// What the mass-deactivation guard held at the school, oldest first,
@@ -192,15 +195,14 @@ impl CoreQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<HeldChangeConnection> {
-        let rc = RequestContext::of(ctx)?;
-        let school_id = decode_as(&school_id, NodeType::School).gql()?;
-        require_admin(&rc.viewer, school_id).gql()?;
+        let (_, school_id) = admin_of_school(ctx, &school_id)?;
         let request = PageRequest::parse(first, after.as_deref()).gql()?;
         let mut select = held_change::Entity::find().filter(held_change::Column::SchoolId.eq(school_id));
         if let Some(status) = status {
             select = select.filter(held_change::Column::Status.eq(entity::enums::HeldStatus::from(status)));
         }
-        connection_by_key(ctx, select, held_change::Column::Id, |m| m.id.into(), request, HeldChange).await
+        let by_id = (request, Direction::OldestFirst);
+        connection_by_key(ctx, select, held_change::Column::Id, |m| m.id.into(), by_id, HeldChange).await
     }
 
     /// What a run of `kind` (default INCREMENTAL) would change at the
@@ -216,31 +218,16 @@ impl CoreQuery {
         school_id: ID,
         kind: Option<SyncKind>,
     ) -> async_graphql::Result<SyncPreview> {
-        let rc = RequestContext::of(ctx)?;
-        let school_id = decode_as(&school_id, NodeType::School).gql()?;
-        require_admin(&rc.viewer, school_id).gql()?;
+        let (rc, school_id) = admin_of_school(ctx, &school_id)?;
         let kind: entity::enums::SyncKind = kind.unwrap_or(SyncKind::Incremental).into();
         if !matches!(kind, entity::enums::SyncKind::Full | entity::enums::SyncKind::Incremental) {
             return Err(AppError::bad_input("a preview is of a FULL or INCREMENTAL run")).gql();
         }
-        let missing = |what: &'static str| AppError::Internal(what);
         let engine = crate::sync::SyncEngine {
             db: rc.db.clone(),
-            key: ctx
-                .data::<crate::crypto::SecretKey>()
-                .map_err(|_| missing("secret key missing"))
-                .gql()?
-                .clone(),
-            events: ctx
-                .data::<crate::events::EventBus>()
-                .map_err(|_| missing("event bus missing"))
-                .gql()?
-                .clone(),
-            client: ctx
-                .data::<crate::wonde::WondeClient>()
-                .map_err(|_| missing("Wonde client missing"))
-                .gql()?
-                .clone(),
+            key: service::<crate::crypto::SecretKey>(ctx, "secret key missing")?.clone(),
+            events: service::<crate::events::EventBus>(ctx, "event bus missing")?.clone(),
+            client: service::<crate::wonde::WondeClient>(ctx, "Wonde client missing")?.clone(),
             guard_share: ctx
                 .data::<crate::sync::ledger::GuardShare>()
                 .map_or(crate::sync::ledger::DEFAULT_GUARD_SHARE, |g| g.0),

@@ -1,7 +1,10 @@
 //! Building the schema: a pure function of nothing but the type system, so
 //! tests and `onroll schema` get exactly what the server serves.
 
+use async_graphql::extensions::{Extension, ExtensionFactory};
 use async_graphql::{Schema, SchemaBuilder, Upload};
+use std::marker::PhantomData;
+use std::sync::Arc;
 
 use super::filters::{FamilyFilter, GuardianFilter, StaffFilter, StudentFilter};
 use super::inputs::{ConnectWondeInput, CreateSchoolInput, RequestWondeAccessInput, SyncOptionsInput};
@@ -17,16 +20,27 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 /// stop accidental or hostile recursion.
 const MAX_DEPTH: usize = 16;
 
+/// Registers the extension `E`, made afresh for every request so that what
+/// it keeps (the variables, the meter, the parsed document) is that
+/// request's alone.
+struct PerRequest<E>(PhantomData<fn() -> E>);
+
+impl<E: Extension + Default> ExtensionFactory for PerRequest<E> {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(E::default())
+    }
+}
+
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_depth(MAX_DEPTH)
         // Every Mutation field leaves an audit row (issue 13).
-        .extension(super::audit::AuditTrail)
+        .extension(PerRequest::<super::audit::AuditTrail>(PhantomData))
         // Cost, size and rate limits, judged before validation (docs/limits.md).
-        .extension(super::metering::MeteringFactory)
+        .extension(PerRequest::<super::metering::Metering>(PhantomData))
         // Answers in the order the query selected (async-graphql writes
         // concurrent fields as they complete).
-        .extension(super::selection_order::SelectionOrder)
+        .extension(PerRequest::<super::selection_order::SelectionOrder>(PhantomData))
         // Types that mutations and subscriptions return arrive before those
         // roots do; registering them keeps the published SDL whole.
         .register_output_type::<SyncProgressEvent>()

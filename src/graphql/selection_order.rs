@@ -12,9 +12,7 @@
 //! only matters when two fragments on different types order the same
 //! fields differently.
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextSubscribe,
-};
+use async_graphql::extensions::{Extension, ExtensionContext, NextExecute, NextParseQuery, NextSubscribe};
 use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::{Name, Positioned, Response, ServerResult, Value, Variables};
@@ -23,23 +21,16 @@ use futures::stream::BoxStream;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Puts every answer's fields in the order the query selected them.
-pub struct SelectionOrder;
-
-impl ExtensionFactory for SelectionOrder {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Ordering::default())
-    }
-}
-
-/// One request's parsed document, kept from parsing to the answer.
+/// Puts every answer's fields in the order the query selected them;
+/// registered on the schema per request, it keeps that request's parsed
+/// document from parsing to the answer.
 #[derive(Default)]
-struct Ordering {
+pub struct SelectionOrder {
     document: Arc<Mutex<Option<ExecutableDocument>>>,
 }
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for Ordering {
+impl Extension for SelectionOrder {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,

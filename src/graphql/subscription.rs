@@ -19,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::RequestContext;
+use super::context::service;
 use super::event_rows::EventRows;
 use super::ids::{NodeType, decode_as};
 use super::pagination::decode_cursor;
@@ -151,7 +152,7 @@ fn school_events(
     kinds: &'static [EventKind],
 ) -> async_graphql::Result<impl Stream<Item = Result<Delivered, AppError>> + use<>> {
     let rc = RequestContext::of(ctx)?;
-    let bus = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?.clone();
+    let bus = service::<EventBus>(ctx, "event bus missing")?.clone();
     let filter =
         Filter { viewer: rc.viewer.clone(), school: school_filter(rc, school_id).gql()?, run: None, kinds };
     let after = after.map(decode_cursor).transpose().gql()?;
@@ -205,7 +206,7 @@ impl Subscription {
         run_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SyncProgressEvent>>> {
         let rc = RequestContext::of(ctx)?;
-        let bus = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?.clone();
+        let bus = service::<EventBus>(ctx, "event bus missing")?.clone();
         let run = run_id.as_ref().map(|id| decode_as(id, NodeType::SyncRun)).transpose().gql()?;
         if let Some(run) = run {
             // A run out of scope would only ever stream nothing: say so.

@@ -38,6 +38,8 @@ pub use webhooks::{
     WebhookEventType,
 };
 
+use async_graphql::dataloader::Loader;
+
 use crate::error::{AppError, ResultExt};
 use crate::graphql::loaders::{ById, Cached, Scoped};
 
@@ -50,18 +52,36 @@ pub(crate) fn required<T, E: Into<AppError>>(
     loaded.gql()?.ok_or(AppError::Internal(what)).gql()
 }
 
-/// The rows of `ids` (a current-membership list) by id, wrapped: the
-/// lists of classes, form groups and staff an account or group answers.
-pub(crate) async fn rows_by_id<E, T>(
+/// The rows whose ids a list loader (a current-membership list) holds
+/// for `key`, by id, wrapped: the staff a group answers.
+pub(crate) async fn rows_by_id<L, E, T>(
+    ids: &Cached<L>,
+    key: i32,
     loader: &Cached<ById<E>>,
-    ids: Option<Vec<i32>>,
     wrap: impl Fn(E::Model) -> T,
 ) -> async_graphql::Result<Vec<T>>
 where
+    L: Loader<i32, Value = Vec<i32>>,
+    L::Error: Into<AppError>,
     E: Scoped,
     E::Model: Clone + Send + Sync + 'static,
 {
-    let mut rows = loader.load_many(ids.unwrap_or_default()).await.gql()?.into_values().collect::<Vec<_>>();
+    let ids = ids.load_one(key).await.gql()?.unwrap_or_default();
+    let mut rows = loader.load_many(ids).await.gql()?.into_values().collect::<Vec<_>>();
     rows.sort_by_key(E::id_of);
     Ok(rows.into_iter().map(wrap).collect())
+}
+
+/// The rows a list loader holds for `key` (none: an empty list), wrapped:
+/// the groups of a school or of a person.
+pub(crate) async fn listed<L, M, T>(
+    loader: &Cached<L>,
+    key: i32,
+    wrap: impl Fn(M) -> T,
+) -> async_graphql::Result<Vec<T>>
+where
+    L: Loader<i32, Value = Vec<M>>,
+    L::Error: Into<AppError>,
+{
+    Ok(loader.load_one(key).await.gql()?.unwrap_or_default().into_iter().map(wrap).collect())
 }

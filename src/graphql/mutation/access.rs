@@ -3,12 +3,11 @@
 
 use async_graphql::{Context, Object};
 
-use super::{require_trust_admin, school};
+use super::{school, trust_admin_of};
 use crate::access_requests::{self, Contact, Request};
 use crate::catalog::WondeAppToken;
-use crate::error::{AppError, ResultExt};
-use crate::graphql::RequestContext;
-use crate::graphql::ids::{NodeType, decode_as};
+use crate::error::ResultExt;
+use crate::graphql::context::service;
 use crate::graphql::inputs::RequestWondeAccessInput;
 use crate::graphql::types::School;
 use crate::wonde::WondeClient;
@@ -32,11 +31,8 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: RequestWondeAccessInput,
     ) -> async_graphql::Result<School> {
-        let rc = RequestContext::of(ctx)?;
-        let trust_id = decode_as(&input.trust_id, NodeType::Trust).gql()?;
-        require_trust_admin(&rc.viewer, trust_id, "ask Wonde for access").gql()?;
-        let client =
-            ctx.data::<WondeClient>().map_err(|_| AppError::Internal("Wonde client missing")).gql()?;
+        let (rc, trust_id) = trust_admin_of(ctx, &input.trust_id, "ask Wonde for access")?;
+        let client = service::<WondeClient>(ctx, "Wonde client missing")?;
         let app_token = ctx.data::<WondeAppToken>().ok().and_then(|t| t.0.as_ref());
         let request = Request {
             trust_id,

@@ -5,11 +5,10 @@
 use async_graphql::{Context, ID, Object, Upload};
 use std::io::Read;
 
-use super::require_admin;
+use super::admin_of_school;
 use crate::error::{AppError, ResultExt};
 use crate::events::EventBus;
-use crate::graphql::RequestContext;
-use crate::graphql::ids::{NodeType, decode_as};
+use crate::graphql::context::service;
 use crate::graphql::types::{CsvImportResult, CsvRowError, SyncRun};
 use crate::sync::csv_import::{CsvImportOutcome, CsvImporter};
 use crate::sync::csv_source::{CsvFiles, MAX_FILE_BYTES};
@@ -32,15 +31,13 @@ impl CsvMutation {
         guardians: Option<Upload>,
         full: Option<bool>,
     ) -> async_graphql::Result<CsvImportResult> {
-        let rc = RequestContext::of(ctx)?;
-        let school_id = decode_as(&school_id, NodeType::School).gql()?;
-        require_admin(&rc.viewer, school_id).gql()?;
+        let (rc, school_id) = admin_of_school(ctx, &school_id)?;
         let files = CsvFiles {
             students: read(ctx, students.as_ref(), "students").gql()?,
             staff: read(ctx, staff.as_ref(), "staff").gql()?,
             guardians: read(ctx, guardians.as_ref(), "guardians").gql()?,
         };
-        let events = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?;
+        let events = service::<EventBus>(ctx, "event bus missing")?;
         let guard = ctx
             .data::<crate::sync::ledger::GuardShare>()
             .map_or(crate::sync::ledger::DEFAULT_GUARD_SHARE, |g| g.0);

@@ -5,12 +5,12 @@ use async_graphql::{Context, ID, Object};
 use entity::held_change;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::require_admin;
+use super::admin_of_school;
 use crate::auth::Viewer;
 use crate::error::{AppError, ResultExt};
 use crate::events::EventBus;
 use crate::graphql::RequestContext;
-use crate::graphql::ids::{NodeType, decode_as};
+use crate::graphql::context::service;
 use crate::graphql::types::{HeldChangeDecision, decode_held};
 use crate::school_day::Clock;
 use crate::sync::held::{self, Decision, DecisionError};
@@ -46,12 +46,29 @@ fn ids(given: &[ID]) -> Result<Vec<i32>, AppError> {
     given.iter().map(|id| decode_held(id)).collect()
 }
 
-async fn answer(rc: &RequestContext, decision: Decision) -> Result<HeldChangeDecision, AppError> {
+/// The request, the school and the held changes a decision names, once
+/// the viewer is found to be one of the school's admins.
+fn decision_of<'a>(
+    ctx: &Context<'a>,
+    school_id: &ID,
+    given: &[ID],
+) -> async_graphql::Result<(&'a RequestContext, i32, Vec<i32>)> {
+    let (rc, school_id) = admin_of_school(ctx, school_id)?;
+    Ok((rc, school_id, ids(given).gql()?))
+}
+
+/// A decision's answer: the changes it decided, as they are now.
+async fn answer(
+    rc: &RequestContext,
+    decided: Result<Decision, DecisionError>,
+) -> async_graphql::Result<HeldChangeDecision> {
+    let decision = decided.gql()?;
     let rows = held_change::Entity::find()
         .filter(held_change::Column::Id.is_in(decision.decided.iter().copied()))
         .order_by_asc(held_change::Column::Id)
         .all(&rc.db)
-        .await?;
+        .await
+        .gql()?;
     Ok(HeldChangeDecision::new(decision, rows))
 }
 
@@ -71,17 +88,10 @@ impl HeldMutation {
         school_id: ID,
         ids: Vec<ID>,
     ) -> async_graphql::Result<HeldChangeDecision> {
-        let rc = RequestContext::of(ctx)?;
-        let school_id = decode_as(&school_id, NodeType::School).gql()?;
-        require_admin(&rc.viewer, school_id).gql()?;
-        let ids = self::ids(&ids).gql()?;
-        let events = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?;
-        let decision =
-            held::approve(&rc.db, events, Clock::default(), school_id, &ids, &decided_by(&rc.viewer))
-                .await
-                .map_err(AppError::from)
-                .gql()?;
-        answer(rc, decision).await.gql()
+        let (rc, school_id, ids) = decision_of(ctx, &school_id, &ids)?;
+        let events = service::<EventBus>(ctx, "event bus missing")?;
+        let by = decided_by(&rc.viewer);
+        answer(rc, held::approve(&rc.db, events, Clock::default(), school_id, &ids, &by).await).await
     }
 
     /// Discards held changes of the school: the accounts stay active, the
@@ -94,14 +104,7 @@ impl HeldMutation {
         school_id: ID,
         ids: Vec<ID>,
     ) -> async_graphql::Result<HeldChangeDecision> {
-        let rc = RequestContext::of(ctx)?;
-        let school_id = decode_as(&school_id, NodeType::School).gql()?;
-        require_admin(&rc.viewer, school_id).gql()?;
-        let ids = self::ids(&ids).gql()?;
-        let decision = held::reject(&rc.db, school_id, &ids, &decided_by(&rc.viewer))
-            .await
-            .map_err(AppError::from)
-            .gql()?;
-        answer(rc, decision).await.gql()
+        let (rc, school_id, ids) = decision_of(ctx, &school_id, &ids)?;
+        answer(rc, held::reject(&rc.db, school_id, &ids, &decided_by(&rc.viewer)).await).await
     }
 }

@@ -7,11 +7,12 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::Utc;
 use entity::enums::PersonKind as DbPersonKind;
 
-use super::require_trust_admin;
+use super::{require_trust_admin, trust_admin_of};
 use crate::error::{AppError, ResultExt};
 use crate::events::EventBus;
 use crate::graphql::RequestContext;
-use crate::graphql::ids::{NodeType, decode, decode_as};
+use crate::graphql::context::service;
+use crate::graphql::ids::{NodeType, decode};
 use crate::graphql::types::{DeactivationEvent, Trust};
 use crate::retention::erasure::{self, ErasureError, ErasureGround};
 use crate::retention::subject::{self, SubjectError};
@@ -74,6 +75,20 @@ fn person(id: &ID) -> Result<(DbPersonKind, i32), AppError> {
     }
 }
 
+/// The request and the person `person_id` names, once the viewer is found
+/// to be a trust admin of the viewer's own trust: a person's records are
+/// looked for across that trust's schools.
+fn person_of_trust<'a>(
+    ctx: &Context<'a>,
+    person_id: &ID,
+    action: &str,
+) -> async_graphql::Result<(&'a RequestContext, DbPersonKind, i32)> {
+    let rc = RequestContext::of(ctx)?;
+    require_trust_admin(&rc.viewer, rc.viewer.trust_id, action).gql()?;
+    let (kind, id) = person(person_id).gql()?;
+    Ok((rc, kind, id))
+}
+
 fn count(n: impl TryInto<i32>) -> i32 {
     n.try_into().unwrap_or(i32::MAX)
 }
@@ -121,9 +136,7 @@ impl RetentionMutation {
         trust_id: ID,
         days: i32,
     ) -> async_graphql::Result<Trust> {
-        let rc = RequestContext::of(ctx)?;
-        let trust_id = decode_as(&trust_id, NodeType::Trust).gql()?;
-        require_trust_admin(&rc.viewer, trust_id, "set the retention policy").gql()?;
+        let (rc, trust_id) = trust_admin_of(ctx, &trust_id, "set the retention policy")?;
         policy::set_policy(&rc.db, trust_id, days).await.map(Trust).gql()
     }
 
@@ -139,9 +152,7 @@ impl RetentionMutation {
         ctx: &Context<'_>,
         person_id: ID,
     ) -> async_graphql::Result<SubjectAccessExport> {
-        let rc = RequestContext::of(ctx)?;
-        require_trust_admin(&rc.viewer, rc.viewer.trust_id, "export a person's data").gql()?;
-        let (kind, id) = person(&person_id).gql()?;
+        let (rc, kind, id) = person_of_trust(ctx, &person_id, "export a person's data")?;
         let viewer = &rc.viewer;
         let accounts =
             subject::records_of(&rc.db, viewer.trust_id, kind, id, |s| viewer.sees_school(s)).await.gql()?;
@@ -170,10 +181,8 @@ impl RetentionMutation {
         person_id: ID,
         reason: ErasureReason,
     ) -> async_graphql::Result<Erasure> {
-        let rc = RequestContext::of(ctx)?;
-        require_trust_admin(&rc.viewer, rc.viewer.trust_id, "erase a person").gql()?;
-        let (kind, id) = person(&person_id).gql()?;
-        let bus = ctx.data::<EventBus>().map_err(|_| AppError::Internal("event bus missing")).gql()?;
+        let (rc, kind, id) = person_of_trust(ctx, &person_id, "erase a person")?;
+        let bus = service::<EventBus>(ctx, "event bus missing")?;
         let viewer = &rc.viewer;
         let ground: ErasureGround = reason.into();
         let erased = erasure::erase(

@@ -2,10 +2,8 @@
 
 use async_graphql::{Context, Object};
 
-use super::{require_trust_admin, school as visible_school};
+use super::{school as visible_school, trust_admin_of};
 use crate::error::ResultExt;
-use crate::graphql::RequestContext;
-use crate::graphql::ids::{NodeType, decode_as};
 use crate::graphql::inputs::CreateSchoolInput;
 use crate::graphql::types::School;
 use crate::schools::NewSchool;
@@ -23,9 +21,7 @@ impl SchoolMutation {
         ctx: &Context<'_>,
         input: CreateSchoolInput,
     ) -> async_graphql::Result<School> {
-        let rc = RequestContext::of(ctx)?;
-        let trust_id = decode_as(&input.trust_id, NodeType::Trust).gql()?;
-        require_trust_admin(&rc.viewer, trust_id, "create schools").gql()?;
+        let (rc, trust_id) = trust_admin_of(ctx, &input.trust_id, "create schools")?;
         let fields =
             NewSchool::validate(&input.name, input.urn.as_deref(), input.postcode.as_deref()).gql()?;
         let created = crate::schools::create(&rc.db, trust_id, fields).await.gql()?;

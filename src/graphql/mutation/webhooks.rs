@@ -14,6 +14,7 @@ use crate::auth::Viewer;
 use crate::crypto::SecretKey;
 use crate::error::{AppError, ResultExt};
 use crate::graphql::RequestContext;
+use crate::graphql::context::service;
 use crate::graphql::ids::{NodeType, decode_as};
 use crate::graphql::pagination::decode_cursor;
 use crate::graphql::types::{WebhookDelivery, WebhookEndpoint, WebhookEndpointWithSecret, WebhookEventType};
@@ -105,6 +106,16 @@ pub(crate) async fn managed_endpoint(
     Ok(row)
 }
 
+/// The request and the endpoint with this ID, if the viewer may manage
+/// it ([`managed_endpoint`]).
+async fn managed<'a>(
+    ctx: &Context<'a>,
+    id: &ID,
+) -> async_graphql::Result<(&'a RequestContext, webhook_endpoint::Model)> {
+    let rc = RequestContext::of(ctx)?;
+    Ok((rc, managed_endpoint(rc, id).await.gql()?))
+}
+
 /// Every endpoint the viewer may manage.
 pub(crate) async fn managed_endpoints(rc: &RequestContext) -> Result<Vec<webhook_endpoint::Model>, AppError> {
     require_manager(&rc.viewer)?;
@@ -115,12 +126,12 @@ pub(crate) async fn managed_endpoints(rc: &RequestContext) -> Result<Vec<webhook
     Ok(rows.into_iter().filter(|row| reaches(&rc.viewer, endpoints::school_ids(row).as_deref())).collect())
 }
 
-fn settings(ctx: &Context<'_>) -> Result<Arc<WebhookSettings>, AppError> {
-    ctx.data::<Arc<WebhookSettings>>().cloned().map_err(|_| AppError::Internal("webhook settings missing"))
+fn allow_private(ctx: &Context<'_>) -> async_graphql::Result<bool> {
+    Ok(service::<Arc<WebhookSettings>>(ctx, "webhook settings missing")?.allow_private)
 }
 
-fn key(ctx: &Context<'_>) -> Result<SecretKey, AppError> {
-    ctx.data::<SecretKey>().cloned().map_err(|_| AppError::Internal("secret key missing"))
+fn key<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a SecretKey> {
+    service(ctx, "secret key missing")
 }
 
 fn kinds(types: Vec<WebhookEventType>) -> Vec<EventKind> {
@@ -155,10 +166,9 @@ impl WebhookMutation {
             school_ids: Some(schools),
             description: Some(input.description),
         };
-        let allow_private = settings(ctx).gql()?.allow_private;
-        let created = endpoints::create(&rc.db, &key(ctx).gql()?, rc.viewer.trust_id, fields, allow_private)
-            .await
-            .gql()?;
+        let allow_private = allow_private(ctx)?;
+        let created =
+            endpoints::create(&rc.db, key(ctx)?, rc.viewer.trust_id, fields, allow_private).await.gql()?;
         Ok(WebhookEndpointWithSecret { endpoint: WebhookEndpoint(created.endpoint), secret: created.secret })
     }
 
@@ -171,8 +181,7 @@ impl WebhookMutation {
         id: ID,
         input: UpdateWebhookEndpointInput,
     ) -> async_graphql::Result<WebhookEndpoint> {
-        let rc = RequestContext::of(ctx)?;
-        let row = managed_endpoint(rc, &id).await.gql()?;
+        let (rc, row) = managed(ctx, &id).await?;
         let schools = match (input.all_schools, input.school_ids) {
             (Some(true), _) => Some(None),
             (_, Some(ids)) => Some(school_numbers(&rc.viewer, Some(ids)).gql()?),
@@ -192,7 +201,7 @@ impl WebhookMutation {
             school_ids: schools,
             description: input.description.map(Some),
         };
-        let allow_private = settings(ctx).gql()?.allow_private;
+        let allow_private = allow_private(ctx)?;
         let mut row = endpoints::update(&rc.db, row, fields, allow_private).await.gql()?;
         if let Some(enabled) = input.enabled {
             row = endpoints::set_enabled(&rc.db, row, enabled, Some("ADMIN")).await.gql()?;
@@ -207,8 +216,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<WebhookEndpoint> {
-        let rc = RequestContext::of(ctx)?;
-        let row = managed_endpoint(rc, &id).await.gql()?;
+        let (rc, row) = managed(ctx, &id).await?;
         let row = endpoints::set_enabled(&rc.db, row, false, Some("ADMIN")).await.gql()?;
         Ok(WebhookEndpoint(row))
     }
@@ -216,8 +224,7 @@ impl WebhookMutation {
     /// Removes an endpoint with its deliveries and their attempts; answers
     /// its ID.
     async fn delete_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
-        let rc = RequestContext::of(ctx)?;
-        let row = managed_endpoint(rc, &id).await.gql()?;
+        let (rc, row) = managed(ctx, &id).await?;
         endpoints::delete(&rc.db, row.id).await.gql()?;
         Ok(id)
     }
@@ -231,9 +238,8 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<WebhookEndpointWithSecret> {
-        let rc = RequestContext::of(ctx)?;
-        let row = managed_endpoint(rc, &id).await.gql()?;
-        let rotated = endpoints::rotate(&rc.db, &key(ctx).gql()?, row).await.gql()?;
+        let (rc, row) = managed(ctx, &id).await?;
+        let rotated = endpoints::rotate(&rc.db, key(ctx)?, row).await.gql()?;
         Ok(WebhookEndpointWithSecret { endpoint: WebhookEndpoint(rotated.endpoint), secret: rotated.secret })
     }
 
@@ -274,8 +280,7 @@ impl WebhookMutation {
         endpoint_id: ID,
         after: Option<String>,
     ) -> async_graphql::Result<i32> {
-        let rc = RequestContext::of(ctx)?;
-        let row = managed_endpoint(rc, &endpoint_id).await.gql()?;
+        let (rc, row) = managed(ctx, &endpoint_id).await?;
         let after = after.as_deref().map(decode_cursor).transpose().gql()?.unwrap_or(0);
         let queued = endpoints::replay(&rc.db, &row, after).await.gql()?;
         Ok(i32::try_from(queued).unwrap_or(i32::MAX))

@@ -43,8 +43,13 @@ impl DeactivationEvent {
     }
 }
 
+/// `cursor`, `occurredAt` and `school` of an event of the log, which
+/// DeactivationEvent and HeldChangesEvent flatten into their first fields;
+/// with the shared rows of a live delivery, if any.
+pub struct EventHead<'a>(pub &'a event::Model, pub Option<&'a EventRows>);
+
 #[Object]
-impl DeactivationEvent {
+impl EventHead<'_> {
     /// Resume after this event with `after`.
     async fn cursor(&self) -> String {
         encode_cursor(self.0.id)
@@ -56,11 +61,19 @@ impl DeactivationEvent {
 
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
-        if let Some(shared) = &self.1 {
-            let rows = shared.of(&rc.db, &self.0).await.gql()?;
+        if let Some(shared) = self.1 {
+            let rows = shared.of(&rc.db, self.0).await.gql()?;
             return rows.school.clone().map(School).ok_or(AppError::Internal("event without school")).gql();
         }
         required(rc.loaders.schools.load_one(self.0.school_id).await, "event without school").map(School)
+    }
+}
+
+#[Object]
+impl DeactivationEvent {
+    #[graphql(flatten)]
+    async fn head(&self) -> EventHead<'_> {
+        EventHead(&self.0, self.1.as_ref())
     }
 
     async fn kind(&self) -> async_graphql::Result<PersonKind> {
@@ -114,9 +127,7 @@ impl DeactivationEvent {
     }
 
     async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
-        let rc = RequestContext::of(ctx)?;
-        let Some(run) = self.0.sync_run_id else { return Ok(None) };
-        Ok(rc.loaders.sync_runs.load_one(run).await.gql()?.map(SyncRun))
+        SyncRun::of(ctx, self.0.sync_run_id).await
     }
 }
 

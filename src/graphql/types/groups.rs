@@ -122,9 +122,8 @@ impl Class {
 
     /// Current teachers.
     async fn teachers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Staff>> {
-        let rc = RequestContext::of(ctx)?;
-        let ids = rc.loaders.class_teachers.load_one(self.0.id).await.gql()?;
-        rows_by_id(&rc.loaders.staff, ids, Staff).await
+        let loaders = &RequestContext::of(ctx)?.loaders;
+        rows_by_id(&loaders.class_teachers, self.0.id, &loaders.staff, Staff).await
     }
 
     #[graphql(flatten)]
@@ -167,9 +166,8 @@ impl FormGroup {
 
     /// Current tutors.
     async fn tutors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Staff>> {
-        let rc = RequestContext::of(ctx)?;
-        let ids = rc.loaders.form_tutors.load_one(self.0.id).await.gql()?;
-        rows_by_id(&rc.loaders.staff, ids, Staff).await
+        let loaders = &RequestContext::of(ctx)?.loaders;
+        rows_by_id(&loaders.form_tutors, self.0.id, &loaders.staff, Staff).await
     }
 
     #[graphql(flatten)]

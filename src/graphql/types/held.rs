@@ -8,16 +8,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use entity::enums::{HeldTarget, PersonKind as DbPersonKind};
 use entity::{event, held_change};
 
-use super::{
-    Class, FormGroup, Guardian, Node, Person, School, Staff, Student, SyncCounts, SyncRun, YearGroup,
-};
+use super::events::EventHead;
+use super::{Class, FormGroup, Guardian, Node, Person, Staff, Student, SyncCounts, SyncRun, YearGroup};
 use crate::error::{AppError, ResultExt};
 use crate::graphql::RequestContext;
 use crate::graphql::enums::{
     DeactivationReason, HeldChangeStatus, HeldChangeTarget, HeldEvidence, PersonKind, PreviewChange, SyncKind,
 };
 use crate::graphql::ids::{NodeType, encode};
-use crate::graphql::pagination::encode_cursor;
 use crate::sync::ledger::{Counts, RunCounts};
 use crate::sync::preview::{Preview, PreviewPerson};
 
@@ -77,9 +75,7 @@ impl HeldChange {
 
     /// The run that held it.
     async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
-        let Some(id) = self.0.sync_run_id else { return Ok(None) };
-        let rc = RequestContext::of(ctx)?;
-        Ok(rc.loaders.sync_runs.load_one(id).await.gql()?.map(SyncRun))
+        SyncRun::of(ctx, self.0.sync_run_id).await
     }
 
     /// When it was decided (or withdrawn); null while PENDING.
@@ -219,25 +215,14 @@ impl HeldChangesEvent {
 
 #[Object]
 impl HeldChangesEvent {
-    /// Resume after this event with `after`.
-    async fn cursor(&self) -> String {
-        encode_cursor(self.0.id)
-    }
-
-    async fn occurred_at(&self) -> DateTime {
-        DateTime(self.0.occurred_at)
-    }
-
-    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
-        let rc = RequestContext::of(ctx)?;
-        super::required(rc.loaders.schools.load_one(self.0.school_id).await, "held event school").map(School)
+    #[graphql(flatten)]
+    async fn head(&self) -> EventHead<'_> {
+        EventHead(&self.0, None)
     }
 
     /// The run that held them.
     async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
-        let Some(id) = self.0.sync_run_id else { return Ok(None) };
-        let rc = RequestContext::of(ctx)?;
-        Ok(rc.loaders.sync_runs.load_one(id).await.gql()?.map(SyncRun))
+        SyncRun::of(ctx, self.0.sync_run_id).await
     }
 
     /// Student accounts held.

@@ -247,9 +247,7 @@ impl GroupMembershipChange {
 
     /// The run that made the change; null for an approval or a disconnection.
     async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
-        let rc = RequestContext::of(ctx)?;
-        let Some(run) = self.0.sync_run_id else { return Ok(None) };
-        Ok(rc.loaders.sync_runs.load_one(run).await.gql()?.map(SyncRun))
+        SyncRun::of(ctx, self.0.sync_run_id).await
     }
 }
 

@@ -4,12 +4,13 @@ use async_graphql::{Context, ID, Object};
 use entity::{guardian, guardian_link, staff, student};
 
 use super::account::{AccountNames, AccountRow, AccountStanding, ContactAccount};
-use super::{Class, Family, FormGroup, YearGroup, required};
+use super::{Class, Family, FormGroup, YearGroup, listed, required};
 use crate::error::ResultExt;
 use crate::graphql::RequestContext;
 use crate::graphql::enums::RelationshipType;
 use crate::graphql::ids::{NodeType, encode};
-use crate::graphql::loaders::{ById, Cached, FamilyMember, Scoped};
+use crate::graphql::joined::{LinkedPerson, LinksWith};
+use crate::graphql::loaders::{ById, Cached, FamilyMember};
 
 pub struct Student(pub student::Model);
 
@@ -44,35 +45,29 @@ impl Student {
     /// The current year group: a student is in one at a time (the lowest
     /// id, should the MIS ever say two).
     async fn year_group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<YearGroup>> {
-        let rc = RequestContext::of(ctx)?;
-        let years = rc.loaders.years_of_student.load_one(self.0.id).await.gql()?;
-        Ok(years.unwrap_or_default().into_iter().next().map(YearGroup))
+        let years = &RequestContext::of(ctx)?.loaders.years_of_student;
+        Ok(listed(years, self.0.id, YearGroup).await?.into_iter().next())
     }
 
     async fn form_group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<FormGroup>> {
-        let rc = RequestContext::of(ctx)?;
-        let forms = rc.loaders.forms_of_student.load_one(self.0.id).await.gql()?;
-        Ok(forms.unwrap_or_default().into_iter().next().map(FormGroup))
+        let forms = &RequestContext::of(ctx)?.loaders.forms_of_student;
+        Ok(listed(forms, self.0.id, FormGroup).await?.into_iter().next())
     }
 
     /// Current classes.
     async fn classes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Class>> {
-        let rc = RequestContext::of(ctx)?;
-        let classes = rc.loaders.classes_of_student.load_one(self.0.id).await.gql()?;
-        Ok(classes.unwrap_or_default().into_iter().map(Class).collect())
+        listed(&RequestContext::of(ctx)?.loaders.classes_of_student, self.0.id, Class).await
     }
 
     /// Every link, current ones first, then by contact priority.
     async fn guardians(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GuardianLink>> {
-        let rc = RequestContext::of(ctx)?;
-        let links = rc.loaders.links_of_student.load_one(self.0.id).await.gql()?.unwrap_or_default();
-        Ok(links_fed(&rc.loaders.guardians, links, |g| g.id).await)
+        let loaders = &RequestContext::of(ctx)?.loaders;
+        links_fed(&loaders.links_of_student, &loaders.guardians, self.0.id).await
     }
 
     /// The family this child belongs to; null when no guardian is linked.
     async fn family(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Family>> {
-        let rc = RequestContext::of(ctx)?;
-        Ok(rc.loaders.family_of.load_one(FamilyMember::Student(self.0.id)).await.gql()?.map(Family))
+        family_of(ctx, FamilyMember::Student(self.0.id)).await
     }
 }
 
@@ -99,16 +94,12 @@ impl Staff {
 
     /// Classes this person currently teaches.
     async fn classes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Class>> {
-        let rc = RequestContext::of(ctx)?;
-        let classes = rc.loaders.classes_of_teacher.load_one(self.0.id).await.gql()?;
-        Ok(classes.unwrap_or_default().into_iter().map(Class).collect())
+        listed(&RequestContext::of(ctx)?.loaders.classes_of_teacher, self.0.id, Class).await
     }
 
     /// Form groups this person currently tutors.
     async fn form_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FormGroup>> {
-        let rc = RequestContext::of(ctx)?;
-        let forms = rc.loaders.forms_of_tutor.load_one(self.0.id).await.gql()?;
-        Ok(forms.unwrap_or_default().into_iter().map(FormGroup).collect())
+        listed(&RequestContext::of(ctx)?.loaders.forms_of_tutor, self.0.id, FormGroup).await
     }
 }
 
@@ -131,32 +122,37 @@ impl Guardian {
 
     /// Every link to a child at this school, current ones first.
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GuardianLink>> {
-        let rc = RequestContext::of(ctx)?;
-        let links = rc.loaders.links_of_guardian.load_one(self.0.id).await.gql()?.unwrap_or_default();
-        Ok(links_fed(&rc.loaders.students, links, |s| s.id).await)
+        let loaders = &RequestContext::of(ctx)?.loaders;
+        links_fed(&loaders.links_of_guardian, &loaders.students, self.0.id).await
     }
 
     /// The family across the trust's schools; null when no child is linked.
     async fn family(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Family>> {
-        let rc = RequestContext::of(ctx)?;
-        Ok(rc.loaders.family_of.load_one(FamilyMember::Guardian(self.0.id)).await.gql()?.map(Family))
+        family_of(ctx, FamilyMember::Guardian(self.0.id)).await
     }
 }
 
-/// The links, with the person read beside each fed into the request's
-/// by-id cache, so that the link's `guardian` (or `student`) field is
-/// answered from memory rather than by another statement.
-async fn links_fed<E>(
-    people: &Cached<ById<E>>,
-    links: Vec<(guardian_link::Model, E::Model)>,
-    id_of: impl Fn(&E::Model) -> i32,
-) -> Vec<GuardianLink>
+/// The family of a student or guardian, as Student and Guardian answer it.
+async fn family_of(ctx: &Context<'_>, member: FamilyMember) -> async_graphql::Result<Option<Family>> {
+    let rc = RequestContext::of(ctx)?;
+    Ok(rc.loaders.family_of.load_one(member).await.gql()?.map(Family))
+}
+
+/// The links of `key`, with the person read beside each fed into the
+/// request's by-id cache, so that the link's `guardian` (or `student`)
+/// field is answered from memory rather than by another statement.
+async fn links_fed<P>(
+    links: &Cached<LinksWith<P>>,
+    people: &Cached<ById<P>>,
+    key: i32,
+) -> async_graphql::Result<Vec<GuardianLink>>
 where
-    E: Scoped,
-    E::Model: Clone + Send + Sync + 'static,
+    P: LinkedPerson,
+    P::Model: Clone + Send + Sync + 'static,
 {
-    people.feed_many(links.iter().map(|(_, person)| (id_of(person), person.clone()))).await;
-    links.into_iter().map(|(link, _)| GuardianLink(link)).collect()
+    let links = links.load_one(key).await.gql()?.unwrap_or_default();
+    people.feed_many(links.iter().map(|(_, person)| (P::id_of(person), person.clone()))).await;
+    Ok(links.into_iter().map(|(link, _)| GuardianLink(link)).collect())
 }
 
 pub struct GuardianLink(pub guardian_link::Model);

@@ -54,9 +54,7 @@ impl DataQualityFinding {
 
     /// The run that first found it.
     async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
-        let Some(id) = self.row.sync_run_id else { return Ok(None) };
-        let rc = RequestContext::of(ctx)?;
-        Ok(rc.loaders.sync_runs.load_one(id).await.gql()?.map(SyncRun))
+        SyncRun::of(ctx, self.row.sync_run_id).await
     }
 
     /// Students involved, in id order. Records outside the token's scope

@@ -1,11 +1,13 @@
 //! Trust and School.
 
 use async_graphql::{Context, ID, Object};
-use entity::{class, guardian, school, staff, student, trust};
+use entity::{class, guardian, school, staff, student, sync_run, trust};
 use sea_orm::{ColumnTrait, QueryFilter, Select};
 
 use super::parent_groups::{GroupGuardianConnection, count_of, guardians_of};
-use super::{Class, Family, FormGroup, Guardian, Staff, Student, SyncRun, WondeConnection, YearGroup};
+use super::{
+    Class, Family, FormGroup, Guardian, Staff, Student, SyncRun, WondeConnection, YearGroup, listed,
+};
 use crate::error::ResultExt;
 use crate::graphql::RequestContext;
 use crate::graphql::family_pages::{FamilyCriteria, families_page};
@@ -15,8 +17,7 @@ use crate::graphql::filters::{
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::{
     ClassConnection, Direction, FamilyConnection, GuardianConnection, PageRequest, SchoolConnection,
-    StaffConnection, StudentConnection, SyncRunConnection, page_by_key, page_in_memory, scoped_connection,
-    wants_total,
+    StaffConnection, StudentConnection, SyncRunConnection, owned_connection, page_in_memory,
 };
 use crate::parent_groups::Reach;
 
@@ -46,9 +47,8 @@ impl Trust {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<SchoolConnection> {
-        let trust = school::Column::TrustId.eq(self.0.id);
-        let narrow = |select: Select<school::Entity>, _: &RequestContext| Ok(select.filter(trust));
-        scoped_connection(ctx, (first, after), narrow, School).await
+        let trust = (school::Column::TrustId, self.0.id);
+        owned_connection(ctx, (first, after), trust, Direction::OldestFirst, Ok, School).await
     }
 
     /// Families across the viewer's schools of this trust.
@@ -215,11 +215,10 @@ impl School {
         after: Option<String>,
         filter: Option<StudentFilter>,
     ) -> async_graphql::Result<StudentConnection> {
-        let school = student::Column::SchoolId.eq(self.0.id);
-        let narrow = |select: Select<student::Entity>, _: &RequestContext| {
-            Ok(StudentCriteria::parse(filter.as_ref()).gql()?.apply(select.filter(school)))
-        };
-        scoped_connection(ctx, (first, after), narrow, Student).await
+        let school = (student::Column::SchoolId, self.0.id);
+        let criteria = StudentCriteria::parse(filter.as_ref());
+        let narrow = |rows: Select<student::Entity>| Ok(criteria?.apply(rows));
+        owned_connection(ctx, (first, after), school, Direction::OldestFirst, narrow, Student).await
     }
 
     async fn staff(
@@ -229,12 +228,10 @@ impl School {
         after: Option<String>,
         filter: Option<StaffFilter>,
     ) -> async_graphql::Result<StaffConnection> {
-        let school = staff::Column::SchoolId.eq(self.0.id);
-        let narrow = |select: Select<staff::Entity>, rc: &RequestContext| {
-            filters::apply_staff(filter.as_ref(), select.filter(school), rc.viewer.sees_contact_details())
-                .gql()
-        };
-        scoped_connection(ctx, (first, after), narrow, Staff).await
+        let school = (staff::Column::SchoolId, self.0.id);
+        let contact = RequestContext::of(ctx)?.viewer.sees_contact_details();
+        let narrow = |rows| filters::apply_staff(filter.as_ref(), rows, contact);
+        owned_connection(ctx, (first, after), school, Direction::OldestFirst, narrow, Staff).await
     }
 
     async fn guardians(
@@ -244,12 +241,10 @@ impl School {
         after: Option<String>,
         filter: Option<GuardianFilter>,
     ) -> async_graphql::Result<GuardianConnection> {
-        let school = guardian::Column::SchoolId.eq(self.0.id);
-        let narrow = |select: Select<guardian::Entity>, rc: &RequestContext| {
-            filters::apply_guardian(filter.as_ref(), select.filter(school), rc.viewer.sees_contact_details())
-                .gql()
-        };
-        scoped_connection(ctx, (first, after), narrow, Guardian).await
+        let school = (guardian::Column::SchoolId, self.0.id);
+        let contact = RequestContext::of(ctx)?.viewer.sees_contact_details();
+        let narrow = |rows| filters::apply_guardian(filter.as_ref(), rows, contact);
+        owned_connection(ctx, (first, after), school, Direction::OldestFirst, narrow, Guardian).await
     }
 
     /// Current classes.
@@ -259,24 +254,19 @@ impl School {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<ClassConnection> {
-        let (school, current) = (class::Column::SchoolId.eq(self.0.id), class::Column::Active.eq(true));
-        let narrow =
-            |select: Select<class::Entity>, _: &RequestContext| Ok(select.filter(school).filter(current));
-        scoped_connection(ctx, (first, after), narrow, Class).await
+        let school = (class::Column::SchoolId, self.0.id);
+        let current = |rows: Select<class::Entity>| Ok(rows.filter(class::Column::Active.eq(true)));
+        owned_connection(ctx, (first, after), school, Direction::OldestFirst, current, Class).await
     }
 
     /// Current year groups, by name.
     async fn year_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<YearGroup>> {
-        let rc = RequestContext::of(ctx)?;
-        let groups = rc.loaders.year_groups_of_school.load_one(self.0.id).await.gql()?;
-        Ok(groups.unwrap_or_default().into_iter().map(YearGroup).collect())
+        listed(&RequestContext::of(ctx)?.loaders.year_groups_of_school, self.0.id, YearGroup).await
     }
 
     /// Current form groups, by name.
     async fn form_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FormGroup>> {
-        let rc = RequestContext::of(ctx)?;
-        let groups = rc.loaders.form_groups_of_school.load_one(self.0.id).await.gql()?;
-        Ok(groups.unwrap_or_default().into_iter().map(FormGroup).collect())
+        listed(&RequestContext::of(ctx)?.loaders.form_groups_of_school, self.0.id, FormGroup).await
     }
 
     /// Sync runs, newest first.
@@ -286,20 +276,7 @@ impl School {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<SyncRunConnection> {
-        let rc = RequestContext::of(ctx)?;
-        let request = PageRequest::parse(first, after.as_deref()).gql()?;
-        let select = rc.viewer.sync_runs().filter(entity::sync_run::Column::SchoolId.eq(self.0.id));
-        let page = page_by_key(
-            &rc.db,
-            select,
-            entity::sync_run::Column::Id,
-            |m| m.id.into(),
-            request,
-            Direction::NewestFirst,
-            wants_total(ctx),
-        )
-        .await
-        .gql()?;
-        Ok(page.into_connection(SyncRun))
+        let school = (sync_run::Column::SchoolId, self.0.id);
+        owned_connection(ctx, (first, after), school, Direction::NewestFirst, Ok, SyncRun).await
     }
 }

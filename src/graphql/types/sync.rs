@@ -87,6 +87,16 @@ pub struct SyncCounts {
 
 pub struct SyncRun(pub sync_run::Model);
 
+impl SyncRun {
+    /// The run `id` names, when there is one and the viewer sees it: the
+    /// `syncRun` of what a run wrote (an event, a finding, a held change).
+    pub(crate) async fn of(ctx: &Context<'_>, id: Option<i32>) -> async_graphql::Result<Option<Self>> {
+        let Some(id) = id else { return Ok(None) };
+        let rc = RequestContext::of(ctx)?;
+        Ok(rc.loaders.sync_runs.load_one(id).await.gql()?.map(Self))
+    }
+}
+
 #[Object]
 impl SyncRun {
     pub async fn id(&self, _ctx: &Context<'_>) -> async_graphql::Result<ID> {
