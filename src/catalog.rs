@@ -13,8 +13,7 @@ use entity::enums::{CatalogOutcome, ConnectionStatus};
 use entity::{wonde_catalog_school, wonde_catalog_state};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
 };
 use std::collections::HashMap;
 
@@ -180,17 +179,9 @@ pub async fn set_access_status<C: ConnectionTrait>(
 }
 
 async fn claim(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<bool, DbErr> {
-    let claimed = wonde_catalog_state::Entity::update_many()
-        .col_expr(wonde_catalog_state::Column::RefreshingSince, Expr::value(now))
-        .filter(wonde_catalog_state::Column::Id.eq(STATE_ID))
-        .filter(
-            Condition::any()
-                .add(wonde_catalog_state::Column::RefreshingSince.is_null())
-                .add(wonde_catalog_state::Column::RefreshingSince.lt(now - CLAIM_EXPIRES)),
-        )
-        .exec(db)
-        .await?;
-    Ok(claimed.rows_affected == 1)
+    use wonde_catalog_state::Column;
+    crate::db::stamp_unless_recent(db, (Column::Id, STATE_ID), Column::RefreshingSince, now, CLAIM_EXPIRES)
+        .await
 }
 
 /// Ends a refresh: its outcome, and the watermark when it completed.

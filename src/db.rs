@@ -1,14 +1,40 @@
 //! Database connections: SQLite for the embedded default, PostgreSQL for
 //! production. Both get the same migrations.
 
+use chrono::{DateTime, Utc};
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::str::FromStr;
 use std::time::Duration;
+
+/// Sets `column` of the row whose `id_column` is `id` to `now`, unless it
+/// was set within `within` of `now` (null counts as long ago): a one-row
+/// compare-and-set, so of two callers racing one wins. Answers whether this
+/// call set it.
+pub async fn stamp_unless_recent<C>(
+    db: &impl ConnectionTrait,
+    (id_column, id): (C, i32),
+    column: C,
+    now: DateTime<Utc>,
+    within: chrono::Duration,
+) -> Result<bool, DbErr>
+where
+    C: ColumnTrait,
+    C::EntityName: EntityTrait<Column = C>,
+{
+    let stamped = <C::EntityName as EntityTrait>::update_many()
+        .col_expr(column, Expr::value(now))
+        .filter(id_column.eq(id))
+        .filter(Condition::any().add(column.is_null()).add(column.lt(now - within)))
+        .exec(db)
+        .await?;
+    Ok(stamped.rows_affected == 1)
+}
 
 /// Which engine a URL names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,44 +129,42 @@ fn scheme_of(url: &str) -> String {
 /// One connection, opened and closed, to turn the common mistakes into
 /// their own errors.
 async fn preflight(engine: Engine, url: &str) -> Result<(), ConnectError> {
-    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
     match engine {
         Engine::Postgres => {
             let options = sea_orm::sqlx::postgres::PgConnectOptions::from_str(url)
                 .map_err(|err| ConnectError::BadUrl { engine: "PostgreSQL", reason: err.to_string() })?;
-            match options.connect().await {
-                Ok(connection) => {
-                    let _ = connection.close().await;
-                    Ok(())
+            open_once(&options).await.map_err(|err| match err {
+                sea_orm::sqlx::Error::Io(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    ConnectError::Refused { host: options.get_host().to_owned(), port: options.get_port() }
                 }
-                Err(sea_orm::sqlx::Error::Io(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    Err(ConnectError::Refused {
-                        host: options.get_host().to_owned(),
-                        port: options.get_port(),
-                    })
-                }
-                Err(err) => Err(ConnectError::Other(err.to_string())),
-            }
+                err => ConnectError::Other(err.to_string()),
+            })
         }
         Engine::Sqlite => {
             let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url)
                 .map_err(|err| ConnectError::BadUrl { engine: "SQLite", reason: err.to_string() })?;
-            match options.connect().await {
-                Ok(connection) => {
-                    let _ = connection.close().await;
-                    Ok(())
-                }
-                Err(err) => Err(ConnectError::SqliteCannotOpen {
-                    path: options.get_filename().display().to_string(),
-                    reason: match &err {
-                        sea_orm::sqlx::Error::Database(db) => db.message().to_owned(),
-                        other => other.to_string(),
-                    },
-                    creates: url.contains("mode=rwc") || url.contains("mode=memory"),
-                }),
-            }
+            open_once(&options).await.map_err(|err| ConnectError::SqliteCannotOpen {
+                path: options.get_filename().display().to_string(),
+                reason: match &err {
+                    sea_orm::sqlx::Error::Database(db) => db.message().to_owned(),
+                    other => other.to_string(),
+                },
+                creates: url.contains("mode=rwc") || url.contains("mode=memory"),
+            })
         }
     }
+}
+
+/// Opens one connection and closes it again; only the opening is checked.
+async fn open_once<O>(options: &O) -> Result<(), sea_orm::sqlx::Error>
+where
+    O: sea_orm::sqlx::ConnectOptions,
+    O::Connection: Sized,
+{
+    use sea_orm::sqlx::Connection as _;
+    let connection = options.connect().await?;
+    let _ = connection.close().await;
+    Ok(())
 }
 
 /// Applies every pending migration.

@@ -52,9 +52,23 @@ pub struct FamilyIndex {
 /// A person row as the index needs it: id, school, identity key.
 pub type IdentityRow = (i32, i32, Option<String>);
 
+/// The columns a student's [`IdentityRow`] is selected from: its key is
+/// the UPN.
+pub const STUDENT_ROW_COLUMNS: [student::Column; 3] =
+    [student::Column::Id, student::Column::SchoolId, student::Column::Upn];
+
 /// A guardian row as the index needs it: id, school, email key, forename,
 /// surname.
 pub type GuardianRow = (i32, i32, Option<String>, String, String);
+
+/// The columns a [`GuardianRow`] is selected from, in its order.
+pub const GUARDIAN_ROW_COLUMNS: [guardian::Column; 5] = [
+    guardian::Column::Id,
+    guardian::Column::SchoolId,
+    guardian::Column::EmailKey,
+    guardian::Column::Forename,
+    guardian::Column::Surname,
+];
 
 /// The key that makes two guardian records one person.
 pub fn email_key(email: &str) -> Option<String> {
@@ -138,26 +152,10 @@ impl FamilyIndex {
             .into_tuple()
             .all(db)
             .await?;
-        let guardians: Vec<GuardianRow> = viewer
-            .guardians()
-            .select_only()
-            .columns([
-                guardian::Column::Id,
-                guardian::Column::SchoolId,
-                guardian::Column::EmailKey,
-                guardian::Column::Forename,
-                guardian::Column::Surname,
-            ])
-            .into_tuple()
-            .all(db)
-            .await?;
-        let students: Vec<IdentityRow> = viewer
-            .students()
-            .select_only()
-            .columns([student::Column::Id, student::Column::SchoolId, student::Column::Upn])
-            .into_tuple()
-            .all(db)
-            .await?;
+        let guardians: Vec<GuardianRow> =
+            viewer.guardians().select_only().columns(GUARDIAN_ROW_COLUMNS).into_tuple().all(db).await?;
+        let students: Vec<IdentityRow> =
+            viewer.students().select_only().columns(STUDENT_ROW_COLUMNS).into_tuple().all(db).await?;
         Ok(Self::from_rows(&links, &guardians, &students))
     }
 

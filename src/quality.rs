@@ -40,7 +40,7 @@ use std::collections::{HashMap, HashSet};
 
 pub use detect::{Directory, StudentRow};
 
-use crate::families::GuardianRow;
+use crate::families::{GUARDIAN_ROW_COLUMNS, GuardianRow};
 use crate::sync::reconcile::Ambiguity;
 use crate::sync::source::DroppedDuplicate;
 
@@ -171,13 +171,7 @@ async fn read_directory(txn: &DatabaseTransaction, school_id: i32) -> Result<Dir
         .to_owned();
     let guardians: Vec<GuardianRow> = guardian::Entity::find()
         .select_only()
-        .columns([
-            guardian::Column::Id,
-            guardian::Column::SchoolId,
-            guardian::Column::EmailKey,
-            guardian::Column::Forename,
-            guardian::Column::Surname,
-        ])
+        .columns(GUARDIAN_ROW_COLUMNS)
         .filter(guardian::Column::Status.eq(AccountStatus::Active))
         .filter(guardian::Column::SchoolId.in_subquery(trust_schools))
         .filter(guardian::Column::EmailKey.in_subquery(school_emails))
@@ -223,39 +217,26 @@ async fn ambiguities_still_open(
     let (students, staff, guardians) =
         (wanted(|r| &r.students), wanted(|r| &r.staff), wanted(|r| &r.guardians));
     let mut active: HashSet<(u8, i32)> = HashSet::new();
-    if !students.is_empty() {
-        let ids: Vec<i32> = student::Entity::find()
-            .select_only()
-            .column(student::Column::Id)
-            .filter(student::Column::Id.is_in(students))
-            .filter(student::Column::Status.eq(AccountStatus::Active))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        active.extend(ids.into_iter().map(|id| (0, id)));
+    // Each kind's ids that are still active, as (kind, id): 0 students,
+    // 1 staff, 2 guardians.
+    macro_rules! still_active {
+        ($module:ident, $ids:expr, $kind:literal) => {
+            if !$ids.is_empty() {
+                let ids: Vec<i32> = $module::Entity::find()
+                    .select_only()
+                    .column($module::Column::Id)
+                    .filter($module::Column::Id.is_in($ids))
+                    .filter($module::Column::Status.eq(AccountStatus::Active))
+                    .into_tuple()
+                    .all(txn)
+                    .await?;
+                active.extend(ids.into_iter().map(|id| ($kind, id)));
+            }
+        };
     }
-    if !staff.is_empty() {
-        let ids: Vec<i32> = staff::Entity::find()
-            .select_only()
-            .column(staff::Column::Id)
-            .filter(staff::Column::Id.is_in(staff))
-            .filter(staff::Column::Status.eq(AccountStatus::Active))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        active.extend(ids.into_iter().map(|id| (1, id)));
-    }
-    if !guardians.is_empty() {
-        let ids: Vec<i32> = guardian::Entity::find()
-            .select_only()
-            .column(guardian::Column::Id)
-            .filter(guardian::Column::Id.is_in(guardians))
-            .filter(guardian::Column::Status.eq(AccountStatus::Active))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        active.extend(ids.into_iter().map(|id| (2, id)));
-    }
+    still_active!(student, students, 0);
+    still_active!(staff, staff, 1);
+    still_active!(guardian, guardians, 2);
     Ok(earlier
         .into_iter()
         .filter(|(records, _)| {

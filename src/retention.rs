@@ -10,8 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{retention_state, trust};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
 };
 
 use crate::audit::{self, Actor, Entry};
@@ -124,17 +123,8 @@ pub async fn state(db: &DatabaseConnection) -> Result<retention_state::Model, Db
 }
 
 async fn claim(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<bool, DbErr> {
-    let claimed = retention_state::Entity::update_many()
-        .col_expr(retention_state::Column::PurgingSince, Expr::value(now))
-        .filter(retention_state::Column::Id.eq(STATE_ID))
-        .filter(
-            Condition::any()
-                .add(retention_state::Column::PurgingSince.is_null())
-                .add(retention_state::Column::PurgingSince.lt(now - CLAIM_EXPIRES)),
-        )
-        .exec(db)
-        .await?;
-    Ok(claimed.rows_affected == 1)
+    use retention_state::Column;
+    crate::db::stamp_unless_recent(db, (Column::Id, STATE_ID), Column::PurgingSince, now, CLAIM_EXPIRES).await
 }
 
 /// Whether a purge is due at `now`: never run, or the last over a day ago.

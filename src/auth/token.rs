@@ -6,11 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::api_token;
 use entity::enums::Role;
 use rand::RngCore;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
-    Statement,
-};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, Statement};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -224,16 +220,8 @@ async fn stamp_use(
     if last_used_at.is_some_and(|at| now - at < every) {
         return false;
     }
-    let stamped = api_token::Entity::update_many()
-        .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
-        .filter(api_token::Column::Id.eq(token_id))
-        .filter(
-            Condition::any()
-                .add(api_token::Column::LastUsedAt.is_null())
-                .add(api_token::Column::LastUsedAt.lt(now - every)),
-        )
-        .exec(db)
-        .await;
+    let token = (api_token::Column::Id, token_id);
+    let stamped = crate::db::stamp_unless_recent(db, token, api_token::Column::LastUsedAt, now, every).await;
     if let Err(err) = stamped {
         tracing::warn!(db.error = db_error_kind(&err), token.id = token_id, "could not record a token's use");
     }

@@ -22,7 +22,10 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func, SelectStatement, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbBackend, QueryFilter, QuerySelect, QueryTrait};
 use std::collections::{BTreeSet, HashMap};
 
-use super::{FamilyIndex, GuardianRow, IdentityRow, email_key, is_placeholder_email, names_agree, upn_key};
+use super::{
+    FamilyIndex, GUARDIAN_ROW_COLUMNS, GuardianRow, IdentityRow, STUDENT_ROW_COLUMNS, email_key,
+    is_placeholder_email, names_agree, upn_key,
+};
 use crate::auth::Viewer;
 use crate::error::AppError;
 
@@ -145,57 +148,35 @@ pub fn linked_guardians(viewer: &Viewer) -> SelectStatement {
         .into_query()
 }
 
-fn guardian_columns() -> [guardian::Column; 5] {
-    [
-        guardian::Column::Id,
-        guardian::Column::SchoolId,
-        guardian::Column::EmailKey,
-        guardian::Column::Forename,
-        guardian::Column::Surname,
-    ]
+/// Declares `$name`, which reads the rows of `ids` that `r.$map` lacks,
+/// from the viewer's scope of one table, `PER_QUERY` ids a query.
+macro_rules! read_unread {
+    ($name:ident: $row:ty, $map:ident from $scope:ident, $columns:expr, $id:expr) => {
+        async fn $name(
+            db: &DatabaseConnection,
+            viewer: &Viewer,
+            r: &mut Reached,
+            ids: &[i32],
+        ) -> Result<(), AppError> {
+            let unread: Vec<i32> = ids.iter().copied().filter(|id| !r.$map.contains_key(id)).collect();
+            for chunk in unread.chunks(PER_QUERY) {
+                let rows: Vec<$row> = viewer
+                    .$scope()
+                    .select_only()
+                    .columns($columns)
+                    .filter($id.is_in(chunk.iter().copied()))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                r.$map.extend(rows.into_iter().map(|row| (row.0, row)));
+            }
+            Ok(())
+        }
+    };
 }
 
-async fn read_guardians(
-    db: &DatabaseConnection,
-    viewer: &Viewer,
-    r: &mut Reached,
-    ids: &[i32],
-) -> Result<(), AppError> {
-    let unread: Vec<i32> = ids.iter().copied().filter(|id| !r.guardians.contains_key(id)).collect();
-    for chunk in unread.chunks(PER_QUERY) {
-        let rows: Vec<GuardianRow> = viewer
-            .guardians()
-            .select_only()
-            .columns(guardian_columns())
-            .filter(guardian::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        r.guardians.extend(rows.into_iter().map(|row| (row.0, row)));
-    }
-    Ok(())
-}
-
-async fn read_students(
-    db: &DatabaseConnection,
-    viewer: &Viewer,
-    r: &mut Reached,
-    ids: &[i32],
-) -> Result<(), AppError> {
-    let unread: Vec<i32> = ids.iter().copied().filter(|id| !r.students.contains_key(id)).collect();
-    for chunk in unread.chunks(PER_QUERY) {
-        let rows: Vec<IdentityRow> = viewer
-            .students()
-            .select_only()
-            .columns([student::Column::Id, student::Column::SchoolId, student::Column::Upn])
-            .filter(student::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        r.students.extend(rows.into_iter().map(|row| (row.0, row)));
-    }
-    Ok(())
-}
+read_unread!(read_guardians: GuardianRow, guardians from guardians, GUARDIAN_ROW_COLUMNS, guardian::Column::Id);
+read_unread!(read_students: IdentityRow, students from students, STUDENT_ROW_COLUMNS, student::Column::Id);
 
 /// Reads every holder (in scope, with an active link) of the linked
 /// guardians' email keys not read yet, judges each email as the whole
@@ -221,7 +202,7 @@ async fn join_by_email(
         let holders: Vec<GuardianRow> = viewer
             .guardians()
             .select_only()
-            .columns(guardian_columns())
+            .columns(GUARDIAN_ROW_COLUMNS)
             .filter(guardian::Column::EmailKey.is_in(chunk.iter().cloned()))
             .filter(guardian::Column::Id.in_subquery(with_links))
             .into_tuple()
@@ -283,7 +264,7 @@ async fn join_by_upn(
         let rows: Vec<IdentityRow> = viewer
             .students()
             .select_only()
-            .columns([student::Column::Id, student::Column::SchoolId, student::Column::Upn])
+            .columns(STUDENT_ROW_COLUMNS)
             .filter(
                 Condition::any()
                     .add(upn_key_sql().is_in(chunk.iter().cloned()))

@@ -183,98 +183,52 @@ where
     let null = || Expr::value(Option::<String>::None);
     for chunk in ids.chunks(CHUNK) {
         let chunk = chunk.to_vec();
+        // Blanks the names, nulls the identifiers given and marks the account
+        // purged: deactivated accounts of the chunk not purged yet only.
+        macro_rules! scrub {
+            ($module:ident, $($identifier:ident),+) => {
+                $module::Entity::update_many()
+                    .col_expr($module::Column::Forename, empty.clone())
+                    .col_expr($module::Column::Surname, empty.clone())
+                    $(.col_expr($module::Column::$identifier, null()))+
+                    .col_expr($module::Column::WondeId, purged_source_id())
+                    .col_expr($module::Column::PurgedAt, Expr::value(now))
+                    .col_expr($module::Column::UpdatedAt, Expr::value(now))
+                    .filter($module::Column::Id.is_in(chunk.clone()))
+                    .filter($module::Column::Status.eq(AccountStatus::Deactivated))
+                    .filter($module::Column::PurgedAt.is_null())
+                    .exec(db)
+                    .await?
+                    .rows_affected
+            };
+        }
         match kind {
             PersonKind::Student => {
-                let done = student::Entity::update_many()
-                    .col_expr(student::Column::Forename, empty.clone())
-                    .col_expr(student::Column::Surname, empty.clone())
-                    .col_expr(student::Column::Email, null())
-                    .col_expr(student::Column::Upn, null())
-                    .col_expr(student::Column::Upi, null())
-                    .col_expr(student::Column::MisId, null())
-                    .col_expr(student::Column::WondeId, purged_source_id())
-                    .col_expr(student::Column::PurgedAt, Expr::value(now))
-                    .col_expr(student::Column::UpdatedAt, Expr::value(now))
-                    .filter(student::Column::Id.is_in(chunk.clone()))
-                    .filter(student::Column::Status.eq(AccountStatus::Deactivated))
-                    .filter(student::Column::PurgedAt.is_null())
-                    .exec(db)
-                    .await?;
-                purged.students += done.rows_affected;
-                purged.links += guardian_link::Entity::delete_many()
-                    .filter(guardian_link::Column::StudentId.is_in(chunk.clone()))
-                    .exec(db)
-                    .await?
-                    .rows_affected;
-                purged.memberships += class_student::Entity::delete_many()
-                    .filter(class_student::Column::StudentId.is_in(chunk.clone()))
-                    .exec(db)
-                    .await?
-                    .rows_affected;
-                purged.memberships += form_student::Entity::delete_many()
-                    .filter(form_student::Column::StudentId.is_in(chunk.clone()))
-                    .exec(db)
-                    .await?
-                    .rows_affected;
-                purged.memberships += year_student::Entity::delete_many()
-                    .filter(year_student::Column::StudentId.is_in(chunk))
-                    .exec(db)
-                    .await?
-                    .rows_affected;
+                purged.students += scrub!(student, Email, Upn, Upi, MisId);
+                purged.links += delete_in(db, guardian_link::Column::StudentId, chunk.clone()).await?;
+                purged.memberships += delete_in(db, class_student::Column::StudentId, chunk.clone()).await?;
+                purged.memberships += delete_in(db, form_student::Column::StudentId, chunk.clone()).await?;
+                purged.memberships += delete_in(db, year_student::Column::StudentId, chunk).await?;
             }
             PersonKind::Staff => {
-                let done = staff::Entity::update_many()
-                    .col_expr(staff::Column::Forename, empty.clone())
-                    .col_expr(staff::Column::Surname, empty.clone())
-                    .col_expr(staff::Column::Email, null())
-                    .col_expr(staff::Column::Title, null())
-                    .col_expr(staff::Column::Upi, null())
-                    .col_expr(staff::Column::MisId, null())
-                    .col_expr(staff::Column::WondeId, purged_source_id())
-                    .col_expr(staff::Column::PurgedAt, Expr::value(now))
-                    .col_expr(staff::Column::UpdatedAt, Expr::value(now))
-                    .filter(staff::Column::Id.is_in(chunk.clone()))
-                    .filter(staff::Column::Status.eq(AccountStatus::Deactivated))
-                    .filter(staff::Column::PurgedAt.is_null())
-                    .exec(db)
-                    .await?;
-                purged.staff += done.rows_affected;
-                purged.memberships += class_teacher::Entity::delete_many()
-                    .filter(class_teacher::Column::StaffId.is_in(chunk.clone()))
-                    .exec(db)
-                    .await?
-                    .rows_affected;
-                purged.memberships += form_tutor::Entity::delete_many()
-                    .filter(form_tutor::Column::StaffId.is_in(chunk))
-                    .exec(db)
-                    .await?
-                    .rows_affected;
+                purged.staff += scrub!(staff, Email, Title, Upi, MisId);
+                purged.memberships += delete_in(db, class_teacher::Column::StaffId, chunk.clone()).await?;
+                purged.memberships += delete_in(db, form_tutor::Column::StaffId, chunk).await?;
             }
             PersonKind::Guardian => {
-                let done = guardian::Entity::update_many()
-                    .col_expr(guardian::Column::Forename, empty.clone())
-                    .col_expr(guardian::Column::Surname, empty.clone())
-                    .col_expr(guardian::Column::Email, null())
-                    .col_expr(guardian::Column::EmailKey, null())
-                    .col_expr(guardian::Column::Title, null())
-                    .col_expr(guardian::Column::Upi, null())
-                    .col_expr(guardian::Column::MisId, null())
-                    .col_expr(guardian::Column::WondeId, purged_source_id())
-                    .col_expr(guardian::Column::PurgedAt, Expr::value(now))
-                    .col_expr(guardian::Column::UpdatedAt, Expr::value(now))
-                    .filter(guardian::Column::Id.is_in(chunk.clone()))
-                    .filter(guardian::Column::Status.eq(AccountStatus::Deactivated))
-                    .filter(guardian::Column::PurgedAt.is_null())
-                    .exec(db)
-                    .await?;
-                purged.guardians += done.rows_affected;
-                purged.links += guardian_link::Entity::delete_many()
-                    .filter(guardian_link::Column::GuardianId.is_in(chunk))
-                    .exec(db)
-                    .await?
-                    .rows_affected;
+                purged.guardians += scrub!(guardian, Email, EmailKey, Title, Upi, MisId);
+                purged.links += delete_in(db, guardian_link::Column::GuardianId, chunk).await?;
             }
         }
     }
     Ok(purged)
+}
+
+/// Deletes the rows whose `column` is one of `ids`; answers how many.
+async fn delete_in<C>(db: &impl ConnectionTrait, column: C, ids: Vec<i32>) -> Result<u64, DbErr>
+where
+    C: ColumnTrait,
+    C::EntityName: EntityTrait,
+{
+    Ok(<C::EntityName as EntityTrait>::delete_many().filter(column.is_in(ids)).exec(db).await?.rows_affected)
 }

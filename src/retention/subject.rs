@@ -165,6 +165,15 @@ async fn record_document<C: ConnectionTrait>(db: &C, account: &Account) -> Resul
     let Record { kind, id } = account.record;
     let kind: PersonKind = kind.into();
     let school = school::Entity::find_by_id(account.school_id).one(db).await?;
+    // The person's rows in one membership table, each named by its group.
+    macro_rules! memberships_in {
+        ($into:ident, $label:literal, $table:ident.$person:ident, $group:ident.$group_id:ident) => {
+            for m in $table::Entity::find().filter($table::Column::$person.eq(id)).all(db).await? {
+                let name = $group::Entity::find_by_id(m.$group_id).one(db).await?.map(|g| g.name);
+                $into.push(membership($label, m.$group_id, name, m.active, m.ended_at));
+            }
+        };
+    }
     let (fields, links, memberships) = match kind {
         PersonKind::Student => {
             let row = student::Entity::find_by_id(id).one(db).await?.ok_or(SubjectError::NotFound)?;
@@ -182,24 +191,9 @@ async fn record_document<C: ConnectionTrait>(db: &C, account: &Account) -> Resul
                 .all(db)
                 .await?;
             let mut memberships = Vec::new();
-            for m in
-                class_student::Entity::find().filter(class_student::Column::StudentId.eq(id)).all(db).await?
-            {
-                let name = class::Entity::find_by_id(m.class_id).one(db).await?.map(|g| g.name);
-                memberships.push(membership("CLASS", m.class_id, name, m.active, m.ended_at));
-            }
-            for m in
-                form_student::Entity::find().filter(form_student::Column::StudentId.eq(id)).all(db).await?
-            {
-                let name = form_group::Entity::find_by_id(m.form_group_id).one(db).await?.map(|g| g.name);
-                memberships.push(membership("FORM_GROUP", m.form_group_id, name, m.active, m.ended_at));
-            }
-            for m in
-                year_student::Entity::find().filter(year_student::Column::StudentId.eq(id)).all(db).await?
-            {
-                let name = year_group::Entity::find_by_id(m.year_group_id).one(db).await?.map(|g| g.name);
-                memberships.push(membership("YEAR_GROUP", m.year_group_id, name, m.active, m.ended_at));
-            }
+            memberships_in!(memberships, "CLASS", class_student.StudentId, class.class_id);
+            memberships_in!(memberships, "FORM_GROUP", form_student.StudentId, form_group.form_group_id);
+            memberships_in!(memberships, "YEAR_GROUP", year_student.StudentId, year_group.year_group_id);
             (fields, links.iter().map(|l| link(l, "guardianId", l.guardian_id)).collect(), memberships)
         }
         PersonKind::Staff => {
@@ -213,16 +207,8 @@ async fn record_document<C: ConnectionTrait>(db: &C, account: &Account) -> Resul
                 "purgedAt": time(row.purged_at),
             });
             let mut memberships = Vec::new();
-            for m in
-                class_teacher::Entity::find().filter(class_teacher::Column::StaffId.eq(id)).all(db).await?
-            {
-                let name = class::Entity::find_by_id(m.class_id).one(db).await?.map(|g| g.name);
-                memberships.push(membership("CLASS_TEACHER", m.class_id, name, m.active, m.ended_at));
-            }
-            for m in form_tutor::Entity::find().filter(form_tutor::Column::StaffId.eq(id)).all(db).await? {
-                let name = form_group::Entity::find_by_id(m.form_group_id).one(db).await?.map(|g| g.name);
-                memberships.push(membership("FORM_TUTOR", m.form_group_id, name, m.active, m.ended_at));
-            }
+            memberships_in!(memberships, "CLASS_TEACHER", class_teacher.StaffId, class.class_id);
+            memberships_in!(memberships, "FORM_TUTOR", form_tutor.StaffId, form_group.form_group_id);
             (fields, Vec::new(), memberships)
         }
         PersonKind::Guardian => {

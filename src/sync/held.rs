@@ -262,43 +262,35 @@ async fn end_rows(
     ids: &[i32],
     now: chrono::DateTime<Utc>,
 ) -> Result<i32, DbErr> {
+    // Memberships and links also get the day they ended; groups do not
+    // have one.
     macro_rules! end {
-        ($module:ident, ended) => {{
+        ($module:ident $(, $ended_at:ident)?) => {{
             for chunk in ids.chunks(500) {
                 $module::Entity::update_many()
                     .col_expr($module::Column::Active, Expr::value(false))
-                    .col_expr($module::Column::EndedAt, Expr::value(now))
+                    $(.col_expr($module::Column::$ended_at, Expr::value(now)))?
                     .col_expr($module::Column::UpdatedAt, Expr::value(now))
                     .filter($module::Column::Id.is_in(chunk.iter().copied()))
                     .exec(txn)
                     .await?;
             }
-            0
-        }};
-        ($module:ident, group) => {{
-            for chunk in ids.chunks(500) {
-                $module::Entity::update_many()
-                    .col_expr($module::Column::Active, Expr::value(false))
-                    .col_expr($module::Column::UpdatedAt, Expr::value(now))
-                    .filter($module::Column::Id.is_in(chunk.iter().copied()))
-                    .exec(txn)
-                    .await?;
-            }
-            i32::try_from(ids.len()).unwrap_or(i32::MAX)
         }};
     }
-    Ok(match target {
-        HeldTarget::YearGroup => end!(year_group, group),
-        HeldTarget::FormGroup => end!(form_group, group),
-        HeldTarget::Class => end!(class, group),
-        HeldTarget::YearGroupMembership => end!(year_student, ended),
-        HeldTarget::FormGroupMembership => end!(form_student, ended),
-        HeldTarget::FormTutor => end!(form_tutor, ended),
-        HeldTarget::ClassMembership => end!(class_student, ended),
-        HeldTarget::ClassTeacher => end!(class_teacher, ended),
-        HeldTarget::GuardianLink => end!(guardian_link, ended),
-        HeldTarget::Student | HeldTarget::Staff | HeldTarget::Guardian => 0,
-    })
+    match target {
+        HeldTarget::YearGroup => end!(year_group),
+        HeldTarget::FormGroup => end!(form_group),
+        HeldTarget::Class => end!(class),
+        HeldTarget::YearGroupMembership => end!(year_student, EndedAt),
+        HeldTarget::FormGroupMembership => end!(form_student, EndedAt),
+        HeldTarget::FormTutor => end!(form_tutor, EndedAt),
+        HeldTarget::ClassMembership => end!(class_student, EndedAt),
+        HeldTarget::ClassTeacher => end!(class_teacher, EndedAt),
+        HeldTarget::GuardianLink => end!(guardian_link, EndedAt),
+        HeldTarget::Student | HeldTarget::Staff | HeldTarget::Guardian => {}
+    }
+    let groups = matches!(target, HeldTarget::YearGroup | HeldTarget::FormGroup | HeldTarget::Class);
+    Ok(if groups { i32::try_from(ids.len()).unwrap_or(i32::MAX) } else { 0 })
 }
 
 /// Words for each held change, for people who decide from a terminal: the

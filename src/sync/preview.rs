@@ -212,15 +212,16 @@ async fn stamped(
     macro_rules! rows {
         ($module:ident) => {{
             let ids: Vec<i32> = ids.iter().copied().collect();
+            let columns = [
+                $module::Column::Id,
+                $module::Column::WondeId,
+                $module::Column::Forename,
+                $module::Column::Surname,
+                $module::Column::CreatedAt,
+            ];
             let mut rows: Vec<Row> = $module::Entity::find()
                 .select_only()
-                .columns([
-                    $module::Column::Id,
-                    $module::Column::WondeId,
-                    $module::Column::Forename,
-                    $module::Column::Surname,
-                    $module::Column::CreatedAt,
-                ])
+                .columns(columns)
                 .filter($module::Column::SchoolId.eq(school_id))
                 .filter($module::Column::UpdatedAt.eq(now))
                 .into_model()
@@ -232,13 +233,7 @@ async fn stamped(
                 rows.extend(
                     $module::Entity::find()
                         .select_only()
-                        .columns([
-                            $module::Column::Id,
-                            $module::Column::WondeId,
-                            $module::Column::Forename,
-                            $module::Column::Surname,
-                            $module::Column::CreatedAt,
-                        ])
+                        .columns(columns)
                         .filter($module::Column::Id.is_in(chunk.iter().copied()))
                         .into_model()
                         .all(txn)

@@ -12,13 +12,14 @@
 //! the record twice and the whole run would fail on a unique key.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::DeserializeOwned;
 use std::collections::{HashMap, HashSet};
 
 use super::monitor::{Interrupted, RunMonitor};
 use super::source::*;
 use crate::wonde::{
-    GroupType, ListQuery, SchoolAccess, WondeClient, WondeContact, WondeEmployee, WondeError, WondeGroup,
-    WondeStudent,
+    GroupType, ListQuery, Pager, SchoolAccess, WondeClient, WondeContact, WondeEmployee, WondeError,
+    WondeGroup, WondeStudent,
 };
 
 /// What to fetch.
@@ -90,58 +91,77 @@ pub async fn fetch(
         }
     }
     if types.students || types.guardians {
-        let mut pager = client.students(access, &query);
-        let mut once = Once::new("students");
-        while let Some(page) = pager.next_page().await? {
-            monitor.page("students", page.records.len()).await?;
-            for student in page.records {
-                if !once.first(&student.id, &mut batch.duplicates) {
-                    continue;
-                }
+        let students = client.students(access, &query);
+        each_once(
+            students,
+            "students",
+            monitor,
+            &mut batch.duplicates,
+            |s| &s.id,
+            |student| {
                 if types.guardians {
                     batch.links.extend(links_of(&student));
                 }
                 batch.students.push(mis_student(student, !plan.complete));
-            }
-        }
+            },
+        )
+        .await?;
         if !types.students {
             // Students were fetched only for their guardians' links.
             batch.students.clear();
         }
     }
     if types.students {
-        let mut pager = client.leavers(access, &query);
-        let mut once = Once::new("leavers");
-        while let Some(page) = pager.next_page().await? {
-            monitor.page("leavers", page.records.len()).await?;
-            let fresh = once.keep(page.records, |s| &s.id, &mut batch.duplicates);
-            batch.leavers.extend(fresh.map(|s| mis_student(s, false)));
-        }
+        let leavers = client.leavers(access, &query);
+        each_once(
+            leavers,
+            "leavers",
+            monitor,
+            &mut batch.duplicates,
+            |s| &s.id,
+            |s| {
+                batch.leavers.push(mis_student(s, false));
+            },
+        )
+        .await?;
     }
     if types.staff {
-        let mut pager = client.employees(access, &query);
-        let mut once = Once::new("staff");
-        while let Some(page) = pager.next_page().await? {
-            monitor.page("staff", page.records.len()).await?;
-            let fresh = once.keep(page.records, |e| &e.id, &mut batch.duplicates);
-            batch.staff.extend(fresh.map(|e| mis_staff(e, plan.today)));
-        }
+        let employees = client.employees(access, &query);
+        each_once(
+            employees,
+            "staff",
+            monitor,
+            &mut batch.duplicates,
+            |e| &e.id,
+            |e| {
+                batch.staff.push(mis_staff(e, plan.today));
+            },
+        )
+        .await?;
     }
     if types.guardians {
-        let mut pager = client.contacts(access, &query);
-        let mut once = Once::new("guardians");
-        while let Some(page) = pager.next_page().await? {
-            monitor.page("guardians", page.records.len()).await?;
-            let fresh = once.keep(page.records, |c| &c.id, &mut batch.duplicates);
-            batch.guardians.extend(fresh.map(mis_guardian));
-        }
+        let contacts = client.contacts(access, &query);
+        each_once(
+            contacts,
+            "guardians",
+            monitor,
+            &mut batch.duplicates,
+            |c| &c.id,
+            |c| {
+                batch.guardians.push(mis_guardian(c));
+            },
+        )
+        .await?;
     }
     if types.classes {
-        let mut pager = client.classes(access, &query);
-        let mut once = Once::new("classes");
-        while let Some(page) = pager.next_page().await? {
-            monitor.page("classes", page.records.len()).await?;
-            for class in once.keep(page.records, |c| &c.id, &mut batch.duplicates) {
+        let classes = client.classes(access, &query);
+        each_once(
+            classes,
+            "classes",
+            monitor,
+            &mut batch.duplicates,
+            |c| &c.id,
+            |class| {
                 batch.classes.push(MisGroup {
                     source_id: class.id,
                     name: class.name.unwrap_or_default(),
@@ -150,8 +170,9 @@ pub async fn fetch(
                     students: ids(&class.students.items, |s| &s.id, &class.students.ids),
                     staff: ids(&class.employees.items, |e| &e.id, &class.employees.ids),
                 });
-            }
-        }
+            },
+        )
+        .await?;
     }
     for (enabled, group_type, phase) in [
         (types.year_groups, GroupType::Year, "year groups"),
@@ -160,17 +181,24 @@ pub async fn fetch(
         if !enabled {
             continue;
         }
-        let mut pager = client.groups(access, group_type, &query);
-        let mut once = Once::new(phase);
-        while let Some(page) = pager.next_page().await? {
-            monitor.page(phase, page.records.len()).await?;
-            let fresh = once.keep(page.records, |g| &g.id, &mut batch.duplicates);
-            let groups = fresh.filter(|g| g.is_type(group_type)).map(mis_group);
-            match group_type {
-                GroupType::Year => batch.year_groups.extend(groups),
-                _ => batch.form_groups.extend(groups),
-            }
-        }
+        let into = match group_type {
+            GroupType::Year => &mut batch.year_groups,
+            _ => &mut batch.form_groups,
+        };
+        let groups = client.groups(access, group_type, &query);
+        each_once(
+            groups,
+            phase,
+            monitor,
+            &mut batch.duplicates,
+            |g| &g.id,
+            |g| {
+                if g.is_type(group_type) {
+                    into.push(mis_group(g));
+                }
+            },
+        )
+        .await?;
     }
     Ok(batch)
 }
@@ -194,16 +222,29 @@ impl Once {
         duplicates.push(DroppedDuplicate { endpoint: self.endpoint.to_owned(), source_id: id.to_owned() });
         false
     }
+}
 
-    /// The records of a page not taken before, in order.
-    fn keep<'a, T: 'a>(
-        &'a mut self,
-        records: Vec<T>,
-        id: impl Fn(&T) -> &String + 'a,
-        duplicates: &'a mut Vec<DroppedDuplicate>,
-    ) -> impl Iterator<Item = T> + 'a {
-        records.into_iter().filter(move |record| self.first(id(record), duplicates))
+/// Reads every page of `pager`, reporting each to `monitor` as `phase`, and
+/// hands `take` each record the first time its id is seen; a repeat is
+/// noted in `duplicates`.
+async fn each_once<T: DeserializeOwned>(
+    mut pager: Pager<T>,
+    phase: &'static str,
+    monitor: &mut RunMonitor<'_>,
+    duplicates: &mut Vec<DroppedDuplicate>,
+    id: impl Fn(&T) -> &String,
+    mut take: impl FnMut(T),
+) -> Result<(), FetchError> {
+    let mut once = Once::new(phase);
+    while let Some(page) = pager.next_page().await? {
+        monitor.page(phase, page.records.len()).await?;
+        for record in page.records {
+            if once.first(id(&record), duplicates) {
+                take(record);
+            }
+        }
     }
+    Ok(())
 }
 
 fn text(value: Option<String>) -> String {

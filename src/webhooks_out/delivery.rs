@@ -139,22 +139,11 @@ impl Deliverer {
         if claimed == 0 {
             return Ok(0);
         }
-        let endpoint_ids: Vec<i32> = rows.iter().map(|r| r.endpoint_id).collect();
-        let event_ids: Vec<i64> = rows.iter().map(|r| r.event_id).collect();
-        let endpoints: HashMap<i32, endpoint::Model> = endpoint::Entity::find()
-            .filter(endpoint::Column::Id.is_in(endpoint_ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|e| (e.id, e))
-            .collect();
-        let events: HashMap<i64, event::Model> = event::Entity::find()
-            .filter(event::Column::Id.is_in(event_ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|e| (e.id, e))
-            .collect();
+        let endpoint_ids = rows.iter().map(|r| r.endpoint_id).collect();
+        let event_ids = rows.iter().map(|r| r.event_id).collect();
+        let endpoints =
+            by_id::<endpoint::Entity, _>(&self.db, endpoint::Column::Id, endpoint_ids, |e| e.id).await?;
+        let events = by_id::<event::Entity, _>(&self.db, event::Column::Id, event_ids, |e| e.id).await?;
         let work = rows.into_iter().map(|row| {
             let endpoint = endpoints.get(&row.endpoint_id).cloned();
             let event = events.get(&row.event_id).cloned();
@@ -395,6 +384,20 @@ impl Deliverer {
             .await?
             .flatten())
     }
+}
+
+/// The rows of `E` whose `id_column` is one of `ids`, by `id_of`.
+async fn by_id<E, K>(
+    db: &DatabaseConnection,
+    id_column: E::Column,
+    ids: Vec<K>,
+    id_of: fn(&E::Model) -> K,
+) -> Result<HashMap<K, E::Model>, DbErr>
+where
+    E: EntityTrait,
+    K: Into<sea_orm::Value> + Eq + std::hash::Hash,
+{
+    Ok(E::find().filter(id_column.is_in(ids)).all(db).await?.into_iter().map(|m| (id_of(&m), m)).collect())
 }
 
 /// How long an attempt took, in whole milliseconds.

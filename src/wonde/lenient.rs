@@ -29,6 +29,41 @@ macro_rules! null_is {
     };
 }
 
+/// A visitor of one kind of value: it says what it expects, reads null (or
+/// absence) as `$absent` (`null_is!`) and the rest with the methods given.
+/// `visitor!('de, IntVisitor -> Option<i64>, "an integer", null is None; fn visit_i64...)`.
+macro_rules! visitor {
+    ($de:lifetime, $name:ident -> $value:ty, $expecting:expr, null is $absent:expr; $($visit:tt)*) => {
+        struct $name;
+
+        impl<$de> Visitor<$de> for $name {
+            type Value = $value;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str($expecting)
+            }
+
+            null_is!($de, $absent);
+
+            $($visit)*
+        }
+    };
+}
+
+/// The methods of a `Visitor` that read an integer as its decimal text,
+/// wrapped by `$wrap` (`Some`, `Relation::Id`): ids may come as numbers.
+macro_rules! integer_is_text {
+    ($wrap:expr) => {
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok($wrap(v.to_string()))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok($wrap(v.to_string()))
+        }
+    };
+}
+
 mod dates;
 mod relations;
 mod scalars;
@@ -36,6 +71,42 @@ mod scalars;
 pub use dates::{date, datetime, parse_datetime};
 pub use relations::{Relation, RelationList};
 pub use scalars::{boolean, id, integer, object, string, string_list};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserializer;
+
+/// A type with one lenient reader, so a field can be read by the reader its
+/// type calls for (`deserialize_with = "lenient::read"`). Optional values
+/// only: a required id says so with `lenient::id`.
+pub trait Lenient: Sized {
+    /// Reads the value with the reader of its type.
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error>;
+}
+
+/// `impl Lenient` for each type, naming its reader.
+macro_rules! reader_of_type {
+    ($($ty:ty => $reader:ident),* $(,)?) => {
+        $(impl Lenient for $ty {
+            fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $reader(d)
+            }
+        })*
+    };
+}
+
+reader_of_type! {
+    Option<String> => string,
+    Option<bool> => boolean,
+    Option<i64> => integer,
+    Option<NaiveDate> => date,
+    Option<DateTime<Utc>> => datetime,
+    Vec<String> => string_list,
+}
+
+/// Reads a field with the lenient reader its type calls for.
+pub fn read<'de, D: Deserializer<'de>, T: Lenient>(d: D) -> Result<T, D::Error> {
+    T::read(d)
+}
 
 #[cfg(test)]
 mod tests {

@@ -28,6 +28,10 @@ use crate::webhooks::{WebhookRequest, WebhookTarget};
 
 type St = State<Arc<Shared>>;
 
+/// A handler's answer; `Err` is the ready error response for a bad body,
+/// so a handler reads its body with `?`.
+type Answer = Result<Response, Response>;
+
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/_control/schools", get(schools))
@@ -105,24 +109,14 @@ struct LeaveBody {
     leaving_date: Option<NaiveDate>,
 }
 
-async fn student_leaves(
-    State(sh): St,
-    Path((school, student)): Path<(String, String)>,
-    b: Bytes,
-) -> Response {
-    let leave: LeaveBody = match body(&b) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    answer(ops::student_leaves(&mut sh.world(), &school, &student, leave.leaving_date))
+async fn student_leaves(State(sh): St, Path((school, student)): Path<(String, String)>, b: Bytes) -> Answer {
+    let leave: LeaveBody = body(&b)?;
+    Ok(answer(ops::student_leaves(&mut sh.world(), &school, &student, leave.leaving_date)))
 }
 
-async fn new_starter(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
-    let spec: NewStarter = match body(&b) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    answer(ops::new_starter(&mut sh.world(), &school, &spec))
+async fn new_starter(State(sh): St, Path(school): Path<String>, b: Bytes) -> Answer {
+    let spec: NewStarter = body(&b)?;
+    Ok(answer(ops::new_starter(&mut sh.world(), &school, &spec)))
 }
 
 #[derive(Deserialize)]
@@ -131,12 +125,9 @@ struct MoveClassBody {
     to_class_id: String,
 }
 
-async fn move_class(State(sh): St, Path((school, student)): Path<(String, String)>, b: Bytes) -> Response {
-    let m: MoveClassBody = match required(&b) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    answer(ops::move_class(&mut sh.world(), &school, &student, &m.from_class_id, &m.to_class_id))
+async fn move_class(State(sh): St, Path((school, student)): Path<(String, String)>, b: Bytes) -> Answer {
+    let m: MoveClassBody = required(&b)?;
+    Ok(answer(ops::move_class(&mut sh.world(), &school, &student, &m.from_class_id, &m.to_class_id)))
 }
 
 #[derive(Deserialize)]
@@ -144,12 +135,9 @@ struct ChangeFormBody {
     form_id: String,
 }
 
-async fn change_form(State(sh): St, Path((school, student)): Path<(String, String)>, b: Bytes) -> Response {
-    let c: ChangeFormBody = match required(&b) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    answer(ops::change_form(&mut sh.world(), &school, &student, &c.form_id))
+async fn change_form(State(sh): St, Path((school, student)): Path<(String, String)>, b: Bytes) -> Answer {
+    let c: ChangeFormBody = required(&b)?;
+    Ok(answer(ops::change_form(&mut sh.world(), &school, &student, &c.form_id)))
 }
 
 #[derive(Deserialize)]
@@ -161,12 +149,9 @@ async fn relabel_contact(
     State(sh): St,
     Path((school, student, contact)): Path<(String, String, String)>,
     b: Bytes,
-) -> Response {
-    let r: RelationshipBody = match required(&b) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    answer(ops::relabel_contact(&mut sh.world(), &school, &student, &contact, &r.relationship))
+) -> Answer {
+    let r: RelationshipBody = required(&b)?;
+    Ok(answer(ops::relabel_contact(&mut sh.world(), &school, &student, &contact, &r.relationship)))
 }
 
 async fn re_enrol(State(sh): St, Path((school, student)): Path<(String, String)>) -> Response {
@@ -177,12 +162,9 @@ async fn restore(State(sh): St, Path((school, student)): Path<(String, String)>)
     answer(ops::restore(&mut sh.world(), &school, &student))
 }
 
-async fn staff_leaves(State(sh): St, Path((school, employee)): Path<(String, String)>, b: Bytes) -> Response {
-    let how: StaffLeave = match body(&b) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    answer(ops::staff_leaves(&mut sh.world(), &school, &employee, &how))
+async fn staff_leaves(State(sh): St, Path((school, employee)): Path<(String, String)>, b: Bytes) -> Answer {
+    let how: StaffLeave = body(&b)?;
+    Ok(answer(ops::staff_leaves(&mut sh.world(), &school, &employee, &how)))
 }
 
 async fn rollover(State(sh): St, Path(school): Path<String>) -> Response {
@@ -190,12 +172,9 @@ async fn rollover(State(sh): St, Path(school): Path<String>) -> Response {
 }
 
 /// `{"new_upis": true}` (optional): the school changes MIS.
-async fn migrate_mis(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
-    let how: ops::MisMigration = match body(&b) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    answer(ops::migrate_mis(&mut sh.world(), &school, how))
+async fn migrate_mis(State(sh): St, Path(school): Path<String>, b: Bytes) -> Answer {
+    let how: ops::MisMigration = body(&b)?;
+    Ok(answer(ops::migrate_mis(&mut sh.world(), &school, how)))
 }
 
 /// `{"leaving_date": "YYYY-MM-DD"}` (or null to clear): a leaving date
@@ -204,12 +183,9 @@ async fn set_leaving_date(
     State(sh): St,
     Path((school, student)): Path<(String, String)>,
     b: Bytes,
-) -> Response {
-    let date: LeaveBody = match body(&b) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    answer(ops::set_leaving_date(&mut sh.world(), &school, &student, date.leaving_date))
+) -> Answer {
+    let date: LeaveBody = body(&b)?;
+    Ok(answer(ops::set_leaving_date(&mut sh.world(), &school, &student, date.leaving_date)))
 }
 
 #[derive(Deserialize)]
@@ -217,11 +193,9 @@ struct OutageBody {
     on: bool,
 }
 
-async fn outage(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
-    match required::<OutageBody>(&b) {
-        Ok(o) => answer(sh.set_outage(&school, o.on)),
-        Err(r) => r,
-    }
+async fn outage(State(sh): St, Path(school): Path<String>, b: Bytes) -> Answer {
+    let o = required::<OutageBody>(&b)?;
+    Ok(answer(sh.set_outage(&school, o.on)))
 }
 
 #[derive(Deserialize)]
@@ -229,11 +203,9 @@ struct AccessBody {
     state: AccessState,
 }
 
-async fn access(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
-    match required::<AccessBody>(&b) {
-        Ok(a) => answer(sh.set_access(&school, a.state)),
-        Err(r) => r,
-    }
+async fn access(State(sh): St, Path(school): Path<String>, b: Bytes) -> Answer {
+    let a = required::<AccessBody>(&b)?;
+    Ok(answer(sh.set_access(&school, a.state)))
 }
 
 /// `POST /_control/schools/{id}/approve` (no body): a pending school
@@ -250,19 +222,15 @@ struct ReasonBody {
 }
 
 /// `POST /_control/schools/{id}/decline`: a pending school declines.
-async fn decline(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
-    match body::<ReasonBody>(&b) {
-        Ok(r) => answer(sh.decline(&school, r.reason.as_deref()).await),
-        Err(r) => r,
-    }
+async fn decline(State(sh): St, Path(school): Path<String>, b: Bytes) -> Answer {
+    let r = body::<ReasonBody>(&b)?;
+    Ok(answer(sh.decline(&school, r.reason.as_deref()).await))
 }
 
 /// `POST /_control/schools/{id}/revoke`: an approved school revokes.
-async fn revoke(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
-    match body::<ReasonBody>(&b) {
-        Ok(r) => answer(sh.revoke(&school, r.reason.as_deref()).await),
-        Err(r) => r,
-    }
+async fn revoke(State(sh): St, Path(school): Path<String>, b: Bytes) -> Answer {
+    let r = body::<ReasonBody>(&b)?;
+    Ok(answer(sh.revoke(&school, r.reason.as_deref()).await))
 }
 
 /// `PUT /_control/webhook-target` `{"url", "secret"?, "secret_in"?}` → 204.
@@ -282,21 +250,15 @@ async fn clear_webhook_target(State(sh): St) -> Response {
     }
 }
 
-async fn patch(State(sh): St, Path(school): Path<String>, b: Bytes) -> Response {
-    match required::<PatchRequest>(&b) {
-        Ok(p) => answer(sh.patch_record(&school, p)),
-        Err(r) => r,
-    }
+async fn patch(State(sh): St, Path(school): Path<String>, b: Bytes) -> Answer {
+    let p = required::<PatchRequest>(&b)?;
+    Ok(answer(sh.patch_record(&school, p)))
 }
 
-async fn add_fault(State(sh): St, b: Bytes) -> Response {
-    match required::<FaultSpec>(&b) {
-        Ok(spec) => {
-            sh.world().faults.push(spec);
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(r) => r,
-    }
+async fn add_fault(State(sh): St, b: Bytes) -> Answer {
+    let spec = required::<FaultSpec>(&b)?;
+    sh.world().faults.push(spec);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn clear_faults(State(sh): St) -> Response {
@@ -304,11 +266,9 @@ async fn clear_faults(State(sh): St) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn webhook(State(sh): St, b: Bytes) -> Response {
-    match required::<WebhookRequest>(&b) {
-        Ok(w) => answer(sh.send_webhook(&w).await),
-        Err(r) => r,
-    }
+async fn webhook(State(sh): St, b: Bytes) -> Answer {
+    let w = required::<WebhookRequest>(&b)?;
+    Ok(answer(sh.send_webhook(&w).await))
 }
 
 async fn requests(State(sh): St) -> Response {

@@ -80,11 +80,50 @@ pub(crate) fn with_school<R>(
     result
 }
 
-fn student_pos(mis: &MisSnapshot, id: &str) -> Result<usize, SimError> {
-    mis.students
+/// A change to one school's MIS: `f` gets the world (to draw ids from), the
+/// MIS, and the time the change happens, to date what it touches.
+pub(crate) fn change_mis<R>(
+    world: &mut World,
+    school_id: &str,
+    f: impl FnOnce(&mut World, &mut MisSnapshot, Timestamp) -> Result<R, SimError>,
+) -> Result<R, SimError> {
+    with_school(world, school_id, |world, state| f(world, state.mis_mut(), Utc::now()))
+}
+
+/// A change to one student on roll: `f` gets the MIS, the student's place
+/// in `students`, and the time the change happens.
+fn change_student<R>(
+    world: &mut World,
+    school_id: &str,
+    student_id: &str,
+    f: impl FnOnce(&mut MisSnapshot, usize, Timestamp) -> Result<R, SimError>,
+) -> Result<R, SimError> {
+    change_mis(world, school_id, |_, mis, now| {
+        let pos = student_pos(mis, student_id)?;
+        f(mis, pos, now)
+    })
+}
+
+/// Where the record with Wonde id `id` is in `records`; `kind` names it in
+/// the error when there is none.
+fn position_of<T>(
+    records: &[T],
+    kind: &'static str,
+    id: &str,
+    id_of: impl Fn(&T) -> &str,
+) -> Result<usize, SimError> {
+    records
         .iter()
-        .position(|s| s.id == id)
-        .ok_or_else(|| SimError::UnknownRecord { kind: "student", id: id.to_owned() })
+        .position(|r| id_of(r) == id)
+        .ok_or_else(|| SimError::UnknownRecord { kind, id: id.to_owned() })
+}
+
+fn student_pos(mis: &MisSnapshot, id: &str) -> Result<usize, SimError> {
+    position_of(&mis.students, "student", id, |s| &s.id)
+}
+
+fn leaver_pos(mis: &MisSnapshot, id: &str) -> Result<usize, SimError> {
+    position_of(&mis.leavers, "leaver", id, |s| &s.id)
 }
 
 fn touch_groups(mis: &mut MisSnapshot, ids: &[Option<String>], now: Timestamp) {
@@ -112,10 +151,7 @@ pub(crate) fn delete_student(
     school_id: &str,
     student_id: &str,
 ) -> Result<Student, SimError> {
-    with_school(world, school_id, |_, state| {
-        let mis = state.mis_mut();
-        let pos = student_pos(mis, student_id)?;
-        let now = Utc::now();
+    change_student(world, school_id, student_id, |mis, pos, now| {
         let student = remove_from_roll(mis, pos, now.date_naive(), now);
         mis.leavers.retain(|s| s.id != student.id);
         Ok(student)
@@ -159,10 +195,7 @@ pub(crate) fn student_leaves(
     student_id: &str,
     leaving_date: Option<NaiveDate>,
 ) -> Result<Student, SimError> {
-    with_school(world, school_id, |_, state| {
-        let mis = state.mis_mut();
-        let pos = student_pos(mis, student_id)?;
-        let now = Utc::now();
+    change_student(world, school_id, student_id, |mis, pos, now| {
         Ok(remove_from_roll(mis, pos, leaving_date.unwrap_or_else(|| now.date_naive()), now))
     })
 }
@@ -241,9 +274,7 @@ pub(crate) fn new_starter(
     school_id: &str,
     spec: &NewStarter,
 ) -> Result<Student, SimError> {
-    with_school(world, school_id, |world, state| {
-        let now = Utc::now();
-        let mis = state.mis_mut();
+    change_mis(world, school_id, |world, mis, now| {
         let year = spec.year_code.clone().unwrap_or_else(|| youngest_year(mis));
         let sibling_links: Vec<_> = match &spec.sibling_of {
             Some(sib) => {
@@ -295,20 +326,9 @@ pub(crate) fn move_class(
     from_class: &str,
     to_class: &str,
 ) -> Result<(), SimError> {
-    with_school(world, school_id, |_, state| {
-        let now = Utc::now();
-        let mis = state.mis_mut();
-        let pos = student_pos(mis, student_id)?;
-        let to = mis
-            .classes
-            .iter()
-            .position(|c| c.id == to_class)
-            .ok_or_else(|| SimError::UnknownRecord { kind: "class", id: to_class.to_owned() })?;
-        let from = mis
-            .classes
-            .iter()
-            .position(|c| c.id == from_class)
-            .ok_or_else(|| SimError::UnknownRecord { kind: "class", id: from_class.to_owned() })?;
+    change_student(world, school_id, student_id, |mis, pos, now| {
+        let to = position_of(&mis.classes, "class", to_class, |c| &c.id)?;
+        let from = position_of(&mis.classes, "class", from_class, |c| &c.id)?;
         let k = mis.classes[from]
             .student_ids
             .iter()
@@ -331,10 +351,7 @@ pub(crate) fn change_form(
     student_id: &str,
     form_id: &str,
 ) -> Result<(), SimError> {
-    with_school(world, school_id, |_, state| {
-        let now = Utc::now();
-        let mis = state.mis_mut();
-        let pos = student_pos(mis, student_id)?;
+    change_student(world, school_id, student_id, |mis, pos, now| {
         if !mis.groups.iter().any(|g| g.id == form_id && g.kind == GroupKind::Registration) {
             return Err(SimError::UnknownRecord { kind: "form", id: form_id.to_owned() });
         }
@@ -355,10 +372,7 @@ pub(crate) fn relabel_contact(
     contact_id: &str,
     relationship: &str,
 ) -> Result<(), SimError> {
-    with_school(world, school_id, |_, state| {
-        let now = Utc::now();
-        let mis = state.mis_mut();
-        let pos = student_pos(mis, student_id)?;
+    change_student(world, school_id, student_id, |mis, pos, now| {
         let link = mis
             .links
             .iter_mut()
@@ -379,14 +393,8 @@ pub(crate) fn staff_leaves(
     employee_id: &str,
     how: &StaffLeave,
 ) -> Result<(), SimError> {
-    with_school(world, school_id, |_, state| {
-        let now = Utc::now();
-        let mis = state.mis_mut();
-        let pos = mis
-            .employees
-            .iter()
-            .position(|e| e.id == employee_id)
-            .ok_or_else(|| SimError::UnknownRecord { kind: "employee", id: employee_id.to_owned() })?;
+    change_mis(world, school_id, |_, mis, now| {
+        let pos = position_of(&mis.employees, "employee", employee_id, |e| &e.id)?;
         // An end date ahead: the MIS records it and keeps the employee
         // current, teaching, until that day has passed.
         if !how.delete && how.end_date.is_some_and(|end| end >= now.date_naive()) {
@@ -423,17 +431,11 @@ pub(crate) fn staff_leaves(
 /// A student comes back on roll under a new Wonde id with the same UPI (and
 /// MIS id and UPN). A current student is taken off roll first.
 pub(crate) fn re_enrol(world: &mut World, school_id: &str, student_id: &str) -> Result<Student, SimError> {
-    with_school(world, school_id, |world, state| {
-        let now = Utc::now();
-        let mis = state.mis_mut();
+    change_mis(world, school_id, |world, mis, now| {
         if let Ok(pos) = student_pos(mis, student_id) {
             remove_from_roll(mis, pos, now.date_naive(), now);
         }
-        let k = mis
-            .leavers
-            .iter()
-            .position(|s| s.id == student_id)
-            .ok_or_else(|| SimError::UnknownRecord { kind: "leaver", id: student_id.to_owned() })?;
+        let k = leaver_pos(mis, student_id)?;
         let old = mis.leavers.remove(k);
         let year = year_code_of(mis, &old).unwrap_or_else(|| youngest_year(mis));
         let student = Student {
@@ -458,14 +460,8 @@ pub(crate) fn re_enrol(world: &mut World, school_id: &str, student_id: &str) -> 
 /// The same record comes back: Wonde sets `restored_at` on it and on its
 /// deletion entry.
 pub(crate) fn restore(world: &mut World, school_id: &str, student_id: &str) -> Result<Student, SimError> {
-    with_school(world, school_id, |world, state| {
-        let now = Utc::now();
-        let mis = state.mis_mut();
-        let k = mis
-            .leavers
-            .iter()
-            .position(|s| s.id == student_id)
-            .ok_or_else(|| SimError::UnknownRecord { kind: "leaver", id: student_id.to_owned() })?;
+    change_mis(world, school_id, |world, mis, now| {
+        let k = leaver_pos(mis, student_id)?;
         let mut student = mis.leavers.remove(k);
         let year = year_code_of(mis, &student).unwrap_or_else(|| youngest_year(mis));
         student.leaving_date = None;
@@ -493,12 +489,10 @@ pub(crate) fn set_leaving_date(
     student_id: &str,
     leaving_date: Option<NaiveDate>,
 ) -> Result<Student, SimError> {
-    with_school(world, school_id, |_, state| {
-        let mis = state.mis_mut();
-        let pos = student_pos(mis, student_id)?;
+    change_student(world, school_id, student_id, |mis, pos, now| {
         let student = &mut mis.students[pos];
         student.leaving_date = leaving_date;
-        student.updated_at = Utc::now();
+        student.updated_at = now;
         Ok(student.clone())
     })
 }

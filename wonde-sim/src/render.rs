@@ -2,6 +2,8 @@
 //! `{"data": ...}` wrappers for includes, bare id strings for relations that
 //! were not included, and the class–employee and student–contact pivots.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 pub(crate) mod includes;
@@ -92,34 +94,15 @@ impl Renderer<'_> {
             m.insert("contact_details".into(), json!({ "data": contact_details(None, None) }));
         }
         if let Some(ci) = &inc.contacts {
-            let list: Vec<Value> = self
-                .ix
-                .links_by_student
-                .get(&s.id)
-                .into_iter()
-                .flatten()
-                .filter_map(|&li| {
-                    let link = &self.mis.links[li];
-                    let c = &self.mis.contacts[*self.ix.contact.get(&link.contact_id)?];
-                    let mut v = self.contact(c, ci);
-                    if let Some(m) = v.as_object_mut() {
-                        m.insert("relationship".into(), self.pivot(link));
-                    }
-                    Some(v)
-                })
-                .collect();
-            m.insert("contacts".into(), json!({ "data": list }));
+            let contacts = self.linked(positions(&self.ix.links_by_student, &s.id), |link| {
+                Some(self.contact(&self.mis.contacts[*self.ix.contact.get(&link.contact_id)?], ci))
+            });
+            m.insert("contacts".into(), contacts);
         }
         if let Some(ci) = &inc.classes {
-            let list: Vec<Value> = self
-                .ix
-                .classes_by_student
-                .get(&s.id)
-                .into_iter()
-                .flatten()
-                .map(|&k| self.class(&self.mis.classes[k], ci))
-                .collect();
-            m.insert("classes".into(), json!({ "data": list }));
+            let classes =
+                positions(&self.ix.classes_by_student, &s.id).map(|k| self.class(&self.mis.classes[k], ci));
+            m.insert("classes".into(), included(classes));
         }
         o
     }
@@ -129,6 +112,15 @@ impl Renderer<'_> {
             .as_ref()
             .and_then(|g| self.ix.group.get(g))
             .map_or(Value::Null, |&i| Value::String(self.mis.groups[i].year_code.clone()))
+    }
+
+    /// The records at the other end of `links` (positions in `mis.links`),
+    /// each with the link's pivot as its `relationship`.
+    fn linked(&self, links: impl Iterator<Item = usize>, other: impl Fn(&Link) -> Option<Value>) -> Value {
+        included(links.filter_map(|li| {
+            let link = &self.mis.links[li];
+            Some(with_pivot(other(link)?, "relationship", self.pivot(link)))
+        }))
     }
 
     /// The student–contact pivot, as an object (never a plain string).
@@ -171,23 +163,10 @@ impl Renderer<'_> {
             );
         }
         if let Some(si) = &inc.students {
-            let list: Vec<Value> = self
-                .ix
-                .links_by_contact
-                .get(&c.id)
-                .into_iter()
-                .flatten()
-                .filter_map(|&li| {
-                    let link = &self.mis.links[li];
-                    let s = &self.mis.students[*self.ix.student.get(&link.student_id)?];
-                    let mut v = self.student(s, si);
-                    if let Some(m) = v.as_object_mut() {
-                        m.insert("relationship".into(), self.pivot(link));
-                    }
-                    Some(v)
-                })
-                .collect();
-            m.insert("students".into(), json!({ "data": list }));
+            let students = self.linked(positions(&self.ix.links_by_contact, &c.id), |link| {
+                Some(self.student(&self.mis.students[*self.ix.student.get(&link.student_id)?], si))
+            });
+            m.insert("students".into(), students);
         }
         o
     }
@@ -236,24 +215,15 @@ impl Renderer<'_> {
             );
         }
         if let Some(ci) = &inc.classes {
-            let list: Vec<Value> = self
-                .ix
-                .classes_by_employee
-                .get(&e.id)
-                .into_iter()
-                .flatten()
-                .map(|&k| {
-                    let class = &self.mis.classes[k];
-                    let mut v = self.class(class, ci);
-                    if let (Some(m), Some(t)) =
-                        (v.as_object_mut(), class.teachers.iter().find(|t| t.employee_id == e.id))
-                    {
-                        m.insert("meta".into(), teaching_meta(t.is_main_teacher, &t.role));
-                    }
-                    v
-                })
-                .collect();
-            m.insert("classes".into(), json!({ "data": list }));
+            let classes = positions(&self.ix.classes_by_employee, &e.id).map(|k| {
+                let class = &self.mis.classes[k];
+                let v = self.class(class, ci);
+                match class.teachers.iter().find(|t| t.employee_id == e.id) {
+                    Some(t) => with_pivot(v, "meta", teaching_meta(t.is_main_teacher, &t.role)),
+                    None => v,
+                }
+            });
+            m.insert("classes".into(), included(classes));
         }
         o
     }
@@ -282,30 +252,18 @@ impl Renderer<'_> {
             }),
         );
         if let Some(ei) = &inc.employees {
-            let list: Vec<Value> = c
-                .teachers
-                .iter()
-                .filter_map(|t| {
-                    let e = &self.mis.employees[*self.ix.employee.get(&t.employee_id)?];
-                    let mut v = self.employee(e, ei);
-                    if let Some(m) = v.as_object_mut() {
-                        m.insert("meta".into(), teaching_meta(t.is_main_teacher, &t.role));
-                    }
-                    Some(v)
-                })
-                .collect();
-            m.insert("employees".into(), json!({ "data": list }));
+            let employees = c.teachers.iter().filter_map(|t| {
+                let e = &self.mis.employees[*self.ix.employee.get(&t.employee_id)?];
+                Some(with_pivot(self.employee(e, ei), "meta", teaching_meta(t.is_main_teacher, &t.role)))
+            });
+            m.insert("employees".into(), included(employees));
         }
         if let Some(si) = &inc.students {
-            let list: Vec<Value> = c
+            let students = c
                 .student_ids
                 .iter()
-                .filter_map(|id| {
-                    let s = &self.mis.students[*self.ix.student.get(id)?];
-                    Some(self.student(s, si))
-                })
-                .collect();
-            m.insert("students".into(), json!({ "data": list }));
+                .filter_map(|id| Some(self.student(&self.mis.students[*self.ix.student.get(id)?], si)));
+            m.insert("students".into(), included(students));
         }
         o
     }
@@ -330,29 +288,38 @@ impl Renderer<'_> {
         });
         let Some(m) = o.as_object_mut() else { return o };
         if let Some(si) = &inc.students {
-            let list: Vec<Value> = self
-                .ix
-                .students_by_group
-                .get(&g.id)
-                .into_iter()
-                .flatten()
-                .map(|&i| self.student(&self.mis.students[i], si))
-                .collect();
-            m.insert("students".into(), json!({ "data": list }));
+            let students =
+                positions(&self.ix.students_by_group, &g.id).map(|i| self.student(&self.mis.students[i], si));
+            m.insert("students".into(), included(students));
         }
         if let Some(ei) = &inc.employees {
-            let list: Vec<Value> = g
+            let employees = g
                 .employee_ids
                 .iter()
-                .filter_map(|id| {
-                    let e = &self.mis.employees[*self.ix.employee.get(id)?];
-                    Some(self.employee(e, ei))
-                })
-                .collect();
-            m.insert("employees".into(), json!({ "data": list }));
+                .filter_map(|id| Some(self.employee(&self.mis.employees[*self.ix.employee.get(id)?], ei)));
+            m.insert("employees".into(), included(employees));
         }
         o
     }
+}
+
+/// An included to-many relation: `{"data": [...]}`.
+fn included(records: impl Iterator<Item = Value>) -> Value {
+    json!({ "data": records.collect::<Vec<_>>() })
+}
+
+/// `record` with the pivot it was reached through under `key`
+/// (`relationship`, `meta`), as Wonde nests it.
+fn with_pivot(mut record: Value, key: &str, pivot: Value) -> Value {
+    if let Some(m) = record.as_object_mut() {
+        m.insert(key.into(), pivot);
+    }
+    record
+}
+
+/// The positions an index lists under `id`; none when it lists nothing.
+fn positions<'a>(by_id: &'a HashMap<String, Vec<usize>>, id: &str) -> impl Iterator<Item = usize> + 'a {
+    by_id.get(id).into_iter().flatten().copied()
 }
 
 fn teaching_meta(main: bool, role: &str) -> Value {

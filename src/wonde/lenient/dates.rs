@@ -80,18 +80,9 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
     parse_stamp(s, None).and_then(|s| s.to_utc())
 }
 
-struct StampVisitor;
-
 const DATE_EXPECTED: &str = "a date: a {\"date\": ...} object, a date string, or null";
 
-impl<'de> Visitor<'de> for StampVisitor {
-    type Value = Option<Stamp>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(DATE_EXPECTED)
-    }
-
-    null_is!('de, None);
+visitor! {'de, StampVisitor -> Option<Stamp>, DATE_EXPECTED, null is None;
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
         if s.trim().is_empty() || s.starts_with("0000-00-00") {

@@ -8,17 +8,7 @@ use std::marker::PhantomData;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-struct StringVisitor;
-
-impl<'de> Visitor<'de> for StringVisitor {
-    type Value = Option<String>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string, a number or null")
-    }
-
-    null_is!('de, None);
-
+visitor! {'de, StringVisitor -> Option<String>, "a string, a number or null", null is None;
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
         Ok(if s.is_empty() { None } else { Some(s.to_owned()) })
     }
@@ -27,13 +17,7 @@ impl<'de> Visitor<'de> for StringVisitor {
         Ok(if s.is_empty() { None } else { Some(s) })
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Some(v.to_string()))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Some(v.to_string()))
-    }
+    integer_is_text!(Some);
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
         Ok(Some(v.to_string()))
@@ -62,16 +46,8 @@ pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     d.deserialize_any(StringVisitor)?.ok_or_else(|| de::Error::custom("the id is null or empty"))
 }
 
-struct BoolVisitor;
-
-impl<'de> Visitor<'de> for BoolVisitor {
-    type Value = Option<bool>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a boolean: true/false, 1/0, \"1\"/\"0\", \"Y\"/\"N\", \"yes\"/\"no\" or null")
-    }
-
-    null_is!('de, None);
+visitor! {'de, BoolVisitor -> Option<bool>,
+    "a boolean: true/false, 1/0, \"1\"/\"0\", \"Y\"/\"N\", \"yes\"/\"no\" or null", null is None;
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
         Ok(Some(v))
@@ -104,16 +80,7 @@ pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error
     d.deserialize_any(BoolVisitor)
 }
 
-struct IntVisitor;
-
-impl<'de> Visitor<'de> for IntVisitor {
-    type Value = Option<i64>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an integer, a numeric string or null")
-    }
-
-    null_is!('de, None);
+visitor! {'de, IntVisitor -> Option<i64>, "an integer, a numeric string or null", null is None;
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
         Ok(Some(v))
@@ -146,16 +113,7 @@ pub fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
     d.deserialize_any(IntVisitor)
 }
 
-struct StringListVisitor;
-
-impl<'de> Visitor<'de> for StringListVisitor {
-    type Value = Vec<String>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of strings, a string or null")
-    }
-
-    null_is!('de, Vec::new());
+visitor! {'de, StringListVisitor -> Vec<String>, "a list of strings, a string or null", null is Vec::new();
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
         Ok(if s.is_empty() { Vec::new() } else { vec![s.to_owned()] })

@@ -1,63 +1,53 @@
 //! Classes (with the teacher pivot and subject) and groups (year groups and
 //! forms) on the wire.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::people::{WondeEmployee, WondeStudent};
 use crate::wonde::lenient::{self, Relation, RelationList};
 
-/// The class–employee pivot (`meta`).
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct WondeClassPivot {
-    #[serde(default, deserialize_with = "lenient::boolean")]
-    pub is_main_teacher: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::boolean")]
-    pub is_class_teacher: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub role: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string_list")]
-    pub all_roles: Vec<String>,
+wonde_record! {
+    /// The class–employee pivot (`meta`).
+    #[derive(Clone, Debug, Default, Deserialize)]
+    pub struct WondeClassPivot {
+        pub is_main_teacher: Option<bool>,
+        pub is_class_teacher: Option<bool>,
+        pub role: Option<String>,
+        pub all_roles: Vec<String>,
+    }
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub struct WondeClass {
-    #[serde(deserialize_with = "lenient::id")]
-    pub id: String,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub mis_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub code: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub subject: Relation<WondeSubject>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub restored_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub created_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub updated_at: Option<DateTime<Utc>>,
-    /// The pivot, when nested under an employee; null when fetched directly.
-    #[serde(default, deserialize_with = "lenient::object")]
-    pub meta: Option<WondeClassPivot>,
-    /// Teachers, each with its `meta` pivot.
-    #[serde(default)]
-    pub employees: RelationList<WondeEmployee>,
-    #[serde(default)]
-    pub students: RelationList<WondeStudent>,
+wonde_record! {
+    #[derive(Clone, Debug, Deserialize)]
+    pub struct WondeClass {
+        #[serde(deserialize_with = "lenient::id")]
+        pub id: String,
+        pub mis_id: Option<String>,
+        pub name: Option<String>,
+        pub code: Option<String>,
+        pub description: Option<String>,
+        #[serde(default)]
+        pub subject: Relation<WondeSubject>,
+        ..dated,
+        /// The pivot, when nested under an employee; null when fetched directly.
+        #[serde(default, deserialize_with = "lenient::object")]
+        pub meta: Option<WondeClassPivot>,
+        /// Teachers, each with its `meta` pivot.
+        #[serde(default)]
+        pub employees: RelationList<WondeEmployee>,
+        #[serde(default)]
+        pub students: RelationList<WondeStudent>,
+    }
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub struct WondeSubject {
-    #[serde(deserialize_with = "lenient::id")]
-    pub id: String,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub code: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub name: Option<String>,
+wonde_record! {
+    #[derive(Clone, Debug, Deserialize)]
+    pub struct WondeSubject {
+        #[serde(deserialize_with = "lenient::id")]
+        pub id: String,
+        pub code: Option<String>,
+        pub name: Option<String>,
+    }
 }
 
 /// The group types the sync reads.
@@ -78,32 +68,25 @@ impl GroupType {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub struct WondeGroup {
-    #[serde(deserialize_with = "lenient::id")]
-    pub id: String,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub mis_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub code: Option<String>,
-    /// `YEAR`, `REGISTRATION`, `HOUSE`...; as sent.
-    #[serde(default, rename = "type", deserialize_with = "lenient::string")]
-    pub group_type: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub description: Option<String>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub restored_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub created_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub updated_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub students: RelationList<WondeStudent>,
-    /// Tutors (forms) or heads of year.
-    #[serde(default)]
-    pub employees: RelationList<WondeEmployee>,
+wonde_record! {
+    #[derive(Clone, Debug, Deserialize)]
+    pub struct WondeGroup {
+        #[serde(deserialize_with = "lenient::id")]
+        pub id: String,
+        pub mis_id: Option<String>,
+        pub name: Option<String>,
+        pub code: Option<String>,
+        /// `YEAR`, `REGISTRATION`, `HOUSE`...; as sent.
+        #[serde(default, rename = "type", deserialize_with = "lenient::string")]
+        pub group_type: Option<String>,
+        pub description: Option<String>,
+        ..dated,
+        #[serde(default)]
+        pub students: RelationList<WondeStudent>,
+        /// Tutors (forms) or heads of year.
+        #[serde(default)]
+        pub employees: RelationList<WondeEmployee>,
+    }
 }
 
 impl WondeGroup {

@@ -1,60 +1,42 @@
 //! People on the wire: students (with education details and guardian
 //! relationships), contacts and employees.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::groups::{WondeClass, WondeClassPivot, WondeGroup};
 use crate::wonde::lenient::{self, Relation, RelationList};
 
-/// A student, from `students` or `students-leaver`, or nested in a class,
-/// group or contact.
-#[derive(Clone, Debug, Deserialize)]
-pub struct WondeStudent {
-    #[serde(deserialize_with = "lenient::id")]
-    pub id: String,
-    /// Stable across re-enrolment (a new `id`): the identity to match on.
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub upi: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub mis_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub forename: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub surname: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub middle_names: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub legal_forename: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub legal_surname: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub gender: Option<String>,
-    #[serde(default, deserialize_with = "lenient::date")]
-    pub date_of_birth: Option<NaiveDate>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub restored_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub created_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub updated_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub education_details: Relation<WondeEducationDetails>,
-    /// The YEAR group.
-    #[serde(default)]
-    pub year: Relation<WondeGroup>,
-    /// The REGISTRATION group (form).
-    #[serde(default)]
-    pub registration: Relation<WondeGroup>,
-    #[serde(default)]
-    pub contact_details: Relation<WondeContactDetails>,
-    #[serde(default)]
-    pub contacts: RelationList<WondeContact>,
-    #[serde(default)]
-    pub classes: RelationList<WondeClass>,
-    /// The contact pivot, when this student is nested under a contact.
-    #[serde(default)]
-    pub relationship: Option<WondeRelationship>,
+wonde_record! {
+    /// A student, from `students` or `students-leaver`, or nested in a class,
+    /// group or contact.
+    #[derive(Clone, Debug, Deserialize)]
+    pub struct WondeStudent {
+        ..identity,
+        ..names,
+        pub legal_forename: Option<String>,
+        pub legal_surname: Option<String>,
+        pub gender: Option<String>,
+        pub date_of_birth: Option<NaiveDate>,
+        ..dated,
+        #[serde(default)]
+        pub education_details: Relation<WondeEducationDetails>,
+        /// The YEAR group.
+        #[serde(default)]
+        pub year: Relation<WondeGroup>,
+        /// The REGISTRATION group (form).
+        #[serde(default)]
+        pub registration: Relation<WondeGroup>,
+        #[serde(default)]
+        pub contact_details: Relation<WondeContactDetails>,
+        #[serde(default)]
+        pub contacts: RelationList<WondeContact>,
+        #[serde(default)]
+        pub classes: RelationList<WondeClass>,
+        /// The contact pivot, when this student is nested under a contact.
+        #[serde(default)]
+        pub relationship: Option<WondeRelationship>,
+    }
 }
 
 impl WondeStudent {
@@ -75,50 +57,35 @@ impl WondeStudent {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct WondeEducationDetails {
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub upn: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub admission_number: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub current_nc_year: Option<String>,
-    #[serde(default, deserialize_with = "lenient::date")]
-    pub admission_date: Option<NaiveDate>,
-    #[serde(default, deserialize_with = "lenient::date")]
-    pub leaving_date: Option<NaiveDate>,
+wonde_record! {
+    #[derive(Clone, Debug, Default, Deserialize)]
+    pub struct WondeEducationDetails {
+        pub upn: Option<String>,
+        pub admission_number: Option<String>,
+        pub current_nc_year: Option<String>,
+        pub admission_date: Option<NaiveDate>,
+        pub leaving_date: Option<NaiveDate>,
+    }
 }
 
-/// The student–contact pivot. Known as an object; a bare string is read as
-/// the relationship text, in case an MIS flattens it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WondeRelationship {
-    /// The MIS text: "Mother", "Step-father", "Foster Carer"...
-    pub relationship: Option<String>,
-    pub parental_responsibility: Option<bool>,
-    pub lives_with_pupil: Option<bool>,
-    pub priority: Option<i64>,
-    pub bill_payer: Option<bool>,
-    pub email_bills: Option<bool>,
-    pub court_order: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct RelationshipFields {
-    #[serde(default, deserialize_with = "lenient::string")]
-    relationship: Option<String>,
-    #[serde(default, deserialize_with = "lenient::boolean")]
-    parental_responsibility: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::boolean")]
-    lives_with_pupil: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::integer")]
-    priority: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::boolean")]
-    bill_payer: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::boolean")]
-    email_bills: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::boolean")]
-    court_order: Option<bool>,
+wonde_record! {
+    /// The student–contact pivot. Known as an object; a bare string is read as
+    /// the relationship text, in case an MIS flattens it.
+    // `remote = "Self"` makes the derive the inherent
+    // `WondeRelationship::deserialize`: the object shape, which the
+    // `Deserialize` below tries after the bare string.
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+    #[serde(remote = "Self")]
+    pub struct WondeRelationship {
+        /// The MIS text: "Mother", "Step-father", "Foster Carer"...
+        pub relationship: Option<String>,
+        pub parental_responsibility: Option<bool>,
+        pub lives_with_pupil: Option<bool>,
+        pub priority: Option<i64>,
+        pub bill_payer: Option<bool>,
+        pub email_bills: Option<bool>,
+        pub court_order: Option<bool>,
+    }
 }
 
 impl<'de> Deserialize<'de> for WondeRelationship {
@@ -127,60 +94,36 @@ impl<'de> Deserialize<'de> for WondeRelationship {
         #[serde(untagged)]
         enum Shape {
             Text(String),
-            Fields(RelationshipFields),
+            Fields(#[serde(with = "WondeRelationship")] WondeRelationship),
         }
         // Untagged buffers the value, but a pivot is a handful of scalars.
         Ok(match Shape::deserialize(d)? {
             Shape::Text(t) => WondeRelationship { relationship: Some(t), ..Default::default() },
-            Shape::Fields(f) => WondeRelationship {
-                relationship: f.relationship,
-                parental_responsibility: f.parental_responsibility,
-                lives_with_pupil: f.lives_with_pupil,
-                priority: f.priority,
-                bill_payer: f.bill_payer,
-                email_bills: f.email_bills,
-                court_order: f.court_order,
-            },
+            Shape::Fields(fields) => fields,
         })
     }
 }
 
-/// A guardian (Wonde "contact").
-#[derive(Clone, Debug, Deserialize)]
-pub struct WondeContact {
-    #[serde(deserialize_with = "lenient::id")]
-    pub id: String,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub upi: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub mis_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub title: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub forename: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub surname: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub middle_names: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub gender: Option<String>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub restored_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub created_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub updated_at: Option<DateTime<Utc>>,
-    /// The pivot, when nested under a student.
-    #[serde(default)]
-    pub relationship: Option<WondeRelationship>,
-    /// Some clients read priority on the contact itself; accept it there.
-    #[serde(default, deserialize_with = "lenient::integer")]
-    pub priority: Option<i64>,
-    #[serde(default)]
-    pub contact_details: Relation<WondeContactDetails>,
-    /// Students of this contact, each with its `relationship` pivot.
-    #[serde(default)]
-    pub students: RelationList<WondeStudent>,
+wonde_record! {
+    /// A guardian (Wonde "contact").
+    #[derive(Clone, Debug, Deserialize)]
+    pub struct WondeContact {
+        ..identity,
+        pub title: Option<String>,
+        ..names,
+        pub gender: Option<String>,
+        ..dated,
+        /// The pivot, when nested under a student.
+        #[serde(default)]
+        pub relationship: Option<WondeRelationship>,
+        /// Some clients read priority on the contact itself; accept it there.
+        pub priority: Option<i64>,
+        #[serde(default)]
+        pub contact_details: Relation<WondeContactDetails>,
+        /// Students of this contact, each with its `relationship` pivot.
+        #[serde(default)]
+        pub students: RelationList<WondeStudent>,
+    }
 }
 
 impl WondeContact {
@@ -189,16 +132,17 @@ impl WondeContact {
     }
 }
 
-/// Shared by students, employees and contacts.
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct WondeContactDetails {
-    #[serde(default, deserialize_with = "lenient::object")]
-    pub emails: Option<WondeEmails>,
-    #[serde(default, deserialize_with = "lenient::object")]
-    pub phones: Option<WondePhones>,
-    /// A flat `email`, as some payloads carry.
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub email: Option<String>,
+wonde_record! {
+    /// Shared by students, employees and contacts.
+    #[derive(Clone, Debug, Default, Deserialize)]
+    pub struct WondeContactDetails {
+        #[serde(default, deserialize_with = "lenient::object")]
+        pub emails: Option<WondeEmails>,
+        #[serde(default, deserialize_with = "lenient::object")]
+        pub phones: Option<WondePhones>,
+        /// A flat `email`, as some payloads carry.
+        pub email: Option<String>,
+    }
 }
 
 impl WondeContactDetails {
@@ -216,64 +160,45 @@ impl WondeContactDetails {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct WondeEmails {
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub email: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub primary: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub home: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub work: Option<String>,
+wonde_record! {
+    #[derive(Clone, Debug, Default, Deserialize)]
+    pub struct WondeEmails {
+        pub email: Option<String>,
+        pub primary: Option<String>,
+        pub home: Option<String>,
+        pub work: Option<String>,
+    }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct WondePhones {
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub phone: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub primary: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub mobile: Option<String>,
+wonde_record! {
+    #[derive(Clone, Debug, Default, Deserialize)]
+    pub struct WondePhones {
+        pub phone: Option<String>,
+        pub primary: Option<String>,
+        pub mobile: Option<String>,
+    }
 }
 
-/// A member of staff.
-#[derive(Clone, Debug, Deserialize)]
-pub struct WondeEmployee {
-    #[serde(deserialize_with = "lenient::id")]
-    pub id: String,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub upi: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub mis_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub title: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub initials: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub forename: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub surname: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub middle_names: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub gender: Option<String>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub restored_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub created_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub updated_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub employment_details: Relation<WondeEmploymentDetails>,
-    #[serde(default)]
-    pub contact_details: Relation<WondeContactDetails>,
-    #[serde(default)]
-    pub classes: RelationList<WondeClass>,
-    /// The class pivot, when nested under a class.
-    #[serde(default, deserialize_with = "lenient::object")]
-    pub meta: Option<WondeClassPivot>,
+wonde_record! {
+    /// A member of staff.
+    #[derive(Clone, Debug, Deserialize)]
+    pub struct WondeEmployee {
+        ..identity,
+        pub title: Option<String>,
+        pub initials: Option<String>,
+        ..names,
+        pub gender: Option<String>,
+        ..dated,
+        #[serde(default)]
+        pub employment_details: Relation<WondeEmploymentDetails>,
+        #[serde(default)]
+        pub contact_details: Relation<WondeContactDetails>,
+        #[serde(default)]
+        pub classes: RelationList<WondeClass>,
+        /// The class pivot, when nested under a class.
+        #[serde(default, deserialize_with = "lenient::object")]
+        pub meta: Option<WondeClassPivot>,
+    }
 }
 
 impl WondeEmployee {
@@ -292,21 +217,17 @@ impl WondeEmployee {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct WondeEmploymentDetails {
-    #[serde(default, deserialize_with = "lenient::boolean")]
-    pub current: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::boolean")]
-    pub teaching_staff: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub staff_code: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub role_text: Option<String>,
-    /// Plain `YYYY-MM-DD` strings in some MIS, DateTime objects in others.
-    #[serde(default, deserialize_with = "lenient::date")]
-    pub employment_start_date: Option<NaiveDate>,
-    #[serde(default, deserialize_with = "lenient::date")]
-    pub employment_end_date: Option<NaiveDate>,
+wonde_record! {
+    #[derive(Clone, Debug, Default, Deserialize)]
+    pub struct WondeEmploymentDetails {
+        pub current: Option<bool>,
+        pub teaching_staff: Option<bool>,
+        pub staff_code: Option<String>,
+        pub role_text: Option<String>,
+        /// Plain `YYYY-MM-DD` strings in some MIS, DateTime objects in others.
+        pub employment_start_date: Option<NaiveDate>,
+        pub employment_end_date: Option<NaiveDate>,
+    }
 }
 
 #[cfg(test)]
@@ -363,6 +284,18 @@ mod tests {
             "contact_details": {"data": {"emails": {"email": null, "primary": " a@b.c "}}}}))?;
         assert!(e.is_current_on(today));
         assert_eq!(e.email(), Some(" a@b.c "));
+        Ok(())
+    }
+
+    #[test]
+    fn shared_fields_read_leniently() -> Result<(), serde_json::Error> {
+        let e: WondeEmployee = serde_json::from_value(json!({"id": 5, "upi": 77, "forename": "Ann",
+            "middle_names": "", "created_at": "2024-01-02", "restored_at": null}))?;
+        assert_eq!((e.id.as_str(), e.upi.as_deref(), e.forename.as_deref()), ("5", Some("77"), Some("Ann")));
+        assert_eq!((e.middle_names, e.restored_at), (None, None));
+        assert_eq!(e.created_at.map(|t| t.date_naive()), NaiveDate::from_ymd_opt(2024, 1, 2));
+        assert!(serde_json::from_value::<WondeContact>(json!({"upi": "X"})).is_err());
+        assert!(serde_json::from_value::<WondeEmployee>(json!({"id": "A1", "updated_at": "soon"})).is_err());
         Ok(())
     }
 

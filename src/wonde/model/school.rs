@@ -6,34 +6,28 @@ use serde::Deserialize;
 
 use crate::wonde::lenient;
 
-/// `GET /schools/{id}`, and the entries of `/schools/all` and friends.
-#[derive(Clone, Debug, Deserialize)]
-pub struct WondeSchool {
-    #[serde(deserialize_with = "lenient::id")]
-    pub id: String,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub name: Option<String>,
-    /// A number in Wonde's JSON, a string in some lists: kept as text.
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub urn: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub la_code: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub establishment_number: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub phase_of_education: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub mis: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub timezone: Option<String>,
-    #[serde(default, deserialize_with = "lenient::object")]
-    pub address: Option<WondeAddress>,
-    #[serde(default, deserialize_with = "lenient::object")]
-    pub region: Option<WondeRegion>,
-    #[serde(default, deserialize_with = "lenient::object")]
-    pub extended: Option<WondeSchoolExtended>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub updated_at: Option<DateTime<Utc>>,
+wonde_record! {
+    /// `GET /schools/{id}`, and the entries of `/schools/all` and friends.
+    #[derive(Clone, Debug, Deserialize)]
+    pub struct WondeSchool {
+        #[serde(deserialize_with = "lenient::id")]
+        pub id: String,
+        pub name: Option<String>,
+        /// A number in Wonde's JSON, a string in some lists: kept as text.
+        pub urn: Option<String>,
+        pub la_code: Option<String>,
+        pub establishment_number: Option<String>,
+        pub phase_of_education: Option<String>,
+        pub mis: Option<String>,
+        pub timezone: Option<String>,
+        #[serde(default, deserialize_with = "lenient::object")]
+        pub address: Option<WondeAddress>,
+        #[serde(default, deserialize_with = "lenient::object")]
+        pub region: Option<WondeRegion>,
+        #[serde(default, deserialize_with = "lenient::object")]
+        pub extended: Option<WondeSchoolExtended>,
+        pub updated_at: Option<DateTime<Utc>>,
+    }
 }
 
 impl WondeSchool {
@@ -47,34 +41,31 @@ impl WondeSchool {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct WondeAddress {
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub address_line_1: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub address_line_2: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub address_town: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub address_postcode: Option<String>,
+wonde_record! {
+    #[derive(Clone, Debug, Default, Deserialize)]
+    pub struct WondeAddress {
+        pub address_line_1: Option<String>,
+        pub address_line_2: Option<String>,
+        pub address_town: Option<String>,
+        pub address_postcode: Option<String>,
+    }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct WondeRegion {
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub code: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub domain: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub school_url: Option<String>,
+wonde_record! {
+    #[derive(Clone, Debug, Default, Deserialize)]
+    pub struct WondeRegion {
+        pub code: Option<String>,
+        pub domain: Option<String>,
+        pub school_url: Option<String>,
+    }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct WondeSchoolExtended {
-    #[serde(default, deserialize_with = "lenient::boolean")]
-    pub allows_writeback: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::datetime")]
-    pub audit_approved_at: Option<DateTime<Utc>>,
+wonde_record! {
+    #[derive(Clone, Debug, Default, Deserialize)]
+    pub struct WondeSchoolExtended {
+        pub allows_writeback: Option<bool>,
+        pub audit_approved_at: Option<DateTime<Utc>>,
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,9 @@
 //! A change of MIS: every record re-keyed, the school's people and groups
 //! otherwise unchanged.
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::{SimError, with_school};
+use super::{SimError, change_mis};
 use crate::world::World;
 
 /// What a change of MIS does to a school's records.
@@ -22,14 +21,12 @@ pub struct MisMigration {
 /// does not know them.
 pub(crate) fn migrate_mis(world: &mut World, school_id: &str, how: MisMigration) -> Result<(), SimError> {
     use std::collections::HashMap;
-    with_school(world, school_id, |world, state| {
-        let now = Utc::now();
+    change_mis(world, school_id, |world, mis, now| {
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut rekey = |world: &mut World, id: &mut String| {
             let fresh = world.fresh_id();
             ids.insert(std::mem::replace(id, fresh.clone()), fresh);
         };
-        let mis = state.mis_mut();
         for student in mis.students.iter_mut().chain(mis.leavers.iter_mut()) {
             rekey(world, &mut student.id);
             if how.new_upis {

@@ -1,11 +1,10 @@
 //! The year-end rollover: the top year leaves, everyone else moves up, and
 //! a new intake joins.
 
-use chrono::Utc;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use super::{SimError, place, remove_from_roll, student_pos, with_school, year_code_of};
+use super::{SimError, change_mis, place, remove_from_roll, student_pos, year_code_of};
 use crate::generate::{self, NewStudent};
 use crate::model::{GroupKind, MisSnapshot, Student};
 use crate::world::World;
@@ -25,10 +24,8 @@ pub struct RolloverSummary {
 /// letter, new sets), and a new intake as large as the old youngest year
 /// joins with new families.
 pub(crate) fn rollover(world: &mut World, school_id: &str) -> Result<RolloverSummary, SimError> {
-    with_school(world, school_id, |world, state| {
-        let now = Utc::now();
+    change_mis(world, school_id, |world, mis, now| {
         let today = now.date_naive();
-        let mis = state.mis_mut();
         let years = generate::year_codes(&mis.school.phase_of_education);
         let (Some(top), Some(bottom)) = (years.last().cloned(), years.first().cloned()) else {
             return Err(SimError::Invalid("school has no years".into()));
