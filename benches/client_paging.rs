@@ -75,33 +75,30 @@ async fn decode_only(first: &str, token: &str) -> anyhow::Result<Vec<Row>> {
         next = v["meta"]["pagination"]["next"].as_str().map(str::to_owned);
         bodies.push(body);
     }
-    let bytes: usize = bodies.iter().map(|b| b.len()).sum();
+    let typed = decode_all("decode only: students typed (client models)", &bodies, |b| {
+        Ok(serde_json::from_slice::<Students>(b)?.data.len())
+    })?;
+    let value = decode_all("decode only: students serde_json::Value", &bodies, |b| {
+        Ok(serde_json::from_slice::<serde_json::Value>(b)?["data"].as_array().map_or(0, Vec::len))
+    })?;
+    Ok(vec![typed, value])
+}
+
+/// `decode` (which answers how many records a page holds) over every page
+/// of `bodies`, timed: the row `name`.
+fn decode_all(
+    name: &str,
+    bodies: &[impl AsRef<[u8]>],
+    decode: impl Fn(&[u8]) -> anyhow::Result<usize>,
+) -> anyhow::Result<Row> {
+    let bytes: usize = bodies.iter().map(|b| b.as_ref().len()).sum();
     let pages = u32::try_from(bodies.len())?;
     let started = Instant::now();
     let mut records = 0;
-    for b in &bodies {
-        records += serde_json::from_slice::<Students>(b)?.data.len();
+    for b in bodies {
+        records += decode(b.as_ref())?;
     }
-    let typed = Row {
-        name: "decode only: students typed (client models)".into(),
-        records,
-        pages,
-        bytes,
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    let started = Instant::now();
-    let mut records = 0;
-    for b in &bodies {
-        records += serde_json::from_slice::<serde_json::Value>(b)?["data"].as_array().map_or(0, Vec::len);
-    }
-    let value = Row {
-        name: "decode only: students serde_json::Value".into(),
-        records,
-        pages,
-        bytes,
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    Ok(vec![typed, value])
+    Ok(Row { name: name.into(), records, pages, bytes, seconds: started.elapsed().as_secs_f64() })
 }
 
 fn peak_rss_kib() -> Option<u64> {

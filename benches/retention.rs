@@ -19,11 +19,9 @@ mod support;
 
 use chrono::{Duration, Utc};
 use entity::enums::{AccountStatus, DeactivationReason};
-use entity::{guardian, school, student, trust};
+use entity::{guardian, student};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use std::time::Instant;
 
 /// A fresh database holding one school of `pupils` leavers and their
@@ -31,23 +29,8 @@ use std::time::Instant;
 async fn leavers(engine: &str, tag: &str, pupils: usize) -> anyhow::Result<(DatabaseConnection, i32, u64)> {
     let (_, db) = support::migrated_database(engine, &format!("retention_{tag}")).await?;
     let now = Utc::now();
-    let trust = trust::ActiveModel {
-        name: Set("Bench Trust".to_owned()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&db)
-    .await?;
-    let school = school::ActiveModel {
-        trust_id: Set(trust.id),
-        name: Set("Bench School".to_owned()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&db)
-    .await?;
+    let trust = onroll::tenancy::create_trust(&db, "Bench Trust").await?;
+    let school = onroll::bench::support::bench_school(&db, trust.id).await?;
     big_year::populate(&db, school.id, "Year 11", "R", pupils).await?;
     let gone = Some(now - Duration::days(400));
     let students = student::Entity::update_many()

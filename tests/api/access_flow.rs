@@ -12,10 +12,11 @@ use onroll::wonde::{SecretToken, WondeClient, WondeConfig};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::time::Duration;
-use wonde_sim::{AccessState, FaultKind, FaultSpec, SimConfig, SimHandle, Simulator, WebhookTarget};
+use wonde_sim::{AccessState, FaultKind, FaultSpec, SimHandle, WebhookTarget};
 
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
+use crate::support::fixture::gid;
+use crate::support::sim::{test_wonde, with_app_token};
 use crate::support::ws::{connect, next_within, subscribe};
 use crate::support::{Engine, TestApp, WEBHOOK_SECRET};
 
@@ -26,6 +27,11 @@ const REQUEST: &str = "mutation($i: RequestWondeAccessInput!) {
 const SEARCH: &str =
     "query($q: String!) { wondeSchools(search: $q, first: 50) { wondeId name urn postcode accessStatus } }";
 const CATALOG: &str = "{ wondeCatalog { schools lastOutcome lastMessage lastFullRefreshAt } }";
+const ROSTER: &str =
+    "query($s: ID!) { node(id: $s) { ... on School { connection { status } students { totalCount } } } }";
+const ACTIVE_STUDENTS: &str = "query($s: ID!) { node(id: $s) { ... on School { students(filter: { status: ACTIVE }) { totalCount } } } }";
+const CONNECTIONS: &str =
+    "{ trusts { schools { edges { node { wondeId connection { status statusReason } } } } } }";
 
 fn input(trust: &str, wonde_id: &str, email: &str, again: bool) -> Value {
     json!({ "i": {
@@ -53,10 +59,7 @@ fn outsiders(sim: &SimHandle) -> Vec<wonde_sim::SimSchool> {
 }
 
 async fn request_approve_sync_and_the_other_paths(engine: Engine) -> anyhow::Result<()> {
-    let sim =
-        Simulator::start(SimConfig { schools: 1, students_per_school: 5, ..SimConfig::default() }).await?;
-    let app = TestApp::spawn_with_app_token(&engine, &sim.base_url(), &sim.app_token()).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (sim, app, s) = with_app_token(&engine).await?;
     let trust = gid(NodeType::Trust, s.trust.id);
     let client = WondeClient::new(WondeConfig { base_url: Some(sim.base_url()), ..WondeConfig::default() })?;
     let app_token = SecretToken::new(sim.app_token());
@@ -159,13 +162,7 @@ async fn request_approve_sync_and_the_other_paths(engine: Engine) -> anyhow::Res
     assert_eq!(phases.last().map(String::as_str), Some("COMPLETED"), "{phases:?}");
     let truth = sim.truth(&target.wonde_id)?;
     assert!(!truth.students.is_empty());
-    let roster = app
-        .query(
-            &s.trust_admin,
-            "query($s: ID!) { node(id: $s) { ... on School { connection { status } students { totalCount } } } }",
-            json!({ "s": school_gid }),
-        )
-        .await?;
+    let roster = app.query(&s.trust_admin, ROSTER, json!({ "s": school_gid })).await?;
     assert_eq!(roster["node"]["connection"]["status"], "APPROVED");
     assert_eq!(roster["node"]["students"]["totalCount"], truth.students.len());
 
@@ -179,9 +176,7 @@ async fn request_approve_sync_and_the_other_paths(engine: Engine) -> anyhow::Res
         connection_of(&app, &target.wonde_id).await?.ok_or_else(|| anyhow::anyhow!("connection"))?;
     assert_eq!(revoked.status.as_str(), "REVOKED");
     assert_eq!(revoked.status_reason.as_deref(), Some("Contract ended"));
-    let still = app
-        .query(&s.trust_admin, "query($s: ID!) { node(id: $s) { ... on School { students(filter: { status: ACTIVE }) { totalCount } } } }", json!({ "s": school_gid }))
-        .await?;
+    let still = app.query(&s.trust_admin, ACTIVE_STUDENTS, json!({ "s": school_gid })).await?;
     assert_eq!(still["node"]["students"]["totalCount"], truth.students.len());
     let again = app.query(&s.trust_admin, REQUEST, good.clone()).await?;
     assert_eq!(again["requestWondeAccess"]["connection"]["status"], "PENDING");
@@ -195,13 +190,7 @@ async fn request_approve_sync_and_the_other_paths(engine: Engine) -> anyhow::Res
     assert_eq!((row.status.as_str(), row.status_reason.as_deref()), ("DECLINED", Some("Not this year")));
     let found = app.query(&s.trust_admin, SEARCH, json!({ "q": declined.urn.to_string() })).await?;
     assert_eq!(found["wondeSchools"][0]["accessStatus"], "DECLINED");
-    let shown = app
-        .query(
-            &s.trust_admin,
-            "{ trusts { schools { edges { node { wondeId connection { status statusReason } } } } } }",
-            json!({}),
-        )
-        .await?;
+    let shown = app.query(&s.trust_admin, CONNECTIONS, json!({})).await?;
     let edges = shown["trusts"][0]["schools"]["edges"].as_array().cloned().unwrap_or_default();
     let listed = edges.iter().find(|e| e["node"]["wondeId"] == declined.wonde_id.as_str());
     let connection = listed.map(|e| e["node"]["connection"].clone()).unwrap_or_default();
@@ -249,20 +238,8 @@ fn ids(answer: &Value) -> Vec<String> {
 /// incremental one is still refused), the claim is released, and the next
 /// full refresh completes.
 async fn a_broken_catalog_answer_is_recorded_and_retried(engine: Engine) -> anyhow::Result<()> {
-    let sim =
-        Simulator::start(SimConfig { schools: 1, students_per_school: 5, ..SimConfig::default() }).await?;
-    let app = TestApp::spawn_with_app_token(&engine, &sim.base_url(), &sim.app_token()).await?;
-    let s = Scenario::build(app.db()).await?;
-    let client = WondeClient::new(WondeConfig {
-        base_url: Some(sim.base_url()),
-        retry: onroll::wonde::RetryPolicy {
-            max_retries: 1,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-            max_elapsed: Duration::from_secs(2),
-        },
-        ..WondeConfig::default()
-    })?;
+    let (sim, app, s) = with_app_token(&engine).await?;
+    let client = test_wonde(&sim.base_url())?;
     let app_token = SecretToken::new(sim.app_token());
     let mut fault = FaultSpec::new("schools/all", FaultKind::ServerError { status: 500 }, 5);
     fault.page = Some(2);

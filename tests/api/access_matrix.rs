@@ -364,8 +364,7 @@ async fn school_a_endpoint(app: &TestApp, s: &Scenario) -> anyhow::Result<(Strin
 }
 
 async fn every_root_field_under_every_role(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let f = Fixture::new(app.db());
     let spec = |role, trust: Option<i32>, schools: Vec<i32>, scopes: Vec<String>| TokenSpec {
         role,

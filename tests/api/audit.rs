@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::process::Command;
 
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
+use crate::support::fixture::gid;
 use crate::support::{Engine, TestApp};
 use onroll::graphql::ids::NodeType;
 
@@ -48,8 +48,7 @@ fn nodes(data: &Value) -> Vec<Value> {
 }
 
 async fn mutations_and_refusals_are_recorded_and_read_by_trust_admins(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let school_a = gid(NodeType::School, s.school_a.id);
     let started = chrono::Utc::now();
 
@@ -135,8 +134,7 @@ async fn mutations_and_refusals_are_recorded_and_read_by_trust_admins(engine: En
 
 async fn cli_commands_are_recorded(engine: Engine) -> anyhow::Result<()> {
     use base64::Engine as _;
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let url = app.data.url(&engine);
     let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let trust = gid(NodeType::Trust, s.trust.id);
@@ -195,8 +193,7 @@ async fn cli_commands_are_recorded(engine: Engine) -> anyhow::Result<()> {
 async fn a_csv_import_refused_in_its_answer_is_recorded_as_refused(engine: Engine) -> anyhow::Result<()> {
     use crate::csv_upload::{IMPORT, create_csv_school, multipart};
     use sea_orm::QueryOrder;
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let school = create_csv_school(&app, &s, "Willow Bank").await?;
     let send = |vars: Value, students: &'static str| {
         let (content_type, body) = multipart(IMPORT, vars, &[("students", students)]);

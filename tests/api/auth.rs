@@ -3,14 +3,12 @@
 use serde_json::json;
 
 use crate::on_both_engines;
-use crate::support::fixture::Scenario;
 use crate::support::{Engine, TestApp};
 
 on_both_engines!(missing_wrong_and_malformed_tokens_are_refused, viewer_says_who_you_are);
 
 async fn missing_wrong_and_malformed_tokens_are_refused(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let query = "{ viewer { role } trusts { name } }";
 
     for token in [None, Some("onr_not-a-real-token"), Some(""), Some(&s.trust_admin[..20])] {
@@ -36,8 +34,7 @@ async fn missing_wrong_and_malformed_tokens_are_refused(engine: Engine) -> anyho
 }
 
 async fn viewer_says_who_you_are(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let query = "{ viewer { role schools { name } } }";
     let cases = [
         (&s.trust_admin, "TRUST_ADMIN", vec!["Ash Primary", "Birch Secondary"]),

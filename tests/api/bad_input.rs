@@ -4,14 +4,13 @@ use onroll::graphql::ids::NodeType;
 use serde_json::json;
 
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
+use crate::support::fixture::gid;
 use crate::support::{Engine, TestApp};
 
 on_both_engines!(bad_arguments_are_bad_user_input, malformed_requests_are_refused_clearly);
 
 async fn bad_arguments_are_bad_user_input(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let school = gid(NodeType::School, s.school_a.id);
     let student = gid(NodeType::Student, s.ann_a.id);
     let students = "query($school: ID!, $first: Int, $after: String) { school(id: $school) { students(first: $first, after: $after) { totalCount } } }";
@@ -61,8 +60,7 @@ async fn bad_arguments_are_bad_user_input(engine: Engine) -> anyhow::Result<()> 
 }
 
 async fn malformed_requests_are_refused_clearly(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let invalid = [
         "{ viewer { role ",
         "{ viewer { nonsense } }",

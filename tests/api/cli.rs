@@ -70,12 +70,18 @@ fn last_line(text: &str) -> String {
     text.lines().last().unwrap_or_default().trim().to_owned()
 }
 
+/// `onroll trust create --name <name>` on `db`, which must succeed: the
+/// new trust's ID, the last line it prints.
+fn create_trust(db: &TempDb, name: &str) -> anyhow::Result<String> {
+    let (ok, out, err) = onroll(db, &["trust", "create", "--name", name])?;
+    assert!(ok, "{err}");
+    Ok(last_line(&out))
+}
+
 #[tokio::test]
 async fn operator_creates_a_trust_and_tokens_then_serves() -> anyhow::Result<()> {
     let db = TempDb::new();
-    let (ok, out, err) = onroll(&db, &["trust", "create", "--name", "Oak Trust"])?;
-    assert!(ok, "{err}");
-    let trust = last_line(&out);
+    let trust = create_trust(&db, "Oak Trust")?;
 
     let (ok, out, err) = onroll(&db, &["token", "create", "--role", "trust-admin", "--trust", &trust])?;
     assert!(ok, "{err}");
@@ -120,27 +126,15 @@ async fn operator_creates_a_trust_and_tokens_then_serves() -> anyhow::Result<()>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_syncs_a_school_in_the_foreground() -> anyhow::Result<()> {
-    use base64::Engine as _;
     use entity::enums::AccountStatus;
+    use entity::student;
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
     let db_file = TempDb::new();
-    let key_text = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
-    let key = onroll::crypto::SecretKey::parse(&key_text)?;
-    let sim = wonde_sim::Simulator::start(wonde_sim::SimConfig {
-        schools: 1,
-        students_per_school: 25,
-        ..wonde_sim::SimConfig::default()
-    })
-    .await?;
-    let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
-
     let db = onroll::db::connect(&db_file.url(), None).await?;
     onroll::db::migrate(&db).await?;
-    let f = crate::support::fixture::Fixture::new(&db);
-    let trust = f.trust("CLI Trust").await?;
-    let school = f.school(&trust, "CLI School").await?;
-    f.approved_connection(&school, &sim_school.wonde_id, &sim_school.token, &key).await?;
+    let (sim, sim_school, school, key_text) =
+        crate::support::sim::connected_school(&db, 42, 25, ("CLI Trust", "CLI School")).await?;
 
     let school_id = crate::support::fixture::gid(onroll::graphql::ids::NodeType::School, school.id);
     let run = |args: Vec<String>| {
@@ -159,12 +153,7 @@ async fn operator_syncs_a_school_in_the_foreground() -> anyhow::Result<()> {
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("FULL) COMPLETED"), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("students") && l.contains("25")), "{stdout}");
-    let active = entity::student::Entity::find()
-        .filter(entity::student::Column::SchoolId.eq(school.id))
-        .filter(entity::student::Column::Status.eq(AccountStatus::Active))
-        .count(&db)
-        .await?;
-    assert_eq!(active, 25);
+    assert_eq!(crate::count_at!(&db, school.id, student, Status, AccountStatus::Active), 25);
     assert!(!stdout.contains(&sim_school.token), "the Wonde token is never printed");
 
     let output = run(vec!["sync".into(), "--school".into(), "999".into()]).await??;
@@ -181,26 +170,14 @@ crate::on_both_engines!(a_run_killed_mid_fetch_is_taken_over_by_serve);
 /// the next run converges to the MIS.
 async fn a_run_killed_mid_fetch_is_taken_over_by_serve(engine: crate::support::Engine) -> anyhow::Result<()> {
     use crate::sync_wonde::Mirror;
-    use base64::Engine as _;
     use entity::enums::{SyncKind, SyncStatus};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
     let data = crate::support::TestDb::create(&engine).await?;
     let database_url = data.url(&engine);
-    let key_text = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-    let key = onroll::crypto::SecretKey::parse(&key_text)?;
-    let sim = wonde_sim::Simulator::start(wonde_sim::SimConfig {
-        schools: 1,
-        students_per_school: 400,
-        ..wonde_sim::SimConfig::default()
-    })
-    .await?;
-    let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
     let db = data.db.clone();
-    let f = crate::support::fixture::Fixture::new(&db);
-    let trust = f.trust("Kill Trust").await?;
-    let school = f.school(&trust, "Kill School").await?;
-    f.approved_connection(&school, &sim_school.wonde_id, &sim_school.token, &key).await?;
+    let (sim, sim_school, school, key_text) =
+        crate::support::sim::connected_school(&db, 7, 400, ("Kill Trust", "Kill School")).await?;
     let env = |cmd: &mut Command| {
         cmd.env("DATABASE_URL", &database_url)
             .env("ONROLL_SECRET_KEY", &key_text)
@@ -219,13 +196,7 @@ async fn a_run_killed_mid_fetch_is_taken_over_by_serve(engine: crate::support::E
     sim.student_leaves(&sim_school.wonde_id, &leaver, None)?;
 
     // A FULL run that Wonde makes slow, killed once it is under way.
-    sim.inject_fault(wonde_sim::FaultSpec {
-        school: None,
-        endpoint: "*".into(),
-        page: None,
-        kind: wonde_sim::FaultKind::Latency { ms: 400 },
-        count: 10_000,
-    });
+    sim.inject_fault(wonde_sim::FaultSpec::new("*", wonde_sim::FaultKind::Latency { ms: 400 }, 10_000));
     let mut slow = Command::new(BIN);
     slow.args(["sync", "--school", &school_id, "--full"]).stdout(Stdio::null()).stderr(Stdio::null());
     env(&mut slow);
@@ -502,9 +473,7 @@ async fn operator_creates_a_csv_school_and_fills_it() -> anyhow::Result<()> {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
     let db = TempDb::new();
-    let (ok, out, err) = onroll(&db, &["trust", "create", "--name", "Willow Trust"])?;
-    assert!(ok, "{err}");
-    let trust = last_line(&out);
+    let trust = create_trust(&db, "Willow Trust")?;
     let create = ["school", "create", "--trust", &trust, "--name", "Willow Bank", "--urn", "123456"];
     let (ok, out, err) = onroll(&db, &create)?;
     assert!(ok, "{err}");
@@ -545,11 +514,8 @@ async fn operator_creates_a_csv_school_and_fills_it() -> anyhow::Result<()> {
     let conn = onroll::db::connect(&db.url(), None).await?;
     let schools = entity::school::Entity::find().count(&conn).await?;
     assert_eq!(schools, 1, "the refused create made a school");
-    let students = entity::student::Entity::find()
-        .filter(entity::student::Column::SchoolId.eq(school_id))
-        .filter(entity::student::Column::Status.eq(entity::enums::AccountStatus::Active))
-        .count(&conn)
-        .await?;
+    let students =
+        crate::count_at!(&conn, school_id, entity::student, Status, entity::enums::AccountStatus::Active);
     assert_eq!(students, 2, "{out}");
 
     // `sync` on this CSV-fed school is refused before any run is recorded,

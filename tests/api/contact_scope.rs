@@ -9,7 +9,7 @@ use onroll::tenancy::{TokenSpec, create_token};
 use serde_json::{Value, json};
 
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
+use crate::support::fixture::gid;
 use crate::support::{Engine, TestApp};
 
 on_both_engines!(contact_details_need_the_scope);
@@ -21,8 +21,7 @@ const DIRECTORY: &str = "query($s: ID!, $q: String) { viewer { scopes } node(id:
     found: guardians(filter: { search: $q }) { totalCount } } } }";
 
 async fn contact_details_need_the_scope(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let spec = |scopes: Vec<String>| TokenSpec {
         role: Role::Integrator,
         trust_id: Some(s.trust.id),

@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
+use crate::csv_upload::{IMPORT_ALL, send};
 use crate::on_both_engines;
-use crate::support::fixture::Scenario;
 use crate::support::{Engine, TestApp};
 
 on_both_engines!(documented_examples_import_and_templates_match_the_format);
@@ -23,8 +23,7 @@ fn example(name: &str) -> anyhow::Result<String> {
 }
 
 async fn documented_examples_import_and_templates_match_the_format(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
 
     // The templates: public, CSV, one header row naming the format's columns.
     for kind in onroll::sync::csv_source::CsvFile::ALL {
@@ -57,7 +56,7 @@ async fn documented_examples_import_and_templates_match_the_format(engine: Engin
         ("guardians", example("guardians.csv")?),
     ];
     let files: Vec<(&str, &str)> = files.iter().map(|(v, c)| (*v, c.as_str())).collect();
-    let answer = crate::csv_upload::upload_all(&app, &s.trust_admin, json!({ "s": school }), &files).await?;
+    let answer = send(&app, &s.trust_admin, IMPORT_ALL, json!({ "s": school }), &files).await?;
     let import = &answer["data"]["importCsv"];
     assert_eq!(import["errors"], json!([]), "{answer}");
     assert_eq!(import["run"]["status"], "COMPLETED", "{answer}");

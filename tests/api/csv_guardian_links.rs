@@ -7,13 +7,15 @@
 use entity::enums::{AccountStatus, DeactivationReason, SyncStatus};
 use entity::*;
 use onroll::events::EventBus;
-use onroll::sync::csv_import::{CsvImportOutcome, CsvImporter};
+use onroll::sync::csv_import::CsvImporter;
 use onroll::sync::csv_source::CsvFiles;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use std::collections::BTreeSet;
 
+use crate::csv_import::ran;
 use crate::on_both_engines;
-use crate::support::fixture::Fixture;
+use crate::row_by_wonde_id;
+use crate::support::fixture::school_db;
 use crate::support::{Engine, TestDb};
 
 on_both_engines!(
@@ -62,10 +64,7 @@ fn files(students: String, guardians: Option<String>) -> CsvFiles {
 }
 
 async fn setup(engine: &Engine) -> anyhow::Result<(TestDb, school::Model, CsvImporter)> {
-    let data = TestDb::create(engine).await?;
-    let f = Fixture::new(&data.db);
-    let trust = f.trust("Links Trust").await?;
-    let school = f.school(&trust, "Links School").await?;
+    let (data, school) = school_db(engine, "Links Trust", "Links School").await?;
     let importer = CsvImporter {
         db: data.db.clone(),
         events: EventBus::default(),
@@ -73,21 +72,9 @@ async fn setup(engine: &Engine) -> anyhow::Result<(TestDb, school::Model, CsvImp
         worker: "csv-links".into(),
     };
     let first = files(students(1..=10), Some(guardian_rows(&borrowed(&everyone()))));
-    let run = ran(&importer, &school, first, true).await?;
+    let run = ran(&importer, &school, first, true, false).await?;
     assert_eq!((run.status, run.guardians_created), (SyncStatus::Completed, 11));
     Ok((data, school, importer))
-}
-
-async fn ran(
-    importer: &CsvImporter,
-    school: &school::Model,
-    files: CsvFiles,
-    full: bool,
-) -> anyhow::Result<sync_run::Model> {
-    match importer.import(school.id, files, full, false).await? {
-        CsvImportOutcome::Ran(run) => Ok(*run),
-        CsvImportOutcome::Refused(errors) => anyhow::bail!("refused: {errors:?}"),
-    }
 }
 
 /// Current links as (pupil, guardian) source ids.
@@ -138,12 +125,7 @@ async fn guardian_state(
     school: &school::Model,
     id: &str,
 ) -> anyhow::Result<(AccountStatus, Option<DeactivationReason>)> {
-    let row = guardian::Entity::find()
-        .filter(guardian::Column::SchoolId.eq(school.id))
-        .filter(guardian::Column::WondeId.eq(id))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no guardian {id}"))?;
+    let row = row_by_wonde_id!(db, school.id, guardian, id)?;
     Ok((row.status, row.deactivation_reason))
 }
 
@@ -168,7 +150,7 @@ async fn a_partial_import_ends_no_link_its_guardians_file_does_not_list(
     assert_eq!(current_links(db, &school).await?, before);
 
     let partial = files(students([2, 4]), Some(guardian_rows(&[("H4", "P4", "Mother")])));
-    let run = ran(&importer, &school, partial, false).await?;
+    let run = ran(&importer, &school, partial, false, false).await?;
     assert_eq!(run.status, SyncStatus::Completed);
     assert_eq!((run.guardians_deactivated, run.guardians_held), (0, 0), "{run:?}");
     assert_eq!(held_change::Entity::find().count(db).await?, 0, "nothing held");
@@ -177,7 +159,7 @@ async fn a_partial_import_ends_no_link_its_guardians_file_does_not_list(
 
     // Rows present are applied: a relationship update and a new link.
     let rows = guardian_rows(&[("H4", "P4", "Step-mother"), ("H2", "P4", "Aunt")]);
-    let run = ran(&importer, &school, files(students([2, 4]), Some(rows)), false).await?;
+    let run = ran(&importer, &school, files(students([2, 4]), Some(rows)), false, false).await?;
     assert_eq!((run.status, run.guardians_deactivated), (SyncStatus::Completed, 0));
     let mut after = before.clone();
     after.insert(("P4".into(), "H2".into()));
@@ -195,7 +177,7 @@ async fn a_partial_import_ends_no_link_its_guardians_file_does_not_list(
     // A partial file that names many pupils and few links still ends none
     // (before the fix the guard held these as a mass link ending).
     let rows = guardian_rows(&[("H1", "P1", "Mother")]);
-    let run = ran(&importer, &school, files(students(1..=10), Some(rows)), false).await?;
+    let run = ran(&importer, &school, files(students(1..=10), Some(rows)), false, false).await?;
     assert_eq!((run.status, run.guardians_deactivated, run.guardians_held), (SyncStatus::Completed, 0, 0));
     assert_eq!(held_change::Entity::find().count(db).await?, 0, "nothing held");
     assert_eq!(current_links(db, &school).await?, after);
@@ -205,7 +187,8 @@ async fn a_partial_import_ends_no_link_its_guardians_file_does_not_list(
     let mut full = everyone();
     full.retain(|(g, _, _)| g != "H11");
     let run =
-        ran(&importer, &school, files(students(1..=10), Some(guardian_rows(&borrowed(&full)))), true).await?;
+        ran(&importer, &school, files(students(1..=10), Some(guardian_rows(&borrowed(&full)))), true, false)
+            .await?;
     assert_eq!(run.status, SyncStatus::Completed);
     assert_eq!(current_links(db, &school).await?, link_set(&full));
     Ok(())
@@ -218,13 +201,13 @@ async fn a_partial_import_without_a_guardians_file_changes_no_link(engine: Engin
     let (data, school, importer) = setup(&engine).await?;
     let db = &data.db;
     let before = link_set(&everyone());
-    let run = ran(&importer, &school, files(students([2, 4]), None), false).await?;
+    let run = ran(&importer, &school, files(students([2, 4]), None), false, false).await?;
     assert_eq!((run.status, run.guardians_deactivated, run.guardians_held), (SyncStatus::Completed, 0, 0));
     assert_eq!(current_links(db, &school).await?, before);
     all_active(db, &school).await?;
 
     let leaver = "id,forename,surname,year,leaving_date\nP2,Pupil2,Family2,Year 7,2020-07-20\n".to_owned();
-    let run = ran(&importer, &school, files(leaver, None), false).await?;
+    let run = ran(&importer, &school, files(leaver, None), false, false).await?;
     assert_eq!((run.status, run.students_deactivated), (SyncStatus::Completed, 1));
     let mut after = before.clone();
     after.remove(&("P2".to_owned(), "H2".to_owned()));
@@ -249,7 +232,8 @@ async fn a_guardian_missing_from_a_full_file_leaves_as_removed_from_the_mis(
     let mut rows = everyone();
     rows.push(("H1".into(), "P2".into(), "Mother".into()));
     let run =
-        ran(&importer, &school, files(students(1..=10), Some(guardian_rows(&borrowed(&rows)))), true).await?;
+        ran(&importer, &school, files(students(1..=10), Some(guardian_rows(&borrowed(&rows)))), true, false)
+            .await?;
     assert_eq!(run.status, SyncStatus::Completed);
     all_active(db, &school).await?;
 
@@ -259,7 +243,8 @@ async fn a_guardian_missing_from_a_full_file_leaves_as_removed_from_the_mis(
         pupils.push_str(&format!("P{i},Pupil{i},Family{i},Year 7,\n"));
     }
     pupils.push_str("P10,Pupil10,Family10,Year 7,2020-07-20\n");
-    let run = ran(&importer, &school, files(pupils, Some(guardian_rows(&borrowed(&rows)))), true).await?;
+    let run =
+        ran(&importer, &school, files(pupils, Some(guardian_rows(&borrowed(&rows)))), true, false).await?;
     assert_eq!((run.status, run.guardians_deactivated, run.guardians_held), (SyncStatus::Completed, 2, 0));
     assert_eq!(
         guardian_state(db, &school, "H1").await?,

@@ -20,9 +20,10 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use crate::on_both_engines;
-use crate::support::fixture::{Fixture, gid};
+use crate::support::fixture::{gid, school_db};
 use crate::support::{Engine, TestDb};
 use crate::sync_wonde::Mirror;
+use crate::{count_at, row_by_wonde_id};
 
 on_both_engines!(
     a_full_import_builds_the_directory,
@@ -76,14 +77,11 @@ fn importer(db: &DatabaseConnection) -> CsvImporter {
 }
 
 async fn setup(engine: &Engine) -> anyhow::Result<(TestDb, school::Model)> {
-    let data = TestDb::create(engine).await?;
-    let f = Fixture::new(&data.db);
-    let trust = f.trust("CSV Trust").await?;
-    let school = f.school(&trust, "CSV School").await?;
-    Ok((data, school))
+    school_db(engine, "CSV Trust", "CSV School").await
 }
 
-async fn ran(
+/// The run of an import that ran, or its refusal as an error.
+pub(crate) async fn ran(
     importer: &CsvImporter,
     school: &school::Model,
     files: CsvFiles,
@@ -94,6 +92,20 @@ async fn ran(
         CsvImportOutcome::Ran(run) => Ok(*run),
         CsvImportOutcome::Refused(errors) => anyhow::bail!("refused: {errors:?}"),
     }
+}
+
+/// All three files, as first imported.
+fn all_files() -> CsvFiles {
+    files(STUDENTS, Some(STAFF), Some(GUARDIANS))
+}
+
+/// A school after the first full import of all three files: its database,
+/// the school and the importer.
+async fn imported(engine: &Engine) -> anyhow::Result<(TestDb, school::Model, CsvImporter)> {
+    let (data, school) = setup(engine).await?;
+    let importer = importer(&data.db);
+    ran(&importer, &school, all_files(), true, false).await?;
+    Ok((data, school, importer))
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {
@@ -160,7 +172,7 @@ async fn a_full_import_builds_the_directory(engine: Engine) -> anyhow::Result<()
     let db = &data.db;
     let importer = importer(db);
     let mut bus = importer.events.subscribe();
-    let run = ran(&importer, &school, files(STUDENTS, Some(STAFF), Some(GUARDIANS)), true, false).await?;
+    let run = ran(&importer, &school, all_files(), true, false).await?;
 
     assert_eq!((run.kind, run.status, run.error.as_deref()), (SyncKind::Csv, SyncStatus::Completed, None));
     assert_eq!(run.claimed_by.as_deref(), Some("csv-test"));
@@ -174,12 +186,7 @@ async fn a_full_import_builds_the_directory(engine: Engine) -> anyhow::Result<()
     assert_eq!(runs::open_run(db, school.id).await?, None);
     assert_eq!(Mirror::read(db, school.id).await?, first_mirror());
 
-    let amy = student::Entity::find()
-        .filter(student::Column::SchoolId.eq(school.id))
-        .filter(student::Column::WondeId.eq("S1"))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no Amy"))?;
+    let amy = row_by_wonde_id!(db, school.id, student, "S1")?;
     assert_eq!(
         (amy.forename.as_str(), amy.upn.as_deref(), amy.email.as_deref()),
         ("Amy", Some("A100000000001"), Some("amy@pupils.example"))
@@ -202,19 +209,9 @@ async fn a_full_import_builds_the_directory(engine: Engine) -> anyhow::Result<()
             (RelationshipType::StepParent, Some(false), Some(false), Some(2)),
         ]
     );
-    let ann = guardian::Entity::find()
-        .filter(guardian::Column::SchoolId.eq(school.id))
-        .filter(guardian::Column::WondeId.eq("G1"))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no Ann"))?;
+    let ann = row_by_wonde_id!(db, school.id, guardian, "G1")?;
     assert_eq!(ann.email_key.as_deref(), Some("ann@example.org"), "families match CSV guardians too");
-    let class = class::Entity::find()
-        .filter(class::Column::SchoolId.eq(school.id))
-        .filter(class::Column::WondeId.eq("class:7A/Ma1"))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no class"))?;
+    let class = row_by_wonde_id!(db, school.id, class, "class:7A/Ma1")?;
     assert_eq!(class.name, "7A/Ma1");
 
     // Progress went on the bus: one phase per file, then applying, then the end.
@@ -234,10 +231,8 @@ async fn a_full_import_builds_the_directory(engine: Engine) -> anyhow::Result<()
 }
 
 async fn a_full_import_without_a_student_makes_a_leaver(engine: Engine) -> anyhow::Result<()> {
-    let (data, school) = setup(&engine).await?;
+    let (data, school, importer) = imported(&engine).await?;
     let db = &data.db;
-    let importer = importer(db);
-    ran(&importer, &school, files(STUDENTS, Some(STAFF), Some(GUARDIANS)), true, false).await?;
 
     // Cal is gone from the MIS, and so is the row of his only guardian.
     let mut bus = importer.events.subscribe();
@@ -250,20 +245,10 @@ async fn a_full_import_without_a_student_makes_a_leaver(engine: Engine) -> anyho
         (1, 1, 0, 0)
     );
 
-    let cal = student::Entity::find()
-        .filter(student::Column::SchoolId.eq(school.id))
-        .filter(student::Column::WondeId.eq("S3"))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no Cal"))?;
+    let cal = row_by_wonde_id!(db, school.id, student, "S3")?;
     assert_eq!(cal.status, AccountStatus::Deactivated);
     assert_eq!(cal.deactivation_reason, Some(DeactivationReason::RemovedFromMis));
-    let jo = guardian::Entity::find()
-        .filter(guardian::Column::SchoolId.eq(school.id))
-        .filter(guardian::Column::WondeId.eq("G3"))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no Jo"))?;
+    let jo = row_by_wonde_id!(db, school.id, guardian, "G3")?;
     assert_eq!(jo.status, AccountStatus::Deactivated);
     assert_eq!(jo.deactivation_reason, Some(DeactivationReason::NoActiveChildren));
 
@@ -301,17 +286,15 @@ async fn a_full_import_without_a_student_makes_a_leaver(engine: Engine) -> anyho
     assert_eq!(published, ids, "published after commit, in order");
 
     // He comes back: reactivated, with his guardian.
-    let run = ran(&importer, &school, files(STUDENTS, Some(STAFF), Some(GUARDIANS)), true, false).await?;
+    let run = ran(&importer, &school, all_files(), true, false).await?;
     assert_eq!((run.students_reactivated, run.guardians_reactivated), (1, 1));
     assert_eq!(Mirror::read(db, school.id).await?, first_mirror());
     Ok(())
 }
 
 async fn partial_and_incremental_imports_touch_only_what_they_hold(engine: Engine) -> anyhow::Result<()> {
-    let (data, school) = setup(&engine).await?;
+    let (data, school, importer) = imported(&engine).await?;
     let db = &data.db;
-    let importer = importer(db);
-    ran(&importer, &school, files(STUDENTS, Some(STAFF), Some(GUARDIANS)), true, false).await?;
 
     // A full import of students alone: staff, tutors and teachers stay.
     let run = ran(&importer, &school, files(STUDENTS, None, None), true, false).await?;
@@ -361,10 +344,8 @@ async fn row_counts(db: &DatabaseConnection) -> anyhow::Result<Vec<u64>> {
 }
 
 async fn files_with_errors_are_refused_and_change_nothing(engine: Engine) -> anyhow::Result<()> {
-    let (data, school) = setup(&engine).await?;
+    let (data, school, importer) = imported(&engine).await?;
     let db = &data.db;
-    let importer = importer(db);
-    ran(&importer, &school, files(STUDENTS, Some(STAFF), Some(GUARDIANS)), true, false).await?;
     let counts = row_counts(db).await?;
     let mirror = Mirror::read(db, school.id).await?;
 
@@ -406,10 +387,8 @@ async fn files_with_errors_are_refused_and_change_nothing(engine: Engine) -> any
 }
 
 async fn the_guard_holds_a_mass_deactivation_unless_forced(engine: Engine) -> anyhow::Result<()> {
-    let (data, school) = setup(&engine).await?;
+    let (data, school, importer) = imported(&engine).await?;
     let db = &data.db;
-    let importer = importer(db);
-    ran(&importer, &school, files(STUDENTS, Some(STAFF), Some(GUARDIANS)), true, false).await?;
 
     // A full file holding one of four students: three would go on the
     // file's silence alone, so the guard holds them; the run completes.
@@ -421,11 +400,7 @@ async fn the_guard_holds_a_mass_deactivation_unless_forced(engine: Engine) -> an
 
     let run = ran(&importer, &school, files(one, None, None), true, true).await?;
     assert_eq!((run.status, run.force, run.students_deactivated), (SyncStatus::Completed, true, 3));
-    let active = student::Entity::find()
-        .filter(student::Column::SchoolId.eq(school.id))
-        .filter(student::Column::Status.eq(AccountStatus::Active))
-        .count(db)
-        .await?;
+    let active = count_at!(db, school.id, student, Status, AccountStatus::Active);
     assert_eq!(active, 1);
     Ok(())
 }

@@ -57,22 +57,16 @@ async fn upload(
 }
 
 /// `importCsv` with all three files possible, answering every count.
-const IMPORT_ALL: &str = "mutation($s: ID!, $students: Upload, $staff: Upload, $guardians: Upload) {
+pub(crate) const IMPORT_ALL: &str =
+    "mutation($s: ID!, $students: Upload, $staff: Upload, $guardians: Upload) {
     importCsv(schoolId: $s, students: $students, staff: $staff, guardians: $guardians) {
         run { status students { created } staff { created } guardians { created } }
         errors { file line column message } } }";
 
-/// Uploads any of `students`, `staff` and `guardians` in one import.
-pub(crate) async fn upload_all(
-    app: &TestApp,
-    token: &str,
-    variables: Value,
-    files: &[(&str, &str)],
-) -> anyhow::Result<Value> {
-    send(app, token, IMPORT_ALL, variables, files).await
-}
-
-async fn send(
+/// Sends `query` with `variables` and `files`, each (variable, content),
+/// as a multipart upload; answers the JSON response. With `IMPORT_ALL`, any of
+/// `students`, `staff` and `guardians` go in one import.
+pub(crate) async fn send(
     app: &TestApp,
     token: &str,
     query: &str,
@@ -115,8 +109,7 @@ fn code(answer: &Value) -> &str {
 }
 
 async fn csv_uploads_apply_or_refuse_whole(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let school = create_csv_school(&app, &s, "Willow Bank").await?;
     let counts = || students_and_runs(&app);
     let before = counts().await?;
@@ -199,8 +192,7 @@ const ROSTER: &str = "query($s: ID!) { node(id: $s) { ... on School {
 /// locale whose decimal mark is a comma) or tab separators, trailing empty
 /// columns, UK dates. Errors name the line a spreadsheet shows.
 async fn files_as_excel_writes_them(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let school = create_csv_school(&app, &s, "Willow Bank").await?;
     let counts = || students_and_runs(&app);
     let before = counts().await?;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::csv_upload::{IMPORT, multipart};
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
+use crate::support::fixture::gid;
 use crate::support::{Engine, TestApp};
 use onroll::graphql::ids::NodeType;
 
@@ -33,8 +33,7 @@ async fn raw(
 }
 
 async fn only_json_and_multipart_bodies_and_json_is_capped(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let trigger = json!({
         "query": "mutation($s: ID!) { triggerSync(schoolId: $s) { id } }",
         "variables": { "s": gid(NodeType::School, s.school_a.id) },
@@ -97,8 +96,7 @@ async fn only_json_and_multipart_bodies_and_json_is_capped(engine: Engine) -> an
 }
 
 async fn search_wildcards_are_literal(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let now = Utc::now();
     for (id, name, postcode) in [("A1", "Oak Primary", "CB1 1AA"), ("A2", "Elm_Academy", "CB2 2BB")] {
         wonde_catalog_school::ActiveModel {

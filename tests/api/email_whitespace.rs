@@ -11,6 +11,7 @@ use wonde_sim::PatchRequest;
 
 use crate::held::Held;
 use crate::on_both_engines;
+use crate::row_by_wonde_id;
 use crate::support::Engine;
 
 on_both_engines!(emails_with_stray_whitespace_are_kept_clean);
@@ -51,20 +52,10 @@ async fn emails_with_stray_whitespace_are_kept_clean(engine: Engine) -> anyhow::
     assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
 
     // Stored clean, case kept.
-    let g = guardian::Entity::find()
-        .filter(guardian::Column::SchoolId.eq(h.school.id))
-        .filter(guardian::Column::WondeId.eq(parent.id.as_str()))
-        .one(h.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the parent's account"))?;
+    let g = row_by_wonde_id!(h.db(), h.school.id, guardian, parent.id.as_str())?;
     assert_eq!(g.email.as_deref(), Some("Ann.Parent@Example.org"));
     assert_eq!(g.email_key.as_deref(), Some("ann.parent@example.org"));
-    let t = staff::Entity::find()
-        .filter(staff::Column::SchoolId.eq(h.school.id))
-        .filter(staff::Column::WondeId.eq(teacher.id.as_str()))
-        .one(h.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the teacher's account"))?;
+    let t = row_by_wonde_id!(h.db(), h.school.id, staff, teacher.id.as_str())?;
     assert_eq!(t.email.as_deref(), Some("Mr.Teacher@School.example"));
 
     // Answered and found by the clean address.

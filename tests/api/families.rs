@@ -5,7 +5,7 @@ use onroll::graphql::ids::NodeType;
 use serde_json::{Value, json};
 
 use crate::on_both_engines;
-use crate::support::fixture::{Fixture, Scenario, gid};
+use crate::support::fixture::{Fixture, gid};
 use crate::support::{Engine, TestApp, strings};
 
 on_both_engines!(a_family_spans_two_schools, children_join_by_upn, family_filters);
@@ -16,8 +16,7 @@ fn sorted(mut names: Vec<String>) -> Vec<String> {
 }
 
 async fn a_family_spans_two_schools(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let family_fields = "id guardians { forename school { name } } children { forename } schools { name }";
     let data = app
         .query(
@@ -52,21 +51,15 @@ async fn a_family_spans_two_schools(engine: Engine) -> anyhow::Result<()> {
 }
 
 async fn children_join_by_upn(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let f = Fixture::new(app.db());
     // Ben (school A) is dual-registered at school B under the same UPN, with
     // a carer there whose email is different.
     let ben_b = f.student(&s.school_b, "SB9", "Ben", "Jones", Some("a100000000002")).await?;
     let carer = f.guardian(&s.school_b, "GB9", "Kim", "Carer", Some("kim@care.example")).await?;
     f.link(&ben_b, &carer, RelationshipType::Carer, 1).await?;
-    let data = app
-        .query(
-            &s.trust_admin,
-            "query($id: ID!) { student(id: $id) { family { guardians { forename } children { forename school { name } } schools { name } } } }",
-            json!({ "id": gid(NodeType::Student, s.solo.id) }),
-        )
-        .await?;
+    let solo = json!({ "id": gid(NodeType::Student, s.solo.id) });
+    let data = app.query(&s.trust_admin, FAMILY, solo).await?;
     let family = &data["student"]["family"];
     assert_eq!(sorted(strings(&family["guardians"], "forename")), vec!["Jo", "Kim"]);
     assert_eq!(strings(&family["children"], "forename"), vec!["Ben", "Ben"]);
@@ -74,21 +67,19 @@ async fn children_join_by_upn(engine: Engine) -> anyhow::Result<()> {
     Ok(())
 }
 
+const FAMILY: &str = "query($id: ID!) { student(id: $id) {
+    family { guardians { forename } children { forename school { name } } schools { name } } } }";
+
+const FAMILY_FILTERS: &str = "{ trusts {
+    all: families { totalCount }
+    multi: families(filter: {multiSchoolOnly: true}) { totalCount edges { node { id } } }
+    jones: families(filter: {search: \"jo jones\"}) { totalCount edges { node { children { forename } } } }
+    tom: families(filter: {search: \"tom\", multiSchoolOnly: true}) { totalCount }
+    none: families(filter: {search: \"zebra\"}) { totalCount } } }";
+
 async fn family_filters(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
-    let data = app
-        .query(
-            &s.trust_admin,
-            "{ trusts {
-                all: families { totalCount }
-                multi: families(filter: {multiSchoolOnly: true}) { totalCount edges { node { id } } }
-                jones: families(filter: {search: \"jo jones\"}) { totalCount edges { node { children { forename } } } }
-                tom: families(filter: {search: \"tom\", multiSchoolOnly: true}) { totalCount }
-                none: families(filter: {search: \"zebra\"}) { totalCount } } }",
-            json!({}),
-        )
-        .await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
+    let data = app.query(&s.trust_admin, FAMILY_FILTERS, json!({})).await?;
     let t = &data["trusts"][0];
     assert_eq!(t["all"]["totalCount"], 2);
     assert_eq!(t["multi"]["totalCount"], 1);

@@ -111,8 +111,7 @@ async fn family_pages_cost_the_same_whatever_the_trust_size(engine: Engine) -> a
 /// the whole index gives (with it); every family's node and every member's
 /// `family` name the same family.
 async fn reached_families_match_the_whole_index(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     households(&app, &s, 30).await?;
     match_the_whole_index(&app, &s).await
 }
@@ -122,8 +121,7 @@ async fn reached_families_match_the_whole_index(engine: Engine) -> anyhow::Resul
 /// the twin of the record at A, and the family read from the page outward
 /// must hold it too.
 async fn a_upn_with_other_whitespace_joins_as_in_the_whole_index(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     households(&app, &s, 3).await?;
     let f = Fixture::new(app.db());
     let mum = f.guardian(&s.school_a, "TM", "Mum", "Tab", Some("mum@tab.example")).await?;

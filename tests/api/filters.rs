@@ -4,7 +4,7 @@ use onroll::graphql::ids::NodeType;
 use serde_json::json;
 
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
+use crate::support::fixture::gid;
 use crate::support::{Engine, TestApp, strings};
 
 on_both_engines!(student_filters, staff_and_guardian_filters, roster_filters);
@@ -21,8 +21,7 @@ fn forenames(connection: &serde_json::Value) -> Vec<String> {
 }
 
 async fn student_filters(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let query = "query($school: ID!, $filter: StudentFilter) {
         school(id: $school) { students(filter: $filter) { totalCount edges { node { forename } } } } }";
     let school = gid(NodeType::School, s.school_a.id);
@@ -49,8 +48,7 @@ async fn student_filters(engine: Engine) -> anyhow::Result<()> {
 }
 
 async fn staff_and_guardian_filters(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let school = gid(NodeType::School, s.school_a.id);
     let staff = app
         .query(
@@ -85,21 +83,18 @@ async fn staff_and_guardian_filters(engine: Engine) -> anyhow::Result<()> {
     Ok(())
 }
 
+const ROSTER_FILTERS: &str = "query($class: ID!, $form: ID!) { school: node(id: $class) { ... on Class {
+    name teachers { forename }
+    all: students { totalCount edges { node { forename } } }
+    inForm: students(filter: {formGroupId: $form}) { totalCount edges { node { forename } } }
+    ben: students(filter: {search: \"ben\"}) { edges { node { forename } } }
+    school { yearGroups { name students { totalCount } } formGroups { name tutors { forename } } } } } }";
+
 async fn roster_filters(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
-    let data = app
-        .query(
-            &s.trust_admin,
-            "query($class: ID!, $form: ID!) { school: node(id: $class) { ... on Class {
-                name teachers { forename }
-                all: students { totalCount edges { node { forename } } }
-                inForm: students(filter: {formGroupId: $form}) { totalCount edges { node { forename } } }
-                ben: students(filter: {search: \"ben\"}) { edges { node { forename } } }
-                school { yearGroups { name students { totalCount } } formGroups { name tutors { forename } } } } } }",
-            json!({ "class": gid(NodeType::Class, s.class.id), "form": gid(NodeType::FormGroup, s.form.id) }),
-        )
-        .await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
+    let ids =
+        json!({ "class": gid(NodeType::Class, s.class.id), "form": gid(NodeType::FormGroup, s.form.id) });
+    let data = app.query(&s.trust_admin, ROSTER_FILTERS, ids).await?;
     let class = &data["school"];
     assert_eq!(class["name"], "Maths 5A");
     assert_eq!(strings(&class["teachers"], "forename"), vec!["Maya"]);

@@ -190,8 +190,7 @@ fn document(names: Vec<String>, ids: Vec<String>) -> impl Strategy<Value = Strin
 }
 
 async fn graphql_documents_never_break_the_server(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let ids = vec![
         gid(NodeType::School, s.school_a.id),
         gid(NodeType::School, s.other_school.id),

@@ -3,25 +3,20 @@
 //! see held changes, approve or reject them; a preview shows what a run
 //! would do and writes nothing.
 
-use base64::Engine as _;
 use entity::enums::{AccountStatus, DeactivationReason, EventKind, HeldStatus, SyncKind, SyncStatus};
-use entity::{
-    class, class_student, event, guardian, held_change, school, student, sync_run, wonde_connection,
-};
-use onroll::crypto::SecretKey;
+use entity::{class, class_student, event, guardian, held_change, student, sync_run, wonde_connection};
 use onroll::graphql::ids::NodeType;
-use onroll::sync::SyncEngine;
-use onroll::wonde::{RetryPolicy, WondeClient, WondeConfig};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::Duration;
-use wonde_sim::{FaultKind, FaultSpec, SimConfig, SimHandle, Simulator};
+use wonde_sim::{FaultKind, FaultSpec};
 
+use crate::count_at;
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
-use crate::support::{Engine, TestApp, connect_over_api, ws};
+use crate::support::fixture::gid;
+use crate::support::rows::connection_of;
+use crate::support::{Engine, ws};
 
 on_both_engines!(
     explicit_leavers_apply_at_once_however_many,
@@ -34,191 +29,10 @@ on_both_engines!(
     a_preview_equals_the_run_and_writes_nothing
 );
 
-const BIN: &str = env!("CARGO_BIN_EXE_onroll");
-const HELD: &str = "query($s: ID!, $status: HeldChangeStatus) {
-    heldChanges(schoolId: $s, status: $status, first: 100) {
-        totalCount
-        edges { node {
-            id target targetId evidence reason status decidedBy decidedAt
-            syncRun { id held }
-            person { __typename ... on Student { id forename } ... on Staff { id } ... on Guardian { id } }
-            group { __typename ... on Class { id name } }
-        } }
-    } }";
-pub(crate) const APPROVE: &str = "mutation($s: ID!, $ids: [ID!]!) {
-    approveHeldChanges(schoolId: $s, ids: $ids) {
-        decided { id status decidedBy } skipped withdrawn deactivated groupsEnded } }";
-const REJECT: &str = "mutation($s: ID!, $ids: [ID!]!) {
-    rejectHeldChanges(schoolId: $s, ids: $ids) { decided { id status decidedBy } skipped withdrawn deactivated } }";
-const PREVIEW: &str = "query($s: ID!, $k: SyncKind) { previewSync(schoolId: $s, kind: $k) {
-    kind held
-    students { created updated deactivated reactivated held }
-    staff { created updated deactivated reactivated held }
-    guardians { created updated deactivated reactivated held }
-    groups { created updated deactivated reactivated held }
-    studentChanges { change id wondeId forename reason }
-    guardianChanges { change id wondeId reason }
-} }";
+mod harness;
 
-/// A simulated school connected through `connectWonde` on a server whose
-/// key is known, so `onroll` commands can use the same database.
-pub(crate) struct Held {
-    pub sim: SimHandle,
-    pub app: TestApp,
-    pub s: Scenario,
-    pub wonde_id: String,
-    pub school: school::Model,
-    pub engine: SyncEngine,
-    key_text: String,
-    database_url: String,
-}
-
-impl Held {
-    /// Connected and synced once (FULL).
-    pub async fn start(engine: &Engine, students: usize) -> anyhow::Result<Self> {
-        let held = Self::connect(engine, students).await?;
-        let first = held.sync(SyncKind::Full).await?;
-        anyhow::ensure!(first.status == SyncStatus::Completed, "first run: {:?}", first.error);
-        Ok(held)
-    }
-
-    /// Connected, never synced.
-    pub async fn connect(engine: &Engine, students: usize) -> anyhow::Result<Self> {
-        let sim = Simulator::start(SimConfig {
-            schools: 1,
-            students_per_school: students,
-            seed: 31,
-            ..SimConfig::default()
-        })
-        .await?;
-        let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
-        let key_text = base64::engine::general_purpose::STANDARD.encode([11u8; 32]);
-        let key = SecretKey::parse(&key_text)?;
-        let app = TestApp::spawn_with_key(engine, &sim.base_url(), key.clone()).await?;
-        let s = Scenario::build(app.db()).await?;
-        let school = connect_over_api(&app, &s, &sim_school).await?;
-        let client = WondeClient::new(WondeConfig {
-            base_url: Some(sim.base_url()),
-            retry: RetryPolicy {
-                max_retries: 1,
-                base_delay: Duration::from_millis(5),
-                max_delay: Duration::from_millis(20),
-                max_elapsed: Duration::from_secs(5),
-            },
-            ..WondeConfig::default()
-        })?;
-        let sync = SyncEngine {
-            db: app.db().clone(),
-            key,
-            events: app.events.clone(),
-            client,
-            guard_share: 0.5,
-            worker: "test".to_owned(),
-            clock: Default::default(),
-        };
-        let database_url = app.data.url(engine);
-        Ok(Self { sim, app, s, wonde_id: sim_school.wonde_id, school, engine: sync, key_text, database_url })
-    }
-
-    pub fn db(&self) -> &DatabaseConnection {
-        self.app.db()
-    }
-
-    pub fn school_id(&self) -> String {
-        gid(NodeType::School, self.school.id)
-    }
-
-    pub async fn sync(&self, kind: SyncKind) -> anyhow::Result<sync_run::Model> {
-        Ok(self.engine.run_now(self.school.id, kind, false).await?)
-    }
-
-    pub async fn held(&self, status: &str) -> anyhow::Result<Vec<Value>> {
-        let data = self
-            .app
-            .query(&self.s.trust_admin, HELD, json!({ "s": self.school_id(), "status": status }))
-            .await?;
-        Ok(data["heldChanges"]["edges"]
-            .as_array()
-            .map(|edges| edges.iter().map(|e| e["node"].clone()).collect())
-            .unwrap_or_default())
-    }
-
-    pub async fn decide(&self, mutation: &str, ids: &[String]) -> anyhow::Result<Value> {
-        let field = if mutation == APPROVE { "approveHeldChanges" } else { "rejectHeldChanges" };
-        let data = self
-            .app
-            .query(&self.s.trust_admin, mutation, json!({ "s": self.school_id(), "ids": ids }))
-            .await?;
-        Ok(data[field].clone())
-    }
-
-    pub async fn student(&self, wonde_id: &str) -> anyhow::Result<student::Model> {
-        crate::sync_wonde::student_by_wonde(self.db(), self.school.id, wonde_id).await
-    }
-
-    pub async fn active_students(&self) -> anyhow::Result<u64> {
-        Ok(student::Entity::find()
-            .filter(student::Column::SchoolId.eq(self.school.id))
-            .filter(student::Column::Status.eq(AccountStatus::Active))
-            .count(self.db())
-            .await?)
-    }
-
-    /// Status-change events at the school (not progress, not HELD).
-    pub async fn status_events(&self) -> anyhow::Result<Vec<event::Model>> {
-        Ok(event::Entity::find()
-            .filter(event::Column::SchoolId.eq(self.school.id))
-            .filter(event::Column::Kind.is_in([EventKind::Deactivated, EventKind::Reactivated]))
-            .all(self.db())
-            .await?)
-    }
-
-    /// Held rows by status, straight from the table.
-    pub async fn statuses(&self) -> anyhow::Result<Vec<(i32, HeldStatus)>> {
-        Ok(held_change::Entity::find()
-            .filter(held_change::Column::SchoolId.eq(self.school.id))
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(|h| (h.id, h.status))
-            .collect())
-    }
-
-    /// Rows a preview must not write: events, held changes, runs, and
-    /// active students.
-    pub async fn rows(&self) -> anyhow::Result<(u64, u64, u64, u64)> {
-        let db = self.db();
-        Ok((
-            event::Entity::find().count(db).await?,
-            held_change::Entity::find().count(db).await?,
-            sync_run::Entity::find().count(db).await?,
-            student::Entity::find()
-                .filter(student::Column::Status.eq(AccountStatus::Active))
-                .count(db)
-                .await?,
-        ))
-    }
-
-    /// Runs `onroll` with this database, key and simulator.
-    pub async fn onroll(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
-        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        let (url, key, base) = (self.database_url.clone(), self.key_text.clone(), self.sim.base_url());
-        Ok(tokio::task::spawn_blocking(move || {
-            Command::new(BIN)
-                .args(&args)
-                .env("DATABASE_URL", url)
-                .env("ONROLL_SECRET_KEY", key)
-                .env("WONDE_API_URL", base)
-                .env_remove("ONROLL_DEACTIVATION_GUARD")
-                .output()
-        })
-        .await??)
-    }
-}
-
-pub(crate) fn ids_of(nodes: &[Value]) -> Vec<String> {
-    nodes.iter().filter_map(|n| n["id"].as_str().map(str::to_owned)).collect()
-}
+pub(crate) use harness::{APPROVE, Held, ids_of, pupil_with_own_parents};
+use harness::{HELD, PREVIEW, REJECT};
 
 /// Seen: an INCREMENTAL run whose leavers list named a family of four at a
 /// small school was refused, and every later run too.
@@ -254,21 +68,10 @@ async fn a_deleted_pupils_parents_follow_the_pupil(engine: Engine) -> anyhow::Re
     let mut h = Held::start(&engine, 7).await?;
     let truth = h.sim.truth(&h.wonde_id)?;
     // A pupil whose two (or more) contacts have no other child here.
-    let only_child = |contact: &str| truth.links.iter().filter(|l| l.contact_id == contact).count() == 1;
-    let pupil = truth
-        .students
-        .iter()
-        .find(|s| {
-            let contacts: Vec<_> = truth.links.iter().filter(|l| l.student_id == s.id).collect();
-            contacts.len() >= 2 && contacts.iter().all(|l| only_child(&l.contact_id))
-        })
+    let pupil = pupil_with_own_parents(&truth, 2)
         .ok_or_else(|| anyhow::anyhow!("seed 31 has a pupil with two parents of their own"))?;
     let parents = truth.links.iter().filter(|l| l.student_id == pupil.id).count() as f64;
-    let guardians = guardian::Entity::find()
-        .filter(guardian::Column::SchoolId.eq(h.school.id))
-        .filter(guardian::Column::Status.eq(AccountStatus::Active))
-        .count(h.db())
-        .await? as f64;
+    let guardians = count_at!(h.db(), h.school.id, guardian, Status, AccountStatus::Active) as f64;
     // Exactly one pupil in seven may go on weak evidence; counted as
     // guardians, the parents would be more than that share allows.
     h.engine.guard_share = 1.0 / 7.0;
@@ -364,17 +167,9 @@ async fn an_empty_answer_is_held_until_someone_decides(engine: Engine) -> anyhow
         .filter_map(|e| e.person_id)
         .collect();
     assert_eq!(deactivated.len() as u64, active, "one event per approved pupil");
-    let guardians_left = guardian::Entity::find()
-        .filter(guardian::Column::SchoolId.eq(h.school.id))
-        .filter(guardian::Column::Status.eq(AccountStatus::Active))
-        .count(h.db())
-        .await?;
+    let guardians_left = count_at!(h.db(), h.school.id, guardian, Status, AccountStatus::Active);
     assert_eq!(guardians_left, 0, "the cascade: guardians with no active child go");
-    let staff_active = entity::staff::Entity::find()
-        .filter(entity::staff::Column::SchoolId.eq(h.school.id))
-        .filter(entity::staff::Column::Status.eq(AccountStatus::Active))
-        .count(h.db())
-        .await?;
+    let staff_active = count_at!(h.db(), h.school.id, entity::staff, Status, AccountStatus::Active);
     assert_eq!(staff_active as usize, staff.len(), "rejected staff keep their access");
 
     // A second approval of the same ids decides nothing more.
@@ -425,11 +220,7 @@ async fn an_explicit_leaver_applies_while_mass_deletions_are_held(engine: Engine
     let pending = h.held("PENDING").await?;
     assert!(pending.iter().filter(|n| n["target"] == "STUDENT").all(|n| n["evidence"] == "DELETED_IN_MIS"));
     // The watermark moved: the next incremental run asks from this one.
-    let connection = wonde_connection::Entity::find()
-        .filter(wonde_connection::Column::SchoolId.eq(h.school.id))
-        .one(h.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no connection"))?;
+    let connection = connection_of(h.db(), h.school.id).await?;
     assert!(
         connection
             .watermark
@@ -443,8 +234,7 @@ async fn an_explicit_leaver_applies_while_mass_deletions_are_held(engine: Engine
 async fn held_changes_survive_a_restart_and_are_decided_from_the_command_line(
     engine: Engine,
 ) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 8).await?;
-    h.sim.set_outage(&h.wonde_id, true)?;
+    let h = Held::in_outage(&engine, 8).await?;
     let output = h.onroll(&["sync", "--school", &h.school_id(), "--full"]).await?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
@@ -473,8 +263,7 @@ async fn held_changes_survive_a_restart_and_are_decided_from_the_command_line(
 
 /// A held pupil whose record comes back leaves the held set.
 async fn a_returning_pupil_leaves_the_held_set(engine: Engine) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 10).await?;
-    h.sim.set_outage(&h.wonde_id, true)?;
+    let h = Held::in_outage(&engine, 10).await?;
     let held = h.sync(SyncKind::Full).await?;
     assert!(held.students_held > 0);
     h.sim.set_outage(&h.wonde_id, false)?;
@@ -494,16 +283,8 @@ async fn a_returning_pupil_leaves_the_held_set(engine: Engine) -> anyhow::Result
 /// Seen: an answer that ended every class was not judged at all.
 async fn an_answer_that_ends_every_class_is_held(engine: Engine) -> anyhow::Result<()> {
     let h = Held::start(&engine, 12).await?;
-    let classes = class::Entity::find()
-        .filter(class::Column::SchoolId.eq(h.school.id))
-        .filter(class::Column::Active.eq(true))
-        .count(h.db())
-        .await?;
-    let members = class_student::Entity::find()
-        .filter(class_student::Column::SchoolId.eq(h.school.id))
-        .filter(class_student::Column::Active.eq(true))
-        .count(h.db())
-        .await?;
+    let classes = count_at!(h.db(), h.school.id, class, Active, true);
+    let members = count_at!(h.db(), h.school.id, class_student, Active, true);
     anyhow::ensure!(classes > 1 && members > 0, "a school with classes");
     let empty = r#"{"data":[],"meta":{"pagination":{"next":null,"previous":null,"more":false,"per_page":200,"current_page":1}}}"#;
     h.sim.inject_fault(
@@ -513,11 +294,7 @@ async fn an_answer_that_ends_every_class_is_held(engine: Engine) -> anyhow::Resu
     let run = h.sync(SyncKind::Full).await?;
     assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
     assert_eq!((run.groups_held as u64, run.groups_deactivated), (classes, 0), "{run:?}");
-    let still = class_student::Entity::find()
-        .filter(class_student::Column::SchoolId.eq(h.school.id))
-        .filter(class_student::Column::Active.eq(true))
-        .count(h.db())
-        .await?;
+    let still = count_at!(h.db(), h.school.id, class_student, Active, true);
     assert_eq!(still, members, "memberships wait with their classes");
     let pending = h.held("PENDING").await?;
     let held_classes: Vec<Value> = pending.iter().filter(|n| n["target"] == "CLASS").cloned().collect();
@@ -526,16 +303,8 @@ async fn an_answer_that_ends_every_class_is_held(engine: Engine) -> anyhow::Resu
 
     let approved = h.decide(APPROVE, &ids_of(&held_classes)).await?;
     assert_eq!(approved["groupsEnded"].as_u64(), Some(classes), "{approved}");
-    let left = class::Entity::find()
-        .filter(class::Column::SchoolId.eq(h.school.id))
-        .filter(class::Column::Active.eq(true))
-        .count(h.db())
-        .await?;
-    let members_left = class_student::Entity::find()
-        .filter(class_student::Column::SchoolId.eq(h.school.id))
-        .filter(class_student::Column::Active.eq(true))
-        .count(h.db())
-        .await?;
+    let left = count_at!(h.db(), h.school.id, class, Active, true);
+    let members_left = count_at!(h.db(), h.school.id, class_student, Active, true);
     assert_eq!((left, members_left), (0, 0), "approved: the classes and their memberships end");
     Ok(())
 }

@@ -8,9 +8,10 @@ use onroll::sync::ledger::Guard;
 use onroll::sync::source::*;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 
+use crate::count_at;
 use crate::on_both_engines;
 use crate::reconcile::{apply, guardian_row, student_row};
-use crate::support::fixture::Fixture;
+use crate::support::fixture::school_db;
 use crate::support::{Engine, TestDb};
 
 on_both_engines!(
@@ -84,19 +85,11 @@ fn school_of(n: usize) -> Batch {
 }
 
 async fn setup(engine: &Engine) -> anyhow::Result<(TestDb, school::Model)> {
-    let data = TestDb::create(engine).await?;
-    let f = Fixture::new(&data.db);
-    let trust = f.trust("Review Trust").await?;
-    let a = f.school(&trust, "Review School").await?;
-    Ok((data, a))
+    school_db(engine, "Review Trust", "Review School").await
 }
 
 async fn active_students(db: &DatabaseConnection, school: &school::Model) -> anyhow::Result<u64> {
-    Ok(student::Entity::find()
-        .filter(student::Column::SchoolId.eq(school.id))
-        .filter(student::Column::Status.eq(AccountStatus::Active))
-        .count(db)
-        .await?)
+    Ok(count_at!(db, school.id, student, Status, AccountStatus::Active))
 }
 
 async fn held_rows(
@@ -214,11 +207,7 @@ async fn review_a_held_membership_stays_pending_through_the_next_run(engine: Eng
         after.iter().all(|s| *s == HeldStatus::Pending),
         "an empty incremental run withdrew them: {after:?}"
     );
-    let active = class_student::Entity::find()
-        .filter(class_student::Column::SchoolId.eq(a.id))
-        .filter(class_student::Column::Active.eq(true))
-        .count(db)
-        .await?;
+    let active = count_at!(db, a.id, class_student, Active, true);
     assert_eq!(active, 4);
     Ok(())
 }
@@ -461,11 +450,7 @@ async fn review_a_csv_full_import_that_lost_the_classes_column_holds_memberships
     let held = held_rows(db, &a, HeldTarget::ClassMembership).await?;
     assert_eq!(held.len(), 4, "{:?}", out.counts);
     assert_eq!(out.counts.groups.deactivated, 0, "{:?}", out.counts);
-    let active = class_student::Entity::find()
-        .filter(class_student::Column::SchoolId.eq(a.id))
-        .filter(class_student::Column::Active.eq(true))
-        .count(db)
-        .await?;
+    let active = count_at!(db, a.id, class_student, Active, true);
     assert_eq!(active, 4);
     Ok(())
 }

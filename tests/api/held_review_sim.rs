@@ -1,7 +1,7 @@
 //! Review of issue 11 over HTTP against the simulator, on both engines:
 //! decisions refused for the wrong ids or tokens, previews that cannot be
 //! made, concurrency, the watermark after a doubted answer, a rollover.
-//! (The harness is a copy of tests/api/held.rs's `Held`.)
+//! (The harness is `Held`, tests/api/held/harness.rs.)
 
 use base64::Engine as _;
 use chrono::Duration as ChronoDuration;
@@ -15,7 +15,9 @@ use wonde_sim::{FaultKind, FaultSpec};
 
 use crate::held::{Held, ids_of};
 use crate::on_both_engines;
+use crate::row_at;
 use crate::support::fixture::gid;
+use crate::support::rows::connection_of;
 use crate::support::{Engine, ws};
 
 on_both_engines!(
@@ -53,8 +55,7 @@ fn code(body: &Value) -> String {
 /// another school, another trust's admin) are all refused with a clear code
 /// and decide nothing.
 async fn review_decisions_refuse_wrong_ids_and_wrong_tokens(engine: Engine) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 8).await?;
-    h.sim.set_outage(&h.wonde_id, true)?;
+    let h = Held::in_outage(&engine, 8).await?;
     let run = h.sync(SyncKind::Full).await?;
     assert!(run.students_held > 0, "{run:?}");
     let pending = h.held("PENDING").await?;
@@ -158,11 +159,7 @@ async fn review_a_preview_of_a_school_never_synced_is_full(engine: Engine) -> an
     assert_eq!(p["students"]["created"], 6, "{p}");
     assert_eq!(p["held"], 0, "{p}");
     assert_eq!(h.rows().await?, before, "nothing written");
-    let connection = wonde_connection::Entity::find()
-        .filter(wonde_connection::Column::SchoolId.eq(h.school.id))
-        .one(h.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no connection"))?;
+    let connection = connection_of(h.db(), h.school.id).await?;
     assert!(connection.watermark.is_none());
     Ok(())
 }
@@ -170,8 +167,7 @@ async fn review_a_preview_of_a_school_never_synced_is_full(engine: Engine) -> an
 /// A run reads the pending set when it starts: approval while it is
 /// RUNNING is refused (docs/the-guard.md, DecisionError::RunInProgress).
 async fn review_approval_is_refused_while_a_run_is_running(engine: Engine) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 8).await?;
-    h.sim.set_outage(&h.wonde_id, true)?;
+    let h = Held::in_outage(&engine, 8).await?;
     h.sync(SyncKind::Full).await?;
     let ids = ids_of(&h.held("PENDING").await?);
     h.sim.set_outage(&h.wonde_id, false)?;
@@ -202,8 +198,7 @@ async fn review_approval_is_refused_while_a_run_is_running(engine: Engine) -> an
 /// Two approvals of the same ids at once: the pupils are deactivated once,
 /// one event each, and exactly one answer reports them decided.
 async fn review_two_approvals_at_once_apply_once(engine: Engine) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 8).await?;
-    h.sim.set_outage(&h.wonde_id, true)?;
+    let h = Held::in_outage(&engine, 8).await?;
     h.sync(SyncKind::Full).await?;
     let pending = h.held("PENDING").await?;
     let pupils: Vec<String> =
@@ -252,22 +247,14 @@ async fn review_a_leaver_recorded_before_a_doubted_full_run_is_not_lost(
     let h = Held::start(&engine, 10).await?;
     let truth = h.sim.truth(&h.wonde_id)?;
     let leaver = truth.students[0].id.clone();
-    let before = wonde_connection::Entity::find()
-        .filter(wonde_connection::Column::SchoolId.eq(h.school.id))
-        .one(h.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no connection"))?;
+    let before = connection_of(h.db(), h.school.id).await?;
     h.sim.student_leaves(&h.wonde_id, &leaver, None)?;
 
     h.sim.set_outage(&h.wonde_id, true)?;
     let doubted = h.sync(SyncKind::Full).await?;
     assert_eq!(doubted.status, SyncStatus::Completed);
     assert!(doubted.students_held > 0);
-    let after = wonde_connection::Entity::find()
-        .filter(wonde_connection::Column::SchoolId.eq(h.school.id))
-        .one(h.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no connection"))?;
+    let after = connection_of(h.db(), h.school.id).await?;
     let moved = after.watermark != before.watermark;
     eprintln!("watermark before {:?}, after the doubted FULL run {:?}", before.watermark, after.watermark);
     if moved {
@@ -312,19 +299,13 @@ async fn review_a_rollover_holds_nothing(engine: Engine) -> anyhow::Result<()> {
 /// SyncRun.held, the HELD event's payload and heldChanges.totalCount agree;
 /// the heldChanges subscription replays a HELD event after a cursor.
 async fn review_counts_agree_and_the_held_event_replays(engine: Engine) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 10).await?;
-    h.sim.set_outage(&h.wonde_id, true)?;
+    let h = Held::in_outage(&engine, 10).await?;
     let run = h.sync(SyncKind::Full).await?;
     let total = run.students_held + run.staff_held + run.guardians_held + run.groups_held;
     let data =
         h.app.query(&h.s.trust_admin, HELD, json!({ "s": h.school_id(), "status": "PENDING" })).await?;
     assert_eq!(data["heldChanges"]["totalCount"].as_i64(), Some(i64::from(total)), "{data}");
-    let held_event = event::Entity::find()
-        .filter(event::Column::SchoolId.eq(h.school.id))
-        .filter(event::Column::Kind.eq(EventKind::Held))
-        .one(h.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no HELD event"))?;
+    let held_event = row_at!(h.db(), h.school.id, event, Kind, EventKind::Held)?;
     let payload: Value = serde_json::from_str(held_event.payload.as_deref().unwrap_or("{}"))?;
     let sum: i64 =
         ["students", "staff", "guardians", "groups"].iter().filter_map(|k| payload[k].as_i64()).sum();
@@ -357,8 +338,7 @@ async fn review_counts_agree_and_the_held_event_replays(engine: Engine) -> anyho
 async fn review_after_an_outage_the_held_set_is_rechecked_within_the_day(
     engine: Engine,
 ) -> anyhow::Result<()> {
-    let h = Held::start(&engine, 8).await?;
-    h.sim.set_outage(&h.wonde_id, true)?;
+    let h = Held::in_outage(&engine, 8).await?;
     let doubted = h.sync(SyncKind::Full).await?;
     assert!(doubted.students_held > 0);
     h.sim.set_outage(&h.wonde_id, false)?;
@@ -367,11 +347,7 @@ async fn review_after_an_outage_the_held_set_is_rechecked_within_the_day(
     let still = h.held("PENDING").await?.len();
     eprintln!("after the outage and an INCREMENTAL run, {still} held changes are still PENDING");
 
-    let connection = wonde_connection::Entity::find()
-        .filter(wonde_connection::Column::SchoolId.eq(h.school.id))
-        .one(h.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no connection"))?;
+    let connection = connection_of(h.db(), h.school.id).await?;
     let schedule = onroll::sync::schedule::Schedule::default();
     let later = chrono::Utc::now() + ChronoDuration::hours(5);
     let doubted = onroll::sync::schedule::doubted_full(h.db(), h.school.id).await?;

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 use crate::on_both_engines;
-use crate::support::fixture::Scenario;
 use crate::support::{Engine, TestApp};
 
 fn code(body: &Value) -> &str {
@@ -99,8 +98,7 @@ fn truncated(body: &Value) -> String {
 }
 
 async fn hostile_documents_are_refused_before_they_run(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let token = &s.trust_admin;
     // Warm up, so that first-request allocations do not count as growth.
     app.query(token, "{ viewer { role } }", json!({})).await?;
@@ -153,8 +151,7 @@ async fn hostile_documents_are_refused_before_they_run(engine: Engine) -> anyhow
 /// What is within the limits still runs: a sizeable ordinary query and the
 /// full introspection query GraphiQL sends.
 async fn ordinary_documents_still_run(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let data = app
         .query(
             &s.trust_admin,

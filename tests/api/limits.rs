@@ -35,8 +35,7 @@ async fn post_raw(app: &TestApp, token: Option<&str>, query: &str) -> anyhow::Re
 /// Every answer reports its cost in Shopify's shape and the budget in
 /// GitHub's headers; `rateLimit` says the same from inside the query.
 async fn limits_cost_and_budget_are_reported(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let query = "{ rateLimit { limit cost remaining resetAt queryCost }
         trusts { schools(first: 10) { edges { node { name } } } } }";
     let response = post_raw(&app, Some(&s.trust_admin), query).await?;
@@ -106,21 +105,10 @@ async fn limits_each_ceiling_refuses(engine: Engine) -> anyhow::Result<()> {
         assert!(body["data"].is_null(), "{what}: {body}");
     }
     // A variable's `first` counts as written.
-    let (_, body) = app
-        .post(
-            token,
-            "query($n: Int) { trusts { schools(first: $n) { edges { node { name id } } } } }",
-            json!({ "n": 50 }),
-        )
-        .await?;
+    let schools = "query($n: Int) { trusts { schools(first: $n) { edges { node { name id } } } } }";
+    let (_, body) = app.post(token, schools, json!({ "n": 50 })).await?;
     assert_eq!(code(&body), "MAX_COST_EXCEEDED", "{body}");
-    let (_, body) = app
-        .post(
-            token,
-            "query($n: Int) { trusts { schools(first: $n) { edges { node { name id } } } } }",
-            json!({ "n": 5 }),
-        )
-        .await?;
+    let (_, body) = app.post(token, schools, json!({ "n": 5 })).await?;
     assert!(body["errors"].is_null(), "{body}");
     let ok =
         "{ a: viewer { role } b: viewer { role } trusts { schools(first: 10) { edges { node { name } } } } }";
@@ -352,8 +340,7 @@ async fn limits_sockets_are_capped(engine: Engine) -> anyhow::Result<()> {
 /// Two hundred sockets that never send `connection_init` do not take the
 /// server down: most are refused, `/healthz` and queries still answer.
 async fn limits_healthz_stays_up_under_idle_sockets(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let attempts = futures::stream::iter(0..200).map(|_| idle_socket(&app)).buffer_unordered(50);
     let outcomes: Vec<_> = attempts.collect().await;
     let mut open = Vec::new();

@@ -9,7 +9,6 @@ use entity::enums::SyncKind;
 use serde_json::json;
 
 use crate::on_both_engines;
-use crate::support::fixture::Scenario;
 use crate::support::{Engine, TestApp};
 use crate::sync_wonde::World;
 
@@ -43,8 +42,7 @@ pub(crate) fn value(series: &[(String, f64)], name: &str, labels: &[(&str, &str)
 }
 
 async fn metrics_count_runs_requests_and_operations(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let world = World::start(&engine, 1, 30).await?;
     let (_, before) = scrape(&app).await?;
 

@@ -7,8 +7,10 @@ use onroll::graphql::ids::NodeType;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
+use crate::count_at;
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
+use crate::support::fixture::gid;
+use crate::support::rows::connection_of;
 use crate::support::{Engine, TestApp};
 
 on_both_engines!(
@@ -33,8 +35,7 @@ async fn runs_of(app: &TestApp, school: i32) -> anyhow::Result<u64> {
 const TRIGGER: &str = "mutation($s: ID!, $force: Boolean) { triggerSync(schoolId: $s, kind: FULL, force: $force) { id status kind } }";
 
 async fn trigger_and_cancel(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let a = gid(NodeType::School, s.school_a.id);
     let before = runs_of(&app, s.school_a.id).await?;
     // Refusals: integrators, another school's admin, a school not connected.
@@ -57,19 +58,11 @@ async fn trigger_and_cancel(engine: Engine) -> anyhow::Result<()> {
     let outsider = s.other_admin.clone();
     assert_eq!(code(&app, &outsider, cancel, json!({ "r": run })).await?, "NOT_FOUND");
     assert_eq!(code(&app, &s.trust_admin, cancel, json!({ "r": "nonsense" })).await?, "BAD_USER_INPUT");
-    let still = sync_run::Entity::find()
-        .filter(sync_run::Column::SchoolId.eq(s.school_a.id))
-        .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
-        .count(app.db())
-        .await?;
+    let still = count_at!(app.db(), s.school_a.id, sync_run, Status, SyncStatus::Queued);
     assert_eq!(still, 1, "refused cancels leave the run queued");
     let cancelled = app.query(&s.trust_admin, cancel, json!({ "r": run })).await?;
     assert_eq!(cancelled["cancelSync"]["status"], "CANCELLED");
-    let stored = sync_run::Entity::find()
-        .filter(sync_run::Column::SchoolId.eq(s.school_a.id))
-        .filter(sync_run::Column::Status.eq(SyncStatus::Cancelled))
-        .count(app.db())
-        .await?;
+    let stored = count_at!(app.db(), s.school_a.id, sync_run, Status, SyncStatus::Cancelled);
     assert_eq!(stored, 1);
     Ok(())
 }
@@ -87,8 +80,7 @@ async fn stored_run(app: &TestApp, id: i32) -> anyhow::Result<sync_run::Model> {
 async fn trigger_full_upgrades_a_queued_run_only(engine: Engine) -> anyhow::Result<()> {
     use entity::enums::SyncKind as Kind;
     use onroll::sync::runs;
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let a = gid(NodeType::School, s.school_a.id);
     let trigger = |kind: &str, force: bool| json!({ "s": a, "k": kind, "force": force });
     let admin = &s.trust_admin;
@@ -144,8 +136,7 @@ async fn trigger_full_upgrades_a_queued_run_only(engine: Engine) -> anyhow::Resu
 }
 
 async fn sync_options(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let a = gid(NodeType::School, s.school_a.id);
     let update = "mutation($s: ID!, $o: SyncOptionsInput!) { updateSyncOptions(schoolId: $s, options: $o) {
         connection { options { students staff guardians classes yearGroups formGroups } } } }";
@@ -155,11 +146,7 @@ async fn sync_options(engine: Engine) -> anyhow::Result<()> {
         code(&app, &s.integrator, update, json!({ "s": a, "o": { "staff": false } })).await?,
         "FORBIDDEN"
     );
-    let connection = wonde_connection::Entity::find()
-        .filter(wonde_connection::Column::SchoolId.eq(s.school_a.id))
-        .one(app.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("connection"))?;
+    let connection = connection_of(app.db(), s.school_a.id).await?;
     assert!(
         connection.sync_students && connection.sync_guardians && connection.sync_staff,
         "refusals change nothing"
@@ -178,8 +165,7 @@ async fn sync_options(engine: Engine) -> anyhow::Result<()> {
 }
 
 async fn disconnect_with_and_without_deactivation(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let a = gid(NodeType::School, s.school_a.id);
     let disconnect =
         "mutation($s: ID!, $d: Boolean) { disconnectWonde(schoolId: $s, deactivateAccounts: $d) {
@@ -200,11 +186,7 @@ async fn disconnect_with_and_without_deactivation(engine: Engine) -> anyhow::Res
 
     let data = app.query(&s.trust_admin, disconnect, json!({ "s": a, "d": true })).await?;
     assert_eq!(data["disconnectWonde"]["connection"]["status"], "DISCONNECTED");
-    let connection = wonde_connection::Entity::find()
-        .filter(wonde_connection::Column::SchoolId.eq(s.school_a.id))
-        .one(app.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("connection"))?;
+    let connection = connection_of(app.db(), s.school_a.id).await?;
     assert_eq!(connection.status, ConnectionStatus::Disconnected);
     assert!(connection.token_ciphertext.is_none(), "the token is forgotten");
     assert_eq!(active(&app).await?, 0);
@@ -219,26 +201,15 @@ async fn disconnect_with_and_without_deactivation(engine: Engine) -> anyhow::Res
         .await?;
     assert_eq!(events, 6);
     // School B is untouched.
-    let b_active = student::Entity::find()
-        .filter(student::Column::SchoolId.eq(s.school_b.id))
-        .filter(student::Column::Status.eq(AccountStatus::Active))
-        .count(app.db())
-        .await?;
+    let b_active = count_at!(app.db(), s.school_b.id, student, Status, AccountStatus::Active);
     assert_eq!(b_active, 1);
     Ok(())
 }
 
 async fn connect_wonde(engine: Engine) -> anyhow::Result<()> {
     use entity::school;
-    let sim = wonde_sim::Simulator::start(wonde_sim::SimConfig {
-        schools: 1,
-        students_per_school: 10,
-        ..wonde_sim::SimConfig::default()
-    })
-    .await?;
-    let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
-    let app = TestApp::spawn_with_wonde(&engine, &sim.base_url()).await?;
-    let s = Scenario::build(app.db()).await?;
+    let config = wonde_sim::SimConfig { students_per_school: 10, ..wonde_sim::SimConfig::default() };
+    let (sim, sim_school, app, s) = crate::support::sim::with_wonde(&engine, config).await?;
     let connect = "mutation($i: ConnectWondeInput!) { connectWonde(input: $i) { id name wondeId connection { status } } }";
     let input = |id: &str, token: &str| json!({ "i": { "trustId": gid(NodeType::Trust, s.trust.id), "wondeSchoolId": id, "apiToken": token } });
     let schools_before = school::Entity::find().count(app.db()).await?;
@@ -286,8 +257,7 @@ const CREATE_SCHOOL: &str = "mutation($i: CreateSchoolInput!) { createSchool(inp
     id name urn postcode wondeId connection { status } trust { name } students { totalCount } } }";
 
 async fn create_school(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let trust = gid(NodeType::Trust, s.trust.id);
     let schools = || school::Entity::find().count(app.db());
     let before = schools().await?;

@@ -4,14 +4,13 @@ use onroll::graphql::ids::NodeType;
 use serde_json::json;
 
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
+use crate::support::fixture::gid;
 use crate::support::{Engine, TestApp};
 
 on_both_engines!(every_node_type_round_trips);
 
 async fn every_node_type_round_trips(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let cases = [
         (gid(NodeType::Trust, s.trust.id), "Trust"),
         (gid(NodeType::School, s.school_a.id), "School"),

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 use crate::on_both_engines;
-use crate::support::fixture::{Fixture, Scenario, gid};
+use crate::support::fixture::{Fixture, gid};
 use crate::support::{Engine, TestApp, ids};
 
 on_both_engines!(students_walk_forward_through_every_page, sync_runs_walk_newest_first, families_walk_by_key);
@@ -43,8 +43,7 @@ async fn walk(
 }
 
 async fn students_walk_forward_through_every_page(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let f = Fixture::new(app.db());
     for i in 0..42 {
         f.student(&s.school_a, &format!("X{i}"), &format!("Pupil{i}"), "Walker", None).await?;
@@ -78,8 +77,7 @@ async fn students_walk_forward_through_every_page(engine: Engine) -> anyhow::Res
 }
 
 async fn sync_runs_walk_newest_first(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let f = Fixture::new(app.db());
     let mut expected = vec![gid(NodeType::SyncRun, s.run.id)];
     for _ in 0..6 {
@@ -103,8 +101,7 @@ async fn sync_runs_walk_newest_first(engine: Engine) -> anyhow::Result<()> {
 }
 
 async fn families_walk_by_key(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let f = Fixture::new(app.db());
     for i in 0..9 {
         let child = f.student(&s.school_b, &format!("K{i}"), "Kid", &format!("Family{i}"), None).await?;

@@ -103,8 +103,7 @@ async fn loaded(app: &TestApp, token: &str, query: &str, vars: &Value) -> anyhow
 }
 
 async fn hot_shapes_issue_statements_fixed_by_shape_under_load(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let small = school_of(&app, &s, "small", 10).await?;
     let large = school_of(&app, &s, "large", 1_000).await?;
     let token = &s.trust_admin;

@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Quer
 use std::collections::BTreeMap;
 use wonde_sim::{MisMigration, StaffLeave};
 
+use crate::count_at;
 use crate::on_both_engines;
 use crate::support::Engine;
 use crate::sync_model::statuses as accounts;
@@ -22,6 +23,16 @@ on_both_engines!(
     a_leaving_date_that_comes_takes_effect_without_a_change,
     the_daily_sweep_runs_at_the_start_of_the_school_day
 );
+
+/// A simulated trust of one school of 20 pupils after its first FULL run:
+/// the world, the school's Wonde id and our school's id.
+async fn synced_school(engine: &Engine) -> anyhow::Result<(World, String, i32)> {
+    let world = World::start(engine, 1, 20).await?;
+    let (sim_school, school) = (world.schools[0].0.clone(), world.schools[0].1.id);
+    let first = world.sync(0, SyncKind::Full).await?;
+    anyhow::ensure!(first.status == SyncStatus::Completed, "first: {:?}", first.error);
+    Ok((world, sim_school, school))
+}
 
 /// The status-change events a run appended (not its progress).
 async fn events_of(db: &DatabaseConnection, run: &sync_run::Model) -> anyhow::Result<Vec<event::Model>> {
@@ -43,11 +54,7 @@ async fn a_school_that_changes_mis_keeps_everyone(engine: Engine) -> anyhow::Res
     let active = |a: &BTreeMap<(u8, i32), AccountStatus>, kind: u8| {
         a.iter().filter(|((k, _), s)| *k == kind && **s == AccountStatus::Active).count()
     };
-    let links_before = guardian_link::Entity::find()
-        .filter(guardian_link::Column::SchoolId.eq(school))
-        .filter(guardian_link::Column::Active.eq(true))
-        .count(world.db())
-        .await?;
+    let links_before = count_at!(world.db(), school, guardian_link, Active, true);
 
     // The new MIS gives everything new ids and new UPIs.
     world.sim.migrate_mis(&sim_school, MisMigration { new_upis: true })?;
@@ -64,11 +71,7 @@ async fn a_school_that_changes_mis_keeps_everyone(engine: Engine) -> anyhow::Res
     assert_eq!((run.students_deactivated, run.staff_deactivated, run.guardians_deactivated), (0, 0, 0));
     // The accounts now answer to the new ids, with their links and groups.
     world.assert_mirrors(0).await?;
-    let links_after = guardian_link::Entity::find()
-        .filter(guardian_link::Column::SchoolId.eq(school))
-        .filter(guardian_link::Column::Active.eq(true))
-        .count(world.db())
-        .await?;
+    let links_after = count_at!(world.db(), school, guardian_link, Active, true);
     assert_eq!(links_after, links_before);
 
     // A second migration keeping UPIs (the re-enrolment key) also holds,
@@ -98,10 +101,7 @@ fn next_first_of_july() -> (NaiveDate, DateTime<Utc>) {
 
 /// Seen: at 00:30 BST on 1 July a pupil leaving on 1 July stayed active.
 async fn the_school_day_decides_who_has_left(engine: Engine) -> anyhow::Result<()> {
-    let world = World::start(&engine, 1, 20).await?;
-    let (sim_school, school) = (world.schools[0].0.clone(), world.schools[0].1.id);
-    let first = world.sync(0, SyncKind::Full).await?;
-    anyhow::ensure!(first.status == SyncStatus::Completed, "first: {:?}", first.error);
+    let (world, sim_school, school) = synced_school(&engine).await?;
     let truth = world.truth(0)?;
     let (leaving, leaver_id, stayer_id) = {
         let (day, _) = next_first_of_july();
@@ -135,10 +135,7 @@ async fn the_school_day_decides_who_has_left(engine: Engine) -> anyhow::Result<(
 /// Seen: a pupil whose leaving date passed kept access until the weekly
 /// FULL run, because nothing about the record changed.
 async fn a_leaving_date_that_comes_takes_effect_without_a_change(engine: Engine) -> anyhow::Result<()> {
-    let world = World::start(&engine, 1, 20).await?;
-    let (sim_school, school) = (world.schools[0].0.clone(), world.schools[0].1.id);
-    let first = world.sync(0, SyncKind::Full).await?;
-    anyhow::ensure!(first.status == SyncStatus::Completed, "first: {:?}", first.error);
+    let (world, sim_school, school) = synced_school(&engine).await?;
     let tomorrow = world.today() + Duration::days(1);
     let truth = world.truth(0)?;
     let (pupil, other) = (truth.students[0].id.clone(), truth.students[1].id.clone());
@@ -178,10 +175,7 @@ async fn a_leaving_date_that_comes_takes_effect_without_a_change(engine: Engine)
 /// The worker's own schedule sweeps each school once its day has begun,
 /// with no Wonde run due and no call to Wonde.
 async fn the_daily_sweep_runs_at_the_start_of_the_school_day(engine: Engine) -> anyhow::Result<()> {
-    let world = World::start(&engine, 1, 20).await?;
-    let (sim_school, school) = (world.schools[0].0.clone(), world.schools[0].1.id);
-    let first = world.sync(0, SyncKind::Full).await?;
-    anyhow::ensure!(first.status == SyncStatus::Completed, "first: {:?}", first.error);
+    let (world, sim_school, school) = synced_school(&engine).await?;
     let pupil = world.truth(0)?.students[0].id.clone();
     world.sim.set_leaving_date(&sim_school, &pupil, Some(world.today() + Duration::days(1)))?;
     let run = world.sync(0, SyncKind::Incremental).await?;

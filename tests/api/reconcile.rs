@@ -12,6 +12,7 @@ use onroll::sync::source::*;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 
 use crate::on_both_engines;
+use crate::row_by_wonde_id;
 use crate::support::fixture::Fixture;
 use crate::support::{Engine, TestDb};
 
@@ -113,17 +114,19 @@ async fn setup(engine: &Engine) -> anyhow::Result<(TestDb, school::Model, school
     Ok((data, a, b))
 }
 
+/// `setup`, then a first FULL run of `school_mis()` at school A.
+async fn synced(engine: &Engine) -> anyhow::Result<(TestDb, school::Model, school::Model)> {
+    let (data, a, b) = setup(engine).await?;
+    apply(&data.db, &a, &school_mis(), Guard::default()).await?;
+    Ok((data, a, b))
+}
+
 pub(crate) async fn student_row(
     db: &DatabaseConnection,
     school: &school::Model,
     wonde: &str,
 ) -> anyhow::Result<student::Model> {
-    student::Entity::find()
-        .filter(student::Column::SchoolId.eq(school.id))
-        .filter(student::Column::WondeId.eq(wonde))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no student {wonde}"))
+    row_by_wonde_id!(db, school.id, student, wonde)
 }
 
 pub(crate) async fn guardian_row(
@@ -131,12 +134,7 @@ pub(crate) async fn guardian_row(
     school: &school::Model,
     wonde: &str,
 ) -> anyhow::Result<guardian::Model> {
-    guardian::Entity::find()
-        .filter(guardian::Column::SchoolId.eq(school.id))
-        .filter(guardian::Column::WondeId.eq(wonde))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no guardian {wonde}"))
+    row_by_wonde_id!(db, school.id, guardian, wonde)
 }
 
 async fn active_links(db: &DatabaseConnection, student: &student::Model) -> anyhow::Result<u64> {
@@ -171,9 +169,8 @@ async fn first_full_sync_imports_everything(engine: Engine) -> anyhow::Result<()
 }
 
 async fn leaver_cascade_keeps_siblings_parents_and_other_schools(engine: Engine) -> anyhow::Result<()> {
-    let (data, a, b) = setup(&engine).await?;
+    let (data, a, b) = synced(&engine).await?;
     let db = &data.db;
-    apply(db, &a, &school_mis(), Guard::default()).await?;
     // Mum is also a parent at school B.
     let mut other = Batch::new(true, DataTypes::ALL);
     other.students = vec![student("BS1", "ub1", "Dee")];
@@ -230,9 +227,8 @@ async fn leaver_cascade_keeps_siblings_parents_and_other_schools(engine: Engine)
 }
 
 async fn absence_deletion_and_staff_leavers(engine: Engine) -> anyhow::Result<()> {
-    let (data, a, _) = setup(&engine).await?;
+    let (data, a, _) = synced(&engine).await?;
     let db = &data.db;
-    apply(db, &a, &school_mis(), Guard::default()).await?;
 
     // Incremental: a deletion of Cal, and the teacher's employment ended.
     let mut delta = Batch::new(false, DataTypes::ALL);
@@ -273,9 +269,8 @@ async fn absence_deletion_and_staff_leavers(engine: Engine) -> anyhow::Result<()
 }
 
 async fn re_enrolment_and_returners(engine: Engine) -> anyhow::Result<()> {
-    let (data, a, _) = setup(&engine).await?;
+    let (data, a, _) = synced(&engine).await?;
     let db = &data.db;
-    apply(db, &a, &school_mis(), Guard::default()).await?;
     let cal_before = student_row(db, &a, "S3").await?;
 
     // Cal leaves; his step-father goes with him.
@@ -315,9 +310,8 @@ async fn re_enrolment_and_returners(engine: Engine) -> anyhow::Result<()> {
 }
 
 async fn guard_holds_an_empty_mis(engine: Engine) -> anyhow::Result<()> {
-    let (data, a, _) = setup(&engine).await?;
+    let (data, a, _) = synced(&engine).await?;
     let db = &data.db;
-    apply(db, &a, &school_mis(), Guard::default()).await?;
     let events_before = event::Entity::find().count(db).await?;
     let links_before =
         guardian_link::Entity::find().filter(guardian_link::Column::Active.eq(true)).count(db).await?;
@@ -354,9 +348,8 @@ async fn guard_holds_an_empty_mis(engine: Engine) -> anyhow::Result<()> {
 }
 
 async fn disabled_types_deactivate_nobody(engine: Engine) -> anyhow::Result<()> {
-    let (data, a, _) = setup(&engine).await?;
+    let (data, a, _) = synced(&engine).await?;
     let db = &data.db;
-    apply(db, &a, &school_mis(), Guard::default()).await?;
     // Guardians and staff switched off: a complete batch without them.
     let mut mis = school_mis();
     mis.types = DataTypes { guardians: false, staff: false, ..DataTypes::ALL };
@@ -380,9 +373,8 @@ async fn disabled_types_deactivate_nobody(engine: Engine) -> anyhow::Result<()> 
 /// reactivation in between. The same goes for a leaving date, and for a
 /// staff member whose employment ended.
 async fn leaver_record_after_a_deletion_corrects_the_reason(engine: Engine) -> anyhow::Result<()> {
-    let (data, a, _) = setup(&engine).await?;
+    let (data, a, _) = synced(&engine).await?;
     let db = &data.db;
-    apply(db, &a, &school_mis(), Guard::default()).await?;
     let tiny_school = Guard { share: 1.0, force: false };
 
     // The first run sees only the deletions of Cal, Ben and the teacher.

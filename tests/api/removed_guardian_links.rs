@@ -11,11 +11,11 @@ use onroll::sync::ledger::Guard;
 use onroll::sync::source::*;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use crate::held::{APPROVE, Held, ids_of};
+use crate::held::{APPROVE, Held, ids_of, pupil_with_own_parents};
 use crate::held_review::guardian as contact;
 use crate::on_both_engines;
 use crate::reconcile::{apply, guardian_row, student_row};
-use crate::support::fixture::{Fixture, gid};
+use crate::support::fixture::{gid, school_db};
 use crate::support::{Engine, TestDb};
 
 on_both_engines!(
@@ -51,14 +51,7 @@ async fn current_links(
 async fn an_approved_guardian_keeps_no_link_to_a_re_enrolled_pupil(engine: Engine) -> anyhow::Result<()> {
     let h = Held::start(&engine, 10).await?;
     let truth = h.sim.truth(&h.wonde_id)?;
-    let only_child = |contact: &str| truth.links.iter().filter(|l| l.contact_id == contact).count() == 1;
-    let pupil = truth
-        .students
-        .iter()
-        .find(|s| {
-            let contacts: Vec<_> = truth.links.iter().filter(|l| l.student_id == s.id).collect();
-            !contacts.is_empty() && contacts.iter().all(|l| only_child(&l.contact_id))
-        })
+    let pupil = pupil_with_own_parents(&truth, 1)
         .ok_or_else(|| anyhow::anyhow!("seed 31 has a pupil whose parents have no other child here"))?;
     let parents: Vec<guardian::Model> = {
         let mut rows = Vec::new();
@@ -135,19 +128,22 @@ fn pupil(id: &str) -> MisStudent {
     }
 }
 
-/// Four pupils S0..S3, each with a parent G0..G3 of their own.
-async fn school_of_four(engine: &Engine) -> anyhow::Result<(TestDb, entity::school::Model)> {
-    let data = TestDb::create(engine).await?;
-    let f = Fixture::new(&data.db);
-    let trust = f.trust("Links Trust").await?;
-    let school = f.school(&trust, "Links School").await?;
+/// A FULL batch of pupils S`i` for `i` in `pupils`, and for `i` in
+/// `parents` a parent G`i` of S`i`'s own.
+fn full_batch(pupils: std::ops::Range<usize>, parents: std::ops::Range<usize>) -> Batch {
     let mut batch = Batch::new(true, DataTypes::ALL);
-    batch.students = (0..4).map(|i| pupil(&format!("S{i}"))).collect();
-    batch.guardians = (0..4).map(|i| contact(&format!("G{i}"))).collect();
-    batch.links = (0..4)
+    batch.students = pupils.map(|i| pupil(&format!("S{i}"))).collect();
+    batch.guardians = parents.clone().map(|i| contact(&format!("G{i}"))).collect();
+    batch.links = parents
         .map(|i| MisLink { student: format!("S{i}"), guardian: format!("G{i}"), ..Default::default() })
         .collect();
-    apply(&data.db, &school, &batch, Guard::default()).await?;
+    batch
+}
+
+/// Four pupils S0..S3, each with a parent G0..G3 of their own.
+async fn school_of_four(engine: &Engine) -> anyhow::Result<(TestDb, entity::school::Model)> {
+    let (data, school) = school_db(engine, "Links Trust", "Links School").await?;
+    apply(&data.db, &school, &full_batch(0..4, 0..4), Guard::default()).await?;
     Ok((data, school))
 }
 
@@ -216,12 +212,7 @@ async fn a_contact_missing_from_a_full_sync_leaves_as_removed_from_the_mis(
     let (data, school) = school_of_four(&engine).await?;
     let db = &data.db;
     let g0 = guardian_row(db, &school, "G0").await?;
-    let mut batch = Batch::new(true, DataTypes::ALL);
-    batch.students = (0..3).map(|i| pupil(&format!("S{i}"))).collect();
-    batch.guardians = (1..3).map(|i| contact(&format!("G{i}"))).collect();
-    batch.links = (1..3)
-        .map(|i| MisLink { student: format!("S{i}"), guardian: format!("G{i}"), ..Default::default() })
-        .collect();
+    let batch = full_batch(0..3, 1..3);
     let out = apply(db, &school, &batch, Guard { share: 0.9, ..Guard::default() }).await?;
     assert_eq!(out.counts.guardians.deactivated, 2, "{:?}", out.counts);
     assert_eq!(student_row(db, &school, "S0").await?.status, AccountStatus::Active);

@@ -5,7 +5,6 @@
 //! another. Real processes, real WebSockets, real PostgreSQL; without
 //! `ONROLL_TEST_DATABASE_URL` these tests say they were skipped.
 
-use base64::Engine as _;
 use entity::enums::{Role, SyncStatus};
 use entity::{school, student, sync_run};
 use onroll::graphql::ids::NodeType;
@@ -14,9 +13,11 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use wonde_sim::{FaultKind, FaultSpec, SimConfig, SimHandle, Simulator};
+use wonde_sim::{FaultKind, FaultSpec, SimHandle};
 
-use crate::support::fixture::{Fixture, gid};
+use crate::row_by_wonde_id;
+use crate::support::fixture::gid;
+use crate::support::sim::connected_school;
 use crate::support::{Engine, TestDb, ws};
 
 const BIN: &str = env!("CARGO_BIN_EXE_onroll");
@@ -65,19 +66,11 @@ impl Cluster {
         let engine = Engine::Postgres(url);
         let data = TestDb::create(&engine).await?;
         let database_url = data.url(&engine);
-        let key_text = base64::engine::general_purpose::STANDARD.encode([5u8; 32]);
-        let key = onroll::crypto::SecretKey::parse(&key_text)?;
-        let sim =
-            Simulator::start(SimConfig { schools: 1, students_per_school: students, ..SimConfig::default() })
-                .await?;
-        let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
-        let f = Fixture::new(&data.db);
-        let trust = f.trust("Replicated Trust").await?;
-        let school = f.school(&trust, "Replicated School").await?;
-        f.approved_connection(&school, &sim_school.wonde_id, &sim_school.token, &key).await?;
+        let names = ("Replicated Trust", "Replicated School");
+        let (sim, sim_school, school, key_text) = connected_school(&data.db, 5, students, names).await?;
         let spec = |role| TokenSpec {
             role,
-            trust_id: Some(trust.id),
+            trust_id: Some(school.trust_id),
             school_ids: Vec::new(),
             label: None,
             expires_in: None,
@@ -228,13 +221,7 @@ async fn a_leaver_synced_on_one_replica_reaches_a_subscriber_on_another(url: Str
     // run open for seconds, so both triggers land while it is (on a loaded
     // machine one replica may answer late; a run already ended would rightly
     // give a second one).
-    cluster.sim.inject_fault(FaultSpec {
-        school: None,
-        endpoint: "*".into(),
-        page: None,
-        kind: FaultKind::Latency { ms: 1_000 },
-        count: 10_000,
-    });
+    cluster.sim.inject_fault(FaultSpec::new("*", FaultKind::Latency { ms: 1_000 }, 10_000));
     let (on_a, on_b) = tokio::join!(cluster.trigger(&a, "FULL"), cluster.trigger(&b, "FULL"));
     let (first, second) = (run_id(&on_a?)?, run_id(&on_b?)?);
     assert_eq!(first, second, "one open run per school, whichever replica is asked");
@@ -257,12 +244,7 @@ async fn a_leaver_synced_on_one_replica_reaches_a_subscriber_on_another(url: Str
     let leaver = truth.students[0].id.clone();
     cluster.sim.student_leaves(&cluster.wonde_id, &leaver, None)?;
     let run = run_id(&cluster.trigger(&a, "INCREMENTAL").await?)?;
-    let row = student::Entity::find()
-        .filter(student::Column::SchoolId.eq(cluster.school.id))
-        .filter(student::Column::WondeId.eq(leaver.as_str()))
-        .one(cluster.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the leaver's account"))?;
+    let row = row_by_wonde_id!(cluster.db(), cluster.school.id, student, leaver.as_str())?;
     let finished = cluster.ended(run, Duration::from_secs(30)).await?;
     assert_eq!(finished.status, SyncStatus::Completed);
     let ran_on = |replica: &Replica| {
@@ -298,13 +280,7 @@ async fn a_replica_killed_mid_run_has_its_run_finished(url: String) -> anyhow::R
     // A slow Wonde, and a leaver: the FULL run on A is under way when A dies.
     let leaver = cluster.sim.truth(&cluster.wonde_id)?.students[0].id.clone();
     cluster.sim.student_leaves(&cluster.wonde_id, &leaver, None)?;
-    cluster.sim.inject_fault(FaultSpec {
-        school: None,
-        endpoint: "*".into(),
-        page: None,
-        kind: FaultKind::Latency { ms: 300 },
-        count: 10_000,
-    });
+    cluster.sim.inject_fault(FaultSpec::new("*", FaultKind::Latency { ms: 300 }, 10_000));
     // Asked on A; whichever replica's worker claims it (usually A; B's may
     // reach the queue first) is the one that dies.
     let run = run_id(&cluster.trigger(&a, "FULL").await?)?;
@@ -336,12 +312,7 @@ async fn a_replica_killed_mid_run_has_its_run_finished(url: String) -> anyhow::R
         finished.claimed_by
     );
     assert_eq!(finished.attempts, 2);
-    let row = student::Entity::find()
-        .filter(student::Column::SchoolId.eq(cluster.school.id))
-        .filter(student::Column::WondeId.eq(leaver.as_str()))
-        .one(cluster.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the leaver's account"))?;
+    let row = row_by_wonde_id!(cluster.db(), cluster.school.id, student, leaver.as_str())?;
     assert_eq!(
         row.status,
         entity::enums::AccountStatus::Deactivated,

@@ -24,7 +24,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use crate::on_both_engines;
-use crate::support::fixture::{Fixture, Scenario, gid};
+use crate::support::fixture::{Fixture, gid};
 use crate::support::{Engine, TestApp, TestDb};
 
 on_both_engines!(
@@ -86,9 +86,8 @@ fn shows_nothing_of(text: &str, words: &[&str]) {
 }
 
 async fn a_leaver_past_the_period_is_purged_and_the_history_stays(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let db = app.db();
-    let s = Scenario::build(db).await?;
     let f = Fixture::new(db);
     // The leaver (Cara Leaves, UPN A100000000003) had a class, year, form
     // and a guardian, and left 400 days ago; another pupil left 10 days ago.
@@ -109,14 +108,8 @@ async fn a_leaver_past_the_period_is_purged_and_the_history_stays(engine: Engine
     assert_eq!((purged.students, purged.staff, purged.guardians), (1, 0, 0), "{purged:?}");
     // Counted in metrics (shared by the suite's tests: at least this one).
     let (_, metrics_after) = crate::metrics::scrape(&app).await?;
-    let purged_metric = |series: &[(String, f64)]| {
-        crate::metrics::value(
-            series,
-            "onroll_accounts_purged_total",
-            &[("cause", "retention"), ("kind", "students")],
-        )
-    };
-    assert!(purged_metric(&metrics_after) - purged_metric(&metrics_before) >= 1.0);
+    let moved = students_purged(&metrics_after, "retention") - students_purged(&metrics_before, "retention");
+    assert!(moved >= 1.0);
     assert_eq!((purged.links, purged.memberships), (1, 3), "{purged:?}");
 
     let row = student_row(db, leaver.id).await?;
@@ -194,9 +187,8 @@ async fn a_leaver_past_the_period_is_purged_and_the_history_stays(engine: Engine
 }
 
 async fn reactivated_held_and_open_run_accounts_wait(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let db = app.db();
-    let s = Scenario::build(db).await?;
     let f = Fixture::new(db);
     // Reactivated within the period (and deactivated again since, keeping
     // its first deactivation date).
@@ -274,9 +266,8 @@ async fn reactivated_held_and_open_run_accounts_wait(engine: Engine) -> anyhow::
 }
 
 async fn the_export_holds_every_record_of_a_guardian_at_two_schools(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let db = app.db();
-    let s = Scenario::build(db).await?;
     let ann = gid(NodeType::Guardian, s.ann_at_a.id);
     let data = app.query(&s.trust_admin, EXPORT, json!({ "p": ann })).await?;
     assert_eq!(data["subjectAccessExport"]["records"], 2, "{data}");
@@ -320,9 +311,8 @@ async fn the_export_holds_every_record_of_a_guardian_at_two_schools(engine: Engi
 }
 
 async fn erasure_is_refused_on_roll_and_done_for_a_leaver(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let db = app.db();
-    let s = Scenario::build(db).await?;
     // A pupil on roll: refused, nothing changes.
     let on_roll = gid(NodeType::Student, s.ann_a.id);
     assert_eq!(code(&app, &s.trust_admin, ERASE, json!({ "p": on_roll })).await?, "PERSON_ON_ROLL");
@@ -346,14 +336,8 @@ async fn erasure_is_refused_on_roll_and_done_for_a_leaver(engine: Engine) -> any
     let done = app.query(&s.trust_admin, ERASE, json!({ "p": leaver })).await?;
     let erasure = &done["erasePerson"];
     let (_, metrics_after) = crate::metrics::scrape(&app).await?;
-    let erased_metric = |series: &[(String, f64)]| {
-        crate::metrics::value(
-            series,
-            "onroll_accounts_purged_total",
-            &[("cause", "erasure"), ("kind", "students")],
-        )
-    };
-    assert!(erased_metric(&metrics_after) - erased_metric(&metrics_before) >= 1.0);
+    let moved = students_purged(&metrics_after, "erasure") - students_purged(&metrics_before, "erasure");
+    assert!(moved >= 1.0);
     assert_eq!(
         (erasure["erased"].clone(), erasure["events"][0]["erased"].clone()),
         (json!(1), json!(true)),
@@ -509,9 +493,8 @@ async fn the_operator_sets_the_period_purges_and_exports_from_the_command_line(
     engine: Engine,
 ) -> anyhow::Result<()> {
     use base64::Engine as _;
-    let app = TestApp::spawn(&engine).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let db = app.db();
-    let s = Scenario::build(db).await?;
     let url = app.data.url(&engine);
     let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let run = |args: Vec<String>| {
@@ -574,4 +557,10 @@ async fn the_operator_sets_the_period_purges_and_exports_from_the_command_line(
     }
     assert!(!format!("{audited:?}").contains("Ann"), "no personal data recorded");
     Ok(())
+}
+
+/// The `onroll_accounts_purged_total` series of students purged for `cause`
+/// in a scrape's `series`.
+fn students_purged(series: &[(String, f64)], cause: &str) -> f64 {
+    crate::metrics::value(series, "onroll_accounts_purged_total", &[("cause", cause), ("kind", "students")])
 }

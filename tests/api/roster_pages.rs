@@ -6,7 +6,7 @@ use onroll::graphql::ids::NodeType;
 use serde_json::json;
 
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
+use crate::support::fixture::gid;
 use crate::support::{Engine, TestApp};
 
 on_both_engines!(roster_total_holds_past_the_last_member);
@@ -17,8 +17,7 @@ const ROSTER: &str = "query($class: ID!, $after: String) { node(id: $class) { ..
 } } }";
 
 async fn roster_total_holds_past_the_last_member(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let class = json!({ "class": gid(NodeType::Class, s.class.id) });
     let data = app.query(&s.trust_admin, ROSTER, class.clone()).await?;
     let all = &data["node"]["all"];

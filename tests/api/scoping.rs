@@ -4,7 +4,7 @@ use onroll::graphql::ids::NodeType;
 use serde_json::{Value, json};
 
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
+use crate::support::fixture::gid;
 use crate::support::{Engine, TestApp, ids, strings};
 
 on_both_engines!(
@@ -34,8 +34,7 @@ async fn lookups(app: &TestApp, token: &str, school: i32, student: i32, run: i32
 }
 
 async fn school_admin_sees_only_their_school(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
 
     let own = lookups(&app, &s.school_a_admin, s.school_a.id, s.ann_a.id, s.run.id).await?;
     assert_eq!(own["school"]["name"], "Ash Primary");
@@ -53,13 +52,8 @@ async fn school_admin_sees_only_their_school(engine: Engine) -> anyhow::Result<(
     assert_eq!(other["deactivationEvents"]["edges"], json!([]));
 
     // Ann's family, seen from school A only, does not reveal school B.
-    let data = app
-        .query(
-            &s.school_a_admin,
-            "{ trusts { families { edges { node { schools { name } children { forename } } } } } }",
-            json!({}),
-        )
-        .await?;
+    let families = "{ trusts { families { edges { node { schools { name } children { forename } } } } } }";
+    let data = app.query(&s.school_a_admin, families, json!({})).await?;
     for edge in data["trusts"][0]["families"]["edges"].as_array().into_iter().flatten() {
         assert_eq!(strings(&edge["node"]["schools"], "name"), vec!["Ash Primary"]);
         assert!(!strings(&edge["node"]["children"], "forename").contains(&"Tom".to_owned()));
@@ -68,8 +62,7 @@ async fn school_admin_sees_only_their_school(engine: Engine) -> anyhow::Result<(
 }
 
 async fn school_scoped_integrator(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let seen = lookups(&app, &s.integrator_b, s.school_b.id, s.ann_b.id, s.run.id).await?;
     assert_eq!(seen["school"]["name"], "Birch Secondary");
     assert_eq!(seen["student"]["forename"], "Tom");
@@ -83,8 +76,7 @@ async fn school_scoped_integrator(engine: Engine) -> anyhow::Result<()> {
 }
 
 async fn other_trust_sees_nothing(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let data = lookups(&app, &s.other_admin, s.school_a.id, s.ann_a.id, s.run.id).await?;
     assert_eq!(data["school"], Value::Null);
     assert_eq!(data["student"], Value::Null);
@@ -92,22 +84,12 @@ async fn other_trust_sees_nothing(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(data["syncRun"], Value::Null);
     assert_eq!(data["trusts"][0]["name"], "Elsewhere Trust");
     assert_eq!(data["deactivationEvents"]["edges"], json!([]));
-    let node = app
-        .query(
-            &s.other_admin,
-            "query($id: ID!) { node(id: $id) { id } }",
-            json!({ "id": gid(NodeType::Trust, s.trust.id) }),
-        )
-        .await?;
+    let trust = json!({ "id": gid(NodeType::Trust, s.trust.id) });
+    let node = app.query(&s.other_admin, "query($id: ID!) { node(id: $id) { id } }", trust).await?;
     assert_eq!(node["node"], Value::Null);
     // Ann also has a record in the other trust: families never cross trusts.
-    let families = app
-        .query(
-            &s.trust_admin,
-            "{ trusts { families(filter: {search: \"ann\"}) { edges { node { schools { name } } } } } }",
-            json!({}),
-        )
-        .await?;
+    let anns = "{ trusts { families(filter: {search: \"ann\"}) { edges { node { schools { name } } } } } }";
+    let families = app.query(&s.trust_admin, anns, json!({})).await?;
     let schools: Vec<String> = families["trusts"][0]["families"]["edges"]
         .as_array()
         .into_iter()
@@ -123,8 +105,7 @@ async fn other_trust_sees_nothing(engine: Engine) -> anyhow::Result<()> {
 }
 
 async fn trust_wide_roles_see_every_school(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     for token in [&s.trust_admin, &s.integrator] {
         let data =
             app.query(token, "{ trusts { schools { edges { node { id name } } } } }", json!({})).await?;

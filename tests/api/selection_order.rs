@@ -7,7 +7,7 @@ use onroll::graphql::ids::NodeType;
 use serde_json::json;
 
 use crate::on_both_engines;
-use crate::support::fixture::{Scenario, gid};
+use crate::support::fixture::gid;
 use crate::support::{Engine, TestApp};
 
 on_both_engines!(fields_come_back_in_selection_order);
@@ -59,8 +59,7 @@ fn key_orders(text: &str) -> Vec<Vec<String>> {
 }
 
 async fn fields_come_back_in_selection_order(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let school = gid(NodeType::School, s.school_a.id);
     let query = r#"query($school: ID!) {
         viewer { role }

@@ -5,7 +5,6 @@ use serde_json::json;
 use std::time::Duration;
 
 use crate::on_both_engines;
-use crate::support::fixture::Scenario;
 use crate::support::ws::{self, next_within, subscribe};
 use crate::support::{Engine, TestApp};
 
@@ -15,8 +14,7 @@ on_both_engines!(a_document_and_an_event_larger_than_a_buffer_cross_the_socket);
 const ALIASES: usize = 40;
 
 async fn a_document_and_an_event_larger_than_a_buffer_cross_the_socket(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let fields: String = (0..ALIASES).map(|i| format!(" c{i}: cursor")).collect();
     let padding = format!("# {}\n", "x".repeat(12 * 1024));
     let query = format!(

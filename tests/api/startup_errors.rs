@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+use crate::cli::TempDb;
+
 const BIN: &str = env!("CARGO_BIN_EXE_onroll");
 
 /// Runs `onroll args` with `env`, and returns its error lines: the final
@@ -82,23 +84,20 @@ fn a_sqlite_file_that_cannot_be_created_says_how_to_fix_it() -> anyhow::Result<(
 
 #[test]
 fn a_wonde_url_without_its_version_is_detected() -> anyhow::Result<()> {
-    let file = scratch("wonde");
-    let url = format!("sqlite://{}.db?mode=rwc", file.display());
+    let db = TempDb::new();
+    let url = db.url();
     let env = [("DATABASE_URL", url.as_str()), ("WONDE_API_URL", "http://127.0.0.1:9")];
     let line = said_once(&errors(&["sync", "--school", "1"], &env)?)?.to_owned();
     let serve = said_once(&errors(&["serve", "--bind", "127.0.0.1:0"], &env)?)?.to_owned();
     assert!(serve.contains("version"), "{serve}");
-    for suffix in [".db", ".db-wal", ".db-shm", ".db.key"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-    }
     assert!(line.contains("version") && line.contains("/v1.0"), "{line}");
     Ok(())
 }
 
 #[test]
 fn cli_errors_name_the_id_as_typed() -> anyhow::Result<()> {
-    let file = scratch("ids");
-    let url = format!("sqlite://{}.db?mode=rwc", file.display());
+    let db = TempDb::new();
+    let url = db.url();
     let env = [("DATABASE_URL", url.as_str())];
     // 42 as the API writes it: `School:42`, base64.
     let typed = "U2Nob29sOjQy";
@@ -116,25 +115,19 @@ fn cli_errors_name_the_id_as_typed() -> anyhow::Result<()> {
             failures.push(format!("{}: {line}", args.join(" ")));
         }
     }
-    for suffix in [".db", ".db-wal", ".db-shm", ".db.key"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-    }
     assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }
 
 #[test]
 fn a_token_expiry_beyond_reason_is_refused_not_a_panic() -> anyhow::Result<()> {
-    let file = scratch("expiry");
-    let url = format!("sqlite://{}.db?mode=rwc", file.display());
+    let db = TempDb::new();
+    let url = db.url();
     let env = [("DATABASE_URL", url.as_str())];
     let output = Command::new(BIN).args(["trust", "create", "--name", "T"]).envs(env).output()?;
     let trust = String::from_utf8(output.stdout)?.trim().to_owned();
     let args = ["token", "create", "--role", "integrator", "--trust", &trust, "--expires-in", "99999999999d"];
     let lines = errors(&args, &env)?;
-    for suffix in [".db", ".db-wal", ".db-shm", ".db.key"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-    }
     let line = said_once(&lines)?;
     assert!(line.contains("within 100 years"), "{line}");
     Ok(())

@@ -4,7 +4,7 @@
 use entity::enums::RelationshipType;
 use entity::school;
 use onroll::graphql::ids::NodeType;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::on_both_engines;
 use crate::support::big_year;
@@ -84,31 +84,55 @@ async fn populate(
     Ok(())
 }
 
-async fn statements_for(
+/// The statements `query` with `vars` costs when it runs a second time,
+/// and its answer: the first request warms the pool (and the request's own
+/// first statements), so connection set-up is not counted.
+async fn measured(app: &TestApp, token: &str, query: &str, vars: &Value) -> anyhow::Result<(usize, Value)> {
+    app.query(token, query, vars.clone()).await?;
+    let before = app.statements();
+    let data = app.query(token, query, vars.clone()).await?;
+    Ok((app.statements() - before, data))
+}
+
+/// The edges at `edges` (a JSON pointer) of `answer`: how many.
+fn edges_at(answer: &Value, edges: &str) -> usize {
+    answer.pointer(edges).and_then(Value::as_array).map_or(0, Vec::len)
+}
+
+/// Statements (after a warm-up) of `query` at `school`, and how many edges
+/// its answer holds at `edges`.
+async fn statements_at(
     app: &TestApp,
     token: &str,
+    (query, edges): (&str, &str),
     school: &school::Model,
 ) -> anyhow::Result<(usize, usize)> {
     let vars = json!({ "school": gid(NodeType::School, school.id) });
-    // The first request warms the pool, so connection set-up is not counted.
-    app.query(token, NESTED, vars.clone()).await?;
-    let before = app.statements();
-    let data = app.query(token, NESTED, vars).await?;
-    let rows = data["school"]["students"]["edges"].as_array().map_or(0, Vec::len);
-    Ok((app.statements() - before, rows))
+    let (statements, data) = measured(app, token, query, &vars).await?;
+    Ok((statements, edges_at(&data, edges)))
+}
+
+/// A server, the scenario, and two new schools of its trust, `names`.
+async fn two_schools(
+    engine: &Engine,
+    names: [&str; 2],
+) -> anyhow::Result<(TestApp, Scenario, [school::Model; 2])> {
+    let app = TestApp::spawn(engine).await?;
+    let s = Scenario::build(app.db()).await?;
+    let f = Fixture::new(app.db());
+    let schools = [f.school(&s.trust, names[0]).await?, f.school(&s.trust, names[1]).await?];
+    Ok((app, s, schools))
 }
 
 async fn nested_query_statement_count_is_constant(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s, [small, large]) = two_schools(&engine, ["Small School", "Large School"]).await?;
     let f = Fixture::new(app.db());
-    let small = f.school(&s.trust, "Small School").await?;
-    let large = f.school(&s.trust, "Large School").await?;
     populate(&f, &small, &s.school_b, 10).await?;
     populate(&f, &large, &s.school_b, 200).await?;
 
-    let (small_count, small_rows) = statements_for(&app, &s.trust_admin, &small).await?;
-    let (large_count, large_rows) = statements_for(&app, &s.trust_admin, &large).await?;
+    let nested = (NESTED, "/school/students/edges");
+    let (small_count, small_rows) = statements_at(&app, &s.trust_admin, nested, &small).await?;
+    let (large_count, large_rows) = statements_at(&app, &s.trust_admin, nested, &large).await?;
     assert_eq!(small_rows, 10);
     assert_eq!(large_rows, 100, "a page is capped at 100 of the 200");
     eprintln!("statements: {small_count} for 10 students, {large_count} for 100 of 200");
@@ -160,32 +184,17 @@ async fn hold_everything(db: &sea_orm::DatabaseConnection, school: &school::Mode
     Ok(())
 }
 
-async fn held_statements(
-    app: &TestApp,
-    token: &str,
-    school: &school::Model,
-) -> anyhow::Result<(usize, usize)> {
-    let vars = json!({ "school": gid(NodeType::School, school.id) });
-    app.query(token, HELD, vars.clone()).await?;
-    let before = app.statements();
-    let data = app.query(token, HELD, vars).await?;
-    let rows = data["heldChanges"]["edges"].as_array().map_or(0, Vec::len);
-    Ok((app.statements() - before, rows))
-}
-
 /// `heldChanges` resolves each change's person and group in batches.
 async fn held_changes_statement_count_is_constant(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s, [small, large]) = two_schools(&engine, ["Small Held School", "Large Held School"]).await?;
     let f = Fixture::new(app.db());
-    let small = f.school(&s.trust, "Small Held School").await?;
-    let large = f.school(&s.trust, "Large Held School").await?;
     populate(&f, &small, &s.school_b, 3).await?;
     populate(&f, &large, &s.school_b, 60).await?;
     hold_everything(app.db(), &small).await?;
     hold_everything(app.db(), &large).await?;
-    let (small_count, small_rows) = held_statements(&app, &s.trust_admin, &small).await?;
-    let (large_count, large_rows) = held_statements(&app, &s.trust_admin, &large).await?;
+    let held = (HELD, "/heldChanges/edges");
+    let (small_count, small_rows) = statements_at(&app, &s.trust_admin, held, &small).await?;
+    let (large_count, large_rows) = statements_at(&app, &s.trust_admin, held, &large).await?;
     assert_eq!((small_rows, large_rows), (9, 100));
     eprintln!("statements: {small_count} for 9 held changes, {large_count} for 100 of 180");
     assert_eq!(small_count, large_count);
@@ -234,29 +243,21 @@ async fn parents_statements(
         "c": gid(NodeType::Class, year.class.id),
         "name": year.year.name,
     });
-    app.query(token, PARENTS, vars.clone()).await?;
-    let before = app.statements();
-    let data = app.query(token, PARENTS, vars).await?;
-    let rows = data["f"]["guardians"]["edges"].as_array().map_or(0, Vec::len);
-    let statements = app.statements() - before;
+    let (statements, data) = measured(app, token, PARENTS, &vars).await?;
+    let rows = edges_at(&data, "/f/guardians/edges");
     let vars = json!({ "school": gid(NodeType::School, school) });
-    app.query(token, CHANGES, vars.clone()).await?;
-    let before = app.statements();
-    let data = app.query(token, CHANGES, vars).await?;
-    let changes = data["groupMembershipChanges"]["edges"].as_array().map_or(0, Vec::len);
+    let (change_statements, data) = measured(app, token, CHANGES, &vars).await?;
+    let changes = edges_at(&data, "/groupMembershipChanges/edges");
     assert_eq!(changes, rows, "one year group change per guardian, up to a page");
-    Ok((statements + app.statements() - before, rows))
+    Ok((statements + change_statements, rows))
 }
 
 /// Parent groups (year, form, class, trust-wide year; one request) and
 /// their change log (another)
 /// cost the same statements for a year of 10 pupils as for one of 1,000.
 async fn parent_groups_statement_count_is_constant(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
-    let f = Fixture::new(app.db());
-    let small_school = f.school(&s.trust, "Small Parents School").await?;
-    let large_school = f.school(&s.trust, "Large Parents School").await?;
+    let names = ["Small Parents School", "Large Parents School"];
+    let (app, s, [small_school, large_school]) = two_schools(&engine, names).await?;
     let small = big_year::populate(app.db(), small_school.id, "Year 9 small", "s", 10).await?;
     let large = big_year::populate(app.db(), large_school.id, "Year 9 large", "l", 1_000).await?;
     let (small_count, small_rows) = parents_statements(&app, &s.trust_admin, &small).await?;
@@ -272,8 +273,7 @@ async fn parent_groups_statement_count_is_constant(engine: Engine) -> anyhow::Re
 /// does not select it (directly, through a fragment or an alias) must not
 /// pay for it, and one that does gets the true total.
 async fn total_is_counted_only_when_selected(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let f = Fixture::new(app.db());
     let school = f.school(&s.trust, "Counted School").await?;
     populate(&f, &school, &s.school_b, 12).await?;
@@ -297,16 +297,12 @@ async fn total_is_counted_only_when_selected(engine: Engine) -> anyhow::Result<(
     ];
     let mut counts = Vec::new();
     for (name, query, counted) in shapes {
-        // Warm the pool and the request's own first statements.
-        app.query(&s.trust_admin, query, vars.clone()).await?;
-        let before = app.statements();
-        let data = app.query(&s.trust_admin, query, vars.clone()).await?;
-        let used = app.statements() - before;
+        let (used, data) = measured(&app, &s.trust_admin, query, &vars).await?;
         let students = &data["school"]["students"];
-        assert_eq!(students["edges"].as_array().map_or(0, Vec::len), 5, "{name}: {data}");
+        assert_eq!(edges_at(&data, "/school/students/edges"), 5, "{name}: {data}");
         if counted {
             let total = students.get("totalCount").or_else(|| students.get("n"));
-            assert_eq!(total.and_then(serde_json::Value::as_i64), Some(12), "{name}: {data}");
+            assert_eq!(total.and_then(Value::as_i64), Some(12), "{name}: {data}");
         }
         counts.push((name, used));
     }

@@ -117,8 +117,7 @@ const ERASE: &str = "mutation($p: ID!) { erasePerson(personId: $p, reason: SUBJE
 /// a moment before.
 async fn a_replay_after_an_erasure_shows_the_erased_record(engine: Engine) -> anyhow::Result<()> {
     use sea_orm::Set;
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let query = "subscription($a: String) { deactivations(after: $a) { cursor
         person { ... on Student { forename surname } } } }";
 

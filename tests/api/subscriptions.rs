@@ -34,8 +34,7 @@ const DEACTIVATIONS: &str = "subscription($school: ID, $after: String) {
         person { ... on Student { forename status } } school { name } } }";
 
 async fn no_token_no_ack(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     for token in [None, Some("onr_wrong")] {
         let (_, first) = connect(&app, token).await?;
         assert_eq!(first, json!({ "close": 4403 }), "{token:?}");
@@ -46,8 +45,7 @@ async fn no_token_no_ack(engine: Engine) -> anyhow::Result<()> {
 }
 
 async fn deactivations_replay_then_live_once_each(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let f = Fixture::new(app.db());
     let (mut socket, ack) = connect(&app, Some(&s.integrator)).await?;
     assert_eq!(ack["type"], "connection_ack");
@@ -92,8 +90,7 @@ async fn deactivations_replay_then_live_once_each(engine: Engine) -> anyhow::Res
 }
 
 async fn subscribers_see_only_their_schools(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let f = Fixture::new(app.db());
     // A school admin of A may not subscribe to school B.
     let (mut socket, _) = connect(&app, Some(&s.school_a_admin)).await?;
@@ -123,8 +120,7 @@ async fn subscribers_see_only_their_schools(engine: Engine) -> anyhow::Result<()
 
 async fn sync_progress_of_one_run(engine: Engine) -> anyhow::Result<()> {
     use onroll::sync::progress::Progress;
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let f = Fixture::new(app.db());
     let run =
         f.sync_run(&s.school_a, entity::enums::SyncKind::Full, entity::enums::SyncStatus::Running).await?;
@@ -186,8 +182,7 @@ async fn keepalive_pings_and_silent_clients_closed(engine: Engine) -> anyhow::Re
 /// Each refusal arrives as the protocol's `next` with an error code and no
 /// data, and the socket stays usable.
 async fn subscription_refusals(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let (mut socket, ack) = connect(&app, Some(&s.integrator_b)).await?;
     assert_eq!(ack["type"], "connection_ack");
     let progress = "subscription($s: ID, $r: ID) { syncProgress(schoolId: $s, runId: $r) { phase } }";
@@ -219,12 +214,11 @@ on_both_engines!(a_burst_reaches_every_subscriber_once_in_order);
 /// without `after`, each event once, in order, and nothing from before a
 /// subscriber's own start.
 async fn a_burst_reaches_every_subscriber_once_in_order(engine: Engine) -> anyhow::Result<()> {
-    use entity::enums::{DeactivationReason, PersonKind};
-    use sea_orm::ActiveValue::Set;
+    use crate::webhooks_out::deactivation_of;
+    use entity::enums::DeactivationReason;
     const BURST: usize = 20_000;
     const CURSORS: &str = "subscription($a: String) { deactivations(after: $a) { cursor } }";
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     // Something already in the log: a subscriber without `after` must not
     // be sent it, even when it falls behind before its first event.
     let before = entity::event::Entity::find().all(app.db()).await?;
@@ -237,18 +231,7 @@ async fn a_burst_reaches_every_subscriber_once_in_order(engine: Engine) -> anyho
 
     let now = chrono::Utc::now();
     let rows: Vec<entity::event::ActiveModel> = (0..BURST)
-        .map(|_| entity::event::ActiveModel {
-            trust_id: Set(s.trust.id),
-            school_id: Set(s.leaver.school_id),
-            kind: Set(EventKind::Deactivated),
-            person_kind: Set(Some(PersonKind::Student)),
-            person_id: Set(Some(s.leaver.id)),
-            reason: Set(Some(DeactivationReason::SchoolDisconnected)),
-            sync_run_id: Set(None),
-            payload: Set(None),
-            occurred_at: Set(now),
-            ..Default::default()
-        })
+        .map(|_| deactivation_of(&s, &s.leaver, DeactivationReason::SchoolDisconnected, now))
         .collect();
     let burst = onroll::events::log::append(app.db(), rows).await?;
     app.events.publish(&burst);

@@ -3,6 +3,8 @@
 pub mod big_year;
 pub mod fixture;
 pub mod receiver;
+pub mod rows;
+pub mod sim;
 pub mod ws;
 
 use anyhow::{Context as _, bail};
@@ -15,6 +17,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// The webhook secret test servers are configured with.
@@ -273,8 +276,8 @@ const NO_WONDE: &str = "http://127.0.0.1:9/v1.0";
 /// A test server's timings, where a test needs other than the defaults.
 #[derive(Default)]
 struct Tuning {
-    keepalive: Option<std::time::Duration>,
-    token_watch: Option<std::time::Duration>,
+    keepalive: Option<Duration>,
+    token_watch: Option<Duration>,
     limits: Option<onroll::limits::LimitsConfig>,
     /// Outbound webhooks delivered by this server, with these settings.
     webhooks: Option<onroll::webhooks_out::WebhookSettings>,
@@ -286,25 +289,11 @@ struct Tuning {
 pub fn test_webhook_settings() -> onroll::webhooks_out::WebhookSettings {
     onroll::webhooks_out::WebhookSettings {
         allow_private: true,
-        retry_unit: std::time::Duration::from_millis(5),
-        timeout: std::time::Duration::from_secs(5),
-        backstop: std::time::Duration::from_millis(200),
+        retry_unit: Duration::from_millis(5),
+        timeout: Duration::from_secs(5),
+        backstop: Duration::from_millis(200),
         concurrency: 16,
     }
-}
-
-/// A Wonde client at `url` that gives up quickly.
-fn test_wonde(url: &str) -> anyhow::Result<onroll::wonde::WondeClient> {
-    Ok(onroll::wonde::WondeClient::new(onroll::wonde::WondeConfig {
-        base_url: Some(url.to_owned()),
-        retry: onroll::wonde::RetryPolicy {
-            max_retries: 1,
-            base_delay: std::time::Duration::from_millis(5),
-            max_delay: std::time::Duration::from_millis(20),
-            max_elapsed: std::time::Duration::from_secs(2),
-        },
-        ..onroll::wonde::WondeConfig::default()
-    })?)
 }
 
 /// A second server on a `TestApp`'s database (`TestApp::replica`); it
@@ -317,6 +306,13 @@ pub struct Replica {
 impl TestApp {
     pub async fn spawn(engine: &Engine) -> anyhow::Result<Self> {
         Self::spawn_with_wonde(engine, NO_WONDE).await
+    }
+
+    /// A server on a database holding the usual scenario, and the scenario.
+    pub async fn with_scenario(engine: &Engine) -> anyhow::Result<(Self, fixture::Scenario)> {
+        let app = Self::spawn(engine).await?;
+        let s = fixture::Scenario::build(app.db()).await?;
+        Ok((app, s))
     }
 
     /// A server whose Wonde is at `wonde_url` (a simulator's base URL).
@@ -342,19 +338,14 @@ impl TestApp {
     }
 
     /// A server whose subscription sockets are pinged every `keepalive`.
-    pub async fn spawn_with_keepalive(
-        engine: &Engine,
-        keepalive: std::time::Duration,
-    ) -> anyhow::Result<Self> {
-        let tuning = Tuning { keepalive: Some(keepalive), ..Tuning::default() };
-        Self::spawn_configured(engine, NO_WONDE, tuning, None, SecretKey::generate()).await
+    pub async fn spawn_with_keepalive(engine: &Engine, keepalive: Duration) -> anyhow::Result<Self> {
+        Self::spawn_tuned(engine, Tuning { keepalive: Some(keepalive), ..Tuning::default() }).await
     }
 
     /// A server whose revocation watch looks only every `every`, so that a
     /// test sees what a socket's own check of each operation does.
-    pub async fn spawn_with_token_watch(engine: &Engine, every: std::time::Duration) -> anyhow::Result<Self> {
-        let tuning = Tuning { token_watch: Some(every), ..Tuning::default() };
-        Self::spawn_configured(engine, NO_WONDE, tuning, None, SecretKey::generate()).await
+    pub async fn spawn_with_token_watch(engine: &Engine, every: Duration) -> anyhow::Result<Self> {
+        Self::spawn_tuned(engine, Tuning { token_watch: Some(every), ..Tuning::default() }).await
     }
 
     /// A server with other limits than the defaults (docs/limits.md), its
@@ -374,7 +365,11 @@ impl TestApp {
         engine: &Engine,
         settings: onroll::webhooks_out::WebhookSettings,
     ) -> anyhow::Result<Self> {
-        let tuning = Tuning { webhooks: Some(settings), ..Tuning::default() };
+        Self::spawn_tuned(engine, Tuning { webhooks: Some(settings), ..Tuning::default() }).await
+    }
+
+    /// A server with no Wonde, tuned by `tuning`.
+    async fn spawn_tuned(engine: &Engine, tuning: Tuning) -> anyhow::Result<Self> {
         Self::spawn_configured(engine, NO_WONDE, tuning, None, SecretKey::generate()).await
     }
 
@@ -419,13 +414,13 @@ impl TestApp {
             webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
             events: EventBus::default(),
             sync_wake: Default::default(),
-            wonde: test_wonde(NO_WONDE)?,
+            wonde: sim::test_wonde(NO_WONDE)?,
             wonde_app_token: None,
         };
         let app = configure(
             Application::new(services, ([127, 0, 0, 1], 0).into())
                 .await?
-                .with_token_ttl(std::time::Duration::from_secs(3600)),
+                .with_token_ttl(Duration::from_secs(3600)),
         );
         let addr = app.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
@@ -473,7 +468,7 @@ impl TestApp {
             webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
             events: events.clone(),
             sync_wake: Default::default(),
-            wonde: test_wonde(wonde_url)?,
+            wonde: sim::test_wonde(wonde_url)?,
             wonde_app_token: app_token.map(onroll::wonde::SecretToken::new),
         };
         // With an app token the server is whole: a worker runs what the
@@ -489,12 +484,12 @@ impl TestApp {
                 clock: Default::default(),
             },
             schedule: onroll::sync::schedule::Schedule::default(),
-            tick: std::time::Duration::from_secs(3600),
+            tick: Duration::from_secs(3600),
         });
         // Cached tokens outlive the test: none ages out between warm-up and count.
         let mut app = Application::new(services, ([127, 0, 0, 1], 0).into())
             .await?
-            .with_token_ttl(std::time::Duration::from_secs(3600));
+            .with_token_ttl(Duration::from_secs(3600));
         if let Some(worker) = worker {
             app = app.with_worker(worker);
         }

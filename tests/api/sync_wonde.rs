@@ -11,7 +11,7 @@ use onroll::events::EventBus;
 use onroll::server::{Application, Services, Worker};
 use onroll::sync::SyncEngine;
 use onroll::sync::schedule::Schedule;
-use onroll::wonde::{RetryPolicy, WondeClient, WondeConfig};
+use onroll::wonde::{WondeClient, WondeConfig};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -24,7 +24,10 @@ use wonde_sim::{
 
 use crate::active_memberships;
 use crate::on_both_engines;
+use crate::row_by_wonde_id;
 use crate::support::fixture::Fixture;
+use crate::support::rows::connection_of;
+use crate::support::sim::fast_retry;
 use crate::support::{Engine, TestDb, WEBHOOK_SECRET};
 
 on_both_engines!(
@@ -70,12 +73,7 @@ impl World {
         let client = WondeClient::new(WondeConfig {
             base_url: Some(sim.base_url()),
             request_timeout: Duration::from_secs(5),
-            retry: RetryPolicy {
-                max_retries: 3,
-                base_delay: Duration::from_millis(5),
-                max_delay: Duration::from_millis(50),
-                max_elapsed: Duration::from_secs(10),
-            },
+            retry: fast_retry(3, 50, Duration::from_secs(10)),
             ..WondeConfig::default()
         })?;
         let engine = SyncEngine {
@@ -268,12 +266,7 @@ pub async fn student_by_wonde(
     school: i32,
     wonde: &str,
 ) -> anyhow::Result<student::Model> {
-    student::Entity::find()
-        .filter(student::Column::SchoolId.eq(school))
-        .filter(student::Column::WondeId.eq(wonde))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no student {wonde}"))
+    row_by_wonde_id!(db, school, student, wonde)
 }
 
 /// The run's last progress event is its end (its status as the phase) and
@@ -365,12 +358,7 @@ async fn leavers_starters_and_moves_flow_through_incremental_runs(engine: Engine
     let left = student_by_wonde(db, school_a.id, &only_child).await?;
     assert_eq!(left.deactivation_reason, Some(DeactivationReason::LeftSchool));
     assert_eq!(student_by_wonde(db, school_a.id, &starter.id).await?.status, AccountStatus::Active);
-    let parent = guardian::Entity::find()
-        .filter(guardian::Column::SchoolId.eq(school_a.id))
-        .filter(guardian::Column::WondeId.eq(parent_of_only.as_str()))
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("parent"))?;
+    let parent = row_by_wonde_id!(db, school_a.id, guardian, parent_of_only.as_str())?;
     assert_eq!(parent.deactivation_reason, Some(DeactivationReason::NoActiveChildren));
     // The other school is untouched: its directory still mirrors its MIS.
     world.assert_mirrors(1).await?;
@@ -433,13 +421,10 @@ async fn empty_mis_and_broken_wonde_change_nothing(engine: Engine) -> anyhow::Re
     world.sim.set_outage(&wonde_a, false)?;
 
     // A 429 with Retry-After is waited out.
-    world.sim.inject_fault(FaultSpec {
-        school: Some(wonde_a.clone()),
-        endpoint: "students".into(),
-        page: None,
-        kind: FaultKind::RateLimited { retry_after_secs: Some(1) },
-        count: 1,
-    });
+    world.sim.inject_fault(
+        FaultSpec::new("students", FaultKind::RateLimited { retry_after_secs: Some(1) }, 1)
+            .for_school(&wonde_a),
+    );
     let run = world.sync(0, SyncKind::Full).await?;
     assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
 
@@ -447,13 +432,7 @@ async fn empty_mis_and_broken_wonde_change_nothing(engine: Engine) -> anyhow::Re
     let leaver = world.truth(0)?.students[0].id.clone();
     world.sim.student_leaves(&wonde_a, &leaver, None)?;
     for kind in [FaultKind::ServerError { status: 500 }, FaultKind::Truncate] {
-        world.sim.inject_fault(FaultSpec {
-            school: Some(wonde_a.clone()),
-            endpoint: "contacts".into(),
-            page: None,
-            kind,
-            count: 100,
-        });
+        world.sim.inject_fault(FaultSpec::new("contacts", kind, 100).for_school(&wonde_a));
         let run = world.sync(0, SyncKind::Full).await?;
         assert_eq!(run.status, SyncStatus::Failed, "{:?}", run.error);
         let error = run.error.unwrap_or_default();
@@ -486,11 +465,7 @@ async fn approval_webhook_starts_the_first_full_run(engine: Engine) -> anyhow::R
     let world = World::start(&engine, 1, 30).await?;
     let (wonde_a, school_a) = world.schools[0].clone();
     // The school awaits approval: no token yet.
-    let connection = wonde_connection::Entity::find()
-        .filter(wonde_connection::Column::SchoolId.eq(school_a.id))
-        .one(world.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("connection"))?;
+    let connection = connection_of(world.db(), school_a.id).await?;
     let mut pending: wonde_connection::ActiveModel = connection.into();
     pending.status = Set(ConnectionStatus::Pending);
     pending.token_ciphertext = Set(None);
@@ -562,13 +537,9 @@ async fn a_student_leaving_mid_run_is_a_leaver_not_a_deletion(engine: Engine) ->
     let (wonde_a, school_a) = world.schools[0].clone();
     let leaver = world.truth(0)?.students[2].id.clone();
 
-    world.sim.inject_fault(FaultSpec {
-        school: Some(wonde_a.clone()),
-        endpoint: "deletions".into(),
-        page: None,
-        kind: FaultKind::Latency { ms: 1_500 },
-        count: 1,
-    });
+    world
+        .sim
+        .inject_fault(FaultSpec::new("deletions", FaultKind::Latency { ms: 1_500 }, 1).for_school(&wonde_a));
     let leave = async {
         // The rule is taken when the deletions request arrives; its answer
         // is rendered after the wait, so it includes the leave.

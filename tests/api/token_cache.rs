@@ -65,8 +65,7 @@ async fn refusal(app: &TestApp, token: &str) -> anyhow::Result<(u16, Value)> {
 }
 
 async fn a_cached_token_costs_no_statement(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let (token, _) = integrator(&app, &s, None).await?;
     // The first request reads the token and records its use.
     assert_eq!(statements_of(&app, &token).await?, 2, "the token read and the use stamped");
@@ -111,8 +110,7 @@ async fn a_revocation_here_refuses_the_very_next_request(engine: Engine) -> anyh
 /// reaches this server's listener, on SQLite the watch's next tick reads
 /// the cached token. Either way well before the entry would age out.
 async fn a_revocation_by_the_cli_empties_the_cache_within_the_bound(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let (token, row) = integrator(&app, &s, None).await?;
     statements_of(&app, &token).await?;
     assert_eq!(statements_of(&app, &token).await?, 0, "cached");

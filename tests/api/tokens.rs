@@ -15,8 +15,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::count_at;
 use crate::on_both_engines;
 use crate::support::fixture::{Scenario, gid};
+use crate::support::rows::connection_of;
 use crate::support::ws::{self, Socket, next, subscribe};
 use crate::support::{Engine, TestApp};
 
@@ -124,8 +126,7 @@ async fn revoke(db: &DatabaseConnection, id: i32) -> anyhow::Result<()> {
 }
 
 async fn revoked_and_expired_tokens_are_refused_over_http(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let (revoked, row) = token(app.db(), &s, Role::Integrator, None).await?;
     assert!(row.last_used_at.is_none());
     assert_eq!(app.query(&revoked, VIEWER, json!({})).await?["viewer"]["role"], "INTEGRATOR");
@@ -246,17 +247,9 @@ async fn operations_on_a_socket_check_the_token_first(engine: Engine) -> anyhow:
     let closed = closed(&mut socket, CLOSE_WITHIN).await?;
     assert_eq!((closed.code, closed.reason.contains("revoked")), (4403, true), "{closed:?}");
 
-    let connection = wonde_connection::Entity::find()
-        .filter(wonde_connection::Column::SchoolId.eq(s.school_a.id))
-        .one(app.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("school A's connection"))?;
+    let connection = connection_of(app.db(), s.school_a.id).await?;
     assert_eq!(connection.status, ConnectionStatus::Approved, "nothing was disconnected");
-    let active = student::Entity::find()
-        .filter(student::Column::SchoolId.eq(s.school_a.id))
-        .filter(student::Column::Status.eq(AccountStatus::Active))
-        .count(app.db())
-        .await?;
+    let active = count_at!(app.db(), s.school_a.id, student, Status, AccountStatus::Active);
     assert_eq!(active, 2, "nobody was deactivated");
     Ok(())
 }
@@ -265,15 +258,8 @@ async fn operations_on_a_socket_check_the_token_first(engine: Engine) -> anyhow:
 /// socket's operations lacked the Wonde client and sealing key) answers as
 /// over HTTP: the same refusals with the same codes, and the same school.
 async fn mutations_over_a_socket_answer_as_over_http(engine: Engine) -> anyhow::Result<()> {
-    let sim = wonde_sim::Simulator::start(wonde_sim::SimConfig {
-        schools: 1,
-        students_per_school: 10,
-        ..wonde_sim::SimConfig::default()
-    })
-    .await?;
-    let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
-    let app = TestApp::spawn_with_wonde(&engine, &sim.base_url()).await?;
-    let s = Scenario::build(app.db()).await?;
+    let config = wonde_sim::SimConfig { students_per_school: 10, ..wonde_sim::SimConfig::default() };
+    let (_sim, sim_school, app, s) = crate::support::sim::with_wonde(&engine, config).await?;
     let connect = "mutation($i: ConnectWondeInput!) { connectWonde(input: $i) {
         id name wondeId connection { status } } }";
     let input = |token: &str| {

@@ -7,10 +7,13 @@ use entity::{student, sync_run, wonde_connection};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
+use crate::count_at;
 use crate::on_both_engines;
-use crate::support::fixture::Scenario;
+use crate::row_at;
+use crate::support::rows::connection_of;
+use crate::support::sim::with_wonde;
 use crate::support::{Engine, TestApp, WEBHOOK_SECRET};
-use wonde_sim::{SimConfig, Simulator};
+use wonde_sim::SimConfig;
 
 on_both_engines!(
     webhook_authentication_and_bad_bodies,
@@ -40,19 +43,14 @@ pub(crate) async fn post(
 }
 
 pub(crate) async fn state(app: &TestApp, school_id: i32) -> anyhow::Result<(wonde_connection::Model, u64)> {
-    let connection = wonde_connection::Entity::find()
-        .filter(wonde_connection::Column::SchoolId.eq(school_id))
-        .one(app.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no connection"))?;
+    let connection = connection_of(app.db(), school_id).await?;
     let runs =
         sync_run::Entity::find().filter(sync_run::Column::SchoolId.eq(school_id)).count(app.db()).await?;
     Ok((connection, runs))
 }
 
 async fn webhook_authentication_and_bad_bodies(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let wonde_id = s.school_a.wonde_id.clone().unwrap_or_default();
     let approved =
         json!({ "payload_type": "schoolApproved", "school_id": wonde_id, "school_token": "tok-1" })
@@ -90,11 +88,8 @@ async fn webhook_authentication_and_bad_bodies(engine: Engine) -> anyhow::Result
 }
 
 async fn approval_revocation_and_decline(engine: Engine) -> anyhow::Result<()> {
-    let sim =
-        Simulator::start(SimConfig { schools: 1, students_per_school: 2, ..SimConfig::default() }).await?;
-    let simulated = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
-    let app = TestApp::spawn_with_wonde(&engine, &sim.base_url()).await?;
-    let s = Scenario::build(app.db()).await?;
+    let config = SimConfig { students_per_school: 2, ..SimConfig::default() };
+    let (sim, simulated, app, s) = with_wonde(&engine, config).await?;
     let wonde_id = simulated.wonde_id.clone();
     // School A is the simulator's school, awaiting approval.
     let mut school: entity::school::ActiveModel = s.school_a.clone().into();
@@ -119,12 +114,7 @@ async fn approval_revocation_and_decline(engine: Engine) -> anyhow::Result<()> {
     assert!(!sealed.contains(&simulated.token), "the token is stored sealed");
     assert_eq!(app.secret_key.decrypt(&sealed)?, simulated.token);
     assert_eq!(runs, runs_before + 1);
-    let queued = sync_run::Entity::find()
-        .filter(sync_run::Column::SchoolId.eq(s.school_a.id))
-        .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
-        .one(app.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no queued run"))?;
+    let queued = row_at!(app.db(), s.school_a.id, sync_run, Status, SyncStatus::Queued)?;
     assert_eq!(queued.kind, SyncKind::Full);
 
     // Approved again while the held token works: nothing is replaced and no
@@ -151,11 +141,7 @@ async fn approval_revocation_and_decline(engine: Engine) -> anyhow::Result<()> {
     let (connection, _) = state(&app, s.school_a.id).await?;
     assert_eq!(connection.status, ConnectionStatus::Revoked);
     assert_eq!(connection.status_reason.as_deref(), Some("No longer needed"));
-    let active = student::Entity::find()
-        .filter(student::Column::SchoolId.eq(s.school_a.id))
-        .filter(student::Column::Status.eq(AccountStatus::Active))
-        .count(app.db())
-        .await?;
+    let active = count_at!(app.db(), s.school_a.id, student, Status, AccountStatus::Active);
     assert_eq!(active, 2, "revocation deactivates nobody");
 
     let declined = json!({ "payload_type": "accessDeclined", "school_id": wonde_id, "decline_reason": "Not interested" });
@@ -170,8 +156,7 @@ async fn approval_revocation_and_decline(engine: Engine) -> anyhow::Result<()> {
 /// (the open run stands for it): the queue's refusal of a second open run
 /// must not break the webhook's transaction, on PostgreSQL above all.
 async fn migration_while_a_run_is_open(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let wonde_id = s.school_a.wonde_id.clone().unwrap_or_default();
     let (open, _) =
         onroll::sync::runs::enqueue(app.db(), s.school_a.id, SyncKind::Incremental, false).await?;
@@ -195,8 +180,7 @@ on_both_engines!(a_flood_of_webhooks_while_a_run_writes_is_answered);
 async fn a_flood_of_webhooks_while_a_run_writes_is_answered(engine: Engine) -> anyhow::Result<()> {
     use entity::enums::PersonKind;
     const WEBHOOKS: usize = 200;
-    let app = TestApp::spawn(&engine).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (app, s) = TestApp::with_scenario(&engine).await?;
     let wonde_id = s.school_a.wonde_id.clone().unwrap_or_default();
     // Writers: transactions appending events back to back, as runs do.
     let db = app.db().clone();
@@ -233,11 +217,7 @@ async fn a_flood_of_webhooks_while_a_run_writes_is_answered(engine: Engine) -> a
     assert_eq!(writer.await??, 40 * 200, "the writers finished too");
     assert_eq!(statuses, std::collections::BTreeMap::from([(200, WEBHOOKS)]), "every webhook answered 200");
     // One open run however many asked.
-    let open = sync_run::Entity::find()
-        .filter(sync_run::Column::SchoolId.eq(s.school_a.id))
-        .filter(sync_run::Column::Status.eq(SyncStatus::Queued))
-        .count(app.db())
-        .await?;
+    let open = count_at!(app.db(), s.school_a.id, sync_run, Status, SyncStatus::Queued);
     assert_eq!(open, 1);
     Ok(())
 }

@@ -29,12 +29,36 @@ on_both_engines!(
 
 const CREATE: &str = "mutation($input: CreateWebhookEndpointInput!) {
     createWebhookEndpoint(input: $input) { secret endpoint { id url enabled eventTypes schoolIds } } }";
+const DELIVERIES: &str = "query($e: ID!, $s: WebhookDeliveryStatus) {
+    webhookDeliveries(endpointId: $e, status: $s, first: 100) {
+        totalCount edges { node { id webhookId eventCursor eventType status attemptCount lastStatusCode
+            attempts { statusCode error durationMs attemptedAt } } } } }";
+const DELIVERY_COUNT: &str = "query($e: ID!) { webhookDeliveries(endpointId: $e) { totalCount } }";
+const ROTATE: &str =
+    "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { previousSecretExpiresAt } } }";
+const REDELIVER: &str = "mutation($d: ID!) { redeliverWebhook(deliveryId: $d) { status } }";
+const REPLAY: &str = "mutation($e: ID!, $a: String) { replayWebhooks(endpointId: $e, after: $a) }";
+
+/// The `CREATE` input of an endpoint at `url` for `events`.
+pub(crate) fn endpoint_input(url: &str, events: &[&str]) -> Value {
+    json!({ "input": { "url": url, "eventTypes": events } })
+}
+
+/// A server delivering webhooks with `settings`, the scenario in its
+/// database, and a receiver that answers `script` (then 200s).
+async fn delivering(
+    engine: &Engine,
+    settings: onroll::webhooks_out::WebhookSettings,
+    script: &[u16],
+) -> anyhow::Result<(TestApp, Scenario, Receiver)> {
+    let app = TestApp::spawn_with_webhooks(engine, settings).await?;
+    let s = Scenario::build(app.db()).await?;
+    Ok((app, s, Receiver::start(script).await?))
+}
 
 /// Registers `receiver` for DEACTIVATED events; answers (endpoint ID, secret).
 pub async fn register(app: &TestApp, token: &str, receiver: &Receiver) -> anyhow::Result<(String, String)> {
-    let data = app
-        .query(token, CREATE, json!({ "input": { "url": receiver.url(), "eventTypes": ["DEACTIVATED"] } }))
-        .await?;
+    let data = app.query(token, CREATE, endpoint_input(&receiver.url(), &["DEACTIVATED"])).await?;
     let created = &data["createWebhookEndpoint"];
     let secret = created["secret"].as_str().unwrap_or_default().to_owned();
     assert!(secret.starts_with("whsec_"), "{created}");
@@ -44,16 +68,27 @@ pub async fn register(app: &TestApp, token: &str, receiver: &Receiver) -> anyhow
 
 /// A deactivation of the scenario's pupil Ann, as a sync would log it.
 pub(crate) fn deactivation_of_ann(s: &Scenario) -> event::ActiveModel {
+    deactivation_of(s, &s.ann_a, DeactivationReason::LeftSchool, chrono::Utc::now())
+}
+
+/// A deactivation of `pupil`, of the scenario's trust, for `reason` at
+/// `at`, as a sync would log it.
+pub(crate) fn deactivation_of(
+    s: &Scenario,
+    pupil: &entity::student::Model,
+    reason: DeactivationReason,
+    at: chrono::DateTime<chrono::Utc>,
+) -> event::ActiveModel {
     event::ActiveModel {
         trust_id: Set(s.trust.id),
-        school_id: Set(s.ann_a.school_id),
+        school_id: Set(pupil.school_id),
         kind: Set(EventKind::Deactivated),
         person_kind: Set(Some(PersonKind::Student)),
-        person_id: Set(Some(s.ann_a.id)),
-        reason: Set(Some(DeactivationReason::LeftSchool)),
+        person_id: Set(Some(pupil.id)),
+        reason: Set(Some(reason)),
         sync_run_id: Set(None),
         payload: Set(None),
-        occurred_at: Set(chrono::Utc::now()),
+        occurred_at: Set(at),
         ..Default::default()
     }
 }
@@ -72,9 +107,7 @@ fn all_verified(received: &[crate::support::receiver::Received]) -> bool {
 }
 
 async fn a_failed_delivery_is_retried_with_one_webhook_id(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn_with_webhooks(&engine, test_webhook_settings()).await?;
-    let s = Scenario::build(app.db()).await?;
-    let receiver = Receiver::start(&[500]).await?;
+    let (app, s, receiver) = delivering(&engine, test_webhook_settings(), &[500]).await?;
     let (endpoint, _) = register(&app, &s.trust_admin, &receiver).await?;
     let (_, before) = crate::metrics::scrape(&app).await?;
     let events = leave(&app, &s, 1).await?;
@@ -129,15 +162,7 @@ async fn deliveries(
     endpoint: &str,
     status: Option<&str>,
 ) -> anyhow::Result<Vec<Value>> {
-    let data = app
-        .query(
-            token,
-            "query($e: ID!, $s: WebhookDeliveryStatus) { webhookDeliveries(endpointId: $e, status: $s, first: 100) {
-                totalCount edges { node { id webhookId eventCursor eventType status attemptCount lastStatusCode
-                    attempts { statusCode error durationMs attemptedAt } } } } }",
-            json!({ "e": endpoint, "s": status }),
-        )
-        .await?;
+    let data = app.query(token, DELIVERIES, json!({ "e": endpoint, "s": status })).await?;
     Ok(data["webhookDeliveries"]["edges"]
         .as_array()
         .into_iter()
@@ -170,9 +195,7 @@ async fn endpoint_state(app: &TestApp, token: &str) -> anyhow::Result<Value> {
 }
 
 async fn gone_disables_the_endpoint(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn_with_webhooks(&engine, test_webhook_settings()).await?;
-    let s = Scenario::build(app.db()).await?;
-    let receiver = Receiver::start(&[410]).await?;
+    let (app, s, receiver) = delivering(&engine, test_webhook_settings(), &[410]).await?;
     register(&app, &s.trust_admin, &receiver).await?;
     leave(&app, &s, 1).await?;
     receiver.wait_for(1, Duration::from_secs(10)).await?;
@@ -202,9 +225,7 @@ async fn gone_disables_the_endpoint(engine: Engine) -> anyhow::Result<()> {
 }
 
 async fn a_restart_mid_retry_loses_nothing(engine: Engine) -> anyhow::Result<()> {
-    let mut app = TestApp::spawn_with_webhooks(&engine, test_webhook_settings()).await?;
-    let s = Scenario::build(app.db()).await?;
-    let receiver = Receiver::start(&[500; 50]).await?;
+    let (mut app, s, receiver) = delivering(&engine, test_webhook_settings(), &[500; 50]).await?;
     let (endpoint, _) = register(&app, &s.trust_admin, &receiver).await?;
     leave(&app, &s, 1).await?;
     receiver.wait_for(1, Duration::from_secs(10)).await?;
@@ -258,17 +279,9 @@ async fn two_replicas_deliver_each_event_once(engine: Engine) -> anyhow::Result<
 }
 
 async fn a_rotated_secret_verifies_with_both(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn_with_webhooks(&engine, test_webhook_settings()).await?;
-    let s = Scenario::build(app.db()).await?;
-    let receiver = Receiver::start(&[]).await?;
+    let (app, s, receiver) = delivering(&engine, test_webhook_settings(), &[]).await?;
     let (endpoint, old) = register(&app, &s.trust_admin, &receiver).await?;
-    let data = app
-        .query(
-            &s.trust_admin,
-            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { previousSecretExpiresAt } } }",
-            json!({ "id": endpoint }),
-        )
-        .await?;
+    let data = app.query(&s.trust_admin, ROTATE, json!({ "id": endpoint })).await?;
     let new = data["rotateWebhookSecret"]["secret"].as_str().unwrap_or_default().to_owned();
     assert!(new.starts_with("whsec_") && new != old);
     assert!(data["rotateWebhookSecret"]["endpoint"]["previousSecretExpiresAt"].is_string());
@@ -284,9 +297,7 @@ async fn a_rotated_secret_verifies_with_both(engine: Engine) -> anyhow::Result<(
 }
 
 async fn deliveries_are_listed_redelivered_and_replayed(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn_with_webhooks(&engine, test_webhook_settings()).await?;
-    let s = Scenario::build(app.db()).await?;
-    let receiver = Receiver::start(&[]).await?;
+    let (app, s, receiver) = delivering(&engine, test_webhook_settings(), &[]).await?;
     let (endpoint, _) = register(&app, &s.trust_admin, &receiver).await?;
     let events = leave(&app, &s, 3).await?;
     receiver.wait_for(3, Duration::from_secs(10)).await?;
@@ -296,24 +307,13 @@ async fn deliveries_are_listed_redelivered_and_replayed(engine: Engine) -> anyho
 
     // One delivery again: the same webhook-id arrives a second time.
     let first = delivered[0]["id"].as_str().unwrap_or_default();
-    app.query(
-        &s.trust_admin,
-        "mutation($d: ID!) { redeliverWebhook(deliveryId: $d) { status } }",
-        json!({ "d": first }),
-    )
-    .await?;
+    app.query(&s.trust_admin, REDELIVER, json!({ "d": first })).await?;
     let received = receiver.wait_for(4, Duration::from_secs(10)).await?;
     assert_eq!(received[3].webhook_id, delivered[0]["webhookId"].as_str().unwrap_or_default());
 
     // Everything after the first event's cursor again: the other two.
     let cursor = delivered[0]["eventCursor"].as_str().unwrap_or_default();
-    let data = app
-        .query(
-            &s.trust_admin,
-            "mutation($e: ID!, $a: String) { replayWebhooks(endpointId: $e, after: $a) }",
-            json!({ "e": endpoint, "a": cursor }),
-        )
-        .await?;
+    let data = app.query(&s.trust_admin, REPLAY, json!({ "e": endpoint, "a": cursor })).await?;
     assert_eq!(data["replayWebhooks"], 2);
     let received = receiver.wait_for(6, Duration::from_secs(10)).await?;
     let mut replayed: Vec<String> = received[4..].iter().map(|r| r.webhook_id.clone()).collect();
@@ -325,22 +325,10 @@ async fn deliveries_are_listed_redelivered_and_replayed(engine: Engine) -> anyho
 
     // An integrator may not look; a school admin of another school's
     // endpoint sees nothing.
-    let (status, body) = app
-        .post(
-            Some(&s.integrator),
-            "query($e: ID!) { webhookDeliveries(endpointId: $e) { totalCount } }",
-            json!({ "e": endpoint }),
-        )
-        .await?;
+    let (status, body) = app.post(Some(&s.integrator), DELIVERY_COUNT, json!({ "e": endpoint })).await?;
     assert_eq!(status, 200);
     assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
-    let (_, body) = app
-        .post(
-            Some(&s.school_a_admin),
-            "query($e: ID!) { webhookDeliveries(endpointId: $e) { totalCount } }",
-            json!({ "e": endpoint }),
-        )
-        .await?;
+    let (_, body) = app.post(Some(&s.school_a_admin), DELIVERY_COUNT, json!({ "e": endpoint })).await?;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "NOT_FOUND",
         "a trust-wide endpoint is not a school admin's"
@@ -360,9 +348,7 @@ async fn failing_for_five_days_fails_and_disables(engine: Engine) -> anyhow::Res
         backstop: Duration::from_millis(50),
         ..test_webhook_settings()
     };
-    let app = TestApp::spawn_with_webhooks(&engine, settings).await?;
-    let s = Scenario::build(app.db()).await?;
-    let receiver = Receiver::start(&[500; 10_000]).await?;
+    let (app, s, receiver) = delivering(&engine, settings, &[500; 10_000]).await?;
     let (endpoint, _) = register(&app, &s.trust_admin, &receiver).await?;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let state = loop {
@@ -387,16 +373,8 @@ async fn failing_for_five_days_fails_and_disables(engine: Engine) -> anyhow::Res
 /// Issue 18's erasure, pushed: an endpoint for ERASED gets `account.erased`
 /// for the person a trust admin erased, and nothing personal in the body.
 async fn an_erasure_reaches_the_endpoint(engine: Engine) -> anyhow::Result<()> {
-    let app = TestApp::spawn_with_webhooks(&engine, test_webhook_settings()).await?;
-    let s = Scenario::build(app.db()).await?;
-    let receiver = Receiver::start(&[]).await?;
-    let data = app
-        .query(
-            &s.trust_admin,
-            CREATE,
-            json!({ "input": { "url": receiver.url(), "eventTypes": ["ERASED"] } }),
-        )
-        .await?;
+    let (app, s, receiver) = delivering(&engine, test_webhook_settings(), &[]).await?;
+    let data = app.query(&s.trust_admin, CREATE, endpoint_input(&receiver.url(), &["ERASED"])).await?;
     let created = &data["createWebhookEndpoint"];
     assert_eq!(created["endpoint"]["eventTypes"], json!(["ERASED"]), "{created}");
     receiver.add_secret(created["secret"].as_str().unwrap_or_default());

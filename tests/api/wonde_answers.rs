@@ -9,14 +9,16 @@ use entity::enums::{AccountStatus, EventKind, SyncKind, SyncStatus};
 use entity::{event, guardian, school, student, sync_run, wonde_connection};
 use onroll::graphql::ids::NodeType;
 use onroll::sync::SyncEngine;
-use onroll::wonde::{RetryPolicy, WondeClient, WondeConfig};
+use onroll::wonde::{WondeClient, WondeConfig};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::time::Duration;
-use wonde_sim::{AccessState, FaultKind, FaultSpec, NewStarter, SimConfig, SimHandle, Simulator};
+use wonde_sim::{AccessState, FaultKind, FaultSpec, NewStarter, SimConfig, SimHandle};
 
+use crate::count_at;
 use crate::on_both_engines;
 use crate::support::fixture::{Scenario, gid};
+use crate::support::sim::{fast_retry, with_app_token, with_wonde};
 use crate::support::{CONNECT_WONDE, Engine, TestApp, connect_over_api};
 
 on_both_engines!(
@@ -45,26 +47,13 @@ struct Connected {
 
 impl Connected {
     async fn start(engine: &Engine, students: usize) -> anyhow::Result<Self> {
-        let sim = Simulator::start(SimConfig {
-            schools: 1,
-            students_per_school: students,
-            seed: 23,
-            ..SimConfig::default()
-        })
-        .await?;
-        let sim_school = sim.schools().into_iter().next().ok_or_else(|| anyhow::anyhow!("no school"))?;
-        let app = TestApp::spawn_with_wonde(engine, &sim.base_url()).await?;
-        let s = Scenario::build(app.db()).await?;
+        let config = SimConfig { students_per_school: students, seed: 23, ..SimConfig::default() };
+        let (sim, sim_school, app, s) = with_wonde(engine, config).await?;
         let school = connect_over_api(&app, &s, &sim_school).await?;
         let client = WondeClient::new(WondeConfig {
             base_url: Some(sim.base_url()),
             per_page: 10,
-            retry: RetryPolicy {
-                max_retries: 2,
-                base_delay: Duration::from_millis(5),
-                max_delay: Duration::from_millis(20),
-                max_elapsed: Duration::from_secs(5),
-            },
+            retry: fast_retry(2, 20, Duration::from_secs(5)),
             ..WondeConfig::default()
         })?;
         let engine = SyncEngine {
@@ -97,16 +86,8 @@ impl Connected {
     /// Active students and guardians, and status-change events, at the school.
     async fn footprint(&self) -> anyhow::Result<(u64, u64, u64)> {
         let db = self.app.db();
-        let students = student::Entity::find()
-            .filter(student::Column::SchoolId.eq(self.school.id))
-            .filter(student::Column::Status.eq(AccountStatus::Active))
-            .count(db)
-            .await?;
-        let guardians = guardian::Entity::find()
-            .filter(guardian::Column::SchoolId.eq(self.school.id))
-            .filter(guardian::Column::Status.eq(AccountStatus::Active))
-            .count(db)
-            .await?;
+        let students = count_at!(db, self.school.id, student, Status, AccountStatus::Active);
+        let guardians = count_at!(db, self.school.id, guardian, Status, AccountStatus::Active);
         let events = event::Entity::find()
             .filter(event::Column::SchoolId.eq(self.school.id))
             .filter(event::Column::Kind.ne(EventKind::SyncProgress))
@@ -163,11 +144,7 @@ async fn an_error_page_leaves_the_incremental_watermark_where_it_was(engine: Eng
     assert!(mark.is_some());
     let starter = world.sim.new_starter(&world.wonde_id, &NewStarter::default())?;
     let starter_known = || async {
-        let found = student::Entity::find()
-            .filter(student::Column::SchoolId.eq(world.school.id))
-            .filter(student::Column::WondeId.eq(starter.id.as_str()))
-            .count(world.app.db())
-            .await?;
+        let found = count_at!(world.app.db(), world.school.id, student, WondeId, starter.id.as_str());
         anyhow::Ok(found == 1)
     };
 
@@ -205,11 +182,7 @@ async fn a_record_repeated_across_pages_is_taken_once_with_a_warning(engine: Eng
         .ok_or_else(|| anyhow::anyhow!("unexpected warning {warning}"))?;
     let truth = world.sim.truth(&world.wonde_id)?;
     assert!(truth.students.iter().any(|s| s.id == repeated), "{repeated} is a student of the school");
-    let copies = student::Entity::find()
-        .filter(student::Column::SchoolId.eq(world.school.id))
-        .filter(student::Column::WondeId.eq(repeated))
-        .count(world.app.db())
-        .await?;
+    let copies = count_at!(world.app.db(), world.school.id, student, WondeId, repeated);
     assert_eq!(copies, 1);
     assert_eq!(world.footprint().await?.0, truth.students.len() as u64);
 
@@ -278,10 +251,7 @@ async fn refused(app: &TestApp, token: &str, query: &str, vars: Value) -> anyhow
 /// reached". Each answer now gets its own code, and only a missing answer
 /// is "could not be reached".
 async fn refusals_have_codes_of_their_own_and_wondes_words(engine: Engine) -> anyhow::Result<()> {
-    let sim =
-        Simulator::start(SimConfig { schools: 1, students_per_school: 5, ..SimConfig::default() }).await?;
-    let app = TestApp::spawn_with_app_token(&engine, &sim.base_url(), &sim.app_token()).await?;
-    let s = Scenario::build(app.db()).await?;
+    let (sim, app, s) = with_app_token(&engine).await?;
     let trust = gid(NodeType::Trust, s.trust.id);
     let outside: Vec<_> = sim.catalog().into_iter().filter(|c| !c.in_trust).collect();
     let (approved, target) = match outside.as_slice() {

@@ -93,6 +93,20 @@ pub fn gid(kind: NodeType, id: i32) -> String {
     encode(kind, id).0
 }
 
+/// A database of its own on `engine` holding one trust, `trust`, and its
+/// school `school`.
+pub async fn school_db(
+    engine: &super::Engine,
+    trust: &str,
+    school: &str,
+) -> anyhow::Result<(super::TestDb, school::Model)> {
+    let data = super::TestDb::create(engine).await?;
+    let f = Fixture::new(&data.db);
+    let trust = f.trust(trust).await?;
+    let school = f.school(&trust, school).await?;
+    Ok((data, school))
+}
+
 impl<'a> Fixture<'a> {
     pub fn new(db: &'a DatabaseConnection) -> Self {
         Self { db }

@@ -1,0 +1,301 @@
+//! Parent groups' membership followed through runs and logged for
+//! polling: a class move and a leaver in the same run (synced from the
+//! simulator over HTTP), an approval, and CSV form moves.
+
+use entity::enums::{DeactivationReason, SyncKind, SyncStatus};
+use entity::{class, event, guardian, student, year_group};
+use onroll::graphql::ids::NodeType;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+use crate::held::Held;
+use crate::on_both_engines;
+use crate::row_by_wonde_id;
+use crate::support::Engine;
+use crate::support::fixture::{Fixture, gid};
+
+use super::{group, year};
+
+on_both_engines!(
+    a_class_move_and_a_leaver_move_parents_in_the_same_run,
+    an_approval_logs_the_parents_who_leave,
+    csv_form_moves_log_joins_and_leaves
+);
+
+const CHANGES: &str =
+    "query($s: ID!, $after: String) { groupMembershipChanges(schoolId: $s, after: $after, first: 100) {
+  pageInfo { hasNextPage endCursor }
+  edges { cursor node { kind guardian { id } syncRun { id }
+    group { __typename ... on Class { id } ... on YearGroup { id } ... on FormGroup { id } } } } } }";
+
+/// Synced from the simulator over HTTP: a child moves class and another
+/// leaves; in that same run the first child's parents leave the old
+/// class's group and join the new one, and the leaver's parent leaves the
+/// leaver's year group but stays in the year group of a sibling. The log
+/// lists those changes after the cursor taken before the run, with the run.
+async fn a_class_move_and_a_leaver_move_parents_in_the_same_run(engine: Engine) -> anyhow::Result<()> {
+    let h = Held::start(&engine, 80).await?;
+    let truth = h.sim.truth(&h.wonde_id)?;
+    let contacts_of = |student: &str| -> BTreeSet<String> {
+        truth.links_of(student).iter().map(|l| l.contact_id.clone()).collect()
+    };
+    let children_of = |contact: &str| -> Vec<String> {
+        truth.links.iter().filter(|l| l.contact_id == contact).map(|l| l.student_id.clone()).collect()
+    };
+    let year_of = |student: &str| truth.student(student).and_then(|s| s.year_group_id.clone());
+    // The mover: in a class, with parents who have no other child there or in the class it goes to.
+    let mut mover = None;
+    'search: for from in &truth.classes {
+        for to in &truth.classes {
+            for sid in &from.student_ids {
+                let parents = contacts_of(sid);
+                if to.student_ids.contains(sid) || parents.is_empty() {
+                    continue;
+                }
+                let others_in = |class: &wonde_sim::model::Class| {
+                    parents
+                        .iter()
+                        .any(|p| children_of(p).iter().any(|c| c != sid && class.student_ids.contains(c)))
+                };
+                if !others_in(from) && !others_in(to) {
+                    mover = Some((sid.clone(), from.id.clone(), to.id.clone(), parents));
+                    break 'search;
+                }
+            }
+        }
+    }
+    let (mover, from, to, mover_parents) = mover.ok_or_else(|| anyhow::anyhow!("no child to move"))?;
+    // The leaver: a child whose parent has another child in another year, and none in the leaver's.
+    let mut leaver = None;
+    for s in &truth.students {
+        let Some(year) = year_of(&s.id) else { continue };
+        if s.id == mover {
+            continue;
+        }
+        for parent in contacts_of(&s.id) {
+            if mover_parents.contains(&parent) {
+                continue;
+            }
+            let others: Vec<String> = children_of(&parent).into_iter().filter(|c| *c != s.id).collect();
+            let sibling = others.iter().find(|c| year_of(c).is_some_and(|y| y != year));
+            if let Some(sibling) = sibling
+                && others.iter().all(|c| year_of(c).as_deref() != Some(year.as_str()))
+            {
+                leaver = Some((s.id.clone(), year.clone(), parent.clone(), year_of(sibling)));
+            }
+        }
+    }
+    let (leaver, leaver_year, parent, sibling_year) =
+        leaver.ok_or_else(|| anyhow::anyhow!("no leaver with a sibling in another year"))?;
+    let sibling_year = sibling_year.ok_or_else(|| anyhow::anyhow!("sibling without a year"))?;
+
+    let db = h.db();
+    let school = h.school.id;
+    let from_id = row_by_wonde_id!(db, school, class, from.as_str())?.id;
+    let to_id = row_by_wonde_id!(db, school, class, to.as_str())?.id;
+    let leaver_year_id = row_by_wonde_id!(db, school, year_group, leaver_year.as_str())?.id;
+    let sibling_year_id = row_by_wonde_id!(db, school, year_group, sibling_year.as_str())?.id;
+    let parent_id = row_by_wonde_id!(db, school, guardian, parent.as_str())?.id;
+    let mut mover_parent_ids = BTreeSet::new();
+    for p in &mover_parents {
+        mover_parent_ids
+            .insert(gid(NodeType::Guardian, row_by_wonde_id!(db, school, guardian, p.as_str())?.id));
+    }
+    let guardian_ids = |node: &Value| -> BTreeSet<String> {
+        node["guardians"]["edges"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["node"]["id"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    let token = &h.s.trust_admin;
+    let read = |kind: NodeType, id: i32| {
+        let app = &h.app;
+        async move { group(app, token, &gid(kind, id), Value::Null).await }
+    };
+    assert!(guardian_ids(&read(NodeType::Class, from_id).await?).is_superset(&mover_parent_ids));
+    assert!(guardian_ids(&read(NodeType::Class, to_id).await?).is_disjoint(&mover_parent_ids));
+    let parent_gid = gid(NodeType::Guardian, parent_id);
+    assert!(guardian_ids(&read(NodeType::YearGroup, leaver_year_id).await?).contains(&parent_gid));
+    // The first run's joins are in the log already: start after them.
+    let newest = event::Entity::find().order_by_desc(event::Column::Id).one(db).await?.map_or(0, |e| e.id);
+    let cursor = onroll::graphql::pagination::encode_cursor(newest);
+
+    h.sim.move_class(&h.wonde_id, &mover, &from, &to)?;
+    h.sim.student_leaves(&h.wonde_id, &leaver, None)?;
+    let run = h.sync(SyncKind::Incremental).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+
+    assert!(guardian_ids(&read(NodeType::Class, from_id).await?).is_disjoint(&mover_parent_ids));
+    assert!(guardian_ids(&read(NodeType::Class, to_id).await?).is_superset(&mover_parent_ids));
+    assert!(!guardian_ids(&read(NodeType::YearGroup, leaver_year_id).await?).contains(&parent_gid));
+    assert!(guardian_ids(&read(NodeType::YearGroup, sibling_year_id).await?).contains(&parent_gid));
+    let left = row_by_wonde_id!(db, school, student, leaver.as_str())?;
+    assert_eq!(left.deactivation_reason, Some(DeactivationReason::LeftSchool));
+
+    let data = h.app.query(token, CHANGES, json!({ "s": h.school_id(), "after": cursor })).await?;
+    let edges = data["groupMembershipChanges"]["edges"].as_array().cloned().unwrap_or_default();
+    let changes: BTreeSet<(String, String, String)> = edges
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            assert_eq!(n["syncRun"]["id"], gid(NodeType::SyncRun, run.id), "{n}");
+            (
+                n["kind"].as_str().unwrap_or("").to_owned(),
+                n["guardian"]["id"].as_str().unwrap_or("").to_owned(),
+                n["group"]["id"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    for p in &mover_parent_ids {
+        assert!(changes.contains(&("LEFT".into(), p.clone(), gid(NodeType::Class, from_id))), "{changes:?}");
+        assert!(changes.contains(&("JOINED".into(), p.clone(), gid(NodeType::Class, to_id))), "{changes:?}");
+    }
+    assert!(changes.contains(&("LEFT".into(), parent_gid.clone(), gid(NodeType::YearGroup, leaver_year_id))));
+    assert!(
+        !changes
+            .iter()
+            .any(|(_, g, grp)| *g == parent_gid && *grp == gid(NodeType::YearGroup, sibling_year_id))
+    );
+    // Kept off the deactivation log and its subscription.
+    let deactivations = h
+        .app
+        .query(
+            token,
+            "query($s: ID!) { deactivationEvents(schoolId: $s, first: 100) { edges { node { kind } } } }",
+            json!({ "s": h.school_id() }),
+        )
+        .await?;
+    let kinds: BTreeSet<String> = deactivations["deactivationEvents"]["edges"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["node"]["kind"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    assert!(kinds.iter().all(|k| ["STUDENT", "STAFF", "GUARDIAN"].contains(&k.as_str())), "{kinds:?}");
+    // Polling after the last cursor finds nothing new.
+    let last = data["groupMembershipChanges"]["pageInfo"]["endCursor"].clone();
+    let again = h.app.query(token, CHANGES, json!({ "s": h.school_id(), "after": last })).await?;
+    assert_eq!(again["groupMembershipChanges"]["edges"], json!([]));
+    Ok(())
+}
+
+/// Held deactivations, once approved, take the parents out of their
+/// children's groups in the approval's commit, and the log says so.
+async fn an_approval_logs_the_parents_who_leave(engine: Engine) -> anyhow::Result<()> {
+    let h = Held::start(&engine, 8).await?;
+    let db = h.db();
+    let newest = event::Entity::find().order_by_desc(event::Column::Id).one(db).await?.map_or(0, |e| e.id);
+    let cursor = onroll::graphql::pagination::encode_cursor(newest);
+    h.sim.set_outage(&h.wonde_id, true)?;
+    let run = h.sync(SyncKind::Full).await?;
+    assert!(run.students_held > 0, "{run:?}");
+    // Held, nothing changed: nobody left a group.
+    let token = &h.s.trust_admin;
+    let data = h.app.query(token, CHANGES, json!({ "s": h.school_id(), "after": cursor })).await?;
+    assert_eq!(data["groupMembershipChanges"]["edges"], json!([]));
+    let pupils: Vec<String> = h
+        .held("PENDING")
+        .await?
+        .iter()
+        .filter(|n| n["target"] == "STUDENT")
+        .filter_map(|n| n["id"].as_str().map(str::to_owned))
+        .collect();
+    let approve =
+        "mutation($s: ID!, $ids: [ID!]!) { approveHeldChanges(schoolId: $s, ids: $ids) { skipped } }";
+    h.app.query(token, approve, json!({ "s": h.school_id(), "ids": pupils })).await?;
+    let data = h.app.query(token, CHANGES, json!({ "s": h.school_id(), "after": cursor })).await?;
+    let edges = data["groupMembershipChanges"]["edges"].as_array().cloned().unwrap_or_default();
+    assert!(!edges.is_empty());
+    assert!(edges.iter().all(|e| e["node"]["kind"] == "LEFT" && e["node"]["syncRun"].is_null()), "{edges:?}");
+    // Every year group of the school is now without parents.
+    let years: Vec<year_group::Model> =
+        year_group::Entity::find().filter(year_group::Column::SchoolId.eq(h.school.id)).all(db).await?;
+    for y in years {
+        assert_eq!(group(&h.app, token, &year(&y), Value::Null).await?["guardianCount"], 0);
+    }
+    Ok(())
+}
+
+/// (kind, guardian source id, form name) of a run's parent-group entries
+/// about form groups.
+async fn form_changes(
+    db: &sea_orm::DatabaseConnection,
+    run: i32,
+) -> anyhow::Result<BTreeSet<(String, String, String)>> {
+    use onroll::parent_groups::GroupRef;
+    let mut out = BTreeSet::new();
+    let rows = event::Entity::find().filter(event::Column::SyncRunId.eq(run)).all(db).await?;
+    for row in rows.iter().filter(|e| e.kind.log_only()) {
+        let Some(GroupRef::Form(form)) = row.payload.as_deref().and_then(GroupRef::from_payload) else {
+            continue;
+        };
+        let form = entity::form_group::Entity::find_by_id(form)
+            .one(db)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("form"))?;
+        let guardian = guardian::Entity::find_by_id(row.person_id.unwrap_or_default())
+            .one(db)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("guardian"))?;
+        out.insert((row.kind.as_str().to_owned(), guardian.wonde_id, form.name));
+    }
+    Ok(out)
+}
+
+/// CSV imports go through the same apply: a form move logs the parents
+/// who join the new form, and who leave the old one only when no other
+/// child keeps them there.
+async fn csv_form_moves_log_joins_and_leaves(engine: Engine) -> anyhow::Result<()> {
+    use onroll::sync::csv_import::{CsvImportOutcome, CsvImporter};
+    use onroll::sync::csv_source::CsvFiles;
+    let data = crate::support::TestDb::create(&engine).await?;
+    let db = &data.db;
+    let f = Fixture::new(db);
+    let trust = f.trust("CSV Parents Trust").await?;
+    let school = f.school(&trust, "CSV Parents School").await?;
+    let importer = CsvImporter {
+        db: db.clone(),
+        events: onroll::events::EventBus::default(),
+        guard_share: 0.5,
+        worker: "csv-parents".into(),
+    };
+    let import = |students: &str, guardians: Option<&str>, full: bool| {
+        let files = CsvFiles {
+            students: Some(students.as_bytes().to_vec()),
+            staff: None,
+            guardians: guardians.map(|g| g.as_bytes().to_vec()),
+        };
+        let importer = &importer;
+        let school = school.id;
+        async move {
+            match importer.import(school, files, full, false).await? {
+                CsvImportOutcome::Ran(run) => Ok(*run),
+                CsvImportOutcome::Refused(errors) => anyhow::bail!("refused: {errors:?}"),
+            }
+        }
+    };
+    let students = "id,upn,forename,surname,email,year,form,classes,leaving_date\n\
+                    S1,A100000000001,Amy,Smith,,Year 7,7A,7A/Ma1,\n\
+                    S2,A100000000002,Ben,Smith,,Year 7,7A,7A/Ma1,\n";
+    let guardians = "id,forename,surname,email,student_id,relationship,parental_responsibility,lives_with_student,priority\n\
+                     G1,Ann,Smith,ann@example.org,S1,Mother,yes,yes,1\n\
+                     G1,Ann,Smith,ann@example.org,S2,Mother,yes,yes,1\n\
+                     G2,Dan,Smith,,S1,Father,yes,no,2\n";
+    let first = import(students, Some(guardians), true).await?;
+    assert_eq!(first.status, SyncStatus::Completed, "{:?}", first.error);
+    let joined = |g: &str, form: &str| ("GUARDIAN_JOINED_GROUP".to_owned(), g.to_owned(), form.to_owned());
+    let left = |g: &str, form: &str| ("GUARDIAN_LEFT_GROUP".to_owned(), g.to_owned(), form.to_owned());
+    assert_eq!(form_changes(db, first.id).await?, [joined("G1", "7A"), joined("G2", "7A")].into());
+
+    // Ben moves to 7B: Ann joins 7B and stays in 7A through Amy.
+    let run =
+        import("id,forename,surname,year,form,classes\nS2,Ben,Smith,Year 7,7B,7A/Ma1\n", None, false).await?;
+    assert_eq!(form_changes(db, run.id).await?, [joined("G1", "7B")].into());
+    // Amy follows: both parents leave 7A; Dan joins 7B, Ann is there already.
+    let run =
+        import("id,forename,surname,year,form,classes\nS1,Amy,Smith,Year 7,7B,7A/Ma1\n", None, false).await?;
+    assert_eq!(
+        form_changes(db, run.id).await?,
+        [left("G1", "7A"), left("G2", "7A"), joined("G2", "7B")].into()
+    );
+    Ok(())
+}
