@@ -139,52 +139,8 @@ pub fn run_ended(run: &sync_run::Model) {
     if run.status != SyncStatus::Completed {
         return;
     }
-    let records = [
-        (
-            "students",
-            [
-                run.students_created,
-                run.students_updated,
-                run.students_deactivated,
-                run.students_reactivated,
-                run.students_held,
-            ],
-        ),
-        (
-            "staff",
-            [
-                run.staff_created,
-                run.staff_updated,
-                run.staff_deactivated,
-                run.staff_reactivated,
-                run.staff_held,
-            ],
-        ),
-        (
-            "guardians",
-            [
-                run.guardians_created,
-                run.guardians_updated,
-                run.guardians_deactivated,
-                run.guardians_reactivated,
-                run.guardians_held,
-            ],
-        ),
-        (
-            "groups",
-            [
-                run.groups_created,
-                run.groups_updated,
-                run.groups_deactivated,
-                run.groups_reactivated,
-                run.groups_held,
-            ],
-        ),
-    ];
-    for (record, counts) in records {
-        for (change, n) in
-            ["created", "updated", "deactivated", "reactivated", "held"].into_iter().zip(counts)
-        {
+    for (record, counts) in run.counts_by_record() {
+        for (change, n) in sync_run::CHANGES.into_iter().zip(counts) {
             if let Ok(n) = u64::try_from(n)
                 && n > 0
             {

@@ -42,3 +42,57 @@ crate::entity_macros::plain_entity!("sync_run" {
     /// sentences (`NULL`: none).
     pub warnings: Option<String>,
 });
+
+/// The changes a run counts for each kind of record, in the order
+/// [`Model::counts_by_record`] gives them.
+pub const CHANGES: [&str; 5] = ["created", "updated", "deactivated", "reactivated", "held"];
+
+impl Model {
+    /// The run's counts for each kind of record (`students`, `staff`,
+    /// `guardians`, `groups`), each in [`CHANGES`] order: the one place
+    /// that maps the count columns to what they count.
+    pub fn counts_by_record(&self) -> [(&'static str, [i32; 5]); 4] {
+        [
+            (
+                "students",
+                [
+                    self.students_created,
+                    self.students_updated,
+                    self.students_deactivated,
+                    self.students_reactivated,
+                    self.students_held,
+                ],
+            ),
+            (
+                "staff",
+                [
+                    self.staff_created,
+                    self.staff_updated,
+                    self.staff_deactivated,
+                    self.staff_reactivated,
+                    self.staff_held,
+                ],
+            ),
+            (
+                "guardians",
+                [
+                    self.guardians_created,
+                    self.guardians_updated,
+                    self.guardians_deactivated,
+                    self.guardians_reactivated,
+                    self.guardians_held,
+                ],
+            ),
+            (
+                "groups",
+                [
+                    self.groups_created,
+                    self.groups_updated,
+                    self.groups_deactivated,
+                    self.groups_reactivated,
+                    self.groups_held,
+                ],
+            ),
+        ]
+    }
+}

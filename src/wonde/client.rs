@@ -86,9 +86,8 @@ impl WondeClient {
     pub async fn school(&self, access: &SchoolAccess) -> Result<WondeSchool, WondeError> {
         let endpoint = format!("schools/{}", access.school_id);
         let url = self.url(access.region_domain.as_deref(), &["schools", &access.school_id], &[])?;
-        let (env, _) = self
-            .fetch::<SingleEnvelope<WondeSchool>>(Method::GET, &url, &access.token, None, &endpoint, 1)
-            .await?;
+        let (env, _) =
+            self.fetch::<SingleEnvelope<WondeSchool>>(Call::get(&url, &access.token, &endpoint, 1)).await?;
         env.data.ok_or_else(|| WondeError::Incomplete {
             endpoint,
             page: 1,
@@ -160,15 +159,8 @@ impl WondeClient {
     }
 
     /// One request with retries; returns the decoded body and its size.
-    pub(crate) async fn fetch<T: Answer>(
-        &self,
-        method: Method,
-        url: &Url,
-        token: &SecretToken,
-        body: Option<&serde_json::Value>,
-        endpoint: &str,
-        page: u32,
-    ) -> Result<(T, usize), WondeError> {
+    pub(crate) async fn fetch<T: Answer>(&self, call: Call<'_>) -> Result<(T, usize), WondeError> {
+        let Call { endpoint, page, .. } = call;
         // Every line a request logs (its retries, the sync run around it)
         // carries the endpoint, labelled as the metrics label it: the
         // school's Wonde id is not a secret, but one label per endpoint
@@ -183,7 +175,7 @@ impl WondeClient {
         let mut retry = 0u32;
         async move {
             loop {
-                let err = match self.attempt::<T>(method.clone(), url, token, body, endpoint, page).await {
+                let err = match self.attempt::<T>(call.clone()).await {
                     Ok(ok) => return Ok(ok),
                     Err(e) => e,
                 };
@@ -211,15 +203,8 @@ impl WondeClient {
         .await
     }
 
-    async fn attempt<T: Answer>(
-        &self,
-        method: Method,
-        url: &Url,
-        token: &SecretToken,
-        body: Option<&serde_json::Value>,
-        endpoint: &str,
-        page: u32,
-    ) -> Result<(T, usize), WondeError> {
+    async fn attempt<T: Answer>(&self, call: Call<'_>) -> Result<(T, usize), WondeError> {
+        let Call { method, url, token, body, endpoint, page } = call;
         let mut request = self
             .inner
             .http
@@ -264,5 +249,26 @@ impl WondeClient {
             return Err(WondeError::Incomplete { endpoint: endpoint.to_owned(), page, detail });
         }
         Ok((value, bytes.len()))
+    }
+}
+
+/// One request to Wonde: what [`WondeClient::fetch`] sends, and how its
+/// logs, metrics and errors name it (`endpoint`, labelled as its metric
+/// is; `page`, 1 for a single record).
+#[derive(Clone)]
+pub(crate) struct Call<'a> {
+    pub method: Method,
+    pub url: &'a Url,
+    pub token: &'a SecretToken,
+    /// A JSON body (the access requests); none for a read.
+    pub body: Option<&'a serde_json::Value>,
+    pub endpoint: &'a str,
+    pub page: u32,
+}
+
+impl<'a> Call<'a> {
+    /// A `GET` of `url` with `token`.
+    pub fn get(url: &'a Url, token: &'a SecretToken, endpoint: &'a str, page: u32) -> Self {
+        Self { method: Method::GET, url, token, body: None, endpoint, page }
     }
 }

@@ -4,11 +4,11 @@
 use std::marker::PhantomData;
 
 use futures::Stream;
-use reqwest::{Method, Url};
+use reqwest::Url;
 use serde::de::DeserializeOwned;
 
-use super::client::WondeClient;
 use super::client::envelope::ListEnvelope;
+use super::client::{Call, WondeClient};
 use super::{SecretToken, WondeError};
 
 /// A guard against a server that links pages in a circle: 200 per page
@@ -77,10 +77,8 @@ impl<T: DeserializeOwned> Pager<T> {
             return Ok(None);
         };
         let number = self.fetched + 1;
-        let fetched = self
-            .client
-            .fetch::<ListEnvelope<T>>(Method::GET, &url, &self.token, None, &self.endpoint, number)
-            .await;
+        let fetched =
+            self.client.fetch::<ListEnvelope<T>>(Call::get(&url, &self.token, &self.endpoint, number)).await;
         let (envelope, body_bytes) = match fetched {
             Ok(ok) => ok,
             Err(e) => {

@@ -396,40 +396,9 @@ async fn a_preview_equals_the_run_and_writes_nothing(engine: Engine) -> anyhow::
             "{kind}: preview {p} against the run"
         );
     };
-    counts(
-        "students",
-        [
-            run.students_created,
-            run.students_updated,
-            run.students_deactivated,
-            run.students_reactivated,
-            run.students_held,
-        ],
-    );
-    counts(
-        "staff",
-        [run.staff_created, run.staff_updated, run.staff_deactivated, run.staff_reactivated, run.staff_held],
-    );
-    counts(
-        "guardians",
-        [
-            run.guardians_created,
-            run.guardians_updated,
-            run.guardians_deactivated,
-            run.guardians_reactivated,
-            run.guardians_held,
-        ],
-    );
-    counts(
-        "groups",
-        [
-            run.groups_created,
-            run.groups_updated,
-            run.groups_deactivated,
-            run.groups_reactivated,
-            run.groups_held,
-        ],
-    );
+    for (kind, numbers) in run.counts_by_record() {
+        counts(kind, numbers);
+    }
     let deactivated: BTreeSet<String> = {
         let mut ids = BTreeSet::new();
         for e in h.status_events().await?.iter().filter(|e| e.sync_run_id == Some(run.id)) {

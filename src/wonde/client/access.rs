@@ -4,8 +4,8 @@
 
 use reqwest::Method;
 
-use super::WondeClient;
 use super::options::AccessList;
+use super::{Call, WondeClient};
 use crate::wonde::model::{AccessRequest, AccessResponse, WondeSchool};
 use crate::wonde::{Pager, SecretToken, WondeError};
 
@@ -41,7 +41,9 @@ impl WondeClient {
         let endpoint = format!("schools/{school_id}/request-access");
         let url = self.url(None, &["schools", school_id, "request-access"], &[])?;
         let body = serde_json::to_value(request).map_err(|e| WondeError::Config(e.to_string()))?;
-        match self.fetch::<AccessResponse>(Method::POST, &url, app_token, Some(&body), &endpoint, 1).await {
+        let call =
+            Call { method: Method::POST, body: Some(&body), ..Call::get(&url, app_token, &endpoint, 1) };
+        match self.fetch::<AccessResponse>(call).await {
             Ok((resp, _)) => Ok(resp),
             Err(err) => already_approved(&err).ok_or(err),
         }
@@ -58,8 +60,8 @@ impl WondeClient {
     ) -> Result<AccessResponse, WondeError> {
         let endpoint = format!("schools/{school_id}/revoke-access");
         let url = self.url(None, &["schools", school_id, "revoke-access"], &[])?;
-        let (resp, _) =
-            self.fetch::<AccessResponse>(Method::DELETE, &url, app_token, None, &endpoint, 1).await?;
+        let call = Call { method: Method::DELETE, ..Call::get(&url, app_token, &endpoint, 1) };
+        let (resp, _) = self.fetch::<AccessResponse>(call).await?;
         Ok(resp)
     }
 }
