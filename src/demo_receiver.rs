@@ -24,6 +24,30 @@ const TOLERANCE: i64 = 300;
 /// How many deliveries are kept (the oldest go first).
 const KEEP: usize = 100_000;
 
+/// A router served on 127.0.0.1 until this is dropped: a receiver's whole
+/// life, here and in the tests' own.
+pub struct Loopback {
+    pub addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+/// Serves `app` on 127.0.0.1 (a free port); `name` says which stopped,
+/// should serving fail.
+pub async fn serve_on_loopback(app: axum::Router, name: &'static str) -> std::io::Result<Loopback> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        if let Err(err) = served.await {
+            tracing::warn!(error = %err, "{name} stopped");
+        }
+    });
+    Ok(Loopback { addr, _stop: stop })
+}
+
 /// One delivery as the receiver saw it.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -46,9 +70,8 @@ struct Shared {
 
 /// A running receiver; it stops when dropped.
 pub struct DemoReceiver {
-    pub addr: SocketAddr,
+    pub server: Loopback,
     shared: Arc<Mutex<Shared>>,
-    _stop: oneshot::Sender<()>,
 }
 
 impl DemoReceiver {
@@ -59,28 +82,18 @@ impl DemoReceiver {
             .route("/hook", post(receive))
             .route("/deliveries", get(list))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-            if let Err(err) = served.await {
-                tracing::warn!(error = %err, "the demo's webhook receiver stopped");
-            }
-        });
-        Ok(Self { addr, shared, _stop: stop })
+        let server = serve_on_loopback(app, "the demo's webhook receiver").await?;
+        Ok(Self { server, shared })
     }
 
     /// The URL to register as an endpoint.
     pub fn hook_url(&self) -> String {
-        format!("http://{}/hook", self.addr)
+        format!("http://{}/hook", self.server.addr)
     }
 
     /// Where its deliveries can be seen (JSON).
     pub fn deliveries_url(&self) -> String {
-        format!("http://{}/deliveries", self.addr)
+        format!("http://{}/deliveries", self.server.addr)
     }
 
     /// The secret deliveries are verified with (the one registration gave).

@@ -6,12 +6,11 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use onroll::demo_receiver::{Loopback, serve_on_loopback};
 use serde_json::Value;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 /// One delivery as received.
 #[derive(Clone, Debug)]
@@ -36,9 +35,8 @@ struct Shared {
 
 /// The receiver; it stops when dropped.
 pub struct Receiver {
-    pub addr: SocketAddr,
+    server: Loopback,
     shared: Arc<Mutex<Shared>>,
-    _stop: oneshot::Sender<()>,
 }
 
 impl Receiver {
@@ -47,22 +45,13 @@ impl Receiver {
         let shared =
             Arc::new(Mutex::new(Shared { script: script.iter().copied().collect(), ..Default::default() }));
         let app = axum::Router::new().route("/hook", post(receive)).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Ok(Self { addr, shared, _stop: stop })
+        let server = serve_on_loopback(app, "the tests' webhook receiver").await?;
+        Ok(Self { server, shared })
     }
 
     /// The URL to register.
     pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
+        format!("http://{}/hook", self.server.addr)
     }
 
     /// Verifies what arrives from now on with `secret` too.
