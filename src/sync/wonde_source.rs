@@ -18,8 +18,8 @@ use std::collections::{HashMap, HashSet};
 use super::monitor::{Interrupted, RunMonitor};
 use super::source::*;
 use crate::wonde::{
-    GroupType, ListQuery, Pager, SchoolAccess, WondeClient, WondeContact, WondeEmployee, WondeError,
-    WondeGroup, WondeStudent,
+    GroupType, ListQuery, Pager, SchoolAccess, WondeClass, WondeClient, WondeContact, WondeEmployee,
+    WondeError, WondeGroup, WondeStudent,
 };
 
 /// What to fetch.
@@ -90,22 +90,17 @@ pub async fn fetch(
             }
         }
     }
+    let mut fetch = Fetch { monitor, duplicates: &mut batch.duplicates };
     if types.students || types.guardians {
         let students = client.students(access, &query);
-        each_once(
-            students,
-            "students",
-            monitor,
-            &mut batch.duplicates,
-            |s| &s.id,
-            |student| {
+        fetch
+            .each_once(students, "students", |student| {
                 if types.guardians {
                     batch.links.extend(links_of(&student));
                 }
                 batch.students.push(mis_student(student, !plan.complete));
-            },
-        )
-        .await?;
+            })
+            .await?;
         if !types.students {
             // Students were fetched only for their guardians' links.
             batch.students.clear();
@@ -113,55 +108,20 @@ pub async fn fetch(
     }
     if types.students {
         let leavers = client.leavers(access, &query);
-        each_once(
-            leavers,
-            "leavers",
-            monitor,
-            &mut batch.duplicates,
-            |s| &s.id,
-            |s| {
-                batch.leavers.push(mis_student(s, false));
-            },
-        )
-        .await?;
+        fetch.each_once(leavers, "leavers", |s| batch.leavers.push(mis_student(s, false))).await?;
     }
     if types.staff {
         let employees = client.employees(access, &query);
-        each_once(
-            employees,
-            "staff",
-            monitor,
-            &mut batch.duplicates,
-            |e| &e.id,
-            |e| {
-                batch.staff.push(mis_staff(e, plan.today));
-            },
-        )
-        .await?;
+        fetch.each_once(employees, "staff", |e| batch.staff.push(mis_staff(e, plan.today))).await?;
     }
     if types.guardians {
         let contacts = client.contacts(access, &query);
-        each_once(
-            contacts,
-            "guardians",
-            monitor,
-            &mut batch.duplicates,
-            |c| &c.id,
-            |c| {
-                batch.guardians.push(mis_guardian(c));
-            },
-        )
-        .await?;
+        fetch.each_once(contacts, "guardians", |c| batch.guardians.push(mis_guardian(c))).await?;
     }
     if types.classes {
         let classes = client.classes(access, &query);
-        each_once(
-            classes,
-            "classes",
-            monitor,
-            &mut batch.duplicates,
-            |c| &c.id,
-            |class| {
+        fetch
+            .each_once(classes, "classes", |class| {
                 batch.classes.push(MisGroup {
                     source_id: class.id,
                     name: class.name.unwrap_or_default(),
@@ -170,9 +130,8 @@ pub async fn fetch(
                     students: ids(&class.students.items, |s| &s.id, &class.students.ids),
                     staff: ids(&class.employees.items, |e| &e.id, &class.employees.ids),
                 });
-            },
-        )
-        .await?;
+            })
+            .await?;
     }
     for (enabled, group_type, phase) in [
         (types.year_groups, GroupType::Year, "year groups"),
@@ -186,19 +145,13 @@ pub async fn fetch(
             _ => &mut batch.form_groups,
         };
         let groups = client.groups(access, group_type, &query);
-        each_once(
-            groups,
-            phase,
-            monitor,
-            &mut batch.duplicates,
-            |g| &g.id,
-            |g| {
+        fetch
+            .each_once(groups, phase, |g| {
                 if g.is_type(group_type) {
                     into.push(mis_group(g));
                 }
-            },
-        )
-        .await?;
+            })
+            .await?;
     }
     Ok(batch)
 }
@@ -224,27 +177,53 @@ impl Once {
     }
 }
 
-/// Reads every page of `pager`, reporting each to `monitor` as `phase`, and
-/// hands `take` each record the first time its id is seen; a repeat is
-/// noted in `duplicates`.
-async fn each_once<T: DeserializeOwned>(
-    mut pager: Pager<T>,
-    phase: &'static str,
-    monitor: &mut RunMonitor<'_>,
-    duplicates: &mut Vec<DroppedDuplicate>,
-    id: impl Fn(&T) -> &String,
-    mut take: impl FnMut(T),
-) -> Result<(), FetchError> {
-    let mut once = Once::new(phase);
-    while let Some(page) = pager.next_page().await? {
-        monitor.page(phase, page.records.len()).await?;
-        for record in page.records {
-            if once.first(id(&record), duplicates) {
-                take(record);
+/// A Wonde record taken once per fetch, by its Wonde id.
+trait Keyed {
+    fn key(&self) -> &str;
+}
+
+/// Every endpoint's record type is keyed by its `id` field.
+macro_rules! keyed_by_id {
+    ($($record:ty),* $(,)?) => {
+        $(impl Keyed for $record {
+            fn key(&self) -> &str {
+                &self.id
+            }
+        })*
+    };
+}
+
+keyed_by_id!(WondeStudent, WondeEmployee, WondeContact, WondeClass, WondeGroup);
+
+/// What every endpoint's fetch reports to: the run's monitor for its pages
+/// and the batch's list of dropped repeats. Held once so that each endpoint
+/// names only what differs: its pager, its phase and what it keeps.
+struct Fetch<'a, 'm> {
+    monitor: &'a mut RunMonitor<'m>,
+    duplicates: &'a mut Vec<DroppedDuplicate>,
+}
+
+impl Fetch<'_, '_> {
+    /// Reads every page of `pager`, reporting each to the monitor as
+    /// `phase`, and hands `take` each record the first time its id is seen;
+    /// a repeat is noted in the duplicates.
+    async fn each_once<T: DeserializeOwned + Keyed>(
+        &mut self,
+        mut pager: Pager<T>,
+        phase: &'static str,
+        mut take: impl FnMut(T),
+    ) -> Result<(), FetchError> {
+        let mut once = Once::new(phase);
+        while let Some(page) = pager.next_page().await? {
+            self.monitor.page(phase, page.records.len()).await?;
+            for record in page.records {
+                if once.first(record.key(), self.duplicates) {
+                    take(record);
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn text(value: Option<String>) -> String {

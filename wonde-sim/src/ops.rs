@@ -435,9 +435,7 @@ pub(crate) fn re_enrol(world: &mut World, school_id: &str, student_id: &str) -> 
         if let Ok(pos) = student_pos(mis, student_id) {
             remove_from_roll(mis, pos, now.date_naive(), now);
         }
-        let k = leaver_pos(mis, student_id)?;
-        let old = mis.leavers.remove(k);
-        let year = year_code_of(mis, &old).unwrap_or_else(|| youngest_year(mis));
+        let (old, year) = take_leaver(mis, student_id)?;
         let student = Student {
             id: world.fresh_id(),
             leaving_date: None,
@@ -449,11 +447,7 @@ pub(crate) fn re_enrol(world: &mut World, school_id: &str, student_id: &str) -> 
             form_group_id: None,
             ..old
         };
-        mis.students.push(student);
-        let pos = mis.students.len() - 1;
-        place(mis, pos, &year, None, now)?;
-        generate::families::add_new_family(world, mis, pos);
-        Ok(mis.students[pos].clone())
+        back_on_roll(world, mis, student, &year, now)
     })
 }
 
@@ -461,9 +455,7 @@ pub(crate) fn re_enrol(world: &mut World, school_id: &str, student_id: &str) -> 
 /// deletion entry.
 pub(crate) fn restore(world: &mut World, school_id: &str, student_id: &str) -> Result<Student, SimError> {
     change_mis(world, school_id, |world, mis, now| {
-        let k = leaver_pos(mis, student_id)?;
-        let mut student = mis.leavers.remove(k);
-        let year = year_code_of(mis, &student).unwrap_or_else(|| youngest_year(mis));
+        let (mut student, year) = take_leaver(mis, student_id)?;
         student.leaving_date = None;
         student.restored_at = Some(now);
         student.updated_at = now;
@@ -472,12 +464,36 @@ pub(crate) fn restore(world: &mut World, school_id: &str, student_id: &str) -> R
                 d.restored_at = Some(now);
             }
         }
-        mis.students.push(student);
-        let pos = mis.students.len() - 1;
-        place(mis, pos, &year, None, now)?;
-        generate::families::add_new_family(world, mis, pos);
-        Ok(mis.students[pos].clone())
+        back_on_roll(world, mis, student, &year, now)
     })
+}
+
+/// Takes leaver `student_id` out of `leavers`, with the NC year to place
+/// them back in: the year they left from, or the youngest when that year's
+/// group is gone.
+fn take_leaver(mis: &mut MisSnapshot, student_id: &str) -> Result<(Student, String), SimError> {
+    let k = leaver_pos(mis, student_id)?;
+    let student = mis.leavers.remove(k);
+    let year = year_code_of(mis, &student).unwrap_or_else(|| youngest_year(mis));
+    Ok((student, year))
+}
+
+/// Puts a former leaver back on roll in `year` (form and sets as
+/// [`place`] chooses) with a new family of contacts; answers the student
+/// as placed. Shared by [`re_enrol`] and [`restore`], which differ only in
+/// the record that comes back.
+fn back_on_roll(
+    world: &mut World,
+    mis: &mut MisSnapshot,
+    student: Student,
+    year: &str,
+    now: Timestamp,
+) -> Result<Student, SimError> {
+    mis.students.push(student);
+    let pos = mis.students.len() - 1;
+    place(mis, pos, year, None, now)?;
+    generate::families::add_new_family(world, mis, pos);
+    Ok(mis.students[pos].clone())
 }
 
 /// A leaving date recorded ahead for a student still on roll (the MIS keeps

@@ -95,7 +95,7 @@ impl Renderer<'_> {
         }
         if let Some(ci) = &inc.contacts {
             let contacts = self.linked(positions(&self.ix.links_by_student, &s.id), |link| {
-                Some(self.contact(&self.mis.contacts[*self.ix.contact.get(&link.contact_id)?], ci))
+                self.contact_by_id(&link.contact_id, ci)
             });
             m.insert("contacts".into(), contacts);
         }
@@ -164,7 +164,7 @@ impl Renderer<'_> {
         }
         if let Some(si) = &inc.students {
             let students = self.linked(positions(&self.ix.links_by_contact, &c.id), |link| {
-                Some(self.student(&self.mis.students[*self.ix.student.get(&link.student_id)?], si))
+                self.student_by_id(&link.student_id, si)
             });
             m.insert("students".into(), students);
         }
@@ -253,16 +253,13 @@ impl Renderer<'_> {
         );
         if let Some(ei) = &inc.employees {
             let employees = c.teachers.iter().filter_map(|t| {
-                let e = &self.mis.employees[*self.ix.employee.get(&t.employee_id)?];
-                Some(with_pivot(self.employee(e, ei), "meta", teaching_meta(t.is_main_teacher, &t.role)))
+                let e = self.employee_by_id(&t.employee_id, ei)?;
+                Some(with_pivot(e, "meta", teaching_meta(t.is_main_teacher, &t.role)))
             });
             m.insert("employees".into(), included(employees));
         }
         if let Some(si) = &inc.students {
-            let students = c
-                .student_ids
-                .iter()
-                .filter_map(|id| Some(self.student(&self.mis.students[*self.ix.student.get(id)?], si)));
+            let students = c.student_ids.iter().filter_map(|id| self.student_by_id(id, si));
             m.insert("students".into(), included(students));
         }
         o
@@ -270,6 +267,22 @@ impl Renderer<'_> {
 
     fn group_by_id(&self, id: &str, inc: &GroupInc) -> Option<Value> {
         self.ix.group.get(id).map(|&i| self.group(&self.mis.groups[i], inc))
+    }
+
+    /// The student with Wonde id `id`, or `None` for one the index does not
+    /// know (a dangling reference is left out of an include, not an error).
+    fn student_by_id(&self, id: &str, inc: &StudentInc) -> Option<Value> {
+        self.ix.student.get(id).map(|&i| self.student(&self.mis.students[i], inc))
+    }
+
+    /// The employee with Wonde id `id`, as [`Self::student_by_id`].
+    fn employee_by_id(&self, id: &str, inc: &EmployeeInc) -> Option<Value> {
+        self.ix.employee.get(id).map(|&i| self.employee(&self.mis.employees[i], inc))
+    }
+
+    /// The contact with Wonde id `id`, as [`Self::student_by_id`].
+    fn contact_by_id(&self, id: &str, inc: &ContactInc) -> Option<Value> {
+        self.ix.contact.get(id).map(|&i| self.contact(&self.mis.contacts[i], inc))
     }
 
     pub fn group(&self, g: &Group, inc: &GroupInc) -> Value {
@@ -293,10 +306,7 @@ impl Renderer<'_> {
             m.insert("students".into(), included(students));
         }
         if let Some(ei) = &inc.employees {
-            let employees = g
-                .employee_ids
-                .iter()
-                .filter_map(|id| Some(self.employee(&self.mis.employees[*self.ix.employee.get(id)?], ei)));
+            let employees = g.employee_ids.iter().filter_map(|id| self.employee_by_id(id, ei));
             m.insert("employees".into(), included(employees));
         }
         o
