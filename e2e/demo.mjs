@@ -80,6 +80,21 @@ export function startDemo(args, wanted, limit) {
 }
 
 /** SIGTERM, then SIGKILL if it lingers; waits for it to go. */
+/**
+ * startDemo, or, when the demo does not start, says why with the end of its
+ * log, stops it and exits 1: what every check needs before it can begin.
+ */
+export async function startDemoOrExit(args, wanted, limit) {
+  try {
+    return await startDemo(args, wanted, limit);
+  } catch (err) {
+    console.log(`FAIL  the demo started: ${describe(err)}`);
+    console.log(demoLog(200));
+    await stopDemo();
+    process.exit(1);
+  }
+}
+
 export async function stopDemo() {
   const child = demo.child;
   if (!child || child.exitCode !== null || child.signalCode !== null) return;

@@ -21,7 +21,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
-import { assert, delay, demoLog, describe, startDemo, stopDemo, until } from '../demo.mjs';
+import { assert, delay, demoLog, describe, startDemoOrExit, stopDemo, until } from '../demo.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium-headless-shell';
@@ -61,15 +61,7 @@ const textOf = (page, selector) =>
   page.evaluate((s) => document.querySelector(s)?.innerText ?? '', selector);
 
 async function main() {
-  let printed;
-  try {
-    printed = await startDemo(DEMO_ARGS, WANTED, STARTUP_LIMIT);
-  } catch (err) {
-    console.log(`FAIL  the demo started: ${describe(err)}`);
-    console.log(demoLog(200));
-    await stopDemo();
-    process.exit(1);
-  }
+  const printed = await startDemoOrExit(DEMO_ARGS, WANTED, STARTUP_LIMIT);
   const pageUrl = printed.GraphiQL;
   const origin = new URL(pageUrl).origin;
   const leaverUrl = /(https?:\/\/\S+\/leave)\b/.exec(printed['Leaver curl'])?.[1];

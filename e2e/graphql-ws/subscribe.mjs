@@ -23,7 +23,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { BIN, REPO, assert, delay, demo, demoLog, describe, startDemo, stopDemo, until, within } from '../demo.mjs';
+import { BIN, REPO, assert, delay, demo, demoLog, describe, startDemoOrExit, stopDemo, until, within } from '../demo.mjs';
 
 const DEMO_WANTED = ['GraphiQL', 'Subscriptions', 'Admin token', 'Integrator', 'Simulator', 'Leaver curl'];
 const DEMO_ARGS = ['demo', '--bind', '127.0.0.1:0', '--students', '40', '--incremental-every', '1s'];
@@ -233,15 +233,7 @@ async function main() {
   const shown = path.relative(REPO, BIN).startsWith('..') ? BIN : path.relative(REPO, BIN);
   console.log(`starting ${shown} ${DEMO_ARGS.join(' ')}`);
   const started = performance.now();
-  let printed;
-  try {
-    printed = await startDemo(DEMO_ARGS, DEMO_WANTED, STARTUP_LIMIT);
-  } catch (err) {
-    console.log(`FAIL  the demo started: ${describe(err)}`);
-    console.log(demoLog(200));
-    await stopDemo();
-    process.exit(1);
-  }
+  const printed = await startDemoOrExit(DEMO_ARGS, DEMO_WANTED, STARTUP_LIMIT);
   const leaverUrl = /(https?:\/\/\S+\/leave)\b/.exec(printed['Leaver curl'])?.[1];
   const env = {
     http: printed.GraphiQL,
