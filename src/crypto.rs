@@ -9,7 +9,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use std::fmt;
 use std::path::PathBuf;
 
 use crate::db::Engine;
@@ -28,15 +27,31 @@ pub enum CryptoError {
     Decrypt,
 }
 
+/// Implements `Debug` (as `$debug`) and `Display` (as `[redacted]`) for a
+/// type that holds a secret, so that no way of printing it (a log field, an
+/// error's `{}` or `{:?}`) can show the secret.
+macro_rules! redacted {
+    ($type:ty, $debug:literal) => {
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str($debug)
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("[redacted]")
+            }
+        }
+    };
+}
+pub(crate) use redacted;
+
 /// The key that seals stored secrets. Its Debug output hides the key.
 #[derive(Clone)]
 pub struct SecretKey(Key);
 
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey([redacted])")
-    }
-}
+redacted!(SecretKey, "SecretKey([redacted])");
 
 impl SecretKey {
     /// Parses a key given as base64 (standard alphabet) or 64 hex digits.
@@ -134,17 +149,7 @@ impl Secret {
     }
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+redacted!(Secret, "[redacted]");
 
 /// `sqlite://onroll.db?mode=rwc` keeps its key in `onroll.db.key`.
 fn sqlite_key_path(url: &str) -> Option<PathBuf> {

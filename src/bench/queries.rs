@@ -157,13 +157,7 @@ async fn variables(db: &sea_orm::DatabaseConnection, school: i32) -> anyhow::Res
 /// Fills one school of `size.students` pupils by a FULL sync, serves it
 /// with a counting pool and loads each shape in turn.
 pub async fn measure(engine: &Engine, size: LoadSize) -> anyhow::Result<QueriesFigures> {
-    let sim = Simulator::start(SimConfig {
-        schools: 1,
-        students_per_school: size.students,
-        seed: 13,
-        ..SimConfig::default()
-    })
-    .await?;
+    let sim = Simulator::start(SimConfig::trust(1, size.students, 13)).await?;
     let scratch = engine.scratch("queries").await?;
     let db = scratch.migrated().await?;
     let (trust, schools, sync) = super::sync::connected_trust(&db, &sim).await?;

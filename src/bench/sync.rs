@@ -134,13 +134,7 @@ pub async fn run_each(engine: &SyncEngine, schools: &[i32], kind: SyncKind) -> a
 /// A trust of `schools` simulated schools of `students` pupils: the floor,
 /// the FULL runs and a no-change INCREMENTAL run of each, on `engine`.
 pub async fn measure(engine: &Engine, schools: usize, students: usize) -> anyhow::Result<SyncFigures> {
-    let sim = Simulator::start(SimConfig {
-        schools,
-        students_per_school: students,
-        seed: 5,
-        ..SimConfig::default()
-    })
-    .await?;
+    let sim = Simulator::start(SimConfig::trust(schools, students, 5)).await?;
     let client = WondeClient::new(WondeConfig { base_url: Some(sim.base_url()), ..WondeConfig::default() })?;
     let (floor_s, records) = paging_floor(&client, &sim).await?;
 

@@ -1,8 +1,6 @@
 //! The token type. Wonde tokens open a school's pupil data, so the type
 //! makes leaking one take a deliberate call to [`SecretToken::expose_secret`].
 
-use std::fmt;
-
 use reqwest::header::HeaderValue;
 
 use super::WondeError;
@@ -38,17 +36,7 @@ impl From<String> for SecretToken {
     }
 }
 
-impl fmt::Debug for SecretToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretToken([redacted])")
-    }
-}
-
-impl fmt::Display for SecretToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+crate::crypto::redacted!(SecretToken, "SecretToken([redacted])");
 
 #[cfg(test)]
 mod tests {

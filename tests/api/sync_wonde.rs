@@ -50,13 +50,7 @@ pub struct World {
 
 impl World {
     pub async fn start(engine: &Engine, schools: usize, students: usize) -> anyhow::Result<Self> {
-        let sim = Simulator::start(SimConfig {
-            schools,
-            students_per_school: students,
-            seed: 11,
-            ..SimConfig::default()
-        })
-        .await?;
+        let sim = Simulator::start(SimConfig::trust(schools, students, 11)).await?;
         let data = TestDb::create(engine).await?;
         let key = SecretKey::generate();
         let f = Fixture::new(&data.db);

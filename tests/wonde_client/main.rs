@@ -23,14 +23,7 @@ use wonde_sim::{
 const RETRIES: u32 = 3;
 
 async fn start(schools: usize, students: usize) -> Result<SimHandle> {
-    Simulator::start(SimConfig {
-        schools,
-        students_per_school: students,
-        seed: 42,
-        catalog_extra: 4,
-        ..SimConfig::default()
-    })
-    .await
+    Simulator::start(SimConfig { catalog_extra: 4, ..SimConfig::trust(schools, students, 42) }).await
 }
 
 fn config(sim: &SimHandle) -> WondeConfig {

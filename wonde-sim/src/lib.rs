@@ -121,6 +121,14 @@ impl Default for SimConfig {
     }
 }
 
+impl SimConfig {
+    /// A trust of `schools` schools of `students_per_school` pupils each,
+    /// generated from `seed`; everything else as [`SimConfig::default`].
+    pub fn trust(schools: usize, students_per_school: usize, seed: u64) -> Self {
+        SimConfig { schools, students_per_school, seed, ..SimConfig::default() }
+    }
+}
+
 /// Starts simulators.
 pub struct Simulator;
 
