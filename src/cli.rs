@@ -368,34 +368,7 @@ async fn services(database: &DatabaseConfig, config: &SyncConfig) -> anyhow::Res
 
 fn print_run(run: &entity::sync_run::Model) {
     say!("run {} ({}) {}", run.id, run.kind.as_str(), run.status.as_str());
-    let r = run;
-    crate::cli_held::print_counts(&[
-        (
-            "students",
-            [
-                r.students_created,
-                r.students_updated,
-                r.students_deactivated,
-                r.students_reactivated,
-                r.students_held,
-            ],
-        ),
-        ("staff", [r.staff_created, r.staff_updated, r.staff_deactivated, r.staff_reactivated, r.staff_held]),
-        (
-            "guardians",
-            [
-                r.guardians_created,
-                r.guardians_updated,
-                r.guardians_deactivated,
-                r.guardians_reactivated,
-                r.guardians_held,
-            ],
-        ),
-        (
-            "groups",
-            [r.groups_created, r.groups_updated, r.groups_deactivated, r.groups_reactivated, r.groups_held],
-        ),
-    ]);
+    crate::cli_held::print_counts(&run.counts_by_record());
     if let Some(error) = &run.error {
         say!("error: {error}");
     }

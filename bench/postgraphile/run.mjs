@@ -342,8 +342,8 @@ function peakMiB(name) {
 /// `idleSeconds` before it. The batch with the fewest is reported: a
 /// one-off burst of background work (a freshly started server's first
 /// jobs) lands in at most one batch, and a request's own statements are in
-/// every batch. (A `log_statement = 'all'` trace of query (a) shows exactly
-/// the four `SELECT`s the API suite counts; a single batch once read 6.8.)
+/// every batch. All three are reported, so a surplus in every batch shows
+/// (README: (a)'s is one, not yet explained).
 async function statementsPerRequest(url, body, token, control, idleSeconds, requests) {
   const payload = readFileSync(body, "utf8");
   const headers = { "content-type": "application/json" };
