@@ -20,6 +20,7 @@ pub mod metering;
 pub mod mutation;
 pub mod pagination;
 pub mod query;
+pub mod query_path;
 mod query_webhooks;
 mod roster_pages;
 pub mod scalars;

@@ -29,7 +29,10 @@ use crate::wonde::WondeClient;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// The full schema: mutations, subscriptions, SDL.
     pub schema: AppSchema,
+    /// Queries over HTTP, on the schema without extensions.
+    pub queries: crate::graphql::query_path::QueryPath,
     pub secret_key: SecretKey,
     pub webhook_secret: Option<Secret>,
     pub events: EventBus,

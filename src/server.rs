@@ -141,6 +141,7 @@ impl Application {
         let state = AppState {
             db,
             schema: build_schema(),
+            queries: crate::graphql::query_path::QueryPath::new().await,
             secret_key,
             webhook_secret,
             events,

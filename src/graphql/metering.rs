@@ -21,6 +21,7 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, NextExecute, NextParseQuery, NextPrepareRequest, NextRequest,
 };
 use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::registry::Registry;
 use async_graphql::{Request, Response, ServerError, ServerResult, Value, Variables};
 use std::sync::{Arc, Mutex};
 
@@ -45,30 +46,55 @@ pub struct Metering {
     meter: Arc<Meter>,
 }
 
-impl Metering {
-    fn judge(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        document: &ExecutableDocument,
-        variables: &Variables,
-    ) -> Result<(), Refusal> {
-        let limits = ctx.data_opt::<Arc<Limits>>();
-        let defaults = LimitsConfig::default();
-        let config = limits.map_or(&defaults, |limits| &limits.config);
-        let name = self.operation_name.lock().ok().and_then(|name| name.clone());
-        let measure = cost::measure(document, name.as_deref(), variables, &ctx.schema_env.registry)
-            .map_err(|err| Refusal::DocumentTooLarge(err.to_string()))?;
-        let meter = &self.meter;
-        meter.set_measure(measure);
-        over_ceiling(&measure, config).map_or(Ok(()), Err)?;
-        let (Some(limits), Some(request)) = (limits, ctx.data_opt::<RequestContext>()) else {
-            return Ok(());
-        };
-        let points = rate::points(measure.cost);
-        let status = limits.rate.charge(RateKey::Token(request.viewer.token_id), points);
-        meter.set_rate(status);
-        status.refusal(points).map_or(Ok(()), Err)
-    }
+/// Measures `document`'s operation `name` against `registry` into `meter`,
+/// then charges the token's budget: the refusal when a ceiling or the
+/// budget says no. Without `limits` (a schema executed directly) the
+/// default ceilings apply and nothing is charged.
+pub fn judge(
+    limits: Option<&Limits>,
+    request: Option<&RequestContext>,
+    meter: &Meter,
+    document: &ExecutableDocument,
+    name: Option<&str>,
+    variables: &Variables,
+    registry: &Registry,
+) -> Result<(), Refusal> {
+    let measure = measured(limits, meter, document, name, variables, registry)?;
+    charge(limits, request, meter, &measure)
+}
+
+/// Measures the operation into `meter`: the refusal when it expands too
+/// far or passes a ceiling. Charges nothing.
+pub fn measured(
+    limits: Option<&Limits>,
+    meter: &Meter,
+    document: &ExecutableDocument,
+    name: Option<&str>,
+    variables: &Variables,
+    registry: &Registry,
+) -> Result<Measure, Refusal> {
+    let defaults = LimitsConfig::default();
+    let config = limits.map_or(&defaults, |limits| &limits.config);
+    let measure = cost::measure(document, name, variables, registry)
+        .map_err(|err| Refusal::DocumentTooLarge(err.to_string()))?;
+    meter.set_measure(measure);
+    over_ceiling(&measure, config).map_or(Ok(measure), Err)
+}
+
+/// Charges a measured operation to its token's points budget.
+pub fn charge(
+    limits: Option<&Limits>,
+    request: Option<&RequestContext>,
+    meter: &Meter,
+    measure: &Measure,
+) -> Result<(), Refusal> {
+    let (Some(limits), Some(request)) = (limits, request) else {
+        return Ok(());
+    };
+    let points = rate::points(measure.cost);
+    let status = limits.rate.charge(RateKey::Token(request.viewer.token_id), points);
+    meter.set_rate(status);
+    status.refusal(points).map_or(Ok(()), Err)
 }
 
 /// The first ceiling `measure` passes, as the refusal to answer.
@@ -96,54 +122,80 @@ fn over_ceiling(measure: &Measure, config: &LimitsConfig) -> Option<Refusal> {
     None
 }
 
-impl Metering {
-    /// A request that names no operation runs its document's only one:
-    /// that operation's name (if it has one) is the request's. The metrics
-    /// label is a name the document defines, else `other` (a name the
-    /// document lacks) or `anonymous`.
-    fn name_from(&self, document: &ExecutableDocument) {
-        let Ok(mut name) = self.operation_name.lock() else { return };
-        let defined: Vec<&str> = match &document.operations {
-            async_graphql::parser::types::DocumentOperations::Multiple(operations) => {
-                operations.keys().map(|name| name.as_str()).collect()
-            }
-            async_graphql::parser::types::DocumentOperations::Single(_) => Vec::new(),
-        };
-        if name.is_none() && defined.len() == 1 {
-            *name = defined.first().map(|n| (*n).to_owned());
+/// The operation a request runs and its metrics label. A request that
+/// names no operation runs its document's only one: that operation's name
+/// (if it has one) is the request's. The label is a name the document
+/// defines (`telemetry::operation_label`), else `other` (a name the
+/// document lacks) or `anonymous`, so a client's `operationName` alone
+/// cannot make labels.
+pub fn operation_of(document: &ExecutableDocument, requested: Option<&str>) -> (Option<String>, String) {
+    let defined: Vec<&str> = match &document.operations {
+        async_graphql::parser::types::DocumentOperations::Multiple(operations) => {
+            operations.keys().map(|name| name.as_str()).collect()
         }
-        let label = match name.as_deref() {
-            Some(requested) if defined.contains(&requested) => {
-                crate::telemetry::operation_label(Some(requested))
-            }
-            Some(_) => crate::telemetry::OTHER.to_owned(),
-            None => crate::telemetry::operation_label(None),
-        };
-        if let Ok(mut metric_name) = self.metric_name.lock() {
-            *metric_name = label;
-        }
-    }
+        async_graphql::parser::types::DocumentOperations::Single(_) => Vec::new(),
+    };
+    let name = match requested {
+        Some(requested) => Some(requested.to_owned()),
+        None if defined.len() == 1 => defined.first().map(|n| (*n).to_owned()),
+        None => None,
+    };
+    let label = match name.as_deref() {
+        Some(requested) if defined.contains(&requested) => crate::telemetry::operation_label(Some(requested)),
+        Some(_) => crate::telemetry::OTHER.to_owned(),
+        None => crate::telemetry::operation_label(None),
+    };
+    (name, label)
+}
 
+/// The label of an operation refused before its document was read: no
+/// name can be vouched for.
+pub fn unread_label(requested: Option<&str>) -> String {
+    if requested.is_some() {
+        crate::telemetry::OTHER.to_owned()
+    } else {
+        crate::telemetry::operation_label(None)
+    }
+}
+
+/// Counts the answered operation under `label`; `actual` is its cost.
+pub fn count(label: &str, response: &Response, started: std::time::Instant, actual: u64) {
+    let outcome = response.errors.first().map_or_else(|| "ok".to_owned(), crate::error::code_of);
+    crate::telemetry::graphql_answered(label, &outcome, started.elapsed(), actual);
+}
+
+/// Adds `extensions.cost` to `response`, in Shopify's shape: the cost
+/// measured before the run, the cost of what was answered, and the
+/// token's budget when one was charged.
+pub fn report_cost(response: &mut Response, meter: &Meter, actual: u64) {
+    let metered = meter.get();
+    let mut report = async_graphql::indexmap::IndexMap::new();
+    let requested = metered.measure.map_or(0, |m| m.cost);
+    report.insert(async_graphql::Name::new("requestedQueryCost"), Value::from(requested));
+    report.insert(async_graphql::Name::new("actualQueryCost"), Value::from(actual));
+    if let Some(status) = metered.rate {
+        let restore = f64::from(status.limit) / 60.0;
+        report.insert(
+            async_graphql::Name::new("throttleStatus"),
+            async_graphql::value!({
+                "maximumAvailable": status.limit,
+                "currentlyAvailable": status.remaining,
+                "restoreRate": restore,
+            }),
+        );
+        report.insert(async_graphql::Name::new("pointsCharged"), Value::from(status.charged));
+    }
+    response.extensions.insert("cost".to_owned(), Value::Object(report));
+}
+
+impl Metering {
     /// The label to count this operation under.
     fn metric_label(&self) -> String {
         let parsed = self.metric_name.lock().map(|name| name.clone()).unwrap_or_default();
         if !parsed.is_empty() {
             return parsed;
         }
-        // Refused before its document was read: no name can be vouched for.
-        let requested = self.operation_name.lock().ok().and_then(|name| name.clone());
-        if requested.is_some() {
-            crate::telemetry::OTHER.to_owned()
-        } else {
-            crate::telemetry::operation_label(None)
-        }
-    }
-
-    /// Counts the answered operation; `actual` is its cost, measured once
-    /// by the caller (the HTTP hook also reports it).
-    fn count(&self, response: &Response, started: std::time::Instant, actual: u64) {
-        let outcome = response.errors.first().map_or_else(|| "ok".to_owned(), crate::error::code_of);
-        crate::telemetry::graphql_answered(&self.metric_label(), &outcome, started.elapsed(), actual);
+        unread_label(self.operation_name.lock().ok().and_then(|name| name.clone()).as_deref())
     }
 }
 
@@ -154,25 +206,8 @@ impl Extension for Metering {
         self.in_request.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut response = next.run(ctx).await;
         let actual = cost::actual(&response.data);
-        self.count(&response, started, actual);
-        let metered = self.meter.get();
-        let mut report = async_graphql::indexmap::IndexMap::new();
-        let requested = metered.measure.map_or(0, |m| m.cost);
-        report.insert(async_graphql::Name::new("requestedQueryCost"), Value::from(requested));
-        report.insert(async_graphql::Name::new("actualQueryCost"), Value::from(actual));
-        if let Some(status) = metered.rate {
-            let restore = f64::from(status.limit) / 60.0;
-            report.insert(
-                async_graphql::Name::new("throttleStatus"),
-                async_graphql::value!({
-                    "maximumAvailable": status.limit,
-                    "currentlyAvailable": status.remaining,
-                    "restoreRate": restore,
-                }),
-            );
-            report.insert(async_graphql::Name::new("pointsCharged"), Value::from(status.charged));
-        }
-        response.extensions.insert("cost".to_owned(), Value::Object(report));
+        count(&self.metric_label(), &response, started, actual);
+        report_cost(&mut response, &self.meter, actual);
         response
     }
 
@@ -203,8 +238,21 @@ impl Extension for Metering {
         // document is at most 32 KiB: parsing it twice is cheap. One that
         // does not parse is left to the parse step for its usual error.
         if let Ok(document) = async_graphql::parser::parse_query(query) {
-            self.name_from(&document);
-            self.judge(ctx, &document, variables).map_err(|refusal| refused(&refusal))?;
+            let requested = self.operation_name.lock().ok().and_then(|name| name.clone());
+            let (name, label) = operation_of(&document, requested.as_deref());
+            if let Ok(mut metric_name) = self.metric_name.lock() {
+                *metric_name = label;
+            }
+            judge(
+                ctx.data_opt::<Arc<Limits>>().map(|limits| &**limits),
+                ctx.data_opt::<RequestContext>(),
+                &self.meter,
+                &document,
+                name.as_deref(),
+                variables,
+                &ctx.schema_env.registry,
+            )
+            .map_err(|refusal| refused(&refusal))?;
         }
         next.run(ctx, query, variables).await
     }
@@ -223,7 +271,7 @@ impl Extension for Metering {
         };
         let response = next.run(ctx, operation_name).await;
         if !self.in_request.load(std::sync::atomic::Ordering::Relaxed) {
-            self.count(&response, started, cost::actual(&response.data));
+            count(&self.metric_label(), &response, started, cost::actual(&response.data));
         }
         response
     }

@@ -32,8 +32,7 @@ impl<E: Extension + Default> ExtensionFactory for PerRequest<E> {
 }
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(Query::default(), Mutation::default(), Subscription)
-        .limit_depth(MAX_DEPTH)
+    plain_builder()
         // Every Mutation field leaves an audit row (issue 13).
         .extension(PerRequest::<super::audit::AuditTrail>(PhantomData))
         // Cost, size and rate limits, judged before validation (docs/limits.md).
@@ -41,6 +40,12 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         // Answers in the order the query selected (async-graphql writes
         // concurrent fields as they complete).
         .extension(PerRequest::<super::selection_order::SelectionOrder>(PhantomData))
+}
+
+/// The schema's types and limits without its extensions.
+fn plain_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
+        .limit_depth(MAX_DEPTH)
         // Types that mutations and subscriptions return arrive before those
         // roots do; registering them keeps the published SDL whole.
         .register_output_type::<SyncProgressEvent>()
@@ -58,6 +63,17 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 
 pub fn build_schema() -> AppSchema {
     builder().finish()
+}
+
+/// The same schema without extensions, for queries over HTTP, which
+/// `query_path` meters and orders itself.
+pub fn build_plain_schema() -> AppSchema {
+    plain_builder().finish()
+}
+
+/// The plain schema with one extension, to read the registry through.
+pub(super) fn build_probed_schema(probe: impl ExtensionFactory + 'static) -> AppSchema {
+    plain_builder().extension(probe).finish()
 }
 
 /// The SDL that `onroll schema` prints and schema.graphql holds.

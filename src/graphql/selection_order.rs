@@ -82,7 +82,7 @@ impl Extension for SelectionOrder {
     }
 }
 
-fn reorder_response(
+pub fn reorder_response(
     response: &mut Response,
     document: &ExecutableDocument,
     operation_name: Option<&str>,

@@ -13,6 +13,7 @@ use crate::error::{AppError, normalise};
 use crate::graphql::RequestContext;
 use crate::graphql::batching::Batching;
 use crate::graphql::loaders::Spawner;
+use crate::graphql::query_path::Declined;
 
 pub async fn execute(
     State(state): State<AppState>,
@@ -43,11 +44,20 @@ pub async fn execute(
     };
     let batching = Batching::default();
     let context = RequestContext::new(state.db.clone(), viewer, Spawner::Gated(batching.clone()));
-    let schema = &state.schema;
     let limits = &state.limits;
     state.provide(&mut request.data);
-    let request = request.data(context);
-    let executed = limits::run(limits, batching.track(schema.execute(request))).await;
+    // Queries take the plain schema (`graphql::query_path`); the rest the
+    // full one, with its audit trail and per-request extensions.
+    let run = async {
+        match state.queries.run(request, context, limits).await {
+            Ok(response) => response,
+            Err(declined) => {
+                let Declined { request, context } = *declined;
+                state.schema.execute(request.data(context)).await
+            }
+        }
+    };
+    let executed = limits::run(limits, batching.track(run)).await;
     match executed {
         Ok(response) => limits::respond(normalise(response)),
         Err(refusal) => limits::respond(refusal.to_response()),

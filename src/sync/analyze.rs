@@ -6,10 +6,37 @@
 //! (ANALYZE inside it would hold its lock for the whole run, and its
 //! failure would roll back a safeguarding run); a failure here is logged
 //! and the run stays COMPLETED. SQLite plans without such statistics.
+//!
+//! ANALYZE of a school's first FULL run took about 0.3 s of a 2 s run on a
+//! loaded machine, and nothing waits for statistics: it runs in the
+//! background once the run has committed and published its events, one at
+//! a time per process.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 use super::batch_write::Written;
+
+/// One ANALYZE at a time per process: runs that end together queue behind
+/// it, and each re-reads the estimates the one before left, so a table
+/// just analysed is not analysed again.
+static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// [`after_run`] on a task of its own: the run returns without waiting.
+/// The handle answers the tables analysed (tests wait on it).
+pub fn in_background(
+    db: &DatabaseConnection,
+    run_id: i32,
+    written: Written,
+) -> Option<tokio::task::JoinHandle<Vec<String>>> {
+    if db.get_database_backend() != DbBackend::Postgres || written.tables().next().is_none() {
+        return None;
+    }
+    let db = db.clone();
+    Some(tokio::spawn(async move {
+        let Ok(_turn) = ONE_AT_A_TIME.acquire().await else { return Vec::new() };
+        after_run(&db, run_id, &written).await
+    }))
+}
 
 /// A table is analysed when a run wrote more rows to it than this share of
 /// the rows the planner believes it holds (or it was never analysed).

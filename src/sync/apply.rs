@@ -140,7 +140,7 @@ impl Applied {
         self.txn.commit().await?;
         events.publish(&self.outcome.events);
         if self.complete {
-            super::analyze::after_run(&self.db, run.id, &self.outcome.written).await;
+            super::analyze::in_background(&self.db, run.id, std::mem::take(&mut self.outcome.written));
         }
         let counts = self.outcome.counts;
         tracing::info!(

@@ -1,0 +1,55 @@
+//! Planner statistics after a run (issue 15, sync on PostgreSQL): a
+//! school's first FULL run fills tables the planner believed empty, so the
+//! tables it changed a lot are analysed once it has committed, in the
+//! background, without holding up the run. SQLite keeps no such
+//! statistics and nothing is started.
+
+use entity::enums::SyncKind;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use std::time::{Duration, Instant};
+
+use crate::on_both_engines;
+use crate::support::Engine;
+use crate::sync_wonde::World;
+
+on_both_engines!(a_first_full_run_leaves_statistics_behind);
+
+/// What the planner believes the `student` table holds: -1 when it was
+/// never analysed (PostgreSQL 14 and later).
+async fn believed_students(world: &World) -> anyhow::Result<f64> {
+    let row = world
+        .db()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass('student')",
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no student table in the test's schema"))?;
+    Ok(row.try_get_by_index(0)?)
+}
+
+async fn a_first_full_run_leaves_statistics_behind(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 1, 40).await?;
+    let postgres = matches!(engine, Engine::Postgres(_));
+    if postgres {
+        assert!(believed_students(&world).await? <= 0.0, "analysed before any run");
+    }
+    let run = world.sync(0, SyncKind::Full).await?;
+    assert_eq!(run.status, entity::enums::SyncStatus::Completed);
+    if !postgres {
+        let written = onroll::sync::batch_write::Written::default();
+        assert!(onroll::sync::analyze::in_background(world.db(), run.id, written).is_none());
+        return Ok(());
+    }
+    // The run has returned; the statistics follow within moments.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let believed = believed_students(&world).await?;
+        if believed >= 40.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "student still believed to hold {believed} rows");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
