@@ -26,6 +26,8 @@ pub enum Actor {
     Token { id: i32, role: entity::enums::Role },
     /// The operator, through `onroll` on the command line.
     Cli,
+    /// The server itself, on its own schedule (`serve`'s retention purge).
+    Server,
 }
 
 impl Actor {
@@ -76,6 +78,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, entry: Entry) -> Result<audit_lo
     let (kind, token_id, role) = match entry.actor {
         Actor::Token { id, role } => ("TOKEN", Some(id), Some(role.as_str().to_owned())),
         Actor::Cli => ("CLI", None, None),
+        Actor::Server => ("SERVER", None, None),
     };
     let detail = entry.detail.map(|d| d.chars().take(MAX_DETAIL).collect::<String>());
     audit_log::ActiveModel {
@@ -112,8 +115,8 @@ pub async fn record_or_log<C: ConnectionTrait>(db: &C, entry: Entry) {
 pub struct Filter {
     pub trust_id: Option<i32>,
     pub actor_token_id: Option<i32>,
-    /// `CLI` acts only.
-    pub cli_only: bool,
+    /// Only acts of this actor kind (`TOKEN`, `CLI`, `SERVER`).
+    pub actor_kind: Option<&'static str>,
     pub action: Option<String>,
     pub school_id: Option<i32>,
     pub outcome: Option<String>,
@@ -133,8 +136,8 @@ impl Filter {
         if let Some(token) = self.actor_token_id {
             select = select.filter(audit_log::Column::ActorTokenId.eq(token));
         }
-        if self.cli_only {
-            select = select.filter(audit_log::Column::ActorKind.eq("CLI"));
+        if let Some(kind) = self.actor_kind {
+            select = select.filter(audit_log::Column::ActorKind.eq(kind));
         }
         if let Some(action) = &self.action {
             select = select.filter(audit_log::Column::Action.eq(action.as_str()));

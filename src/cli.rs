@@ -135,7 +135,7 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
         }
         Command::Retention { command: RetentionCommand::Purge { database } } => {
             let db = open(&database).await?;
-            match crate::retention::purge_now(&db, chrono::Utc::now()).await? {
+            match crate::retention::purge_now(&db, chrono::Utc::now(), crate::audit::Actor::Cli).await? {
                 crate::retention::PurgeOutcome::Done(purged) => println!("purged: {}", purged.detail()),
                 crate::retention::PurgeOutcome::Busy => println!("skipped: another process is purging"),
             }
@@ -149,6 +149,7 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
             let trust_id = known(&db, &trust, NodeType::Trust).await?;
             let fields = crate::schools::NewSchool::validate(&name, urn.as_deref(), postcode.as_deref())?;
             let school = crate::schools::create(&db, trust_id, fields).await?;
+            crate::cli_audit::note_created_school(school.id);
             eprintln!("school {} created in trust {trust}", school.name);
             say!("{}", crate::graphql::ids::encode(NodeType::School, school.id).0);
         }
@@ -383,9 +384,21 @@ fn print_run(run: &entity::sync_run::Model) {
     }
 }
 
+/// The database a command names, connected and migrated once per process:
+/// the audit row a command leaves (`cli_audit`) reuses the command's own
+/// connection rather than connecting and checking the migrations again.
 pub(crate) async fn open(database: &DatabaseConfig) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    static OPENED: tokio::sync::Mutex<Option<(String, sea_orm::DatabaseConnection)>> =
+        tokio::sync::Mutex::const_new(None);
+    let mut opened = OPENED.lock().await;
+    if let Some((url, db)) = opened.as_ref()
+        && *url == database.database_url
+    {
+        return Ok(db.clone());
+    }
     let db = crate::db::connect(&database.database_url, None).await?;
     crate::db::migrate(&db).await?;
+    *opened = Some((database.database_url.clone(), db.clone()));
     Ok(db)
 }
 

@@ -14,6 +14,16 @@ use crate::config::DatabaseConfig;
 use crate::graphql::ids::{NodeType, encode};
 use crate::graphql::pagination::{Direction, PageRequest, page_by_key};
 
+/// The school the command created (`school create`): its row names it,
+/// though the id is known only once the command has run. One command runs
+/// per process.
+static CREATED_SCHOOL: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+
+/// Tells the audit row which school the command created.
+pub(crate) fn note_created_school(id: i32) {
+    let _ = CREATED_SCHOOL.set(id);
+}
+
 /// A data-changing command, as it will be recorded.
 pub(crate) struct CliAct {
     database: DatabaseConfig,
@@ -136,7 +146,11 @@ impl CliAct {
         };
         let recorded = async {
             let mut entry = Entry::new(Actor::Cli, self.action, if succeeded { audit::OK } else { "ERROR" });
-            entry.school_id = self.school.as_deref().and_then(|s| parse_id(s, NodeType::School).ok());
+            entry.school_id = self
+                .school
+                .as_deref()
+                .and_then(|s| parse_id(s, NodeType::School).ok())
+                .or_else(|| CREATED_SCHOOL.get().copied());
             entry.trust_id = match (&self.trust, &self.token) {
                 (Some(trust), _) => parse_id(trust, NodeType::Trust).ok(),
                 (None, Some(token)) => token_trust(&db, token).await,

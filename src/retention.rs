@@ -69,11 +69,17 @@ pub enum PurgeOutcome {
 /// Purges, in every trust, what has passed its retention period at `now`,
 /// once the state row is claimed; records the counts in the audit log
 /// (one row per trust that purged anything, counts only).
-pub async fn purge_now(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<PurgeOutcome, DbErr> {
+/// `actor` is who the audit rows name: the operator (`retention purge`) or
+/// the server's own schedule.
+pub async fn purge_now(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    actor: Actor,
+) -> Result<PurgeOutcome, DbErr> {
     if !claim(db, now).await? {
         return Ok(PurgeOutcome::Busy);
     }
-    let result = purge_all(db, now).await;
+    let result = purge_all(db, now, actor).await;
     let mut release = retention_state::Entity::update_many()
         .col_expr(retention_state::Column::PurgingSince, Expr::value(Option::<DateTime<Utc>>::None));
     // A failed purge is not a purge: the next look tries again.
@@ -87,7 +93,7 @@ pub async fn purge_now(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Pu
     result.map(PurgeOutcome::Done)
 }
 
-async fn purge_all(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Purged, DbErr> {
+async fn purge_all(db: &DatabaseConnection, now: DateTime<Utc>, actor: Actor) -> Result<Purged, DbErr> {
     let mut total = Purged::default();
     for trust in trust::Entity::find().all(db).await? {
         if trust.retention_days <= 0 {
@@ -97,7 +103,7 @@ async fn purge_all(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Purged
         let purged = purge::purge_trust(db, trust.id, cutoff, now).await?;
         crate::telemetry::accounts_purged("retention", purged.students, purged.staff, purged.guardians);
         if purged.accounts() > 0 {
-            let mut entry = Entry::new(Actor::Cli, "retention purge", audit::OK);
+            let mut entry = Entry::new(actor.clone(), "retention purge", audit::OK);
             entry.trust_id = Some(trust.id);
             entry.detail = Some(purged.detail());
             audit::record_or_log(db, entry).await;
@@ -146,7 +152,7 @@ pub async fn run_until_stopped(
         let now = clock.now();
         match state(&db).await {
             Ok(state) if due(&state, now) => {
-                if let Err(err) = purge_now(&db, now).await {
+                if let Err(err) = purge_now(&db, now, Actor::Server).await {
                     tracing::error!(db.error = crate::error::db_error_kind(&err), "retention purge failed");
                 }
             }

@@ -205,6 +205,20 @@ pub enum AuditActorKind {
     Token,
     /// The operator, with `onroll` on the command line.
     Cli,
+    /// The server itself, on its own schedule: `onroll serve`'s daily
+    /// retention purge (docs/retention.md).
+    Server,
+}
+
+impl AuditActorKind {
+    /// The kind as the audit log's rows store it.
+    fn stored(self) -> &'static str {
+        match self {
+            Self::Token => "TOKEN",
+            Self::Cli => "CLI",
+            Self::Server => "SERVER",
+        }
+    }
 }
 
 /// One audited act: a mutation, or a CLI command that changes data.
@@ -218,7 +232,11 @@ impl AuditEntry {
     }
 
     async fn actor_kind(&self) -> AuditActorKind {
-        if self.0.actor_kind == "CLI" { AuditActorKind::Cli } else { AuditActorKind::Token }
+        match self.0.actor_kind.as_str() {
+            "CLI" => AuditActorKind::Cli,
+            "SERVER" => AuditActorKind::Server,
+            _ => AuditActorKind::Token,
+        }
     }
 
     /// The acting token's id, as `onroll token list` prints it; null for
@@ -313,10 +331,10 @@ pub async fn audit_log(
     let request = PageRequest::parse(first, after.as_deref()).gql()?;
     let filter = filter.unwrap_or_default();
     let school_id = filter.school_id.as_ref().map(|id| decode_as(id, NodeType::School)).transpose().gql()?;
-    let mut select = audit::Filter {
+    let select = audit::Filter {
         trust_id: Some(rc.viewer.trust_id),
         actor_token_id: filter.actor_token_id,
-        cli_only: filter.actor_kind == Some(AuditActorKind::Cli),
+        actor_kind: filter.actor_kind.map(AuditActorKind::stored),
         action: filter.action,
         school_id,
         outcome: filter.outcome,
@@ -324,9 +342,6 @@ pub async fn audit_log(
         until: filter.until,
     }
     .select();
-    if filter.actor_kind == Some(AuditActorKind::Token) {
-        select = select.filter(audit_log::Column::ActorKind.eq("TOKEN"));
-    }
     // No `totalCount` to select: a rows statement only.
     let newest_first = (request, Direction::NewestFirst);
     connection_by_key(ctx, select, audit_log::Column::Id, |m| m.id.into(), newest_first, AuditEntry).await

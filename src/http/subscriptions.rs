@@ -22,7 +22,8 @@
 //! TOO_MANY_SOCKETS), each must send it within `ONROLL_WS_INIT_TIMEOUT`
 //! (else 4408), and a token may hold `ONROLL_WS_MAX_PER_TOKEN` sockets
 //! (more close with 4429). Operations on a socket are metered (cost,
-//! points) as over HTTP; the request time limit is HTTP's alone.
+//! points) as over HTTP, and a query or mutation gets HTTP's time limit
+//! (TIMEOUT); a subscription waits for its events as long as it stays.
 //! Operations get the same context data as over HTTP (`AppState::provide`),
 //! and their errors the same codes (`error::normalise`), so a query or
 //! mutation sent over the socket answers as it would over HTTP.
@@ -46,8 +47,8 @@ use super::AppState;
 use crate::auth::{Ended, OpenSockets, authenticate, token_ended};
 use crate::error::{AppError, normalise};
 use crate::graphql::{AppSchema, RequestContext};
-use crate::limits::Refusal;
 use crate::limits::sockets::Slot;
+use crate::limits::{Limits, Refusal};
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -120,6 +121,7 @@ async fn serve(
     let expires_at = viewer.expires_at;
     let executor = SocketExecutor {
         schema: state.schema.clone(),
+        limits: state.limits.clone(),
         db: state.db.clone(),
         sockets: state.sockets.clone(),
         token_id: viewer.token_id,
@@ -170,6 +172,7 @@ async fn until(at: Option<DateTime<Utc>>) {
 #[derive(Clone)]
 struct SocketExecutor {
     schema: AppSchema,
+    limits: Arc<Limits>,
     db: DatabaseConnection,
     sockets: OpenSockets,
     token_id: i32,
@@ -186,7 +189,10 @@ fn refused(err: &AppError) -> async_graphql::Response {
 impl Executor for SocketExecutor {
     async fn execute(&self, request: Request) -> async_graphql::Response {
         match token_ended(&self.db, self.token_id).await {
-            Ok(None) => normalise(self.schema.execute(request).await),
+            Ok(None) => match self.limits.in_time(self.schema.execute(request)).await {
+                Ok(response) => normalise(response),
+                Err(refusal) => refusal.to_response(),
+            },
             Ok(Some(why)) => {
                 self.sockets.end(self.token_id, why);
                 refused(&why.error())
@@ -204,8 +210,23 @@ impl Executor for SocketExecutor {
         Box::pin(async_stream::stream! {
             match token_ended(&this.db, this.token_id).await {
                 Ok(None) => {
+                    // A query or mutation answers once, within the time
+                    // limit; a subscription's stream waits for events.
+                    let once = !is_subscription(&request);
                     let mut responses = Executor::execute_stream(&this.schema, request, session_data);
-                    while let Some(response) = responses.next().await {
+                    loop {
+                        let next = if once {
+                            match this.limits.in_time(responses.next()).await {
+                                Ok(next) => next,
+                                Err(refusal) => {
+                                    yield refusal.to_response();
+                                    break;
+                                }
+                            }
+                        } else {
+                            responses.next().await
+                        };
+                        let Some(response) = next else { break };
                         yield normalise(response);
                     }
                 }
@@ -219,6 +240,21 @@ impl Executor for SocketExecutor {
             }
         })
     }
+}
+
+/// Whether `request` runs a subscription. A document that does not parse,
+/// or does not name the operation it runs, is not: the schema answers it
+/// with its error at once.
+fn is_subscription(request: &Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else { return false };
+    let wanted = request.operation_name.as_deref();
+    document
+        .operations
+        .iter()
+        .find(|(name, _)| wanted.is_none() || name.map(|n| n.as_str()) == wanted)
+        .is_some_and(|(_, operation)| {
+            operation.node.ty == async_graphql::parser::types::OperationType::Subscription
+        })
 }
 
 /// Puts a writer between the protocol and the socket that also sends a

@@ -17,7 +17,8 @@ use onroll::graphql::ids::NodeType;
 on_both_engines!(
     mutations_and_refusals_are_recorded_and_read_by_trust_admins,
     cli_commands_are_recorded,
-    a_csv_import_refused_in_its_answer_is_recorded_as_refused
+    a_csv_import_refused_in_its_answer_is_recorded_as_refused,
+    the_servers_own_purge_is_recorded_as_the_server
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_onroll");
@@ -183,6 +184,42 @@ async fn cli_commands_are_recorded(engine: Engine) -> anyhow::Result<()> {
     );
     assert_eq!((rows[1]["actorKind"].clone(), rows[1]["actorTokenId"].clone()), (json!("CLI"), Value::Null));
     assert!(!log.to_string().contains(&token));
+
+    // A school the command created is named by its row.
+    let made = run(args(&["school", "create", "--trust", &trust, "--name", "Audit Academy"])).await??;
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let school = String::from_utf8(made.stdout)?.trim().to_owned();
+    let made_log = app.query(&s.trust_admin, LOG, json!({ "f": { "action": "school create" } })).await?;
+    assert_eq!(nodes(&made_log)[0]["school"]["id"], json!(school), "{made_log}");
+    Ok(())
+}
+
+/// `serve`'s daily retention purge acts on no operator's command: its rows
+/// name the server (`SERVER`), and a filter on CLI acts leaves them out.
+async fn the_servers_own_purge_is_recorded_as_the_server(engine: Engine) -> anyhow::Result<()> {
+    let (app, s) = TestApp::with_scenario(&engine).await?;
+    crate::retention::deactivated_days_ago(app.db(), s.leaver.id, 400).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task =
+        tokio::spawn(onroll::retention::run_until_stopped(app.db().clone(), Default::default(), stopped));
+    let by_kind = |kind: &str| json!({ "f": { "actorKind": kind, "action": "retention purge" } });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let rows = loop {
+        let rows = nodes(&app.query(&s.trust_admin, LOG, by_kind("SERVER")).await?);
+        if !rows.is_empty() || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    stop.send(true)?;
+    task.await?;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0]["actorKind"].clone(), rows[0]["actorTokenId"].clone()),
+        (json!("SERVER"), Value::Null)
+    );
+    assert!(rows[0]["detail"].as_str().is_some_and(|d| d.starts_with("students=1 ")), "{rows:?}");
+    assert!(nodes(&app.query(&s.trust_admin, LOG, by_kind("CLI")).await?).is_empty());
     Ok(())
 }
 

@@ -184,6 +184,28 @@ async fn limits_a_request_over_its_time_is_stopped(engine: Engine) -> anyhow::Re
     Ok(())
 }
 
+/// The same limit holds for a query sent over the socket: TIMEOUT in its
+/// `next`, then `complete`, and the socket stays open for the next
+/// operation.
+async fn limits_a_socket_query_over_its_time_is_stopped(engine: Engine) -> anyhow::Result<()> {
+    let limits = LimitsConfig { request_timeout: Duration::from_millis(1_500), ..LimitsConfig::default() };
+    let (_sim, app, s, school) = slow_school(&engine, limits, 2_000).await?;
+    let (mut socket, ack) = ws::connect(app.addr, Some(&s.trust_admin)).await?;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let started = std::time::Instant::now();
+    ws::subscribe(&mut socket, "slow", PREVIEW, json!({ "s": school })).await?;
+    let answer = ws::next_message_within(&mut socket, Duration::from_secs(20)).await?;
+    assert_eq!((answer["id"].as_str(), answer["type"].as_str()), (Some("slow"), Some("next")), "{answer}");
+    assert_eq!(code(&answer["payload"]), "TIMEOUT", "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(8), "answered after {:?}", started.elapsed());
+    let complete = ws::next_message_within(&mut socket, Duration::from_secs(5)).await?;
+    assert_eq!(complete["type"], "complete", "{complete}");
+    ws::subscribe(&mut socket, "quick", "{ viewer { role } }", json!({})).await?;
+    let quick = ws::next_message_within(&mut socket, Duration::from_secs(10)).await?;
+    assert_eq!(quick["payload"]["data"]["viewer"]["role"], "TRUST_ADMIN", "{quick}");
+    Ok(())
+}
+
 /// A connected school whose Wonde then answers every request in
 /// `latency_ms`.
 pub(crate) async fn slow_school(
@@ -369,6 +391,7 @@ on_both_engines!(
     limits_each_ceiling_refuses,
     limits_rate_is_a_points_budget_per_token,
     limits_a_request_over_its_time_is_stopped,
+    limits_a_socket_query_over_its_time_is_stopped,
     limits_work_stops_when_the_client_goes_away,
     limits_expensive_operations_take_turns,
     limits_sockets_are_capped,

@@ -15,6 +15,7 @@ use entity::{
     audit_log, class_student, event, form_student, guardian, guardian_link, held_change, student, sync_run,
     year_student,
 };
+use onroll::audit::Actor;
 use onroll::graphql::ids::NodeType;
 use onroll::retention::{self, PurgeOutcome};
 use sea_orm::{
@@ -58,7 +59,11 @@ async fn code(app: &TestApp, token: &str, query: &str, vars: Value) -> anyhow::R
 }
 
 /// Moves a student's deactivation `days` into the past.
-async fn deactivated_days_ago(db: &DatabaseConnection, id: i32, days: i64) -> anyhow::Result<student::Model> {
+pub(crate) async fn deactivated_days_ago(
+    db: &DatabaseConnection,
+    id: i32,
+    days: i64,
+) -> anyhow::Result<student::Model> {
     let row = student::Entity::find_by_id(id).one(db).await?.ok_or_else(|| anyhow::anyhow!("no student"))?;
     let mut row: student::ActiveModel = row.into();
     row.status = Set(AccountStatus::Deactivated);
@@ -72,7 +77,7 @@ async fn student_row(db: &DatabaseConnection, id: i32) -> anyhow::Result<student
 }
 
 async fn purge(db: &DatabaseConnection) -> anyhow::Result<retention::Purged> {
-    match retention::purge_now(db, Utc::now()).await? {
+    match retention::purge_now(db, Utc::now(), Actor::Cli).await? {
         PurgeOutcome::Done(purged) => Ok(purged),
         PurgeOutcome::Busy => anyhow::bail!("the purge was busy"),
     }
@@ -182,7 +187,7 @@ async fn a_leaver_past_the_period_is_purged_and_the_history_stays(engine: Engine
     let mut claimed: entity::retention_state::ActiveModel = state.into();
     claimed.purging_since = Set(Some(Utc::now()));
     claimed.update(db).await?;
-    assert_eq!(retention::purge_now(db, Utc::now()).await?, PurgeOutcome::Busy);
+    assert_eq!(retention::purge_now(db, Utc::now(), Actor::Cli).await?, PurgeOutcome::Busy);
     Ok(())
 }
 
@@ -259,7 +264,7 @@ async fn reactivated_held_and_open_run_accounts_wait(engine: Engine) -> anyhow::
     assert!(student_row(db, held.id).await?.purged_at.is_some());
     assert!(student_row(db, at_b.id).await?.purged_at.is_some());
     assert!(student_row(db, back.id).await?.purged_at.is_none());
-    let later = retention::purge_now(db, Utc::now() + Duration::days(400)).await?;
+    let later = retention::purge_now(db, Utc::now() + Duration::days(400), Actor::Cli).await?;
     assert!(matches!(later, PurgeOutcome::Done(p) if p.students == 1));
     assert!(student_row(db, back.id).await?.purged_at.is_some());
     Ok(())
