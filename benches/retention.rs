@@ -79,7 +79,7 @@ async fn row(engine: &str, pupils: usize) -> anyhow::Result<()> {
     let floor_ms = baseline(&db, school_id).await?;
     let (db, _, _) = leavers(engine, "purge", pupils).await?;
     let started = Instant::now();
-    let outcome = onroll::retention::purge_now(&db, Utc::now()).await?;
+    let outcome = onroll::retention::purge_now(&db, Utc::now(), onroll::audit::Actor::Cli).await?;
     let purge_ms = started.elapsed().as_secs_f64() * 1000.0;
     let purged = match outcome {
         onroll::retention::PurgeOutcome::Done(p) => p,

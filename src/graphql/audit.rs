@@ -206,7 +206,7 @@ pub enum AuditActorKind {
     /// The operator, with `onroll` on the command line.
     Cli,
     /// The server itself, on its own schedule: `onroll serve`'s daily
-    /// retention purge (docs/retention.md).
+    /// retention purge (docs/data-protection.md).
     Server,
 }
 
