@@ -14,6 +14,7 @@
 //! - A subscriber that falls behind (the broadcast lagged) resumes from the
 //!   log by cursor (see `graphql/subscription.rs`).
 
+mod bulk;
 pub mod feed;
 pub mod log;
 
