@@ -53,6 +53,8 @@ pub fn main() -> ExitCode {
     };
     let act = crate::cli_audit::CliAct::of(&cli.command);
     let result = runtime.block_on(run(cli.command));
+    // A run's ANALYZE goes on in the background; the runtime ends below.
+    runtime.block_on(crate::sync::analyze::settled());
     if let Some(act) = act {
         runtime.block_on(act.record(result.is_ok()));
     }

@@ -229,8 +229,11 @@ pub(crate) async fn list(args: ListArgs) -> anyhow::Result<()> {
         "outcome"
     );
     for (_, row) in &page.items {
-        let actor = match (row.actor_token_id, row.actor_role.as_deref()) {
-            (Some(id), Some(role)) => format!("token {id} ({role})"),
+        // The server's own acts (`serve`'s retention purge) are not the
+        // operator's, though neither has a token.
+        let actor = match (row.actor_token_id, row.actor_role.as_deref(), row.actor_kind.as_str()) {
+            (Some(id), Some(role), _) => format!("token {id} ({role})"),
+            (_, _, "SERVER") => "server".to_owned(),
             _ => "cli".to_owned(),
         };
         let line = format!(

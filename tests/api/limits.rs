@@ -206,6 +206,34 @@ async fn limits_a_socket_query_over_its_time_is_stopped(engine: Engine) -> anyho
     Ok(())
 }
 
+/// A subscription is not timed, even in a document that also holds a
+/// query and names the subscription: it outlives the request time limit
+/// (no TIMEOUT, no complete), and the same document's query, named, is
+/// answered on the same socket meanwhile.
+async fn limits_a_subscription_outlives_the_time_limit(engine: Engine) -> anyhow::Result<()> {
+    let limits = LimitsConfig { request_timeout: Duration::from_millis(300), ..LimitsConfig::default() };
+    let app = TestApp::spawn_with_limits(&engine, None, limits).await?;
+    let s = Scenario::build(app.db()).await?;
+    let (mut socket, ack) = ws::connect(app.addr, Some(&s.trust_admin)).await?;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let both = "query Q { viewer { role } } subscription S { deactivations { __typename } }";
+    let send = |id: &str, name: &str| json!({ "id": id, "type": "subscribe", "payload": { "query": both, "operationName": name } });
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    socket.send(Message::text(send("sub", "S").to_string())).await?;
+    let quiet = ws::next_message_within(&mut socket, Duration::from_millis(1_500)).await;
+    assert!(quiet.is_err(), "the subscription was answered: {quiet:?}");
+    socket.send(Message::text(send("q", "Q").to_string())).await?;
+    let answer = ws::next_message_within(&mut socket, Duration::from_secs(10)).await?;
+    assert_eq!((answer["id"].as_str(), answer["type"].as_str()), (Some("q"), Some("next")), "{answer}");
+    assert_eq!(answer["payload"]["data"]["viewer"]["role"], "TRUST_ADMIN", "{answer}");
+    let complete = ws::next_message_within(&mut socket, Duration::from_secs(5)).await?;
+    assert_eq!((complete["id"].as_str(), complete["type"].as_str()), (Some("q"), Some("complete")));
+    let still = ws::next_message_within(&mut socket, Duration::from_millis(500)).await;
+    assert!(still.is_err(), "the subscription ended: {still:?}");
+    Ok(())
+}
+
 /// A connected school whose Wonde then answers every request in
 /// `latency_ms`.
 pub(crate) async fn slow_school(
@@ -392,6 +420,7 @@ on_both_engines!(
     limits_rate_is_a_points_budget_per_token,
     limits_a_request_over_its_time_is_stopped,
     limits_a_socket_query_over_its_time_is_stopped,
+    limits_a_subscription_outlives_the_time_limit,
     limits_work_stops_when_the_client_goes_away,
     limits_expensive_operations_take_turns,
     limits_sockets_are_capped,

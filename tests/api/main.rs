@@ -46,6 +46,7 @@ mod pagination;
 mod parent_groups;
 mod planner_statistics;
 mod props;
+mod query_path;
 mod query_shapes;
 mod readme;
 mod real_world;
