@@ -14,7 +14,6 @@
 //! - A subscriber that falls behind (the broadcast lagged) resumes from the
 //!   log by cursor (see `graphql/subscription.rs`).
 
-mod bulk;
 pub mod feed;
 pub mod log;
 

@@ -53,9 +53,8 @@ where
     // one per guardian and group) are never published, so only their ids
     // come back: reading tens of thousands of rows back cost more than
     // writing them. Rows keep their order, so ids keep it too.
-    // PostgreSQL takes a run of rows in one statement (`super::bulk`).
     let columns = <event::Entity as EntityTrait>::Column::iter().count();
-    let size = if postgres { usize::MAX } else { crate::sync::batch_write::rows_per_statement(columns) };
+    let size = crate::sync::batch_write::rows_per_statement(columns);
     let log_only = |row: &event::ActiveModel| row.kind.try_as_ref().is_some_and(|kind| kind.log_only());
     let mut rest = rows.as_slice();
     while let Some(first) = rest.first() {
@@ -63,19 +62,12 @@ where
         let run = rest.iter().take(size).take_while(|row| log_only(row) == class).count();
         let (chunk, after) = rest.split_at(run);
         rest = after;
+        let insert = event::Entity::insert_many(chunk.to_vec());
         if class {
-            let ids = if postgres {
-                super::bulk::insert_ids(&txn, chunk).await?
-            } else {
-                event::Entity::insert_many(chunk.to_vec()).exec_with_returning_keys(&txn).await?
-            };
+            let ids = insert.exec_with_returning_keys(&txn).await?;
             newest = newest.max(ids.into_iter().max());
         } else {
-            let appended = if postgres {
-                super::bulk::insert_all(&txn, chunk).await?
-            } else {
-                event::Entity::insert_many(chunk.to_vec()).exec_with_returning(&txn).await?
-            };
+            let appended = insert.exec_with_returning(&txn).await?;
             newest = newest.max(appended.iter().map(|e| e.id).max());
             events.extend(appended);
         }

@@ -25,7 +25,6 @@ mod data_quality;
 mod edges;
 mod email_whitespace;
 mod error_codes;
-mod event_log;
 mod families;
 mod family_reads;
 mod filters;
