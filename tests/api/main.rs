@@ -25,6 +25,7 @@ mod data_quality;
 mod edges;
 mod email_whitespace;
 mod error_codes;
+mod event_log;
 mod families;
 mod family_reads;
 mod filters;
