@@ -3,9 +3,8 @@
 //! students no longer active ended (the leaver cascade's third step), and
 //! which guardians still have an active child at the school.
 
-use entity::enums::{AccountStatus, HeldTarget};
+use entity::enums::HeldTarget;
 use entity::*;
-use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
     QuerySelect,
@@ -159,20 +158,19 @@ pub(super) async fn guardians_with_active_children(
     txn: &DatabaseTransaction,
     school: i32,
 ) -> Result<HashSet<i32>, DbErr> {
-    let active_students = Query::select()
-        .column(student::Column::Id)
-        .from(student::Entity)
-        .and_where(student::Column::SchoolId.eq(school))
-        .and_where(student::Column::Status.eq(AccountStatus::Active))
-        .to_owned();
-    let ids: Vec<i32> = guardian_link::Entity::find()
+    // Matched here, not joined in SQL (`membership::active_students` says why).
+    let active = crate::parent_groups::membership::active_students(txn, school).await?;
+    let links: Vec<(i32, i32)> = guardian_link::Entity::find()
         .select_only()
-        .column(guardian_link::Column::GuardianId)
+        .columns([guardian_link::Column::StudentId, guardian_link::Column::GuardianId])
         .filter(guardian_link::Column::SchoolId.eq(school))
         .filter(guardian_link::Column::Active.eq(true))
-        .filter(guardian_link::Column::StudentId.in_subquery(active_students))
         .into_tuple()
         .all(txn)
         .await?;
-    Ok(ids.into_iter().collect())
+    Ok(links
+        .into_iter()
+        .filter(|(student, _)| active.contains(student))
+        .map(|(_, guardian)| guardian)
+        .collect())
 }
