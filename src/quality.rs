@@ -30,7 +30,6 @@ mod detect;
 use chrono::Utc;
 use entity::enums::{AccountStatus, DataQualityKind};
 use entity::{data_quality_finding, guardian, school, staff, student};
-use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -150,34 +149,52 @@ pub async fn refresh(
     Ok(seen.len())
 }
 
-/// Two statements: the trust's active guardians sharing an email with an
-/// active guardian of the school, and the school's active students.
+/// The trust's active guardians sharing an email with an active guardian
+/// of the school, and the school's active students. The school's emails
+/// and the trust's schools are read first and bound as values, not joined
+/// as subqueries: without
+/// statistics for a school's new rows (its first run, before `ANALYZE`)
+/// PostgreSQL believed the school held one guardian and compared every
+/// pair (664,017 rows filtered, 108 ms, then 35-40 ms a run).
 async fn read_directory(txn: &DatabaseTransaction, school_id: i32) -> Result<Directory, DbErr> {
     let school = school::Entity::find_by_id(school_id)
         .one(txn)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("school {school_id}")))?;
-    let trust_schools = Query::select()
-        .column(school::Column::Id)
-        .from(school::Entity)
-        .and_where(school::Column::TrustId.eq(school.trust_id))
-        .to_owned();
-    let school_emails = Query::select()
-        .column(guardian::Column::EmailKey)
-        .from(guardian::Entity)
-        .and_where(guardian::Column::SchoolId.eq(school_id))
-        .and_where(guardian::Column::Status.eq(AccountStatus::Active))
-        .and_where(guardian::Column::EmailKey.is_not_null())
-        .to_owned();
-    let guardians: Vec<GuardianRow> = guardian::Entity::find()
+    let school_emails: Vec<Option<String>> = guardian::Entity::find()
         .select_only()
-        .columns(GUARDIAN_ROW_COLUMNS)
+        .column(guardian::Column::EmailKey)
+        .filter(guardian::Column::SchoolId.eq(school_id))
         .filter(guardian::Column::Status.eq(AccountStatus::Active))
-        .filter(guardian::Column::SchoolId.in_subquery(trust_schools))
-        .filter(guardian::Column::EmailKey.in_subquery(school_emails))
+        .filter(guardian::Column::EmailKey.is_not_null())
         .into_tuple()
         .all(txn)
         .await?;
+    let school_emails: HashSet<String> = school_emails.into_iter().flatten().collect();
+    let trust_schools: Vec<i32> = school::Entity::find()
+        .select_only()
+        .column(school::Column::Id)
+        .filter(school::Column::TrustId.eq(school.trust_id))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    // The emails as bound values, in statement-sized chunks (one for any
+    // real school).
+    let school_emails: Vec<String> = school_emails.into_iter().collect();
+    let per_statement = crate::sync::batch_write::MAX_PARAMS.saturating_sub(trust_schools.len() + 1);
+    let mut guardians: Vec<GuardianRow> = Vec::new();
+    for emails in school_emails.chunks(per_statement.max(1)) {
+        let rows: Vec<GuardianRow> = guardian::Entity::find()
+            .select_only()
+            .columns(GUARDIAN_ROW_COLUMNS)
+            .filter(guardian::Column::Status.eq(AccountStatus::Active))
+            .filter(guardian::Column::SchoolId.is_in(trust_schools.iter().copied()))
+            .filter(guardian::Column::EmailKey.is_in(emails.iter().cloned()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        guardians.extend(rows);
+    }
     let students: Vec<StudentRow> = student::Entity::find()
         .select_only()
         .columns([student::Column::Id, student::Column::Email, student::Column::Upn])
