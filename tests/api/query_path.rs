@@ -41,19 +41,7 @@ fn data_text(text: &str) -> Option<&str> {
 async fn a_query_answers_alike_over_http_and_the_socket(engine: Engine) -> anyhow::Result<()> {
     let (app, s) = TestApp::with_scenario(&engine).await?;
     let school = gid(NodeType::School, s.school_a.id);
-    let ordered = r#"query($school: ID!) {
-        viewer { role }
-        zeta: __typename
-        node(id: $school) {
-            ... on School { wondeId students(first: 3) { edges { node { surname school { name id } forename id } } totalCount } }
-            id
-            ...Named
-            __typename
-        }
-        trusts { schools(first: 2) { totalCount edges { node { name id } cursor } pageInfo { hasNextPage } } name id }
-        alpha: __typename
-    }
-    fragment Named on School { name id urn }"#;
+    let ordered = crate::selection_order::ORDERED;
     let cases: Vec<(&str, Option<&str>, Value)> = vec![
         (ordered, None, json!({ "school": school })),
         ("query A { viewer { role } } query B { zz: __typename viewer { role } }", Some("B"), json!({})),

@@ -58,10 +58,9 @@ fn key_orders(text: &str) -> Vec<Vec<String>> {
     orders
 }
 
-async fn fields_come_back_in_selection_order(engine: Engine) -> anyhow::Result<()> {
-    let (app, s) = TestApp::with_scenario(&engine).await?;
-    let school = gid(NodeType::School, s.school_a.id);
-    let query = r#"query($school: ID!) {
+/// A query whose fields, aliases and fragments are in no sorted order, on
+/// a school (`$school`); `query_path.rs` sends it too.
+pub(crate) const ORDERED: &str = r#"query($school: ID!) {
         viewer { role }
         zeta: __typename
         node(id: $school) {
@@ -74,6 +73,11 @@ async fn fields_come_back_in_selection_order(engine: Engine) -> anyhow::Result<(
         alpha: __typename
     }
     fragment Named on School { name id urn }"#;
+
+async fn fields_come_back_in_selection_order(engine: Engine) -> anyhow::Result<()> {
+    let (app, s) = TestApp::with_scenario(&engine).await?;
+    let school = gid(NodeType::School, s.school_a.id);
+    let query = ORDERED;
     let answer = app
         .http
         .post(app.url("/graphql"))
