@@ -5,20 +5,31 @@
 //!
 //! The run is driven on the test's own thread, so a subscriber set as this
 //! thread's default sees exactly this test's lines, whatever else the
-//! suite logs at the same time. The two engines' runs take turns, so only
-//! one scoped subscriber is installed at a time (tracing-core 0.1 has known
-//! deadlocks between threads that install and drop them: tokio-rs/tracing#3269).
+//! suite logs at the same time.
 
 use entity::enums::SyncKind;
 use serde_json::Value;
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::on_both_engines;
 use crate::support::Engine;
 use crate::sync_wonde::World;
 
-on_both_engines!(a_run_logs_inside_its_spans);
+// PostgreSQL only. On SQLite, sqlx's worker thread takes up the run's
+// spans on a thread where this test's scoped subscriber is not installed,
+// and tracing-subscriber's registry panics there (registry/sharded.rs: a
+// span id it does not hold), which kills the worker and leaves the run
+// waiting for an answer (about one run in ten: every thread parked, a
+// backtrace shows the worker's panic). The binary installs one global
+// subscriber, where spans never change subscriber; and what is tested, that
+// a run logs inside its spans, does not depend on the engine.
+mod a_run_logs_inside_its_spans {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(postgres_suite), ignore = "PostgreSQL suite: set ONROLL_TEST_DATABASE_URL")]
+    async fn postgres() -> anyhow::Result<()> {
+        super::a_run_logs_inside_its_spans(crate::support::Engine::postgres()?).await
+    }
+}
 
 /// Log lines written to memory.
 #[derive(Clone, Default)]
@@ -47,18 +58,12 @@ fn spans(line: &Value) -> Vec<&str> {
     line["spans"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str()).collect()
 }
 
-/// Held while a scoped subscriber is installed; see the module's note.
-static ONE_SCOPED_SUBSCRIBER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 async fn a_run_logs_inside_its_spans(engine: Engine) -> anyhow::Result<()> {
-    let _turn = ONE_SCOPED_SUBSCRIBER.lock().await;
     let world = World::start(&engine, 1, 12).await?;
     let lines = Lines::default();
     let writer = lines.clone();
-    // Onroll's own lines only: with every crate's DEBUG lines on (sqlx,
-    // hyper, h2) the SQLite run hung about one suite in three, every
-    // thread parked; not found why. The limit below turns any such hang
-    // into a failure that says so, not a suite that never ends.
+    // Onroll's own lines; the limit turns a hang into a failure that says
+    // so, not a suite that never ends.
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("onroll=debug"))
         .with_writer(move || writer.clone())
