@@ -27,8 +27,8 @@ use super::cost::{self, scan};
 use super::metering;
 use super::schema::AppSchema;
 use super::selection_order::reorder_response;
+use crate::limits::Limits;
 use crate::limits::rate::Meter;
-use crate::limits::{Limits, Refusal};
 
 /// The plain schema and its type registry, which cost and order read.
 #[derive(Clone)]
@@ -80,7 +80,7 @@ impl QueryPath {
             return declined(request, context);
         };
         let mut response = match metering::charge(Some(limits), Some(&context), &meter, &measure) {
-            Err(refusal) => refused(&refusal),
+            Err(refusal) => refusal.to_response(),
             Ok(()) => {
                 let _turn = limits.turn(measure.cost).await;
                 let request = request.data(meter.clone()).data(context);
@@ -96,24 +96,30 @@ impl QueryPath {
     }
 }
 
-fn refused(refusal: &Refusal) -> Response {
-    refusal.to_response()
-}
-
 /// `request`'s document when it is small enough, parses, and the operation
 /// it runs is a query.
 fn query_document(request: &Request) -> Option<ExecutableDocument> {
+    let (document, kind) = operation_run(request)?;
+    (kind == OperationType::Query).then_some(document)
+}
+
+/// `request`'s document and the kind of the operation it runs, as
+/// async-graphql picks it: the one named, else the document's only one.
+/// `None` for a document past the scan's ceilings (never parsed: a socket
+/// message may be 1 MiB, `cost::scan`), one that does not parse, or one
+/// that does not say which operation runs; the schema answers those with
+/// their errors.
+pub(crate) fn operation_run(request: &Request) -> Option<(ExecutableDocument, OperationType)> {
     scan::scan(&request.query).ok()?;
     let document = async_graphql::parser::parse_query(&request.query).ok()?;
-    let wanted = request.operation_name.as_deref();
     let mut operations = document.operations.iter();
-    let operation = match wanted {
+    let operation = match request.operation_name.as_deref() {
         Some(wanted) => operations.find(|(name, _)| name.map(Name::as_str) == Some(wanted)),
         None if document.operations.iter().count() == 1 => operations.next(),
         None => None,
     };
-    let is_query = operation.is_some_and(|(_, operation)| operation.node.ty == OperationType::Query);
-    is_query.then_some(document)
+    let kind = operation?.1.node.ty;
+    Some((document, kind))
 }
 
 /// The registry of the schema `schema::builder` makes. async-graphql 7

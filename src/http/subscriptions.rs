@@ -242,24 +242,12 @@ impl Executor for SocketExecutor {
     }
 }
 
-/// Whether `request` runs a subscription. A document past the scan's
-/// ceilings, that does not parse, or does not name the operation it runs,
-/// is not: the schema answers it with its error at once. The scan comes
-/// first because the socket takes messages of up to 1 MiB, and nothing
-/// larger than the scan allows may reach the parser (`cost::scan`).
+/// Whether `request` runs a subscription. A document the schema will
+/// refuse (`query_path::operation_run` says which) is not: it is answered
+/// with its error at once.
 fn is_subscription(request: &Request) -> bool {
-    if crate::graphql::cost::scan::scan(&request.query).is_err() {
-        return false;
-    }
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else { return false };
-    let wanted = request.operation_name.as_deref();
-    document
-        .operations
-        .iter()
-        .find(|(name, _)| wanted.is_none() || name.map(|n| n.as_str()) == wanted)
-        .is_some_and(|(_, operation)| {
-            operation.node.ty == async_graphql::parser::types::OperationType::Subscription
-        })
+    crate::graphql::query_path::operation_run(request)
+        .is_some_and(|(_, kind)| kind == async_graphql::parser::types::OperationType::Subscription)
 }
 
 /// Puts a writer between the protocol and the socket that also sends a

@@ -32,7 +32,10 @@ pub fn in_background(
         return None;
     }
     let db = db.clone();
-    let pending = Pending::start();
+    // Taken before the task is spawned, so `settled` cannot miss it; only
+    // while `settled` itself waits is it refused, and a command's runs
+    // have all ended by then.
+    let pending = PENDING.try_read().ok();
     Some(tokio::spawn(async move {
         let _pending = pending;
         let Ok(_turn) = ONE_AT_A_TIME.acquire().await else { return Vec::new() };
@@ -40,45 +43,16 @@ pub fn in_background(
     }))
 }
 
-/// Analyses started in this process and not yet ended.
-static PENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-/// Woken whenever one ends.
-static ENDED: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
-/// One analysis counted in [`PENDING`] until it ends, or its task is
-/// dropped with its runtime.
-struct Pending;
-
-impl Pending {
-    fn start() -> Self {
-        PENDING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Self
-    }
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        PENDING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        ENDED.notify_waiters();
-    }
-}
+/// Held for reading by every analysis from its start to its end, so that
+/// [`settled`] waits for them all by taking it for writing.
+static PENDING: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// Waits until every analysis started in this process has ended. A
 /// command (`onroll sync`, `import-csv`) ends its runtime when it returns,
 /// and that would drop an analysis its run started, perhaps before its
 /// statement was sent.
 pub async fn settled() {
-    loop {
-        let ended = ENDED.notified();
-        tokio::pin!(ended);
-        // Registered before the count is read, so an end between the two
-        // still wakes it.
-        ended.as_mut().enable();
-        if PENDING.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-            return;
-        }
-        ended.await;
-    }
+    drop(PENDING.write().await);
 }
 
 /// A table is analysed when a run wrote more rows to it than this share of
