@@ -103,10 +103,12 @@ pub async fn wonde(
     }
 }
 
-/// A field as text: Wonde sends some identifiers as numbers.
+/// A field as text: Wonde sends some identifiers as numbers. Text holding
+/// a NUL is no identifier, and PostgreSQL cannot store it (the lookup
+/// failed as a database error, 503): it counts as missing, a 400.
 fn text(payload: &Value, field: &str) -> Option<String> {
     match payload.get(field)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::String(s) if !s.trim().is_empty() && !s.contains('\0') => Some(s.trim().to_owned()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }

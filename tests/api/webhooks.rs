@@ -67,6 +67,8 @@ async fn webhook_authentication_and_bad_bodies(engine: Engine) -> anyhow::Result
         "{}",
         r#"{"payload_type": "schoolApproved"}"#,
         &json!({ "payload_type": "schoolApproved", "school_id": wonde_id }).to_string(),
+        // A NUL is no identifier (PostgreSQL cannot store it: a 503 before).
+        &json!({ "payload_type": "accessRevoked", "school_id": "\u{0}A1" }).to_string(),
     ] {
         let (status, answer) = post(&app, Some(WEBHOOK_SECRET), true, body).await?;
         assert_eq!(status, 400, "{body}: {answer}");
