@@ -2,7 +2,8 @@
 //! paging floor measured in the same run. Not a test:
 //! `cargo bench --bench sync_full`. Sizes: BENCH_SCHOOLS (default "1,5,20")
 //! schools of BENCH_STUDENTS (default 1000) students each, with their
-//! guardians, staff, classes and groups. Runs on SQLite, and on PostgreSQL
+//! guardians, staff, classes and groups, BENCH_RUNS_AT_ONCE (default the
+//! worker's, 2) schools side by side, in the floor as in the runs. Runs on SQLite, and on PostgreSQL
 //! too when ONROLL_BENCH_DATABASE_URL (or ONROLL_TEST_DATABASE_URL) is set.
 //!
 //! The measurement is `onroll::bench::sync` (what `onroll bench` runs). The
@@ -20,8 +21,9 @@ fn main() -> anyhow::Result<()> {
         .filter_map(|n| n.trim().parse().ok())
         .collect();
     let students: usize = env_number("BENCH_STUDENTS", 1000);
+    let at_once: usize = env_number("BENCH_RUNS_AT_ONCE", onroll::sync::schedule::DEFAULT_RUNS_AT_ONCE);
     println!(
-        "sync_full: FULL sync of a simulated trust, {students} students a school, simulator in-process on 127.0.0.1"
+        "sync_full: FULL sync of a simulated trust, {students} students a school, {at_once} schools at once, simulator in-process on 127.0.0.1"
     );
     println!(
         "{:<9} {:>7} {:>9} {:>9} {:>9} {:>7} {:>11} {:>9} {:>14}",
@@ -41,6 +43,7 @@ fn main() -> anyhow::Result<()> {
                 &library_engine(engine)?,
                 schools,
                 students,
+                at_once,
             ))?;
             println!(
                 "{:<9} {:>7} {:>9} {:>9.2} {:>9.2} {:>6.2}x {:>11.0} {:>9.1} {:>11.1} ms",

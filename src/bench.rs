@@ -131,7 +131,15 @@ pub async fn measure(engines: &[Engine], sizes: &Sizes) -> anyhow::Result<Vec<En
         let mut syncs = Vec::with_capacity(sizes.sync_schools.len());
         for &schools in &sizes.sync_schools {
             eprintln!("{name}: FULL sync of {schools} school(s)...");
-            syncs.push(sync::measure(engine, schools, sizes.sync_students).await?);
+            syncs.push(
+                sync::measure(
+                    engine,
+                    schools,
+                    sizes.sync_students,
+                    crate::sync::schedule::DEFAULT_RUNS_AT_ONCE,
+                )
+                .await?,
+            );
         }
         eprintln!("{name}: leaver and webhook latency...");
         let latency = latency::measure(engine, sizes.latency).await?;

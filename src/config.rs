@@ -83,6 +83,11 @@ pub struct ScheduleConfig {
     /// How often an INCREMENTAL sync runs per school ("4h"; 0 turns it off).
     #[arg(long, env = "ONROLL_INCREMENTAL_SYNC_EVERY", default_value = "4h", value_parser = parse_every)]
     pub incremental_sync_every: Every,
+    /// How many schools' sync runs go side by side (at least 1): while one
+    /// fetches from Wonde another writes. Each takes a database connection
+    /// more for as long as it runs.
+    #[arg(long, env = "ONROLL_SYNC_RUNS_AT_ONCE", default_value_t = crate::sync::schedule::DEFAULT_RUNS_AT_ONCE, value_parser = parse_runs_at_once)]
+    pub sync_runs_at_once: usize,
 }
 
 /// A schedule interval; `None` is off.
@@ -91,6 +96,13 @@ pub struct Every(pub Option<chrono::Duration>);
 
 fn parse_every(text: &str) -> Result<Every, String> {
     crate::sync::schedule::parse_every(text).map(Every).map_err(|err| err.to_string())
+}
+
+fn parse_runs_at_once(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(runs) if runs >= 1 => Ok(runs),
+        _ => Err(format!("`{text}` is not a number of runs of 1 or more")),
+    }
 }
 
 pub(crate) fn parse_share(text: &str) -> Result<f64, String> {

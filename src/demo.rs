@@ -118,6 +118,7 @@ impl Demo {
             schedule: ScheduleConfig {
                 full_sync_every: Every(Some(chrono::Duration::days(7))),
                 incremental_sync_every: config.incremental_every,
+                sync_runs_at_once: crate::sync::schedule::DEFAULT_RUNS_AT_ONCE,
             },
             limits: config.limits.clone(),
             // The demo's receiver listens on 127.0.0.1 over plain HTTP.

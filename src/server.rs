@@ -113,6 +113,7 @@ impl Application {
         let schedule = Schedule {
             full_every: config.schedule.full_sync_every.0,
             incremental_every: config.schedule.incremental_sync_every.0,
+            runs_at_once: config.schedule.sync_runs_at_once,
             ..Schedule::default()
         };
         let mut app = Self::new(services, config.bind).await?;

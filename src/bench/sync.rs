@@ -1,13 +1,18 @@
 //! FULL sync of a simulated trust against the client's paging floor, and
 //! a no-change INCREMENTAL run a school after it.
 //!
-//! The floor is the same pages the sync fetches, through the same client,
-//! parsed and dropped: what a sync would cost if writing were free. The
-//! simulator runs in this process, so both include its rendering time.
+//! The FULL runs are queued and drained as `serve`'s worker drains them,
+//! `runs_at_once` schools side by side. The floor is the same pages the
+//! runs fetch, through the same client, parsed and dropped, `runs_at_once`
+//! schools side by side too: what the runs would cost if writing were
+//! free, so the ratio is what writing adds and never credits the runs with
+//! paging two schools at once. The simulator runs in this process, so both
+//! include its rendering time.
 
 use chrono::Utc;
 use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
+use futures::{StreamExt, stream};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait};
 use serde::de::DeserializeOwned;
 use std::time::Instant;
 use wonde_sim::{SimConfig, SimHandle, Simulator};
@@ -24,11 +29,14 @@ pub struct SyncFigures {
     pub schools: usize,
     /// Pupils a school.
     pub students: usize,
+    /// Schools paged (floor) and synced (FULL runs) side by side.
+    pub runs_at_once: usize,
     /// Records the floor paged (every endpoint the sync reads).
     pub records: usize,
     /// Seconds to page everything through the client, writing nothing.
     pub floor_s: f64,
-    /// Seconds for the FULL runs of every school, one after another.
+    /// Seconds for the FULL runs of every school, drained `runs_at_once`
+    /// at a time.
     pub full_s: f64,
     /// The process's peak resident set during the FULL runs, MiB (the
     /// simulator's world included).
@@ -58,20 +66,30 @@ async fn drain<T: DeserializeOwned>(mut pager: Pager<T>) -> anyhow::Result<usize
 }
 
 /// The floor: every page a FULL run of every school fetches, parsed and
-/// dropped. Seconds and records.
-pub async fn paging_floor(client: &WondeClient, sim: &SimHandle) -> anyhow::Result<(f64, usize)> {
+/// dropped, `at_once` schools side by side. Seconds and records.
+pub async fn paging_floor(
+    client: &WondeClient,
+    sim: &SimHandle,
+    at_once: usize,
+) -> anyhow::Result<(f64, usize)> {
     let started = Instant::now();
+    let mut schools = stream::iter(sim.schools())
+        .map(|school| async move {
+            let access = SchoolAccess::new(school.wonde_id.clone(), SecretToken::new(school.token.clone()));
+            let q = ListQuery::default();
+            let mut records = drain(client.students(&access, &q)).await?;
+            records += drain(client.leavers(&access, &q)).await?;
+            records += drain(client.employees(&access, &q)).await?;
+            records += drain(client.contacts(&access, &q)).await?;
+            records += drain(client.classes(&access, &q)).await?;
+            records += drain(client.groups(&access, GroupType::Year, &q)).await?;
+            records += drain(client.groups(&access, GroupType::Registration, &q)).await?;
+            anyhow::Ok(records)
+        })
+        .buffer_unordered(at_once.max(1));
     let mut records = 0;
-    let q = ListQuery::default();
-    for school in sim.schools() {
-        let access = SchoolAccess::new(school.wonde_id.clone(), SecretToken::new(school.token.clone()));
-        records += drain(client.students(&access, &q)).await?;
-        records += drain(client.leavers(&access, &q)).await?;
-        records += drain(client.employees(&access, &q)).await?;
-        records += drain(client.contacts(&access, &q)).await?;
-        records += drain(client.classes(&access, &q)).await?;
-        records += drain(client.groups(&access, GroupType::Year, &q)).await?;
-        records += drain(client.groups(&access, GroupType::Registration, &q)).await?;
+    while let Some(paged) = schools.next().await {
+        records += paged?;
     }
     Ok((started.elapsed().as_secs_f64(), records))
 }
@@ -131,19 +149,46 @@ pub async fn run_each(engine: &SyncEngine, schools: &[i32], kind: SyncKind) -> a
     Ok(())
 }
 
+/// Queues a `kind` run of each school and drains the queue as the worker
+/// does, `at_once` side by side; each must complete.
+pub async fn drain_each(
+    engine: &SyncEngine,
+    schools: &[i32],
+    kind: SyncKind,
+    at_once: usize,
+) -> anyhow::Result<()> {
+    let mut queued = Vec::with_capacity(schools.len());
+    for school in schools {
+        queued.push(crate::sync::runs::enqueue(&engine.db, *school, kind, false).await?.0.id);
+    }
+    engine.drain_queue(at_once).await?;
+    for id in queued {
+        let run = entity::sync_run::Entity::find_by_id(id).one(&engine.db).await?;
+        let run = run.ok_or_else(|| anyhow::anyhow!("run {id} is gone"))?;
+        anyhow::ensure!(run.status == SyncStatus::Completed, "a {kind:?} run failed: {:?}", run.error);
+    }
+    Ok(())
+}
+
 /// A trust of `schools` simulated schools of `students` pupils: the floor,
-/// the FULL runs and a no-change INCREMENTAL run of each, on `engine`.
-pub async fn measure(engine: &Engine, schools: usize, students: usize) -> anyhow::Result<SyncFigures> {
+/// the FULL runs (`at_once` side by side) and a no-change INCREMENTAL run
+/// of each, on `engine`.
+pub async fn measure(
+    engine: &Engine,
+    schools: usize,
+    students: usize,
+    at_once: usize,
+) -> anyhow::Result<SyncFigures> {
     let sim = Simulator::start(SimConfig::trust(schools, students, 5)).await?;
     let client = WondeClient::new(WondeConfig { base_url: Some(sim.base_url()), ..WondeConfig::default() })?;
-    let (floor_s, records) = paging_floor(&client, &sim).await?;
+    let (floor_s, records) = paging_floor(&client, &sim, at_once).await?;
 
     let scratch = engine.scratch(&format!("sync{schools}")).await?;
     let db = scratch.migrated().await?;
     let (_, ours, sync) = connected_trust(&db, &sim).await?;
     reset_peak();
     let started = Instant::now();
-    run_each(&sync, &ours, SyncKind::Full).await?;
+    drain_each(&sync, &ours, SyncKind::Full, at_once).await?;
     let full_s = started.elapsed().as_secs_f64();
     let peak_mib = peak_mib();
     let started = Instant::now();
@@ -152,5 +197,14 @@ pub async fn measure(engine: &Engine, schools: usize, students: usize) -> anyhow
     drop((sync, db));
     sim.shutdown().await;
     scratch.drop_now().await?;
-    Ok(SyncFigures { schools, students, records, floor_s, full_s, peak_mib, incremental_ms })
+    Ok(SyncFigures {
+        schools,
+        students,
+        runs_at_once: at_once,
+        records,
+        floor_s,
+        full_s,
+        peak_mib,
+        incremental_ms,
+    })
 }

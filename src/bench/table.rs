@@ -42,7 +42,10 @@ fn rows_of(f: &EngineFigures) -> Vec<Row> {
     let mut rows = Vec::new();
     for s in &f.syncs {
         rows.push(row(
-            format!("FULL sync, {} school(s) of {} pupils", s.schools, s.students),
+            format!(
+                "FULL sync, {} school(s) of {} pupils, {} at once",
+                s.schools, s.students, s.runs_at_once
+            ),
             format!("{:.2} s, {:.0} records/s, peak RSS {:.0} MiB", s.full_s, s.records_per_s(), s.peak_mib),
             format!("paging floor {:.2} s ({} records)", s.floor_s, s.records),
             x(s.ratio()),

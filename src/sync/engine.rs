@@ -5,6 +5,7 @@
 use chrono::{Duration, Utc};
 use entity::enums::{ConnectionStatus, SyncKind};
 use entity::{school, sync_run, wonde_connection};
+use futures::{StreamExt, stream};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
 };
@@ -69,15 +70,33 @@ impl SyncEngine {
         finished
     }
 
-    /// Claims and runs every queued run, oldest first; returns how many ran.
-    pub async fn drain_queue(&self) -> Result<usize, DbErr> {
+    /// Claims and runs every queued run, oldest first, `at_once` at a time
+    /// (at least one); returns how many ran. A school has one open run at
+    /// most (`runs::enqueue`), so runs side by side are of different
+    /// schools and touch different rows: one fetches from Wonde while
+    /// another writes, which is where a trust's FULL runs spend their time
+    /// (issue 15). A database error of one run does not stop the others
+    /// (a run cut off half way would be left RUNNING): every queued run
+    /// is tried, then the first error is returned.
+    pub async fn drain_queue(&self, at_once: usize) -> Result<usize, DbErr> {
+        let queued = runs::queued(&self.db).await?;
+        let mut finished =
+            stream::iter(queued).map(|run| self.claim_and_execute(run.id)).buffer_unordered(at_once.max(1));
         let mut ran = 0;
-        for run in runs::queued(&self.db).await? {
-            if self.claim_and_execute(run.id).await?.is_some() {
-                ran += 1;
+        let mut failed = None;
+        while let Some(result) = finished.next().await {
+            match result {
+                Ok(Some(_)) => ran += 1,
+                Ok(None) => {}
+                Err(err) => {
+                    failed.get_or_insert(err);
+                }
             }
         }
-        Ok(ran)
+        match failed {
+            Some(err) => Err(err),
+            None => Ok(ran),
+        }
     }
 
     /// Runs a claimed run to its end. Failures of the run (Wonde, the

@@ -60,8 +60,9 @@ pub async fn fetch(
     if !plan.complete {
         let mut pager = client.deletions(access, None, &query);
         let mut once = Once::new("deletions");
-        while let Some(page) = pager.next_page().await? {
-            monitor.page("deletions", page.records.len()).await?;
+        while let Some(page) = monitor.while_reporting(pager.next_page()).await?? {
+            monitor.read("deletions", page.records.len());
+            let more = page.has_more;
             for deletion in page.records {
                 // A record restored and deleted again has an entry per
                 // deletion: the key is the record and when it was deleted,
@@ -87,6 +88,9 @@ pub async fn fetch(
                     _ => continue,
                 };
                 batch.deletions.push(MisDeletion { kind, source_id: deletion.id });
+            }
+            if !more {
+                break;
             }
         }
     }
@@ -153,6 +157,7 @@ pub async fn fetch(
             })
             .await?;
     }
+    fetch.monitor.flush().await?;
     Ok(batch)
 }
 
@@ -214,12 +219,18 @@ impl Fetch<'_, '_> {
         mut take: impl FnMut(T),
     ) -> Result<(), FetchError> {
         let mut once = Once::new(phase);
-        while let Some(page) = pager.next_page().await? {
-            self.monitor.page(phase, page.records.len()).await?;
+        while let Some(page) = self.monitor.while_reporting(pager.next_page()).await?? {
+            self.monitor.read(phase, page.records.len());
+            let more = page.has_more;
             for record in page.records {
                 if once.first(record.key(), self.duplicates) {
                     take(record);
                 }
+            }
+            // The last page is reported while the next list's first page
+            // is fetched (or by the flush at the end), not on its own.
+            if !more {
+                break;
             }
         }
         Ok(())

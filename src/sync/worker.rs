@@ -27,7 +27,7 @@ pub async fn cycle(engine: &SyncEngine, schedule: &Schedule) -> Result<usize, se
     }
     schedule::queue_due(&engine.db, schedule, Utc::now()).await?;
     schedule::queue_sweeps(&engine.db, engine.clock.now(), schedule.retry_after_failure).await?;
-    engine.drain_queue().await
+    engine.drain_queue(schedule.runs_at_once).await
 }
 
 /// Runs [`cycle`] every `tick`, or at once when `wake` is notified (a run

@@ -57,6 +57,7 @@ mod replicas;
 mod retention;
 mod roster_pages;
 mod runs;
+mod runs_at_once;
 mod schema_drift;
 mod scoping;
 mod selection_order;

@@ -289,6 +289,13 @@ pub async fn assert_progress_ends_with_its_count(
     assert_eq!(phase, run.status.as_str(), "{progress:?}");
     assert!(*processed > 0, "the end reports the run's count: {progress:?}");
     assert_eq!(*processed, before.1, "the end repeats the last count: {progress:?}");
+    if run.kind == SyncKind::Full {
+        // Each page is reported while the next is fetched: the last page
+        // of the last list (form groups) is reported before the apply.
+        let applying = progress.iter().position(|(phase, _)| phase == "applying");
+        let fetched = applying.and_then(|at| at.checked_sub(1)).map(|at| progress[at].0.as_str());
+        assert_eq!(fetched, Some("form groups"), "every page reported before the apply: {progress:?}");
+    }
     Ok(())
 }
 
