@@ -83,9 +83,10 @@ pub struct ScheduleConfig {
     /// How often an INCREMENTAL sync runs per school ("4h"; 0 turns it off).
     #[arg(long, env = "ONROLL_INCREMENTAL_SYNC_EVERY", default_value = "4h", value_parser = parse_every)]
     pub incremental_sync_every: Every,
-    /// How many schools' sync runs go side by side (at least 1): while one
-    /// fetches from Wonde another writes. Each takes a database connection
-    /// more for as long as it runs.
+    /// How many schools' sync runs go side by side (1 to 4): while one
+    /// fetches from Wonde another writes. Each holds up to two of
+    /// PostgreSQL's 16 pooled connections (one of SQLite's 4) while it runs,
+    /// hence the ceiling.
     #[arg(long, env = "ONROLL_SYNC_RUNS_AT_ONCE", default_value_t = crate::sync::schedule::DEFAULT_RUNS_AT_ONCE, value_parser = parse_runs_at_once)]
     pub sync_runs_at_once: usize,
 }
@@ -98,10 +99,14 @@ fn parse_every(text: &str) -> Result<Every, String> {
     crate::sync::schedule::parse_every(text).map(Every).map_err(|err| err.to_string())
 }
 
+/// Runs side by side at most: with two PostgreSQL connections each, four
+/// leave half the pool to the API.
+const MAX_RUNS_AT_ONCE: usize = 4;
+
 fn parse_runs_at_once(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
-        Ok(runs) if runs >= 1 => Ok(runs),
-        _ => Err(format!("`{text}` is not a number of runs of 1 or more")),
+        Ok(runs) if (1..=MAX_RUNS_AT_ONCE).contains(&runs) => Ok(runs),
+        _ => Err(format!("`{text}` is not a number of runs from 1 to {MAX_RUNS_AT_ONCE}")),
     }
 }
 
@@ -109,5 +114,20 @@ pub(crate) fn parse_share(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
         _ => Err(format!("`{text}` is not a share between 0 and 1 (0.5 is half)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_at_once_is_one_to_four() {
+        assert_eq!(parse_runs_at_once(" 2 "), Ok(2));
+        assert_eq!(parse_runs_at_once("4"), Ok(4));
+        for bad in ["0", "5", "-1", "two", ""] {
+            let err = parse_runs_at_once(bad).err();
+            assert!(err.as_deref().is_some_and(|e| e.contains("from 1 to 4")), "{bad}: {err:?}");
+        }
     }
 }

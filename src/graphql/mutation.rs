@@ -305,8 +305,8 @@ impl WondeMutation {
         Ok(SyncRun(run))
     }
 
-    /// Cancels a queued or running run: it stops at its next page and
-    /// applies nothing.
+    /// Cancels a queued or running run: it stops within two page requests
+    /// to Wonde and applies nothing.
     async fn cancel_sync(&self, ctx: &Context<'_>, run_id: ID) -> async_graphql::Result<SyncRun> {
         let rc = RequestContext::of(ctx)?;
         let run_id = decode_as(&run_id, NodeType::SyncRun).gql()?;

@@ -321,8 +321,9 @@ pub async fn set_warnings<C: ConnectionTrait>(db: &C, run_id: i32, warnings: &[S
     Ok(())
 }
 
-/// Cancels a queued or running run; a running one stops at its next page
-/// and applies nothing. Returns the run as it now stands.
+/// Cancels a queued or running run; a running one stops within two page
+/// requests (a page's report, which sees the cancel, runs during the next
+/// page's request) and applies nothing. Returns the run as it now stands.
 pub async fn cancel<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<Option<sync_run::Model>, DbErr> {
     sync_run::Entity::update_many()
         .col_expr(sync_run::Column::Status, Expr::value(SyncStatus::Cancelled.as_str()))
