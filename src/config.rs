@@ -83,10 +83,10 @@ pub struct ScheduleConfig {
     /// How often an INCREMENTAL sync runs per school ("4h"; 0 turns it off).
     #[arg(long, env = "ONROLL_INCREMENTAL_SYNC_EVERY", default_value = "4h", value_parser = parse_every)]
     pub incremental_sync_every: Every,
-    /// How many schools' sync runs go side by side (1 to 4): while one
-    /// fetches from Wonde another writes. Each holds up to two of
-    /// PostgreSQL's 16 pooled connections (one of SQLite's 4) while it runs,
-    /// hence the ceiling.
+    /// How many schools' sync runs go side by side (1 to 4; on SQLite 2 at
+    /// most): while one fetches from Wonde another writes. Each holds up
+    /// to two of PostgreSQL's 16 pooled connections (one of SQLite's 4)
+    /// while it runs, hence the ceilings.
     #[arg(long, env = "ONROLL_SYNC_RUNS_AT_ONCE", default_value_t = crate::sync::schedule::DEFAULT_RUNS_AT_ONCE, value_parser = parse_runs_at_once)]
     pub sync_runs_at_once: usize,
 }

@@ -81,6 +81,18 @@ pub struct Application {
     webhook_worker: bool,
 }
 
+/// SQLite's pool holds 4 connections and one writer at a time: more than
+/// two runs side by side would leave the API waiting for a connection, so
+/// SQLite runs two at most, and says so when asked for more.
+fn runs_at_once(db: &sea_orm::DatabaseConnection, asked: usize) -> usize {
+    const SQLITE_MOST: usize = 2;
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite && asked > SQLITE_MOST {
+        tracing::warn!(asked, running = SQLITE_MOST, "SQLite runs two syncs side by side at most");
+        return SQLITE_MOST;
+    }
+    asked
+}
+
 impl Application {
     /// Connects, migrates and binds, from configuration.
     pub async fn build(config: &ServeConfig) -> Result<Self, StartError> {
@@ -113,7 +125,7 @@ impl Application {
         let schedule = Schedule {
             full_every: config.schedule.full_sync_every.0,
             incremental_every: config.schedule.incremental_sync_every.0,
-            runs_at_once: config.schedule.sync_runs_at_once,
+            runs_at_once: runs_at_once(&services.db, config.schedule.sync_runs_at_once),
             ..Schedule::default()
         };
         let mut app = Self::new(services, config.bind).await?;

@@ -306,7 +306,8 @@ impl WondeMutation {
     }
 
     /// Cancels a queued or running run: it stops within two page requests
-    /// to Wonde and applies nothing.
+    /// to Wonde and applies nothing. A run already applying what it fetched
+    /// may finish; the answer then says COMPLETED.
     async fn cancel_sync(&self, ctx: &Context<'_>, run_id: ID) -> async_graphql::Result<SyncRun> {
         let rc = RequestContext::of(ctx)?;
         let run_id = decode_as(&run_id, NodeType::SyncRun).gql()?;

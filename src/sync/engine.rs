@@ -5,10 +5,12 @@
 use chrono::{Duration, Utc};
 use entity::enums::{ConnectionStatus, SyncKind};
 use entity::{school, sync_run, wonde_connection};
-use futures::{StreamExt, stream};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
 };
+use std::collections::HashSet;
 
 use super::apply::{Failure, apply, conclude};
 use super::monitor::RunMonitor;
@@ -25,6 +27,10 @@ use tracing::Instrument;
 /// An incremental run asks for changes since a little before the last
 /// watermark, so a clock skew between Wonde and us loses nothing.
 pub(super) const WATERMARK_OVERLAP: Duration = Duration::minutes(5);
+
+/// How often a drain with a free place reads the queue again: a run
+/// queued meanwhile starts within this, not when a run ends.
+pub const QUEUE_RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Everything a sync needs; shared by the scheduler, the API and the CLI.
 #[derive(Clone)]
@@ -70,25 +76,52 @@ impl SyncEngine {
         finished
     }
 
-    /// Claims and runs every queued run, oldest first, `at_once` at a time
-    /// (at least one); returns how many ran. A school has one open run at
-    /// most (`runs::enqueue`), so runs side by side are of different
-    /// schools and touch different rows: one fetches from Wonde while
-    /// another writes, which is where a trust's FULL runs spend their time
-    /// (issue 15). A database error of one run does not stop the others
-    /// (a run cut off half way would be left RUNNING): every queued run
-    /// is tried, then the first error is returned.
+    /// Claims and runs queued runs, oldest first, `at_once` at a time (at
+    /// least one), until none is left; returns how many ran. A school has
+    /// one open run at most (`runs::enqueue`), so runs side by side are of
+    /// different schools and touch different rows: one fetches from Wonde
+    /// while another writes, which is where a trust's FULL runs spend their
+    /// time (issue 15). The queue is read again whenever a run ends, so a
+    /// run queued meanwhile (a leaver's `triggerSync`, a webhook) takes the
+    /// next free place, not a place after every run queued before it has
+    /// ended; while a place is free the queue is read every
+    /// [`QUEUE_RECHECK`]. A database error of one run does not stop the others (a run
+    /// cut off half way would be left RUNNING): the first is returned once
+    /// the runs under way have ended.
     pub async fn drain_queue(&self, at_once: usize) -> Result<usize, DbErr> {
-        let queued = runs::queued(&self.db).await?;
-        let mut finished =
-            stream::iter(queued).map(|run| self.claim_and_execute(run.id)).buffer_unordered(at_once.max(1));
+        let at_once = at_once.max(1);
+        let mut running = FuturesUnordered::new();
+        // Runs this drain has tried, won or not: each is tried once.
+        let mut tried = HashSet::new();
         let mut ran = 0;
         let mut failed = None;
-        while let Some(result) = finished.next().await {
-            match result {
-                Ok(Some(_)) => ran += 1,
-                Ok(None) => {}
-                Err(err) => {
+        loop {
+            if failed.is_none() && running.len() < at_once {
+                match runs::queued(&self.db).await {
+                    Ok(queued) => {
+                        let free = at_once - running.len();
+                        for run in queued.into_iter().filter(|run| tried.insert(run.id)).take(free) {
+                            running.push(self.claim_and_execute(run.id));
+                        }
+                    }
+                    Err(err) => failed = Some(err),
+                }
+            }
+            let ended = if failed.is_none() && running.len() < at_once && !running.is_empty() {
+                // A place is free: look at the queue again soon, not only
+                // when a run ends.
+                tokio::select! {
+                    ended = running.next() => ended,
+                    () = tokio::time::sleep(QUEUE_RECHECK) => continue,
+                }
+            } else {
+                running.next().await
+            };
+            match ended {
+                None => break,
+                Some(Ok(Some(_))) => ran += 1,
+                Some(Ok(None)) => {}
+                Some(Err(err)) => {
                     failed.get_or_insert(err);
                 }
             }

@@ -323,7 +323,9 @@ pub async fn set_warnings<C: ConnectionTrait>(db: &C, run_id: i32, warnings: &[S
 
 /// Cancels a queued or running run; a running one stops within two page
 /// requests (a page's report, which sees the cancel, runs during the next
-/// page's request) and applies nothing. Returns the run as it now stands.
+/// page's request) and applies nothing. A run already applying its batch
+/// finishes: on SQLite the cancel waits for its commit and finds it
+/// COMPLETED. Returns the run as it now stands.
 pub async fn cancel<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<Option<sync_run::Model>, DbErr> {
     sync_run::Entity::update_many()
         .col_expr(sync_run::Column::Status, Expr::value(SyncStatus::Cancelled.as_str()))

@@ -6,12 +6,14 @@ use entity::enums::{SyncKind, SyncStatus};
 use entity::sync_run;
 use onroll::sync::runs;
 use sea_orm::EntityTrait;
+use std::time::Duration;
+use wonde_sim::{FaultKind, FaultSpec};
 
 use crate::on_both_engines;
 use crate::support::Engine;
 use crate::sync_wonde::{World, assert_progress_ends_with_its_count};
 
-on_both_engines!(queued_runs_of_schools_go_side_by_side);
+on_both_engines!(queued_runs_of_schools_go_side_by_side, a_run_queued_during_a_drain_takes_a_free_place);
 
 /// Queues a FULL run of every school of `world`, drains the queue
 /// `at_once` at a time, and answers the runs in the order they started.
@@ -59,5 +61,38 @@ async fn queued_runs_of_schools_go_side_by_side(engine: Engine) -> anyhow::Resul
     for pair in runs.windows(2) {
         assert!(span(&pair[1])?.0 >= span(&pair[0])?.1, "runs overlapped: {pair:#?}");
     }
+    Ok(())
+}
+
+/// A run queued while a drain is under way (a leaver's `triggerSync`)
+/// starts in a free place at once, not after the runs before it end.
+async fn a_run_queued_during_a_drain_takes_a_free_place(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 2, 30).await?;
+    let (first_school, second_school) = (&world.schools[0], &world.schools[1]);
+    // The first school's students answer after 3 s: its run is still
+    // fetching when the second is queued.
+    let slow = FaultSpec::new("students", FaultKind::Latency { ms: 3000 }, 1).for_school(&first_school.0);
+    world.sim.inject_fault(slow);
+    let first = runs::enqueue(world.db(), first_school.1.id, SyncKind::Full, false).await?.0;
+    let drain = world.engine.drain_queue(2);
+    let queue_second = async {
+        while world.sim.pending_faults() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        anyhow::Ok(runs::enqueue(world.db(), second_school.1.id, SyncKind::Full, false).await?.0)
+    };
+    let (ran, second) = tokio::join!(drain, queue_second);
+    assert_eq!(ran?, 2, "the drain ran the run queued meanwhile too");
+    let [first, second] = [first.id, second?.id];
+    let load = |id| sync_run::Entity::find_by_id(id).one(world.db());
+    let (first, second) = (load(first).await?, load(second).await?);
+    let (Some(first), Some(second)) = (first, second) else { anyhow::bail!("a run is gone") };
+    for run in [&first, &second] {
+        assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    }
+    assert!(
+        span(&second)?.0 < span(&first)?.1,
+        "the second run started while the first was still fetching: {first:#?} {second:#?}"
+    );
     Ok(())
 }
