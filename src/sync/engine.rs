@@ -81,13 +81,13 @@ impl SyncEngine {
     /// one open run at most (`runs::enqueue`), so runs side by side are of
     /// different schools and touch different rows: one fetches from Wonde
     /// while another writes, which is where a trust's FULL runs spend their
-    /// time (issue 15). The queue is read again whenever a run ends, so a
-    /// run queued meanwhile (a leaver's `triggerSync`, a webhook) takes the
-    /// next free place, not a place after every run queued before it has
-    /// ended; while a place is free the queue is read every
-    /// [`QUEUE_RECHECK`]. A database error of one run does not stop the others (a run
-    /// cut off half way would be left RUNNING): the first is returned once
-    /// the runs under way have ended.
+    /// time (issue 15). The queue is read again whenever a run ends, and
+    /// every [`QUEUE_RECHECK`] while a place is free, so a run queued
+    /// meanwhile (a leaver's `triggerSync`, a webhook) takes the next free
+    /// place, not one after every run queued before it has ended. After a
+    /// database error no run is started, but those under way finish (a run
+    /// cut off half way would be left RUNNING); then the first error is
+    /// returned.
     pub async fn drain_queue(&self, at_once: usize) -> Result<usize, DbErr> {
         let at_once = at_once.max(1);
         let mut running = FuturesUnordered::new();

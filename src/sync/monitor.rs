@@ -62,14 +62,7 @@ impl<'p> RunMonitor<'p> {
     /// `read` gives, so reports stay in page order and none outlives the
     /// fetch; a cancel is seen one page later than it would be in turn.
     pub async fn while_reporting<F: Future>(&mut self, read: F) -> Result<F::Output, Interrupted> {
-        let pending = self.unreported.take();
-        let report = async {
-            match pending {
-                Some((phase, records)) => self.page(phase, records).await,
-                None => Ok(()),
-            }
-        };
-        let (read, reported) = tokio::join!(read, report);
+        let (read, reported) = tokio::join!(read, self.flush());
         reported?;
         Ok(read)
     }
