@@ -5,7 +5,9 @@
 //! reconciliation, a held change approved, a disconnection) takes a
 //! [`snapshot`] before its first write and another before it appends its
 //! events, and appends [`changes`] with them: the log says who joined and
-//! who left, in the same commit as the change itself.
+//! who left, in the same commit as the change itself. (A run whose batch
+//! names no pupil, guardian or group first tries without one, in a
+//! savepoint it rolls back if it did change them: `sync::apply`.)
 
 use chrono::{DateTime, Utc};
 use entity::enums::{AccountStatus, EventKind, PersonKind};

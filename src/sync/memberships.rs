@@ -7,8 +7,10 @@
 use chrono::{DateTime, Utc};
 use entity::enums::HeldTarget;
 use entity::*;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -25,14 +27,18 @@ trait MembershipTable: EntityTrait {
     const GROUP: HeldTarget;
     const MEMBER: HeldTarget;
     fn school_column() -> Self::Column;
-    /// Row id, group id, member id, and whether the membership is current.
-    fn pair(model: &Self::Model) -> (i32, i32, i32, bool);
+    /// Row id, group id, member id, and whether the membership is current:
+    /// what a run reads of each row.
+    fn pair_columns() -> [Self::Column; 4];
+    fn id_column() -> Self::Column;
+    fn active_column() -> Self::Column;
+    fn ended_at_column() -> Self::Column;
+    fn updated_at_column() -> Self::Column;
     fn new_row(school: i32, group: i32, member: i32, now: DateTime<Utc>) -> Self::ActiveModel;
-    fn set_active(model: Self::Model, active: bool, now: DateTime<Utc>) -> Self::ActiveModel;
 }
 
 macro_rules! membership_table {
-    ($module:ident, $group:ident, $member:ident, $row_target:ident, $group_target:ident, $member_target:ident) => {
+    ($module:ident, $group:ident, $group_column:ident, $member:ident, $member_column:ident, $row_target:ident, $group_target:ident, $member_target:ident) => {
         impl MembershipTable for $module::Entity {
             const ROW: HeldTarget = HeldTarget::$row_target;
             const GROUP: HeldTarget = HeldTarget::$group_target;
@@ -42,8 +48,25 @@ macro_rules! membership_table {
                 $module::Column::SchoolId
             }
 
-            fn pair(model: &Self::Model) -> (i32, i32, i32, bool) {
-                (model.id, model.$group, model.$member, model.active)
+            fn pair_columns() -> [Self::Column; 4] {
+                use $module::Column as C;
+                [C::Id, C::$group_column, C::$member_column, C::Active]
+            }
+
+            fn id_column() -> Self::Column {
+                $module::Column::Id
+            }
+
+            fn active_column() -> Self::Column {
+                $module::Column::Active
+            }
+
+            fn ended_at_column() -> Self::Column {
+                $module::Column::EndedAt
+            }
+
+            fn updated_at_column() -> Self::Column {
+                $module::Column::UpdatedAt
             }
 
             fn new_row(school: i32, group: i32, member: i32, now: DateTime<Utc>) -> Self::ActiveModel {
@@ -58,23 +81,33 @@ macro_rules! membership_table {
                     ..Default::default()
                 }
             }
-
-            fn set_active(model: Self::Model, active: bool, now: DateTime<Utc>) -> Self::ActiveModel {
-                let mut row: $module::ActiveModel = model.into();
-                row.active = Set(active);
-                row.ended_at = Set((!active).then_some(now));
-                row.updated_at = Set(now);
-                row
-            }
         }
     };
 }
 
-membership_table!(year_student, year_group_id, student_id, YearGroupMembership, YearGroup, Student);
-membership_table!(form_student, form_group_id, student_id, FormGroupMembership, FormGroup, Student);
-membership_table!(class_student, class_id, student_id, ClassMembership, Class, Student);
-membership_table!(class_teacher, class_id, staff_id, ClassTeacher, Class, Staff);
-membership_table!(form_tutor, form_group_id, staff_id, FormTutor, FormGroup, Staff);
+membership_table!(
+    year_student,
+    year_group_id,
+    YearGroupId,
+    student_id,
+    StudentId,
+    YearGroupMembership,
+    YearGroup,
+    Student
+);
+membership_table!(
+    form_student,
+    form_group_id,
+    FormGroupId,
+    student_id,
+    StudentId,
+    FormGroupMembership,
+    FormGroup,
+    Student
+);
+membership_table!(class_student, class_id, ClassId, student_id, StudentId, ClassMembership, Class, Student);
+membership_table!(class_teacher, class_id, ClassId, staff_id, StaffId, ClassTeacher, Class, Staff);
+membership_table!(form_tutor, form_group_id, FormGroupId, staff_id, StaffId, FormTutor, FormGroup, Staff);
 
 /// Which memberships the batch speaks for.
 struct MembershipPlan<'a> {
@@ -126,12 +159,19 @@ where
     for (member, groups) in plan.stated.iter().filter(|(member, _)| active_members.contains(member)) {
         desired.extend(groups.iter().map(|group| (*group, *member)));
     }
-    let rows = M::find().filter(M::school_column().eq(school)).all(txn).await?;
+    // Four columns, not whole rows: a run reads every membership of the
+    // school and changes few (a class's 10,000 rows in a quiet run).
+    let rows: Vec<(i32, i32, i32, bool)> = M::find()
+        .select_only()
+        .columns(M::pair_columns())
+        .filter(M::school_column().eq(school))
+        .into_tuple()
+        .all(txn)
+        .await?;
     let mut existing: HashSet<(i32, i32)> = HashSet::new();
     let mut ends = Ends::default();
     let mut wanted_rows: Vec<bool> = Vec::with_capacity(rows.len());
-    for (index, row) in rows.iter().enumerate() {
-        let (id, group, member, active) = M::pair(row);
+    for (index, &(id, group, member, active)) in rows.iter().enumerate() {
         existing.insert((group, member));
         // The batch's own word on the row, when it has one.
         let said = match plan.stated.get(&member) {
@@ -164,9 +204,16 @@ where
     }
     ends.count_new(desired.iter().filter(|pair| !existing.contains(pair)).map(|(_, member)| *member));
     ends.decide(&mut work.holds, &mut wanted_rows);
-    let changed = rows.into_iter().zip(wanted_rows).filter(|(row, wanted)| *wanted != M::pair(row).3);
-    let ended = changed.map(|(row, wanted)| M::set_active(row, wanted, now));
-    work.written.note::<M>(batch_write::update_changed(txn, ended).await?);
+    let (mut ending, mut restarting) = (Vec::new(), Vec::new());
+    for (&(id, _, _, active), wanted) in rows.iter().zip(wanted_rows) {
+        match (active, wanted) {
+            (true, false) => ending.push(id),
+            (false, true) => restarting.push(id),
+            _ => {}
+        }
+    }
+    work.written.note::<M>(set_active::<M>(txn, &ending, false, now).await?);
+    work.written.note::<M>(set_active::<M>(txn, &restarting, true, now).await?);
     let new: Vec<M::ActiveModel> = desired
         .iter()
         .filter(|pair| !existing.contains(pair))
@@ -174,6 +221,31 @@ where
         .collect();
     work.written.note::<M>(batch_write::insert_all(txn, new).await?);
     Ok(())
+}
+
+/// Ends (`active` false) or restarts the memberships `ids`, one `UPDATE`
+/// per chunk of ids; answers how many rows changed. A row deleted since it
+/// was read (a retention purge on PostgreSQL) is simply not updated: an
+/// `UPDATE` never brings a row back.
+async fn set_active<M: MembershipTable>(
+    txn: &DatabaseTransaction,
+    ids: &[i32],
+    active: bool,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let ended_at = (!active).then_some(now);
+    let mut written = 0;
+    for chunk in ids.chunks(batch_write::MAX_PARAMS) {
+        written += M::update_many()
+            .col_expr(M::active_column(), Expr::value(active))
+            .col_expr(M::ended_at_column(), Expr::value(ended_at))
+            .col_expr(M::updated_at_column(), Expr::value(now))
+            .filter(M::id_column().is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?
+            .rows_affected;
+    }
+    Ok(written)
 }
 
 pub(super) async fn sync_memberships<'a>(

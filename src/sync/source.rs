@@ -254,6 +254,22 @@ impl Batch {
         out
     }
 
+    /// Whether applying the batch may change a school's parent groups by
+    /// what it holds: a complete batch, or one naming any pupil, leaver,
+    /// guardian, link, group or deletion. A batch that names only staff
+    /// (or nothing) may still, through a stored leaving date that has come.
+    pub fn may_change_parent_groups(&self) -> bool {
+        self.complete
+            || !self.students.is_empty()
+            || !self.leavers.is_empty()
+            || !self.guardians.is_empty()
+            || !self.links.is_empty()
+            || !self.year_groups.is_empty()
+            || !self.form_groups.is_empty()
+            || !self.classes.is_empty()
+            || !self.deletions.is_empty()
+    }
+
     pub fn new(complete: bool, types: DataTypes) -> Self {
         Self {
             complete,

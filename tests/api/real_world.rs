@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use entity::enums::{AccountStatus, DeactivationReason, EventKind, PersonKind, SyncKind, SyncStatus};
 use entity::{event, guardian_link, sync_run};
 use onroll::sync::schedule::Schedule;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use std::collections::BTreeMap;
 use wonde_sim::{MisMigration, StaffLeave};
 
@@ -209,6 +209,25 @@ async fn the_daily_sweep_runs_at_the_start_of_the_school_day(engine: Engine) -> 
     let events =
         event::Entity::find().filter(event::Column::SyncRunId.eq(swept[0].id)).all(world.db()).await?;
     assert!(events.iter().any(|e| e.person_id == Some(row.id) && e.kind == EventKind::Deactivated));
+    // The sweep's batch is empty, so it reconciled without reading the
+    // parent groups first (issue 15: a quiet run's reading); the leaver
+    // changed them, so it must have read them after all and logged the
+    // leaver's parents leaving (docs/parent-groups.md).
+    let parents: Vec<i32> = guardian_link::Entity::find()
+        .select_only()
+        .column(guardian_link::Column::GuardianId)
+        .filter(guardian_link::Column::StudentId.eq(row.id))
+        .into_tuple()
+        .all(world.db())
+        .await?;
+    anyhow::ensure!(!parents.is_empty(), "the simulated pupil has parents");
+    let left_groups: Vec<Option<i32>> =
+        events.iter().filter(|e| e.kind == EventKind::GuardianLeftGroup).map(|e| e.person_id).collect();
+    assert!(!left_groups.is_empty(), "the leaver's parents left their groups, and the log says so");
+    assert!(
+        left_groups.iter().all(|id| id.is_some_and(|id| parents.contains(&id))),
+        "only the leaver's parents left a group: {left_groups:?} of {parents:?}"
+    );
 
     // The same day again: nothing more to do.
     onroll::sync::worker::cycle(&world.engine, &off).await?;

@@ -107,6 +107,17 @@ impl Counted {
     async fn three_runs(&self, size: usize) -> anyhow::Result<[Issued; 3]> {
         let first = self.run(SyncKind::Full, &format!("first FULL, {size} pupils")).await?;
         let quiet = self.run(SyncKind::Incremental, &format!("no-change INCREMENTAL, {size} pupils")).await?;
+        // A run that changes no link or membership leaves the parent
+        // groups as they were: a quiet run reads no snapshot of them (the
+        // snapshot's pairs of every class), a third of its reading.
+        let snapshot = r#"SELECT "class_student"."class_id", "class_student"."student_id" FROM"#;
+        let shapes: Vec<String> =
+            self.profile.lock().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        assert!(!shapes.is_empty(), "the quiet run's statements were recorded");
+        assert!(
+            !shapes.iter().any(|shape| shape.starts_with(snapshot)),
+            "a no-change INCREMENTAL read the parent groups: {shapes:#?}"
+        );
         let school = self.world.schools[0].0.clone();
         self.world.sim.migrate_mis(&school, MisMigration { new_upis: true })?;
         let rekeyed = self.run(SyncKind::Full, &format!("FULL after a MIS change, {size} pupils")).await?;

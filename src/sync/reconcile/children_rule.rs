@@ -21,7 +21,7 @@ pub(super) async fn guardian_status(
     txn: &DatabaseTransaction,
     work: &mut Work,
     batch: &Batch,
-    guardians: &GuardianRecords,
+    guardians: &mut GuardianRecords,
     removed_with_child: &HashSet<i32>,
 ) -> Result<(), DbErr> {
     let school = work.scope.school_id;
@@ -31,7 +31,18 @@ pub(super) async fn guardian_status(
     // the MIS's reason, not for having no child.
     let mut with_children = guardian_links::guardians_with_active_children(txn, school).await?;
     with_children.extend(removed_with_child.iter().copied());
-    let rows = guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?;
+    // A purged row is nobody any more (retention.rs): it keeps the reason
+    // it was purged with, and no rule settles it again.
+    let rows = match guardians.unchanged.take() {
+        Some(rows) => rows,
+        None => {
+            guardian::Entity::find()
+                .filter(guardian::Column::SchoolId.eq(school))
+                .filter(guardian::Column::PurgedAt.is_null())
+                .all(txn)
+                .await?
+        }
+    };
     let mut updates = Vec::new();
     for row in rows {
         let removed = guardians.removed.get(&row.id).copied();

@@ -28,6 +28,10 @@ pub(in crate::sync) struct GuardianRecords {
     pub known: KnownAccounts,
     /// Guardian ids the MIS says are gone or suspended, with why.
     pub removed: HashMap<i32, DeactivationReason>,
+    /// The school's guardian rows as read, purged rows aside, when this
+    /// step wrote none: the children rule needs them and need not read
+    /// them again.
+    pub unchanged: Option<Vec<guardian::Model>>,
 }
 
 /// Upserts guardian records. New guardians are imported only when the batch
@@ -153,13 +157,14 @@ pub(super) async fn guardian_records(
     written += batch_write::insert_all(txn, inserts).await?;
     work.written.note::<guardian::Entity>(written);
     let key = |r: &guardian::Model| (r.wonde_id.clone(), r.id, r.status);
-    let known = if written == 0 {
+    if written == 0 {
         // As read (purged rows aside, which no record names).
-        known(rows.iter().collect(), |r| key(r))
+        let known = known(rows.iter().collect(), |r| key(r));
+        Ok(GuardianRecords { known, removed, unchanged: Some(accounts.rows) })
     } else {
-        known(guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?, key)
-    };
-    Ok(GuardianRecords { known, removed })
+        let rows = guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?;
+        Ok(GuardianRecords { known: known(rows, key), removed, unchanged: None })
+    }
 }
 
 /// What becomes of a guardian's children at the school in this run.
