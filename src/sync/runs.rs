@@ -10,8 +10,8 @@ use entity::sync_run;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr, Statement,
-    TransactionSession, TransactionTrait,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    Statement, TransactionSession, TransactionTrait,
 };
 
 use super::ledger::RunCounts;
@@ -220,6 +220,18 @@ pub async fn heartbeat<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<bool, 
         .exec(db)
         .await?;
     Ok(beat.rows_affected == 1)
+}
+
+/// Whether the run is still running (not cancelled, not ended): a read,
+/// for the pages between two heartbeats.
+pub async fn is_running<C: ConnectionTrait>(db: &C, run_id: i32) -> Result<bool, DbErr> {
+    let status: Option<SyncStatus> = sync_run::Entity::find_by_id(run_id)
+        .select_only()
+        .column(sync_run::Column::Status)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(status == Some(SyncStatus::Running))
 }
 
 /// Ends a run with its status, counts and error text.

@@ -31,6 +31,7 @@ type Profile = Arc<Mutex<HashMap<String, (usize, Duration)>>>;
 struct Issued {
     statements: usize,
     pages: usize,
+    took: Duration,
 }
 
 /// Statements a fetched page costs at most: its progress event (the events
@@ -89,7 +90,7 @@ impl Counted {
         if std::env::var_os("ONROLL_SYNC_PROFILE").is_some() {
             self.print_profile(label, statements, elapsed);
         }
-        Ok(Issued { statements, pages: self.world.sim.requests().len() })
+        Ok(Issued { statements, pages: self.world.sim.requests().len(), took: elapsed })
     }
 
     fn print_profile(&self, label: &str, issued: usize, elapsed: Duration) {
@@ -111,13 +112,31 @@ impl Counted {
         // groups as they were: a quiet run reads no snapshot of them (the
         // snapshot's pairs of every class), a third of its reading.
         let snapshot = r#"SELECT "class_student"."class_id", "class_student"."student_id" FROM"#;
-        let shapes: Vec<String> =
-            self.profile.lock().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        let shapes: Vec<(String, usize)> = self
+            .profile
+            .lock()
+            .map(|p| p.iter().map(|(shape, (count, _))| (shape.clone(), *count)).collect())
+            .unwrap_or_default();
         assert!(!shapes.is_empty(), "the quiet run's statements were recorded");
         assert!(
-            !shapes.iter().any(|shape| shape.starts_with(snapshot)),
+            !shapes.iter().any(|(shape, _)| shape.starts_with(snapshot)),
             "a no-change INCREMENTAL read the parent groups: {shapes:#?}"
         );
+        // Each page looks for a cancel, but the heartbeat, a commit, is
+        // written at most once a second, not once for each quiet list.
+        let beats: usize = shapes
+            .iter()
+            .filter(|(shape, _)| shape.starts_with(r#"UPDATE "sync_run" SET "heartbeat_at""#))
+            .map(|(_, count)| count)
+            .sum();
+        let most = 1 + usize::try_from(quiet.took.as_secs()).unwrap_or(usize::MAX);
+        assert!(
+            (1..=most).contains(&beats),
+            "{beats} heartbeats in a quiet run of {:?} over {} pages",
+            quiet.took,
+            quiet.pages
+        );
+        assert!(beats < quiet.pages, "{beats} heartbeats for {} pages", quiet.pages);
         let school = self.world.schools[0].0.clone();
         self.world.sim.migrate_mis(&school, MisMigration { new_upis: true })?;
         let rekeyed = self.run(SyncKind::Full, &format!("FULL after a MIS change, {size} pupils")).await?;
