@@ -138,7 +138,6 @@ async fn sync_membership_table<M>(
 ) -> Result<(), DbErr>
 where
     M: MembershipTable,
-    M::Model: sea_orm::IntoActiveModel<M::ActiveModel>,
     M::ActiveModel: ActiveModelTrait<Entity = M> + Send,
 {
     let (school, now) = (work.scope.school_id, work.scope.now);
@@ -235,7 +234,8 @@ async fn set_active<M: MembershipTable>(
 ) -> Result<u64, DbErr> {
     let ended_at = (!active).then_some(now);
     let mut written = 0;
-    for chunk in ids.chunks(batch_write::MAX_PARAMS) {
+    // Three more values bound: the new active, ended_at and updated_at.
+    for chunk in ids.chunks(batch_write::MAX_PARAMS - 3) {
         written += M::update_many()
             .col_expr(M::active_column(), Expr::value(active))
             .col_expr(M::ended_at_column(), Expr::value(ended_at))

@@ -34,11 +34,12 @@ pub struct RunMonitor<'p> {
     last_beat: Option<Instant>,
 }
 
-/// The heartbeat is written at most this often. Other processes judge a
-/// run abandoned after minutes without one (`worker::ABANDONED_AFTER`),
-/// and each beat is a commit: a quiet INCREMENTAL run's eight empty lists
-/// paid eight (issue 15). Between beats a page still looks for a cancel,
-/// with a read.
+/// The heartbeat is written at most this often. A run's liveness lock is
+/// what tells other processes it is alive; only where no lock can tell
+/// (an in-memory SQLite database) do they judge it by the heartbeat, after
+/// minutes without one (`worker::ABANDONED_AFTER`). Each beat is a commit:
+/// a quiet INCREMENTAL run's eight empty lists paid eight (issue 15).
+/// Between beats a page still looks for a cancel, with a read.
 pub const BEAT_EVERY: Duration = Duration::from_secs(1);
 
 impl<'p> RunMonitor<'p> {

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use entity::enums::{AccountStatus, DeactivationReason, EventKind, PersonKind, SyncKind, SyncStatus};
-use entity::{event, guardian_link, sync_run};
+use entity::{class_teacher, event, guardian_link, staff, sync_run};
 use onroll::sync::schedule::Schedule;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use std::collections::BTreeMap;
@@ -21,7 +21,8 @@ on_both_engines!(
     a_school_that_changes_mis_keeps_everyone,
     the_school_day_decides_who_has_left,
     a_leaving_date_that_comes_takes_effect_without_a_change,
-    the_daily_sweep_runs_at_the_start_of_the_school_day
+    the_daily_sweep_runs_at_the_start_of_the_school_day,
+    a_staff_only_run_applies_without_reading_parent_groups
 );
 
 /// A simulated trust of one school of 20 pupils after its first FULL run:
@@ -232,5 +233,59 @@ async fn the_daily_sweep_runs_at_the_start_of_the_school_day(engine: Engine) -> 
     // The same day again: nothing more to do.
     onroll::sync::worker::cycle(&world.engine, &off).await?;
     assert_eq!(sweeps().await?.len(), 1);
+    Ok(())
+}
+
+/// An INCREMENTAL run whose batch names only staff is reconciled in a
+/// savepoint without a snapshot of the parent groups (issue 15): what it
+/// writes must commit with the run, and no parent moves.
+async fn a_staff_only_run_applies_without_reading_parent_groups(engine: Engine) -> anyhow::Result<()> {
+    let (world, sim_school, school) = synced_school(&engine).await?;
+    let teacher: Vec<(i32, String)> = staff::Entity::find()
+        .select_only()
+        .columns([staff::Column::Id, staff::Column::WondeId])
+        .filter(staff::Column::SchoolId.eq(school))
+        .filter(staff::Column::Status.eq(AccountStatus::Active))
+        .into_tuple()
+        .all(world.db())
+        .await?;
+    let mut teaching = None;
+    for (id, wonde_id) in teacher {
+        let classes = class_teacher::Entity::find()
+            .filter(class_teacher::Column::StaffId.eq(id))
+            .filter(class_teacher::Column::Active.eq(true))
+            .count(world.db())
+            .await?;
+        if classes > 0 {
+            teaching = Some((id, wonde_id));
+            break;
+        }
+    }
+    let (teacher_id, teacher_wonde) =
+        teaching.ok_or_else(|| anyhow::anyhow!("a simulated teacher has classes"))?;
+    world.sim.staff_leaves(&sim_school, &teacher_wonde, &StaffLeave { delete: false, end_date: None })?;
+
+    let run = world.sync(0, SyncKind::Incremental).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    assert_eq!((run.staff_deactivated, run.students_updated, run.guardians_updated), (1, 0, 0));
+    let row = staff::Entity::find_by_id(teacher_id).one(world.db()).await?;
+    let row = row.ok_or_else(|| anyhow::anyhow!("the teacher's record is kept"))?;
+    assert_eq!(
+        (row.status, row.deactivation_reason),
+        (AccountStatus::Deactivated, Some(DeactivationReason::LeftSchool))
+    );
+    let still_teaching = class_teacher::Entity::find()
+        .filter(class_teacher::Column::StaffId.eq(teacher_id))
+        .filter(class_teacher::Column::Active.eq(true))
+        .count(world.db())
+        .await?;
+    assert_eq!(still_teaching, 0, "the leaver's classes ended with the run");
+    let moved = event::Entity::find()
+        .filter(event::Column::SyncRunId.eq(run.id))
+        .filter(event::Column::Kind.is_in([EventKind::GuardianJoinedGroup, EventKind::GuardianLeftGroup]))
+        .count(world.db())
+        .await?;
+    assert_eq!(moved, 0, "no parent joined or left a group");
+    world.assert_mirrors(0).await?;
     Ok(())
 }

@@ -24,9 +24,9 @@ on_both_engines!(sync_statements_do_not_grow_with_the_pupils);
 /// Statements per SQL shape (its first words), with their time.
 type Profile = Arc<Mutex<HashMap<String, (usize, Duration)>>>;
 
-/// What one run issued: SQL statements, and Wonde pages fetched (each
-/// page reports progress and beats the run's heartbeat: the paging floor's
-/// own statements).
+/// What one run issued: SQL statements, Wonde pages fetched (each page
+/// reports progress and beats the run's heartbeat or looks for a cancel:
+/// the paging floor's own statements), and how long it took.
 #[derive(Clone, Copy, Debug)]
 struct Issued {
     statements: usize,
@@ -35,7 +35,7 @@ struct Issued {
 }
 
 /// Statements a fetched page costs at most: its progress event (the events
-/// lock, the insert, the notification) and the heartbeat.
+/// lock, the insert, the notification) and the heartbeat or cancel check.
 const PER_PAGE: usize = 5;
 
 /// A world whose runs go through a pool that counts their statements.
