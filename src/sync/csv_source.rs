@@ -378,6 +378,7 @@ fn students(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StudentR
                 year: year.as_deref().map(|name| group_source_id(YEAR, name)),
                 form: form.as_deref().map(|name| group_source_id(FORM, name)),
                 groups_stated: true,
+                classes: None,
             },
             year,
             form,

@@ -335,6 +335,9 @@ pub(super) async fn sync_memberships<'a>(
         if t.form_groups {
             form_plan.stated = stated(|s| s.form.as_ref(), &groups.forms);
         }
+        if t.classes && !batch.complete {
+            class_plan.stated = stated_classes(batch, students, &groups.classes);
+        }
     }
     sync_membership_table::<year_student::Entity>(txn, work, year_plan).await?;
     sync_membership_table::<form_student::Entity>(txn, work, form_plan).await?;
@@ -342,6 +345,22 @@ pub(super) async fn sync_memberships<'a>(
     sync_membership_table::<class_student::Entity>(txn, work, class_plan).await?;
     sync_membership_table::<class_teacher::Entity>(txn, work, teacher_plan).await?;
     Ok(())
+}
+
+/// An incremental batch's students that list their classes
+/// ([`super::source::MisStudent::classes`]), to those classes; a class we
+/// do not hold (not yet fetched) is left out, and comes with its own list.
+fn stated_classes(
+    batch: &Batch,
+    students: &KnownAccounts,
+    class_ids: &HashMap<String, i32>,
+) -> HashMap<i32, HashSet<i32>> {
+    batch
+        .students
+        .iter()
+        .filter_map(|s| Some((students.get(&s.source_id)?.id, s.classes.as_ref()?)))
+        .map(|(member, classes)| (member, classes.iter().filter_map(|c| class_ids.get(c).copied()).collect()))
+        .collect()
 }
 
 /// Under [`Memberships::ByMember`]: every member present, known and of

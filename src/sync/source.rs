@@ -65,6 +65,13 @@ pub struct MisStudent {
     pub year: Option<String>,
     pub form: Option<String>,
     pub groups_stated: bool,
+    /// The student's classes as its own record lists them (Wonde
+    /// `students?include=classes`, asked for by incremental runs); `None`
+    /// when the record did not list them. Like year and form, an
+    /// incremental batch puts the student in exactly these, so a pupil who
+    /// comes back (a leaving date corrected) gets every class back in the
+    /// run that reactivates them, not only those whose own records changed.
+    pub classes: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -18,8 +18,8 @@ use std::collections::{HashMap, HashSet};
 use super::monitor::{Interrupted, RunMonitor};
 use super::source::*;
 use crate::wonde::{
-    GroupType, ListQuery, Pager, SchoolAccess, WondeClass, WondeClient, WondeContact, WondeEmployee,
-    WondeError, WondeGroup, WondeStudent,
+    GroupType, ListQuery, Pager, STUDENT_INCLUDES, SchoolAccess, WondeClass, WondeClient, WondeContact,
+    WondeEmployee, WondeError, WondeGroup, WondeStudent,
 };
 
 /// What to fetch.
@@ -96,7 +96,16 @@ pub async fn fetch(
     }
     let mut fetch = Fetch { monitor, duplicates: &mut batch.duplicates };
     if types.students || types.guardians {
-        let students = client.students(access, &query);
+        // An incremental run asks each changed student for its classes:
+        // a class list arrives only when the class itself changed, so a
+        // returner's classes would wait for the next FULL run.
+        let students = if !plan.complete && types.classes {
+            let mut includes: Vec<String> = STUDENT_INCLUDES.iter().map(|i| (*i).to_owned()).collect();
+            includes.push("classes".to_owned());
+            client.students(access, &ListQuery { includes: Some(includes), ..query.clone() })
+        } else {
+            client.students(access, &query)
+        };
         fetch
             .each_once(students, "students", |student| {
                 if types.guardians {
@@ -241,15 +250,17 @@ fn text(value: Option<String>) -> String {
     value.map(|v| v.trim().to_owned()).unwrap_or_default()
 }
 
-fn mis_student(student: WondeStudent, groups_stated: bool) -> MisStudent {
+fn mis_student(student: WondeStudent, incremental: bool) -> MisStudent {
     // Only a group Wonde actually sent (included or as an id) is a statement.
-    let groups_stated = groups_stated && !matches!(student.year, crate::wonde::Relation::Absent);
+    let groups_stated = incremental && !matches!(student.year, crate::wonde::Relation::Absent);
     MisStudent {
         upn: student.upn().map(str::to_owned),
         leaving_date: student.leaving_date(),
         year: student.year_id().map(str::to_owned),
         form: student.form_id().map(str::to_owned),
         groups_stated,
+        classes: (incremental && student.classes.included)
+            .then(|| ids(&student.classes.items, |c| &c.id, &student.classes.ids)),
         email: clean_email(student.contact_details.data().and_then(|d| d.email())),
         source_id: student.id,
         upi: student.upi,

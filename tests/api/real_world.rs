@@ -22,7 +22,8 @@ on_both_engines!(
     the_school_day_decides_who_has_left,
     a_leaving_date_that_comes_takes_effect_without_a_change,
     the_daily_sweep_runs_at_the_start_of_the_school_day,
-    a_staff_only_run_applies_without_reading_parent_groups
+    a_staff_only_run_applies_without_reading_parent_groups,
+    a_leaver_corrected_gets_every_class_back_in_the_next_incremental_run
 );
 
 /// A simulated trust of one school of 20 pupils after its first FULL run:
@@ -286,6 +287,37 @@ async fn a_staff_only_run_applies_without_reading_parent_groups(engine: Engine) 
         .count(world.db())
         .await?;
     assert_eq!(moved, 0, "no parent joined or left a group");
+    world.assert_mirrors(0).await?;
+    Ok(())
+}
+
+/// Seen: a pupil wrongly given a leaving date of today, then corrected,
+/// came back with their year and form but only the classes an incremental
+/// fetch happened to bring; the rest waited for the weekly FULL run, and
+/// their parents were missing from those classes' lists meanwhile.
+async fn a_leaver_corrected_gets_every_class_back_in_the_next_incremental_run(
+    engine: Engine,
+) -> anyhow::Result<()> {
+    let (world, sim_school, school) = synced_school(&engine).await?;
+    let truth = world.truth(0)?;
+    let pupil = truth
+        .students
+        .iter()
+        .find(|s| truth.classes.iter().filter(|c| c.student_ids.contains(&s.id)).count() >= 2)
+        .map(|s| s.id.clone())
+        .ok_or_else(|| anyhow::anyhow!("a simulated pupil is in two classes"))?;
+    world.sim.set_leaving_date(&sim_school, &pupil, Some(world.today()))?;
+    let run = world.sync(0, SyncKind::Incremental).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    let row = student_by_wonde(world.db(), school, &pupil).await?;
+    assert_eq!(row.status, AccountStatus::Deactivated);
+    world.assert_mirrors(0).await?;
+
+    world.sim.set_leaving_date(&sim_school, &pupil, None)?;
+    let run = world.sync(0, SyncKind::Incremental).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    assert_eq!(student_by_wonde(world.db(), school, &pupil).await?.status, AccountStatus::Active);
+    // Their classes too, not only their year and form.
     world.assert_mirrors(0).await?;
     Ok(())
 }

@@ -89,6 +89,7 @@ fn a_correct_import_becomes_the_expected_batch() {
             year: Some("year:Year 7".into()),
             form: Some("form:7A".into()),
             groups_stated: true,
+            classes: None,
         }
     );
     assert_eq!(batch.students[1].upi, None, "blank cells are None");
