@@ -124,6 +124,12 @@ struct MembershipPlan<'a> {
     /// students from their own record; every member present in a by-member
     /// batch): member id to all its groups of the kind.
     stated: HashMap<i32, HashSet<i32>>,
+    /// (group, member) pairs that members' own records list without
+    /// speaking for their other groups (an incremental Wonde batch's
+    /// students' classes): made or restarted, never ended by an absence.
+    /// Ends stay with the class lists, which Wonde answers whole, so an
+    /// incomplete list on a student record cannot end a membership.
+    restated: HashSet<(i32, i32)>,
     /// In a complete batch whose absences are no evidence (it repeated a
     /// record, so paging may have skipped one): the members it holds.
     /// Group lists speak only for those; the others keep their rows, as
@@ -158,6 +164,7 @@ where
     for (member, groups) in plan.stated.iter().filter(|(member, _)| active_members.contains(member)) {
         desired.extend(groups.iter().map(|group| (*group, *member)));
     }
+    desired.extend(plan.restated.iter().filter(|(_, member)| active_members.contains(member)));
     // Four columns, not whole rows: a run reads every membership of the
     // school and changes few (a class's 10,000 rows in a quiet run).
     let rows: Vec<(i32, i32, i32, bool)> = M::find()
@@ -174,6 +181,7 @@ where
         existing.insert((group, member));
         // The batch's own word on the row, when it has one.
         let said = match plan.stated.get(&member) {
+            _ if plan.restated.contains(&(group, member)) => Some(true),
             Some(stated) => Some(stated.contains(&group)),
             None if !plan.by_member
                 && (plan.complete || in_scope.contains(&group))
@@ -270,6 +278,7 @@ pub(super) async fn sync_memberships<'a>(
         students_not_staff,
         by_member,
         stated: HashMap::new(),
+        restated: HashSet::new(),
         present: None,
     };
     // An incremental batch's students say which year and form they are in.
@@ -336,7 +345,7 @@ pub(super) async fn sync_memberships<'a>(
             form_plan.stated = stated(|s| s.form.as_ref(), &groups.forms);
         }
         if t.classes && !batch.complete {
-            class_plan.stated = stated_classes(batch, students, &groups.classes);
+            class_plan.restated = classes_listed_by_students(batch, students, &groups.classes);
         }
     }
     sync_membership_table::<year_student::Entity>(txn, work, year_plan).await?;
@@ -347,20 +356,24 @@ pub(super) async fn sync_memberships<'a>(
     Ok(())
 }
 
-/// An incremental batch's students that list their classes
-/// ([`super::source::MisStudent::classes`]), to those classes; a class we
-/// do not hold (not yet fetched) is left out, and comes with its own list.
-fn stated_classes(
+/// The (class, student) pairs an incremental batch's students list on
+/// their own records ([`super::source::MisStudent::classes`]), so that a
+/// pupil who comes back returns to every class in the same run, not only to
+/// those whose own lists changed. A class that is not current here is left
+/// out (a membership of it would end at once).
+fn classes_listed_by_students(
     batch: &Batch,
     students: &KnownAccounts,
     class_ids: &HashMap<String, i32>,
-) -> HashMap<i32, HashSet<i32>> {
-    batch
-        .students
-        .iter()
-        .filter_map(|s| Some((students.get(&s.source_id)?.id, s.classes.as_ref()?)))
-        .map(|(member, classes)| (member, classes.iter().filter_map(|c| class_ids.get(c).copied()).collect()))
-        .collect()
+) -> HashSet<(i32, i32)> {
+    let mut pairs = HashSet::new();
+    for student in &batch.students {
+        let (Some(known), Some(classes)) = (students.get(&student.source_id), &student.classes) else {
+            continue;
+        };
+        pairs.extend(classes.iter().filter_map(|c| class_ids.get(c)).map(|class| (*class, known.id)));
+    }
+    pairs
 }
 
 /// Under [`Memberships::ByMember`]: every member present, known and of

@@ -67,10 +67,11 @@ pub struct MisStudent {
     pub groups_stated: bool,
     /// The student's classes as its own record lists them (Wonde
     /// `students?include=classes`, asked for by incremental runs); `None`
-    /// when the record did not list them. Like year and form, an
-    /// incremental batch puts the student in exactly these, so a pupil who
-    /// comes back (a leaving date corrected) gets every class back in the
-    /// run that reactivates them, not only those whose own records changed.
+    /// when the record did not list them. An incremental batch puts the
+    /// student in these (it never ends a class by its absence here: the
+    /// class lists do that), so a pupil who comes back (a leaving date
+    /// corrected) gets every class back in the run that reactivates them,
+    /// not only the classes whose own lists changed.
     pub classes: Option<Vec<String>>,
 }
 

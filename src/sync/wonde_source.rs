@@ -99,7 +99,7 @@ pub async fn fetch(
         // An incremental run asks each changed student for its classes:
         // a class list arrives only when the class itself changed, so a
         // returner's classes would wait for the next FULL run.
-        let students = if !plan.complete && types.classes {
+        let students = if !plan.complete && types.students && types.classes {
             let mut includes: Vec<String> = STUDENT_INCLUDES.iter().map(|i| (*i).to_owned()).collect();
             includes.push("classes".to_owned());
             client.students(access, &ListQuery { includes: Some(includes), ..query.clone() })
