@@ -190,9 +190,9 @@ pub async fn reconcile(
     let staff = staff::sync_staff(txn, &mut work, batch).await?;
     let groups = groups::sync_groups(txn, &mut work, batch).await?;
     memberships::sync_memberships(txn, &mut work, batch, &groups, &students, &staff).await?;
-    let mut guardians = guardians::guardian_records(txn, &mut work, batch, &students).await?;
+    let guardians = guardians::guardian_records(txn, &mut work, batch, &students).await?;
     let removed_with_child = guardian_links::sync_links(txn, &mut work, batch, &students, &guardians).await?;
-    children_rule::guardian_status(txn, &mut work, batch, &mut guardians, &removed_with_child).await?;
+    children_rule::guardian_status(txn, &mut work, batch, guardians, &removed_with_child).await?;
 
     let Work { scope, mut counts, changes, ambiguities, holds, written, .. } = work;
     let held =

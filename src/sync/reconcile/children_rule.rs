@@ -4,7 +4,7 @@
 
 use entity::enums::{AccountStatus, DeactivationReason, PersonKind};
 use entity::guardian;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, DbErr};
 use std::collections::HashSet;
 
 use super::Work;
@@ -21,7 +21,7 @@ pub(super) async fn guardian_status(
     txn: &DatabaseTransaction,
     work: &mut Work,
     batch: &Batch,
-    guardians: &mut GuardianRecords,
+    guardians: GuardianRecords,
     removed_with_child: &HashSet<i32>,
 ) -> Result<(), DbErr> {
     let school = work.scope.school_id;
@@ -31,20 +31,8 @@ pub(super) async fn guardian_status(
     // the MIS's reason, not for having no child.
     let mut with_children = guardian_links::guardians_with_active_children(txn, school).await?;
     with_children.extend(removed_with_child.iter().copied());
-    // A purged row is nobody any more (retention.rs): it keeps the reason
-    // it was purged with, and no rule settles it again.
-    let rows = match guardians.unchanged.take() {
-        Some(rows) => rows,
-        None => {
-            guardian::Entity::find()
-                .filter(guardian::Column::SchoolId.eq(school))
-                .filter(guardian::Column::PurgedAt.is_null())
-                .all(txn)
-                .await?
-        }
-    };
     let mut updates = Vec::new();
-    for row in rows {
+    for row in guardians.rows {
         let removed = guardians.removed.get(&row.id).copied();
         let back = present.contains(row.wonde_id.as_str());
         let target = if !with_children.contains(&row.id) {

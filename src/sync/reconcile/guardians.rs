@@ -28,10 +28,9 @@ pub(in crate::sync) struct GuardianRecords {
     pub known: KnownAccounts,
     /// Guardian ids the MIS says are gone or suspended, with why.
     pub removed: HashMap<i32, DeactivationReason>,
-    /// The school's guardian rows as read, purged rows aside, when this
-    /// step wrote none: the children rule needs them and need not read
-    /// them again.
-    pub unchanged: Option<Vec<guardian::Model>>,
+    /// The school's guardian rows after this step, purged rows aside: the
+    /// children rule settles them, and no step between writes them.
+    pub rows: Vec<guardian::Model>,
 }
 
 /// Upserts guardian records. New guardians are imported only when the batch
@@ -156,15 +155,19 @@ pub(super) async fn guardian_records(
     work.counts.guardians.created += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
     written += batch_write::insert_all(txn, inserts).await?;
     work.written.note::<guardian::Entity>(written);
-    let key = |r: &guardian::Model| (r.wonde_id.clone(), r.id, r.status);
-    if written == 0 {
-        // As read (purged rows aside, which no record names).
-        let known = known(rows.iter().collect(), |r| key(r));
-        Ok(GuardianRecords { known, removed, unchanged: Some(accounts.rows) })
+    // Purged rows aside: a purged row's source id is replaced
+    // (retention.rs), so no record names it, and no rule settles it again.
+    let rows = if written == 0 {
+        accounts.rows
     } else {
-        let rows = guardian::Entity::find().filter(guardian::Column::SchoolId.eq(school)).all(txn).await?;
-        Ok(GuardianRecords { known: known(rows, key), removed, unchanged: None })
-    }
+        guardian::Entity::find()
+            .filter(guardian::Column::SchoolId.eq(school))
+            .filter(guardian::Column::PurgedAt.is_null())
+            .all(txn)
+            .await?
+    };
+    let known = known(rows.iter().collect(), |r| (r.wonde_id.clone(), r.id, r.status));
+    Ok(GuardianRecords { known, removed, rows })
 }
 
 /// What becomes of a guardian's children at the school in this run.
