@@ -151,15 +151,20 @@ impl CoreQuery {
     /// was logged in the commit that made it (a run, an approval, a
     /// disconnection). Poll with the last cursor to keep a list in step.
     /// Not streamed by `deactivations`. A school outside the token's scope
-    /// has no changes. `first` is 0..100 (default 20).
+    /// has no changes. `first` is 0..100 (default 20). `kind` keeps only
+    /// joins or only leaves (both when absent): a school's first run logs
+    /// a join for every parent in every group, which a reader after the
+    /// leaves need not page through. A cursor is a place in the log, so
+    /// one taken with one `kind` resumes with another.
     async fn group_membership_changes(
         &self,
         ctx: &Context<'_>,
         school_id: ID,
         after: Option<String>,
         first: Option<i32>,
+        kind: Option<GroupMembershipChangeKind>,
     ) -> async_graphql::Result<GroupMembershipChangeConnection> {
-        membership_changes(RequestContext::of(ctx)?, &school_id, after.as_deref(), first).await
+        membership_changes(RequestContext::of(ctx)?, &school_id, after.as_deref(), first, kind).await
     }
 
     /// What the school's office should fix in its MIS, oldest finding

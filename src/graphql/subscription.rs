@@ -88,26 +88,33 @@ struct Delivered {
 }
 
 /// The log after the subscriber's cursor (`after`, or the newest event when
-/// it subscribed), then live events, each once, in order. Whenever the
+/// it subscribed), then live events, each once, in order. Without a cursor
+/// the newest is read before the subscriber joins the bus and the log is
+/// read after it from there once joined, as with a cursor: an event
+/// committed while the subscription starts is sent, from the log or live.
+/// (Reading it after joining, as before, took such an event for one from
+/// before the start and never sent it: seen in CI.) Whenever the
 /// subscriber falls behind the bus it reads the log again, page after page,
 /// from the last event it was sent until it has caught up, then goes back
 /// to the bus: a burst larger than the bus is never cut short, and nothing
 /// before the subscriber's own start is ever sent.
-fn events(
+async fn events(
     db: DatabaseConnection,
     bus: EventBus,
     filter: Filter,
     after: Option<i64>,
-) -> impl Stream<Item = Result<Delivered, AppError>> {
-    // Subscribe before reading the log, so nothing falls between the two.
+) -> Result<impl Stream<Item = Result<Delivered, AppError>> + use<>, AppError> {
+    let start = match after {
+        Some(cursor) => cursor,
+        None => newest(&db).await?,
+    };
+    // Subscribe before reading the log after `start`, so nothing falls
+    // between the two.
     let mut live = bus.subscribe();
-    async_stream::try_stream! {
-        // The newest event sent, or the cursor this subscriber started at.
-        let mut last = match after {
-            Some(cursor) => cursor,
-            None => newest(&db).await?,
-        };
-        let mut behind = after.is_some();
+    Ok(async_stream::try_stream! {
+        // The newest event sent, or where this subscriber started.
+        let mut last = start;
+        let mut behind = true;
         loop {
             // Catch up from the log, page after page, when behind.
             while behind {
@@ -130,7 +137,7 @@ fn events(
                 Err(RecvError::Closed) => break,
             }
         }
-    }
+    })
 }
 
 fn school_filter(rc: &RequestContext, school_id: Option<&ID>) -> Result<Option<i32>, AppError> {
@@ -145,7 +152,7 @@ fn school_filter(rc: &RequestContext, school_id: Option<&ID>) -> Result<Option<i
 /// The log's events of `kinds` at the schools the viewer sees (or at
 /// `school_id`), after `after` when given, then live: [`events`] for a
 /// subscription field.
-fn school_events(
+async fn school_events(
     ctx: &Context<'_>,
     school_id: Option<&ID>,
     after: Option<&str>,
@@ -156,7 +163,7 @@ fn school_events(
     let filter =
         Filter { viewer: rc.viewer.clone(), school: school_filter(rc, school_id).gql()?, run: None, kinds };
     let after = after.map(decode_cursor).transpose().gql()?;
-    Ok(events(rc.db.clone(), bus, filter, after))
+    events(rc.db.clone(), bus, filter, after).await.gql()
 }
 
 #[Subscription]
@@ -171,7 +178,7 @@ impl Subscription {
         after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DeactivationEvent>>> {
         let kinds = &[EventKind::Deactivated, EventKind::Reactivated, EventKind::Erased];
-        let stream = school_events(ctx, school_id.as_ref(), after.as_deref(), kinds)?;
+        let stream = school_events(ctx, school_id.as_ref(), after.as_deref(), kinds).await?;
         // Live deliveries share their rows with the process's other
         // subscribers; replays read them afresh (`event_rows`).
         let shared = ctx.data_opt::<EventRows>().cloned();
@@ -193,7 +200,7 @@ impl Subscription {
         school_id: Option<ID>,
         after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<HeldChangesEvent>>> {
-        let stream = school_events(ctx, school_id.as_ref(), after.as_deref(), &[EventKind::Held])?;
+        let stream = school_events(ctx, school_id.as_ref(), after.as_deref(), &[EventKind::Held]).await?;
         Ok(futures::StreamExt::map(stream, |delivered| delivered.map(|d| HeldChangesEvent(d.event)).gql()))
     }
 
@@ -231,7 +238,7 @@ impl Subscription {
             kinds: &[EventKind::SyncProgress],
         };
         let db = rc.db.clone();
-        let stream = events(db.clone(), bus, filter, None);
+        let stream = events(db.clone(), bus, filter, None).await.gql()?;
         Ok(futures::StreamExt::then(stream, move |event| {
             let db = db.clone();
             async move { progress_event(&db, event?.event).await.gql() }

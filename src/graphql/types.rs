@@ -25,7 +25,7 @@ pub use held::{HeldChange, HeldChangeDecision, HeldChangesEvent, SyncPreview, de
 pub use node::Node;
 pub use parent_groups::{
     GroupGuardianConnection, GroupGuardianEdge, GroupMembershipChange, GroupMembershipChangeConnection,
-    ParentGroup, membership_changes,
+    GroupMembershipChangeKind, ParentGroup, membership_changes,
 };
 pub use people::{Guardian, GuardianLink, Staff, Student};
 pub use quality::DataQualityFinding;

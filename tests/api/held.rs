@@ -9,7 +9,6 @@ use onroll::graphql::ids::NodeType;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::Duration;
 use wonde_sim::{FaultKind, FaultSpec};
 
 use crate::count_at;
@@ -94,6 +93,7 @@ async fn an_empty_answer_is_held_until_someone_decides(engine: Engine) -> anyhow
     let h = Held::start(&engine, 12).await?;
     let active = h.active_students().await?;
     let events_before = h.status_events().await?.len();
+    let idle = h.app.events.receivers();
     let (mut socket, _) = ws::connect(h.app.addr, Some(&h.s.integrator)).await?;
     ws::subscribe(
         &mut socket,
@@ -102,9 +102,7 @@ async fn an_empty_answer_is_held_until_someone_decides(engine: Engine) -> anyhow
         json!({ "s": h.school_id() }),
     )
     .await?;
-    // The subscription is registered once the server answers something
-    // else on the socket; a short pause is the protocol's own way.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.app.listening(idle + 1).await?;
 
     h.sim.set_outage(&h.wonde_id, true)?;
     let run = h.sync(SyncKind::Full).await?;

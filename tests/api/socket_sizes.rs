@@ -28,10 +28,11 @@ async fn a_document_and_an_event_larger_than_a_buffer_cross_the_socket(engine: E
     ann.forename = sea_orm::Set(long_name.clone());
     sea_orm::ActiveModelTrait::update(ann, app.db()).await?;
 
+    let idle = app.events.receivers();
     let (mut socket, ack) = ws::connect(app.addr, Some(&s.integrator)).await?;
     anyhow::ensure!(ack["type"] == "connection_ack", "{ack}");
     subscribe(&mut socket, "big", &query, json!({})).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.listening(idle + 1).await?;
     let event =
         onroll::events::log::append(app.db(), vec![crate::webhooks_out::deactivation_of_ann(&s)]).await?;
     app.events.publish(&event);

@@ -12,7 +12,8 @@ use crate::support::{Engine, TestApp};
 
 on_both_engines!(
     an_event_reads_its_rows_once_whatever_the_subscribers,
-    a_replay_after_an_erasure_shows_the_erased_record
+    a_replay_after_an_erasure_shows_the_erased_record,
+    an_event_committed_while_a_subscription_starts_is_sent
 );
 
 const WITH_PERSON: &str = "subscription { deactivations { cursor kind
@@ -20,25 +21,6 @@ const WITH_PERSON: &str = "subscription { deactivations { cursor kind
 
 /// Sockets per measurement, and subscriptions on each.
 const SUBSCRIPTIONS_PER_SOCKET: usize = 5;
-
-/// Statements the server issues while one deactivation of Ann reaches
-/// `sockets` × [`SUBSCRIPTIONS_PER_SOCKET`] subscribers, each of whom gets it.
-/// Waits until the app's bus has exactly `count` receivers: the
-/// subscriptions started are live, those of closed sockets gone. A fixed
-/// sleep was not enough on a loaded machine, where each subscription's
-/// token check and catch-up queued behind other work.
-async fn listening(app: &TestApp, count: usize) -> anyhow::Result<()> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while app.events.receivers() != count {
-        anyhow::ensure!(
-            std::time::Instant::now() < deadline,
-            "{} of {count} subscriptions listening after 10 s",
-            app.events.receivers()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Ok(())
-}
 
 /// Waits until the app issues no statement for 200 ms.
 async fn quiet(app: &TestApp) -> anyhow::Result<()> {
@@ -53,6 +35,8 @@ async fn quiet(app: &TestApp) -> anyhow::Result<()> {
     }
 }
 
+/// Statements the server issues while one deactivation of Ann reaches
+/// `sockets` × [`SUBSCRIPTIONS_PER_SOCKET`] subscribers, each of whom gets it.
 /// `idle` is the bus's receivers with no subscription open.
 async fn statements_for_one_event(
     app: &TestApp,
@@ -60,7 +44,7 @@ async fn statements_for_one_event(
     idle: usize,
     sockets: usize,
 ) -> anyhow::Result<usize> {
-    listening(app, idle).await?;
+    app.listening(idle).await?;
     let mut open = Vec::new();
     for _ in 0..sockets {
         let (mut socket, ack) = ws::connect(app.addr, Some(&s.integrator)).await?;
@@ -72,7 +56,7 @@ async fn statements_for_one_event(
     }
     // Every subscription is listening before the event is published: one
     // that subscribed after it would wait for it in vain.
-    listening(app, idle + sockets * SUBSCRIPTIONS_PER_SOCKET).await?;
+    app.listening(idle + sockets * SUBSCRIPTIONS_PER_SOCKET).await?;
     // A subscription is on the bus before its catch-up read ends: the
     // count starts once the server has gone quiet.
     quiet(app).await?;
@@ -126,7 +110,7 @@ async fn a_replay_after_an_erasure_shows_the_erased_record(engine: Engine) -> an
     anyhow::ensure!(ack["type"] == "connection_ack", "{ack}");
     let idle = app.events.receivers();
     subscribe(&mut first, "live", query, json!({})).await?;
-    listening(&app, idle + 1).await?;
+    app.listening(idle + 1).await?;
     let mut row = crate::webhooks_out::deactivation_of_ann(&s);
     row.school_id = Set(s.leaver.school_id);
     row.person_id = Set(Some(s.leaver.id));
@@ -148,5 +132,60 @@ async fn a_replay_after_an_erasure_shows_the_erased_record(engine: Engine) -> an
     let person = &got["payload"]["data"]["deactivations"]["person"];
     assert_ne!(person["forename"], s.leaver.forename.as_str(), "an erased name was sent again: {got}");
     assert_ne!(person["surname"], s.leaver.surname.as_str(), "an erased name was sent again: {got}");
+    Ok(())
+}
+
+/// Seen in CI: a subscriber without a cursor, listening on the bus, waited
+/// in vain for an event committed a moment later, because its start was
+/// read from the log after it joined, once the event was there. Whatever
+/// the order of the two, an event committed once the subscriber listens is
+/// sent, and one committed before its start is not.
+///
+/// On PostgreSQL the log is locked while the subscription starts, so a
+/// start read from the log waits for the event's commit: read after the
+/// join, it took the event for one before the start (the fault, every
+/// time); read before the join, the subscriber only listens once the event
+/// is in, and the event is before its start. On SQLite readers are never
+/// blocked, so there it is the ordinary path.
+async fn an_event_committed_while_a_subscription_starts_is_sent(engine: Engine) -> anyhow::Result<()> {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let (app, s) = TestApp::with_scenario(&engine).await?;
+    let idle = app.events.receivers();
+    let txn = app.db().begin().await?;
+    if matches!(engine, Engine::Postgres(_)) {
+        txn.execute_unprepared("LOCK TABLE event IN ACCESS EXCLUSIVE MODE").await?;
+    }
+    let (mut socket, ack) = ws::connect(app.addr, Some(&s.integrator)).await?;
+    anyhow::ensure!(ack["type"] == "connection_ack", "{ack}");
+    subscribe(&mut socket, "1", "subscription { deactivations { cursor } }", json!({})).await?;
+    let listened_first = tokio::time::timeout(Duration::from_secs(2), app.listening(idle + 1)).await.is_ok();
+    let first = onroll::events::log::append(&txn, vec![crate::webhooks_out::deactivation_of_ann(&s)]).await?;
+    txn.commit().await?;
+    app.events.publish(&first);
+    app.listening(idle + 1).await?;
+    let second =
+        onroll::events::log::append(app.db(), vec![crate::webhooks_out::deactivation_of_ann(&s)]).await?;
+    app.events.publish(&second);
+
+    let cursor = |events: &[entity::event::Model]| {
+        onroll::graphql::pagination::encode_cursor(events.first().map_or(0, |e| e.id))
+    };
+    let mut expected = vec![cursor(&second)];
+    if listened_first {
+        expected.insert(0, cursor(&first));
+    }
+    for (n, wanted) in expected.iter().enumerate() {
+        let got = ws::next_message_within(&mut socket, Duration::from_secs(10)).await.map_err(|err| {
+            anyhow::anyhow!(
+                "event {n} of {expected:?} never came (listening before the first: {listened_first}): {err}"
+            )
+        })?;
+        anyhow::ensure!(got["type"] == "next", "{got}");
+        assert_eq!(
+            got["payload"]["data"]["deactivations"]["cursor"],
+            wanted.as_str(),
+            "listening before the first event's commit: {listened_first}; {got}"
+        );
+    }
     Ok(())
 }

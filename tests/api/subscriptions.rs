@@ -103,10 +103,11 @@ async fn subscribers_see_only_their_schools(engine: Engine) -> anyhow::Result<()
 
     // An integrator of school B, subscribed to everything it may see, gets
     // B's event and not A's.
+    let idle = app.events.receivers();
     let (mut b_only, _) = connect(&app, Some(&s.integrator_b)).await?;
     subscribe(&mut b_only, "1", DEACTIVATIONS, json!({})).await?;
-    // Let the subscription reach the bus before anything is published.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The subscription is on the bus before anything is published.
+    app.listening(idle + 1).await?;
     let amy = f.deactivate_student(&s.ann_a, entity::enums::DeactivationReason::LeftSchool).await?;
     let tom = f.deactivate_student(&s.ann_b, entity::enums::DeactivationReason::LeftSchool).await?;
     let a_event = f.deactivation_event(&amy, &s.trust, None, EventKind::Deactivated).await?;
@@ -126,10 +127,11 @@ async fn sync_progress_of_one_run(engine: Engine) -> anyhow::Result<()> {
         f.sync_run(&s.school_a, entity::enums::SyncKind::Full, entity::enums::SyncStatus::Running).await?;
     let other =
         f.sync_run(&s.school_b, entity::enums::SyncKind::Full, entity::enums::SyncStatus::Running).await?;
+    let idle = app.events.receivers();
     let (mut socket, _) = connect(&app, Some(&s.trust_admin)).await?;
     let query = "subscription($run: ID) { syncProgress(runId: $run) { cursor phase processed total run { id status } } }";
     subscribe(&mut socket, "1", query, json!({ "run": gid(NodeType::SyncRun, run.id) })).await?;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.listening(idle + 1).await?;
     // Another run's progress is not this subscription's business.
     let mut elsewhere =
         Progress::new(app.db().clone(), app.events.clone(), s.trust.id, s.school_b.id, other.id);
@@ -223,11 +225,12 @@ async fn a_burst_reaches_every_subscriber_once_in_order(engine: Engine) -> anyho
     // be sent it, even when it falls behind before its first event.
     let before = entity::event::Entity::find().all(app.db()).await?;
     let newest = before.iter().map(|e| e.id).max().unwrap_or(0);
+    let idle = app.events.receivers();
     let (mut fresh, _) = ws::connect(app.addr, Some(&s.integrator)).await?;
     subscribe(&mut fresh, "1", CURSORS, json!({})).await?;
     let (mut resuming, _) = ws::connect(app.addr, Some(&s.trust_admin)).await?;
     subscribe(&mut resuming, "1", CURSORS, json!({ "a": encode_cursor(newest) })).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.listening(idle + 2).await?;
 
     let now = chrono::Utc::now();
     let rows: Vec<entity::event::ActiveModel> = (0..BURST)

@@ -533,6 +533,23 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Waits until the app's bus has exactly `count` receivers: the
+    /// subscriptions started are listening (each joins the bus once its
+    /// start is read), those of closed sockets gone. A fixed sleep was not
+    /// enough on a loaded machine.
+    pub async fn listening(&self, count: usize) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.events.receivers() != count {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "{} of {count} subscriptions listening after 10 s",
+                self.events.receivers()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
     /// SQL statements the server has issued so far.
     pub fn statements(&self) -> usize {
         self.statements.load(Ordering::SeqCst)

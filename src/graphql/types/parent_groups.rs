@@ -271,13 +271,20 @@ pub async fn membership_changes(
     school_id: &ID,
     after: Option<&str>,
     first: Option<i32>,
+    kind: Option<GroupMembershipChangeKind>,
 ) -> async_graphql::Result<GroupMembershipChangeConnection> {
     let request = PageRequest::parse(first, after).gql()?;
     let school = decode_as(school_id, NodeType::School).gql()?;
-    let select =
-        rc.viewer.events().filter(event::Column::SchoolId.eq(school)).filter(
-            event::Column::Kind.is_in([EventKind::GuardianJoinedGroup, EventKind::GuardianLeftGroup]),
-        );
+    let kinds = match kind {
+        None => vec![EventKind::GuardianJoinedGroup, EventKind::GuardianLeftGroup],
+        Some(GroupMembershipChangeKind::Joined) => vec![EventKind::GuardianJoinedGroup],
+        Some(GroupMembershipChangeKind::Left) => vec![EventKind::GuardianLeftGroup],
+    };
+    let select = rc
+        .viewer
+        .events()
+        .filter(event::Column::SchoolId.eq(school))
+        .filter(event::Column::Kind.is_in(kinds));
     let page =
         page_by_key(&rc.db, select, event::Column::Id, |m| m.id, request, Direction::OldestFirst, false)
             .await

@@ -23,8 +23,8 @@ on_both_engines!(
     csv_form_moves_log_joins_and_leaves
 );
 
-const CHANGES: &str =
-    "query($s: ID!, $after: String) { groupMembershipChanges(schoolId: $s, after: $after, first: 100) {
+const CHANGES: &str = "query($s: ID!, $after: String, $kind: GroupMembershipChangeKind) {
+  groupMembershipChanges(schoolId: $s, after: $after, first: 100, kind: $kind) {
   pageInfo { hasNextPage endCursor }
   edges { cursor node { kind guardian { id } syncRun { id }
     group { __typename ... on Class { id } ... on YearGroup { id } ... on FormGroup { id } } } } } }";
@@ -171,6 +171,36 @@ async fn a_class_move_and_a_leaver_move_parents_in_the_same_run(engine: Engine) 
         .map(|e| e.iter().filter_map(|e| e["node"]["kind"].as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
     assert!(kinds.iter().all(|k| ["STUDENT", "STAFF", "GUARDIAN"].contains(&k.as_str())), "{kinds:?}");
+    // Only the leaves, from the start of the log: the first run's joins
+    // (one for each parent in each group) are passed over, and the leaves
+    // are this run's.
+    let leaves = h.app.query(token, CHANGES, json!({ "s": h.school_id(), "kind": "LEFT" })).await?;
+    let of_kind = |data: &Value| -> BTreeSet<(String, String, String)> {
+        data["groupMembershipChanges"]["edges"]
+            .as_array()
+            .map(|edges| {
+                edges
+                    .iter()
+                    .map(|e| {
+                        let n = &e["node"];
+                        let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+                        (text(&n["kind"]), text(&n["guardian"]["id"]), text(&n["group"]["id"]))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let expected_leaves: BTreeSet<_> = changes.iter().filter(|(k, _, _)| k == "LEFT").cloned().collect();
+    assert!(!expected_leaves.is_empty());
+    assert_eq!(of_kind(&leaves), expected_leaves, "kind: LEFT from the start of the log");
+    assert_eq!(leaves["groupMembershipChanges"]["pageInfo"]["hasNextPage"], false, "{leaves}");
+    let joins =
+        h.app.query(token, CHANGES, json!({ "s": h.school_id(), "after": cursor, "kind": "JOINED" })).await?;
+    let expected_joins: BTreeSet<_> = changes.iter().filter(|(k, _, _)| k == "JOINED").cloned().collect();
+    assert_eq!(of_kind(&joins), expected_joins, "kind: JOINED after the run's cursor");
+    let (_, bad) = h.app.post(Some(token), CHANGES, json!({ "s": h.school_id(), "kind": "MOVED" })).await?;
+    assert_eq!(bad["data"], Value::Null, "{bad}");
+    assert!(bad["errors"][0]["message"].as_str().is_some_and(|m| m.contains("MOVED")), "{bad}");
     // Polling after the last cursor finds nothing new.
     let last = data["groupMembershipChanges"]["pageInfo"]["endCursor"].clone();
     let again = h.app.query(token, CHANGES, json!({ "s": h.school_id(), "after": last })).await?;
