@@ -7,6 +7,7 @@ mod graphql;
 mod health;
 mod limits;
 mod metrics;
+mod operation_ids;
 pub mod request_id;
 mod subscriptions;
 mod webhooks;

@@ -2,7 +2,8 @@
 //! progress, each limited to the schools the token may see.
 //!
 //! A subscriber first subscribes to the bus, then replays the log after its
-//! cursor, then forwards live events newer than the last it sent: an event
+//! cursor (without one, after the newest event, read before it subscribes),
+//! then forwards live events newer than the last it sent: an event
 //! committed during the replay is in both, and is sent once. A subscriber
 //! that falls behind the bus (lagged) replays from the log again, until it
 //! has caught up. Ids are committed in order (`events::log`), so "after
@@ -262,4 +263,77 @@ async fn progress_event(db: &DatabaseConnection, event: event::Model) -> Result<
         processed: payload["processed"].as_i64().and_then(|p| i32::try_from(p).ok()).unwrap_or(0),
         total: payload["total"].as_i64().and_then(|t| i32::try_from(t).ok()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use sea_orm::{ActiveModelTrait, Set};
+    use std::time::Duration;
+
+    /// An event committed after a subscriber's start was read but passed
+    /// by the bus before the subscriber joined it is not on the bus for
+    /// this subscriber: only reading the log from the start sends it. A
+    /// bus with no feed passes nothing on, so that is the case here of
+    /// every event logged after [`events`] returned.
+    #[tokio::test]
+    async fn an_event_the_bus_passed_before_the_join_comes_from_the_log() -> anyhow::Result<()> {
+        let path = std::env::temp_dir().join(format!(
+            "onroll-subscription-{}-{}.db",
+            std::process::id(),
+            chrono::Utc::now().timestamp_micros()
+        ));
+        let db = crate::db::connect(&format!("sqlite://{}?mode=rwc", path.display()), None).await?;
+        crate::db::migrate(&db).await?;
+        let now = chrono::Utc::now();
+        let trust = entity::trust::ActiveModel {
+            name: Set("Trust".to_owned()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await?;
+        let school = entity::school::ActiveModel {
+            trust_id: Set(trust.id),
+            name: Set("School".to_owned()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await?;
+        let viewer = Viewer {
+            token_id: 1,
+            role: entity::enums::Role::TrustAdmin,
+            trust_id: trust.id,
+            whole_trust: true,
+            school_ids: Arc::new(vec![school.id]),
+            expires_at: None,
+            scopes: Arc::new(Vec::new()),
+        };
+        let filter = Filter { viewer, school: None, run: None, kinds: &[EventKind::Deactivated] };
+        let row = |kind| event::ActiveModel {
+            trust_id: Set(trust.id),
+            school_id: Set(school.id),
+            kind: Set(kind),
+            occurred_at: Set(now),
+            ..Default::default()
+        };
+        // Before the start: never sent.
+        crate::events::log::append(&db, vec![row(EventKind::Deactivated)]).await?;
+        let stream = events(db.clone(), EventBus::default(), filter, None).await?;
+        let logged = crate::events::log::append(&db, vec![row(EventKind::Deactivated)]).await?;
+        let mut stream = std::pin::pin!(stream);
+        let sent = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .map_err(|_| anyhow::anyhow!("the event logged after the start never came"))?
+            .ok_or_else(|| anyhow::anyhow!("the stream ended"))??;
+        assert_eq!(Some(sent.event.id), logged.first().map(|e| e.id));
+        assert!(!sent.live, "read from the log");
+        drop(db);
+        let _ = std::fs::remove_file(&path);
+        Ok(())
+    }
 }

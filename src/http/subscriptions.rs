@@ -24,6 +24,8 @@
 //! (more close with 4429). Operations on a socket are metered (cost,
 //! points) as over HTTP, and a query or mutation gets HTTP's time limit
 //! (TIMEOUT); a subscription waits for its events as long as it stays.
+//! A client that starts an operation under an id still running on the
+//! socket is closed with 4409, as the protocol requires ([`OperationIds`]).
 //! Operations get the same context data as over HTTP (`AppState::provide`),
 //! and their errors the same codes (`error::normalise`), so a query or
 //! mutation sent over the socket answers as it would over HTTP.
@@ -44,6 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::AppState;
+use super::operation_ids::OperationIds;
 use crate::auth::{Ended, OpenSockets, authenticate, token_ended};
 use crate::error::{AppError, normalise};
 use crate::graphql::{AppSchema, RequestContext};
@@ -131,9 +134,28 @@ async fn serve(
     data.insert(RequestContext::for_subscription(state.db.clone(), viewer));
     data.insert(state.event_rows.clone());
     // Hand the init message back, so the protocol sees it and acknowledges.
-    let replayed = futures::stream::iter([Ok(Message::Text(first))]).chain(stream);
+    // A reused id ends what the protocol reads, and so the protocol.
+    let ids = OperationIds::default();
+    let watch = ids.clone();
+    let replayed =
+        futures::stream::iter([Ok(Message::Text(first))]).chain(stream).take_while(move |message| {
+            let go_on = match message {
+                Ok(Message::Text(text)) => watch.client_says(text.as_str()),
+                _ => true,
+            };
+            futures::future::ready(go_on)
+        });
     let (outgoing, writer) = with_keepalive(sink, state.ws_keepalive, legacy);
     let mut closer = outgoing.clone();
+    // Noted as the protocol sends, in turn with what it reads: a late note
+    // in the writer could free an id the client had meanwhile reused.
+    let noted = ids.clone();
+    let outgoing = outgoing.with(move |message: Message| {
+        if let Message::Text(text) = &message {
+            noted.server_says(text.as_str());
+        }
+        futures::future::ready(Ok::<_, mpsc::SendError>(message))
+    });
     let protocol = GraphQLWebSocket::new_with_pair(outgoing, replayed, executor, protocol)
         .on_connection_init(move |_| async move { Ok(data) })
         .keepalive_timeout(state.ws_keepalive * 3)
@@ -145,7 +167,11 @@ async fn serve(
         }
     };
     tokio::select! {
-        () = protocol => {}
+        () = protocol => {
+            if let Some(reason) = ids.reused() {
+                let _ = closer.send(close(4409, reason)).await;
+            }
+        }
         why = ended => {
             // The protocol (and every subscription on the socket) is dropped
             // here; what it already queued is written before the close.
@@ -281,7 +307,7 @@ fn with_keepalive(
     (sender, writer)
 }
 
-fn close(code: u16, reason: &'static str) -> Message {
+fn close(code: u16, reason: impl Into<axum::extract::ws::Utf8Bytes>) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))
 }
 

@@ -9,8 +9,8 @@ use entity::enums::HeldTarget;
 use entity::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QuerySelect,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -137,6 +137,21 @@ struct MembershipPlan<'a> {
     present: Option<&'a HashSet<i32>>,
 }
 
+impl MembershipPlan<'_> {
+    /// Says nothing of any row: not the whole school, no group's list, no
+    /// member's own word (a quiet incremental run, a staff-only change to
+    /// a pupils' table). Then, in [`sync_membership_table`]'s judgement,
+    /// every row stays as it is except current rows whose member is no
+    /// longer active or whose group is no longer current, which end
+    /// whatever the guard or holds say: those are all a run need read.
+    fn is_silent(&self) -> bool {
+        !self.complete
+            && (self.by_member || self.groups.is_empty())
+            && self.stated.is_empty()
+            && self.restated.is_empty()
+    }
+}
+
 async fn sync_membership_table<M>(
     txn: &DatabaseTransaction,
     work: &mut Work,
@@ -149,6 +164,28 @@ where
     let (school, now) = (work.scope.school_id, work.scope.now);
     let active_members: HashSet<i32> = plan.members.values().filter(|k| k.active).map(|k| k.id).collect();
     let current_groups: HashSet<i32> = plan.group_ids.values().copied().collect();
+    // A quiet run read every membership of the school (a class table's
+    // 10,000 rows) to change none; asked only for the rows that must end,
+    // it gets none back. Schools too big to name in one statement take
+    // the long way.
+    if plan.is_silent() && active_members.len() + current_groups.len() + 2 <= batch_write::MAX_PARAMS {
+        let [id, group, member, active] = M::pair_columns();
+        let strays: Vec<i32> = M::find()
+            .select_only()
+            .column(id)
+            .filter(M::school_column().eq(school))
+            .filter(active.eq(true))
+            .filter(
+                Condition::any()
+                    .add(member.is_not_in(active_members.iter().copied()))
+                    .add(group.is_not_in(current_groups.iter().copied())),
+            )
+            .into_tuple()
+            .all(txn)
+            .await?;
+        work.written.note::<M>(set_active::<M>(txn, &strays, false, now).await?);
+        return Ok(());
+    }
     let mut in_scope: HashSet<i32> = HashSet::new();
     let mut desired: HashSet<(i32, i32)> = HashSet::new();
     for group in plan.groups.iter().filter(|_| !plan.by_member) {

@@ -12,6 +12,17 @@ use std::collections::BTreeMap;
 use wonde_sim::{MisMigration, StaffLeave};
 
 use crate::count_at;
+
+/// Current rows of a membership table for one member.
+macro_rules! count_active {
+    ($db:expr, $table:ident, $member:ident, $id:expr) => {
+        entity::$table::Entity::find()
+            .filter(entity::$table::Column::$member.eq($id))
+            .filter(entity::$table::Column::Active.eq(true))
+            .count($db)
+            .await?
+    };
+}
 use crate::on_both_engines;
 use crate::support::Engine;
 use crate::sync_model::statuses as accounts;
@@ -182,6 +193,9 @@ async fn the_daily_sweep_runs_at_the_start_of_the_school_day(engine: Engine) -> 
     world.sim.set_leaving_date(&sim_school, &pupil, Some(world.today() + Duration::days(1)))?;
     let run = world.sync(0, SyncKind::Incremental).await?;
     assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    let (db, id) = (world.db(), student_by_wonde(world.db(), school, &pupil).await?.id);
+    let classes = count_active!(db, class_student, StudentId, id);
+    assert!(classes > 0 && count_active!(db, year_student, StudentId, id) > 0, "the pupil is in classes");
 
     // No Wonde runs on the schedule: only the sweep can act.
     let off = Schedule { full_every: None, incremental_every: None, ..Schedule::default() };
@@ -211,6 +225,15 @@ async fn the_daily_sweep_runs_at_the_start_of_the_school_day(engine: Engine) -> 
     let events =
         event::Entity::find().filter(event::Column::SyncRunId.eq(swept[0].id)).all(world.db()).await?;
     assert!(events.iter().any(|e| e.person_id == Some(row.id) && e.kind == EventKind::Deactivated));
+    // The leaver's memberships end with the sweep, which read only the
+    // rows that had to end, not every membership of the school.
+    let db = world.db();
+    let current = [
+        count_active!(db, class_student, StudentId, row.id),
+        count_active!(db, year_student, StudentId, row.id),
+        count_active!(db, form_student, StudentId, row.id),
+    ];
+    assert_eq!(current, [0, 0, 0], "the leaver's class, year and form memberships still current");
     // The sweep's batch is empty, so it reconciled without reading the
     // parent groups first (issue 15: a quiet run's reading); the leaver
     // changed them, so it must have read them after all and logged the

@@ -26,8 +26,36 @@ on_both_engines!(
     subscribers_see_only_their_schools,
     sync_progress_of_one_run,
     keepalive_pings_and_silent_clients_closed,
-    subscription_refusals
+    subscription_refusals,
+    an_id_in_use_closes_the_socket
 );
+
+/// Seen: a client that subscribed twice under one id lost the first
+/// subscription without a word, and with it one school's leavers. The
+/// protocol closes the socket with 4409; an id is free again once either
+/// side completed it.
+async fn an_id_in_use_closes_the_socket(engine: Engine) -> anyhow::Result<()> {
+    let (app, s) = TestApp::with_scenario(&engine).await?;
+    let (mut socket, ack) = connect(&app, Some(&s.integrator)).await?;
+    assert_eq!(ack["type"], "connection_ack");
+    let school = |id: i32| json!({ "school": gid(NodeType::School, id) });
+    // Completed by the server (a query's answer): the id is free.
+    subscribe(&mut socket, "q", "{ viewer { role } }", json!({})).await?;
+    assert_eq!(next(&mut socket).await?["type"], "next");
+    assert_eq!(next(&mut socket).await?, json!({ "id": "q", "type": "complete" }));
+    subscribe(&mut socket, "q", DEACTIVATIONS, school(s.school_a.id)).await?;
+    // Completed by the client: free again.
+    socket.send(Message::text(json!({ "id": "q", "type": "complete" }).to_string())).await?;
+    subscribe(&mut socket, "q", DEACTIVATIONS, school(s.school_a.id)).await?;
+    // The server's own `complete` for the first one comes too; it does not
+    // free the id, which the second one holds.
+    assert_eq!(next(&mut socket).await?, json!({ "id": "q", "type": "complete" }));
+    // Still running: a second subscribe under it closes the socket.
+    subscribe(&mut socket, "q", DEACTIVATIONS, school(s.school_b.id)).await?;
+    let closed = ws::next_message_within(&mut socket, Duration::from_secs(10)).await?;
+    assert_eq!(closed, json!({ "close": 4409 }), "{closed}");
+    Ok(())
+}
 
 const DEACTIVATIONS: &str = "subscription($school: ID, $after: String) {
     deactivations(schoolId: $school, after: $after) { cursor reactivated reason kind

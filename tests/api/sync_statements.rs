@@ -122,6 +122,15 @@ impl Counted {
             !shapes.iter().any(|(shape, _)| shape.starts_with(snapshot)),
             "a no-change INCREMENTAL read the parent groups: {shapes:#?}"
         );
+        // Nor does it read whole membership tables (a class table is 10,000
+        // rows): only the current rows whose member or group has gone.
+        for table in ["year_student", "form_student", "form_tutor", "class_student", "class_teacher"] {
+            let whole = format!(r#"SELECT "{table}"."id", "#);
+            assert!(
+                !shapes.iter().any(|(shape, _)| shape.starts_with(&whole)),
+                "a no-change INCREMENTAL read every row of {table}: {shapes:#?}"
+            );
+        }
         // Each page looks for a cancel, but the heartbeat, a commit, is
         // written at most once a second, not once for each quiet list.
         let beats: usize = shapes

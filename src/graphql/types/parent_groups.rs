@@ -264,8 +264,9 @@ pub struct GroupMembershipChangeConnection {
     pub page_info: PageInfo,
 }
 
-/// `groupMembershipChanges`: the log's joins and leaves at a school the
-/// viewer sees, after a cursor; a school out of scope has none.
+/// `groupMembershipChanges`: the log's joins and leaves (or only those of
+/// `kind`) at a school the viewer sees, after a cursor; a school out of
+/// scope has none.
 pub async fn membership_changes(
     rc: &RequestContext,
     school_id: &ID,

@@ -198,6 +198,22 @@ async fn a_class_move_and_a_leaver_move_parents_in_the_same_run(engine: Engine) 
         h.app.query(token, CHANGES, json!({ "s": h.school_id(), "after": cursor, "kind": "JOINED" })).await?;
     let expected_joins: BTreeSet<_> = changes.iter().filter(|(k, _, _)| k == "JOINED").cloned().collect();
     assert_eq!(of_kind(&joins), expected_joins, "kind: JOINED after the run's cursor");
+    assert_eq!(joins["groupMembershipChanges"]["pageInfo"]["hasNextPage"], false, "{joins}");
+    // A cursor taken with one kind resumes a poll of both, where it left off.
+    let cursors = |data: &Value| -> Vec<String> {
+        data["groupMembershipChanges"]["edges"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["cursor"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    let last_leave = leaves["groupMembershipChanges"]["pageInfo"]["endCursor"].clone();
+    let all = cursors(&data);
+    let at = all
+        .iter()
+        .position(|c| Some(c.as_str()) == last_leave.as_str())
+        .ok_or_else(|| anyhow::anyhow!("the last leave {last_leave} is among the run's changes {all:?}"))?;
+    let resumed = h.app.query(token, CHANGES, json!({ "s": h.school_id(), "after": last_leave })).await?;
+    assert_eq!(cursors(&resumed), all[at + 1..].to_vec(), "both kinds after the last leave, in order");
     let (_, bad) = h.app.post(Some(token), CHANGES, json!({ "s": h.school_id(), "kind": "MOVED" })).await?;
     assert_eq!(bad["data"], Value::Null, "{bad}");
     assert!(bad["errors"][0]["message"].as_str().is_some_and(|m| m.contains("MOVED")), "{bad}");
