@@ -19,10 +19,6 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Above this size a server message is a `next` with data, never a
-/// `complete` or `error` that gives an id back: not parsed.
-const SMALL: usize = 16 * 1024;
-
 /// The ids in use on one socket, shared by its reader and its writer.
 #[derive(Clone, Default)]
 pub(super) struct OperationIds {
@@ -45,10 +41,11 @@ struct Envelope {
 }
 
 impl OperationIds {
-    /// Notes a client message; `false` when it starts an operation under an
-    /// id still running (the socket must then close with 4409).
-    pub(super) fn client_says(&self, text: &str) -> bool {
-        let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_str::<Envelope>(text) else {
+    /// Notes a client message (a text or binary frame's bytes); `false`
+    /// when it starts an operation under an id still running (the socket
+    /// must then close with 4409).
+    pub(super) fn client_says(&self, message: &[u8]) -> bool {
+        let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_slice::<Envelope>(message) else {
             return true;
         };
         let mut ids = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -71,7 +68,9 @@ impl OperationIds {
     /// Notes a server message about to be written: a `complete` or an
     /// `error` ends its operation.
     pub(super) fn server_says(&self, text: &str) {
-        if text.len() > SMALL {
+        // The protocol's messages name their type first (serde's tag): a
+        // `next` to every subscriber is not parsed.
+        if !(text.starts_with(r#"{"type":"complete""#) || text.starts_with(r#"{"type":"error""#)) {
             return;
         }
         let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_str::<Envelope>(text) else {
@@ -84,12 +83,16 @@ impl OperationIds {
 
     /// The close reason owed to a client that reused an id, if one did:
     /// the protocol's words, with the id cut to fit a close frame's 123
-    /// bytes.
+    /// bytes (UTF-8, cut between characters).
     pub(super) fn reused(&self) -> Option<String> {
+        const WORDS: usize = "Subscriber for  already exists".len();
         let ids = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         ids.reused.as_ref().map(|id| {
-            let id: String = id.chars().take(64).collect();
-            format!("Subscriber for {id} already exists")
+            let mut cut = id.len().min(123 - WORDS);
+            while !id.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!("Subscriber for {} already exists", &id[..cut])
         })
     }
 }
@@ -101,15 +104,32 @@ mod tests {
     #[test]
     fn an_id_is_free_again_once_either_side_completes_it() {
         let ids = OperationIds::default();
-        assert!(ids.client_says(r#"{"id":"1","type":"subscribe","payload":{}}"#));
-        assert!(ids.client_says(r#"{"id":"2","type":"subscribe","payload":{}}"#));
-        ids.server_says(r#"{"id":"1","type":"complete"}"#);
-        assert!(ids.client_says(r#"{"id":"1","type":"subscribe","payload":{}}"#), "the server completed 1");
-        assert!(ids.client_says(r#"{"id":"2","type":"complete"}"#));
-        assert!(ids.client_says(r#"{"id":"2","type":"subscribe","payload":{}}"#), "the client completed 2");
+        assert!(ids.client_says(r#"{"id":"1","type":"subscribe","payload":{}}"#.as_bytes()));
+        assert!(ids.client_says(r#"{"id":"2","type":"subscribe","payload":{}}"#.as_bytes()));
+        ids.server_says(r#"{"type":"complete","id":"1"}"#);
+        assert!(
+            ids.client_says(r#"{"id":"1","type":"subscribe","payload":{}}"#.as_bytes()),
+            "the server completed 1"
+        );
+        assert!(ids.client_says(r#"{"id":"2","type":"complete"}"#.as_bytes()));
+        assert!(
+            ids.client_says(r#"{"id":"2","type":"subscribe","payload":{}}"#.as_bytes()),
+            "the client completed 2"
+        );
         assert_eq!(ids.reused(), None);
-        assert!(!ids.client_says(r#"{"type":"subscribe","id":"2","payload":{}}"#));
+        assert!(!ids.client_says(r#"{"type":"subscribe","id":"2","payload":{}}"#.as_bytes()));
         assert_eq!(ids.reused().as_deref(), Some("Subscriber for 2 already exists"));
+    }
+
+    #[test]
+    fn a_long_id_fits_a_close_frame() {
+        let ids = OperationIds::default();
+        let id = "é".repeat(200);
+        let subscribe = serde_json::json!({ "id": id, "type": "subscribe" }).to_string();
+        assert!(ids.client_says(subscribe.as_bytes()));
+        assert!(!ids.client_says(subscribe.as_bytes()));
+        let reason = ids.reused().unwrap_or_default();
+        assert!(reason.len() <= 123 && reason.ends_with(" already exists"), "{} bytes", reason.len());
     }
 
     #[test]
@@ -118,10 +138,13 @@ mod tests {
         for text in
             ["not json", r#"{"type":"ping"}"#, r#"{"type":"subscribe"}"#, r#"{"type":"pong","id":"1"}"#]
         {
-            assert!(ids.client_says(text), "{text}");
+            assert!(ids.client_says(text.as_bytes()), "{text}");
         }
-        assert!(ids.client_says(r#"{"id":"1","type":"subscribe"}"#));
-        ids.server_says(r#"{"id":"1","type":"next","payload":{}}"#);
-        assert!(!ids.client_says(r#"{"id":"1","type":"subscribe"}"#), "still running after a next");
+        assert!(ids.client_says(r#"{"id":"1","type":"subscribe"}"#.as_bytes()));
+        ids.server_says(r#"{"type":"next","id":"1","payload":{}}"#);
+        assert!(
+            !ids.client_says(r#"{"id":"1","type":"subscribe"}"#.as_bytes()),
+            "still running after a next"
+        );
     }
 }

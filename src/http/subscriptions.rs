@@ -25,7 +25,8 @@
 //! points) as over HTTP, and a query or mutation gets HTTP's time limit
 //! (TIMEOUT); a subscription waits for its events as long as it stays.
 //! A client that starts an operation under an id still running on the
-//! socket is closed with 4409, as the protocol requires ([`OperationIds`]).
+//! socket is closed with 4409, as `graphql-transport-ws` requires
+//! ([`OperationIds`]).
 //! Operations get the same context data as over HTTP (`AppState::provide`),
 //! and their errors the same codes (`error::normalise`), so a query or
 //! mutation sent over the socket answers as it would over HTTP.
@@ -134,15 +135,19 @@ async fn serve(
     data.insert(RequestContext::for_subscription(state.db.clone(), viewer));
     data.insert(state.event_rows.clone());
     // Hand the init message back, so the protocol sees it and acknowledges.
-    // A reused id ends what the protocol reads, and so the protocol.
+    // A reused id ends what the protocol reads, and so the protocol. The
+    // legacy `graphql-ws` has no 4409: there a second `start` replaces the
+    // first, as its own servers do.
     let ids = OperationIds::default();
     let watch = ids.clone();
     let replayed =
         futures::stream::iter([Ok(Message::Text(first))]).chain(stream).take_while(move |message| {
-            let go_on = match message {
-                Ok(Message::Text(text)) => watch.client_says(text.as_str()),
-                _ => true,
-            };
+            let go_on = legacy
+                || match message {
+                    Ok(Message::Text(text)) => watch.client_says(text.as_bytes()),
+                    Ok(Message::Binary(bytes)) => watch.client_says(bytes),
+                    _ => true,
+                };
             futures::future::ready(go_on)
         });
     let (outgoing, writer) = with_keepalive(sink, state.ws_keepalive, legacy);

@@ -202,8 +202,8 @@ where
         desired.extend(groups.iter().map(|group| (*group, *member)));
     }
     desired.extend(plan.restated.iter().filter(|(_, member)| active_members.contains(member)));
-    // Four columns, not whole rows: a run reads every membership of the
-    // school and changes few (a class's 10,000 rows in a quiet run).
+    // Four columns, not whole rows: a run that speaks of memberships reads
+    // every one of the school and changes few (a class table's 10,000).
     let rows: Vec<(i32, i32, i32, bool)> = M::find()
         .select_only()
         .columns(M::pair_columns())
