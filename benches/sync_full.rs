@@ -14,6 +14,11 @@ mod support;
 use support::{engines, env_number, library_engine};
 
 fn main() -> anyhow::Result<()> {
+    // RUST_LOG=onroll::sync=debug shows where a run's time went (each
+    // phase's `took_ms`, each Wonde request's span).
+    if std::env::var_os("RUST_LOG").is_some() {
+        onroll::logging::init("warn")?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let sizes: Vec<usize> = std::env::var("BENCH_SCHOOLS")
         .unwrap_or_else(|_| "1,5,20".to_owned())
@@ -26,7 +31,7 @@ fn main() -> anyhow::Result<()> {
         "sync_full: FULL sync of a simulated trust, {students} students a school, {at_once} schools at once, simulator in-process on 127.0.0.1"
     );
     println!(
-        "{:<9} {:>7} {:>9} {:>9} {:>9} {:>7} {:>11} {:>9} {:>14}",
+        "{:<9} {:>7} {:>9} {:>9} {:>9} {:>7} {:>11} {:>9} {:>14} {:>14}",
         "engine",
         "schools",
         "records",
@@ -35,7 +40,8 @@ fn main() -> anyhow::Result<()> {
         "ratio",
         "records/s",
         "peak MiB",
-        "no-change INC"
+        "no-change INC",
+        "its requests"
     );
     for engine in engines() {
         for &schools in &sizes {
@@ -46,7 +52,7 @@ fn main() -> anyhow::Result<()> {
                 at_once,
             ))?;
             println!(
-                "{:<9} {:>7} {:>9} {:>9.2} {:>9.2} {:>6.2}x {:>11.0} {:>9.1} {:>11.1} ms",
+                "{:<9} {:>7} {:>9} {:>9.2} {:>9.2} {:>6.2}x {:>11.0} {:>9.1} {:>11.1} ms {:>11.1} ms",
                 engine,
                 row.schools,
                 row.records,
@@ -56,6 +62,7 @@ fn main() -> anyhow::Result<()> {
                 row.records_per_s(),
                 row.peak_mib,
                 row.incremental_ms,
+                row.incremental_floor_ms,
             );
         }
     }

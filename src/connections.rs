@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::crypto::{Secret, SecretKey};
 use crate::parent_groups::membership;
+use crate::sync::batch_write::MAX_PARAMS;
 use crate::sync::runs;
 
 /// A school's access to Wonde as it starts: every data type synced, the
@@ -169,13 +170,17 @@ pub async fn disconnect<C: ConnectionTrait + TransactionTrait>(
                 .into_tuple()
                 .all(db)
                 .await?;
-            $module::Entity::update_many()
-                .col_expr($module::Column::Status, Expr::value(AccountStatus::Deactivated.as_str()))
-                .col_expr($module::Column::DeactivatedAt, Expr::value(now))
-                .col_expr($module::Column::DeactivationReason, Expr::value(reason.as_str()))
-                .filter($module::Column::Id.is_in(ids.iter().copied()))
-                .exec(db)
-                .await?;
+            // A large school's guardians outnumber what one statement may
+            // bind; three more values are bound besides the ids.
+            for chunk in ids.chunks(MAX_PARAMS - 3) {
+                $module::Entity::update_many()
+                    .col_expr($module::Column::Status, Expr::value(AccountStatus::Deactivated.as_str()))
+                    .col_expr($module::Column::DeactivatedAt, Expr::value(now))
+                    .col_expr($module::Column::DeactivationReason, Expr::value(reason.as_str()))
+                    .filter($module::Column::Id.is_in(chunk.iter().copied()))
+                    .exec(db)
+                    .await?;
+            }
             people.extend(ids.into_iter().map(|id| ($kind, id)));
         }};
     }

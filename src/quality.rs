@@ -40,6 +40,7 @@ use std::collections::{HashMap, HashSet};
 pub use detect::{Directory, StudentRow};
 
 use crate::families::{GUARDIAN_ROW_COLUMNS, GuardianRow};
+use crate::sync::batch_write::MAX_PARAMS;
 use crate::sync::reconcile::Ambiguity;
 use crate::sync::source::DroppedDuplicate;
 
@@ -138,9 +139,12 @@ pub async fn refresh(
         }
     }
     stale.extend(stored.into_values().map(|row| row.id));
-    if !stale.is_empty() {
+    // A school can lose tens of thousands of findings in one run (UPNs
+    // added to every pupil of a large CSV school): more ids than one
+    // statement may bind, and a run refused here would be refused again.
+    for chunk in stale.chunks(MAX_PARAMS) {
         data_quality_finding::Entity::delete_many()
-            .filter(data_quality_finding::Column::Id.is_in(stale))
+            .filter(data_quality_finding::Column::Id.is_in(chunk.iter().copied()))
             .exec(txn)
             .await?;
     }
@@ -238,11 +242,12 @@ async fn ambiguities_still_open(
     // 1 staff, 2 guardians.
     macro_rules! still_active {
         ($module:ident, $ids:expr, $kind:literal) => {
-            if !$ids.is_empty() {
+            // One more value bound: the status.
+            for chunk in $ids.chunks(MAX_PARAMS - 1) {
                 let ids: Vec<i32> = $module::Entity::find()
                     .select_only()
                     .column($module::Column::Id)
-                    .filter($module::Column::Id.is_in($ids))
+                    .filter($module::Column::Id.is_in(chunk.iter().copied()))
                     .filter($module::Column::Status.eq(AccountStatus::Active))
                     .into_tuple()
                     .all(txn)

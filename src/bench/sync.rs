@@ -43,6 +43,10 @@ pub struct SyncFigures {
     pub peak_mib: f64,
     /// A no-change INCREMENTAL run, ms a school.
     pub incremental_ms: f64,
+    /// What the quiet run's Wonde requests alone take, ms a school: the
+    /// same lists asked for what changed since the FULL runs, one after
+    /// another as the run asks them, parsed and dropped.
+    pub incremental_floor_ms: f64,
 }
 
 impl SyncFigures {
@@ -92,6 +96,34 @@ pub async fn paging_floor(
         records += paged?;
     }
     Ok((started.elapsed().as_secs_f64(), records))
+}
+
+/// The quiet INCREMENTAL run's requests for every school of `sim`, in
+/// turn: deletions, then each list with `updated_after` set to `since`
+/// (students with their classes, as an incremental run asks). Ms a school.
+pub async fn incremental_floor(
+    client: &WondeClient,
+    sim: &SimHandle,
+    since: chrono::DateTime<Utc>,
+) -> anyhow::Result<f64> {
+    let schools = sim.schools();
+    let started = Instant::now();
+    for school in &schools {
+        let access = SchoolAccess::new(school.wonde_id.clone(), SecretToken::new(school.token.clone()));
+        let q = ListQuery { updated_after: Some(since), includes: None };
+        let mut includes: Vec<String> =
+            crate::wonde::STUDENT_INCLUDES.iter().map(|i| (*i).to_owned()).collect();
+        includes.push("classes".to_owned());
+        drain(client.deletions(&access, None, &q)).await?;
+        drain(client.students(&access, &ListQuery { includes: Some(includes), ..q.clone() })).await?;
+        drain(client.leavers(&access, &q)).await?;
+        drain(client.employees(&access, &q)).await?;
+        drain(client.contacts(&access, &q)).await?;
+        drain(client.classes(&access, &q)).await?;
+        drain(client.groups(&access, GroupType::Year, &q)).await?;
+        drain(client.groups(&access, GroupType::Registration, &q)).await?;
+    }
+    Ok(started.elapsed().as_secs_f64() * 1000.0 / schools.len().max(1) as f64)
 }
 
 /// A trust on `db` with every school of `sim`, each with an approved Wonde
@@ -191,9 +223,11 @@ pub async fn measure(
     drain_each(&sync, &ours, SyncKind::Full, at_once).await?;
     let full_s = started.elapsed().as_secs_f64();
     let peak_mib = peak_mib();
+    let since = Utc::now();
     let started = Instant::now();
     run_each(&sync, &ours, SyncKind::Incremental).await?;
     let incremental_ms = started.elapsed().as_secs_f64() * 1000.0 / ours.len() as f64;
+    let incremental_floor_ms = incremental_floor(&client, &sim, since).await?;
     drop((sync, db));
     sim.shutdown().await;
     scratch.drop_now().await?;
@@ -206,5 +240,6 @@ pub async fn measure(
         full_s,
         peak_mib,
         incremental_ms,
+        incremental_floor_ms,
     })
 }

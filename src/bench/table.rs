@@ -56,8 +56,11 @@ fn rows_of(f: &EngineFigures) -> Vec<Row> {
         rows.push(row(
             format!("no-change INCREMENTAL, a school ({} schools)", s.schools),
             format!("{:.1} ms a school", s.incremental_ms),
-            format!("FULL {full_ms:.1} ms a school"),
-            x(s.incremental_ms / full_ms),
+            format!(
+                "its Wonde requests alone {:.1} ms a school (FULL {full_ms:.1} ms)",
+                s.incremental_floor_ms
+            ),
+            x(s.incremental_ms / s.incremental_floor_ms),
         ));
     }
     let l = &f.latency;

@@ -14,6 +14,7 @@ mod auth;
 mod bad_input;
 mod believed_webhooks;
 mod bench_cli;
+mod bind_limits;
 mod cli;
 mod cli_output;
 mod contact_scope;
