@@ -14,7 +14,10 @@ use entity::enums::{ConnectionStatus, SyncKind, SyncStatus};
 use futures::{StreamExt, stream};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait};
 use serde::de::DeserializeOwned;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use wonde_sim::{SimConfig, SimHandle, Simulator};
 
 use super::support::{Engine, peak_mib, reset_peak};
@@ -96,6 +99,54 @@ pub async fn paging_floor(
         records += paged?;
     }
     Ok((started.elapsed().as_secs_f64(), records))
+}
+
+/// Where the runs' SQL time went, by statement (its first words),
+/// printed to stderr when `BENCH_PROFILE` is set: what to cut next.
+struct SqlProfile {
+    recording: Arc<AtomicBool>,
+    shapes: Arc<Mutex<HashMap<String, (usize, Duration)>>>,
+}
+
+impl SqlProfile {
+    fn from_env() -> Option<Self> {
+        std::env::var_os("BENCH_PROFILE").map(|_| Self { recording: Arc::default(), shapes: Arc::default() })
+    }
+
+    /// Counts `db`'s statements while recording. Set before the engine
+    /// takes its clone of `db`: a clone keeps the callback it was made with.
+    fn attach(&self, db: &mut DatabaseConnection) {
+        let (recording, shapes) = (self.recording.clone(), self.shapes.clone());
+        db.set_metric_callback(move |info| {
+            if !recording.load(Ordering::Relaxed) {
+                return;
+            }
+            let shape: String = info.statement.sql.chars().take(100).collect();
+            if let Ok(mut shapes) = shapes.lock() {
+                let entry = shapes.entry(shape).or_default();
+                entry.0 += 1;
+                entry.1 += info.elapsed;
+            }
+        });
+    }
+
+    fn record(&self, on: bool) {
+        self.recording.store(on, Ordering::Relaxed);
+    }
+
+    /// Prints what was recorded since the last print, and forgets it.
+    fn print(&self, label: &str) {
+        let Ok(mut shapes) = self.shapes.lock() else { return };
+        let shapes = std::mem::take(&mut *shapes);
+        let mut rows: Vec<_> = shapes.iter().collect();
+        rows.sort_by_key(|(_, (_, time))| std::cmp::Reverse(*time));
+        let count: usize = shapes.values().map(|(count, _)| count).sum();
+        let in_sql: Duration = shapes.values().map(|(_, time)| *time).sum();
+        eprintln!("== {label}: {count} statements, {in_sql:.1?} in SQL");
+        for (shape, (count, time)) in rows.into_iter().take(30) {
+            eprintln!("{count:>6} {time:>10.2?}  {shape}");
+        }
+    }
 }
 
 /// The quiet INCREMENTAL run's requests for every school of `sim`, in
@@ -216,17 +267,44 @@ pub async fn measure(
     let (floor_s, records) = paging_floor(&client, &sim, at_once).await?;
 
     let scratch = engine.scratch(&format!("sync{schools}")).await?;
-    let db = scratch.migrated().await?;
+    let mut db = scratch.migrated().await?;
+    let profile = SqlProfile::from_env();
+    if let Some(profile) = &profile {
+        profile.attach(&mut db);
+    }
     let (_, ours, sync) = connected_trust(&db, &sim).await?;
     reset_peak();
+    if let Some(profile) = &profile {
+        profile.record(true);
+    }
     let started = Instant::now();
     drain_each(&sync, &ours, SyncKind::Full, at_once).await?;
     let full_s = started.elapsed().as_secs_f64();
+    if let Some(profile) = &profile {
+        profile.record(false);
+        profile.print(&format!("{} FULL runs, {at_once} at once, {full_s:.2} s", ours.len()));
+    }
     let peak_mib = peak_mib();
     let since = Utc::now();
+    if let Some(profile) = &profile {
+        profile.record(true);
+    }
+    // BENCH_QUIET_ROUNDS repeats the quiet runs (a steadier mean, and a
+    // profile of them that the FULL runs do not drown).
+    let rounds: usize =
+        std::env::var("BENCH_QUIET_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(1).max(1);
     let started = Instant::now();
-    run_each(&sync, &ours, SyncKind::Incremental).await?;
-    let incremental_ms = started.elapsed().as_secs_f64() * 1000.0 / ours.len() as f64;
+    for _ in 0..rounds {
+        run_each(&sync, &ours, SyncKind::Incremental).await?;
+    }
+    let incremental_ms = started.elapsed().as_secs_f64() * 1000.0 / (ours.len() * rounds) as f64;
+    if let Some(profile) = &profile {
+        profile.record(false);
+        profile.print(&format!(
+            "{} no-change INCREMENTAL runs, {incremental_ms:.1} ms a school",
+            ours.len() * rounds
+        ));
+    }
     let incremental_floor_ms = incremental_floor(&client, &sim, since).await?;
     drop((sync, db));
     sim.shutdown().await;
