@@ -1,6 +1,9 @@
 //! How fast a FULL sync mirrors a simulated trust, against the client's
 //! paging floor measured in the same run. Not a test:
-//! `cargo bench --bench sync_full` (BENCH_PROFILE=1 prints the runs' SQL time by statement; BENCH_QUIET_ROUNDS repeats the quiet runs). Sizes: BENCH_SCHOOLS (default "1,5,20")
+//! `cargo bench --bench sync_full`. BENCH_PROFILE=1 prints the runs' SQL
+//! time by statement, BENCH_QUIET_ROUNDS repeats the quiet runs (both are
+//! read by the measurement, so `onroll bench` heeds them too), RUST_LOG
+//! logs. Sizes: BENCH_SCHOOLS (default "1,5,20")
 //! schools of BENCH_STUDENTS (default 1000) students each, with their
 //! guardians, staff, classes and groups, BENCH_RUNS_AT_ONCE (default the
 //! worker's, 2) schools side by side, in the floor as in the runs. Runs on SQLite, and on PostgreSQL

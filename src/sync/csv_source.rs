@@ -56,7 +56,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use super::source::{
-    Batch, DataTypes, LinkScope, Memberships, MisGroup, MisGuardian, MisLink, MisStaff, MisStudent,
+    Batch, DataTypes, LinkScope, Memberships, MisGroup, MisGuardian, MisLink, MisStaff, MisStudent, Unstated,
 };
 use table::{Column, Errors, optional, required};
 
@@ -155,6 +155,13 @@ impl fmt::Display for CsvRowError {
 
 impl std::error::Error for CsvRowError {}
 
+/// The optional columns of each file that are an account's own fields,
+/// kept as stored when a file lacks the column ([`Unstated`]). Groups,
+/// links and `status` are not among them.
+const STUDENT_FIELDS: &[&str] = &["upn", "upi", "mis_id", "email", "leaving_date"];
+const STAFF_FIELDS: &[&str] = &["upi", "mis_id", "title", "email", "employment_end"];
+const GUARDIAN_FIELDS: &[&str] = &["upi", "mis_id", "title", "forename", "email"];
+
 const STUDENT_COLUMNS: &[Column] = &[
     required("id"),
     optional("upn"),
@@ -223,7 +230,7 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
         }
         let student_ids: HashSet<&str> = students
             .iter()
-            .flat_map(|rows| rows.iter().map(|r| r.student.source_id.as_str()))
+            .flat_map(|file| file.rows.iter().map(|r| r.student.source_id.as_str()))
             .collect();
         guardians(bytes, students.is_some().then_some(&student_ids), &mut errors)
     });
@@ -241,8 +248,13 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
     let mut batch = Batch::new(complete, types);
     batch.memberships = Memberships::ByMember;
     batch.link_scope = LinkScope::ByLink;
+    batch.unstated = Unstated {
+        students: students.as_ref().map(|f| unstated(&f.absent, STUDENT_FIELDS)).unwrap_or_default(),
+        staff: staff.as_ref().map(|f| unstated(&f.absent, STAFF_FIELDS)).unwrap_or_default(),
+        guardians: guardians.as_ref().map(|g| unstated(&g.2, GUARDIAN_FIELDS)).unwrap_or_default(),
+    };
     let mut groups = Groups::default();
-    for row in students.into_iter().flatten() {
+    for row in students.into_iter().flat_map(|file| file.rows) {
         if row.current {
             let id = &row.student.source_id;
             if let Some(year) = &row.year {
@@ -257,7 +269,7 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
         }
         batch.students.push(row.student);
     }
-    for row in staff.into_iter().flatten() {
+    for row in staff.into_iter().flat_map(|file| file.rows) {
         if row.current {
             let id = &row.staff.source_id;
             for form in &row.forms {
@@ -269,7 +281,7 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
         }
         batch.staff.push(row.staff);
     }
-    if let Some((guardians, links)) = guardians {
+    if let Some((guardians, links, _)) = guardians {
         batch.guardians = guardians;
         batch.links = links;
     }
@@ -343,9 +355,9 @@ fn people<T>(
     columns: &'static [Column],
     errors: &mut Errors,
     mut person: impl FnMut(&mut table::Cells<'_>, Option<Identity>) -> Option<T>,
-) -> Vec<T> {
+) -> People<T> {
     let Some(table) = table::read(file, bytes, columns, errors) else {
-        return Vec::new();
+        return People { rows: Vec::new(), absent: Vec::new() };
     };
     let mut seen = Seen::default();
     let mut rows = Vec::with_capacity(table.rows.len());
@@ -354,10 +366,28 @@ fn people<T>(
         let identity = seen.identity(&mut cells);
         rows.extend(person(&mut cells, identity));
     }
-    rows
+    People { rows, absent: table.absent }
 }
 
-fn students(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StudentRow> {
+/// A file's rows, and the format's columns its header does not name.
+struct People<T> {
+    rows: Vec<T>,
+    absent: Vec<&'static str>,
+}
+
+/// The account columns a file leaves alone when it lacks these of its
+/// columns: the fields copied to an existing account (identity, contact,
+/// dates). A guardian's `email_key` follows the email.
+fn unstated(absent: &[&'static str], fields: &[&'static str]) -> HashSet<&'static str> {
+    let mut unstated: HashSet<&'static str> =
+        absent.iter().copied().filter(|column| fields.contains(column)).collect();
+    if unstated.contains("email") {
+        unstated.insert("email_key");
+    }
+    unstated
+}
+
+fn students(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> People<StudentRow> {
     people(CsvFile::Students, bytes, STUDENT_COLUMNS, errors, |cells, identity| {
         let leaving_date = cells.date("leaving_date");
         let inactive_in_mis = cells.inactive("status");
@@ -394,7 +424,7 @@ struct StaffRow {
     classes: Vec<String>,
 }
 
-fn staff(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> Vec<StaffRow> {
+fn staff(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> People<StaffRow> {
     people(CsvFile::Staff, bytes, STAFF_COLUMNS, errors, |cells, identity| {
         // Employed through the end date, as Wonde's employment details read.
         let employment_end = cells.date("employment_end");
@@ -442,9 +472,9 @@ fn guardians(
     bytes: &[u8],
     students: Option<&HashSet<&str>>,
     errors: &mut Errors,
-) -> (Vec<MisGuardian>, Vec<MisLink>) {
+) -> (Vec<MisGuardian>, Vec<MisLink>, Vec<&'static str>) {
     let Some(table) = table::read(CsvFile::Guardians, bytes, GUARDIAN_COLUMNS, errors) else {
-        return (Vec::new(), Vec::new());
+        return (Vec::new(), Vec::new(), Vec::new());
     };
     let mut guardians: Vec<MisGuardian> = Vec::new();
     // Guardian id to its first line and its place in `guardians`.
@@ -515,7 +545,7 @@ fn guardians(
             priority,
         });
     }
-    (guardians, links)
+    (guardians, links, table.absent)
 }
 
 /// Values that must not repeat in a column, with where each was first seen.

@@ -26,7 +26,7 @@ use tracing::Instrument;
 
 /// An incremental run asks for changes since a little before the last
 /// watermark, so a clock skew between Wonde and us loses nothing.
-pub(super) const WATERMARK_OVERLAP: Duration = Duration::minutes(5);
+pub(crate) const WATERMARK_OVERLAP: Duration = Duration::minutes(5);
 
 /// How often a drain with a free place reads the queue again: a run
 /// queued meanwhile starts within this, not when a run ends.

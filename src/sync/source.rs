@@ -3,6 +3,7 @@
 //! rules of product.md then apply the same way whatever the source.
 
 use chrono::NaiveDate;
+use std::collections::HashSet;
 
 /// An email address as the directory keeps, answers, searches and sends
 /// it: whitespace around it (spaces, tabs, line breaks, no-break spaces)
@@ -204,6 +205,19 @@ pub struct Batch {
     /// and the repeat is recorded here for the run's warnings and the
     /// school's data-quality findings.
     pub duplicates: Vec<DroppedDuplicate>,
+    /// Columns of existing accounts the source says nothing about, by
+    /// their table's column names: a CSV file without a `upn` column keeps
+    /// the stored UPNs, where a blank `upn` cell clears one. Wonde always
+    /// states every field, so its batches leave these empty.
+    pub unstated: Unstated,
+}
+
+/// Account columns a batch does not state, per account table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unstated {
+    pub students: HashSet<&'static str>,
+    pub staff: HashSet<&'static str>,
+    pub guardians: HashSet<&'static str>,
 }
 
 /// A record seen again in one fetch, and dropped.
@@ -294,6 +308,7 @@ impl Batch {
             leavers: Vec::new(),
             deletions: Vec::new(),
             duplicates: Vec::new(),
+            unstated: Unstated::default(),
         }
     }
 }

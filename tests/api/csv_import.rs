@@ -32,7 +32,8 @@ on_both_engines!(
     files_with_errors_are_refused_and_change_nothing,
     the_guard_holds_a_mass_deactivation_unless_forced,
     wonde_schools_and_open_runs_are_refused,
-    the_cli_imports_and_reports_errors
+    the_cli_imports_and_reports_errors,
+    a_file_without_a_column_keeps_what_is_stored
 );
 
 const STUDENTS: &str = "\
@@ -320,6 +321,38 @@ async fn partial_and_incremental_imports_touch_only_what_they_hold(engine: Engin
         ("class:7A/En1", "S2"),
     ]));
     assert_eq!(Mirror::read(db, school.id).await?, expected);
+    Ok(())
+}
+
+/// Seen: a 70,000-pupil import from an older export without a `upn` column
+/// blanked every UPN and pupil email ("updated 70000"), and with them the
+/// families that join on guardians' emails. A column the file does not
+/// have says nothing; a blank cell in a column it has says "none".
+async fn a_file_without_a_column_keeps_what_is_stored(engine: Engine) -> anyhow::Result<()> {
+    let (data, school, importer) = imported(&engine).await?;
+    let db = &data.db;
+    let amy = "id,forename,surname\nS1,Amy,Smith\n";
+    let ann = "id,surname,student_id\nG1,Smith,S1\n";
+    let run = ran(&importer, &school, files(amy, None, Some(ann)), false, false).await?;
+    assert_eq!((run.status, run.students_updated, run.guardians_updated), (SyncStatus::Completed, 0, 0));
+    let pupil = row_by_wonde_id!(db, school.id, student, "S1")?;
+    assert_eq!(pupil.upn.as_deref(), Some("A100000000001"), "the UPN stays");
+    assert_eq!(pupil.email.as_deref(), Some("amy@pupils.example"), "the email stays");
+    let parent = row_by_wonde_id!(db, school.id, guardian, "G1")?;
+    assert_eq!((parent.forename.as_str(), parent.email.as_deref()), ("Ann", Some("ann@example.org")));
+    assert_eq!(parent.email_key.as_deref(), Some("ann@example.org"), "the family key stays");
+    let tia = "id,forename,surname\nT1,Tia,Teach\n";
+    let run = ran(&importer, &school, files(amy, Some(tia), None), false, false).await?;
+    assert_eq!((run.status, run.staff_updated), (SyncStatus::Completed, 0));
+    let teacher = row_by_wonde_id!(db, school.id, staff, "T1")?;
+    assert_eq!((teacher.title.as_deref(), teacher.email.as_deref()), (Some("Ms"), Some("tia@staff.example")));
+
+    // The same columns with blank cells clear them.
+    let blanks = "id,upn,forename,surname,email\nS1,,Amy,Smith,\n";
+    let run = ran(&importer, &school, files(blanks, None, None), false, false).await?;
+    assert_eq!((run.status, run.students_updated), (SyncStatus::Completed, 1));
+    let pupil = row_by_wonde_id!(db, school.id, student, "S1")?;
+    assert_eq!((pupil.upn, pupil.email), (None, None), "blank cells say none");
     Ok(())
 }
 

@@ -85,6 +85,9 @@ pub(super) struct Table {
     pub file: CsvFile,
     columns: &'static [Column],
     pub rows: Vec<Row>,
+    /// The format's columns the header does not name: the file says
+    /// nothing of them (a blank cell, by contrast, says "none").
+    pub absent: Vec<&'static str>,
 }
 
 /// Reads `bytes` as a file of `columns`. `None` when the file cannot be
@@ -163,7 +166,13 @@ pub(super) fn read(
     };
     let header_line = lines.of(&header);
     let positions = header_positions(file, header_line, &header, columns, errors)?;
-    let mut table = Table { file, columns, rows: Vec::new() };
+    let absent = columns
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| !positions.contains(&Some(*index)))
+        .map(|(_, column)| column.name)
+        .collect();
+    let mut table = Table { file, columns, rows: Vec::new(), absent };
     let mut any_record = false;
     for record in records {
         let record = match record {

@@ -5,8 +5,11 @@
 use chrono::{DateTime, Utc};
 use entity::enums::{AccountStatus, DeactivationReason, HeldTarget, PersonKind};
 use entity::{guardian, staff, student};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
-use std::collections::HashMap;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
+    IdenStatic, Iterable, QueryFilter,
+};
+use std::collections::{HashMap, HashSet};
 
 use super::{Known, KnownAccounts, Work};
 use crate::families::email_key;
@@ -135,6 +138,28 @@ account_table!(
         model.email_key.set_if_not_equals(mis.email.as_deref().and_then(email_key));
     }
 );
+
+/// Copies `mis` to `model`, an account as read from its table, but for
+/// the columns in `unstated`, which keep what is stored: a CSV file
+/// without a `upn` column says nothing of UPNs and must not blank them.
+/// Only fields that differ change, as with [`AccountTable::copy_record`].
+pub(super) fn copy_stated<E: AccountTable>(
+    model: &mut E::ActiveModel,
+    mis: &E::Record,
+    unstated: &HashSet<&'static str>,
+) {
+    if unstated.is_empty() {
+        E::copy_record(model, mis);
+        return;
+    }
+    let mut copied = model.clone();
+    E::copy_record(&mut copied, mis);
+    for column in E::Column::iter().filter(|column| !unstated.contains(column.as_str())) {
+        if let ActiveValue::Set(value) = copied.get(column) {
+            model.set_if_not_equals(column, value);
+        }
+    }
+}
 
 /// The school's accounts of one table that a rule may match, with their
 /// places by source id and by UPI.

@@ -85,7 +85,7 @@ pub(super) async fn guardian_records(
                         work.holds.spoke((HeldTarget::Guardian, row.id));
                     }
                     let mut model: guardian::ActiveModel = row.clone().into();
-                    guardian::Entity::copy_record(&mut model, mis);
+                    accounts::copy_stated::<guardian::Entity>(&mut model, mis, &batch.unstated.guardians);
                     let changed = model.is_changed();
                     count_match(&mut work.counts.guardians, how == How::Reidentified, changed);
                     if changed {

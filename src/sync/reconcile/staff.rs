@@ -60,7 +60,7 @@ pub(super) async fn sync_staff(
             match matched {
                 Matched::Row(i, how) => {
                     let mut model: staff::ActiveModel = rows[i].clone().into();
-                    staff::Entity::copy_record(&mut model, mis);
+                    accounts::copy_stated::<staff::Entity>(&mut model, mis, &batch.unstated.staff);
                     let plan = (&mut targets, &mut updates);
                     keep_match::<staff::Entity>(work, plan, (i, rows[i].id), (model, how), target);
                 }

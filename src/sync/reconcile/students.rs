@@ -62,7 +62,7 @@ pub(super) async fn sync_students(
             match matched {
                 Matched::Row(i, how) => {
                     let mut model: student::ActiveModel = rows[i].clone().into();
-                    student::Entity::copy_record(&mut model, mis);
+                    accounts::copy_stated::<student::Entity>(&mut model, mis, &batch.unstated.students);
                     let plan = (&mut targets, &mut updates);
                     keep_match::<student::Entity>(work, plan, (i, rows[i].id), (model, how), target);
                 }
