@@ -157,9 +157,12 @@ impl std::error::Error for CsvRowError {}
 
 /// The optional columns of each file that are an account's own fields,
 /// kept as stored when a file lacks the column ([`Unstated`]). Groups,
-/// links and `status` are not among them.
-const STUDENT_FIELDS: &[&str] = &["upn", "upi", "mis_id", "email", "leaving_date"];
-const STAFF_FIELDS: &[&str] = &["upi", "mis_id", "title", "email", "employment_end"];
+/// links, `status` and the dates are not among them: the dates decide a
+/// pupil's or teacher's status in this run from the record, and a stored
+/// date kept beside a status judged without it would disagree with it
+/// (the daily sweep would undo the run's decision the next morning).
+const STUDENT_FIELDS: &[&str] = &["upn", "upi", "mis_id", "email"];
+const STAFF_FIELDS: &[&str] = &["upi", "mis_id", "title", "email"];
 const GUARDIAN_FIELDS: &[&str] = &["upi", "mis_id", "title", "forename", "email"];
 
 const STUDENT_COLUMNS: &[Column] = &[
@@ -376,8 +379,8 @@ struct People<T> {
 }
 
 /// The account columns a file leaves alone when it lacks these of its
-/// columns: the fields copied to an existing account (identity, contact,
-/// dates). A guardian's `email_key` follows the email.
+/// columns: those of `fields` (identifiers and contact details) that are
+/// absent. A guardian's `email_key` follows the email.
 fn unstated(absent: &[&'static str], fields: &[&'static str]) -> HashSet<&'static str> {
     let mut unstated: HashSet<&'static str> =
         absent.iter().copied().filter(|column| fields.contains(column)).collect();
