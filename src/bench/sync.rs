@@ -103,19 +103,25 @@ pub async fn paging_floor(
 
 /// Where the runs' SQL time went, by statement (its first words),
 /// printed to stderr when `BENCH_PROFILE` is set: what to cut next.
+/// Without it, every method does nothing.
 struct SqlProfile {
+    enabled: bool,
     recording: Arc<AtomicBool>,
     shapes: Arc<Mutex<HashMap<String, (usize, Duration)>>>,
 }
 
 impl SqlProfile {
-    fn from_env() -> Option<Self> {
-        std::env::var_os("BENCH_PROFILE").map(|_| Self { recording: Arc::default(), shapes: Arc::default() })
+    fn from_env() -> Self {
+        let enabled = std::env::var_os("BENCH_PROFILE").is_some();
+        Self { enabled, recording: Arc::default(), shapes: Arc::default() }
     }
 
     /// Counts `db`'s statements while recording. Set before the engine
     /// takes its clone of `db`: a clone keeps the callback it was made with.
     fn attach(&self, db: &mut DatabaseConnection) {
+        if !self.enabled {
+            return;
+        }
         let (recording, shapes) = (self.recording.clone(), self.shapes.clone());
         db.set_metric_callback(move |info| {
             if !recording.load(Ordering::Relaxed) {
@@ -130,12 +136,17 @@ impl SqlProfile {
         });
     }
 
-    fn record(&self, on: bool) {
-        self.recording.store(on, Ordering::Relaxed);
+    fn start(&self) {
+        self.recording.store(true, Ordering::Relaxed);
     }
 
-    /// Prints what was recorded since the last print, and forgets it.
-    fn print(&self, label: &str) {
+    /// Stops recording, prints what was recorded since the start, and
+    /// forgets it.
+    fn finish(&self, label: impl FnOnce() -> String) {
+        self.recording.store(false, Ordering::Relaxed);
+        if !self.enabled {
+            return;
+        }
         let Ok(mut shapes) = self.shapes.lock() else { return };
         let shapes = std::mem::take(&mut *shapes);
         let mut rows: Vec<_> = shapes.iter().collect();
@@ -144,7 +155,7 @@ impl SqlProfile {
         let in_sql: Duration = shapes.values().map(|(_, time)| *time).sum();
         // Each statement's own time: BEGIN and COMMIT are not counted, and
         // runs side by side add up (the sum can pass the wall time).
-        eprintln!("== {label}: {count} statements, {in_sql:.1?} in their own time (commits aside)");
+        eprintln!("== {}: {count} statements, {in_sql:.1?} in their own time (commits aside)", label());
         for (shape, (count, time)) in rows.into_iter().take(30) {
             eprintln!("{count:>6} {time:>10.2?}  {shape}");
         }
@@ -164,11 +175,8 @@ pub async fn incremental_floor(
     for school in &schools {
         let access = SchoolAccess::new(school.wonde_id.clone(), SecretToken::new(school.token.clone()));
         let q = ListQuery { updated_after: Some(since), includes: None };
-        let mut includes: Vec<String> =
-            crate::wonde::STUDENT_INCLUDES.iter().map(|i| (*i).to_owned()).collect();
-        includes.push("classes".to_owned());
         drain(client.deletions(&access, None, &q)).await?;
-        drain(client.students(&access, &ListQuery { includes: Some(includes), ..q.clone() })).await?;
+        drain(client.students(&access, &crate::sync::wonde_source::with_classes(&q))).await?;
         drain(client.leavers(&access, &q)).await?;
         drain(client.employees(&access, &q)).await?;
         drain(client.contacts(&access, &q)).await?;
@@ -271,28 +279,19 @@ pub async fn measure(
     let scratch = engine.scratch(&format!("sync{schools}")).await?;
     let mut db = scratch.migrated().await?;
     let profile = SqlProfile::from_env();
-    if let Some(profile) = &profile {
-        profile.attach(&mut db);
-    }
+    profile.attach(&mut db);
     let (_, ours, sync) = connected_trust(&db, &sim).await?;
     reset_peak();
-    if let Some(profile) = &profile {
-        profile.record(true);
-    }
+    profile.start();
     // The quiet runs ask from their watermark, their FULL run's start, less
     // the overlap; their floor asks from the same moment.
     let since = Utc::now() - crate::sync::engine::WATERMARK_OVERLAP;
     let started = Instant::now();
     drain_each(&sync, &ours, SyncKind::Full, at_once).await?;
     let full_s = started.elapsed().as_secs_f64();
-    if let Some(profile) = &profile {
-        profile.record(false);
-        profile.print(&format!("{} FULL runs, {at_once} at once, {full_s:.2} s", ours.len()));
-    }
+    profile.finish(|| format!("{} FULL runs, {at_once} at once, {full_s:.2} s", ours.len()));
     let peak_mib = peak_mib();
-    if let Some(profile) = &profile {
-        profile.record(true);
-    }
+    profile.start();
     // BENCH_QUIET_ROUNDS repeats the quiet runs (a steadier mean, and a
     // profile of them that the FULL runs do not drown).
     let rounds: usize =
@@ -302,13 +301,9 @@ pub async fn measure(
         run_each(&sync, &ours, SyncKind::Incremental).await?;
     }
     let incremental_ms = started.elapsed().as_secs_f64() * 1000.0 / (ours.len() * rounds) as f64;
-    if let Some(profile) = &profile {
-        profile.record(false);
-        profile.print(&format!(
-            "{} no-change INCREMENTAL runs, {incremental_ms:.1} ms a school",
-            ours.len() * rounds
-        ));
-    }
+    profile.finish(|| {
+        format!("{} no-change INCREMENTAL runs, {incremental_ms:.1} ms a school", ours.len() * rounds)
+    });
     let mut incremental_floor_ms = 0.0;
     for _ in 0..rounds {
         incremental_floor_ms += incremental_floor(&client, &sim, since).await? / rounds as f64;

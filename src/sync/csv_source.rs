@@ -254,7 +254,7 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
     batch.unstated = Unstated {
         students: students.as_ref().map(|f| unstated(&f.absent, STUDENT_FIELDS)).unwrap_or_default(),
         staff: staff.as_ref().map(|f| unstated(&f.absent, STAFF_FIELDS)).unwrap_or_default(),
-        guardians: guardians.as_ref().map(|g| unstated(&g.2, GUARDIAN_FIELDS)).unwrap_or_default(),
+        guardians: guardians.as_ref().map(|f| unstated(&f.absent, GUARDIAN_FIELDS)).unwrap_or_default(),
     };
     let mut groups = Groups::default();
     for row in students.into_iter().flat_map(|file| file.rows) {
@@ -284,9 +284,9 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
         }
         batch.staff.push(row.staff);
     }
-    if let Some((guardians, links, _)) = guardians {
-        batch.guardians = guardians;
-        batch.links = links;
+    if let Some(file) = guardians {
+        batch.guardians = file.guardians;
+        batch.links = file.links;
     }
     batch.year_groups = groups.years.into_groups();
     batch.form_groups = groups.forms.into_groups();
@@ -471,13 +471,9 @@ fn own_columns(guardian: &MisGuardian) -> [Option<&str>; 7] {
 
 /// Guardians (one each) and their links. `students`: the ids of
 /// students.csv, when it was given.
-fn guardians(
-    bytes: &[u8],
-    students: Option<&HashSet<&str>>,
-    errors: &mut Errors,
-) -> (Vec<MisGuardian>, Vec<MisLink>, Vec<&'static str>) {
+fn guardians(bytes: &[u8], students: Option<&HashSet<&str>>, errors: &mut Errors) -> GuardianFile {
     let Some(table) = table::read(CsvFile::Guardians, bytes, GUARDIAN_COLUMNS, errors) else {
-        return (Vec::new(), Vec::new(), Vec::new());
+        return GuardianFile { guardians: Vec::new(), links: Vec::new(), absent: Vec::new() };
     };
     let mut guardians: Vec<MisGuardian> = Vec::new();
     // Guardian id to its first line and its place in `guardians`.
@@ -548,7 +544,15 @@ fn guardians(
             priority,
         });
     }
-    (guardians, links, table.absent)
+    GuardianFile { guardians, links, absent: table.absent }
+}
+
+/// guardians.csv read: each guardian once, each of their links, and the
+/// format's columns its header does not name.
+struct GuardianFile {
+    guardians: Vec<MisGuardian>,
+    links: Vec<MisLink>,
+    absent: Vec<&'static str>,
 }
 
 /// Values that must not repeat in a column, with where each was first seen.

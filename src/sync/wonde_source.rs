@@ -100,9 +100,7 @@ pub async fn fetch(
         // a class list arrives only when the class itself changed, so a
         // returner's classes would wait for the next FULL run.
         let students = if !plan.complete && types.students && types.classes {
-            let mut includes: Vec<String> = STUDENT_INCLUDES.iter().map(|i| (*i).to_owned()).collect();
-            includes.push("classes".to_owned());
-            client.students(access, &ListQuery { includes: Some(includes), ..query.clone() })
+            client.students(access, &with_classes(&query))
         } else {
             client.students(access, &query)
         };
@@ -168,6 +166,14 @@ pub async fn fetch(
     }
     fetch.monitor.flush().await?;
     Ok(batch)
+}
+
+/// `query` for students with their usual includes and their classes, as
+/// an incremental run asks for them.
+pub(crate) fn with_classes(query: &ListQuery) -> ListQuery {
+    let mut includes: Vec<String> = STUDENT_INCLUDES.iter().map(|i| (*i).to_owned()).collect();
+    includes.push("classes".to_owned());
+    ListQuery { includes: Some(includes), ..query.clone() }
 }
 
 /// The ids one endpoint's fetch has taken so far.
