@@ -50,6 +50,7 @@
 mod table;
 #[cfg(test)]
 mod tests;
+mod unstated;
 
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -155,16 +156,6 @@ impl fmt::Display for CsvRowError {
 
 impl std::error::Error for CsvRowError {}
 
-/// The optional columns of each file that are an account's own fields,
-/// kept as stored when a file lacks the column ([`Unstated`]). Groups,
-/// links, `status` and the dates are not among them: the dates decide a
-/// pupil's or teacher's status in this run from the record, and a stored
-/// date kept beside a status judged without it would disagree with it
-/// (the daily sweep would undo the run's decision the next morning).
-const STUDENT_FIELDS: &[&str] = &["upn", "upi", "mis_id", "email"];
-const STAFF_FIELDS: &[&str] = &["upi", "mis_id", "title", "email"];
-const GUARDIAN_FIELDS: &[&str] = &["upi", "mis_id", "title", "forename", "email"];
-
 const STUDENT_COLUMNS: &[Column] = &[
     required("id"),
     optional("upn"),
@@ -252,9 +243,15 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
     batch.memberships = Memberships::ByMember;
     batch.link_scope = LinkScope::ByLink;
     batch.unstated = Unstated {
-        students: students.as_ref().map(|f| unstated(&f.absent, STUDENT_FIELDS)).unwrap_or_default(),
-        staff: staff.as_ref().map(|f| unstated(&f.absent, STAFF_FIELDS)).unwrap_or_default(),
-        guardians: guardians.as_ref().map(|f| unstated(&f.absent, GUARDIAN_FIELDS)).unwrap_or_default(),
+        students: students
+            .as_ref()
+            .map(|f| unstated::of(&f.absent, unstated::STUDENT_FIELDS))
+            .unwrap_or_default(),
+        staff: staff.as_ref().map(|f| unstated::of(&f.absent, unstated::STAFF_FIELDS)).unwrap_or_default(),
+        guardians: guardians
+            .as_ref()
+            .map(|f| unstated::of(&f.absent, unstated::GUARDIAN_FIELDS))
+            .unwrap_or_default(),
     };
     let mut groups = Groups::default();
     for row in students.into_iter().flat_map(|file| file.rows) {
@@ -376,18 +373,6 @@ fn people<T>(
 struct People<T> {
     rows: Vec<T>,
     absent: Vec<&'static str>,
-}
-
-/// The account columns a file leaves alone when it lacks these of its
-/// columns: those of `fields` (identifiers and contact details) that are
-/// absent. A guardian's `email_key` follows the email.
-fn unstated(absent: &[&'static str], fields: &[&'static str]) -> HashSet<&'static str> {
-    let mut unstated: HashSet<&'static str> =
-        absent.iter().copied().filter(|column| fields.contains(column)).collect();
-    if unstated.contains("email") {
-        unstated.insert("email_key");
-    }
-    unstated
 }
 
 fn students(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> People<StudentRow> {
