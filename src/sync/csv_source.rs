@@ -43,7 +43,8 @@
 //! `year:NAME`, `form:NAME` and `class:NAME` (exactly as written), with the
 //! current students and staff whose rows name them. Group lists speak for
 //! the members present ([`Memberships::ByMember`]): a file of some students
-//! moves those students and leaves the rest of each group alone. Likewise
+//! moves those students and leaves the rest of each group alone; a file
+//! without a group column says nothing of it (`unstated::memberships`). Likewise
 //! a partial guardians file speaks only for the links it lists
 //! ([`LinkScope::ByLink`]): it ends none; only `--full` does.
 
@@ -231,13 +232,18 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
     if !errors.is_empty() {
         return Err(errors.into_vec());
     }
+    let memberships = unstated::memberships(
+        students.as_ref().map(|f| f.absent.as_slice()),
+        staff.as_ref().map(|f| f.absent.as_slice()),
+    );
+    let [year_groups, form_groups, classes] = unstated::group_kinds_stated(&memberships);
     let types = DataTypes {
         students: students.is_some(),
         staff: staff.is_some(),
         guardians: guardians.is_some(),
-        year_groups: students.is_some(),
-        form_groups: students.is_some() || staff.is_some(),
-        classes: students.is_some() || staff.is_some(),
+        year_groups,
+        form_groups,
+        classes,
     };
     let mut batch = Batch::new(complete, types);
     batch.memberships = Memberships::ByMember;
@@ -252,6 +258,7 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
             .as_ref()
             .map(|f| unstated::of(&f.absent, unstated::GUARDIAN_FIELDS))
             .unwrap_or_default(),
+        memberships,
     };
     let mut groups = Groups::default();
     for row in students.into_iter().flat_map(|file| file.rows) {

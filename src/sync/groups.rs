@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use entity::enums::{HeldEvidence, HeldTarget};
 use entity::*;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityName, EntityTrait,
+    QueryFilter, QuerySelect,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -253,14 +253,22 @@ pub(super) async fn sync_groups(
         .collect();
     let t = batch.types;
     // A batch that speaks for only some kinds of member (CSV students without
-    // staff) cannot tell that an absent form or class is empty: its tutor or
-    // teacher may still be in it.
+    // staff, or a staff file without `classes`) cannot tell that an absent
+    // form or class is empty: its tutor or teacher may still be in it.
     // A group kind's own fetch speaks for its groups; groups made of their
     // members' rows, for as much as the member files do.
-    let ends_absent = |staff_too: bool, endpoint: &str| match batch.memberships {
+    let ends_absent = |staff_too: bool, tables: &[&str], endpoint: &str| match batch.memberships {
         Memberships::ByGroup => batch.absence_is_evidence_in(&[endpoint]),
-        Memberships::ByMember => batch.absence_is_evidence() && t.students && (t.staff || !staff_too),
+        Memberships::ByMember => {
+            batch.absence_is_evidence()
+                && t.students
+                && (t.staff || !staff_too)
+                && batch.unstated.states_memberships(tables)
+        }
     };
+    let years_of = [year_student::Entity.table_name()];
+    let forms_of = [form_student::Entity.table_name(), form_tutor::Entity.table_name()];
+    let classes_of = [class_student::Entity.table_name(), class_teacher::Entity.table_name()];
     let mut ids = GroupIds::default();
     let held = if batch.memberships == Memberships::ByMember {
         HeldMembers::load(txn, &work.holds).await?
@@ -271,7 +279,7 @@ pub(super) async fn sync_groups(
         ids.years = sync_group_table::<year_group::Entity>(
             txn,
             work,
-            ends_absent(false, "year groups"),
+            ends_absent(false, &years_of, "year groups"),
             &batch.year_groups,
             &deleted_groups,
             &held.years,
@@ -284,7 +292,7 @@ pub(super) async fn sync_groups(
         ids.forms = sync_group_table::<form_group::Entity>(
             txn,
             work,
-            ends_absent(true, "form groups"),
+            ends_absent(true, &forms_of, "form groups"),
             &batch.form_groups,
             &deleted_groups,
             &held.forms,
@@ -297,7 +305,7 @@ pub(super) async fn sync_groups(
         ids.classes = sync_group_table::<class::Entity>(
             txn,
             work,
-            ends_absent(true, "classes"),
+            ends_absent(true, &classes_of, "classes"),
             &batch.classes,
             &deleted_classes,
             &held.classes,

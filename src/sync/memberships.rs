@@ -9,8 +9,8 @@ use entity::enums::HeldTarget;
 use entity::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityName,
+    EntityTrait, QueryFilter, QuerySelect,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -337,11 +337,21 @@ pub(super) async fn sync_memberships<'a>(
     let years: &[MisGroup] = if t.year_groups { &batch.year_groups } else { &[] };
     let forms: &[MisGroup] = if t.form_groups { &batch.form_groups } else { &[] };
     let classes: &[MisGroup] = if t.classes { &batch.classes } else { &[] };
-    let mut year_plan = plan(batch.complete && t.year_groups, years, &groups.years, students, true);
-    let mut form_plan = plan(batch.complete && t.form_groups, forms, &groups.forms, students, true);
-    let mut tutor_plan = plan(batch.complete && t.form_groups, forms, &groups.forms, staff, false);
-    let mut class_plan = plan(batch.complete && t.classes, classes, &groups.classes, students, true);
-    let mut teacher_plan = plan(batch.complete && t.classes, classes, &groups.classes, staff, false);
+    // A table the batch says nothing of (a CSV file without the column)
+    // is planned as silent: only leavers' and ended groups' rows end.
+    let speaks = |table: &str| batch.unstated.states_memberships(&[table]);
+    let (years_speak, forms_speak, tutors_speak, classes_speak, teachers_speak) = (
+        t.year_groups && speaks(year_student::Entity.table_name()),
+        t.form_groups && speaks(form_student::Entity.table_name()),
+        t.form_groups && speaks(form_tutor::Entity.table_name()),
+        t.classes && speaks(class_student::Entity.table_name()),
+        t.classes && speaks(class_teacher::Entity.table_name()),
+    );
+    let mut year_plan = plan(batch.complete && years_speak, years, &groups.years, students, true);
+    let mut form_plan = plan(batch.complete && forms_speak, forms, &groups.forms, students, true);
+    let mut tutor_plan = plan(batch.complete && tutors_speak, forms, &groups.forms, staff, false);
+    let mut class_plan = plan(batch.complete && classes_speak, classes, &groups.classes, students, true);
+    let mut teacher_plan = plan(batch.complete && teachers_speak, classes, &groups.classes, staff, false);
     // Members the batch may have missed (their fetch repeated a record)
     // keep their rows; group lists speak for the members it holds.
     let unsure_students = !batch.absence_is_evidence_in(&["students"]);
@@ -362,16 +372,20 @@ pub(super) async fn sync_memberships<'a>(
         }
     }
     if by_member {
-        if t.year_groups {
+        if years_speak {
             year_plan.stated = stated_by_member(present_students(), students, years, &groups.years, true);
         }
-        if t.form_groups {
+        if forms_speak {
             form_plan.stated = stated_by_member(present_students(), students, forms, &groups.forms, true);
+        }
+        if tutors_speak {
             tutor_plan.stated = stated_by_member(present_staff(), staff, forms, &groups.forms, false);
         }
-        if t.classes {
+        if classes_speak {
             class_plan.stated =
                 stated_by_member(present_students(), students, classes, &groups.classes, true);
+        }
+        if teachers_speak {
             teacher_plan.stated = stated_by_member(present_staff(), staff, classes, &groups.classes, false);
         }
     } else {

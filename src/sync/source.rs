@@ -212,12 +212,27 @@ pub struct Batch {
     pub unstated: Unstated,
 }
 
-/// Account columns a batch does not state, per account table.
+/// What a batch does not state: account columns per account table, and
+/// whole membership tables.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Unstated {
     pub students: HashSet<&'static str>,
     pub staff: HashSet<&'static str>,
     pub guardians: HashSet<&'static str>,
+    /// Membership tables, by table name (`year_student`, `form_student`,
+    /// `form_tutor`, `class_student`, `class_teacher`), that the batch
+    /// says nothing of: a students.csv without a `classes` column keeps
+    /// every pupil in the classes stored, and no class it would empty of
+    /// pupils ends for want of them. Memberships of leavers and of ended
+    /// groups still end. Only [`Memberships::ByMember`] batches use it.
+    pub memberships: HashSet<&'static str>,
+}
+
+impl Unstated {
+    /// Whether the batch speaks for every one of `tables`' rows.
+    pub fn states_memberships(&self, tables: &[&str]) -> bool {
+        !tables.iter().any(|table| self.memberships.contains(table))
+    }
 }
 
 /// A record seen again in one fetch, and dropped.

@@ -33,7 +33,8 @@ on_both_engines!(
     the_guard_holds_a_mass_deactivation_unless_forced,
     wonde_schools_and_open_runs_are_refused,
     the_cli_imports_and_reports_errors,
-    a_file_without_a_column_keeps_what_is_stored
+    a_file_without_a_column_keeps_what_is_stored,
+    a_file_without_group_columns_keeps_the_groups
 );
 
 const STUDENTS: &str = "\
@@ -353,6 +354,74 @@ async fn a_file_without_a_column_keeps_what_is_stored(engine: Engine) -> anyhow:
     assert_eq!((run.status, run.students_updated), (SyncStatus::Completed, 1));
     let pupil = row_by_wonde_id!(db, school.id, student, "S1")?;
     assert_eq!((pupil.upn, pupil.email), (None, None), "blank cells say none");
+    Ok(())
+}
+
+/// A file without `year`, `form`, `forms` or `classes` says nothing of
+/// those memberships: full or not, its people stay in the groups stored
+/// and no group ends for want of them, while the group columns a file has
+/// still move people, and a leaver still leaves every group.
+async fn a_file_without_group_columns_keeps_the_groups(engine: Engine) -> anyhow::Result<()> {
+    let (data, school, importer) = imported(&engine).await?;
+    let db = &data.db;
+    let students = "\
+id,forename,surname,leaving_date
+S1,Amy,Smith,
+S2,Ben,Smith,
+S3,Cal,Jones,
+S4,Dee,Brown,
+S5,Eve,Gone,2020-07-20
+";
+    let staff = "id,forename,surname\nT1,Tia,Teach\nT2,Sam,Science\n";
+    // One pupil and one teacher, too few for the guard to hold anything;
+    // then everyone, in a full import.
+    let (amy, tia) = ("id,forename,surname\nS1,Amy,Smith\n", "id,forename,surname\nT1,Tia,Teach\n");
+    for (students, staff, full) in [(amy, tia, false), (students, staff, true)] {
+        let run = ran(&importer, &school, files(students, Some(staff), None), full, false).await?;
+        assert_eq!((run.status, run.groups_held), (SyncStatus::Completed, 0), "full: {full}");
+        assert_eq!(Mirror::read(db, school.id).await?, first_mirror(), "no group changes, full: {full}");
+    }
+
+    // Pupils' classes and tutors' forms stated; pupils' forms and
+    // teachers' classes not: 8B/Sc1 keeps its teacher though no pupil
+    // lists it, and 7A keeps its pupils though no tutor lists it.
+    let students = "\
+id,forename,surname,year,classes,leaving_date
+S1,Amy,Smith,Year 7,7A/Ma1,
+S2,Ben,Smith,Year 7,7A/En1,
+S3,Cal,Jones,Year 8,7A/Ma1,
+S4,Dee,Brown,Year 8,7A/Ma1,
+S5,Eve,Gone,Year 8,8B/Sc1,2020-07-20
+";
+    let staff = "id,forename,surname,forms\nT1,Tia,Teach,8B\nT2,Sam,Science,8B\n";
+    let run = ran(&importer, &school, files(students, Some(staff), None), true, false).await?;
+    assert_eq!((run.status, run.groups_held), (SyncStatus::Completed, 0));
+    let mut expected = first_mirror();
+    for gone in [
+        ("class:7A/En1", "S1"),
+        ("class:7A/Ma1", "S2"),
+        ("class:8B/Sc1", "S3"),
+        ("class:8B/Sc1", "S4"),
+        ("form:7A", "T1"),
+    ] {
+        assert!(expected.memberships.remove(&(gone.0.to_owned(), gone.1.to_owned())), "{gone:?}");
+    }
+    expected.memberships.extend(pairs(&[
+        ("class:7A/En1", "S2"),
+        ("class:7A/Ma1", "S3"),
+        ("class:7A/Ma1", "S4"),
+        ("form:8B", "T1"),
+    ]));
+    assert_eq!(Mirror::read(db, school.id).await?, expected, "the stated columns move people");
+
+    // A leaver in a file without group columns still leaves every group.
+    let leaver = "id,forename,surname,leaving_date\nS2,Ben,Smith,2020-07-20\n";
+    let run = ran(&importer, &school, files(leaver, None, None), false, false).await?;
+    assert_eq!(run.status, SyncStatus::Completed);
+    expected.students.remove("S2");
+    expected.links.retain(|(student, _, _)| student != "S2");
+    expected.memberships.retain(|(_, member)| member != "S2");
+    assert_eq!(Mirror::read(db, school.id).await?, expected, "the leaver's memberships end");
     Ok(())
 }
 

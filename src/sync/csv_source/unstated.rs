@@ -1,11 +1,14 @@
 //! Which of an account's own fields a CSV file says nothing of: those
 //! whose optional column its header lacks (`Batch::unstated`).
 
+use entity::{class_student, class_teacher, form_student, form_tutor, year_student};
+use sea_orm::EntityName;
 use std::collections::HashSet;
 
 /// The optional columns of each file that are an account's own fields,
 /// kept as stored when a file lacks the column
-/// ([`Unstated`](crate::sync::source::Unstated)). Groups, links, `status`
+/// ([`Unstated`](crate::sync::source::Unstated)). Groups (see
+/// [`memberships`]), links, `status`
 /// and the dates are not among them: the dates decide a
 /// pupil's or teacher's status in this run from the record, and a stored
 /// date kept beside a status judged without it would disagree with it
@@ -24,4 +27,38 @@ pub(super) fn of(absent: &[&'static str], fields: &[&'static str]) -> HashSet<&'
         unstated.insert("email_key");
     }
     unstated
+}
+
+/// The membership tables the files say nothing of: a member table whose
+/// file is not given, or whose file lacks the column that lists its
+/// groups (`year`, `form`, `classes` of students.csv; `forms`, `classes`
+/// of staff.csv). `None` is a file not given.
+pub(super) fn memberships(
+    students: Option<&[&'static str]>,
+    staff: Option<&[&'static str]>,
+) -> HashSet<&'static str> {
+    let lacks =
+        |file: Option<&[&'static str]>, column: &str| file.is_none_or(|absent| absent.contains(&column));
+    [
+        (lacks(students, "year"), year_student::Entity.table_name()),
+        (lacks(students, "form"), form_student::Entity.table_name()),
+        (lacks(students, "classes"), class_student::Entity.table_name()),
+        (lacks(staff, "forms"), form_tutor::Entity.table_name()),
+        (lacks(staff, "classes"), class_teacher::Entity.table_name()),
+    ]
+    .into_iter()
+    .filter_map(|(unstated, table)| unstated.then_some(table))
+    .collect()
+}
+
+/// Whether the files speak of year groups, forms and classes at all: of
+/// any of each kind's membership tables. A kind they do not speak of is not
+/// synced (its groups stay as stored).
+pub(super) fn group_kinds_stated(unstated: &HashSet<&'static str>) -> [bool; 3] {
+    let any = |tables: &[&str]| tables.iter().any(|table| !unstated.contains(table));
+    [
+        any(&[year_student::Entity.table_name()]),
+        any(&[form_student::Entity.table_name(), form_tutor::Entity.table_name()]),
+        any(&[class_student::Entity.table_name(), class_teacher::Entity.table_name()]),
+    ]
 }
