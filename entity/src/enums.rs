@@ -94,6 +94,7 @@ text_enum!(
         PlaceholderEmail = "PLACEHOLDER_EMAIL",
         GuardianEmailIsPupilEmail = "GUARDIAN_EMAIL_IS_PUPIL_EMAIL",
         PupilWithoutUpn = "PUPIL_WITHOUT_UPN",
+        PupilsShareUpn = "PUPILS_SHARE_UPN",
         DuplicateGuardianRecords = "DUPLICATE_GUARDIAN_RECORDS",
         AmbiguousReidentification = "AMBIGUOUS_REIDENTIFICATION",
         DuplicateInFetch = "DUPLICATE_IN_FETCH",

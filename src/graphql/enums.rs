@@ -99,6 +99,12 @@ pub enum DataQualityKind {
     /// A pupil has no UPN, so the child cannot be recognised at another
     /// school of the trust. One finding per pupil.
     PupilWithoutUpn,
+    /// Two or more active pupils of the school hold one UPN (compared
+    /// trimmed and upper-cased). A UPN is one child's for life (DfE), so
+    /// at least one record is wrong, and the trust's families would join
+    /// those children as one child. One finding per UPN, listing every
+    /// holder at the school.
+    PupilsShareUpn,
     /// Two or more guardian records at the school with one email and one
     /// name: one person entered more than once.
     DuplicateGuardianRecords,

@@ -5,7 +5,7 @@ use entity::enums::{DataQualityKind, PersonKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Finding, Records};
-use crate::families::{GuardianRow, email_key, is_placeholder_email, names_agree};
+use crate::families::{GuardianRow, email_key, is_placeholder_email, names_agree, upn_key};
 use crate::sync::reconcile::Ambiguity;
 use crate::sync::source::DroppedDuplicate;
 
@@ -31,6 +31,7 @@ pub fn findings(
 ) -> Vec<Finding> {
     let mut out = emails(directory);
     out.extend(pupils_without_upn(&directory.students));
+    out.extend(pupils_sharing_a_upn(&directory.students));
     out.extend(ambiguous(ambiguities));
     out.extend(dropped(duplicates));
     out.sort_by_key(|f| kind_rank(f.kind));
@@ -44,9 +45,10 @@ fn kind_rank(kind: DataQualityKind) -> usize {
         K::PlaceholderEmail => 1,
         K::GuardianEmailIsPupilEmail => 2,
         K::PupilWithoutUpn => 3,
-        K::DuplicateGuardianRecords => 4,
-        K::AmbiguousReidentification => 5,
-        K::DuplicateInFetch => 6,
+        K::PupilsShareUpn => 4,
+        K::DuplicateGuardianRecords => 5,
+        K::AmbiguousReidentification => 6,
+        K::DuplicateInFetch => 7,
     }
 }
 
@@ -153,6 +155,33 @@ fn pupils_without_upn(students: &[StudentRow]) -> Vec<Finding> {
         .collect()
 }
 
+/// One finding per UPN that two or more active pupils of the school hold,
+/// compared as the family rule compares UPNs ([`upn_key`]), in UPN order.
+/// The detail counts pupils and names no UPN: the records show it.
+fn pupils_sharing_a_upn(students: &[StudentRow]) -> Vec<Finding> {
+    let mut holders: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    for (id, _, upn) in students {
+        if let Some(key) = upn.as_deref().and_then(upn_key) {
+            holders.entry(key).or_default().push(*id);
+        }
+    }
+    holders
+        .into_values()
+        .filter(|ids| ids.len() > 1)
+        .map(|ids| {
+            let n = ids.len();
+            Finding {
+                kind: DataQualityKind::PupilsShareUpn,
+                records: Records { students: sorted(ids), ..Records::default() },
+                detail: format!(
+                    "{n} pupils share one UPN. A UPN belongs to one child, so at least one of them is \
+                     wrong in the MIS, and the trust's families take them for one child until it is fixed."
+                ),
+            }
+        })
+        .collect()
+}
+
 fn ambiguous(ambiguities: &[Ambiguity]) -> Vec<Finding> {
     ambiguities
         .iter()
@@ -223,6 +252,31 @@ mod tests {
 
     fn guardians(ids: &[i32]) -> Records {
         Records { guardians: ids.to_vec(), ..Records::default() }
+    }
+
+    #[test]
+    fn one_upn_on_several_pupils_is_one_finding() {
+        let pupil = |id: i32, upn: Option<&str>| (id, None, upn.map(str::to_owned));
+        let directory = Directory {
+            school_id: 1,
+            guardians: Vec::new(),
+            students: vec![
+                pupil(3, Some("A1")),
+                pupil(1, Some(" a1\t")),
+                pupil(2, Some("B2")),
+                pupil(4, Some("C3")),
+                pupil(5, Some("C3")),
+                pupil(6, None),
+                pupil(7, Some(" ")),
+            ],
+        };
+        let sharing: Vec<Records> = findings(&directory, &[], &[])
+            .into_iter()
+            .filter(|f| f.kind == DataQualityKind::PupilsShareUpn)
+            .map(|f| f.records)
+            .collect();
+        let students = |ids: &[i32]| Records { students: ids.to_vec(), ..Records::default() };
+        assert_eq!(sharing, vec![students(&[1, 3]), students(&[4, 5])], "no UPN is no shared UPN");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use sea_orm::{
 use std::collections::{HashMap, HashSet};
 
 use super::batch_write;
-use super::holds::{Candidate, Holds};
+use super::holds::Candidate;
 use super::ledger::count;
 use super::reconcile::Work;
 use super::source::{Batch, DeletedKind, Memberships, MisGroup};
@@ -112,7 +112,7 @@ async fn sync_group_table<E>(
     ends_absent: bool,
     groups: &[MisGroup],
     deleted: &HashSet<&str>,
-    with_held_members: &HashSet<i32>,
+    kept_by_members: &HashSet<i32>,
 ) -> Result<HashMap<String, i32>, DbErr>
 where
     E: GroupTable,
@@ -147,9 +147,10 @@ where
             work.holds.spoke(key);
         }
         if was_active && !active {
-            if work.holds.is_kept(key) || (group.is_none() && with_held_members.contains(&id)) {
+            if work.holds.is_kept(key) || (group.is_none() && kept_by_members.contains(&id)) {
                 // Held, or (groups made of their members' rows) absent only
-                // because its members are held: it waits with them.
+                // because its members are held, or kept by a file that
+                // says nothing of it: it stays with them.
                 active = true;
             } else {
                 let evidence =
@@ -259,11 +260,14 @@ pub(super) async fn sync_groups(
     // members' rows, for as much as the member files do.
     let ends_absent = |staff_too: bool, tables: &[&str], endpoint: &str| match batch.memberships {
         Memberships::ByGroup => batch.absence_is_evidence_in(&[endpoint]),
+        // A kind one of whose member columns a file lacks (staff.csv
+        // without `classes`) still ends its absent groups, except those in
+        // which that file keeps someone ([`KeptByMembers`]).
         Memberships::ByMember => {
             batch.absence_is_evidence()
                 && t.students
                 && (t.staff || !staff_too)
-                && batch.unstated.states_memberships(tables)
+                && tables.iter().any(|table| batch.unstated.states_memberships(&[table]))
         }
     };
     let years_of = [year_student::Entity.table_name()];
@@ -271,9 +275,9 @@ pub(super) async fn sync_groups(
     let classes_of = [class_student::Entity.table_name(), class_teacher::Entity.table_name()];
     let mut ids = GroupIds::default();
     let held = if batch.memberships == Memberships::ByMember {
-        HeldMembers::load(txn, &work.holds).await?
+        KeptByMembers::load(txn, work, &batch.unstated.memberships).await?
     } else {
-        HeldMembers::default()
+        KeptByMembers::default()
     };
     if batch.types.year_groups {
         ids.years = sync_group_table::<year_group::Entity>(
@@ -317,18 +321,23 @@ pub(super) async fn sync_groups(
     Ok(ids)
 }
 
-/// Groups with a current member who is held: under
+/// Groups with a current member who is held, or with a current row in a
+/// membership table the batch says nothing of: under
 /// [`Memberships::ByMember`] a group exists through its members' rows, so
-/// one missing only because its members are held waits with them.
+/// one missing only because its members are held waits with them, and one
+/// missing from the files that speak while a silent file's people are still
+/// in it (a class whose teachers a staff.csv without `classes` keeps)
+/// stays with them.
 #[derive(Default)]
-struct HeldMembers {
+struct KeptByMembers {
     years: HashSet<i32>,
     forms: HashSet<i32>,
     classes: HashSet<i32>,
 }
 
-impl HeldMembers {
-    async fn load(txn: &DatabaseTransaction, holds: &Holds) -> Result<Self, DbErr> {
+impl KeptByMembers {
+    async fn load(txn: &DatabaseTransaction, work: &Work, unstated: &HashSet<&str>) -> Result<Self, DbErr> {
+        let holds = &work.holds;
         let students = holds.kept_ids(HeldTarget::Student);
         let staff = holds.kept_ids(HeldTarget::Staff);
         let mut held = Self::default();
@@ -352,6 +361,27 @@ impl HeldMembers {
         groups_of!(class_student, ClassId, StudentId, students, held.classes);
         groups_of!(form_tutor, FormGroupId, StaffId, staff, held.forms);
         groups_of!(class_teacher, ClassId, StaffId, staff, held.classes);
+        macro_rules! groups_with_rows {
+            ($module:ident, $group:ident, $into:expr) => {
+                if unstated.contains($module::Entity.table_name()) {
+                    let ids: Vec<i32> = $module::Entity::find()
+                        .select_only()
+                        .column($module::Column::$group)
+                        .distinct()
+                        .filter($module::Column::SchoolId.eq(work.scope.school_id))
+                        .filter($module::Column::Active.eq(true))
+                        .into_tuple()
+                        .all(txn)
+                        .await?;
+                    $into.extend(ids);
+                }
+            };
+        }
+        groups_with_rows!(year_student, YearGroupId, held.years);
+        groups_with_rows!(form_student, FormGroupId, held.forms);
+        groups_with_rows!(class_student, ClassId, held.classes);
+        groups_with_rows!(form_tutor, FormGroupId, held.forms);
+        groups_with_rows!(class_teacher, ClassId, held.classes);
         Ok(held)
     }
 }

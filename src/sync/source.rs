@@ -25,7 +25,9 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }
 
-/// Which data types a school syncs (its connection's options).
+/// Which data types a batch speaks for: a Wonde school's connection
+/// options; for a CSV import, the files given and, for groups, the group
+/// columns they have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DataTypes {
     pub students: bool,
@@ -205,10 +207,11 @@ pub struct Batch {
     /// and the repeat is recorded here for the run's warnings and the
     /// school's data-quality findings.
     pub duplicates: Vec<DroppedDuplicate>,
-    /// Columns of existing accounts the source says nothing about, by
-    /// their table's column names: a CSV file without a `upn` column keeps
-    /// the stored UPNs, where a blank `upn` cell clears one. Wonde always
-    /// states every field, so its batches leave these empty.
+    /// Columns of existing accounts, and membership tables, the source says
+    /// nothing about: a CSV file without a `upn` column keeps the stored
+    /// UPNs, where a blank `upn` cell clears one; one without `classes`
+    /// keeps its people's classes. Wonde always states every field and
+    /// list, so its batches leave these empty.
     pub unstated: Unstated,
 }
 

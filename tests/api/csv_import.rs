@@ -388,7 +388,7 @@ S5,Eve,Gone,2020-07-20
     let students = "\
 id,forename,surname,year,classes,leaving_date
 S1,Amy,Smith,Year 7,7A/Ma1,
-S2,Ben,Smith,Year 7,7A/En1,
+S2,Ben,Smith,Year 7,7A/En1;Art,
 S3,Cal,Jones,Year 8,7A/Ma1,
 S4,Dee,Brown,Year 8,7A/Ma1,
 S5,Eve,Gone,Year 8,8B/Sc1,2020-07-20
@@ -406,7 +406,9 @@ S5,Eve,Gone,Year 8,8B/Sc1,2020-07-20
     ] {
         assert!(expected.memberships.remove(&(gone.0.to_owned(), gone.1.to_owned())), "{gone:?}");
     }
+    expected.groups.insert("class:Art".to_owned());
     expected.memberships.extend(pairs(&[
+        ("class:Art", "S2"),
         ("class:7A/En1", "S2"),
         ("class:7A/Ma1", "S3"),
         ("class:7A/Ma1", "S4"),
@@ -415,13 +417,33 @@ S5,Eve,Gone,Year 8,8B/Sc1,2020-07-20
     assert_eq!(Mirror::read(db, school.id).await?, expected, "the stated columns move people");
 
     // A leaver in a file without group columns still leaves every group.
-    let leaver = "id,forename,surname,leaving_date\nS2,Ben,Smith,2020-07-20\n";
+    let leaver = "id,forename,surname,leaving_date\nS4,Dee,Brown,2020-07-20\n";
     let run = ran(&importer, &school, files(leaver, None, None), false, false).await?;
     assert_eq!(run.status, SyncStatus::Completed);
+    expected.students.remove("S4");
+    expected.guardians.remove("G4");
+    expected.links.retain(|(student, _, _)| student != "S4");
+    expected.memberships.retain(|(_, member)| member != "S4");
+    assert_eq!(Mirror::read(db, school.id).await?, expected, "the leaver's memberships end");
+
+    // A full import whose staff.csv lacks `classes`: a pupil missing from
+    // it leaves every group, and a class that no pupil names any more ends
+    // unless a teacher is still in it (Art had none; the rest keep theirs).
+    let students = "\
+id,forename,surname,classes,leaving_date
+S1,Amy,Smith,7A/Ma1,
+S3,Cal,Jones,7A/Ma1,
+S4,Dee,Brown,,2020-07-20
+S5,Eve,Gone,,2020-07-20
+";
+    let staff = "id,forename,surname\nT1,Tia,Teach\nT2,Sam,Science\n";
+    let run = ran(&importer, &school, files(students, Some(staff), None), true, false).await?;
+    assert_eq!((run.status, run.groups_held, run.groups_deactivated), (SyncStatus::Completed, 0, 1));
     expected.students.remove("S2");
     expected.links.retain(|(student, _, _)| student != "S2");
     expected.memberships.retain(|(_, member)| member != "S2");
-    assert_eq!(Mirror::read(db, school.id).await?, expected, "the leaver's memberships end");
+    expected.groups.remove("class:Art");
+    assert_eq!(Mirror::read(db, school.id).await?, expected, "Art ended; the teachers' classes stayed");
     Ok(())
 }
 

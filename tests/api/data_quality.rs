@@ -25,7 +25,8 @@ on_both_engines!(
     placeholders_and_shared_emails_of_different_names_join_no_family,
     run_observations_are_findings_until_resolved,
     finding_relations_are_batched,
-    a_wonde_run_finds_what_the_mis_got_wrong_and_the_next_clears_it
+    a_wonde_run_finds_what_the_mis_got_wrong_and_the_next_clears_it,
+    pupils_sharing_a_upn_are_a_finding_until_it_is_fixed
 );
 
 const FINDINGS: &str = "query($school: ID!, $first: Int, $after: String) {
@@ -233,6 +234,48 @@ G6,Fay,Green,fay@home.example,S1,Grandmother
     import(db, &s.school_a, &students, fixed_guardians).await?;
     let data = s.app.query(&s.trust_admin, FINDINGS, school).await?;
     assert_eq!(data["dataQuality"]["totalCount"], 0);
+    assert_eq!(found(&data), BTreeSet::new());
+    Ok(())
+}
+
+/// One UPN on several active pupils of one school is one finding listing
+/// them all (compared as families compare UPNs); the same UPN at another
+/// school of the trust is the same child moving, and a leaver's is
+/// history: neither counts.
+async fn pupils_sharing_a_upn_are_a_finding_until_it_is_fixed(engine: Engine) -> anyhow::Result<()> {
+    let s = setup(&engine).await?;
+    let db = s.app.db();
+    let students_b = "id,upn,forename,surname\nT1,A100000000001,Amy,Smith\n";
+    import(db, &s.school_b, students_b, "id,forename,surname,student_id\nH1,Ann,Smith,T1\n").await?;
+    let shared = "\
+id,upn,forename,surname,leaving_date
+S1,A100000000001,Amy,Smith,
+S2, a100000000001 ,Ben,Jones,
+S3,A100000000001,Cal,Lee,
+S4,A100000000004,Dee,Green,
+S5,A100000000004,Eve,Gone,2020-07-20
+";
+    let guardians = "id,forename,surname,student_id\nG1,Ann,Smith,S1\n";
+    import(db, &s.school_a, shared, guardians).await?;
+    let school = json!({ "school": gid(NodeType::School, s.school_a.id) });
+    let data = s.app.query(&s.trust_admin, FINDINGS, school.clone()).await?;
+    assert_eq!(
+        found(&data),
+        [finding("PUPILS_SHARE_UPN", &["S1", "S2", "S3"], &[], &[])].into_iter().collect()
+    );
+    let detail = data["dataQuality"]["edges"][0]["node"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("3 pupils share one UPN"), "{detail}");
+    assert!(!detail.contains("A100000000001"), "the UPN is in the records, not the sentence: {detail}");
+    let other = json!({ "school": gid(NodeType::School, s.school_b.id) });
+    let data = s.app.query(&s.trust_admin, FINDINGS, other).await?;
+    assert_eq!(found(&data), BTreeSet::new(), "the same UPN at another school is the same child");
+
+    // Two of the three fixed: nothing left to find.
+    let fixed = shared
+        .replace("S2, a100000000001 ,", "S2,A100000000002,")
+        .replace("S3,A100000000001,", "S3,A100000000003,");
+    import(db, &s.school_a, &fixed, guardians).await?;
+    let data = s.app.query(&s.trust_admin, FINDINGS, school).await?;
     assert_eq!(found(&data), BTreeSet::new());
     Ok(())
 }

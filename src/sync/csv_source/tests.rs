@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::NaiveDate;
+use std::collections::BTreeSet;
 
 use super::*;
 
@@ -190,6 +191,31 @@ fn types_cover_only_the_files_given() {
         }
     );
     assert!(batch.year_groups.is_empty());
+}
+
+#[test]
+fn group_columns_a_file_lacks_leave_their_memberships_unstated() {
+    let files = CsvFiles {
+        students: Some(b"id,forename,surname,classes\nS1,Amy,Smith,Ma1\n".to_vec()),
+        staff: Some(b"id,forename,surname,forms\nT1,Tia,Teach,7A\n".to_vec()),
+        guardians: None,
+    };
+    let batch = parse(&files, true, today()).unwrap();
+    let unstated: BTreeSet<&str> = batch.unstated.memberships.iter().copied().collect();
+    assert_eq!(unstated, BTreeSet::from(["year_student", "form_student", "class_teacher"]));
+    let t = batch.types;
+    assert_eq!((t.year_groups, t.form_groups, t.classes), (false, true, true));
+    let files = CsvFiles { students: Some(b"id,forename,surname\nS1,Amy,Smith\n".to_vec()), ..files };
+    let t = parse(&files, true, today()).unwrap().types;
+    assert_eq!(
+        (t.year_groups, t.form_groups, t.classes),
+        (false, true, false),
+        "tutors still speak for forms"
+    );
+    let full = parse(&students_only(STUDENTS), true, today()).unwrap();
+    assert!(full.unstated.students.is_empty());
+    let unstated: BTreeSet<&str> = full.unstated.memberships.iter().copied().collect();
+    assert_eq!(unstated, BTreeSet::from(["form_tutor", "class_teacher"]), "no staff file");
 }
 
 #[test]

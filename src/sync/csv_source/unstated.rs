@@ -1,5 +1,6 @@
-//! Which of an account's own fields a CSV file says nothing of: those
-//! whose optional column its header lacks (`Batch::unstated`).
+//! Which of an account's own fields, and which memberships, a CSV file
+//! says nothing of: those whose optional column its header lacks
+//! (`Batch::unstated`).
 
 use entity::{class_student, class_teacher, form_student, form_tutor, year_student};
 use sea_orm::EntityName;
