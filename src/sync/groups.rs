@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use super::batch_write;
 use super::holds::Candidate;
 use super::ledger::count;
-use super::reconcile::Work;
+use super::reconcile::{KnownAccounts, Work};
 use super::source::{Batch, DeletedKind, Memberships, MisGroup};
 
 /// Source id to database id of each current group, per kind.
@@ -239,6 +239,8 @@ pub(super) async fn sync_groups(
     txn: &DatabaseTransaction,
     work: &mut Work,
     batch: &Batch,
+    students: &KnownAccounts,
+    staff: &KnownAccounts,
 ) -> Result<GroupIds, DbErr> {
     let deleted_classes: HashSet<&str> = batch
         .deletions
@@ -253,11 +255,11 @@ pub(super) async fn sync_groups(
         .map(|d| d.source_id.as_str())
         .collect();
     let t = batch.types;
-    // A batch that speaks for only some kinds of member (CSV students without
-    // staff, or a staff file without `classes`) cannot tell that an absent
-    // form or class is empty: its tutor or teacher may still be in it.
-    // A group kind's own fetch speaks for its groups; groups made of their
-    // members' rows, for as much as the member files do.
+    // A batch that speaks for only some kinds of member (CSV students
+    // without staff) cannot tell that an absent form or class is empty:
+    // its tutor or teacher may still be in it. A group kind's own fetch
+    // speaks for its groups; groups made of their members' rows, for as
+    // much as the member files do.
     let ends_absent = |staff_too: bool, tables: &[&str], endpoint: &str| match batch.memberships {
         Memberships::ByGroup => batch.absence_is_evidence_in(&[endpoint]),
         // A kind one of whose member columns a file lacks (staff.csv
@@ -273,9 +275,15 @@ pub(super) async fn sync_groups(
     let years_of = [year_student::Entity.table_name()];
     let forms_of = [form_student::Entity.table_name(), form_tutor::Entity.table_name()];
     let classes_of = [class_student::Entity.table_name(), class_teacher::Entity.table_name()];
+    let ends = [
+        ends_absent(false, &years_of, "year groups"),
+        ends_absent(true, &forms_of, "form groups"),
+        ends_absent(true, &classes_of, "classes"),
+    ];
     let mut ids = GroupIds::default();
     let held = if batch.memberships == Memberships::ByMember {
-        KeptByMembers::load(txn, work, &batch.unstated.memberships).await?
+        let silent = Silent { unstated: &batch.unstated.memberships, ends, students, staff };
+        KeptByMembers::load(txn, work, silent).await?
     } else {
         KeptByMembers::default()
     };
@@ -283,7 +291,7 @@ pub(super) async fn sync_groups(
         ids.years = sync_group_table::<year_group::Entity>(
             txn,
             work,
-            ends_absent(false, &years_of, "year groups"),
+            ends[0],
             &batch.year_groups,
             &deleted_groups,
             &held.years,
@@ -296,7 +304,7 @@ pub(super) async fn sync_groups(
         ids.forms = sync_group_table::<form_group::Entity>(
             txn,
             work,
-            ends_absent(true, &forms_of, "form groups"),
+            ends[1],
             &batch.form_groups,
             &deleted_groups,
             &held.forms,
@@ -309,7 +317,7 @@ pub(super) async fn sync_groups(
         ids.classes = sync_group_table::<class::Entity>(
             txn,
             work,
-            ends_absent(true, &classes_of, "classes"),
+            ends[2],
             &batch.classes,
             &deleted_classes,
             &held.classes,
@@ -327,7 +335,8 @@ pub(super) async fn sync_groups(
 /// one missing only because its members are held waits with them, and one
 /// missing from the files that speak while a silent file's people are still
 /// in it (a class whose teachers a staff.csv without `classes` keeps)
-/// stays with them.
+/// stays with them. Only active people keep a group: a leaver's rows are
+/// still current here and end in this run's memberships step.
 #[derive(Default)]
 struct KeptByMembers {
     years: HashSet<i32>,
@@ -335,8 +344,18 @@ struct KeptByMembers {
     classes: HashSet<i32>,
 }
 
+/// What [`KeptByMembers::load`] needs of the batch beyond the holds: the
+/// membership tables it says nothing of, which kinds (years, forms,
+/// classes) end their absent groups, and who is active.
+struct Silent<'a> {
+    unstated: &'a HashSet<&'static str>,
+    ends: [bool; 3],
+    students: &'a KnownAccounts,
+    staff: &'a KnownAccounts,
+}
+
 impl KeptByMembers {
-    async fn load(txn: &DatabaseTransaction, work: &Work, unstated: &HashSet<&str>) -> Result<Self, DbErr> {
+    async fn load(txn: &DatabaseTransaction, work: &Work, silent: Silent<'_>) -> Result<Self, DbErr> {
         let holds = &work.holds;
         let students = holds.kept_ids(HeldTarget::Student);
         let staff = holds.kept_ids(HeldTarget::Staff);
@@ -361,27 +380,32 @@ impl KeptByMembers {
         groups_of!(class_student, ClassId, StudentId, students, held.classes);
         groups_of!(form_tutor, FormGroupId, StaffId, staff, held.forms);
         groups_of!(class_teacher, ClassId, StaffId, staff, held.classes);
+        let active = |members: &KnownAccounts| -> HashSet<i32> {
+            members.values().filter(|k| k.active).map(|k| k.id).collect()
+        };
+        let (students, staff) = (active(silent.students), active(silent.staff));
+        // Read only where a group could end: a kind that ends none needs no
+        // keeper.
         macro_rules! groups_with_rows {
-            ($module:ident, $group:ident, $into:expr) => {
-                if unstated.contains($module::Entity.table_name()) {
-                    let ids: Vec<i32> = $module::Entity::find()
+            ($module:ident, $group:ident, $member:ident, $active:expr, $kind:expr, $into:expr) => {
+                if silent.ends[$kind] && silent.unstated.contains($module::Entity.table_name()) {
+                    let rows: Vec<(i32, i32)> = $module::Entity::find()
                         .select_only()
-                        .column($module::Column::$group)
-                        .distinct()
+                        .columns([$module::Column::$group, $module::Column::$member])
                         .filter($module::Column::SchoolId.eq(work.scope.school_id))
                         .filter($module::Column::Active.eq(true))
                         .into_tuple()
                         .all(txn)
                         .await?;
-                    $into.extend(ids);
+                    $into.extend(rows.into_iter().filter(|(_, m)| $active.contains(m)).map(|(g, _)| g));
                 }
             };
         }
-        groups_with_rows!(year_student, YearGroupId, held.years);
-        groups_with_rows!(form_student, FormGroupId, held.forms);
-        groups_with_rows!(class_student, ClassId, held.classes);
-        groups_with_rows!(form_tutor, FormGroupId, held.forms);
-        groups_with_rows!(class_teacher, ClassId, held.classes);
+        groups_with_rows!(year_student, YearGroupId, StudentId, students, 0, held.years);
+        groups_with_rows!(form_student, FormGroupId, StudentId, students, 1, held.forms);
+        groups_with_rows!(form_tutor, FormGroupId, StaffId, staff, 1, held.forms);
+        groups_with_rows!(class_student, ClassId, StudentId, students, 2, held.classes);
+        groups_with_rows!(class_teacher, ClassId, StaffId, staff, 2, held.classes);
         Ok(held)
     }
 }

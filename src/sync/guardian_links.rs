@@ -5,9 +5,10 @@
 
 use entity::enums::HeldTarget;
 use entity::*;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QuerySelect,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -47,6 +48,19 @@ pub(super) async fn sync_links(
                 desired.insert((student.id, guardian.id), link);
             }
         }
+    }
+    // A batch that speaks for no link (a quiet incremental run: no
+    // student, no link, not complete) changes none but the current links
+    // of students no longer active and of guardians the MIS removed, which
+    // end whatever the guard says: those are all it need read, not every
+    // link of the school with all its fields. Schools too big to name in
+    // one statement take the long way.
+    let silent = desired.is_empty()
+        && (!speaks
+            || (!batch.absence_is_evidence()
+                && (batch.link_scope == LinkScope::ByLink || students_in_batch.is_empty())));
+    if silent && active_students.len() + guardians.removed.len() + 2 <= batch_write::MAX_PARAMS {
+        return end_stray_links(txn, work, &active_students, guardians).await;
     }
     let rows =
         guardian_link::Entity::find().filter(guardian_link::Column::SchoolId.eq(school)).all(txn).await?;
@@ -142,6 +156,54 @@ pub(super) async fn sync_links(
         })
         .collect();
     work.written.note::<guardian_link::Entity>(batch_write::insert_all(txn, new).await?);
+    Ok(removed_with_child)
+}
+
+/// [`sync_links`] for a batch that speaks for no link: ends the current
+/// links of students not in `active_students` and of removed guardians,
+/// and answers the removed guardians among them with a child who stays.
+async fn end_stray_links(
+    txn: &DatabaseTransaction,
+    work: &mut Work,
+    active_students: &HashSet<i32>,
+    guardians: &GuardianRecords,
+) -> Result<HashSet<i32>, DbErr> {
+    use guardian_link::Column as C;
+    let (school, now) = (work.scope.school_id, work.scope.now);
+    let strays: Vec<(i32, i32, i32)> = guardian_link::Entity::find()
+        .select_only()
+        .columns([C::Id, C::StudentId, C::GuardianId])
+        .filter(C::SchoolId.eq(school))
+        .filter(C::Active.eq(true))
+        .filter(
+            Condition::any()
+                .add(C::StudentId.is_not_in(active_students.iter().copied()))
+                .add(C::GuardianId.is_in(guardians.removed.keys().copied())),
+        )
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let removed_with_child: HashSet<i32> = strays
+        .iter()
+        .filter(|(_, student, guardian)| {
+            guardians.removed.contains_key(guardian) && active_students.contains(student)
+        })
+        .map(|(_, _, guardian)| *guardian)
+        .collect();
+    let ids: Vec<i32> = strays.iter().map(|(id, ..)| *id).collect();
+    let mut written = 0;
+    // Three more values bound: active, ended_at and updated_at.
+    for chunk in ids.chunks(batch_write::MAX_PARAMS - 3) {
+        written += guardian_link::Entity::update_many()
+            .col_expr(C::Active, Expr::value(false))
+            .col_expr(C::EndedAt, Expr::value(Some(now)))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::Id.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?
+            .rows_affected;
+    }
+    work.written.note::<guardian_link::Entity>(written);
     Ok(removed_with_child)
 }
 

@@ -188,7 +188,7 @@ pub async fn reconcile(
     };
     let students = students::sync_students(txn, &mut work, batch).await?;
     let staff = staff::sync_staff(txn, &mut work, batch).await?;
-    let groups = groups::sync_groups(txn, &mut work, batch).await?;
+    let groups = groups::sync_groups(txn, &mut work, batch, &students, &staff).await?;
     memberships::sync_memberships(txn, &mut work, batch, &groups, &students, &staff).await?;
     let guardians = guardians::guardian_records(txn, &mut work, batch, &students).await?;
     let removed_with_child = guardian_links::sync_links(txn, &mut work, batch, &students, &guardians).await?;

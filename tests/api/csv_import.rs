@@ -359,8 +359,9 @@ async fn a_file_without_a_column_keeps_what_is_stored(engine: Engine) -> anyhow:
 
 /// A file without `year`, `form`, `forms` or `classes` says nothing of
 /// those memberships: full or not, its people stay in the groups stored
-/// and no group ends for want of them, while the group columns a file has
-/// still move people, and a leaver still leaves every group.
+/// and no group they are in ends for want of them, while the group
+/// columns a file has still move people (and end groups no one is left
+/// in), and a leaver still leaves every group.
 async fn a_file_without_group_columns_keeps_the_groups(engine: Engine) -> anyhow::Result<()> {
     let (data, school, importer) = imported(&engine).await?;
     let db = &data.db;
@@ -428,7 +429,8 @@ S5,Eve,Gone,Year 8,8B/Sc1,2020-07-20
 
     // A full import whose staff.csv lacks `classes`: a pupil missing from
     // it leaves every group, and a class that no pupil names any more ends
-    // unless a teacher is still in it (Art had none; the rest keep theirs).
+    // unless a teacher who stays is still in it. Art had none; 8B/Sc1's
+    // only teacher leaves in this run; the 7A classes keep Tia.
     let students = "\
 id,forename,surname,classes,leaving_date
 S1,Amy,Smith,7A/Ma1,
@@ -436,14 +438,16 @@ S3,Cal,Jones,7A/Ma1,
 S4,Dee,Brown,,2020-07-20
 S5,Eve,Gone,,2020-07-20
 ";
-    let staff = "id,forename,surname\nT1,Tia,Teach\nT2,Sam,Science\n";
+    let staff = "id,forename,surname,employment_end\nT1,Tia,Teach,\nT2,Sam,Science,2020-07-20\n";
     let run = ran(&importer, &school, files(students, Some(staff), None), true, false).await?;
-    assert_eq!((run.status, run.groups_held, run.groups_deactivated), (SyncStatus::Completed, 0, 1));
+    assert_eq!((run.status, run.groups_held, run.groups_deactivated), (SyncStatus::Completed, 0, 2));
     expected.students.remove("S2");
+    expected.staff.remove("T2");
     expected.links.retain(|(student, _, _)| student != "S2");
-    expected.memberships.retain(|(_, member)| member != "S2");
+    expected.memberships.retain(|(_, member)| member != "S2" && member != "T2");
     expected.groups.remove("class:Art");
-    assert_eq!(Mirror::read(db, school.id).await?, expected, "Art ended; the teachers' classes stayed");
+    expected.groups.remove("class:8B/Sc1");
+    assert_eq!(Mirror::read(db, school.id).await?, expected, "Art and Sc1 ended; Tia's classes stayed");
     Ok(())
 }
 

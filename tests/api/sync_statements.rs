@@ -131,6 +131,13 @@ impl Counted {
                 "a no-change INCREMENTAL read every row of {table}: {shapes:#?}"
             );
         }
+        // Nor every guardian link with all its fields: only the current
+        // links of students or guardians who have gone.
+        let whole_links = r#"SELECT "guardian_link"."id", "guardian_link"."school_id", "#;
+        assert!(
+            !shapes.iter().any(|(shape, _)| shape.starts_with(whole_links)),
+            "a no-change INCREMENTAL read every guardian link: {shapes:#?}"
+        );
         // Each page looks for a cancel, but the heartbeat, a commit, is
         // written at most once a second, not once for each quiet list.
         let beats: usize = shapes
