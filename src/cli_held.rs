@@ -125,6 +125,13 @@ pub(crate) fn print_counts(rows: &[(&str, [i32; 5])]) {
     for (name, [created, updated, deactivated, reactivated, held]) in rows {
         say!("{name:<10} {created:>8} {updated:>8} {deactivated:>12} {reactivated:>12} {held:>6}");
     }
+    // The guard holds rows of the link and membership tables too, counted
+    // with the kind they belong to (`holds::held_count`): say so, or a
+    // row of 40 held memberships reads as 40 groups.
+    let holds_rows = |kind: &str| rows.iter().any(|(name, counts)| *name == kind && counts[4] > 0);
+    if holds_rows("groups") || holds_rows("guardians") {
+        say!("(held: groups include memberships of groups; guardians include guardian links)");
+    }
 }
 
 /// `sync --dry-run`'s answer: the counts, then the people, then warnings.

@@ -635,6 +635,18 @@ async fn the_cli_imports_and_reports_errors(engine: Engine) -> anyhow::Result<()
     let stderr = String::from_utf8(output.stderr)?;
     // Three pupils, and their guardians waiting with them.
     assert!(stderr.contains("guard held") && stderr.contains("onroll held list --school"), "{stderr}");
+    let note = "(held: groups include memberships of groups; guardians include guardian links)";
+    assert!(!stdout.contains(note), "no membership or link held: {stdout}");
+
+    // Amy's blank `classes` cell would leave her in no class: her two
+    // memberships are held, counted with groups, and the table says so.
+    let no_class = write("no_class.csv", "id,forename,surname,classes\nS1,Amy,Smith,\n")?;
+    let output = run(args(&["--students", &no_class])).await??;
+    assert_eq!(output.status.code(), Some(3));
+    let stdout = String::from_utf8(output.stdout)?;
+    let groups = stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).find(|l| l[0] == "groups");
+    assert_eq!(groups.map(|l| l[5]), Some("2"), "{stdout}");
+    assert!(stdout.contains(note), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
