@@ -78,6 +78,49 @@ where
     Ok(written)
 }
 
+/// The columns [`set_active`] writes of a membership or link table: the
+/// row id, whether it is current, the moment it ended, and when it last
+/// changed.
+pub(crate) struct ActiveColumns<C> {
+    pub id: C,
+    pub active: C,
+    pub ended_at: C,
+    pub updated_at: C,
+}
+
+/// Ends (`active` false, `ended_at` now) or restarts (`ended_at` none)
+/// the rows `ids` of a membership or link table, one `UPDATE` per chunk;
+/// answers how many rows changed. A row deleted since it was read (a
+/// retention purge on PostgreSQL) is simply not updated: an `UPDATE` never
+/// brings a row back.
+pub(crate) async fn set_active<E, C>(
+    db: &C,
+    columns: ActiveColumns<E::Column>,
+    ids: &[i32],
+    active: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, DbErr>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let ended_at = (!active).then_some(now);
+    let mut written = 0;
+    // Three more values bound: the new active, ended_at and updated_at.
+    for chunk in ids.chunks(MAX_PARAMS - 3) {
+        written += E::update_many()
+            .col_expr(columns.active, Expr::value(active))
+            .col_expr(columns.ended_at, Expr::value(ended_at))
+            .col_expr(columns.updated_at, Expr::value(now))
+            .filter(columns.id.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(written)
+}
+
 /// Saves the changed columns (those `Set`) of rows read from their table:
 /// rows that changed the same columns in one upsert by primary key per
 /// chunk; rows with nothing changed are skipped. Every row must hold all

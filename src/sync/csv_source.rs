@@ -232,11 +232,22 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
     if !errors.is_empty() {
         return Err(errors.into_vec());
     }
-    let memberships = unstated::memberships(
-        students.as_ref().map(|f| f.absent.as_slice()),
-        staff.as_ref().map(|f| f.absent.as_slice()),
-    );
-    let [year_groups, form_groups, classes] = unstated::group_kinds_stated(&memberships);
+    let unstated = Unstated {
+        students: students
+            .as_ref()
+            .map(|f| unstated::of(&f.absent, unstated::STUDENT_FIELDS))
+            .unwrap_or_default(),
+        staff: staff.as_ref().map(|f| unstated::of(&f.absent, unstated::STAFF_FIELDS)).unwrap_or_default(),
+        guardians: guardians
+            .as_ref()
+            .map(|f| unstated::of(&f.absent, unstated::GUARDIAN_FIELDS))
+            .unwrap_or_default(),
+        memberships: unstated::memberships(
+            students.as_ref().map(|f| f.absent.as_slice()),
+            staff.as_ref().map(|f| f.absent.as_slice()),
+        ),
+    };
+    let [year_groups, form_groups, classes] = unstated.group_kinds_stated();
     let types = DataTypes {
         students: students.is_some(),
         staff: staff.is_some(),
@@ -248,18 +259,7 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
     let mut batch = Batch::new(complete, types);
     batch.memberships = Memberships::ByMember;
     batch.link_scope = LinkScope::ByLink;
-    batch.unstated = Unstated {
-        students: students
-            .as_ref()
-            .map(|f| unstated::of(&f.absent, unstated::STUDENT_FIELDS))
-            .unwrap_or_default(),
-        staff: staff.as_ref().map(|f| unstated::of(&f.absent, unstated::STAFF_FIELDS)).unwrap_or_default(),
-        guardians: guardians
-            .as_ref()
-            .map(|f| unstated::of(&f.absent, unstated::GUARDIAN_FIELDS))
-            .unwrap_or_default(),
-        memberships,
-    };
+    batch.unstated = unstated;
     let mut groups = Groups::default();
     for row in students.into_iter().flat_map(|file| file.rows) {
         if row.current {

@@ -260,25 +260,20 @@ pub(super) async fn sync_groups(
     // its tutor or teacher may still be in it. A group kind's own fetch
     // speaks for its groups; groups made of their members' rows, for as
     // much as the member files do.
-    let ends_absent = |staff_too: bool, tables: &[&str], endpoint: &str| match batch.memberships {
+    // A kind one of whose member columns a file lacks (staff.csv without
+    // `classes`) still ends its absent groups, except those in which that
+    // file keeps someone ([`KeptByMembers`]).
+    let stated = batch.unstated.group_kinds_stated();
+    let ends_absent = |kind: usize, staff_too: bool, endpoint: &str| match batch.memberships {
         Memberships::ByGroup => batch.absence_is_evidence_in(&[endpoint]),
-        // A kind one of whose member columns a file lacks (staff.csv
-        // without `classes`) still ends its absent groups, except those in
-        // which that file keeps someone ([`KeptByMembers`]).
         Memberships::ByMember => {
-            batch.absence_is_evidence()
-                && t.students
-                && (t.staff || !staff_too)
-                && tables.iter().any(|table| batch.unstated.states_memberships(&[table]))
+            batch.absence_is_evidence() && t.students && (t.staff || !staff_too) && stated[kind]
         }
     };
-    let years_of = [year_student::Entity.table_name()];
-    let forms_of = [form_student::Entity.table_name(), form_tutor::Entity.table_name()];
-    let classes_of = [class_student::Entity.table_name(), class_teacher::Entity.table_name()];
     let ends = [
-        ends_absent(false, &years_of, "year groups"),
-        ends_absent(true, &forms_of, "form groups"),
-        ends_absent(true, &classes_of, "classes"),
+        ends_absent(0, false, "year groups"),
+        ends_absent(1, true, "form groups"),
+        ends_absent(2, true, "classes"),
     ];
     let mut ids = GroupIds::default();
     let held = if batch.memberships == Memberships::ByMember {

@@ -5,7 +5,6 @@
 
 use entity::enums::HeldTarget;
 use entity::*;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityTrait,
     QueryFilter, QuerySelect,
@@ -191,18 +190,13 @@ async fn end_stray_links(
         .map(|(_, _, guardian)| *guardian)
         .collect();
     let ids: Vec<i32> = strays.iter().map(|(id, ..)| *id).collect();
-    let mut written = 0;
-    // Three more values bound: active, ended_at and updated_at.
-    for chunk in ids.chunks(batch_write::MAX_PARAMS - 3) {
-        written += guardian_link::Entity::update_many()
-            .col_expr(C::Active, Expr::value(false))
-            .col_expr(C::EndedAt, Expr::value(Some(now)))
-            .col_expr(C::UpdatedAt, Expr::value(now))
-            .filter(C::Id.is_in(chunk.iter().copied()))
-            .exec(txn)
-            .await?
-            .rows_affected;
-    }
+    let columns = batch_write::ActiveColumns {
+        id: C::Id,
+        active: C::Active,
+        ended_at: C::EndedAt,
+        updated_at: C::UpdatedAt,
+    };
+    let written = batch_write::set_active::<guardian_link::Entity, _>(txn, columns, &ids, false, now).await?;
     work.written.note::<guardian_link::Entity>(written);
     Ok(removed_with_child)
 }

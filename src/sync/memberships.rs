@@ -7,7 +7,6 @@
 use chrono::{DateTime, Utc};
 use entity::enums::HeldTarget;
 use entity::*;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityName,
     EntityTrait, QueryFilter, QuerySelect,
@@ -267,30 +266,21 @@ where
     Ok(())
 }
 
-/// Ends (`active` false) or restarts the memberships `ids`, one `UPDATE`
-/// per chunk of ids; answers how many rows changed. A row deleted since it
-/// was read (a retention purge on PostgreSQL) is simply not updated: an
-/// `UPDATE` never brings a row back.
+/// Ends (`active` false) or restarts the memberships `ids`
+/// ([`batch_write::set_active`]).
 async fn set_active<M: MembershipTable>(
     txn: &DatabaseTransaction,
     ids: &[i32],
     active: bool,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let ended_at = (!active).then_some(now);
-    let mut written = 0;
-    // Three more values bound: the new active, ended_at and updated_at.
-    for chunk in ids.chunks(batch_write::MAX_PARAMS - 3) {
-        written += M::update_many()
-            .col_expr(M::active_column(), Expr::value(active))
-            .col_expr(M::ended_at_column(), Expr::value(ended_at))
-            .col_expr(M::updated_at_column(), Expr::value(now))
-            .filter(M::id_column().is_in(chunk.iter().copied()))
-            .exec(txn)
-            .await?
-            .rows_affected;
-    }
-    Ok(written)
+    let columns = batch_write::ActiveColumns {
+        id: M::id_column(),
+        active: M::active_column(),
+        ended_at: M::ended_at_column(),
+        updated_at: M::updated_at_column(),
+    };
+    batch_write::set_active::<M, _>(txn, columns, ids, active, now).await
 }
 
 pub(super) async fn sync_memberships<'a>(
@@ -339,7 +329,7 @@ pub(super) async fn sync_memberships<'a>(
     let classes: &[MisGroup] = if t.classes { &batch.classes } else { &[] };
     // A table the batch says nothing of (a CSV file without the column)
     // is planned as silent: only leavers' and ended groups' rows end.
-    let speaks = |table: &str| batch.unstated.states_memberships(&[table]);
+    let speaks = |table: &str| batch.unstated.states(table);
     let (years_speak, forms_speak, tutors_speak, classes_speak, teachers_speak) = (
         t.year_groups && speaks(year_student::Entity.table_name()),
         t.form_groups && speaks(form_student::Entity.table_name()),

@@ -3,6 +3,8 @@
 //! rules of product.md then apply the same way whatever the source.
 
 use chrono::NaiveDate;
+use entity::{class_student, class_teacher, form_student, form_tutor, year_student};
+use sea_orm::EntityName;
 use std::collections::HashSet;
 
 /// An email address as the directory keeps, answers, searches and sends
@@ -232,9 +234,22 @@ pub struct Unstated {
 }
 
 impl Unstated {
-    /// Whether the batch speaks for every one of `tables`' rows.
-    pub fn states_memberships(&self, tables: &[&str]) -> bool {
-        !tables.iter().any(|table| self.memberships.contains(table))
+    /// Whether the batch speaks for the rows of the membership table named
+    /// `table`.
+    pub fn states(&self, table: &str) -> bool {
+        !self.memberships.contains(table)
+    }
+
+    /// Per group kind (year groups, forms, classes): whether the batch
+    /// speaks for any of its membership tables. A kind it speaks for in
+    /// none is not synced (its groups stay as stored).
+    pub fn group_kinds_stated(&self) -> [bool; 3] {
+        let any = |tables: &[&str]| tables.iter().any(|table| self.states(table));
+        [
+            any(&[year_student::Entity.table_name()]),
+            any(&[form_student::Entity.table_name(), form_tutor::Entity.table_name()]),
+            any(&[class_student::Entity.table_name(), class_teacher::Entity.table_name()]),
+        ]
     }
 }
 

@@ -51,15 +51,3 @@ pub(super) fn memberships(
     .filter_map(|(unstated, table)| unstated.then_some(table))
     .collect()
 }
-
-/// Whether the files speak of year groups, forms and classes at all: of
-/// any of each kind's membership tables. A kind they do not speak of is not
-/// synced (its groups stay as stored).
-pub(super) fn group_kinds_stated(unstated: &HashSet<&'static str>) -> [bool; 3] {
-    let any = |tables: &[&str]| tables.iter().any(|table| !unstated.contains(table));
-    [
-        any(&[year_student::Entity.table_name()]),
-        any(&[form_student::Entity.table_name(), form_tutor::Entity.table_name()]),
-        any(&[class_student::Entity.table_name(), class_teacher::Entity.table_name()]),
-    ]
-}
