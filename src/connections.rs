@@ -205,10 +205,11 @@ pub async fn disconnect<C: ConnectionTrait + TransactionTrait>(
         .collect();
     let origin = membership::Origin { trust_id: school.trust_id, school_id, run_id: None, now };
     rows.extend(membership::changes(&groups_before, &groups_after, origin));
-    // Appended last, after every row this transaction locks: appending takes
-    // the events lock, and a sync of the school takes its rows first
-    // (`events::log`), so the other order could deadlock with it.
-    record_change(db, &connection, None).await?;
+    // Appended last and in one call, after every row this transaction
+    // locks: appending takes the events locks, and a sync of the school
+    // takes its rows first (`events::log`), so the other order could
+    // deadlock with it.
+    rows.insert(0, change_row(school.trust_id, &connection, None));
     crate::events::log::append(db, rows).await
 }
 
@@ -221,9 +222,19 @@ async fn record_change<C: ConnectionTrait + TransactionTrait>(
         .one(db)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("school {}", connection.school_id)))?;
-    let row = event::ActiveModel {
-        trust_id: Set(school.trust_id),
-        school_id: Set(school.id),
+    crate::events::log::append(db, vec![change_row(school.trust_id, connection, reason)]).await?;
+    Ok(())
+}
+
+/// The CONNECTION_CHANGED event of `connection`'s new status.
+fn change_row(
+    trust_id: i32,
+    connection: &wonde_connection::Model,
+    reason: Option<&str>,
+) -> event::ActiveModel {
+    event::ActiveModel {
+        trust_id: Set(trust_id),
+        school_id: Set(connection.school_id),
         kind: Set(EventKind::ConnectionChanged),
         person_kind: Set(None),
         person_id: Set(None),
@@ -232,7 +243,5 @@ async fn record_change<C: ConnectionTrait + TransactionTrait>(
         payload: Set(Some(json!({ "status": connection.status.as_str(), "reason": reason }).to_string())),
         occurred_at: Set(Utc::now()),
         ..Default::default()
-    };
-    crate::events::log::append(db, vec![row]).await?;
-    Ok(())
+    }
 }

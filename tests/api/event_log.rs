@@ -1,12 +1,15 @@
-//! Appending to the event log (`events::log`), on both engines: a mix of
-//! published and log-only rows comes back in the order given, with ids in
-//! that order, and every field stored as given: payloads with quotes,
-//! backslashes, newlines and non-ASCII text, and absent fields as NULL.
+//! Appending to the event log (`events::log`). On both engines: of a mix
+//! of published and log-only rows, the log-only ones are stored first and
+//! the published ones after, each in the order given, with ids in that
+//! order, and every field stored as given: payloads with quotes,
+//! backslashes, newlines and non-ASCII text, and absent fields as NULL. On
+//! PostgreSQL: a school's log-only rows wait only for that school's, and
+//! published rows for every other published row.
 
 use chrono::{TimeZone, Utc};
 use entity::enums::{DeactivationReason, EventKind, PersonKind};
 use entity::event;
-use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QueryOrder, TransactionTrait};
 
 use crate::on_both_engines;
 use crate::support::fixture::Fixture;
@@ -52,7 +55,10 @@ async fn appended_rows_keep_their_order_and_their_fields(engine: Engine) -> anyh
 
     let stored = event::Entity::find().order_by_asc(event::Column::Id).all(&data.db).await?;
     assert_eq!(stored.len(), rows.len());
-    for (row, given) in stored.iter().zip(&rows) {
+    let is_log_only = |row: &&event::ActiveModel| row.kind.clone().unwrap().log_only();
+    let log_only_first: Vec<&event::ActiveModel> =
+        rows.iter().filter(is_log_only).chain(rows.iter().filter(|row| !is_log_only(row))).collect();
+    for (row, given) in stored.iter().zip(log_only_first) {
         let given = (
             given.kind.clone().unwrap(),
             given.person_kind.clone().unwrap(),
@@ -71,5 +77,88 @@ async fn appended_rows_keep_their_order_and_their_fields(engine: Engine) -> anyh
     {
         assert_eq!(published, stored);
     }
+    Ok(())
+}
+
+/// A row for school `school` of `kind`, for the lock tests.
+fn row(trust: i32, school: i32, kind: EventKind) -> event::ActiveModel {
+    event::ActiveModel {
+        trust_id: Set(trust),
+        school_id: Set(school),
+        kind: Set(kind),
+        person_kind: Set(Some(PersonKind::Guardian)),
+        person_id: Set(Some(1)),
+        reason: Set(None),
+        sync_run_id: Set(None),
+        payload: Set(None),
+        occurred_at: Set(Utc::now()),
+        ..Default::default()
+    }
+}
+
+/// Appends `rows` in a transaction of its own that gives up waiting for a
+/// lock after `lock_timeout`; answers whether it committed.
+async fn append_within(
+    db: &sea_orm::DatabaseConnection,
+    rows: Vec<event::ActiveModel>,
+    lock_timeout: &str,
+) -> anyhow::Result<bool> {
+    let txn = onroll::db::begin_write(db).await?;
+    txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{lock_timeout}'")).await?;
+    match onroll::events::log::append(&txn, rows).await {
+        Ok(_) => {
+            txn.commit().await?;
+            Ok(true)
+        }
+        Err(DbErr::Exec(err) | DbErr::Query(err)) if err.to_string().contains("lock timeout") => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// A school's first FULL run logs tens of thousands of parent-group joins
+/// (log-only rows) and holds its locks until it commits. Another school's
+/// run must not wait for them: only the same school's group log, and
+/// every published event (the feeds read those trust-wide, in id order),
+/// queue behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_suite), ignore = "PostgreSQL suite: set ONROLL_TEST_DATABASE_URL")]
+async fn a_schools_group_log_waits_only_for_its_own_school() -> anyhow::Result<()> {
+    let engine = Engine::postgres()?;
+    let data = TestDb::create(&engine).await?;
+    let f = Fixture::new(&data.db);
+    let trust = f.trust("Lock Trust").await?;
+    let a = f.school(&trust, "School A").await?;
+    let b = f.school(&trust, "School B").await?;
+    let (t, joined, deactivated) = (trust.id, EventKind::GuardianJoinedGroup, EventKind::Deactivated);
+
+    // School A's run has appended its events and not yet committed.
+    let run_a = data.db.begin().await?;
+    onroll::events::log::append(&run_a, vec![row(t, a.id, deactivated), row(t, a.id, joined)]).await?;
+
+    assert!(
+        append_within(&data.db, vec![row(t, b.id, joined)], "5s").await?,
+        "school B's group log waited for school A's run"
+    );
+    assert!(
+        !append_within(&data.db, vec![row(t, a.id, joined)], "300ms").await?,
+        "school A's group log did not wait for school A's open run"
+    );
+    assert!(
+        !append_within(&data.db, vec![row(t, b.id, deactivated)], "300ms").await?,
+        "a published event did not wait for the open run's published event"
+    );
+    run_a.commit().await?;
+
+    // Once A's run commits, both wait no more: A's log goes on after it.
+    assert!(append_within(&data.db, vec![row(t, a.id, joined), row(t, b.id, deactivated)], "5s").await?);
+    let a_log: Vec<i64> = event::Entity::find()
+        .order_by_asc(event::Column::Id)
+        .all(&data.db)
+        .await?
+        .into_iter()
+        .filter(|e| e.school_id == a.id && e.kind == joined)
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(a_log.len(), 2, "school A's log: its run's join and the one after");
     Ok(())
 }

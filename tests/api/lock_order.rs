@@ -1,5 +1,5 @@
-//! Review of issue 12 (reviewer 12): lock order between the event log's
-//! advisory lock and row locks on PostgreSQL.
+//! Lock order between the event log's advisory locks and row locks on
+//! PostgreSQL (`events::log`: append last, and once).
 
 use chrono::Utc;
 use entity::enums::{AccountStatus, EventKind};
@@ -12,12 +12,12 @@ use crate::support::fixture::Fixture;
 use crate::support::{Engine, TestDb};
 
 /// A sync's apply transaction updates people rows first (reconcile) and
-/// appends its events last (takes `onroll-events` advisory lock).
-/// `connections::disconnect(deactivate = true)` takes the same advisory
-/// lock first (`record_change` appends CONNECTION_CHANGED) and then updates
-/// the school's people rows. Run concurrently on one school, the two wait
-/// on each other: PostgreSQL's deadlock detector aborts one of them. The
-/// admin's "disconnect and deactivate everyone" (or the sync) fails.
+/// appends its events last (takes the `onroll-events` advisory lock).
+/// `connections::disconnect(deactivate = true)` once took the same lock
+/// first (appending CONNECTION_CHANGED) and then updated the school's
+/// people rows. Run concurrently on one school, the two waited on each
+/// other: PostgreSQL's deadlock detector aborted one of them, and the
+/// admin's "disconnect and deactivate everyone" (or the sync) failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(postgres_suite), ignore = "PostgreSQL suite: set ONROLL_TEST_DATABASE_URL")]
 async fn disconnect_and_a_sync_of_the_same_school_do_not_deadlock() -> anyhow::Result<()> {
