@@ -6,8 +6,8 @@
 //! whose holders' names disagree ([`names_agree`]), such as a school
 //! office's own address typed in for many parents. Such an email joins
 //! nobody (a data-quality finding for the school instead). A child has one
-//! record per school;
-//! records with the same UPN are one child. A family is a connected set of
+//! record per school; records with the same valid UPN are one child (a
+//! value that is not a UPN joins nobody: [`crate::upn`]). A family is a connected set of
 //! guardians and children joined by active guardian links and by those two
 //! identities. Its key is its smallest guardian id: stable while the family
 //! keeps that guardian, and cheap to page by.
@@ -137,9 +137,10 @@ pub fn names_agree<'a>(names: impl IntoIterator<Item = (&'a str, &'a str)>) -> b
     true
 }
 
+/// A UPN as the family rule reads it: trimmed, upper-cased, and only a
+/// valid UPN ([`crate::upn::key`]); a placeholder or a slip joins nobody.
 pub fn upn_key(upn: &str) -> Option<String> {
-    let key = upn.trim().to_uppercase();
-    (!key.is_empty()).then_some(key)
+    crate::upn::key(upn)
 }
 
 impl FamilyIndex {
@@ -367,6 +368,30 @@ mod tests {
     }
 
     #[test]
+    fn a_value_that_is_not_a_upn_joins_no_children() {
+        // Two children at two schools whose MIS hold the placeholder
+        // "UNKNOWN", and two with one slip of the same real UPN: four
+        // families, not two.
+        let links = [(10, 1), (20, 2), (11, 3), (21, 4)];
+        let guardians = [
+            guardian(1, 1, "ann@x.org", "Ann", "Smith"),
+            guardian(2, 2, "bob@y.org", "Bob", "Brown"),
+            guardian(3, 1, "cat@z.org", "Cat", "Lee"),
+            guardian(4, 2, "dev@w.org", "Dev", "Patel"),
+        ];
+        let students = [
+            row(10, 1, "UNKNOWN"),
+            row(20, 2, "unknown"),
+            row(11, 1, "Q207000016049"),
+            row(21, 2, "Q207000016049"),
+        ];
+        let index = FamilyIndex::from_rows(&links, &guardians, &students);
+        assert_eq!(index.iter().count(), 4);
+        assert_eq!(index.of_student(10).map(|f| f.student_ids.clone()), Some(vec![10]));
+        assert_eq!(index.of_student(11).map(|f| f.student_ids.clone()), Some(vec![11]));
+    }
+
+    #[test]
     fn guardians_join_by_email_across_schools_and_children_by_upn() {
         // School 1: guardian 1 (Ann) with child 10. School 2: guardian 2
         // (" ANN@x.org ") with child 20; child 21 at school 2 shares child
@@ -377,7 +402,12 @@ mod tests {
             guardian(2, 2, " ANN@x.org ", " ann ", "SMITH"),
             guardian(3, 2, "bob@y.org", "Bob", "Brown"),
         ];
-        let students = [row(10, 1, "A1"), row(20, 2, "B2"), row(21, 2, "a1 "), row(22, 2, "C3")];
+        let students = [
+            row(10, 1, "P207000016049"),
+            row(20, 2, "B801200005001"),
+            row(21, 2, "p207000016049 "),
+            row(22, 2, "B00000000000T"),
+        ];
         let index = FamilyIndex::from_rows(&links, &guardians, &students);
         let ann = index.of_guardian(2).expect("Ann's family");
         assert_eq!(ann.key, 1);

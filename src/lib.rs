@@ -73,6 +73,8 @@ pub mod sync;
 pub mod telemetry;
 /// Trusts and tokens as the operator creates them.
 pub mod tenancy;
+/// England's Unique Pupil Number: which values identify a child.
+pub mod upn;
 /// Signed outbound webhooks to integrators' endpoints (Standard Webhooks).
 pub mod webhooks_out;
 /// The Wonde HTTP client: paging, lenient parsing, retries, typed errors.

@@ -19,8 +19,10 @@
 //! - one email on two or more guardian records of one name at the school;
 //! - a guardian email that is also a pupil's at the school;
 //! - a pupil without a UPN (one finding per pupil);
-//! - one UPN on two or more active pupils of the school (one finding per
-//!   UPN);
+//! - a pupil whose UPN is not a valid UPN (`crate::upn`; one finding per
+//!   pupil);
+//! - one valid UPN on two or more active pupils of the school (one finding
+//!   per UPN);
 //! - a record that matched several accounts when re-identified: kept
 //!   while two or more of those accounts are still active, since later
 //!   runs no longer see the ambiguity that the first one resolved by

@@ -94,6 +94,7 @@ text_enum!(
         PlaceholderEmail = "PLACEHOLDER_EMAIL",
         GuardianEmailIsPupilEmail = "GUARDIAN_EMAIL_IS_PUPIL_EMAIL",
         PupilWithoutUpn = "PUPIL_WITHOUT_UPN",
+        PupilUpnInvalid = "PUPIL_UPN_INVALID",
         PupilsShareUpn = "PUPILS_SHARE_UPN",
         DuplicateGuardianRecords = "DUPLICATE_GUARDIAN_RECORDS",
         AmbiguousReidentification = "AMBIGUOUS_REIDENTIFICATION",
@@ -126,8 +127,11 @@ impl EventKind {
     /// Kept in the log for polling, never broadcast on the event bus: a
     /// year's move can make thousands, and no subscription streams them.
     pub fn log_only(self) -> bool {
-        matches!(self, Self::GuardianJoinedGroup | Self::GuardianLeftGroup)
+        Self::LOG_ONLY.contains(&self)
     }
+
+    /// The log-only kinds ([`Self::log_only`]).
+    pub const LOG_ONLY: [Self; 2] = [Self::GuardianJoinedGroup, Self::GuardianLeftGroup];
 }
 text_enum!(
     /// Where an outbound webhook delivery stands.

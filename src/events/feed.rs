@@ -5,9 +5,10 @@
 //! be new: a commit in this process ([`EventBus::publish`]), a PostgreSQL
 //! notification from any replica ([`super::log`] sends one at each
 //! commit), or every [`BACKSTOP`] in case a notification was lost or the
-//! listening connection dropped. Ids are committed in order (see
-//! [`super::log`]), so reading "after the last id" never skips an event,
-//! and each is broadcast once, in order.
+//! listening connection dropped. Published ids are committed in order
+//! (see [`super::log`]) and only published rows are read, so reading
+//! "after the last id" never skips an event, and each is broadcast once,
+//! in order.
 
 use entity::event;
 use sea_orm::sqlx::postgres::PgListener;
@@ -49,13 +50,7 @@ pub async fn start(db: DatabaseConnection, bus: EventBus) -> Result<Option<Feed>
     if !bus.attach(wake.clone()) {
         return Ok(None);
     }
-    let newest: Option<i64> = event::Entity::find()
-        .select_only()
-        .column_as(event::Column::Id.max(), "newest")
-        .into_tuple::<Option<i64>>()
-        .one(&db)
-        .await?
-        .flatten();
+    let newest = super::log::newest_published(&db).await?;
     let mut tasks = Vec::new();
     if db.get_database_backend() == DbBackend::Postgres {
         let channel: String = db
@@ -72,7 +67,7 @@ pub async fn start(db: DatabaseConnection, bus: EventBus) -> Result<Option<Feed>
             .map_err(|err| DbErr::Custom(format!("cannot listen for events: {err}")))?;
         tasks.push(tokio::spawn(listen(listener, wake.clone())));
     }
-    tasks.push(tokio::spawn(deliver(db, bus, wake, newest.unwrap_or(0))));
+    tasks.push(tokio::spawn(deliver(db, bus, wake, newest)));
     Ok(Some(Feed { tasks }))
 }
 
@@ -113,12 +108,14 @@ async fn deliver(db: DatabaseConnection, bus: EventBus, wake: Arc<Notify>, mut l
     }
 }
 
-/// Broadcasts every event after `last`, page by page; answers the newest id
-/// delivered.
+/// Broadcasts every published event after `last`, page by page; answers
+/// the newest id delivered. Log-only rows are never read: their ids may
+/// commit out of order with published ones (`super::log`).
 async fn read_after(db: &DatabaseConnection, bus: &EventBus, mut last: i64) -> Result<i64, DbErr> {
     loop {
         let page = event::Entity::find()
             .filter(event::Column::Id.gt(last))
+            .filter(super::log::published())
             .order_by_asc(event::Column::Id)
             .limit(PAGE)
             .all(db)

@@ -5,7 +5,9 @@
 //! - published rows (deactivations, holds, ...) take one lock per schema.
 //!   The feeds, subscribers and webhook fan-out read every school's
 //!   published rows after the last id they saw, so a reader that has seen
-//!   id N must have seen every committed published id below it;
+//!   id N must have seen every committed published id below it. They read
+//!   only published rows ([`published`], [`newest_published`]): a log-only
+//!   id can commit before a lower published one;
 //! - log-only rows (parent groups joined and left: [`EventKind::log_only`])
 //!   take one lock per school. Their only reader,
 //!   `groupMembershipChanges`, reads one school's after a cursor, so only
@@ -30,7 +32,8 @@
 use entity::enums::EventKind;
 use entity::event;
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, Statement, TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, QueryFilter, QuerySelect,
+    Statement, TransactionSession, TransactionTrait,
 };
 use std::collections::BTreeSet;
 
@@ -95,6 +98,28 @@ where
     crate::telemetry::events_appended(kinds.into_iter());
     txn.commit().await?;
     Ok(events)
+}
+
+/// The published rows of the log, the only ones whose ids commit in order
+/// across schools (module docs). A reader that resumes "after the last id
+/// it saw" reads only these: a log-only id may commit before a lower
+/// published one, and a cursor moved past it would skip that event.
+pub fn published() -> sea_orm::sea_query::SimpleExpr {
+    event::Column::Kind.is_not_in(EventKind::LOG_ONLY)
+}
+
+/// The newest published id now (0 for a log without one): where a reader
+/// that resumes after an id starts when it wants only what comes next.
+pub async fn newest_published<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
+    Ok(event::Entity::find()
+        .select_only()
+        .column_as(event::Column::Id.max(), "newest")
+        .filter(published())
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten()
+        .unwrap_or(0))
 }
 
 /// Rows a statement inserts: well under the engines' parameter limits.

@@ -14,8 +14,9 @@
 //! not join removed first, so each reached family is exactly the one the
 //! whole trust's index holds.
 //!
-//! UPNs are matched as `UPPER(TRIM(upn))` in SQL, the [`upn_key`] of ASCII
-//! UPNs (UPNs are 13 ASCII letters and digits).
+//! UPNs are matched as `UPPER(TRIM(upn))` in SQL against [`upn_key`]s,
+//! which are valid UPNs only (13 ASCII letters and digits), so the SQL
+//! finds exactly the rows whose own key is one of them.
 
 use entity::{guardian, guardian_link, student};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SelectStatement, SimpleExpr};

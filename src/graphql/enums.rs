@@ -99,7 +99,14 @@ pub enum DataQualityKind {
     /// A pupil has no UPN, so the child cannot be recognised at another
     /// school of the trust. One finding per pupil.
     PupilWithoutUpn,
-    /// Two or more active pupils of the school hold one UPN (compared
+    /// A pupil's UPN is not a UPN by DfE's shape and check letter (13
+    /// characters: a check letter, 11 digits, a digit or a letter): a
+    /// placeholder such as `UNKNOWN`, or a slip. It joins no family, so the
+    /// child is not recognised at another school of the trust (a slip with
+    /// a UPN's shape still recognises the child at this school when its MIS
+    /// re-keys its records). One finding per pupil.
+    PupilUpnInvalid,
+    /// Two or more active pupils of the school hold one valid UPN (compared
     /// trimmed and upper-cased). A UPN is one child's for life (DfE), so
     /// at least one record is wrong, and the trust's families would join
     /// those children as one child. One finding per UPN, listing every

@@ -72,13 +72,7 @@ async fn replay(db: &DatabaseConnection, filter: &Filter, after: i64) -> Result<
 
 /// The newest event id now: where a subscriber without a cursor starts.
 async fn newest(db: &DatabaseConnection) -> Result<i64, AppError> {
-    let newest: Option<Option<i64>> = event::Entity::find()
-        .select_only()
-        .column_as(event::Column::Id.max(), "newest")
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(newest.flatten().unwrap_or(0))
+    Ok(crate::events::log::newest_published(db).await?)
 }
 
 /// An event as a subscriber gets it: from the bus as it was committed

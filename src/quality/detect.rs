@@ -31,6 +31,7 @@ pub fn findings(
 ) -> Vec<Finding> {
     let mut out = emails(directory);
     out.extend(pupils_without_upn(&directory.students));
+    out.extend(pupils_with_an_invalid_upn(&directory.students));
     out.extend(pupils_sharing_a_upn(&directory.students));
     out.extend(ambiguous(ambiguities));
     out.extend(dropped(duplicates));
@@ -45,10 +46,11 @@ fn kind_rank(kind: DataQualityKind) -> usize {
         K::PlaceholderEmail => 1,
         K::GuardianEmailIsPupilEmail => 2,
         K::PupilWithoutUpn => 3,
-        K::PupilsShareUpn => 4,
-        K::DuplicateGuardianRecords => 5,
-        K::AmbiguousReidentification => 6,
-        K::DuplicateInFetch => 7,
+        K::PupilUpnInvalid => 4,
+        K::PupilsShareUpn => 5,
+        K::DuplicateGuardianRecords => 6,
+        K::AmbiguousReidentification => 7,
+        K::DuplicateInFetch => 8,
     }
 }
 
@@ -150,6 +152,27 @@ fn pupils_without_upn(students: &[StudentRow]) -> Vec<Finding> {
             records: Records { students: vec![id], ..Records::default() },
             detail: "A pupil has no UPN, so the same child at another school of the trust cannot be \
                      recognised."
+                .to_owned(),
+        })
+        .collect()
+}
+
+/// One finding per active pupil whose UPN is given but is not a UPN
+/// ([`crate::upn`]). The detail names no UPN: the record shows it.
+fn pupils_with_an_invalid_upn(students: &[StudentRow]) -> Vec<Finding> {
+    let mut ids: Vec<i32> = students
+        .iter()
+        .filter(|(_, _, upn)| upn.as_deref().is_some_and(|u| !u.trim().is_empty() && upn_key(u).is_none()))
+        .map(|(id, ..)| *id)
+        .collect();
+    ids.sort_unstable();
+    ids.into_iter()
+        .map(|id| Finding {
+            kind: DataQualityKind::PupilUpnInvalid,
+            records: Records { students: vec![id], ..Records::default() },
+            detail: "A pupil's UPN is not a valid UPN (13 characters: a check letter, 11 digits, then a \
+                     digit or a letter, with the check letter DfE's rule gives), so it joins no family: \
+                     the same child at another school of the trust is not recognised."
                 .to_owned(),
         })
         .collect()
@@ -261,22 +284,34 @@ mod tests {
             school_id: 1,
             guardians: Vec::new(),
             students: vec![
-                pupil(3, Some("A1")),
-                pupil(1, Some(" a1\t")),
-                pupil(2, Some("B2")),
-                pupil(4, Some("C3")),
-                pupil(5, Some("C3")),
+                pupil(3, Some("P207000016049")),
+                pupil(1, Some(" p207000016049\t")),
+                pupil(2, Some("B801200005001")),
+                pupil(4, Some("B00000000000T")),
+                pupil(5, Some("B00000000000T")),
                 pupil(6, None),
                 pupil(7, Some(" ")),
+                pupil(8, Some("UNKNOWN")),
+                pupil(9, Some("unknown")),
+                pupil(10, Some("A207000016049")),
             ],
         };
-        let sharing: Vec<Records> = findings(&directory, &[], &[])
-            .into_iter()
-            .filter(|f| f.kind == DataQualityKind::PupilsShareUpn)
-            .map(|f| f.records)
-            .collect();
+        let found = findings(&directory, &[], &[]);
+        let of = |kind: DataQualityKind| -> Vec<Records> {
+            found.iter().filter(|f| f.kind == kind).map(|f| f.records.clone()).collect()
+        };
         let students = |ids: &[i32]| Records { students: ids.to_vec(), ..Records::default() };
-        assert_eq!(sharing, vec![students(&[1, 3]), students(&[4, 5])], "no UPN is no shared UPN");
+        assert_eq!(
+            of(DataQualityKind::PupilsShareUpn),
+            vec![students(&[4, 5]), students(&[1, 3])],
+            "in UPN order; no UPN is no shared UPN, nor is a value that is not a UPN"
+        );
+        assert_eq!(
+            of(DataQualityKind::PupilUpnInvalid),
+            vec![students(&[8]), students(&[9]), students(&[10])],
+            "a placeholder and a wrong check letter are each a pupil's finding"
+        );
+        assert_eq!(of(DataQualityKind::PupilWithoutUpn), vec![students(&[6]), students(&[7])]);
     }
 
     #[test]
@@ -293,7 +328,10 @@ mod tests {
                 guardian(7, 1, "kid@pupils.org", "Fay", "Green"),
                 guardian(8, 2, "gus@x.org", "Gus", "Hill"),
             ],
-            students: vec![(10, Some("Kid@pupils.org".to_owned()), Some("A1".to_owned())), (11, None, None)],
+            students: vec![
+                (10, Some("Kid@pupils.org".to_owned()), Some("P207000016049".to_owned())),
+                (11, None, None),
+            ],
         };
         let found = findings(&directory, &[], &[]);
         assert_eq!(

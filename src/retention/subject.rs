@@ -5,8 +5,8 @@
 //! who moved school). They are matched as the family rule
 //! (`crate::families`) matches people: guardians by their email (trimmed,
 //! case-folded; placeholder addresses such as `noemail@` match nobody),
-//! students by UPN (trimmed, upper-cased), staff by email. A record with
-//! no such key (or purged) is only itself.
+//! students by a valid UPN (trimmed, upper-cased: `crate::upn`), staff by
+//! email. A record with no such key (or purged) is only itself.
 
 use chrono::{DateTime, Utc};
 use entity::enums::{HeldTarget, PersonKind};
@@ -75,7 +75,8 @@ pub enum SubjectError {
 /// How records are matched, as the document says it.
 pub const MATCHING: &str = "Records are matched across the trust's schools as the family rule matches people: \
 guardians and staff by email address (trimmed, case-folded; placeholder addresses such as noemail@ match nobody), \
-students by UPN (trimmed, upper-cased). A record without such a key, or already purged, is only itself.";
+students by UPN (trimmed, upper-cased; a value that is not a valid UPN, such as a placeholder, matches nobody). \
+A record without such a key, or already purged, is only itself.";
 
 fn schools_of(trust_id: i32) -> sea_orm::sea_query::SelectStatement {
     sea_orm::sea_query::Query::select()

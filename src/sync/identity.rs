@@ -69,9 +69,11 @@ pub(super) fn candidates(index: &HashMap<String, Vec<usize>>, key: Option<String
     key.and_then(|key| index.get(&key).cloned()).unwrap_or_default()
 }
 
-/// A UPN as a key, as the family rule reads it (trimmed, upper-cased).
+/// A UPN as a key within the school: trimmed, upper-cased, and only with a
+/// UPN's shape ([`crate::upn::shaped_key`]: a slip the old and new MIS
+/// share still identifies the child; a placeholder identifies nobody).
 pub(super) fn upn_key(upn: Option<&str>) -> Option<String> {
-    upn.and_then(families::upn_key)
+    upn.and_then(crate::upn::shaped_key)
 }
 
 /// Names as a key: each part as the family rule folds it; no surname, no key.
@@ -104,8 +106,12 @@ mod tests {
 
     #[test]
     fn keys_fold_case_and_space() {
-        assert_eq!(upn_key(Some(" a123 ")), upn_key(Some("A123")));
+        assert_eq!(upn_key(Some(" p207000016049 ")).as_deref(), Some("P207000016049"));
         assert_eq!(upn_key(Some("  ")), None);
+        // A placeholder identifies nobody, so it never re-identifies; a
+        // slip with a UPN's shape still does, within the school.
+        assert_eq!(upn_key(Some("UNKNOWN")), None);
+        assert_eq!(upn_key(Some("q207000016049")).as_deref(), Some("Q207000016049"));
         assert_eq!(names_key(" Jane ", "Smith"), names_key("jane", "SMITH "));
         assert_ne!(names_key("Jane", "Smith"), names_key("John", "Smith"));
         assert_eq!(names_key("Jane", ""), None);

@@ -137,16 +137,9 @@ fn checked_schools(ids: Option<Vec<i32>>) -> Result<Option<String>, EndpointErro
     }
 }
 
-/// The newest event id now (0 for an empty log).
+/// The newest published event id now (0 for an empty log).
 async fn newest_event<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
-    Ok(event::Entity::find()
-        .select_only()
-        .column_as(event::Column::Id.max(), "newest")
-        .into_tuple::<Option<i64>>()
-        .one(db)
-        .await?
-        .flatten()
-        .unwrap_or(0))
+    crate::events::log::newest_published(db).await
 }
 
 /// Registers an endpoint; events committed from now on reach it. Every

@@ -3,7 +3,8 @@
 //! claimed (PostgreSQL: `FOR UPDATE`; SQLite: the write transaction) and
 //! advanced in the transaction that queues, so two replicas never fan out
 //! the same events, and a crash queues nothing twice nor loses anything.
-//! Ids commit in order (`events::log`), so "after the cursor" skips none.
+//! Published ids commit in order (`events::log`) and only published rows
+//! are read, so "after the cursor" skips none.
 
 use chrono::Utc;
 use entity::{event, webhook_endpoint as endpoint, webhook_fanout_state as state};
@@ -35,8 +36,11 @@ pub async fn pass(db: &DatabaseConnection) -> Result<Pass, DbErr> {
     let Some(cursor) = find.one(&txn).await? else {
         return Err(DbErr::RecordNotFound("webhook_fanout_state".to_owned()));
     };
+    // Published rows only: a log-only id may commit before a lower
+    // published one, and the cursor must never pass an uncommitted event.
     let events = event::Entity::find()
         .filter(event::Column::Id.gt(cursor.last_event_id))
+        .filter(crate::events::log::published())
         .order_by_asc(event::Column::Id)
         .limit(PAGE)
         .all(&txn)

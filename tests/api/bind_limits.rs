@@ -61,8 +61,8 @@ async fn findings_past_the_bind_limit_go_in_one_run(engine: Engine) -> anyhow::R
     // names two active pupils, first and last, so that they are read in
     // different statements: it stays open. The other's accounts are all
     // gone: it is resolved.
-    let first = f.student(&school, "S-first", "Ada", "First", Some("A100000000001")).await?;
-    let last = f.student(&school, "S-last", "Zed", "Last", Some("A100000000003")).await?;
+    let first = f.student(&school, "S-first", "Ada", "First", Some("R100000000001")).await?;
+    let last = f.student(&school, "S-last", "Zed", "Last", Some("V100000000003")).await?;
     let gone = |offset: i32| -> anyhow::Result<Vec<i32>> {
         Ok((1..=i32::try_from(PAST_BOTH_LIMITS)?).map(|i| i + offset).collect())
     };

@@ -39,11 +39,11 @@ on_both_engines!(
 
 const STUDENTS: &str = "\
 id,upn,forename,surname,email,year,form,classes,leaving_date
-S1,A100000000001,Amy,Smith,amy@pupils.example,Year 7,7A,7A/Ma1;7A/En1,
-S2,A100000000002,Ben,Smith,,Year 7,7A,7A/Ma1,
-S3,A100000000003,Cal,Jones,,Year 8,8B,8B/Sc1,
-S4,A100000000004,Dee,Brown,,Year 8,8B,8B/Sc1,
-S5,A100000000005,Eve,Gone,,Year 8,8B,8B/Sc1,2020-07-20
+S1,R100000000001,Amy,Smith,amy@pupils.example,Year 7,7A,7A/Ma1;7A/En1,
+S2,F100000000002,Ben,Smith,,Year 7,7A,7A/Ma1,
+S3,V100000000003,Cal,Jones,,Year 8,8B,8B/Sc1,
+S4,J100000000004,Dee,Brown,,Year 8,8B,8B/Sc1,
+S5,Y100000000005,Eve,Gone,,Year 8,8B,8B/Sc1,2020-07-20
 ";
 
 const STAFF: &str = "\
@@ -191,7 +191,7 @@ async fn a_full_import_builds_the_directory(engine: Engine) -> anyhow::Result<()
     let amy = row_by_wonde_id!(db, school.id, student, "S1")?;
     assert_eq!(
         (amy.forename.as_str(), amy.upn.as_deref(), amy.email.as_deref()),
-        ("Amy", Some("A100000000001"), Some("amy@pupils.example"))
+        ("Amy", Some("R100000000001"), Some("amy@pupils.example"))
     );
     let mut links: Vec<LinkFields> = guardian_link::Entity::find()
         .filter(guardian_link::Column::SchoolId.eq(school.id))
@@ -337,7 +337,7 @@ async fn a_file_without_a_column_keeps_what_is_stored(engine: Engine) -> anyhow:
     let run = ran(&importer, &school, files(amy, None, Some(ann)), false, false).await?;
     assert_eq!((run.status, run.students_updated, run.guardians_updated), (SyncStatus::Completed, 0, 0));
     let pupil = row_by_wonde_id!(db, school.id, student, "S1")?;
-    assert_eq!(pupil.upn.as_deref(), Some("A100000000001"), "the UPN stays");
+    assert_eq!(pupil.upn.as_deref(), Some("R100000000001"), "the UPN stays");
     assert_eq!(pupil.email.as_deref(), Some("amy@pupils.example"), "the email stays");
     let parent = row_by_wonde_id!(db, school.id, guardian, "G1")?;
     assert_eq!((parent.forename.as_str(), parent.email.as_deref()), ("Ann", Some("ann@example.org")));

@@ -11,7 +11,10 @@ use onroll::sync::csv_import::{CsvImportOutcome, CsvImporter};
 use onroll::sync::csv_source::CsvFiles;
 use onroll::sync::reconcile::Ambiguity;
 use onroll::sync::source::DroppedDuplicate;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -26,7 +29,8 @@ on_both_engines!(
     run_observations_are_findings_until_resolved,
     finding_relations_are_batched,
     a_wonde_run_finds_what_the_mis_got_wrong_and_the_next_clears_it,
-    pupils_sharing_a_upn_are_a_finding_until_it_is_fixed
+    pupils_sharing_a_upn_are_a_finding_until_it_is_fixed,
+    a_value_that_is_not_a_upn_is_a_finding_and_joins_no_family
 );
 
 const FINDINGS: &str = "query($school: ID!, $first: Int, $after: String) {
@@ -101,9 +105,9 @@ async fn import(
 
 const STUDENTS_A: &str = "\
 id,upn,forename,surname,email
-S1,A100000000001,Amy,Smith,amy@pupils.example
+S1,R100000000001,Amy,Smith,amy@pupils.example
 S2,,Ben,Jones,
-S3,A100000000003,Cal,Lee,
+S3,V100000000003,Cal,Lee,
 ";
 
 /// Ann and Bob share a placeholder; Cat shares the office's address with
@@ -120,7 +124,7 @@ G6,Fay,Green,amy@pupils.example,S1,Grandmother
 
 const STUDENTS_B: &str = "\
 id,upn,forename,surname,email
-T1,B100000000001,Tom,Patel,
+T1,D100000000101,Tom,Patel,
 ";
 
 const GUARDIANS_B: &str = "\
@@ -230,7 +234,7 @@ G6,Fay,Green,fay@home.example,S1,Grandmother
         "a finding still there keeps its id, time and first run"
     );
 
-    let students = STUDENTS_A.replace("S2,,Ben", "S2,A100000000002,Ben");
+    let students = STUDENTS_A.replace("S2,,Ben", "S2,F100000000002,Ben");
     import(db, &s.school_a, &students, fixed_guardians).await?;
     let data = s.app.query(&s.trust_admin, FINDINGS, school).await?;
     assert_eq!(data["dataQuality"]["totalCount"], 0);
@@ -245,15 +249,15 @@ G6,Fay,Green,fay@home.example,S1,Grandmother
 async fn pupils_sharing_a_upn_are_a_finding_until_it_is_fixed(engine: Engine) -> anyhow::Result<()> {
     let s = setup(&engine).await?;
     let db = s.app.db();
-    let students_b = "id,upn,forename,surname\nT1,A100000000001,Amy,Smith\n";
+    let students_b = "id,upn,forename,surname\nT1,R100000000001,Amy,Smith\n";
     import(db, &s.school_b, students_b, "id,forename,surname,student_id\nH1,Ann,Smith,T1\n").await?;
     let shared = "\
 id,upn,forename,surname,leaving_date
-S1,A100000000001,Amy,Smith,
-S2, a100000000001 ,Ben,Jones,
-S3,A100000000001,Cal,Lee,
-S4,A100000000004,Dee,Green,
-S5,A100000000004,Eve,Gone,2020-07-20
+S1,R100000000001,Amy,Smith,
+S2, r100000000001 ,Ben,Jones,
+S3,R100000000001,Cal,Lee,
+S4,J100000000004,Dee,Green,
+S5,J100000000004,Eve,Gone,2020-07-20
 ";
     let guardians = "id,forename,surname,student_id\nG1,Ann,Smith,S1\n";
     import(db, &s.school_a, shared, guardians).await?;
@@ -265,15 +269,74 @@ S5,A100000000004,Eve,Gone,2020-07-20
     );
     let detail = data["dataQuality"]["edges"][0]["node"]["detail"].as_str().unwrap_or_default();
     assert!(detail.starts_with("3 pupils share one UPN"), "{detail}");
-    assert!(!detail.contains("A100000000001"), "the UPN is in the records, not the sentence: {detail}");
+    assert!(!detail.contains("R100000000001"), "the UPN is in the records, not the sentence: {detail}");
     let other = json!({ "school": gid(NodeType::School, s.school_b.id) });
     let data = s.app.query(&s.trust_admin, FINDINGS, other).await?;
     assert_eq!(found(&data), BTreeSet::new(), "the same UPN at another school is the same child");
 
     // Two of the three fixed: nothing left to find.
     let fixed = shared
-        .replace("S2, a100000000001 ,", "S2,A100000000002,")
-        .replace("S3,A100000000001,", "S3,A100000000003,");
+        .replace("S2, r100000000001 ,", "S2,F100000000002,")
+        .replace("S3,R100000000001,", "S3,V100000000003,");
+    import(db, &s.school_a, &fixed, guardians).await?;
+    let data = s.app.query(&s.trust_admin, FINDINGS, school).await?;
+    assert_eq!(found(&data), BTreeSet::new());
+    Ok(())
+}
+
+/// MIS fields hold placeholders and slips. Two children whose records both
+/// say `UNKNOWN`, at two schools of the trust, were joined as one child:
+/// the family of one showed the other's guardians. A value that is not a
+/// UPN (DfE's format and check letter) identifies nobody, and is a finding
+/// until the office corrects it.
+async fn a_value_that_is_not_a_upn_is_a_finding_and_joins_no_family(engine: Engine) -> anyhow::Result<()> {
+    let s = setup(&engine).await?;
+    let db = s.app.db();
+    import(
+        db,
+        &s.school_b,
+        "id,upn,forename,surname\nT1,UNKNOWN,Amy,Smith\n",
+        "id,forename,surname,student_id\nH1,Ann,Smith,T1\n",
+    )
+    .await?;
+    let pupils = "\
+id,upn,forename,surname
+S1,unknown,Ben,Jones
+S2,Q207000016049,Cal,Lee
+S3,P207000016049,Dee,Green
+";
+    let guardians = "id,forename,surname,student_id\nG1,Bob,Jones,S1\nG2,Cy,Lee,S2\nG3,Di,Green,S3\n";
+    import(db, &s.school_a, pupils, guardians).await?;
+    let school = json!({ "school": gid(NodeType::School, s.school_a.id) });
+    let data = s.app.query(&s.trust_admin, FINDINGS, school.clone()).await?;
+    assert_eq!(
+        found(&data),
+        [finding("PUPIL_UPN_INVALID", &["S1"], &[], &[]), finding("PUPIL_UPN_INVALID", &["S2"], &[], &[])]
+            .into_iter()
+            .collect(),
+        "a placeholder and a wrong check letter; not a shared UPN"
+    );
+    let detail = data["dataQuality"]["edges"][0]["node"]["detail"].as_str().unwrap_or_default();
+    assert!(
+        !detail.to_uppercase().contains("UNKNOWN"),
+        "the UPN is in the records, not the sentence: {detail}"
+    );
+
+    let ben = student::Entity::find()
+        .filter(student::Column::WondeId.eq("S1"))
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("S1"))?;
+    assert_eq!(ben.upn.as_deref(), Some("unknown"), "kept as the MIS gave it");
+    let family = "query($p: ID!) { node(id: $p) { ... on Student { family { children { wondeId } guardians { wondeId } } } } }";
+    let data = s.app.query(&s.trust_admin, family, json!({ "p": gid(NodeType::Student, ben.id) })).await?;
+    let family = &data["node"]["family"];
+    assert_eq!(strings(&family["children"], "wondeId"), vec!["S1"], "Amy at school B is not Ben: {family}");
+    assert_eq!(strings(&family["guardians"], "wondeId"), vec!["G1"]);
+
+    // Corrected in the MIS: nothing left to find.
+    let fixed =
+        pupils.replace("S1,unknown,", "S1,B801200005001,").replace("S2,Q207000016049,", "S2,R307000016049,");
     import(db, &s.school_a, &fixed, guardians).await?;
     let data = s.app.query(&s.trust_admin, FINDINGS, school).await?;
     assert_eq!(found(&data), BTreeSet::new());
@@ -348,7 +411,7 @@ async fn run_observations_are_findings_until_resolved(engine: Engine) -> anyhow:
     let db = s.app.db();
     let f = Fixture::new(db);
     let a = &s.school_a;
-    let child = f.student(a, "S1", "Amy", "Smith", Some("A100000000001")).await?;
+    let child = f.student(a, "S1", "Amy", "Smith", Some("R100000000001")).await?;
     let first = f.guardian(a, "G1", "Ann", "Smith", Some("ann@home.example")).await?;
     let second = f.guardian(a, "G2", "Ann", "Smith", None).await?;
     f.link(&child, &first, RelationshipType::Mother, 1).await?;

@@ -162,3 +162,54 @@ async fn a_schools_group_log_waits_only_for_its_own_school() -> anyhow::Result<(
     assert_eq!(a_log.len(), 2, "school A's log: its run's join and the one after");
     Ok(())
 }
+
+/// A school's parent-group log commits outside the lock published events
+/// take, so its ids can commit before a lower published id. The event
+/// feed and the webhook fan-out resume "after the last id they saw": had
+/// they read the log-only rows, their cursor would pass a DEACTIVATED
+/// still being committed, and that leaver would reach no subscriber and
+/// no endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_suite), ignore = "PostgreSQL suite: set ONROLL_TEST_DATABASE_URL")]
+async fn a_published_event_committed_late_is_not_skipped() -> anyhow::Result<()> {
+    use entity::webhook_fanout_state as fanout_state;
+    let engine = Engine::postgres()?;
+    let data = TestDb::create(&engine).await?;
+    let f = Fixture::new(&data.db);
+    let trust = f.trust("Late Trust").await?;
+    let a = f.school(&trust, "School A").await?;
+    let b = f.school(&trust, "School B").await?;
+    let bus = onroll::events::EventBus::default();
+    let mut heard = bus.subscribe();
+    let _feed = onroll::events::feed::start(data.db.clone(), bus.clone()).await?;
+    let cursor = || async {
+        let state = fanout_state::Entity::find_by_id(1).one(&data.db).await?;
+        anyhow::Ok(state.map(|s| s.last_event_id))
+    };
+
+    // School A's run has appended its leaver and not committed yet; school
+    // B's run logs only parent-group joins, and commits.
+    let run_a = data.db.begin().await?;
+    let leaver =
+        onroll::events::log::append(&run_a, vec![row(trust.id, a.id, EventKind::Deactivated)]).await?;
+    let leaver_id = leaver.first().map(|e| e.id).ok_or_else(|| anyhow::anyhow!("no event"))?;
+    onroll::events::log::append(&data.db, vec![row(trust.id, b.id, EventKind::GuardianJoinedGroup); 3])
+        .await?;
+    // Both readers read the log now.
+    bus.publish(&[]);
+    onroll::webhooks_out::fanout::catch_up(&data.db).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        cursor().await?.is_some_and(|last| last < leaver_id),
+        "the fan-out's cursor passed an uncommitted event"
+    );
+
+    run_a.commit().await?;
+    bus.publish(&[]);
+    let got = tokio::time::timeout(std::time::Duration::from_secs(5), heard.recv()).await;
+    let got = got.map_err(|_| anyhow::anyhow!("the feed never delivered the leaver"))??;
+    assert_eq!((got.id, got.kind), (leaver_id, EventKind::Deactivated));
+    onroll::webhooks_out::fanout::catch_up(&data.db).await?;
+    assert_eq!(cursor().await?, Some(leaver_id), "the fan-out reads the leaver, and only published rows");
+    Ok(())
+}

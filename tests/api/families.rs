@@ -55,7 +55,7 @@ async fn children_join_by_upn(engine: Engine) -> anyhow::Result<()> {
     let f = Fixture::new(app.db());
     // Ben (school A) is dual-registered at school B under the same UPN, with
     // a carer there whose email is different.
-    let ben_b = f.student(&s.school_b, "SB9", "Ben", "Jones", Some("a100000000002")).await?;
+    let ben_b = f.student(&s.school_b, "SB9", "Ben", "Jones", Some("f100000000002")).await?;
     let carer = f.guardian(&s.school_b, "GB9", "Kim", "Carer", Some("kim@care.example")).await?;
     f.link(&ben_b, &carer, RelationshipType::Carer, 1).await?;
     let solo = json!({ "id": gid(NodeType::Student, s.solo.id) });

@@ -36,8 +36,15 @@ async fn households(app: &TestApp, s: &Scenario, families: usize) -> anyhow::Res
         let twin = f
             .guardian(&s.school_b, &format!("HT{i}"), "Mum", surname_at_b, Some(&email.to_uppercase()))
             .await?;
-        let first =
-            f.student(&s.school_a, &format!("HS{i}a"), "Kid", "Home", Some(&format!("H{i:012}"))).await?;
+        let first = f
+            .student(
+                &s.school_a,
+                &format!("HS{i}a"),
+                "Kid",
+                "Home",
+                Some(&crate::support::upn(&format!("H{i}"))),
+            )
+            .await?;
         let second = f.student(&s.school_a, &format!("HS{i}b"), "Sib", "Home", None).await?;
         let away = f.student(&s.school_b, &format!("HS{i}c"), "Away", "Home", None).await?;
         f.link(&first, &mother, RelationshipType::Mother, 1).await?;
@@ -126,8 +133,8 @@ async fn a_upn_with_other_whitespace_joins_as_in_the_whole_index(engine: Engine)
     let f = Fixture::new(app.db());
     let mum = f.guardian(&s.school_a, "TM", "Mum", "Tab", Some("mum@tab.example")).await?;
     let dad = f.guardian(&s.school_b, "TD", "Dad", "Tab", Some("dad@tab.example")).await?;
-    let at_a = f.student(&s.school_a, "TS-a", "Kid", "Tab", Some("T00000000000T")).await?;
-    let at_b = f.student(&s.school_b, "TS-b", "Kid", "Tab", Some("T00000000000T\t")).await?;
+    let at_a = f.student(&s.school_a, "TS-a", "Kid", "Tab", Some("B00000000000T")).await?;
+    let at_b = f.student(&s.school_b, "TS-b", "Kid", "Tab", Some("B00000000000T\t")).await?;
     f.link(&at_a, &mum, RelationshipType::Mother, 1).await?;
     f.link(&at_b, &dad, RelationshipType::Father, 1).await?;
     match_the_whole_index(&app, &s).await

@@ -32,7 +32,7 @@ fn student(id: &str, name: &str) -> MisStudent {
     MisStudent {
         source_id: id.to_owned(),
         upi: Some(format!("upi-{id}")),
-        upn: Some(format!("UPN{id}")),
+        upn: Some(crate::support::upn(id)),
         forename: name.to_owned(),
         surname: "Pupil".to_owned(),
         ..Default::default()

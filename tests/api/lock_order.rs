@@ -5,7 +5,7 @@ use chrono::Utc;
 use entity::enums::{AccountStatus, EventKind};
 use entity::{event, student};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use std::time::Duration;
 
 use crate::support::fixture::Fixture;

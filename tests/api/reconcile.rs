@@ -26,14 +26,15 @@ on_both_engines!(
     a_family_of_four_on_the_leavers_list_of_a_school_of_seven_applies,
     disabled_types_deactivate_nobody,
     leaver_record_after_a_deletion_corrects_the_reason,
-    two_candidates_are_never_merged
+    two_candidates_are_never_merged,
+    a_placeholder_upn_identifies_nobody_and_a_slip_still_does
 );
 
 fn student(id: &str, upi: &str, name: &str) -> MisStudent {
     MisStudent {
         source_id: id.to_owned(),
         upi: Some(upi.to_owned()),
-        upn: Some(format!("UPN{upi}")),
+        upn: Some(crate::support::upn(upi)),
         forename: name.to_owned(),
         surname: "Pupil".to_owned(),
         ..Default::default()
@@ -464,7 +465,7 @@ async fn two_candidates_are_never_merged(engine: Engine) -> anyhow::Result<()> {
     delta.students = vec![newcomer];
     // And one the rule does settle: Cal, re-keyed with his UPN.
     let mut cal = student("N3", "un3", "Cal");
-    cal.upn = Some("UPNu3".to_owned());
+    cal.upn = Some(crate::support::upn("u3"));
     delta.students.push(cal);
     // A student present states its links (Wonde sends its contacts).
     delta.links = vec![link("N3", "P2", "Step-father")];
@@ -544,5 +545,44 @@ async fn a_family_of_four_on_the_leavers_list_of_a_school_of_seven_applies(
         guardian_row(db, &a, "F9").await?.deactivation_reason,
         Some(DeactivationReason::NoActiveChildren)
     );
+    Ok(())
+}
+
+/// The MIS changed (every record re-keyed, new UPIs). Amy left meanwhile,
+/// and her record held the placeholder "TBC"; Zed, new, holds it too. He
+/// took Amy's account (her id, history and the integrators' mapping)
+/// while she was never deactivated. A value without a UPN's shape
+/// identifies nobody; Ben's slip (a wrong check letter, the same in both
+/// MIS) still identifies him within the school.
+async fn a_placeholder_upn_identifies_nobody_and_a_slip_still_does(engine: Engine) -> anyhow::Result<()> {
+    let (data, a, _) = setup(&engine).await?;
+    let db = &data.db;
+    let mut first = school_mis();
+    first.students[0].upn = Some("TBC".to_owned());
+    first.students[1].upn = Some("Q207000016049".to_owned());
+    apply(db, &a, &first, Guard::default()).await?;
+    let (amy, ben) = (student_row(db, &a, "S1").await?, student_row(db, &a, "S2").await?);
+
+    let types =
+        DataTypes { staff: false, classes: false, year_groups: false, form_groups: false, ..DataTypes::ALL };
+    let mut migrated = Batch::new(true, types);
+    migrated.guardians = first.guardians.clone();
+    let mut zed = student("N1", "un1", "Zed");
+    zed.upn = Some("tbc".to_owned());
+    let mut ben_again = student("N2", "un2", "Ben");
+    ben_again.upn = Some("q207000016049 ".to_owned());
+    let mut cal_again = student("N3", "un3", "Cal");
+    cal_again.upn = first.students[2].upn.clone();
+    migrated.students = vec![zed, ben_again, cal_again];
+    migrated.links = vec![link("N2", "M1", "Mother"), link("N3", "P2", "Step-father")];
+    let outcome = apply(db, &a, &migrated, Guard { share: 1.0, force: false }).await?;
+
+    let zed = student_row(db, &a, "N1").await?;
+    assert_ne!(zed.id, amy.id, "Zed is someone new, not Amy");
+    assert_eq!(student_row(db, &a, "S1").await?.status, AccountStatus::Deactivated, "Amy left");
+    assert_eq!(student_row(db, &a, "N2").await?.id, ben.id, "Ben, by the slip both MIS share");
+    assert_eq!(outcome.counts.students.reidentified, 2, "Ben and Cal");
+    assert_eq!(outcome.counts.students.created, 1, "Zed");
+    assert!(outcome.ambiguities.is_empty(), "{:?}", outcome.ambiguities);
     Ok(())
 }

@@ -94,7 +94,7 @@ async fn a_leaver_past_the_period_is_purged_and_the_history_stays(engine: Engine
     let (app, s) = TestApp::with_scenario(&engine).await?;
     let db = app.db();
     let f = Fixture::new(db);
-    // The leaver (Cara Leaves, UPN A100000000003) had a class, year, form
+    // The leaver (Cara Leaves, UPN V100000000003) had a class, year, form
     // and a guardian, and left 400 days ago; another pupil left 10 days ago.
     f.in_class(&s.class, &s.leaver).await?;
     f.in_year(&s.year, &s.leaver).await?;
@@ -102,7 +102,7 @@ async fn a_leaver_past_the_period_is_purged_and_the_history_stays(engine: Engine
     let lee = f.guardian(&s.school_a, "GA9", "Lee", "Leaves", Some("lee@leaves.example")).await?;
     f.link(&s.leaver, &lee, RelationshipType::Father, 1).await?;
     let leaver = deactivated_days_ago(db, s.leaver.id, 400).await?;
-    let recent = f.student(&s.school_a, "SA4", "Dora", "Recent", Some("A100000000004")).await?;
+    let recent = f.student(&s.school_a, "SA4", "Dora", "Recent", Some("J100000000004")).await?;
     let recent = deactivated_days_ago(db, recent.id, 10).await?;
     let school_a = gid(NodeType::School, s.school_a.id);
 
@@ -170,7 +170,7 @@ async fn a_leaver_past_the_period_is_purged_and_the_history_stays(engine: Engine
     let person = &events_after["deactivationEvents"]["edges"][0]["node"]["person"];
     assert_eq!(person["id"], json!(gid(NodeType::Student, leaver.id)));
     assert!(person["purgedAt"].is_string(), "{person}");
-    shows_nothing_of(&events_after.to_string(), &["Cara", "Leaves", "A100000000003", "mis-SA3"]);
+    shows_nothing_of(&events_after.to_string(), &["Cara", "Leaves", "V100000000003", "mis-SA3"]);
     assert!(events_before.to_string().contains("Cara"), "the check can fail: the name showed before");
 
     // Recorded in the audit log with counts only.
@@ -197,14 +197,14 @@ async fn reactivated_held_and_open_run_accounts_wait(engine: Engine) -> anyhow::
     let f = Fixture::new(db);
     // Reactivated within the period (and deactivated again since, keeping
     // its first deactivation date).
-    let back = f.student(&s.school_a, "SA5", "Rae", "Back", Some("A100000000005")).await?;
+    let back = f.student(&s.school_a, "SA5", "Rae", "Back", Some("Y100000000005")).await?;
     let back = deactivated_days_ago(db, back.id, 400).await?;
     let mut reactivated =
         f.deactivation_event(&back, &s.trust, None, EventKind::Reactivated).await?.into_active_model();
     reactivated.occurred_at = Set(Utc::now() - Duration::days(30));
     reactivated.update(db).await?;
     // Held: a pending decision concerns it.
-    let held = f.student(&s.school_a, "SA6", "Hal", "Held", Some("A100000000006")).await?;
+    let held = f.student(&s.school_a, "SA6", "Hal", "Held", Some("M100000000006")).await?;
     let held = deactivated_days_ago(db, held.id, 400).await?;
     let decision = held_change::ActiveModel {
         trust_id: Set(s.trust.id),
@@ -377,7 +377,7 @@ async fn erasure_is_refused_on_roll_and_done_for_a_leaver(engine: Engine) -> any
     assert_eq!(flags, [json!(false), json!(true)]);
 
     // Nothing personal shows anywhere: by id, in lists, search and events.
-    let personal = ["Cara", "Leaves", "A100000000003", "mis-SA3", "upi-"];
+    let personal = ["Cara", "Leaves", "V100000000003", "mis-SA3", "upi-"];
     let by_id = app
         .query(&s.trust_admin, "query($p: ID!) { node(id: $p) { ... on Student { forename surname email upn misId wondeId purgedAt } } }", json!({ "p": leaver }))
         .await?;
@@ -389,7 +389,7 @@ async fn erasure_is_refused_on_roll_and_done_for_a_leaver(engine: Engine) -> any
         .await?;
     assert_eq!(list["node"]["students"]["totalCount"], 3, "the count stays");
     shows_nothing_of(&list.to_string(), &personal);
-    for word in ["Cara", "Leaves", "A100000000003"] {
+    for word in ["Cara", "Leaves", "V100000000003"] {
         let found = app
             .query(&s.trust_admin, "query($s: ID!, $w: String) { node(id: $s) { ... on School { students(filter: { search: $w }) { totalCount } } } }",
                 json!({ "s": gid(NodeType::School, s.school_a.id), "w": word }))
@@ -434,8 +434,8 @@ async fn erasure_is_refused_on_roll_and_done_for_a_leaver(engine: Engine) -> any
 
 const PUPILS: &str = "\
 id,upn,forename,surname,email,year
-S1,A100000000001,Amy,Smith,amy@pupils.example,Year 7
-S2,A100000000002,Ben,Smith,,Year 7
+S1,R100000000001,Amy,Smith,amy@pupils.example,Year 7
+S2,F100000000002,Ben,Smith,,Year 7
 ";
 
 async fn import(db: &DatabaseConnection, school_id: i32, students: &str) -> anyhow::Result<()> {

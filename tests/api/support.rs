@@ -610,3 +610,17 @@ pub fn strings(list: &Value, field: &str) -> Vec<String> {
         .map(|items| items.iter().filter_map(|i| i[field].as_str().map(str::to_owned)).collect())
         .unwrap_or_default()
 }
+
+/// A valid UPN (DfE's format and check letter: `onroll::upn`) made from
+/// `label`, the same for the same label and different for different labels
+/// of up to four ASCII characters (each byte is three of the 12 digits).
+pub fn upn(label: &str) -> String {
+    let digits: String = label.bytes().map(|b| format!("{b:03}")).collect();
+    let digits = format!("{digits:0>12}");
+    let digits = &digits[digits.len() - 12..];
+    let sum: usize = digits.bytes().zip(2..).map(|(d, weight)| usize::from(d - b'0') * weight).sum();
+    let check = char::from(onroll::upn::LETTERS[sum % 23]);
+    let upn = format!("{check}{digits}");
+    assert!(onroll::upn::is_valid(&upn), "{upn}");
+    upn
+}

@@ -320,8 +320,8 @@ async fn csv_form_moves_log_joins_and_leaves(engine: Engine) -> anyhow::Result<(
         }
     };
     let students = "id,upn,forename,surname,email,year,form,classes,leaving_date\n\
-                    S1,A100000000001,Amy,Smith,,Year 7,7A,7A/Ma1,\n\
-                    S2,A100000000002,Ben,Smith,,Year 7,7A,7A/Ma1,\n";
+                    S1,R100000000001,Amy,Smith,,Year 7,7A,7A/Ma1,\n\
+                    S2,F100000000002,Ben,Smith,,Year 7,7A,7A/Ma1,\n";
     let guardians = "id,forename,surname,email,student_id,relationship,parental_responsibility,lives_with_student,priority\n\
                      G1,Ann,Smith,ann@example.org,S1,Mother,yes,yes,1\n\
                      G1,Ann,Smith,ann@example.org,S2,Mother,yes,yes,1\n\

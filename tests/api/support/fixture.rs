@@ -403,12 +403,12 @@ impl Scenario {
         let school_b = f.school(&trust, "Birch Secondary").await?;
         let other_school = f.school(&other, "Cedar Primary").await?;
 
-        let ann_a = f.student(&school_a, "SA1", "Amy", "Smith", Some("A100000000001")).await?;
-        let solo = f.student(&school_a, "SA2", "Ben", "Jones", Some("A100000000002")).await?;
-        let leaver = f.student(&school_a, "SA3", "Cara", "Leaves", Some("A100000000003")).await?;
+        let ann_a = f.student(&school_a, "SA1", "Amy", "Smith", Some("R100000000001")).await?;
+        let solo = f.student(&school_a, "SA2", "Ben", "Jones", Some("F100000000002")).await?;
+        let leaver = f.student(&school_a, "SA3", "Cara", "Leaves", Some("V100000000003")).await?;
         let leaver = f.deactivate_student(&leaver, DeactivationReason::LeftSchool).await?;
-        let ann_b = f.student(&school_b, "SB1", "Tom", "Smith", Some("B200000000001")).await?;
-        let other_student = f.student(&other_school, "SC1", "Zed", "Hidden", Some("C300000000001")).await?;
+        let ann_b = f.student(&school_b, "SB1", "Tom", "Smith", Some("U200000000001")).await?;
+        let other_student = f.student(&other_school, "SC1", "Zed", "Hidden", Some("W300000000001")).await?;
 
         let ann_at_a = f.guardian(&school_a, "GA1", "Ann", "Smith", Some("ann.smith@example.org")).await?;
         let ann_at_b = f.guardian(&school_b, "GB1", "Ann", "Smith", Some("  Ann.Smith@Example.ORG ")).await?;
