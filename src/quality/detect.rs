@@ -30,8 +30,7 @@ pub fn findings(
     ambiguities: &[Ambiguity],
 ) -> Vec<Finding> {
     let mut out = emails(directory);
-    out.extend(pupils_without_upn(&directory.students));
-    out.extend(pupils_with_an_invalid_upn(&directory.students));
+    out.extend(pupils_without_a_valid_upn(&directory.students));
     out.extend(pupils_sharing_a_upn(&directory.students));
     out.extend(ambiguous(ambiguities));
     out.extend(dropped(duplicates));
@@ -139,41 +138,32 @@ fn emails(directory: &Directory) -> Vec<Finding> {
     out
 }
 
-fn pupils_without_upn(students: &[StudentRow]) -> Vec<Finding> {
-    let mut ids: Vec<i32> = students
+/// One finding per active pupil without a UPN, and one per pupil whose
+/// UPN is given but is not a valid UPN ([`crate::upn`]), in id order. The
+/// details name no UPN: the record shows it.
+fn pupils_without_a_valid_upn(students: &[StudentRow]) -> Vec<Finding> {
+    let mut pupils: Vec<(i32, DataQualityKind)> = students
         .iter()
-        .filter(|(_, _, upn)| upn.as_deref().is_none_or(|u| u.trim().is_empty()))
-        .map(|(id, ..)| *id)
-        .collect();
-    ids.sort_unstable();
-    ids.into_iter()
-        .map(|id| Finding {
-            kind: DataQualityKind::PupilWithoutUpn,
-            records: Records { students: vec![id], ..Records::default() },
-            detail: "A pupil has no UPN, so the same child at another school of the trust cannot be \
-                     recognised."
-                .to_owned(),
+        .filter_map(|(id, _, upn)| match upn.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => Some((*id, DataQualityKind::PupilWithoutUpn)),
+            Some(upn) if upn_key(upn).is_none() => Some((*id, DataQualityKind::PupilUpnInvalid)),
+            Some(_) => None,
         })
-        .collect()
-}
-
-/// One finding per active pupil whose UPN is given but is not a UPN
-/// ([`crate::upn`]). The detail names no UPN: the record shows it.
-fn pupils_with_an_invalid_upn(students: &[StudentRow]) -> Vec<Finding> {
-    let mut ids: Vec<i32> = students
-        .iter()
-        .filter(|(_, _, upn)| upn.as_deref().is_some_and(|u| !u.trim().is_empty() && upn_key(u).is_none()))
-        .map(|(id, ..)| *id)
         .collect();
-    ids.sort_unstable();
-    ids.into_iter()
-        .map(|id| Finding {
-            kind: DataQualityKind::PupilUpnInvalid,
+    pupils.sort_unstable_by_key(|(id, _)| *id);
+    pupils
+        .into_iter()
+        .map(|(id, kind)| Finding {
+            kind,
             records: Records { students: vec![id], ..Records::default() },
-            detail: "A pupil's UPN is not a valid UPN (13 characters: a check letter, 11 digits, then a \
-                     digit or a letter, with the check letter DfE's rule gives), so it joins no family: \
-                     the same child at another school of the trust is not recognised."
-                .to_owned(),
+            detail: if kind == DataQualityKind::PupilWithoutUpn {
+                "A pupil has no UPN, so the same child at another school of the trust cannot be recognised."
+            } else {
+                "A pupil's UPN is not a valid UPN (13 characters: a check letter, 11 digits, then a digit or \
+                 a letter, with the check letter DfE's rule gives), so it joins no family: the same child at \
+                 another school of the trust is not recognised."
+            }
+            .to_owned(),
         })
         .collect()
 }
