@@ -406,7 +406,7 @@ mod tests {
             row(10, 1, "P207000016049"),
             row(20, 2, "B801200005001"),
             row(21, 2, "p207000016049 "),
-            row(22, 2, "B00000000000T"),
+            row(22, 2, "U80000000000T"),
         ];
         let index = FamilyIndex::from_rows(&links, &guardians, &students);
         let ann = index.of_guardian(2).expect("Ann's family");

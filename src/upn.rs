@@ -20,7 +20,8 @@
 //!
 //! The shape is DfE's (Common Basic Data Set, "Unique Pupil Number"): 13
 //! characters, a check letter, 11 digits, then a digit (a permanent UPN) or
-//! a letter (a temporary one). The check letter is the sum of each later
+//! a letter (a temporary one); the first three digits are the issuing local
+//! authority's code, never 000 or 999 ([`FILLER_LA_CODES`]). The check letter is the sum of each later
 //! character's value times its position (2 to 13) modulo 23, read in
 //! [`LETTERS`]; a temporary UPN's last letter counts as its place in
 //! [`LETTERS`].
@@ -52,7 +53,8 @@ pub fn is_valid(upn: &str) -> bool {
 }
 
 /// Whether `upn` (trimmed and upper-cased) has a UPN's shape: 13
-/// characters, a check letter, 11 digits, then a digit or a letter.
+/// characters, a check letter, 11 digits, then a digit or a letter, and a
+/// local authority code (the first three digits) that is not a filler.
 pub fn has_shape(upn: &str) -> bool {
     parts(upn).is_some()
 }
@@ -65,6 +67,9 @@ fn parts(upn: &str) -> Option<(u8, [u32; 12])> {
     if bytes.len() != 13 || letter_value(*check).is_none() || !middle.iter().all(u8::is_ascii_digit) {
         return None;
     }
+    if FILLER_LA_CODES.contains(&&middle[..3]) {
+        return None;
+    }
     let last = if last.is_ascii_digit() { u32::from(last - b'0') } else { letter_value(*last)? };
     let mut values = [0u32; 12];
     for (value, digit) in values.iter_mut().zip(middle) {
@@ -73,6 +78,14 @@ fn parts(upn: &str) -> Option<(u8, [u32; 12])> {
     values[11] = last;
     Some((*check, values))
 }
+
+/// Local authority codes no UPN has: what a placeholder typed as digits
+/// starts with. `A000000000000` has a valid check letter (every value is
+/// 0), and was seen joining unrelated children. DfE's list of codes is not
+/// checked: it grows as authorities reorganise (940 and later since 2021),
+/// and a code missing from a copy of it would refuse every real UPN issued
+/// there.
+const FILLER_LA_CODES: [&[u8]; 2] = [b"000", b"999"];
 
 /// A letter's value: its place in [`LETTERS`] (I, O and S have none).
 fn letter_value(letter: u8) -> Option<u32> {
@@ -98,13 +111,12 @@ mod tests {
 
     #[test]
     fn a_temporary_upn_counts_its_last_letter() {
-        // 0 at every digit: only the last letter's value, times 13, counts.
-        // T is 16: 208 mod 23 = 1, so B.
-        assert!(is_valid("B00000000000T"));
-        assert!(!is_valid("A00000000000T"));
+        // LA 800, then 0 at every digit: 8x2 + T's 16x13 = 224 = 9x23 + 17, so U.
+        assert!(is_valid("U80000000000T"));
+        assert!(!is_valid("A80000000000T"));
         // I, O and S are never a UPN's last letter, nor its check letter.
         assert!(!is_valid("A00000000000I"));
-        assert!(!is_valid("I000000000000") && is_valid("A000000000000"));
+        assert!(!is_valid("I800000000000") && is_valid("T800000000000"));
     }
 
     #[test]
@@ -124,11 +136,17 @@ mod tests {
         for value in ["TBC", "UNKNOWN", "0", "I207000016049", "Q20700001604I", "Q2070000X6049"] {
             assert_eq!(shaped_key(value), None, "{value}");
         }
+        // Placeholders typed as digits: their check letters are right, and
+        // no local authority has the code 000 or 999.
+        for value in ["A000000000000", "F999999999999", "a000000000000 "] {
+            assert_eq!(shaped_key(value), None, "{value}");
+            assert_eq!(key(value), None, "{value}");
+        }
     }
 
     #[test]
     fn a_key_is_trimmed_and_upper_cased() {
         assert_eq!(key(" p207000016049\t").as_deref(), Some("P207000016049"));
-        assert_eq!(key("b00000000000t").as_deref(), Some("B00000000000T"));
+        assert_eq!(key("u80000000000t").as_deref(), Some("U80000000000T"));
     }
 }

@@ -277,8 +277,8 @@ mod tests {
                 pupil(3, Some("P207000016049")),
                 pupil(1, Some(" p207000016049\t")),
                 pupil(2, Some("B801200005001")),
-                pupil(4, Some("B00000000000T")),
-                pupil(5, Some("B00000000000T")),
+                pupil(4, Some("U80000000000T")),
+                pupil(5, Some("U80000000000T")),
                 pupil(6, None),
                 pupil(7, Some(" ")),
                 pupil(8, Some("UNKNOWN")),
@@ -293,7 +293,7 @@ mod tests {
         let students = |ids: &[i32]| Records { students: ids.to_vec(), ..Records::default() };
         assert_eq!(
             of(DataQualityKind::PupilsShareUpn),
-            vec![students(&[4, 5]), students(&[1, 3])],
+            vec![students(&[1, 3]), students(&[4, 5])],
             "in UPN order; no UPN is no shared UPN, nor is a value that is not a UPN"
         );
         assert_eq!(

@@ -133,8 +133,8 @@ async fn a_upn_with_other_whitespace_joins_as_in_the_whole_index(engine: Engine)
     let f = Fixture::new(app.db());
     let mum = f.guardian(&s.school_a, "TM", "Mum", "Tab", Some("mum@tab.example")).await?;
     let dad = f.guardian(&s.school_b, "TD", "Dad", "Tab", Some("dad@tab.example")).await?;
-    let at_a = f.student(&s.school_a, "TS-a", "Kid", "Tab", Some("B00000000000T")).await?;
-    let at_b = f.student(&s.school_b, "TS-b", "Kid", "Tab", Some("B00000000000T\t")).await?;
+    let at_a = f.student(&s.school_a, "TS-a", "Kid", "Tab", Some("U80000000000T")).await?;
+    let at_b = f.student(&s.school_b, "TS-b", "Kid", "Tab", Some("U80000000000T\t")).await?;
     f.link(&at_a, &mum, RelationshipType::Mother, 1).await?;
     f.link(&at_b, &dad, RelationshipType::Father, 1).await?;
     match_the_whole_index(&app, &s).await

@@ -611,13 +611,13 @@ pub fn strings(list: &Value, field: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A valid UPN (DfE's format and check letter: `onroll::upn`) made from
-/// `label`, the same for the same label and different for different labels
-/// of up to four ASCII characters (each byte is three of the 12 digits).
+/// A valid UPN (DfE's format and check letter: `onroll::upn`) issued by
+/// local authority 800, made from `label`: the same for the same label and
+/// different for different labels of up to four ASCII characters (seven
+/// bits each, the last nine digits).
 pub fn upn(label: &str) -> String {
-    let digits: String = label.bytes().map(|b| format!("{b:03}")).collect();
-    let digits = format!("{digits:0>12}");
-    let digits = &digits[digits.len() - 12..];
+    let serial = label.bytes().fold(0u64, |n, b| (n << 7) | u64::from(b & 0x7f));
+    let digits = format!("800{:09}", serial % 1_000_000_000);
     let sum: usize = digits.bytes().zip(2..).map(|(d, weight)| usize::from(d - b'0') * weight).sum();
     let check = char::from(onroll::upn::LETTERS[sum % 23]);
     let upn = format!("{check}{digits}");
