@@ -65,7 +65,9 @@ impl Student {
         links_fed(&loaders.links_of_student, &loaders.guardians, self.0.id).await
     }
 
-    /// The family this child belongs to; null when no guardian is linked.
+    /// The family this child belongs to, across the trust's schools (the
+    /// child's records at other schools join by a valid UPN); null when no
+    /// guardian is linked to any of them.
     async fn family(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Family>> {
         family_of(ctx, FamilyMember::Student(self.0.id)).await
     }
