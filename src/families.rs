@@ -7,10 +7,10 @@
 //! office's own address typed in for many parents. Such an email joins
 //! nobody (a data-quality finding for the school instead). A child has one
 //! record per school; records with the same valid UPN are one child (a
-//! value that is not a UPN joins nobody: [`crate::upn`]). A family is a connected set of
-//! guardians and children joined by active guardian links and by those two
-//! identities. Its key is its smallest guardian id: stable while the family
-//! keeps that guardian, and cheap to page by.
+//! value that is not a UPN joins nobody: [`crate::upn`]). A family is a
+//! connected set of guardians and children joined by active guardian links
+//! and by those two identities. Its key is its smallest guardian id: stable
+//! while the family keeps that guardian, and cheap to page by.
 //!
 //! A page of families and a family by id read only those families
 //! ([`reach`]: from the people outwards, a few statements per step of the
@@ -138,10 +138,8 @@ pub fn names_agree<'a>(names: impl IntoIterator<Item = (&'a str, &'a str)>) -> b
 }
 
 /// A UPN as the family rule reads it: trimmed, upper-cased, and only a
-/// valid UPN ([`crate::upn::key`]); a placeholder or a slip joins nobody.
-pub fn upn_key(upn: &str) -> Option<String> {
-    crate::upn::key(upn)
-}
+/// valid UPN; a placeholder or a slip joins nobody.
+pub use crate::upn::key as upn_key;
 
 impl FamilyIndex {
     pub async fn build(db: &DatabaseConnection, viewer: &Viewer) -> Result<Self, AppError> {

@@ -21,10 +21,10 @@
 //! The shape is DfE's (Common Basic Data Set, "Unique Pupil Number"): 13
 //! characters, a check letter, 11 digits, then a digit (a permanent UPN) or
 //! a letter (a temporary one); the first three digits are the issuing local
-//! authority's code, never 000 or 999 ([`FILLER_LA_CODES`]). The check letter is the sum of each later
-//! character's value times its position (2 to 13) modulo 23, read in
-//! [`LETTERS`]; a temporary UPN's last letter counts as its place in
-//! [`LETTERS`].
+//! authority's code, never 000 or 999 ([`FILLER_LA_CODES`]). The check
+//! letter is the sum of each later character's value times its position (2
+//! to 13) modulo 23, read in [`LETTERS`]; a temporary UPN's last letter
+//! counts as its place in [`LETTERS`].
 
 /// The 23 letters a check letter (and a temporary UPN's last character)
 /// may be, in value order: the alphabet without I, O and S.

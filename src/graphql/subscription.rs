@@ -70,11 +70,6 @@ async fn replay(db: &DatabaseConnection, filter: &Filter, after: i64) -> Result<
     Ok(select.order_by_asc(event::Column::Id).limit(REPLAY_PAGE).all(db).await?)
 }
 
-/// The newest event id now: where a subscriber without a cursor starts.
-async fn newest(db: &DatabaseConnection) -> Result<i64, AppError> {
-    Ok(crate::events::log::newest_published(db).await?)
-}
-
 /// An event as a subscriber gets it: from the bus as it was committed
 /// (`live`), or read back from the log (a replay, or catching up).
 struct Delivered {
@@ -101,7 +96,8 @@ async fn events(
 ) -> Result<impl Stream<Item = Result<Delivered, AppError>> + use<>, AppError> {
     let start = match after {
         Some(cursor) => cursor,
-        None => newest(&db).await?,
+        // Without a cursor, a subscriber starts after the newest event now.
+        None => crate::events::log::newest_published(&db).await?,
     };
     // Subscribe before reading the log after `start`, so nothing falls
     // between the two.

@@ -137,11 +137,6 @@ fn checked_schools(ids: Option<Vec<i32>>) -> Result<Option<String>, EndpointErro
     }
 }
 
-/// The newest published event id now (0 for an empty log).
-async fn newest_event<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
-    crate::events::log::newest_published(db).await
-}
-
 /// Registers an endpoint; events committed from now on reach it. Every
 /// field is checked before anything is written.
 pub async fn create<C: ConnectionTrait>(
@@ -170,7 +165,7 @@ pub async fn create<C: ConnectionTrait>(
         enabled: Set(true),
         disabled_reason: Set(None),
         failing_since: Set(None),
-        after_event_id: Set(newest_event(db).await?),
+        after_event_id: Set(crate::events::log::newest_published(db).await?),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
