@@ -264,10 +264,11 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
                     for error in &errors {
                         say!("{error}");
                     }
-                    anyhow::bail!(
-                        "the files were refused ({} errors above); nothing was changed",
-                        errors.len()
-                    );
+                    let count = match errors.len() {
+                        1 => "1 error".to_owned(),
+                        n => format!("{n} errors"),
+                    };
+                    anyhow::bail!("the files were refused ({count} above); nothing was changed");
                 }
                 CsvImportOutcome::Ran(run) => {
                     print_run(&run);

@@ -31,6 +31,9 @@ pub(crate) struct CliAct {
     school: Option<String>,
     trust: Option<String>,
     token: Option<String>,
+    /// The person a subject access export read: the row names their
+    /// school (and so their trust), found when the act is recorded.
+    person: Option<(entity::enums::PersonKind, i32)>,
     detail: Option<String>,
 }
 
@@ -47,6 +50,7 @@ impl CliAct {
             school: None,
             trust: None,
             token: None,
+            person: None,
             detail: None,
         };
         Some(match command {
@@ -67,9 +71,8 @@ impl CliAct {
             // what a DPO must be able to show: the person's id, never data.
             Command::ExportPerson { id, database } => {
                 let mut a = act(database, "export-person");
-                a.detail = crate::cli_retention::person(id)
-                    .ok()
-                    .map(|(kind, id)| format!("person={} id={id}", kind.as_str()));
+                a.person = crate::cli_retention::person(id).ok();
+                a.detail = a.person.map(|(kind, id)| format!("person={} id={id}", kind.as_str()));
                 a
             }
             Command::School { command: SchoolCommand::Create { trust, database, .. } } => {
@@ -146,11 +149,11 @@ impl CliAct {
         };
         let recorded = async {
             let mut entry = Entry::new(Actor::Cli, self.action, if succeeded { audit::OK } else { "ERROR" });
-            entry.school_id = self
-                .school
-                .as_deref()
-                .and_then(|s| parse_id(s, NodeType::School).ok())
-                .or_else(|| CREATED_SCHOOL.get().copied());
+            entry.school_id = match (self.school.as_deref(), self.person) {
+                (Some(school), _) => parse_id(school, NodeType::School).ok(),
+                (None, Some((kind, id))) => crate::cli_retention::school_of(&db, kind, id).await?,
+                (None, None) => CREATED_SCHOOL.get().copied(),
+            };
             entry.trust_id = match (&self.trust, &self.token) {
                 (Some(trust), _) => parse_id(trust, NodeType::Trust).ok(),
                 (None, Some(token)) => token_trust(&db, token).await,

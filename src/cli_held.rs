@@ -111,24 +111,24 @@ fn parse_held_id(text: &str) -> anyhow::Result<i32> {
     Ok(crate::graphql::types::decode_held(text)?)
 }
 
-/// A table of per-kind counts: created, updated, deactivated, reactivated, held.
-pub(crate) fn print_counts(rows: &[(&str, [i32; 5])]) {
+/// A table of per-kind counts, in `sync_run::CHANGES` order: created,
+/// updated, deactivated, reactivated, reidentified (accounts matched under
+/// a new MIS key), held.
+pub(crate) fn print_counts(rows: &[(&str, [i32; 6])]) {
+    let [created, updated, deactivated, reactivated, reidentified, held] = entity::sync_run::CHANGES;
     say!(
-        "{:<10} {:>8} {:>8} {:>12} {:>12} {:>6}",
-        "",
-        "created",
-        "updated",
-        "deactivated",
-        "reactivated",
-        "held"
+        "{:<10} {created:>8} {updated:>8} {deactivated:>12} {reactivated:>12} {reidentified:>12} {held:>6}",
+        ""
     );
-    for (name, [created, updated, deactivated, reactivated, held]) in rows {
-        say!("{name:<10} {created:>8} {updated:>8} {deactivated:>12} {reactivated:>12} {held:>6}");
+    for (name, [created, updated, deactivated, reactivated, reidentified, held]) in rows {
+        say!(
+            "{name:<10} {created:>8} {updated:>8} {deactivated:>12} {reactivated:>12} {reidentified:>12} {held:>6}"
+        );
     }
     // The guard holds rows of the link and membership tables too, counted
     // with the kind they belong to (`holds::held_count`): say so, or a
     // row of 40 held memberships reads as 40 groups.
-    let holds_rows = |kind: &str| rows.iter().any(|(name, counts)| *name == kind && counts[4] > 0);
+    let holds_rows = |kind: &str| rows.iter().any(|(name, counts)| *name == kind && counts[5] > 0);
     if holds_rows("groups") || holds_rows("guardians") {
         say!("(held: groups include memberships of groups; guardians include guardian links)");
     }
@@ -138,7 +138,9 @@ pub(crate) fn print_counts(rows: &[(&str, [i32; 5])]) {
 pub(crate) fn print_preview(preview: &Preview) {
     say!("dry run ({}): nothing was changed", preview.kind.as_str());
     let c = preview.counts;
-    let row = |c: crate::sync::ledger::Counts| [c.created, c.updated, c.deactivated, c.reactivated, c.held];
+    let row = |c: crate::sync::ledger::Counts| {
+        [c.created, c.updated, c.deactivated, c.reactivated, c.reidentified, c.held]
+    };
     print_counts(&[
         ("students", row(c.students)),
         ("staff", row(c.staff)),

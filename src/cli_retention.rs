@@ -3,7 +3,7 @@
 
 use entity::enums::PersonKind;
 use entity::{guardian, school, staff, student};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 
 use crate::graphql::ids::{NodeType, decode};
 use crate::retention::subject;
@@ -18,14 +18,23 @@ pub(crate) fn person(typed: &str) -> anyhow::Result<(PersonKind, i32)> {
     }
 }
 
-/// The export of the person `typed` names, across their trust, as pretty JSON.
-pub(crate) async fn export(db: &DatabaseConnection, typed: &str) -> anyhow::Result<String> {
-    let (kind, id) = person(typed)?;
-    let school_id = match kind {
+/// The school of the account `id` of `kind`; `None` when there is none.
+pub(crate) async fn school_of(
+    db: &DatabaseConnection,
+    kind: PersonKind,
+    id: i32,
+) -> Result<Option<i32>, DbErr> {
+    Ok(match kind {
         PersonKind::Student => student::Entity::find_by_id(id).one(db).await?.map(|r| r.school_id),
         PersonKind::Staff => staff::Entity::find_by_id(id).one(db).await?.map(|r| r.school_id),
         PersonKind::Guardian => guardian::Entity::find_by_id(id).one(db).await?.map(|r| r.school_id),
-    };
+    })
+}
+
+/// The export of the person `typed` names, across their trust, as pretty JSON.
+pub(crate) async fn export(db: &DatabaseConnection, typed: &str) -> anyhow::Result<String> {
+    let (kind, id) = person(typed)?;
+    let school_id = school_of(db, kind, id).await?;
     let school = match school_id {
         Some(school_id) => school::Entity::find_by_id(school_id).one(db).await?,
         None => None,

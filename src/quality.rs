@@ -8,7 +8,9 @@
 //! deactivated account is history, not something to fix) plus what the
 //! run itself observed (records dropped as duplicates in the fetch,
 //! ambiguous re-identifications), and the stored rows are brought to
-//! match. A finding that is still there keeps its row, its `detected_at`
+//! match. So does every other write that deactivates accounts (an
+//! approval of held changes, a disconnection that deactivates the
+//! school), so that no finding names a pupil who is gone. A finding that is still there keeps its row, its `detected_at`
 //! and the run that first found it; one that is gone is deleted.
 //!
 //! The kinds ([`DataQualityKind`]):
@@ -34,9 +36,7 @@ mod detect;
 use chrono::Utc;
 use entity::enums::{AccountStatus, DataQualityKind};
 use entity::{data_quality_finding, guardian, school, staff, student};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -85,16 +85,31 @@ pub struct Finding {
     pub detail: String,
 }
 
+/// Why findings are refreshed, and what the caller saw besides the
+/// stored directory.
+#[derive(Clone, Copy, Debug)]
+pub enum Occasion<'a> {
+    /// A run: recorded on findings first found now, with the records its
+    /// fetch dropped as duplicates and its ambiguous re-identifications.
+    Run { run_id: i32, duplicates: &'a [DroppedDuplicate], ambiguities: &'a [Ambiguity] },
+    /// A write outside a run that changed the directory (an approval of
+    /// held changes, a disconnection). Nothing was fetched, so what the
+    /// last run saw of its fetch (duplicates) stands until the next run.
+    Decision,
+}
+
 /// Recomputes the school's findings and replaces its stored ones, inside
-/// the run's transaction. `run_id` is recorded on findings first found now.
-/// Returns how many findings the school has.
-pub async fn refresh(
-    txn: &DatabaseTransaction,
+/// the caller's transaction `txn`. Returns how many findings the school
+/// has.
+pub async fn refresh<C: ConnectionTrait>(
+    txn: &C,
     school_id: i32,
-    run_id: Option<i32>,
-    duplicates: &[DroppedDuplicate],
-    ambiguities: &[Ambiguity],
+    occasion: Occasion<'_>,
 ) -> Result<usize, DbErr> {
+    let (run_id, duplicates, ambiguities) = match occasion {
+        Occasion::Run { run_id, duplicates, ambiguities } => (Some(run_id), duplicates, ambiguities),
+        Occasion::Decision => (None, &[][..], &[][..]),
+    };
     let directory = read_directory(txn, school_id).await?;
     let mut findings = detect::findings(&directory, duplicates, ambiguities);
     let existing = data_quality_finding::Entity::find()
@@ -102,6 +117,15 @@ pub async fn refresh(
         .all(txn)
         .await?;
     findings.extend(ambiguities_still_open(txn, &existing, &findings).await?);
+    if let Occasion::Decision = occasion {
+        findings.extend(existing.iter().filter(|row| row.kind == DataQualityKind::DuplicateInFetch).map(
+            |row| Finding {
+                kind: row.kind,
+                records: Records::from_json(&row.records),
+                detail: row.detail.clone(),
+            },
+        ));
+    }
 
     let mut stored: HashMap<(DataQualityKind, String), data_quality_finding::Model> = HashMap::new();
     let mut stale = Vec::new();
@@ -164,7 +188,7 @@ pub async fn refresh(
 /// statistics for a school's new rows (its first run, before `ANALYZE`)
 /// PostgreSQL believed the school held one guardian and compared every
 /// pair (664,017 rows filtered, 108 ms, then 35-40 ms a run).
-async fn read_directory(txn: &DatabaseTransaction, school_id: i32) -> Result<Directory, DbErr> {
+async fn read_directory<C: ConnectionTrait>(txn: &C, school_id: i32) -> Result<Directory, DbErr> {
     let school = school::Entity::find_by_id(school_id)
         .one(txn)
         .await?
@@ -217,8 +241,8 @@ async fn read_directory(txn: &DatabaseTransaction, school_id: i32) -> Result<Dir
 /// Stored ambiguity findings that this run did not report again, kept
 /// while two or more of their accounts are still active: the office has
 /// not told the accounts apart until one of them goes.
-async fn ambiguities_still_open(
-    txn: &DatabaseTransaction,
+async fn ambiguities_still_open<C: ConnectionTrait>(
+    txn: &C,
     existing: &[data_quality_finding::Model],
     findings: &[Finding],
 ) -> Result<Vec<Finding>, DbErr> {

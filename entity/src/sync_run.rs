@@ -45,13 +45,14 @@ crate::entity_macros::plain_entity!("sync_run" {
 
 /// The changes a run counts for each kind of record, in the order
 /// [`Model::counts_by_record`] gives them.
-pub const CHANGES: [&str; 5] = ["created", "updated", "deactivated", "reactivated", "held"];
+/// Groups are never re-identified: their `reidentified` is always 0.
+pub const CHANGES: [&str; 6] = ["created", "updated", "deactivated", "reactivated", "reidentified", "held"];
 
 impl Model {
     /// The run's counts for each kind of record (`students`, `staff`,
     /// `guardians`, `groups`), each in [`CHANGES`] order: the one place
     /// that maps the count columns to what they count.
-    pub fn counts_by_record(&self) -> [(&'static str, [i32; 5]); 4] {
+    pub fn counts_by_record(&self) -> [(&'static str, [i32; 6]); 4] {
         [
             (
                 "students",
@@ -60,6 +61,7 @@ impl Model {
                     self.students_updated,
                     self.students_deactivated,
                     self.students_reactivated,
+                    self.students_reidentified,
                     self.students_held,
                 ],
             ),
@@ -70,6 +72,7 @@ impl Model {
                     self.staff_updated,
                     self.staff_deactivated,
                     self.staff_reactivated,
+                    self.staff_reidentified,
                     self.staff_held,
                 ],
             ),
@@ -80,6 +83,7 @@ impl Model {
                     self.guardians_updated,
                     self.guardians_deactivated,
                     self.guardians_reactivated,
+                    self.guardians_reidentified,
                     self.guardians_held,
                 ],
             ),
@@ -90,6 +94,7 @@ impl Model {
                     self.groups_updated,
                     self.groups_deactivated,
                     self.groups_reactivated,
+                    0,
                     self.groups_held,
                 ],
             ),

@@ -169,7 +169,8 @@ impl CoreQuery {
 
     /// What the school's office should fix in its MIS, oldest finding
     /// first, each with the records involved; recomputed by every run of
-    /// the school. Admins only: a trust admin of the school's trust or a
+    /// the school, every approval of its held changes and a disconnection
+    /// that deactivates its accounts. Admins only: a trust admin of the school's trust or a
     /// school admin of the school. FORBIDDEN for integrators; NOT_FOUND for
     /// a school outside the token's scope. `first` is 0..100 (default 20).
     async fn data_quality(

@@ -132,8 +132,12 @@ pub(super) async fn apply(
         outcome.queue_events(membership::changes(&groups_before, &groups_after, origin));
     }
     // In the run's transaction: findings change exactly when the directory does.
-    crate::quality::refresh(&txn, run.school_id, Some(run.id), &batch.duplicates, &outcome.ambiguities)
-        .await?;
+    let occasion = crate::quality::Occasion::Run {
+        run_id: run.id,
+        duplicates: &batch.duplicates,
+        ambiguities: &outcome.ambiguities,
+    };
+    crate::quality::refresh(&txn, run.school_id, occasion).await?;
     if !runs::finish_if_running(&txn, run.id, SyncStatus::Completed, &outcome.counts, None).await? {
         txn.rollback().await?;
         return Err(Failure::Cancelled);

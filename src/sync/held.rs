@@ -114,6 +114,9 @@ pub async fn approve(
     let groups_after = membership::snapshot(&txn, school_id).await?;
     let origin = membership::Origin { trust_id: school.trust_id, school_id, run_id: None, now };
     outcome.queue_events(membership::changes(&groups_before, &groups_after, origin));
+    // Approved pupils are gone: findings about them go with them, in the
+    // same commit, as a run's do.
+    crate::quality::refresh(&txn, school_id, crate::quality::Occasion::Decision).await?;
     outcome.append_events(&txn).await?;
     txn.commit().await?;
     events.publish(&outcome.events);

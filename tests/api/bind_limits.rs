@@ -79,7 +79,12 @@ async fn findings_past_the_bind_limit_go_in_one_run(engine: Engine) -> anyhow::R
     }
 
     let txn = onroll::db::begin_write(db).await?;
-    let left = onroll::quality::refresh(&txn, school.id, Some(run.id), &[], &[]).await?;
+    let left = onroll::quality::refresh(
+        &txn,
+        school.id,
+        onroll::quality::Occasion::Run { run_id: run.id, duplicates: &[], ambiguities: &[] },
+    )
+    .await?;
     txn.commit().await?;
     assert_eq!(left, 1, "only the ambiguity between two active pupils is left");
     let stored: Vec<data_quality_finding::Model> = data_quality_finding::Entity::find()

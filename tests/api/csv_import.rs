@@ -606,8 +606,28 @@ async fn the_cli_imports_and_reports_errors(engine: Engine) -> anyhow::Result<()
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("(CSV) COMPLETED"), "{stdout}");
     let table: Vec<Vec<&str>> = stdout.lines().map(|l| l.split_whitespace().collect()).collect();
-    assert!(table.contains(&vec!["students", "4", "0", "0", "0", "0"]), "{stdout}");
-    assert!(table.contains(&vec!["guardians", "4", "0", "0", "0", "0"]), "{stdout}");
+    assert!(table.contains(&vec!["students", "4", "0", "0", "0", "0", "0"]), "{stdout}");
+    assert!(table.contains(&vec!["guardians", "4", "0", "0", "0", "0", "0"]), "{stdout}");
+    assert_eq!(Mirror::read(db, school.id).await?, first_mirror());
+
+    // A new MIS numbers the same pupils afresh: the table says they were
+    // recognised by UPN, and numbering them back restores the first mirror.
+    let renumbered = write("renumbered.csv", &STUDENTS.replace("\nS", "\nM"))?;
+    for file in [&renumbered, &students] {
+        let output = run(args(&["--students", file, "--full"])).await??;
+        let stdout = String::from_utf8(output.stdout)?;
+        assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+        let header = stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|l| l.first() == Some(&"created"));
+        assert_eq!(header.map(|l| l[4]), Some("reidentified"), "{stdout}");
+        let students = stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|l| l.first() == Some(&"students"));
+        assert_eq!(students.map(|l| (l[1], l[5])), Some(("0", "4")), "{stdout}");
+    }
     assert_eq!(Mirror::read(db, school.id).await?, first_mirror());
     let counts = row_counts(db).await?;
 
@@ -619,7 +639,7 @@ async fn the_cli_imports_and_reports_errors(engine: Engine) -> anyhow::Result<()
         stdout.trim(),
         "students.csv line 3, column leaving_date: `2024/12/31` is not a date; write dates as YYYY-MM-DD or DD/MM/YYYY"
     );
-    assert!(stderr.contains("nothing was changed"), "{stderr}");
+    assert!(stderr.contains("the files were refused (1 error above); nothing was changed"), "{stderr}");
     assert_eq!(row_counts(db).await?, counts);
 
     // A guard trip completes the run and exits 3, saying how to decide.
@@ -630,8 +650,8 @@ async fn the_cli_imports_and_reports_errors(engine: Engine) -> anyhow::Result<()
     assert!(stdout.contains("(CSV) COMPLETED"), "{stdout}");
     let students =
         stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).find(|l| l[0] == "students");
-    // Columns: created, updated, deactivated, reactivated, held.
-    assert_eq!(students.map(|l| (l[3], l[5])), Some(("0", "3")), "{stdout}");
+    // Columns: created, updated, deactivated, reactivated, reidentified, held.
+    assert_eq!(students.map(|l| (l[3], l[6])), Some(("0", "3")), "{stdout}");
     let stderr = String::from_utf8(output.stderr)?;
     // Three pupils, and their guardians waiting with them.
     assert!(stderr.contains("guard held") && stderr.contains("onroll held list --school"), "{stderr}");
@@ -645,7 +665,7 @@ async fn the_cli_imports_and_reports_errors(engine: Engine) -> anyhow::Result<()
     assert_eq!(output.status.code(), Some(3));
     let stdout = String::from_utf8(output.stdout)?;
     let groups = stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).find(|l| l[0] == "groups");
-    assert_eq!(groups.map(|l| l[5]), Some("2"), "{stdout}");
+    assert_eq!(groups.map(|l| l[6]), Some("2"), "{stdout}");
     assert!(stdout.contains(note), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

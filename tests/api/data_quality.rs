@@ -430,7 +430,8 @@ async fn run_observations_are_findings_until_resolved(engine: Engine) -> anyhow:
         let run = run.id;
         async move {
             let txn = db.begin().await?;
-            let n = onroll::quality::refresh(&txn, school, Some(run), duplicates, ambiguities).await?;
+            let occasion = onroll::quality::Occasion::Run { run_id: run, duplicates, ambiguities };
+            let n = onroll::quality::refresh(&txn, school, occasion).await?;
             txn.commit().await?;
             anyhow::Ok(n)
         }
@@ -451,6 +452,13 @@ async fn run_observations_are_findings_until_resolved(engine: Engine) -> anyhow:
         .collect()
     );
     assert_eq!(data["dataQuality"]["edges"][0]["node"]["syncRun"]["id"], gid(NodeType::SyncRun, run.id));
+
+    // A decision between runs (an approval of held changes) fetched
+    // nothing: the fetch's duplicate stands until the next run.
+    let txn = db.begin().await?;
+    let kept = onroll::quality::refresh(&txn, a.id, onroll::quality::Occasion::Decision).await?;
+    txn.commit().await?;
+    assert_eq!(kept, 2, "a decision keeps what the last run's fetch showed");
 
     // A later run no longer sees either: the fetch was clean, but both
     // accounts the record could be are still active.
@@ -483,7 +491,15 @@ async fn statements_for(s: &Setup, school: &school::Model, size: usize) -> anyho
     }
     let run = f.sync_run(school, SyncKind::Csv, SyncStatus::Completed).await?;
     let txn = s.app.db().begin().await?;
-    assert_eq!(onroll::quality::refresh(&txn, school.id, Some(run.id), &[], &[]).await?, 2 * size);
+    assert_eq!(
+        onroll::quality::refresh(
+            &txn,
+            school.id,
+            onroll::quality::Occasion::Run { run_id: run.id, duplicates: &[], ambiguities: &[] }
+        )
+        .await?,
+        2 * size
+    );
     txn.commit().await?;
     let vars = json!({ "school": gid(NodeType::School, school.id), "first": 100 });
     s.app.query(&s.trust_admin, FINDINGS, vars.clone()).await?;

@@ -25,7 +25,8 @@ on_both_engines!(
     held_changes_survive_a_restart_and_are_decided_from_the_command_line,
     a_returning_pupil_leaves_the_held_set,
     an_answer_that_ends_every_class_is_held,
-    a_preview_equals_the_run_and_writes_nothing
+    a_preview_equals_the_run_and_writes_nothing,
+    an_approval_clears_the_findings_about_whom_it_removes
 );
 
 mod harness;
@@ -385,11 +386,18 @@ async fn a_preview_equals_the_run_and_writes_nothing(engine: Engine) -> anyhow::
     assert!(changes.iter().filter(|c| c["change"] == "HELD").all(|c| c["reason"] == "REMOVED_FROM_MIS"));
 
     let run = h.sync(SyncKind::Incremental).await?;
-    let counts = |kind: &str, run: [i32; 5]| {
+    let counts = |kind: &str, run: [i32; 6]| {
         let p = &preview[kind];
         assert_eq!(
-            [&p["created"], &p["updated"], &p["deactivated"], &p["reactivated"], &p["held"]]
-                .map(|v| v.as_i64().unwrap_or(-1)),
+            [
+                &p["created"],
+                &p["updated"],
+                &p["deactivated"],
+                &p["reactivated"],
+                &p["reidentified"],
+                &p["held"]
+            ]
+            .map(|v| v.as_i64().unwrap_or(-1)),
             run.map(i64::from),
             "{kind}: preview {p} against the run"
         );
@@ -418,5 +426,54 @@ async fn a_preview_equals_the_run_and_writes_nothing(engine: Engine) -> anyhow::
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("dry run (FULL): nothing was changed"), "{stdout}");
     assert_eq!(footprint(&h).await?, after_run);
+    Ok(())
+}
+
+/// Seen in a trial: after `onroll held approve` deactivated a pupil,
+/// `dataQuality` still asked the office to add the pupil's missing UPN,
+/// until the next run. An approval refreshes findings in its commit.
+async fn an_approval_clears_the_findings_about_whom_it_removes(engine: Engine) -> anyhow::Result<()> {
+    let h = Held::start(&engine, 12).await?;
+    let truth = h.sim.truth(&h.wonde_id)?;
+    let pupil = truth.students.iter().find(|s| s.upn.is_some()).ok_or_else(|| anyhow::anyhow!("no UPN"))?;
+    let lose_upn = wonde_sim::PatchRequest {
+        kind: "student".into(),
+        id: pupil.id.clone(),
+        path: "education_details.data.upn".into(),
+        value: Value::Null,
+    };
+    h.sim.patch_record(&h.wonde_id, lose_upn)?;
+    h.sync(SyncKind::Full).await?;
+    let pupil_id = h.student(&pupil.id).await?.id;
+    let records = json!({ "students": [pupil_id] }).to_string();
+    let about_the_pupil = || async {
+        let rows = entity::data_quality_finding::Entity::find()
+            .filter(entity::data_quality_finding::Column::SchoolId.eq(h.school.id))
+            .all(h.db())
+            .await?;
+        anyhow::Ok(
+            rows.into_iter()
+                .filter(|row| row.records == records)
+                .map(|row| row.kind.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(about_the_pupil().await?, ["PUPIL_WITHOUT_UPN"]);
+
+    // The MIS goes dark: every pupil is held, and still active, so the
+    // finding stands.
+    h.sim.set_outage(&h.wonde_id, true)?;
+    let run = h.sync(SyncKind::Full).await?;
+    assert_eq!(run.students_held, 12, "{run:?}");
+    assert_eq!(about_the_pupil().await?, ["PUPIL_WITHOUT_UPN"]);
+
+    let pending = h.held("PENDING").await?;
+    let change = pending
+        .iter()
+        .find(|n| n["target"] == "STUDENT" && n["targetId"] == gid(NodeType::Student, pupil_id))
+        .ok_or_else(|| anyhow::anyhow!("the pupil is held: {pending:?}"))?;
+    h.decide(APPROVE, &ids_of(std::slice::from_ref(change))).await?;
+    assert_eq!(h.student(&pupil.id).await?.status, AccountStatus::Deactivated);
+    assert!(about_the_pupil().await?.is_empty(), "a finding about a pupil the approval removed");
     Ok(())
 }

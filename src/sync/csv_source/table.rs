@@ -194,12 +194,20 @@ pub(super) fn read(
         let last_filled = filled_width(&record);
         let fields = last_filled.max(positions.len().min(record.len()));
         if fields != positions.len() {
-            errors.add(
-                file,
-                line,
-                None,
-                format!("this line has {fields} fields but the header has {}", positions.len()),
-            );
+            let mut message = format!("this line has {fields} fields but the header has {}", positions.len());
+            // A stray quote swallows the lines after it into one cell; the
+            // count alone would send the office looking at the wrong line.
+            let breaks = record.iter().map(|cell| cell.matches('\n').count()).sum::<usize>();
+            if record.iter().next_back().is_some_and(|cell| cell.ends_with('\n')) {
+                // The file's last line break landed inside the cell.
+                message.push_str(": a quote (\") on it is never closed, so every line below was read into it; close or remove the quote");
+            } else if breaks > 0 {
+                let last = line.saturating_add(u32::try_from(breaks).unwrap_or(u32::MAX));
+                message.push_str(&format!(
+                    ": a quote (\") on it is not closed until line {last}, so lines {line} to {last} were read as one; close or remove the quote"
+                ));
+            }
+            errors.add(file, line, None, message);
             continue;
         }
         let mut cells = vec![String::new(); columns.len()];

@@ -528,6 +528,30 @@ fn another_separator_is_refused_by_name() {
     assert_eq!(batch.students[0].forename, "A|B");
 }
 
+/// Seen in a trial: a quote left open said "this line has 2 fields but
+/// the header has 3" and nothing of the quote, or of the lines it ate.
+#[test]
+fn a_quote_left_open_is_named_with_the_lines_it_swallowed() {
+    let errors =
+        errors_of(&students_only("id,forename,surname\nS1,Amy,Smith\nS2,\"Ben,Smith\nS3,Cal,Jones\n"));
+    assert_eq!(places(&errors), vec![("students", 3, None)]);
+    assert_eq!(
+        errors[0].message,
+        "this line has 2 fields but the header has 3: a quote (\") on it is never closed, so every line below was read into it; close or remove the quote"
+    );
+    // Closed again by a later stray quote: the lines in between are named.
+    let errors =
+        errors_of(&students_only("id,forename,surname\nS1,\"Amy,Smith\nS2,Ben\",Smith,x\nS3,Cal,Jones\n"));
+    assert_eq!(places(&errors), vec![("students", 2, None)]);
+    assert_eq!(
+        errors[0].message,
+        "this line has 4 fields but the header has 3: a quote (\") on it is not closed until line 3, so lines 2 to 3 were read as one; close or remove the quote"
+    );
+    // A quoted line break in a row of the right width is a real cell.
+    let batch = parse(&students_only("id,forename,surname\nS1,\"Amy\nJane\",Smith\n"), true, today());
+    assert!(batch.is_ok(), "{batch:?}");
+}
+
 #[test]
 fn trailing_empty_columns_are_ignored() {
     // Excel writes a comma per column that once held something, and after

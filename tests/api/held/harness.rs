@@ -38,10 +38,10 @@ pub(crate) const REJECT: &str = "mutation($s: ID!, $ids: [ID!]!) {
     rejectHeldChanges(schoolId: $s, ids: $ids) { decided { id status decidedBy } skipped withdrawn deactivated } }";
 pub(crate) const PREVIEW: &str = "query($s: ID!, $k: SyncKind) { previewSync(schoolId: $s, kind: $k) {
     kind held
-    students { created updated deactivated reactivated held }
-    staff { created updated deactivated reactivated held }
-    guardians { created updated deactivated reactivated held }
-    groups { created updated deactivated reactivated held }
+    students { created updated deactivated reactivated reidentified held }
+    staff { created updated deactivated reactivated reidentified held }
+    guardians { created updated deactivated reactivated reidentified held }
+    groups { created updated deactivated reactivated reidentified held }
     studentChanges { change id wondeId forename reason }
     guardianChanges { change id wondeId reason }
 } }";
