@@ -11,10 +11,11 @@
 //! - log-only rows (parent groups joined and left: [`EventKind::log_only`])
 //!   take one lock per school. Their only reader,
 //!   `groupMembershipChanges`, reads one school's after a cursor, so only
-//!   that school's appenders need to commit in id order. A school's first
-//!   FULL run logs one per guardian and group (about 22,000 for 1,000
-//!   pupils, 0.3 s of inserts on PostgreSQL): under the schema's lock,
-//!   every other school's run waited for them (up to 0.7 s seen).
+//!   that school's appenders need to commit in id order. Before a row
+//!   named a group's guardians together, a school's first FULL run logged
+//!   one per guardian and group (about 22,000 for 1,000 pupils, 0.3 s of
+//!   inserts on PostgreSQL), and under the schema's lock every other
+//!   school's run waited for them (up to 0.7 s seen).
 //!
 //! The same transaction notifies the schema's channel with the newest
 //! published id; PostgreSQL delivers the notification at commit, and never

@@ -88,24 +88,84 @@ pub struct Origin {
     pub now: DateTime<Utc>,
 }
 
-/// One GUARDIAN_LEFT_GROUP event per pair only in `before`, then one
-/// GUARDIAN_JOINED_GROUP per pair only in `after`, each in group order.
+/// Guardians one log row names at most. A year group's parents fit in
+/// one row (about 500 for 300 pupils); a larger change takes several.
+pub const GUARDIANS_PER_ROW: usize = 500;
+
+/// The log rows of the pairs only in `before` (GUARDIAN_LEFT_GROUP), then
+/// of those only in `after` (GUARDIAN_JOINED_GROUP): one row per group and
+/// direction, in group order, naming its guardians in id order
+/// ([`GroupChange`]). A school's first run joins about 22,000 pairs for
+/// 1,000 pupils; as a row each, they were two-thirds of the rows the run
+/// wrote and a quarter of its time on PostgreSQL.
 pub fn changes(before: &Snapshot, after: &Snapshot, origin: Origin) -> Vec<event::ActiveModel> {
-    let row = |kind: EventKind, (group, guardian): &(GroupRef, i32)| event::ActiveModel {
+    let row = |kind: EventKind, change: GroupChange| event::ActiveModel {
         trust_id: Set(origin.trust_id),
         school_id: Set(origin.school_id),
         kind: Set(kind),
         person_kind: Set(Some(PersonKind::Guardian)),
-        person_id: Set(Some(*guardian)),
+        person_id: Set(None),
         reason: Set(None),
         sync_run_id: Set(origin.run_id),
-        payload: Set(Some(group.to_payload())),
+        payload: Set(Some(change.to_payload())),
         occurred_at: Set(origin.now),
         ..Default::default()
     };
-    let left = before.difference(after).map(|pair| row(EventKind::GuardianLeftGroup, pair));
-    let joined = after.difference(before).map(|pair| row(EventKind::GuardianJoinedGroup, pair));
-    left.chain(joined).collect()
+    let mut rows = Vec::new();
+    for (kind, mut pairs) in [
+        (EventKind::GuardianLeftGroup, before.difference(after).peekable()),
+        (EventKind::GuardianJoinedGroup, after.difference(before).peekable()),
+    ] {
+        // A snapshot is ordered by group, then guardian.
+        while let Some(&&(group, _)) = pairs.peek() {
+            let mut guardians = Vec::new();
+            while let Some((_, guardian)) = pairs.next_if(|(g, _)| *g == group) {
+                guardians.push(*guardian);
+            }
+            for chunk in guardians.chunks(GUARDIANS_PER_ROW) {
+                rows.push(row(kind, GroupChange { group, guardians: chunk.to_vec() }));
+            }
+        }
+    }
+    rows
+}
+
+/// What a group-change row of the log says: a group, and the guardians
+/// who joined it or left it (the row's kind says which).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupChange {
+    pub group: GroupRef,
+    /// In id order; never empty.
+    pub guardians: Vec<i32>,
+}
+
+impl GroupChange {
+    /// The payload: `{"group": "CLASS", "groupId": 7, "guardians": [3, 5]}`.
+    pub fn to_payload(&self) -> String {
+        serde_json::json!({ "group": self.group.kind_name(), "groupId": self.group.id(), "guardians": self.guardians })
+            .to_string()
+    }
+
+    /// The change a row records. Rows written before a row named several
+    /// guardians name one, in `person_id`, and no `guardians`; they read as
+    /// a change of that one guardian. `None` for a row that is not one.
+    pub fn of(row: &event::Model) -> Option<Self> {
+        if !row.kind.log_only() {
+            return None;
+        }
+        let payload = row.payload.as_deref()?;
+        let group = GroupRef::from_payload(payload)?;
+        let listed: Option<Vec<i32>> = serde_json::from_str::<serde_json::Value>(payload)
+            .ok()?
+            .get("guardians")
+            .and_then(|ids| serde_json::from_value(ids.clone()).ok());
+        let guardians = match (listed, row.person_id) {
+            (Some(ids), _) if !ids.is_empty() => ids,
+            (_, Some(one)) => vec![one],
+            _ => return None,
+        };
+        Some(Self { group, guardians })
+    }
 }
 
 impl GroupRef {
@@ -146,22 +206,75 @@ mod tests {
     use super::*;
 
     #[test]
-    fn changes_are_the_two_differences() {
-        let before: Snapshot = [(GroupRef::Year(1), 10), (GroupRef::Class(3), 10)].into();
-        let after: Snapshot = [(GroupRef::Year(1), 10), (GroupRef::Class(4), 10)].into();
+    fn changes_are_the_two_differences_one_row_per_group_and_direction() {
+        let before: Snapshot =
+            [(GroupRef::Year(1), 10), (GroupRef::Class(3), 10), (GroupRef::Class(3), 11)].into();
+        let after: Snapshot = [
+            (GroupRef::Year(1), 10),
+            (GroupRef::Class(4), 12),
+            (GroupRef::Class(4), 10),
+            (GroupRef::Year(2), 10),
+        ]
+        .into();
         let origin = Origin { trust_id: 1, school_id: 2, run_id: None, now: Utc::now() };
         let rows = changes(&before, &after, origin);
         let kinds: Vec<_> =
             rows.iter().map(|r| (r.kind.clone().unwrap(), r.payload.clone().unwrap())).collect();
+        let payload = |group, guardians: &[i32]| {
+            Some(GroupChange { group, guardians: guardians.to_vec() }.to_payload())
+        };
         assert_eq!(
             kinds,
             vec![
-                (EventKind::GuardianLeftGroup, Some(GroupRef::Class(3).to_payload())),
-                (EventKind::GuardianJoinedGroup, Some(GroupRef::Class(4).to_payload())),
+                (EventKind::GuardianLeftGroup, payload(GroupRef::Class(3), &[10, 11])),
+                (EventKind::GuardianJoinedGroup, payload(GroupRef::Year(2), &[10])),
+                (EventKind::GuardianJoinedGroup, payload(GroupRef::Class(4), &[10, 12])),
             ]
         );
+        assert!(rows.iter().all(|r| r.person_id == Set(None)));
         for group in [GroupRef::Year(5), GroupRef::Form(6), GroupRef::Class(7)] {
             assert_eq!(GroupRef::from_payload(&group.to_payload()), Some(group));
         }
+    }
+
+    #[test]
+    fn a_large_change_takes_several_rows() {
+        let after: Snapshot = (0..1_200).map(|guardian| (GroupRef::Year(1), guardian)).collect();
+        let origin = Origin { trust_id: 1, school_id: 2, run_id: None, now: Utc::now() };
+        let rows = changes(&Snapshot::new(), &after, origin);
+        let sizes: Vec<usize> = rows
+            .iter()
+            .map(|r| {
+                let model = stored(r.payload.clone().unwrap(), None);
+                GroupChange::of(&model).map_or(0, |c| c.guardians.len())
+            })
+            .collect();
+        assert_eq!(sizes, [GUARDIANS_PER_ROW, GUARDIANS_PER_ROW, 200]);
+    }
+
+    fn stored(payload: Option<String>, person_id: Option<i32>) -> event::Model {
+        event::Model {
+            id: 1,
+            trust_id: 1,
+            school_id: 2,
+            kind: EventKind::GuardianJoinedGroup,
+            person_kind: Some(PersonKind::Guardian),
+            person_id,
+            reason: None,
+            sync_run_id: None,
+            payload,
+            occurred_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_row_of_one_guardian_written_before_still_reads() {
+        let old = stored(Some(GroupRef::Class(7).to_payload()), Some(42));
+        assert_eq!(
+            GroupChange::of(&old),
+            Some(GroupChange { group: GroupRef::Class(7), guardians: vec![42] })
+        );
+        assert_eq!(GroupChange::of(&stored(Some(GroupRef::Class(7).to_payload()), None)), None);
+        assert_eq!(GroupChange::of(&stored(Some("not json".into()), Some(42))), None);
     }
 }

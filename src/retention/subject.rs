@@ -9,7 +9,7 @@
 //! email. A record with no such key (or purged) is only itself.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{HeldTarget, PersonKind};
+use entity::enums::{EventKind, HeldTarget, PersonKind};
 use entity::{
     class, class_student, class_teacher, event, form_group, form_student, form_tutor, guardian,
     guardian_link, held_change, school, staff, student, sync_run, year_group, year_student,
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 use crate::families;
+use crate::parent_groups::membership::GroupChange;
 
 /// One account: its kind, id and school.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -230,12 +231,30 @@ async fn record_document<C: ConnectionTrait>(db: &C, account: &Account) -> Resul
             (fields, links.iter().map(|l| link(l, "studentId", l.student_id)).collect(), Vec::new())
         }
     };
-    let events = event::Entity::find()
+    let mut events = event::Entity::find()
         .filter(event::Column::PersonKind.eq(kind))
         .filter(event::Column::PersonId.eq(id))
         .order_by_asc(event::Column::Id)
         .all(db)
         .await?;
+    if kind == PersonKind::Guardian {
+        // A parent-group change names its guardians in the row, not in
+        // `person_id` (`parent_groups::membership`): read the school's and
+        // keep this guardian's.
+        let group_changes = event::Entity::find()
+            .filter(event::Column::SchoolId.eq(account.school_id))
+            .filter(event::Column::Kind.is_in(EventKind::LOG_ONLY))
+            .filter(event::Column::PersonId.is_null())
+            .order_by_asc(event::Column::Id)
+            .all(db)
+            .await?;
+        events.extend(
+            group_changes
+                .into_iter()
+                .filter(|e| GroupChange::of(e).is_some_and(|c| c.guardians.contains(&id))),
+        );
+        events.sort_by_key(|e| e.id);
+    }
     let run_ids: BTreeSet<i32> = events.iter().filter_map(|e| e.sync_run_id).collect();
     let runs = sync_run::Entity::find()
         .filter(sync_run::Column::Id.is_in(run_ids))
@@ -278,6 +297,7 @@ async fn record_document<C: ConnectionTrait>(db: &C, account: &Account) -> Resul
             "items": events.iter().map(|e| json!({
                 "id": e.id, "kind": e.kind.as_str(), "reason": e.reason.map(|r| r.as_str()),
                 "occurredAt": time(Some(e.occurred_at)), "syncRunId": e.sync_run_id, "schoolId": e.school_id,
+                "group": GroupChange::of(e).map(|c| json!({ "kind": c.group.kind_name(), "id": c.group.id() })),
             })).collect::<Vec<_>>(),
         },
         "syncRuns": {

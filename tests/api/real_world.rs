@@ -246,11 +246,15 @@ async fn the_daily_sweep_runs_at_the_start_of_the_school_day(engine: Engine) -> 
         .all(world.db())
         .await?;
     anyhow::ensure!(!parents.is_empty(), "the simulated pupil has parents");
-    let left_groups: Vec<Option<i32>> =
-        events.iter().filter(|e| e.kind == EventKind::GuardianLeftGroup).map(|e| e.person_id).collect();
+    let left_groups: Vec<i32> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::GuardianLeftGroup)
+        .filter_map(onroll::parent_groups::membership::GroupChange::of)
+        .flat_map(|change| change.guardians)
+        .collect();
     assert!(!left_groups.is_empty(), "the leaver's parents left their groups, and the log says so");
     assert!(
-        left_groups.iter().all(|id| id.is_some_and(|id| parents.contains(&id))),
+        left_groups.iter().all(|id| parents.contains(id)),
         "only the leaver's parents left a group: {left_groups:?} of {parents:?}"
     );
 

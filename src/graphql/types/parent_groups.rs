@@ -3,11 +3,14 @@
 //! who joined and left (see `crate::parent_groups`).
 
 use async_graphql::{Context, ID, Object, SimpleObject, Union};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use entity::enums::EventKind;
 use entity::{event, guardian, guardian_link, student};
-use sea_orm::{ColumnTrait, QueryFilter};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use super::{Class, FormGroup, Guardian, GuardianLink, School, Student, SyncRun, YearGroup, required};
 use crate::error::{AppError, ResultExt};
@@ -16,7 +19,8 @@ use crate::graphql::enums::RelationshipType;
 use crate::graphql::filters::GuardianFilter;
 use crate::graphql::ids::{NodeType, decode_as, encode};
 use crate::graphql::loaders::FamilyMember;
-use crate::graphql::pagination::{Direction, PageInfo, PageRequest, encode_cursor, page_by_key};
+use crate::graphql::pagination::{PageInfo, PageRequest, decode_cursor, encode_cursor};
+use crate::parent_groups::membership::GroupChange;
 use crate::parent_groups::{self, Criteria, GroupRef, Reach, SortKey};
 
 /// Validated paging for a guardian list: `first` is 0..100 (default 20),
@@ -188,22 +192,65 @@ pub enum GroupMembershipChangeKind {
     Left,
 }
 
-/// One guardian joining or leaving a parent group, from the event log.
-pub struct GroupMembershipChange(pub event::Model);
+/// One guardian joining or leaving a parent group: one of the guardians
+/// a group-change row of the event log names.
+pub struct GroupMembershipChange {
+    row: Arc<event::Model>,
+    group: GroupRef,
+    guardian: i32,
+    /// The guardian's place in the row's list.
+    index: usize,
+}
+
+/// A place in a school's group-change log: after the guardian at `index`
+/// of row `id`, or after the whole row (`index: None`), which is what
+/// cursors given out while a row named one guardian (`k:` + row id) mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LogPlace {
+    id: i64,
+    index: Option<usize>,
+}
+
+impl LogPlace {
+    fn encode(self) -> String {
+        match self.index {
+            Some(index) => URL_SAFE_NO_PAD.encode(format!("g:{}.{index}", self.id)),
+            None => encode_cursor(self.id),
+        }
+    }
+
+    fn decode(cursor: &str) -> Result<Self, AppError> {
+        let bad = || AppError::bad_input("`after` is not a cursor this list gave out");
+        let text = URL_SAFE_NO_PAD.decode(cursor.trim()).ok().and_then(|bytes| String::from_utf8(bytes).ok());
+        if let Some(place) = text.as_deref().and_then(|t| t.strip_prefix("g:")) {
+            let (id, index) = place.split_once('.').ok_or_else(bad)?;
+            return Ok(Self {
+                id: id.parse().map_err(|_| bad())?,
+                index: Some(index.parse().map_err(|_| bad())?),
+            });
+        }
+        Ok(Self { id: decode_cursor(cursor)?, index: None })
+    }
+
+    /// Whether the guardian at `index` of row `id` comes after this place.
+    fn precedes(self, id: i64, index: usize) -> bool {
+        id > self.id || (id == self.id && self.index.is_some_and(|mine| index > mine))
+    }
+}
 
 #[Object]
 impl GroupMembershipChange {
     /// Resume after this change with `after`.
     async fn cursor(&self) -> String {
-        encode_cursor(self.0.id)
+        LogPlace { id: self.row.id, index: Some(self.index) }.encode()
     }
 
     async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+        self.row.occurred_at
     }
 
     async fn kind(&self) -> GroupMembershipChangeKind {
-        if self.0.kind == EventKind::GuardianJoinedGroup {
+        if self.row.kind == EventKind::GuardianJoinedGroup {
             GroupMembershipChangeKind::Joined
         } else {
             GroupMembershipChangeKind::Left
@@ -212,27 +259,19 @@ impl GroupMembershipChange {
 
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<School> {
         let rc = RequestContext::of(ctx)?;
-        required(rc.loaders.schools.load_one(self.0.school_id).await, "event without school").map(School)
+        required(rc.loaders.schools.load_one(self.row.school_id).await, "event without school").map(School)
     }
 
     async fn guardian(&self, ctx: &Context<'_>) -> async_graphql::Result<Guardian> {
         let rc = RequestContext::of(ctx)?;
-        let id = self.0.person_id.ok_or(AppError::Internal("group change without a guardian")).gql()?;
-        required(rc.loaders.guardians.load_one(id).await, "group change guardian").map(Guardian)
+        required(rc.loaders.guardians.load_one(self.guardian).await, "group change guardian").map(Guardian)
     }
 
     /// The group (it may since have ended: see its own fields).
     async fn group(&self, ctx: &Context<'_>) -> async_graphql::Result<ParentGroup> {
         let rc = RequestContext::of(ctx)?;
-        let group = self
-            .0
-            .payload
-            .as_deref()
-            .and_then(GroupRef::from_payload)
-            .ok_or(AppError::Internal("group change without a group"))
-            .gql()?;
         let l = &rc.loaders;
-        Ok(match group {
+        Ok(match self.group {
             GroupRef::Year(id) => {
                 ParentGroup::YearGroup(YearGroup(required(l.year_groups.load_one(id).await, "group")?))
             }
@@ -247,7 +286,7 @@ impl GroupMembershipChange {
 
     /// The run that made the change; null for an approval or a disconnection.
     async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
-        SyncRun::of(ctx, self.0.sync_run_id).await
+        SyncRun::of(ctx, self.row.sync_run_id).await
     }
 }
 
@@ -266,7 +305,9 @@ pub struct GroupMembershipChangeConnection {
 
 /// `groupMembershipChanges`: the log's joins and leaves (or only those of
 /// `kind`) at a school the viewer sees, after a cursor; a school out of
-/// scope has none.
+/// scope has none. One statement: a row names at least one guardian, so
+/// `first` + 2 rows hold a page and the change after it (the first row may
+/// be the cursor's, spent).
 pub async fn membership_changes(
     rc: &RequestContext,
     school_id: &ID,
@@ -274,35 +315,84 @@ pub async fn membership_changes(
     first: Option<i32>,
     kind: Option<GroupMembershipChangeKind>,
 ) -> async_graphql::Result<GroupMembershipChangeConnection> {
-    let request = PageRequest::parse(first, after).gql()?;
+    let first = PageRequest::parse(first, None).gql()?.first;
+    let after = after.map(LogPlace::decode).transpose().gql()?;
     let school = decode_as(school_id, NodeType::School).gql()?;
     let kinds = match kind {
         None => vec![EventKind::GuardianJoinedGroup, EventKind::GuardianLeftGroup],
         Some(GroupMembershipChangeKind::Joined) => vec![EventKind::GuardianJoinedGroup],
         Some(GroupMembershipChangeKind::Left) => vec![EventKind::GuardianLeftGroup],
     };
-    let select = rc
+    let mut select = rc
         .viewer
         .events()
         .filter(event::Column::SchoolId.eq(school))
         .filter(event::Column::Kind.is_in(kinds));
-    let page =
-        page_by_key(&rc.db, select, event::Column::Id, |m| m.id, request, Direction::OldestFirst, false)
-            .await
-            .gql()?;
-    let edges: Vec<GroupMembershipChangeEdge> = page
-        .items
+    if let Some(place) = after {
+        select = select.filter(event::Column::Id.gte(place.id));
+    }
+    let rows = select
+        .order_by_asc(event::Column::Id)
+        .limit(first.saturating_add(2))
+        .all(&rc.db)
+        .await
+        .map_err(AppError::from)
+        .gql()?;
+    let wanted = usize::try_from(first).unwrap_or(usize::MAX);
+    let mut changes = Vec::new();
+    'rows: for row in rows {
+        let Some(change) = GroupChange::of(&row) else { continue };
+        let row = Arc::new(row);
+        for (index, guardian) in change.guardians.into_iter().enumerate() {
+            if after.is_some_and(|place| !place.precedes(row.id, index)) {
+                continue;
+            }
+            if changes.len() == wanted {
+                // One more than the page: there is a next page.
+                changes.push(None);
+                break 'rows;
+            }
+            changes.push(Some(GroupMembershipChange {
+                row: row.clone(),
+                group: change.group,
+                guardian,
+                index,
+            }));
+        }
+    }
+    let has_next_page = changes.last().is_some_and(Option::is_none);
+    let edges: Vec<GroupMembershipChangeEdge> = changes
         .into_iter()
-        .map(|(key, row)| GroupMembershipChangeEdge {
-            cursor: encode_cursor(key),
-            node: GroupMembershipChange(row),
+        .flatten()
+        .map(|node| GroupMembershipChangeEdge {
+            cursor: LogPlace { id: node.row.id, index: Some(node.index) }.encode(),
+            node,
         })
         .collect();
     let page_info = PageInfo {
-        has_next_page: page.has_next,
-        has_previous_page: page.has_previous,
+        has_next_page,
+        has_previous_page: after.is_some(),
         start_cursor: edges.first().map(|e| e.cursor.clone()),
         end_cursor: edges.last().map(|e| e.cursor.clone()),
     };
     Ok(GroupMembershipChangeConnection { edges, page_info })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogPlace;
+
+    #[test]
+    fn a_place_is_after_what_it_names() {
+        let mid = LogPlace { id: 7, index: Some(2) };
+        assert!(!mid.precedes(7, 2) && mid.precedes(7, 3) && mid.precedes(8, 0) && !mid.precedes(6, 9));
+        let whole = LogPlace { id: 7, index: None };
+        assert!(!whole.precedes(7, 499) && whole.precedes(8, 0));
+        for place in [mid, whole] {
+            assert_eq!(LogPlace::decode(&place.encode()).ok(), Some(place));
+        }
+        assert!(LogPlace::decode("nonsense").is_err());
+        let malformed = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, "g:7");
+        assert!(LogPlace::decode(&malformed).is_err());
+    }
 }
