@@ -151,7 +151,10 @@ impl CliAct {
             let mut entry = Entry::new(Actor::Cli, self.action, if succeeded { audit::OK } else { "ERROR" });
             entry.school_id = match (self.school.as_deref(), self.person) {
                 (Some(school), _) => parse_id(school, NodeType::School).ok(),
-                (None, Some((kind, id))) => crate::cli_retention::school_of(&db, kind, id).await?,
+                // A failed lookup still records the act, without a school.
+                (None, Some((kind, id))) => {
+                    crate::cli_retention::school_of(&db, kind, id).await.ok().flatten()
+                }
                 (None, None) => CREATED_SCHOOL.get().copied(),
             };
             entry.trust_id = match (&self.trust, &self.token) {

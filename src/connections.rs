@@ -205,7 +205,7 @@ pub async fn disconnect<C: ConnectionTrait + TransactionTrait>(
         .collect();
     let origin = membership::Origin { trust_id: school.trust_id, school_id, run_id: None, now };
     rows.extend(membership::changes(&groups_before, &groups_after, origin));
-    crate::quality::refresh(db, school_id, crate::quality::Occasion::Decision).await?;
+    crate::quality::refresh(db, school_id, crate::quality::Occasion::Disconnection).await?;
     // Appended last and in one call, after every row this transaction
     // locks: appending takes the events locks, and a sync of the school
     // takes its rows first (`events::log`), so the other order could

@@ -36,7 +36,10 @@ mod detect;
 use chrono::Utc;
 use entity::enums::{AccountStatus, DataQualityKind};
 use entity::{data_quality_finding, guardian, school, staff, student};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Statement,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -92,10 +95,12 @@ pub enum Occasion<'a> {
     /// A run: recorded on findings first found now, with the records its
     /// fetch dropped as duplicates and its ambiguous re-identifications.
     Run { run_id: i32, duplicates: &'a [DroppedDuplicate], ambiguities: &'a [Ambiguity] },
-    /// A write outside a run that changed the directory (an approval of
-    /// held changes, a disconnection). Nothing was fetched, so what the
-    /// last run saw of its fetch (duplicates) stands until the next run.
-    Decision,
+    /// An approval of held changes: nothing was fetched, so what the last
+    /// run saw of its fetch (duplicates) stands until the next run.
+    Approval,
+    /// A disconnection that deactivated the school: no run follows, so
+    /// what the last fetch showed goes with it.
+    Disconnection,
 }
 
 /// Recomputes the school's findings and replaces its stored ones, inside
@@ -106,9 +111,10 @@ pub async fn refresh<C: ConnectionTrait>(
     school_id: i32,
     occasion: Occasion<'_>,
 ) -> Result<usize, DbErr> {
+    lock_findings(txn, school_id).await?;
     let (run_id, duplicates, ambiguities) = match occasion {
         Occasion::Run { run_id, duplicates, ambiguities } => (Some(run_id), duplicates, ambiguities),
-        Occasion::Decision => (None, &[][..], &[][..]),
+        Occasion::Approval | Occasion::Disconnection => (None, &[][..], &[][..]),
     };
     let directory = read_directory(txn, school_id).await?;
     let mut findings = detect::findings(&directory, duplicates, ambiguities);
@@ -117,7 +123,7 @@ pub async fn refresh<C: ConnectionTrait>(
         .all(txn)
         .await?;
     findings.extend(ambiguities_still_open(txn, &existing, &findings).await?);
-    if let Occasion::Decision = occasion {
+    if let Occasion::Approval = occasion {
         findings.extend(existing.iter().filter(|row| row.kind == DataQualityKind::DuplicateInFetch).map(
             |row| Finding {
                 kind: row.kind,
@@ -179,6 +185,21 @@ pub async fn refresh<C: ConnectionTrait>(
     crate::sync::batch_write::update_changed(txn, changed).await?;
     crate::sync::batch_write::insert_all(txn, fresh).await?;
     Ok(seen.len())
+}
+
+/// Serialises the refreshes of one school's findings on PostgreSQL until
+/// the transaction ends: a run's can meet an approval's or a
+/// disconnection's, and two would insert the same finding twice or
+/// delete each other's rows in different orders. Taken after the
+/// account writes and before the events are appended (`events::log`'s
+/// rule: append last). SQLite has one writer already.
+async fn lock_findings<C: ConnectionTrait>(txn: &C, school_id: i32) -> Result<(), DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let sql = "SELECT pg_advisory_xact_lock(hashtext('onroll-findings:' || current_schema()), $1)";
+    txn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, [school_id.into()])).await?;
+    Ok(())
 }
 
 /// The trust's active guardians sharing an email with an active guardian

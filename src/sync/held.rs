@@ -116,7 +116,7 @@ pub async fn approve(
     outcome.queue_events(membership::changes(&groups_before, &groups_after, origin));
     // Approved pupils are gone: findings about them go with them, in the
     // same commit, as a run's do.
-    crate::quality::refresh(&txn, school_id, crate::quality::Occasion::Decision).await?;
+    crate::quality::refresh(&txn, school_id, crate::quality::Occasion::Approval).await?;
     outcome.append_events(&txn).await?;
     txn.commit().await?;
     events.publish(&outcome.events);

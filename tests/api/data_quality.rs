@@ -456,9 +456,14 @@ async fn run_observations_are_findings_until_resolved(engine: Engine) -> anyhow:
     // A decision between runs (an approval of held changes) fetched
     // nothing: the fetch's duplicate stands until the next run.
     let txn = db.begin().await?;
-    let kept = onroll::quality::refresh(&txn, a.id, onroll::quality::Occasion::Decision).await?;
+    let kept = onroll::quality::refresh(&txn, a.id, onroll::quality::Occasion::Approval).await?;
     txn.commit().await?;
     assert_eq!(kept, 2, "a decision keeps what the last run's fetch showed");
+    // A disconnection has no next run to clear it: the duplicate goes now.
+    let txn = db.begin().await?;
+    let left = onroll::quality::refresh(&txn, a.id, onroll::quality::Occasion::Disconnection).await?;
+    txn.rollback().await?;
+    assert_eq!(left, 1, "only the ambiguity, whose accounts are still active");
 
     // A later run no longer sees either: the fetch was clean, but both
     // accounts the record could be are still active.

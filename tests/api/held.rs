@@ -475,5 +475,14 @@ async fn an_approval_clears_the_findings_about_whom_it_removes(engine: Engine) -
     h.decide(APPROVE, &ids_of(std::slice::from_ref(change))).await?;
     assert_eq!(h.student(&pupil.id).await?.status, AccountStatus::Deactivated);
     assert!(about_the_pupil().await?.is_empty(), "a finding about a pupil the approval removed");
+
+    // Disconnecting with deactivation leaves nobody to fix: no findings.
+    let disconnect = "mutation($s: ID!) { disconnectWonde(schoolId: $s, deactivateAccounts: true) { id } }";
+    h.app.query(&h.s.trust_admin, disconnect, json!({ "s": h.school_id() })).await?;
+    let left = entity::data_quality_finding::Entity::find()
+        .filter(entity::data_quality_finding::Column::SchoolId.eq(h.school.id))
+        .all(h.db())
+        .await?;
+    assert!(left.is_empty(), "findings of a school whose accounts were all deactivated: {left:?}");
     Ok(())
 }

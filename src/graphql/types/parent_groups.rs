@@ -205,6 +205,7 @@ pub struct GroupMembershipChange {
 /// A place in a school's group-change log: after the guardian at `index`
 /// of row `id`, or after the whole row (`index: None`), which is what
 /// cursors given out while a row named one guardian (`k:` + row id) mean.
+/// Written `m:` + id + `.` + index (`g:` is the guardian lists').
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct LogPlace {
     id: i64,
@@ -214,7 +215,7 @@ struct LogPlace {
 impl LogPlace {
     fn encode(self) -> String {
         match self.index {
-            Some(index) => URL_SAFE_NO_PAD.encode(format!("g:{}.{index}", self.id)),
+            Some(index) => URL_SAFE_NO_PAD.encode(format!("m:{}.{index}", self.id)),
             None => encode_cursor(self.id),
         }
     }
@@ -222,14 +223,14 @@ impl LogPlace {
     fn decode(cursor: &str) -> Result<Self, AppError> {
         let bad = || AppError::bad_input("`after` is not a cursor this list gave out");
         let text = URL_SAFE_NO_PAD.decode(cursor.trim()).ok().and_then(|bytes| String::from_utf8(bytes).ok());
-        if let Some(place) = text.as_deref().and_then(|t| t.strip_prefix("g:")) {
+        if let Some(place) = text.as_deref().and_then(|t| t.strip_prefix("m:")) {
             let (id, index) = place.split_once('.').ok_or_else(bad)?;
             return Ok(Self {
                 id: id.parse().map_err(|_| bad())?,
                 index: Some(index.parse().map_err(|_| bad())?),
             });
         }
-        Ok(Self { id: decode_cursor(cursor)?, index: None })
+        Ok(Self { id: decode_cursor(cursor).map_err(|_| bad())?, index: None })
     }
 
     /// Whether the guardian at `index` of row `id` comes after this place.
@@ -341,7 +342,11 @@ pub async fn membership_changes(
     let wanted = usize::try_from(first).unwrap_or(usize::MAX);
     let mut changes = Vec::new();
     'rows: for row in rows {
-        let Some(change) = GroupChange::of(&row) else { continue };
+        // Skipping it would spend a place of the LIMIT and could end the
+        // list early (`hasNextPage: false` with changes after it).
+        let change = GroupChange::of(&row)
+            .ok_or(AppError::Internal("a parent-group entry of the log is unreadable"))
+            .gql()?;
         let row = Arc::new(row);
         for (index, guardian) in change.guardians.into_iter().enumerate() {
             if after.is_some_and(|place| !place.precedes(row.id, index)) {
@@ -392,7 +397,7 @@ mod tests {
             assert_eq!(LogPlace::decode(&place.encode()).ok(), Some(place));
         }
         assert!(LogPlace::decode("nonsense").is_err());
-        let malformed = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, "g:7");
+        let malformed = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, "m:7");
         assert!(LogPlace::decode(&malformed).is_err());
     }
 }

@@ -47,12 +47,15 @@ impl DataQualityFinding {
         &self.row.detail
     }
 
-    /// When a run first found it (UTC); it keeps this time while it lasts.
+    /// When it was first found (UTC), by a run or by an approval of held
+    /// changes that changed the directory; it keeps this time while it
+    /// lasts.
     async fn detected_at(&self) -> DateTime {
         DateTime(self.row.detected_at)
     }
 
-    /// The run that first found it.
+    /// The run that first found it; null when an approval of held changes
+    /// did (deactivating one guardian can turn one finding into another).
     async fn sync_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SyncRun>> {
         SyncRun::of(ctx, self.row.sync_run_id).await
     }

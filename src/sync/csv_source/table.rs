@@ -197,11 +197,19 @@ pub(super) fn read(
             let mut message = format!("this line has {fields} fields but the header has {}", positions.len());
             // A stray quote swallows the lines after it into one cell; the
             // count alone would send the office looking at the wrong line.
-            let breaks = record.iter().map(|cell| cell.matches('\n').count()).sum::<usize>();
-            if record.iter().next_back().is_some_and(|cell| cell.ends_with('\n')) {
-                // The file's last line break landed inside the cell.
+            // A swallowed line shows as a separator after a line break in
+            // a cell (a real multi-line cell, an address, rarely has one).
+            let separator = char::from(separator);
+            let swallowing = record
+                .iter()
+                .any(|cell| cell.split_once('\n').is_some_and(|(_, after)| after.contains(separator)));
+            let start = record.position().map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
+            let rest = text.get(start..).unwrap_or_default();
+            if rest.matches('"').count() % 2 == 1 {
+                // From this record to the end of the file, a quote is left open.
                 message.push_str(": a quote (\") on it is never closed, so every line below was read into it; close or remove the quote");
-            } else if breaks > 0 {
+            } else if swallowing {
+                let breaks = record.iter().map(|cell| cell.matches('\n').count()).sum::<usize>();
                 let last = line.saturating_add(u32::try_from(breaks).unwrap_or(u32::MAX));
                 message.push_str(&format!(
                     ": a quote (\") on it is not closed until line {last}, so lines {line} to {last} were read as one; close or remove the quote"

@@ -547,6 +547,13 @@ fn a_quote_left_open_is_named_with_the_lines_it_swallowed() {
         errors[0].message,
         "this line has 4 fields but the header has 3: a quote (\") on it is not closed until line 3, so lines 2 to 3 were read as one; close or remove the quote"
     );
+    // Without a line break at the end of the file, the same.
+    let errors = errors_of(&students_only("id,forename,surname\nS1,Amy,Smith\nS2,\"Ben,Smith\nS3,Cal,Jones"));
+    assert!(errors[0].message.contains("is never closed"), "{}", errors[0]);
+    // A closed multi-line cell in a row too wide for another reason says
+    // nothing of quotes.
+    let errors = errors_of(&students_only("id,forename,surname\nS1,\"Amy\nJane\",Smith,extra\n"));
+    assert_eq!(errors[0].message, "this line has 4 fields but the header has 3");
     // A quoted line break in a row of the right width is a real cell.
     let batch = parse(&students_only("id,forename,surname\nS1,\"Amy\nJane\",Smith\n"), true, today());
     assert!(batch.is_ok(), "{batch:?}");

@@ -369,6 +369,8 @@ async fn a_groups_changes_are_one_row_and_listed_one_guardian_at_a_time(
         .await?;
     assert!(pairs.len() > 3 * groups.len(), "{} pairs in {} groups", pairs.len(), groups.len());
     assert_eq!(rows.len(), groups.len(), "one row per group joined");
+    let largest = rows.iter().filter_map(membership::GroupChange::of).map(|c| c.guardians.len()).max();
+    assert!(largest > Some(7), "pages of 7 end inside a row: {largest:?}");
 
     const PAGE: &str = "query($s: ID!, $after: String) {
       groupMembershipChanges(schoolId: $s, after: $after, first: 7) {
@@ -415,6 +417,20 @@ async fn a_groups_changes_are_one_row_and_listed_one_guardian_at_a_time(
     }
     assert_eq!(listed, expected, "every join once, in the log's order");
     assert_eq!(listed.len(), pairs.len());
+
+    // `first: 0` answers no change and says more follow; a cursor this
+    // list never gave is refused.
+    let none = h
+        .app
+        .query(token, "query($s: ID!) { groupMembershipChanges(schoolId: $s, first: 0) { edges { cursor } pageInfo { hasNextPage } } }", json!({ "s": h.school_id() }))
+        .await?;
+    assert_eq!(none["groupMembershipChanges"], json!({ "edges": [], "pageInfo": { "hasNextPage": true } }));
+    for bad in ["m:1", "m:x.1", "nonsense"] {
+        let cursor = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bad);
+        let (_, refused) =
+            h.app.post(Some(token), PAGE, json!({ "s": h.school_id(), "after": cursor })).await?;
+        assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{bad}: {refused}");
+    }
 
     // A row written before rows named several guardians, and a cursor of
     // that time (the row id alone), still read.
