@@ -264,8 +264,12 @@ async fn run(command: Command) -> anyhow::Result<Ended> {
                     for error in &errors {
                         say!("{error}");
                     }
+                    // Past the cap, the last line counts the errors not listed.
                     let count = match errors.len() {
                         1 => "1 error".to_owned(),
+                        n if n > crate::sync::csv_source::MAX_ERRORS => {
+                            format!("the first {} errors", crate::sync::csv_source::MAX_ERRORS)
+                        }
                         n => format!("{n} errors"),
                     };
                     anyhow::bail!("the files were refused ({count} above); nothing was changed");

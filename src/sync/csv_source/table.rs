@@ -64,8 +64,11 @@ impl Errors {
                 line: 0,
                 column: None,
                 message: format!(
-                    "{} more errors are not listed: only the first {MAX_ERRORS} are; fix these and import again",
-                    self.more
+                    "{} not listed: only the first {MAX_ERRORS} are; fix these and import again",
+                    match self.more {
+                        1 => "1 more error is".to_owned(),
+                        n => format!("{n} more errors are"),
+                    }
                 ),
             });
         }
@@ -191,31 +194,23 @@ pub(super) fn read(
         any_record = true;
         // Excel ends rows with empty fields for columns that once held
         // something: past the header's last name, empty fields are no fields.
+        // A stray quote swallows the lines after it into one cell. The row
+        // may still have the header's width, and then the pupils on those
+        // lines would silently be missing (and, in a `--full` import,
+        // taken off roll): refused whatever the width.
+        if let Some(hint) = swallowed(&record, char::from(separator), text) {
+            errors.add(file, line, None, hint);
+            continue;
+        }
         let last_filled = filled_width(&record);
         let fields = last_filled.max(positions.len().min(record.len()));
         if fields != positions.len() {
-            let mut message = format!("this line has {fields} fields but the header has {}", positions.len());
-            // A stray quote swallows the lines after it into one cell; the
-            // count alone would send the office looking at the wrong line.
-            // A swallowed line shows as a separator after a line break in
-            // a cell (a real multi-line cell, an address, rarely has one).
-            let separator = char::from(separator);
-            let swallowing = record
-                .iter()
-                .any(|cell| cell.split_once('\n').is_some_and(|(_, after)| after.contains(separator)));
-            let start = record.position().map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
-            let rest = text.get(start..).unwrap_or_default();
-            if rest.matches('"').count() % 2 == 1 {
-                // From this record to the end of the file, a quote is left open.
-                message.push_str(": a quote (\") on it is never closed, so every line below was read into it; close or remove the quote");
-            } else if swallowing {
-                let breaks = record.iter().map(|cell| cell.matches('\n').count()).sum::<usize>();
-                let last = line.saturating_add(u32::try_from(breaks).unwrap_or(u32::MAX));
-                message.push_str(&format!(
-                    ": a quote (\") on it is not closed until line {last}, so lines {line} to {last} were read as one; close or remove the quote"
-                ));
-            }
-            errors.add(file, line, None, message);
+            errors.add(
+                file,
+                line,
+                None,
+                format!("this line has {fields} fields but the header has {}", positions.len()),
+            );
             continue;
         }
         let mut cells = vec![String::new(); columns.len()];
@@ -388,6 +383,26 @@ impl<'a> Lines<'a> {
         let blank = self.text[from..].iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
         from + blank
     }
+}
+
+/// Why `record` looks like lines swallowed by a stray quote, if it does: a
+/// cell holds a line break with the separator after it (a line of the
+/// file, not a name or a date: no cell of these formats holds that), or
+/// holds a line break while a quote is left open from this record to the
+/// end of the file. The lines are named by what the next one begins with:
+/// a spreadsheet and a text editor number them differently.
+fn swallowed(record: &csv::StringRecord, separator: char, text: &str) -> Option<String> {
+    let start = record.position().map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
+    let open_to_the_end = text.get(start..).unwrap_or_default().matches('"').count() % 2 == 1;
+    let cell = record.iter().find(|cell| {
+        cell.split_once('\n').is_some_and(|(_, after)| open_to_the_end || after.contains(separator))
+    })?;
+    let next = cell.split_once('\n').map_or("", |(_, after)| after).lines().next().unwrap_or_default();
+    let how = if open_to_the_end { "is never closed" } else { "closes only lines later" };
+    Some(format!(
+        "a quote (\") on this line {how}, so the lines after it were read into one cell (the next begins {}); close or remove the quote",
+        shown(next.trim())
+    ))
 }
 
 /// The fields of a record up to its last non-blank one.
