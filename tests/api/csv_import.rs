@@ -642,6 +642,19 @@ async fn the_cli_imports_and_reports_errors(engine: Engine) -> anyhow::Result<()
     assert!(stderr.contains("the files were refused (1 error above); nothing was changed"), "{stderr}");
     assert_eq!(row_counts(db).await?, counts);
 
+    // A stray quote that swallows two pupils but leaves the row its width:
+    // refused, and nobody taken off roll by the `--full` import.
+    let swallowed = write(
+        "swallowed.csv",
+        "id,upn,forename,surname\nS1,R100000000001,\"Amy,Smith\nS2,F100000000002,Ben\",Smith\nS3,V100000000003,Cal,Jones\nS4,J100000000004,Dee,Brown\n",
+    )?;
+    let output = run(args(&["--students", &swallowed, "--full"])).await??;
+    let stdout = String::from_utf8(output.stdout)?;
+    assert!(!output.status.success(), "{stdout}");
+    assert!(stdout.contains("swallowed.csv line 2") || stdout.contains("students.csv line 2"), "{stdout}");
+    assert!(stdout.contains("closes only lines later"), "{stdout}");
+    assert_eq!(row_counts(db).await?, counts);
+
     // A guard trip completes the run and exits 3, saying how to decide.
     let one = write("one.csv", "id,forename,surname\nS1,Amy,Smith\n")?;
     let output = run(args(&["--students", &one, "--full"])).await??;
