@@ -227,7 +227,8 @@ pub fn parse(files: &CsvFiles, complete: bool, today: NaiveDate) -> Result<Batch
             .iter()
             .flat_map(|file| file.rows.iter().map(|r| r.student.source_id.as_str()))
             .collect();
-        guardians(bytes, students.is_some().then_some(&student_ids), &mut errors)
+        let listed = students.as_ref().map(|file| &file.listed);
+        guardians(bytes, listed.map(|listed| (&student_ids, listed)), &mut errors)
     });
     if !errors.is_empty() {
         return Err(errors.into_vec());
@@ -364,22 +365,28 @@ fn people<T>(
     mut person: impl FnMut(&mut table::Cells<'_>, Option<Identity>) -> Option<T>,
 ) -> People<T> {
     let Some(table) = table::read(file, bytes, columns, errors) else {
-        return People { rows: Vec::new(), absent: Vec::new() };
+        return People { rows: Vec::new(), absent: Vec::new(), listed: HashSet::new() };
     };
     let mut seen = Seen::default();
     let mut rows = Vec::with_capacity(table.rows.len());
+    let mut listed = HashSet::new();
     for row in &table.rows {
         let mut cells = table.cells(row, errors);
+        listed.extend(cells.text("id"));
         let identity = seen.identity(&mut cells);
         rows.extend(person(&mut cells, identity));
     }
-    People { rows, absent: table.absent }
+    People { rows, absent: table.absent, listed }
 }
 
 /// A file's rows, and the format's columns its header does not name.
 struct People<T> {
     rows: Vec<T>,
     absent: Vec<&'static str>,
+    /// The ids of every row of the file, its refused rows' included: a
+    /// guardian of a pupil whose row has errors is told so, not that the
+    /// pupil is missing.
+    listed: HashSet<String>,
 }
 
 fn students(bytes: &[u8], today: NaiveDate, errors: &mut Errors) -> People<StudentRow> {
@@ -463,7 +470,12 @@ fn own_columns(guardian: &MisGuardian) -> [Option<&str>; 7] {
 
 /// Guardians (one each) and their links. `students`: the ids of
 /// students.csv, when it was given.
-fn guardians(bytes: &[u8], students: Option<&HashSet<&str>>, errors: &mut Errors) -> GuardianFile {
+/// `students`: the ids of students.csv's valid rows, and of all its rows.
+fn guardians(
+    bytes: &[u8],
+    students: Option<(&HashSet<&str>, &HashSet<String>)>,
+    errors: &mut Errors,
+) -> GuardianFile {
     let Some(table) = table::read(CsvFile::Guardians, bytes, GUARDIAN_COLUMNS, errors) else {
         return GuardianFile { guardians: Vec::new(), links: Vec::new(), absent: Vec::new() };
     };
@@ -483,10 +495,15 @@ fn guardians(bytes: &[u8], students: Option<&HashSet<&str>>, errors: &mut Errors
         let parental_responsibility = cells.boolean("parental_responsibility");
         let lives_with_student = cells.boolean("lives_with_student");
         let priority = cells.int("priority");
-        if let (Some(student), Some(students)) = (&student, students)
-            && !students.contains(student.as_str())
+        if let (Some(student), Some((valid, listed))) = (&student, students)
+            && !valid.contains(student.as_str())
         {
-            cells.error("student_id", format!("no student with id `{student}` in students.csv"));
+            let message = if listed.contains(student) {
+                format!("student `{student}`'s row in students.csv has errors (above): fix it first")
+            } else {
+                format!("no student with id `{student}` in students.csv")
+            };
+            cells.error("student_id", message);
         }
         let (Some(id), Some(surname), Some(student)) = (id, surname, student) else { continue };
         let guardian = MisGuardian {

@@ -319,6 +319,20 @@ fn a_guardian_of_an_unknown_student_is_an_error() {
     assert_eq!(errors[0].message, "no student with id `S9` in students.csv");
 }
 
+/// Seen in a trial: S1's row lacked a surname, and the guardian linked to
+/// S1 was told "no student with id `S1`", though S1 is in the file.
+#[test]
+fn a_guardian_of_a_refused_student_row_is_told_so() {
+    let files = CsvFiles {
+        students: Some(b"id,forename,surname\nS1,Amy,\n".to_vec()),
+        guardians: Some(b"id,surname,student_id\nG1,Smith,S1\n".to_vec()),
+        ..CsvFiles::default()
+    };
+    let errors = errors_of(&files);
+    assert_eq!(places(&errors), vec![("students", 2, Some("surname")), ("guardians", 2, Some("student_id"))]);
+    assert_eq!(errors[1].message, "student `S1`'s row in students.csv has errors (above): fix it first");
+}
+
 #[test]
 fn repeated_guardian_details_must_agree_and_links_not_repeat() {
     let files = CsvFiles {
