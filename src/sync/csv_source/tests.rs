@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use std::collections::BTreeSet;
 
 use super::*;
+use crate::sync::source::{MisGuardian, MisLink};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 3, 10).unwrap()
