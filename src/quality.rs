@@ -10,8 +10,9 @@
 //! ambiguous re-identifications), and the stored rows are brought to
 //! match. So does every other write that deactivates accounts (an
 //! approval of held changes, a disconnection that deactivates the
-//! school), so that no finding names a pupil who is gone. A finding that is still there keeps its row, its `detected_at`
-//! and the run that first found it; one that is gone is deleted.
+//! school), so that no finding names a pupil who is gone. A finding that
+//! is still there keeps its row, its `detected_at` and the run that first
+//! found it; one that is gone is deleted.
 //!
 //! The kinds ([`DataQualityKind`]):
 //! - an email on guardians whose names disagree (judged across the trust,

@@ -153,12 +153,10 @@ impl GroupChange {
         if !row.kind.log_only() {
             return None;
         }
-        let payload = row.payload.as_deref()?;
-        let group = GroupRef::from_payload(payload)?;
-        let listed: Option<Vec<i32>> = serde_json::from_str::<serde_json::Value>(payload)
-            .ok()?
-            .get("guardians")
-            .and_then(|ids| serde_json::from_value(ids.clone()).ok());
+        let payload: serde_json::Value = serde_json::from_str(row.payload.as_deref()?).ok()?;
+        let group = GroupRef::from_value(&payload)?;
+        let listed: Option<Vec<i32>> =
+            payload.get("guardians").and_then(|ids| serde_json::from_value(ids.clone()).ok());
         let guardians = match (listed, row.person_id) {
             (Some(ids), _) if !ids.is_empty() => ids,
             (_, Some(one)) => vec![one],
@@ -190,7 +188,11 @@ impl GroupRef {
     }
 
     pub fn from_payload(payload: &str) -> Option<Self> {
-        let value: serde_json::Value = serde_json::from_str(payload).ok()?;
+        Self::from_value(&serde_json::from_str(payload).ok()?)
+    }
+
+    /// The group of a payload already parsed.
+    fn from_value(value: &serde_json::Value) -> Option<Self> {
         let id = i32::try_from(value["groupId"].as_i64()?).ok()?;
         match value["group"].as_str()? {
             "YEAR_GROUP" => Some(Self::Year(id)),

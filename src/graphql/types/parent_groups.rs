@@ -341,6 +341,7 @@ pub async fn membership_changes(
         .gql()?;
     let wanted = usize::try_from(first).unwrap_or(usize::MAX);
     let mut changes = Vec::new();
+    let mut has_next_page = false;
     'rows: for row in rows {
         // Skipping it would spend a place of the LIMIT and could end the
         // list early (`hasNextPage: false` with changes after it).
@@ -354,21 +355,14 @@ pub async fn membership_changes(
             }
             if changes.len() == wanted {
                 // One more than the page: there is a next page.
-                changes.push(None);
+                has_next_page = true;
                 break 'rows;
             }
-            changes.push(Some(GroupMembershipChange {
-                row: row.clone(),
-                group: change.group,
-                guardian,
-                index,
-            }));
+            changes.push(GroupMembershipChange { row: row.clone(), group: change.group, guardian, index });
         }
     }
-    let has_next_page = changes.last().is_some_and(Option::is_none);
     let edges: Vec<GroupMembershipChangeEdge> = changes
         .into_iter()
-        .flatten()
         .map(|node| GroupMembershipChangeEdge {
             cursor: LogPlace { id: node.row.id, index: Some(node.index) }.encode(),
             node,
