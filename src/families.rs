@@ -7,7 +7,9 @@
 //! office's own address typed in for many parents. Such an email joins
 //! nobody (a data-quality finding for the school instead). A child has one
 //! record per school; records with the same valid UPN are one child (a
-//! value that is not a UPN joins nobody: [`crate::upn`]). A family is a
+//! value that is not a UPN joins nobody: [`crate::upn`]; nor does a UPN
+//! that two active pupils of one school hold: [`shared_at_one_school`]).
+//! A family is a
 //! connected set of guardians and children joined by active guardian links
 //! and by those two identities. Its key is its smallest guardian id: stable
 //! while the family keeps that guardian, and cheap to page by.
@@ -20,6 +22,7 @@
 //! the `family` fields of students and guardians, whose statements stay
 //! fixed by the query's shape that way.
 
+use entity::enums::AccountStatus;
 use entity::{guardian, guardian_link, student};
 use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, QuerySelect};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -49,13 +52,13 @@ pub struct FamilyIndex {
     by_student: HashMap<i32, i32>,
 }
 
-/// A person row as the index needs it: id, school, identity key.
-pub type IdentityRow = (i32, i32, Option<String>);
+/// A student row as the index needs it: id, school, UPN, status (whether
+/// the record counts towards a UPN shared at one school).
+pub type IdentityRow = (i32, i32, Option<String>, AccountStatus);
 
-/// The columns a student's [`IdentityRow`] is selected from: its key is
-/// the UPN.
-pub const STUDENT_ROW_COLUMNS: [student::Column; 3] =
-    [student::Column::Id, student::Column::SchoolId, student::Column::Upn];
+/// The columns a student's [`IdentityRow`] is selected from, in its order.
+pub const STUDENT_ROW_COLUMNS: [student::Column; 4] =
+    [student::Column::Id, student::Column::SchoolId, student::Column::Upn, student::Column::Status];
 
 /// A guardian row as the index needs it: id, school, email key, forename,
 /// surname.
@@ -180,14 +183,17 @@ impl FamilyIndex {
                 }
             }
         }
+        let shared = shared_at_one_school(students);
+        let joining_upn =
+            |upn: &Option<String>| upn.as_deref().and_then(upn_key).filter(|key| !shared.contains(key));
         let linked_upns: BTreeSet<String> = students
             .iter()
             .filter(|(id, ..)| linked_students.contains(id))
-            .filter_map(|(_, _, upn)| upn.as_deref().and_then(upn_key))
+            .filter_map(|(_, _, upn, _)| joining_upn(upn))
             .collect();
         let mut by_upn: HashMap<String, usize> = HashMap::new();
-        for (id, school, upn) in students {
-            let upn = upn.as_deref().and_then(upn_key);
+        for (id, school, upn, _) in students {
+            let upn = joining_upn(upn);
             let twin_of_linked = upn.as_ref().is_some_and(|u| linked_upns.contains(u));
             if !linked_students.contains(id) && !twin_of_linked {
                 continue;
@@ -245,6 +251,26 @@ fn joining_emails(guardians: &[&GuardianRow]) -> BTreeSet<String> {
         .filter(|(key, names)| !is_placeholder_email(key) && names_agree(names.iter().copied()))
         .map(|(key, _)| key)
         .collect()
+}
+
+/// The UPN keys that two or more active pupils of one school hold: at
+/// least one of those records is wrong (a UPN is one child's for life), so
+/// which of them a record elsewhere is cannot be told, and the UPN joins
+/// nobody until the school fixes it (the `PUPILS_SHARE_UPN` finding,
+/// judged the same way). Copying a sibling's UPN onto a new pupil's record
+/// would otherwise join two unrelated families. A leaver and an active
+/// pupil of one school sharing a UPN are taken for one child re-admitted.
+pub fn shared_at_one_school(students: &[IdentityRow]) -> BTreeSet<String> {
+    let mut holders: HashMap<(i32, String), usize> = HashMap::new();
+    for (_, school, upn, status) in students {
+        if *status != AccountStatus::Active {
+            continue;
+        }
+        if let Some(key) = upn.as_deref().and_then(upn_key) {
+            *holders.entry((*school, key)).or_default() += 1;
+        }
+    }
+    holders.into_iter().filter(|(_, n)| *n > 1).map(|((_, key), _)| key).collect()
 }
 
 /// The families of one request: the whole index built on first use, or
@@ -358,7 +384,7 @@ mod tests {
     use super::*;
 
     fn row(id: i32, school: i32, key: &str) -> IdentityRow {
-        (id, school, Some(key.to_owned()))
+        (id, school, Some(key.to_owned()), AccountStatus::Active)
     }
 
     fn guardian(id: i32, school: i32, key: &str, forename: &str, surname: &str) -> GuardianRow {
@@ -387,6 +413,33 @@ mod tests {
         assert_eq!(index.iter().count(), 4);
         assert_eq!(index.of_student(10).map(|f| f.student_ids.clone()), Some(vec![10]));
         assert_eq!(index.of_student(11).map(|f| f.student_ids.clone()), Some(vec![11]));
+    }
+
+    #[test]
+    fn a_upn_two_active_pupils_of_one_school_hold_joins_nobody() {
+        let upn = "P207000016049";
+        let leaver = (12, 1, Some(upn.to_owned()), AccountStatus::Deactivated);
+        // One active pupil and a leaver of school 1 (a child re-admitted),
+        // and the child's record at school 2: one child.
+        let students = [row(10, 1, upn), leaver.clone(), row(20, 2, upn)];
+        assert!(shared_at_one_school(&students).is_empty());
+        let links = [(10, 1), (20, 2)];
+        let guardians =
+            [guardian(1, 1, "ann@x.org", "Ann", "Smith"), guardian(2, 2, "bob@y.org", "Bob", "Brown")];
+        let index = FamilyIndex::from_rows(&links, &guardians, &students);
+        assert_eq!(index.of_student(20).map(|f| f.student_ids.clone()), Some(vec![10, 12, 20]));
+        // A second active pupil of school 1 holds it: nobody joins by it.
+        let students = [row(10, 1, upn), row(11, 1, &upn.to_lowercase()), leaver, row(20, 2, upn)];
+        assert_eq!(shared_at_one_school(&students), BTreeSet::from([upn.to_owned()]));
+        let links = [(10, 1), (11, 3), (20, 2)];
+        let guardians = [
+            guardian(1, 1, "ann@x.org", "Ann", "Smith"),
+            guardian(2, 2, "bob@y.org", "Bob", "Brown"),
+            guardian(3, 1, "cat@z.org", "Cat", "Lee"),
+        ];
+        let index = FamilyIndex::from_rows(&links, &guardians, &students);
+        assert_eq!(index.iter().count(), 3);
+        assert_eq!(index.of_student(20).map(|f| f.guardian_ids.clone()), Some(vec![2]));
     }
 
     #[test]

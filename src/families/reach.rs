@@ -6,7 +6,9 @@
 //! active guardian links (both ways); every holder of a linked guardian's
 //! email key (in scope, with an active link), to judge whether the email
 //! joins (no placeholder, names agree among all its holders) and, when it
-//! does, to reach them; every record of a reached child's UPN. A round
+//! does, to reach them; every record of a reached child's UPN, to judge
+//! whether the UPN joins (not held by two active pupils of one school)
+//! and, when it does, to reach them. A round
 //! reads only what the last one reached, and reading stops when a round
 //! reaches nobody new: the rounds are the family's diameter, not the
 //! trust's size. What was reached then goes through the same union-find as
@@ -25,7 +27,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{
     FamilyIndex, GUARDIAN_ROW_COLUMNS, GuardianRow, IdentityRow, STUDENT_ROW_COLUMNS, email_key,
-    is_placeholder_email, names_agree, upn_key,
+    is_placeholder_email, names_agree, shared_at_one_school, upn_key,
 };
 use crate::auth::Viewer;
 use crate::error::AppError;
@@ -275,12 +277,20 @@ async fn join_by_upn(
             .all(db)
             .await?;
         r.upns.extend(chunk.iter().cloned());
-        for row in rows {
-            // SQL's TRIM and UPPER are narrower than Rust's: keep true twins.
-            if row.2.as_deref().and_then(upn_key).is_some_and(|key| chunk.contains(&key)) {
+        // SQL's TRIM and UPPER are narrower than Rust's: keep true twins.
+        let twins: Vec<IdentityRow> = rows
+            .into_iter()
+            .filter(|row| row.2.as_deref().and_then(upn_key).is_some_and(|key| chunk.contains(&key)))
+            .collect();
+        // Every holder of these keys in scope is here, so a key shared at
+        // one school is judged as the whole trust's index judges it: its
+        // holders are kept for that judgement but not followed.
+        let shared = shared_at_one_school(&twins);
+        for row in twins {
+            if row.2.as_deref().and_then(upn_key).is_some_and(|key| !shared.contains(&key)) {
                 reached.push(row.0);
-                r.students.insert(row.0, row);
             }
+            r.students.insert(row.0, row);
         }
     }
     Ok(reached)

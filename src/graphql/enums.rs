@@ -108,9 +108,10 @@ pub enum DataQualityKind {
     PupilUpnInvalid,
     /// Two or more active pupils of the school hold one valid UPN (compared
     /// trimmed and upper-cased). A UPN is one child's for life (DfE), so
-    /// at least one record is wrong, and the trust's families would join
-    /// those children as one child. One finding per UPN, listing every
-    /// holder at the school.
+    /// at least one record is wrong: until it is fixed, that UPN joins no
+    /// family and matches no record in a subject access request, here or
+    /// at the trust's other schools (which record it names cannot be
+    /// told). One finding per UPN, listing every holder at the school.
     PupilsShareUpn,
     /// Two or more guardian records at the school with one email and one
     /// name: one person entered more than once.

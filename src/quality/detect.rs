@@ -188,7 +188,7 @@ fn pupils_sharing_a_upn(students: &[StudentRow]) -> Vec<Finding> {
                 records: Records { students: sorted(ids), ..Records::default() },
                 detail: format!(
                     "{n} pupils share one UPN. A UPN belongs to one child, so at least one of them is \
-                     wrong in the MIS, and the trust's families take them for one child until it is fixed."
+                     wrong in the MIS; until it is fixed, the trust's families join nobody by that UPN."
                 ),
             }
         })

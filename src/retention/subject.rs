@@ -6,7 +6,10 @@
 //! (`crate::families`) matches people: guardians by their email (trimmed,
 //! case-folded; placeholder addresses such as `noemail@` match nobody),
 //! students by a valid UPN (trimmed, upper-cased: `crate::upn`), staff by
-//! email. A record with no such key (or purged) is only itself.
+//! email. A record with no such key (or purged) is only itself; so is one
+//! whose key names more than one person: an email whose holders' names
+//! disagree, a UPN that two active pupils of one school hold. Another
+//! person's records in an export are a disclosure.
 
 use chrono::{DateTime, Utc};
 use entity::enums::{EventKind, HeldTarget, PersonKind};
@@ -16,9 +19,10 @@ use entity::{
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::families;
+use crate::parent_groups::GroupRef;
 use crate::parent_groups::membership::GroupChange;
 
 /// One account: its kind, id and school.
@@ -77,7 +81,8 @@ pub enum SubjectError {
 pub const MATCHING: &str = "Records are matched across the trust's schools as the family rule matches people: \
 guardians and staff by email address (trimmed, case-folded; placeholder addresses such as noemail@ match nobody), \
 students by UPN (trimmed, upper-cased; a value that is not a valid UPN, such as a placeholder, matches nobody). \
-A record without such a key, or already purged, is only itself.";
+A record without such a key, or already purged, is only itself; so is one whose key is held by more than one person \
+(an email whose holders' names disagree, a UPN that two active pupils of one school hold).";
 
 fn schools_of(trust_id: i32) -> sea_orm::sea_query::SelectStatement {
     sea_orm::sea_query::Query::select()
@@ -101,8 +106,10 @@ pub async fn records_of<C: ConnectionTrait>(
     id: i32,
     visible: impl Fn(i32) -> bool,
 ) -> Result<Vec<Account>, SubjectError> {
+    // `$identifies` judges a key by all its holders in the trust, the
+    // subject included, whatever the asker sees.
     macro_rules! matching {
-        ($entity:ident, $key:expr) => {{
+        ($entity:ident, $key:expr, $identifies:expr) => {{
             let subject = $entity::Entity::find_by_id(id)
                 .filter($entity::Column::SchoolId.in_subquery(schools_of(trust_id)))
                 .one(db)
@@ -119,9 +126,12 @@ pub async fn records_of<C: ConnectionTrait>(
                     .order_by_asc($entity::Column::Id)
                     .all(db)
                     .await?;
-                rows.extend(
-                    others.into_iter().filter(|r| visible(r.school_id) && key_of(r).as_ref() == Some(&key)),
-                );
+                let holders: Vec<$entity::Model> =
+                    others.into_iter().filter(|r| key_of(r).as_ref() == Some(&key)).collect();
+                let identifies: fn(&[&$entity::Model]) -> bool = $identifies;
+                if identifies(&rows.iter().chain(&holders).collect::<Vec<_>>()) {
+                    rows.extend(holders.into_iter().filter(|r| visible(r.school_id)));
+                }
             }
             rows.into_iter()
                 .map(|r| Account {
@@ -135,13 +145,41 @@ pub async fn records_of<C: ConnectionTrait>(
     }
     Ok(match kind {
         PersonKind::Student => {
-            matching!(student, |r: &student::Model| r.upn.as_deref().and_then(families::upn_key))
+            matching!(student, |r: &student::Model| r.upn.as_deref().and_then(families::upn_key), |holders| {
+                let rows: Vec<families::IdentityRow> =
+                    holders.iter().map(|r| (r.id, r.school_id, r.upn.clone(), r.status)).collect();
+                families::shared_at_one_school(&rows).is_empty()
+            })
         }
-        PersonKind::Staff => matching!(staff, |r: &staff::Model| identifying_email(r.email.as_deref())),
+        PersonKind::Staff => {
+            matching!(staff, |r: &staff::Model| identifying_email(r.email.as_deref()), |holders| {
+                families::names_agree(holders.iter().map(|r| (r.forename.as_str(), r.surname.as_str())))
+            })
+        }
         PersonKind::Guardian => {
-            matching!(guardian, |r: &guardian::Model| identifying_email(r.email.as_deref()))
+            matching!(guardian, |r: &guardian::Model| identifying_email(r.email.as_deref()), |holders| {
+                families::names_agree(holders.iter().map(|r| (r.forename.as_str(), r.surname.as_str())))
+            })
         }
     })
+}
+
+/// The names of these groups (a group since deleted has none), one
+/// statement per distinct group: a guardian's changes name a few groups.
+async fn names_of_groups<C: ConnectionTrait>(
+    db: &C,
+    groups: impl Iterator<Item = GroupRef>,
+) -> Result<BTreeMap<GroupRef, String>, DbErr> {
+    let mut names = BTreeMap::new();
+    for group in groups.collect::<BTreeSet<_>>() {
+        let name = match group {
+            GroupRef::Year(id) => year_group::Entity::find_by_id(id).one(db).await?.map(|g| g.name),
+            GroupRef::Form(id) => form_group::Entity::find_by_id(id).one(db).await?.map(|g| g.name),
+            GroupRef::Class(id) => class::Entity::find_by_id(id).one(db).await?.map(|g| g.name),
+        };
+        names.extend(name.map(|name| (group, name)));
+    }
+    Ok(names)
 }
 
 fn time(at: Option<DateTime<Utc>>) -> Value {
@@ -255,6 +293,7 @@ async fn record_document<C: ConnectionTrait>(db: &C, account: &Account) -> Resul
         );
         events.sort_by_key(|e| e.id);
     }
+    let group_names = names_of_groups(db, events.iter().filter_map(GroupChange::of).map(|c| c.group)).await?;
     let run_ids: BTreeSet<i32> = events.iter().filter_map(|e| e.sync_run_id).collect();
     let runs = sync_run::Entity::find()
         .filter(sync_run::Column::Id.is_in(run_ids))
@@ -297,7 +336,9 @@ async fn record_document<C: ConnectionTrait>(db: &C, account: &Account) -> Resul
             "items": events.iter().map(|e| json!({
                 "id": e.id, "kind": e.kind.as_str(), "reason": e.reason.map(|r| r.as_str()),
                 "occurredAt": time(Some(e.occurred_at)), "syncRunId": e.sync_run_id, "schoolId": e.school_id,
-                "group": GroupChange::of(e).map(|c| json!({ "kind": c.group.kind_name(), "id": c.group.id() })),
+                "group": GroupChange::of(e).map(|c| json!({
+                    "kind": c.group.kind_name(), "groupId": c.group.id(), "name": group_names.get(&c.group),
+                })),
             })).collect::<Vec<_>>(),
         },
         "syncRuns": {

@@ -32,6 +32,7 @@ on_both_engines!(
     a_leaver_past_the_period_is_purged_and_the_history_stays,
     reactivated_held_and_open_run_accounts_wait,
     the_export_holds_every_record_of_a_guardian_at_two_schools,
+    a_key_held_by_more_than_one_person_matches_only_its_own_record,
     erasure_is_refused_on_roll_and_done_for_a_leaver,
     a_purged_pupil_who_returns_arrives_as_new,
     the_operator_sets_the_period_purges_and_exports_from_the_command_line,
@@ -312,6 +313,55 @@ async fn the_export_holds_every_record_of_a_guardian_at_two_schools(engine: Engi
         .count(db)
         .await?;
     assert_eq!(audited, 2);
+    Ok(())
+}
+
+/// A subject access export or an erasure reaches another record only by a
+/// key that names one person: not a UPN two active pupils of one school
+/// hold (a sibling's copied onto a new pupil), not an email whose holders'
+/// names disagree (a school office's address typed in for parents). Either
+/// would hand one person's records to another, or erase them.
+async fn a_key_held_by_more_than_one_person_matches_only_its_own_record(
+    engine: Engine,
+) -> anyhow::Result<()> {
+    let (app, s) = TestApp::with_scenario(&engine).await?;
+    let db = app.db();
+    let f = Fixture::new(db);
+    let ben_upn = s.solo.upn.clone().unwrap_or_default();
+    f.student(&s.school_b, "SB9", "Ben", "Jones", Some(&ben_upn)).await?;
+    let ben = gid(NodeType::Student, s.solo.id);
+    let data = app.query(&s.trust_admin, EXPORT, json!({ "p": ben })).await?;
+    assert_eq!(data["subjectAccessExport"]["records"], 2, "Ben at two schools: {data}");
+    let sam = f.student(&s.school_a, "SA9", "Sam", "Copy", Some(&ben_upn)).await?;
+    for pupil in [&ben, &gid(NodeType::Student, sam.id)] {
+        let data = app.query(&s.trust_admin, EXPORT, json!({ "p": pupil })).await?;
+        assert_eq!(data["subjectAccessExport"]["records"], 1, "{data}");
+        let text = data["subjectAccessExport"]["document"].as_str().unwrap_or_default();
+        assert!(text.contains("held by more than one person"), "the document says why");
+    }
+
+    let mut office = Vec::new();
+    for (school, wonde_id, forename, surname) in
+        [(&s.school_a, "GA8", "Pat", "Lee"), (&s.school_b, "GB8", "Chris", "Wong")]
+    {
+        let row = f.guardian(school, wonde_id, forename, surname, Some("office@ash.example")).await?;
+        let mut gone: guardian::ActiveModel = row.into();
+        gone.status = Set(AccountStatus::Deactivated);
+        gone.deactivated_at = Set(Some(Utc::now()));
+        gone.deactivation_reason = Set(Some(DeactivationReason::RemovedFromMis));
+        office.push(gone.update(db).await?);
+    }
+    let pat = gid(NodeType::Guardian, office[0].id);
+    let data = app.query(&s.trust_admin, EXPORT, json!({ "p": pat })).await?;
+    assert_eq!(data["subjectAccessExport"]["records"], 1, "{data}");
+    let done = app.query(&s.trust_admin, ERASE, json!({ "p": pat })).await?;
+    assert_eq!(done["erasePerson"]["erased"], 1, "{done}");
+    let chris = guardian::Entity::find_by_id(office[1].id).one(db).await?;
+    assert!(
+        chris
+            .is_some_and(|row| row.purged_at.is_none() && row.email.as_deref() == Some("office@ash.example")),
+        "Chris Wong, who shares the office's address, keeps their record"
+    );
     Ok(())
 }
 

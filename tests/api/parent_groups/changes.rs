@@ -475,13 +475,18 @@ async fn a_groups_changes_are_one_row_and_listed_one_guardian_at_a_time(
                 .map(|e| {
                     (
                         e["kind"].as_str().unwrap_or("").to_owned(),
-                        e["group"]["kind"].as_str().unwrap_or("").to_owned() + &e["group"]["id"].to_string(),
+                        e["group"]["kind"].as_str().unwrap_or("").to_owned()
+                            + &e["group"]["groupId"].to_string(),
                     )
                 })
                 .collect()
         })
         .unwrap_or_default();
     exported.sort();
+    let named = record["events"]["items"].as_array().map_or(0, |items| {
+        items.iter().filter(|e| e["group"]["name"].as_str().is_some_and(|n| !n.is_empty())).count()
+    });
+    assert_eq!(named, exported.len(), "every group change names its group: {record}");
     let mut theirs: Vec<(String, String)> = pairs
         .iter()
         .filter(|(_, g)| *g == guardian)
