@@ -40,7 +40,7 @@ pub(crate) async fn export(db: &DatabaseConnection, typed: &str) -> anyhow::Resu
         None => None,
     };
     let Some(school) = school else { anyhow::bail!("no person `{typed}`") };
-    let accounts = subject::records_of(db, school.trust_id, kind, id, |_| true).await?;
-    let document = subject::export(db, &accounts).await?;
+    let matched = subject::records_of(db, school.trust_id, kind, id, |_| true).await?;
+    let document = subject::export(db, &matched).await?;
     Ok(serde_json::to_string_pretty(&document)?)
 }

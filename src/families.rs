@@ -8,7 +8,8 @@
 //! nobody (a data-quality finding for the school instead). A child has one
 //! record per school; records with the same valid UPN are one child (a
 //! value that is not a UPN joins nobody: [`crate::upn`]; nor does a UPN
-//! that two active pupils of one school hold: [`shared_at_one_school`]).
+//! that records of one school hold which cannot be one child, two active
+//! pupils or two names: [`shared_at_one_school`]).
 //! A family is a
 //! connected set of guardians and children joined by active guardian links
 //! and by those two identities. Its key is its smallest guardian id: stable
@@ -52,13 +53,20 @@ pub struct FamilyIndex {
     by_student: HashMap<i32, i32>,
 }
 
-/// A student row as the index needs it: id, school, UPN, status (whether
-/// the record counts towards a UPN shared at one school).
-pub type IdentityRow = (i32, i32, Option<String>, AccountStatus);
+/// A student row as the index needs it: id, school, UPN, then status,
+/// forename and surname (whether records of one school holding one UPN
+/// can be one child: [`one_child`]).
+pub type IdentityRow = (i32, i32, Option<String>, AccountStatus, String, String);
 
 /// The columns a student's [`IdentityRow`] is selected from, in its order.
-pub const STUDENT_ROW_COLUMNS: [student::Column; 4] =
-    [student::Column::Id, student::Column::SchoolId, student::Column::Upn, student::Column::Status];
+pub const STUDENT_ROW_COLUMNS: [student::Column; 6] = [
+    student::Column::Id,
+    student::Column::SchoolId,
+    student::Column::Upn,
+    student::Column::Status,
+    student::Column::Forename,
+    student::Column::Surname,
+];
 
 /// A guardian row as the index needs it: id, school, email key, forename,
 /// surname.
@@ -189,10 +197,10 @@ impl FamilyIndex {
         let linked_upns: BTreeSet<String> = students
             .iter()
             .filter(|(id, ..)| linked_students.contains(id))
-            .filter_map(|(_, _, upn, _)| joining_upn(upn))
+            .filter_map(|(_, _, upn, ..)| joining_upn(upn))
             .collect();
         let mut by_upn: HashMap<String, usize> = HashMap::new();
-        for (id, school, upn, _) in students {
+        for (id, school, upn, ..) in students {
             let upn = joining_upn(upn);
             let twin_of_linked = upn.as_ref().is_some_and(|u| linked_upns.contains(u));
             if !linked_students.contains(id) && !twin_of_linked {
@@ -253,24 +261,32 @@ fn joining_emails(guardians: &[&GuardianRow]) -> BTreeSet<String> {
         .collect()
 }
 
-/// The UPN keys that two or more active pupils of one school hold: at
-/// least one of those records is wrong (a UPN is one child's for life), so
-/// which of them a record elsewhere is cannot be told, and the UPN joins
-/// nobody until the school fixes it (the `PUPILS_SHARE_UPN` finding,
-/// judged the same way). Copying a sibling's UPN onto a new pupil's record
-/// would otherwise join two unrelated families. A leaver and an active
-/// pupil of one school sharing a UPN are taken for one child re-admitted.
+/// The UPN keys that records of one school hold which cannot be one child
+/// ([`one_child`]): at least one of those records is wrong (a UPN is one
+/// child's for life), so which of them a record elsewhere is cannot be
+/// told, and the UPN joins nobody (nor matches anyone in a subject access
+/// request) until the school fixes it; the `PUPILS_SHARE_UPN` finding is
+/// judged the same way. Copying a sibling's UPN onto a new pupil's record,
+/// the sibling still on roll or a leaver, would otherwise join two
+/// unrelated families.
 pub fn shared_at_one_school(students: &[IdentityRow]) -> BTreeSet<String> {
-    let mut holders: HashMap<(i32, String), usize> = HashMap::new();
-    for (_, school, upn, status) in students {
-        if *status != AccountStatus::Active {
-            continue;
-        }
-        if let Some(key) = upn.as_deref().and_then(upn_key) {
-            *holders.entry((*school, key)).or_default() += 1;
+    let mut holders: HashMap<(i32, String), Vec<&IdentityRow>> = HashMap::new();
+    for row in students {
+        if let Some(key) = row.2.as_deref().and_then(upn_key) {
+            holders.entry((row.1, key)).or_default().push(row);
         }
     }
-    holders.into_iter().filter(|(_, n)| *n > 1).map(|((_, key), _)| key).collect()
+    holders.into_iter().filter(|(_, rows)| !one_child(rows)).map(|((_, key), _)| key).collect()
+}
+
+/// Whether these records of one school, holding one UPN, can be one child:
+/// at most one of them active (two on roll at once are two children), and
+/// their names agreeing ([`names_agree`]). A leaver and a pupil of the same
+/// name are one child re-admitted under a new MIS record; a leaver and a
+/// pupil of another name are a UPN copied onto the wrong record.
+pub fn one_child(holders: &[&IdentityRow]) -> bool {
+    holders.iter().filter(|row| row.3 == AccountStatus::Active).count() <= 1
+        && names_agree(holders.iter().map(|row| (row.4.as_str(), row.5.as_str())))
 }
 
 /// The families of one request: the whole index built on first use, or
@@ -384,7 +400,11 @@ mod tests {
     use super::*;
 
     fn row(id: i32, school: i32, key: &str) -> IdentityRow {
-        (id, school, Some(key.to_owned()), AccountStatus::Active)
+        named(id, school, key, AccountStatus::Active, "Amy")
+    }
+
+    fn named(id: i32, school: i32, key: &str, status: AccountStatus, forename: &str) -> IdentityRow {
+        (id, school, Some(key.to_owned()), status, forename.to_owned(), "Kay".to_owned())
     }
 
     fn guardian(id: i32, school: i32, key: &str, forename: &str, surname: &str) -> GuardianRow {
@@ -418,7 +438,7 @@ mod tests {
     #[test]
     fn a_upn_two_active_pupils_of_one_school_hold_joins_nobody() {
         let upn = "P207000016049";
-        let leaver = (12, 1, Some(upn.to_owned()), AccountStatus::Deactivated);
+        let leaver = named(12, 1, upn, AccountStatus::Deactivated, "amy");
         // One active pupil and a leaver of school 1 (a child re-admitted),
         // and the child's record at school 2: one child.
         let students = [row(10, 1, upn), leaver.clone(), row(20, 2, upn)];
@@ -440,6 +460,35 @@ mod tests {
         let index = FamilyIndex::from_rows(&links, &guardians, &students);
         assert_eq!(index.iter().count(), 3);
         assert_eq!(index.of_student(20).map(|f| f.guardian_ids.clone()), Some(vec![2]));
+    }
+
+    #[test]
+    fn a_upn_a_leaver_holds_under_another_name_joins_nobody() {
+        // A sibling's UPN copied onto a new pupil after the sibling left,
+        // and two leavers of one school holding one UPN under two names:
+        // neither can be one child, whatever their status.
+        let upn = "P207000016049";
+        let copied = [named(12, 1, upn, AccountStatus::Deactivated, "Lee"), row(10, 1, upn), row(20, 2, upn)];
+        assert_eq!(shared_at_one_school(&copied), BTreeSet::from([upn.to_owned()]));
+        let links = [(10, 1), (12, 3), (20, 2)];
+        let guardians = [
+            guardian(1, 1, "ann@x.org", "Ann", "Smith"),
+            guardian(2, 2, "bob@y.org", "Bob", "Brown"),
+            guardian(3, 1, "cat@z.org", "Cat", "Lee"),
+        ];
+        let index = FamilyIndex::from_rows(&links, &guardians, &copied);
+        assert_eq!(index.iter().count(), 3);
+        let left = [
+            named(12, 1, upn, AccountStatus::Deactivated, "Lee"),
+            named(13, 1, upn, AccountStatus::Deactivated, "Amy"),
+        ];
+        assert_eq!(shared_at_one_school(&left), BTreeSet::from([upn.to_owned()]));
+        // Two leavers of one name: one child who left twice.
+        let twice = [
+            named(12, 1, upn, AccountStatus::Deactivated, "Amy"),
+            named(13, 1, upn, AccountStatus::Deactivated, " AMY "),
+        ];
+        assert!(shared_at_one_school(&twice).is_empty());
     }
 
     #[test]

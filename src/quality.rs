@@ -47,7 +47,7 @@ use std::collections::{HashMap, HashSet};
 
 pub use detect::{Directory, StudentRow};
 
-use crate::families::{GUARDIAN_ROW_COLUMNS, GuardianRow};
+use crate::families::{GUARDIAN_ROW_COLUMNS, GuardianRow, IdentityRow, STUDENT_ROW_COLUMNS};
 use crate::sync::batch_write::MAX_PARAMS;
 use crate::sync::reconcile::Ambiguity;
 use crate::sync::source::DroppedDuplicate;
@@ -204,7 +204,8 @@ async fn lock_findings<C: ConnectionTrait>(txn: &C, school_id: i32) -> Result<()
 }
 
 /// The trust's active guardians sharing an email with an active guardian
-/// of the school, and the school's active students. The school's emails
+/// of the school, the school's active students, and its students holding
+/// a UPN, leavers included. The school's emails
 /// and the trust's schools are read first and bound as values, not joined
 /// as subqueries: without
 /// statistics for a school's new rows (its first run, before `ANALYZE`)
@@ -257,7 +258,16 @@ async fn read_directory<C: ConnectionTrait>(txn: &C, school_id: i32) -> Result<D
         .into_tuple()
         .all(txn)
         .await?;
-    Ok(Directory { school_id, guardians, students })
+    let upn_holders: Vec<IdentityRow> = student::Entity::find()
+        .select_only()
+        .columns(STUDENT_ROW_COLUMNS)
+        .filter(student::Column::SchoolId.eq(school_id))
+        .filter(student::Column::Upn.is_not_null())
+        .filter(student::Column::PurgedAt.is_null())
+        .into_tuple()
+        .all(txn)
+        .await?;
+    Ok(Directory { school_id, guardians, students, upn_holders })
 }
 
 /// Stored ambiguity findings that this run did not report again, kept

@@ -7,7 +7,8 @@
 //! email key (in scope, with an active link), to judge whether the email
 //! joins (no placeholder, names agree among all its holders) and, when it
 //! does, to reach them; every record of a reached child's UPN, to judge
-//! whether the UPN joins (not held by two active pupils of one school)
+//! whether the UPN joins (not held at one school by records that cannot
+//! be one child: `super::one_child`)
 //! and, when it does, to reach them. A round
 //! reads only what the last one reached, and reading stops when a round
 //! reaches nobody new: the rounds are the family's diameter, not the

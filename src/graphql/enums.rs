@@ -106,8 +106,11 @@ pub enum DataQualityKind {
     /// a UPN's shape still recognises the child at this school when its MIS
     /// re-keys its records). One finding per pupil.
     PupilUpnInvalid,
-    /// Two or more active pupils of the school hold one valid UPN (compared
-    /// trimmed and upper-cased). A UPN is one child's for life (DfE), so
+    /// Records of the school that cannot be one child hold one valid UPN
+    /// (compared trimmed and upper-cased): two or more active pupils, or
+    /// records under different names, leavers included (a leaver and a
+    /// pupil of one name are a child re-admitted, not a finding). A UPN
+    /// is one child's for life (DfE), so
     /// at least one record is wrong: until it is fixed, that UPN joins no
     /// family and matches no record in a subject access request, here or
     /// at the trust's other schools (which record it names cannot be

@@ -5,7 +5,9 @@ use entity::enums::{DataQualityKind, PersonKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Finding, Records};
-use crate::families::{GuardianRow, email_key, is_placeholder_email, names_agree, upn_key};
+use crate::families::{
+    GuardianRow, IdentityRow, email_key, is_placeholder_email, names_agree, one_child, upn_key,
+};
 use crate::sync::reconcile::Ambiguity;
 use crate::sync::source::DroppedDuplicate;
 
@@ -21,6 +23,9 @@ pub struct Directory {
     pub guardians: Vec<GuardianRow>,
     /// Active students of the school.
     pub students: Vec<StudentRow>,
+    /// The school's students holding a UPN, leavers too (not purged): who
+    /// shares one is judged as the family rule judges it.
+    pub upn_holders: Vec<IdentityRow>,
 }
 
 /// Every finding of the school, in kind order then record order.
@@ -31,7 +36,7 @@ pub fn findings(
 ) -> Vec<Finding> {
     let mut out = emails(directory);
     out.extend(pupils_without_a_valid_upn(&directory.students));
-    out.extend(pupils_sharing_a_upn(&directory.students));
+    out.extend(pupils_sharing_a_upn(&directory.upn_holders));
     out.extend(ambiguous(ambiguities));
     out.extend(dropped(duplicates));
     out.sort_by_key(|f| kind_rank(f.kind));
@@ -168,27 +173,31 @@ fn pupils_without_a_valid_upn(students: &[StudentRow]) -> Vec<Finding> {
         .collect()
 }
 
-/// One finding per UPN that two or more active pupils of the school hold,
-/// compared as the family rule compares UPNs ([`upn_key`]), in UPN order.
-/// The detail counts pupils and names no UPN: the records show it.
-fn pupils_sharing_a_upn(students: &[StudentRow]) -> Vec<Finding> {
-    let mut holders: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-    for (id, _, upn) in students {
-        if let Some(key) = upn.as_deref().and_then(upn_key) {
-            holders.entry(key).or_default().push(*id);
+/// One finding per UPN that records of the school hold which cannot be one
+/// child (`families::one_child`: two pupils on roll at once, or records
+/// under different names, leavers included), compared as the family rule
+/// compares UPNs ([`upn_key`]), in UPN order. The detail counts pupils and
+/// names no UPN: the records show it.
+fn pupils_sharing_a_upn(students: &[IdentityRow]) -> Vec<Finding> {
+    let mut holders: BTreeMap<String, Vec<&IdentityRow>> = BTreeMap::new();
+    for row in students {
+        if let Some(key) = row.2.as_deref().and_then(upn_key) {
+            holders.entry(key).or_default().push(row);
         }
     }
     holders
         .into_values()
-        .filter(|ids| ids.len() > 1)
-        .map(|ids| {
+        .filter(|rows| !one_child(rows))
+        .map(|rows| {
+            let ids: Vec<i32> = rows.iter().map(|row| row.0).collect();
             let n = ids.len();
             Finding {
                 kind: DataQualityKind::PupilsShareUpn,
                 records: Records { students: sorted(ids), ..Records::default() },
                 detail: format!(
-                    "{n} pupils share one UPN. A UPN belongs to one child, so at least one of them is \
-                     wrong in the MIS; until it is fixed, the trust's families join nobody by that UPN."
+                    "{n} pupils share one UPN (on roll together, or under different names). A UPN belongs \
+                     to one child, so at least one of them is wrong in the MIS; until it is fixed, the \
+                     trust's families join nobody by that UPN."
                 ),
             }
         })
@@ -254,6 +263,7 @@ fn sorted(mut ids: Vec<i32>) -> Vec<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use entity::enums::AccountStatus;
 
     fn guardian(id: i32, school: i32, email: &str, forename: &str, surname: &str) -> GuardianRow {
         (id, school, Some(email.to_owned()), forename.to_owned(), surname.to_owned())
@@ -284,8 +294,20 @@ mod tests {
                 pupil(8, Some("UNKNOWN")),
                 pupil(9, Some("unknown")),
                 pupil(10, Some("A207000016049")),
+                pupil(15, Some("J100000000004")),
             ],
+            upn_holders: Vec::new(),
         };
+        // Every pupil above on roll, all named Amy Kay; then leavers: Lee
+        // holds Amy's UPN (a copy), Amy left once before (re-admitted).
+        let holder = |(id, _, upn): &StudentRow, status: AccountStatus, forename: &str| -> IdentityRow {
+            (*id, 1, upn.clone(), status, forename.to_owned(), "Kay".to_owned())
+        };
+        let mut upn_holders: Vec<IdentityRow> =
+            directory.students.iter().map(|row| holder(row, AccountStatus::Active, "Amy")).collect();
+        upn_holders.push(holder(&pupil(11, Some("B801200005001")), AccountStatus::Deactivated, "Lee"));
+        upn_holders.push(holder(&pupil(16, Some("j100000000004")), AccountStatus::Deactivated, "amy"));
+        let directory = Directory { upn_holders, ..directory };
         let found = findings(&directory, &[], &[]);
         let of = |kind: DataQualityKind| -> Vec<Records> {
             found.iter().filter(|f| f.kind == kind).map(|f| f.records.clone()).collect()
@@ -293,8 +315,9 @@ mod tests {
         let students = |ids: &[i32]| Records { students: ids.to_vec(), ..Records::default() };
         assert_eq!(
             of(DataQualityKind::PupilsShareUpn),
-            vec![students(&[1, 3]), students(&[4, 5])],
-            "in UPN order; no UPN is no shared UPN, nor is a value that is not a UPN"
+            vec![students(&[2, 11]), students(&[1, 3]), students(&[4, 5])],
+            "in UPN order; no UPN is no shared UPN, nor is a value that is not a UPN, nor a leaver of \
+             the same name"
         );
         assert_eq!(
             of(DataQualityKind::PupilUpnInvalid),
@@ -322,6 +345,7 @@ mod tests {
                 (10, Some("Kid@pupils.org".to_owned()), Some("P207000016049".to_owned())),
                 (11, None, None),
             ],
+            upn_holders: Vec::new(),
         };
         let found = findings(&directory, &[], &[]);
         assert_eq!(

@@ -96,7 +96,7 @@ pub async fn erase(
     now: DateTime<Utc>,
 ) -> Result<Erased, ErasureError> {
     let txn = crate::db::begin_write(db).await?;
-    let accounts = records_of(&txn, trust_id, kind, id, visible).await?;
+    let accounts = records_of(&txn, trust_id, kind, id, visible).await?.accounts;
     let on_roll = accounts.iter().filter(|a| a.active).map(|a| a.school_id).collect::<BTreeSet<_>>().len();
     if on_roll > 0 {
         return Err(ErasureError::OnRoll(on_roll));

@@ -8,8 +8,11 @@
 //! students by a valid UPN (trimmed, upper-cased: `crate::upn`), staff by
 //! email. A record with no such key (or purged) is only itself; so is one
 //! whose key names more than one person: an email whose holders' names
-//! disagree, a UPN that two active pupils of one school hold. Another
-//! person's records in an export are a disclosure.
+//! disagree, a UPN that records of one school hold which cannot be one
+//! child (`families::one_child`). Another person's records in an export
+//! are a disclosure, and an erasure cannot be undone; the document says
+//! which of the three its subject's key was ([`KeyUse`]), so that an
+//! export cut short is told from a complete one.
 
 use chrono::{DateTime, Utc};
 use entity::enums::{EventKind, HeldTarget, PersonKind};
@@ -69,6 +72,54 @@ pub struct Account {
     pub reason: Option<entity::enums::DeactivationReason>,
 }
 
+/// What the subject's own key did in the matching.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyUse {
+    /// The record has no key (no email or UPN, a placeholder or a value
+    /// that is not a UPN, or purged): only itself.
+    NoKey,
+    /// Its key matched every record that holds it (perhaps none other).
+    Followed,
+    /// Its key is held by more than one person: only the record itself,
+    /// though the person may have records elsewhere.
+    HeldByMoreThanOnePerson,
+}
+
+impl KeyUse {
+    /// The name the export document gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoKey => "NO_KEY",
+            Self::Followed => "FOLLOWED",
+            Self::HeldByMoreThanOnePerson => "HELD_BY_MORE_THAN_ONE_PERSON",
+        }
+    }
+
+    fn explanation(self) -> &'static str {
+        match self {
+            Self::NoKey => {
+                "This record holds no email or UPN that can name a person, so no other record is matched \
+                            to it: the person may have records at other schools that this export does not list."
+            }
+            Self::Followed => "Every record of the trust's schools holding this record's key is listed.",
+            Self::HeldByMoreThanOnePerson => {
+                "This record's key (an email, or a UPN) is held by records that cannot all be one person \
+                 (names that disagree, or two pupils of one school), so only this record is listed: the \
+                 person may have records at other schools that this export does not list. The school's data \
+                 quality findings name the key."
+            }
+        }
+    }
+}
+
+/// The records of one person, and what the subject's key did.
+#[derive(Clone, Debug)]
+pub struct Matched {
+    /// The subject first, then the other records in id order.
+    pub accounts: Vec<Account>,
+    pub key: KeyUse,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SubjectError {
     #[error("no person with that ID is visible to this token")]
@@ -82,7 +133,8 @@ pub const MATCHING: &str = "Records are matched across the trust's schools as th
 guardians and staff by email address (trimmed, case-folded; placeholder addresses such as noemail@ match nobody), \
 students by UPN (trimmed, upper-cased; a value that is not a valid UPN, such as a placeholder, matches nobody). \
 A record without such a key, or already purged, is only itself; so is one whose key is held by more than one person \
-(an email whose holders' names disagree, a UPN that two active pupils of one school hold).";
+(an email whose holders' names disagree; a UPN that two pupils of one school on roll at once hold, or two records \
+of one school under different names). The document's `match` says which applied to this record.";
 
 fn schools_of(trust_id: i32) -> sea_orm::sea_query::SelectStatement {
     sea_orm::sea_query::Query::select()
@@ -105,7 +157,7 @@ pub async fn records_of<C: ConnectionTrait>(
     kind: PersonKind,
     id: i32,
     visible: impl Fn(i32) -> bool,
-) -> Result<Vec<Account>, SubjectError> {
+) -> Result<Matched, SubjectError> {
     // `$identifies` judges a key by all its holders in the trust, the
     // subject included, whatever the asker sees.
     macro_rules! matching {
@@ -118,6 +170,7 @@ pub async fn records_of<C: ConnectionTrait>(
                 .ok_or(SubjectError::NotFound)?;
             let key_of = $key;
             let mut rows = vec![subject.clone()];
+            let mut key_use = KeyUse::NoKey;
             if let Some(key) = key_of(&subject) {
                 let others = $entity::Entity::find()
                     .filter($entity::Column::SchoolId.in_subquery(schools_of(trust_id)))
@@ -130,24 +183,33 @@ pub async fn records_of<C: ConnectionTrait>(
                     others.into_iter().filter(|r| key_of(r).as_ref() == Some(&key)).collect();
                 let identifies: fn(&[&$entity::Model]) -> bool = $identifies;
                 if identifies(&rows.iter().chain(&holders).collect::<Vec<_>>()) {
+                    key_use = KeyUse::Followed;
                     rows.extend(holders.into_iter().filter(|r| visible(r.school_id)));
+                } else {
+                    key_use = KeyUse::HeldByMoreThanOnePerson;
                 }
             }
-            rows.into_iter()
+            let accounts = rows
+                .into_iter()
                 .map(|r| Account {
                     record: Record { kind: kind.into(), id: r.id },
                     school_id: r.school_id,
                     active: r.status == entity::enums::AccountStatus::Active,
                     reason: r.deactivation_reason,
                 })
-                .collect()
+                .collect();
+            Matched { accounts, key: key_use }
         }};
     }
     Ok(match kind {
         PersonKind::Student => {
             matching!(student, |r: &student::Model| r.upn.as_deref().and_then(families::upn_key), |holders| {
-                let rows: Vec<families::IdentityRow> =
-                    holders.iter().map(|r| (r.id, r.school_id, r.upn.clone(), r.status)).collect();
+                let rows: Vec<families::IdentityRow> = holders
+                    .iter()
+                    .map(|r| {
+                        (r.id, r.school_id, r.upn.clone(), r.status, r.forename.clone(), r.surname.clone())
+                    })
+                    .collect();
                 families::shared_at_one_school(&rows).is_empty()
             })
         }
@@ -187,15 +249,16 @@ fn time(at: Option<DateTime<Utc>>) -> Value {
 }
 
 /// The whole document for the accounts `records_of` found.
-pub async fn export<C: ConnectionTrait>(db: &C, accounts: &[Account]) -> Result<Value, SubjectError> {
-    let mut records = Vec::with_capacity(accounts.len());
-    for account in accounts {
+pub async fn export<C: ConnectionTrait>(db: &C, matched: &Matched) -> Result<Value, SubjectError> {
+    let mut records = Vec::with_capacity(matched.accounts.len());
+    for account in &matched.accounts {
         records.push(record_document(db, account).await?);
     }
     Ok(json!({
         "explanation": "Everything Onroll holds about one person across the trust, one entry per school record. \
     Onroll copies these records from each school's MIS (through Wonde, or CSV files); the school's MIS stays the source.",
         "matching": MATCHING,
+        "match": {"outcome": matched.key.as_str(), "explanation": matched.key.explanation()},
         "generatedAt": Utc::now().to_rfc3339(),
         "records": records,
     }))

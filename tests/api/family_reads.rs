@@ -3,7 +3,9 @@
 //! 10 families as in one of 200, and answers exactly as the whole trust's
 //! index does (the path `totalCount` and members' `family` fields take).
 
-use entity::enums::RelationshipType;
+use entity::enums::{AccountStatus, RelationshipType};
+use entity::student;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 
 use crate::on_both_engines;
@@ -24,7 +26,11 @@ const MEMBERS: &str = "id guardians { id } children { id } schools { id }";
 /// every third household's second sibling has a father too. Every tenth
 /// uses a placeholder email, which joins nobody, and every seventh's
 /// record at B has another surname, so its email joins nobody either.
-async fn households(app: &TestApp, s: &Scenario, families: usize) -> anyhow::Result<()> {
+/// With `copies`, every fifth has the first child's UPN copied onto
+/// another child of school A with a guardian of their own (every tenth, a
+/// leaver), so that UPN joins nobody (a shape of its own: reaching it reads
+/// the UPN's holders).
+async fn households(app: &TestApp, s: &Scenario, families: usize, copies: bool) -> anyhow::Result<()> {
     let f = Fixture::new(app.db());
     for i in 0..families {
         let email = match i {
@@ -53,6 +59,17 @@ async fn households(app: &TestApp, s: &Scenario, families: usize) -> anyhow::Res
         if i % 3 == 0 {
             let father = f.guardian(&s.school_a, &format!("HF{i}"), "Dad", "Home", None).await?;
             f.link(&second, &father, RelationshipType::Father, 2).await?;
+        }
+        if copies && i % 5 == 4 {
+            let copy =
+                f.student(&s.school_a, &format!("HS{i}d"), "Cop", "Other", first.upn.as_deref()).await?;
+            let carer = f.guardian(&s.school_a, &format!("HC{i}"), "Cat", "Other", None).await?;
+            f.link(&copy, &carer, RelationshipType::Carer, 1).await?;
+            if i % 10 == 9 {
+                let mut left: student::ActiveModel = copy.into();
+                left.status = Set(AccountStatus::Deactivated);
+                left.update(app.db()).await?;
+            }
         }
     }
     Ok(())
@@ -98,7 +115,7 @@ async fn family_pages_cost_the_same_whatever_the_trust_size(engine: Engine) -> a
     for size in [10, 200] {
         let app = TestApp::spawn(&engine).await?;
         let s = Scenario::build(app.db()).await?;
-        households(&app, &s, size).await?;
+        households(&app, &s, size, false).await?;
         let token = &s.trust_admin;
         let (page, data) = statements(&app, token, &page_query(false), json!({ "first": 5 })).await?;
         let edges = data["trusts"][0]["families"]["edges"].as_array().map_or(0, Vec::len);
@@ -119,7 +136,7 @@ async fn family_pages_cost_the_same_whatever_the_trust_size(engine: Engine) -> a
 /// `family` name the same family.
 async fn reached_families_match_the_whole_index(engine: Engine) -> anyhow::Result<()> {
     let (app, s) = TestApp::with_scenario(&engine).await?;
-    households(&app, &s, 30).await?;
+    households(&app, &s, 30, true).await?;
     match_the_whole_index(&app, &s).await
 }
 
@@ -129,7 +146,7 @@ async fn reached_families_match_the_whole_index(engine: Engine) -> anyhow::Resul
 /// must hold it too.
 async fn a_upn_with_other_whitespace_joins_as_in_the_whole_index(engine: Engine) -> anyhow::Result<()> {
     let (app, s) = TestApp::with_scenario(&engine).await?;
-    households(&app, &s, 3).await?;
+    households(&app, &s, 3, false).await?;
     let f = Fixture::new(app.db());
     let mum = f.guardian(&s.school_a, "TM", "Mum", "Tab", Some("mum@tab.example")).await?;
     let dad = f.guardian(&s.school_b, "TD", "Dad", "Tab", Some("dad@tab.example")).await?;

@@ -48,7 +48,9 @@ pub struct SubjectAccessExport {
     /// The whole export as one JSON document (UTF-8 text): `records`, each
     /// with `account`, `links`, `memberships`, `events`, `syncRuns` and
     /// `heldChanges`, every part with an `explanation`; `matching` says
-    /// how records were found to be the same person.
+    /// how records were found to be the same person, and `match` what this
+    /// person's key did (`outcome`: `FOLLOWED`, `NO_KEY`, or
+    /// `HELD_BY_MORE_THAN_ONE_PERSON`: only the record asked about).
     pub document: String,
 }
 
@@ -142,9 +144,13 @@ impl RetentionMutation {
 
     /// Everything Onroll holds about one person across the trust's schools
     /// the token sees, as one JSON document (a subject access request,
-    /// UK GDPR Article 15): every school record of the person (matched as
-    /// the family rule does: guardians and staff by email, students by
-    /// UPN), links, memberships, events and the runs that changed them.
+    /// UK GDPR Article 15): every school record of the person (guardians
+    /// and staff matched by email, students by a valid UPN, as the family
+    /// rule matches; a key held by more than one person, an email whose
+    /// holders' names disagree or a UPN records of one school hold that
+    /// cannot be one child, matches only the record asked about, and the
+    /// document's `match` says so), links, memberships, events and the
+    /// runs that changed them.
     /// Trust admins; recorded in the audit log. NOT_FOUND for a person
     /// the token does not see; BAD_USER_INPUT for an ID of another type.
     async fn subject_access_export(
@@ -154,20 +160,22 @@ impl RetentionMutation {
     ) -> async_graphql::Result<SubjectAccessExport> {
         let (rc, kind, id) = person_of_trust(ctx, &person_id, "export a person's data")?;
         let viewer = &rc.viewer;
-        let accounts =
+        let matched =
             subject::records_of(&rc.db, viewer.trust_id, kind, id, |s| viewer.sees_school(s)).await.gql()?;
-        if let Some(first) = accounts.first() {
+        if let Some(first) = matched.accounts.first() {
             crate::graphql::audit::note_school(ctx, first.school_id);
         }
-        let document = subject::export(&rc.db, &accounts).await.gql()?;
+        let document = subject::export(&rc.db, &matched).await.gql()?;
         let document = serde_json::to_string_pretty(&document)
             .map_err(|_| AppError::Internal("subject access export not serialisable"))
             .gql()?;
-        Ok(SubjectAccessExport { records: count(accounts.len()), document })
+        Ok(SubjectAccessExport { records: count(matched.accounts.len()), document })
     }
 
     /// Erases one person's records across the trust's schools the token
-    /// sees at once, as the retention purge would (names, emails, UPN,
+    /// sees at once (matched as `subjectAccessExport` matches them: a key
+    /// held by more than one person erases only the record asked about),
+    /// as the retention purge would (names, emails, UPN,
     /// UPI, MIS ids erased; links and memberships deleted; id, status,
     /// dates and reason kept), and appends one ERASED event per record for
     /// integrators (`deactivations`, `deactivationEvents`: `erased: true`).
