@@ -8,8 +8,8 @@
 //! nobody (a data-quality finding for the school instead). A child has one
 //! record per school; records with the same valid UPN are one child (a
 //! value that is not a UPN joins nobody: [`crate::upn`]; nor does a UPN
-//! that records of one school hold which cannot be one child, two active
-//! pupils or two names: [`shared_at_one_school`]).
+//! whose holders cannot be one child, two on roll at one school at once
+//! or two names anywhere in the trust: [`ambiguous_upns`]).
 //! A family is a
 //! connected set of guardians and children joined by active guardian links
 //! and by those two identities. Its key is its smallest guardian id: stable
@@ -191,9 +191,9 @@ impl FamilyIndex {
                 }
             }
         }
-        let shared = shared_at_one_school(students);
+        let ambiguous = ambiguous_upns(students);
         let joining_upn =
-            |upn: &Option<String>| upn.as_deref().and_then(upn_key).filter(|key| !shared.contains(key));
+            |upn: &Option<String>| upn.as_deref().and_then(upn_key).filter(|key| !ambiguous.contains(key));
         let linked_upns: BTreeSet<String> = students
             .iter()
             .filter(|(id, ..)| linked_students.contains(id))
@@ -261,31 +261,36 @@ fn joining_emails(guardians: &[&GuardianRow]) -> BTreeSet<String> {
         .collect()
 }
 
-/// The UPN keys that records of one school hold which cannot be one child
-/// ([`one_child`]): at least one of those records is wrong (a UPN is one
-/// child's for life), so which of them a record elsewhere is cannot be
-/// told, and the UPN joins nobody (nor matches anyone in a subject access
-/// request) until the school fixes it; the `PUPILS_SHARE_UPN` finding is
-/// judged the same way. Copying a sibling's UPN onto a new pupil's record,
-/// the sibling still on roll or a leaver, would otherwise join two
-/// unrelated families.
-pub fn shared_at_one_school(students: &[IdentityRow]) -> BTreeSet<String> {
-    let mut holders: HashMap<(i32, String), Vec<&IdentityRow>> = HashMap::new();
+/// The UPN keys whose holders cannot be one child ([`one_child`]): at
+/// least one of those records is wrong (a UPN is one child's for life), so
+/// which of them a record elsewhere is cannot be told, and the UPN joins
+/// nobody (nor matches anyone in a subject access request or an erasure)
+/// until the record is fixed. Copying a sibling's UPN onto a new pupil's
+/// record, the sibling still on roll or a leaver, would otherwise join two
+/// unrelated families; erasing one of two conflicting records would then
+/// join the other to the first child's records elsewhere (both seen in
+/// trials). The `PUPILS_SHARE_UPN` finding judges one school's holders the
+/// same way.
+pub fn ambiguous_upns(students: &[IdentityRow]) -> BTreeSet<String> {
+    let mut holders: HashMap<String, Vec<&IdentityRow>> = HashMap::new();
     for row in students {
         if let Some(key) = row.2.as_deref().and_then(upn_key) {
-            holders.entry((row.1, key)).or_default().push(row);
+            holders.entry(key).or_default().push(row);
         }
     }
-    holders.into_iter().filter(|(_, rows)| !one_child(rows)).map(|((_, key), _)| key).collect()
+    holders.into_iter().filter(|(_, rows)| !one_child(rows)).map(|(key, _)| key).collect()
 }
 
-/// Whether these records of one school, holding one UPN, can be one child:
-/// at most one of them active (two on roll at once are two children), and
-/// their names agreeing ([`names_agree`]). A leaver and a pupil of the same
-/// name are one child re-admitted under a new MIS record; a leaver and a
-/// pupil of another name are a UPN copied onto the wrong record.
+/// Whether these records holding one UPN can be one child: at most one of
+/// them active at any one school (two on roll at once are two children),
+/// and their names agreeing ([`names_agree`]). A leaver and a pupil of the
+/// same name at one school are one child re-admitted under a new MIS
+/// record; records under other names are a UPN copied onto the wrong
+/// record (a child whose name changed between schools is thus not joined:
+/// a missed join is shown as such, a wrong one discloses a child).
 pub fn one_child(holders: &[&IdentityRow]) -> bool {
-    holders.iter().filter(|row| row.3 == AccountStatus::Active).count() <= 1
+    let mut on_roll_at = BTreeSet::new();
+    holders.iter().filter(|row| row.3 == AccountStatus::Active).all(|row| on_roll_at.insert(row.1))
         && names_agree(holders.iter().map(|row| (row.4.as_str(), row.5.as_str())))
 }
 
@@ -442,7 +447,7 @@ mod tests {
         // One active pupil and a leaver of school 1 (a child re-admitted),
         // and the child's record at school 2: one child.
         let students = [row(10, 1, upn), leaver.clone(), row(20, 2, upn)];
-        assert!(shared_at_one_school(&students).is_empty());
+        assert!(ambiguous_upns(&students).is_empty());
         let links = [(10, 1), (20, 2)];
         let guardians =
             [guardian(1, 1, "ann@x.org", "Ann", "Smith"), guardian(2, 2, "bob@y.org", "Bob", "Brown")];
@@ -450,7 +455,7 @@ mod tests {
         assert_eq!(index.of_student(20).map(|f| f.student_ids.clone()), Some(vec![10, 12, 20]));
         // A second active pupil of school 1 holds it: nobody joins by it.
         let students = [row(10, 1, upn), row(11, 1, &upn.to_lowercase()), leaver, row(20, 2, upn)];
-        assert_eq!(shared_at_one_school(&students), BTreeSet::from([upn.to_owned()]));
+        assert_eq!(ambiguous_upns(&students), BTreeSet::from([upn.to_owned()]));
         let links = [(10, 1), (11, 3), (20, 2)];
         let guardians = [
             guardian(1, 1, "ann@x.org", "Ann", "Smith"),
@@ -469,7 +474,7 @@ mod tests {
         // neither can be one child, whatever their status.
         let upn = "P207000016049";
         let copied = [named(12, 1, upn, AccountStatus::Deactivated, "Lee"), row(10, 1, upn), row(20, 2, upn)];
-        assert_eq!(shared_at_one_school(&copied), BTreeSet::from([upn.to_owned()]));
+        assert_eq!(ambiguous_upns(&copied), BTreeSet::from([upn.to_owned()]));
         let links = [(10, 1), (12, 3), (20, 2)];
         let guardians = [
             guardian(1, 1, "ann@x.org", "Ann", "Smith"),
@@ -482,13 +487,16 @@ mod tests {
             named(12, 1, upn, AccountStatus::Deactivated, "Lee"),
             named(13, 1, upn, AccountStatus::Deactivated, "Amy"),
         ];
-        assert_eq!(shared_at_one_school(&left), BTreeSet::from([upn.to_owned()]));
+        assert_eq!(ambiguous_upns(&left), BTreeSet::from([upn.to_owned()]));
+        // Another name at another school: a copy too.
+        let across = [row(10, 1, upn), named(20, 2, upn, AccountStatus::Active, "Eli")];
+        assert_eq!(ambiguous_upns(&across), BTreeSet::from([upn.to_owned()]));
         // Two leavers of one name: one child who left twice.
         let twice = [
             named(12, 1, upn, AccountStatus::Deactivated, "Amy"),
             named(13, 1, upn, AccountStatus::Deactivated, " AMY "),
         ];
-        assert!(shared_at_one_school(&twice).is_empty());
+        assert!(ambiguous_upns(&twice).is_empty());
     }
 
     #[test]

@@ -102,6 +102,10 @@ pub enum Occasion<'a> {
     /// A disconnection that deactivated the school: no run follows, so
     /// what the last fetch showed goes with it.
     Disconnection,
+    /// An erasure or the retention purge emptied records: a finding must
+    /// not keep naming a purged record, nor a conflict that is gone
+    /// (seen in a trial). Nothing was fetched, as on an approval.
+    Purge,
 }
 
 /// Recomputes the school's findings and replaces its stored ones, inside
@@ -115,7 +119,7 @@ pub async fn refresh<C: ConnectionTrait>(
     lock_findings(txn, school_id).await?;
     let (run_id, duplicates, ambiguities) = match occasion {
         Occasion::Run { run_id, duplicates, ambiguities } => (Some(run_id), duplicates, ambiguities),
-        Occasion::Approval | Occasion::Disconnection => (None, &[][..], &[][..]),
+        Occasion::Approval | Occasion::Disconnection | Occasion::Purge => (None, &[][..], &[][..]),
     };
     let directory = read_directory(txn, school_id).await?;
     let mut findings = detect::findings(&directory, duplicates, ambiguities);
@@ -124,7 +128,7 @@ pub async fn refresh<C: ConnectionTrait>(
         .all(txn)
         .await?;
     findings.extend(ambiguities_still_open(txn, &existing, &findings).await?);
-    if let Occasion::Approval = occasion {
+    if matches!(occasion, Occasion::Approval | Occasion::Purge) {
         findings.extend(existing.iter().filter(|row| row.kind == DataQualityKind::DuplicateInFetch).map(
             |row| Finding {
                 kind: row.kind,

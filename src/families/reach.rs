@@ -7,8 +7,8 @@
 //! email key (in scope, with an active link), to judge whether the email
 //! joins (no placeholder, names agree among all its holders) and, when it
 //! does, to reach them; every record of a reached child's UPN, to judge
-//! whether the UPN joins (not held at one school by records that cannot
-//! be one child: `super::one_child`)
+//! whether the UPN joins (its holders can be one child:
+//! `super::one_child`)
 //! and, when it does, to reach them. A round
 //! reads only what the last one reached, and reading stops when a round
 //! reaches nobody new: the rounds are the family's diameter, not the
@@ -27,8 +27,8 @@ use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbBackend, QueryFilter
 use std::collections::{BTreeSet, HashMap};
 
 use super::{
-    FamilyIndex, GUARDIAN_ROW_COLUMNS, GuardianRow, IdentityRow, STUDENT_ROW_COLUMNS, email_key,
-    is_placeholder_email, names_agree, shared_at_one_school, upn_key,
+    FamilyIndex, GUARDIAN_ROW_COLUMNS, GuardianRow, IdentityRow, STUDENT_ROW_COLUMNS, ambiguous_upns,
+    email_key, is_placeholder_email, names_agree, upn_key,
 };
 use crate::auth::Viewer;
 use crate::error::AppError;
@@ -283,12 +283,12 @@ async fn join_by_upn(
             .into_iter()
             .filter(|row| row.2.as_deref().and_then(upn_key).is_some_and(|key| chunk.contains(&key)))
             .collect();
-        // Every holder of these keys in scope is here, so a key shared at
-        // one school is judged as the whole trust's index judges it: its
-        // holders are kept for that judgement but not followed.
-        let shared = shared_at_one_school(&twins);
+        // Every holder of these keys in scope is here, so a key whose
+        // holders cannot be one child is judged as the whole index judges
+        // it: its holders are kept for that judgement but not followed.
+        let ambiguous = ambiguous_upns(&twins);
         for row in twins {
-            if row.2.as_deref().and_then(upn_key).is_some_and(|key| !shared.contains(&key)) {
+            if row.2.as_deref().and_then(upn_key).is_some_and(|key| !ambiguous.contains(&key)) {
                 reached.push(row.0);
             }
             r.students.insert(row.0, row);

@@ -84,7 +84,8 @@ pub enum Role {
     Integrator,
 }
 
-/// What a data-quality finding is about. Only active accounts are judged.
+/// What a data-quality finding is about. Active accounts are judged, and
+/// for `PUPILS_SHARE_UPN` leavers holding the UPN too.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "db::DataQualityKind")]
 pub enum DataQualityKind {

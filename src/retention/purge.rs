@@ -71,6 +71,18 @@ pub async fn purge_trust(
         let ids = due(&txn, kind, trust_id, cutoff).await?;
         purged.add(&purge_accounts(&txn, kind, &ids, now).await?);
     }
+    if purged.accounts() > 0 {
+        let schools: Vec<i32> = school::Entity::find()
+            .select_only()
+            .column(school::Column::Id)
+            .filter(school::Column::TrustId.eq(trust_id))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        for school in schools {
+            crate::quality::refresh(&txn, school, crate::quality::Occasion::Purge).await?;
+        }
+    }
     txn.commit().await?;
     Ok(purged)
 }

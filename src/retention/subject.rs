@@ -8,8 +8,8 @@
 //! students by a valid UPN (trimmed, upper-cased: `crate::upn`), staff by
 //! email. A record with no such key (or purged) is only itself; so is one
 //! whose key names more than one person: an email whose holders' names
-//! disagree, a UPN that records of one school hold which cannot be one
-//! child (`families::one_child`). Another person's records in an export
+//! disagree, a UPN whose holders cannot be one child
+//! (`families::one_child`: two on roll at one school, or two names). Another person's records in an export
 //! are a disclosure, and an erasure cannot be undone; the document says
 //! which of the three its subject's key was ([`KeyUse`]), so that an
 //! export cut short is told from a complete one.
@@ -105,8 +105,9 @@ impl KeyUse {
             Self::HeldByMoreThanOnePerson => {
                 "This record's key (an email, or a UPN) is held by records that cannot all be one person \
                  (names that disagree, or two pupils of one school), so only this record is listed: the \
-                 person may have records at other schools that this export does not list. The school's data \
-                 quality findings name the key."
+                 person may have records at other schools that this export does not list: look for them in \
+                 those schools' MIS. A pupil's UPN shared at one school is that school's PUPILS_SHARE_UPN \
+                 finding; a guardian's email, SHARED_EMAIL_DIFFERENT_NAMES."
             }
         }
     }
@@ -133,8 +134,8 @@ pub const MATCHING: &str = "Records are matched across the trust's schools as th
 guardians and staff by email address (trimmed, case-folded; placeholder addresses such as noemail@ match nobody), \
 students by UPN (trimmed, upper-cased; a value that is not a valid UPN, such as a placeholder, matches nobody). \
 A record without such a key, or already purged, is only itself; so is one whose key is held by more than one person \
-(an email whose holders' names disagree; a UPN that two pupils of one school on roll at once hold, or two records \
-of one school under different names). The document's `match` says which applied to this record.";
+(an email whose holders' names disagree; a UPN that two pupils of one school on roll at once hold, or records under \
+different names). The document's `match` says which applied to this record.";
 
 fn schools_of(trust_id: i32) -> sea_orm::sea_query::SelectStatement {
     sea_orm::sea_query::Query::select()
@@ -210,7 +211,7 @@ pub async fn records_of<C: ConnectionTrait>(
                         (r.id, r.school_id, r.upn.clone(), r.status, r.forename.clone(), r.surname.clone())
                     })
                     .collect();
-                families::shared_at_one_school(&rows).is_empty()
+                families::ambiguous_upns(&rows).is_empty()
             })
         }
         PersonKind::Staff => {

@@ -5,7 +5,8 @@
 //! and often a new UPI; the person is the same. A record whose keys are
 //! unknown is matched to an existing account of the school by a second
 //! rule (students: UPN; guardians: email, or without one the same names
-//! linked to the same child; staff: email), but only when exactly one
+//! linked to the same child; staff: email; a UPN or an email only under
+//! names that agree), but only when exactly one
 //! account qualifies and no other record of the batch claims it. Two
 //! candidates are never merged: the record is created new and the
 //! ambiguity is reported (a data-quality finding for the school office).

@@ -9,7 +9,10 @@ use entity::{event, guardian, guardian_link, school, student};
 use onroll::sync::ledger::Guard;
 use onroll::sync::reconcile::{Outcome, Scope, reconcile};
 use onroll::sync::source::*;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, TransactionTrait,
+};
 
 use crate::on_both_engines;
 use crate::row_by_wonde_id;
@@ -27,7 +30,8 @@ on_both_engines!(
     disabled_types_deactivate_nobody,
     leaver_record_after_a_deletion_corrects_the_reason,
     two_candidates_are_never_merged,
-    a_placeholder_upn_identifies_nobody_and_a_slip_still_does
+    a_placeholder_upn_identifies_nobody_and_a_slip_still_does,
+    a_upn_under_another_name_carries_no_account_over
 );
 
 fn student(id: &str, upi: &str, name: &str) -> MisStudent {
@@ -444,14 +448,16 @@ async fn leaver_record_after_a_deletion_corrects_the_reason(engine: Engine) -> a
     Ok(())
 }
 
-/// A record whose keys are unknown and whose UPN two pupils share (a data
-/// error at the school) is neither of them: it is created new, both stay
-/// as they were, and the ambiguity is reported.
+/// A record whose keys are unknown and whose UPN two pupils of one name
+/// share (a data error at the school) is neither of them: it is created
+/// new, both stay as they were, and the ambiguity is reported.
 async fn two_candidates_are_never_merged(engine: Engine) -> anyhow::Result<()> {
     let (data, a, _) = setup(&engine).await?;
     let db = &data.db;
     let mut first = school_mis();
     first.students[1].upn = first.students[0].upn.clone();
+    // A second Amy Pupil: neither UPN nor names tell the two apart.
+    first.students[1].forename = "Amy".to_owned();
     apply(db, &a, &first, Guard::default()).await?;
     let (amy, ben) = (student_row(db, &a, "S1").await?, student_row(db, &a, "S2").await?);
 
@@ -584,5 +590,47 @@ async fn a_placeholder_upn_identifies_nobody_and_a_slip_still_does(engine: Engin
     assert_eq!(outcome.counts.students.reidentified, 2, "Ben and Cal");
     assert_eq!(outcome.counts.students.created, 1, "Zed");
     assert!(outcome.ambiguities.is_empty(), "{:?}", outcome.ambiguities);
+    Ok(())
+}
+
+/// Seen in a trial: a new pupil's record carrying a leaver's UPN (copied
+/// from a sibling) took over the leaver's account, renamed and reactivated
+/// it, and gave the newcomer the leaver's ended links and history. A UPN
+/// carries an account over only under names that agree.
+async fn a_upn_under_another_name_carries_no_account_over(engine: Engine) -> anyhow::Result<()> {
+    let (data, a, _) = setup(&engine).await?;
+    let db = &data.db;
+    apply(db, &a, &school_mis(), Guard::default()).await?;
+    let amy = student_row(db, &a, "S1").await?;
+    let mut left: student::ActiveModel = amy.clone().into();
+    left.status = Set(AccountStatus::Deactivated);
+    left.deactivation_reason = Set(Some(DeactivationReason::LeftSchool));
+    left.update(db).await?;
+
+    let types =
+        DataTypes { staff: false, classes: false, year_groups: false, form_groups: false, ..DataTypes::ALL };
+    let mut copied = Batch::new(false, types);
+    let mut zoe = student("N1", "un1", "Zoe");
+    zoe.upn.clone_from(&amy.upn);
+    copied.students = vec![zoe];
+    let outcome = apply(db, &a, &copied, Guard::default()).await?;
+    assert_eq!(outcome.counts.students.reidentified, 0, "{:?}", outcome.counts.students);
+    assert_eq!(outcome.counts.students.created, 1, "Zoe is someone new");
+    let amy_now = student_row(db, &a, "S1").await?;
+    assert_eq!(
+        (amy_now.forename.as_str(), amy_now.status, amy_now.wonde_id.as_str()),
+        ("Amy", AccountStatus::Deactivated, "S1"),
+        "Amy's account is still Amy's"
+    );
+    assert_ne!(student_row(db, &a, "N1").await?.id, amy.id);
+
+    // Amy herself, re-keyed under the same names, is carried over.
+    let mut again = Batch::new(false, types);
+    let mut amy_rekeyed = student("N2", "un2", "amy");
+    amy_rekeyed.upn.clone_from(&amy.upn);
+    again.students = vec![amy_rekeyed];
+    let outcome = apply(db, &a, &again, Guard::default()).await?;
+    assert_eq!(outcome.counts.students.reidentified, 1, "{:?}", outcome.counts.students);
+    assert_eq!(student_row(db, &a, "N2").await?.id, amy.id);
     Ok(())
 }

@@ -8,12 +8,12 @@
 
 use chrono::{Duration, Utc};
 use entity::enums::{
-    AccountStatus, DeactivationReason, EventKind, HeldEvidence, HeldStatus, HeldTarget, PersonKind,
-    RelationshipType, SyncKind, SyncStatus,
+    AccountStatus, DataQualityKind, DeactivationReason, EventKind, HeldEvidence, HeldStatus, HeldTarget,
+    PersonKind, RelationshipType, SyncKind, SyncStatus,
 };
 use entity::{
-    audit_log, class_student, event, form_student, guardian, guardian_link, held_change, student, sync_run,
-    year_student,
+    audit_log, class_student, data_quality_finding, event, form_student, guardian, guardian_link,
+    held_change, student, sync_run, year_student,
 };
 use onroll::audit::Actor;
 use onroll::graphql::ids::NodeType;
@@ -353,6 +353,9 @@ async fn a_key_held_by_more_than_one_person_matches_only_its_own_record(
         left.push(gone.update(db).await?);
     }
     let kim = gid(NodeType::Student, left[0].id);
+    onroll::quality::refresh(db, s.school_a.id, onroll::quality::Occasion::Approval).await?;
+    let pair = vec![left[0].id, left[1].id];
+    assert!(shared_upn_findings(db, s.school_a.id).await?.contains(&pair), "the school is told");
     let data = app.query(&s.trust_admin, EXPORT, json!({ "p": kim })).await?;
     assert_eq!(data["subjectAccessExport"]["records"], 1, "{data}");
     assert_eq!(outcome(&data)?, "HELD_BY_MORE_THAN_ONE_PERSON");
@@ -360,6 +363,19 @@ async fn a_key_held_by_more_than_one_person_matches_only_its_own_record(
     assert_eq!(done["erasePerson"]["erased"], 1, "{done}");
     let lee = student::Entity::find_by_id(left[1].id).one(db).await?;
     assert!(lee.is_some_and(|row| row.purged_at.is_none()), "Lee keeps their record");
+    let findings = shared_upn_findings(db, s.school_a.id).await?;
+    assert!(
+        !findings.iter().flatten().any(|id| *id == left[0].id),
+        "no finding names a purged record: {findings:?}"
+    );
+    // Kim's record at school B: with Kim's record at A erased, Lee's is
+    // the only one at A, and still not Kim's (seen in a trial: it joined,
+    // and erasing Kim at B then erased Lee).
+    let kim_b = f.student(&s.school_b, "SB7", "Kim", "Kay", Some("K823100000088")).await?;
+    let kim_b_id = gid(NodeType::Student, kim_b.id);
+    let data = app.query(&s.trust_admin, EXPORT, json!({ "p": kim_b_id })).await?;
+    assert_eq!(data["subjectAccessExport"]["records"], 1, "{data}");
+    assert_eq!(outcome(&data)?, "HELD_BY_MORE_THAN_ONE_PERSON");
 
     let mut office = Vec::new();
     for (school, wonde_id, forename, surname) in
@@ -384,6 +400,16 @@ async fn a_key_held_by_more_than_one_person_matches_only_its_own_record(
         "Chris Wong, who shares the office's address, keeps their record"
     );
     Ok(())
+}
+
+/// The records of the school's PUPILS_SHARE_UPN findings.
+async fn shared_upn_findings(db: &DatabaseConnection, school_id: i32) -> anyhow::Result<Vec<Vec<i32>>> {
+    let rows = data_quality_finding::Entity::find()
+        .filter(data_quality_finding::Column::SchoolId.eq(school_id))
+        .filter(data_quality_finding::Column::Kind.eq(DataQualityKind::PupilsShareUpn))
+        .all(db)
+        .await?;
+    Ok(rows.iter().map(|row| onroll::quality::Records::from_json(&row.records).students).collect())
 }
 
 /// The export document's `match.outcome`.

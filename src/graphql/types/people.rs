@@ -66,8 +66,9 @@ impl Student {
     }
 
     /// The family this child belongs to, across the trust's schools (the
-    /// child's records at other schools join by a valid UPN, unless records
-    /// of one school hold it which cannot be one child: `PUPILS_SHARE_UPN`); null when
+    /// child's records at other schools join by a valid UPN, unless its
+    /// records cannot be one child: two on roll at one school, or records
+    /// under different names, `PUPILS_SHARE_UPN`); null when
     /// no guardian is linked to any of them.
     async fn family(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Family>> {
         family_of(ctx, FamilyMember::Student(self.0.id)).await

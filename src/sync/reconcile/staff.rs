@@ -11,7 +11,7 @@ use super::KnownAccounts;
 use super::Work;
 use super::accounts::{self, AccountTable, Accounts};
 use super::guard::date_has_come;
-use super::matching::{Matched, identifying_email, may_be_rekeyed, reidentify};
+use super::matching::{Matched, identifying_email, may_be_rekeyed, reidentify, same_names};
 use super::settle::{finish, keep_match};
 use crate::sync::identity;
 use crate::sync::ledger::{Evidence, Target};
@@ -49,8 +49,14 @@ pub(super) async fn sync_staff(
         let by_names = identity::index(rows, |r| identity::names_key(&r.forename, &r.surname));
         let gone = |i: usize| may_be_rekeyed(batch, DeletedKind::Staff, &rows[i].wonde_id, rows[i].status);
         let matched = reidentify(&batch.staff, rows, by_id, by_upi, gone, |mis| {
+            // A role address (head@) passes from one holder to the next:
+            // an email carries an account over only under the same names.
+            let named =
+                |&i: &usize| same_names((&rows[i].forename, &rows[i].surname), (&mis.forename, &mis.surname));
             let candidates = match identifying_email(mis.email.as_deref()) {
-                Some(email) => identity::candidates(&by_email, Some(email)),
+                Some(email) => {
+                    identity::candidates(&by_email, Some(email)).into_iter().filter(named).collect()
+                }
                 None => identity::candidates(&by_names, identity::names_key(&mis.forename, &mis.surname)),
             };
             (mis.source_id.as_str(), mis.upi.as_deref(), candidates)

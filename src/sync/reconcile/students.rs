@@ -12,7 +12,7 @@ use super::KnownAccounts;
 use super::Work;
 use super::accounts::{self, AccountTable, Accounts};
 use super::guard::date_has_come;
-use super::matching::{Matched, find, may_be_rekeyed, reidentify};
+use super::matching::{Matched, find, may_be_rekeyed, reidentify, same_names};
 use super::settle::{finish, keep_match};
 use crate::sync::identity;
 use crate::sync::ledger::{Evidence, Target};
@@ -47,15 +47,17 @@ pub(super) async fn sync_students(
     let today = work.scope.today;
     if batch.types.students {
         // A record with an unknown id and UPI may be a known pupil re-keyed
-        // by a MIS change: the same UPN at this school is the same child.
+        // by a MIS change: the same UPN at this school under the same names
+        // is the same child. A UPN alone is not enough: one copied onto a
+        // new pupil's record took over a leaver's account, renamed it and
+        // gave the new pupil the leaver's links and history (a trial).
         let by_upn = identity::index(rows, |r| identity::upn_key(r.upn.as_deref()));
         let gone = |i: usize| may_be_rekeyed(batch, DeletedKind::Student, &rows[i].wonde_id, rows[i].status);
         let matched = reidentify(&batch.students, rows, by_id, by_upi, gone, |mis| {
-            (
-                mis.source_id.as_str(),
-                mis.upi.as_deref(),
-                identity::candidates(&by_upn, identity::upn_key(mis.upn.as_deref())),
-            )
+            let candidates = identity::candidates(&by_upn, identity::upn_key(mis.upn.as_deref()));
+            let named =
+                |&i: &usize| same_names((&rows[i].forename, &rows[i].surname), (&mis.forename, &mis.surname));
+            (mis.source_id.as_str(), mis.upi.as_deref(), candidates.into_iter().filter(named).collect())
         });
         for (mis, matched) in batch.students.iter().zip(matched) {
             let target = student_target(mis, today);
