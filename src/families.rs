@@ -34,6 +34,7 @@ use crate::auth::Viewer;
 use crate::error::AppError;
 
 mod reach;
+pub(crate) use reach::holders_of_upns;
 pub use reach::{linked_guardians, reach};
 
 /// The records of one family, each list in id order.

@@ -43,11 +43,13 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 pub use detect::{Directory, StudentRow};
 
-use crate::families::{GUARDIAN_ROW_COLUMNS, GuardianRow, IdentityRow, STUDENT_ROW_COLUMNS};
+use crate::families::{
+    GUARDIAN_ROW_COLUMNS, GuardianRow, IdentityRow, STUDENT_ROW_COLUMNS, holders_of_upns, upn_key,
+};
 use crate::sync::batch_write::MAX_PARAMS;
 use crate::sync::reconcile::Ambiguity;
 use crate::sync::source::DroppedDuplicate;
@@ -208,8 +210,8 @@ async fn lock_findings<C: ConnectionTrait>(txn: &C, school_id: i32) -> Result<()
 }
 
 /// The trust's active guardians sharing an email with an active guardian
-/// of the school, the school's active students, and its students holding
-/// a UPN, leavers included. The school's emails
+/// of the school, the school's active students, and the trust's students
+/// holding a UPN that one of the school's holds, leavers included. The school's emails
 /// and the trust's schools are read first and bound as values, not joined
 /// as subqueries: without
 /// statistics for a school's new rows (its first run, before `ANALYZE`)
@@ -262,7 +264,7 @@ async fn read_directory<C: ConnectionTrait>(txn: &C, school_id: i32) -> Result<D
         .into_tuple()
         .all(txn)
         .await?;
-    let upn_holders: Vec<IdentityRow> = student::Entity::find()
+    let at_school: Vec<IdentityRow> = student::Entity::find()
         .select_only()
         .columns(STUDENT_ROW_COLUMNS)
         .filter(student::Column::SchoolId.eq(school_id))
@@ -271,6 +273,23 @@ async fn read_directory<C: ConnectionTrait>(txn: &C, school_id: i32) -> Result<D
         .into_tuple()
         .all(txn)
         .await?;
+    // The trust's other holders of the school's UPNs: a UPN the school's
+    // child shares with another name elsewhere joins nobody either.
+    let keys: Vec<String> = at_school
+        .iter()
+        .filter_map(|row| row.2.as_deref().and_then(upn_key))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut upn_holders: BTreeMap<i32, IdentityRow> = at_school.into_iter().map(|row| (row.0, row)).collect();
+    // One statement for any real school, as for the emails above.
+    for chunk in keys.chunks(per_statement.max(1)) {
+        let in_trust = student::Entity::find()
+            .filter(student::Column::SchoolId.is_in(trust_schools.iter().copied()))
+            .filter(student::Column::PurgedAt.is_null());
+        upn_holders.extend(holders_of_upns(txn, in_trust, chunk).await?.into_iter().map(|row| (row.0, row)));
+    }
+    let upn_holders = upn_holders.into_values().collect();
     Ok(Directory { school_id, guardians, students, upn_holders })
 }
 

@@ -23,7 +23,10 @@
 
 use entity::{guardian, guardian_link, student};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SelectStatement, SimpleExpr};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbBackend, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryFilter, QuerySelect,
+    QueryTrait, Select,
+};
 use std::collections::{BTreeSet, HashMap};
 
 use super::{
@@ -248,6 +251,32 @@ fn not_plain_ascii(backend: DbBackend) -> SimpleExpr {
     }
 }
 
+/// The records of `among` holding one of `keys` (as [`upn_key`] reads a
+/// UPN), one statement: `keys` and `among`'s own values must fit in one
+/// statement's bound parameters.
+pub(crate) async fn holders_of_upns<C: ConnectionTrait>(
+    db: &C,
+    among: Select<student::Entity>,
+    keys: &[String],
+) -> Result<Vec<IdentityRow>, DbErr> {
+    let rows: Vec<IdentityRow> = among
+        .select_only()
+        .columns(STUDENT_ROW_COLUMNS)
+        .filter(
+            Condition::any()
+                .add(upn_key_sql().is_in(keys.iter().cloned()))
+                .add(not_plain_ascii(db.get_database_backend())),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    // SQL's TRIM and UPPER are narrower than Rust's: keep true twins.
+    Ok(rows
+        .into_iter()
+        .filter(|row| row.2.as_deref().and_then(upn_key).is_some_and(|key| keys.contains(&key)))
+        .collect())
+}
+
 /// Reads every record (in scope) of the reached children's UPNs not read
 /// yet; answers them.
 async fn join_by_upn(
@@ -265,24 +294,8 @@ async fn join_by_upn(
         .collect();
     let mut reached = Vec::new();
     for chunk in keys.chunks(PER_QUERY) {
-        let rows: Vec<IdentityRow> = viewer
-            .students()
-            .select_only()
-            .columns(STUDENT_ROW_COLUMNS)
-            .filter(
-                Condition::any()
-                    .add(upn_key_sql().is_in(chunk.iter().cloned()))
-                    .add(not_plain_ascii(db.get_database_backend())),
-            )
-            .into_tuple()
-            .all(db)
-            .await?;
+        let twins = holders_of_upns(db, viewer.students(), chunk).await?;
         r.upns.extend(chunk.iter().cloned());
-        // SQL's TRIM and UPPER are narrower than Rust's: keep true twins.
-        let twins: Vec<IdentityRow> = rows
-            .into_iter()
-            .filter(|row| row.2.as_deref().and_then(upn_key).is_some_and(|key| chunk.contains(&key)))
-            .collect();
         // Every holder of these keys in scope is here, so a key whose
         // holders cannot be one child is judged as the whole index judges
         // it: its holders are kept for that judgement but not followed.

@@ -107,15 +107,20 @@ pub enum DataQualityKind {
     /// a UPN's shape still recognises the child at this school when its MIS
     /// re-keys its records). One finding per pupil.
     PupilUpnInvalid,
-    /// Records of the school that cannot be one child hold one valid UPN
-    /// (compared trimmed and upper-cased): two or more active pupils, or
-    /// records under different names, leavers included (a leaver and a
-    /// pupil of one name are a child re-admitted, not a finding). A UPN
-    /// is one child's for life (DfE), so
-    /// at least one record is wrong: until it is fixed, that UPN joins no
+    /// Records that cannot be one child hold one valid UPN that the school
+    /// holds (compared trimmed and upper-cased): two or more active pupils
+    /// of one school, or records under different names, here or at another
+    /// school of the trust, leavers included (a leaver and a pupil of one
+    /// name are a child re-admitted, not a finding). A UPN is one child's
+    /// for life (DfE), so at least one record is wrong: until it is
+    /// fixed, that UPN joins no
     /// family and matches no record in a subject access request, here or
     /// at the trust's other schools (which record it names cannot be
-    /// told). One finding per UPN, listing every holder at the school.
+    /// told; families seen through a token of some schools are judged by
+    /// the records those schools hold, exports and erasures always by the
+    /// whole trust's). One finding per UPN, listing every holder in the
+    /// trust; a school whose one record agrees with the others' is told too,
+    /// since its child joins nobody by that UPN meanwhile.
     PupilsShareUpn,
     /// Two or more guardian records at the school with one email and one
     /// name: one person entered more than once.

@@ -23,8 +23,9 @@ pub struct Directory {
     pub guardians: Vec<GuardianRow>,
     /// Active students of the school.
     pub students: Vec<StudentRow>,
-    /// The school's students holding a UPN, leavers too (not purged): who
-    /// shares one is judged as the family rule judges it.
+    /// The school's students holding a UPN, and the trust's other holders
+    /// of those UPNs, leavers too (not purged): who shares one is judged as
+    /// the family rule judges it.
     pub upn_holders: Vec<IdentityRow>,
 }
 
@@ -173,11 +174,12 @@ fn pupils_without_a_valid_upn(students: &[StudentRow]) -> Vec<Finding> {
         .collect()
 }
 
-/// One finding per UPN that records of the school hold which cannot be one
-/// child (`families::one_child`: two pupils on roll at once, or records
-/// under different names, leavers included), compared as the family rule
-/// compares UPNs ([`upn_key`]), in UPN order. The detail counts pupils and
-/// names no UPN: the records show it.
+/// One finding per UPN whose holders cannot be one child
+/// (`families::one_child`: two pupils on roll at one school at once, or
+/// records under different names, leavers included, here or at another
+/// school of the trust), compared as the family rule compares UPNs
+/// ([`upn_key`]), in UPN order, listing every holder. The detail counts
+/// pupils and names no UPN: the records show it.
 fn pupils_sharing_a_upn(students: &[IdentityRow]) -> Vec<Finding> {
     let mut holders: BTreeMap<String, Vec<&IdentityRow>> = BTreeMap::new();
     for row in students {
@@ -195,9 +197,9 @@ fn pupils_sharing_a_upn(students: &[IdentityRow]) -> Vec<Finding> {
                 kind: DataQualityKind::PupilsShareUpn,
                 records: Records { students: sorted(ids), ..Records::default() },
                 detail: format!(
-                    "{n} pupils share one UPN (on roll together, or under different names). A UPN belongs \
-                     to one child, so at least one of them is wrong in the MIS; until it is fixed, the \
-                     trust's families join nobody by that UPN."
+                    "{n} pupils share one UPN (on roll together at one school, or under different names, \
+                     here or at another school of the trust). A UPN belongs to one child, so at least one of \
+                     them is wrong in a MIS; until it is fixed, the trust's families join nobody by that UPN."
                 ),
             }
         })

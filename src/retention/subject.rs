@@ -106,8 +106,8 @@ impl KeyUse {
                 "This record's key (an email, or a UPN) is held by records that cannot all be one person \
                  (names that disagree, or two pupils of one school), so only this record is listed: the \
                  person may have records at other schools that this export does not list: look for them in \
-                 those schools' MIS. A pupil's UPN shared at one school is that school's PUPILS_SHARE_UPN \
-                 finding; a guardian's email, SHARED_EMAIL_DIFFERENT_NAMES."
+                 those schools' MIS. A pupil's UPN is a PUPILS_SHARE_UPN finding of the schools holding \
+                 it; a guardian's email, SHARED_EMAIL_DIFFERENT_NAMES."
             }
         }
     }

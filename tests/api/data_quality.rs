@@ -243,11 +243,11 @@ G6,Fay,Green,fay@home.example,S1,Grandmother
 }
 
 /// One UPN on several active pupils of one school is one finding listing
-/// them all (compared as families compare UPNs); so is a leaver's UPN on a
-/// pupil of another name (a sibling's copied after the sibling left). The
-/// same UPN at another school of the trust is the same child moving, and
-/// a leaver and a pupil of one name are a child re-admitted: neither
-/// counts.
+/// every holder in the trust (compared as families compare UPNs); so is a
+/// leaver's UPN on a pupil of another name (a sibling's copied after the
+/// sibling left). The same UPN and names at another school of the trust
+/// is the same child moving, and a leaver and a pupil of one name are a
+/// child re-admitted: neither counts.
 async fn pupils_sharing_a_upn_are_a_finding_until_it_is_fixed(engine: Engine) -> anyhow::Result<()> {
     let s = setup(&engine).await?;
     let db = s.app.db();
@@ -280,22 +280,26 @@ S7,F100000000002,Gus,Old,
     assert_eq!(
         found(&data),
         [
-            finding("PUPILS_SHARE_UPN", &["S1", "S2", "S3"], &[], &[]),
+            finding("PUPILS_SHARE_UPN", &["S1", "S2", "S3", "T1"], &[], &[]),
             finding("PUPILS_SHARE_UPN", &["S6", "S7"], &[], &[])
         ]
         .into_iter()
-        .collect()
+        .collect(),
+        "every holder in the trust is listed"
     );
     let details: Vec<&str> = data["dataQuality"]["edges"]
         .as_array()
         .map(|edges| edges.iter().filter_map(|e| e["node"]["detail"].as_str()).collect())
         .unwrap_or_default();
-    let detail = details.iter().find(|d| d.starts_with("3 pupils")).copied().unwrap_or_default();
-    assert!(detail.starts_with("3 pupils share one UPN"), "{details:?}");
+    let detail = details.iter().find(|d| d.starts_with("4 pupils")).copied().unwrap_or_default();
+    assert!(detail.starts_with("4 pupils share one UPN"), "{details:?}");
     assert!(!detail.contains("R100000000001"), "the UPN is in the records, not the sentence: {detail}");
+    // School B's Amy is Amy at A, but the UPN joins nobody while A's
+    // records are wrong: B is told at its next run.
+    import(db, &s.school_b, students_b, "id,forename,surname,student_id\nH1,Ann,Smith,T1\n").await?;
     let other = json!({ "school": gid(NodeType::School, s.school_b.id) });
-    let data = s.app.query(&s.trust_admin, FINDINGS, other).await?;
-    assert_eq!(found(&data), BTreeSet::new(), "the same UPN at another school is the same child");
+    let data = s.app.query(&s.trust_admin, FINDINGS, other.clone()).await?;
+    assert_eq!(found(&data), [finding("PUPILS_SHARE_UPN", &["S1", "S2", "S3", "T1"], &[], &[])].into());
 
     // Two of the three fixed, and the leaver's copy: nothing left to find.
     let fixed = shared
@@ -305,6 +309,9 @@ S7,F100000000002,Gus,Old,
     import(db, &s.school_a, &fixed, guardians).await?;
     let data = s.app.query(&s.trust_admin, FINDINGS, school).await?;
     assert_eq!(found(&data), BTreeSet::new());
+    import(db, &s.school_b, students_b, "id,forename,surname,student_id\nH1,Ann,Smith,T1\n").await?;
+    let data = s.app.query(&s.trust_admin, FINDINGS, other).await?;
+    assert_eq!(found(&data), BTreeSet::new(), "the same UPN and names at another school are the same child");
     Ok(())
 }
 

@@ -133,22 +133,34 @@ fn dob_for_year(world: &mut World, code: &str) -> Option<NaiveDate> {
     Some(start + Duration::days(world.rng.random_range(0..365)))
 }
 
-/// A 13-character UPN with a valid DfE check letter.
+/// A 13-character UPN with a valid DfE check letter, unique in the world
+/// (a UPN is one child's for life): two pupils sharing one is a data error
+/// that tests make on purpose, not one that a school's size makes likely
+/// (16,000 serials a school meet twice among a few hundred pupils).
 fn make_upn(world: &mut World, school: &School) -> String {
-    let digits = format!(
-        "{}{}{:02}{:03}",
-        school.la_code,
-        school.establishment_number,
-        world.rng.random_range(10..26),
-        world.rng.random_range(0..1000)
-    );
-    let sum: u32 = digits
-        .bytes()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * (u32::try_from(i).unwrap_or(0) + 2))
-        .sum();
-    let check = char::from(UPN_CHECK[(sum % 23) as usize]);
-    format!("{check}{digits}")
+    // A school of more pupils than serials would loop forever: after a
+    // few draws, a repeat is let through.
+    let mut draws = 0;
+    loop {
+        draws += 1;
+        let digits = format!(
+            "{}{}{:02}{:03}",
+            school.la_code,
+            school.establishment_number,
+            world.rng.random_range(10..26),
+            world.rng.random_range(0..1000)
+        );
+        let sum: u32 = digits
+            .bytes()
+            .enumerate()
+            .map(|(i, b)| u32::from(b - b'0') * (u32::try_from(i).unwrap_or(0) + 2))
+            .sum();
+        let check = char::from(UPN_CHECK[(sum % 23) as usize]);
+        let upn = format!("{check}{digits}");
+        if world.claim(&upn) || draws > 64 {
+            return upn;
+        }
+    }
 }
 
 pub(crate) struct NewStudent<'a> {

@@ -182,6 +182,11 @@ impl World {
         }
     }
 
+    /// Claims `key` (an id, a UPN) as used world-wide; false if it was.
+    pub(crate) fn claim(&mut self, key: &str) -> bool {
+        self.used_ids.insert(key.to_owned())
+    }
+
     /// A 32-hex UPI. Wonde hashes MIS id and school; random is as opaque.
     pub fn fresh_upi(&mut self) -> String {
         format!("{:032x}", self.rng.random::<u128>())
