@@ -110,6 +110,27 @@ pub enum Occasion<'a> {
     Purge,
 }
 
+/// [`refresh`] for every school of the trust: a purged record can end a
+/// finding of another school (a UPN its record shared with the one
+/// purged), seen in a trial.
+pub async fn refresh_trust<C: ConnectionTrait>(
+    txn: &C,
+    trust_id: i32,
+    occasion: Occasion<'_>,
+) -> Result<(), DbErr> {
+    let schools: Vec<i32> = school::Entity::find()
+        .select_only()
+        .column(school::Column::Id)
+        .filter(school::Column::TrustId.eq(trust_id))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    for school in schools {
+        refresh(txn, school, occasion).await?;
+    }
+    Ok(())
+}
+
 /// Recomputes the school's findings and replaces its stored ones, inside
 /// the caller's transaction `txn`. Returns how many findings the school
 /// has.

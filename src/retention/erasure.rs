@@ -131,9 +131,7 @@ pub async fn erase(
         })
         .collect();
     let events = crate::events::log::append(&txn, rows).await?;
-    for school in schools {
-        crate::quality::refresh(&txn, school, crate::quality::Occasion::Purge).await?;
-    }
+    crate::quality::refresh_trust(&txn, trust_id, crate::quality::Occasion::Purge).await?;
     txn.commit().await?;
     bus.publish(&events);
     crate::telemetry::accounts_purged("erasure", purged.students, purged.staff, purged.guardians);

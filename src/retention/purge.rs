@@ -72,16 +72,7 @@ pub async fn purge_trust(
         purged.add(&purge_accounts(&txn, kind, &ids, now).await?);
     }
     if purged.accounts() > 0 {
-        let schools: Vec<i32> = school::Entity::find()
-            .select_only()
-            .column(school::Column::Id)
-            .filter(school::Column::TrustId.eq(trust_id))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        for school in schools {
-            crate::quality::refresh(&txn, school, crate::quality::Occasion::Purge).await?;
-        }
+        crate::quality::refresh_trust(&txn, trust_id, crate::quality::Occasion::Purge).await?;
     }
     txn.commit().await?;
     Ok(purged)

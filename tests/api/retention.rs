@@ -376,6 +376,20 @@ async fn a_key_held_by_more_than_one_person_matches_only_its_own_record(
     let data = app.query(&s.trust_admin, EXPORT, json!({ "p": kim_b_id })).await?;
     assert_eq!(data["subjectAccessExport"]["records"], 1, "{data}");
     assert_eq!(outcome(&data)?, "HELD_BY_MORE_THAN_ONE_PERSON");
+    // Kim leaves B and is erased there: school A's finding, which listed
+    // Kim at B beside Lee, no longer names the purged record (seen in a
+    // trial: only the erased record's own school was refreshed).
+    onroll::quality::refresh(db, s.school_a.id, onroll::quality::Occasion::Approval).await?;
+    assert!(shared_upn_findings(db, s.school_a.id).await?.contains(&vec![left[1].id, kim_b.id]));
+    let mut gone: student::ActiveModel = kim_b.clone().into();
+    gone.status = Set(AccountStatus::Deactivated);
+    gone.deactivated_at = Set(Some(Utc::now()));
+    gone.deactivation_reason = Set(Some(DeactivationReason::LeftSchool));
+    gone.update(db).await?;
+    let done = app.query(&s.trust_admin, ERASE, json!({ "p": kim_b_id })).await?;
+    assert_eq!(done["erasePerson"]["erased"], 1, "{done}");
+    let findings = shared_upn_findings(db, s.school_a.id).await?;
+    assert!(!findings.iter().flatten().any(|id| *id == kim_b.id), "{findings:?}");
 
     let mut office = Vec::new();
     for (school, wonde_id, forename, surname) in
