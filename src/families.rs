@@ -273,13 +273,22 @@ fn joining_emails(guardians: &[&GuardianRow]) -> BTreeSet<String> {
 /// trials). The `PUPILS_SHARE_UPN` finding judges one school's holders the
 /// same way.
 pub fn ambiguous_upns(students: &[IdentityRow]) -> BTreeSet<String> {
-    let mut holders: HashMap<String, Vec<&IdentityRow>> = HashMap::new();
+    ambiguous_upn_holders(students).into_keys().collect()
+}
+
+/// [`ambiguous_upns`] with the ids of each key's holders, in UPN order.
+pub fn ambiguous_upn_holders(students: &[IdentityRow]) -> BTreeMap<String, Vec<i32>> {
+    let mut holders: BTreeMap<String, Vec<&IdentityRow>> = BTreeMap::new();
     for row in students {
         if let Some(key) = row.2.as_deref().and_then(upn_key) {
             holders.entry(key).or_default().push(row);
         }
     }
-    holders.into_iter().filter(|(_, rows)| !one_child(rows)).map(|(key, _)| key).collect()
+    holders
+        .into_iter()
+        .filter(|(_, rows)| !one_child(rows))
+        .map(|(key, rows)| (key, rows.iter().map(|row| row.0).collect()))
+        .collect()
 }
 
 /// Whether these records holding one UPN can be one child: at most one of
@@ -289,7 +298,7 @@ pub fn ambiguous_upns(students: &[IdentityRow]) -> BTreeSet<String> {
 /// record; records under other names are a UPN copied onto the wrong
 /// record (a child whose name changed between schools is thus not joined:
 /// a missed join is shown as such, a wrong one discloses a child).
-pub fn one_child(holders: &[&IdentityRow]) -> bool {
+fn one_child(holders: &[&IdentityRow]) -> bool {
     let mut on_roll_at = BTreeSet::new();
     holders.iter().filter(|row| row.3 == AccountStatus::Active).all(|row| on_roll_at.insert(row.1))
         && names_agree(holders.iter().map(|row| (row.4.as_str(), row.5.as_str())))

@@ -8,7 +8,7 @@
 //! joins (no placeholder, names agree among all its holders) and, when it
 //! does, to reach them; every record of a reached child's UPN, to judge
 //! whether the UPN joins (its holders can be one child:
-//! `super::one_child`)
+//! `super::ambiguous_upns`)
 //! and, when it does, to reach them. A round
 //! reads only what the last one reached, and reading stops when a round
 //! reaches nobody new: the rounds are the family's diameter, not the

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Finding, Records};
 use crate::families::{
-    GuardianRow, IdentityRow, email_key, is_placeholder_email, names_agree, one_child, upn_key,
+    GuardianRow, IdentityRow, ambiguous_upn_holders, email_key, is_placeholder_email, names_agree, upn_key,
 };
 use crate::sync::reconcile::Ambiguity;
 use crate::sync::source::DroppedDuplicate;
@@ -175,23 +175,15 @@ fn pupils_without_a_valid_upn(students: &[StudentRow]) -> Vec<Finding> {
 }
 
 /// One finding per UPN whose holders cannot be one child
-/// (`families::one_child`: two pupils on roll at one school at once, or
+/// (`families::ambiguous_upn_holders`: two pupils on roll at one school at once, or
 /// records under different names, leavers included, here or at another
 /// school of the trust), compared as the family rule compares UPNs
 /// ([`upn_key`]), in UPN order, listing every holder. The detail counts
 /// pupils and names no UPN: the records show it.
 fn pupils_sharing_a_upn(students: &[IdentityRow]) -> Vec<Finding> {
-    let mut holders: BTreeMap<String, Vec<&IdentityRow>> = BTreeMap::new();
-    for row in students {
-        if let Some(key) = row.2.as_deref().and_then(upn_key) {
-            holders.entry(key).or_default().push(row);
-        }
-    }
-    holders
+    ambiguous_upn_holders(students)
         .into_values()
-        .filter(|rows| !one_child(rows))
-        .map(|rows| {
-            let ids: Vec<i32> = rows.iter().map(|row| row.0).collect();
+        .map(|ids| {
             let n = ids.len();
             Finding {
                 kind: DataQualityKind::PupilsShareUpn,

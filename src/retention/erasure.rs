@@ -103,7 +103,7 @@ pub async fn erase(
     }
     let schools: BTreeSet<i32> = accounts.iter().map(|a| a.school_id).collect();
     let open = sync_run::Entity::find()
-        .filter(sync_run::Column::SchoolId.is_in(schools.iter().copied()))
+        .filter(sync_run::Column::SchoolId.is_in(schools))
         .filter(sync_run::Column::Status.is_in([SyncStatus::Queued, SyncStatus::Running]))
         .count(&txn)
         .await?;

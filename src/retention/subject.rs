@@ -9,8 +9,9 @@
 //! email. A record with no such key (or purged) is only itself; so is one
 //! whose key names more than one person: an email whose holders' names
 //! disagree, a UPN whose holders cannot be one child
-//! (`families::one_child`: two on roll at one school, or two names). Another person's records in an export
-//! are a disclosure, and an erasure cannot be undone; the document says
+//! (`families::ambiguous_upns`: two on roll at one school, or two names).
+//! Another person's records in an export are a disclosure, and an erasure
+//! cannot be undone; the document says
 //! which of the three its subject's key was ([`KeyUse`]), so that an
 //! export cut short is told from a complete one.
 

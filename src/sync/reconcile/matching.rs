@@ -5,7 +5,7 @@
 use entity::enums::AccountStatus;
 use std::collections::{HashMap, HashSet};
 
-use crate::families::{email_key, is_placeholder_email, names_agree};
+use crate::families::{email_key, is_placeholder_email};
 use crate::sync::identity;
 use crate::sync::source::{Batch, DeletedKind};
 
@@ -92,14 +92,6 @@ pub(super) fn may_be_rekeyed(
     batch.complete
         || status == AccountStatus::Deactivated
         || batch.deletions.iter().any(|d| d.kind == kind && d.source_id == source_id)
-}
-
-/// Whether a stored account's names and a batch record's can be one
-/// person's ([`names_agree`]): what a second rule's key (a UPN, an email)
-/// must be backed by before an account is carried over to a record with
-/// other source keys.
-pub(super) fn same_names(stored: (&str, &str), record: (&str, &str)) -> bool {
-    names_agree([stored, record])
 }
 
 /// Counts a matched record: re-identified (its keys carried over, whatever

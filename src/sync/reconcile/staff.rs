@@ -11,8 +11,9 @@ use super::KnownAccounts;
 use super::Work;
 use super::accounts::{self, AccountTable, Accounts};
 use super::guard::date_has_come;
-use super::matching::{Matched, identifying_email, may_be_rekeyed, reidentify, same_names};
+use super::matching::{Matched, identifying_email, may_be_rekeyed, reidentify};
 use super::settle::{finish, keep_match};
+use crate::families::names_agree;
 use crate::sync::identity;
 use crate::sync::ledger::{Evidence, Target};
 use crate::sync::source::{Batch, DeletedKind, MisStaff};
@@ -51,8 +52,9 @@ pub(super) async fn sync_staff(
         let matched = reidentify(&batch.staff, rows, by_id, by_upi, gone, |mis| {
             // A role address (head@) passes from one holder to the next:
             // an email carries an account over only under the same names.
-            let named =
-                |&i: &usize| same_names((&rows[i].forename, &rows[i].surname), (&mis.forename, &mis.surname));
+            let named = |&i: &usize| {
+                names_agree([(&*rows[i].forename, &*rows[i].surname), (&mis.forename, &mis.surname)])
+            };
             let candidates = match identifying_email(mis.email.as_deref()) {
                 Some(email) => {
                     identity::candidates(&by_email, Some(email)).into_iter().filter(named).collect()

@@ -12,8 +12,9 @@ use super::KnownAccounts;
 use super::Work;
 use super::accounts::{self, AccountTable, Accounts};
 use super::guard::date_has_come;
-use super::matching::{Matched, find, may_be_rekeyed, reidentify, same_names};
+use super::matching::{Matched, find, may_be_rekeyed, reidentify};
 use super::settle::{finish, keep_match};
+use crate::families::names_agree;
 use crate::sync::identity;
 use crate::sync::ledger::{Evidence, Target};
 use crate::sync::source::{Batch, DeletedKind, MisStudent};
@@ -55,8 +56,9 @@ pub(super) async fn sync_students(
         let gone = |i: usize| may_be_rekeyed(batch, DeletedKind::Student, &rows[i].wonde_id, rows[i].status);
         let matched = reidentify(&batch.students, rows, by_id, by_upi, gone, |mis| {
             let candidates = identity::candidates(&by_upn, identity::upn_key(mis.upn.as_deref()));
-            let named =
-                |&i: &usize| same_names((&rows[i].forename, &rows[i].surname), (&mis.forename, &mis.surname));
+            let named = |&i: &usize| {
+                names_agree([(&*rows[i].forename, &*rows[i].surname), (&mis.forename, &mis.surname)])
+            };
             (mis.source_id.as_str(), mis.upi.as_deref(), candidates.into_iter().filter(named).collect())
         });
         for (mis, matched) in batch.students.iter().zip(matched) {
