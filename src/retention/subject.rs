@@ -397,7 +397,8 @@ async fn record_document<C: ConnectionTrait>(db: &C, account: &Account) -> Resul
         },
         "events": {
             "explanation": "Entries of the event log about this account (deactivations, reactivations, erasure, \
-    parent-group changes): what integrators were told, and when.",
+    parent-group changes): what integrators were told, and when. A DEACTIVATED entry's reason is why the \
+    account was deactivated; a REACTIVATED entry's reason is why it had been, the deactivation it undid.",
             "items": events.iter().map(|e| json!({
                 "id": e.id, "kind": e.kind.as_str(), "reason": e.reason.map(|r| r.as_str()),
                 "occurredAt": time(Some(e.occurred_at)), "syncRunId": e.sync_run_id, "schoolId": e.school_id,

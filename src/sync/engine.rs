@@ -204,7 +204,19 @@ impl SyncEngine {
                 "FULL answer doubted"
             );
         } else {
-            row.watermark = Set(Some(started));
+            // A fetch that may have missed records (a repeat, a listing cut
+            // short) is no baseline: the next INCREMENTAL run asks again
+            // from the last whole one, so no change is passed over. The
+            // cadence still moves, or the same run would be due at once.
+            if batch.is_whole() {
+                row.watermark = Set(Some(started));
+            } else {
+                tracing::warn!(
+                    sync.run_id = run.id,
+                    school.id = school.id,
+                    "fetch not whole; watermark kept"
+                );
+            }
             if complete {
                 row.last_full_sync_at = Set(Some(started));
             } else {

@@ -209,6 +209,11 @@ pub struct Batch {
     /// and the repeat is recorded here for the run's warnings and the
     /// school's data-quality findings.
     pub duplicates: Vec<DroppedDuplicate>,
+    /// Fetches whose pages ended before they said they would (a page the
+    /// previous one linked to came back empty): like a repeat, such a
+    /// listing may have missed records, so nobody absent from it is taken
+    /// for gone, and the run is no baseline for the next INCREMENTAL one.
+    pub cut_short: Vec<CutShort>,
     /// Columns of existing accounts, and membership tables, the source says
     /// nothing about: a CSV file without a `upn` column keeps the stored
     /// UPNs, where a blank `upn` cell clears one; one without `classes`
@@ -261,6 +266,15 @@ pub struct DroppedDuplicate {
     pub source_id: String,
 }
 
+/// A fetch whose page `page` came back empty although the page before it
+/// said more records follow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CutShort {
+    /// The endpoint's name as the run reports it (`students`, `contacts`...).
+    pub endpoint: String,
+    pub page: u32,
+}
+
 /// The most warnings a run keeps; the rest are counted in a last one.
 const MAX_WARNINGS: usize = 100;
 
@@ -271,20 +285,37 @@ impl Batch {
     /// also skipped one, so the absent may simply have been missed. Such a
     /// run applies everything else; the next run judges absences again.
     pub fn absence_is_evidence(&self) -> bool {
-        self.complete && self.duplicates.is_empty()
+        self.complete && self.is_whole()
+    }
+
+    /// Whether every fetch is known to have been read whole: no record came
+    /// twice and no listing was cut short. Only such a batch moves Wonde's
+    /// watermark: changes a fetch may have missed are asked for again.
+    pub fn is_whole(&self) -> bool {
+        self.duplicates.is_empty() && self.cut_short.is_empty()
     }
 
     /// The same, for what the named fetches alone speak for (a group
     /// kind's own endpoint, the members' endpoint): a repeat in one fetch
     /// says nothing about another's pages.
     pub fn absence_is_evidence_in(&self, endpoints: &[&str]) -> bool {
-        self.complete && !self.duplicates.iter().any(|d| endpoints.contains(&d.endpoint.as_str()))
+        self.complete
+            && !self.duplicates.iter().any(|d| endpoints.contains(&d.endpoint.as_str()))
+            && !self.cut_short.iter().any(|c| endpoints.contains(&c.endpoint.as_str()))
     }
 
     /// What the run should say it worked around, as sentences for an
-    /// administrator (Wonde ids only, never names): one per repeated
-    /// record, in fetch order, at most [`MAX_WARNINGS`].
+    /// administrator (Wonde ids only, never names): one per listing cut
+    /// short, then one per repeated record, in fetch order, at most
+    /// [`MAX_WARNINGS`] of the repeats.
     pub fn warnings(&self) -> Vec<String> {
+        let short = self.cut_short.iter().map(|c| {
+            format!(
+                "{}: page {} came back empty although the page before it said more records follow; \
+                 nobody missing from this fetch was taken for gone, and the next run asks again",
+                c.endpoint, c.page
+            )
+        });
         let mut repeats: Vec<(&DroppedDuplicate, usize)> = Vec::new();
         for duplicate in &self.duplicates {
             match repeats.iter_mut().find(|(d, _)| *d == duplicate) {
@@ -306,7 +337,7 @@ impl Batch {
         if repeats.len() > MAX_WARNINGS {
             out.push(format!("and {} more records appeared more than once", repeats.len() - MAX_WARNINGS));
         }
-        out
+        short.chain(out).collect()
     }
 
     /// Whether applying the batch may change a school's parent groups by
@@ -341,6 +372,7 @@ impl Batch {
             leavers: Vec::new(),
             deletions: Vec::new(),
             duplicates: Vec::new(),
+            cut_short: Vec::new(),
             unstated: Unstated::default(),
         }
     }

@@ -63,6 +63,9 @@ pub async fn fetch(
         while let Some(page) = monitor.while_reporting(pager.next_page()).await?? {
             monitor.read("deletions", page.records.len());
             let more = page.has_more;
+            if page.came_back_empty {
+                batch.cut_short.push(CutShort { endpoint: "deletions".to_owned(), page: page.number });
+            }
             for deletion in page.records {
                 // A record restored and deleted again has an entry per
                 // deletion: the key is the record and when it was deleted,
@@ -94,7 +97,7 @@ pub async fn fetch(
             }
         }
     }
-    let mut fetch = Fetch { monitor, duplicates: &mut batch.duplicates };
+    let mut fetch = Fetch { monitor, duplicates: &mut batch.duplicates, cut_short: &mut batch.cut_short };
     if types.students || types.guardians {
         // An incremental run asks each changed student for its classes:
         // a class list arrives only when the class itself changed, so a
@@ -215,18 +218,21 @@ macro_rules! keyed_by_id {
 
 keyed_by_id!(WondeStudent, WondeEmployee, WondeContact, WondeClass, WondeGroup);
 
-/// What every endpoint's fetch reports to: the run's monitor for its pages
-/// and the batch's list of dropped repeats. Held once so that each endpoint
-/// names only what differs: its pager, its phase and what it keeps.
+/// What every endpoint's fetch reports to: the run's monitor for its pages,
+/// and the batch's lists of dropped repeats and of listings cut short. Held
+/// once so that each endpoint names only what differs: its pager, its phase
+/// and what it keeps.
 struct Fetch<'a, 'm> {
     monitor: &'a mut RunMonitor<'m>,
     duplicates: &'a mut Vec<DroppedDuplicate>,
+    cut_short: &'a mut Vec<CutShort>,
 }
 
 impl Fetch<'_, '_> {
     /// Reads every page of `pager`, reporting each to the monitor as
     /// `phase`, and hands `take` each record the first time its id is seen;
-    /// a repeat is noted in the duplicates.
+    /// a repeat is noted in the duplicates, a promised page that came back
+    /// empty in the listings cut short.
     async fn each_once<T: DeserializeOwned + Keyed>(
         &mut self,
         mut pager: Pager<T>,
@@ -237,6 +243,9 @@ impl Fetch<'_, '_> {
         while let Some(page) = self.monitor.while_reporting(pager.next_page()).await?? {
             self.monitor.read(phase, page.records.len());
             let more = page.has_more;
+            if page.came_back_empty {
+                self.cut_short.push(CutShort { endpoint: phase.to_owned(), page: page.number });
+            }
             for record in page.records {
                 if once.first(record.key(), self.duplicates) {
                     take(record);

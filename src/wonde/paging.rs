@@ -25,6 +25,11 @@ pub struct Page<T> {
     pub body_bytes: usize,
     /// Whether another page follows.
     pub has_more: bool,
+    /// A page the previous one promised (it linked here) that holds no
+    /// records: the listing ended before it said it would, so it is not
+    /// known to be whole (rows moved between two requests, or a broken
+    /// answer). Offset paging only links to a page that has records.
+    pub came_back_empty: bool,
 }
 
 /// A cursor over a paged list. Call [`Pager::next_page`] until `None`, or
@@ -91,7 +96,9 @@ impl<T: DeserializeOwned> Pager<T> {
             self.next = Some(self.checked_next(&url, next, number)?);
         }
         let has_more = self.next.is_some();
-        Ok(Some(Page { records: envelope.into_records(), number, body_bytes, has_more }))
+        let records = envelope.into_records();
+        let came_back_empty = number > 1 && records.is_empty();
+        Ok(Some(Page { records, number, body_bytes, has_more, came_back_empty }))
     }
 
     /// The next URL is followed with the token, so it must stay on the same

@@ -25,6 +25,8 @@ on_both_engines!(
     an_error_page_fails_a_full_run_and_deactivates_nobody,
     an_error_page_leaves_the_incremental_watermark_where_it_was,
     a_record_repeated_across_pages_is_taken_once_with_a_warning,
+    a_page_that_comes_back_empty_after_more_was_promised_deactivates_nobody,
+    an_incremental_listing_that_ends_early_leaves_the_watermark,
     a_database_failure_reaches_the_client_as_our_sentence,
     refusals_have_codes_of_their_own_and_wondes_words
 );
@@ -190,6 +192,85 @@ async fn a_record_repeated_across_pages_is_taken_once_with_a_warning(engine: Eng
     let run = world.sync(SyncKind::Full).await?;
     assert_eq!(world.read_run(&run).await?["warnings"], json!([]));
     Ok(())
+}
+
+/// Trial: page 1 said more records follow, then page 2 answered
+/// `{"data":[]}` (with or without `more: false`). The FULL run completed and
+/// deactivated the 58 pupils it never received, and their parents, under
+/// the guard's share. A listing that ends before it said it would is no
+/// evidence of absence; what it does say (a leaver record) still applies.
+async fn a_page_that_comes_back_empty_after_more_was_promised_deactivates_nobody(
+    engine: Engine,
+) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 30).await?;
+    let first = world.sync(SyncKind::Full).await?;
+    assert_eq!(first.status, SyncStatus::Completed, "{:?}", first.error);
+    let truth = world.sim.truth(&world.wonde_id)?;
+    assert_eq!(world.footprint().await?.0, 30);
+
+    let leaver = truth.students[0].id.clone();
+    world.sim.student_leaves(&world.wonde_id, &leaver, None)?;
+    let ended = r#"{"data":[],"meta":{"pagination":{"next":null,"previous":null,"more":false,"per_page":10,"current_page":2}}}"#;
+    for body in [r#"{"data":[]}"#, ended] {
+        let mark = world.watermark().await?;
+        let empty = FaultKind::RawBody { status: 200, body: body.to_owned() };
+        world.sim.inject_fault(world.fault("students", empty, 1).on_page(2));
+        let run = world.sync(SyncKind::Full).await?;
+        let shown = world.read_run(&run).await?;
+        assert_eq!(shown["status"], "COMPLETED", "{shown}");
+        assert_eq!(world.sim.pending_faults(), 0, "the empty page was served");
+        let warnings = shown["warnings"].to_string();
+        assert!(warnings.contains("students: page 2 came back empty"), "{shown}");
+        assert_eq!(student_status(&world, &leaver).await?, Some(AccountStatus::Deactivated));
+        assert_eq!(world.watermark().await?, mark, "a listing cut short is no baseline");
+        let after_fault = world.footprint().await?;
+        assert_eq!(after_fault.0, 29, "only the leaver went, after {body}");
+
+        // A whole answer changes nothing more: nobody was wrongly
+        // deactivated (they would be reactivated now, with events), and
+        // it is evidence again, so it moves the watermark.
+        let run = world.sync(SyncKind::Full).await?;
+        assert_eq!(world.read_run(&run).await?["warnings"], json!([]));
+        assert_eq!(world.footprint().await?, after_fault, "after {body}");
+        assert!(world.watermark().await? > mark);
+    }
+    Ok(())
+}
+
+/// The same fault in an INCREMENTAL run: the changes on the page that came
+/// back empty were never received, so the watermark must not pass them.
+async fn an_incremental_listing_that_ends_early_leaves_the_watermark(engine: Engine) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 20).await?;
+    world.sync(SyncKind::Full).await?;
+    let mark = world.watermark().await?;
+    let starters: Vec<String> = (0..15)
+        .map(|_| world.sim.new_starter(&world.wonde_id, &NewStarter::default()).map(|s| s.id))
+        .collect::<Result<_, _>>()?;
+
+    let empty = FaultKind::RawBody { status: 200, body: r#"{"data":[]}"#.to_owned() };
+    world.sim.inject_fault(world.fault("students", empty, 1).on_page(2));
+    let run = world.sync(SyncKind::Incremental).await?;
+    assert_eq!(run.kind, SyncKind::Incremental);
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    assert_eq!(world.sim.pending_faults(), 0, "the empty page was served");
+    assert_eq!(world.watermark().await?, mark, "the watermark did not pass what page 2 held");
+
+    let run = world.sync(SyncKind::Incremental).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    for id in &starters {
+        assert_eq!(student_status(&world, id).await?, Some(AccountStatus::Active), "{id}");
+    }
+    assert!(world.watermark().await? > mark);
+    Ok(())
+}
+
+async fn student_status(world: &Connected, wonde_id: &str) -> anyhow::Result<Option<AccountStatus>> {
+    let found = student::Entity::find()
+        .filter(student::Column::SchoolId.eq(world.school.id))
+        .filter(student::Column::WondeId.eq(wonde_id))
+        .one(world.app.db())
+        .await?;
+    Ok(found.map(|s| s.status))
 }
 
 /// Item 2: a database failure during a run is told as our sentence, naming
