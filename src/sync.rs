@@ -21,6 +21,7 @@ pub mod monitor;
 pub mod preview;
 pub mod progress;
 pub mod reconcile;
+mod rekeyed;
 mod relationship;
 pub mod runs;
 pub mod schedule;

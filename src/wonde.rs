@@ -27,6 +27,7 @@ mod paging;
 mod secret;
 
 pub use client::WondeClient;
+pub use client::envelope::Unreadable;
 pub use client::options::{
     AccessList, CLASS_INCLUDES, CONTACT_INCLUDES, DEFAULT_DOMAIN, EMPLOYEE_INCLUDES, GROUP_INCLUDES,
     LEAVER_INCLUDES, ListQuery, STUDENT_INCLUDES, SchoolAccess, SchoolSearch, WondeConfig,

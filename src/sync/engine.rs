@@ -15,9 +15,10 @@ use std::collections::HashSet;
 use super::apply::{Failure, apply, conclude};
 use super::monitor::RunMonitor;
 use super::progress::Progress;
+use super::rekeyed::fetch_for_run;
 use super::runs;
 use super::source::{Batch, DataTypes};
-use super::wonde_source::{FetchError, FetchPlan, fetch};
+use super::wonde_source::{FetchError, FetchPlan};
 use crate::crypto::SecretKey;
 use crate::events::EventBus;
 use crate::school_day::{self, Clock};
@@ -186,7 +187,11 @@ impl SyncEngine {
             types: data_types(&connection),
             today,
         };
-        let batch = phase("fetch", fetch(&self.client, &access, plan, &mut monitor)).await?;
+        let batch =
+            phase("fetch", fetch_for_run(&self.client, &access, &self.db, school.id, plan, &mut monitor))
+                .await?;
+        // An incremental answer that re-keyed pupils on roll was read whole.
+        let complete = batch.complete;
         monitor.report("applying").await?;
 
         let applied = phase("apply", apply(&self.db, run, &school, &batch, self.guard_share, today)).await?;
@@ -327,6 +332,7 @@ impl From<FetchError> for Failure {
     fn from(err: FetchError) -> Self {
         match err {
             FetchError::Interrupted(interrupted) => interrupted.into(),
+            FetchError::Database(err) => Self::Database(err),
             FetchError::Wonde(err) => {
                 Self::Run(format!("Wonde could not be read; nothing was changed: {err}"))
             }

@@ -13,7 +13,8 @@ use super::engine::{SyncEngine, WATERMARK_OVERLAP, data_types};
 use super::ledger::{Guard, RunCounts};
 use super::monitor::RunMonitor;
 use super::reconcile::{Scope, reconcile};
-use super::wonde_source::{FetchError, FetchPlan, fetch};
+use super::rekeyed::fetch_for_run;
+use super::wonde_source::{FetchError, FetchPlan};
 use crate::school_day;
 
 /// How many people of each change and kind a preview lists.
@@ -117,7 +118,7 @@ impl SyncEngine {
             today,
         };
         let mut monitor = RunMonitor::unwatched(self.db.clone());
-        let batch = fetch(&self.client, &access, plan, &mut monitor).await?;
+        let batch = fetch_for_run(&self.client, &access, &self.db, school_id, plan, &mut monitor).await?;
         // Whole microseconds: the rows this reconciliation stamps are found
         // again by this instant, on both engines.
         let now = Utc::now().trunc_subsecs(6);

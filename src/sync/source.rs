@@ -214,6 +214,13 @@ pub struct Batch {
     /// listing may have missed records, so nobody absent from it is taken
     /// for gone, and the run is no baseline for the next INCREMENTAL one.
     pub cut_short: Vec<CutShort>,
+    /// Records a fetch could not read (a malformed field), left out and
+    /// left as stored: nobody missing from that fetch is taken for gone,
+    /// and the run is no baseline, as for [`Batch::cut_short`].
+    pub unreadable: Vec<UnreadableRecord>,
+    /// What the fetch says about the run itself (an INCREMENTAL run that
+    /// read the whole school), first among its warnings.
+    pub notices: Vec<String>,
     /// Columns of existing accounts, and membership tables, the source says
     /// nothing about: a CSV file without a `upn` column keeps the stored
     /// UPNs, where a blank `upn` cell clears one; one without `classes`
@@ -275,6 +282,20 @@ pub struct CutShort {
     pub page: u32,
 }
 
+/// A record of page `page` of a fetch that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnreadableRecord {
+    /// The endpoint's name as the run reports it (`students`, `contacts`...).
+    pub endpoint: String,
+    pub page: u32,
+    /// Its Wonde id, when that much could be read.
+    pub record: Option<String>,
+    /// The field that could not be read, and why (no values: they may be
+    /// names or emails).
+    pub field: String,
+    pub detail: String,
+}
+
 /// The most warnings a run keeps; the rest are counted in a last one.
 const MAX_WARNINGS: usize = 100;
 
@@ -292,7 +313,7 @@ impl Batch {
     /// twice and no listing was cut short. Only such a batch moves Wonde's
     /// watermark: changes a fetch may have missed are asked for again.
     pub fn is_whole(&self) -> bool {
-        self.duplicates.is_empty() && self.cut_short.is_empty()
+        self.duplicates.is_empty() && self.cut_short.is_empty() && self.unreadable.is_empty()
     }
 
     /// The same, for what the named fetches alone speak for (a group
@@ -302,6 +323,7 @@ impl Batch {
         self.complete
             && !self.duplicates.iter().any(|d| endpoints.contains(&d.endpoint.as_str()))
             && !self.cut_short.iter().any(|c| endpoints.contains(&c.endpoint.as_str()))
+            && !self.unreadable.iter().any(|u| endpoints.contains(&u.endpoint.as_str()))
     }
 
     /// What the run should say it worked around, as sentences for an
@@ -314,6 +336,15 @@ impl Batch {
                 "{}: page {} came back empty although the page before it said more records follow; \
                  nobody missing from this fetch was taken for gone, and the next run asks again",
                 c.endpoint, c.page
+            )
+        });
+        let unread = self.unreadable.iter().take(MAX_WARNINGS).map(|u| {
+            let record =
+                u.record.as_deref().map_or_else(|| "without a readable id".to_owned(), str::to_owned);
+            format!(
+                "{} page {}: record {record} could not be read ({}: {}) and was left as it was; \
+                 nobody missing from this fetch was taken for gone, and the next run asks again",
+                u.endpoint, u.page, u.field, u.detail
             )
         });
         let mut repeats: Vec<(&DroppedDuplicate, usize)> = Vec::new();
@@ -337,7 +368,7 @@ impl Batch {
         if repeats.len() > MAX_WARNINGS {
             out.push(format!("and {} more records appeared more than once", repeats.len() - MAX_WARNINGS));
         }
-        short.chain(out).collect()
+        self.notices.iter().cloned().chain(short).chain(unread).chain(out).collect()
     }
 
     /// Whether applying the batch may change a school's parent groups by
@@ -373,6 +404,8 @@ impl Batch {
             deletions: Vec::new(),
             duplicates: Vec::new(),
             cut_short: Vec::new(),
+            unreadable: Vec::new(),
+            notices: Vec::new(),
             unstated: Unstated::default(),
         }
     }

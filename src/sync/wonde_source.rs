@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use super::monitor::{Interrupted, RunMonitor};
 use super::source::*;
 use crate::wonde::{
-    GroupType, ListQuery, Pager, STUDENT_INCLUDES, SchoolAccess, WondeClass, WondeClient, WondeContact,
+    GroupType, ListQuery, Page, Pager, STUDENT_INCLUDES, SchoolAccess, WondeClass, WondeClient, WondeContact,
     WondeEmployee, WondeError, WondeGroup, WondeStudent,
 };
 
@@ -38,6 +38,9 @@ pub enum FetchError {
     Wonde(#[from] WondeError),
     #[error(transparent)]
     Interrupted(#[from] Interrupted),
+    /// Reading what the school holds, to judge the answer.
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
 }
 
 /// Fetches what `plan` asks for, reporting each page to `monitor`.
@@ -66,6 +69,7 @@ pub async fn fetch(
             if page.came_back_empty {
                 batch.cut_short.push(CutShort { endpoint: "deletions".to_owned(), page: page.number });
             }
+            batch.unreadable.extend(unreadable_of("deletions", &page));
             for deletion in page.records {
                 // A record restored and deleted again has an entry per
                 // deletion: the key is the record and when it was deleted,
@@ -97,7 +101,12 @@ pub async fn fetch(
             }
         }
     }
-    let mut fetch = Fetch { monitor, duplicates: &mut batch.duplicates, cut_short: &mut batch.cut_short };
+    let mut fetch = Fetch {
+        monitor,
+        duplicates: &mut batch.duplicates,
+        cut_short: &mut batch.cut_short,
+        unreadable: &mut batch.unreadable,
+    };
     if types.students || types.guardians {
         // An incremental run asks each changed student for its classes:
         // a class list arrives only when the class itself changed, so a
@@ -226,6 +235,21 @@ struct Fetch<'a, 'm> {
     monitor: &'a mut RunMonitor<'m>,
     duplicates: &'a mut Vec<DroppedDuplicate>,
     cut_short: &'a mut Vec<CutShort>,
+    unreadable: &'a mut Vec<UnreadableRecord>,
+}
+
+/// The records of `page` that could not be read, as the batch notes them.
+fn unreadable_of<T>(endpoint: &str, page: &Page<T>) -> Vec<UnreadableRecord> {
+    page.unreadable
+        .iter()
+        .map(|u| UnreadableRecord {
+            endpoint: endpoint.to_owned(),
+            page: page.number,
+            record: u.record.clone(),
+            field: u.field.clone(),
+            detail: u.detail.clone(),
+        })
+        .collect()
 }
 
 impl Fetch<'_, '_> {
@@ -246,6 +270,7 @@ impl Fetch<'_, '_> {
             if page.came_back_empty {
                 self.cut_short.push(CutShort { endpoint: phase.to_owned(), page: page.number });
             }
+            self.unreadable.extend(unreadable_of(phase, &page));
             for record in page.records {
                 if once.first(record.key(), self.duplicates) {
                     take(record);

@@ -7,7 +7,7 @@ use futures::Stream;
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 
-use super::client::envelope::ListEnvelope;
+use super::client::envelope::{ListEnvelope, Unreadable};
 use super::client::{Call, WondeClient};
 use super::{SecretToken, WondeError};
 
@@ -30,6 +30,8 @@ pub struct Page<T> {
     /// known to be whole (rows moved between two requests, or a broken
     /// answer). Offset paging only links to a page that has records.
     pub came_back_empty: bool,
+    /// Records of the page that could not be read, left out of `records`.
+    pub unreadable: Vec<Unreadable>,
 }
 
 /// A cursor over a paged list. Call [`Pager::next_page`] until `None`, or
@@ -96,9 +98,9 @@ impl<T: DeserializeOwned> Pager<T> {
             self.next = Some(self.checked_next(&url, next, number)?);
         }
         let has_more = self.next.is_some();
-        let records = envelope.into_records();
-        let came_back_empty = number > 1 && records.is_empty();
-        Ok(Some(Page { records, number, body_bytes, has_more, came_back_empty }))
+        let (records, unreadable) = envelope.into_records();
+        let came_back_empty = number > 1 && records.is_empty() && unreadable.is_empty();
+        Ok(Some(Page { records, number, body_bytes, has_more, came_back_empty, unreadable }))
     }
 
     /// The next URL is followed with the token, so it must stay on the same

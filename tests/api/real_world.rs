@@ -30,6 +30,7 @@ use crate::sync_wonde::{World, student_by_wonde};
 
 on_both_engines!(
     a_school_that_changes_mis_keeps_everyone,
+    an_incremental_run_after_a_change_of_mis_keeps_everyone,
     the_school_day_decides_who_has_left,
     a_leaving_date_that_comes_takes_effect_without_a_change,
     the_daily_sweep_runs_at_the_start_of_the_school_day,
@@ -100,6 +101,47 @@ async fn a_school_that_changes_mis_keeps_everyone(engine: Engine) -> anyhow::Res
         (quiet.status, quiet.students_reidentified, quiet.students_updated),
         (SyncStatus::Completed, 0, 0)
     );
+    Ok(())
+}
+
+/// Trial: a school changed MIS and the next run was the schedule's
+/// INCREMENTAL one (Wonde sent no `schoolMigration` notice). It created a
+/// duplicate of every pupil, parent, member of staff and group (an
+/// incremental answer cannot say an old id is gone), and the FULL run
+/// after it deactivated all 590 originals, under the guard's share since
+/// the duplicates had doubled the school. Keeping UPIs, the groups alone
+/// were duplicated and the old ones ended, with their ids and history.
+async fn an_incremental_run_after_a_change_of_mis_keeps_everyone(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 1, 40).await?;
+    let (sim_school, school) = (world.schools[0].0.clone(), world.schools[0].1.id);
+    let first = world.sync(0, SyncKind::Full).await?;
+    anyhow::ensure!(first.status == SyncStatus::Completed, "first: {:?}", first.error);
+    let before = accounts(world.db(), school).await?;
+    let groups_before = count_at!(world.db(), school, entity::class, Active, true);
+
+    for new_upis in [true, false] {
+        world.sim.migrate_mis(&sim_school, MisMigration { new_upis })?;
+        let run = world.sync(0, SyncKind::Incremental).await?;
+        assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+        let created = (run.students_created, run.staff_created, run.guardians_created, run.groups_created);
+        assert_eq!(created, (0, 0, 0, 0), "no duplicates, new UPIs: {new_upis}");
+        assert!(events_of(world.db(), &run).await?.is_empty(), "no event, new UPIs: {new_upis}");
+        assert_eq!(accounts(world.db(), school).await?, before, "new UPIs: {new_upis}");
+        let warnings = run.warnings.clone().unwrap_or_default();
+        assert!(warnings.contains("read the whole school"), "{warnings}");
+        world.assert_mirrors(0).await?;
+
+        let full = world.sync(0, SyncKind::Full).await?;
+        assert_eq!(full.status, SyncStatus::Completed, "{:?}", full.error);
+        assert!(events_of(world.db(), &full).await?.is_empty(), "the FULL run ends nobody");
+        assert_eq!(full.groups_deactivated, 0);
+        assert_eq!(accounts(world.db(), school).await?, before);
+        assert_eq!(count_at!(world.db(), school, entity::class, Active, true), groups_before);
+    }
+    // A quiet incremental run is not escalated.
+    let quiet = world.sync(0, SyncKind::Incremental).await?;
+    assert_eq!((quiet.status, quiet.students_reidentified), (SyncStatus::Completed, 0));
+    assert!(!quiet.warnings.unwrap_or_default().contains("read the whole school"));
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use onroll::wonde::{WondeClient, WondeConfig};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::time::Duration;
-use wonde_sim::{AccessState, FaultKind, FaultSpec, NewStarter, SimConfig, SimHandle};
+use wonde_sim::{AccessState, FaultKind, FaultSpec, NewStarter, PatchRequest, SimConfig, SimHandle};
 
 use crate::count_at;
 use crate::on_both_engines;
@@ -27,6 +27,7 @@ on_both_engines!(
     a_record_repeated_across_pages_is_taken_once_with_a_warning,
     a_page_that_comes_back_empty_after_more_was_promised_deactivates_nobody,
     an_incremental_listing_that_ends_early_leaves_the_watermark,
+    a_record_that_cannot_be_read_holds_back_nobody_else,
     a_database_failure_reaches_the_client_as_our_sentence,
     refusals_have_codes_of_their_own_and_wondes_words
 );
@@ -261,6 +262,52 @@ async fn an_incremental_listing_that_ends_early_leaves_the_watermark(engine: Eng
         assert_eq!(student_status(&world, id).await?, Some(AccountStatus::Active), "{id}");
     }
     assert!(world.watermark().await? > mark);
+    Ok(())
+}
+
+/// Trial: one pupil's leaving date typed `2026-13-45` in the MIS failed
+/// every FULL and INCREMENTAL run of the school ("not a recognisable
+/// date"), so a real leaver kept access until the MIS was fixed. A record
+/// that cannot be read is left as it is, and nobody missing from its
+/// listing is taken for gone; everything else applies.
+async fn a_record_that_cannot_be_read_holds_back_nobody_else(engine: Engine) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 30).await?;
+    world.sync(SyncKind::Full).await?;
+    let truth = world.sim.truth(&world.wonde_id)?;
+    let (broken, leavers) = (truth.students[3].id.clone(), [&truth.students[0].id, &truth.students[1].id]);
+    let bad_date = |value: Value| PatchRequest {
+        kind: "student".into(),
+        id: broken.clone(),
+        path: "education_details.data.leaving_date".into(),
+        value,
+    };
+    world.sim.patch_record(&world.wonde_id, bad_date(json!("2026-13-45")))?;
+
+    for (leaver, kind) in leavers.into_iter().zip([SyncKind::Full, SyncKind::Incremental]) {
+        let mark = world.watermark().await?;
+        world.sim.student_leaves(&world.wonde_id, leaver, None)?;
+        let run = world.sync(kind).await?;
+        let shown = world.read_run(&run).await?;
+        assert_eq!(shown["status"], "COMPLETED", "{kind:?}: {shown}");
+        assert_eq!(student_status(&world, leaver).await?, Some(AccountStatus::Deactivated), "{kind:?}");
+        assert_eq!(student_status(&world, &broken).await?, Some(AccountStatus::Active), "{kind:?}");
+        if kind == SyncKind::Full {
+            // The record was unchanged since, so the INCREMENTAL answer
+            // does not hold it: only the FULL one is not whole.
+            let warnings = shown["warnings"].to_string();
+            let said = format!("record {broken} could not be read (education_details.data.leaving_date");
+            assert!(warnings.contains(&said), "{shown}");
+            assert!(!warnings.contains("2026-13-45"), "values stay out of warnings: {shown}");
+            assert_eq!(world.watermark().await?, mark, "the unread record is asked for again");
+        }
+    }
+    assert_eq!(world.footprint().await?.0, 28, "only the two leavers went");
+
+    // Fixed in the MIS, the record is read again and the run is whole.
+    world.sim.patch_record(&world.wonde_id, bad_date(Value::Null))?;
+    let run = world.sync(SyncKind::Full).await?;
+    assert_eq!(world.read_run(&run).await?["warnings"], json!([]));
+    assert_eq!(world.footprint().await?.0, 28);
     Ok(())
 }
 

@@ -136,10 +136,15 @@ impl SyncRun {
     }
 
     /// What a completed run worked around without failing, one sentence
-    /// each, in the order met (at most 101: a hundred and a count of the
-    /// rest); empty when nothing. For example "students: record A123
-    /// appeared twice in one fetch and was taken once" (product.md, Sync: a
-    /// record seen twice in one fetch is taken once).
+    /// each; empty when nothing. In order: that an INCREMENTAL run read the
+    /// whole school (its answer gave pupils on roll new ids: a change of
+    /// MIS); listings cut short (a page the one before promised came back
+    /// empty); records that could not be read (Wonde id, field and what was
+    /// wrong, never the value; at most 100); records repeated in one fetch
+    /// ("students: record A123 appeared twice in one fetch and was taken
+    /// once"; at most 100, and a count of the rest). After any but the
+    /// first, nobody missing from that listing was taken for gone and the
+    /// watermark stayed (product.md, Sync; docs/real-world-data.md).
     async fn warnings(&self) -> Vec<String> {
         let Some(text) = self.0.warnings.as_deref() else { return Vec::new() };
         serde_json::from_str(text).unwrap_or_else(|_| {

@@ -16,6 +16,28 @@ pub(crate) trait Answer: DeserializeOwned {
     /// Why the answer is not whole, in words for an administrator (Wonde's
     /// own text in it is cleaned by the caller); `None` when it is whole.
     fn incomplete(&self) -> Option<String>;
+
+    /// The answer read record by record, when reading it whole failed: a
+    /// list keeps the records it can read and names the others
+    /// ([`Unreadable`]). `None` (the default, and for a body that is not a
+    /// list of objects) leaves the failure as it was.
+    fn salvage(_bytes: &[u8]) -> Option<Self> {
+        None
+    }
+}
+
+/// A record of a list page that could not be read, left out of the page:
+/// one malformed field of one pupil must not hold back every other change
+/// of the school (a trial's `leaving_date: "2026-13-45"` failed every run,
+/// and a real leaver kept access).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    /// The record's Wonde id, when it has a readable one.
+    pub record: Option<String>,
+    /// Where in the record (`education_details.data.leaving_date`).
+    pub field: String,
+    /// What was wrong, with the values taken out ([`scrub`]).
+    pub detail: String,
 }
 
 /// A list answer: a JSON object with a `data` array (empty is fine) and no
@@ -30,6 +52,9 @@ pub(crate) struct ListEnvelope<T> {
     error: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "lenient::object")]
     meta: Option<Meta>,
+    /// Records [`Answer::salvage`] left out.
+    #[serde(skip)]
+    unreadable: Vec<Unreadable>,
 }
 
 impl<T> ListEnvelope<T> {
@@ -37,11 +62,12 @@ impl<T> ListEnvelope<T> {
         self.meta.as_ref()?.pagination.as_ref()?.next.as_deref()
     }
 
-    /// The records; empty for an answer that [`Answer::incomplete`] refused.
-    pub fn into_records(self) -> Vec<T> {
+    /// The records (empty for an answer that [`Answer::incomplete`]
+    /// refused), and those that could not be read.
+    pub fn into_records(self) -> (Vec<T>, Vec<Unreadable>) {
         match self.data {
-            Some(DataList::Records(records)) => records,
-            _ => Vec::new(),
+            Some(DataList::Records(records)) => (records, self.unreadable),
+            _ => (Vec::new(), self.unreadable),
         }
     }
 }
@@ -56,6 +82,38 @@ impl<T: DeserializeOwned> Answer for ListEnvelope<T> {
             Some(DataList::Not(what)) => Some(format!("its `data` is {what}, not a list of records")),
             None => Some("it has no `data` list".to_owned()),
         }
+    }
+
+    fn salvage(bytes: &[u8]) -> Option<Self> {
+        let raw: ListEnvelope<serde_json::Value> = serde_json::from_slice(bytes).ok()?;
+        let Some(DataList::Records(values)) = raw.data else { return None };
+        let mut records = Vec::with_capacity(values.len());
+        let mut unreadable = Vec::new();
+        for value in values {
+            let record = match &value {
+                serde_json::Value::Object(fields) => fields.get("id").and_then(|id| match id {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                }),
+                // Not even an object: the page is not a list of records.
+                _ => return None,
+            };
+            match serde_path_to_error::deserialize::<_, T>(value) {
+                Ok(read) => records.push(read),
+                Err(e) => unreadable.push(Unreadable {
+                    record,
+                    field: e.path().to_string(),
+                    detail: scrub(&e.inner().to_string()),
+                }),
+            }
+        }
+        Some(ListEnvelope {
+            data: Some(DataList::Records(records)),
+            error: raw.error,
+            meta: raw.meta,
+            unreadable,
+        })
     }
 }
 
@@ -178,11 +236,16 @@ impl Answer for AccessResponse {
 
 /// Decodes a body; on failure, decodes again tracking the path so the error
 /// names the field (the fast path pays nothing for that).
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], endpoint: &str, page: u32) -> Result<T, WondeError> {
+pub(crate) fn decode<T: Answer>(bytes: &[u8], endpoint: &str, page: u32) -> Result<T, WondeError> {
     let first = match serde_json::from_slice::<T>(bytes) {
         Ok(v) => return Ok(v),
         Err(e) => e,
     };
+    if !first.is_eof()
+        && let Some(salvaged) = T::salvage(bytes)
+    {
+        return Ok(salvaged);
+    }
     if first.is_eof() {
         return Err(WondeError::Truncated {
             endpoint: endpoint.to_owned(),
@@ -221,13 +284,32 @@ mod tests {
     use crate::wonde::model::{WondeSchool, WondeStudent};
 
     #[test]
+    fn a_list_keeps_what_it_can_read_and_names_the_rest() {
+        let body =
+            br#"{"data":[{"id":"A1"},{"id":"A2","date_of_birth":"Ann 2019"},{"forename":7},{"id":"A4"}],
+            "meta":{"pagination":{"next":"http://x/y?page=5","more":true}}}"#;
+        let env = decode::<ListEnvelope<WondeStudent>>(body, "schools/X/students", 4).ok();
+        let env = env.expect("salvaged");
+        assert_eq!(env.next(), Some("http://x/y?page=5"));
+        let (records, unreadable) = env.into_records();
+        assert_eq!(records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["A1", "A4"]);
+        assert_eq!(unreadable.len(), 2);
+        assert_eq!(unreadable[0].record.as_deref(), Some("A2"));
+        assert_eq!(unreadable[0].field, "date_of_birth");
+        assert!(!unreadable[0].detail.contains("Ann"), "values are scrubbed: {}", unreadable[0].detail);
+        assert_eq!(unreadable[1].record, None);
+        // A list that is not of objects is not salvaged.
+        let body = br#"{"data":[{"id":"A1"},"A2"]}"#;
+        assert!(matches!(decode::<ListEnvelope<WondeStudent>>(body, "s", 1), Err(WondeError::Decode { .. })));
+    }
+
+    #[test]
     fn decode_names_field_and_record() {
-        let body = br#"{"data":[{"id":"A1"},{"id":"A2","date_of_birth":"not a date"}]}"#;
-        let err = decode::<ListEnvelope<WondeStudent>>(body, "schools/X/students", 4).err();
+        let body = br#"{"data":{"id":"A2","date_of_birth":"not a date"}}"#;
+        let err = decode::<SingleEnvelope<WondeStudent>>(body, "schools/X/students/A2", 4).err();
         match err {
-            Some(WondeError::Decode { field, record, page, .. }) => {
-                assert_eq!(field, "data[1].date_of_birth");
-                assert_eq!(record.as_deref(), Some("A2"));
+            Some(WondeError::Decode { field, page, .. }) => {
+                assert_eq!(field, "data.date_of_birth");
                 assert_eq!(page, 4);
             }
             other => panic!("unexpected {other:?}"),
@@ -251,7 +333,7 @@ mod tests {
     fn envelope_without_meta_or_with_php_empty_arrays() -> Result<(), WondeError> {
         let env = decode::<ListEnvelope<WondeStudent>>(br#"{"data":[{"id":"A1"}],"meta":[]}"#, "s", 1)?;
         assert_eq!((env.incomplete(), env.next()), (None, None));
-        assert_eq!(env.into_records().len(), 1);
+        assert_eq!(env.into_records().0.len(), 1);
         let env = decode::<ListEnvelope<WondeStudent>>(br#"{"data":[],"error":null}"#, "s", 1)?;
         assert_eq!(env.incomplete(), None);
         let env = decode::<ListEnvelope<WondeStudent>>(
