@@ -37,6 +37,24 @@ pub(super) async fn sync_links(
     let speaks = batch.types.guardians;
     let students_in_batch: HashSet<i32> =
         batch.students.iter().filter_map(|s| students.get(&s.source_id)).map(|k| k.id).collect();
+    // Students linked to a contact whose record could not be read keep the
+    // links stored: the link the MIS gives names an id the run cannot
+    // place, and ending the stored one would deactivate a parent still
+    // linked (trial: after a change of MIS, one unreadable contact record
+    // lost its child and was deactivated, NO_ACTIVE_CHILDREN).
+    let unread_guardians: HashSet<&str> = batch
+        .unreadable
+        .iter()
+        .filter(|u| u.endpoint == "guardians")
+        .filter_map(|u| u.record.as_deref())
+        .collect();
+    let unsure: HashSet<i32> = batch
+        .links
+        .iter()
+        .filter(|link| unread_guardians.contains(link.guardian.as_str()))
+        .filter_map(|link| students.get(&link.student))
+        .map(|k| k.id)
+        .collect();
     let mut desired: HashMap<(i32, i32), &super::source::MisLink> = HashMap::new();
     if speaks {
         for link in &batch.links {
@@ -76,7 +94,8 @@ pub(super) async fn sync_links(
             LinkScope::ByStudent => students_in_batch.contains(&row.student_id),
             LinkScope::ByLink => desired.contains_key(&key),
         };
-        let spoken_for = speaks && (batch.absence_is_evidence() || in_scope);
+        let spoken_for =
+            speaks && !unsure.contains(&row.student_id) && (batch.absence_is_evidence() || in_scope);
         let listed = if spoken_for { desired.contains_key(&key) } else { row.active };
         let spoken = spoken_for && desired.contains_key(&key);
         let follows = active_students.contains(&row.student_id);

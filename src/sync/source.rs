@@ -273,13 +273,22 @@ pub struct DroppedDuplicate {
     pub source_id: String,
 }
 
-/// A fetch whose page `page` came back empty although the page before it
-/// said more records follow.
+/// A fetch that ended at page `page` before its announced end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CutShort {
     /// The endpoint's name as the run reports it (`students`, `contacts`...).
     pub endpoint: String,
     pub page: u32,
+    pub why: CutShortBy,
+}
+
+/// How a listing ended before its announced end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CutShortBy {
+    /// The page came back empty although the page before it linked to it.
+    EmptyPromisedPage,
+    /// The page said more records follow (`more: true`) but linked to none.
+    MoreWithoutLink,
 }
 
 /// A record of page `page` of a fetch that could not be read.
@@ -332,9 +341,12 @@ impl Batch {
     /// [`MAX_WARNINGS`] of the repeats.
     pub fn warnings(&self) -> Vec<String> {
         let short = self.cut_short.iter().map(|c| {
+            let what = match c.why {
+                CutShortBy::EmptyPromisedPage => "came back empty although the page before it said more records follow",
+                CutShortBy::MoreWithoutLink => "said more records follow but gave no link to them",
+            };
             format!(
-                "{}: page {} came back empty although the page before it said more records follow; \
-                 nobody missing from this fetch was taken for gone, and the next run asks again",
+                "{}: page {} {what}; nobody missing from this fetch was taken for gone, and the next run asks again",
                 c.endpoint, c.page
             )
         });

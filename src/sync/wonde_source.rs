@@ -66,9 +66,7 @@ pub async fn fetch(
         while let Some(page) = monitor.while_reporting(pager.next_page()).await?? {
             monitor.read("deletions", page.records.len());
             let more = page.has_more;
-            if page.came_back_empty {
-                batch.cut_short.push(CutShort { endpoint: "deletions".to_owned(), page: page.number });
-            }
+            batch.cut_short.extend(cut_short_at("deletions", &page));
             batch.unreadable.extend(unreadable_of("deletions", &page));
             for deletion in page.records {
                 // A record restored and deleted again has an entry per
@@ -238,6 +236,19 @@ struct Fetch<'a, 'm> {
     unreadable: &'a mut Vec<UnreadableRecord>,
 }
 
+/// Whether the listing ended at `page` before its announced end, as the
+/// batch notes it.
+fn cut_short_at<T>(endpoint: &str, page: &Page<T>) -> Option<CutShort> {
+    let why = if page.came_back_empty {
+        CutShortBy::EmptyPromisedPage
+    } else if page.more_without_link {
+        CutShortBy::MoreWithoutLink
+    } else {
+        return None;
+    };
+    Some(CutShort { endpoint: endpoint.to_owned(), page: page.number, why })
+}
+
 /// The records of `page` that could not be read, as the batch notes them.
 fn unreadable_of<T>(endpoint: &str, page: &Page<T>) -> Vec<UnreadableRecord> {
     page.unreadable
@@ -267,9 +278,7 @@ impl Fetch<'_, '_> {
         while let Some(page) = self.monitor.while_reporting(pager.next_page()).await?? {
             self.monitor.read(phase, page.records.len());
             let more = page.has_more;
-            if page.came_back_empty {
-                self.cut_short.push(CutShort { endpoint: phase.to_owned(), page: page.number });
-            }
+            self.cut_short.extend(cut_short_at(phase, &page));
             self.unreadable.extend(unreadable_of(phase, &page));
             for record in page.records {
                 if once.first(record.key(), self.duplicates) {

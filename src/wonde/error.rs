@@ -158,21 +158,26 @@ pub(crate) fn wonde_message(raw: &str, token: Option<&str>) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-/// Replaces every double-quoted run in a parser message with `"…"`, since
-/// serde quotes the offending input (a name, an email) in its messages.
+/// Replaces every double-quoted or backquoted run in a parser message
+/// with `"…"` (or `` `…` ``), since serde quotes the offending input (a
+/// name, an email, a number) in its messages.
 pub(crate) fn scrub(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    let mut inside = false;
+    let mut inside: Option<char> = None;
     for c in message.chars() {
-        if c == '"' {
-            if inside {
-                out.push_str("…\"");
-            } else {
-                out.push('"');
+        match inside {
+            Some(quote) if c == quote => {
+                out.push('…');
+                out.push(c);
+                inside = None;
             }
-            inside = !inside;
-        } else if !inside {
-            out.push(c);
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if c == '"' || c == '`' {
+                    inside = Some(c);
+                }
+            }
         }
     }
     out
@@ -181,6 +186,14 @@ pub(crate) fn scrub(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scrub_hides_backquoted_values() {
+        assert_eq!(
+            scrub("invalid type: floating point `1e+300`, expected i64"),
+            "invalid type: floating point `…`, expected i64"
+        );
+    }
 
     #[test]
     fn scrub_hides_values() {

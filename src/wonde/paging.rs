@@ -30,6 +30,9 @@ pub struct Page<T> {
     /// known to be whole (rows moved between two requests, or a broken
     /// answer). Offset paging only links to a page that has records.
     pub came_back_empty: bool,
+    /// A page that says more records follow (`more: true`) but links to
+    /// none: the listing ends here before its announced end.
+    pub more_without_link: bool,
     /// Records of the page that could not be read, left out of `records`.
     pub unreadable: Vec<Unreadable>,
 }
@@ -98,9 +101,18 @@ impl<T: DeserializeOwned> Pager<T> {
             self.next = Some(self.checked_next(&url, next, number)?);
         }
         let has_more = self.next.is_some();
+        let more_without_link = envelope.says_more() && !has_more;
         let (records, unreadable) = envelope.into_records();
         let came_back_empty = number > 1 && records.is_empty() && unreadable.is_empty();
-        Ok(Some(Page { records, number, body_bytes, has_more, came_back_empty, unreadable }))
+        Ok(Some(Page {
+            records,
+            number,
+            body_bytes,
+            has_more,
+            came_back_empty,
+            more_without_link,
+            unreadable,
+        }))
     }
 
     /// The next URL is followed with the token, so it must stay on the same

@@ -5,6 +5,7 @@
 //! Wonde's words under a code of their own, and no database text reaches a
 //! client.
 
+use anyhow::Context;
 use entity::enums::{AccountStatus, EventKind, SyncKind, SyncStatus};
 use entity::{event, guardian, school, student, sync_run, wonde_connection};
 use onroll::graphql::ids::NodeType;
@@ -13,7 +14,9 @@ use onroll::wonde::{WondeClient, WondeConfig};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::time::Duration;
-use wonde_sim::{AccessState, FaultKind, FaultSpec, NewStarter, PatchRequest, SimConfig, SimHandle};
+use wonde_sim::{
+    AccessState, FaultKind, FaultSpec, MisMigration, NewStarter, PatchRequest, SimConfig, SimHandle,
+};
 
 use crate::count_at;
 use crate::on_both_engines;
@@ -28,6 +31,8 @@ on_both_engines!(
     a_page_that_comes_back_empty_after_more_was_promised_deactivates_nobody,
     an_incremental_listing_that_ends_early_leaves_the_watermark,
     a_record_that_cannot_be_read_holds_back_nobody_else,
+    a_page_that_says_more_but_links_to_none_deactivates_nobody,
+    an_unreadable_parent_after_a_change_of_mis_keeps_their_child,
     a_database_failure_reaches_the_client_as_our_sentence,
     refusals_have_codes_of_their_own_and_wondes_words
 );
@@ -308,6 +313,79 @@ async fn a_record_that_cannot_be_read_holds_back_nobody_else(engine: Engine) -> 
     let run = world.sync(SyncKind::Full).await?;
     assert_eq!(world.read_run(&run).await?["warnings"], json!([]));
     assert_eq!(world.footprint().await?.0, 28);
+
+    // Trial: one unreadable member of staff kept every pupil who left by
+    // vanishing (no leaver record) inside: only the staff listing is in
+    // doubt, and pupils' absence still counts.
+    let staff = truth.employees.first().map(|e| e.id.clone()).context("a member of staff")?;
+    let bad_staff = PatchRequest {
+        kind: "employee".into(),
+        id: staff,
+        path: "created_at".into(),
+        value: json!("2026-13-45 00:00:00"),
+    };
+    world.sim.patch_record(&world.wonde_id, bad_staff)?;
+    let vanished = truth.students[5].id.clone();
+    world.sim.delete_student(&world.wonde_id, &vanished)?;
+    let run = world.sync(SyncKind::Full).await?;
+    let shown = world.read_run(&run).await?;
+    assert_eq!(shown["status"], "COMPLETED", "{shown}");
+    assert!(shown["warnings"].to_string().contains("staff page"), "{shown}");
+    assert_eq!(student_status(&world, &vanished).await?, Some(AccountStatus::Deactivated), "{shown}");
+    Ok(())
+}
+
+/// Trial: page 1 of students said `more: true` but gave no `next` link;
+/// the run took it for the whole listing and deactivated the pupils the
+/// missing pages held.
+async fn a_page_that_says_more_but_links_to_none_deactivates_nobody(engine: Engine) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 30).await?;
+    world.sync(SyncKind::Full).await?;
+    let truth = world.sim.truth(&world.wonde_id)?;
+    let kept = &truth.students[12];
+    let record =
+        json!({ "id": kept.id, "upi": kept.upi, "forename": kept.forename, "surname": kept.surname });
+    let body =
+        json!({ "data": [record], "meta": { "pagination": { "next": null, "more": true, "per_page": 10 } } });
+    let cut = FaultKind::RawBody { status: 200, body: body.to_string() };
+    world.sim.inject_fault(world.fault("students", cut, 1).on_page(2));
+    let run = world.sync(SyncKind::Full).await?;
+    let shown = world.read_run(&run).await?;
+    assert_eq!(shown["status"], "COMPLETED", "{shown}");
+    assert_eq!(world.sim.pending_faults(), 0, "the page was served");
+    assert!(shown["warnings"].to_string().contains("students: page 2 said more records follow"), "{shown}");
+    assert_eq!(world.footprint().await?.0, 30, "nobody on the pages never fetched was taken for gone");
+    Ok(())
+}
+
+/// Trial: after a change of MIS, one parent's new record could not be
+/// read; the run read the whole school, ended the link her child's record
+/// gave (to an id it could not place) and deactivated her
+/// (NO_ACTIVE_CHILDREN) while her child was on roll.
+async fn an_unreadable_parent_after_a_change_of_mis_keeps_their_child(engine: Engine) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 20).await?;
+    world.sync(SyncKind::Full).await?;
+    let before = world.footprint().await?;
+    world.sim.migrate_mis(&world.wonde_id, MisMigration { new_upis: true })?;
+    let truth = world.sim.truth(&world.wonde_id)?;
+    let parent = truth.links.first().map(|l| l.contact_id.clone()).context("a linked contact")?;
+    let bad = PatchRequest {
+        kind: "contact".into(),
+        id: parent.clone(),
+        path: "updated_at".into(),
+        value: json!("2026-13-45 00:00:00"),
+    };
+    world.sim.patch_record(&world.wonde_id, bad)?;
+    for kind in [SyncKind::Incremental, SyncKind::Full] {
+        let run = world.sync(kind).await?;
+        let shown = world.read_run(&run).await?;
+        assert_eq!(shown["status"], "COMPLETED", "{kind:?}: {shown}");
+        assert!(
+            shown["warnings"].to_string().contains(&format!("record {parent} could not be read")),
+            "{shown}"
+        );
+        assert_eq!(world.footprint().await?, before, "{kind:?}: nobody deactivated, no event");
+    }
     Ok(())
 }
 

@@ -20,7 +20,10 @@ pub(super) fn spoke(work: &mut Work, target: HeldTarget, id: i32, to: Target) {
 }
 
 /// Adds the weak evidence of a batch: its deletions of `kind`, then, in a
-/// complete batch, the absence of every row it did not speak of.
+/// complete batch whose listing of that kind was read whole, the absence
+/// of every row it did not speak of. Only that listing counts: one staff
+/// record that could not be read must not keep every pupil who left by
+/// vanishing inside (trial).
 pub(super) fn weak_targets(
     targets: &mut HashMap<usize, (Target, Evidence)>,
     batch: &Batch,
@@ -34,7 +37,15 @@ pub(super) fn weak_targets(
             targets.entry(i).or_insert((gone, Evidence::Weak(HeldEvidence::DeletedInMis)));
         }
     }
-    if batch.absence_is_evidence() {
+    // The listing names `wonde_source` reports each kind's fetch under.
+    let listings: &[&str] = match kind {
+        DeletedKind::Student => &["students"],
+        DeletedKind::Staff => &["staff"],
+        DeletedKind::Guardian => &["guardians"],
+        DeletedKind::Class => &["classes"],
+        DeletedKind::Group => &["year groups", "form groups"],
+    };
+    if batch.absence_is_evidence_in(listings) {
         for i in 0..rows {
             targets.entry(i).or_insert((gone, Evidence::Weak(HeldEvidence::AbsentFromFullFetch)));
         }

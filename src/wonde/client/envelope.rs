@@ -62,6 +62,19 @@ impl<T> ListEnvelope<T> {
         self.meta.as_ref()?.pagination.as_ref()?.next.as_deref()
     }
 
+    /// Whether the page says more records follow (`more: true`, however
+    /// spelt), whether or not it links to them.
+    pub fn says_more(&self) -> bool {
+        use serde_json::Value;
+        let more = self.meta.as_ref().and_then(|m| m.pagination.as_ref()).and_then(|p| p.more.as_ref());
+        match more {
+            Some(Value::Bool(more)) => *more,
+            Some(Value::String(s)) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "1"),
+            Some(Value::Number(n)) => n.as_i64() == Some(1),
+            _ => false,
+        }
+    }
+
     /// The records (empty for an answer that [`Answer::incomplete`]
     /// refused), and those that could not be read.
     pub fn into_records(self) -> (Vec<T>, Vec<Unreadable>) {
@@ -92,12 +105,26 @@ impl<T: DeserializeOwned> Answer for ListEnvelope<T> {
         for value in values {
             let record = match &value {
                 serde_json::Value::Object(fields) => fields.get("id").and_then(|id| match id {
-                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
                     serde_json::Value::Number(n) => Some(n.to_string()),
                     _ => None,
                 }),
-                // Not even an object: the page is not a list of records.
-                _ => return None,
+                // A `null` or a bare value among the records is one
+                // unreadable record too, not a reason to fail the page
+                // (trial: one `null` failed every run of the school).
+                other => {
+                    let what = match other {
+                        serde_json::Value::Null => "null",
+                        serde_json::Value::Array(_) => "a list",
+                        _ => "a bare value",
+                    };
+                    unreadable.push(Unreadable {
+                        record: None,
+                        field: String::new(),
+                        detail: format!("{what}, not a record"),
+                    });
+                    continue;
+                }
             };
             match serde_path_to_error::deserialize::<_, T>(value) {
                 Ok(read) => records.push(read),
@@ -205,6 +232,9 @@ struct Meta {
 struct Pagination {
     #[serde(default, deserialize_with = "lenient::string")]
     next: Option<String>,
+    /// Kept as sent: an odd spelling must not fail the page.
+    #[serde(default)]
+    more: Option<serde_json::Value>,
 }
 
 /// A single record's answer: a `data` object and no `error`.
@@ -298,8 +328,14 @@ mod tests {
         assert_eq!(unreadable[0].field, "date_of_birth");
         assert!(!unreadable[0].detail.contains("Ann"), "values are scrubbed: {}", unreadable[0].detail);
         assert_eq!(unreadable[1].record, None);
-        // A list that is not of objects is not salvaged.
-        let body = br#"{"data":[{"id":"A1"},"A2"]}"#;
+        // A `null` or a bare value among the records is one more.
+        let body = br#"{"data":[{"id":"A1"},"A2",null]}"#;
+        let (records, unreadable) =
+            decode::<ListEnvelope<WondeStudent>>(body, "s", 1).expect("salvaged").into_records();
+        assert_eq!((records.len(), unreadable.len()), (1, 2));
+        assert_eq!(unreadable[1].detail, "null, not a record");
+        // A body that is not a list answer still fails.
+        let body = br#""not an answer""#;
         assert!(matches!(decode::<ListEnvelope<WondeStudent>>(body, "s", 1), Err(WondeError::Decode { .. })));
     }
 
