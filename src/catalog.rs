@@ -221,7 +221,7 @@ async fn fetch_and_store(
     let mut pager =
         client.search_schools(app_token, &SchoolSearch { updated_after: since, ..Default::default() });
     let mut schools = 0;
-    while let Some(page) = pager.next_page().await? {
+    while let Some(page) = pager.next_whole_page().await? {
         schools += page.records.len();
         upsert(db, &page.records).await?;
     }
@@ -234,7 +234,7 @@ async fn fetch_and_store(
         (AccessList::Approved, ConnectionStatus::Approved),
     ] {
         let mut pager = client.schools_in(app_token, list);
-        while let Some(page) = pager.next_page().await? {
+        while let Some(page) = pager.next_whole_page().await? {
             statuses.extend(page.records.into_iter().map(|school| (school.id, status)));
         }
     }

@@ -115,6 +115,25 @@ impl<T: DeserializeOwned> Pager<T> {
         }))
     }
 
+    /// The next page, refused whole when any record of it could not be read
+    /// (`WondeError::Decode` naming the first): for lists that are stored
+    /// as a whole picture without a sync's judgement, such as the catalog
+    /// and the app's access lists, where a record left out would read as
+    /// a school without access.
+    pub async fn next_whole_page(&mut self) -> Result<Option<Page<T>>, WondeError> {
+        let Some(page) = self.next_page().await? else { return Ok(None) };
+        match page.unreadable.first() {
+            None => Ok(Some(page)),
+            Some(first) => Err(WondeError::Decode {
+                endpoint: self.endpoint.clone(),
+                page: page.number,
+                field: first.field.clone(),
+                record: first.record.clone(),
+                detail: first.detail.clone(),
+            }),
+        }
+    }
+
     /// The next URL is followed with the token, so it must stay on the same
     /// origin; and it must move on.
     fn checked_next(&self, current: &Url, next: &str, number: u32) -> Result<Url, WondeError> {
@@ -157,7 +176,7 @@ impl<T: DeserializeOwned> Pager<T> {
     /// not for a school's students.
     pub async fn collect_all(mut self) -> Result<Vec<T>, WondeError> {
         let mut all = Vec::new();
-        while let Some(page) = self.next_page().await? {
+        while let Some(page) = self.next_whole_page().await? {
             all.extend(page.records);
         }
         Ok(all)

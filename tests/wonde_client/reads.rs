@@ -352,6 +352,15 @@ async fn a_malformed_field_leaves_its_record_out_naming_field_and_record() -> Re
     assert!(!unreadable.detail.contains("2014-02-31"), "no values: {}", unreadable.detail);
     assert_eq!(pager.next_page().await?.map(|p| p.records.len()), Some(20));
     assert_eq!(sim.request_count("students"), 3, "bad data is not retried");
+
+    // Lists stored whole (the catalog, the access lists) refuse the page.
+    let mut whole = wonde.students(&access(&school), &ListQuery::default());
+    assert!(whole.next_whole_page().await?.is_some());
+    let err = whole.next_whole_page().await.err().context("page 2 must fail whole")?;
+    let WondeError::Decode { page, field, record, .. } = &err else {
+        bail!("expected Decode, got {err:?}");
+    };
+    assert_eq!((*page, field.as_str(), record.as_deref()), (2, "date_of_birth", Some(bad.as_str())));
     Ok(())
 }
 
