@@ -48,11 +48,14 @@ pub(super) async fn sync_links(
         .filter(|u| u.endpoint == "guardians")
         .filter_map(|u| u.record.as_deref())
         .collect();
+    // So do students whose record did not list its contacts in full.
     let unsure: HashSet<i32> = batch
         .links
         .iter()
         .filter(|link| unread_guardians.contains(link.guardian.as_str()))
-        .filter_map(|link| students.get(&link.student))
+        .map(|link| &link.student)
+        .chain(&batch.links_unstated)
+        .filter_map(|student| students.get(student))
         .map(|k| k.id)
         .collect();
     let mut desired: HashMap<(i32, i32), &super::source::MisLink> = HashMap::new();

@@ -129,6 +129,9 @@ struct MembershipPlan<'a> {
     /// Ends stay with the class lists, which Wonde answers whole, so an
     /// incomplete list on a student record cannot end a membership.
     restated: HashSet<(i32, i32)>,
+    /// Groups of the batch whose record did not include this side's list
+    /// (pupils, or staff): their rows keep their state.
+    unstated: &'a HashSet<String>,
     /// In a complete batch whose absences are no evidence (it repeated a
     /// record, so paging may have skipped one): the members it holds.
     /// Group lists speak only for those; the others keep their rows, as
@@ -187,8 +190,13 @@ where
     }
     let mut in_scope: HashSet<i32> = HashSet::new();
     let mut desired: HashSet<(i32, i32)> = HashSet::new();
+    let mut unstated: HashSet<i32> = HashSet::new();
     for group in plan.groups.iter().filter(|_| !plan.by_member) {
         let Some(&group_id) = plan.group_ids.get(&group.source_id) else { continue };
+        if plan.unstated.contains(&group.source_id) {
+            unstated.insert(group_id);
+            continue;
+        }
         in_scope.insert(group_id);
         let members = if plan.students_not_staff { &group.students } else { &group.staff };
         for member in members {
@@ -220,6 +228,7 @@ where
             _ if plan.restated.contains(&(group, member)) => Some(true),
             Some(stated) => Some(stated.contains(&group)),
             None if !plan.by_member
+                && !unstated.contains(&group)
                 && (plan.complete || in_scope.contains(&group))
                 && plan.present.is_none_or(|present| present.contains(&member)) =>
             {
@@ -293,12 +302,15 @@ pub(super) async fn sync_memberships<'a>(
 ) -> Result<(), DbErr> {
     let t = batch.types;
     let by_member = batch.memberships == Memberships::ByMember;
-    let plan = |complete: bool,
+    // A kind's groups speak for the whole school only when its listing was
+    // read whole: a group left out (a record that could not be read) keeps
+    // its members (trial: an unreadable class lost all 12).
+    let plan = |(complete, listing): (bool, &str),
                 list: &'a [MisGroup],
                 ids: &'a HashMap<String, i32>,
                 members: &'a KnownAccounts,
                 students_not_staff: bool| MembershipPlan {
-        complete,
+        complete: complete && batch.absence_is_evidence_in(&[listing]),
         groups: list,
         group_ids: ids,
         members,
@@ -306,6 +318,7 @@ pub(super) async fn sync_memberships<'a>(
         by_member,
         stated: HashMap::new(),
         restated: HashSet::new(),
+        unstated: if students_not_staff { &batch.group_pupils_unstated } else { &batch.group_staff_unstated },
         present: None,
     };
     // An incremental batch's students say which year and form they are in.
@@ -337,11 +350,16 @@ pub(super) async fn sync_memberships<'a>(
         t.classes && speaks(class_student::Entity.table_name()),
         t.classes && speaks(class_teacher::Entity.table_name()),
     );
-    let mut year_plan = plan(batch.complete && years_speak, years, &groups.years, students, true);
-    let mut form_plan = plan(batch.complete && forms_speak, forms, &groups.forms, students, true);
-    let mut tutor_plan = plan(batch.complete && tutors_speak, forms, &groups.forms, staff, false);
-    let mut class_plan = plan(batch.complete && classes_speak, classes, &groups.classes, students, true);
-    let mut teacher_plan = plan(batch.complete && teachers_speak, classes, &groups.classes, staff, false);
+    let mut year_plan =
+        plan((batch.complete && years_speak, "year groups"), years, &groups.years, students, true);
+    let mut form_plan =
+        plan((batch.complete && forms_speak, "form groups"), forms, &groups.forms, students, true);
+    let mut tutor_plan =
+        plan((batch.complete && tutors_speak, "form groups"), forms, &groups.forms, staff, false);
+    let mut class_plan =
+        plan((batch.complete && classes_speak, "classes"), classes, &groups.classes, students, true);
+    let mut teacher_plan =
+        plan((batch.complete && teachers_speak, "classes"), classes, &groups.classes, staff, false);
     // Members the batch may have missed (their fetch repeated a record)
     // keep their rows; group lists speak for the members it holds.
     let unsure_students = !batch.absence_is_evidence_in(&["students"]);

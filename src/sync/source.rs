@@ -218,6 +218,18 @@ pub struct Batch {
     /// left as stored: nobody missing from that fetch is taken for gone,
     /// and the run is no baseline, as for [`Batch::cut_short`].
     pub unreadable: Vec<UnreadableRecord>,
+    /// Students (source ids) whose record did not state their contacts in
+    /// full (the include absent, or contacts as bare ids): their stored
+    /// links stay as they are. A trial saw such a record end both of a
+    /// pupil's links and deactivate the parents (NO_ACTIVE_CHILDREN).
+    pub links_unstated: Vec<String>,
+    /// Groups (source ids) whose record did not include its pupils, and
+    /// those whose record did not include its staff: their stored
+    /// memberships of that side stay as they are (a trial saw a form's
+    /// record without its `students` end all 12 memberships, and take 18
+    /// parents out of the form's parent group).
+    pub group_pupils_unstated: HashSet<String>,
+    pub group_staff_unstated: HashSet<String>,
     /// What the fetch says about the run itself (an INCREMENTAL run that
     /// read the whole school), first among its warnings.
     pub notices: Vec<String>,
@@ -359,6 +371,13 @@ impl Batch {
                 u.endpoint, u.page, u.field, u.detail
             )
         });
+        let unstated = (!self.links_unstated.is_empty()).then(|| {
+            format!(
+                "students: {} records did not list their contacts in full (the include absent, or ids only); \
+                 their links to parents were left as they were",
+                self.links_unstated.len()
+            )
+        });
         let mut repeats: Vec<(&DroppedDuplicate, usize)> = Vec::new();
         for duplicate in &self.duplicates {
             match repeats.iter_mut().find(|(d, _)| *d == duplicate) {
@@ -380,7 +399,7 @@ impl Batch {
         if repeats.len() > MAX_WARNINGS {
             out.push(format!("and {} more records appeared more than once", repeats.len() - MAX_WARNINGS));
         }
-        self.notices.iter().cloned().chain(short).chain(unread).chain(out).collect()
+        self.notices.iter().cloned().chain(short).chain(unread).chain(unstated).chain(out).collect()
     }
 
     /// Whether applying the batch may change a school's parent groups by
@@ -417,6 +436,9 @@ impl Batch {
             duplicates: Vec::new(),
             cut_short: Vec::new(),
             unreadable: Vec::new(),
+            links_unstated: Vec::new(),
+            group_pupils_unstated: HashSet::new(),
+            group_staff_unstated: HashSet::new(),
             notices: Vec::new(),
             unstated: Unstated::default(),
         }

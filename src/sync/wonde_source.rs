@@ -118,6 +118,11 @@ pub async fn fetch(
             .each_once(students, "students", |student| {
                 if types.guardians {
                     batch.links.extend(links_of(&student));
+                    // Contacts absent, or sent as bare ids, say nothing
+                    // of the pupil's links: those stored stay.
+                    if !student.contacts.included || !student.contacts.ids.is_empty() {
+                        batch.links_unstated.push(student.id.clone());
+                    }
                 }
                 batch.students.push(mis_student(student, !plan.complete));
             })
@@ -143,6 +148,12 @@ pub async fn fetch(
         let classes = client.classes(access, &query);
         fetch
             .each_once(classes, "classes", |class| {
+                note_unstated_members(
+                    &mut batch.group_pupils_unstated,
+                    &mut batch.group_staff_unstated,
+                    &class.id,
+                    [class.students.included, class.employees.included],
+                );
                 batch.classes.push(MisGroup {
                     source_id: class.id,
                     name: class.name.unwrap_or_default(),
@@ -169,6 +180,12 @@ pub async fn fetch(
         fetch
             .each_once(groups, phase, |g| {
                 if g.is_type(group_type) {
+                    note_unstated_members(
+                        &mut batch.group_pupils_unstated,
+                        &mut batch.group_staff_unstated,
+                        &g.id,
+                        [g.students.included, g.employees.included],
+                    );
                     into.push(mis_group(g));
                 }
             })
@@ -375,6 +392,23 @@ fn mis_group(group: WondeGroup) -> MisGroup {
         name: text(group.name),
         code: group.code,
         subject: None,
+    }
+}
+
+/// Notes a group whose record did not include its pupils, or its staff
+/// (`[students included, employees included]`): an absent list says
+/// nothing of its members, and must not read as "none".
+fn note_unstated_members(
+    pupils: &mut HashSet<String>,
+    staff: &mut HashSet<String>,
+    group: &str,
+    [pupils_included, staff_included]: [bool; 2],
+) {
+    if !pupils_included {
+        pupils.insert(group.to_owned());
+    }
+    if !staff_included {
+        staff.insert(group.to_owned());
     }
 }
 

@@ -160,22 +160,27 @@ pub(crate) fn wonde_message(raw: &str, token: Option<&str>) -> Option<String> {
 
 /// Replaces every double-quoted or backquoted run in a parser message
 /// with `"…"` (or `` `…` ``), since serde quotes the offending input (a
-/// name, an email, a number) in its messages.
+/// name, an email, a number) in its messages. A backquoted run after
+/// "field " is a field's name (`missing field `id``) and stays.
 pub(crate) fn scrub(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    let mut inside: Option<char> = None;
+    let mut inside: Option<(char, bool)> = None;
     for c in message.chars() {
         match inside {
-            Some(quote) if c == quote => {
-                out.push('…');
+            Some((quote, keep)) if c == quote => {
+                if !keep {
+                    out.push('…');
+                }
                 out.push(c);
                 inside = None;
             }
-            Some(_) => {}
+            Some((_, true)) => out.push(c),
+            Some((_, false)) => {}
             None => {
+                let names_a_field = c == '`' && out.ends_with("field ");
                 out.push(c);
                 if c == '"' || c == '`' {
-                    inside = Some(c);
+                    inside = Some((c, names_a_field));
                 }
             }
         }
@@ -193,6 +198,7 @@ mod tests {
             scrub("invalid type: floating point `1e+300`, expected i64"),
             "invalid type: floating point `…`, expected i64"
         );
+        assert_eq!(scrub("missing field `id` at line 1"), "missing field `id` at line 1");
     }
 
     #[test]

@@ -33,6 +33,8 @@ on_both_engines!(
     a_record_that_cannot_be_read_holds_back_nobody_else,
     a_page_that_says_more_but_links_to_none_deactivates_nobody,
     an_unreadable_parent_after_a_change_of_mis_keeps_their_child,
+    a_pupil_whose_contacts_are_not_listed_keeps_their_parents,
+    a_group_left_out_or_without_its_members_keeps_them,
     a_database_failure_reaches_the_client_as_our_sentence,
     refusals_have_codes_of_their_own_and_wondes_words
 );
@@ -385,6 +387,90 @@ async fn an_unreadable_parent_after_a_change_of_mis_keeps_their_child(engine: En
             "{shown}"
         );
         assert_eq!(world.footprint().await?, before, "{kind:?}: nobody deactivated, no event");
+    }
+    Ok(())
+}
+
+/// Trial: a pupil's record without its `contacts` include (or with the
+/// contacts as bare ids) ended both of the pupil's links, and the parents,
+/// still in the contacts listing with their child on roll, were
+/// deactivated (NO_ACTIVE_CHILDREN), with no warning.
+async fn a_pupil_whose_contacts_are_not_listed_keeps_their_parents(engine: Engine) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 20).await?;
+    world.sync(SyncKind::Full).await?;
+    let before = world.footprint().await?;
+    let links_before = count_at!(world.app.db(), world.school.id, entity::guardian_link, Active, true);
+    let truth = world.sim.truth(&world.wonde_id)?;
+    let pupil = truth.links.first().map(|l| l.student_id.clone()).context("a linked pupil")?;
+    let parents: Vec<&str> =
+        truth.links.iter().filter(|l| l.student_id == pupil).map(|l| l.contact_id.as_str()).collect();
+    for value in [json!({ "$remove": true }), json!({ "data": parents })] {
+        let patch = PatchRequest {
+            kind: "student".into(),
+            id: pupil.clone(),
+            path: "contacts".into(),
+            value: value.clone(),
+        };
+        world.sim.patch_record(&world.wonde_id, patch)?;
+        let run = world.sync(SyncKind::Full).await?;
+        let shown = world.read_run(&run).await?;
+        assert_eq!(shown["status"], "COMPLETED", "{value}: {shown}");
+        assert!(shown["warnings"].to_string().contains("did not list their contacts in full"), "{shown}");
+        assert_eq!(world.footprint().await?, before, "{value}: nobody deactivated, no event");
+        let links = count_at!(world.app.db(), world.school.id, entity::guardian_link, Active, true);
+        assert_eq!(links, links_before, "{value}: the pupil's links stay");
+    }
+    Ok(())
+}
+
+/// Trial: a class record that could not be read (no `id`) was left as it
+/// was, but all 12 of its memberships ended; a form's record without its
+/// `students` include ended all of the form's memberships, with no
+/// warning. Both took 18 parents out of the group's parent group.
+async fn a_group_left_out_or_without_its_members_keeps_them(engine: Engine) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 20).await?;
+    world.sync(SyncKind::Full).await?;
+    let memberships = || async {
+        let db = world.app.db();
+        let classes = count_at!(db, world.school.id, entity::class_student, Active, true);
+        let forms = count_at!(db, world.school.id, entity::form_student, Active, true);
+        let teachers = count_at!(db, world.school.id, entity::class_teacher, Active, true);
+        anyhow::Ok((classes, forms, teachers))
+    };
+    let before = memberships().await?;
+    assert!(before.0 > 0 && before.1 > 0, "{before:?}");
+    let truth = world.sim.truth(&world.wonde_id)?;
+    let class = truth.classes.first().map(|c| c.id.clone()).context("a class")?;
+    let form = truth
+        .groups
+        .iter()
+        .find(|g| matches!(g.kind, wonde_sim::GroupKind::Registration))
+        .map(|g| g.id.clone())
+        .context("a form group")?;
+    let patch = |kind: &str, id: &str, path: &str, value: Value| PatchRequest {
+        kind: kind.into(),
+        id: id.to_owned(),
+        path: path.into(),
+        value,
+    };
+    let cases = [
+        patch("class", &class, "id", json!({ "$remove": true })),
+        patch("class", &class, "students", json!({ "$remove": true })),
+        patch("group", &form, "students", json!({ "$remove": true })),
+    ];
+    for (i, broken) in cases.into_iter().enumerate() {
+        world.sim.patch_record(&world.wonde_id, broken)?;
+        let run = world.sync(SyncKind::Full).await?;
+        let shown = world.read_run(&run).await?;
+        assert_eq!(shown["status"], "COMPLETED", "case {i}: {shown}");
+        assert_eq!(memberships().await?, before, "case {i}: every membership stays: {shown}");
+        if i == 0 {
+            assert!(shown["warnings"].to_string().contains("could not be read"), "{shown}");
+            // Readable again: the class is judged again, and nothing changed.
+            world.sim.patch_record(&world.wonde_id, patch("class", &class, "id", json!(class)))?;
+            world.sync(SyncKind::Full).await?;
+            assert_eq!(memberships().await?, before);
+        }
     }
     Ok(())
 }

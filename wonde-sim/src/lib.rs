@@ -76,7 +76,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use faults::{FaultKind, FaultSpec};
-pub use model::{AccessState, MisSnapshot, Student};
+pub use model::{AccessState, GroupKind, MisSnapshot, Student};
 pub use ops::{MisMigration, NewStarter, RolloverSummary, SimError, StaffLeave};
 pub use records::{AccessChange, AccessRequestRecord, Approval, PatchRequest, RequestRecord, SimSchool};
 pub use webhooks::{SecretPlacement, WebhookEvent, WebhookOutcome, WebhookRequest, WebhookTarget};
