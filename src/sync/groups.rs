@@ -16,7 +16,7 @@ use super::batch_write;
 use super::holds::Candidate;
 use super::ledger::count;
 use super::reconcile::{KnownAccounts, Work};
-use super::source::{Batch, DeletedKind, Memberships, MisGroup};
+use super::source::{Batch, DeletedKind, Memberships, MisGroup, listing};
 
 /// Source id to database id of each current group, per kind.
 #[derive(Default)]
@@ -271,9 +271,9 @@ pub(super) async fn sync_groups(
         }
     };
     let ends = [
-        ends_absent(0, false, "year groups"),
-        ends_absent(1, true, "form groups"),
-        ends_absent(2, true, "classes"),
+        ends_absent(0, false, listing::YEAR_GROUPS),
+        ends_absent(1, true, listing::FORM_GROUPS),
+        ends_absent(2, true, listing::CLASSES),
     ];
     let mut ids = GroupIds::default();
     let held = if batch.memberships == Memberships::ByMember {

@@ -15,7 +15,7 @@ use super::batch_write;
 use super::ends::{Ends, RowPlan};
 use super::reconcile::{GuardianRecords, KnownAccounts, Work};
 use super::relationship::relationship_type;
-use super::source::{Batch, LinkScope};
+use super::source::{Batch, LinkScope, listing};
 
 /// Guardian links: a complete batch speaks for every link; an incremental
 /// one for the links of the students it holds (Wonde) or only the links it
@@ -45,8 +45,8 @@ pub(super) async fn sync_links(
     let unread_guardians: HashSet<&str> = batch
         .unreadable
         .iter()
-        .filter(|u| u.endpoint == "guardians")
-        .filter_map(|u| u.record.as_deref())
+        .filter(|u| u.endpoint == listing::GUARDIANS)
+        .filter_map(|u| u.what.record.as_deref())
         .collect();
     // So do students whose record did not list its contacts in full.
     let unsure: HashSet<i32> = batch

@@ -17,7 +17,7 @@ use super::batch_write;
 use super::ends::{Ends, RowPlan};
 use super::groups::GroupIds;
 use super::reconcile::{KnownAccounts, Work};
-use super::source::{Batch, Memberships, MisGroup};
+use super::source::{Batch, Memberships, MisGroup, listing};
 
 /// A membership table.
 trait MembershipTable: EntityTrait {
@@ -351,19 +351,19 @@ pub(super) async fn sync_memberships<'a>(
         t.classes && speaks(class_teacher::Entity.table_name()),
     );
     let mut year_plan =
-        plan((batch.complete && years_speak, "year groups"), years, &groups.years, students, true);
+        plan((batch.complete && years_speak, listing::YEAR_GROUPS), years, &groups.years, students, true);
     let mut form_plan =
-        plan((batch.complete && forms_speak, "form groups"), forms, &groups.forms, students, true);
+        plan((batch.complete && forms_speak, listing::FORM_GROUPS), forms, &groups.forms, students, true);
     let mut tutor_plan =
-        plan((batch.complete && tutors_speak, "form groups"), forms, &groups.forms, staff, false);
+        plan((batch.complete && tutors_speak, listing::FORM_GROUPS), forms, &groups.forms, staff, false);
     let mut class_plan =
-        plan((batch.complete && classes_speak, "classes"), classes, &groups.classes, students, true);
+        plan((batch.complete && classes_speak, listing::CLASSES), classes, &groups.classes, students, true);
     let mut teacher_plan =
-        plan((batch.complete && teachers_speak, "classes"), classes, &groups.classes, staff, false);
+        plan((batch.complete && teachers_speak, listing::CLASSES), classes, &groups.classes, staff, false);
     // Members the batch may have missed (their fetch repeated a record)
     // keep their rows; group lists speak for the members it holds.
-    let unsure_students = !batch.absence_is_evidence_in(&["students"]);
-    let unsure_staff = !batch.absence_is_evidence_in(&["staff"]);
+    let unsure_students = !batch.absence_is_evidence_in(&[listing::STUDENTS]);
+    let unsure_staff = !batch.absence_is_evidence_in(&[listing::STAFF]);
     let present_ids = |present: &mut dyn Iterator<Item = &'a str>, members: &KnownAccounts| -> HashSet<i32> {
         present.filter_map(|id| members.get(id)).map(|known| known.id).collect()
     };

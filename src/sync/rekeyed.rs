@@ -21,9 +21,9 @@
 use entity::enums::AccountStatus;
 use entity::student;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use super::identity::upn_key;
+use super::identity;
 use super::monitor::RunMonitor;
 use super::source::Batch;
 use super::wonde_source::{FetchError, FetchPlan, fetch};
@@ -84,22 +84,16 @@ pub async fn rekeys_pupils_on_roll<C: ConnectionTrait>(
         .all(db)
         .await?;
     let known: HashSet<&str> = rows.iter().map(|row| row.0.as_str()).collect();
-    let on_roll = rows.iter().filter(|row| row.5 == AccountStatus::Active);
-    let mut by_upi: HashSet<&str> = HashSet::new();
-    let mut by_upn: HashMap<String, Vec<(&str, &str)>> = HashMap::new();
-    for (_, upi, upn, forename, surname, _) in on_roll {
-        if let Some(upi) = upi.as_deref().filter(|u| !u.trim().is_empty()) {
-            by_upi.insert(upi);
-        }
-        if let Some(key) = upn_key(upn.as_deref()) {
-            by_upn.entry(key).or_default().push((forename, surname));
-        }
-    }
+    let on_roll: Vec<&Row> = rows.iter().filter(|row| row.5 == AccountStatus::Active).collect();
+    // The re-identification's own keys (`reconcile::students`).
+    let by_upi = identity::index(&on_roll, |row| row.1.clone().filter(|upi| !upi.trim().is_empty()));
+    let by_upn = identity::index(&on_roll, |row| identity::upn_key(row.2.as_deref()));
     Ok(batch.students.iter().filter(|s| !known.contains(s.source_id.as_str())).any(|s| {
-        let same_upi = s.upi.as_deref().is_some_and(|upi| by_upi.contains(upi));
-        let same_upn = upn_key(s.upn.as_deref()).and_then(|key| by_upn.get(&key)).is_some_and(|names| {
-            names_agree(names.iter().copied().chain([(s.forename.as_str(), s.surname.as_str())]))
-        });
+        let same_upi = !identity::candidates(&by_upi, s.upi.clone()).is_empty();
+        let holders = identity::candidates(&by_upn, identity::upn_key(s.upn.as_deref()));
+        let names = holders.iter().map(|&i| (on_roll[i].3.as_str(), on_roll[i].4.as_str()));
+        let same_upn =
+            !holders.is_empty() && names_agree(names.chain([(s.forename.as_str(), s.surname.as_str())]));
         same_upi || same_upn
     }))
 }

@@ -210,7 +210,8 @@ pub struct Batch {
     /// school's data-quality findings.
     pub duplicates: Vec<DroppedDuplicate>,
     /// Fetches whose pages ended before they said they would (a page the
-    /// previous one linked to came back empty): like a repeat, such a
+    /// previous one linked to came back empty, or one saying more records
+    /// follow without a link to them): like a repeat, such a
     /// listing may have missed records, so nobody absent from it is taken
     /// for gone, and the run is no baseline for the next INCREMENTAL one.
     pub cut_short: Vec<CutShort>,
@@ -277,6 +278,21 @@ impl Unstated {
     }
 }
 
+/// The names a Wonde batch gives its listings (its fetches), as its
+/// warnings, progress and notes ([`DroppedDuplicate`], [`CutShort`],
+/// [`UnreadableRecord`]) name them; what judges a listing's absences asks
+/// by these.
+pub mod listing {
+    pub const DELETIONS: &str = "deletions";
+    pub const STUDENTS: &str = "students";
+    pub const LEAVERS: &str = "leavers";
+    pub const STAFF: &str = "staff";
+    pub const GUARDIANS: &str = "guardians";
+    pub const CLASSES: &str = "classes";
+    pub const YEAR_GROUPS: &str = "year groups";
+    pub const FORM_GROUPS: &str = "form groups";
+}
+
 /// A record seen again in one fetch, and dropped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DroppedDuplicate {
@@ -303,18 +319,15 @@ pub enum CutShortBy {
     MoreWithoutLink,
 }
 
-/// A record of page `page` of a fetch that could not be read.
+/// A record of page `page` of a fetch that could not be read: its Wonde
+/// id when that much could be read, the field and why (no values: they
+/// may be names or emails).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnreadableRecord {
     /// The endpoint's name as the run reports it (`students`, `contacts`...).
     pub endpoint: String,
     pub page: u32,
-    /// Its Wonde id, when that much could be read.
-    pub record: Option<String>,
-    /// The field that could not be read, and why (no values: they may be
-    /// names or emails).
-    pub field: String,
-    pub detail: String,
+    pub what: crate::wonde::Unreadable,
 }
 
 /// The most warnings a run keeps; the rest are counted in a last one.
@@ -331,7 +344,8 @@ impl Batch {
     }
 
     /// Whether every fetch is known to have been read whole: no record came
-    /// twice and no listing was cut short. Only such a batch moves Wonde's
+    /// twice, none could not be read, and no listing was cut short. Only
+    /// such a batch moves Wonde's
     /// watermark: changes a fetch may have missed are asked for again.
     pub fn is_whole(&self) -> bool {
         self.duplicates.is_empty() && self.cut_short.is_empty() && self.unreadable.is_empty()
@@ -348,9 +362,11 @@ impl Batch {
     }
 
     /// What the run should say it worked around, as sentences for an
-    /// administrator (Wonde ids only, never names): one per listing cut
-    /// short, then one per repeated record, in fetch order, at most
-    /// [`MAX_WARNINGS`] of the repeats.
+    /// administrator (Wonde ids only, never names), in this order: the
+    /// fetch's notices; one per listing cut short; one per record that
+    /// could not be read (at most [`MAX_WARNINGS`]); one for the pupils
+    /// whose contacts were not listed in full; one per repeated record, in
+    /// fetch order (at most [`MAX_WARNINGS`], and a count of the rest).
     pub fn warnings(&self) -> Vec<String> {
         let short = self.cut_short.iter().map(|c| {
             let what = match c.why {
@@ -364,11 +380,11 @@ impl Batch {
         });
         let unread = self.unreadable.iter().take(MAX_WARNINGS).map(|u| {
             let record =
-                u.record.as_deref().map_or_else(|| "without a readable id".to_owned(), str::to_owned);
+                u.what.record.as_deref().map_or_else(|| "without a readable id".to_owned(), str::to_owned);
             format!(
                 "{} page {}: record {record} could not be read ({}: {}) and was left as it was; \
                  nobody missing from this fetch was taken for gone, and the next run asks again",
-                u.endpoint, u.page, u.field, u.detail
+                u.endpoint, u.page, u.what.field, u.what.detail
             )
         });
         let unstated = (!self.links_unstated.is_empty()).then(|| {

@@ -62,12 +62,12 @@ pub async fn fetch(
     // deletion and end as REMOVED_FROM_MIS.
     if !plan.complete {
         let mut pager = client.deletions(access, None, &query);
-        let mut once = Once::new("deletions");
-        while let Some(page) = monitor.while_reporting(pager.next_page()).await?? {
-            monitor.read("deletions", page.records.len());
+        let mut once = Once::new(listing::DELETIONS);
+        while let Some(mut page) = monitor.while_reporting(pager.next_page()).await?? {
+            monitor.read(listing::DELETIONS, page.records.len());
             let more = page.has_more;
-            batch.cut_short.extend(cut_short_at("deletions", &page));
-            batch.unreadable.extend(unreadable_of("deletions", &page));
+            batch.cut_short.extend(cut_short_at(listing::DELETIONS, &page));
+            batch.unreadable.extend(unreadable_of(listing::DELETIONS, &mut page));
             for deletion in page.records {
                 // A record restored and deleted again has an entry per
                 // deletion: the key is the record and when it was deleted,
@@ -115,7 +115,7 @@ pub async fn fetch(
             client.students(access, &query)
         };
         fetch
-            .each_once(students, "students", |student| {
+            .each_once(students, listing::STUDENTS, |student| {
                 if types.guardians {
                     batch.links.extend(links_of(&student));
                     // Contacts absent, or sent as bare ids, say nothing
@@ -134,20 +134,20 @@ pub async fn fetch(
     }
     if types.students {
         let leavers = client.leavers(access, &query);
-        fetch.each_once(leavers, "leavers", |s| batch.leavers.push(mis_student(s, false))).await?;
+        fetch.each_once(leavers, listing::LEAVERS, |s| batch.leavers.push(mis_student(s, false))).await?;
     }
     if types.staff {
         let employees = client.employees(access, &query);
-        fetch.each_once(employees, "staff", |e| batch.staff.push(mis_staff(e, plan.today))).await?;
+        fetch.each_once(employees, listing::STAFF, |e| batch.staff.push(mis_staff(e, plan.today))).await?;
     }
     if types.guardians {
         let contacts = client.contacts(access, &query);
-        fetch.each_once(contacts, "guardians", |c| batch.guardians.push(mis_guardian(c))).await?;
+        fetch.each_once(contacts, listing::GUARDIANS, |c| batch.guardians.push(mis_guardian(c))).await?;
     }
     if types.classes {
         let classes = client.classes(access, &query);
         fetch
-            .each_once(classes, "classes", |class| {
+            .each_once(classes, listing::CLASSES, |class| {
                 note_unstated_members(
                     &mut batch.group_pupils_unstated,
                     &mut batch.group_staff_unstated,
@@ -166,8 +166,8 @@ pub async fn fetch(
             .await?;
     }
     for (enabled, group_type, phase) in [
-        (types.year_groups, GroupType::Year, "year groups"),
-        (types.form_groups, GroupType::Registration, "form groups"),
+        (types.year_groups, GroupType::Year, listing::YEAR_GROUPS),
+        (types.form_groups, GroupType::Registration, listing::FORM_GROUPS),
     ] {
         if !enabled {
             continue;
@@ -243,7 +243,8 @@ macro_rules! keyed_by_id {
 keyed_by_id!(WondeStudent, WondeEmployee, WondeContact, WondeClass, WondeGroup);
 
 /// What every endpoint's fetch reports to: the run's monitor for its pages,
-/// and the batch's lists of dropped repeats and of listings cut short. Held
+/// and the batch's notes of dropped repeats, listings cut short and records
+/// that could not be read. Held
 /// once so that each endpoint names only what differs: its pager, its phase
 /// and what it keeps.
 struct Fetch<'a, 'm> {
@@ -266,25 +267,22 @@ fn cut_short_at<T>(endpoint: &str, page: &Page<T>) -> Option<CutShort> {
     Some(CutShort { endpoint: endpoint.to_owned(), page: page.number, why })
 }
 
-/// The records of `page` that could not be read, as the batch notes them.
-fn unreadable_of<T>(endpoint: &str, page: &Page<T>) -> Vec<UnreadableRecord> {
-    page.unreadable
-        .iter()
-        .map(|u| UnreadableRecord {
-            endpoint: endpoint.to_owned(),
-            page: page.number,
-            record: u.record.clone(),
-            field: u.field.clone(),
-            detail: u.detail.clone(),
-        })
+/// The records of `page` that could not be read, moved into the batch's
+/// notes.
+fn unreadable_of<T>(endpoint: &str, page: &mut Page<T>) -> Vec<UnreadableRecord> {
+    let number = page.number;
+    std::mem::take(&mut page.unreadable)
+        .into_iter()
+        .map(|what| UnreadableRecord { endpoint: endpoint.to_owned(), page: number, what })
         .collect()
 }
 
 impl Fetch<'_, '_> {
     /// Reads every page of `pager`, reporting each to the monitor as
     /// `phase`, and hands `take` each record the first time its id is seen;
-    /// a repeat is noted in the duplicates, a promised page that came back
-    /// empty in the listings cut short.
+    /// a repeat is noted in the duplicates, a listing that ended before its
+    /// announced end in the listings cut short, and a record that could not
+    /// be read in the unreadable.
     async fn each_once<T: DeserializeOwned + Keyed>(
         &mut self,
         mut pager: Pager<T>,
@@ -292,11 +290,11 @@ impl Fetch<'_, '_> {
         mut take: impl FnMut(T),
     ) -> Result<(), FetchError> {
         let mut once = Once::new(phase);
-        while let Some(page) = self.monitor.while_reporting(pager.next_page()).await?? {
+        while let Some(mut page) = self.monitor.while_reporting(pager.next_page()).await?? {
             self.monitor.read(phase, page.records.len());
             let more = page.has_more;
             self.cut_short.extend(cut_short_at(phase, &page));
-            self.unreadable.extend(unreadable_of(phase, &page));
+            self.unreadable.extend(unreadable_of(phase, &mut page));
             for record in page.records {
                 if once.first(record.key(), self.duplicates) {
                     take(record);

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::Work;
 use crate::sync::holds::{Candidate, Holds};
 use crate::sync::ledger::{Evidence, Target};
-use crate::sync::source::{Batch, DeletedKind};
+use crate::sync::source::{Batch, DeletedKind, listing};
 
 /// Records that a present record speaks for its account (it came back, if
 /// it was held), unless it says the account is leaving.
@@ -37,13 +37,12 @@ pub(super) fn weak_targets(
             targets.entry(i).or_insert((gone, Evidence::Weak(HeldEvidence::DeletedInMis)));
         }
     }
-    // The listing names `wonde_source` reports each kind's fetch under.
     let listings: &[&str] = match kind {
-        DeletedKind::Student => &["students"],
-        DeletedKind::Staff => &["staff"],
-        DeletedKind::Guardian => &["guardians"],
-        DeletedKind::Class => &["classes"],
-        DeletedKind::Group => &["year groups", "form groups"],
+        DeletedKind::Student => &[listing::STUDENTS],
+        DeletedKind::Staff => &[listing::STAFF],
+        DeletedKind::Guardian => &[listing::GUARDIANS],
+        DeletedKind::Class => &[listing::CLASSES],
+        DeletedKind::Group => &[listing::YEAR_GROUPS, listing::FORM_GROUPS],
     };
     if batch.absence_is_evidence_in(listings) {
         for i in 0..rows {

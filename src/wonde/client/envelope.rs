@@ -65,14 +65,8 @@ impl<T> ListEnvelope<T> {
     /// Whether the page says more records follow (`more: true`, however
     /// spelt), whether or not it links to them.
     pub fn says_more(&self) -> bool {
-        use serde_json::Value;
         let more = self.meta.as_ref().and_then(|m| m.pagination.as_ref()).and_then(|p| p.more.as_ref());
-        match more {
-            Some(Value::Bool(more)) => *more,
-            Some(Value::String(s)) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "1"),
-            Some(Value::Number(n)) => n.as_i64() == Some(1),
-            _ => false,
-        }
+        more.and_then(|more| lenient::boolean(more).ok().flatten()).unwrap_or(false)
     }
 
     /// The records (empty for an answer that [`Answer::incomplete`]
@@ -104,11 +98,7 @@ impl<T: DeserializeOwned> Answer for ListEnvelope<T> {
         let mut unreadable = Vec::new();
         for value in values {
             let record = match &value {
-                serde_json::Value::Object(fields) => fields.get("id").and_then(|id| match id {
-                    serde_json::Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-                    serde_json::Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                }),
+                serde_json::Value::Object(fields) => fields.get("id").and_then(id_of),
                 // A `null` or a bare value among the records is one
                 // unreadable record too, not a reason to fail the page
                 // (trial: one `null` failed every run of the school).
@@ -301,11 +291,13 @@ pub(crate) fn decode<T: Answer>(bytes: &[u8], endpoint: &str, page: u32) -> Resu
 fn record_id(bytes: &[u8], field: &str) -> Option<String> {
     let index: usize = field.strip_prefix("data[")?.split(']').next()?.parse().ok()?;
     let doc: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    match doc.get("data")?.get(index)?.get("id")? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    id_of(doc.get("data")?.get(index)?.get("id")?)
+}
+
+/// A record's `id` as the models read it ([`lenient::id`]): a non-empty
+/// string or a number.
+fn id_of(id: &serde_json::Value) -> Option<String> {
+    lenient::id(id).ok()
 }
 
 #[cfg(test)]
