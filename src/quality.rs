@@ -30,12 +30,16 @@
 //!   while two or more of those accounts are still active, since later
 //!   runs no longer see the ambiguity that the first one resolved by
 //!   creating a new account;
-//! - a record sent twice in one fetch (until the next run).
+//! - a record sent twice in one fetch (until the next run);
+//! - records of a Wonde listing that could not be read (until a run reads
+//!   that listing whole), with the active accounts that stay only because
+//!   of them: nobody missing from such a listing is taken for gone, so a
+//!   record nobody fixes would otherwise keep leavers inside unseen.
 
 mod detect;
 
 use chrono::Utc;
-use entity::enums::{AccountStatus, DataQualityKind};
+use entity::enums::{AccountStatus, DataQualityKind, PersonKind};
 use entity::{data_quality_finding, guardian, school, staff, student};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
@@ -51,8 +55,8 @@ use crate::families::{
     GUARDIAN_ROW_COLUMNS, GuardianRow, IdentityRow, STUDENT_ROW_COLUMNS, holders_of_upns, upn_key,
 };
 use crate::sync::batch_write::MAX_PARAMS;
-use crate::sync::reconcile::Ambiguity;
-use crate::sync::source::DroppedDuplicate;
+use crate::sync::reconcile::{Ambiguity, KeptUnread};
+use crate::sync::source::{DroppedDuplicate, UnreadableRecord};
 
 /// The records a finding involves: stored accounts by kind (ids, sorted),
 /// and the source's ids of records that were never stored.
@@ -95,9 +99,11 @@ pub struct Finding {
 /// stored directory.
 #[derive(Clone, Copy, Debug)]
 pub enum Occasion<'a> {
-    /// A run: recorded on findings first found now, with the records its
-    /// fetch dropped as duplicates and its ambiguous re-identifications.
-    Run { run_id: i32, duplicates: &'a [DroppedDuplicate], ambiguities: &'a [Ambiguity] },
+    /// A run: recorded on findings first found now, with what its fetch
+    /// observed (records dropped as duplicates, records that could not be
+    /// read) and what its reconciliation did with it (ambiguous
+    /// re-identifications, accounts kept for want of a whole listing).
+    Run { run_id: i32, fetched: Fetched<'a> },
     /// An approval of held changes: nothing was fetched, so what the last
     /// run saw of its fetch (duplicates) stands until the next run.
     Approval,
@@ -108,6 +114,21 @@ pub enum Occasion<'a> {
     /// not keep naming a purged record, nor a conflict that is gone
     /// (seen in a trial). Nothing was fetched, as on an approval.
     Purge,
+}
+
+/// What a run saw of its fetch and made of it, beyond the stored directory.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fetched<'a> {
+    pub duplicates: &'a [DroppedDuplicate],
+    pub ambiguities: &'a [Ambiguity],
+    pub unreadable: &'a [UnreadableRecord],
+    pub kept_unread: &'a [KeptUnread],
+}
+
+/// Findings that only a fetch observes: a later approval or purge, which
+/// fetches nothing, keeps them as the last run left them.
+fn observed_in_fetch(kind: DataQualityKind) -> bool {
+    matches!(kind, DataQualityKind::DuplicateInFetch | DataQualityKind::UnreadableRecord)
 }
 
 /// [`refresh`] for every school of the trust: a purged record can end a
@@ -140,25 +161,25 @@ pub async fn refresh<C: ConnectionTrait>(
     occasion: Occasion<'_>,
 ) -> Result<usize, DbErr> {
     lock_findings(txn, school_id).await?;
-    let (run_id, duplicates, ambiguities) = match occasion {
-        Occasion::Run { run_id, duplicates, ambiguities } => (Some(run_id), duplicates, ambiguities),
-        Occasion::Approval | Occasion::Disconnection | Occasion::Purge => (None, &[][..], &[][..]),
+    let (run_id, fetched) = match occasion {
+        Occasion::Run { run_id, fetched } => (Some(run_id), fetched),
+        Occasion::Approval | Occasion::Disconnection | Occasion::Purge => (None, Fetched::default()),
     };
     let directory = read_directory(txn, school_id).await?;
-    let mut findings = detect::findings(&directory, duplicates, ambiguities);
+    let mut findings = detect::findings(&directory, fetched.duplicates, fetched.ambiguities);
+    let unread_accounts = accounts_of_unreadable(txn, school_id, fetched.unreadable).await?;
+    findings.extend(detect::unreadable(fetched.unreadable, fetched.kept_unread, &unread_accounts));
     let existing = data_quality_finding::Entity::find()
         .filter(data_quality_finding::Column::SchoolId.eq(school_id))
         .all(txn)
         .await?;
     findings.extend(ambiguities_still_open(txn, &existing, &findings).await?);
     if matches!(occasion, Occasion::Approval | Occasion::Purge) {
-        findings.extend(existing.iter().filter(|row| row.kind == DataQualityKind::DuplicateInFetch).map(
-            |row| Finding {
-                kind: row.kind,
-                records: Records::from_json(&row.records),
-                detail: row.detail.clone(),
-            },
-        ));
+        findings.extend(existing.iter().filter(|row| observed_in_fetch(row.kind)).map(|row| Finding {
+            kind: row.kind,
+            records: Records::from_json(&row.records),
+            detail: row.detail.clone(),
+        }));
     }
 
     let mut stored: HashMap<(DataQualityKind, String), data_quality_finding::Model> = HashMap::new();
@@ -213,6 +234,49 @@ pub async fn refresh<C: ConnectionTrait>(
     crate::sync::batch_write::update_changed(txn, changed).await?;
     crate::sync::batch_write::insert_all(txn, fresh).await?;
     Ok(seen.len())
+}
+
+/// The stored accounts of the school that records which could not be
+/// read name by Wonde id, by the kind their listing holds: the office
+/// finds them in the finding. No statement when nothing was unreadable
+/// (every ordinary run).
+async fn accounts_of_unreadable<C: ConnectionTrait>(
+    txn: &C,
+    school_id: i32,
+    unreadable: &[UnreadableRecord],
+) -> Result<HashMap<(PersonKind, String), i32>, DbErr> {
+    let mut wanted: HashMap<PersonKind, BTreeSet<String>> = HashMap::new();
+    for record in unreadable {
+        if let (Some(kind), Some(id)) = (detect::holds(&record.endpoint), record.what.record.as_ref()) {
+            wanted.entry(kind).or_default().insert(id.clone());
+        }
+    }
+    let mut found = HashMap::new();
+    for (kind, ids) in wanted {
+        let ids: Vec<String> = ids.into_iter().collect();
+        // One more value bound: the school.
+        for chunk in ids.chunks(MAX_PARAMS - 1) {
+            macro_rules! stored {
+                ($module:ident) => {
+                    $module::Entity::find()
+                        .select_only()
+                        .columns([$module::Column::Id, $module::Column::WondeId])
+                        .filter($module::Column::SchoolId.eq(school_id))
+                        .filter($module::Column::WondeId.is_in(chunk.iter().cloned()))
+                        .into_tuple::<(i32, String)>()
+                        .all(txn)
+                        .await?
+                };
+            }
+            let rows = match kind {
+                PersonKind::Student => stored!(student),
+                PersonKind::Staff => stored!(staff),
+                PersonKind::Guardian => stored!(guardian),
+            };
+            found.extend(rows.into_iter().map(|(id, wonde_id)| ((kind, wonde_id), id)));
+        }
+    }
+    Ok(found)
 }
 
 /// Serialises the refreshes of one school's findings on PostgreSQL until

@@ -99,6 +99,7 @@ text_enum!(
         DuplicateGuardianRecords = "DUPLICATE_GUARDIAN_RECORDS",
         AmbiguousReidentification = "AMBIGUOUS_REIDENTIFICATION",
         DuplicateInFetch = "DUPLICATE_IN_FETCH",
+        UnreadableRecord = "UNREADABLE_RECORD",
     }
 );
 text_enum!(

@@ -132,6 +132,14 @@ pub enum DataQualityKind {
     /// The source sent a record twice in one fetch; it was taken once.
     /// Lasts until the next run.
     DuplicateInFetch,
+    /// Records of one Wonde listing that could not be read (a field of the
+    /// wrong shape: a date that is no date, a missing id). They were left
+    /// as stored, and until they can be read nobody missing from that
+    /// listing is taken for gone: the finding lists the records (by
+    /// source id, and their accounts) and the active accounts kept only
+    /// for that reason, who may have left. One per listing; lasts until a
+    /// run no longer meets the records.
+    UnreadableRecord,
 }
 
 /// What a held change would end: an account, a group, or one membership

@@ -8,8 +8,8 @@ use super::{Finding, Records};
 use crate::families::{
     GuardianRow, IdentityRow, ambiguous_upn_holders, email_key, is_placeholder_email, names_agree, upn_key,
 };
-use crate::sync::reconcile::Ambiguity;
-use crate::sync::source::DroppedDuplicate;
+use crate::sync::reconcile::{Ambiguity, KeptUnread};
+use crate::sync::source::{DroppedDuplicate, UnreadableRecord, listing};
 
 /// An active student of the school: id, email, UPN.
 pub type StudentRow = (i32, Option<String>, Option<String>);
@@ -56,6 +56,7 @@ fn kind_rank(kind: DataQualityKind) -> usize {
         K::DuplicateGuardianRecords => 6,
         K::AmbiguousReidentification => 7,
         K::DuplicateInFetch => 8,
+        K::UnreadableRecord => 9,
     }
 }
 
@@ -248,6 +249,111 @@ fn dropped(duplicates: &[DroppedDuplicate]) -> Vec<Finding> {
         .collect()
 }
 
+/// The kind of account a Wonde listing holds (none for groups and
+/// deletions, whose unreadable records name no account).
+pub(super) fn holds(endpoint: &str) -> Option<PersonKind> {
+    match endpoint {
+        listing::STUDENTS | listing::LEAVERS => Some(PersonKind::Student),
+        listing::STAFF => Some(PersonKind::Staff),
+        listing::GUARDIANS => Some(PersonKind::Guardian),
+        _ => None,
+    }
+}
+
+/// The most unreadable records one finding describes; it counts the rest.
+const DESCRIBED: usize = 10;
+
+/// One finding per listing holding records that could not be read: their
+/// source ids and stored accounts (`stored`: by kind and Wonde id), and,
+/// for a listing whose absences count, the active accounts kept only
+/// because it was not read whole (`kept`). In listing order as fetched.
+pub fn unreadable(
+    records: &[UnreadableRecord],
+    kept: &[KeptUnread],
+    stored: &std::collections::HashMap<(PersonKind, String), i32>,
+) -> Vec<Finding> {
+    let mut listings: Vec<(&str, Vec<&UnreadableRecord>)> = Vec::new();
+    for record in records {
+        match listings.iter_mut().find(|(name, _)| *name == record.endpoint) {
+            Some((_, found)) => found.push(record),
+            None => listings.push((&record.endpoint, vec![record])),
+        }
+    }
+    listings
+        .into_iter()
+        .map(|(name, found)| {
+            let kind = holds(name);
+            let mut records = Records::default();
+            let mut accounts: Vec<i32> =
+                found.iter().filter_map(|r| Some(*stored.get(&(kind?, r.what.record.clone()?))?)).collect();
+            // Only the listing of a kind's present accounts speaks by
+            // absence: the leavers listing names leavers, it omits nobody.
+            let kept: Vec<i32> = match kind {
+                Some(kind) if name != listing::LEAVERS => {
+                    kept.iter().filter(|k| k.kind == kind).flat_map(|k| k.ids.iter().copied()).collect()
+                }
+                _ => Vec::new(),
+            };
+            // The unreadable records' own accounts are missing from the
+            // listing too, but they are named as the records themselves.
+            let kept = sorted(kept.into_iter().filter(|id| !accounts.contains(id)).collect());
+            accounts.extend(&kept);
+            match kind {
+                Some(PersonKind::Student) => records.students = sorted(accounts),
+                Some(PersonKind::Staff) => records.staff = sorted(accounts),
+                Some(PersonKind::Guardian) => records.guardians = sorted(accounts),
+                None => {}
+            }
+            let ids: BTreeSet<&str> = found.iter().filter_map(|r| r.what.record.as_deref()).collect();
+            records.source_ids = ids.into_iter().map(str::to_owned).collect();
+            Finding {
+                kind: DataQualityKind::UnreadableRecord,
+                records,
+                detail: unreadable_detail(name, &found, kept.len()),
+            }
+        })
+        .collect()
+}
+
+fn unreadable_detail(name: &str, found: &[&UnreadableRecord], kept: usize) -> String {
+    let mut described: Vec<String> = found
+        .iter()
+        .take(DESCRIBED)
+        .map(|r| {
+            let record = r.what.record.as_deref().unwrap_or("without a readable id");
+            format!("{record}: {}: {}", r.what.field, r.what.detail)
+        })
+        .collect();
+    if found.len() > DESCRIBED {
+        described.push(format!("and {} more", found.len() - DESCRIBED));
+    }
+    let (records, were) = if found.len() == 1 { ("1 record", "it was") } else { ("records", "they were") };
+    let records = if found.len() == 1 { records.to_owned() } else { format!("{} {records}", found.len()) };
+    let then = match (name, holds(name)) {
+        (listing::LEAVERS, _) => "A leaver it names does not leave until the record can be read.".to_owned(),
+        (_, Some(kind)) => {
+            let who = match kind {
+                PersonKind::Student => plural(kept, "active pupil", "active pupils"),
+                PersonKind::Staff => plural(kept, "active member of staff", "active members of staff"),
+                PersonKind::Guardian => plural(kept, "active guardian", "active guardians"),
+            };
+            let are = if kept == 1 { "is" } else { "are" };
+            format!(
+                "Until the listing can be read whole, nobody missing from it is taken for gone: {who} missing \
+                 from it {are} kept and listed here; check whether they left."
+            )
+        }
+        (_, None) => {
+            "Until the listing can be read whole, memberships of groups missing from it are kept.".to_owned()
+        }
+    };
+    format!(
+        "Wonde's {name} listing holds {records} that could not be read ({}); {were} left as stored. {then} \
+         Fix the record in the MIS.",
+        described.join("; ")
+    )
+}
+
 fn sorted(mut ids: Vec<i32>) -> Vec<i32> {
     ids.sort_unstable();
     ids.dedup();
@@ -394,5 +500,60 @@ mod tests {
             ]
         );
         assert!(found[0].detail.contains("names and child"));
+    }
+
+    fn unread(endpoint: &str, record: Option<&str>, field: &str) -> UnreadableRecord {
+        UnreadableRecord {
+            endpoint: endpoint.to_owned(),
+            page: 2,
+            what: crate::wonde::Unreadable {
+                record: record.map(str::to_owned),
+                field: field.to_owned(),
+                detail: "not a date".to_owned(),
+            },
+        }
+    }
+
+    #[test]
+    fn unreadable_records_are_one_finding_a_listing_naming_whom_they_keep() {
+        let records = [
+            unread(listing::STUDENTS, Some("S1"), "education_details.data.leaving_date"),
+            unread(listing::CLASSES, None, "id"),
+            unread(listing::STUDENTS, None, "id"),
+            unread(listing::LEAVERS, Some("L1"), "education_details.data.leaving_date"),
+        ];
+        let kept = [KeptUnread { kind: PersonKind::Student, ids: vec![9, 4, 7] }];
+        let stored = std::collections::HashMap::from([
+            ((PersonKind::Student, "S1".to_owned()), 7),
+            ((PersonKind::Student, "L1".to_owned()), 8),
+            ((PersonKind::Staff, "S1".to_owned()), 70),
+        ]);
+        let found = unreadable(&records, &kept, &stored);
+        assert_eq!(
+            kinds(&found),
+            vec![
+                (
+                    DataQualityKind::UnreadableRecord,
+                    Records {
+                        students: vec![4, 7, 9],
+                        source_ids: vec!["S1".to_owned()],
+                        ..Records::default()
+                    }
+                ),
+                (DataQualityKind::UnreadableRecord, Records::default()),
+                // The leavers listing omits nobody: only its own record.
+                (
+                    DataQualityKind::UnreadableRecord,
+                    Records { students: vec![8], source_ids: vec!["L1".to_owned()], ..Records::default() }
+                ),
+            ]
+        );
+        assert!(found[0].detail.contains("students listing holds 2 records"), "{}", found[0].detail);
+        assert!(found[0].detail.contains("S1: education_details.data.leaving_date: not a date"));
+        assert!(found[0].detail.contains("without a readable id: id"));
+        assert!(found[0].detail.contains("2 active pupils missing from it are kept"));
+        assert!(found[1].detail.contains("memberships of groups missing from it are kept"));
+        assert!(found[2].detail.contains("A leaver it names does not leave"));
+        assert!(unreadable(&[], &kept, &stored).is_empty(), "no unreadable record, no finding");
     }
 }

@@ -132,11 +132,13 @@ pub(super) async fn apply(
         outcome.queue_events(membership::changes(&groups_before, &groups_after, origin));
     }
     // In the run's transaction: findings change exactly when the directory does.
-    let occasion = crate::quality::Occasion::Run {
-        run_id: run.id,
+    let fetched = crate::quality::Fetched {
         duplicates: &batch.duplicates,
         ambiguities: &outcome.ambiguities,
+        unreadable: &batch.unreadable,
+        kept_unread: &outcome.kept_unread,
     };
+    let occasion = crate::quality::Occasion::Run { run_id: run.id, fetched };
     crate::quality::refresh(&txn, run.school_id, occasion).await?;
     if !runs::finish_if_running(&txn, run.id, SyncStatus::Completed, &outcome.counts, None).await? {
         txn.rollback().await?;

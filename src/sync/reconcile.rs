@@ -73,6 +73,18 @@ pub struct Outcome {
     pub ambiguities: Vec<Ambiguity>,
     /// Rows written per table (see [`super::analyze`]).
     pub written: Written,
+    /// Active accounts the batch was silent on, kept because a record of
+    /// their listing could not be read (a data-quality finding).
+    pub kept_unread: Vec<KeptUnread>,
+}
+
+/// Active accounts of one kind that a complete batch did not list, kept
+/// only because their listing held a record that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptUnread {
+    pub kind: PersonKind,
+    /// Account ids, in the order met.
+    pub ids: Vec<i32>,
 }
 
 /// A source record that two or more existing accounts could be.
@@ -107,6 +119,7 @@ pub(super) struct Work {
     ambiguities: Vec<Ambiguity>,
     pub holds: Holds,
     pub written: Written,
+    kept_unread: Vec<KeptUnread>,
 }
 
 impl Work {
@@ -185,6 +198,7 @@ pub async fn reconcile(
         ambiguities: Vec::new(),
         holds: Holds::load(txn, scope.school_id, guard).await?,
         written: Written::default(),
+        kept_unread: Vec::new(),
     };
     let students = students::sync_students(txn, &mut work, batch).await?;
     let staff = staff::sync_staff(txn, &mut work, batch).await?;
@@ -194,11 +208,11 @@ pub async fn reconcile(
     let removed_with_child = guardian_links::sync_links(txn, &mut work, batch, &students, &guardians).await?;
     children_rule::guardian_status(txn, &mut work, batch, guardians, &removed_with_child).await?;
 
-    let Work { scope, mut counts, changes, ambiguities, holds, written, .. } = work;
+    let Work { scope, mut counts, changes, ambiguities, holds, written, kept_unread, .. } = work;
     let held =
         holds.finish(txn, (scope.trust_id, scope.school_id, scope.run_id), scope.now, &mut counts).await?;
     let to_append = event_rows(scope, &changes, (!held.is_empty()).then_some(&counts));
-    Ok(Outcome { counts, events: Vec::new(), changes, to_append, held, ambiguities, written })
+    Ok(Outcome { counts, events: Vec::new(), changes, to_append, held, ambiguities, written, kept_unread })
 }
 
 impl Outcome {

@@ -82,7 +82,7 @@ async fn findings_past_the_bind_limit_go_in_one_run(engine: Engine) -> anyhow::R
     let left = onroll::quality::refresh(
         &txn,
         school.id,
-        onroll::quality::Occasion::Run { run_id: run.id, duplicates: &[], ambiguities: &[] },
+        onroll::quality::Occasion::Run { run_id: run.id, fetched: Default::default() },
     )
     .await?;
     txn.commit().await?;

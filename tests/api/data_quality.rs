@@ -461,7 +461,8 @@ async fn run_observations_are_findings_until_resolved(engine: Engine) -> anyhow:
         let run = run.id;
         async move {
             let txn = db.begin().await?;
-            let occasion = onroll::quality::Occasion::Run { run_id: run, duplicates, ambiguities };
+            let fetched = onroll::quality::Fetched { duplicates, ambiguities, ..Default::default() };
+            let occasion = onroll::quality::Occasion::Run { run_id: run, fetched };
             let n = onroll::quality::refresh(&txn, school, occasion).await?;
             txn.commit().await?;
             anyhow::Ok(n)
@@ -531,7 +532,7 @@ async fn statements_for(s: &Setup, school: &school::Model, size: usize) -> anyho
         onroll::quality::refresh(
             &txn,
             school.id,
-            onroll::quality::Occasion::Run { run_id: run.id, duplicates: &[], ambiguities: &[] }
+            onroll::quality::Occasion::Run { run_id: run.id, fetched: Default::default() }
         )
         .await?,
         2 * size

@@ -31,6 +31,7 @@ on_both_engines!(
     a_page_that_comes_back_empty_after_more_was_promised_deactivates_nobody,
     an_incremental_listing_that_ends_early_leaves_the_watermark,
     a_record_that_cannot_be_read_holds_back_nobody_else,
+    an_unreadable_record_is_a_finding_naming_whom_it_keeps,
     a_page_that_says_more_but_links_to_none_deactivates_nobody,
     an_unreadable_parent_after_a_change_of_mis_keeps_their_child,
     a_pupil_whose_contacts_are_not_listed_keeps_their_parents,
@@ -334,6 +335,74 @@ async fn a_record_that_cannot_be_read_holds_back_nobody_else(engine: Engine) -> 
     assert_eq!(shown["status"], "COMPLETED", "{shown}");
     assert!(shown["warnings"].to_string().contains("staff page"), "{shown}");
     assert_eq!(student_status(&world, &vanished).await?, Some(AccountStatus::Deactivated), "{shown}");
+    Ok(())
+}
+
+const FINDINGS: &str = "query($school: ID!) { dataQuality(schoolId: $school) { edges { node {
+    kind detail detectedAt syncRun { id } students { wondeId } sourceIds } } } }";
+
+/// A record nobody fixes kept every pupil who left by vanishing inside,
+/// said only in each run's warnings. It is a finding for the school office
+/// that names the record and the pupils kept for want of a whole listing,
+/// until the record can be read.
+async fn an_unreadable_record_is_a_finding_naming_whom_it_keeps(engine: Engine) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 30).await?;
+    world.sync(SyncKind::Full).await?;
+    let truth = world.sim.truth(&world.wonde_id)?;
+    let (broken, vanished) = (truth.students[3].id.clone(), truth.students[5].id.clone());
+    let bad_date = |value: Value| PatchRequest {
+        kind: "student".into(),
+        id: broken.clone(),
+        path: "education_details.data.leaving_date".into(),
+        value,
+    };
+    world.sim.patch_record(&world.wonde_id, bad_date(json!("2026-13-45")))?;
+    world.sim.delete_student(&world.wonde_id, &vanished)?;
+    let school = json!({ "school": gid(NodeType::School, world.school.id) });
+    let unreadable = |data: Value| -> Vec<Value> {
+        let edges = data["dataQuality"]["edges"].as_array().cloned().unwrap_or_default();
+        edges.into_iter().map(|e| e["node"].clone()).filter(|n| n["kind"] == "UNREADABLE_RECORD").collect()
+    };
+
+    let mut first_seen = None;
+    for round in 0..2 {
+        let run = world.sync(SyncKind::Full).await?;
+        assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+        assert_eq!(
+            student_status(&world, &vanished).await?,
+            Some(AccountStatus::Active),
+            "kept, round {round}"
+        );
+        let found = unreadable(world.app.query(&world.s.trust_admin, FINDINGS, school.clone()).await?);
+        assert_eq!(found.len(), 1, "one finding for the listing: {found:?}");
+        let finding = &found[0];
+        assert_eq!(finding["sourceIds"], json!([broken]));
+        let named: std::collections::BTreeSet<&str> = finding["students"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|s| s["wondeId"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(named, [broken.as_str(), vanished.as_str()].into_iter().collect(), "{finding}");
+        let detail = finding["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("students listing holds 1 record"), "{detail}");
+        assert!(detail.contains("education_details.data.leaving_date"), "{detail}");
+        assert!(detail.contains("1 active pupil missing from it is kept"), "{detail}");
+        assert!(!detail.contains("2026-13-45"), "values stay out: {detail}");
+        // Still there a run later: the same finding, first found by the first run.
+        let seen = (finding["detectedAt"].clone(), finding["syncRun"]["id"].clone());
+        if round == 0 {
+            assert_eq!(seen.1, json!(gid(NodeType::SyncRun, run.id)));
+        }
+        assert_eq!(first_seen.get_or_insert(seen.clone()), &seen);
+    }
+
+    // Fixed in the MIS: the listing is whole, the vanished pupil goes and
+    // the finding with them.
+    world.sim.patch_record(&world.wonde_id, bad_date(Value::Null))?;
+    let run = world.sync(SyncKind::Full).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    assert_eq!(student_status(&world, &vanished).await?, Some(AccountStatus::Deactivated));
+    let found = unreadable(world.app.query(&world.s.trust_admin, FINDINGS, school).await?);
+    assert!(found.is_empty(), "{found:?}");
     Ok(())
 }
 

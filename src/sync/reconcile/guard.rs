@@ -3,10 +3,10 @@
 //! which of those the run applies or holds for a decision.
 
 use chrono::NaiveDate;
-use entity::enums::{AccountStatus, DeactivationReason, HeldEvidence, HeldTarget};
+use entity::enums::{AccountStatus, DeactivationReason, HeldEvidence, HeldTarget, PersonKind};
 use std::collections::HashMap;
 
-use super::Work;
+use super::{KeptUnread, Work};
 use crate::sync::holds::{Candidate, Holds};
 use crate::sync::ledger::{Evidence, Target};
 use crate::sync::source::{Batch, DeletedKind, listing};
@@ -37,17 +37,40 @@ pub(super) fn weak_targets(
             targets.entry(i).or_insert((gone, Evidence::Weak(HeldEvidence::DeletedInMis)));
         }
     }
-    let listings: &[&str] = match kind {
+    if batch.absence_is_evidence_in(listings_of(kind)) {
+        for i in 0..rows {
+            targets.entry(i).or_insert((gone, Evidence::Weak(HeldEvidence::AbsentFromFullFetch)));
+        }
+    }
+}
+
+/// The listings whose absences speak for `kind`.
+fn listings_of(kind: DeletedKind) -> &'static [&'static str] {
+    match kind {
         DeletedKind::Student => &[listing::STUDENTS],
         DeletedKind::Staff => &[listing::STAFF],
         DeletedKind::Guardian => &[listing::GUARDIANS],
         DeletedKind::Class => &[listing::CLASSES],
         DeletedKind::Group => &[listing::YEAR_GROUPS, listing::FORM_GROUPS],
+    }
+}
+
+/// Notes the active accounts of `kind` that a complete batch was silent
+/// on (`silent`: ids) but that stay because a record of their listing
+/// could not be read: they may have left, and only the MIS's fix (or a
+/// person) can tell. They become part of the school's UNREADABLE_RECORD
+/// finding (`crate::quality`), so that a record nobody fixes does not
+/// keep leavers inside unseen.
+pub(super) fn kept_unread(work: &mut Work, batch: &Batch, kind: PersonKind, silent: Vec<i32>) {
+    let listing = match kind {
+        PersonKind::Student => DeletedKind::Student,
+        PersonKind::Staff => DeletedKind::Staff,
+        PersonKind::Guardian => DeletedKind::Guardian,
     };
-    if batch.absence_is_evidence_in(listings) {
-        for i in 0..rows {
-            targets.entry(i).or_insert((gone, Evidence::Weak(HeldEvidence::AbsentFromFullFetch)));
-        }
+    let listings = listings_of(listing);
+    let unread = batch.unreadable.iter().any(|u| listings.contains(&u.endpoint.as_str()));
+    if batch.complete && unread && !silent.is_empty() {
+        work.kept_unread.push(KeptUnread { kind, ids: silent });
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use super::KnownAccounts;
 use super::Work;
 use super::accounts::{self, AccountTable, Accounts, known};
-use super::guard::{judge_accounts, weak_targets};
+use super::guard::{judge_accounts, kept_unread, weak_targets};
 use super::matching::{How, Matched, count_match, identifying_email, may_be_rekeyed, reidentify};
 use crate::families::names_agree;
 use crate::sync::batch_write;
@@ -117,6 +117,14 @@ pub(super) async fn guardian_records(
         // counted); neither is judged on its own. Only a guardian who would
         // keep a child here is.
         let fates = children_after(&links, students, &work.holds);
+        // Only a guardian who keeps a child here stays for want of a whole
+        // listing: the others go with their children whatever it says.
+        let silent = (0..rows.len())
+            .filter(|i| !seen.contains(i) && rows[*i].status == AccountStatus::Active)
+            .filter(|i| matches!(fates.get(&rows[*i].id), Some(Fate::Staying)))
+            .map(|i| rows[i].id)
+            .collect();
+        kept_unread(work, batch, PersonKind::Guardian, silent);
         let holds = &mut work.holds;
         weak.retain(|i, (target, evidence)| match fates.get(&rows[*i].id) {
             Some(Fate::Staying) => true,

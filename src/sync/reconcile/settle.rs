@@ -7,12 +7,13 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, IntoAct
 use std::collections::HashMap;
 
 use super::accounts::{AccountTable, Accounts, known};
-use super::guard::{judge_accounts, spoke, weak_targets};
+use super::guard::{judge_accounts, kept_unread, spoke, weak_targets};
 use super::matching::{How, count_match};
 use super::{KnownAccounts, Work, deactivated_at};
 use crate::sync::batch_write;
 use crate::sync::ledger::{Evidence, Target, transition};
 use crate::sync::source::Batch;
+use entity::enums::AccountStatus;
 
 /// Each row's target, with the evidence it rests on.
 pub(super) type Targets = HashMap<usize, (Target, Evidence)>;
@@ -54,6 +55,13 @@ where
 {
     let rows = &accounts.rows;
     if speaks {
+        let silent = (0..rows.len())
+            .filter(|i| !targets.contains_key(i))
+            .map(|i| E::state(&rows[i]))
+            .filter(|(_, _, status, _, _)| *status == AccountStatus::Active)
+            .map(|(id, ..)| id)
+            .collect();
+        kept_unread(work, batch, E::KIND, silent);
         weak_targets(&mut targets, batch, E::DELETED, rows.len(), &accounts.by_id);
     }
     let active = work.active_before.get(&E::KIND).copied().unwrap_or(0);
