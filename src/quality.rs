@@ -71,9 +71,24 @@ pub struct Records {
     pub guardians: Vec<i32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub source_ids: Vec<String>,
+    /// The Wonde listing a fetch-observed finding is about (UNREADABLE_RECORD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing: Option<String>,
 }
 
 impl Records {
+    /// What makes a finding of `kind` the same finding from run to run.
+    /// An unreadable listing is one finding while it lasts, whichever
+    /// records and kept accounts it names today (they change run by run;
+    /// its `detectedAt` says how long it has been broken). Every other
+    /// kind is its records.
+    fn identity(&self, kind: DataQualityKind) -> Result<String, DbErr> {
+        match (&self.listing, kind) {
+            (Some(listing), DataQualityKind::UnreadableRecord) => Ok(format!("listing:{listing}")),
+            _ => self.to_json(),
+        }
+    }
+
     /// The stored form: JSON, the same for the same records.
     pub fn to_json(&self) -> Result<String, DbErr> {
         serde_json::to_string(self).map_err(|err| DbErr::Custom(format!("finding records: {err}")))
@@ -123,6 +138,9 @@ pub struct Fetched<'a> {
     pub ambiguities: &'a [Ambiguity],
     pub unreadable: &'a [UnreadableRecord],
     pub kept_unread: &'a [KeptUnread],
+    /// The fetch spoke for the whole school (FULL, a whole CSV): only then
+    /// is absence judged, and an unreadable listing's finding settled.
+    pub complete: bool,
 }
 
 /// Findings that only a fetch observes: a later approval or purge, which
@@ -168,25 +186,46 @@ pub async fn refresh<C: ConnectionTrait>(
     let directory = read_directory(txn, school_id).await?;
     let mut findings = detect::findings(&directory, fetched.duplicates, fetched.ambiguities);
     let unread_accounts = accounts_of_unreadable(txn, school_id, fetched.unreadable).await?;
-    findings.extend(detect::unreadable(fetched.unreadable, fetched.kept_unread, &unread_accounts));
+    let unread = detect::unreadable(fetched.unreadable, fetched.kept_unread, &unread_accounts);
     let existing = data_quality_finding::Entity::find()
         .filter(data_quality_finding::Column::SchoolId.eq(school_id))
         .all(txn)
         .await?;
     findings.extend(ambiguities_still_open(txn, &existing, &findings).await?);
-    if matches!(occasion, Occasion::Approval | Occasion::Purge) {
-        findings.extend(existing.iter().filter(|row| observed_in_fetch(row.kind)).map(|row| Finding {
-            kind: row.kind,
-            records: Records::from_json(&row.records),
-            detail: row.detail.clone(),
-        }));
+    let as_stored = |row: &data_quality_finding::Model| Finding {
+        kind: row.kind,
+        records: Records::from_json(&row.records),
+        detail: row.detail.clone(),
+    };
+    match occasion {
+        Occasion::Approval | Occasion::Purge => {
+            findings.extend(existing.iter().filter(|row| observed_in_fetch(row.kind)).map(as_stored));
+        }
+        // Absence is judged only by a complete run, so only one can say an
+        // unreadable listing's kept accounts are settled: an incremental
+        // run (which asks only for changed records, so seldom meets the
+        // broken one) keeps what the last complete run found, as it was,
+        // and adds listings it finds broken for the first time. A trial
+        // saw the next INCREMENTAL run delete the finding for up to a week.
+        Occasion::Run { .. } if !fetched.complete => {
+            let kept: Vec<Finding> = existing
+                .iter()
+                .filter(|row| row.kind == DataQualityKind::UnreadableRecord)
+                .map(as_stored)
+                .collect();
+            let listed: HashSet<Option<String>> = kept.iter().map(|f| f.records.listing.clone()).collect();
+            findings.extend(unread.into_iter().filter(|f| !listed.contains(&f.records.listing)));
+            findings.extend(kept);
+        }
+        Occasion::Run { .. } => findings.extend(unread),
+        Occasion::Disconnection => {}
     }
 
     let mut stored: HashMap<(DataQualityKind, String), data_quality_finding::Model> = HashMap::new();
     let mut stale = Vec::new();
     for row in existing {
         // Rows written by an older version compare by their parsed records.
-        let key = (row.kind, Records::from_json(&row.records).to_json()?);
+        let key = (row.kind, Records::from_json(&row.records).identity(row.kind)?);
         match stored.entry(key) {
             Entry::Vacant(slot) => {
                 slot.insert(row);
@@ -199,15 +238,18 @@ pub async fn refresh<C: ConnectionTrait>(
     let mut changed = Vec::new();
     let mut seen = HashSet::new();
     for finding in &findings {
-        let key = (finding.kind, finding.records.to_json()?);
+        let key = (finding.kind, finding.records.identity(finding.kind)?);
         if !seen.insert(key.clone()) {
             continue;
         }
+        let records = finding.records.to_json()?;
         match stored.remove(&key) {
-            Some(row) if row.detail == finding.detail => {}
+            Some(row)
+                if row.detail == finding.detail && Records::from_json(&row.records) == finding.records => {}
             Some(row) => {
                 let mut row: data_quality_finding::ActiveModel = row.into();
                 row.detail = Set(finding.detail.clone());
+                row.records = Set(records);
                 changed.push(row);
             }
             None => fresh.push(data_quality_finding::ActiveModel {
@@ -215,7 +257,7 @@ pub async fn refresh<C: ConnectionTrait>(
                 kind: Set(finding.kind),
                 sync_run_id: Set(run_id),
                 detected_at: Set(now),
-                records: Set(key.1),
+                records: Set(records),
                 detail: Set(finding.detail.clone()),
                 ..Default::default()
             }),
@@ -236,9 +278,9 @@ pub async fn refresh<C: ConnectionTrait>(
     Ok(seen.len())
 }
 
-/// The stored accounts of the school that records which could not be
-/// read name by Wonde id, by the kind their listing holds: the office
-/// finds them in the finding. No statement when nothing was unreadable
+/// The active accounts of the school that records which could not be
+/// read name by Wonde id, of the kinds their listing holds: the office
+/// finds them in the finding (an account already gone needs nothing). No statement when nothing was unreadable
 /// (every ordinary run).
 async fn accounts_of_unreadable<C: ConnectionTrait>(
     txn: &C,
@@ -247,8 +289,10 @@ async fn accounts_of_unreadable<C: ConnectionTrait>(
 ) -> Result<HashMap<(PersonKind, String), i32>, DbErr> {
     let mut wanted: HashMap<PersonKind, BTreeSet<String>> = HashMap::new();
     for record in unreadable {
-        if let (Some(kind), Some(id)) = (detect::holds(&record.endpoint), record.what.record.as_ref()) {
-            wanted.entry(kind).or_default().insert(id.clone());
+        if let Some(id) = record.what.record.as_ref() {
+            for kind in detect::holds(&record.endpoint) {
+                wanted.entry(*kind).or_default().insert(id.clone());
+            }
         }
     }
     let mut found = HashMap::new();
@@ -262,6 +306,7 @@ async fn accounts_of_unreadable<C: ConnectionTrait>(
                         .select_only()
                         .columns([$module::Column::Id, $module::Column::WondeId])
                         .filter($module::Column::SchoolId.eq(school_id))
+                        .filter($module::Column::Status.eq(AccountStatus::Active))
                         .filter($module::Column::WondeId.is_in(chunk.iter().cloned()))
                         .into_tuple::<(i32, String)>()
                         .all(txn)

@@ -137,8 +137,10 @@ pub enum DataQualityKind {
     /// as stored, and until they can be read nobody missing from that
     /// listing is taken for gone: the finding lists the records (by
     /// source id, and their accounts) and the active accounts kept only
-    /// for that reason, who may have left. One per listing; lasts until a
-    /// run no longer meets the records.
+    /// for that reason, who may have left (active accounts only). One per
+    /// listing, kept with its `detectedAt` while the listing stays broken;
+    /// an INCREMENTAL run keeps it as the last FULL run left it, and the
+    /// next FULL run that reads the listing whole ends it.
     UnreadableRecord,
 }
 

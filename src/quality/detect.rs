@@ -249,11 +249,23 @@ fn dropped(duplicates: &[DroppedDuplicate]) -> Vec<Finding> {
         .collect()
 }
 
-/// The kind of account a Wonde listing holds (none for groups and
-/// deletions, whose unreadable records name no account).
-pub(super) fn holds(endpoint: &str) -> Option<PersonKind> {
+/// The kinds of account a Wonde listing's records are (none for groups;
+/// a deletion may name any kind).
+pub(super) fn holds(endpoint: &str) -> &'static [PersonKind] {
     match endpoint {
-        listing::STUDENTS | listing::LEAVERS => Some(PersonKind::Student),
+        listing::STUDENTS | listing::LEAVERS => &[PersonKind::Student],
+        listing::STAFF => &[PersonKind::Staff],
+        listing::GUARDIANS => &[PersonKind::Guardian],
+        listing::DELETIONS => &[PersonKind::Student, PersonKind::Staff, PersonKind::Guardian],
+        _ => &[],
+    }
+}
+
+/// The kind whose absences a listing speaks for: the listings of present
+/// accounts (the leavers listing names leavers; it omits nobody).
+fn absences_of(endpoint: &str) -> Option<PersonKind> {
+    match endpoint {
+        listing::STUDENTS => Some(PersonKind::Student),
         listing::STAFF => Some(PersonKind::Staff),
         listing::GUARDIANS => Some(PersonKind::Guardian),
         _ => None,
@@ -264,7 +276,7 @@ pub(super) fn holds(endpoint: &str) -> Option<PersonKind> {
 const DESCRIBED: usize = 10;
 
 /// One finding per listing holding records that could not be read: their
-/// source ids and stored accounts (`stored`: by kind and Wonde id), and,
+/// source ids and active accounts (`stored`: by kind and Wonde id), and,
 /// for a listing whose absences count, the active accounts kept only
 /// because it was not read whole (`kept`). In listing order as fetched.
 pub fn unreadable(
@@ -282,35 +294,32 @@ pub fn unreadable(
     listings
         .into_iter()
         .map(|(name, found)| {
-            let kind = holds(name);
-            let mut records = Records::default();
-            let mut accounts: Vec<i32> =
-                found.iter().filter_map(|r| Some(*stored.get(&(kind?, r.what.record.clone()?))?)).collect();
-            // Only the listing of a kind's present accounts speaks by
-            // absence: the leavers listing names leavers, it omits nobody.
-            let kept: Vec<i32> = match kind {
-                Some(kind) if name != listing::LEAVERS => {
-                    kept.iter().filter(|k| k.kind == kind).flat_map(|k| k.ids.iter().copied()).collect()
+            let mut records = Records { listing: Some(name.to_owned()), ..Records::default() };
+            let mut kept_here = 0;
+            for &kind in holds(name) {
+                let mut accounts: Vec<i32> = found
+                    .iter()
+                    .filter_map(|r| stored.get(&(kind, r.what.record.clone()?)).copied())
+                    .collect();
+                if absences_of(name) == Some(kind) {
+                    // The unreadable records' own accounts are missing from
+                    // the listing too, but they are named as the records.
+                    let silent = kept.iter().filter(|k| k.kind == kind).flat_map(|k| k.ids.iter().copied());
+                    let silent = sorted(silent.filter(|id| !accounts.contains(id)).collect());
+                    kept_here = silent.len();
+                    accounts.extend(silent);
                 }
-                _ => Vec::new(),
-            };
-            // The unreadable records' own accounts are missing from the
-            // listing too, but they are named as the records themselves.
-            let kept = sorted(kept.into_iter().filter(|id| !accounts.contains(id)).collect());
-            accounts.extend(&kept);
-            match kind {
-                Some(PersonKind::Student) => records.students = sorted(accounts),
-                Some(PersonKind::Staff) => records.staff = sorted(accounts),
-                Some(PersonKind::Guardian) => records.guardians = sorted(accounts),
-                None => {}
+                let accounts = sorted(accounts);
+                match kind {
+                    PersonKind::Student => records.students = accounts,
+                    PersonKind::Staff => records.staff = accounts,
+                    PersonKind::Guardian => records.guardians = accounts,
+                }
             }
             let ids: BTreeSet<&str> = found.iter().filter_map(|r| r.what.record.as_deref()).collect();
             records.source_ids = ids.into_iter().map(str::to_owned).collect();
-            Finding {
-                kind: DataQualityKind::UnreadableRecord,
-                records,
-                detail: unreadable_detail(name, &found, kept.len()),
-            }
+            let detail = unreadable_detail(name, &found, kept_here);
+            Finding { kind: DataQualityKind::UnreadableRecord, records, detail }
         })
         .collect()
 }
@@ -327,10 +336,20 @@ fn unreadable_detail(name: &str, found: &[&UnreadableRecord], kept: usize) -> St
     if found.len() > DESCRIBED {
         described.push(format!("and {} more", found.len() - DESCRIBED));
     }
-    let (records, were) = if found.len() == 1 { ("1 record", "it was") } else { ("records", "they were") };
-    let records = if found.len() == 1 { records.to_owned() } else { format!("{} {records}", found.len()) };
-    let then = match (name, holds(name)) {
-        (listing::LEAVERS, _) => "A leaver it names does not leave until the record can be read.".to_owned(),
+    let (records, were) = if found.len() == 1 {
+        ("1 record".to_owned(), "it was")
+    } else {
+        (format!("{} records", found.len()), "they were")
+    };
+    let then = match (name, absences_of(name)) {
+        (listing::LEAVERS, _) => {
+            "A pupil it names as a leaver who is still active (listed here) stays so until it can be read."
+                .to_owned()
+        }
+        (listing::DELETIONS, _) => {
+            "An account it names as deleted that is still active (listed here) stays so until it can be read."
+                .to_owned()
+        }
         (_, Some(kind)) => {
             let who = match kind {
                 PersonKind::Student => plural(kept, "active pupil", "active pupils"),
@@ -521,8 +540,10 @@ mod tests {
             unread(listing::CLASSES, None, "id"),
             unread(listing::STUDENTS, None, "id"),
             unread(listing::LEAVERS, Some("L1"), "education_details.data.leaving_date"),
+            unread(listing::DELETIONS, Some("S1"), "deleted_at"),
         ];
         let kept = [KeptUnread { kind: PersonKind::Student, ids: vec![9, 4, 7] }];
+        // Only active accounts are looked up (`quality::accounts_of_unreadable`).
         let stored = std::collections::HashMap::from([
             ((PersonKind::Student, "S1".to_owned()), 7),
             ((PersonKind::Student, "L1".to_owned()), 8),
@@ -537,14 +558,34 @@ mod tests {
                     Records {
                         students: vec![4, 7, 9],
                         source_ids: vec!["S1".to_owned()],
+                        listing: Some("students".to_owned()),
                         ..Records::default()
                     }
                 ),
-                (DataQualityKind::UnreadableRecord, Records::default()),
+                (
+                    DataQualityKind::UnreadableRecord,
+                    Records { listing: Some("classes".to_owned()), ..Records::default() }
+                ),
                 // The leavers listing omits nobody: only its own record.
                 (
                     DataQualityKind::UnreadableRecord,
-                    Records { students: vec![8], source_ids: vec!["L1".to_owned()], ..Records::default() }
+                    Records {
+                        students: vec![8],
+                        source_ids: vec!["L1".to_owned()],
+                        listing: Some("leavers".to_owned()),
+                        ..Records::default()
+                    }
+                ),
+                // A deletion may name any kind of account.
+                (
+                    DataQualityKind::UnreadableRecord,
+                    Records {
+                        students: vec![7],
+                        staff: vec![70],
+                        source_ids: vec!["S1".to_owned()],
+                        listing: Some("deletions".to_owned()),
+                        ..Records::default()
+                    }
                 ),
             ]
         );
@@ -553,7 +594,8 @@ mod tests {
         assert!(found[0].detail.contains("without a readable id: id"));
         assert!(found[0].detail.contains("2 active pupils missing from it are kept"));
         assert!(found[1].detail.contains("memberships of groups missing from it are kept"));
-        assert!(found[2].detail.contains("A leaver it names does not leave"));
+        assert!(found[2].detail.contains("as a leaver who is still active"));
+        assert!(found[3].detail.contains("as deleted that is still active"), "{}", found[3].detail);
         assert!(unreadable(&[], &kept, &stored).is_empty(), "no unreadable record, no finding");
     }
 }

@@ -137,6 +137,7 @@ pub(super) async fn apply(
         ambiguities: &outcome.ambiguities,
         unreadable: &batch.unreadable,
         kept_unread: &outcome.kept_unread,
+        complete: batch.complete,
     };
     let occasion = crate::quality::Occasion::Run { run_id: run.id, fetched };
     crate::quality::refresh(&txn, run.school_id, occasion).await?;

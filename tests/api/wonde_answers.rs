@@ -364,44 +364,68 @@ async fn an_unreadable_record_is_a_finding_naming_whom_it_keeps(engine: Engine) 
         edges.into_iter().map(|e| e["node"].clone()).filter(|n| n["kind"] == "UNREADABLE_RECORD").collect()
     };
 
-    let mut first_seen = None;
-    for round in 0..2 {
-        let run = world.sync(SyncKind::Full).await?;
-        assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
-        assert_eq!(
-            student_status(&world, &vanished).await?,
-            Some(AccountStatus::Active),
-            "kept, round {round}"
-        );
-        let found = unreadable(world.app.query(&world.s.trust_admin, FINDINGS, school.clone()).await?);
-        assert_eq!(found.len(), 1, "one finding for the listing: {found:?}");
-        let finding = &found[0];
-        assert_eq!(finding["sourceIds"], json!([broken]));
-        let named: std::collections::BTreeSet<&str> = finding["students"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|s| s["wondeId"].as_str()).collect())
-            .unwrap_or_default();
-        assert_eq!(named, [broken.as_str(), vanished.as_str()].into_iter().collect(), "{finding}");
-        let detail = finding["detail"].as_str().unwrap_or_default();
-        assert!(detail.contains("students listing holds 1 record"), "{detail}");
-        assert!(detail.contains("education_details.data.leaving_date"), "{detail}");
-        assert!(detail.contains("1 active pupil missing from it is kept"), "{detail}");
-        assert!(!detail.contains("2026-13-45"), "values stay out: {detail}");
-        // Still there a run later: the same finding, first found by the first run.
-        let seen = (finding["detectedAt"].clone(), finding["syncRun"]["id"].clone());
-        if round == 0 {
-            assert_eq!(seen.1, json!(gid(NodeType::SyncRun, run.id)));
-        }
-        assert_eq!(first_seen.get_or_insert(seen.clone()), &seen);
-    }
+    let findings = || async {
+        anyhow::Ok(unreadable(world.app.query(&world.s.trust_admin, FINDINGS, school.clone()).await?))
+    };
+    let wonde_ids = |finding: &Value| -> std::collections::BTreeSet<String> {
+        let students = finding["students"].as_array().cloned().unwrap_or_default();
+        students.iter().filter_map(|s| s["wondeId"].as_str().map(str::to_owned)).collect()
+    };
+
+    let first = world.sync(SyncKind::Full).await?;
+    assert_eq!(first.status, SyncStatus::Completed, "{:?}", first.error);
+    assert_eq!(student_status(&world, &vanished).await?, Some(AccountStatus::Active), "kept");
+    let found = findings().await?;
+    assert_eq!(found.len(), 1, "one finding for the listing: {found:?}");
+    let finding = found[0].clone();
+    assert_eq!(finding["sourceIds"], json!([broken]));
+    assert_eq!(wonde_ids(&finding), [broken.clone(), vanished.clone()].into_iter().collect(), "{finding}");
+    assert_eq!(finding["syncRun"]["id"], json!(gid(NodeType::SyncRun, first.id)));
+    let detail = finding["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("students listing holds 1 record"), "{detail}");
+    assert!(detail.contains("education_details.data.leaving_date"), "{detail}");
+    assert!(detail.contains("1 active pupil missing from it is kept"), "{detail}");
+    assert!(!detail.contains("2026-13-45"), "values stay out: {detail}");
+
+    // Trial: the next INCREMENTAL run, which asks only for changes and so
+    // never meets the record, deleted the finding until the next FULL run.
+    let run = world.sync(SyncKind::Incremental).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    let found = findings().await?;
+    assert_eq!(found.len(), 1, "kept as the FULL run left it: {found:?}");
+    let same = |f: &Value| (f["detectedAt"].clone(), f["syncRun"].clone(), f["sourceIds"].clone());
+    assert_eq!(same(&found[0]), same(&finding));
+    // The deletions feed said the vanished pupil was deleted: that is
+    // evidence of its own, and an INCREMENTAL run applies it.
+    assert_eq!(student_status(&world, &vanished).await?, Some(AccountStatus::Deactivated));
+
+    // Trial: another pupil vanishing restarted the finding (its key was
+    // every account it named): it is one finding while the listing lasts.
+    let also = truth.students[7].id.clone();
+    world.sim.delete_student(&world.wonde_id, &also)?;
+    let run = world.sync(SyncKind::Full).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    let found = findings().await?;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(same(&found[0]), same(&finding));
+    assert_eq!(
+        wonde_ids(&found[0]),
+        [broken.clone(), also.clone()].into_iter().collect(),
+        "active ones only"
+    );
+    assert!(
+        found[0]["detail"].as_str().unwrap_or_default().contains("1 active pupil missing from it is kept")
+    );
 
     // Fixed in the MIS: the listing is whole, the vanished pupil goes and
     // the finding with them.
     world.sim.patch_record(&world.wonde_id, bad_date(Value::Null))?;
     let run = world.sync(SyncKind::Full).await?;
     assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
-    assert_eq!(student_status(&world, &vanished).await?, Some(AccountStatus::Deactivated));
-    let found = unreadable(world.app.query(&world.s.trust_admin, FINDINGS, school).await?);
+    for gone in [&vanished, &also] {
+        assert_eq!(student_status(&world, gone).await?, Some(AccountStatus::Deactivated));
+    }
+    let found = findings().await?;
     assert!(found.is_empty(), "{found:?}");
     Ok(())
 }
