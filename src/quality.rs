@@ -37,6 +37,7 @@
 //!   record nobody fixes would otherwise keep leavers inside unseen.
 
 mod detect;
+mod unreadable;
 
 use chrono::Utc;
 use entity::enums::{AccountStatus, DataQualityKind, PersonKind};
@@ -186,7 +187,7 @@ pub async fn refresh<C: ConnectionTrait>(
     let directory = read_directory(txn, school_id).await?;
     let mut findings = detect::findings(&directory, fetched.duplicates, fetched.ambiguities);
     let unread_accounts = accounts_of_unreadable(txn, school_id, fetched.unreadable).await?;
-    let unread = detect::unreadable(fetched.unreadable, fetched.kept_unread, &unread_accounts);
+    let unread = unreadable::unreadable(fetched.unreadable, fetched.kept_unread, &unread_accounts);
     let existing = data_quality_finding::Entity::find()
         .filter(data_quality_finding::Column::SchoolId.eq(school_id))
         .all(txn)
@@ -290,7 +291,7 @@ async fn accounts_of_unreadable<C: ConnectionTrait>(
     let mut wanted: HashMap<PersonKind, BTreeSet<String>> = HashMap::new();
     for record in unreadable {
         if let Some(id) = record.what.record.as_ref() {
-            for kind in detect::holds(&record.endpoint) {
+            for kind in unreadable::holds(&record.endpoint) {
                 wanted.entry(*kind).or_default().insert(id.clone());
             }
         }
