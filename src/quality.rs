@@ -128,8 +128,11 @@ pub enum Occasion<'a> {
     Disconnection,
     /// An erasure or the retention purge emptied records: a finding must
     /// not keep naming a purged record, nor a conflict that is gone
-    /// (seen in a trial). Nothing was fetched, as on an approval.
-    Purge,
+    /// (seen in a trial). Nothing was fetched, as on an approval; what the
+    /// last fetch showed stands, less the findings naming a source id the
+    /// purge erased (`erased`: the records' Wonde ids before the purge), so
+    /// that an erased person's id does not outlive them in a finding.
+    Purge { erased: &'a [String] },
 }
 
 /// What a run saw of its fetch and made of it, beyond the stored directory.
@@ -182,7 +185,7 @@ pub async fn refresh<C: ConnectionTrait>(
     lock_findings(txn, school_id).await?;
     let (run_id, fetched) = match occasion {
         Occasion::Run { run_id, fetched } => (Some(run_id), fetched),
-        Occasion::Approval | Occasion::Disconnection | Occasion::Purge => (None, Fetched::default()),
+        Occasion::Approval | Occasion::Disconnection | Occasion::Purge { .. } => (None, Fetched::default()),
     };
     let directory = read_directory(txn, school_id).await?;
     let mut findings = detect::findings(&directory, fetched.duplicates, fetched.ambiguities);
@@ -199,8 +202,13 @@ pub async fn refresh<C: ConnectionTrait>(
         detail: row.detail.clone(),
     };
     match occasion {
-        Occasion::Approval | Occasion::Purge => {
+        Occasion::Approval => {
             findings.extend(existing.iter().filter(|row| observed_in_fetch(row.kind)).map(as_stored));
+        }
+        Occasion::Purge { erased } => {
+            let names_erased = |f: &Finding| f.records.source_ids.iter().any(|id| erased.contains(id));
+            let observed = existing.iter().filter(|row| observed_in_fetch(row.kind)).map(as_stored);
+            findings.extend(observed.filter(|f| !names_erased(f)));
         }
         // Absence is judged only by a complete run, so only one can say an
         // unreadable listing's kept accounts are settled: an incremental

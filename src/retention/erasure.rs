@@ -111,9 +111,10 @@ pub async fn erase(
         return Err(ErasureError::RunInProgress);
     }
     let mut purged = Purged::default();
+    let mut erased = Vec::new();
     for account in &accounts {
         let kind: PersonKind = account.record.kind.into();
-        purged.add(&purge_accounts(&txn, kind, &[account.record.id], now).await?);
+        purged.add(&purge_accounts(&txn, kind, &[account.record.id], now, &mut erased).await?);
     }
     let rows = accounts
         .iter()
@@ -131,7 +132,8 @@ pub async fn erase(
         })
         .collect();
     let events = crate::events::log::append(&txn, rows).await?;
-    crate::quality::refresh_trust(&txn, trust_id, crate::quality::Occasion::Purge).await?;
+    crate::quality::refresh_trust(&txn, trust_id, crate::quality::Occasion::Purge { erased: &erased })
+        .await?;
     txn.commit().await?;
     bus.publish(&events);
     crate::telemetry::accounts_purged("erasure", purged.students, purged.staff, purged.guardians);

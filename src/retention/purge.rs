@@ -67,12 +67,14 @@ pub async fn purge_trust(
 ) -> Result<Purged, DbErr> {
     let txn = crate::db::begin_write(db).await?;
     let mut purged = Purged::default();
+    let mut erased = Vec::new();
     for kind in [PersonKind::Student, PersonKind::Staff, PersonKind::Guardian] {
         let ids = due(&txn, kind, trust_id, cutoff).await?;
-        purged.add(&purge_accounts(&txn, kind, &ids, now).await?);
+        purged.add(&purge_accounts(&txn, kind, &ids, now, &mut erased).await?);
     }
     if purged.accounts() > 0 {
-        crate::quality::refresh_trust(&txn, trust_id, crate::quality::Occasion::Purge).await?;
+        let occasion = crate::quality::Occasion::Purge { erased: &erased };
+        crate::quality::refresh_trust(&txn, trust_id, occasion).await?;
     }
     txn.commit().await?;
     Ok(purged)
@@ -171,12 +173,14 @@ fn purged_source_id() -> SimpleExpr {
 
 /// Erases the personal data of the given deactivated, unpurged accounts of
 /// `kind` and deletes their links and memberships. Ids that are active or
-/// purged already are left alone.
+/// purged already are left alone. The Wonde ids the accounts had are added
+/// to `erased`, for what else must forget them (data-quality findings).
 pub async fn purge_accounts<C>(
     db: &C,
     kind: PersonKind,
     ids: &[i32],
     now: DateTime<Utc>,
+    erased: &mut Vec<String>,
 ) -> Result<Purged, DbErr>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -189,7 +193,17 @@ where
         // Blanks the names, nulls the identifiers given and marks the account
         // purged: deactivated accounts of the chunk not purged yet only.
         macro_rules! scrub {
-            ($module:ident, $($identifier:ident),+) => {
+            ($module:ident, $($identifier:ident),+) => {{
+                let before: Vec<String> = $module::Entity::find()
+                    .select_only()
+                    .column($module::Column::WondeId)
+                    .filter($module::Column::Id.is_in(chunk.clone()))
+                    .filter($module::Column::Status.eq(AccountStatus::Deactivated))
+                    .filter($module::Column::PurgedAt.is_null())
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                erased.extend(before);
                 $module::Entity::update_many()
                     .col_expr($module::Column::Forename, empty.clone())
                     .col_expr($module::Column::Surname, empty.clone())
@@ -203,7 +217,7 @@ where
                     .exec(db)
                     .await?
                     .rows_affected
-            };
+            }};
         }
         match kind {
             PersonKind::Student => {

@@ -32,6 +32,7 @@ on_both_engines!(
     an_incremental_listing_that_ends_early_leaves_the_watermark,
     a_record_that_cannot_be_read_holds_back_nobody_else,
     an_unreadable_record_is_a_finding_naming_whom_it_keeps,
+    an_erased_leaver_leaves_no_wonde_id_in_findings,
     a_page_that_says_more_but_links_to_none_deactivates_nobody,
     an_unreadable_parent_after_a_change_of_mis_keeps_their_child,
     a_pupil_whose_contacts_are_not_listed_keeps_their_parents,
@@ -427,6 +428,43 @@ async fn an_unreadable_record_is_a_finding_naming_whom_it_keeps(engine: Engine) 
     }
     let found = findings().await?;
     assert!(found.is_empty(), "{found:?}");
+    Ok(())
+}
+
+/// Trial: a finding kept from the last fetch (an unreadable record, a
+/// repeat) kept an erased leaver's Wonde id in its source ids and detail,
+/// though the erasure blanked it everywhere else.
+async fn an_erased_leaver_leaves_no_wonde_id_in_findings(engine: Engine) -> anyhow::Result<()> {
+    let world = Connected::start(&engine, 20).await?;
+    world.sync(SyncKind::Full).await?;
+    let leaver = world.sim.truth(&world.wonde_id)?.students[2].id.clone();
+    world.sim.student_leaves(&world.wonde_id, &leaver, None)?;
+    world.sync(SyncKind::Full).await?;
+    assert_eq!(student_status(&world, &leaver).await?, Some(AccountStatus::Deactivated));
+    let bad = PatchRequest {
+        kind: "student".into(),
+        id: leaver.clone(),
+        path: "education_details.data.leaving_date".into(),
+        value: json!("2026-13-45"),
+    };
+    world.sim.patch_record(&world.wonde_id, bad)?;
+    let run = world.sync(SyncKind::Full).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    let school = json!({ "school": gid(NodeType::School, world.school.id) });
+    let before = world.app.query(&world.s.trust_admin, FINDINGS, school.clone()).await?;
+    assert!(before.to_string().contains(&leaver), "the leavers listing's record is a finding: {before}");
+
+    let id = student::Entity::find()
+        .filter(student::Column::SchoolId.eq(world.school.id))
+        .filter(student::Column::WondeId.eq(leaver.as_str()))
+        .one(world.app.db())
+        .await?
+        .context("the leaver's account")?
+        .id;
+    let erase = "mutation($p: ID!) { erasePerson(personId: $p, reason: SUBJECT_REQUEST) { erased } }";
+    world.app.query(&world.s.trust_admin, erase, json!({ "p": gid(NodeType::Student, id) })).await?;
+    let after = world.app.query(&world.s.trust_admin, FINDINGS, school).await?;
+    assert!(!after.to_string().contains(&leaver), "{after}");
     Ok(())
 }
 
