@@ -9,7 +9,9 @@
 //!    when it expands too far, `MAX_COST_EXCEEDED` over the cost, alias or
 //!    root-field ceilings; async-graphql's own depth check and validation
 //!    (which walk fragments without a bound) only ever see what passed;
-//! 3. the token's budget is charged (`limits::rate`): `RATE_LIMITED`;
+//! 3. the token's budget is charged (`limits::rate`): `RATE_LIMITED`; an
+//!    operation refused in 1 or 2 is charged too, as the cheapest one
+//!    ([`charge_refused`]);
 //! 4. an expensive operation waits its turn (`Limits::turn`);
 //! 5. the answer carries `extensions.cost`, in Shopify's shape.
 //!
@@ -59,8 +61,29 @@ pub fn judge(
     variables: &Variables,
     registry: &Registry,
 ) -> Result<(), Refusal> {
-    let measure = measured(limits, meter, document, name, variables, registry)?;
-    charge(limits, request, meter, &measure)
+    match measured(limits, meter, document, name, variables, registry) {
+        Ok(measure) => charge(limits, request, meter, &measure),
+        Err(refusal) => Err(charge_refused(limits, request, meter).unwrap_or(refusal)),
+    }
+}
+
+/// Charges an operation refused for its size or cost one point, as the
+/// cheapest operation: judging it (a parse and a bounded measure) is work
+/// like a small query's, and a refusal that cost nothing could be sent
+/// without end (docs/limits.md). More would punish a client's honest
+/// mistakes (a page size too large) harder than its queries. Answers
+/// `RATE_LIMITED` when the budget cannot pay, as for any operation; the
+/// caller answers its own refusal otherwise.
+pub fn charge_refused(
+    limits: Option<&Limits>,
+    request: Option<&RequestContext>,
+    meter: &Meter,
+) -> Option<Refusal> {
+    let (limits, request) = (limits?, request?);
+    let points = rate::points(0);
+    let status = limits.rate.charge(RateKey::Token(request.viewer.token_id), points);
+    meter.set_rate(status);
+    status.refusal(points)
 }
 
 /// Measures the operation into `meter`: the refusal when it expands too
@@ -231,7 +254,12 @@ impl Extension for Metering {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        scan::scan(query).map_err(|err| refused(&Refusal::DocumentTooLarge(err.to_string())))?;
+        if let Err(err) = scan::scan(query) {
+            let (limits, request) = (ctx.data_opt::<Arc<Limits>>(), ctx.data_opt::<RequestContext>());
+            let refusal = charge_refused(limits.map(|limits| &**limits), request, &self.meter)
+                .unwrap_or_else(|| Refusal::DocumentTooLarge(err.to_string()));
+            return Err(refused(&refusal));
+        }
         // Measured from a parse of our own, because the parse step proper
         // also checks the document's depth by expanding every fragment
         // spread without a bound (seconds for a 1 KB fragment bomb). The

@@ -167,6 +167,42 @@ async fn limits_rate_is_a_points_budget_per_token(engine: Engine) -> anyhow::Res
     Ok(())
 }
 
+/// An operation refused for its size or cost was charged nothing, so a
+/// token could send them without end, each judged like a query: it is
+/// charged a point, as the cheapest operation, and once the budget cannot
+/// pay it is RATE_LIMITED.
+async fn limits_refused_operations_spend_the_budget(engine: Engine) -> anyhow::Result<()> {
+    let limits = LimitsConfig { rate_points_per_minute: 3, ..LimitsConfig::default() };
+    let app = TestApp::spawn_with_limits(&engine, None, limits).await?;
+    let s = Scenario::build(app.db()).await?;
+    let token = Some(s.trust_admin.as_str());
+    let over_cost = "{ trusts { schools(first: 100) { edges { node { students(first: 100) { edges { node { id
+        guardians { guardian { children { classes { students(first: 100) { edges { node { id forename surname
+        } } } } } } } } } } } } } } }";
+    let too_deep = format!("{{ viewer {} }}", "{ role ".repeat(70));
+    for (query, code_of_it, left) in
+        [(over_cost, "MAX_COST_EXCEEDED", 2), (too_deep.as_str(), "DOCUMENT_TOO_LARGE", 1)]
+    {
+        let response = post_raw(&app, token, query).await?;
+        let remaining = header(&response, "x-ratelimit-remaining");
+        let body: Value = response.json().await?;
+        assert_eq!(remaining, Some(left), "{code_of_it}: {body}");
+        assert_eq!(code(&body), code_of_it, "{body}");
+        assert_eq!(body["extensions"]["cost"]["pointsCharged"], 1, "{body}");
+    }
+    // The last point pays for an ordinary query; then nothing is judged free.
+    let (status, body) = app.post(token, "{ viewer { role } }", json!({})).await?;
+    assert_eq!(status, 200, "{body}");
+    for query in [over_cost, too_deep.as_str()] {
+        let response = post_raw(&app, token, query).await?;
+        assert_eq!(response.status(), 429);
+        assert!(header(&response, "retry-after").is_some());
+        let body: Value = response.json().await?;
+        assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+    }
+    Ok(())
+}
+
 /// Over the time limit: TIMEOUT with HTTP 503, long before the work would
 /// have ended (a preview whose Wonde answers each call in 2 s).
 async fn limits_a_request_over_its_time_is_stopped(engine: Engine) -> anyhow::Result<()> {
@@ -418,6 +454,7 @@ on_both_engines!(
     limits_cost_and_budget_are_reported,
     limits_each_ceiling_refuses,
     limits_rate_is_a_points_budget_per_token,
+    limits_refused_operations_spend_the_budget,
     limits_a_request_over_its_time_is_stopped,
     limits_a_socket_query_over_its_time_is_stopped,
     limits_a_subscription_outlives_the_time_limit,
