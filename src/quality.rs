@@ -128,11 +128,11 @@ pub enum Occasion<'a> {
     Disconnection,
     /// An erasure or the retention purge emptied records: a finding must
     /// not keep naming a purged record, nor a conflict that is gone
-    /// (seen in a trial). Nothing was fetched, as on an approval; what the
-    /// last fetch showed stands, less the findings naming a source id the
-    /// purge erased (`erased`: the records' Wonde ids before the purge), so
-    /// that an erased person's id does not outlive them in a finding.
-    Purge { erased: &'a [String] },
+    /// (seen in a trial). Nothing was fetched, as on an approval: what the
+    /// last fetch showed stands, but no finding keeps a source id the purge
+    /// erased (`erased`: schools and the records' source ids before the
+    /// purge): an erased person's id does not outlive them in a finding.
+    Purge { erased: &'a [(i32, String)] },
 }
 
 /// What a run saw of its fetch and made of it, beyond the stored directory.
@@ -202,13 +202,8 @@ pub async fn refresh<C: ConnectionTrait>(
         detail: row.detail.clone(),
     };
     match occasion {
-        Occasion::Approval => {
+        Occasion::Approval | Occasion::Purge { .. } => {
             findings.extend(existing.iter().filter(|row| observed_in_fetch(row.kind)).map(as_stored));
-        }
-        Occasion::Purge { erased } => {
-            let names_erased = |f: &Finding| f.records.source_ids.iter().any(|id| erased.contains(id));
-            let observed = existing.iter().filter(|row| observed_in_fetch(row.kind)).map(as_stored);
-            findings.extend(observed.filter(|f| !names_erased(f)));
         }
         // Absence is judged only by a complete run, so only one can say an
         // unreadable listing's kept accounts are settled: an incremental
@@ -228,6 +223,12 @@ pub async fn refresh<C: ConnectionTrait>(
         }
         Occasion::Run { .. } => findings.extend(unread),
         Occasion::Disconnection => {}
+    }
+
+    if let Occasion::Purge { erased } = occasion {
+        let here: Vec<&str> =
+            erased.iter().filter(|(s, _)| *s == school_id).map(|(_, id)| id.as_str()).collect();
+        forget(&mut findings, &here);
     }
 
     let mut stored: HashMap<(DataQualityKind, String), data_quality_finding::Model> = HashMap::new();
@@ -285,6 +286,25 @@ pub async fn refresh<C: ConnectionTrait>(
     crate::sync::batch_write::update_changed(txn, changed).await?;
     crate::sync::batch_write::insert_all(txn, fresh).await?;
     Ok(seen.len())
+}
+
+/// Takes the erased source ids `erased` out of `findings`: out of their
+/// source ids and their words; each finding stays for what else it names
+/// (an unreadable listing's other records, the accounts it keeps). A
+/// trial saw an erased guardian's Wonde id kept by an ambiguity finding,
+/// and an erasure drop a listing's finding with another's broken record.
+fn forget(findings: &mut [Finding], erased: &[&str]) {
+    if erased.is_empty() {
+        return;
+    }
+    for finding in findings {
+        if finding.records.source_ids.iter().any(|id| erased.contains(&id.as_str())) {
+            finding.records.source_ids.retain(|id| !erased.contains(&id.as_str()));
+            for id in erased {
+                finding.detail = finding.detail.replace(id, crate::retention::purge::ERASED_RECORD);
+            }
+        }
+    }
 }
 
 /// The active accounts of the school that records which could not be
@@ -495,4 +515,38 @@ async fn ambiguities_still_open<C: ConnectionTrait>(
             detail: detail.to_owned(),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_erased_source_id_leaves_every_finding_and_the_rest_stays() {
+        let finding = |kind, ids: &[&str], detail: &str| Finding {
+            kind,
+            records: Records {
+                guardians: vec![3, 4],
+                source_ids: ids.iter().map(|id| (*id).to_owned()).collect(),
+                ..Records::default()
+            },
+            detail: detail.to_owned(),
+        };
+        let mut findings = vec![
+            finding(
+                DataQualityKind::AmbiguousReidentification,
+                &["G9"],
+                "A guardian record (source id G9) matched",
+            ),
+            finding(DataQualityKind::UnreadableRecord, &["A1", "B2"], "records A1: x; B2: y"),
+            finding(DataQualityKind::DuplicateInFetch, &["C3"], "record C3 twice"),
+        ];
+        forget(&mut findings, &["G9", "A1"]);
+        let ids: Vec<Vec<String>> = findings.iter().map(|f| f.records.source_ids.clone()).collect();
+        assert_eq!(ids, vec![vec![], vec!["B2".to_owned()], vec!["C3".to_owned()]]);
+        assert_eq!(findings[0].detail, "A guardian record (source id (an erased record)) matched");
+        assert_eq!(findings[1].detail, "records (an erased record): x; B2: y");
+        assert_eq!(findings[2].detail, "record C3 twice");
+        assert_eq!(findings[0].records.guardians, vec![3, 4], "what else it names stays");
+    }
 }

@@ -10,8 +10,8 @@
 //!    root-field ceilings; async-graphql's own depth check and validation
 //!    (which walk fragments without a bound) only ever see what passed;
 //! 3. the token's budget is charged (`limits::rate`): `RATE_LIMITED`; an
-//!    operation refused in 1 or 2 is charged too, as the cheapest one
-//!    ([`charge_refused`]);
+//!    operation refused in 1 or 2, or one that does not parse, is charged
+//!    too, as the cheapest one ([`charge_refused`]);
 //! 4. an expensive operation waits its turn (`Limits::turn`);
 //! 5. the answer carries `extensions.cost`, in Shopify's shape.
 //!
@@ -281,6 +281,13 @@ impl Extension for Metering {
                 &ctx.schema_env.registry,
             )
             .map_err(|refusal| refused(&refusal))?;
+        } else {
+            // Refused by the parse step proper, with its message: charged
+            // as any refusal (a trial sent broken documents for nothing).
+            let (limits, request) = (ctx.data_opt::<Arc<Limits>>(), ctx.data_opt::<RequestContext>());
+            if let Some(limited) = charge_refused(limits.map(|limits| &**limits), request, &self.meter) {
+                return Err(refused(&limited));
+            }
         }
         next.run(ctx, query, variables).await
     }

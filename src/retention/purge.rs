@@ -173,14 +173,16 @@ fn purged_source_id() -> SimpleExpr {
 
 /// Erases the personal data of the given deactivated, unpurged accounts of
 /// `kind` and deletes their links and memberships. Ids that are active or
-/// purged already are left alone. The Wonde ids the accounts had are added
-/// to `erased`, for what else must forget them (data-quality findings).
+/// purged already are left alone. The source ids (Wonde ids, or a CSV's)
+/// the accounts had, with their schools, are added to `erased`, for the
+/// findings to forget (`quality::Occasion::Purge`); the runs' stored
+/// warnings of their schools forget them here ([`ERASED_RECORD`]).
 pub async fn purge_accounts<C>(
     db: &C,
     kind: PersonKind,
     ids: &[i32],
     now: DateTime<Utc>,
-    erased: &mut Vec<String>,
+    erased: &mut Vec<(i32, String)>,
 ) -> Result<Purged, DbErr>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -194,15 +196,16 @@ where
         // purged: deactivated accounts of the chunk not purged yet only.
         macro_rules! scrub {
             ($module:ident, $($identifier:ident),+) => {{
-                let before: Vec<String> = $module::Entity::find()
+                let before: Vec<(i32, String)> = $module::Entity::find()
                     .select_only()
-                    .column($module::Column::WondeId)
+                    .columns([$module::Column::SchoolId, $module::Column::WondeId])
                     .filter($module::Column::Id.is_in(chunk.clone()))
                     .filter($module::Column::Status.eq(AccountStatus::Deactivated))
                     .filter($module::Column::PurgedAt.is_null())
                     .into_tuple()
                     .all(db)
                     .await?;
+                forget_in_warnings(db, &before).await?;
                 erased.extend(before);
                 $module::Entity::update_many()
                     .col_expr($module::Column::Forename, empty.clone())
@@ -239,6 +242,31 @@ where
         }
     }
     Ok(purged)
+}
+
+/// What an erased source id becomes where text named it.
+pub const ERASED_RECORD: &str = "(an erased record)";
+
+/// Takes the source ids `erased` (by school) out of their schools' runs'
+/// warnings, which name records by them (a record sent twice, one that
+/// could not be read). One statement per id: a purge erases few at once
+/// that any warning names, and the filter keeps the rest untouched.
+async fn forget_in_warnings<C: ConnectionTrait>(db: &C, erased: &[(i32, String)]) -> Result<(), DbErr> {
+    use sea_orm::sea_query::{Alias, Func};
+    for (school, source_id) in erased {
+        let replaced = Func::cust(Alias::new("REPLACE")).args([
+            Expr::col(sync_run::Column::Warnings),
+            Expr::value(source_id.clone()),
+            Expr::value(ERASED_RECORD),
+        ]);
+        sync_run::Entity::update_many()
+            .col_expr(sync_run::Column::Warnings, replaced.into())
+            .filter(sync_run::Column::SchoolId.eq(*school))
+            .filter(sync_run::Column::Warnings.contains(source_id.as_str()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Deletes the rows whose `column` is one of `ids`; answers how many.

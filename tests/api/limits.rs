@@ -167,12 +167,12 @@ async fn limits_rate_is_a_points_budget_per_token(engine: Engine) -> anyhow::Res
     Ok(())
 }
 
-/// An operation refused for its size or cost was charged nothing, so a
-/// token could send them without end, each judged like a query: it is
-/// charged a point, as the cheapest operation, and once the budget cannot
-/// pay it is RATE_LIMITED.
+/// An operation refused for its size or cost, or one that does not parse,
+/// was charged nothing, so a token could send them without end, each
+/// judged like a query: it is charged a point, as the cheapest operation,
+/// and once the budget cannot pay it is RATE_LIMITED.
 async fn limits_refused_operations_spend_the_budget(engine: Engine) -> anyhow::Result<()> {
-    let limits = LimitsConfig { rate_points_per_minute: 3, ..LimitsConfig::default() };
+    let limits = LimitsConfig { rate_points_per_minute: 4, ..LimitsConfig::default() };
     let app = TestApp::spawn_with_limits(&engine, None, limits).await?;
     let s = Scenario::build(app.db()).await?;
     let token = Some(s.trust_admin.as_str());
@@ -180,9 +180,12 @@ async fn limits_refused_operations_spend_the_budget(engine: Engine) -> anyhow::R
         guardians { guardian { children { classes { students(first: 100) { edges { node { id forename surname
         } } } } } } } } } } } } } } }";
     let too_deep = format!("{{ viewer {} }}", "{ role ".repeat(70));
-    for (query, code_of_it, left) in
-        [(over_cost, "MAX_COST_EXCEEDED", 2), (too_deep.as_str(), "DOCUMENT_TOO_LARGE", 1)]
-    {
+    let broken = "{ viewer { role ";
+    for (query, code_of_it, left) in [
+        (over_cost, "MAX_COST_EXCEEDED", 3),
+        (too_deep.as_str(), "DOCUMENT_TOO_LARGE", 2),
+        (broken, "GRAPHQL_VALIDATION_FAILED", 1),
+    ] {
         let response = post_raw(&app, token, query).await?;
         let remaining = header(&response, "x-ratelimit-remaining");
         let body: Value = response.json().await?;
@@ -193,7 +196,7 @@ async fn limits_refused_operations_spend_the_budget(engine: Engine) -> anyhow::R
     // The last point pays for an ordinary query; then nothing is judged free.
     let (status, body) = app.post(token, "{ viewer { role } }", json!({})).await?;
     assert_eq!(status, 200, "{body}");
-    for query in [over_cost, too_deep.as_str()] {
+    for query in [over_cost, too_deep.as_str(), broken] {
         let response = post_raw(&app, token, query).await?;
         assert_eq!(response.status(), 429);
         assert!(header(&response, "retry-after").is_some());

@@ -437,26 +437,32 @@ async fn an_unreadable_record_is_a_finding_naming_whom_it_keeps(engine: Engine) 
 async fn an_erased_leaver_leaves_no_wonde_id_in_findings(engine: Engine) -> anyhow::Result<()> {
     let world = Connected::start(&engine, 20).await?;
     world.sync(SyncKind::Full).await?;
-    let leaver = world.sim.truth(&world.wonde_id)?.students[2].id.clone();
-    world.sim.student_leaves(&world.wonde_id, &leaver, None)?;
+    let truth = world.sim.truth(&world.wonde_id)?;
+    let (erased, other) = (truth.students[2].id.clone(), truth.students[4].id.clone());
+    for leaver in [&erased, &other] {
+        world.sim.student_leaves(&world.wonde_id, leaver, None)?;
+    }
     world.sync(SyncKind::Full).await?;
-    assert_eq!(student_status(&world, &leaver).await?, Some(AccountStatus::Deactivated));
-    let bad = PatchRequest {
-        kind: "student".into(),
-        id: leaver.clone(),
-        path: "education_details.data.leaving_date".into(),
-        value: json!("2026-13-45"),
-    };
-    world.sim.patch_record(&world.wonde_id, bad)?;
+    for leaver in [&erased, &other] {
+        assert_eq!(student_status(&world, leaver).await?, Some(AccountStatus::Deactivated));
+        let bad = PatchRequest {
+            kind: "student".into(),
+            id: leaver.clone(),
+            path: "education_details.data.leaving_date".into(),
+            value: json!("2026-13-45"),
+        };
+        world.sim.patch_record(&world.wonde_id, bad)?;
+    }
     let run = world.sync(SyncKind::Full).await?;
     assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
     let school = json!({ "school": gid(NodeType::School, world.school.id) });
     let before = world.app.query(&world.s.trust_admin, FINDINGS, school.clone()).await?;
-    assert!(before.to_string().contains(&leaver), "the leavers listing's record is a finding: {before}");
+    assert!(before.to_string().contains(&erased), "the leavers listing's records are a finding: {before}");
+    assert!(world.read_run(&run).await?["warnings"].to_string().contains(&erased));
 
     let id = student::Entity::find()
         .filter(student::Column::SchoolId.eq(world.school.id))
-        .filter(student::Column::WondeId.eq(leaver.as_str()))
+        .filter(student::Column::WondeId.eq(erased.as_str()))
         .one(world.app.db())
         .await?
         .context("the leaver's account")?
@@ -464,7 +470,18 @@ async fn an_erased_leaver_leaves_no_wonde_id_in_findings(engine: Engine) -> anyh
     let erase = "mutation($p: ID!) { erasePerson(personId: $p, reason: SUBJECT_REQUEST) { erased } }";
     world.app.query(&world.s.trust_admin, erase, json!({ "p": gid(NodeType::Student, id) })).await?;
     let after = world.app.query(&world.s.trust_admin, FINDINGS, school).await?;
-    assert!(!after.to_string().contains(&leaver), "{after}");
+    assert!(!after.to_string().contains(&erased), "{after}");
+    // Trial: the whole finding went, and the other leaver's broken record
+    // with it; it stays for what it still names.
+    let edges = after["dataQuality"]["edges"].as_array().cloned().unwrap_or_default();
+    let kept: Vec<&Value> =
+        edges.iter().map(|e| &e["node"]).filter(|n| n["kind"] == "UNREADABLE_RECORD").collect();
+    assert_eq!(kept.len(), 1, "{after}");
+    assert_eq!(kept[0]["sourceIds"], json!([other]), "{after}");
+    assert!(kept[0]["detail"].as_str().unwrap_or_default().contains("(an erased record)"), "{after}");
+    // Trial: the run's warnings named the erased leaver too.
+    let warnings = world.read_run(&run).await?["warnings"].to_string();
+    assert!(!warnings.contains(&erased) && warnings.contains(&other), "{warnings}");
     Ok(())
 }
 
