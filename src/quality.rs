@@ -202,8 +202,14 @@ pub async fn refresh<C: ConnectionTrait>(
         detail: row.detail.clone(),
     };
     match occasion {
-        Occasion::Approval | Occasion::Purge { .. } => {
+        Occasion::Approval => {
             findings.extend(existing.iter().filter(|row| observed_in_fetch(row.kind)).map(as_stored));
+        }
+        Occasion::Purge { erased } => {
+            findings.extend(existing.iter().filter(|row| observed_in_fetch(row.kind)).map(as_stored));
+            let here: Vec<&str> =
+                erased.iter().filter(|(s, _)| *s == school_id).map(|(_, id)| id.as_str()).collect();
+            forget(&mut findings, &here);
         }
         // Absence is judged only by a complete run, so only one can say an
         // unreadable listing's kept accounts are settled: an incremental
@@ -223,12 +229,6 @@ pub async fn refresh<C: ConnectionTrait>(
         }
         Occasion::Run { .. } => findings.extend(unread),
         Occasion::Disconnection => {}
-    }
-
-    if let Occasion::Purge { erased } = occasion {
-        let here: Vec<&str> =
-            erased.iter().filter(|(s, _)| *s == school_id).map(|(_, id)| id.as_str()).collect();
-        forget(&mut findings, &here);
     }
 
     let mut stored: HashMap<(DataQualityKind, String), data_quality_finding::Model> = HashMap::new();
@@ -294,23 +294,23 @@ pub async fn refresh<C: ConnectionTrait>(
 /// trial saw an erased guardian's Wonde id kept by an ambiguity finding,
 /// and an erasure drop a listing's finding with another's broken record.
 fn forget(findings: &mut [Finding], erased: &[&str]) {
-    if erased.is_empty() {
-        return;
-    }
     for finding in findings {
-        if finding.records.source_ids.iter().any(|id| erased.contains(&id.as_str())) {
-            finding.records.source_ids.retain(|id| !erased.contains(&id.as_str()));
-            for id in erased {
-                finding.detail = finding.detail.replace(id, crate::retention::purge::ERASED_RECORD);
-            }
+        let (gone, kept): (Vec<String>, Vec<String>) = std::mem::take(&mut finding.records.source_ids)
+            .into_iter()
+            .partition(|id| erased.contains(&id.as_str()));
+        finding.records.source_ids = kept;
+        // Only the ids the finding held: a short CSV id ("17") may be
+        // other words of the sentence.
+        for id in gone {
+            finding.detail = finding.detail.replace(&id, crate::retention::purge::ERASED_RECORD);
         }
     }
 }
 
 /// The active accounts of the school that records which could not be
 /// read name by Wonde id, of the kinds their listing holds: the office
-/// finds them in the finding (an account already gone needs nothing). No statement when nothing was unreadable
-/// (every ordinary run).
+/// finds them in the finding (an account already gone needs nothing). No
+/// statement when nothing was unreadable (every ordinary run).
 async fn accounts_of_unreadable<C: ConnectionTrait>(
     txn: &C,
     school_id: i32,

@@ -254,9 +254,10 @@ impl Extension for Metering {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        let limits = ctx.data_opt::<Arc<Limits>>().map(|limits| &**limits);
+        let request = ctx.data_opt::<RequestContext>();
         if let Err(err) = scan::scan(query) {
-            let (limits, request) = (ctx.data_opt::<Arc<Limits>>(), ctx.data_opt::<RequestContext>());
-            let refusal = charge_refused(limits.map(|limits| &**limits), request, &self.meter)
+            let refusal = charge_refused(limits, request, &self.meter)
                 .unwrap_or_else(|| Refusal::DocumentTooLarge(err.to_string()));
             return Err(refused(&refusal));
         }
@@ -272,8 +273,8 @@ impl Extension for Metering {
                 *metric_name = label;
             }
             judge(
-                ctx.data_opt::<Arc<Limits>>().map(|limits| &**limits),
-                ctx.data_opt::<RequestContext>(),
+                limits,
+                request,
                 &self.meter,
                 &document,
                 name.as_deref(),
@@ -284,8 +285,7 @@ impl Extension for Metering {
         } else {
             // Refused by the parse step proper, with its message: charged
             // as any refusal (a trial sent broken documents for nothing).
-            let (limits, request) = (ctx.data_opt::<Arc<Limits>>(), ctx.data_opt::<RequestContext>());
-            if let Some(limited) = charge_refused(limits.map(|limits| &**limits), request, &self.meter) {
+            if let Some(limited) = charge_refused(limits, request, &self.meter) {
                 return Err(refused(&limited));
             }
         }

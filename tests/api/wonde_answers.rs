@@ -284,12 +284,7 @@ async fn a_record_that_cannot_be_read_holds_back_nobody_else(engine: Engine) -> 
     world.sync(SyncKind::Full).await?;
     let truth = world.sim.truth(&world.wonde_id)?;
     let (broken, leavers) = (truth.students[3].id.clone(), [&truth.students[0].id, &truth.students[1].id]);
-    let bad_date = |value: Value| PatchRequest {
-        kind: "student".into(),
-        id: broken.clone(),
-        path: "education_details.data.leaving_date".into(),
-        value,
-    };
+    let bad_date = |value: Value| leaving_date(&broken, value);
     world.sim.patch_record(&world.wonde_id, bad_date(json!("2026-13-45")))?;
 
     for (leaver, kind) in leavers.into_iter().zip([SyncKind::Full, SyncKind::Incremental]) {
@@ -351,12 +346,7 @@ async fn an_unreadable_record_is_a_finding_naming_whom_it_keeps(engine: Engine) 
     world.sync(SyncKind::Full).await?;
     let truth = world.sim.truth(&world.wonde_id)?;
     let (broken, vanished) = (truth.students[3].id.clone(), truth.students[5].id.clone());
-    let bad_date = |value: Value| PatchRequest {
-        kind: "student".into(),
-        id: broken.clone(),
-        path: "education_details.data.leaving_date".into(),
-        value,
-    };
+    let bad_date = |value: Value| leaving_date(&broken, value);
     world.sim.patch_record(&world.wonde_id, bad_date(json!("2026-13-45")))?;
     world.sim.delete_student(&world.wonde_id, &vanished)?;
     let school = json!({ "school": gid(NodeType::School, world.school.id) });
@@ -445,13 +435,7 @@ async fn an_erased_leaver_leaves_no_wonde_id_in_findings(engine: Engine) -> anyh
     world.sync(SyncKind::Full).await?;
     for leaver in [&erased, &other] {
         assert_eq!(student_status(&world, leaver).await?, Some(AccountStatus::Deactivated));
-        let bad = PatchRequest {
-            kind: "student".into(),
-            id: leaver.clone(),
-            path: "education_details.data.leaving_date".into(),
-            value: json!("2026-13-45"),
-        };
-        world.sim.patch_record(&world.wonde_id, bad)?;
+        world.sim.patch_record(&world.wonde_id, leaving_date(leaver, json!("2026-13-45")))?;
     }
     let run = world.sync(SyncKind::Full).await?;
     assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
@@ -621,6 +605,17 @@ async fn a_group_left_out_or_without_its_members_keeps_them(engine: Engine) -> a
         }
     }
     Ok(())
+}
+
+/// A patch of a pupil's leaving date (`json!("2026-13-45")` makes the
+/// record unreadable; `Value::Null` mends it).
+fn leaving_date(student: &str, value: Value) -> PatchRequest {
+    PatchRequest {
+        kind: "student".into(),
+        id: student.to_owned(),
+        path: "education_details.data.leaving_date".into(),
+        value,
+    }
 }
 
 async fn student_status(world: &Connected, wonde_id: &str) -> anyhow::Result<Option<AccountStatus>> {

@@ -55,22 +55,26 @@ fn listings_of(kind: DeletedKind) -> &'static [&'static str] {
     }
 }
 
-/// Notes the active accounts of `kind` that a complete batch was silent
-/// on (`silent`: ids) but that stay because a record of their listing
-/// could not be read: they may have left, and only the MIS's fix (or a
-/// person) can tell. They become part of the school's UNREADABLE_RECORD
-/// finding (`crate::quality`), so that a record nobody fixes does not
-/// keep leavers inside unseen.
-pub(super) fn kept_unread(work: &mut Work, batch: &Batch, kind: PersonKind, silent: Vec<i32>) {
-    let listing = match kind {
-        PersonKind::Student => DeletedKind::Student,
-        PersonKind::Staff => DeletedKind::Staff,
-        PersonKind::Guardian => DeletedKind::Guardian,
-    };
+/// Notes the active accounts of `kind` (listed as `listing`) that a
+/// complete batch was silent on (`silent`: their ids, asked for only when
+/// it matters) but that stay because a record of their listing could not
+/// be read: they may have left, and only the MIS's fix (or a person) can
+/// tell. They become part of the school's UNREADABLE_RECORD finding
+/// (`crate::quality`), so that a record nobody fixes does not keep
+/// leavers inside unseen.
+pub(super) fn kept_unread(
+    work: &mut Work,
+    batch: &Batch,
+    (kind, listing): (PersonKind, DeletedKind),
+    silent: impl FnOnce() -> Vec<i32>,
+) {
     let listings = listings_of(listing);
-    let unread = batch.unreadable.iter().any(|u| listings.contains(&u.endpoint.as_str()));
-    if batch.complete && unread && !silent.is_empty() {
-        work.kept_unread.push(KeptUnread { kind, ids: silent });
+    if !batch.complete || !batch.unreadable.iter().any(|u| listings.contains(&u.endpoint.as_str())) {
+        return;
+    }
+    let ids = silent();
+    if !ids.is_empty() {
+        work.kept_unread.push(KeptUnread { kind, ids });
     }
 }
 

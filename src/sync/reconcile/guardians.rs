@@ -119,12 +119,13 @@ pub(super) async fn guardian_records(
         let fates = children_after(&links, students, &work.holds);
         // Only a guardian who keeps a child here stays for want of a whole
         // listing: the others go with their children whatever it says.
-        let silent = (0..rows.len())
-            .filter(|i| !seen.contains(i) && rows[*i].status == AccountStatus::Active)
-            .filter(|i| matches!(fates.get(&rows[*i].id), Some(Fate::Staying)))
-            .map(|i| rows[i].id)
-            .collect();
-        kept_unread(work, batch, PersonKind::Guardian, silent);
+        kept_unread(work, batch, (PersonKind::Guardian, DeletedKind::Guardian), || {
+            (0..rows.len())
+                .filter(|i| !seen.contains(i) && rows[*i].status == AccountStatus::Active)
+                .filter(|i| matches!(fates.get(&rows[*i].id), Some(Fate::Staying)))
+                .map(|i| rows[i].id)
+                .collect()
+        });
         let holds = &mut work.holds;
         weak.retain(|i, (target, evidence)| match fates.get(&rows[*i].id) {
             Some(Fate::Staying) => true,

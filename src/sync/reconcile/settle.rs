@@ -55,13 +55,14 @@ where
 {
     let rows = &accounts.rows;
     if speaks {
-        let silent = (0..rows.len())
-            .filter(|i| !targets.contains_key(i))
-            .map(|i| E::state(&rows[i]))
-            .filter(|(_, _, status, _, _)| *status == AccountStatus::Active)
-            .map(|(id, ..)| id)
-            .collect();
-        kept_unread(work, batch, E::KIND, silent);
+        kept_unread(work, batch, (E::KIND, E::DELETED), || {
+            (0..rows.len())
+                .filter(|i| !targets.contains_key(i))
+                .map(|i| E::state(&rows[i]))
+                .filter(|(_, _, status, _, _)| *status == AccountStatus::Active)
+                .map(|(id, ..)| id)
+                .collect()
+        });
         weak_targets(&mut targets, batch, E::DELETED, rows.len(), &accounts.by_id);
     }
     let active = work.active_before.get(&E::KIND).copied().unwrap_or(0);
