@@ -11,6 +11,8 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
 };
 use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::apply::{Failure, apply, conclude};
 use super::monitor::RunMonitor;
@@ -32,6 +34,22 @@ pub(crate) const WATERMARK_OVERLAP: Duration = Duration::minutes(5);
 /// How often a drain with a free place reads the queue again: a run
 /// queued meanwhile starts within this, not when a run ends.
 pub const QUEUE_RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The places a run of [`SyncEngine::drain_queue`] waits for: one to page
+/// through Wonde, given back when its paging ends, and one to write. A run
+/// started on its own waits for neither.
+#[derive(Default)]
+struct Places {
+    paging: Option<Arc<Semaphore>>,
+    writing: Option<Arc<Semaphore>>,
+}
+
+/// Waits for a place of `places`, held until the answer drops; at once
+/// when there is none to wait for.
+async fn wait_for(places: Option<&Arc<Semaphore>>) -> Option<OwnedSemaphorePermit> {
+    // The semaphores are never closed, so acquiring only waits.
+    places?.clone().acquire_owned().await.ok()
+}
 
 /// Everything a sync needs; shared by the scheduler, the API and the CLI.
 #[derive(Clone)]
@@ -60,16 +78,16 @@ impl SyncEngine {
         force: bool,
     ) -> Result<sync_run::Model, DbErr> {
         let (run, _) = runs::enqueue(&self.db, school_id, kind, force).await?;
-        Ok(self.claim_and_execute(run.id).await?.unwrap_or(run))
+        Ok(self.claim_and_execute(run.id, Places::default()).await?.unwrap_or(run))
     }
 
     /// Claims a queued run and runs it; `None` when another process has it.
     /// The liveness lock is taken before the claim, so a running run always
     /// has a live holder.
-    async fn claim_and_execute(&self, run_id: i32) -> Result<Option<sync_run::Model>, DbErr> {
+    async fn claim_and_execute(&self, run_id: i32, places: Places) -> Result<Option<sync_run::Model>, DbErr> {
         let Some(liveness) = runs::Liveness::take(&self.db, run_id).await? else { return Ok(None) };
         let finished = match runs::claim(&self.db, run_id, &self.worker).await {
-            Ok(Some(claimed)) => self.execute(claimed).await.map(Some),
+            Ok(Some(claimed)) => self.execute_in(claimed, places).await.map(Some),
             Ok(None) => Ok(None),
             Err(err) => Err(err),
         };
@@ -77,38 +95,49 @@ impl SyncEngine {
         finished
     }
 
-    /// Claims and runs queued runs, oldest first, `at_once` at a time (at
-    /// least one), until none is left; returns how many ran. A school has
-    /// one open run at most (`runs::enqueue`), so runs side by side are of
-    /// different schools and touch different rows: one fetches from Wonde
-    /// while another writes, which is where a trust's FULL runs spend their
-    /// time (issue 15). The queue is read again whenever a run ends, and
-    /// every [`QUEUE_RECHECK`] while a place is free, so a run queued
-    /// meanwhile (a leaver's `triggerSync`, a webhook) takes the next free
-    /// place, not one after every run queued before it has ended. After a
-    /// database error no run is started, but those under way finish (a run
-    /// cut off half way would be left RUNNING); then the first error is
-    /// returned.
+    /// Claims and runs queued runs, oldest first, until none is left;
+    /// returns how many ran. `at_once` (at least one) runs page through
+    /// Wonde at a time, and as many more are under way beside them: each
+    /// claims its run and reads its school's record, then waits for a place
+    /// to page, and a run gives its place to the next as soon as its paging
+    /// ends, before it writes. So the Wonde lanes never wait for a write
+    /// (issue 15: a school's write kept its lane idle for as long as it
+    /// took; on SQLite, where one connection writes at a time, so did the
+    /// next run's claim). At most `at_once` runs write at a time, each in
+    /// its own transaction, so runs hold no more pooled connections than
+    /// before. A school has one open run at most (`runs::enqueue`), so runs
+    /// side by side are of different schools and touch different rows. The
+    /// queue is read again whenever a run ends, and every [`QUEUE_RECHECK`]
+    /// while a place is free, so a run queued meanwhile (a leaver's
+    /// `triggerSync`, a webhook) takes the next free place, not one after
+    /// every run queued before it has ended. After a database error no run
+    /// is started, but those under way finish (a run cut off half way would
+    /// be left RUNNING); then the first error is returned.
     pub async fn drain_queue(&self, at_once: usize) -> Result<usize, DbErr> {
         let at_once = at_once.max(1);
+        let under_way = 2 * at_once;
+        let paging = Arc::new(Semaphore::new(at_once));
+        let writing = Arc::new(Semaphore::new(at_once));
         let mut running = FuturesUnordered::new();
         // Runs this drain has tried, won or not: each is tried once.
         let mut tried = HashSet::new();
         let mut ran = 0;
         let mut failed = None;
         loop {
-            if failed.is_none() && running.len() < at_once {
+            if failed.is_none() && running.len() < under_way {
                 match runs::queued(&self.db).await {
                     Ok(queued) => {
-                        let free = at_once - running.len();
+                        let free = under_way - running.len();
                         for run in queued.into_iter().filter(|run| tried.insert(run.id)).take(free) {
-                            running.push(self.claim_and_execute(run.id));
+                            let places =
+                                Places { paging: Some(paging.clone()), writing: Some(writing.clone()) };
+                            running.push(self.claim_and_execute(run.id, places));
                         }
                     }
                     Err(err) => failed = Some(err),
                 }
             }
-            let ended = if failed.is_none() && running.len() < at_once && !running.is_empty() {
+            let ended = if failed.is_none() && running.len() < under_way && !running.is_empty() {
                 // A place is free: look at the queue again soon, not only
                 // when a run ends.
                 tokio::select! {
@@ -137,6 +166,11 @@ impl SyncEngine {
     /// guard, a cancel) end it FAILED or CANCELLED; only a failure to record
     /// that is an error here.
     pub async fn execute(&self, run: sync_run::Model) -> Result<sync_run::Model, DbErr> {
+        self.execute_in(run, Places::default()).await
+    }
+
+    /// [`Self::execute`] in the places a drain gave the run.
+    async fn execute_in(&self, run: sync_run::Model, places: Places) -> Result<sync_run::Model, DbErr> {
         // The attempt opens the run's progress once it knows the school; the
         // end is reported through the same one, so it keeps the run's count.
         let mut progress = None;
@@ -149,19 +183,26 @@ impl SyncEngine {
             sync.kind = run.kind.as_str()
         );
         async {
-            let attempt = self.attempt(&run, &mut progress).await;
+            let attempt = self.attempt(&run, &mut progress, &places).await;
             conclude(&self.db, &self.events, &run, attempt, progress).await
         }
         .instrument(span)
         .await
     }
 
-    async fn attempt(&self, run: &sync_run::Model, progress: &mut Option<Progress>) -> Result<(), Failure> {
+    async fn attempt(
+        &self,
+        run: &sync_run::Model,
+        progress: &mut Option<Progress>,
+        places: &Places,
+    ) -> Result<(), Failure> {
         let school = school::Entity::find_by_id(run.school_id)
             .one(&self.db)
             .await?
             .ok_or_else(|| Failure::Run("the school no longer exists".to_owned()))?;
         if run.kind == SyncKind::Sweep {
+            // A sweep fetches nothing: it only writes.
+            let _writing = wait_for(places.writing.as_ref()).await;
             return self.sweep(run, &school, progress).await;
         }
         let (connection, access) = self.access(&school).await?;
@@ -187,11 +228,15 @@ impl SyncEngine {
             types: data_types(&connection),
             today,
         };
+        let paging = wait_for(places.paging.as_ref()).await;
         let batch =
             phase("fetch", fetch_for_run(&self.client, &access, &self.db, school.id, plan, &mut monitor))
                 .await?;
         // An incremental answer that re-keyed pupils on roll was read whole.
         let complete = batch.complete;
+        // Wonde is done with: the next run may page while this one writes.
+        drop(paging);
+        let _writing = wait_for(places.writing.as_ref()).await;
         monitor.report("applying").await?;
 
         let applied = phase("apply", apply(&self.db, run, &school, &batch, self.guard_share, today)).await?;

@@ -2,13 +2,27 @@
 //! the run was not cancelled, and beats the run's heartbeat (so other
 //! processes know it is alive) at most once a second.
 //!
-//! A page is reported while the next one is read ([`RunMonitor::while_reporting`]):
-//! the report's writes (an event appended and committed, the heartbeat) cost
-//! a FULL run on PostgreSQL two commits a page, and waiting for them between
-//! requests made the fetch half again as long as the client's paging (issue 15).
+//! Pages are reported by a task of their own beside the fetch
+//! ([`RunMonitor::read`]), never between two requests: a report writes (an
+//! event appended and committed, the heartbeat), and a write waits for
+//! whoever holds the database's writer. On SQLite that is another school's
+//! run applying what it fetched, for as long as its transaction lasts; on
+//! PostgreSQL the event log's lock, which a run's apply holds from its
+//! first event to its commit. Waiting for reports between requests made the
+//! fetch half again as long as the client's paging, and later stopped one
+//! school's fetch for every other school's write (issue 15). Pages read
+//! while a report waits are reported together, in one event with their
+//! sum and the latest phase. The fetch sees a cancel at the first page after
+//! the reporter does, and waits for the reporter at its end
+//! ([`RunMonitor::flush`]), so everything read is reported, and a cancel
+//! seen, before anything is applied.
 
 use sea_orm::{DatabaseConnection, DbErr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::progress::Progress;
 use super::runs;
@@ -28,8 +42,8 @@ pub enum Interrupted {
 pub struct RunMonitor<'p> {
     db: DatabaseConnection,
     run: Option<(i32, &'p mut Progress)>,
-    /// The page last read and not yet reported: its phase and records.
-    unreported: Option<(&'static str, usize)>,
+    /// The task reporting pages, from the first page read to the flush.
+    reporter: Option<Reporter>,
     /// When this monitor last wrote the run's heartbeat.
     last_beat: Option<Instant>,
 }
@@ -42,23 +56,75 @@ pub struct RunMonitor<'p> {
 /// Between beats a page still looks for a cancel, with a read.
 pub const BEAT_EVERY: Duration = Duration::from_secs(1);
 
+/// The task that reports a fetch's pages, with its own copy of the run's
+/// progress (handed back at the flush) and the flag it raises on a cancel.
+struct Reporter {
+    pages: mpsc::UnboundedSender<(&'static str, usize)>,
+    cancelled: Arc<AtomicBool>,
+    task: Option<JoinHandle<Result<Progress, Interrupted>>>,
+}
+
+impl Drop for Reporter {
+    /// A fetch that failed is not flushed: its pages need no more reports
+    /// (the run's end is reported next, and must be the last).
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Reports each page received (pages received while a report was written
+/// go in the next one together) until the fetch ends, then hands the
+/// progress back; stops at a cancel.
+async fn report_pages(
+    db: DatabaseConnection,
+    run_id: i32,
+    mut progress: Progress,
+    mut pages: mpsc::UnboundedReceiver<(&'static str, usize)>,
+    cancelled: Arc<AtomicBool>,
+) -> Result<Progress, Interrupted> {
+    let mut last_beat: Option<Instant> = None;
+    while let Some((mut phase, mut records)) = pages.recv().await {
+        while let Ok((later, more)) = pages.try_recv() {
+            phase = later;
+            records += more;
+        }
+        // An empty page (a quiet list of an incremental run) advances
+        // nothing: no event, so a quiet run costs no events lock per list.
+        if records > 0 {
+            progress.advance(phase, records, None).await?;
+        }
+        let running = if last_beat.is_none_or(|beat| beat.elapsed() >= BEAT_EVERY) {
+            last_beat = Some(Instant::now());
+            runs::heartbeat(&db, run_id).await?
+        } else {
+            runs::is_running(&db, run_id).await?
+        };
+        if !running {
+            cancelled.store(true, Ordering::Relaxed);
+            return Err(Interrupted::Cancelled);
+        }
+    }
+    Ok(progress)
+}
+
 impl<'p> RunMonitor<'p> {
     pub fn new(db: DatabaseConnection, run_id: i32, progress: &'p mut Progress) -> Self {
-        Self { db, run: Some((run_id, progress)), unreported: None, last_beat: None }
+        Self { db, run: Some((run_id, progress)), reporter: None, last_beat: None }
     }
 
     /// A monitor for a fetch outside any run (a preview): no events, no
     /// heartbeat, no cancel.
     pub fn unwatched(db: DatabaseConnection) -> Self {
-        Self { db, run: None, unreported: None, last_beat: None }
+        Self { db, run: None, reporter: None, last_beat: None }
     }
 
-    /// Called once a page: progress (of a page with records), heartbeat
-    /// (at most every [`BEAT_EVERY`]), cancellation.
+    /// Reports a page in turn, waiting for the report: progress (of a page
+    /// with records), heartbeat (at most every [`BEAT_EVERY`]),
+    /// cancellation. For fetches that do not page over HTTP (a CSV file).
     pub async fn page(&mut self, phase: &str, records: usize) -> Result<(), Interrupted> {
         let Some((run_id, progress)) = self.run.as_mut() else { return Ok(()) };
-        // An empty page (a quiet list of an incremental run) advances
-        // nothing: no event, so a quiet run costs no events lock per list.
         if records > 0 {
             progress.advance(phase, records, None).await?;
         }
@@ -74,29 +140,49 @@ impl<'p> RunMonitor<'p> {
         Ok(())
     }
 
-    /// Awaits `read` (the next page's request) while the page read before
-    /// it is reported. The report finishes before this returns, whatever
-    /// `read` gives, so reports stay in page order and none outlives the
-    /// fetch; a cancel is seen one page later than it would be in turn.
+    /// Awaits `read` (the next page's request); a cancel the reporter has
+    /// seen stops the fetch here.
     pub async fn while_reporting<F: Future>(&mut self, read: F) -> Result<F::Output, Interrupted> {
-        let (read, reported) = tokio::join!(read, self.flush());
-        reported?;
-        Ok(read)
-    }
-
-    /// Notes a page read in `phase`: it is reported during the next
-    /// [`Self::while_reporting`], or by [`Self::flush`].
-    pub fn read(&mut self, phase: &'static str, records: usize) {
-        self.unreported = Some((phase, records));
-    }
-
-    /// Reports the page last read, if it is not yet: the end of a fetch,
-    /// where a cancel meanwhile is seen before anything is applied.
-    pub async fn flush(&mut self) -> Result<(), Interrupted> {
-        match self.unreported.take() {
-            Some((phase, records)) => self.page(phase, records).await,
-            None => Ok(()),
+        let read = read.await;
+        match &self.reporter {
+            Some(reporter) if reporter.cancelled.load(Ordering::Relaxed) => Err(Interrupted::Cancelled),
+            _ => Ok(read),
         }
+    }
+
+    /// Notes a page read in `phase`, for the reporter to report.
+    pub fn read(&mut self, phase: &'static str, records: usize) {
+        let Some((run_id, progress)) = self.run.as_mut() else { return };
+        let reporter = self.reporter.get_or_insert_with(|| {
+            let (pages, received) = mpsc::unbounded_channel();
+            let cancelled = Arc::new(AtomicBool::new(false));
+            let task = tokio::spawn(report_pages(
+                self.db.clone(),
+                *run_id,
+                progress.clone(),
+                received,
+                cancelled.clone(),
+            ));
+            Reporter { pages, cancelled, task: Some(task) }
+        });
+        // Sending fails only once the reporter stopped at a cancel, which
+        // the next request or the flush answers.
+        let _ = reporter.pages.send((phase, records));
+    }
+
+    /// Waits for every page read to be reported: the end of a fetch, where
+    /// a cancel meanwhile is seen before anything is applied.
+    pub async fn flush(&mut self) -> Result<(), Interrupted> {
+        let Some(mut reporter) = self.reporter.take() else { return Ok(()) };
+        let Some(task) = reporter.task.take() else { return Ok(()) };
+        drop(reporter);
+        let reported = task
+            .await
+            .map_err(|err| DbErr::Custom(format!("the run's progress reporter stopped: {err}")))??;
+        if let Some((_, progress)) = self.run.as_mut() {
+            **progress = reported;
+        }
+        Ok(())
     }
 
     /// Reports a phase of the run (nothing for a preview).

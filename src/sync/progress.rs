@@ -11,7 +11,9 @@ use serde_json::json;
 
 use crate::events::EventBus;
 
-/// Reports one run's progress.
+/// Reports one run's progress. A clone counts on from where the original
+/// stood (the fetch's reporter reports on a clone and hands it back).
+#[derive(Clone)]
 pub struct Progress {
     db: DatabaseConnection,
     events: EventBus,

@@ -26,8 +26,9 @@ pub struct Schedule {
     /// the watermark nor `last_full_sync_at` (see `engine`), so without
     /// this wait a FULL would be due at every tick.
     pub recheck_after_held: Duration,
-    /// Runs of different schools the worker runs side by side (at least
-    /// one): while one fetches from Wonde another writes.
+    /// Runs of different schools the worker lets page through Wonde side
+    /// by side (at least one); as many more are under way beside them,
+    /// waiting to page or writing (`SyncEngine::drain_queue`).
     pub runs_at_once: usize,
 }
 

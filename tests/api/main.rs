@@ -80,3 +80,4 @@ mod webhooks_leaver;
 mod webhooks_out;
 mod webhooks_safety;
 mod wonde_answers;
+mod written_text;

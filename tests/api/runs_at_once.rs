@@ -1,11 +1,16 @@
 //! The worker drains its queue `runs_at_once` schools side by side (issue
 //! 15: while one run fetches from Wonde another writes): runs of different
-//! schools overlap, never more than asked, and each ends as it would alone.
+//! schools overlap, never more fetching at once than asked, a run's fetch
+//! place goes to the next run as soon as its fetch ends, and each ends as
+//! it would alone.
 
-use entity::enums::{SyncKind, SyncStatus};
-use entity::sync_run;
+use entity::enums::{EventKind, SyncKind, SyncStatus};
+use entity::{event, sync_run};
 use onroll::sync::runs;
-use sea_orm::EntityTrait;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 use std::time::Duration;
 use wonde_sim::{FaultKind, FaultSpec};
 
@@ -13,7 +18,13 @@ use crate::on_both_engines;
 use crate::support::Engine;
 use crate::sync_wonde::{World, assert_progress_ends_with_its_count};
 
-on_both_engines!(queued_runs_of_schools_go_side_by_side, a_run_queued_during_a_drain_takes_a_free_place);
+on_both_engines!(
+    queued_runs_of_schools_go_side_by_side,
+    a_run_queued_during_a_drain_takes_a_free_place,
+    a_run_fetches_while_the_one_before_writes,
+    paging_goes_on_while_progress_waits_to_be_written,
+    a_run_cancelled_while_it_pages_stops_and_applies_nothing
+);
 
 /// Queues a FULL run of every school of `world`, drains the queue
 /// `at_once` at a time, and answers the runs in the order they started.
@@ -44,22 +55,115 @@ fn span(
     }
 }
 
+/// The run's page reports (every progress event after "fetching" and
+/// before "applying"): the first is written after its first page was read,
+/// so after it took its place to page; the last before it gave the place
+/// back.
+async fn pages_reported(
+    world: &World,
+    run: &sync_run::Model,
+) -> anyhow::Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+    let events = event::Entity::find()
+        .filter(event::Column::SyncRunId.eq(run.id))
+        .filter(event::Column::Kind.eq(EventKind::SyncProgress))
+        .order_by_asc(event::Column::Id)
+        .all(world.db())
+        .await?;
+    let mut pages = Vec::new();
+    for e in &events {
+        let payload: serde_json::Value = serde_json::from_str(e.payload.as_deref().unwrap_or("{}"))?;
+        match payload["phase"].as_str().unwrap_or_default() {
+            "fetching" => {}
+            "applying" => break,
+            _ => pages.push(e.occurred_at),
+        }
+    }
+    match (pages.first(), pages.last()) {
+        (Some(first), Some(last)) => Ok((*first, *last)),
+        _ => anyhow::bail!("run {} reported no page: {events:?}", run.id),
+    }
+}
+
 async fn queued_runs_of_schools_go_side_by_side(engine: Engine) -> anyhow::Result<()> {
     let world = World::start(&engine, 3, 60).await?;
 
     let runs = drain(&world, 2).await?;
-    let [first, second, third] = [span(&runs[0])?, span(&runs[1])?, span(&runs[2])?];
+    let [first, second] = [span(&runs[0])?, span(&runs[1])?];
     assert!(second.0 < first.1, "the second run started while the first ran: {runs:#?}");
-    assert!(third.0 >= first.1.min(second.1), "the third waited for one of the first two to end: {runs:#?}");
+    // Two page at once at most: the one that paged last began after one of
+    // the other two ended its paging.
+    let mut paged = Vec::new();
+    for run in &runs {
+        paged.push(pages_reported(&world, run).await?);
+    }
+    paged.sort();
+    assert!(paged[2].0 >= paged[0].1.min(paged[1].1), "three paged at once: {paged:?}");
     for (i, run) in runs.iter().enumerate() {
         world.assert_mirrors(i).await?;
         assert_progress_ends_with_its_count(world.db(), run).await?;
     }
 
-    // One at a time, as asked: each run starts after the one before ended.
+    // One paging at a time, as asked: each run's paging begins after the
+    // one before it ended its paging.
     let runs = drain(&world, 1).await?;
-    for pair in runs.windows(2) {
-        assert!(span(&pair[1])?.0 >= span(&pair[0])?.1, "runs overlapped: {pair:#?}");
+    let mut paged = Vec::new();
+    for run in &runs {
+        paged.push(pages_reported(&world, run).await?);
+    }
+    paged.sort();
+    for pair in paged.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "pagings overlapped: {pair:?}");
+    }
+    Ok(())
+}
+
+/// A run whose write is held up does not hold up the next run's paging
+/// (issue 15: a school's apply kept its lane idle). On PostgreSQL a lock
+/// on the pupils' table stops the first run's write; the second school's
+/// pupils must be asked for meanwhile. SQLite has one writer, and the test
+/// cannot hold it without holding up the runs' own bookkeeping, so there
+/// the drain is only checked to end with every school mirrored.
+async fn a_run_fetches_while_the_one_before_writes(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 2, 30).await?;
+    let mut ids = Vec::new();
+    for (_, school) in &world.schools {
+        ids.push(runs::enqueue(world.db(), school.id, SyncKind::Full, false).await?.0.id);
+    }
+    let second_school = world.schools[1].0.clone();
+    world.sim.clear_requests();
+    let postgres = world.db().get_database_backend() == DbBackend::Postgres;
+    let lock = world.db().begin().await?;
+    if postgres {
+        lock.execute_unprepared("LOCK TABLE student IN SHARE ROW EXCLUSIVE MODE").await?;
+    }
+    let drain = world.engine.drain_queue(1);
+    let watch = async {
+        let paging = async {
+            loop {
+                let asked = world
+                    .sim
+                    .requests()
+                    .into_iter()
+                    .any(|r| r.endpoint == "students" && r.path.contains(second_school.as_str()));
+                if asked {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let seen =
+            if postgres { tokio::time::timeout(Duration::from_secs(20), paging).await.is_ok() } else { true };
+        lock.commit().await?;
+        anyhow::Ok(seen)
+    };
+    let (ran, seen) = tokio::join!(drain, watch);
+    assert!(seen?, "the second school was not paged while the first run waited to write");
+    assert_eq!(ran?, 2);
+    for (i, id) in ids.into_iter().enumerate() {
+        let run = sync_run::Entity::find_by_id(id).one(world.db()).await?;
+        let run = run.ok_or_else(|| anyhow::anyhow!("run {id} is gone"))?;
+        assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+        world.assert_mirrors(i).await?;
     }
     Ok(())
 }
@@ -94,5 +198,111 @@ async fn a_run_queued_during_a_drain_takes_a_free_place(engine: Engine) -> anyho
         span(&second)?.0 < span(&first)?.1,
         "the second run started while the first was still fetching: {first:#?} {second:#?}"
     );
+    Ok(())
+}
+
+/// Paging goes on while the run's progress waits to be written (issue 15:
+/// each page's report, a write, was awaited before the page after next,
+/// and a write waits for whoever holds the writer). On PostgreSQL the test
+/// holds the event log's lock, as another school's apply does from its
+/// first event to its commit: the run must still ask for its last listing
+/// (the form groups). Once the lock goes, every page is reported before the
+/// apply. SQLite's writer cannot be held without holding up the claim, so
+/// there the run is only checked to end as it should.
+async fn paging_goes_on_while_progress_waits_to_be_written(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 1, 30).await?;
+    let id = runs::enqueue(world.db(), world.schools[0].1.id, SyncKind::Full, false).await?.0.id;
+    world.sim.clear_requests();
+    let postgres = world.db().get_database_backend() == DbBackend::Postgres;
+    let lock = world.db().begin().await?;
+    let drain = async {
+        // Claimed first, so that the claim's own report is not what waits.
+        let ran = world.engine.drain_queue(1).await;
+        anyhow::Ok(ran?)
+    };
+    let watch = async {
+        if postgres {
+            // Let the run be claimed and report that it is fetching, then
+            // take the lock every later report needs.
+            let reported = event::Entity::find().filter(event::Column::SyncRunId.eq(id));
+            while reported.clone().one(world.db()).await?.is_none() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            lock.execute_unprepared(
+                "SELECT pg_advisory_xact_lock(hashtext('onroll-events:' || current_schema()))",
+            )
+            .await?;
+        }
+        let last_listing = async {
+            loop {
+                let asked = world.sim.requests().into_iter().any(|r| {
+                    r.endpoint == "groups"
+                        && r.query
+                            .as_deref()
+                            .unwrap_or_default()
+                            .to_ascii_lowercase()
+                            .contains("registration")
+                });
+                if asked {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let seen = if postgres {
+            tokio::time::timeout(Duration::from_secs(20), last_listing).await.is_ok()
+        } else {
+            true
+        };
+        lock.commit().await?;
+        anyhow::Ok(seen)
+    };
+    let (ran, seen) = tokio::join!(drain, watch);
+    assert!(seen?, "paging stopped while a progress report waited for the event log");
+    assert_eq!(ran?, 1);
+    let run = sync_run::Entity::find_by_id(id).one(world.db()).await?;
+    let run = run.ok_or_else(|| anyhow::anyhow!("run {id} is gone"))?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    world.assert_mirrors(0).await?;
+    assert_progress_ends_with_its_count(world.db(), &run).await?;
+    Ok(())
+}
+
+/// A run cancelled while it pages stops paging and applies nothing: its
+/// reporter sees the cancel at the report of the page under way, and the
+/// paging stops at the next page (the last listing, the form groups, is
+/// never asked for).
+async fn a_run_cancelled_while_it_pages_stops_and_applies_nothing(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 1, 30).await?;
+    let (wonde_id, school) = world.schools[0].clone();
+    // The pupils answer after 1.5 s: the run is paging when it is cancelled.
+    world
+        .sim
+        .inject_fault(FaultSpec::new("students", FaultKind::Latency { ms: 1500 }, 1).for_school(&wonde_id));
+    let id = runs::enqueue(world.db(), school.id, SyncKind::Full, false).await?.0.id;
+    world.sim.clear_requests();
+    let cancel = async {
+        while world.sim.pending_faults() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let cancelled = runs::cancel(world.db(), id).await?;
+        anyhow::Ok(cancelled.map(|run| run.status))
+    };
+    let (ran, cancelled) = tokio::join!(world.engine.drain_queue(1), cancel);
+    assert_eq!(cancelled?, Some(SyncStatus::Cancelled));
+    ran?;
+    let run = sync_run::Entity::find_by_id(id).one(world.db()).await?;
+    let run = run.ok_or_else(|| anyhow::anyhow!("run {id} is gone"))?;
+    assert_eq!(run.status, SyncStatus::Cancelled, "{:?}", run.error);
+    let pupils = entity::student::Entity::find()
+        .filter(entity::student::Column::SchoolId.eq(school.id))
+        .count(world.db())
+        .await?;
+    assert_eq!(pupils, 0, "a cancelled run applied nothing");
+    let form_groups_asked = world.sim.requests().into_iter().any(|r| {
+        r.endpoint == "groups"
+            && r.query.as_deref().unwrap_or_default().to_ascii_lowercase().contains("registration")
+    });
+    assert!(!form_groups_asked, "paging went on to the end after the cancel");
     Ok(())
 }
