@@ -83,10 +83,11 @@ pub struct ScheduleConfig {
     /// How often an INCREMENTAL sync runs per school ("4h"; 0 turns it off).
     #[arg(long, env = "ONROLL_INCREMENTAL_SYNC_EVERY", default_value = "4h", value_parser = parse_every)]
     pub incremental_sync_every: Every,
-    /// How many schools' sync runs go side by side (1 to 4; on SQLite 2 at
-    /// most): while one fetches from Wonde another writes. Each holds up
-    /// to two of PostgreSQL's 16 pooled connections (one of SQLite's 4)
-    /// while it runs, hence the ceilings.
+    /// How many schools' sync runs page through Wonde side by side (1 to 4;
+    /// on SQLite 2 at most), with one more waiting to page; a run writes
+    /// once it has paged. Each run under way holds up to about two of
+    /// PostgreSQL's 16 pooled connections (one of SQLite's 5), hence the
+    /// ceilings.
     #[arg(long, env = "ONROLL_SYNC_RUNS_AT_ONCE", default_value_t = crate::sync::schedule::DEFAULT_RUNS_AT_ONCE, value_parser = parse_runs_at_once)]
     pub sync_runs_at_once: usize,
 }
@@ -99,8 +100,9 @@ fn parse_every(text: &str) -> Result<Every, String> {
     crate::sync::schedule::parse_every(text).map(Every).map_err(|err| err.to_string())
 }
 
-/// Runs side by side at most: with two PostgreSQL connections each, four
-/// leave half the pool to the API.
+/// Runs paging side by side at most: with one more under way, five runs of
+/// about two PostgreSQL connections each leave six of the pool's sixteen to
+/// the API.
 const MAX_RUNS_AT_ONCE: usize = 4;
 
 fn parse_runs_at_once(text: &str) -> Result<usize, String> {

@@ -97,15 +97,19 @@ impl SyncEngine {
 
     /// Claims and runs queued runs, oldest first, until none is left;
     /// returns how many ran. `at_once` (at least one) runs page through
-    /// Wonde at a time, and as many more are under way beside them: each
-    /// claims its run and reads its school's record, then waits for a place
-    /// to page, and a run gives its place to the next as soon as its paging
+    /// Wonde at a time, and one more is under way beside them: each claims
+    /// its run and reads its school's record, then waits for a place to
+    /// page, and a run gives its place to the next as soon as its paging
     /// ends, before it writes. So the Wonde lanes never wait for a write
     /// (issue 15: a school's write kept its lane idle for as long as it
     /// took; on SQLite, where one connection writes at a time, so did the
     /// next run's claim). At most `at_once` runs write at a time, each in
-    /// its own transaction, so runs hold no more pooled connections than
-    /// before. A school has one open run at most (`runs::enqueue`), so runs
+    /// its own transaction; a run under way holds at most two pooled
+    /// connections at once on PostgreSQL (its liveness lock's, and one to
+    /// report, claim or write) and one on SQLite (`config::MAX_RUNS_AT_ONCE`,
+    /// `db::connect`). Only one run more than `at_once`: each run under way may
+    /// wait on the database's writer with a pooled connection, and the API
+    /// needs the rest. A school has one open run at most (`runs::enqueue`), so runs
     /// side by side are of different schools and touch different rows. The
     /// queue is read again whenever a run ends, and every [`QUEUE_RECHECK`]
     /// while a place is free, so a run queued meanwhile (a leaver's
@@ -115,7 +119,7 @@ impl SyncEngine {
     /// be left RUNNING); then the first error is returned.
     pub async fn drain_queue(&self, at_once: usize) -> Result<usize, DbErr> {
         let at_once = at_once.max(1);
-        let under_way = 2 * at_once;
+        let under_way = at_once + 1;
         let paging = Arc::new(Semaphore::new(at_once));
         let writing = Arc::new(Semaphore::new(at_once));
         let mut running = FuturesUnordered::new();
@@ -229,9 +233,19 @@ impl SyncEngine {
             today,
         };
         let paging = wait_for(places.paging.as_ref()).await;
-        let batch =
+        let fetched =
             phase("fetch", fetch_for_run(&self.client, &access, &self.db, school.id, plan, &mut monitor))
-                .await?;
+                .await;
+        let batch = match fetched {
+            Ok(batch) => batch,
+            Err(err) => {
+                // The pages read are reported, and the reporter done, before
+                // the run's end is: the end must be the run's last event,
+                // with its whole count. The run fails whatever this says.
+                let _reported = monitor.flush().await;
+                return Err(err.into());
+            }
+        };
         // An incremental answer that re-keyed pupils on roll was read whole.
         let complete = batch.complete;
         // Wonde is done with: the next run may page while this one writes.

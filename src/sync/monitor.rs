@@ -56,10 +56,24 @@ pub struct RunMonitor<'p> {
 /// Between beats a page still looks for a cancel, with a read.
 pub const BEAT_EVERY: Duration = Duration::from_secs(1);
 
+impl Drop for RunMonitor<'_> {
+    /// A fetch that stopped before its flush (a Wonde error, a cancel)
+    /// gives up its pages' reports; they still count in the run's end, so
+    /// the count the run's last event carries never goes back.
+    fn drop(&mut self) {
+        if let (Some(reporter), Some((_, progress))) = (self.reporter.take(), self.run.as_mut()) {
+            progress.count(reporter.sent);
+        }
+    }
+}
+
 /// The task that reports a fetch's pages, with its own copy of the run's
 /// progress (handed back at the flush) and the flag it raises on a cancel.
 struct Reporter {
     pages: mpsc::UnboundedSender<(&'static str, usize)>,
+    /// Records of the pages sent, for the run's count if the fetch stops
+    /// before its flush.
+    sent: usize,
     cancelled: Arc<AtomicBool>,
     task: Option<JoinHandle<Result<Progress, Interrupted>>>,
 }
@@ -163,8 +177,9 @@ impl<'p> RunMonitor<'p> {
                 received,
                 cancelled.clone(),
             ));
-            Reporter { pages, cancelled, task: Some(task) }
+            Reporter { pages, sent: 0, cancelled, task: Some(task) }
         });
+        reporter.sent = reporter.sent.saturating_add(records);
         // Sending fails only once the reporter stopped at a cancel, which
         // the next request or the flush answers.
         let _ = reporter.pages.send((phase, records));
@@ -174,15 +189,24 @@ impl<'p> RunMonitor<'p> {
     /// a cancel meanwhile is seen before anything is applied.
     pub async fn flush(&mut self) -> Result<(), Interrupted> {
         let Some(mut reporter) = self.reporter.take() else { return Ok(()) };
+        let sent = reporter.sent;
         let Some(task) = reporter.task.take() else { return Ok(()) };
         drop(reporter);
-        let reported = task
-            .await
-            .map_err(|err| DbErr::Custom(format!("the run's progress reporter stopped: {err}")))??;
-        if let Some((_, progress)) = self.run.as_mut() {
-            **progress = reported;
+        let reported = match task.await {
+            Ok(reported) => reported,
+            Err(err) => Err(DbErr::Custom(format!("the run's progress reporter stopped: {err}")).into()),
+        };
+        let Some((_, progress)) = self.run.as_mut() else { return reported.map(drop) };
+        match reported {
+            Ok(reported) => {
+                **progress = reported;
+                Ok(())
+            }
+            Err(err) => {
+                progress.count(sent);
+                Err(err)
+            }
         }
-        Ok(())
     }
 
     /// Reports a phase of the run (nothing for a preview).

@@ -32,8 +32,15 @@ impl Progress {
 
     /// Records `count` more records processed in `phase`.
     pub async fn advance(&mut self, phase: &str, count: usize, total: Option<u64>) -> Result<(), DbErr> {
-        self.processed += i64::try_from(count).unwrap_or(i64::MAX);
+        self.count(count);
         self.report(phase, total).await
+    }
+
+    /// Counts `count` more records processed without reporting them: pages
+    /// a stopped fetch read, whose reports it gave up, still count in the
+    /// run's end.
+    pub fn count(&mut self, count: usize) {
+        self.processed = self.processed.saturating_add(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// Records a phase without new records (a start, the end). `total`

@@ -23,7 +23,9 @@ on_both_engines!(
     a_run_queued_during_a_drain_takes_a_free_place,
     a_run_fetches_while_the_one_before_writes,
     paging_goes_on_while_progress_waits_to_be_written,
-    a_run_cancelled_while_it_pages_stops_and_applies_nothing
+    a_run_cancelled_while_it_pages_stops_and_applies_nothing,
+    a_run_that_fails_while_it_pages_ends_with_its_whole_count,
+    the_api_keeps_connections_while_runs_wait_for_the_writer
 );
 
 /// Queues a FULL run of every school of `world`, drains the queue
@@ -304,5 +306,86 @@ async fn a_run_cancelled_while_it_pages_stops_and_applies_nothing(engine: Engine
             && r.query.as_deref().unwrap_or_default().to_ascii_lowercase().contains("registration")
     });
     assert!(!form_groups_asked, "paging went on to the end after the cancel");
+    assert_counts_never_go_back(&world, &run).await
+}
+
+/// The progress a run reports never goes back, and its status is the last
+/// event, however its paging ends: pages whose reports a stopped fetch gave
+/// up still count in the run's end. A run whose last listing Wonde refuses
+/// fails after the pages before it were read and reported.
+async fn a_run_that_fails_while_it_pages_ends_with_its_whole_count(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 1, 30).await?;
+    let (wonde_id, school) = world.schools[0].clone();
+    // 400 is not retried: the form groups' listing fails the run.
+    let refused = FaultSpec::new("groups", FaultKind::ServerError { status: 400 }, 100).for_school(&wonde_id);
+    world.sim.inject_fault(refused);
+    let id = runs::enqueue(world.db(), school.id, SyncKind::Full, false).await?.0.id;
+    world.engine.drain_queue(1).await?;
+    world.sim.clear_faults();
+    let run = sync_run::Entity::find_by_id(id).one(world.db()).await?;
+    let run = run.ok_or_else(|| anyhow::anyhow!("run {id} is gone"))?;
+    assert_eq!(run.status, SyncStatus::Failed, "{run:?}");
+    assert_counts_never_go_back(&world, &run).await
+}
+
+/// The run's progress events in order: counts that never fall, and its
+/// status last.
+async fn assert_counts_never_go_back(world: &World, run: &sync_run::Model) -> anyhow::Result<()> {
+    let events = event::Entity::find()
+        .filter(event::Column::SyncRunId.eq(run.id))
+        .filter(event::Column::Kind.eq(EventKind::SyncProgress))
+        .order_by_asc(event::Column::Id)
+        .all(world.db())
+        .await?;
+    let mut seen = Vec::new();
+    for e in &events {
+        let payload: serde_json::Value = serde_json::from_str(e.payload.as_deref().unwrap_or("{}"))?;
+        seen.push((payload["phase"].as_str().unwrap_or_default().to_owned(), payload["processed"].as_i64()));
+    }
+    assert!(seen.len() > 2, "pages were reported before the end: {seen:?}");
+    assert!(seen.windows(2).all(|pair| pair[0].1 <= pair[1].1), "a count went back: {seen:?}");
+    assert_eq!(seen.last().map(|(phase, _)| phase.as_str()), Some(run.status.as_str()), "{seen:?}");
+    Ok(())
+}
+
+/// Runs under way leave the API pooled connections while they wait for the
+/// database's writer (a trial found four SQLite runs under way took the
+/// whole pool of four, and eight PostgreSQL runs at `runs_at_once` 4 took
+/// all sixteen connections). Something else holds the writer (SQLite: a
+/// write transaction of another process; PostgreSQL: a lock on the run
+/// table, which every claim writes) while the most runs the worker allows
+/// are queued; an API read must still get a connection at once.
+async fn the_api_keeps_connections_while_runs_wait_for_the_writer(engine: Engine) -> anyhow::Result<()> {
+    let postgres = matches!(engine, Engine::Postgres(_));
+    let (schools, at_once) = if postgres { (8, 4) } else { (4, 2) };
+    let world = World::start(&engine, schools, 10).await?;
+    for (_, school) in &world.schools {
+        runs::enqueue(world.db(), school.id, SyncKind::Full, false).await?;
+    }
+    let other = onroll::db::connect(&world.data.url(&engine), None).await?;
+    let hold = onroll::db::begin_write(&other).await?;
+    if postgres {
+        hold.execute_unprepared("LOCK TABLE sync_run IN EXCLUSIVE MODE").await?;
+    } else {
+        hold.execute_unprepared("UPDATE school SET name = name WHERE id < 0").await?;
+    }
+    let drain = world.engine.drain_queue(at_once);
+    let probe = async {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let started = std::time::Instant::now();
+        let read = world
+            .db()
+            .query_one_raw(sea_orm::Statement::from_string(world.db().get_database_backend(), "SELECT 1"));
+        let waited = tokio::time::timeout(Duration::from_secs(2), read).await.map(|_| started.elapsed());
+        hold.commit().await?;
+        anyhow::Ok(waited)
+    };
+    let (ran, waited) = tokio::join!(drain, probe);
+    let waited = waited?;
+    assert_eq!(ran?, schools, "every run ran once the writer was free");
+    assert!(
+        waited.as_ref().is_ok_and(|waited| *waited < Duration::from_millis(500)),
+        "an API read waited for a pooled connection while runs waited for the writer: {waited:?}"
+    );
     Ok(())
 }
