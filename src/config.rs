@@ -84,10 +84,10 @@ pub struct ScheduleConfig {
     #[arg(long, env = "ONROLL_INCREMENTAL_SYNC_EVERY", default_value = "4h", value_parser = parse_every)]
     pub incremental_sync_every: Every,
     /// How many schools' sync runs page through Wonde side by side (1 to 4;
-    /// on SQLite 2 at most), with one more waiting to page; a run writes
-    /// once it has paged. Each run under way holds up to about two of
-    /// PostgreSQL's 16 pooled connections (one of SQLite's 5), hence the
-    /// ceilings.
+    /// on SQLite 2 at most), with as many more (two at most) waiting to
+    /// page or writing; a run writes once it has paged. Each run under way
+    /// holds up to about two of PostgreSQL's 16 pooled connections (one of
+    /// SQLite's 6), hence the ceilings.
     #[arg(long, env = "ONROLL_SYNC_RUNS_AT_ONCE", default_value_t = crate::sync::schedule::DEFAULT_RUNS_AT_ONCE, value_parser = parse_runs_at_once)]
     pub sync_runs_at_once: usize,
 }
@@ -100,9 +100,9 @@ fn parse_every(text: &str) -> Result<Every, String> {
     crate::sync::schedule::parse_every(text).map(Every).map_err(|err| err.to_string())
 }
 
-/// Runs paging side by side at most: with one more under way, five runs of
-/// about two PostgreSQL connections each leave six of the pool's sixteen to
-/// the API.
+/// Runs paging side by side at most: with two more under way, six runs of
+/// about two PostgreSQL connections each leave four of the pool's sixteen
+/// to the API.
 const MAX_RUNS_AT_ONCE: usize = 4;
 
 fn parse_runs_at_once(text: &str) -> Result<usize, String> {

@@ -104,10 +104,11 @@ pub async fn connect(url: &str, search_path: Option<&str>) -> Result<DatabaseCon
         .sqlx_logging(false);
     match engine {
         // SQLite allows one writer at a time; a small pool avoids writers
-        // queueing on the file lock instead of in the pool. Five: the sync
-        // worker's three runs under way (two paging, one more; each may
-        // wait on the writer with one connection) leave two to the API.
-        Engine::Sqlite => options.max_connections(5).min_connections(1),
+        // queueing on the file lock instead of in the pool. Six: the sync
+        // worker's four runs under way (two paging, two waiting to page or
+        // writing; each may wait on the writer with one connection) leave
+        // two to the API.
+        Engine::Sqlite => options.max_connections(6).min_connections(1),
         Engine::Postgres => options.max_connections(16),
     };
     if let Some(schema) = search_path {

@@ -81,8 +81,8 @@ pub struct Application {
     webhook_worker: bool,
 }
 
-/// SQLite's pool holds 5 connections and one writer at a time: more than
-/// two runs paging side by side (three under way, each of which may wait on
+/// SQLite's pool holds 6 connections and one writer at a time: more than
+/// two runs paging side by side (four under way, each of which may wait on
 /// the writer with a connection) would leave the API waiting for one, so
 /// SQLite runs two at most, and says so when asked for more.
 fn runs_at_once(db: &sea_orm::DatabaseConnection, asked: usize) -> usize {

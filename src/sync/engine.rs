@@ -97,19 +97,20 @@ impl SyncEngine {
 
     /// Claims and runs queued runs, oldest first, until none is left;
     /// returns how many ran. `at_once` (at least one) runs page through
-    /// Wonde at a time, and one more is under way beside them: each claims
-    /// its run and reads its school's record, then waits for a place to
-    /// page, and a run gives its place to the next as soon as its paging
-    /// ends, before it writes. So the Wonde lanes never wait for a write
+    /// Wonde at a time, and as many more (two at most) are under way beside
+    /// them: each claims its run and reads its school's record, then waits
+    /// for a place to page, and a run gives its place to the next as soon
+    /// as its paging ends, before it writes. So the Wonde lanes never wait for a write
     /// (issue 15: a school's write kept its lane idle for as long as it
     /// took; on SQLite, where one connection writes at a time, so did the
     /// next run's claim). At most `at_once` runs write at a time, each in
     /// its own transaction; a run under way holds at most two pooled
     /// connections at once on PostgreSQL (its liveness lock's, and one to
     /// report, claim or write) and one on SQLite (`config::MAX_RUNS_AT_ONCE`,
-    /// `db::connect`). Only one run more than `at_once`: each run under way may
-    /// wait on the database's writer with a pooled connection, and the API
-    /// needs the rest. A school has one open run at most (`runs::enqueue`), so runs
+    /// `db::connect`). No more than two runs more than `at_once`: each run
+    /// under way may wait on the database's writer with a pooled
+    /// connection, and the API needs the rest; with one more only, a lane
+    /// again waited for a write on SQLite (the next run's claim did). A school has one open run at most (`runs::enqueue`), so runs
     /// side by side are of different schools and touch different rows. The
     /// queue is read again whenever a run ends, and every [`QUEUE_RECHECK`]
     /// while a place is free, so a run queued meanwhile (a leaver's
@@ -119,7 +120,7 @@ impl SyncEngine {
     /// be left RUNNING); then the first error is returned.
     pub async fn drain_queue(&self, at_once: usize) -> Result<usize, DbErr> {
         let at_once = at_once.max(1);
-        let under_way = at_once + 1;
+        let under_way = at_once + at_once.min(2);
         let paging = Arc::new(Semaphore::new(at_once));
         let writing = Arc::new(Semaphore::new(at_once));
         let mut running = FuturesUnordered::new();

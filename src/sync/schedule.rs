@@ -27,8 +27,8 @@ pub struct Schedule {
     /// this wait a FULL would be due at every tick.
     pub recheck_after_held: Duration,
     /// Runs of different schools the worker lets page through Wonde side
-    /// by side (at least one); one more is under way beside them, waiting
-    /// to page, and runs that paged write (`SyncEngine::drain_queue`).
+    /// by side (at least one); as many more (two at most) are under way
+    /// beside them, waiting to page or writing (`SyncEngine::drain_queue`).
     pub runs_at_once: usize,
 }
 
