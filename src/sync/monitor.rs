@@ -104,23 +104,37 @@ async fn report_pages(
             phase = later;
             records += more;
         }
-        // An empty page (a quiet list of an incremental run) advances
-        // nothing: no event, so a quiet run costs no events lock per list.
-        if records > 0 {
-            progress.advance(phase, records, None).await?;
-        }
-        let running = if last_beat.is_none_or(|beat| beat.elapsed() >= BEAT_EVERY) {
-            last_beat = Some(Instant::now());
-            runs::heartbeat(&db, run_id).await?
-        } else {
-            runs::is_running(&db, run_id).await?
-        };
-        if !running {
+        let reported = report_page(&db, run_id, &mut progress, &mut last_beat, phase, records).await;
+        if matches!(reported, Err(Interrupted::Cancelled)) {
             cancelled.store(true, Ordering::Relaxed);
-            return Err(Interrupted::Cancelled);
         }
+        reported?;
     }
     Ok(progress)
+}
+
+/// Reports one page: progress (of a page with records), heartbeat (at
+/// most every [`BEAT_EVERY`] since `last_beat`), cancellation.
+async fn report_page(
+    db: &DatabaseConnection,
+    run_id: i32,
+    progress: &mut Progress,
+    last_beat: &mut Option<Instant>,
+    phase: &str,
+    records: usize,
+) -> Result<(), Interrupted> {
+    // An empty page (a quiet list of an incremental run) advances nothing:
+    // no event, so a quiet run costs no events lock per list.
+    if records > 0 {
+        progress.advance(phase, records, None).await?;
+    }
+    let running = if last_beat.is_none_or(|beat| beat.elapsed() >= BEAT_EVERY) {
+        *last_beat = Some(Instant::now());
+        runs::heartbeat(db, run_id).await?
+    } else {
+        runs::is_running(db, run_id).await?
+    };
+    if running { Ok(()) } else { Err(Interrupted::Cancelled) }
 }
 
 impl<'p> RunMonitor<'p> {
@@ -139,19 +153,7 @@ impl<'p> RunMonitor<'p> {
     /// cancellation. For fetches that do not page over HTTP (a CSV file).
     pub async fn page(&mut self, phase: &str, records: usize) -> Result<(), Interrupted> {
         let Some((run_id, progress)) = self.run.as_mut() else { return Ok(()) };
-        if records > 0 {
-            progress.advance(phase, records, None).await?;
-        }
-        let running = if self.last_beat.is_none_or(|beat| beat.elapsed() >= BEAT_EVERY) {
-            self.last_beat = Some(Instant::now());
-            runs::heartbeat(&self.db, *run_id).await?
-        } else {
-            runs::is_running(&self.db, *run_id).await?
-        };
-        if !running {
-            return Err(Interrupted::Cancelled);
-        }
-        Ok(())
+        report_page(&self.db, *run_id, progress, &mut self.last_beat, phase, records).await
     }
 
     /// Awaits `read` (the next page's request); a cancel the reporter has

@@ -65,25 +65,48 @@ async fn pages_reported(
     world: &World,
     run: &sync_run::Model,
 ) -> anyhow::Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
-    let events = event::Entity::find()
-        .filter(event::Column::SyncRunId.eq(run.id))
-        .filter(event::Column::Kind.eq(EventKind::SyncProgress))
-        .order_by_asc(event::Column::Id)
-        .all(world.db())
-        .await?;
+    let events = progress_of(world, run).await?;
     let mut pages = Vec::new();
-    for e in &events {
-        let payload: serde_json::Value = serde_json::from_str(e.payload.as_deref().unwrap_or("{}"))?;
-        match payload["phase"].as_str().unwrap_or_default() {
+    for (phase, _, at) in &events {
+        match phase.as_str() {
             "fetching" => {}
             "applying" => break,
-            _ => pages.push(e.occurred_at),
+            _ => pages.push(*at),
         }
     }
     match (pages.first(), pages.last()) {
         (Some(first), Some(last)) => Ok((*first, *last)),
         _ => anyhow::bail!("run {} reported no page: {events:?}", run.id),
     }
+}
+
+/// The run's progress events in order: phase, count, when.
+async fn progress_of(
+    world: &World,
+    run: &sync_run::Model,
+) -> anyhow::Result<Vec<(String, Option<i64>, chrono::DateTime<chrono::Utc>)>> {
+    let events = event::Entity::find()
+        .filter(event::Column::SyncRunId.eq(run.id))
+        .filter(event::Column::Kind.eq(EventKind::SyncProgress))
+        .order_by_asc(event::Column::Id)
+        .all(world.db())
+        .await?;
+    let mut progress = Vec::with_capacity(events.len());
+    for e in events {
+        let payload: serde_json::Value = serde_json::from_str(e.payload.as_deref().unwrap_or("{}"))?;
+        let phase = payload["phase"].as_str().unwrap_or_default().to_owned();
+        progress.push((phase, payload["processed"].as_i64(), e.occurred_at));
+    }
+    Ok(progress)
+}
+
+/// Whether the simulator was asked for the form groups, the last listing a
+/// run pages.
+fn asked_for_form_groups(world: &World) -> bool {
+    world.sim.requests().into_iter().any(|r| {
+        r.endpoint == "groups"
+            && r.query.as_deref().unwrap_or_default().to_ascii_lowercase().contains("registration")
+    })
 }
 
 async fn queued_runs_of_schools_go_side_by_side(engine: Engine) -> anyhow::Result<()> {
@@ -236,18 +259,7 @@ async fn paging_goes_on_while_progress_waits_to_be_written(engine: Engine) -> an
             .await?;
         }
         let last_listing = async {
-            loop {
-                let asked = world.sim.requests().into_iter().any(|r| {
-                    r.endpoint == "groups"
-                        && r.query
-                            .as_deref()
-                            .unwrap_or_default()
-                            .to_ascii_lowercase()
-                            .contains("registration")
-                });
-                if asked {
-                    return;
-                }
+            while !asked_for_form_groups(&world) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         };
@@ -301,11 +313,7 @@ async fn a_run_cancelled_while_it_pages_stops_and_applies_nothing(engine: Engine
         .count(world.db())
         .await?;
     assert_eq!(pupils, 0, "a cancelled run applied nothing");
-    let form_groups_asked = world.sim.requests().into_iter().any(|r| {
-        r.endpoint == "groups"
-            && r.query.as_deref().unwrap_or_default().to_ascii_lowercase().contains("registration")
-    });
-    assert!(!form_groups_asked, "paging went on to the end after the cancel");
+    assert!(!asked_for_form_groups(&world), "paging went on to the end after the cancel");
     assert_counts_never_go_back(&world, &run).await
 }
 
@@ -331,17 +339,8 @@ async fn a_run_that_fails_while_it_pages_ends_with_its_whole_count(engine: Engin
 /// The run's progress events in order: counts that never fall, and its
 /// status last.
 async fn assert_counts_never_go_back(world: &World, run: &sync_run::Model) -> anyhow::Result<()> {
-    let events = event::Entity::find()
-        .filter(event::Column::SyncRunId.eq(run.id))
-        .filter(event::Column::Kind.eq(EventKind::SyncProgress))
-        .order_by_asc(event::Column::Id)
-        .all(world.db())
-        .await?;
-    let mut seen = Vec::new();
-    for e in &events {
-        let payload: serde_json::Value = serde_json::from_str(e.payload.as_deref().unwrap_or("{}"))?;
-        seen.push((payload["phase"].as_str().unwrap_or_default().to_owned(), payload["processed"].as_i64()));
-    }
+    let seen: Vec<(String, Option<i64>)> =
+        progress_of(world, run).await?.into_iter().map(|(phase, processed, _)| (phase, processed)).collect();
     assert!(seen.len() > 2, "pages were reported before the end: {seen:?}");
     assert!(seen.windows(2).all(|pair| pair[0].1 <= pair[1].1), "a count went back: {seen:?}");
     assert_eq!(seen.last().map(|(phase, _)| phase.as_str()), Some(run.status.as_str()), "{seen:?}");
