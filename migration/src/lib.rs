@@ -25,6 +25,7 @@ mod m20261129_000009_webhook_deliveries;
 mod m20261129_000010_webhook_endpoints;
 mod m20261129_000011_retention;
 mod m20261129_000012_upn_key_index;
+mod m20261202_000001_link_school_keys;
 
 /// Every migration of Onroll's schema, oldest first.
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000010_webhook_endpoints::Migration),
             Box::new(m20261129_000011_retention::Migration),
             Box::new(m20261129_000012_upn_key_index::Migration),
+            Box::new(m20261202_000001_link_school_keys::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait,
 };
 
+use super::analyze::Deferred;
 use super::batch_write::Written;
 use super::ledger::{Guard, RunCounts};
 use super::monitor::Interrupted;
@@ -174,13 +175,25 @@ impl Applied {
     }
 
     /// Appends the run's events (last: see `events::log`), commits, then
-    /// publishes them.
-    pub(super) async fn commit(mut self, events: &EventBus, run: &sync_run::Model) -> Result<(), DbErr> {
+    /// publishes them. The tables a complete batch changed are analysed
+    /// now, in the background, or join `deferred` (a drain's runs).
+    pub(super) async fn commit(
+        mut self,
+        events: &EventBus,
+        run: &sync_run::Model,
+        deferred: Option<&Deferred>,
+    ) -> Result<(), DbErr> {
         self.outcome.append_events(&self.txn).await?;
         self.txn.commit().await?;
         events.publish(&self.outcome.events);
         if self.complete {
-            super::analyze::in_background(&self.db, run.id, std::mem::take(&mut self.outcome.written));
+            let written = std::mem::take(&mut self.outcome.written);
+            match deferred {
+                Some(deferred) => deferred.add(run.id, written),
+                None => {
+                    super::analyze::in_background(&self.db, run.id, written);
+                }
+            }
         }
         let counts = self.outcome.counts;
         tracing::info!(

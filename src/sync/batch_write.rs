@@ -31,6 +31,13 @@ impl Written {
         }
     }
 
+    /// Adds the rows `other` wrote, table by table.
+    pub(crate) fn absorb(&mut self, other: Written) {
+        for (table, rows) in other.0 {
+            *self.0.entry(table).or_default() += rows;
+        }
+    }
+
     /// Whether any row of `E`'s table was written.
     pub fn wrote<E: EntityTrait>(&self) -> bool {
         self.0.contains_key(E::default().table_name())

@@ -183,7 +183,7 @@ impl CsvImporter {
         }
         monitor.report("applying").await?;
         let applied = apply(&self.db, run, school, batch, self.guard_share, today).await?;
-        applied.commit(&self.events, run).await?;
+        applied.commit(&self.events, run, None).await?;
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::analyze::Deferred;
 use super::apply::{Failure, apply, conclude};
 use super::monitor::RunMonitor;
 use super::progress::Progress;
@@ -36,12 +37,15 @@ pub(crate) const WATERMARK_OVERLAP: Duration = Duration::minutes(5);
 pub const QUEUE_RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The places a run of [`SyncEngine::drain_queue`] waits for: one to page
-/// through Wonde, given back when its paging ends, and one to write. A run
-/// started on its own waits for neither.
+/// through Wonde, given back when its paging ends, and one to write; and
+/// where the tables it changed wait to be analysed with the drain's other
+/// runs'. A run started on its own waits for neither, and its tables are
+/// analysed once it commits.
 #[derive(Default)]
 struct Places {
     paging: Option<Arc<Semaphore>>,
     writing: Option<Arc<Semaphore>>,
+    statistics: Option<Arc<Deferred>>,
 }
 
 /// Waits for a place of `places`, held until the answer drops; at once
@@ -117,12 +121,15 @@ impl SyncEngine {
     /// `triggerSync`, a webhook) takes the next free place, not one after
     /// every run queued before it has ended. After a database error no run
     /// is started, but those under way finish (a run cut off half way would
-    /// be left RUNNING); then the first error is returned.
+    /// be left RUNNING); then the first error is returned. The tables the
+    /// drain's runs changed are analysed together on PostgreSQL, once none
+    /// of them is under way (`analyze::Deferred`).
     pub async fn drain_queue(&self, at_once: usize) -> Result<usize, DbErr> {
         let at_once = at_once.max(1);
         let under_way = at_once + at_once.min(2);
         let paging = Arc::new(Semaphore::new(at_once));
         let writing = Arc::new(Semaphore::new(at_once));
+        let statistics = Arc::new(Deferred::default());
         let mut running = FuturesUnordered::new();
         // Runs this drain has tried, won or not: each is tried once.
         let mut tried = HashSet::new();
@@ -134,8 +141,11 @@ impl SyncEngine {
                     Ok(queued) => {
                         let free = under_way - running.len();
                         for run in queued.into_iter().filter(|run| tried.insert(run.id)).take(free) {
-                            let places =
-                                Places { paging: Some(paging.clone()), writing: Some(writing.clone()) };
+                            let places = Places {
+                                paging: Some(paging.clone()),
+                                writing: Some(writing.clone()),
+                                statistics: Some(statistics.clone()),
+                            };
                             running.push(self.claim_and_execute(run.id, places));
                         }
                     }
@@ -160,7 +170,9 @@ impl SyncEngine {
                     failed.get_or_insert(err);
                 }
             }
+            statistics.analyse_if(&self.db, running.is_empty());
         }
+        statistics.analyse_if(&self.db, true);
         match failed {
             Some(err) => Err(err),
             None => Ok(ran),
@@ -208,7 +220,7 @@ impl SyncEngine {
         if run.kind == SyncKind::Sweep {
             // A sweep fetches nothing: it only writes.
             let _writing = wait_for(places.writing.as_ref()).await;
-            return self.sweep(run, &school, progress).await;
+            return self.sweep(run, &school, progress, places).await;
         }
         let (connection, access) = self.access(&school).await?;
         let started = Utc::now();
@@ -291,7 +303,7 @@ impl SyncEngine {
         row.updated_at = Set(Utc::now());
         phase("commit", async {
             row.update(applied.txn()).await?;
-            applied.commit(&self.events, run).await
+            applied.commit(&self.events, run, places.statistics.as_deref()).await
         })
         .await?;
         Ok(())
@@ -350,13 +362,14 @@ impl SyncEngine {
         run: &sync_run::Model,
         school: &school::Model,
         progress: &mut Option<Progress>,
+        places: &Places,
     ) -> Result<(), Failure> {
         *progress =
             Some(Progress::new(self.db.clone(), self.events.clone(), school.trust_id, school.id, run.id));
         let today = school_day::today(school_day::school_zone(&self.db, school).await?, self.clock.now());
         let batch = Batch::new(false, DataTypes::ALL);
         let applied = apply(&self.db, run, school, &batch, self.guard_share, today).await?;
-        applied.commit(&self.events, run).await?;
+        applied.commit(&self.events, run, places.statistics.as_deref()).await?;
         Ok(())
     }
 

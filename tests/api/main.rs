@@ -39,6 +39,7 @@ mod http;
 mod layering;
 mod leaver_latency;
 mod limits;
+mod link_keys;
 mod lock_order;
 mod logs;
 mod metrics;

@@ -14,6 +14,15 @@ use crate::sync_wonde::World;
 
 on_both_engines!(a_first_full_run_leaves_statistics_behind, a_cli_run_analyses_before_the_command_ends);
 
+// PostgreSQL only: SQLite keeps no statistics, and nothing is analysed.
+mod a_drains_runs_are_analysed_together {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(postgres_suite), ignore = "PostgreSQL suite: set ONROLL_TEST_DATABASE_URL")]
+    async fn postgres() -> anyhow::Result<()> {
+        super::a_drains_runs_are_analysed_together(crate::support::Engine::postgres()?).await
+    }
+}
+
 /// What the planner believes the `student` table holds: -1 when it was
 /// never analysed (PostgreSQL 14 and later).
 async fn believed_students(world: &World) -> anyhow::Result<f64> {
@@ -26,6 +35,44 @@ async fn believed_students(world: &World) -> anyhow::Result<f64> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("no student table in the test's schema"))?;
     Ok(row.try_get_by_index(0)?)
+}
+
+/// How many times `student` was analysed by an `ANALYZE` statement (not
+/// autovacuum). PostgreSQL 15 counts an analysis in its shared statistics
+/// as it ends, so the count is read fresh.
+async fn student_analyses(world: &World) -> anyhow::Result<i64> {
+    let row = world
+        .db()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT analyze_count FROM pg_stat_user_tables WHERE relid = to_regclass('student')",
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no statistics of the test's student table"))?;
+    Ok(row.try_get_by_index(0)?)
+}
+
+/// Three schools' first FULL runs, drained side by side, are analysed
+/// once, after the last: one at a time, each run's analysis went over
+/// tables the next runs were still filling, three times for three schools
+/// (issue 15: the analyses took the CPU the other schools' writes wanted).
+async fn a_drains_runs_are_analysed_together(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 3, 40).await?;
+    for (_, school) in &world.schools {
+        onroll::sync::runs::enqueue(world.db(), school.id, SyncKind::Full, false).await?;
+    }
+    assert_eq!(world.engine.drain_queue(2).await?, 3, "every school's run ran");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while student_analyses(&world).await? == 0 {
+        assert!(Instant::now() < deadline, "student was not analysed after the drain");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(believed_students(&world).await? >= 120.0, "analysed before the last run had written");
+    // Any analysis still to come was started before the drain returned;
+    // each of these takes a few milliseconds.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(student_analyses(&world).await?, 1, "the drain's runs were analysed one by one");
+    Ok(())
 }
 
 async fn a_first_full_run_leaves_statistics_behind(engine: Engine) -> anyhow::Result<()> {
