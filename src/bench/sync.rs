@@ -289,6 +289,10 @@ pub async fn measure(
     let started = Instant::now();
     drain_each(&sync, &ours, SyncKind::Full, at_once).await?;
     let full_s = started.elapsed().as_secs_f64();
+    // The drain's runs are analysed after it, in the background (not part
+    // of the sync's time): done before the quiet runs, so they do not
+    // share the machine with it.
+    crate::sync::analyze::settled().await;
     profile.finish(|| format!("{} FULL runs, {at_once} at once, {full_s:.2} s", ours.len()));
     let peak_mib = peak_mib();
     profile.start();

@@ -152,15 +152,20 @@ impl SyncEngine {
                     Err(err) => failed = Some(err),
                 }
             }
-            let ended = if failed.is_none() && running.len() < under_way && !running.is_empty() {
-                // A place is free: look at the queue again soon, not only
-                // when a run ends.
+            let ended = if running.is_empty() {
+                running.next().await
+            } else {
+                // Wake every QUEUE_RECHECK while runs are under way, not only
+                // when one ends: a place may be free for a run queued
+                // meanwhile, and tables may have waited MAX_DEFER for their
+                // analysis while a long run goes on.
                 tokio::select! {
                     ended = running.next() => ended,
-                    () = tokio::time::sleep(QUEUE_RECHECK) => continue,
+                    () = tokio::time::sleep(QUEUE_RECHECK) => {
+                        statistics.analyse_if(&self.db, false);
+                        continue;
+                    }
                 }
-            } else {
-                running.next().await
             };
             match ended {
                 None => break,
