@@ -196,7 +196,9 @@ impl Subscription {
     }
 
     /// Progress of sync runs: of one run, of one school's runs, or of all the
-    /// viewer may see. Ends of runs carry their final status as the phase.
+    /// viewer may see. While a run fetches, at most one event every 200 ms,
+    /// counting every page read since the last. Ends of runs carry their
+    /// final status as the phase.
     async fn sync_progress(
         &self,
         ctx: &Context<'_>,

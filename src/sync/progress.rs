@@ -1,5 +1,6 @@
 //! Progress of a run: appended to the event log (so a subscriber that
-//! reconnects can resume) and published on the bus, at least once a page.
+//! reconnects can resume) and published on the bus: during a fetch at
+//! most every `monitor::REPORT_EVERY`, with the pages read since.
 //! One `Progress` follows a run from its first event to its last, so the
 //! end (the run's status as the phase) carries the count the run reached.
 

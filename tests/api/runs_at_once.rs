@@ -25,7 +25,8 @@ on_both_engines!(
     paging_goes_on_while_progress_waits_to_be_written,
     a_run_cancelled_while_it_pages_stops_and_applies_nothing,
     a_run_that_fails_while_it_pages_ends_with_its_whole_count,
-    the_api_keeps_connections_while_runs_wait_for_the_writer
+    the_api_keeps_connections_while_runs_wait_for_the_writer,
+    pages_are_reported_at_most_every_report_every
 );
 
 /// Queues a FULL run of every school of `world`, drains the queue
@@ -386,5 +387,33 @@ async fn the_api_keeps_connections_while_runs_wait_for_the_writer(engine: Engine
         waited.as_ref().is_ok_and(|waited| *waited < Duration::from_millis(500)),
         "an API read waited for a pooled connection while runs waited for the writer: {waited:?}"
     );
+    Ok(())
+}
+
+/// A run whose pages come every 60 ms reports them at most every
+/// `REPORT_EVERY` (issue 15: a report per page was as many statements as
+/// the rest of a FULL run on PostgreSQL), pages read in between counted in
+/// the next report, the last ones at the fetch's end; the count still ends
+/// whole.
+async fn pages_are_reported_at_most_every_report_every(engine: Engine) -> anyhow::Result<()> {
+    let world = World::start(&engine, 1, 30).await?;
+    let (wonde_id, school) = world.schools[0].clone();
+    world.sim.inject_fault(FaultSpec::new("*", FaultKind::Latency { ms: 60 }, 25).for_school(&wonde_id));
+    let run = world.engine.run_now(school.id, SyncKind::Full, false).await?;
+    assert_eq!(run.status, SyncStatus::Completed, "{:?}", run.error);
+    let events = progress_of(&world, &run).await?;
+    let pages: Vec<_> = events
+        .iter()
+        .skip_while(|(phase, _, _)| phase == "fetching")
+        .take_while(|(phase, _, _)| phase != "applying")
+        .collect();
+    assert!(pages.len() >= 3, "the fetch of 25 slow requests reported {} times: {events:?}", pages.len());
+    let every = chrono::Duration::from_std(onroll::sync::monitor::REPORT_EVERY)?;
+    // The last report is the fetch's end, which waits for nobody.
+    for pair in pages[..pages.len() - 1].windows(2) {
+        let gap = pair[1].2 - pair[0].2;
+        assert!(gap >= every, "reports {gap} apart: {events:?}");
+    }
+    assert_progress_ends_with_its_count(world.db(), &run).await?;
     Ok(())
 }
