@@ -63,7 +63,11 @@ pub(crate) async fn insert_singleton_row(
 
 /// `fk_<table>_<column>`: `table.column` references `to.id`, and the row is
 /// deleted with its parent.
-fn foreign_key(table: &'static str, column: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
+pub(crate) fn foreign_key(
+    table: &'static str,
+    column: &'static str,
+    to: &'static str,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{table}_{column}"))
         .from(table, column)

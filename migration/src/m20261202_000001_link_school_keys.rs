@@ -5,9 +5,9 @@
 //! with it, so the key added nothing the other two do not keep: it only
 //! proved that *some* school has that id. Yet PostgreSQL checks every key
 //! row by row, in a trigger, and a school's first FULL run writes about
-//! 14,000 such rows (issue 15: a third of `class_student`'s insert time;
-//! a FULL sync of five schools went from 1.65 to 1.41 times the paging
-//! floor with this and `sync::analyze`'s deferral, `cargo bench --bench
+//! 14,000 such rows (issue 15: with `sync::analyze`'s deferral, the
+//! `class_student` inserts of five schools' FULL runs took 0.70 s of
+//! statement time against 1.39 s, `BENCH_PROFILE=1 cargo bench --bench
 //! sync_full`). The `school_id` columns and their indexes stay: scoping
 //! and a school's reads use them.
 //!
@@ -39,13 +39,7 @@ async fn down(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         return Ok(());
     }
     for table in TABLES {
-        let key = ForeignKey::create()
-            .name(format!("fk_{table}_school_id"))
-            .from(table, "school_id")
-            .to("school", "id")
-            .on_delete(ForeignKeyAction::Cascade)
-            .to_owned();
-        manager.create_foreign_key(key).await?;
+        manager.create_foreign_key(crate::columns::foreign_key(table, "school_id", "school")).await?;
     }
     Ok(())
 }

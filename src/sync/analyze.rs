@@ -49,9 +49,9 @@ pub fn in_background(
 /// of them waited, whichever comes first. Analysed one run at a time,
 /// five schools' FULL runs analysed every table five times, each time a
 /// larger table, while the next schools wrote beside it on the same two
-/// cores (issue 15: with this and the membership tables' school keys
-/// gone, `cargo bench --bench sync_full` went from 1.65 to 1.41 times the
-/// paging floor on PostgreSQL).
+/// cores (issue 15: throwaway switches in `cargo bench --bench
+/// sync_full`, five schools on PostgreSQL, gave 1.37-1.76 times the
+/// paging floor without the analyses against 1.62-1.69 with them).
 #[derive(Debug, Default)]
 pub(crate) struct Deferred(std::sync::Mutex<Option<Waiting>>);
 

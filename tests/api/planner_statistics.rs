@@ -23,33 +23,28 @@ mod a_drains_runs_are_analysed_together {
     }
 }
 
+/// The one value `sql` answers of the test's schema on PostgreSQL.
+async fn one_value<T: sea_orm::TryGetable>(world: &World, sql: &str) -> anyhow::Result<T> {
+    let row = world
+        .db()
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no row in the test's schema for {sql}"))?;
+    Ok(row.try_get_by_index(0)?)
+}
+
 /// What the planner believes the `student` table holds: -1 when it was
 /// never analysed (PostgreSQL 14 and later).
 async fn believed_students(world: &World) -> anyhow::Result<f64> {
-    let row = world
-        .db()
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass('student')",
-        ))
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no student table in the test's schema"))?;
-    Ok(row.try_get_by_index(0)?)
+    one_value(world, "SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass('student')").await
 }
 
 /// How many times `student` was analysed by an `ANALYZE` statement (not
 /// autovacuum). PostgreSQL 15 counts an analysis in its shared statistics
 /// as it ends, so the count is read fresh.
 async fn student_analyses(world: &World) -> anyhow::Result<i64> {
-    let row = world
-        .db()
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT analyze_count FROM pg_stat_user_tables WHERE relid = to_regclass('student')",
-        ))
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no statistics of the test's student table"))?;
-    Ok(row.try_get_by_index(0)?)
+    one_value(world, "SELECT analyze_count FROM pg_stat_user_tables WHERE relid = to_regclass('student')")
+        .await
 }
 
 /// Three schools' first FULL runs, drained side by side, are analysed
